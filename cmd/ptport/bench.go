@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ptport/ptport/convert"
+)
+
+func benchCmd() *cobra.Command {
+	var mf modelFlags
+	var seq, batch int
+	var asJSON bool
+	var minTime time.Duration
+	c := &cobra.Command{
+		Use:   "bench MODEL",
+		Short: "Time the Go forward pass of a model on random input",
+		Long: `bench loads the recurrent module in MODEL and times its Go forward pass on random input of
+--seq steps and --batch sequences (0: one unbatched sequence), reporting the median.`,
+		Example: `  ptport bench model.pt
+  ptport bench lstm.pt --seq 100 --batch 32 --json`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := mf.loadModel(args[0])
+			if err != nil {
+				return err
+			}
+			r, err := convert.Bench(m, seq, batch, minTime)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), r)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s, %s, seq %d, batch %d: %.4g ms per forward (median of %d; min %.4g ms, max %.4g ms)\n",
+				r.Model.Module, r.Model.DType, seq, batch, r.NsPerForward/1e6, r.Iterations, r.MinNs/1e6, r.MaxNs/1e6)
+			return nil
+		},
+	}
+	mf.register(c)
+	c.Flags().IntVar(&seq, "seq", 100, "sequence length")
+	c.Flags().IntVar(&batch, "batch", 1, "batch size (0: unbatched input)")
+	c.Flags().DurationVar(&minTime, "time", time.Second, "time to spend measuring")
+	c.Flags().BoolVar(&asJSON, "json", false, `print JSON: {"ns_per_forward": n, "min_ns", "max_ns", "iterations", "seq", "batch", "model"}`)
+	return c
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/pickle"
+)
+
+// modelFlags are the flags of every command that loads a model.
+type modelFlags struct {
+	prefix       string
+	nonlinearity string
+	batchFirst   bool
+	allowObjects bool
+}
+
+func (f *modelFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&f.prefix, "prefix", "", "use the recurrent module whose parameter names start with `P` (when a file holds several)")
+	c.Flags().StringVar(&f.nonlinearity, "nonlinearity", "", "tanh or relu, for a plain RNN (default: the pickled module's, else tanh)")
+	c.Flags().BoolVar(&f.batchFirst, "batch-first", false, "input and output are (batch, seq, feature), as batch_first=True")
+	registerAllowObjects(c, &f.allowObjects)
+}
+
+func registerAllowObjects(c *cobra.Command, v *bool) {
+	c.Flags().BoolVar(v, "allow-objects", false, "read instances of unknown classes as inert objects instead of refusing the file (code-running globals stay refused)")
+}
+
+func (f *modelFlags) options() convert.Options {
+	return convert.Options{Prefix: f.prefix, Nonlinearity: f.nonlinearity, BatchFirst: f.batchFirst}
+}
+
+func pickleOptions(allowObjects bool) *pickle.Options {
+	return &pickle.Options{AllowObjects: allowObjects}
+}
+
+// loadModel opens path and loads the model the flags select. The checkpoint stays open
+// for the model's lifetime, which is the command's.
+func (f *modelFlags) loadModel(path string) (*convert.Model, error) {
+	cp, err := convert.Open(path, pickleOptions(f.allowObjects))
+	if err != nil {
+		return nil, err
+	}
+	return convert.Load(cp, f.options())
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ptport/ptport/convert"
+)
+
+func inspectCmd() *cobra.Command {
+	var asJSON, allowObjects bool
+	c := &cobra.Command{
+		Use:   "inspect FILE",
+		Short: "List a checkpoint's tensors, values and the globals it references",
+		Long: `inspect lists what a checkpoint holds without reading tensor data: its container format,
+every tensor's name, dtype, shape, size and storage (tensors viewing one storage are
+marked shared), the non-tensor values (epoch, config, ...), the globals the pickle
+references, and the recurrent modules ptport can run.`,
+		Example: `  ptport inspect model.pt
+  ptport inspect checkpoint.pth --json | jq '.tensors[].name'`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cp, err := convert.Open(args[0], pickleOptions(allowObjects))
+			if err != nil {
+				return err
+			}
+			defer cp.Close()
+			inv := convert.Inspect(cp)
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), inv)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%s: %s format, %d tensors (%d bytes), %d values\n", inv.File, inv.Format, len(inv.Tensors), inv.Bytes, len(inv.Values))
+			if len(inv.Tensors) > 0 {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "\nNAME\tDTYPE\tSHAPE\tBYTES\tSTORAGE\tLAYOUT")
+				for _, t := range inv.Tensors {
+					layout := "contiguous"
+					if !t.Contiguous {
+						layout = fmt.Sprintf("strides %v", t.Strides)
+					}
+					if t.Offset != 0 {
+						layout += fmt.Sprintf(", offset %d", t.Offset)
+					}
+					if len(t.SharedWith) > 0 {
+						layout += ", shared with " + strings.Join(t.SharedWith, " ")
+					}
+					if t.Device != "" && t.Device != "cpu" {
+						layout += ", saved on " + t.Device
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%s\t%s\n", t.Name, t.DType, t.Shape, t.Bytes, t.Storage, layout)
+				}
+				tw.Flush()
+			}
+			if len(inv.Values) > 0 {
+				fmt.Fprintln(w, "\nvalues:")
+				for _, v := range inv.Values {
+					fmt.Fprintf(w, "  %s = %s\n", v.Name, v.Value)
+				}
+			}
+			if len(inv.Models) > 0 {
+				fmt.Fprintln(w, "\nrecurrent modules (prefix, architecture):")
+				for _, m := range inv.Models {
+					fmt.Fprintf(w, "  %s\n", m)
+				}
+			}
+			fmt.Fprintf(w, "\nglobals: %s\n", strings.Join(inv.Globals, ", "))
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON: {format, tensors: [{name, dtype, shape, bytes, ...}], values, globals, models}")
+	registerAllowObjects(c, &allowObjects)
+	return c
+}

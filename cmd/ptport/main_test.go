@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const fixtures = "../../testdata/convert/"
+
+// runCLI runs the command line and returns its exit status and output.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCheckNotebook(t *testing.T) {
+	code, out, errs := runCLI(t, "check")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{"[0.0997, 0, 0, 0]", "[0.1971, 0, 0, 0]", "PASS"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// Each row shows the notebook's printed vector, PyTorch's and Go's: Go's must equal
+	// PyTorch's to the digits shown, and round to what the notebook printed.
+	rows := 0
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "y[") {
+			continue
+		}
+		rows++
+		cols := regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(line), -1)
+		if len(cols) != 4 {
+			t.Fatalf("row %q: %d columns, want 4", line, len(cols))
+		}
+		if cols[2] != cols[3] {
+			t.Errorf("row %q: Go %s != PyTorch %s", cols[0], cols[3], cols[2])
+		}
+		first, _, _ := strings.Cut(strings.Trim(cols[3], "[]"), ",")
+		x, err := strconv.ParseFloat(first, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if printed := strings.TrimPrefix(cols[1], "["); !strings.HasPrefix(printed, strconv.FormatFloat(x, 'f', 4, 64)+",") {
+			t.Errorf("row %q: Go's %s does not round to the notebook's %s", cols[0], first, cols[1])
+		}
+	}
+	if rows != 6 {
+		t.Errorf("%d rows, want 6 (2 steps x 3 batch rows):\n%s", rows, out)
+	}
+}
+
+func TestCheckJSON(t *testing.T) {
+	code, out, errs := runCLI(t, "check", fixtures+"lstm_proj_bi.pt", fixtures+"lstm_proj_bi.ref.pt", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Pass      bool     `json:"pass"`
+		MaxAbsErr *float64 `json:"max_abs_err"`
+		MaxRelErr *float64 `json:"max_rel_err"`
+		Model     struct {
+			Mode     string `json:"mode"`
+			ProjSize int    `json:"proj_size"`
+		} `json:"model"`
+		Tensors []struct {
+			Name      string   `json:"name"`
+			Shape     []int    `json:"shape"`
+			MaxAbsErr *float64 `json:"max_abs_err"`
+			MaxRelErr *float64 `json:"max_rel_err"`
+		} `json:"tensors"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !r.Pass || r.MaxAbsErr == nil || r.MaxRelErr == nil || r.Model.Mode != "LSTM" || r.Model.ProjSize != 3 {
+		t.Errorf("unexpected report %s", out)
+	}
+	var names []string
+	for _, tr := range r.Tensors {
+		names = append(names, tr.Name)
+		if tr.MaxAbsErr == nil || tr.MaxRelErr == nil || len(tr.Shape) != 3 {
+			t.Errorf("tensor %s lacks fields: %s", tr.Name, out)
+		}
+	}
+	if strings.Join(names, ",") != "output,h_n,c_n" {
+		t.Errorf("tensors %v, want output, h_n, c_n", names)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.pt")
+	os.WriteFile(garbage, []byte("not a checkpoint at all"), 0o644)
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"check", fixtures + "drifted.pt", fixtures + "drifted.ref.pt"}, 1, ""},
+		{[]string{"check", fixtures + "rnn_relu.pt", fixtures + "rnn_relu.ref.pt"}, 1, ""},
+		{[]string{"check", fixtures + "rnn_relu.pt", fixtures + "rnn_relu.ref.pt", "--nonlinearity", "relu"}, 0, ""},
+		{[]string{"check", fixtures + "two_modules.pt", fixtures + "two_modules.ref.pt"}, 2, "--prefix"},
+		{[]string{"check", fixtures + "two_modules.pt", fixtures + "two_modules.ref.pt", "--prefix", "enc"}, 0, ""},
+		{[]string{"check", fixtures + "invalid_keys.pt", fixtures + "rnn_tanh.ref.pt"}, 2, "bias_hh_l1"},
+		{[]string{"check", fixtures + "rnn_tanh.pt"}, 2, "MODEL and REF"},
+		{[]string{"check", "--no-such-flag"}, 2, "unknown flag"},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{"inspect", garbage}, 2, "garbage.pt"},
+		{[]string{"inspect", filepath.Join(dir, "missing.pt")}, 2, "no such file"},
+		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "x.txt")}, 2, "unknown output format"},
+		{[]string{"convert", fixtures + "rnn_tanh.pt"}, 2, "output"},
+	} {
+		code, out, errs := runCLI(t, c.args...)
+		if code != c.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", c.args, code, c.code, out, errs)
+		}
+		if !strings.Contains(errs, c.msg) {
+			t.Errorf("%v: stderr %q lacks %q", c.args, errs, c.msg)
+		}
+		if strings.Contains(errs, "goroutine") || strings.Contains(errs, "panic") {
+			t.Errorf("%v: stderr shows a panic:\n%s", c.args, errs)
+		}
+	}
+}
+
+func TestInspectJSON(t *testing.T) {
+	code, out, errs := runCLI(t, "inspect", fixtures+"nested_checkpoint.pt", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var inv struct {
+		Format  string `json:"format"`
+		Tensors []struct {
+			Name  string `json:"name"`
+			DType string `json:"dtype"`
+			Shape []int  `json:"shape"`
+		} `json:"tensors"`
+		Values []struct {
+			Name  string          `json:"name"`
+			Value json.RawMessage `json:"value"`
+		} `json:"values"`
+		Models []string `json:"models"`
+	}
+	if err := json.Unmarshal([]byte(out), &inv); err != nil {
+		t.Fatal(err)
+	}
+	if inv.Format != "zip" || len(inv.Tensors) == 0 {
+		t.Fatalf("format %q, %d tensors", inv.Format, len(inv.Tensors))
+	}
+	values := map[string]string{}
+	for _, v := range inv.Values {
+		values[v.Name] = string(v.Value)
+	}
+	if values["epoch"] != "3" || values["loss"] != "0.25" {
+		t.Errorf("values %v, want epoch 3 and loss 0.25", values)
+	}
+	if len(inv.Models) != 1 || !strings.Contains(inv.Models[0], "model_state_dict.encoder.rnn.") {
+		t.Errorf("models %v", inv.Models)
+	}
+}
+
+func TestRunAndBench(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.json")
+	code, _, errs := runCLI(t, "run", fixtures+"gru_batch_first.pt", fixtures+"gru_batch_first.ref.pt", "--batch-first", "-o", out)
+	if code != 0 {
+		t.Fatalf("run: exit %d: %s", code, errs)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Tensors []struct {
+			Name  string    `json:"name"`
+			Shape []int     `json:"shape"`
+			Data  []float64 `json:"data"`
+		} `json:"tensors"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Tensors) != 2 || doc.Tensors[0].Name != "output" || doc.Tensors[1].Name != "h_n" {
+		t.Fatalf("run wrote %s", b)
+	}
+	if got := doc.Tensors[0].Shape; len(got) != 3 || got[0] != 2 || got[1] != 8 || got[2] != 5 {
+		t.Errorf("output shape %v, want [2 8 5]", got)
+	}
+
+	code, stdout, errs := runCLI(t, "bench", fixtures+"rnn_tanh.pt", "--seq", "5", "--batch", "2", "--time", "10ms", "--json")
+	if code != 0 {
+		t.Fatalf("bench: exit %d: %s", code, errs)
+	}
+	var br struct {
+		NsPerForward float64 `json:"ns_per_forward"`
+		Iterations   int     `json:"iterations"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &br); err != nil {
+		t.Fatal(err)
+	}
+	if br.NsPerForward <= 0 || br.Iterations < 5 {
+		t.Errorf("bench: %s", stdout)
+	}
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/pickle"
+)
+
+func runCmd() *cobra.Command {
+	var mf modelFlags
+	var out, to string
+	c := &cobra.Command{
+		Use:   "run MODEL INPUT -o OUT",
+		Short: "Run the Go model on an input and write output, h_n and c_n",
+		Long: `run loads the recurrent module in MODEL, runs it in Go on INPUT and writes "output", "h_n"
+and, for an LSTM, "c_n" to OUT (.safetensors, .npz, .json or .pt, by extension or --to).
+
+INPUT is a reference-style file (a dict with "input" and optionally "h0", "c0") or a file
+holding a single tensor.`,
+		Example: `  ptport run model.pt input.pt -o out.safetensors
+  ptport run lstm.pt ref.pt -o out.npz --batch-first`,
+		Args: usageArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := outputFormat(out, to)
+			if err != nil {
+				return err
+			}
+			m, err := mf.loadModel(args[0])
+			if err != nil {
+				return err
+			}
+			in, err := convert.Open(args[1], pickleOptions(mf.allowObjects))
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			x, h0, c0, err := convert.Inputs(in)
+			if err != nil {
+				return err
+			}
+			y, hn, cn, err := m.Forward(x, h0, c0)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[1], err)
+			}
+			leaves := []pickle.Leaf{{Name: convert.RefOutput, Value: y}, {Name: convert.RefHN, Value: hn}}
+			if cn != nil {
+				leaves = append(leaves, pickle.Leaf{Name: convert.RefCN, Value: cn})
+			}
+			if err := convert.Export(out, format, convert.FromLeaves(out, leaves)); err != nil {
+				return fmt.Errorf("%s: %w", out, err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: output %v, h_n %v\n", out, y.Shape, hn.Shape)
+			return nil
+		},
+	}
+	mf.register(c)
+	c.Flags().StringVarP(&out, "output", "o", "", "the output `FILE` (required)")
+	c.Flags().StringVar(&to, "to", "", "output format: safetensors, npz, json or pt (default: from OUT's extension)")
+	c.MarkFlagRequired("output")
+	return c
+}

@@ -1,0 +1,230 @@
+package convert
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ptport/ptport/pickle"
+)
+
+// batchTree copies torch-made fixtures, good and hostile, into a folder tree and returns
+// its root and the relative paths of the inputs that must fail.
+func batchTree(t *testing.T) (root string, bad []string) {
+	t.Helper()
+	root = t.TempDir()
+	copyFile := func(src, rel string) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"rnn_tanh", "lstm_proj_bi", "nested_checkpoint", "dataparallel_legacy"} {
+		copyFile(filepath.Join(fixtures, name+".pt"), "models/"+name+".pt")
+		copyFile(filepath.Join(fixtures, name+".ref.pt"), "models/"+name+".ref.pt")
+	}
+	copyFile(filepath.Join(fixtures, "module_rnn.pt"), "zoo/deep/er/module.pth")
+	copyFile("../testdata/notebook/model.pt", "zoo/notebook.ckpt")
+	for _, name := range []string{"evil_system.pt", "garbage.pt", "truncated_zip.pt"} {
+		copyFile(filepath.Join("../testdata/pickle", name), "hostile/"+name)
+		bad = append(bad, "hostile/"+name)
+	}
+	os.WriteFile(filepath.Join(root, "zoo/README.txt"), []byte("not a checkpoint"), 0o644)
+	return root, bad
+}
+
+func runBatch(t *testing.T, opts BatchOptions) (BatchSummary, map[string]FileResult) {
+	t.Helper()
+	results := map[string]FileResult{}
+	sum, err := Batch(context.Background(), opts, func(r FileResult) {
+		if _, dup := results[r.Input]; dup {
+			t.Errorf("%s reported twice", r.Input)
+		}
+		results[r.Input] = r
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum, results
+}
+
+func TestBatch(t *testing.T) {
+	root, bad := batchTree(t)
+	out := t.TempDir()
+	opts := BatchOptions{Inputs: []string{root}, OutDir: out, To: Safetensors, Jobs: 2}
+	plan, err := PlanBatch(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Files != 13 {
+		t.Fatalf("plan: %d files, want 13 (4 models, 4 references, 2 in zoo, 3 hostile)", plan.Files)
+	}
+	sum, results := runBatch(t, opts)
+	if sum.Files != 13 || sum.Failed != len(bad) || sum.OK != 13-len(bad) {
+		t.Fatalf("summary %+v", sum)
+	}
+	for _, rel := range bad {
+		r := results[filepath.Join(root, rel)]
+		if r.Status != StatusFailed || r.Error == "" {
+			t.Errorf("%s: %+v, want failed with a reason", rel, r)
+		}
+		if _, err := os.Stat(r.Output); err == nil {
+			t.Errorf("%s: failed input left an output", rel)
+		}
+	}
+	// Every output mirrors its input's path and holds its tensors byte for byte.
+	for in, r := range results {
+		if r.Status != StatusOK {
+			continue
+		}
+		rel, _ := filepath.Rel(root, in)
+		want := filepath.Join(out, strings.TrimSuffix(rel, filepath.Ext(rel))+".safetensors")
+		if r.Output != want {
+			t.Errorf("%s: output %s, want %s", in, r.Output, want)
+		}
+		sameTensors(t, in, r.Output)
+	}
+	entries, _ := os.ReadDir(filepath.Join(out, "zoo"))
+	for _, e := range entries {
+		if IsTemp(e.Name()) {
+			t.Errorf("temporary %s left behind", e.Name())
+		}
+	}
+
+	// A rerun skips what is up to date, even after a touch; a changed input converts.
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(root, "zoo/notebook.ckpt"), later, later)
+	changed := filepath.Join(root, "models/rnn_tanh.pt")
+	b, _ := os.ReadFile(filepath.Join(fixtures, "gru_batch_first.pt"))
+	os.WriteFile(changed, b, 0o644)
+	sum, results = runBatch(t, opts)
+	if sum.Skipped != 13-len(bad)-1 || sum.OK != 1 || sum.Failed != len(bad) {
+		t.Errorf("rerun summary %+v, want all skipped but the changed one and the hostile ones", sum)
+	}
+	if r := results[changed]; r.Status != StatusOK {
+		t.Errorf("changed input: %+v", r)
+	}
+	sameTensors(t, changed, results[changed].Output)
+
+	// --force converts everything again.
+	opts.Force = true
+	if sum, _ := runBatch(t, opts); sum.OK != 13-len(bad) {
+		t.Errorf("forced summary %+v", sum)
+	}
+}
+
+// sameTensors requires the output to hold the input's tensors, same names and bytes.
+func sameTensors(t *testing.T, in, out string) {
+	t.Helper()
+	a, err := Open(in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(out, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	defer b.Close()
+	want, _ := split(a.Leaves)
+	got, _ := split(b.Leaves)
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d tensors, want %d", out, len(got), len(want))
+	}
+	for i := range want {
+		wb, err := want[i].Value.(*pickle.Tensor).Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gb, err := got[i].Value.(*pickle.Tensor).Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[i].Name != want[i].Name || !bytes.Equal(gb, wb) {
+			t.Errorf("%s: tensor %d is %s, want %s with the same bytes", out, i, got[i].Name, want[i].Name)
+		}
+	}
+}
+
+func TestBatchShards(t *testing.T) {
+	root, _ := batchTree(t)
+	var all []string
+	seen := map[string]int{}
+	for k := range 3 {
+		opts := BatchOptions{Inputs: []string{root}, OutDir: t.TempDir(), To: JSON, Shard: k, Shards: 3}
+		_, results := runBatch(t, opts)
+		for in := range results {
+			seen[in]++
+		}
+	}
+	_, results := runBatch(t, BatchOptions{Inputs: []string{root}, OutDir: t.TempDir(), To: JSON})
+	for in := range results {
+		all = append(all, in)
+		if seen[in] != 1 {
+			t.Errorf("%s taken by %d shards, want exactly 1", in, seen[in])
+		}
+	}
+	if len(seen) != len(all) {
+		t.Errorf("shards took %d inputs, the whole batch %d", len(seen), len(all))
+	}
+	if _, err := PlanBatch(BatchOptions{Inputs: []string{root}, OutDir: "x", To: JSON, Shard: 3, Shards: 3}); err == nil {
+		t.Error("shard 3/3 accepted")
+	}
+}
+
+func TestBatchRemovesTemps(t *testing.T) {
+	root, _ := batchTree(t)
+	out := t.TempDir()
+	os.MkdirAll(filepath.Join(out, "zoo"), 0o755)
+	stray := filepath.Join(out, "zoo", tempPrefix+"s-notebook.safetensors-123")
+	other := filepath.Join(out, "zoo", tempPrefix+"s1of2-notebook.safetensors-123")
+	os.WriteFile(stray, []byte("half"), 0o644)
+	os.WriteFile(other, []byte("another shard's"), 0o644)
+	sum, _ := runBatch(t, BatchOptions{Inputs: []string{root}, OutDir: out, To: Safetensors})
+	if sum.TempsRemoved != 1 {
+		t.Errorf("removed %d temporaries, want 1", sum.TempsRemoved)
+	}
+	if _, err := os.Stat(stray); err == nil {
+		t.Error("stray temporary still there")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Error("another shard's temporary was removed")
+	}
+}
+
+func TestBatchCheck(t *testing.T) {
+	root, _ := batchTree(t)
+	dir := filepath.Join(root, "models")
+	b, _ := os.ReadFile(filepath.Join(fixtures, "drifted.pt"))
+	os.WriteFile(filepath.Join(dir, "drifted.pt"), b, 0o644)
+	b, _ = os.ReadFile(filepath.Join(fixtures, "drifted.ref.pt"))
+	os.WriteFile(filepath.Join(dir, "drifted.ref.pt"), b, 0o644)
+	sum, results := runBatch(t, BatchOptions{Inputs: []string{dir}, Check: true, Tolerance: DefaultTolerance})
+	if sum.Files != 5 || sum.OK != 4 || sum.Failed != 1 {
+		t.Fatalf("summary %+v, want 4 pass and drifted failing", sum)
+	}
+	r := results[filepath.Join(dir, "drifted.pt")]
+	if r.Status != StatusFailed || !strings.Contains(r.Error, "mismatch") || r.MaxAbsErr == nil {
+		t.Errorf("drifted: %+v", r)
+	}
+	var names []string
+	for in := range results {
+		names = append(names, filepath.Base(in))
+	}
+	slices.Sort(names)
+	if slices.ContainsFunc(names, func(n string) bool { return strings.Contains(n, ".ref.") }) {
+		t.Errorf("reference files taken as inputs: %v", names)
+	}
+}

@@ -1,0 +1,158 @@
+package convert
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/ptport/ptport/pickle"
+)
+
+// Checkpoint is an opened input file: its object tree and its named leaves, in order.
+// Tensor data is read lazily, so a Checkpoint must stay open while its tensors are used.
+type Checkpoint struct {
+	Path string
+	// Format is "zip", "legacy" or "tar" for the files torch.save writes, "safetensors"
+	// or "npz".
+	Format string
+	// Root is the unpickled object; for safetensors and npz files, an ordered dict of
+	// the leaves.
+	Root    any
+	Leaves  []pickle.Leaf
+	Globals []string // the globals the pickle referenced, "module.name"
+
+	close func() error
+}
+
+// Open reads the checkpoint at path: a file torch.save wrote, a safetensors file or an
+// npz file, told apart by their content. opts may be nil.
+func Open(path string, opts *pickle.Options) (*Checkpoint, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s is a folder, not a checkpoint file", path)
+	}
+	kind := sniff(f, fi.Size())
+	if kind == "pickle" {
+		f.Close()
+		pf, err := pickle.Open(path, opts)
+		if err != nil {
+			return nil, err
+		}
+		return fromPickle(path, pf)
+	}
+	cp, err := readOther(path, kind, f, fi.Size())
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	cp.close = f.Close
+	return cp, nil
+}
+
+// NewCheckpoint reads a checkpoint of size bytes from r, as Open does; name is how
+// errors call it.
+func NewCheckpoint(name string, r io.ReaderAt, size int64, opts *pickle.Options) (*Checkpoint, error) {
+	if kind := sniff(r, size); kind != "pickle" {
+		return readOther(name, kind, r, size)
+	}
+	pf, err := pickle.NewReader(r, size, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return fromPickle(name, pf)
+}
+
+func fromPickle(name string, pf *pickle.File) (*Checkpoint, error) {
+	leaves, err := pickle.Leaves(pf.Root)
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &Checkpoint{Path: name, Format: string(pf.Format), Root: pf.Root, Leaves: leaves, Globals: pf.Globals, close: pf.Close}, nil
+}
+
+func readOther(name, kind string, r io.ReaderAt, size int64) (*Checkpoint, error) {
+	var leaves []pickle.Leaf
+	var err error
+	if kind == "safetensors" {
+		leaves, err = readSafetensors(name, r, size)
+	} else {
+		leaves, err = readNPZ(name, r, size)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cp := FromLeaves(name, leaves)
+	cp.Format = kind
+	return cp, nil
+}
+
+// FromLeaves makes a checkpoint of leaves: an ordered dict of them by name, as a
+// state_dict is.
+func FromLeaves(name string, leaves []pickle.Leaf) *Checkpoint {
+	root := &pickle.Dict{Ordered: true}
+	for _, l := range leaves {
+		root.Entries = append(root.Entries, pickle.DictEntry{Key: l.Name, Value: l.Value})
+	}
+	return &Checkpoint{Path: name, Root: root, Leaves: leaves, Globals: []string{}}
+}
+
+// sniff tells a safetensors file ("safetensors") and an npz file ("npz") from anything
+// else ("pickle", which package pickle reads or rejects).
+func sniff(r io.ReaderAt, size int64) string {
+	var head [9]byte
+	if size < 9 {
+		return "pickle"
+	}
+	if _, err := r.ReadAt(head[:], 0); err != nil {
+		return "pickle"
+	}
+	if n := binary.LittleEndian.Uint64(head[:8]); head[8] == '{' && n >= 2 && int64(n) <= size-8 {
+		return "safetensors"
+	}
+	if !bytes.HasPrefix(head[:], []byte("PK")) {
+		return "pickle"
+	}
+	zr, err := zip.NewReader(r, size)
+	if err != nil || len(zr.File) == 0 {
+		return "pickle"
+	}
+	for _, f := range zr.File {
+		if !strings.HasSuffix(f.Name, ".npy") {
+			return "pickle"
+		}
+	}
+	return "npz"
+}
+
+// Close releases the file.
+func (c *Checkpoint) Close() error {
+	if c.close == nil {
+		return nil
+	}
+	return c.close()
+}
+
+// Tensor returns the tensor leaf named name, or nil.
+func (c *Checkpoint) Tensor(name string) *pickle.Tensor {
+	for _, l := range c.Leaves {
+		if l.Name == name {
+			t, _ := l.Value.(*pickle.Tensor)
+			return t
+		}
+	}
+	return nil
+}

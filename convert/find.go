@@ -1,0 +1,385 @@
+package convert
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ptport/ptport/pickle"
+	"github.com/ptport/ptport/rnn"
+)
+
+// paramName matches the name of a recurrent module's parameter: the prefix before it,
+// its kind, its layer and an optional direction suffix.
+var paramName = regexp.MustCompile(`^(.*?)(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l([0-9]+)(_reverse)?$`)
+
+// candidate is one recurrent module found in a checkpoint: the tensors under its prefix
+// and, when the checkpoint pickled the module itself, that module.
+type candidate struct {
+	prefix  string
+	tensors map[string]*pickle.Tensor // by name without the prefix
+	order   []string
+	module  *pickle.Object
+}
+
+// candidates groups the checkpoint's tensors by the prefix of their recurrent parameter
+// names, in the order the prefixes first appear.
+func candidates(cp *Checkpoint) []*candidate {
+	var list []*candidate
+	byPrefix := map[string]*candidate{}
+	for _, l := range cp.Leaves {
+		t, ok := l.Value.(*pickle.Tensor)
+		if !ok {
+			continue
+		}
+		m := paramName.FindStringSubmatch(l.Name)
+		if m == nil {
+			continue
+		}
+		c := byPrefix[m[1]]
+		if c == nil {
+			c = &candidate{prefix: m[1], tensors: map[string]*pickle.Tensor{}}
+			byPrefix[m[1]] = c
+			list = append(list, c)
+		}
+		name := strings.TrimPrefix(l.Name, m[1])
+		c.tensors[name] = t
+		c.order = append(c.order, name)
+	}
+	for prefix, mod := range rnnModules(cp.Root) {
+		if c := byPrefix[prefix]; c != nil {
+			c.module = mod
+		}
+	}
+	return list
+}
+
+// rnnModules finds the pickled torch.nn.RNN, LSTM and GRU modules in the object tree, by
+// the prefix their parameters' names have.
+func rnnModules(root any) map[string]*pickle.Object {
+	found := map[string]*pickle.Object{}
+	seen := map[any]bool{}
+	budget := 1 << 20
+	var walk func(v any, prefix string)
+	walk = func(v any, prefix string) {
+		if budget--; budget < 0 {
+			return
+		}
+		switch v := v.(type) {
+		case *pickle.Dict:
+			if seen[v] {
+				return
+			}
+			seen[v] = true
+			for _, e := range v.Entries {
+				walk(e.Value, prefix+keyString(e.Key)+".")
+			}
+		case pickle.List:
+			for i, e := range v {
+				walk(e, prefix+strconv.Itoa(i)+".")
+			}
+		case pickle.Tuple:
+			for i, e := range v {
+				walk(e, prefix+strconv.Itoa(i)+".")
+			}
+		case *pickle.Object:
+			if seen[v] {
+				return
+			}
+			seen[v] = true
+			if rnnClass(v) != "" {
+				found[prefix] = v
+			}
+			if mods, ok := v.Attr("_modules"); ok {
+				if d, ok := mods.(*pickle.Dict); ok {
+					for _, e := range d.Entries {
+						walk(e.Value, prefix+keyString(e.Key)+".")
+					}
+				}
+			}
+		}
+	}
+	walk(root, "")
+	return found
+}
+
+// keyString is a dict key as tensor names spell it.
+func keyString(k any) string {
+	switch k := k.(type) {
+	case string:
+		return k
+	case int64:
+		return strconv.FormatInt(k, 10)
+	}
+	return fmt.Sprint(k)
+}
+
+// rnnClass is "RNN", "LSTM" or "GRU" for a pickled module of those classes, else "".
+func rnnClass(o *pickle.Object) string {
+	if !strings.HasPrefix(o.Module, "torch.nn.modules") {
+		return ""
+	}
+	switch o.Name {
+	case "RNN", "LSTM", "GRU":
+		return o.Name
+	}
+	return ""
+}
+
+// Options are the settings of a model that a state_dict does not store.
+type Options struct {
+	// Prefix selects the module whose parameter names start with it when a checkpoint
+	// holds several ("encoder.rnn."; the trailing dot may be left out).
+	Prefix string
+	// Nonlinearity is "tanh" or "relu" for a plain RNN; "" means the pickled module's
+	// own, or tanh.
+	Nonlinearity string
+	// BatchFirst makes input and output (batch, seq, feature), as the module's
+	// batch_first; a pickled module's own batch_first also sets it.
+	BatchFirst bool
+}
+
+// AmbiguousError reports a checkpoint that holds several recurrent modules when no
+// prefix selects one.
+type AmbiguousError struct {
+	File       string
+	Candidates []string // each prefix and its architecture, e.g. `"enc." LSTM(32, 64)`
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("%s holds %d recurrent modules; choose one with --prefix:\n  %s",
+		e.File, len(e.Candidates), strings.Join(e.Candidates, "\n  "))
+}
+
+// ValidationError reports every way a module's tensors differ from what its
+// configuration needs, as load_state_dict(strict=True) does.
+type ValidationError struct {
+	File       string
+	Prefix     string
+	Config     rnn.Config
+	Missing    []string // expected parameters absent from the file
+	Unexpected []string // parameters the configuration has no place for
+	Mismatched []string // "name: shape [a b] in file, [c d] expected"
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: the tensors under %q do not fit %s", e.File, e.Prefix, describe(e.Config))
+	if len(e.Missing) > 0 {
+		fmt.Fprintf(&b, "\n  missing keys: %s", strings.Join(e.Missing, ", "))
+	}
+	if len(e.Unexpected) > 0 {
+		fmt.Fprintf(&b, "\n  unexpected keys: %s", strings.Join(e.Unexpected, ", "))
+	}
+	for _, m := range e.Mismatched {
+		fmt.Fprintf(&b, "\n  size mismatch: %s", m)
+	}
+	return b.String()
+}
+
+// describe spells a configuration like PyTorch's module repr.
+func describe(c rnn.Config) string {
+	name := map[rnn.Mode]string{rnn.RNNTanh: "RNN", rnn.RNNReLU: "RNN", rnn.LSTM: "LSTM", rnn.GRU: "GRU"}[c.Mode]
+	s := fmt.Sprintf("%s(%d, %d", name, c.InputSize, c.HiddenSize)
+	if c.NumLayers != 1 {
+		s += fmt.Sprintf(", num_layers=%d", c.NumLayers)
+	}
+	if c.Mode == rnn.RNNReLU {
+		s += ", nonlinearity='relu'"
+	}
+	if !c.Bias {
+		s += ", bias=False"
+	}
+	if c.BatchFirst {
+		s += ", batch_first=True"
+	}
+	if c.Bidirectional {
+		s += ", bidirectional=True"
+	}
+	if c.ProjSize > 0 {
+		s += fmt.Sprintf(", proj_size=%d", c.ProjSize)
+	}
+	return s + ")"
+}
+
+// choose picks the candidate the options select.
+func choose(cp *Checkpoint, cands []*candidate, opts Options) (*candidate, error) {
+	if opts.Prefix != "" {
+		want := strings.TrimSuffix(opts.Prefix, ".") + "."
+		for _, c := range cands {
+			if c.prefix == want {
+				return c, nil
+			}
+		}
+		var have []string
+		for _, c := range cands {
+			have = append(have, strconv.Quote(c.prefix))
+		}
+		if len(have) == 0 {
+			return nil, fmt.Errorf("%s: no recurrent module weights (weight_ih_l0, ...) found", cp.Path)
+		}
+		return nil, fmt.Errorf("%s: no recurrent module under prefix %q; found %s", cp.Path, opts.Prefix, strings.Join(have, ", "))
+	}
+	switch len(cands) {
+	case 0:
+		return nil, fmt.Errorf("%s: no recurrent module weights (weight_ih_l0, weight_hh_l0, ...) found among its %d tensors", cp.Path, countTensors(cp.Leaves))
+	case 1:
+		return cands[0], nil
+	}
+	err := &AmbiguousError{File: cp.Path}
+	for _, c := range cands {
+		arch := "(unrecognized shapes)"
+		if cfg, ierr := infer(c, opts); ierr == nil {
+			arch = describe(cfg)
+		}
+		err.Candidates = append(err.Candidates, fmt.Sprintf("%q %s", c.prefix, arch))
+	}
+	return nil, err
+}
+
+func countTensors(leaves []pickle.Leaf) int {
+	n := 0
+	for _, l := range leaves {
+		if _, ok := l.Value.(*pickle.Tensor); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// infer derives the configuration: from the pickled module's attributes when there is
+// one, from the tensors' names and shapes otherwise.
+func infer(c *candidate, opts Options) (rnn.Config, error) {
+	if c.module != nil {
+		return fromModule(c.module, opts)
+	}
+	var cfg rnn.Config
+	ih, hh := c.tensors["weight_ih_l0"], c.tensors["weight_hh_l0"]
+	if ih == nil || hh == nil || len(ih.Shape) != 2 || len(hh.Shape) != 2 {
+		return cfg, errors.New("weight_ih_l0 and weight_hh_l0 must be present and 2-D to infer the configuration")
+	}
+	hidden, hout := hh.Shape[1], hh.Shape[1]
+	if hr := c.tensors["weight_hr_l0"]; hr != nil && len(hr.Shape) == 2 {
+		cfg.ProjSize = hr.Shape[0]
+		hidden = hr.Shape[1]
+		if hout != cfg.ProjSize {
+			return cfg, fmt.Errorf("weight_hh_l0 %v does not match weight_hr_l0 %v", hh.Shape, hr.Shape)
+		}
+	}
+	if hidden <= 0 || hh.Shape[0]%hidden != 0 {
+		return cfg, fmt.Errorf("weight_hh_l0 has shape %v: its rows are not a multiple of its hidden size %d", hh.Shape, hidden)
+	}
+	switch g := hh.Shape[0] / hidden; g {
+	case 1:
+		cfg.Mode = rnn.RNNTanh
+		if opts.Nonlinearity == "relu" {
+			cfg.Mode = rnn.RNNReLU
+		}
+	case 3:
+		cfg.Mode = rnn.GRU
+	case 4:
+		cfg.Mode = rnn.LSTM
+	default:
+		return cfg, fmt.Errorf("weight_hh_l0 has shape %v: %d gates of hidden size %d is no RNN (1), GRU (3) or LSTM (4)", hh.Shape, g, hidden)
+	}
+	cfg.InputSize = ih.Shape[1]
+	cfg.HiddenSize = hidden
+	for name := range c.tensors {
+		m := paramName.FindStringSubmatch(name)
+		layer, _ := strconv.Atoi(m[3])
+		cfg.NumLayers = max(cfg.NumLayers, layer+1)
+		cfg.Bidirectional = cfg.Bidirectional || m[4] != ""
+		cfg.Bias = cfg.Bias || strings.HasPrefix(m[2], "bias")
+	}
+	cfg.BatchFirst = opts.BatchFirst
+	return cfg, nil
+}
+
+// fromModule reads the configuration from a pickled module's attributes.
+func fromModule(o *pickle.Object, opts Options) (rnn.Config, error) {
+	var cfg rnn.Config
+	ints := map[string]*int{"input_size": &cfg.InputSize, "hidden_size": &cfg.HiddenSize, "num_layers": &cfg.NumLayers, "proj_size": &cfg.ProjSize}
+	for name, dst := range ints {
+		v, ok := o.Attr(name)
+		if !ok {
+			if name == "proj_size" {
+				continue // modules pickled before proj_size existed
+			}
+			return cfg, fmt.Errorf("pickled %s module has no attribute %s", o.Name, name)
+		}
+		n, ok := v.(int64)
+		if !ok {
+			return cfg, fmt.Errorf("pickled %s module: %s is %T, not an int", o.Name, name, v)
+		}
+		*dst = int(n)
+	}
+	bools := map[string]*bool{"bias": &cfg.Bias, "batch_first": &cfg.BatchFirst, "bidirectional": &cfg.Bidirectional}
+	for name, dst := range bools {
+		v, _ := o.Attr(name)
+		b, ok := v.(bool)
+		if !ok {
+			return cfg, fmt.Errorf("pickled %s module: %s is %T, not a bool", o.Name, name, v)
+		}
+		*dst = b
+	}
+	cfg.BatchFirst = cfg.BatchFirst || opts.BatchFirst
+	mode, _ := o.Attr("mode")
+	switch mode {
+	case "RNN_TANH":
+		cfg.Mode = rnn.RNNTanh
+	case "RNN_RELU":
+		cfg.Mode = rnn.RNNReLU
+	case "LSTM":
+		cfg.Mode = rnn.LSTM
+	case "GRU":
+		cfg.Mode = rnn.GRU
+	default:
+		return cfg, fmt.Errorf("pickled %s module has mode %v", o.Name, mode)
+	}
+	switch opts.Nonlinearity {
+	case "tanh":
+		if cfg.Mode == rnn.RNNReLU {
+			cfg.Mode = rnn.RNNTanh
+		}
+	case "relu":
+		if cfg.Mode == rnn.RNNTanh {
+			cfg.Mode = rnn.RNNReLU
+		}
+	}
+	return cfg, nil
+}
+
+// validate checks the candidate's tensors against what cfg needs, reporting every
+// missing, unexpected and mis-shaped key together.
+func validate(file string, c *candidate, cfg rnn.Config) error {
+	verr := &ValidationError{File: file, Prefix: c.prefix, Config: cfg}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%s: %q: %w", file, c.prefix, err)
+	}
+	want := map[string]bool{}
+	for _, p := range cfg.Params() {
+		want[p.Name] = true
+		t, ok := c.tensors[p.Name]
+		if !ok {
+			verr.Missing = append(verr.Missing, c.prefix+p.Name)
+			continue
+		}
+		if !slices.Equal(t.Shape, p.Shape) {
+			verr.Mismatched = append(verr.Mismatched, fmt.Sprintf("%s%s: shape %v in file, %v expected", c.prefix, p.Name, t.Shape, p.Shape))
+		}
+	}
+	for _, name := range c.order {
+		if !want[name] {
+			verr.Unexpected = append(verr.Unexpected, c.prefix+name)
+		}
+	}
+	sort.Strings(verr.Missing)
+	if len(verr.Missing)+len(verr.Unexpected)+len(verr.Mismatched) > 0 {
+		return verr
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package convert
+
+import (
+	"encoding/json"
+
+	"github.com/ptport/ptport/pickle"
+	"github.com/ptport/ptport/rnn"
+)
+
+// Inventory is what a checkpoint holds, as "ptport inspect" shows it.
+type Inventory struct {
+	File    string       `json:"file"`
+	Format  string       `json:"format"`
+	Tensors []TensorInfo `json:"tensors"`
+	Values  []ValueInfo  `json:"values"`
+	Globals []string     `json:"globals"`
+	Bytes   int64        `json:"bytes"` // of all tensors' elements
+	Models  []string     `json:"models,omitempty"`
+}
+
+// TensorInfo describes one tensor of a checkpoint.
+type TensorInfo struct {
+	Name       string `json:"name"`
+	DType      string `json:"dtype"`
+	Shape      []int  `json:"shape"`
+	Bytes      int64  `json:"bytes"`
+	Storage    string `json:"storage"`        // the storage's record key
+	Offset     int    `json:"storage_offset"` // in elements
+	Strides    []int  `json:"strides"`
+	Contiguous bool   `json:"contiguous"`
+	Device     string `json:"device"`
+	// SharedWith names the other tensors that view the same storage.
+	SharedWith []string `json:"shared_with,omitempty"`
+}
+
+// ValueInfo is a non-tensor leaf of a checkpoint.
+type ValueInfo struct {
+	Name  string          `json:"name"`
+	Value json.RawMessage `json:"value"`
+}
+
+// Inspect lists what cp holds, without reading any tensor data.
+func Inspect(cp *Checkpoint) *Inventory {
+	inv := &Inventory{File: cp.Path, Format: cp.Format, Globals: cp.Globals, Tensors: []TensorInfo{}, Values: []ValueInfo{}}
+	if inv.Globals == nil {
+		inv.Globals = []string{}
+	}
+	byStorage := map[*pickle.Storage][]int{}
+	for _, l := range cp.Leaves {
+		t, ok := l.Value.(*pickle.Tensor)
+		if !ok {
+			inv.Values = append(inv.Values, ValueInfo{Name: l.Name, Value: appendValue(nil, l.Value)})
+			continue
+		}
+		ti := TensorInfo{Name: l.Name, DType: string(t.DType), Shape: t.Shape, Bytes: t.NumBytes(),
+			Offset: t.Offset, Strides: t.Strides, Contiguous: t.IsContiguous()}
+		if t.Storage != nil {
+			ti.Storage, ti.Device = t.Storage.Key(), t.Storage.Device
+			byStorage[t.Storage] = append(byStorage[t.Storage], len(inv.Tensors))
+		}
+		inv.Bytes += ti.Bytes
+		inv.Tensors = append(inv.Tensors, ti)
+	}
+	for _, idx := range byStorage {
+		if len(idx) < 2 {
+			continue
+		}
+		for _, i := range idx {
+			for _, j := range idx {
+				if i != j {
+					inv.Tensors[i].SharedWith = append(inv.Tensors[i].SharedWith, inv.Tensors[j].Name)
+				}
+			}
+		}
+	}
+	for _, c := range candidates(cp) {
+		arch := "(unrecognized shapes)"
+		if cfg, err := infer(c, Options{}); err == nil {
+			arch = describe(cfg)
+			if c.module == nil && cfg.Mode == rnn.RNNTanh {
+				arch += " (tanh unless --nonlinearity relu)"
+			}
+		}
+		inv.Models = append(inv.Models, quote(c.prefix)+" "+arch)
+	}
+	return inv
+}
+
+func quote(s string) string { return string(appendString(nil, s)) }

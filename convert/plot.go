@@ -1,0 +1,89 @@
+package convert
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// plotFloor is the smallest error a log-scale plot shows; exact zeros sit on it.
+const plotFloor = 1e-12
+
+// Plot draws the report's per-step output error (StepErrors), one line per direction,
+// with the tolerance's absolute part as a dashed line, to path as SVG or PNG (by its
+// extension), atomically.
+func Plot(r *Report, path string) error {
+	errs := r.StepErrors()
+	if errs == nil {
+		return fmt.Errorf("no output errors to plot: the output could not be compared")
+	}
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext != ".svg" && ext != ".png" {
+		return fmt.Errorf("plot %s: want a .svg or .png file", path)
+	}
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Go vs PyTorch: %s", r.Model.Module)
+	p.X.Label.Text = "time step"
+	p.Y.Label.Text = "max |Go - PyTorch| of output"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Add(plotter.NewGrid())
+	names := []string{"forward", "reverse"}
+	for d, e := range errs {
+		pts := make(plotter.XYs, len(e))
+		for t, v := range e {
+			pts[t].X, pts[t].Y = float64(t), math.Max(v, plotFloor)
+		}
+		line, dots, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return err
+		}
+		line.Color = plotter.DefaultLineStyle.Color
+		if d == 1 {
+			line.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+			dots.Shape = draw.PyramidGlyph{}
+		}
+		line.LineStyle.Color = lineColors[d]
+		dots.Color = lineColors[d]
+		p.Add(line, dots)
+		if len(errs) > 1 {
+			p.Legend.Add(names[d], line, dots)
+		} else {
+			p.Legend.Add("output", line, dots)
+		}
+	}
+	steps := float64(max(len(errs[0])-1, 1))
+	tolLine, err := plotter.NewLine(plotter.XYs{{X: 0, Y: r.Atol}, {X: steps, Y: r.Atol}})
+	if err != nil {
+		return err
+	}
+	tolLine.Color = lineColors[2]
+	tolLine.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+	p.Add(tolLine)
+	p.Legend.Add(fmt.Sprintf("atol %g", r.Atol), tolLine)
+	p.Legend.Top = true
+	p.Y.Min = plotFloor
+	p.Y.Max = math.Max(p.Y.Max, r.Atol*10)
+	wt, err := p.WriterTo(6*vg.Inch, 4*vg.Inch, ext[1:])
+	if err != nil {
+		return err
+	}
+	return WriteFile(path, func(w io.Writer) error {
+		_, err := wt.WriteTo(w)
+		return err
+	})
+}
+
+var lineColors = []color.Color{
+	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+	color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+}

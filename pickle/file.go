@@ -1,0 +1,807 @@
+package pickle
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/big"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nlpodyssey/gopickle/types"
+)
+
+// Format is a checkpoint's container format.
+type Format string
+
+// The container formats torch.save has written.
+const (
+	FormatZip    Format = "zip"    // torch >= 1.6
+	FormatLegacy Format = "legacy" // consecutive pickles and raw storages
+	FormatTar    Format = "tar"    // torch <= 0.1.10
+)
+
+// File is an opened checkpoint. Tensors in Root read their bytes from the
+// file until Close.
+type File struct {
+	Format  Format
+	Root    any
+	Globals []string // sorted "module.name" of every global the pickles name
+
+	closeOnce sync.Once
+	closer    func() error
+	closeErr  error
+}
+
+// Close releases the file. Tensors of the file cannot be read afterwards.
+func (f *File) Close() error {
+	f.closeOnce.Do(func() {
+		if f.closer != nil {
+			f.closeErr = f.closer()
+		}
+	})
+	return f.closeErr
+}
+
+// legacyMagic is the magic number of the legacy format.
+var legacyMagic, _ = new(big.Int).SetString("1950a86a20f9469cfc6c", 16)
+
+const legacyProtocol = 1001
+
+// Open opens and reads the checkpoint in the named file. The file is
+// memory-mapped read-only when possible; otherwise it is read through
+// os.File.ReadAt. Only the pickle and the container's directory are read.
+func Open(name string, opts *Options) (*File, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, &FormatError{File: name, Msg: "is a directory"}
+	}
+	size := fi.Size()
+	var ra io.ReaderAt = f
+	closer := f.Close
+	if fi.Mode().IsRegular() {
+		if m, _ := mapFile(f, size); m != nil {
+			f.Close()
+			ra, closer = m, m.close
+		}
+	}
+	file, err := newReader(ra, size, opts, name)
+	if err != nil {
+		closer()
+		return nil, err
+	}
+	file.closer = closer
+	return file, nil
+}
+
+// NewReader reads the checkpoint of size bytes in r. Tensors read from r
+// on demand, so r must stay readable while they are used.
+func NewReader(r io.ReaderAt, size int64, opts *Options) (*File, error) {
+	return newReader(r, size, opts, "")
+}
+
+// reader holds the state of reading one checkpoint.
+type reader struct {
+	name    string
+	ra      io.ReaderAt
+	size    int64
+	opts    Options
+	globals map[string]bool
+	classes map[string]*pyClass
+
+	// zip
+	prefix    string
+	records   map[string]*zip.File
+	bigEndian bool
+	storages  map[string]*Storage
+
+	// legacy
+	rootOrder []*Storage
+	views     []*Storage
+	viewByKey map[string]*Storage
+
+	// tar
+	tarObjs map[string]any
+}
+
+func newReader(ra io.ReaderAt, size int64, opts *Options, name string) (*File, error) {
+	r := &reader{
+		name:      name,
+		ra:        ra,
+		size:      size,
+		globals:   make(map[string]bool),
+		classes:   make(map[string]*pyClass),
+		storages:  make(map[string]*Storage),
+		viewByKey: make(map[string]*Storage),
+		tarObjs:   make(map[string]any),
+	}
+	if opts != nil {
+		r.opts = *opts
+	}
+	if size <= 0 {
+		return nil, r.errf("", "empty file: not a PyTorch checkpoint")
+	}
+	head := make([]byte, min(size, 512))
+	if err := readFull(ra, head, 0); err != nil {
+		return nil, r.errf("", "%v", err)
+	}
+	f := &File{}
+	var err error
+	switch {
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.HasPrefix(head, []byte("PK\x05\x06")):
+		f.Format = FormatZip
+		f.Root, err = r.readZip()
+	case len(head) >= 512 && string(head[257:262]) == "ustar":
+		f.Format = FormatTar
+		f.Root, err = r.readTar()
+	default:
+		f.Format = FormatLegacy
+		f.Root, err = r.readLegacy()
+	}
+	if err != nil {
+		return nil, err
+	}
+	for g := range r.globals {
+		f.Globals = append(f.Globals, g)
+	}
+	sort.Strings(f.Globals)
+	return f, nil
+}
+
+func (r *reader) errf(where, format string, args ...any) *FormatError {
+	return &FormatError{File: r.name, Where: where, Msg: fmt.Sprintf(format, args...)}
+}
+
+// readPickle scans and decodes the pickle starting at start in src, which
+// may extend to limit. It returns the decoded value (as the unpickler
+// produced it) and the offset just past the pickle.
+func (r *reader) readPickle(src io.ReaderAt, start, limit int64, label string, persistent func(any) (any, error)) (any, int64, error) {
+	where := func(off int) string { return fmt.Sprintf("%s offset %d", label, start+int64(off)) }
+	avail := limit - start
+	if avail <= 0 {
+		return nil, start, r.errf(where(0), "missing pickle (truncated file?)")
+	}
+	buf := make([]byte, min(avail, 64<<10))
+	if err := readFull(src, buf, start); err != nil {
+		return nil, start, r.errf(where(0), "%v", err)
+	}
+	for {
+		sr, err := scanPickle(buf, avail, r.checkGlobal(where), where)
+		var nm *needMore
+		if errors.As(err, &nm) {
+			n := min(avail, max(nm.n, 2*int64(len(buf))))
+			nb := make([]byte, n)
+			copy(nb, buf)
+			if err := readFull(src, nb[len(buf):], start+int64(len(buf))); err != nil {
+				return nil, start, r.errf(where(len(buf)), "%v", err)
+			}
+			buf = nb
+			continue
+		}
+		if err != nil {
+			return nil, start, r.wrap(err, where(0))
+		}
+		v, err := r.unpickle(buf, sr, where, persistent)
+		return v, start + int64(sr.end), err
+	}
+}
+
+// ---- zip ----
+
+// recordSource returns where a zip record's bytes can be read in place.
+func (r *reader) recordSource(f *zip.File) (io.ReaderAt, int64, int64, error) {
+	name := f.Name
+	if f.Flags&1 != 0 {
+		return nil, 0, 0, r.errf(name, "encrypted zip records are not supported")
+	}
+	size := f.UncompressedSize64
+	switch f.Method {
+	case zip.Store:
+		if f.CompressedSize64 != size {
+			return nil, 0, 0, r.errf(name, "stored record has compressed size %d but size %d", f.CompressedSize64, size)
+		}
+		off, err := f.DataOffset()
+		if err != nil {
+			return nil, 0, 0, r.errf(name, "%v", err)
+		}
+		if off < 0 || size > uint64(r.size) || off > r.size-int64(size) {
+			return nil, 0, 0, r.errf(name, "record of %d bytes at offset %d lies outside the file of %d bytes (truncated?)", size, off, r.size)
+		}
+		return r.ra, off, int64(size), nil
+	case zip.Deflate:
+		// Deflate expands at most 1032:1.
+		if f.CompressedSize64 > uint64(r.size) || size > 1032*f.CompressedSize64+1024 {
+			return nil, 0, 0, r.errf(name, "deflated record claims %d bytes from %d compressed bytes", size, f.CompressedSize64)
+		}
+		return &inflateSource{f: f, size: int64(size), name: name, r: r}, 0, int64(size), nil
+	}
+	return nil, 0, 0, r.errf(name, "unsupported zip compression method %d", f.Method)
+}
+
+// readRecord reads a whole record into memory, checking its CRC.
+func (r *reader) readRecord(f *zip.File) ([]byte, error) {
+	src, off, size, err := r.recordSource(f)
+	if err != nil {
+		return nil, err
+	}
+	if is, ok := src.(*inflateSource); ok {
+		if err := is.load(); err != nil {
+			return nil, err
+		}
+		return is.data, nil
+	}
+	b := make([]byte, size)
+	if err := readFull(src, b, off); err != nil {
+		return nil, r.errf(f.Name, "%v", err)
+	}
+	if crc32.ChecksumIEEE(b) != f.CRC32 {
+		return nil, r.errf(f.Name, "CRC-32 mismatch: the record is corrupt")
+	}
+	return b, nil
+}
+
+// inflateSource is a deflated record, inflated into memory on first use.
+type inflateSource struct {
+	f    *zip.File
+	size int64
+	name string
+	r    *reader
+	once sync.Once
+	data []byte
+	err  error
+}
+
+func (s *inflateSource) load() error {
+	s.once.Do(func() {
+		rc, err := s.f.Open()
+		if err != nil {
+			s.err = s.r.errf(s.name, "%v", err)
+			return
+		}
+		defer rc.Close()
+		var buf bytes.Buffer
+		n, err := io.Copy(&buf, io.LimitReader(rc, s.size+1))
+		if err == nil && n != s.size {
+			err = fmt.Errorf("inflated to %d bytes, directory says %d", n, s.size)
+		}
+		if err == nil {
+			// Reach EOF so the CRC is checked.
+			_, err = io.Copy(io.Discard, rc)
+		}
+		if err != nil {
+			s.err = s.r.errf(s.name, "%v", err)
+			return
+		}
+		s.data = buf.Bytes()
+	})
+	return s.err
+}
+
+func (s *inflateSource) ReadAt(p []byte, off int64) (int, error) {
+	if err := s.load(); err != nil {
+		return 0, err
+	}
+	return memSource(s.data).ReadAt(p, off)
+}
+
+func (s *inflateSource) access(off, n int64, fn func(b []byte)) error {
+	if err := s.load(); err != nil {
+		return err
+	}
+	return memSource(s.data).access(off, n, fn)
+}
+
+func (r *reader) readZip() (any, error) {
+	zr, err := zip.NewReader(r.ra, r.size)
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+		return nil, r.errf("zip directory", "%v", err)
+	}
+	all := make(map[string]*zip.File, len(zr.File))
+	for _, f := range zr.File {
+		if _, dup := all[f.Name]; !dup {
+			all[f.Name] = f
+		}
+	}
+	// torch names records <archive>/...; the archive name is the top
+	// directory of the first record.
+	prefix := ""
+	found := false
+	if len(zr.File) > 0 {
+		if i := strings.IndexByte(zr.File[0].Name, '/'); i >= 0 {
+			prefix = zr.File[0].Name[:i+1]
+		}
+		_, found = all[prefix+"data.pkl"]
+	}
+	if !found {
+		for _, f := range zr.File {
+			if dir, ok := strings.CutSuffix(f.Name, "data.pkl"); ok && (dir == "" || strings.IndexByte(dir, '/') == len(dir)-1) {
+				prefix, found = dir, true
+				break
+			}
+		}
+	}
+	for name := range all {
+		rest, ok := strings.CutPrefix(name, prefix)
+		if ok && (rest == "constants.pkl" || strings.HasPrefix(rest, "code/")) {
+			return nil, r.errf(name, "this is a TorchScript archive (torch.jit.save), which holds code, not just data; load it in Python and save model.state_dict() with torch.save instead")
+		}
+	}
+	if !found {
+		return nil, r.errf("zip directory", "no data.pkl record: not a torch.save checkpoint")
+	}
+	r.prefix = prefix
+	r.records = make(map[string]*zip.File)
+	for name, f := range all {
+		if rest, ok := strings.CutPrefix(name, prefix); ok {
+			r.records[rest] = f
+		}
+	}
+	if f, ok := r.records["byteorder"]; ok {
+		if f.UncompressedSize64 > 16 {
+			return nil, r.errf(f.Name, "invalid byteorder record of %d bytes", f.UncompressedSize64)
+		}
+		b, err := r.readRecord(f)
+		if err != nil {
+			return nil, err
+		}
+		switch string(b) {
+		case "little":
+		case "big":
+			r.bigEndian = true
+		default:
+			return nil, r.errf(f.Name, "unknown byte order %q", b)
+		}
+	}
+	pf := r.records["data.pkl"]
+	data, err := r.readRecord(pf)
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := r.readPickle(memSource(data), 0, int64(len(data)), pf.Name, r.zipPersistent)
+	if err != nil {
+		return nil, err
+	}
+	return r.convert(v, pf.Name)
+}
+
+// keyString normalises a storage key (a str, bytes or int) to a string.
+func keyString(v any) (string, bool) {
+	if s, ok := asString(v); ok {
+		return s, true
+	}
+	if i, ok := toInt64(v); ok {
+		return strconv.FormatInt(i, 10), true
+	}
+	if b, ok := v.(*big.Int); ok {
+		return b.String(), true
+	}
+	return "", false
+}
+
+// storageDType returns the dtype of a storage type in a persistent id.
+func storageDType(v any) (DType, error) {
+	c, ok := v.(*pyClass)
+	if !ok {
+		return "", fmt.Errorf("storage type is %s", typeName(v))
+	}
+	switch c.kind {
+	case gStorageClass:
+		return c.dtype, nil
+	case gDType:
+		if c.dtype != "" {
+			return c.dtype, nil
+		}
+		return "", fmt.Errorf("unsupported storage dtype %s", c)
+	case gTypedStorage:
+		return "", fmt.Errorf("storage type %s carries no dtype", c)
+	}
+	return "", fmt.Errorf("storage type is %s, not a storage class", c)
+}
+
+func pidTuple(pid any) ([]any, string, error) {
+	t, ok := pid.(*types.Tuple)
+	if !ok || len(*t) == 0 {
+		return nil, "", fmt.Errorf("unsupported persistent id (%s)", typeName(pid))
+	}
+	name, ok := asString((*t)[0])
+	if !ok {
+		return nil, "", fmt.Errorf("unsupported persistent id: type is %s", typeName((*t)[0]))
+	}
+	return *t, name, nil
+}
+
+// zipPersistent resolves ('storage', storage_type, key, location, numel).
+func (r *reader) zipPersistent(pid any) (any, error) {
+	t, name, err := pidTuple(pid)
+	if err != nil {
+		return nil, err
+	}
+	if name != "storage" || len(t) != 5 {
+		return nil, fmt.Errorf("unsupported persistent id %q with %d fields", name, len(t))
+	}
+	dt, err := storageDType(t[1])
+	if err != nil {
+		return nil, err
+	}
+	key, ok := keyString(t[2])
+	if !ok {
+		return nil, fmt.Errorf("storage key is %s", typeName(t[2]))
+	}
+	loc, _ := asString(t[3])
+	numel, ok := toInt64(t[4])
+	if !ok || numel < 0 {
+		return nil, fmt.Errorf("storage %q: invalid element count %v", key, t[4])
+	}
+	if s, ok := r.storages[key]; ok {
+		return s, nil
+	}
+	f, ok := r.records["data/"+key]
+	if !ok {
+		return nil, r.errf(r.prefix+"data/"+key, "storage record is missing")
+	}
+	src, off, size, err := r.recordSource(f)
+	if err != nil {
+		return nil, err
+	}
+	e := int64(dt.Size())
+	if numel > size/e {
+		return nil, r.errf(f.Name, "record holds %d bytes; storage of %d %s elements needs %d", size, numel, dt, numel*e)
+	}
+	s := &Storage{DType: dt, Len: numel, Device: loc, key: key, src: src, off: off, swap: r.bigEndian}
+	r.storages[key] = s
+	return s, nil
+}
+
+// ---- legacy ----
+
+func (r *reader) readLegacy() (any, error) {
+	magic, off, err := r.readPickle(r.ra, 0, r.size, "pickle", nil)
+	if err != nil {
+		var fe *FormatError
+		if errors.As(err, &fe) {
+			c := *fe
+			c.Msg = "not a PyTorch checkpoint (neither zip, tar nor legacy format): " + c.Msg
+			return nil, &c
+		}
+		return nil, err
+	}
+	if m, ok := magic.(*big.Int); !ok || m.Cmp(legacyMagic) != 0 {
+		return nil, r.errf("offset 0", "not a PyTorch checkpoint: no zip, tar or legacy-format magic number")
+	}
+	proto, off, err := r.readPickle(r.ra, off, r.size, "protocol version pickle", nil)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := toInt64(proto); !ok || p != legacyProtocol {
+		return nil, r.errf("protocol version pickle", "unsupported legacy protocol version %v", proto)
+	}
+	if _, off, err = r.readPickle(r.ra, off, r.size, "sys_info pickle", nil); err != nil {
+		return nil, err
+	}
+	objStart := off
+	obj, off, err := r.readPickle(r.ra, off, r.size, "object pickle", r.legacyPersistent)
+	if err != nil {
+		return nil, err
+	}
+	keysV, off, err := r.readPickle(r.ra, off, r.size, "storage keys pickle", nil)
+	if err != nil {
+		return nil, err
+	}
+	keys, ok := iterItems(keysV)
+	if !ok {
+		return nil, r.errf("storage keys pickle", "storage keys are %s, not a list", typeName(keysV))
+	}
+	roots := make(map[string]*Storage, len(r.rootOrder))
+	for _, s := range r.rootOrder {
+		roots[s.key] = s
+	}
+	for _, k := range keys {
+		key, ok := keyString(k)
+		if !ok {
+			return nil, r.errf("storage keys pickle", "storage key is %s", typeName(k))
+		}
+		s, ok := roots[key]
+		if !ok {
+			return nil, r.errf("storage "+key, "storage data at offset %d belongs to no storage of the object pickle", off)
+		}
+		if s.src != nil {
+			return nil, r.errf("storage "+key, "storage data appears twice")
+		}
+		var hdr [8]byte
+		if off > r.size-8 {
+			return nil, r.errf("storage "+key, "missing storage data at offset %d (truncated file?)", off)
+		}
+		if err := readFull(r.ra, hdr[:], off); err != nil {
+			return nil, r.errf("storage "+key, "%v", err)
+		}
+		n := int64(binary.LittleEndian.Uint64(hdr[:]))
+		if n != s.Len {
+			return nil, r.errf("storage "+key, "data at offset %d holds %d elements; the object pickle says %d", off, n, s.Len)
+		}
+		nb := n * int64(s.DType.Size())
+		if nb > r.size-off-8 {
+			return nil, r.errf("storage "+key, "storage of %d bytes at offset %d runs past the end of the file (truncated?)", nb, off+8)
+		}
+		s.src, s.off = r.ra, off+8
+		off += 8 + nb
+	}
+	for _, s := range r.rootOrder {
+		if s.src == nil {
+			return nil, r.errf("storage "+s.key, "storage has no data in the file")
+		}
+	}
+	for _, v := range r.views {
+		v.src, v.off, v.swap = v.root.src, v.root.off+v.rootOff, v.root.swap
+		v.root = nil
+	}
+	return r.convert(obj, fmt.Sprintf("object pickle offset %d", objStart))
+}
+
+// legacyPersistent resolves ('module', cls, source_file, source) and
+// ('storage', storage_type, root_key, location, numel, view_metadata).
+func (r *reader) legacyPersistent(pid any) (any, error) {
+	t, name, err := pidTuple(pid)
+	if err != nil {
+		return nil, err
+	}
+	switch name {
+	case "module":
+		if len(t) < 2 {
+			return nil, errors.New("persistent id 'module' without a class")
+		}
+		return t[1], nil
+	case "storage":
+	default:
+		return nil, fmt.Errorf("unsupported persistent id %q", name)
+	}
+	if len(t) != 6 {
+		return nil, fmt.Errorf("storage persistent id with %d fields, want 6", len(t))
+	}
+	dt, err := storageDType(t[1])
+	if err != nil {
+		return nil, err
+	}
+	key, ok := keyString(t[2])
+	if !ok {
+		return nil, fmt.Errorf("storage key is %s", typeName(t[2]))
+	}
+	loc, _ := asString(t[3])
+	numel, ok := toInt64(t[4])
+	e := int64(dt.Size())
+	if !ok || numel < 0 || numel > r.size/e {
+		return nil, fmt.Errorf("storage %q: element count %v does not fit in the file", key, t[4])
+	}
+	root := r.storages[key]
+	if root == nil {
+		root = &Storage{DType: dt, Len: numel, Device: loc, key: key}
+		r.rootOrder = append(r.rootOrder, root)
+		r.storages[key] = root
+	}
+	if t[5] == nil {
+		return root, nil
+	}
+	vm, ok := iterItems(t[5])
+	if !ok || len(vm) != 3 {
+		return nil, fmt.Errorf("storage %q: invalid view metadata %s", key, typeName(t[5]))
+	}
+	vkey, ok := keyString(vm[0])
+	if !ok {
+		return nil, fmt.Errorf("storage %q: view key is %s", key, typeName(vm[0]))
+	}
+	if v, ok := r.viewByKey[vkey]; ok {
+		return v, nil
+	}
+	voff, ok1 := toInt64(vm[1])
+	vlen, ok2 := toInt64(vm[2])
+	rootBytes := root.Len * int64(root.DType.Size())
+	if !ok1 || !ok2 || voff < 0 || vlen < 0 || voff > rootBytes/e || vlen > rootBytes/e-voff {
+		return nil, fmt.Errorf("storage view %q (offset %v, size %v) lies outside storage %q of %d bytes", vkey, vm[1], vm[2], key, rootBytes)
+	}
+	v := &Storage{DType: dt, Len: vlen, Device: loc, key: vkey, root: root, rootOff: voff * e}
+	r.viewByKey[vkey] = v
+	r.views = append(r.views, v)
+	return v, nil
+}
+
+// ---- tar ----
+
+func (r *reader) readTar() (any, error) {
+	sr := io.NewSectionReader(r.ra, 0, r.size)
+	tr := tar.NewReader(sr)
+	type member struct{ off, size int64 }
+	members := make(map[string]member)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, r.errf("tar", "%v", err)
+		}
+		pos, err := sr.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, r.errf("tar", "%v", err)
+		}
+		if hdr.Size < 0 || hdr.Size > r.size-pos {
+			return nil, r.errf("tar member "+hdr.Name, "member of %d bytes at offset %d runs past the end of the file", hdr.Size, pos)
+		}
+		if _, dup := members[hdr.Name]; !dup && (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA) {
+			members[hdr.Name] = member{pos, hdr.Size}
+		}
+	}
+	for _, n := range []string{"storages", "tensors", "pickle"} {
+		if _, ok := members[n]; !ok {
+			return nil, r.errf("tar", "no %q member: not a PyTorch tar checkpoint", n)
+		}
+	}
+	// storages: count, then (key, location, storage_type) + int64 count +
+	// bytes for each, then the list of views.
+	m := members["storages"]
+	off, end := m.off, m.off+m.size
+	label := "tar member storages"
+	numV, off, err := r.readPickle(r.ra, off, end, label, nil)
+	if err != nil {
+		return nil, err
+	}
+	num, ok := toInt64(numV)
+	if !ok || num < 0 || num > m.size/8 {
+		return nil, r.errf(label, "invalid storage count %v", numV)
+	}
+	for i := int64(0); i < num; i++ {
+		argsV, next, err := r.readPickle(r.ra, off, end, label, nil)
+		if err != nil {
+			return nil, err
+		}
+		off = next
+		args, ok := iterItems(argsV)
+		if !ok || len(args) != 3 {
+			return nil, r.errf(label, "invalid storage header %s", typeName(argsV))
+		}
+		key, ok := keyString(args[0])
+		if !ok {
+			return nil, r.errf(label, "storage key is %s", typeName(args[0]))
+		}
+		loc, _ := asString(args[1])
+		dt, err := storageDType(args[2])
+		if err != nil {
+			return nil, r.errf(label+" storage "+key, "%v", err)
+		}
+		var hdr [8]byte
+		if off > end-8 {
+			return nil, r.errf(label+" storage "+key, "missing storage size (truncated?)")
+		}
+		if err := readFull(r.ra, hdr[:], off); err != nil {
+			return nil, r.errf(label, "%v", err)
+		}
+		n := int64(binary.LittleEndian.Uint64(hdr[:]))
+		e := int64(dt.Size())
+		if n < 0 || n > (end-off-8)/e {
+			return nil, r.errf(label+" storage "+key, "storage of %d elements at offset %d runs past the member's end", n, off)
+		}
+		r.tarObjs[key] = &Storage{DType: dt, Len: n, Device: loc, key: key, src: r.ra, off: off + 8}
+		off += 8 + n*e
+	}
+	viewsV, _, err := r.readPickle(r.ra, off, end, label, nil)
+	if err != nil {
+		return nil, err
+	}
+	views, ok := iterItems(viewsV)
+	if !ok {
+		return nil, r.errf(label, "storage views are %s, not a list", typeName(viewsV))
+	}
+	for _, vv := range views {
+		v, ok := iterItems(vv)
+		if !ok || len(v) != 4 {
+			return nil, r.errf(label, "invalid storage view %s", typeName(vv))
+		}
+		target, ok1 := keyString(v[0])
+		rootKey, ok2 := keyString(v[1])
+		voff, ok3 := toInt64(v[2])
+		vlen, ok4 := toInt64(v[3])
+		root, ok5 := r.tarObjs[rootKey].(*Storage)
+		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || voff < 0 || vlen < 0 || voff > root.Len || vlen > root.Len-voff {
+			return nil, r.errf(label, "invalid storage view %v of storage %v", v[0], v[1])
+		}
+		e := int64(root.DType.Size())
+		r.tarObjs[target] = &Storage{DType: root.DType, Len: vlen, Device: root.Device, key: target, src: root.src, off: root.off + voff*e}
+	}
+	// tensors: count, then (key, storage_id, tensor_type) + int32 ndim,
+	// 4 bytes, sizes, strides, storage offset for each.
+	m = members["tensors"]
+	off, end = m.off, m.off+m.size
+	label = "tar member tensors"
+	numV, off, err = r.readPickle(r.ra, off, end, label, nil)
+	if err != nil {
+		return nil, err
+	}
+	num, ok = toInt64(numV)
+	if !ok || num < 0 || num > m.size/16 {
+		return nil, r.errf(label, "invalid tensor count %v", numV)
+	}
+	for i := int64(0); i < num; i++ {
+		argsV, next, err := r.readPickle(r.ra, off, end, label, nil)
+		if err != nil {
+			return nil, err
+		}
+		off = next
+		args, ok := iterItems(argsV)
+		if !ok || len(args) != 3 {
+			return nil, r.errf(label, "invalid tensor header %s", typeName(argsV))
+		}
+		key, ok1 := keyString(args[0])
+		sid, ok2 := keyString(args[1])
+		s, ok3 := r.tarObjs[sid].(*Storage)
+		if !ok1 || !ok2 || !ok3 {
+			return nil, r.errf(label, "tensor %v refers to unknown storage %v", args[0], args[1])
+		}
+		var nd [8]byte
+		if off > end-8 {
+			return nil, r.errf(label+" tensor "+key, "truncated tensor header")
+		}
+		if err := readFull(r.ra, nd[:], off); err != nil {
+			return nil, r.errf(label, "%v", err)
+		}
+		ndim := int64(int32(binary.LittleEndian.Uint32(nd[:4])))
+		if ndim < 0 || ndim > (end-off-16)/16 {
+			return nil, r.errf(label+" tensor "+key, "invalid dimension count %d", ndim)
+		}
+		b := make([]byte, 16*ndim+8)
+		if err := readFull(r.ra, b, off+8); err != nil {
+			return nil, r.errf(label, "%v", err)
+		}
+		off += 8 + int64(len(b))
+		t := &Tensor{DType: s.DType, Shape: make([]int, ndim), Strides: make([]int, ndim), Storage: s}
+		for j := int64(0); j < ndim; j++ {
+			t.Shape[j] = int(int64(binary.LittleEndian.Uint64(b[8*j:])))
+			t.Strides[j] = int(int64(binary.LittleEndian.Uint64(b[8*(ndim+j):])))
+		}
+		t.Offset = int(int64(binary.LittleEndian.Uint64(b[16*ndim:])))
+		if err := t.checkBounds(); err != nil {
+			return nil, r.errf(label+" tensor "+key, "%v", err)
+		}
+		r.tarObjs[key] = &tensorVal{t}
+	}
+	m = members["pickle"]
+	v, _, err := r.readPickle(r.ra, m.off, m.off+m.size, "tar member pickle", r.tarPersistent)
+	if err != nil {
+		return nil, err
+	}
+	return r.convert(v, "tar member pickle")
+}
+
+// tarPersistent resolves a tensor or storage key, or a module class.
+func (r *reader) tarPersistent(pid any) (any, error) {
+	if t, ok := pid.(*types.Tuple); ok {
+		if len(*t) == 0 {
+			return nil, errors.New("empty persistent id")
+		}
+		return (*t)[0], nil
+	}
+	key, ok := keyString(pid)
+	if !ok {
+		return nil, fmt.Errorf("unsupported persistent id (%s)", typeName(pid))
+	}
+	key = strings.TrimSpace(key)
+	v, ok := r.tarObjs[key]
+	if !ok {
+		return nil, fmt.Errorf("persistent id %q names no tensor or storage", key)
+	}
+	return v, nil
+}

@@ -1,0 +1,500 @@
+package pickle
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+)
+
+// Tensor is a strided view on a Storage, as torch.Tensor is.
+type Tensor struct {
+	DType        DType
+	Shape        []int
+	Strides      []int    // elements; nil means C-contiguous
+	Offset       int      // storage offset, elements
+	Storage      *Storage // tensors sharing a storage share the pointer
+	RequiresGrad bool
+}
+
+// maxExpand bounds how far a tensor's logical size may exceed the bytes
+// of its storage (views with zero strides): materialising more than
+// max(expandFactor×storage bytes, expandFloor) is refused.
+const (
+	expandFactor = 64
+	expandFloor  = 64 << 20
+)
+
+// chunkSize is the size of the buffer WriteTo streams through.
+const chunkSize = 1 << 20
+
+// NewTensor returns a contiguous tensor over a new in-memory storage
+// holding data (little-endian, not copied, not to be modified).
+func NewTensor(dtype DType, shape []int, data []byte) (*Tensor, error) {
+	s, err := NewStorage(dtype, data)
+	if err != nil {
+		return nil, err
+	}
+	n, ok := numel(shape)
+	if !ok {
+		return nil, fmt.Errorf("pickle: invalid shape %v", shape)
+	}
+	if n != s.Len {
+		return nil, fmt.Errorf("pickle: shape %v needs %d elements, data holds %d", shape, n, s.Len)
+	}
+	return &Tensor{DType: dtype, Shape: append([]int(nil), shape...), Strides: contiguousStrides(shape), Storage: s}, nil
+}
+
+// numel returns the product of shape, or false if a dimension is negative
+// or the product overflows 2^62.
+func numel(shape []int) (int64, bool) {
+	n := int64(1)
+	for _, d := range shape {
+		if d < 0 {
+			return 0, false
+		}
+		if d == 0 {
+			n = 0
+			continue
+		}
+		hi, lo := bits.Mul64(uint64(n), uint64(d))
+		if hi != 0 || lo > 1<<62 {
+			return 0, false
+		}
+		n = int64(lo)
+	}
+	return n, true
+}
+
+func contiguousStrides(shape []int) []int {
+	st := make([]int, len(shape))
+	acc := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		st[i] = acc
+		if shape[i] > 1 {
+			acc *= shape[i]
+		}
+	}
+	return st
+}
+
+// NumElements returns the number of elements (the product of Shape; 1 for
+// a 0-d tensor), or 0 if Shape is invalid.
+func (t *Tensor) NumElements() int {
+	n, ok := numel(t.Shape)
+	if !ok {
+		return 0
+	}
+	return int(n)
+}
+
+// NumBytes returns NumElements times the element size.
+func (t *Tensor) NumBytes() int64 {
+	return int64(t.NumElements()) * int64(t.DType.Size())
+}
+
+// IsContiguous reports whether the tensor is C-contiguous (dimensions of
+// size 1 are ignored, as torch does).
+func (t *Tensor) IsContiguous() bool {
+	if t.Strides == nil {
+		return true
+	}
+	if len(t.Strides) != len(t.Shape) {
+		return false
+	}
+	if n, ok := numel(t.Shape); !ok || n == 0 {
+		return ok
+	}
+	want := 1
+	for i := len(t.Shape) - 1; i >= 0; i-- {
+		if t.Shape[i] == 1 {
+			continue
+		}
+		if t.Strides[i] != want {
+			return false
+		}
+		want *= t.Shape[i]
+	}
+	return true
+}
+
+// layout is a validated plan for reading a tensor in C order: runs of run
+// contiguous elements at storage positions base + Σ idx[i]*strides[i]
+// over the outer dims.
+type layout struct {
+	s       *Storage
+	e       int64 // bytes per element
+	n       int64 // elements
+	base    int64
+	sizes   []int64
+	strides []int64
+	run     int64
+}
+
+func (t *Tensor) layout() (*layout, error) {
+	if t == nil {
+		return nil, errors.New("pickle: nil tensor")
+	}
+	e := int64(t.DType.Size())
+	if e == 0 {
+		return nil, fmt.Errorf("pickle: tensor has unknown dtype %q", t.DType)
+	}
+	nb, err := t.Storage.nbytes()
+	if err != nil {
+		return nil, err
+	}
+	n, ok := numel(t.Shape)
+	if !ok {
+		return nil, fmt.Errorf("pickle: invalid shape %v", t.Shape)
+	}
+	strides := t.Strides
+	if strides == nil {
+		strides = contiguousStrides(t.Shape)
+	}
+	if len(strides) != len(t.Shape) {
+		return nil, fmt.Errorf("pickle: %d strides for %d dimensions", len(strides), len(t.Shape))
+	}
+	if t.Offset < 0 {
+		return nil, fmt.Errorf("pickle: negative storage offset %d", t.Offset)
+	}
+	hi, lo := bits.Mul64(uint64(n), uint64(e))
+	if hi != 0 || lo > 1<<62 {
+		return nil, fmt.Errorf("pickle: tensor of shape %v is too large", t.Shape)
+	}
+	l := &layout{s: t.Storage, e: e, n: n, base: int64(t.Offset), run: 1}
+	if n == 0 {
+		return l, nil
+	}
+	maxIdx := uint64(t.Offset)
+	for i, d := range t.Shape {
+		st := strides[i]
+		if st < 0 {
+			return nil, fmt.Errorf("pickle: negative stride %d", st)
+		}
+		hi, lo := bits.Mul64(uint64(d-1), uint64(st))
+		if hi != 0 || lo > 1<<62 {
+			return nil, fmt.Errorf("pickle: strides %v overflow", strides)
+		}
+		maxIdx += lo
+		if maxIdx > 1<<62 {
+			return nil, fmt.Errorf("pickle: strides %v overflow", strides)
+		}
+	}
+	hi, end := bits.Mul64(maxIdx+1, uint64(e))
+	if hi != 0 || end > uint64(nb) {
+		return nil, fmt.Errorf("pickle: view (offset %d, shape %v, strides %v) of %s reaches element %d, past the end of storage %q (%d bytes)",
+			t.Offset, t.Shape, strides, t.DType, maxIdx, t.Storage.key, nb)
+	}
+	if limit := max(expandFactor*nb, expandFloor); n*e > limit {
+		return nil, fmt.Errorf("pickle: tensor of %d bytes expands a storage of %d bytes; refusing to materialise more than %d bytes", n*e, nb, limit)
+	}
+	// Collapse: drop size-1 dims, merge dims that are contiguous with the
+	// next inner one.
+	var sz, st []int64
+	for i := len(t.Shape) - 1; i >= 0; i-- {
+		d, s := int64(t.Shape[i]), int64(strides[i])
+		if d == 1 {
+			continue
+		}
+		if k := len(sz) - 1; k >= 0 && s == st[k]*sz[k] {
+			sz[k] *= d // the merged dim keeps the inner stride
+			continue
+		}
+		sz = append(sz, d)
+		st = append(st, s)
+	}
+	// sz/st are innermost-first; the innermost with stride 1 is the run.
+	if len(sz) > 0 && st[0] == 1 {
+		l.run = sz[0]
+		sz, st = sz[1:], st[1:]
+	}
+	for i, j := 0, len(sz)-1; i < j; i, j = i+1, j-1 {
+		sz[i], sz[j] = sz[j], sz[i]
+		st[i], st[j] = st[j], st[i]
+	}
+	l.sizes, l.strides = sz, st
+	return l, nil
+}
+
+// each calls fn with consecutive pieces of the tensor's bytes in C order,
+// little-endian. Pieces are at most chunk bytes (or one element if an
+// element is larger) and buf is reused between calls.
+func (l *layout) each(chunk int64, fn func(p []byte) error) error {
+	if l.n == 0 {
+		return nil
+	}
+	rb := l.run * l.e // bytes per run
+	if rb >= chunk {
+		// Long runs: stream each run in pieces.
+		buf := make([]byte, chunk)
+		return l.runs(func(pos int64) error {
+			for k := int64(0); k < rb; k += chunk {
+				m := min(chunk, rb-k)
+				if err := l.s.readRaw(buf[:m], pos*l.e+k); err != nil {
+					return err
+				}
+				if err := fn(buf[:m]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	per := chunk / rb
+	if total := l.n / l.run; per > total {
+		per = total
+	}
+	buf := make([]byte, per*rb)
+	pos := make([]int64, 0, per)
+	var window []byte
+	flush := func() error {
+		if len(pos) == 0 {
+			return nil
+		}
+		dst := buf[:int64(len(pos))*rb]
+		if err := l.gather(dst, pos, rb, &window); err != nil {
+			return err
+		}
+		pos = pos[:0]
+		return fn(dst)
+	}
+	err := l.runs(func(p int64) error {
+		pos = append(pos, p)
+		if int64(len(pos)) == per {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// runs calls fn with the storage position (elements) of each run, in C
+// order.
+func (l *layout) runs(fn func(pos int64) error) error {
+	nd := len(l.sizes)
+	idx := make([]int64, nd)
+	p := l.base
+	for {
+		if err := fn(p); err != nil {
+			return err
+		}
+		i := nd - 1
+		for ; i >= 0; i-- {
+			idx[i]++
+			p += l.strides[i]
+			if idx[i] < l.sizes[i] {
+				break
+			}
+			p -= idx[i] * l.strides[i]
+			idx[i] = 0
+		}
+		if i < 0 {
+			return nil
+		}
+	}
+}
+
+// gather copies the runs at positions pos (each rb bytes) into dst.
+func (l *layout) gather(dst []byte, pos []int64, rb int64, window *[]byte) error {
+	lo, hi := pos[0], pos[0]
+	for _, p := range pos {
+		lo, hi = min(lo, p), max(hi, p)
+	}
+	loB, hiB := lo*l.e, hi*l.e+rb
+	s := l.s
+	if d, ok := s.src.(directSource); ok && (!s.swap || s.DType.swapUnit() <= 1) {
+		return d.access(s.off+loB, hiB-loB, func(b []byte) {
+			for i, p := range pos {
+				copy(dst[int64(i)*rb:int64(i+1)*rb], b[p*l.e-loB:])
+			}
+		})
+	}
+	if span := hiB - loB; span <= 4*int64(len(dst))+64<<10 {
+		if int64(cap(*window)) < span {
+			*window = make([]byte, span)
+		}
+		w := (*window)[:span]
+		if err := s.readRaw(w, loB); err != nil {
+			return err
+		}
+		for i, p := range pos {
+			copy(dst[int64(i)*rb:int64(i+1)*rb], w[p*l.e-loB:])
+		}
+		return nil
+	}
+	// Sparse runs: read each group of adjacent runs directly.
+	for i := 0; i < len(pos); {
+		j := i + 1
+		for j < len(pos) && pos[j] == pos[j-1]+l.run {
+			j++
+		}
+		if err := s.readRaw(dst[int64(i)*rb:int64(j)*rb], pos[i]*l.e); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// Bytes returns a C-contiguous little-endian copy of the tensor's
+// elements.
+func (t *Tensor) Bytes() ([]byte, error) {
+	l, err := t.layout()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, l.n*l.e)
+	err = l.each(max(min(4*chunkSize, l.n*l.e), l.e), func(p []byte) error {
+		out = append(out, p...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// WriteTo writes the bytes Bytes would return to w, streaming through a
+// buffer of at most 1 MiB.
+func (t *Tensor) WriteTo(w io.Writer) (int64, error) {
+	l, err := t.layout()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = l.each(max(min(chunkSize, l.n*l.e), l.e), func(p []byte) error {
+		m, err := w.Write(p)
+		n += int64(m)
+		if err == nil && m != len(p) {
+			err = io.ErrShortWrite
+		}
+		return err
+	})
+	return n, err
+}
+
+// Float32s returns the elements converted to float32: F16 and BF16 exactly,
+// F64 rounded to nearest, integers and BOOL (0 or 1) as Go converts them.
+// Complex tensors are an error.
+func (t *Tensor) Float32s() ([]float32, error) {
+	l, err := t.layout()
+	if err != nil {
+		return nil, err
+	}
+	dec, err := decoder[float32](t.DType)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, 0, l.n)
+	err = l.each(max(min(chunkSize, l.n*l.e), l.e), func(p []byte) error {
+		out = dec(out, p)
+		return nil
+	})
+	return out, err
+}
+
+// Float64s returns the elements converted to float64 (exactly, except
+// for I64 values beyond 2^53, rounded to nearest). Complex tensors are
+// an error.
+func (t *Tensor) Float64s() ([]float64, error) {
+	l, err := t.layout()
+	if err != nil {
+		return nil, err
+	}
+	dec, err := decoder[float64](t.DType)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, 0, l.n)
+	err = l.each(max(min(chunkSize, l.n*l.e), l.e), func(p []byte) error {
+		out = dec(out, p)
+		return nil
+	})
+	return out, err
+}
+
+func decoder[T float32 | float64](d DType) (func([]T, []byte) []T, error) {
+	le := binary.LittleEndian
+	switch d {
+	case F32:
+		return func(o []T, p []byte) []T {
+			for i := 0; i+4 <= len(p); i += 4 {
+				o = append(o, T(math.Float32frombits(le.Uint32(p[i:]))))
+			}
+			return o
+		}, nil
+	case F64:
+		return func(o []T, p []byte) []T {
+			for i := 0; i+8 <= len(p); i += 8 {
+				o = append(o, T(math.Float64frombits(le.Uint64(p[i:]))))
+			}
+			return o
+		}, nil
+	case F16:
+		return func(o []T, p []byte) []T {
+			for i := 0; i+2 <= len(p); i += 2 {
+				o = append(o, T(f16to32(le.Uint16(p[i:]))))
+			}
+			return o
+		}, nil
+	case BF16:
+		return func(o []T, p []byte) []T {
+			for i := 0; i+2 <= len(p); i += 2 {
+				o = append(o, T(bf16to32(le.Uint16(p[i:]))))
+			}
+			return o
+		}, nil
+	case I64:
+		return func(o []T, p []byte) []T {
+			for i := 0; i+8 <= len(p); i += 8 {
+				o = append(o, T(int64(le.Uint64(p[i:]))))
+			}
+			return o
+		}, nil
+	case I32:
+		return func(o []T, p []byte) []T {
+			for i := 0; i+4 <= len(p); i += 4 {
+				o = append(o, T(int32(le.Uint32(p[i:]))))
+			}
+			return o
+		}, nil
+	case I16:
+		return func(o []T, p []byte) []T {
+			for i := 0; i+2 <= len(p); i += 2 {
+				o = append(o, T(int16(le.Uint16(p[i:]))))
+			}
+			return o
+		}, nil
+	case I8:
+		return func(o []T, p []byte) []T {
+			for _, b := range p {
+				o = append(o, T(int8(b)))
+			}
+			return o
+		}, nil
+	case U8:
+		return func(o []T, p []byte) []T {
+			for _, b := range p {
+				o = append(o, T(b))
+			}
+			return o
+		}, nil
+	case BOOL:
+		return func(o []T, p []byte) []T {
+			for _, b := range p {
+				if b != 0 {
+					o = append(o, 1)
+				} else {
+					o = append(o, 0)
+				}
+			}
+			return o
+		}, nil
+	}
+	return nil, fmt.Errorf("pickle: cannot convert %s elements to floating point", d)
+}

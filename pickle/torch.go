@@ -1,0 +1,214 @@
+package pickle
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+
+	"github.com/nlpodyssey/gopickle/types"
+)
+
+// rebuildTensor implements torch._utils._rebuild_tensor (storage, offset,
+// size, stride), _rebuild_tensor_v2 (..., requires_grad, backward_hooks[,
+// metadata]) and _rebuild_tensor_v3 (..., requires_grad, backward_hooks,
+// dtype[, metadata]).
+func (r *reader) rebuildTensor(c *pyClass, args []any) (any, error) {
+	minArgs, maxArgs := 4, 4
+	switch c.kind {
+	case gRebuildTensorV2:
+		minArgs, maxArgs = 6, 7
+	case gRebuildTensorV3:
+		minArgs, maxArgs = 7, 8
+	}
+	if len(args) < minArgs || len(args) > maxArgs {
+		return nil, fmt.Errorf("%s: expected %d to %d arguments, got %d", c, minArgs, maxArgs, len(args))
+	}
+	s, ok := args[0].(*Storage)
+	if !ok {
+		return nil, fmt.Errorf("%s: storage argument is %s", c, typeName(args[0]))
+	}
+	off, ok := toInt64(args[1])
+	if !ok || off < 0 || off > math.MaxInt32*int64(1<<31) {
+		return nil, fmt.Errorf("%s: invalid storage offset %v", c, args[1])
+	}
+	shape, err := intTuple(args[2])
+	if err != nil {
+		return nil, fmt.Errorf("%s: size: %v", c, err)
+	}
+	strides, err := intTuple(args[3])
+	if err != nil {
+		return nil, fmt.Errorf("%s: stride: %v", c, err)
+	}
+	if len(shape) != len(strides) {
+		return nil, fmt.Errorf("%s: %d sizes but %d strides", c, len(shape), len(strides))
+	}
+	t := &Tensor{DType: s.DType, Shape: shape, Strides: strides, Offset: int(off), Storage: s}
+	if c.kind != gRebuildTensor {
+		rg, ok := args[4].(bool)
+		if !ok && args[4] != nil {
+			return nil, fmt.Errorf("%s: requires_grad is %s, not a bool", c, typeName(args[4]))
+		}
+		t.RequiresGrad = rg
+	}
+	if c.kind == gRebuildTensorV3 {
+		dt, err := dtypeOf(args[6])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", c, err)
+		}
+		t.DType = dt
+	}
+	if err := t.checkBounds(); err != nil {
+		return nil, err
+	}
+	return &tensorVal{t}, nil
+}
+
+// dtypeOf returns the DType of a torch dtype value.
+func dtypeOf(v any) (DType, error) {
+	c, ok := v.(*pyClass)
+	if !ok || c.kind != gDType {
+		return "", fmt.Errorf("dtype argument is %s", typeName(v))
+	}
+	if c.dtype == "" {
+		return "", fmt.Errorf("unsupported dtype %s", c)
+	}
+	return c.dtype, nil
+}
+
+// intTuple converts a tuple or list of ints (a torch.Size) to []int.
+func intTuple(v any) ([]int, error) {
+	items, ok := iterItems(v)
+	if !ok {
+		return nil, fmt.Errorf("expected a tuple of ints, got %s", typeName(v))
+	}
+	out := make([]int, len(items))
+	for i, it := range items {
+		n, ok := toInt64(it)
+		if !ok || n < math.MinInt32*int64(1<<31) || n > math.MaxInt32*int64(1<<31) || int64(int(n)) != n {
+			return nil, fmt.Errorf("item %d is %s, not an int in range", i, typeName(it))
+		}
+		out[i] = int(n)
+	}
+	return out, nil
+}
+
+// checkBounds checks the view against the storage's length, as torch's
+// set_ does: non-negative sizes and strides, and every element inside the
+// storage. The storage's bytes need not be resolved yet.
+func (t *Tensor) checkBounds() error {
+	e := uint64(t.DType.Size())
+	if e == 0 {
+		return fmt.Errorf("tensor has unknown dtype %q", t.DType)
+	}
+	se := uint64(t.Storage.DType.Size())
+	if se == 0 || t.Storage.Len < 0 {
+		return fmt.Errorf("storage %q is invalid", t.Storage.key)
+	}
+	hi, nb := bits.Mul64(uint64(t.Storage.Len), se)
+	if hi != 0 || nb > 1<<62 {
+		return fmt.Errorf("storage %q is too large", t.Storage.key)
+	}
+	n, ok := numel(t.Shape)
+	if !ok {
+		return fmt.Errorf("invalid tensor size %v", t.Shape)
+	}
+	hi, lo := bits.Mul64(uint64(n), e)
+	if hi != 0 || lo > 1<<62 {
+		return fmt.Errorf("tensor size %v is too large", t.Shape)
+	}
+	if t.Offset < 0 {
+		return fmt.Errorf("negative storage offset %d", t.Offset)
+	}
+	maxIdx := uint64(t.Offset)
+	for i, d := range t.Shape {
+		st := t.Strides[i]
+		if st < 0 {
+			return fmt.Errorf("negative stride %d in %v", st, t.Strides)
+		}
+		if d == 0 {
+			continue
+		}
+		hi, lo := bits.Mul64(uint64(d-1), uint64(st))
+		maxIdx += lo
+		if hi != 0 || maxIdx > 1<<62 {
+			return fmt.Errorf("strides %v overflow", t.Strides)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	hi, end := bits.Mul64(maxIdx+1, e)
+	if hi != 0 || end > nb {
+		return fmt.Errorf("view (offset %d, size %v, stride %v) of %s reaches element %d, past the end of storage %q of %d bytes",
+			t.Offset, t.Shape, t.Strides, t.DType, maxIdx, t.Storage.key, nb)
+	}
+	return nil
+}
+
+// rebuildParameter implements torch._utils._rebuild_parameter (data,
+// requires_grad, backward_hooks) and _rebuild_parameter_with_state (...,
+// state).
+func rebuildParameter(c *pyClass, args []any) (any, error) {
+	want := 3
+	if c.kind == gRebuildParameterWithState {
+		want = 4
+	}
+	if len(args) != want {
+		return nil, fmt.Errorf("%s: expected %d arguments, got %d", c, want, len(args))
+	}
+	return newParameter(args[:2])
+}
+
+// newParameter implements torch.nn.Parameter(data, requires_grad=True).
+func newParameter(args []any) (any, error) {
+	if len(args) == 0 {
+		return nil, fmt.Errorf("torch.nn.parameter.Parameter without data (an uninitialized parameter) is not supported")
+	}
+	tv, ok := args[0].(*tensorVal)
+	if !ok {
+		return nil, fmt.Errorf("torch.nn.parameter.Parameter: data is %s, not a tensor", typeName(args[0]))
+	}
+	t := *tv.t
+	t.RequiresGrad = true
+	if len(args) > 1 {
+		rg, ok := args[1].(bool)
+		if !ok {
+			return nil, fmt.Errorf("torch.nn.parameter.Parameter: requires_grad is %s, not a bool", typeName(args[1]))
+		}
+		t.RequiresGrad = rg
+	}
+	return &tensorVal{&t}, nil
+}
+
+// rebuildFromType implements torch._tensor._rebuild_from_type_v2 (func,
+// new_type, args, state): the tensor func(*args) builds, as new_type.
+// Attributes in state are not kept.
+func rebuildFromType(c *pyClass, args []any) (any, error) {
+	if len(args) != 4 {
+		return nil, fmt.Errorf("%s: expected 4 arguments, got %d", c, len(args))
+	}
+	fn, ok := args[0].(*pyClass)
+	if !ok {
+		return nil, fmt.Errorf("%s: func is %s", c, typeName(args[0]))
+	}
+	fargs, ok := args[2].(*types.Tuple)
+	if !ok {
+		return nil, fmt.Errorf("%s: args is %s, not a tuple", c, typeName(args[2]))
+	}
+	switch fn.kind {
+	case gRebuildTensor, gRebuildTensorV2, gRebuildTensorV3, gRebuildParameter,
+		gRebuildParameterWithState, gRebuildDeviceFromCPU, gRebuildUnsupported, gUnknown:
+	default:
+		return nil, fmt.Errorf("%s: func %s is not a tensor rebuild function", c, fn)
+	}
+	v, err := fn.Call(*fargs...)
+	if err != nil {
+		return nil, err
+	}
+	if nt, ok := args[1].(*pyClass); ok && nt.kind == gParameter {
+		if tv, ok := v.(*tensorVal); ok {
+			return tv, nil
+		}
+	}
+	return v, nil
+}

@@ -1,0 +1,1010 @@
+package pickle
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"math/big"
+	"math/bits"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// WriteOptions configure Write. The zero value (or nil) writes what
+// torch.save writes.
+type WriteOptions struct {
+	// Archive is the records' folder inside the zip; "" means "archive",
+	// the name torch.save gives when it writes to a stream.
+	Archive string
+	// Records are extra records written under the folder (for example
+	// ".ptport_source"); torch.load ignores them. Their names must not be
+	// those of the records Write writes itself.
+	Records map[string][]byte
+}
+
+// Write writes root as the zip format of torch.save (torch >= 1.6) to w.
+//
+// The records are those torch.save writes: data.pkl, a pickle of protocol
+// 2 (the default of torch.save), byteorder ("little", as torch >= 2.1
+// writes it), the storages as data/<key> and version ("3"), each stored
+// uncompressed with its data aligned to 64 bytes, as PyTorchStreamWriter
+// lays them out. Storage bytes are streamed from Storage.ReadAt through a
+// 1 MiB buffer, so a storage never needs to fit in memory.
+//
+// root may hold nil, bool, int64 (and the other Go integer types),
+// *big.Int, float64, complex128, string, []byte, List, Tuple, *Dict,
+// *Tensor, *Storage, *Object and Global values naming torch dtypes,
+// storage and tensor classes, layouts and memory formats, torch.Size and
+// collections.OrderedDict. A *Dict is written as a dict, or as a
+// collections.OrderedDict with its Attrs when Ordered. Tensors are written
+// as torch._utils._rebuild_tensor_v2 calls on their storages at location
+// "cpu"; tensors sharing a *Storage share it in the file, with their own
+// offsets and strides. An *Object (a pickled nn.Module) is written as an
+// OrderedDict of its state_dict, the leaves Leaves names, since
+// torch.load(weights_only=True) cannot load modules. Containers referenced
+// more than once are written once and referenced through the pickle memo.
+//
+// A cycle, a value of any other type, an unhashable dict key, a view
+// outside its storage, or one storage seen with two element sizes is an
+// error naming its path in the tree; nothing is written to w then. An
+// error while streaming storages (reading a storage, writing to w) leaves
+// a partial file in w.
+func Write(w io.Writer, root any, opts *WriteOptions) error {
+	var o WriteOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Archive == "" {
+		o.Archive = "archive"
+	}
+	if err := checkRecordName(o.Archive); err != nil || strings.Contains(o.Archive, "/") {
+		return fmt.Errorf("pickle: write: invalid archive name %q", o.Archive)
+	}
+	extra := make([]string, 0, len(o.Records))
+	for name := range o.Records {
+		if err := checkRecordName(name); err != nil {
+			return fmt.Errorf("pickle: write: record %q: %v", name, err)
+		}
+		if name == "data.pkl" || name == "byteorder" || name == "version" || strings.HasPrefix(name, "data/") {
+			return fmt.Errorf("pickle: write: record %q would replace one of torch.save's records", name)
+		}
+		extra = append(extra, name)
+	}
+	sort.Strings(extra)
+
+	p := newPickler()
+	if err := p.dump(root); err != nil {
+		return err
+	}
+	keys := make([]string, len(p.storages))
+	for i, s := range p.storages {
+		keys[i] = s.key
+	}
+	// torch.save writes the storages in the order of sorted(keys): "10"
+	// before "2".
+	sort.Strings(keys)
+
+	z := newZipWriter(w)
+	prefix := o.Archive + "/"
+	z.bytes(prefix+"data.pkl", p.buf)
+	z.bytes(prefix+"byteorder", []byte("little"))
+	for _, k := range keys {
+		s := p.byKey[k]
+		z.record(prefix+"data/"+k, s.nbytes, func(w io.Writer) error {
+			return copyStorage(w, s.s, s.nbytes)
+		})
+	}
+	for _, name := range extra {
+		z.bytes(prefix+name, o.Records[name])
+	}
+	z.bytes(prefix+"version", []byte("3\n"))
+	return z.close()
+}
+
+// checkRecordName applies the checks miniz makes on a record name.
+func checkRecordName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty name")
+	case len(name) > 0xfff0:
+		return errors.New("name too long")
+	case strings.HasPrefix(name, "/"), strings.HasSuffix(name, "/"):
+		return errors.New("name starts or ends with '/'")
+	case strings.ContainsAny(name, "\\:\x00"):
+		return errors.New(`name contains '\', ':' or NUL`)
+	}
+	return nil
+}
+
+// copyStorage writes the n bytes of s to w through a buffer of at most
+// 1 MiB.
+func copyStorage(w io.Writer, s *Storage, n int64) error {
+	buf := make([]byte, min(n, chunkSize))
+	for off := int64(0); off < n; {
+		m := int(min(n-off, int64(len(buf))))
+		k, err := s.ReadAt(buf[:m], off)
+		if k < m {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("pickle: write: reading storage at byte %d of %d: %w", off+int64(k), n, err)
+		}
+		if _, err := w.Write(buf[:m]); err != nil {
+			return err
+		}
+		off += int64(m)
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------
+// The pickler: protocol 2, as Python's pickle.Pickler writes it for
+// torch.save, memo puts included, so that a tree read from a torch.save
+// file pickles to the same bytes.
+
+// batchSize is the number of items per APPENDS/SETITEMS, as in Python.
+const batchSize = 1000
+
+// storageOut is a storage to write, under its key.
+type storageOut struct {
+	key    string
+	s      *Storage
+	dtype  DType // element type the file records (that of the first tensor)
+	numel  int64 // elements of dtype
+	nbytes int64
+}
+
+// seqID identifies a List or Tuple by its backing array and length.
+type seqID struct {
+	first *any
+	n     int
+	tuple bool
+}
+
+type pickler struct {
+	buf      []byte
+	nmemo    int
+	strs     map[string]int // strings of the tree, memoized by value
+	own      map[string]int // strings the pickler adds (persistent ids, "latin1"), apart as in torch.save
+	globals  map[string]int
+	objs     map[any]int // *Dict, *Tensor, *Object, seqID -> memo index
+	active   map[any]bool
+	storages []*storageOut
+	byPtr    map[*Storage]*storageOut
+	byKey    map[string]*storageOut
+}
+
+func newPickler() *pickler {
+	return &pickler{
+		strs:    make(map[string]int),
+		own:     make(map[string]int),
+		globals: make(map[string]int),
+		objs:    make(map[any]int),
+		active:  make(map[any]bool),
+		byPtr:   make(map[*Storage]*storageOut),
+		byKey:   make(map[string]*storageOut),
+	}
+}
+
+// writeError is an error at a path of the tree.
+func writeError(path, format string, args ...any) error {
+	if path == "" {
+		path = "<root>"
+	}
+	return fmt.Errorf("pickle: write: %s: %s", path, fmt.Sprintf(format, args...))
+}
+
+func childPath(parent string, key any) string {
+	return join(parent, keyName(key))
+}
+
+func (p *pickler) dump(root any) error {
+	p.buf = append(p.buf, opPROTO, 2)
+	if err := p.value(root, ""); err != nil {
+		return err
+	}
+	p.buf = append(p.buf, opSTOP)
+	return nil
+}
+
+func (p *pickler) op(b ...byte) { p.buf = append(p.buf, b...) }
+
+// put memoizes the value on top of the stack, as Pickler.memoize does.
+func (p *pickler) put() int {
+	i := p.nmemo
+	p.nmemo++
+	if i < 256 {
+		p.op(opBINPUT, byte(i))
+	} else {
+		p.op(opLONGBINPUT)
+		p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(i))
+	}
+	return i
+}
+
+func (p *pickler) get(i int) {
+	if i < 256 {
+		p.op(opBINGET, byte(i))
+	} else {
+		p.op(opLONGBINGET)
+		p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(i))
+	}
+}
+
+func (p *pickler) str(s string) { p.memoStr(p.strs, s) }
+
+// memoStr writes s, or a reference to it when memo has it.
+func (p *pickler) memoStr(memo map[string]int, s string) {
+	if i, ok := memo[s]; ok {
+		p.get(i)
+		return
+	}
+	p.op(opBINUNICODE)
+	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(s)))
+	p.buf = append(p.buf, s...)
+	memo[s] = p.put()
+}
+
+// global writes GLOBAL module name, memoized.
+func (p *pickler) global(module, name string) {
+	k := module + "\n" + name
+	if i, ok := p.globals[k]; ok {
+		p.get(i)
+		return
+	}
+	p.op(opGLOBAL)
+	p.buf = append(p.buf, k...)
+	p.op('\n')
+	p.globals[k] = p.put()
+}
+
+func (p *pickler) int(v int64) {
+	switch {
+	case v >= 0 && v <= 0xff:
+		p.op(opBININT1, byte(v))
+	case v >= 0 && v <= 0xffff:
+		p.op(opBININT2)
+		p.buf = binary.LittleEndian.AppendUint16(p.buf, uint16(v))
+	case v >= math.MinInt32 && v <= math.MaxInt32:
+		p.op(opBININT)
+		p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(int32(v)))
+	default:
+		p.long(big.NewInt(v))
+	}
+}
+
+// long writes an integer beyond int32 as LONG1 (or LONG4), encoded as
+// Python's encode_long encodes it: little-endian two's complement in the
+// fewest bytes.
+func (p *pickler) long(v *big.Int) {
+	if v.IsInt64() {
+		if x := v.Int64(); x >= math.MinInt32 && x <= math.MaxInt32 {
+			p.int(x)
+			return
+		}
+	}
+	var enc []byte
+	if v.Sign() != 0 {
+		n := v.BitLen()/8 + 1
+		enc = make([]byte, n)
+		u := new(big.Int).Set(v)
+		if v.Sign() < 0 {
+			u.Add(u, new(big.Int).Lsh(big.NewInt(1), uint(8*n)))
+		}
+		u.FillBytes(enc) // big-endian
+		for i, j := 0, len(enc)-1; i < j; i, j = i+1, j-1 {
+			enc[i], enc[j] = enc[j], enc[i]
+		}
+		if v.Sign() < 0 && n > 1 && enc[n-1] == 0xff && enc[n-2]&0x80 != 0 {
+			enc = enc[:n-1]
+		}
+	}
+	if len(enc) < 256 {
+		p.op(opLONG1, byte(len(enc)))
+	} else {
+		p.op(opLONG4)
+		p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(enc)))
+	}
+	p.buf = append(p.buf, enc...)
+}
+
+func (p *pickler) float(f float64) {
+	p.op(opBINFLOAT)
+	p.buf = binary.BigEndian.AppendUint64(p.buf, math.Float64bits(f))
+}
+
+func (p *pickler) bool(b bool) {
+	if b {
+		p.op(opNEWTRUE)
+	} else {
+		p.op(opNEWFALSE)
+	}
+}
+
+// tupleEnd closes a tuple of n items opened by MARK (n > 3), or built from
+// the last n items (n <= 3), and memoizes it.
+func (p *pickler) tupleEnd(n int) int {
+	switch n {
+	case 1:
+		p.op(opTUPLE1)
+	case 2:
+		p.op(opTUPLE2)
+	case 3:
+		p.op(opTUPLE3)
+	default:
+		p.op(opTUPLE)
+	}
+	return p.put()
+}
+
+// ints writes a tuple of ints (a size or a stride).
+func (p *pickler) ints(v []int) {
+	if len(v) == 0 {
+		p.op(opEMPTYTUPLE)
+		return
+	}
+	if len(v) > 3 {
+		p.op(opMARK)
+	}
+	for _, x := range v {
+		p.int(int64(x))
+	}
+	p.tupleEnd(len(v))
+}
+
+// value writes v, at path in the tree.
+func (p *pickler) value(v any, path string) error {
+	switch x := v.(type) {
+	case nil:
+		p.op(opNONE)
+	case bool:
+		p.bool(x)
+	case int64:
+		p.int(x)
+	case int, int32, int16, int8, uint8, uint16, uint32:
+		n, _ := toInt64(x)
+		p.int(n)
+	case uint:
+		p.long(new(big.Int).SetUint64(uint64(x)))
+	case uint64:
+		p.long(new(big.Int).SetUint64(x))
+	case *big.Int:
+		if x == nil {
+			return writeError(path, "nil *big.Int")
+		}
+		p.long(x)
+	case float64:
+		p.float(x)
+	case float32:
+		p.float(float64(x))
+	case complex128:
+		p.global("__builtin__", "complex")
+		p.float(real(x))
+		p.float(imag(x))
+		p.tupleEnd(2)
+		p.op(opREDUCE)
+		p.put()
+	case string:
+		p.str(x)
+	case []byte:
+		p.bytes(x)
+	case Global:
+		if !writableGlobal(x) {
+			return writeError(path, "global %s is not a torch dtype, storage or tensor class, layout or memory format, torch.Size or collections.OrderedDict", x)
+		}
+		p.global(x.Module, x.Name)
+	case List:
+		return p.list(x, path)
+	case Tuple:
+		return p.tuple(x, path)
+	case *Dict:
+		if x == nil {
+			p.op(opNONE)
+			return nil
+		}
+		return p.dict(x, path)
+	case *Tensor:
+		if x == nil {
+			p.op(opNONE)
+			return nil
+		}
+		return p.tensor(x, path)
+	case *Storage:
+		if x == nil {
+			p.op(opNONE)
+			return nil
+		}
+		s, err := p.storage(x, x.DType, path)
+		if err != nil {
+			return err
+		}
+		p.persid(s)
+	case *Object:
+		if x == nil {
+			p.op(opNONE)
+			return nil
+		}
+		return p.object(x, path)
+	default:
+		return writeError(path, "cannot write a value of type %T", v)
+	}
+	return nil
+}
+
+// bytes writes b as protocol 2 does: _codecs.encode(latin-1 text,
+// "latin1"), or bytes() when empty.
+func (p *pickler) bytes(b []byte) {
+	if len(b) == 0 {
+		p.global("__builtin__", "bytes")
+		p.op(opEMPTYTUPLE, opREDUCE)
+		p.put()
+		return
+	}
+	p.global("_codecs", "encode")
+	r := make([]rune, len(b))
+	for i, c := range b {
+		r[i] = rune(c)
+	}
+	p.str(string(r))
+	p.memoStr(p.own, "latin1")
+	p.tupleEnd(2)
+	p.op(opREDUCE)
+	p.put()
+}
+
+// writableGlobal reports whether g may be written as a value: torch
+// dtypes, storage and tensor classes, layouts and memory formats,
+// torch.Size and collections.OrderedDict, nothing that runs code.
+func writableGlobal(g Global) bool {
+	switch g.Module {
+	case "torch":
+		if _, ok := torchDTypes[g.Name]; ok {
+			return true
+		}
+		if _, ok := storageDTypes[g.Name]; ok {
+			return true
+		}
+		return otherDTypes[g.Name] || tensorClasses[g.Name] || torchConstants[g.Name] || g.Name == "Size"
+	case "collections":
+		return g.Name == "OrderedDict"
+	}
+	return false
+}
+
+// enter marks a container as being written, refusing cycles; it returns
+// the memo index when the container was written before.
+func (p *pickler) enter(id any, path string) (memo int, done bool, err error) {
+	if i, ok := p.objs[id]; ok {
+		return i, true, nil
+	}
+	if p.active[id] {
+		return 0, false, writeError(path, "the tree contains a cycle; torch.save files written here hold none")
+	}
+	p.active[id] = true
+	return 0, false, nil
+}
+
+func (p *pickler) leave(id any, memo int) {
+	delete(p.active, id)
+	p.objs[id] = memo
+}
+
+func (p *pickler) list(l List, path string) error {
+	if len(l) == 0 {
+		p.op(opEMPTYLIST)
+		p.put()
+		return nil
+	}
+	id := seqID{&l[0], len(l), false}
+	if i, done, err := p.enter(id, path); err != nil {
+		return err
+	} else if done {
+		p.get(i)
+		return nil
+	}
+	p.op(opEMPTYLIST)
+	m := p.put()
+	for start := 0; start < len(l); start += batchSize {
+		end := min(start+batchSize, len(l))
+		if end-start > 1 {
+			p.op(opMARK)
+		}
+		for i := start; i < end; i++ {
+			if err := p.value(l[i], childPath(path, i)); err != nil {
+				return err
+			}
+		}
+		if end-start > 1 {
+			p.op(opAPPENDS)
+		} else {
+			p.op(opAPPEND)
+		}
+	}
+	p.leave(id, m)
+	return nil
+}
+
+func (p *pickler) tuple(t Tuple, path string) error {
+	if len(t) == 0 {
+		p.op(opEMPTYTUPLE)
+		return nil
+	}
+	id := seqID{&t[0], len(t), true}
+	if i, done, err := p.enter(id, path); err != nil {
+		return err
+	} else if done {
+		p.get(i)
+		return nil
+	}
+	if len(t) > 3 {
+		p.op(opMARK)
+	}
+	for i, e := range t {
+		if err := p.value(e, childPath(path, i)); err != nil {
+			return err
+		}
+	}
+	p.leave(id, p.tupleEnd(len(t)))
+	return nil
+}
+
+func (p *pickler) dict(d *Dict, path string) error {
+	if i, done, err := p.enter(d, path); err != nil {
+		return err
+	} else if done {
+		p.get(i)
+		return nil
+	}
+	if d.Ordered {
+		p.global("collections", "OrderedDict")
+		p.op(opEMPTYTUPLE, opREDUCE)
+	} else {
+		p.op(opEMPTYDICT)
+	}
+	m := p.put()
+	if err := p.setItems(d.Entries, path); err != nil {
+		return err
+	}
+	if d.Ordered && d.Attrs.Len() > 0 {
+		// OrderedDict.__reduce__ returns its __dict__ as the state.
+		p.op(opEMPTYDICT)
+		p.put()
+		if err := p.setItems(d.Attrs.Entries, path); err != nil {
+			return err
+		}
+		p.op(opBUILD)
+	}
+	p.leave(d, m)
+	return nil
+}
+
+func (p *pickler) setItems(entries []DictEntry, path string) error {
+	for start := 0; start < len(entries); start += batchSize {
+		end := min(start+batchSize, len(entries))
+		if end-start > 1 {
+			p.op(opMARK)
+		}
+		for _, e := range entries[start:end] {
+			if !hashable(e.Key) {
+				return writeError(path, "dict key of type %T cannot be a Python dict key", e.Key)
+			}
+			if err := p.value(e.Key, path); err != nil {
+				return err
+			}
+			if err := p.value(e.Value, childPath(path, e.Key)); err != nil {
+				return err
+			}
+		}
+		if end-start > 1 {
+			p.op(opSETITEMS)
+		} else {
+			p.op(opSETITEM)
+		}
+	}
+	return nil
+}
+
+// hashable reports whether k can be a Python dict key.
+func hashable(k any) bool {
+	switch x := k.(type) {
+	case nil, bool, int64, int, int32, int16, int8, uint8, uint16, uint32, uint, uint64,
+		float64, float32, complex128, string, []byte, Global:
+		return true
+	case *big.Int:
+		return x != nil
+	case Tuple:
+		for _, e := range x {
+			if !hashable(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// object writes a pickled object (an nn.Module) as the OrderedDict of its
+// state_dict.
+func (p *pickler) object(o *Object, path string) error {
+	if i, done, err := p.enter(o, path); err != nil {
+		return err
+	} else if done {
+		p.get(i)
+		return nil
+	}
+	leaves, err := Leaves(o)
+	if err != nil {
+		return writeError(path, "object %s.%s: %v", o.Module, o.Name, err)
+	}
+	d := &Dict{Ordered: true, Entries: make([]DictEntry, len(leaves))}
+	for k, l := range leaves {
+		if _, ok := l.Value.(*Object); ok {
+			return writeError(childPath(path, l.Name), "object %s.%s has no state to write", l.Value.(*Object).Module, l.Value.(*Object).Name)
+		}
+		d.Entries[k] = DictEntry{Key: l.Name, Value: l.Value}
+	}
+	if err := p.dict(d, path); err != nil {
+		return err
+	}
+	p.leave(o, p.objs[d])
+	return nil
+}
+
+// storage returns the record of s, viewed as elements of dtype.
+func (p *pickler) storage(s *Storage, dtype DType, path string) (*storageOut, error) {
+	if out, ok := p.byPtr[s]; ok {
+		if out.dtype != dtype {
+			return nil, writeError(path, "storage is viewed both as %s and as %s; torch.save cannot write that", out.dtype, dtype)
+		}
+		return out, nil
+	}
+	ss, ts := int64(s.DType.Size()), int64(dtype.Size())
+	if ss == 0 {
+		return nil, writeError(path, "storage has unknown dtype %q", s.DType)
+	}
+	if ts == 0 {
+		return nil, writeError(path, "unknown dtype %q", dtype)
+	}
+	if _, ok := storageClass[dtype]; !ok {
+		return nil, writeError(path, "no torch storage class for dtype %s", dtype)
+	}
+	hi, nb := bits.Mul64(uint64(max(s.Len, 0)), uint64(ss))
+	if s.Len < 0 || hi != 0 || nb > 1<<62 {
+		return nil, writeError(path, "storage has invalid length %d", s.Len)
+	}
+	if nb%uint64(ts) != 0 {
+		return nil, writeError(path, "storage of %d bytes is not a whole number of %s elements", nb, dtype)
+	}
+	out := &storageOut{
+		key:    strconv.Itoa(len(p.storages)),
+		s:      s,
+		dtype:  dtype,
+		numel:  int64(nb) / ts,
+		nbytes: int64(nb),
+	}
+	p.storages = append(p.storages, out)
+	p.byPtr[s] = out
+	p.byKey[out.key] = out
+	return out, nil
+}
+
+// storageClass names the torch storage class of each dtype.
+var storageClass = map[DType]string{
+	F64: "DoubleStorage", F32: "FloatStorage", F16: "HalfStorage", BF16: "BFloat16Storage",
+	I64: "LongStorage", I32: "IntStorage", I16: "ShortStorage", I8: "CharStorage",
+	U8: "ByteStorage", BOOL: "BoolStorage", C64: "ComplexFloatStorage", C128: "ComplexDoubleStorage",
+}
+
+// persid writes the persistent id torch.save gives a storage: ('storage',
+// torch.<Dtype>Storage, key, 'cpu', numel), then BINPERSID.
+func (p *pickler) persid(s *storageOut) {
+	p.op(opMARK)
+	p.memoStr(p.own, "storage")
+	p.global("torch", storageClass[s.dtype])
+	p.memoStr(p.own, s.key)
+	p.memoStr(p.own, "cpu")
+	p.int(s.numel)
+	p.tupleEnd(5)
+	p.op(opBINPERSID)
+}
+
+// tensor writes t as torch._utils._rebuild_tensor_v2(storage, offset, size,
+// stride, requires_grad, OrderedDict()).
+func (p *pickler) tensor(t *Tensor, path string) error {
+	if i, ok := p.objs[t]; ok {
+		p.get(i)
+		return nil
+	}
+	if t.Storage == nil {
+		return writeError(path, "tensor has no storage")
+	}
+	s, err := p.storage(t.Storage, t.DType, path)
+	if err != nil {
+		return err
+	}
+	strides := t.Strides
+	if strides == nil {
+		strides = contiguousStrides(t.Shape)
+	}
+	if err := checkView(t.Shape, strides, t.Offset, s.numel); err != nil {
+		return writeError(path, "%v", err)
+	}
+	p.global("torch._utils", "_rebuild_tensor_v2")
+	p.op(opMARK)
+	p.persid(s)
+	p.int(int64(t.Offset))
+	p.ints(t.Shape)
+	p.ints(strides)
+	p.bool(t.RequiresGrad)
+	p.global("collections", "OrderedDict")
+	p.op(opEMPTYTUPLE, opREDUCE)
+	p.put()
+	p.tupleEnd(6)
+	p.op(opREDUCE)
+	p.objs[t] = p.put()
+	return nil
+}
+
+// checkView checks that a view lies within a storage of n elements.
+func checkView(shape, strides []int, offset int, n int64) error {
+	if len(strides) != len(shape) {
+		return fmt.Errorf("%d strides for %d dimensions", len(strides), len(shape))
+	}
+	if offset < 0 {
+		return fmt.Errorf("negative storage offset %d", offset)
+	}
+	count, ok := numel(shape)
+	if !ok {
+		return fmt.Errorf("invalid size %v", shape)
+	}
+	last := uint64(offset)
+	for i, d := range shape {
+		if strides[i] < 0 {
+			return fmt.Errorf("negative stride in %v", strides)
+		}
+		if d == 0 {
+			continue
+		}
+		hi, lo := bits.Mul64(uint64(d-1), uint64(strides[i]))
+		last += lo
+		if hi != 0 || last > 1<<62 {
+			return fmt.Errorf("strides %v overflow", strides)
+		}
+	}
+	if count > 0 && last >= uint64(n) {
+		return fmt.Errorf("view (offset %d, size %v, stride %v) reaches element %d of a storage of %d", offset, shape, strides, last, n)
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------
+// The zip container, laid out byte for byte as PyTorchStreamWriter (miniz
+// with MZ_ZIP_FLAG_WRITE_ZIP64) lays it out: entries stored, no times,
+// sizes and CRC in a data descriptor after the data, a "FB" extra field
+// padding each record's data to 64 bytes, and a zip64 end of central
+// directory.
+
+// zip64Limit is the size or offset from which zip64 fields are used
+// (miniz's MZ_UINT32_MAX); tests lower it.
+var zip64Limit int64 = math.MaxUint32
+
+const (
+	alignment    = 64
+	flagData     = 0x0008 // sizes and CRC in a data descriptor
+	flagUTF8     = 0x0800
+	zip64ExtraID = 0x0001
+)
+
+// countWriter counts the bytes written to w.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type zipWriter struct {
+	cw    *countWriter
+	bw    *bufio.Writer
+	dir   []byte
+	count int
+	err   error
+}
+
+func newZipWriter(w io.Writer) *zipWriter {
+	cw := &countWriter{w: w}
+	return &zipWriter{cw: cw, bw: bufio.NewWriterSize(cw, 64<<10)}
+}
+
+// offset returns the number of bytes written so far.
+func (z *zipWriter) offset() int64 { return z.cw.n + int64(z.bw.Buffered()) }
+
+func (z *zipWriter) write(b []byte) {
+	if z.err == nil {
+		_, z.err = z.bw.Write(b)
+	}
+}
+
+func (z *zipWriter) bytes(name string, data []byte) {
+	z.record(name, int64(len(data)), func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// crcWriter passes writes to w, summing their CRC-32 and size.
+type crcWriter struct {
+	w   io.Writer
+	crc uint32
+	n   int64
+}
+
+func (c *crcWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.crc = crc32.Update(c.crc, crc32.IEEETable, p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// zip64Extra returns the zip64 extended information field holding the
+// given values.
+func zip64Extra(vals ...uint64) []byte {
+	b := binary.LittleEndian.AppendUint16(nil, zip64ExtraID)
+	b = binary.LittleEndian.AppendUint16(b, uint16(8*len(vals)))
+	for _, v := range vals {
+		b = binary.LittleEndian.AppendUint64(b, v)
+	}
+	return b
+}
+
+// record writes one stored entry of size bytes, which fill writes.
+func (z *zipWriter) record(name string, size int64, fill func(io.Writer) error) {
+	if z.err != nil {
+		return
+	}
+	le := binary.LittleEndian
+	off := z.offset()
+	bigSize, bigOff := size >= zip64Limit, off >= zip64Limit
+	flags := uint16(flagUTF8)
+	if size > 0 {
+		flags |= flagData
+	}
+
+	// The local header's zip64 field holds what miniz puts there: the
+	// size, a compressed size of 0 (unknown when the header is written)
+	// and the offset, each only when it needs 64 bits.
+	var local64 []byte
+	switch {
+	case bigSize && bigOff:
+		local64 = zip64Extra(uint64(size), 0, uint64(off))
+	case bigSize:
+		local64 = zip64Extra(uint64(size), 0)
+	case bigOff:
+		local64 = zip64Extra(uint64(off))
+	}
+	start := off + 30 + int64(len(name)) + int64(len(local64)) + 4
+	pad := (alignment - start%alignment) % alignment
+	fb := make([]byte, 4+pad)
+	fb[0], fb[1] = 'F', 'B'
+	le.PutUint16(fb[2:], uint16(pad))
+	for i := 4; i < len(fb); i++ {
+		fb[i] = 'Z'
+	}
+
+	h := make([]byte, 30, 30+len(name))
+	le.PutUint32(h[0:], 0x04034b50)
+	le.PutUint16(h[6:], flags)
+	le.PutUint16(h[26:], uint16(len(name)))
+	le.PutUint16(h[28:], uint16(len(local64)+len(fb)))
+	h = append(h, name...)
+	z.write(h)
+	z.write(local64)
+	z.write(fb)
+	if z.err != nil {
+		return
+	}
+
+	cw := &crcWriter{w: z.bw}
+	if err := fill(cw); err != nil {
+		z.err = err
+		return
+	}
+	if cw.n != size {
+		z.err = fmt.Errorf("pickle: write: record %s: wrote %d bytes, expected %d", name, cw.n, size)
+		return
+	}
+	if size > 0 {
+		d := le.AppendUint32(nil, 0x08074b50)
+		d = le.AppendUint32(d, cw.crc)
+		if local64 != nil {
+			d = le.AppendUint64(d, uint64(size))
+			d = le.AppendUint64(d, uint64(size))
+		} else {
+			d = le.AppendUint32(d, uint32(size))
+			d = le.AppendUint32(d, uint32(size))
+		}
+		z.write(d)
+	}
+
+	var central64 []byte
+	switch {
+	case bigSize && bigOff:
+		central64 = zip64Extra(uint64(size), uint64(size), uint64(off))
+	case bigSize:
+		central64 = zip64Extra(uint64(size), uint64(size))
+	case bigOff:
+		central64 = zip64Extra(uint64(off))
+	}
+	c := make([]byte, 46)
+	le.PutUint32(c[0:], 0x02014b50)
+	le.PutUint16(c[8:], flags)
+	le.PutUint32(c[16:], cw.crc)
+	le.PutUint32(c[20:], clamp32(size))
+	le.PutUint32(c[24:], clamp32(size))
+	le.PutUint16(c[28:], uint16(len(name)))
+	le.PutUint16(c[30:], uint16(len(central64)))
+	le.PutUint32(c[42:], clamp32(off))
+	z.dir = append(z.dir, c...)
+	z.dir = append(z.dir, name...)
+	z.dir = append(z.dir, central64...)
+	z.count++
+}
+
+// clamp32 returns v, or 0xFFFFFFFF when v is given in a zip64 field.
+func clamp32(v int64) uint32 {
+	if v >= zip64Limit {
+		return math.MaxUint32
+	}
+	return uint32(v)
+}
+
+// close writes the central directory, the zip64 end of central directory
+// record and locator, and the end of central directory record.
+func (z *zipWriter) close() error {
+	if z.err != nil {
+		return z.err
+	}
+	le := binary.LittleEndian
+	dirOff := z.offset()
+	z.write(z.dir)
+	end64 := z.offset()
+
+	e := le.AppendUint32(nil, 0x06064b50)
+	e = le.AppendUint64(e, 44)
+	e = le.AppendUint16(e, 0x031e)
+	e = le.AppendUint16(e, 0x002d)
+	e = le.AppendUint32(e, 0)
+	e = le.AppendUint32(e, 0)
+	e = le.AppendUint64(e, uint64(z.count))
+	e = le.AppendUint64(e, uint64(z.count))
+	e = le.AppendUint64(e, uint64(len(z.dir)))
+	e = le.AppendUint64(e, uint64(dirOff))
+
+	e = le.AppendUint32(e, 0x07064b50)
+	e = le.AppendUint32(e, 0)
+	e = le.AppendUint64(e, uint64(end64))
+	e = le.AppendUint32(e, 1)
+
+	e = le.AppendUint32(e, 0x06054b50)
+	e = le.AppendUint16(e, 0)
+	e = le.AppendUint16(e, 0)
+	e = le.AppendUint16(e, uint16(min(z.count, math.MaxUint16)))
+	e = le.AppendUint16(e, uint16(min(z.count, math.MaxUint16)))
+	e = le.AppendUint32(e, uint32(min(int64(len(z.dir)), math.MaxUint32)))
+	e = le.AppendUint32(e, uint32(min(dirOff, math.MaxUint32)))
+	e = le.AppendUint16(e, 0)
+	z.write(e)
+	if z.err != nil {
+		return z.err
+	}
+	return z.bw.Flush()
+}

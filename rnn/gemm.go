@@ -1,0 +1,81 @@
+package rnn
+
+// packed is a weight matrix W of PyTorch's shape (n, k) stored transposed as B = Wᵀ (k×n) in
+// column panels of nr columns: column j of B (row j of W) lies in panel p = j/nr, and
+// B[kk][j] = W[j][kk] is at data[p*k*nr + kk*nr + j%nr]. The last panel is padded with
+// zero columns up to np = ⌈n/nr⌉·nr. A panel is what a GEMM tile reads, contiguously,
+// from its first row to its last.
+type packed[T Float] struct {
+	k, n, np, nr int
+	data         []T
+}
+
+// packWeight packs w, row-major (n, k), into panels of nr columns.
+func packWeight[T Float](w []T, n, k, nr int) packed[T] {
+	np := (n + nr - 1) / nr * nr
+	p := packed[T]{k: k, n: n, np: np, nr: nr, data: make([]T, k*np)}
+	for j := 0; j < n; j++ {
+		panel := p.data[j/nr*k*nr:]
+		off := j % nr
+		row := w[j*k : j*k+k]
+		for kk, v := range row {
+			panel[kk*nr+off] = v
+		}
+	}
+	return p
+}
+
+// padVector returns v copied into a slice of length np (zero padded), or nil when v is nil.
+func padVector[T Float](v []T, np int) []T {
+	if v == nil {
+		return nil
+	}
+	out := make([]T, np)
+	copy(out, v)
+	return out
+}
+
+// mcRows is the number of rows of A a GEMM sweeps across every panel of B before moving
+// on, so that those rows stay in the core's L2 cache while B streams past them.
+const mcRows = 192
+
+// gemm computes, for rows i < m and all b.np columns j,
+//
+//	C[i*ldc+j] = (Σ_k A[i*lda+k]·B[k][j] + bias[j]) + add[i*ldadd+j]
+//
+// with the bias term absent when bias is nil and the add term when add is nil. c must
+// hold m rows of b.np columns (ldc >= b.np); bias, when given, b.np values.
+func gemm[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], c []T, ldc int, bias, add []T, ldadd int) {
+	if m <= 0 {
+		return
+	}
+	k, nr, mr := b.k, b.nr, o.mr
+	panels := b.np / nr
+	// Bounds are checked here once for the whole product, so that the tiles may trust them.
+	_ = a[(m-1)*lda+k-1]
+	_ = c[(m-1)*ldc+b.np-1]
+	if bias != nil {
+		_ = bias[b.np-1]
+	}
+	if add != nil {
+		_ = add[(m-1)*ldadd+b.np-1]
+	}
+	for i0 := 0; i0 < m; i0 += mcRows {
+		i1 := min(i0+mcRows, m)
+		for p := 0; p < panels; p++ {
+			bp := b.data[p*k*nr : (p+1)*k*nr]
+			var bs []T
+			if bias != nil {
+				bs = bias[p*nr : (p+1)*nr]
+			}
+			for i := i0; i < i1; i += mr {
+				rows := min(mr, i1-i)
+				var ad []T
+				if add != nil {
+					ad = add[i*ldadd+p*nr:]
+				}
+				o.tile(k, a[i*lda:], lda, bp, c[i*ldc+p*nr:], ldc, rows, bs, ad, ldadd)
+			}
+		}
+	}
+}

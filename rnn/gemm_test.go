@@ -1,0 +1,180 @@
+package rnn
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestGemmKernels compares every kernel set's GEMM with a float64 reference, for shapes
+// that exercise every tile height, panel padding and the unrolled and tail k loops.
+func TestGemmKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, o := range allOps[float32]() {
+		for _, sh := range [][3]int{{1, 1, 1}, {1, 5, 3}, {2, 17, 4}, {3, 33, 7}, {5, 40, 9}, {7, 64, 16}, {8, 31, 65}, {9, 100, 33}, {13, 45, 130}, {32, 256, 256}, {50, 3, 1}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			w := make([]float32, n*k)
+			a := make([]float32, m*(k+3)) // lda = k+3
+			bias := make([]float32, n)
+			add := make([]float32, m*(n+40))
+			for _, s := range [][]float32{w, a, bias, add} {
+				for i := range s {
+					s[i] = float32(rng.NormFloat64())
+				}
+			}
+			b := packWeight(w, n, k, o.nr)
+			for _, withBias := range []bool{false, true} {
+				for _, withAdd := range []bool{false, true} {
+					ldc := b.np + 5
+					c := make([]float32, m*ldc)
+					var bs, ad []float32
+					if withBias {
+						bs = padVector(bias, b.np)
+					}
+					ldadd := 0
+					if withAdd {
+						ad, ldadd = add, n+40
+						if ldadd < b.np {
+							ad, ldadd = make([]float32, m*b.np), b.np
+						}
+					}
+					gemm(o, m, a, k+3, &b, c, ldc, bs, ad, ldadd)
+					for i := 0; i < m; i++ {
+						for j := 0; j < n; j++ {
+							want := 0.0
+							for kk := 0; kk < k; kk++ {
+								want += float64(a[i*(k+3)+kk]) * float64(w[j*k+kk])
+							}
+							if withBias {
+								want += float64(bias[j])
+							}
+							if withAdd {
+								want += float64(ad[i*ldadd+j])
+							}
+							if got := float64(c[i*ldc+j]); abs(got-want) > 1e-5*float64(k+2) {
+								t.Fatalf("%s m=%d n=%d k=%d bias=%v add=%v: C[%d][%d] = %v, want %v", o.name, m, n, k, withBias, withAdd, i, j, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// TestActivationKernels compares the elementwise kernels of every float32 kernel set with
+// the Go kernels (which evaluate tanh, exp and the sigmoid in float64 and round once), over a range of arguments that covers both branches of tanh and the
+// clamps of exp, at every tail length.
+func TestActivationKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	ref := portableOps[float32]()
+	worst := 0.0
+	for _, o := range allOps[float32]() {
+		for n := 1; n <= 37; n++ {
+			g := make([]float32, 4*n)
+			for i := range g {
+				switch i % 5 {
+				case 0:
+					g[i] = float32(rng.NormFloat64() * 0.3)
+				case 1:
+					g[i] = float32(rng.NormFloat64() * 4)
+				default:
+					g[i] = float32(rng.NormFloat64() * 60)
+				}
+			}
+			c := make([]float32, n)
+			hp := make([]float32, n)
+			for i := range c {
+				c[i] = float32(rng.NormFloat64())
+				hp[i] = float32(rng.NormFloat64())
+			}
+			check := func(what string, got, want []float32) {
+				t.Helper()
+				for i := range got {
+					d := abs(float64(got[i])-float64(want[i])) / max(1, abs(float64(want[i])))
+					worst = max(worst, d)
+					if d > 3e-7 {
+						t.Fatalf("%s %s n=%d [%d]: %v, want %v", o.name, what, n, i, got[i], want[i])
+					}
+				}
+			}
+			// tanh
+			dst := make([]float32, n+1)
+			dst[n] = 42
+			o.tanh(dst[:n], g)
+			want := make([]float32, n)
+			ref.tanh(want, g)
+			check("tanh", dst[:n], want)
+			if dst[n] != 42 {
+				t.Fatalf("%s tanh wrote past n=%d", o.name, n)
+			}
+			// lstm
+			cc := append([]float32(nil), c...)
+			h := make([]float32, n+1)
+			h[n] = 42
+			o.lstm(g, cc, h[:n])
+			cw := append([]float32(nil), c...)
+			hw := make([]float32, n)
+			ref.lstm(g, cw, hw)
+			check("lstm c", cc, cw)
+			check("lstm h", h[:n], hw)
+			if h[n] != 42 {
+				t.Fatalf("%s lstm wrote past n=%d", o.name, n)
+			}
+			// gru
+			outg := make([]float32, n+1)
+			outg[n] = 42
+			o.gru(g[:3*n], g[n:4*n], hp, outg[:n])
+			ow := make([]float32, n)
+			ref.gru(g[:3*n], g[n:4*n], hp, ow)
+			check("gru", outg[:n], ow)
+			if outg[n] != 42 {
+				t.Fatalf("%s gru wrote past n=%d", o.name, n)
+			}
+		}
+	}
+	t.Logf("largest difference from the Go kernels, relative to max(1, |value|): %.3g", worst)
+}
+
+// BenchmarkGemm times the float32 GEMM of each kernel set on the shapes of the benchmark
+// rows: the input projections (many rows) and the recurrent products (one step).
+func BenchmarkGemm(b *testing.B) {
+	for _, sh := range [][3]int{
+		{1, 256, 256},     // stream: recurrent, batch 1
+		{16, 256, 256},    // medium: recurrent, half the batch
+		{32, 256, 256},    // medium: recurrent, whole batch
+		{16, 1024, 1024},  // large: recurrent, half the batch
+		{1600, 1024, 512}, // large: input projection
+		{3200, 256, 128},  // medium: input projection, layer 0
+		{32, 1024, 256},   // lstm: recurrent, whole batch
+		{3200, 1024, 256}, // lstm: input projection, layer 1
+	} {
+		m, n, k := sh[0], sh[1], sh[2]
+		for _, o := range allOps[float32]() {
+			b.Run(fmt.Sprintf("%dx%dx%d/%s", m, n, k, o.name), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(1, 2))
+				w := make([]float32, n*k)
+				a := make([]float32, m*k)
+				for i := range w {
+					w[i] = float32(rng.NormFloat64())
+				}
+				for i := range a {
+					a[i] = float32(rng.NormFloat64())
+				}
+				p := packWeight(w, n, k, o.nr)
+				c := make([]float32, m*p.np)
+				for b.Loop() {
+					gemm(o, m, a, k, &p, c, p.np, nil, nil, 0)
+				}
+				b.ReportMetric(2*float64(m*n*k)/(float64(b.Elapsed().Nanoseconds())/float64(b.N)), "GFLOP/s")
+			})
+		}
+	}
+}

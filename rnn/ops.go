@@ -1,0 +1,162 @@
+package rnn
+
+import "math"
+
+// ops are the numeric kernels a Model runs for its element type. The portable set (portableOps)
+// is written in Go; on amd64 with AVX2/FMA or AVX-512 the float32 set is in assembly (see
+// ops_amd64.go). Every set computes the same expressions in the same order; they differ
+// only in the order of the sums inside a dot product and in the rounding of tanh, exp and
+// the sigmoid.
+type ops[T Float] struct {
+	name string
+	mr   int // rows of a GEMM tile
+	nr   int // columns of a GEMM tile, the width of a packed panel
+
+	// tile computes an m×nr block of C = A·B with m <= mr:
+	//   C[i*ldc+j] = (Σ_k A[i*lda+k]·B[k*nr+j] + bias[j]) + add[i*ldadd+j]
+	// where b is one packed panel (k rows of nr values), the bias term is absent when bias
+	// is nil and the add term when add is nil. The sum over k is accumulated from zero and
+	// the bias added to it afterwards, as ATen's addmm does.
+	tile func(k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int)
+
+	// tanh sets dst[j] = tanh(src[j]) for j < len(dst).
+	tanh func(dst, src []T)
+
+	// lstm is one LSTM cell on one batch row, H = len(h): with the gates g = [i f g o]
+	// (4H values, pre-activation), c (H values) is updated in place to
+	// σ(f)·c + σ(i)·tanh(g) and h is set to σ(o)·tanh(c).
+	lstm func(g, c, h []T)
+
+	// gru is one GRU cell on one batch row, H = len(out): with hg = W_hh·h + b_hh and
+	// xg = W_ih·x + b_ih (3H values each, gates r z n) and hp the previous h,
+	//   r = σ(hg_r + xg_r), z = σ(hg_z + xg_z), n = tanh(xg_n + hg_n·r),
+	//   out = (hp - n)·z + n.
+	gru func(hg, xg, hp, out []T)
+}
+
+// opsFor returns the fastest kernel set for T on this machine.
+func opsFor[T Float]() *ops[T] {
+	if o := asmOps[T](); o != nil {
+		return o
+	}
+	return portableOps[T]()
+}
+
+// allOps returns every kernel set this machine runs for T, the portable one first.
+func allOps[T Float]() []*ops[T] {
+	return append([]*ops[T]{portableOps[T]()}, allAsmOps[T]()...)
+}
+
+// portableOps returns the kernels written in Go.
+func portableOps[T Float]() *ops[T] {
+	return &ops[T]{
+		name: "go",
+		mr:   4,
+		nr:   goNR,
+		tile: tileGo[T],
+		tanh: tanhGo[T],
+		lstm: lstmGo[T],
+		gru:  gruGo[T],
+	}
+}
+
+// goNR is the panel width of the Go kernels.
+const goNR = 8
+
+// tileGo is the Go GEMM tile for panels of goNR columns.
+func tileGo[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int) {
+	b = b[:k*goNR]
+	for i := 0; i < m; i++ {
+		ar := a[i*lda : i*lda+k]
+		var c0, c1, c2, c3, c4, c5, c6, c7 T
+		for kk, av := range ar {
+			bk := b[kk*goNR : kk*goNR+goNR : kk*goNR+goNR]
+			c0 += T(av * bk[0])
+			c1 += T(av * bk[1])
+			c2 += T(av * bk[2])
+			c3 += T(av * bk[3])
+			c4 += T(av * bk[4])
+			c5 += T(av * bk[5])
+			c6 += T(av * bk[6])
+			c7 += T(av * bk[7])
+		}
+		if bias != nil {
+			bb := bias[:goNR]
+			c0 += bb[0]
+			c1 += bb[1]
+			c2 += bb[2]
+			c3 += bb[3]
+			c4 += bb[4]
+			c5 += bb[5]
+			c6 += bb[6]
+			c7 += bb[7]
+		}
+		if add != nil {
+			ad := add[i*ldadd : i*ldadd+goNR]
+			c0 += ad[0]
+			c1 += ad[1]
+			c2 += ad[2]
+			c3 += ad[3]
+			c4 += ad[4]
+			c5 += ad[5]
+			c6 += ad[6]
+			c7 += ad[7]
+		}
+		cr := c[i*ldc : i*ldc+goNR]
+		cr[0], cr[1], cr[2], cr[3] = c0, c1, c2, c3
+		cr[4], cr[5], cr[6], cr[7] = c4, c5, c6, c7
+	}
+}
+
+// The scalar activations evaluate in float64 and round once to T.
+
+func tanhOf[T Float](x T) T { return T(math.Tanh(float64(x))) }
+
+func sigmoidOf[T Float](x T) T { return T(1 / (1 + math.Exp(-float64(x)))) }
+
+func reluOf[T Float](x T) T {
+	if x < 0 {
+		return 0
+	}
+	return x // NaN stays NaN, as at::relu keeps it
+}
+
+func tanhGo[T Float](dst, src []T) {
+	src = src[:len(dst)]
+	for j, x := range src {
+		dst[j] = tanhOf(x)
+	}
+}
+
+func reluRow[T Float](dst, src []T) {
+	src = src[:len(dst)]
+	for j, x := range src {
+		dst[j] = reluOf(x)
+	}
+}
+
+func lstmGo[T Float](g, c, h []T) {
+	n := len(h)
+	gi, gf, gg, gout := g[:n], g[n:2*n], g[2*n:3*n], g[3*n:4*n]
+	c = c[:n]
+	for j := range h {
+		i := sigmoidOf(gi[j])
+		f := sigmoidOf(gf[j])
+		t := tanhOf(gg[j])
+		o := sigmoidOf(gout[j])
+		cy := T(f*c[j]) + T(i*t)
+		c[j] = cy
+		h[j] = o * tanhOf(cy)
+	}
+}
+
+func gruGo[T Float](hg, xg, hp, out []T) {
+	n := len(out)
+	hg, xg, hp = hg[:3*n], xg[:3*n], hp[:n]
+	for j := range out {
+		r := sigmoidOf(hg[j] + xg[j])
+		z := sigmoidOf(hg[n+j] + xg[n+j])
+		nn := tanhOf(xg[2*n+j] + T(hg[2*n+j]*r))
+		out[j] = T(T(hp[j]-nn)*z) + nn
+	}
+}

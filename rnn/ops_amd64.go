@@ -1,0 +1,111 @@
+//go:build amd64 && !purego
+
+package rnn
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+//go:generate go run asm_gen.go
+
+// The assembly kernels (kernels_amd64.s, written by asm_gen.go). Pointers must address
+// enough memory for the sizes given: ops.tile's contract, checked by gemm, for the GEMM
+// tiles; n values at each gate of each argument for the rows.
+
+//go:noescape
+func sgemmAVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, m int, bias *float32, add *float32, ldadd int)
+
+//go:noescape
+func sgemmAVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int, m int, bias *float32, add *float32, ldadd int)
+
+//go:noescape
+func tanhAVX2(dst, src *float32, n int)
+
+//go:noescape
+func lstmAVX2(gates, c, h *float32, n int)
+
+//go:noescape
+func gruAVX2(hg, xg, hp, out *float32, n int)
+
+var (
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
+)
+
+// asmOps returns the fastest assembly kernels for float32 element types on a CPU that has
+// them, else nil.
+func asmOps[T Float]() *ops[T] {
+	all := allAsmOps[T]()
+	if len(all) == 0 {
+		return nil
+	}
+	return all[len(all)-1]
+}
+
+// allAsmOps returns every assembly kernel set this CPU runs for T, slowest first.
+func allAsmOps[T Float]() []*ops[T] {
+	var z T
+	if unsafe.Sizeof(z) != 4 || !hasAVX2 {
+		return nil
+	}
+	avx2 := &ops[T]{
+		name: "avx2",
+		mr:   6,
+		nr:   16,
+		tile: tileAVX2[T],
+		tanh: tanhRowAVX2[T],
+		lstm: lstmRowAVX2[T],
+		gru:  gruRowAVX2[T],
+	}
+	if !hasAVX512 {
+		return []*ops[T]{avx2}
+	}
+	avx512 := *avx2
+	avx512.name, avx512.mr, avx512.nr, avx512.tile = "avx512", 8, 32, tileAVX512[T]
+	return []*ops[T]{avx2, &avx512}
+}
+
+// f32 returns the address of s[0] as a *float32; T is a float32 type.
+func f32[T Float](s []T) *float32 {
+	if s == nil {
+		return nil
+	}
+	return (*float32)(unsafe.Pointer(&s[0]))
+}
+
+func tileAVX512[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int) {
+	sgemmAVX512(k, f32(a), lda, f32(b), f32(c), ldc, m, f32(bias), f32(add), ldadd)
+}
+
+func tileAVX2[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int) {
+	sgemmAVX2(k, f32(a), lda, f32(b), f32(c), ldc, m, f32(bias), f32(add), ldadd)
+}
+
+func tanhRowAVX2[T Float](dst, src []T) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	_ = src[n-1]
+	tanhAVX2(f32(dst), f32(src), n)
+}
+
+func lstmRowAVX2[T Float](g, c, h []T) {
+	n := len(h)
+	if n == 0 {
+		return
+	}
+	_, _ = g[4*n-1], c[n-1]
+	lstmAVX2(f32(g), f32(c), f32(h), n)
+}
+
+func gruRowAVX2[T Float](hg, xg, hp, out []T) {
+	n := len(out)
+	if n == 0 {
+		return
+	}
+	_, _, _ = hg[3*n-1], xg[3*n-1], hp[n-1]
+	gruAVX2(f32(hg), f32(xg), f32(hp), f32(out), n)
+}

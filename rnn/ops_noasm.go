@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package rnn
+
+// asmOps returns nil: this build has no assembly kernels.
+func asmOps[T Float]() *ops[T] { return nil }
+
+func allAsmOps[T Float]() []*ops[T] { return nil }

@@ -1,0 +1,161 @@
+"""Check ptport's exports against real PyTorch and NumPy.
+
+    /usr/bin/python3 scripts/check_exports.py PTPORT FILE.pt...
+
+For each checkpoint, runs `PTPORT convert FILE -o OUT` to .npz, .safetensors and .json,
+then loads FILE with torch.load and each output with numpy (npz), a plain parser
+(safetensors: 8-byte header size, JSON header, raw bytes) and json, and requires every
+tensor to be there under the name ptport's naming contract gives it (dotted path from
+the root; a whole nn.Module by its state_dict names), with the same dtype, shape and
+values (NaN where NaN), and the non-tensor values to be kept. Prints one line per file
+and exits 1 on any difference.
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+ST_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
+             "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
+             "C64": np.complex64, "C128": np.complex128}
+TORCH_ST = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16",
+            torch.bfloat16: "BF16", torch.int64: "I64", torch.int32: "I32",
+            torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
+            torch.complex64: "C64", torch.complex128: "C128"}
+
+
+def leaves(obj, prefix=""):
+    """(name, value) of every leaf, by ptport's naming contract."""
+    if isinstance(obj, torch.Tensor):
+        yield (prefix[:-1] if prefix else "tensor"), obj
+    elif isinstance(obj, torch.nn.Module):
+        yield from leaves(obj.state_dict(), prefix)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from leaves(v, prefix + str(k) + ".")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from leaves(v, prefix + str(i) + ".")
+    else:
+        yield prefix[:-1], obj
+
+
+def as_numpy(t):
+    t = t.detach().contiguous()
+    if t.dtype == torch.bfloat16:
+        return t.float().numpy()
+    return t.numpy()
+
+
+def same(a, b):
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "fc":
+        return np.array_equal(a, b, equal_nan=True) and np.array_equal(np.signbit(a.real), np.signbit(b.real))
+    return np.array_equal(a, b)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        raw = data[b:end]
+        if e["dtype"] == "BF16":
+            a = (np.frombuffer(raw, np.uint16).astype(np.uint32) << 16).view(np.float32)
+        else:
+            a = np.frombuffer(raw, ST_DTYPES[e["dtype"]])
+        out[name] = (e["dtype"], a.reshape(e["shape"]))
+    return out, meta
+
+
+def json_number(v, dtype):
+    if isinstance(v, str):
+        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[v]
+    return v
+
+
+def read_json(path):
+    with open(path) as f:
+        doc = json.load(f)
+    out = {}
+    for t in doc["tensors"]:
+        dt = t["dtype"]
+        if dt in ("C64", "C128"):
+            vals = [complex(json_number(re, dt), json_number(im, dt)) for re, im in t["data"]]
+        else:
+            vals = [json_number(v, dt) for v in t["data"]]
+        np_dt = np.float32 if dt == "BF16" else ST_DTYPES[dt]
+        out[t["name"]] = (dt, np.array(vals, dtype=np_dt).reshape(t["shape"]))
+    return out, doc.get("values", {})
+
+
+def check(ptport, path, tmp):
+    obj = torch.load(path, map_location="cpu")
+    want = list(leaves(obj))
+    tensors = {n: v for n, v in want if isinstance(v, torch.Tensor)}
+    values = {n: v for n, v in want if not isinstance(v, torch.Tensor)}
+    errors = []
+    base = os.path.join(tmp, os.path.basename(path))
+    for ext in ("npz", "safetensors", "json"):
+        out = base + "." + ext
+        r = subprocess.run([ptport, "convert", path, "-o", out], capture_output=True, text=True)
+        if r.returncode != 0:
+            errors.append(f"{ext}: ptport exited {r.returncode}: {r.stderr.strip()}")
+            continue
+        if ext == "npz":
+            z = np.load(out)
+            got = {k: (None, z[k]) for k in z.files if k != "__metadata__"}
+            meta = json.loads(str(z["__metadata__"])) if "__metadata__" in z.files else {}
+        elif ext == "safetensors":
+            got, m = read_safetensors(out)
+            meta = json.loads(m["ptport.values"]) if "ptport.values" in m else {}
+        else:
+            got, meta = read_json(out)
+        if set(got) != set(tensors):
+            errors.append(f"{ext}: tensor names differ: missing {sorted(set(tensors) - set(got))}, extra {sorted(set(got) - set(tensors))}")
+        for name, t in tensors.items():
+            if name not in got:
+                continue
+            dt, a = got[name]
+            if dt is not None and dt != TORCH_ST[t.dtype]:
+                errors.append(f"{ext}: {name}: dtype {dt}, want {TORCH_ST[t.dtype]}")
+            if not same(np.asarray(a), as_numpy(t)):
+                errors.append(f"{ext}: {name}: values differ")
+        for name, v in values.items():
+            if v is None or isinstance(v, (bool, int, float, str)):
+                g = meta.get(name, "<missing>")
+                if isinstance(v, float) and math.isnan(v):
+                    ok = g == "NaN"
+                else:
+                    ok = g == v and type(g) == type(v)
+                if not ok:
+                    errors.append(f"{ext}: value {name}: {g!r}, want {v!r}")
+    return errors
+
+
+def main():
+    ptport, files = sys.argv[1], sys.argv[2:]
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in files:
+            errors = check(ptport, path, tmp)
+            print(("FAIL " if errors else "ok   ") + path)
+            for e in errors:
+                print("     " + e)
+            failed += bool(errors)
+    print(f"{len(files) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
