@@ -14,4 +14,10 @@ import json; m = json.load(open("testdata/pickle/MANIFEST.json"))
 skip = {"bigendian.pt", "module_custom.pt"}
 print("\n".join(k for k, v in sorted(m.items()) if "error" not in v and k not in skip))')
 fi
+corpus=../shared/corpus
+if [ -f "$corpus/MANIFEST.json" ]; then
+	while IFS= read -r f; do files+=("$corpus/$f"); done < <(/usr/bin/python3 -c '
+import json, sys; m = json.load(open(sys.argv[1]))
+print("\n".join(k for k, v in sorted(m.items()) if "error" not in v))' "$corpus/MANIFEST.json")
+fi
 /usr/bin/python3 scripts/check_exports.py "$tmp/ptport" "${files[@]}"

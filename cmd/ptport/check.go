@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -128,7 +129,8 @@ weight_hh_l0 = I4, bias_ih_l0 = [0.1,0,0,0], bias_hh_l0 = 0, on zeros (2, 3, 2) 
 		}
 	}
 	tw.Flush()
-	fmt.Fprintln(w)
+	hn, _ := r.Values(convert.RefHN)
+	fmt.Fprintf(w, "h_n equals y[1] in Go: %v\n\n", slices.Equal(hn, got[batch*feat:]))
 }
 
 func vector(xs []float64) string {

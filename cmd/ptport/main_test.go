@@ -26,7 +26,7 @@ func TestCheckNotebook(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
-	for _, want := range []string{"[0.0997, 0, 0, 0]", "[0.1971, 0, 0, 0]", "PASS"} {
+	for _, want := range []string{"[0.0997, 0, 0, 0]", "[0.1971, 0, 0, 0]", "h_n equals y[1] in Go: true", "PASS"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/pickle"
+)
+
+// TestMain lets the tests run the command as a child process: with PTPORT_MAIN=1 the
+// test binary is ptport.
+func TestMain(m *testing.M) {
+	if os.Getenv("PTPORT_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// zoo copies torch-made fixtures n times each into a folder tree.
+func zoo(t *testing.T, n int, names ...string) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, name := range names {
+		b, err := os.ReadFile(fixtures + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			dir := filepath.Join(root, fmt.Sprintf("d%02d", i%20))
+			os.MkdirAll(dir, 0o755)
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d-%s", i, name)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return root
+}
+
+func TestBatchCommand(t *testing.T) {
+	root := zoo(t, 3, "rnn_tanh.pt", "module_rnn.pt")
+	os.WriteFile(filepath.Join(root, "broken.pt"), []byte("\x80\x02}q\x00(X"), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	report := filepath.Join(t.TempDir(), "report.jsonl")
+	code, _, errs := runCLI(t, "batch", root, "-o", out, "--to", "npz", "--report", report, "--jobs", "2")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (one input fails)\n%s", code, errs)
+	}
+	if !strings.Contains(errs, "7 inputs: 6 ok, 0 skipped, 1 failed") || !strings.Contains(errs, "failed   "+filepath.Join(root, "broken.pt")) {
+		t.Errorf("stderr:\n%s", errs)
+	}
+	f, err := os.Open(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lines := 0
+	for sc := bufio.NewScanner(f); sc.Scan(); lines++ {
+		var r map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("report line %q: %v", sc.Text(), err)
+		}
+		for _, k := range []string{"input", "status", "bytes", "seconds", "tensors"} {
+			if _, ok := r[k]; !ok {
+				t.Errorf("report line lacks %s: %s", k, sc.Text())
+			}
+		}
+		if r["status"] == "failed" && r["error"] == "" {
+			t.Errorf("failed without a reason: %s", sc.Text())
+		}
+	}
+	if lines != 7 {
+		t.Errorf("report has %d lines, want 7", lines)
+	}
+	os.Remove(filepath.Join(root, "broken.pt"))
+	if code, _, errs := runCLI(t, "batch", root, "-o", out, "--to", "npz"); code != 0 || !strings.Contains(errs, "6 skipped") {
+		t.Errorf("rerun: exit %d\n%s", code, errs)
+	}
+	if code, _, errs := runCLI(t, "batch", root, "-o", out, "--shard", "2/2"); code != 2 || !strings.Contains(errs, "0 <= K < N") {
+		t.Errorf("bad shard: exit %d\n%s", code, errs)
+	}
+}
+
+// startBatch runs ptport batch as a child process.
+func startBatch(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"batch"}, args...)...)
+	cmd.Env = append(os.Environ(), "PTPORT_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &stderr
+}
+
+// waitOutputs waits until at least n outputs exist below dir.
+func waitOutputs(t *testing.T, dir string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		count := 0
+		filepath.WalkDir(dir, func(_ string, d os.DirEntry, _ error) error {
+			if d != nil && !d.IsDir() && !convert.IsTemp(d.Name()) {
+				count++
+			}
+			return nil
+		})
+		if count >= n {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d outputs after 30s", n)
+}
+
+// checkOutputs requires every output under its final name to be complete: readable, with
+// its input's tensors byte for byte. It returns how many there are and how many
+// temporaries.
+func checkOutputs(t *testing.T, root, out string) (outputs, temps int) {
+	t.Helper()
+	filepath.WalkDir(out, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if convert.IsTemp(d.Name()) {
+			temps++
+			return nil
+		}
+		outputs++
+		rel, _ := filepath.Rel(out, path)
+		in := filepath.Join(root, strings.TrimSuffix(rel, ".safetensors")+".pt")
+		got, err := convert.Open(path, nil)
+		if err != nil {
+			t.Errorf("partial output %s: %v", path, err)
+			return nil
+		}
+		defer got.Close()
+		want, err := convert.Open(in, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer want.Close()
+		for _, l := range want.Leaves {
+			wt, ok := l.Value.(*pickle.Tensor)
+			if !ok {
+				continue
+			}
+			gt := got.Tensor(l.Name)
+			wb, _ := wt.Bytes()
+			if gt == nil {
+				t.Errorf("%s lacks %s", path, l.Name)
+				continue
+			}
+			if gb, _ := gt.Bytes(); !bytes.Equal(gb, wb) {
+				t.Errorf("%s: %s differs from the input", path, l.Name)
+			}
+		}
+		return nil
+	})
+	return outputs, temps
+}
+
+func TestBatchKill(t *testing.T) {
+	root := zoo(t, 400, "lstm_proj_bi.pt")
+	out := t.TempDir()
+	cmd, _ := startBatch(t, root, "-o", out, "--jobs", "2")
+	waitOutputs(t, out, 20)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	outputs, temps := checkOutputs(t, root, out)
+	if outputs >= 400 {
+		t.Fatalf("the batch finished before the kill (%d outputs)", outputs)
+	}
+	t.Logf("killed with %d of 400 outputs and %d temporaries", outputs, temps)
+
+	code, _, errs := runCLI(t, "batch", root, "-o", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("rerun: exit %d\n%s", code, errs)
+	}
+	if want := fmt.Sprintf("%d skipped", outputs); !strings.Contains(errs, want) {
+		t.Errorf("rerun did not skip the %d complete outputs:\n%s", outputs, errs)
+	}
+	if outputs, temps := checkOutputs(t, root, out); outputs != 400 || temps != 0 {
+		t.Errorf("after the rerun: %d outputs, %d temporaries; want 400 and 0", outputs, temps)
+	}
+}
+
+func TestBatchInterrupt(t *testing.T) {
+	root := zoo(t, 400, "lstm_proj_bi.pt")
+	out := t.TempDir()
+	cmd, stderr := startBatch(t, root, "-o", out, "--jobs", "2", "--quiet")
+	waitOutputs(t, out, 20)
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("interrupted batch: %v, want exit status 1\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr.String(), "interrupted:") {
+		t.Errorf("stderr does not report the interruption:\n%s", stderr)
+	}
+	if outputs, temps := checkOutputs(t, root, out); temps != 0 || outputs == 0 {
+		t.Errorf("after Ctrl-C: %d outputs, %d temporaries; want some outputs and no temporaries", outputs, temps)
+	}
+}
