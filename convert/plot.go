@@ -34,7 +34,8 @@ func Plot(r *Report, path string) error {
 	p.X.Label.Text = "time step"
 	p.Y.Label.Text = "max |Go - PyTorch| of output"
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Y.Tick.Marker = powerTicks{}
+	p.X.Tick.Marker = stepTicks{}
 	p.Add(plotter.NewGrid())
 	names := []string{"forward", "reverse"}
 	for d, e := range errs {
@@ -71,7 +72,7 @@ func Plot(r *Report, path string) error {
 	p.Legend.Add(fmt.Sprintf("atol %g", r.Atol), tolLine)
 	p.Legend.Top = true
 	p.Y.Min = plotFloor
-	p.Y.Max = math.Max(p.Y.Max, r.Atol*10)
+	p.Y.Max = math.Max(p.Y.Max, r.Atol) * 1000 // room for the legend
 	wt, err := p.WriterTo(6*vg.Inch, 4*vg.Inch, ext[1:])
 	if err != nil {
 		return err
@@ -86,4 +87,27 @@ var lineColors = []color.Color{
 	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
 	color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+}
+
+// powerTicks labels each power of ten of a log axis.
+type powerTicks struct{}
+
+func (powerTicks) Ticks(min, max float64) []plot.Tick {
+	var ticks []plot.Tick
+	for e := math.Floor(math.Log10(min)); e <= math.Ceil(math.Log10(max)); e++ {
+		ticks = append(ticks, plot.Tick{Value: math.Pow(10, e), Label: fmt.Sprintf("1e%d", int(e))})
+	}
+	return ticks
+}
+
+// stepTicks labels whole time steps, at most about ten of them.
+type stepTicks struct{}
+
+func (stepTicks) Ticks(min, max float64) []plot.Tick {
+	step := math.Max(1, math.Ceil((max-min)/10))
+	var ticks []plot.Tick
+	for v := math.Ceil(min); v <= max; v += step {
+		ticks = append(ticks, plot.Tick{Value: v, Label: fmt.Sprint(v)})
+	}
+	return ticks
 }
