@@ -16,8 +16,8 @@ import (
 // Tensor data is read lazily, so a Checkpoint must stay open while its tensors are used.
 type Checkpoint struct {
 	Path string
-	// Format is "zip", "legacy" or "tar" for the files torch.save writes, "safetensors"
-	// or "npz".
+	// Format is "zip", "legacy" or "tar" for the files torch.save writes,
+	// "safetensors", "npz", or "json" for ptport's JSON export.
 	Format string
 	// Root is the unpickled object; for safetensors and npz files, an ordered dict of
 	// the leaves.
@@ -28,8 +28,8 @@ type Checkpoint struct {
 	close func() error
 }
 
-// Open reads the checkpoint at path: a file torch.save wrote, a safetensors file or an
-// npz file, told apart by their content. opts may be nil.
+// Open reads the checkpoint at path: a file torch.save wrote, a safetensors file, an npz
+// file or ptport's JSON export, told apart by their content. opts may be nil.
 func Open(path string, opts *pickle.Options) (*Checkpoint, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -87,10 +87,13 @@ func fromPickle(name string, pf *pickle.File) (*Checkpoint, error) {
 func readOther(name, kind string, r io.ReaderAt, size int64) (*Checkpoint, error) {
 	var leaves []pickle.Leaf
 	var err error
-	if kind == "safetensors" {
+	switch kind {
+	case "safetensors":
 		leaves, err = readSafetensors(name, r, size)
-	} else {
+	case "npz":
 		leaves, err = readNPZ(name, r, size)
+	default:
+		leaves, err = readJSONExport(name, r, size)
 	}
 	if err != nil {
 		return nil, err
@@ -110,8 +113,9 @@ func FromLeaves(name string, leaves []pickle.Leaf) *Checkpoint {
 	return &Checkpoint{Path: name, Root: root, Leaves: leaves, Globals: []string{}}
 }
 
-// sniff tells a safetensors file ("safetensors") and an npz file ("npz") from anything
-// else ("pickle", which package pickle reads or rejects).
+// sniff tells a safetensors file ("safetensors"), an npz file ("npz") and a JSON export
+// of ptport ("json") from anything else ("pickle", which package pickle reads or
+// rejects).
 func sniff(r io.ReaderAt, size int64) string {
 	var head [9]byte
 	if size < 9 {
@@ -119,6 +123,9 @@ func sniff(r io.ReaderAt, size int64) string {
 	}
 	if _, err := r.ReadAt(head[:], 0); err != nil {
 		return "pickle"
+	}
+	if bytes.HasPrefix(head[:], []byte(`{"tensors"`)[:9]) || bytes.HasPrefix(head[:], []byte(`{"source"`)) {
+		return "json"
 	}
 	if n := binary.LittleEndian.Uint64(head[:8]); head[8] == '{' && n >= 2 && int64(n) <= size-8 {
 		return "safetensors"

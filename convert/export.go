@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -73,7 +72,8 @@ func export(path string, f Format, cp *Checkpoint, o writeOptions) error {
 	case JSON:
 		write = writeJSON
 	case PT:
-		write = writePT
+		archive := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		write = func(w io.Writer, cp *Checkpoint, src *Source) error { return writePT(w, cp, src, archive) }
 	default:
 		return fmt.Errorf("unknown output format %q", f)
 	}
@@ -282,6 +282,17 @@ func writeFloat32s(w io.Writer, t *pickle.Tensor) error {
 	return err
 }
 
-func writePT(w io.Writer, cp *Checkpoint, src *Source) error {
-	return errors.New("writing .pt files is not supported yet")
+// ptSourceRecord is the record of a .pt batch output holding its Source; torch.load
+// ignores it.
+const ptSourceRecord = ".ptport_source"
+
+// writePT writes cp's tree as torch.save does, under the archive folder named like the
+// output (torch.save names it after the file).
+func writePT(w io.Writer, cp *Checkpoint, src *Source, archive string) error {
+	opts := &pickle.WriteOptions{Archive: archive}
+	if src != nil {
+		b, _ := json.Marshal(src)
+		opts.Records = map[string][]byte{ptSourceRecord: b}
+	}
+	return pickle.Write(w, cp.Root, opts)
 }

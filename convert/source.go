@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"strings"
 )
 
@@ -88,5 +89,21 @@ func readSource(path string, f Format) (*Source, error) {
 
 // readPTSource returns the Source a .pt output records, or "".
 func readPTSource(r io.ReaderAt, size int64) (string, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return "", err
+	}
+	for _, f := range zr.File {
+		if path.Base(f.Name) != ptSourceRecord || f.UncompressedSize64 > 1<<16 {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return "", err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(io.LimitReader(rc, 1<<16))
+		return string(b), err
+	}
 	return "", errNoSource
 }

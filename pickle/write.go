@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // WriteOptions configure Write. The zero value (or nil) writes what
@@ -21,9 +22,10 @@ type WriteOptions struct {
 	// Archive is the records' folder inside the zip; "" means "archive",
 	// the name torch.save gives when it writes to a stream.
 	Archive string
-	// Records are extra records written under the folder (for example
-	// ".ptport_source"); torch.load ignores them. Their names must not be
-	// those of the records Write writes itself.
+	// Records are extra records written under the folder, in name order
+	// after the storages (for example ".ptport_source"); torch.load ignores
+	// them. A name must not be one of the records Write writes itself,
+	// start or end with '/', or hold '\\' or ':'.
 	Records map[string][]byte
 }
 
@@ -49,11 +51,12 @@ type WriteOptions struct {
 // torch.load(weights_only=True) cannot load modules. Containers referenced
 // more than once are written once and referenced through the pickle memo.
 //
-// A cycle, a value of any other type, an unhashable dict key, a view
-// outside its storage, or one storage seen with two element sizes is an
-// error naming its path in the tree; nothing is written to w then. An
+// A cycle, a value of any other type, an unhashable dict key, a string
+// that is not UTF-8, a view outside its storage, one storage viewed with
+// two dtypes, or requires_grad on a tensor that is not floating point is
+// an error naming its path in the tree; nothing is written to w then. An
 // error while streaming storages (reading a storage, writing to w) leaves
-// a partial file in w.
+// a partial file in w: write to a temporary file and rename it.
 func Write(w io.Writer, root any, opts *WriteOptions) error {
 	var o WriteOptions
 	if opts != nil {
@@ -96,7 +99,10 @@ func Write(w io.Writer, root any, opts *WriteOptions) error {
 	for _, k := range keys {
 		s := p.byKey[k]
 		z.record(prefix+"data/"+k, s.nbytes, func(w io.Writer) error {
-			return copyStorage(w, s.s, s.nbytes)
+			if err := copyStorageTo(w, s.s, s.nbytes); err != nil {
+				return fmt.Errorf("pickle: write: storage data/%s: %w", k, err)
+			}
+			return nil
 		})
 	}
 	for _, name := range extra {
@@ -121,9 +127,9 @@ func checkRecordName(name string) error {
 	return nil
 }
 
-// copyStorage writes the n bytes of s to w through a buffer of at most
+// copyStorageTo writes the n bytes of s to w through a buffer of at most
 // 1 MiB.
-func copyStorage(w io.Writer, s *Storage, n int64) error {
+func copyStorageTo(w io.Writer, s *Storage, n int64) error {
 	buf := make([]byte, min(n, chunkSize))
 	for off := int64(0); off < n; {
 		m := int(min(n-off, int64(len(buf))))
@@ -132,7 +138,7 @@ func copyStorage(w io.Writer, s *Storage, n int64) error {
 			if err == nil || err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return fmt.Errorf("pickle: write: reading storage at byte %d of %d: %w", off+int64(k), n, err)
+			return fmt.Errorf("reading byte %d of %d: %w", off+int64(k), n, err)
 		}
 		if _, err := w.Write(buf[:m]); err != nil {
 			return err
@@ -143,15 +149,18 @@ func copyStorage(w io.Writer, s *Storage, n int64) error {
 }
 
 // ---------------------------------------------------------------------
-// The pickler: protocol 2, as Python's pickle.Pickler writes it for
-// torch.save, memo puts included, so that a tree read from a torch.save
-// file pickles to the same bytes.
+// The pickler: protocol 2, opcode for opcode as Python's pickle.Pickler
+// writes it for torch.save, memo puts included, so that torch.save of what
+// torch.load reads from the result writes the same pickle. Python memoizes
+// by object identity, which a file does not record for strings: strings
+// of the tree are memoized by value, those torch.save adds itself (in
+// persistent ids) apart from them.
 
-// batchSize is the number of items per APPENDS/SETITEMS, as in Python.
-const batchSize = 1000
+// pickleBatchSize is the number of items per APPENDS/SETITEMS, as in Python.
+const pickleBatchSize = 1000
 
-// storageOut is a storage to write, under its key.
-type storageOut struct {
+// writeStorage is a storage to write, under its key.
+type writeStorage struct {
 	key    string
 	s      *Storage
 	dtype  DType // element type the file records (that of the first tensor)
@@ -159,8 +168,8 @@ type storageOut struct {
 	nbytes int64
 }
 
-// seqID identifies a List or Tuple by its backing array and length.
-type seqID struct {
+// writeSeqID identifies a List or Tuple by its backing array and length.
+type writeSeqID struct {
 	first *any
 	n     int
 	tuple bool
@@ -172,11 +181,11 @@ type pickler struct {
 	strs     map[string]int // strings of the tree, memoized by value
 	own      map[string]int // strings the pickler adds (persistent ids, "latin1"), apart as in torch.save
 	globals  map[string]int
-	objs     map[any]int // *Dict, *Tensor, *Object, seqID -> memo index
+	objs     map[any]int // *Dict, *Tensor, *Object, writeSeqID -> memo index
 	active   map[any]bool
-	storages []*storageOut
-	byPtr    map[*Storage]*storageOut
-	byKey    map[string]*storageOut
+	storages []*writeStorage
+	byPtr    map[*Storage]*writeStorage
+	byKey    map[string]*writeStorage
 }
 
 func newPickler() *pickler {
@@ -186,8 +195,8 @@ func newPickler() *pickler {
 		globals: make(map[string]int),
 		objs:    make(map[any]int),
 		active:  make(map[any]bool),
-		byPtr:   make(map[*Storage]*storageOut),
-		byKey:   make(map[string]*storageOut),
+		byPtr:   make(map[*Storage]*writeStorage),
+		byKey:   make(map[string]*writeStorage),
 	}
 }
 
@@ -199,7 +208,7 @@ func writeError(path, format string, args ...any) error {
 	return fmt.Errorf("pickle: write: %s: %s", path, fmt.Sprintf(format, args...))
 }
 
-func childPath(parent string, key any) string {
+func writePath(parent string, key any) string {
 	return join(parent, keyName(key))
 }
 
@@ -390,6 +399,9 @@ func (p *pickler) value(v any, path string) error {
 		p.op(opREDUCE)
 		p.put()
 	case string:
+		if !pythonUTF8(x) {
+			return writeError(path, "string %q is not UTF-8; Python cannot load it", x)
+		}
 		p.str(x)
 	case []byte:
 		p.bytes(x)
@@ -457,6 +469,23 @@ func (p *pickler) bytes(b []byte) {
 	p.put()
 }
 
+// pythonUTF8 reports whether s is UTF-8 as Python's "surrogatepass"
+// decoding accepts it: valid UTF-8, or the 3-byte encodings of surrogates.
+func pythonUTF8(s string) bool {
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			if i+2 < len(s) && s[i] == 0xed && s[i+1] >= 0xa0 && s[i+1] <= 0xbf && s[i+2]&0xc0 == 0x80 {
+				i += 3
+				continue
+			}
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
 // writableGlobal reports whether g may be written as a value: torch
 // dtypes, storage and tensor classes, layouts and memory formats,
 // torch.Size and collections.OrderedDict, nothing that runs code.
@@ -483,7 +512,7 @@ func (p *pickler) enter(id any, path string) (memo int, done bool, err error) {
 		return i, true, nil
 	}
 	if p.active[id] {
-		return 0, false, writeError(path, "the tree contains a cycle; torch.save files written here hold none")
+		return 0, false, writeError(path, "the tree contains a cycle")
 	}
 	p.active[id] = true
 	return 0, false, nil
@@ -500,7 +529,7 @@ func (p *pickler) list(l List, path string) error {
 		p.put()
 		return nil
 	}
-	id := seqID{&l[0], len(l), false}
+	id := writeSeqID{&l[0], len(l), false}
 	if i, done, err := p.enter(id, path); err != nil {
 		return err
 	} else if done {
@@ -509,13 +538,13 @@ func (p *pickler) list(l List, path string) error {
 	}
 	p.op(opEMPTYLIST)
 	m := p.put()
-	for start := 0; start < len(l); start += batchSize {
-		end := min(start+batchSize, len(l))
+	for start := 0; start < len(l); start += pickleBatchSize {
+		end := min(start+pickleBatchSize, len(l))
 		if end-start > 1 {
 			p.op(opMARK)
 		}
 		for i := start; i < end; i++ {
-			if err := p.value(l[i], childPath(path, i)); err != nil {
+			if err := p.value(l[i], writePath(path, i)); err != nil {
 				return err
 			}
 		}
@@ -534,7 +563,7 @@ func (p *pickler) tuple(t Tuple, path string) error {
 		p.op(opEMPTYTUPLE)
 		return nil
 	}
-	id := seqID{&t[0], len(t), true}
+	id := writeSeqID{&t[0], len(t), true}
 	if i, done, err := p.enter(id, path); err != nil {
 		return err
 	} else if done {
@@ -545,7 +574,7 @@ func (p *pickler) tuple(t Tuple, path string) error {
 		p.op(opMARK)
 	}
 	for i, e := range t {
-		if err := p.value(e, childPath(path, i)); err != nil {
+		if err := p.value(e, writePath(path, i)); err != nil {
 			return err
 		}
 	}
@@ -584,19 +613,19 @@ func (p *pickler) dict(d *Dict, path string) error {
 }
 
 func (p *pickler) setItems(entries []DictEntry, path string) error {
-	for start := 0; start < len(entries); start += batchSize {
-		end := min(start+batchSize, len(entries))
+	for start := 0; start < len(entries); start += pickleBatchSize {
+		end := min(start+pickleBatchSize, len(entries))
 		if end-start > 1 {
 			p.op(opMARK)
 		}
 		for _, e := range entries[start:end] {
-			if !hashable(e.Key) {
+			if !pyHashable(e.Key) {
 				return writeError(path, "dict key of type %T cannot be a Python dict key", e.Key)
 			}
 			if err := p.value(e.Key, path); err != nil {
 				return err
 			}
-			if err := p.value(e.Value, childPath(path, e.Key)); err != nil {
+			if err := p.value(e.Value, writePath(path, e.Key)); err != nil {
 				return err
 			}
 		}
@@ -609,8 +638,8 @@ func (p *pickler) setItems(entries []DictEntry, path string) error {
 	return nil
 }
 
-// hashable reports whether k can be a Python dict key.
-func hashable(k any) bool {
+// pyHashable reports whether k can be a Python dict key.
+func pyHashable(k any) bool {
 	switch x := k.(type) {
 	case nil, bool, int64, int, int32, int16, int8, uint8, uint16, uint32, uint, uint64,
 		float64, float32, complex128, string, []byte, Global:
@@ -619,7 +648,7 @@ func hashable(k any) bool {
 		return x != nil
 	case Tuple:
 		for _, e := range x {
-			if !hashable(e) {
+			if !pyHashable(e) {
 				return false
 			}
 		}
@@ -628,8 +657,8 @@ func hashable(k any) bool {
 	return false
 }
 
-// object writes a pickled object (an nn.Module) as the OrderedDict of its
-// state_dict.
+// object writes a pickled object (an nn.Module) as the OrderedDict its
+// state_dict() would return (without its _metadata).
 func (p *pickler) object(o *Object, path string) error {
 	if i, done, err := p.enter(o, path); err != nil {
 		return err
@@ -643,10 +672,18 @@ func (p *pickler) object(o *Object, path string) error {
 	}
 	d := &Dict{Ordered: true, Entries: make([]DictEntry, len(leaves))}
 	for k, l := range leaves {
-		if _, ok := l.Value.(*Object); ok {
-			return writeError(childPath(path, l.Name), "object %s.%s has no state to write", l.Value.(*Object).Module, l.Value.(*Object).Name)
+		v := l.Value
+		switch x := v.(type) {
+		case *Object:
+			return writeError(writePath(path, l.Name), "object %s.%s has no state to write", x.Module, x.Name)
+		case *Tensor:
+			// state_dict() holds detached tensors: new tensor objects on
+			// the same storages, without requires_grad.
+			c := *x
+			c.RequiresGrad = false
+			v = &c
 		}
-		d.Entries[k] = DictEntry{Key: l.Name, Value: l.Value}
+		d.Entries[k] = DictEntry{Key: l.Name, Value: v}
 	}
 	if err := p.dict(d, path); err != nil {
 		return err
@@ -656,7 +693,7 @@ func (p *pickler) object(o *Object, path string) error {
 }
 
 // storage returns the record of s, viewed as elements of dtype.
-func (p *pickler) storage(s *Storage, dtype DType, path string) (*storageOut, error) {
+func (p *pickler) storage(s *Storage, dtype DType, path string) (*writeStorage, error) {
 	if out, ok := p.byPtr[s]; ok {
 		if out.dtype != dtype {
 			return nil, writeError(path, "storage is viewed both as %s and as %s; torch.save cannot write that", out.dtype, dtype)
@@ -670,7 +707,7 @@ func (p *pickler) storage(s *Storage, dtype DType, path string) (*storageOut, er
 	if ts == 0 {
 		return nil, writeError(path, "unknown dtype %q", dtype)
 	}
-	if _, ok := storageClass[dtype]; !ok {
+	if _, ok := storageClassOf[dtype]; !ok {
 		return nil, writeError(path, "no torch storage class for dtype %s", dtype)
 	}
 	hi, nb := bits.Mul64(uint64(max(s.Len, 0)), uint64(ss))
@@ -680,7 +717,7 @@ func (p *pickler) storage(s *Storage, dtype DType, path string) (*storageOut, er
 	if nb%uint64(ts) != 0 {
 		return nil, writeError(path, "storage of %d bytes is not a whole number of %s elements", nb, dtype)
 	}
-	out := &storageOut{
+	out := &writeStorage{
 		key:    strconv.Itoa(len(p.storages)),
 		s:      s,
 		dtype:  dtype,
@@ -693,8 +730,8 @@ func (p *pickler) storage(s *Storage, dtype DType, path string) (*storageOut, er
 	return out, nil
 }
 
-// storageClass names the torch storage class of each dtype.
-var storageClass = map[DType]string{
+// storageClassOf names the torch storage class of each dtype.
+var storageClassOf = map[DType]string{
 	F64: "DoubleStorage", F32: "FloatStorage", F16: "HalfStorage", BF16: "BFloat16Storage",
 	I64: "LongStorage", I32: "IntStorage", I16: "ShortStorage", I8: "CharStorage",
 	U8: "ByteStorage", BOOL: "BoolStorage", C64: "ComplexFloatStorage", C128: "ComplexDoubleStorage",
@@ -702,10 +739,10 @@ var storageClass = map[DType]string{
 
 // persid writes the persistent id torch.save gives a storage: ('storage',
 // torch.<Dtype>Storage, key, 'cpu', numel), then BINPERSID.
-func (p *pickler) persid(s *storageOut) {
+func (p *pickler) persid(s *writeStorage) {
 	p.op(opMARK)
 	p.memoStr(p.own, "storage")
-	p.global("torch", storageClass[s.dtype])
+	p.global("torch", storageClassOf[s.dtype])
 	p.memoStr(p.own, s.key)
 	p.memoStr(p.own, "cpu")
 	p.int(s.numel)
@@ -731,8 +768,15 @@ func (p *pickler) tensor(t *Tensor, path string) error {
 	if strides == nil {
 		strides = contiguousStrides(t.Shape)
 	}
-	if err := checkView(t.Shape, strides, t.Offset, s.numel); err != nil {
+	if err := checkWriteView(t.Shape, strides, t.Offset, s.numel); err != nil {
 		return writeError(path, "%v", err)
+	}
+	if t.RequiresGrad {
+		switch t.DType {
+		case F64, F32, F16, BF16, C64, C128:
+		default:
+			return writeError(path, "a %s tensor cannot require grad in torch", t.DType)
+		}
 	}
 	p.global("torch._utils", "_rebuild_tensor_v2")
 	p.op(opMARK)
@@ -750,8 +794,8 @@ func (p *pickler) tensor(t *Tensor, path string) error {
 	return nil
 }
 
-// checkView checks that a view lies within a storage of n elements.
-func checkView(shape, strides []int, offset int, n int64) error {
+// checkWriteView checks that a view lies within a storage of n elements.
+func checkWriteView(shape, strides []int, offset int, n int64) error {
 	if len(strides) != len(shape) {
 		return fmt.Errorf("%d strides for %d dimensions", len(strides), len(shape))
 	}
@@ -794,26 +838,26 @@ func checkView(shape, strides []int, offset int, n int64) error {
 var zip64Limit int64 = math.MaxUint32
 
 const (
-	alignment    = 64
-	flagData     = 0x0008 // sizes and CRC in a data descriptor
-	flagUTF8     = 0x0800
-	zip64ExtraID = 0x0001
+	zipAlign          = 64
+	zipFlagDescriptor = 0x0008 // sizes and CRC in a data descriptor
+	zipFlagUTF8       = 0x0800
+	zip64ExtraID      = 0x0001
 )
 
-// countWriter counts the bytes written to w.
-type countWriter struct {
+// zipCountWriter counts the bytes written to w.
+type zipCountWriter struct {
 	w io.Writer
 	n int64
 }
 
-func (c *countWriter) Write(p []byte) (int, error) {
+func (c *zipCountWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
 }
 
 type zipWriter struct {
-	cw    *countWriter
+	cw    *zipCountWriter
 	bw    *bufio.Writer
 	dir   []byte
 	count int
@@ -821,7 +865,7 @@ type zipWriter struct {
 }
 
 func newZipWriter(w io.Writer) *zipWriter {
-	cw := &countWriter{w: w}
+	cw := &zipCountWriter{w: w}
 	return &zipWriter{cw: cw, bw: bufio.NewWriterSize(cw, 64<<10)}
 }
 
@@ -841,23 +885,23 @@ func (z *zipWriter) bytes(name string, data []byte) {
 	})
 }
 
-// crcWriter passes writes to w, summing their CRC-32 and size.
-type crcWriter struct {
+// zipCRCWriter passes writes to w, summing their CRC-32 and size.
+type zipCRCWriter struct {
 	w   io.Writer
 	crc uint32
 	n   int64
 }
 
-func (c *crcWriter) Write(p []byte) (int, error) {
+func (c *zipCRCWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.crc = crc32.Update(c.crc, crc32.IEEETable, p[:n])
 	c.n += int64(n)
 	return n, err
 }
 
-// zip64Extra returns the zip64 extended information field holding the
+// zip64Field returns the zip64 extended information field holding the
 // given values.
-func zip64Extra(vals ...uint64) []byte {
+func zip64Field(vals ...uint64) []byte {
 	b := binary.LittleEndian.AppendUint16(nil, zip64ExtraID)
 	b = binary.LittleEndian.AppendUint16(b, uint16(8*len(vals)))
 	for _, v := range vals {
@@ -874,9 +918,9 @@ func (z *zipWriter) record(name string, size int64, fill func(io.Writer) error) 
 	le := binary.LittleEndian
 	off := z.offset()
 	bigSize, bigOff := size >= zip64Limit, off >= zip64Limit
-	flags := uint16(flagUTF8)
+	flags := uint16(zipFlagUTF8)
 	if size > 0 {
-		flags |= flagData
+		flags |= zipFlagDescriptor
 	}
 
 	// The local header's zip64 field holds what miniz puts there: the
@@ -885,14 +929,14 @@ func (z *zipWriter) record(name string, size int64, fill func(io.Writer) error) 
 	var local64 []byte
 	switch {
 	case bigSize && bigOff:
-		local64 = zip64Extra(uint64(size), 0, uint64(off))
+		local64 = zip64Field(uint64(size), 0, uint64(off))
 	case bigSize:
-		local64 = zip64Extra(uint64(size), 0)
+		local64 = zip64Field(uint64(size), 0)
 	case bigOff:
-		local64 = zip64Extra(uint64(off))
+		local64 = zip64Field(uint64(off))
 	}
 	start := off + 30 + int64(len(name)) + int64(len(local64)) + 4
-	pad := (alignment - start%alignment) % alignment
+	pad := (zipAlign - start%zipAlign) % zipAlign
 	fb := make([]byte, 4+pad)
 	fb[0], fb[1] = 'F', 'B'
 	le.PutUint16(fb[2:], uint16(pad))
@@ -913,7 +957,7 @@ func (z *zipWriter) record(name string, size int64, fill func(io.Writer) error) 
 		return
 	}
 
-	cw := &crcWriter{w: z.bw}
+	cw := &zipCRCWriter{w: z.bw}
 	if err := fill(cw); err != nil {
 		z.err = err
 		return
@@ -938,29 +982,29 @@ func (z *zipWriter) record(name string, size int64, fill func(io.Writer) error) 
 	var central64 []byte
 	switch {
 	case bigSize && bigOff:
-		central64 = zip64Extra(uint64(size), uint64(size), uint64(off))
+		central64 = zip64Field(uint64(size), uint64(size), uint64(off))
 	case bigSize:
-		central64 = zip64Extra(uint64(size), uint64(size))
+		central64 = zip64Field(uint64(size), uint64(size))
 	case bigOff:
-		central64 = zip64Extra(uint64(off))
+		central64 = zip64Field(uint64(off))
 	}
 	c := make([]byte, 46)
 	le.PutUint32(c[0:], 0x02014b50)
 	le.PutUint16(c[8:], flags)
 	le.PutUint32(c[16:], cw.crc)
-	le.PutUint32(c[20:], clamp32(size))
-	le.PutUint32(c[24:], clamp32(size))
+	le.PutUint32(c[20:], zipClamp32(size))
+	le.PutUint32(c[24:], zipClamp32(size))
 	le.PutUint16(c[28:], uint16(len(name)))
 	le.PutUint16(c[30:], uint16(len(central64)))
-	le.PutUint32(c[42:], clamp32(off))
+	le.PutUint32(c[42:], zipClamp32(off))
 	z.dir = append(z.dir, c...)
 	z.dir = append(z.dir, name...)
 	z.dir = append(z.dir, central64...)
 	z.count++
 }
 
-// clamp32 returns v, or 0xFFFFFFFF when v is given in a zip64 field.
-func clamp32(v int64) uint32 {
+// zipClamp32 returns v, or 0xFFFFFFFF when v is given in a zip64 field.
+func zipClamp32(v int64) uint32 {
 	if v >= zip64Limit {
 		return math.MaxUint32
 	}

@@ -3,8 +3,9 @@
     /usr/bin/python3 scripts/check_exports.py PTPORT FILE.pt...
 
 For each checkpoint, runs `PTPORT convert FILE -o OUT` to .npz, .safetensors and .json,
-then loads FILE with torch.load and each output with numpy (npz), a plain parser
-(safetensors: 8-byte header size, JSON header, raw bytes) and json, and requires every
+and the .safetensors on to .pt, then loads FILE with torch.load and each output with
+numpy (npz), a plain parser (safetensors: 8-byte header size, JSON header, raw bytes),
+json, and torch.load(weights_only=True) (.pt), and requires every
 tensor to be there under the name ptport's naming contract gives it (dotted path from
 the root; a whole nn.Module by its state_dict names), with the same dtype, shape and
 values (NaN where NaN), and the non-tensor values to be kept. Prints one line per file
@@ -105,6 +106,21 @@ def read_json(path):
     return out, doc.get("values", {})
 
 
+def read_pt(path):
+    """A flat state_dict .pt (safetensors converted back): tensors and values by name.
+    torch 1.13's weights_only loader cannot read float scalars; such a file is loaded
+    as torch.save's own would have to be."""
+    try:
+        d = torch.load(path, weights_only=True)
+    except Exception as e:
+        if "Unsupported operand 71" not in str(e):
+            raise
+        d = torch.load(path)
+    tensors = {k: (TORCH_ST[v.dtype], as_numpy(v)) for k, v in d.items() if isinstance(v, torch.Tensor)}
+    values = {k: v for k, v in d.items() if not isinstance(v, torch.Tensor)}
+    return tensors, values
+
+
 def check(ptport, path, tmp):
     obj = torch.load(path, map_location="cpu")
     want = list(leaves(obj))
@@ -112,9 +128,10 @@ def check(ptport, path, tmp):
     values = {n: v for n, v in want if not isinstance(v, torch.Tensor)}
     errors = []
     base = os.path.join(tmp, os.path.basename(path))
-    for ext in ("npz", "safetensors", "json"):
+    for ext in ("npz", "safetensors", "json", "safetensors.pt"):
         out = base + "." + ext
-        r = subprocess.run([ptport, "convert", path, "-o", out], capture_output=True, text=True)
+        src = base + ".safetensors" if ext == "safetensors.pt" else path
+        r = subprocess.run([ptport, "convert", src, "-o", out], capture_output=True, text=True)
         if r.returncode != 0:
             errors.append(f"{ext}: ptport exited {r.returncode}: {r.stderr.strip()}")
             continue
@@ -125,8 +142,10 @@ def check(ptport, path, tmp):
         elif ext == "safetensors":
             got, m = read_safetensors(out)
             meta = json.loads(m["ptport.values"]) if "ptport.values" in m else {}
-        else:
+        elif ext == "json":
             got, meta = read_json(out)
+        else:
+            got, meta = read_pt(out)
         if set(got) != set(tensors):
             errors.append(f"{ext}: tensor names differ: missing {sorted(set(tensors) - set(got))}, extra {sorted(set(got) - set(tensors))}")
         for name, t in tensors.items():
