@@ -228,3 +228,19 @@ func TestBatchCheck(t *testing.T) {
 		t.Errorf("reference files taken as inputs: %v", names)
 	}
 }
+
+// TestBatchResumeFormats: every output format records its source, so a rerun skips.
+func TestBatchResumeFormats(t *testing.T) {
+	root, bad := batchTree(t)
+	for _, f := range Formats {
+		t.Run(string(f), func(t *testing.T) {
+			opts := BatchOptions{Inputs: []string{root}, OutDir: t.TempDir(), To: f}
+			if sum, _ := runBatch(t, opts); sum.OK != 13-len(bad) {
+				t.Fatalf("first run %+v", sum)
+			}
+			if sum, _ := runBatch(t, opts); sum.Skipped != 13-len(bad) || sum.OK != 0 {
+				t.Errorf("rerun %+v, want every good input skipped", sum)
+			}
+		})
+	}
+}
