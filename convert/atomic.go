@@ -51,7 +51,7 @@ func writeFile(path string, o writeOptions, write func(w io.Writer) error) (err 
 	if o.ctx != nil {
 		dst = ctxWriter{o.ctx, f}
 	}
-	bw := bufio.NewWriterSize(dst, 1<<20)
+	bw := &output{Writer: bufio.NewWriterSize(dst, 1<<20), f: f, ctx: o.ctx}
 	if err = write(bw); err != nil {
 		return err
 	}
@@ -80,6 +80,28 @@ func writeFile(path string, o writeOptions, write func(w io.Writer) error) (err 
 		d.Close()
 	}
 	return nil
+}
+
+// output is what writeFile gives the format writers: a buffered writer onto the
+// temporary file that can also copy a range of another file within the kernel.
+type output struct {
+	*bufio.Writer
+	f   *os.File
+	ctx context.Context
+}
+
+// copyRange appends the n bytes at offset off of src to the output. It copies within the
+// kernel (copy_file_range) when src is a file and the system can, and reports false
+// when it cannot, having written nothing.
+func (o *output) copyRange(src io.ReaderAt, off, n int64) (bool, error) {
+	sf, ok := src.(*os.File)
+	if !ok {
+		return false, nil
+	}
+	if err := o.Flush(); err != nil {
+		return false, err
+	}
+	return copyFileRange(o.ctx, o.f, sf, off, n)
 }
 
 // ctxWriter fails its writes once its context is done.

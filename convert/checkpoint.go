@@ -44,16 +44,9 @@ func Open(path string, opts *pickle.Options) (*Checkpoint, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s is a folder, not a checkpoint file", path)
 	}
-	kind := sniff(f, fi.Size())
-	if kind == "pickle" {
-		f.Close()
-		pf, err := pickle.Open(path, opts)
-		if err != nil {
-			return nil, err
-		}
-		return fromPickle(path, pf)
-	}
-	cp, err := readOther(path, kind, f, fi.Size())
+	// Read through the file, not a memory map, so that tensor data can be copied within
+	// the kernel and converting a large file does not map it all into memory.
+	cp, err := NewCheckpoint(path, f, fi.Size(), opts)
 	if err != nil {
 		f.Close()
 		return nil, err

@@ -161,8 +161,19 @@ func writeSafetensors(w io.Writer, cp *Checkpoint, src *Source) error {
 	if _, err := w.Write(hdr); err != nil {
 		return err
 	}
+	out, _ := w.(*output)
 	for _, l := range tensors {
-		if _, err := l.Value.(*pickle.Tensor).WriteTo(w); err != nil {
+		t := l.Value.(*pickle.Tensor)
+		if src, off, n, ok := t.Span(); ok && out != nil {
+			copied, err := out.copyRange(src, off, n)
+			if err != nil {
+				return fmt.Errorf("tensor %s: %w", l.Name, err)
+			}
+			if copied {
+				continue
+			}
+		}
+		if _, err := t.WriteTo(w); err != nil {
 			return fmt.Errorf("tensor %s: %w", l.Name, err)
 		}
 	}

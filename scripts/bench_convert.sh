@@ -17,11 +17,15 @@ PY
 ls -l "$tmp/big.pt" | awk '{printf "input: %.0f MiB\n", $5/1048576}'
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 timeit() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
-cp_times=(); pt_times=(); rss=()
+cp_times=(); cps_times=(); pt_times=(); rss=()
 for i in $(seq "$runs"); do
-	rm -f "$tmp/copy.pt" "$tmp/out.safetensors"
-	sync
+	# Each timed command starts with no dirty pages of the one before, and the input in
+	# the page cache for all of them.
+	rm -f "$tmp/copy.pt" "$tmp/out.safetensors"; sync
 	cp_times+=("$(timeit cp "$tmp/big.pt" "$tmp/copy.pt")")
+	rm -f "$tmp/copy.pt"; sync
+	cps_times+=("$(timeit sh -c "cp '$tmp/big.pt' '$tmp/copy.pt' && sync '$tmp/copy.pt'")")
+	rm -f "$tmp/copy.pt"; sync
 	s=$(date +%s.%N)
 	/usr/bin/time -f '%M' -o "$tmp/rss" "$tmp/ptport" convert "$tmp/big.pt" -o "$tmp/out.safetensors" 2>/dev/null
 	e=$(date +%s.%N)
@@ -29,7 +33,11 @@ for i in $(seq "$runs"); do
 	rss+=("$(cat "$tmp/rss")")
 done
 cpm=$(printf '%s\n' "${cp_times[@]}" | median)
+cpsm=$(printf '%s\n' "${cps_times[@]}" | median)
 ptm=$(printf '%s\n' "${pt_times[@]}" | median)
 rssm=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
-printf '| cp | %.2f s |\n| ptport convert -> safetensors | %.2f s |\n| ratio | %.2f |\n| ptport peak RSS (max of %d) | %d MiB |\n' \
-	"$cpm" "$ptm" "$(echo "$ptm / $cpm" | bc -l)" "$runs" "$((rssm / 1024))"
+printf '| what (median of %d) | time | ptport / it |\n|---|---|---|\n' "$runs"
+printf '| cp | %.2f s | %.2f |\n' "$cpm" "$(echo "$ptm / $cpm" | bc -l)"
+printf '| cp, then fsync the copy | %.2f s | %.2f |\n' "$cpsm" "$(echo "$ptm / $cpsm" | bc -l)"
+printf '| ptport convert -> .safetensors (fsynced) | %.2f s | |\n' "$ptm"
+printf '\nptport peak RSS (largest of %d runs): %d MiB\n' "$runs" "$((rssm / 1024))"

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package convert
+
+import (
+	"context"
+	"os"
+)
+
+// copyFileRange reports false: only Linux copies within the kernel.
+func copyFileRange(ctx context.Context, dst, src *os.File, off, n int64) (bool, error) {
+	return false, nil
+}

@@ -1,0 +1,36 @@
+package pickle
+
+import "io"
+
+// Span returns where the tensor's bytes lie in the source they are read from, when they
+// are one contiguous little-endian run there: the source (the io.ReaderAt given to
+// NewReader, an *os.File for Open without a memory map), the byte offset and the length.
+// ok is false for views that are not C-contiguous, big-endian files, in-memory storages
+// and storages not yet resolved. A caller may then copy the bytes without decoding them,
+// for example with copy_file_range.
+func (t *Tensor) Span() (src io.ReaderAt, off, n int64, ok bool) {
+	if t == nil || t.Storage == nil || !t.IsContiguous() || t.Offset < 0 {
+		return nil, 0, 0, false
+	}
+	s := t.Storage
+	if s.src == nil || s.swap || s.root != nil {
+		return nil, 0, 0, false
+	}
+	if _, isMem := s.src.(memSource); isMem {
+		return nil, 0, 0, false
+	}
+	total, err := s.nbytes()
+	if err != nil {
+		return nil, 0, 0, false
+	}
+	size := int64(t.DType.Size())
+	if size == 0 || t.DType != s.DType {
+		return nil, 0, 0, false
+	}
+	start := int64(t.Offset) * size
+	n = t.NumBytes()
+	if start > total || n > total-start {
+		return nil, 0, 0, false
+	}
+	return s.src, s.off + start, n, true
+}
