@@ -29,8 +29,9 @@ type TensorInfo struct {
 	Strides    []int  `json:"strides"`
 	Contiguous bool   `json:"contiguous"`
 	Device     string `json:"device"`
-	// SharedWith names the other tensors that view the same storage.
-	SharedWith []string `json:"shared_with,omitempty"`
+	// SharedBy counts the tensors that view the same storage, this one included, when
+	// there are several.
+	SharedBy int `json:"shared_by,omitempty"`
 }
 
 // ValueInfo is a non-tensor leaf of a checkpoint.
@@ -62,14 +63,9 @@ func Inspect(cp *Checkpoint) *Inventory {
 		inv.Tensors = append(inv.Tensors, ti)
 	}
 	for _, idx := range byStorage {
-		if len(idx) < 2 {
-			continue
-		}
-		for _, i := range idx {
-			for _, j := range idx {
-				if i != j {
-					inv.Tensors[i].SharedWith = append(inv.Tensors[i].SharedWith, inv.Tensors[j].Name)
-				}
+		if len(idx) > 1 {
+			for _, i := range idx {
+				inv.Tensors[i].SharedBy = len(idx)
 			}
 		}
 	}

@@ -45,8 +45,8 @@ references, and the recurrent modules ptport can run.`,
 					if t.Offset != 0 {
 						layout += fmt.Sprintf(", offset %d", t.Offset)
 					}
-					if len(t.SharedWith) > 0 {
-						layout += ", shared with " + strings.Join(t.SharedWith, " ")
+					if t.SharedBy > 0 {
+						layout += fmt.Sprintf(", storage shared by %d tensors", t.SharedBy)
 					}
 					if t.Device != "" && t.Device != "cpu" {
 						layout += ", saved on " + t.Device
