@@ -169,15 +169,6 @@ func tarFile(t testing.TB, members ...record) []byte {
 	return buf.Bytes()
 }
 
-// f32bytes returns the little-endian bytes of float32 values.
-func f32bytes(vs ...float32) []byte {
-	var b []byte
-	for _, v := range vs {
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
-	}
-	return b
-}
-
 // seq returns n little-endian elements of size e holding 0, 1, 2, ... in
 // each element's low bytes (distinct patterns for views to be checked).
 func seq(n, e int) []byte {

@@ -1,14 +1,19 @@
 package pickle
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math"
+	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -20,7 +25,11 @@ type manifest map[string]struct {
 		Shape  []int  `json:"shape"`
 		SHA256 string `json:"sha256"`
 	} `json:"tensors"`
-	Error string `json:"error"`
+	// Values are the non-tensor leaves (ints, floats, strings, bools, None),
+	// when the manifest lists them.
+	Values map[string]any `json:"values"`
+	Format string         `json:"format"`
+	Error  string         `json:"error"`
 }
 
 func loadManifest(t *testing.T, path string) manifest {
@@ -30,7 +39,9 @@ func loadManifest(t *testing.T, path string) manifest {
 		t.Fatal(err)
 	}
 	var m manifest
-	if err := json.Unmarshal(b, &m); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	if len(m) == 0 {
@@ -40,9 +51,12 @@ func loadManifest(t *testing.T, path string) manifest {
 }
 
 // checkManifest loads every file listed in dir/MANIFEST.json and compares
-// the tensors Leaves yields with the manifest: names, dtypes, shapes and
-// the sha256 of Bytes. Files listed with an error must fail to load.
-func checkManifest(t *testing.T, dir string) {
+// what Leaves yields with the manifest: tensor names, dtypes, shapes and
+// the sha256 of Bytes, the format and the non-tensor values when listed.
+// Files listed with an error must fail to load with a *FormatError or
+// *UnsafeGlobalError (whose message contains the listed error when
+// errSubstring is set).
+func checkManifest(t *testing.T, dir string, errSubstring bool) {
 	m := loadManifest(t, filepath.Join(dir, "MANIFEST.json"))
 	names := make([]string, 0, len(m))
 	for n := range m {
@@ -66,6 +80,12 @@ func checkManifest(t *testing.T, dir string) {
 				if !errors.As(err, &fe) && !errors.As(err, &ue) {
 					t.Errorf("error %v (%T) is not a FormatError or UnsafeGlobalError", err, err)
 				}
+				if errSubstring && !strings.Contains(err.Error(), want.Error) {
+					t.Errorf("error %q does not contain %q", err, want.Error)
+				}
+				if !strings.Contains(err.Error(), name) {
+					t.Errorf("error %q does not name the file", err)
+				}
 				return
 			}
 			if err != nil {
@@ -76,14 +96,27 @@ func checkManifest(t *testing.T, dir string) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if want.Format != "" && string(f.Format) != want.Format {
+				t.Errorf("format %q, want %q", f.Format, want.Format)
+			}
 			got := map[string]*Tensor{}
+			values := map[string]any{}
 			for _, l := range leaves {
-				if tt, ok := l.Value.(*Tensor); ok {
-					if _, dup := got[l.Name]; dup {
-						t.Errorf("tensor name %q appears twice", l.Name)
-					}
-					got[l.Name] = tt
+				if _, dup := got[l.Name]; dup {
+					t.Errorf("leaf name %q appears twice", l.Name)
 				}
+				if _, dup := values[l.Name]; dup {
+					t.Errorf("leaf name %q appears twice", l.Name)
+				}
+				switch v := l.Value.(type) {
+				case *Tensor:
+					got[l.Name] = v
+				case nil, bool, int64, *big.Int, float64, string:
+					values[l.Name] = v
+				}
+			}
+			if want.Values != nil {
+				checkValues(t, values, want.Values)
 			}
 			var gotNames, wantNames []string
 			for n := range got {
@@ -132,18 +165,55 @@ func corpusDir() string {
 	return filepath.Join("..", "..", "shared", "corpus")
 }
 
+// checkValues compares non-tensor leaves with a manifest's values.
+func checkValues(t *testing.T, got, want map[string]any) {
+	t.Helper()
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok {
+			t.Errorf("value %s missing", name)
+			continue
+		}
+		if !sameValue(g, w) {
+			t.Errorf("value %s = %#v, want %#v", name, g, w)
+		}
+	}
+	for name, g := range got {
+		if _, ok := want[name]; !ok {
+			t.Errorf("unexpected value leaf %s = %#v", name, g)
+		}
+	}
+}
+
+// sameValue compares a leaf with a JSON value decoded with UseNumber.
+func sameValue(got, want any) bool {
+	switch w := want.(type) {
+	case nil:
+		return got == nil
+	case bool, string:
+		return got == w
+	case json.Number:
+		switch g := got.(type) {
+		case int64:
+			return strconv.FormatInt(g, 10) == w.String()
+		case *big.Int:
+			return g.String() == w.String()
+		case float64:
+			f, err := strconv.ParseFloat(w.String(), 64)
+			return err == nil && math.Float64bits(f) == math.Float64bits(g)
+		}
+	}
+	return false
+}
+
 func TestCorpus(t *testing.T) {
 	dir := corpusDir()
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.json")); err != nil {
 		t.Skipf("no corpus at %s (set PTPORT_CORPUS)", dir)
 	}
-	checkManifest(t, dir)
+	checkManifest(t, dir, false)
 }
 
 func TestFixtures(t *testing.T) {
-	dir := filepath.Join("..", "testdata", "pickle")
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.json")); err != nil {
-		t.Skipf("no fixtures at %s", dir)
-	}
-	checkManifest(t, dir)
+	checkManifest(t, filepath.Join("..", "testdata", "pickle"), true)
 }

@@ -47,7 +47,3 @@ func (e *UnsafeGlobalError) Error() string {
 	}
 	return s + fmt.Sprintf("global %s.%s is not allowed (set Options.AllowObjects to keep unknown classes as inert objects)", e.Module, e.Name)
 }
-
-func errorf(where, format string, args ...any) *FormatError {
-	return &FormatError{Where: where, Msg: fmt.Sprintf(format, args...)}
-}

@@ -32,9 +32,13 @@ const (
 // File is an opened checkpoint. Tensors in Root read their bytes from the
 // file until Close.
 type File struct {
-	Format  Format
-	Root    any
-	Globals []string // sorted "module.name" of every global the pickles name
+	Format Format
+	// Root is the unpickled object: a *Dict for a state_dict or checkpoint,
+	// a *Tensor, an *Object for a whole pickled nn.Module, ...
+	Root any
+	// Globals lists, sorted, "module.name" of every global the pickles
+	// name (as spelled in the file).
+	Globals []string
 
 	closeOnce sync.Once
 	closer    func() error
@@ -178,29 +182,31 @@ func (r *reader) readPickle(src io.ReaderAt, start, limit int64, label string, p
 	if avail <= 0 {
 		return nil, start, r.errf(where(0), "missing pickle (truncated file?)")
 	}
-	buf := make([]byte, min(avail, 64<<10))
-	if err := readFull(src, buf, start); err != nil {
-		return nil, start, r.errf(where(0), "%v", err)
-	}
-	for {
-		sr, err := scanPickle(buf, avail, r.checkGlobal(where), where)
-		var nm *needMore
-		if errors.As(err, &nm) {
-			n := min(avail, max(nm.n, 2*int64(len(buf))))
-			nb := make([]byte, n)
-			copy(nb, buf)
-			if err := readFull(src, nb[len(buf):], start+int64(len(buf))); err != nil {
-				return nil, start, r.errf(where(len(buf)), "%v", err)
-			}
-			buf = nb
-			continue
+	var buf []byte
+	if m, ok := src.(memSource); ok && start == 0 && int64(len(m)) == limit {
+		buf = m // already in memory
+	} else {
+		buf = make([]byte, min(avail, 64<<10))
+		if err := readFull(src, buf, start); err != nil {
+			return nil, start, r.errf(where(0), "%v", err)
 		}
-		if err != nil {
-			return nil, start, r.wrap(err, where(0))
-		}
-		v, err := r.unpickle(buf, sr, where, persistent)
-		return v, start + int64(sr.end), err
 	}
+	grow := func(n int64) ([]byte, error) {
+		n = min(avail, max(n, 2*int64(len(buf))))
+		nb := make([]byte, n)
+		copy(nb, buf)
+		if err := readFull(src, nb[len(buf):], start+int64(len(buf))); err != nil {
+			return nil, r.errf(where(len(buf)), "%v", err)
+		}
+		buf = nb
+		return nb, nil
+	}
+	sr, buf, err := scanPickle(buf, avail, grow, r.checkGlobal(where), where)
+	if err != nil {
+		return nil, start, r.wrap(err, where(0))
+	}
+	v, err := r.unpickle(buf, sr, where, persistent)
+	return v, start + int64(sr.end), err
 }
 
 // ---- zip ----
@@ -311,7 +317,7 @@ func (s *inflateSource) access(off, n int64, fn func(b []byte)) error {
 func (r *reader) readZip() (any, error) {
 	zr, err := zip.NewReader(r.ra, r.size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-		return nil, r.errf("zip directory", "%v", err)
+		return nil, r.errf("zip directory", "%v (truncated or corrupt file?)", err)
 	}
 	all := make(map[string]*zip.File, len(zr.File))
 	for _, f := range zr.File {
@@ -462,7 +468,7 @@ func (r *reader) zipPersistent(pid any) (any, error) {
 	}
 	e := int64(dt.Size())
 	if numel > size/e {
-		return nil, r.errf(f.Name, "record holds %d bytes; storage of %d %s elements needs %d", size, numel, dt, numel*e)
+		return nil, r.errf(f.Name, "storage of %d %s elements (%d bytes) exceeds the record's %d bytes", numel, dt, numel*e, size)
 	}
 	s := &Storage{DType: dt, Len: numel, Device: loc, key: key, src: src, off: off, swap: r.bigEndian}
 	r.storages[key] = s
@@ -477,13 +483,13 @@ func (r *reader) readLegacy() (any, error) {
 		var fe *FormatError
 		if errors.As(err, &fe) {
 			c := *fe
-			c.Msg = "not a PyTorch checkpoint (neither zip, tar nor legacy format): " + c.Msg
+			c.Msg = "unknown format: not a zip, tar or legacy-format PyTorch checkpoint: " + c.Msg
 			return nil, &c
 		}
 		return nil, err
 	}
 	if m, ok := magic.(*big.Int); !ok || m.Cmp(legacyMagic) != 0 {
-		return nil, r.errf("offset 0", "not a PyTorch checkpoint: no zip, tar or legacy-format magic number")
+		return nil, r.errf("offset 0", "unknown format: not a zip or tar file, and no legacy-format magic number")
 	}
 	proto, off, err := r.readPickle(r.ra, off, r.size, "protocol version pickle", nil)
 	if err != nil {
@@ -586,7 +592,7 @@ func (r *reader) legacyPersistent(pid any) (any, error) {
 	numel, ok := toInt64(t[4])
 	e := int64(dt.Size())
 	if !ok || numel < 0 || numel > r.size/e {
-		return nil, fmt.Errorf("storage %q: element count %v does not fit in the file", key, t[4])
+		return nil, fmt.Errorf("storage %q: element count %v exceeds what the file can hold", key, t[4])
 	}
 	root := r.storages[key]
 	if root == nil {
@@ -642,7 +648,7 @@ func (r *reader) readTar() (any, error) {
 		if hdr.Size < 0 || hdr.Size > r.size-pos {
 			return nil, r.errf("tar member "+hdr.Name, "member of %d bytes at offset %d runs past the end of the file", hdr.Size, pos)
 		}
-		if _, dup := members[hdr.Name]; !dup && (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA) {
+		if _, dup := members[hdr.Name]; !dup && (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == 0) {
 			members[hdr.Name] = member{pos, hdr.Size}
 		}
 	}

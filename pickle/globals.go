@@ -26,6 +26,7 @@ const (
 	gLayoutFn             // torch.serialization._get_layout
 	gConstant             // an allowed value with no behaviour (torch.per_tensor_affine, ...)
 	gCounter              // collections.Counter
+	gDefaultDict          // collections.defaultdict (a dict; the factory is dropped)
 	gOrderedDict          // collections.OrderedDict
 	gSet                  // builtins.set
 	gFrozenSet            // builtins.frozenset
@@ -178,6 +179,8 @@ func classify(module, name string) (k gkind, dt DType, ok bool) {
 			return gOrderedDict, "", true
 		case "Counter":
 			return gCounter, "", true
+		case "defaultdict":
+			return gDefaultDict, "", true
 		}
 	case "copyreg":
 		if name == "_reconstructor" {

@@ -192,7 +192,7 @@ func (w *leafWalker) walk(v any, name string, depth int) error {
 		return &FormatError{Where: name, Msg: "the tree has too many paths for its size (shared subtrees)"}
 	}
 	if depth > maxDepth {
-		return &FormatError{Where: name, Msg: fmt.Sprintf("tree nested deeper than %d levels", maxDepth)}
+		return &FormatError{Where: name, Msg: fmt.Sprintf("tree nesting depth exceeds %d", maxDepth)}
 	}
 	id := identity(v)
 	if id != nil {

@@ -82,10 +82,12 @@ const (
 // Limits of the pre-scan.
 const (
 	maxMarkDepth = 4096
-	// The estimated memory the unpickler will allocate may not exceed
-	// allocFloor + allocFactor × pickle size.
+	// The memory the unpickler and the conversion will allocate, as the
+	// pre-scan estimates it (about twice what they allocate; a torch
+	// state_dict estimates at 60 to 75 bytes per pickle byte), may not
+	// exceed allocFloor + allocFactor × the bytes available to the pickle.
 	allocFloor  = 32 << 20
-	allocFactor = 64
+	allocFactor = 160
 )
 
 // globalRef is a global named by a pickle, with the offset of its opcode.
@@ -101,25 +103,22 @@ type scanResult struct {
 	globals []globalRef
 }
 
-// needMore asks the caller to provide at least n bytes of the pickle.
-type needMore struct{ n int64 }
+// sym is what the pre-scan knows of a stack value: the index of its
+// string in scanner.strs, or -1 for any other value.
+type sym int32
 
-func (e *needMore) Error() string { return fmt.Sprintf("need %d bytes", e.n) }
-
-// sym is what the pre-scan knows of a stack value: a string, or not.
-type sym struct {
-	s     string
-	isStr bool
-}
+const notStr sym = -1
 
 // scanner walks a pickle's opcodes as Python's unpickler would, tracking
 // only the stack depth, marks, the memo and string values, and checking
 // every length and count against the bytes that exist.
 type scanner struct {
 	buf    []byte
-	avail  int64 // bytes that exist from the start of buf (>= len(buf))
+	avail  int64                         // bytes that exist from the start of buf (>= len(buf))
+	grow   func(n int64) ([]byte, error) // returns a buffer of at least n bytes
 	pos    int
 	stack  []sym
+	strs   [][2]int // strings on the stack, as offsets into buf
 	marks  []int
 	memo   map[int]sym
 	cost   int64
@@ -130,21 +129,42 @@ type scanner struct {
 }
 
 // scanPickle validates the pickle at the start of buf. avail is the
-// number of bytes that exist from buf's start; if the pickle needs bytes
-// beyond buf but within avail, a *needMore error is returned.
-func scanPickle(buf []byte, avail int64, check func(module, name string, off int) error, where func(off int) string) (*scanResult, error) {
+// number of bytes that exist from buf's start; grow is called for a
+// longer buffer when the pickle continues past buf. It returns the
+// buffer it ended with.
+func scanPickle(buf []byte, avail int64, grow func(n int64) ([]byte, error), check func(module, name string, off int) error, where func(off int) string) (*scanResult, []byte, error) {
 	s := &scanner{
 		buf:    buf,
 		avail:  avail,
+		grow:   grow,
 		memo:   make(map[int]sym),
 		budget: allocFloor + allocFactor*avail,
 		check:  check,
 		where:  where,
 	}
 	if err := s.run(); err != nil {
-		return nil, err
+		return nil, s.buf, err
 	}
-	return &s.res, nil
+	return &s.res, s.buf, nil
+}
+
+// ensure makes buf hold at least n bytes (n <= avail).
+func (s *scanner) ensure(n int64) error {
+	if n <= int64(len(s.buf)) {
+		return nil
+	}
+	if s.grow == nil {
+		return s.fail(len(s.buf), "pickle is longer than its buffer")
+	}
+	b, err := s.grow(n)
+	if err != nil {
+		return err
+	}
+	if int64(len(b)) < n {
+		return s.fail(len(s.buf), "short read")
+	}
+	s.buf = b
+	return nil
 }
 
 func (s *scanner) fail(off int, format string, args ...any) error {
@@ -152,16 +172,16 @@ func (s *scanner) fail(off int, format string, args ...any) error {
 }
 
 // take returns the next n bytes.
-func (s *scanner) take(op, n int64, opOff int) ([]byte, error) {
+func (s *scanner) take(op byte, n int64, opOff int) ([]byte, error) {
 	if n < 0 {
-		return nil, s.fail(opOff, "opcode %s: negative length %d", opName(byte(op)), n)
+		return nil, s.fail(opOff, "opcode %s: negative length %d", opName(op), n)
 	}
 	end := int64(s.pos) + n
 	if end > s.avail {
-		return nil, s.fail(opOff, "opcode %s needs %d bytes, only %d remain (truncated?)", opName(byte(op)), n, s.avail-int64(s.pos))
+		return nil, s.fail(opOff, "opcode %s needs %d bytes, only %d remain (truncated?)", opName(op), n, s.avail-int64(s.pos))
 	}
-	if end > int64(len(s.buf)) {
-		return nil, &needMore{end}
+	if err := s.ensure(end); err != nil {
+		return nil, err
 	}
 	b := s.buf[s.pos:end]
 	s.pos = int(end)
@@ -170,16 +190,21 @@ func (s *scanner) take(op, n int64, opOff int) ([]byte, error) {
 
 // line returns the next newline-terminated argument, without the newline.
 func (s *scanner) line(op byte, opOff int) ([]byte, error) {
-	i := bytes.IndexByte(s.buf[s.pos:], '\n')
-	if i < 0 {
-		if int64(len(s.buf)) < s.avail {
-			return nil, &needMore{min(s.avail, 2*int64(len(s.buf))+4096)}
+	from := s.pos
+	for {
+		if i := bytes.IndexByte(s.buf[from:], '\n'); i >= 0 {
+			b := s.buf[s.pos : from+i]
+			s.pos = from + i + 1
+			return b, nil
 		}
-		return nil, s.fail(opOff, "opcode %s: missing newline (truncated?)", opName(op))
+		if int64(len(s.buf)) >= s.avail {
+			return nil, s.fail(opOff, "opcode %s: missing newline (truncated?)", opName(op))
+		}
+		from = len(s.buf)
+		if err := s.ensure(min(s.avail, 2*int64(len(s.buf))+4096)); err != nil {
+			return nil, err
+		}
 	}
-	b := s.buf[s.pos : s.pos+i]
-	s.pos += i + 1
-	return b, nil
 }
 
 func (s *scanner) top() int {
@@ -198,6 +223,18 @@ func (s *scanner) need(n int, op byte, opOff int) error {
 }
 
 func (s *scanner) push(v sym) { s.stack = append(s.stack, v) }
+
+// pushStr pushes the string that starts n bytes before pos and ends trim
+// bytes before pos.
+func (s *scanner) pushStr(n, trim int) {
+	s.strs = append(s.strs, [2]int{s.pos - n, s.pos - trim})
+	s.push(sym(len(s.strs) - 1))
+}
+
+func (s *scanner) str(v sym) string {
+	r := s.strs[v]
+	return string(s.buf[r[0]:r[1]])
+}
 
 func (s *scanner) popN(n int) { s.stack = s.stack[:len(s.stack)-n] }
 
@@ -238,13 +275,15 @@ func (s *scanner) memoGet(i int, opOff int) error {
 }
 
 func (s *scanner) run() error {
-	other := sym{}
+	other := notStr
 	for {
 		if s.pos >= len(s.buf) {
-			if int64(s.pos) < s.avail {
-				return &needMore{min(s.avail, 2*int64(len(s.buf))+4096)}
+			if int64(s.pos) >= s.avail {
+				return s.fail(s.pos, "missing STOP opcode (truncated?)")
 			}
-			return s.fail(s.pos, "missing STOP opcode (truncated?)")
+			if err := s.ensure(min(s.avail, 2*int64(len(s.buf))+4096)); err != nil {
+				return err
+			}
 		}
 		off := s.pos
 		op := s.buf[s.pos]
@@ -292,35 +331,35 @@ func (s *scanner) run() error {
 			}
 			s.push(other)
 		case opBININT:
-			if _, err := s.take(int64(op), 4, off); err != nil {
+			if _, err := s.take(op, 4, off); err != nil {
 				return err
 			}
 			s.push(other)
 		case opBININT1:
-			if _, err := s.take(int64(op), 1, off); err != nil {
+			if _, err := s.take(op, 1, off); err != nil {
 				return err
 			}
 			s.push(other)
 		case opBININT2:
-			if _, err := s.take(int64(op), 2, off); err != nil {
+			if _, err := s.take(op, 2, off); err != nil {
 				return err
 			}
 			s.push(other)
 		case opBINFLOAT:
-			if _, err := s.take(int64(op), 8, off); err != nil {
+			if _, err := s.take(op, 8, off); err != nil {
 				return err
 			}
 			s.push(other)
 		case opLONG1, opLONG4:
 			var n int64
 			if op == opLONG1 {
-				b, err := s.take(int64(op), 1, off)
+				b, err := s.take(op, 1, off)
 				if err != nil {
 					return err
 				}
 				n = int64(b[0])
 			} else {
-				b, err := s.take(int64(op), 4, off)
+				b, err := s.take(op, 4, off)
 				if err != nil {
 					return err
 				}
@@ -329,7 +368,7 @@ func (s *scanner) run() error {
 			if n <= 0 {
 				return s.fail(off, "opcode %s: unsupported length %d", opName(op), n)
 			}
-			if _, err := s.take(int64(op), n, off); err != nil {
+			if _, err := s.take(op, n, off); err != nil {
 				return err
 			}
 			if err := s.charge(2*n+64, off); err != nil {
@@ -347,7 +386,7 @@ func (s *scanner) run() error {
 			if err := s.charge(2*int64(len(b))+64, off); err != nil {
 				return err
 			}
-			s.push(sym{s: string(b[1 : len(b)-1]), isStr: true})
+			s.pushStr(len(b), 2) // the quotes and the newline
 		case opUNICODE:
 			b, err := s.line(op, off)
 			if err != nil {
@@ -356,31 +395,31 @@ func (s *scanner) run() error {
 			if err := s.charge(2*int64(len(b))+64, off); err != nil {
 				return err
 			}
-			s.push(sym{s: string(b), isStr: true})
+			s.pushStr(len(b)+1, 1) // without the newline
 		case opBINSTRING, opBINUNICODE, opBINBYTES, opSHORTBINSTRING, opSHORTBINUNICODE, opSHORTBINBYTES,
 			opBINUNICODE8, opBINBYTES8, opBYTEARRAY8:
 			var n int64
 			switch op {
 			case opSHORTBINSTRING, opSHORTBINUNICODE, opSHORTBINBYTES:
-				b, err := s.take(int64(op), 1, off)
+				b, err := s.take(op, 1, off)
 				if err != nil {
 					return err
 				}
 				n = int64(b[0])
 			case opBINSTRING:
-				b, err := s.take(int64(op), 4, off)
+				b, err := s.take(op, 4, off)
 				if err != nil {
 					return err
 				}
 				n = int64(int32(binary.LittleEndian.Uint32(b)))
 			case opBINUNICODE, opBINBYTES:
-				b, err := s.take(int64(op), 4, off)
+				b, err := s.take(op, 4, off)
 				if err != nil {
 					return err
 				}
 				n = int64(binary.LittleEndian.Uint32(b))
 			default:
-				b, err := s.take(int64(op), 8, off)
+				b, err := s.take(op, 8, off)
 				if err != nil {
 					return err
 				}
@@ -390,7 +429,7 @@ func (s *scanner) run() error {
 				}
 				n = int64(u)
 			}
-			b, err := s.take(int64(op), n, off)
+			b, err := s.take(op, n, off)
 			if err != nil {
 				return err
 			}
@@ -399,7 +438,7 @@ func (s *scanner) run() error {
 			}
 			switch op {
 			case opBINSTRING, opBINUNICODE, opSHORTBINSTRING, opSHORTBINUNICODE, opBINUNICODE8:
-				s.push(sym{s: string(b), isStr: true})
+				s.pushStr(len(b), 0)
 			default:
 				s.push(other)
 			}
@@ -495,10 +534,10 @@ func (s *scanner) run() error {
 				return err
 			}
 			mod, name := s.stack[len(s.stack)-2], s.stack[len(s.stack)-1]
-			if !mod.isStr || !name.isStr {
+			if mod == notStr || name == notStr {
 				return s.fail(off, "opcode STACK_GLOBAL: module and name must be strings")
 			}
-			if err := s.global(mod.s, name.s, off); err != nil {
+			if err := s.global(s.str(mod), s.str(name), off); err != nil {
 				return err
 			}
 			s.popN(2)
@@ -572,7 +611,7 @@ func (s *scanner) run() error {
 				return err
 			}
 		case opBINGET, opBINPUT:
-			b, err := s.take(int64(op), 1, off)
+			b, err := s.take(op, 1, off)
 			if err != nil {
 				return err
 			}
@@ -585,7 +624,7 @@ func (s *scanner) run() error {
 				return err
 			}
 		case opLONGBINGET, opLONGBINPUT:
-			b, err := s.take(int64(op), 4, off)
+			b, err := s.take(op, 4, off)
 			if err != nil {
 				return err
 			}
@@ -603,7 +642,7 @@ func (s *scanner) run() error {
 				return err
 			}
 		case opPROTO:
-			b, err := s.take(int64(op), 1, off)
+			b, err := s.take(op, 1, off)
 			if err != nil {
 				return err
 			}
@@ -611,7 +650,7 @@ func (s *scanner) run() error {
 				return s.fail(off, "unsupported pickle protocol %d", b[0])
 			}
 		case opFRAME:
-			b, err := s.take(int64(op), 8, off)
+			b, err := s.take(op, 8, off)
 			if err != nil {
 				return err
 			}

@@ -9,7 +9,14 @@ import (
 	"math/bits"
 )
 
-// Tensor is a strided view on a Storage, as torch.Tensor is.
+// Tensor is a strided view on a Storage, as torch.Tensor is: element i of
+// the C-order index (i0, i1, ...) is storage element Offset + Σ ik×Strides[k].
+//
+// The reading methods check the view against its storage and return an
+// error for an invalid one (negative sizes or strides, elements outside the
+// storage). They are safe for concurrent use. A view with zero strides
+// (torch's expand) may be larger than its storage, but no reading method
+// materialises more than max(64 × the storage's bytes, 16 MiB).
 type Tensor struct {
 	DType        DType
 	Shape        []int
@@ -19,12 +26,12 @@ type Tensor struct {
 	RequiresGrad bool
 }
 
-// maxExpand bounds how far a tensor's logical size may exceed the bytes
+// expandFactor and expandFloor bound how far a tensor's logical size may exceed the bytes
 // of its storage (views with zero strides): materialising more than
 // max(expandFactor×storage bytes, expandFloor) is refused.
 const (
 	expandFactor = 64
-	expandFloor  = 64 << 20
+	expandFloor  = 16 << 20
 )
 
 // chunkSize is the size of the buffer WriteTo streams through.
@@ -184,7 +191,7 @@ func (t *Tensor) layout() (*layout, error) {
 	}
 	hi, end := bits.Mul64(maxIdx+1, uint64(e))
 	if hi != 0 || end > uint64(nb) {
-		return nil, fmt.Errorf("pickle: view (offset %d, shape %v, strides %v) of %s reaches element %d, past the end of storage %q (%d bytes)",
+		return nil, fmt.Errorf("pickle: view (offset %d, shape %v, strides %v) of %s reaches element %d, which exceeds storage %q (%d bytes)",
 			t.Offset, t.Shape, strides, t.DType, maxIdx, t.Storage.key, nb)
 	}
 	if limit := max(expandFactor*nb, expandFloor); n*e > limit {
@@ -342,7 +349,8 @@ func (l *layout) gather(dst []byte, pos []int64, rb int64, window *[]byte) error
 }
 
 // Bytes returns a C-contiguous little-endian copy of the tensor's
-// elements.
+// elements (bf16 and f16 as their bit patterns, BOOL as 0/1 bytes,
+// complex as real/imaginary pairs). Contiguous runs are copied as blocks.
 func (t *Tensor) Bytes() ([]byte, error) {
 	l, err := t.layout()
 	if err != nil {

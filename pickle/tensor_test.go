@@ -132,8 +132,8 @@ func TestViewErrors(t *testing.T) {
 		tensor  *Tensor
 		wantErr string
 	}{
-		{"past end", &Tensor{DType: F32, Shape: []int{3, 4}, Strides: []int{4, 1}, Storage: s}, "past the end"},
-		{"offset past end", &Tensor{DType: F32, Shape: []int{1}, Strides: []int{1}, Offset: 10, Storage: s}, "past the end"},
+		{"past end", &Tensor{DType: F32, Shape: []int{3, 4}, Strides: []int{4, 1}, Storage: s}, "exceeds storage"},
+		{"offset past end", &Tensor{DType: F32, Shape: []int{1}, Strides: []int{1}, Offset: 10, Storage: s}, "exceeds storage"},
 		{"negative stride", &Tensor{DType: F32, Shape: []int{2}, Strides: []int{-1}, Offset: 5, Storage: s}, "negative stride"},
 		{"negative dim", &Tensor{DType: F32, Shape: []int{-2}, Strides: []int{1}, Storage: s}, "invalid shape"},
 		{"stride count", &Tensor{DType: F32, Shape: []int{2, 2}, Strides: []int{1}, Storage: s}, "strides for"},

@@ -139,7 +139,7 @@ func (t *Tensor) checkBounds() error {
 	}
 	hi, end := bits.Mul64(maxIdx+1, e)
 	if hi != 0 || end > nb {
-		return fmt.Errorf("view (offset %d, size %v, stride %v) of %s reaches element %d, past the end of storage %q of %d bytes",
+		return fmt.Errorf("view (offset %d, size %v, stride %v) of %s reaches element %d, which exceeds storage %q (%d bytes)",
 			t.Offset, t.Shape, t.Strides, t.DType, maxIdx, t.Storage.key, nb)
 	}
 	return nil

@@ -125,6 +125,12 @@ func (c *pyClass) Call(args ...any) (any, error) {
 			return nil, fmt.Errorf("%s: expected one sequence argument", c)
 		}
 		return types.NewListFromSlice(append([]any(nil), items...)), nil
+	case gDefaultDict:
+		// defaultdict(factory[, items]): the items follow as SETITEMS.
+		if len(args) > 1 {
+			return nil, fmt.Errorf("%s: unsupported arguments", c)
+		}
+		return types.NewDict(), nil
 	case gDict, gCounter, gOrderedDict:
 		if len(args) == 0 {
 			if c.kind == gOrderedDict {
@@ -165,6 +171,8 @@ func (c *pyClass) Call(args ...any) (any, error) {
 		return makeBytes(c, args)
 	case gComplex:
 		return makeComplex(args)
+	case gTypedStorage:
+		return typedStorage(c, args)
 	case gReconstructor:
 		// copyreg._reconstructor(cls, base, state): base.__new__(cls)
 		if len(args) < 2 {
@@ -197,10 +205,32 @@ func (c *pyClass) PyNew(args ...any) (any, error) {
 			}
 		}
 		return nil, fmt.Errorf("%s: cannot create an instance of %s", c, typeName(firstArg(args)))
-	case gSet, gFrozenSet, gList, gDict, gCounter, gOrderedDict, gTuple:
+	case gSet, gFrozenSet, gList, gDict, gCounter, gOrderedDict, gTuple, gDefaultDict:
 		return c.Call()
+	case gTypedStorage:
+		return typedStorage(c, args)
 	}
 	return nil, fmt.Errorf("%s cannot be instantiated", c)
+}
+
+// typedStorage turns torch.storage.TypedStorage called with a dtype
+// (positionally or as the keyword dtype) into the storage type of that
+// dtype, for persistent ids that name their storage type this way.
+func typedStorage(c *pyClass, args []any) (any, error) {
+	for _, a := range args {
+		if d, ok := a.(*types.Dict); ok {
+			if v, ok := d.Get("dtype"); ok {
+				a = v
+			}
+		}
+		if dc, ok := a.(*pyClass); ok && dc.kind == gDType {
+			if dc.dtype == "" {
+				return nil, fmt.Errorf("%s: unsupported dtype %s", c, dc)
+			}
+			return &pyClass{module: c.module, name: c.name, kind: gStorageClass, dtype: dc.dtype, r: c.r}, nil
+		}
+	}
+	return nil, fmt.Errorf("%s without a dtype", c)
 }
 
 func firstArg(args []any) any {
@@ -525,7 +555,7 @@ func (r *reader) convert(v any, where string) (any, error) {
 
 func (c *converter) conv(v any, depth int) (any, error) {
 	if depth > maxDepth {
-		return nil, fmt.Errorf("object tree nested deeper than %d levels", maxDepth)
+		return nil, fmt.Errorf("object tree nesting depth exceeds %d", maxDepth)
 	}
 	d := depth + 1
 	switch x := v.(type) {
@@ -589,9 +619,10 @@ func (c *converter) conv(v any, depth int) (any, error) {
 		if x == nil {
 			return nil, nil
 		}
-		out := &Dict{Entries: make([]DictEntry, len(*x))}
+		out := &Dict{Entries: make([]DictEntry, 0, len(*x))}
 		c.memo[v] = out
-		for i, e := range *x {
+		var seen map[any]int // a key set twice keeps its place and takes the last value, as in Python
+		for _, e := range *x {
 			k, err := c.conv(e.Key, d)
 			if err != nil {
 				return nil, err
@@ -600,7 +631,17 @@ func (c *converter) conv(v any, depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			out.Entries[i] = DictEntry{Key: k, Value: val}
+			if hk, ok := hashKey(k); ok {
+				if seen == nil {
+					seen = make(map[any]int)
+				}
+				if i, dup := seen[hk]; dup {
+					out.Entries[i].Value = val
+					continue
+				}
+				seen[hk] = len(out.Entries)
+			}
+			out.Entries = append(out.Entries, DictEntry{Key: k, Value: val})
 		}
 		return out, nil
 	case *types.OrderedDict:
@@ -691,6 +732,17 @@ func (c *converter) conv(v any, depth int) (any, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unsupported value of type %T", v)
+}
+
+// hashKey returns a comparable form of a dict key of a simple type.
+func hashKey(k any) (any, bool) {
+	switch x := k.(type) {
+	case string, int64, bool, float64, nil:
+		return k, true
+	case *big.Int:
+		return "big:" + x.String(), true
+	}
+	return nil, false
 }
 
 // set converts a set to a List, sorted so the result does not depend on

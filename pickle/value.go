@@ -4,12 +4,6 @@ import (
 	"math/big"
 )
 
-// Values of the object tree are nil, bool, int64, *big.Int, float64,
-// complex128, string, []byte, *Dict, List, Tuple, *Tensor, *Storage,
-// *Object and Global. Python sets and frozensets become a List in a
-// deterministic order; a torch.device becomes its string ("cpu", "cuda:0");
-// a torch.Size becomes a Tuple.
-
 // Dict is a Python dict or collections.OrderedDict, in insertion order.
 type Dict struct {
 	Entries []DictEntry

@@ -1,0 +1,102 @@
+package pickle
+
+import (
+	"archive/zip"
+	"bufio"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// writeLargeCheckpoint writes a zip-format checkpoint of nTensors float32
+// tensors of perTensor bytes each, laid out as torch.save lays it out:
+// archive/data.pkl, then archive/data/0, archive/data/1, ... stored.
+func writeLargeCheckpoint(b *testing.B, name string, nTensors int, perTensor int64) {
+	f, err := os.Create(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	zw := zip.NewWriter(bw)
+	numel := perTensor / 4
+	p := newPK(2).orderedDict().op(opMARK)
+	for i := 0; i < nTensors; i++ {
+		key := strconv.Itoa(i)
+		p.str("layers."+key+".weight").tensorV2("FloatStorage", key, numel, 0, []int64{numel / 1024, 1024}, []int64{1024, 1})
+	}
+	p.op(opSETITEMS)
+	recs := []struct {
+		name string
+		data []byte
+	}{{"data.pkl", p.stop()}, {"byteorder", []byte("little")}, {"version", []byte("3\n")}}
+	for _, r := range recs {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: "archive/" + r.name, Method: zip.Store})
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.Write(r.data)
+	}
+	chunk := seq(1<<18, 4) // 1 MiB
+	for i := 0; i < nTensors; i++ {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: "archive/data/" + strconv.Itoa(i), Method: zip.Store})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for n := int64(0); n < perTensor; n += int64(len(chunk)) {
+			if _, err := w.Write(chunk); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := zw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := bw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkOpenLarge opens a 1 GiB checkpoint (64 tensors of 16 MiB) and
+// lists its leaves; tensor bytes stay in the file.
+func BenchmarkOpenLarge(b *testing.B) {
+	name := filepath.Join(b.TempDir(), "large.pt")
+	writeLargeCheckpoint(b, name, 64, 16<<20)
+	b.Run("Open+Leaves", func(b *testing.B) {
+		b.ReportAllocs()
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			f, err := Open(name, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			leaves, err := Leaves(f.Root)
+			if err != nil || len(leaves) != 64 {
+				b.Fatalf("%d leaves, %v", len(leaves), err)
+			}
+			f.Close()
+		}
+		b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/open")
+	})
+	b.Run("WriteTo", func(b *testing.B) {
+		f, err := Open(name, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		t := f.Root.(*Dict).Entries[0].Value.(*Tensor)
+		b.SetBytes(t.NumBytes())
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := t.WriteTo(discard{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
