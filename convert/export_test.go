@@ -90,14 +90,14 @@ func sameLeaves(t *testing.T, want, got []pickle.Leaf, f Format) {
 	}
 }
 
-// TestHalfConversions checks float32ToHalf against float16To32 over every half: each
+// TestHalfConversions checks float32ToHalf against pickle.Float16To32 over every half: each
 // converts back to itself, and each midpoint between neighbours rounds to the even one.
 func TestHalfConversions(t *testing.T) {
 	for h := range 1 << 16 {
-		f := float16To32(uint16(h))
+		f := pickle.Float16To32(uint16(h))
 		got := float32ToHalf(f)
 		if f != f {
-			if float16To32(got) == float16To32(got) {
+			if pickle.Float16To32(got) == pickle.Float16To32(got) {
 				t.Fatalf("NaN %#04x became %#04x", h, got)
 			}
 			continue
@@ -106,7 +106,7 @@ func TestHalfConversions(t *testing.T) {
 			t.Fatalf("%#04x -> %g -> %#04x", h, f, got)
 		}
 		next := uint16(h) + 1
-		g := float16To32(next)
+		g := pickle.Float16To32(next)
 		if h&0x7fff >= 0x7c00-1 || next&0x7fff == 0 {
 			continue // Inf, NaN, or the sign changes
 		}

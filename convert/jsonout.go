@@ -117,7 +117,7 @@ func (e *elementWriter) element(b []byte) {
 	case pickle.F32:
 		e.buf = appendFloat(e.buf, float64(math.Float32frombits(le.Uint32(b))), 32)
 	case pickle.F16:
-		e.buf = appendFloat(e.buf, float64(float16To32(le.Uint16(b))), 32)
+		e.buf = appendFloat(e.buf, float64(pickle.Float16To32(le.Uint16(b))), 32)
 	case pickle.BF16:
 		e.buf = appendFloat(e.buf, float64(math.Float32frombits(uint32(le.Uint16(b))<<16)), 32)
 	case pickle.C64:
@@ -137,24 +137,4 @@ func (e *elementWriter) element(b []byte) {
 	case pickle.BOOL:
 		e.buf = appendValue(e.buf, b[0] != 0)
 	}
-}
-
-// float16To32 widens an IEEE 754 half to float32 exactly.
-func float16To32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // Inf, NaN
-		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
-	case exp == 0 && frac == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal: value = frac * 2^-24
-		f := float32(frac) * (1.0 / (1 << 24))
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	}
-	return math.Float32frombits(sign | (exp+112)<<23 | frac<<13)
 }

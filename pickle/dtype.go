@@ -84,11 +84,11 @@ var storageDTypes = map[string]DType{
 	"UntypedStorage":       U8,
 }
 
-// f16to32 decodes an IEEE 754 binary16 value exactly: signed zeros,
+// Float16To32 decodes an IEEE 754 binary16 (torch.float16) value exactly: signed zeros,
 // subnormals and infinities are preserved, and a NaN keeps its sign and
 // payload and is quieted, as torch's (and the F16C hardware's) conversion
 // does.
-func f16to32(h uint16) float32 {
+func Float16To32(h uint16) float32 {
 	sign := uint32(h>>15) << 31
 	exp := uint32(h>>10) & 0x1f
 	mant := uint32(h) & 0x3ff

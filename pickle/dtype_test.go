@@ -34,7 +34,7 @@ func TestHalfFloatsExhaustive(t *testing.T) {
 		ebits, mbits uint
 		quiet        bool // NaNs come out quiet, as torch's conversion makes them
 	}{
-		{"F16", f16to32, 5, 10, true},
+		{"F16", Float16To32, 5, 10, true},
 		{"BF16", bf16to32, 8, 7, false},
 	}
 	for _, tc := range tests {

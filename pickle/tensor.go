@@ -446,7 +446,7 @@ func decoder[T float32 | float64](d DType) (func([]T, []byte) []T, error) {
 	case F16:
 		return func(o []T, p []byte) []T {
 			for i := 0; i+2 <= len(p); i += 2 {
-				o = append(o, T(f16to32(le.Uint16(p[i:]))))
+				o = append(o, T(Float16To32(le.Uint16(p[i:]))))
 			}
 			return o
 		}, nil
