@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // tempPrefix starts the name of every temporary file ptport writes beside an output. A
@@ -25,6 +26,10 @@ func IsTemp(name string) bool { return strings.HasPrefix(name, tempPrefix) }
 func WriteFile(path string, write func(w io.Writer) error) error {
 	return writeFile(path, writeOptions{}, write)
 }
+
+// writers recycles the output buffers, which a batch of small files would otherwise
+// allocate once a file.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
 
 // writeOptions are the settings of writeFile and export.
 type writeOptions struct {
@@ -51,7 +56,10 @@ func writeFile(path string, o writeOptions, write func(w io.Writer) error) (err 
 	if o.ctx != nil {
 		dst = ctxWriter{o.ctx, f}
 	}
-	bw := &output{Writer: bufio.NewWriterSize(dst, 1<<20), f: f, ctx: o.ctx}
+	buf := writers.Get().(*bufio.Writer)
+	buf.Reset(dst)
+	defer writers.Put(buf)
+	bw := &output{Writer: buf, f: f, ctx: o.ctx}
 	if err = write(bw); err != nil {
 		return err
 	}

@@ -1,0 +1,94 @@
+package convert
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/ptport/ptport/pickle"
+)
+
+// TestCorpusToSafetensors converts every file of the shared corpus (when it is present:
+// ../../shared/corpus or $PTPORT_CORPUS) and of testdata/pickle to safetensors and
+// requires each tensor there to have the name, dtype, shape and sha256 the manifest,
+// made by real PyTorch, gives; the files the manifests mark as broken must not convert.
+func TestCorpusToSafetensors(t *testing.T) {
+	dirs := []string{filepath.Join("..", "testdata", "pickle")}
+	corpus := os.Getenv("PTPORT_CORPUS")
+	if corpus == "" {
+		corpus = filepath.Join("..", "..", "shared", "corpus")
+	}
+	if _, err := os.Stat(filepath.Join(corpus, "MANIFEST.json")); err == nil {
+		dirs = append(dirs, corpus)
+	} else {
+		t.Logf("no shared corpus at %s; testdata/pickle only", corpus)
+	}
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, "MANIFEST.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var manifest map[string]struct {
+			Error   string `json:"error"`
+			Tensors map[string]struct {
+				DType  string `json:"dtype"`
+				Shape  []int  `json:"shape"`
+				SHA256 string `json:"sha256"`
+			} `json:"tensors"`
+		}
+		if err := json.Unmarshal(b, &manifest); err != nil {
+			t.Fatal(err)
+		}
+		out := t.TempDir()
+		for name, want := range manifest {
+			cp, err := Open(filepath.Join(dir, name), &pickle.Options{AllowObjects: true})
+			if want.Error != "" {
+				if err == nil {
+					cp.Close()
+					t.Errorf("%s opened; the manifest says it is broken (%s)", name, want.Error)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			dst := filepath.Join(out, name+".safetensors")
+			err = Export(dst, Safetensors, cp)
+			cp.Close()
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			got, err := Open(dst, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", dst, err)
+			}
+			tensors, _ := split(got.Leaves)
+			if len(tensors) != len(want.Tensors) {
+				t.Errorf("%s: %d tensors, want %d", name, len(tensors), len(want.Tensors))
+			}
+			for _, l := range tensors {
+				w, ok := want.Tensors[l.Name]
+				tn := l.Value.(*pickle.Tensor)
+				if !ok {
+					t.Errorf("%s: unexpected tensor %s", name, l.Name)
+					continue
+				}
+				data, err := tn.Bytes()
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum := sha256.Sum256(data)
+				if string(tn.DType) != w.DType || !slices.Equal(tn.Shape, w.Shape) || hex.EncodeToString(sum[:]) != w.SHA256 {
+					t.Errorf("%s: %s is %s %v with other bytes; want %s %v", name, l.Name, tn.DType, tn.Shape, w.DType, w.Shape)
+				}
+			}
+			got.Close()
+		}
+	}
+}
