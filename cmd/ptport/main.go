@@ -8,9 +8,10 @@
 //	ptport check [MODEL REF] [--atol A] [--rtol R] [--prefix P] [--nonlinearity tanh|relu] [--batch-first] [--json] [--plot FILE]
 //	ptport run MODEL INPUT -o OUT
 //	ptport bench MODEL [--seq T] [--batch B] [--json]
+//	ptport batch IN... -o OUTDIR [--to FMT] [--jobs N] [--report FILE.jsonl] [--shard K/N] [--force] [--check]
 //
-// Exit status: 0 success; 1 a parity mismatch; 2 bad usage or an unreadable, unsafe or
-// invalid input. Run "ptport help COMMAND" for each command's flags and examples.
+// Exit status: 0 success; 1 a parity mismatch or failed batch inputs; 2 bad usage or an
+// unreadable, unsafe or invalid input. Run "ptport help COMMAND" for each command's flags and examples.
 package main
 
 import (
@@ -70,11 +71,11 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Long: `ptport reads the checkpoints torch.save writes (.pt .pth .bin .ckpt; zip, legacy and tar
 formats) without Python and without running any code from them, runs the recurrent
 models in them (nn.RNN, nn.LSTM, nn.GRU) natively in Go, checks the Go model against
-reference tensors exported from PyTorch, and converts checkpoints to safetensors, npz
-and JSON.
+reference tensors exported from PyTorch, and converts checkpoints to safetensors, npz,
+JSON and back to .pt, one file or a hundred thousand.
 
-Exit status: 0 success; 1 a parity mismatch; 2 bad usage or an unreadable, unsafe or
-invalid input.`,
+Exit status: 0 success; 1 a parity mismatch or failed batch inputs; 2 bad usage or an
+unreadable, unsafe or invalid input.`,
 		Example: `  ptport check                                 # the embedded notebook example
   ptport inspect model.pt
   ptport check model.pt ref.pt --plot err.svg
