@@ -1,13 +1,15 @@
 //go:build ignore
 
-// asm_gen writes kernels_amd64.s, the float32 assembly kernels of package rnn:
+// asm_gen writes kernels_amd64.s, the assembly kernels of package rnn:
 //
 //	go run asm_gen.go
 //
 // The kernels are:
 //
-//	sgemmAVX512  an 8×32 GEMM tile (AVX-512F), 16 zmm accumulators
-//	sgemmAVX2    a 6×16 GEMM tile (AVX2, FMA), 12 ymm accumulators
+//	sgemmAVX512  an 8×32 float32 GEMM tile (AVX-512F), 16 zmm accumulators
+//	sgemmAVX2    a 6×16 float32 GEMM tile (AVX2, FMA), 12 ymm accumulators
+//	dgemmAVX512  an 8×16 float64 GEMM tile (AVX-512F)
+//	dgemmAVX2    a 6×8 float64 GEMM tile (AVX2, FMA)
 //	tanhAVX2     dst = tanh(src)
 //	lstmAVX2     one LSTM cell row
 //	gruAVX2      one GRU cell row
@@ -16,7 +18,7 @@
 // panel of B; see ops.tile in ops.go. For one row the sum over k is split over 4 partial
 // sums (2 for two rows), so that the chain of dependent FMAs does not bound a matrix-vector
 // product; the partial sums are added at the end. The elementwise kernels evaluate exp
-// and tanh with Cephes' single precision polynomials (relative error about 1e-7) and the
+// and tanh (float32 only) with Cephes' single precision polynomials (relative error about 1e-7) and the
 // sigmoid as 1/(1+exp(-x)), as ATen's vectorized sigmoid does.
 package main
 
@@ -177,7 +179,11 @@ func gemmTile(s gemmSpec) {
 		pre := fmt.Sprintf("%s_m%d", s.name, m)
 		label(pre)
 		for i := 0; i < m*s.vecs*split; i++ {
-			p("VXORPS %s, %s, %s", R(i), R(i), R(i))
+			if s.reg == "Z" {
+				p("VPXORD %s, %s, %s", R(i), R(i), R(i)) // AVX-512F; VXORPS on zmm needs DQ
+			} else {
+				p("VXORPS %s, %s, %s", R(i), R(i), R(i))
+			}
 		}
 		step := func(u, q int) { // one k step at unroll offset u into partial sum q
 			for v := 0; v < s.vecs; v++ {
@@ -285,10 +291,13 @@ func gemmTile(s gemmSpec) {
 
 // ---- elementwise -----------------------------------------------------------------------
 
-// expY sets x = exp(x) (clamped to [-87, 88.376]); t1, t2, t3 are scratch.
+// expY sets x = exp(x) (clamped to [-87, 88.376]; NaN stays NaN); t1, t2, t3 are scratch.
 func expY(x, t1, t2, t3 string) {
-	p("VMINPS %s, %s, %s", k("expHi"), x, x)
-	p("VMAXPS %s, %s, %s", k("expLo"), x, x)
+	// VMINPS/VMAXPS return their second source (x here) when either is NaN.
+	p("VMOVUPS %s, %s", k("expHi"), t1)
+	p("VMINPS %s, %s, %s", x, t1, x)
+	p("VMOVUPS %s, %s", k("expLo"), t1)
+	p("VMAXPS %s, %s, %s", x, t1, x)
 	p("VMULPS %s, %s, %s", k("log2e"), x, t1)
 	p("VROUNDPS $0, %s, %s", t1, t1)
 	p("VFNMADD231PS %s, %s, %s", k("ln2hi"), t1, x)

@@ -39,12 +39,13 @@
 // # Speed
 //
 // The weights are transposed and packed once, in New, into column panels that the matrix
-// product reads contiguously. The float32 kernels are in assembly: an 8×32 AVX-512 tile
-// or a 6×16 AVX2/FMA tile for the products, and AVX2/FMA kernels for the activations and
-// the LSTM and GRU cells, chosen at run time from the CPU's features; elsewhere, and for
-// float64 or with the purego build tag, the kernels are in Go. The time loop allocates
-// nothing: scratch buffers come from a pool and are reused. When the work is large
-// enough and GOMAXPROCS allows, a batch is split over goroutines (each runs its rows
-// through every layer without waiting for the others), or the two directions of a
-// bidirectional layer run at once.
+// product reads contiguously. The kernels are in assembly, chosen at run time from the
+// CPU's features (golang.org/x/sys/cpu): for the products an 8×32 AVX-512 tile or a 6×16
+// AVX2/FMA tile in float32 (8×16 and 6×8 in float64); for the activations and the LSTM
+// and GRU cells AVX2/FMA kernels in float32, while float64 evaluates them with package
+// math. Without AVX2 and FMA, on other architectures, or with the purego build tag, every
+// kernel is in Go. The time loop allocates nothing: scratch buffers come from a pool and
+// are reused. When the work is large enough and GOMAXPROCS allows, a batch is split over
+// goroutines (each runs its rows through every layer without waiting for the others), or
+// the two directions of a bidirectional layer run at once.
 package rnn

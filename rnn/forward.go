@@ -3,6 +3,7 @@ package rnn
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // job is one Forward call with checked arguments. Element (t, n, :) of x is at
@@ -20,13 +21,39 @@ type job[T Float] struct {
 // returns to the Model's pool after each call.
 type workspace[T Float] struct {
 	xin, yout []T
-	ybuf      [2][]T
-	xw        [2][]T // per direction: the input projection of every step, L*nb rows of G*H (padded)
-	gates     [2][]T // per direction: nb rows of G*H (padded)
-	c         [2][]T // per direction: LSTM cell state, nb rows of H
-	hr        [2][]T // per direction: LSTM o*tanh(c) before the projection, nb rows of H
-	pout      [2][]T // per direction: LSTM projection output, nb rows of P (padded)
-	zeros     []T    // read-only zeros for a missing h0
+	ybuf      [][]T        // outputs of the layers below the last: 2 used in turn, or one per layer when pipelined
+	sc        []scratch[T] // per direction, or per layer when pipelined
+	zeros     []T          // read-only zeros for a missing h0
+}
+
+// scratch holds the buffers of one direction's time loop.
+type scratch[T Float] struct {
+	xw    []T // the input projection of every step: L*nb rows of G*H (padded)
+	gates []T // nb rows of G*H (padded)
+	c     []T // LSTM cell state: nb rows of H
+	hr    []T // LSTM o*tanh(c) before the projection: nb rows of H
+	pout  []T // LSTM projection output: nb rows of P (padded)
+}
+
+// progress publishes how many steps of a layer are done, to the layer above it when
+// layers run as a pipeline.
+type progress struct {
+	steps atomic.Int64
+	wake  chan struct{} // capacity 1: a pending wake-up
+}
+
+func (p *progress) publish(steps int) {
+	p.steps.Store(int64(steps))
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *progress) wait(steps int) {
+	for p.steps.Load() < int64(steps) {
+		<-p.wake
+	}
 }
 
 func grow[T Float](s []T, n int) []T {
@@ -39,22 +66,33 @@ func grow[T Float](s []T, n int) []T {
 // Work below which a Forward stays on one goroutine (multiply-adds).
 const parallelMinWork = 1 << 20
 
-// run computes j, splitting the batch or the two directions over goroutines when the work
-// is large enough to pay for it.
-func (m *Model[T]) run(j *job[T]) {
-	c := m.cfg
+// plan decides how a forward pass over L steps of N sequences is spread over goroutines:
+// over the batch (workers > 1: each worker takes a contiguous range of sequences through
+// every layer, independently of the others); for a bidirectional network with fewer
+// than 4 sequences, over the two directions of each layer (dirPar); for one sequence
+// through a unidirectional stack, over the layers (pipe: layer k+1 starts on the first
+// steps of layer k's output while layer k goes on). Work below parallelMinWork stays on
+// the calling goroutine.
+func (m *Model[T]) plan(L, N int) (workers int, dirPar, pipe bool) {
 	procs := runtime.GOMAXPROCS(0)
-	workers, dirPar := 1, false
-	if procs > 1 && m.work(j.L, j.N) >= parallelMinWork {
-		switch {
-		case j.N >= 8:
-			workers = min(procs, j.N/4)
-		case c.Bidirectional:
-			dirPar = true
-		}
+	c := m.cfg
+	if procs < 2 || m.work(L, N) < parallelMinWork {
+		return 1, false, false
 	}
+	switch {
+	case c.Bidirectional && N < 4:
+		return 1, true, false
+	case N == 1:
+		return 1, false, c.NumLayers > 1
+	}
+	return max(1, min(procs, N)), false, false
+}
+
+// run computes j with the plan's goroutines.
+func (m *Model[T]) run(j *job[T]) {
+	workers, dirPar, pipe := m.plan(j.L, j.N)
 	if workers == 1 {
-		m.worker(j, 0, j.N, dirPar)
+		m.worker(j, 0, j.N, dirPar, pipe)
 		return
 	}
 	var wg sync.WaitGroup
@@ -63,10 +101,10 @@ func (m *Model[T]) run(j *job[T]) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.worker(j, n0, n1, false)
+			m.worker(j, n0, n1, false, false)
 		}()
 	}
-	m.worker(j, 0, j.N/workers, false)
+	m.worker(j, 0, j.N/workers, false, false)
 	wg.Wait()
 }
 
@@ -84,12 +122,19 @@ func (m *Model[T]) work(L, N int) int {
 	return w * c.directions() * L * N
 }
 
-// worker computes batch rows [n0, n1) of j.
-func (m *Model[T]) worker(j *job[T], n0, n1 int, dirPar bool) {
-	c := m.cfg
+// worker computes batch rows [n0, n1) of j with a workspace from the pool.
+func (m *Model[T]) worker(j *job[T], n0, n1 int, dirPar, pipe bool) {
 	ws := m.pool.Get().(*workspace[T])
 	defer m.pool.Put(ws)
+	m.compute(ws, j, n0, n1, dirPar, pipe)
+}
 
+// compute computes batch rows [n0, n1) of j in ws: layer after layer, or with pipe (for
+// a unidirectional network of several layers) all layers at once, each on its own
+// goroutine. Once ws has grown to the sizes j needs, it allocates nothing unless dirPar
+// or pipe, which start goroutines (per layer, outside the time loops).
+func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar, pipe bool) {
+	c := m.cfg
 	L, N, nb := j.L, j.N, n1-n0
 	D, P, H := c.directions(), c.outSize(), c.HiddenSize
 	DP := D * P
@@ -112,18 +157,32 @@ func (m *Model[T]) worker(j *job[T], n0, n1 int, dirPar bool) {
 		out = ws.yout
 	}
 
-	// Per-direction scratch.
+	pipe = pipe && D == 1 && c.NumLayers > 1
+	nsc, nbuf := D, min(2, c.NumLayers-1)
+	if pipe {
+		nsc, nbuf = c.NumLayers, c.NumLayers-1
+	}
 	ghp := m.layers[0][0].whh.np
-	for d := 0; d < D; d++ {
-		ws.xw[d] = grow(ws.xw[d], L*nb*ghp)
-		ws.gates[d] = grow(ws.gates[d], nb*ghp)
+	if len(ws.sc) < nsc {
+		ws.sc = append(ws.sc, make([]scratch[T], nsc-len(ws.sc))...)
+	}
+	for i := 0; i < nsc; i++ {
+		sc := &ws.sc[i]
+		sc.xw = grow(sc.xw, L*nb*ghp)
+		sc.gates = grow(sc.gates, nb*ghp)
 		if c.Mode == LSTM {
-			ws.c[d] = grow(ws.c[d], nb*H)
+			sc.c = grow(sc.c, nb*H)
 			if c.ProjSize > 0 {
-				ws.hr[d] = grow(ws.hr[d], nb*H)
-				ws.pout[d] = grow(ws.pout[d], nb*m.layers[0][0].whr.np)
+				sc.hr = grow(sc.hr, nb*H)
+				sc.pout = grow(sc.pout, nb*m.layers[0][0].whr.np)
 			}
 		}
+	}
+	if len(ws.ybuf) < nbuf {
+		ws.ybuf = append(ws.ybuf, make([][]T, nbuf-len(ws.ybuf))...)
+	}
+	for i := 0; i < nbuf; i++ {
+		ws.ybuf[i] = grow(ws.ybuf[i], L*nb*DP)
 	}
 	if j.h0 == nil {
 		if cap(ws.zeros) < nb*P {
@@ -131,28 +190,23 @@ func (m *Model[T]) worker(j *job[T], n0, n1 int, dirPar bool) {
 		}
 		ws.zeros = ws.zeros[:nb*P]
 	}
-
-	for k := 0; k < c.NumLayers; k++ {
-		lout := out
-		if k < c.NumLayers-1 {
-			ws.ybuf[k%2] = grow(ws.ybuf[k%2], L*nb*DP)
-			lout = ws.ybuf[k%2]
-		}
-		if dirPar && D == 2 {
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				m.direction(ws, j, k, 1, in, inW, lout, n0, nb)
-			}()
-			m.direction(ws, j, k, 0, in, inW, lout, n0, nb)
-			wg.Wait()
-		} else {
-			for d := 0; d < D; d++ {
-				m.direction(ws, j, k, d, in, inW, lout, n0, nb)
+	if pipe {
+		m.pipeline(ws, j, in, out, n0, nb)
+	} else {
+		for k := 0; k < c.NumLayers; k++ {
+			lout := out
+			if k < c.NumLayers-1 {
+				lout = ws.ybuf[k%nbuf]
 			}
+			if dirPar && D == 2 {
+				m.bothDirections(ws, j, k, in, inW, lout, n0, nb)
+			} else {
+				for d := 0; d < D; d++ {
+					m.direction(&ws.sc[d], ws, j, k, d, in, inW, lout, n0, nb, nil, nil)
+				}
+			}
+			in, inW = lout, DP
 		}
-		in, inW = lout, DP
 	}
 
 	if !direct {
@@ -164,6 +218,45 @@ func (m *Model[T]) worker(j *job[T], n0, n1 int, dirPar bool) {
 	}
 }
 
+// bothDirections runs the two directions of layer k at once.
+func (m *Model[T]) bothDirections(ws *workspace[T], j *job[T], k int, in []T, inW int, out []T, n0, nb int) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.direction(&ws.sc[1], ws, j, k, 1, in, inW, out, n0, nb, nil, nil)
+	}()
+	m.direction(&ws.sc[0], ws, j, k, 0, in, inW, out, n0, nb, nil, nil)
+	wg.Wait()
+}
+
+// pipeline runs the layers of a unidirectional network at once, layer k on its own
+// goroutine reading layer k-1's output (ws.ybuf[k-1]) as it is written; the last layer
+// writes out.
+func (m *Model[T]) pipeline(ws *workspace[T], j *job[T], in, out []T, n0, nb int) {
+	c := m.cfg
+	layerOut := func(k int) []T {
+		if k == c.NumLayers-1 {
+			return out
+		}
+		return ws.ybuf[k]
+	}
+	prog := make([]progress, c.NumLayers)
+	for k := range prog {
+		prog[k].wake = make(chan struct{}, 1)
+	}
+	var wg sync.WaitGroup
+	for k := 1; k < c.NumLayers; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.direction(&ws.sc[k], ws, j, k, 0, layerOut(k-1), c.outSize(), layerOut(k), n0, nb, &prog[k-1], &prog[k])
+		}()
+	}
+	m.direction(&ws.sc[0], ws, j, 0, 0, in, c.InputSize, layerOut(0), n0, nb, nil, &prog[0])
+	wg.Wait()
+}
+
 // rowOffset returns the row index of element (t, n) in j's input and output layout.
 func (j *job[T]) rowOffset(t, n int) int {
 	if j.batchFirst {
@@ -172,10 +265,13 @@ func (j *job[T]) rowOffset(t, n int) int {
 	return t*j.N + n
 }
 
-// direction runs direction d of layer k over the worker's nb batch rows (global rows n0..):
-// in holds L*nb rows of inW values, step-major; the direction writes its P columns of
-// each of the L*nb rows of out (rows of D*P values).
-func (m *Model[T]) direction(ws *workspace[T], j *job[T], k, d int, in []T, inW int, out []T, n0, nb int) {
+// direction runs direction d of layer k over the worker's nb batch rows (global rows n0..)
+// with the buffers of sc: in holds L*nb rows of inW values, step-major; the direction
+// writes its P columns of each of the L*nb rows of out (rows of D*P values). When src is
+// not nil (forward direction only), in is being written by the layer below, which
+// publishes its finished steps there; when dst is not nil, the direction publishes its
+// own.
+func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d int, in []T, inW int, out []T, n0, nb int, src, dst *progress) {
 	c, o := m.cfg, m.o
 	w := &m.layers[k][d]
 	L, N := j.L, j.N
@@ -184,11 +280,20 @@ func (m *Model[T]) direction(ws *workspace[T], j *job[T], k, d int, in []T, inW 
 	ghp := w.whh.np
 	sl := k*D + d // index in h0/hn/c0/cn
 
-	// Input projection of all steps at once: xw = x·W_ihᵀ + b_ih.
-	xw := ws.xw[d][:L*nb*ghp]
-	gemm(o, L*nb, in, inW, &w.wih, xw, ghp, w.bih, nil, 0)
+	// The input projection of all steps, xw = x·W_ihᵀ + b_ih: at once, or, behind src,
+	// in blocks of rows as the layer below finishes them. Blocks start at multiples of
+	// the tile height, so that both ways give the same tiles and the same sums.
+	xw := sc.xw[:L*nb*ghp]
+	rows, projected := L*nb, 0
+	block := rows
+	if src != nil {
+		block = 4 * o.mr
+	} else {
+		gemm(o, rows, in, inW, &w.wih, xw, ghp, w.bih, nil, 0)
+		projected = rows
+	}
 
-	gates := ws.gates[d][:nb*ghp]
+	gates := sc.gates[:nb*ghp]
 	var h0 []T
 	if j.h0 != nil {
 		h0 = j.h0[(sl*N+n0)*P : (sl*N+n0+nb)*P]
@@ -197,7 +302,7 @@ func (m *Model[T]) direction(ws *workspace[T], j *job[T], k, d int, in []T, inW 
 	}
 	var cs []T
 	if c.Mode == LSTM {
-		cs = ws.c[d][:nb*H]
+		cs = sc.c[:nb*H]
 		if j.c0 != nil {
 			copy(cs, j.c0[(sl*N+n0)*H:(sl*N+n0+nb)*H])
 		} else {
@@ -214,6 +319,12 @@ func (m *Model[T]) direction(ws *workspace[T], j *job[T], k, d int, in []T, inW 
 		hp, ldh := h0, P
 		if s > 0 {
 			hp, ldh = out[tPrev*nb*DP+d*P:], DP
+		}
+		for projected < (t+1)*nb { // only behind src, where t == s
+			r1 := min(projected+block, rows)
+			src.wait((r1 + nb - 1) / nb)
+			gemm(o, r1-projected, in[projected*inW:], inW, &w.wih, xw[projected*ghp:], ghp, w.bih, nil, 0)
+			projected = r1
 		}
 		xt := xw[t*nb*ghp : (t+1)*nb*ghp]
 		ot := out[t*nb*DP+d*P:]
@@ -234,12 +345,12 @@ func (m *Model[T]) direction(ws *workspace[T], j *job[T], k, d int, in []T, inW 
 					o.lstm(gates[i*ghp:i*ghp+4*H], cs[i*H:(i+1)*H], ot[i*DP:i*DP+H])
 				}
 			} else {
-				hr := ws.hr[d][:nb*H]
+				hr := sc.hr[:nb*H]
 				for i := 0; i < nb; i++ {
 					o.lstm(gates[i*ghp:i*ghp+4*H], cs[i*H:(i+1)*H], hr[i*H:(i+1)*H])
 				}
 				pnp := w.whr.np
-				pout := ws.pout[d][:nb*pnp]
+				pout := sc.pout[:nb*pnp]
 				gemm(o, nb, hr, H, &w.whr, pout, pnp, nil, nil, 0)
 				for i := 0; i < nb; i++ {
 					copy(ot[i*DP:i*DP+P], pout[i*pnp:])
@@ -252,6 +363,9 @@ func (m *Model[T]) direction(ws *workspace[T], j *job[T], k, d int, in []T, inW 
 			}
 		}
 		tPrev = t
+		if dst != nil {
+			dst.publish(s + 1)
+		}
 	}
 
 	// Final states.

@@ -35,9 +35,9 @@ type dirWeights[T Float] struct {
 //
 // The layout New builds: each weight W of shape (n, k) (n = G*H gate rows for weight_ih and
 // weight_hh, n = P for weight_hr) is stored transposed, B = Wᵀ of shape (k, n), cut into
-// panels of nr consecutive columns (rows of W) with nr fixed by the kernel set (32 for
-// AVX-512, 16 for AVX2, 8 for the Go kernels); panel p holds B[kk][p*nr+j] at
-// kk*nr+j, so a GEMM tile streams one panel contiguously. The last panel is padded with
+// panels of nr consecutive columns (rows of W) with nr fixed by the kernel set (float32:
+// 32 for AVX-512, 16 for AVX2; float64: 16 and 8; 8 for the Go kernels); panel p holds
+// B[kk][p*nr+j] at kk*nr+j, so a GEMM tile streams one panel contiguously. The last panel is padded with
 // zeros. Gate order is PyTorch's: the G*H columns are gate-major (i f g o for LSTM, r z n for
 // GRU). Biases are kept as vectors padded to the same width.
 func New[T Float](c Config, params map[string][]T) (*Model[T], error) {
@@ -73,7 +73,7 @@ func New[T Float](c Config, params map[string][]T) (*Model[T], error) {
 		problems = append(problems, "unexpected parameter "+name)
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("rnn: %s %s: %s", c.Mode, tupleString([]int{c.InputSize, c.HiddenSize, c.NumLayers}), strings.Join(problems, "; "))
+		return nil, fmt.Errorf("rnn: parameters of %s: %s", c.Mode, strings.Join(problems, "; "))
 	}
 
 	return build(c, params, opsFor[T]()), nil

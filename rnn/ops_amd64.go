@@ -21,6 +21,12 @@ func sgemmAVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, m 
 func sgemmAVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int, m int, bias *float32, add *float32, ldadd int)
 
 //go:noescape
+func dgemmAVX512(k int, a *float64, lda int, b *float64, c *float64, ldc int, m int, bias *float64, add *float64, ldadd int)
+
+//go:noescape
+func dgemmAVX2(k int, a *float64, lda int, b *float64, c *float64, ldc int, m int, bias *float64, add *float64, ldadd int)
+
+//go:noescape
 func tanhAVX2(dst, src *float32, n int)
 
 //go:noescape
@@ -44,11 +50,21 @@ func asmOps[T Float]() *ops[T] {
 	return all[len(all)-1]
 }
 
-// allAsmOps returns every assembly kernel set this CPU runs for T, slowest first.
+// allAsmOps returns every assembly kernel set this CPU runs for T, slowest first. For
+// float64 only the GEMM tiles are in assembly.
 func allAsmOps[T Float]() []*ops[T] {
 	var z T
-	if unsafe.Sizeof(z) != 4 || !hasAVX2 {
+	if !hasAVX2 {
 		return nil
+	}
+	if unsafe.Sizeof(z) == 8 {
+		avx2 := &ops[T]{name: "avx2", mr: 6, nr: 8, tile: dtileAVX2[T], tanh: tanhGo[T], lstm: lstmGo[T], gru: gruGo[T]}
+		if !hasAVX512 {
+			return []*ops[T]{avx2}
+		}
+		avx512 := *avx2
+		avx512.name, avx512.mr, avx512.nr, avx512.tile = "avx512", 8, 16, dtileAVX512[T]
+		return []*ops[T]{avx2, &avx512}
 	}
 	avx2 := &ops[T]{
 		name: "avx2",
@@ -81,6 +97,22 @@ func tileAVX512[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bi
 
 func tileAVX2[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int) {
 	sgemmAVX2(k, f32(a), lda, f32(b), f32(c), ldc, m, f32(bias), f32(add), ldadd)
+}
+
+// f64 returns the address of s[0] as a *float64; T is a float64 type.
+func f64[T Float](s []T) *float64 {
+	if s == nil {
+		return nil
+	}
+	return (*float64)(unsafe.Pointer(&s[0]))
+}
+
+func dtileAVX512[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int) {
+	dgemmAVX512(k, f64(a), lda, f64(b), f64(c), ldc, m, f64(bias), f64(add), ldadd)
+}
+
+func dtileAVX2[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int) {
+	dgemmAVX2(k, f64(a), lda, f64(b), f64(c), ldc, m, f64(bias), f64(add), ldadd)
 }
 
 func tanhRowAVX2[T Float](dst, src []T) {

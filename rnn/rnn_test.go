@@ -322,6 +322,71 @@ func TestLayoutsAgree(t *testing.T) {
 	}
 }
 
+// TestParallelPaths checks that the batch split, the parallel directions and the layer
+// pipeline give what one goroutine gives.
+func TestParallelPaths(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		prev := runtime.GOMAXPROCS(2)
+		defer runtime.GOMAXPROCS(prev)
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	bi := Config{Mode: LSTM, InputSize: 32, HiddenSize: 96, NumLayers: 2, Bias: true, Bidirectional: true, ProjSize: 40}
+	uni := Config{Mode: GRU, InputSize: 16, HiddenSize: 80, NumLayers: 3, Bias: true}
+	uni2 := Config{Mode: RNNTanh, InputSize: 16, HiddenSize: 128, NumLayers: 2}
+	for _, tc := range []struct {
+		c       Config
+		L, N    int
+		workers int
+		dirPar  bool
+		pipe    bool
+	}{
+		{bi, 40, 1, 1, true, false},
+		{bi, 40, 3, 1, true, false},
+		{bi, 40, 4, 2, false, false},
+		{bi, 40, 13, 2, false, false},
+		{uni, 61, 1, 1, false, true},
+		{uni2, 45, 1, 1, false, true},
+		{uni, 40, 2, 2, false, false},
+	} {
+		c := tc.c
+		for _, o := range allOps[float32]() {
+			m := build(c, randomParams[float32](c, rng), o)
+			workers, dirPar, pipe := m.plan(tc.L, tc.N)
+			if tc.workers == 2 {
+				workers = min(workers, 2) // more cores give more workers
+			}
+			if workers != tc.workers || dirPar != tc.dirPar || pipe != tc.pipe {
+				t.Fatalf("%v N=%d: plan %d workers, dirPar %v, pipe %v; want %d, %v, %v", c.Mode, tc.N, workers, dirPar, pipe, tc.workers, tc.dirPar, tc.pipe)
+			}
+			x := randomTensor[float32](rng, tc.L, tc.N, c.InputSize)
+			par, err := m.Forward(x, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prev := runtime.GOMAXPROCS(1)
+			serial, err := m.Forward(x, nil, nil)
+			runtime.GOMAXPROCS(prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pairs := [][2][]float32{{par.Output.Data, serial.Output.Data}, {par.H.Data, serial.H.Data}}
+			if c.Mode == LSTM {
+				pairs = append(pairs, [2][]float32{par.C.Data, serial.C.Data})
+			}
+			for _, p := range pairs {
+				if tc.workers == 1 {
+					// One worker computes the same tiles in the same order: equal to the bit.
+					if !slices.Equal(p[0], p[1]) {
+						t.Errorf("%v %s N=%d: parallel and serial differ by %g", c.Mode, o.name, tc.N, maxDiff(p[0], p[1]))
+					}
+				} else if d := maxDiff(p[0], p[1]); d > 1e-5 {
+					t.Errorf("%v %s N=%d: parallel and serial differ by %g", c.Mode, o.name, tc.N, d)
+				}
+			}
+		}
+	}
+}
+
 // TestConcurrentForward runs one Model from many goroutines at once; each result must equal
 // the one computed alone.
 func TestConcurrentForward(t *testing.T) {
@@ -367,29 +432,30 @@ func TestConcurrentForward(t *testing.T) {
 	}
 }
 
-// TestAllocsIndependentOfLength checks that the time loop allocates nothing: a forward pass
-// over 40 steps allocates as often as one over 4.
-func TestAllocsIndependentOfLength(t *testing.T) {
+// TestNoAllocations checks that a forward pass allocates nothing once its workspace has
+// grown: not in the time loop, nor in the input and output reordering.
+func TestNoAllocations(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, c := range []Config{
 		{Mode: GRU, InputSize: 8, HiddenSize: 16, NumLayers: 2, Bias: true, Bidirectional: true},
-		{Mode: LSTM, InputSize: 8, HiddenSize: 16, NumLayers: 2, Bias: true, ProjSize: 8},
+		{Mode: LSTM, InputSize: 8, HiddenSize: 16, NumLayers: 3, Bias: true, ProjSize: 8, BatchFirst: true},
+		{Mode: RNNTanh, InputSize: 8, HiddenSize: 40, NumLayers: 1},
 	} {
-		m, err := New(c, randomParams[float32](c, rng))
-		if err != nil {
-			t.Fatal(err)
-		}
-		allocs := func(L int) float64 {
-			x := randomTensor[float32](rng, L, 2, 8)
-			return testing.AllocsPerRun(20, func() {
-				if _, err := m.Forward(x, nil, nil); err != nil {
-					t.Fatal(err)
-				}
-			})
-		}
-		short, long := allocs(4), allocs(40)
-		if long > short {
-			t.Errorf("%v: %v allocations for 40 steps, %v for 4", c.Mode, long, short)
+		for _, o := range allOps[float32]() {
+			m := build(c, randomParams[float32](c, rng), o)
+			const L, N = 30, 5
+			D, P := c.directions(), c.outSize()
+			x := randomTensor[float32](rng, L, N, c.InputSize)
+			j := &job[float32]{L: L, N: N, batchFirst: c.BatchFirst, x: x.Data,
+				out: make([]float32, L*N*D*P), hn: make([]float32, D*c.NumLayers*N*P)}
+			if c.Mode == LSTM {
+				j.cn = make([]float32, D*c.NumLayers*N*c.HiddenSize)
+			}
+			ws := new(workspace[float32])
+			m.compute(ws, j, 1, N, false, false) // rows 1..N-1: the gather and scatter paths
+			if a := testing.AllocsPerRun(10, func() { m.compute(ws, j, 1, N, false, false) }); a != 0 {
+				t.Errorf("%v %s: %v allocations per forward pass", c.Mode, o.name, a)
+			}
 		}
 	}
 }
