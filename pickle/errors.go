@@ -45,5 +45,5 @@ func (e *UnsafeGlobalError) Error() string {
 	if e.Denied {
 		return s + fmt.Sprintf("refusing global %s.%s: it can run code when the file is loaded with torch.load", e.Module, e.Name)
 	}
-	return s + fmt.Sprintf("global %s.%s is not allowed (set Options.AllowObjects to keep unknown classes as inert objects)", e.Module, e.Name)
+	return s + fmt.Sprintf("global %s.%s is not allowed: it is not among the classes checkpoints use", e.Module, e.Name)
 }

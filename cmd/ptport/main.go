@@ -21,6 +21,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ptport/ptport/pickle"
 )
 
 // exitError carries an exit status other than 2 out of a command.
@@ -61,6 +63,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		return ee.code
 	}
 	fmt.Fprintf(stderr, "ptport: %v\n", err)
+	var unsafe *pickle.UnsafeGlobalError
+	if errors.As(err, &unsafe) && !unsafe.Denied {
+		fmt.Fprintln(stderr, "ptport: --allow-objects reads unknown classes as inert objects (nothing from the file is run)")
+	}
 	return 2
 }
 
