@@ -27,6 +27,7 @@ bench() { # tree jobs [flags] -> median seconds
 	local tree=$1 jobs=$2 t=()
 	shift 2
 	for i in $(seq "$runs"); do
+		sync # no writeback of the run before in this one
 		s=$(date +%s.%N)
 		"$tmp/ptport" batch "$tmp/$tree" -o "$tmp/out-$tree" --jobs "$jobs" --force --quiet "$@" >/dev/null 2>&1 || true
 		e=$(date +%s.%N)
