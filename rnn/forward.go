@@ -3,7 +3,6 @@ package rnn
 import (
 	"runtime"
 	"sync"
-	"sync/atomic"
 )
 
 // job is one Forward call with checked arguments. Element (t, n, :) of x is at
@@ -21,9 +20,9 @@ type job[T Float] struct {
 // returns to the Model's pool after each call.
 type workspace[T Float] struct {
 	xin, yout []T
-	ybuf      [][]T        // outputs of the layers below the last: 2 used in turn, or one per layer when pipelined
-	sc        []scratch[T] // per direction, or per layer when pipelined
-	zeros     []T          // read-only zeros for a missing h0
+	ybuf      [2][]T        // outputs of the layers below the last, used in turn
+	sc        [2]scratch[T] // per direction
+	zeros     []T           // read-only zeros for a missing h0
 }
 
 // scratch holds the buffers of one direction's time loop.
@@ -33,27 +32,6 @@ type scratch[T Float] struct {
 	c     []T // LSTM cell state: nb rows of H
 	hr    []T // LSTM o*tanh(c) before the projection: nb rows of H
 	pout  []T // LSTM projection output: nb rows of P (padded)
-}
-
-// progress publishes how many steps of a layer are done, to the layer above it when
-// layers run as a pipeline.
-type progress struct {
-	steps atomic.Int64
-	wake  chan struct{} // capacity 1: a pending wake-up
-}
-
-func (p *progress) publish(steps int) {
-	p.steps.Store(int64(steps))
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (p *progress) wait(steps int) {
-	for p.steps.Load() < int64(steps) {
-		<-p.wake
-	}
 }
 
 func grow[T Float](s []T, n int) []T {
@@ -68,43 +46,46 @@ const parallelMinWork = 1 << 20
 
 // plan decides how a forward pass over L steps of N sequences is spread over goroutines:
 // over the batch (workers > 1: each worker takes a contiguous range of sequences through
-// every layer, independently of the others); for a bidirectional network with fewer
-// than 4 sequences, over the two directions of each layer (dirPar); for one sequence
-// through a unidirectional stack, over the layers (pipe: layer k+1 starts on the first
-// steps of layer k's output while layer k goes on). Work below parallelMinWork stays on
-// the calling goroutine.
-func (m *Model[T]) plan(L, N int) (workers int, dirPar, pipe bool) {
+// every layer, independently of the others, see batchStart), or, for a bidirectional
+// network whose batch does not split, over the two directions of each layer (dirPar).
+// Work below parallelMinWork stays on the calling goroutine.
+func (m *Model[T]) plan(L, N int) (workers int, dirPar bool) {
 	procs := runtime.GOMAXPROCS(0)
-	c := m.cfg
 	if procs < 2 || m.work(L, N) < parallelMinWork {
-		return 1, false, false
+		return 1, false
 	}
-	switch {
-	case c.Bidirectional && N < 4:
-		return 1, true, false
-	case N == 1:
-		return 1, false, c.NumLayers > 1
-	}
-	return max(1, min(procs, N)), false, false
+	workers = min(procs, m.maxParts(N))
+	return workers, workers == 1 && m.cfg.Bidirectional
 }
+
+// The batch is split in parts of 3 sequences or more, so that every sequence gets the same
+// result to the bit whatever the number of goroutines: a GEMM of 3 rows or more sums each
+// row's products in the same order in every tile (see gemm), one of 1 or 2 rows does not.
+
+// maxParts returns into how many parts a batch of N sequences splits.
+func (m *Model[T]) maxParts(N int) int { return max(1, N/3) }
+
+// batchStart returns the first sequence of part w of a batch of N split into parts
+// (batchStart(parts, parts, N) = N).
+func (m *Model[T]) batchStart(w, parts, N int) int { return N * w / parts }
 
 // run computes j with the plan's goroutines.
 func (m *Model[T]) run(j *job[T]) {
-	workers, dirPar, pipe := m.plan(j.L, j.N)
+	workers, dirPar := m.plan(j.L, j.N)
 	if workers == 1 {
-		m.worker(j, 0, j.N, dirPar, pipe)
+		m.worker(j, 0, j.N, dirPar)
 		return
 	}
 	var wg sync.WaitGroup
 	for w := 1; w < workers; w++ {
-		n0, n1 := j.N*w/workers, j.N*(w+1)/workers
+		n0, n1 := m.batchStart(w, workers, j.N), m.batchStart(w+1, workers, j.N)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.worker(j, n0, n1, false, false)
+			m.worker(j, n0, n1, false)
 		}()
 	}
-	m.worker(j, 0, j.N/workers, false, false)
+	m.worker(j, 0, m.batchStart(1, workers, j.N), false)
 	wg.Wait()
 }
 
@@ -123,17 +104,16 @@ func (m *Model[T]) work(L, N int) int {
 }
 
 // worker computes batch rows [n0, n1) of j with a workspace from the pool.
-func (m *Model[T]) worker(j *job[T], n0, n1 int, dirPar, pipe bool) {
+func (m *Model[T]) worker(j *job[T], n0, n1 int, dirPar bool) {
 	ws := m.pool.Get().(*workspace[T])
 	defer m.pool.Put(ws)
-	m.compute(ws, j, n0, n1, dirPar, pipe)
+	m.compute(ws, j, n0, n1, dirPar)
 }
 
-// compute computes batch rows [n0, n1) of j in ws: layer after layer, or with pipe (for
-// a unidirectional network of several layers) all layers at once, each on its own
-// goroutine. Once ws has grown to the sizes j needs, it allocates nothing unless dirPar
-// or pipe, which start goroutines (per layer, outside the time loops).
-func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar, pipe bool) {
+// compute computes batch rows [n0, n1) of j in ws, layer after layer. Once ws has grown
+// to the sizes j needs, it allocates nothing unless dirPar (which starts a goroutine per
+// layer, outside the time loops).
+func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar bool) {
 	c := m.cfg
 	L, N, nb := j.L, j.N, n1-n0
 	D, P, H := c.directions(), c.outSize(), c.HiddenSize
@@ -157,16 +137,8 @@ func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar, pipe
 		out = ws.yout
 	}
 
-	pipe = pipe && D == 1 && c.NumLayers > 1
-	nsc, nbuf := D, min(2, c.NumLayers-1)
-	if pipe {
-		nsc, nbuf = c.NumLayers, c.NumLayers-1
-	}
 	ghp := m.layers[0][0].whh.np
-	if len(ws.sc) < nsc {
-		ws.sc = append(ws.sc, make([]scratch[T], nsc-len(ws.sc))...)
-	}
-	for i := 0; i < nsc; i++ {
+	for i := 0; i < D; i++ {
 		sc := &ws.sc[i]
 		sc.xw = grow(sc.xw, L*nb*ghp)
 		sc.gates = grow(sc.gates, nb*ghp)
@@ -178,10 +150,7 @@ func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar, pipe
 			}
 		}
 	}
-	if len(ws.ybuf) < nbuf {
-		ws.ybuf = append(ws.ybuf, make([][]T, nbuf-len(ws.ybuf))...)
-	}
-	for i := 0; i < nbuf; i++ {
+	for i := 0; i < min(2, c.NumLayers-1); i++ {
 		ws.ybuf[i] = grow(ws.ybuf[i], L*nb*DP)
 	}
 	if j.h0 == nil {
@@ -190,23 +159,19 @@ func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar, pipe
 		}
 		ws.zeros = ws.zeros[:nb*P]
 	}
-	if pipe {
-		m.pipeline(ws, j, in, out, n0, nb)
-	} else {
-		for k := 0; k < c.NumLayers; k++ {
-			lout := out
-			if k < c.NumLayers-1 {
-				lout = ws.ybuf[k%nbuf]
-			}
-			if dirPar && D == 2 {
-				m.bothDirections(ws, j, k, in, inW, lout, n0, nb)
-			} else {
-				for d := 0; d < D; d++ {
-					m.direction(&ws.sc[d], ws, j, k, d, in, inW, lout, n0, nb, nil, nil)
-				}
-			}
-			in, inW = lout, DP
+	for k := 0; k < c.NumLayers; k++ {
+		lout := out
+		if k < c.NumLayers-1 {
+			lout = ws.ybuf[k%2]
 		}
+		if dirPar && D == 2 {
+			m.bothDirections(ws, j, k, in, inW, lout, n0, nb)
+		} else {
+			for d := 0; d < D; d++ {
+				m.direction(&ws.sc[d], ws, j, k, d, in, inW, lout, n0, nb)
+			}
+		}
+		in, inW = lout, DP
 	}
 
 	if !direct {
@@ -224,36 +189,9 @@ func (m *Model[T]) bothDirections(ws *workspace[T], j *job[T], k int, in []T, in
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		m.direction(&ws.sc[1], ws, j, k, 1, in, inW, out, n0, nb, nil, nil)
+		m.direction(&ws.sc[1], ws, j, k, 1, in, inW, out, n0, nb)
 	}()
-	m.direction(&ws.sc[0], ws, j, k, 0, in, inW, out, n0, nb, nil, nil)
-	wg.Wait()
-}
-
-// pipeline runs the layers of a unidirectional network at once, layer k on its own
-// goroutine reading layer k-1's output (ws.ybuf[k-1]) as it is written; the last layer
-// writes out.
-func (m *Model[T]) pipeline(ws *workspace[T], j *job[T], in, out []T, n0, nb int) {
-	c := m.cfg
-	layerOut := func(k int) []T {
-		if k == c.NumLayers-1 {
-			return out
-		}
-		return ws.ybuf[k]
-	}
-	prog := make([]progress, c.NumLayers)
-	for k := range prog {
-		prog[k].wake = make(chan struct{}, 1)
-	}
-	var wg sync.WaitGroup
-	for k := 1; k < c.NumLayers; k++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m.direction(&ws.sc[k], ws, j, k, 0, layerOut(k-1), c.outSize(), layerOut(k), n0, nb, &prog[k-1], &prog[k])
-		}()
-	}
-	m.direction(&ws.sc[0], ws, j, 0, 0, in, c.InputSize, layerOut(0), n0, nb, nil, &prog[0])
+	m.direction(&ws.sc[0], ws, j, k, 0, in, inW, out, n0, nb)
 	wg.Wait()
 }
 
@@ -267,11 +205,8 @@ func (j *job[T]) rowOffset(t, n int) int {
 
 // direction runs direction d of layer k over the worker's nb batch rows (global rows n0..)
 // with the buffers of sc: in holds L*nb rows of inW values, step-major; the direction
-// writes its P columns of each of the L*nb rows of out (rows of D*P values). When src is
-// not nil (forward direction only), in is being written by the layer below, which
-// publishes its finished steps there; when dst is not nil, the direction publishes its
-// own.
-func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d int, in []T, inW int, out []T, n0, nb int, src, dst *progress) {
+// writes its P columns of each of the L*nb rows of out (rows of D*P values).
+func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d int, in []T, inW int, out []T, n0, nb int) {
 	c, o := m.cfg, m.o
 	w := &m.layers[k][d]
 	L, N := j.L, j.N
@@ -280,18 +215,9 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 	ghp := w.whh.np
 	sl := k*D + d // index in h0/hn/c0/cn
 
-	// The input projection of all steps, xw = x·W_ihᵀ + b_ih: at once, or, behind src,
-	// in blocks of rows as the layer below finishes them. Blocks start at multiples of
-	// the tile height, so that both ways give the same tiles and the same sums.
+	// Input projection of all steps at once: xw = x·W_ihᵀ + b_ih.
 	xw := sc.xw[:L*nb*ghp]
-	rows, projected := L*nb, 0
-	block := rows
-	if src != nil {
-		block = 4 * o.mr
-	} else {
-		gemm(o, rows, in, inW, &w.wih, xw, ghp, w.bih, nil, 0)
-		projected = rows
-	}
+	gemm(o, L*nb, in, inW, &w.wih, xw, ghp, w.bih, nil, 0)
 
 	gates := sc.gates[:nb*ghp]
 	var h0 []T
@@ -319,12 +245,6 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 		hp, ldh := h0, P
 		if s > 0 {
 			hp, ldh = out[tPrev*nb*DP+d*P:], DP
-		}
-		for projected < (t+1)*nb { // only behind src, where t == s
-			r1 := min(projected+block, rows)
-			src.wait((r1 + nb - 1) / nb)
-			gemm(o, r1-projected, in[projected*inW:], inW, &w.wih, xw[projected*ghp:], ghp, w.bih, nil, 0)
-			projected = r1
 		}
 		xt := xw[t*nb*ghp : (t+1)*nb*ghp]
 		ot := out[t*nb*DP+d*P:]
@@ -363,9 +283,6 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 			}
 		}
 		tPrev = t
-		if dst != nil {
-			dst.publish(s + 1)
-		}
 	}
 
 	// Final states.

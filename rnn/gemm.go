@@ -36,7 +36,8 @@ func padVector[T Float](v []T, np int) []T {
 }
 
 // mcRows is the number of rows of A a GEMM sweeps across every panel of B before moving
-// on, so that those rows stay in the core's L2 cache while B streams past them.
+// on, so that those rows stay in the core's L2 cache while B streams past them. (A last
+// block of fewer than 3 rows joins the one before it.)
 const mcRows = 192
 
 // gemm computes, for rows i < m and all b.np columns j,
@@ -60,22 +61,40 @@ func gemm[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], c []T, ldc in
 	if add != nil {
 		_ = add[(m-1)*ldadd+b.np-1]
 	}
-	for i0 := 0; i0 < m; i0 += mcRows {
-		i1 := min(i0+mcRows, m)
+	for i0 := 0; i0 < m; {
+		i1 := i0 + mcRows
+		if m-i1 < 3 {
+			i1 = m
+		}
 		for p := 0; p < panels; p++ {
 			bp := b.data[p*k*nr : (p+1)*k*nr]
 			var bs []T
 			if bias != nil {
 				bs = bias[p*nr : (p+1)*nr]
 			}
-			for i := i0; i < i1; i += mr {
-				rows := min(mr, i1-i)
+			for i := i0; i < i1; {
+				rows := tileRows(i1-i, mr)
 				var ad []T
 				if add != nil {
 					ad = add[i*ldadd+p*nr:]
 				}
 				o.tile(k, a[i*lda:], lda, bp, c[i*ldc+p*nr:], ldc, rows, bs, ad, ldadd)
+				i += rows
 			}
 		}
+		i0 = i1
 	}
+}
+
+// tileRows returns the height of the next tile with rest rows left: mr, except that the
+// last two tiles share their rows when the last would otherwise hold 1 or 2. A tile of 1
+// or 2 rows splits each row's sum over k into partial sums, to hide the latency of its
+// few chains of FMAs; taller tiles sum each row from k = 0 up. So a product of 3 rows or
+// more sums every row in order, however its rows fall into tiles, and a row's result does
+// not depend on which other rows share the product.
+func tileRows(rest, mr int) int {
+	if rest > mr && rest < mr+3 {
+		return (rest + 1) / 2
+	}
+	return min(mr, rest)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -62,6 +63,36 @@ func testGemm[T Float](t *testing.T, tol float64) {
 							}
 						}
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestGemmRowsIndependent checks that in a product of 3 rows or more each row's result
+// does not depend on the other rows: every row of an m-row product equals, to the bit, the
+// same row computed in a product of 3 rows.
+func TestGemmRowsIndependent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, o := range allOps[float32]() {
+		const n, k = 70, 77
+		w := make([]float32, n*k)
+		for i := range w {
+			w[i] = float32(rng.NormFloat64())
+		}
+		b := packWeight(w, n, k, o.nr)
+		for _, m := range []int{3, 4, 5, 7, 9, 10, 11, 13, 17, 18, 194, 195, 200} {
+			a := make([]float32, (m+2)*k)
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+			}
+			c := make([]float32, m*b.np)
+			gemm(o, m, a, k, &b, c, b.np, nil, nil, 0)
+			c3 := make([]float32, 3*b.np)
+			for i := 0; i < m; i++ {
+				gemm(o, 3, a[i*k:], k, &b, c3, b.np, nil, nil, 0)
+				if !slices.Equal(c[i*b.np:(i+1)*b.np], c3[:b.np]) {
+					t.Fatalf("%s m=%d: row %d differs from the same row in a product of 3", o.name, m, i)
 				}
 			}
 		}
