@@ -212,4 +212,49 @@ func TestRunAndBench(t *testing.T) {
 	if br.NsPerForward <= 0 || br.Iterations < 5 {
 		t.Errorf("bench: %s", stdout)
 	}
+
+	// The same run written as .pt holds output, h_n and c_n for an LSTM.
+	pt := filepath.Join(dir, "out.pt")
+	if code, _, errs := runCLI(t, "run", fixtures+"lstm_proj_bi.pt", fixtures+"lstm_proj_bi.ref.pt", "-o", pt); code != 0 {
+		t.Fatalf("run -o out.pt: exit %d: %s", code, errs)
+	}
+	code, stdout, errs = runCLI(t, "inspect", pt, "--json")
+	if code != 0 {
+		t.Fatalf("inspect out.pt: exit %d: %s", code, errs)
+	}
+	var inv struct {
+		Format  string `json:"format"`
+		Tensors []struct {
+			Name string `json:"name"`
+		} `json:"tensors"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &inv); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tn := range inv.Tensors {
+		names = append(names, tn.Name)
+	}
+	if inv.Format != "zip" || strings.Join(names, ",") != "output,h_n,c_n" {
+		t.Errorf("out.pt: format %s, tensors %v", inv.Format, names)
+	}
+}
+
+// TestBrokenCorpusFile: the shared corpus's broken.pt, when the corpus is present, is an
+// unusable input (exit 2), not a crash.
+func TestBrokenCorpusFile(t *testing.T) {
+	broken := filepath.Join("..", "..", "..", "shared", "corpus", "broken.pt")
+	if _, err := os.Stat(broken); err != nil {
+		broken = filepath.Join("..", "..", "testdata", "pickle", "truncated_zip.pt")
+	}
+	for _, cmd := range []string{"inspect", "convert"} {
+		args := []string{cmd, broken}
+		if cmd == "convert" {
+			args = append(args, "-o", filepath.Join(t.TempDir(), "x.safetensors"))
+		}
+		code, _, errs := runCLI(t, args...)
+		if code != 2 || !strings.Contains(errs, filepath.Base(broken)) {
+			t.Errorf("%s %s: exit %d, stderr %q", cmd, broken, code, errs)
+		}
+	}
 }
