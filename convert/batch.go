@@ -166,7 +166,7 @@ func Batch(ctx context.Context, opts BatchOptions, report func(FileResult)) (Bat
 		}
 	}
 	inputs := make(chan batchInput, opts.Jobs)
-	results := make(chan FileResult, opts.Jobs)
+	results := make(chan outcome, opts.Jobs)
 	var walkErr error
 	go func() {
 		defer close(inputs)
@@ -185,7 +185,8 @@ func Batch(ctx context.Context, opts BatchOptions, report func(FileResult)) (Bat
 		go func() {
 			defer wg.Done()
 			for in := range inputs {
-				results <- opts.process(ctx, in)
+				r, abandoned := opts.process(ctx, in)
+				results <- outcome{r, abandoned}
 			}
 		}()
 	}
@@ -193,10 +194,11 @@ func Batch(ctx context.Context, opts BatchOptions, report func(FileResult)) (Bat
 		wg.Wait()
 		close(results)
 	}()
-	for r := range results {
-		if ctx.Err() != nil && r.Status == StatusFailed && errors.Is(ctx.Err(), context.Canceled) && strings.HasSuffix(r.Error, context.Canceled.Error()) {
-			continue // abandoned, not failed
+	for o := range results {
+		if o.abandoned {
+			continue // stopped by ctx: neither done nor failed
 		}
+		r := o.FileResult
 		sum.Files++
 		switch r.Status {
 		case StatusOK:
@@ -349,8 +351,15 @@ func isReference(name string) bool {
 	return strings.HasSuffix(strings.TrimSuffix(name, filepath.Ext(name)), referenceSuffix)
 }
 
-// process converts or checks one input, never panicking.
-func (o *BatchOptions) process(ctx context.Context, in batchInput) (r FileResult) {
+// outcome is what a worker did with one input.
+type outcome struct {
+	FileResult
+	abandoned bool // stopped because ctx was done
+}
+
+// process converts or checks one input, never panicking. abandoned reports that the
+// work stopped because ctx was done.
+func (o *BatchOptions) process(ctx context.Context, in batchInput) (r FileResult, abandoned bool) {
 	start := time.Now()
 	r = FileResult{Input: in.path, Bytes: in.size}
 	defer func() {
@@ -367,8 +376,9 @@ func (o *BatchOptions) process(ctx context.Context, in batchInput) (r FileResult
 	}
 	if err != nil {
 		r.Status, r.Error = StatusFailed, err.Error()
+		abandoned = ctx.Err() != nil && errors.Is(err, ctx.Err())
 	}
-	return r
+	return r, abandoned
 }
 
 func (o *BatchOptions) check(in batchInput, r *FileResult) error {
