@@ -39,17 +39,33 @@ type writeOptions struct {
 	ctx     context.Context // abandons the write when done, if not nil
 }
 
-func writeFile(path string, o writeOptions, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, tempPrefix+o.tempTag+filepath.Base(path)+"-*")
+func writeFile(path string, o writeOptions, write func(w io.Writer) error) error {
+	t, err := writeTemp(path, o, write)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
+	return t.commit()
+}
+
+// tempOutput is an output written completely to its temporary file, not yet in place.
+// Either commit or discard must be called.
+type tempOutput struct {
+	f      *os.File
+	path   string // the final name
+	noSync bool
+}
+
+// writeTemp creates a temporary file in path's folder and has write fill it through a
+// buffered writer. On failure the temporary is removed.
+func writeTemp(path string, o writeOptions, write func(w io.Writer) error) (_ *tempOutput, err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), tempPrefix+o.tempTag+filepath.Base(path)+"-*")
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(tmp)
+			os.Remove(f.Name())
 		}
 	}()
 	var dst io.Writer = f
@@ -61,33 +77,54 @@ func writeFile(path string, o writeOptions, write func(w io.Writer) error) (err 
 	defer writers.Put(buf)
 	bw := &output{Writer: buf, f: f, ctx: o.ctx}
 	if err = write(bw); err != nil {
-		return err
+		return nil, err
 	}
 	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
-	if !o.noSync {
-		if err = f.Sync(); err != nil {
-			return fmt.Errorf("writing %s: %w", path, err)
+	buf.Reset(nil)
+	return &tempOutput{f: f, path: path, noSync: o.noSync}, nil
+}
+
+// commit syncs the temporary, renames it to its final name and syncs the folder, so that
+// the output survives a crash of the system once commit returns. On failure the
+// temporary is removed.
+func (t *tempOutput) commit() (err error) {
+	tmp := t.f.Name()
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	if !t.noSync {
+		if err = t.f.Sync(); err != nil {
+			t.f.Close()
+			return fmt.Errorf("writing %s: %w", t.path, err)
 		}
 	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if err = t.f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", t.path, err)
 	}
 	if err = os.Chmod(tmp, 0o644); err != nil {
 		return err
 	}
-	if err = os.Rename(tmp, path); err != nil {
+	if err = os.Rename(tmp, t.path); err != nil {
 		return err
 	}
-	if o.noSync {
+	if t.noSync {
 		return nil
 	}
-	if d, derr := os.Open(dir); derr == nil {
+	if d, derr := os.Open(filepath.Dir(t.path)); derr == nil {
 		d.Sync()
 		d.Close()
 	}
 	return nil
+}
+
+// discard removes the temporary.
+func (t *tempOutput) discard() {
+	t.f.Close()
+	os.Remove(t.f.Name())
 }
 
 // output is what writeFile gives the format writers: a buffered writer onto the

@@ -184,9 +184,24 @@ func Batch(ctx context.Context, opts BatchOptions, report func(FileResult)) (Bat
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A worker commits each output (fsync and rename) in the background
+			// while it converts its next input, so that the processor does not
+			// idle while the disk writes; one commit at a time is in flight.
+			var committing chan outcome
 			for in := range inputs {
-				r, abandoned := opts.process(ctx, in)
-				results <- outcome{r, abandoned}
+				o, t := opts.process(ctx, in)
+				if t == nil {
+					results <- o
+					continue
+				}
+				if committing != nil {
+					results <- <-committing
+				}
+				committing = make(chan outcome, 1)
+				go func() { committing <- opts.commit(ctx, o, t) }()
+			}
+			if committing != nil {
+				results <- <-committing
 			}
 		}()
 	}
@@ -357,14 +372,19 @@ type outcome struct {
 	abandoned bool // stopped because ctx was done
 }
 
-// process converts or checks one input, never panicking. abandoned reports that the
-// work stopped because ctx was done.
-func (o *BatchOptions) process(ctx context.Context, in batchInput) (r FileResult, abandoned bool) {
+// process converts or checks one input, never panicking. A converted input's output is
+// left in its temporary, returned for commit.
+func (o *BatchOptions) process(ctx context.Context, in batchInput) (_ outcome, t *tempOutput) {
 	start := time.Now()
-	r = FileResult{Input: in.path, Bytes: in.size}
+	r := FileResult{Input: in.path, Bytes: in.size}
+	abandoned := false
 	defer func() {
 		if p := recover(); p != nil {
 			r.Status, r.Error = StatusFailed, fmt.Sprintf("internal error: %v", p)
+			if t != nil {
+				t.discard()
+				t = nil
+			}
 		}
 		r.Seconds = time.Since(start).Seconds()
 	}()
@@ -372,13 +392,30 @@ func (o *BatchOptions) process(ctx context.Context, in batchInput) (r FileResult
 	if o.Check {
 		err = o.check(in, &r)
 	} else {
-		err = o.convert(ctx, in, &r)
+		t, err = o.convert(ctx, in, &r)
 	}
 	if err != nil {
 		r.Status, r.Error = StatusFailed, err.Error()
 		abandoned = ctx.Err() != nil && errors.Is(err, ctx.Err())
 	}
-	return r, abandoned
+	return outcome{r, abandoned}, t
+}
+
+// commit puts a converted input's output in place, or removes it when ctx is done.
+func (o *BatchOptions) commit(ctx context.Context, c outcome, t *tempOutput) outcome {
+	start := time.Now()
+	if ctx.Err() != nil {
+		t.discard()
+		c.abandoned = true
+		return c
+	}
+	if err := t.commit(); err != nil {
+		c.Status, c.Error = StatusFailed, err.Error()
+	} else {
+		c.Status = StatusOK
+	}
+	c.Seconds += time.Since(start).Seconds()
+	return c
 }
 
 func (o *BatchOptions) check(in batchInput, r *FileResult) error {
@@ -420,34 +457,32 @@ func (o *BatchOptions) check(in batchInput, r *FileResult) error {
 	return nil
 }
 
-func (o *BatchOptions) convert(ctx context.Context, in batchInput, r *FileResult) error {
+// convert writes in's output to a temporary and returns it, or returns nil when the
+// output is up to date.
+func (o *BatchOptions) convert(ctx context.Context, in batchInput, r *FileResult) (*tempOutput, error) {
 	rel := filepath.FromSlash(in.rel)
 	r.Output = filepath.Join(o.OutDir, strings.TrimSuffix(rel, filepath.Ext(rel))+o.To.Ext())
 	if !o.Force {
 		if src, err := readSource(r.Output, o.To); err == nil && src.matches(in) {
 			r.Status = StatusSkipped
-			return nil
+			return nil, nil
 		}
 	}
 	src, err := sourceOf(in)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cp, err := Open(in.path, o.Pickle)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer cp.Close()
 	r.Tensors = countTensors(cp.Leaves)
 	if err := os.MkdirAll(filepath.Dir(r.Output), 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	w := writeOptions{source: src, tempTag: o.tempTag(), noSync: o.NoSync, ctx: ctx}
-	if err := export(r.Output, o.To, cp, w); err != nil {
-		return err
-	}
-	r.Status = StatusOK
-	return nil
+	return exportTemp(r.Output, o.To, cp, w)
 }
 
 // Source identifies the input an output was made from; outputs of Batch record it, so

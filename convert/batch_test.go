@@ -3,6 +3,7 @@ package convert
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -242,5 +243,75 @@ func TestBatchResumeFormats(t *testing.T) {
 				t.Errorf("rerun %+v, want every good input skipped", sum)
 			}
 		})
+	}
+}
+
+// TestBatchCancel: outputs converted but not yet in place when the context is cancelled
+// are removed, and every output in place was reported done.
+func TestBatchCancel(t *testing.T) {
+	root, _ := batchTree(t)
+	for _, jobs := range []int{1, 2} {
+		out := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := map[string]bool{}
+		sum, err := Batch(ctx, BatchOptions{Inputs: []string{root}, OutDir: out, To: Safetensors, Jobs: jobs}, func(r FileResult) {
+			if r.Status == StatusOK {
+				done[r.Output] = true
+			}
+			if len(done) == 2 {
+				cancel()
+			}
+		})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sum.Interrupted || sum.Files >= 13 {
+			t.Errorf("jobs %d: summary %+v, want an interrupted batch", jobs, sum)
+		}
+		filepath.WalkDir(out, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			if IsTemp(d.Name()) {
+				t.Errorf("jobs %d: temporary %s left", jobs, path)
+			} else if !done[path] {
+				t.Errorf("jobs %d: %s in place but not reported done", jobs, path)
+			}
+			delete(done, path)
+			return nil
+		})
+		for path := range done {
+			t.Errorf("jobs %d: %s reported done but missing", jobs, path)
+		}
+	}
+}
+
+// TestCommitAfterWrite: an output is invisible under its name until committed, and a
+// discarded one leaves nothing.
+func TestCommitAfterWrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.bin")
+	write := func(w io.Writer) error { _, err := w.Write([]byte("complete")); return err }
+	tmp, err := writeTemp(path, writeOptions{}, write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("output visible before commit")
+	}
+	if err := tmp.commit(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "complete" {
+		t.Fatalf("after commit: %q, %v", b, err)
+	}
+	tmp, err = writeTemp(filepath.Join(dir, "other.bin"), writeOptions{}, write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp.discard()
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("after discard the folder holds %d files, want 1", len(entries))
 	}
 }

@@ -59,10 +59,15 @@ func (f Format) Ext() string { return "." + string(f) }
 // A .pt output keeps cp's structure (nesting, dict kinds, key order, shared storages);
 // a pickled module in it becomes its state_dict.
 func Export(path string, f Format, cp *Checkpoint) error {
-	return export(path, f, cp, writeOptions{})
+	t, err := exportTemp(path, f, cp, writeOptions{})
+	if err != nil {
+		return err
+	}
+	return t.commit()
 }
 
-func export(path string, f Format, cp *Checkpoint, o writeOptions) error {
+// exportTemp writes cp as an output at path to a temporary, for the caller to commit.
+func exportTemp(path string, f Format, cp *Checkpoint, o writeOptions) (*tempOutput, error) {
 	var write func(io.Writer, *Checkpoint, *Source) error
 	switch f {
 	case Safetensors:
@@ -75,9 +80,9 @@ func export(path string, f Format, cp *Checkpoint, o writeOptions) error {
 		archive := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 		write = func(w io.Writer, cp *Checkpoint, src *Source) error { return writePT(w, cp, src, archive) }
 	default:
-		return fmt.Errorf("unknown output format %q", f)
+		return nil, fmt.Errorf("unknown output format %q", f)
 	}
-	return writeFile(path, o, func(w io.Writer) error { return write(w, cp, o.source) })
+	return writeTemp(path, o, func(w io.Writer) error { return write(w, cp, o.source) })
 }
 
 // split separates tensors from other leaves.
