@@ -33,7 +33,8 @@ type BatchOptions struct {
 	OutDir string
 	// To is the output format.
 	To Format
-	// Jobs is the number of files converted at once; 0 means the number of CPUs.
+	// Jobs is the number of workers, each converting one input at a time while the
+	// output of its previous one is synced and renamed; 0 means the number of CPUs.
 	Jobs int
 	// Include are base-name glob patterns (path.Match) of the files taken from folders;
 	// nil means DefaultInclude. Files named as inputs are always taken.

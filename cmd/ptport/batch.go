@@ -110,7 +110,7 @@ of converting (the model flags apply) and reports pass or fail per model.`,
 	}
 	c.Flags().StringVarP(&opts.OutDir, "output", "o", "", "the output `FOLDER`")
 	c.Flags().StringVar(&to, "to", "safetensors", "output format: safetensors, npz, json or pt")
-	c.Flags().IntVar(&opts.Jobs, "jobs", 0, "files converted at once (default: the number of CPUs)")
+	c.Flags().IntVar(&opts.Jobs, "jobs", 0, "workers converting files at once (default: the number of CPUs)")
 	c.Flags().StringVar(&reportPath, "report", "", "write one JSON object per input to `FILE.jsonl`: input, output, status, error, bytes, seconds, tensors")
 	c.Flags().StringVar(&shard, "shard", "", "take the share `K/N` of the inputs (0 <= K < N)")
 	c.Flags().BoolVar(&opts.Force, "force", false, "convert inputs whose output is up to date")
