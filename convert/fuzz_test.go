@@ -23,7 +23,7 @@ func FuzzCheckpoint(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		for _, format := range []Format{Safetensors, NPZ} {
+		for _, format := range []Format{Safetensors, NPZ, JSON} {
 			out := filepath.Join(dir, name+format.Ext())
 			if err := Export(out, format, cp); err != nil {
 				f.Fatal(err)
