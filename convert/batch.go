@@ -375,13 +375,14 @@ type outcome struct {
 
 // process converts or checks one input, never panicking. A converted input's output is
 // left in its temporary, returned for commit.
-func (o *BatchOptions) process(ctx context.Context, in batchInput) (_ outcome, t *tempOutput) {
+func (o *BatchOptions) process(ctx context.Context, in batchInput) (res outcome, t *tempOutput) {
 	start := time.Now()
-	r := FileResult{Input: in.path, Bytes: in.size}
-	abandoned := false
+	r := &res.FileResult
+	*r = FileResult{Input: in.path, Bytes: in.size}
 	defer func() {
 		if p := recover(); p != nil {
 			r.Status, r.Error = StatusFailed, fmt.Sprintf("internal error: %v", p)
+			res.abandoned = false
 			if t != nil {
 				t.discard()
 				t = nil
@@ -391,15 +392,15 @@ func (o *BatchOptions) process(ctx context.Context, in batchInput) (_ outcome, t
 	}()
 	var err error
 	if o.Check {
-		err = o.check(in, &r)
+		err = o.check(in, r)
 	} else {
-		t, err = o.convert(ctx, in, &r)
+		t, err = o.convert(ctx, in, r)
 	}
 	if err != nil {
 		r.Status, r.Error = StatusFailed, err.Error()
-		abandoned = ctx.Err() != nil && errors.Is(err, ctx.Err())
+		res.abandoned = ctx.Err() != nil && errors.Is(err, ctx.Err())
 	}
-	return outcome{r, abandoned}, t
+	return res, t
 }
 
 // commit puts a converted input's output in place, or removes it when ctx is done.

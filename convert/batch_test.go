@@ -76,6 +76,11 @@ func TestBatch(t *testing.T) {
 	if sum.Files != 13 || sum.Failed != len(bad) || sum.OK != 13-len(bad) {
 		t.Fatalf("summary %+v", sum)
 	}
+	for in, r := range results {
+		if r.Input != in || r.Bytes <= 0 || r.Seconds <= 0 {
+			t.Errorf("%s: %+v, want its input, size and time", in, r)
+		}
+	}
 	for _, rel := range bad {
 		r := results[filepath.Join(root, rel)]
 		if r.Status != StatusFailed || r.Error == "" {
