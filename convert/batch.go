@@ -199,7 +199,7 @@ func Batch(ctx context.Context, opts BatchOptions, report func(FileResult)) (Bat
 					results <- <-committing
 				}
 				committing = make(chan outcome, 1)
-				go func() { committing <- opts.commit(ctx, o, t) }()
+				go func() { committing <- commit(ctx, o, t) }()
 			}
 			if committing != nil {
 				results <- <-committing
@@ -404,7 +404,7 @@ func (o *BatchOptions) process(ctx context.Context, in batchInput) (res outcome,
 }
 
 // commit puts a converted input's output in place, or removes it when ctx is done.
-func (o *BatchOptions) commit(ctx context.Context, c outcome, t *tempOutput) outcome {
+func commit(ctx context.Context, c outcome, t *tempOutput) outcome {
 	start := time.Now()
 	if ctx.Err() != nil {
 		t.discard()
