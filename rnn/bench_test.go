@@ -5,32 +5,44 @@ import (
 	"testing"
 )
 
-// benchRows are the shapes scripts/bench compares with PyTorch (float32, seq-first).
+// benchRows are the shapes scripts/bench compares with PyTorch and ONNX Runtime
+// (seq-first), as scripts/bench_torch.py lists them.
 var benchRows = []struct {
 	name                        string
 	mode                        Mode
 	input, hidden, layers, L, N int
+	bidir, f64                  bool
 }{
-	{"notebook", RNNTanh, 2, 4, 1, 3, 1},
-	{"stream", RNNTanh, 64, 256, 2, 1000, 1},
-	{"small", RNNTanh, 64, 128, 1, 100, 32},
-	{"medium", RNNTanh, 128, 256, 2, 100, 32},
-	{"large", RNNTanh, 512, 1024, 1, 50, 32},
-	{"lstm", LSTM, 128, 256, 2, 100, 32},
-	{"gru", GRU, 128, 256, 2, 100, 32},
+	{"notebook", RNNTanh, 2, 4, 1, 3, 1, false, false},
+	{"stream", RNNTanh, 64, 256, 2, 1000, 1, false, false},
+	{"small", RNNTanh, 64, 128, 1, 100, 32, false, false},
+	{"medium", RNNTanh, 128, 256, 2, 100, 32, false, false},
+	{"large", RNNTanh, 512, 1024, 1, 50, 32, false, false},
+	{"lstm", LSTM, 128, 256, 2, 100, 32, false, false},
+	{"gru", GRU, 128, 256, 2, 100, 32, false, false},
+	{"lstm_stream", LSTM, 128, 512, 1, 200, 1, false, false},
+	{"lstm_large", LSTM, 1024, 1024, 2, 64, 64, false, false},
+	{"gru_small", GRU, 32, 64, 1, 50, 8, false, false},
+	{"bilstm", LSTM, 128, 256, 2, 100, 32, true, false},
+	{"medium64", RNNTanh, 128, 256, 2, 100, 32, false, true},
+	{"lstm64", LSTM, 128, 256, 2, 100, 32, false, true},
+	{"gru64", GRU, 128, 256, 2, 100, 32, false, true},
+	{"lstm_stream64", LSTM, 128, 512, 1, 200, 1, false, true},
 }
 
+// BenchmarkForward times Forward on each of benchRows and reports its GFLOP/s: two
+// floating-point operations per multiply-add of the matrix products (Model.work).
 func BenchmarkForward(b *testing.B) {
 	for _, r := range benchRows {
 		b.Run(r.name, func(b *testing.B) {
-			benchForward[float32](b, Config{Mode: r.mode, InputSize: r.input, HiddenSize: r.hidden, NumLayers: r.layers, Bias: true}, r.L, r.N)
+			c := Config{Mode: r.mode, InputSize: r.input, HiddenSize: r.hidden, NumLayers: r.layers, Bias: true, Bidirectional: r.bidir}
+			if r.f64 {
+				benchForward[float64](b, c, r.L, r.N)
+			} else {
+				benchForward[float32](b, c, r.L, r.N)
+			}
 		})
 	}
-}
-
-// BenchmarkForward64 is BenchmarkForward's medium row in float64.
-func BenchmarkForward64(b *testing.B) {
-	benchForward[float64](b, Config{Mode: RNNTanh, InputSize: 128, HiddenSize: 256, NumLayers: 2, Bias: true}, 100, 32)
 }
 
 func benchForward[T Float](b *testing.B, c Config, L, N int) {
@@ -65,9 +77,12 @@ func BenchmarkKernelSets(b *testing.B) {
 		sets = append(sets, &mixed)
 	}
 	for _, r := range benchRows {
+		if r.f64 {
+			continue
+		}
 		for _, o := range sets {
 			b.Run(r.name+"/"+o.name, func(b *testing.B) {
-				c := Config{Mode: r.mode, InputSize: r.input, HiddenSize: r.hidden, NumLayers: r.layers, Bias: true}
+				c := Config{Mode: r.mode, InputSize: r.input, HiddenSize: r.hidden, NumLayers: r.layers, Bias: true, Bidirectional: r.bidir}
 				rng := rand.New(rand.NewPCG(1, 1))
 				m := build(c, randomParams[float32](c, rng), o)
 				x := randomTensor[float32](rng, r.L, r.N, c.InputSize)

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
-"""Prints the benchmark table of scripts/bench.
+"""Prints the tables of scripts/bench from the files it wrote to DIR.
 
-    bench_table.py TORCH_JSONL GO_BENCH_OUTPUT
+    bench_table.py DIR
 
-TORCH_JSONL holds one JSON object per line as bench_torch.py prints them (one per row
-and round); GO_BENCH_OUTPUT is the output of the Go benchmarks (BenchmarkForward/ROW
-lines). PyTorch's time for a row is the median over its rounds, Go's the median of all
-its runs. Prints a markdown table: name, shape, PyTorch ms, Go ms, Go/PyTorch.
+DIR holds torch.jsonl (bench_torch.py's objects, one per row and round), ort.jsonl
+(bench_ort.js's, likewise), go.txt (the BenchmarkForward lines of go test -cpu 1,2),
+peak.json (fma_peak's), errors.json (bench_export.py compare's) and machine.json
+({"cpu", "cores", "load_before", "load_after", "go"}). Times are medians: PyTorch's and
+ONNX Runtime's over the rounds (each itself a median of repeated runs), Go's over all its
+runs. Prints markdown: the float32 rows against PyTorch and ONNX Runtime, the float64
+rows against PyTorch, and a paragraph on the machine and the targets.
 """
 import json
 import os
@@ -18,37 +21,104 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_torch import ROWS  # noqa: E402
 
 
+def jsonl(path):
+    if not os.path.exists(path):
+        return []
+    return [json.loads(line) for line in open(path) if line.strip()]
+
+
+def med(v):
+    return statistics.median(v) if v else None
+
+
+def fmt(v, f="%.3f"):
+    return f % v if v is not None else "—"
+
+
 def main():
-    pt, version, cores = {}, "?", "?"
-    for line in open(sys.argv[1]):
-        if not line.strip():
-            continue
-        d = json.loads(line)
-        version, cores = d["torch"], d.get("procs", "?")
-        for r in d["rows"]:
+    d = sys.argv[1]
+    peak = json.load(open(os.path.join(d, "peak.json")))
+    mach = json.load(open(os.path.join(d, "machine.json")))
+    errs = {r["name"]: r["max_abs_err"] for r in json.load(open(os.path.join(d, "errors.json")))["rows"]}
+
+    pt, version, rounds = {}, "?", 0
+    for o in jsonl(os.path.join(d, "torch.jsonl")):
+        version = o["torch"]
+        for r in o["rows"]:
             pt.setdefault(r["name"], []).append(r["ms"])
-    runs = {}
-    for line in open(sys.argv[2]):
-        m = re.match(r"BenchmarkForward/(\w+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op", line)
+    ort, ort_err, ort_version = {}, {}, "?"
+    for o in jsonl(os.path.join(d, "ort.jsonl")):
+        ort_version = o["ort"]
+        for r in o["rows"]:
+            for t, ms in r["ms_by_threads"].items():
+                ort.setdefault((r["name"], t), []).append(ms)
+            ort_err[r["name"]] = max(ort_err.get(r["name"], 0), r["max_abs_err"])
+    go, gflops = {}, {}
+    for line in open(os.path.join(d, "go.txt")):
+        m = re.match(r"BenchmarkForward/(\w+?)(?:-(\d+))?\s+\d+\s+([\d.]+) ns/op\s+([\d.]+) GFLOP/s", line)
         if m:
-            runs.setdefault(m.group(1), []).append(float(m.group(2)) / 1e6)
-    print("| name | mode input hidden layers seq batch | PyTorch ms | Go ms | Go/PyTorch |")
-    print("|---|---|---:|---:|---:|")
-    worst = 0.0
-    for name, mode, inp, hid, layers, seq, batch in ROWS:
-        if name not in pt or name not in runs:
+            procs = m.group(2) or "1"
+            go.setdefault((m.group(1), procs), []).append(float(m.group(3)) / 1e6)
+            gflops.setdefault((m.group(1), procs), []).append(float(m.group(4)))
+    rounds = max((len(v) for v in pt.values()), default=0)
+    runs = max((len(v) for v in go.values()), default=0)
+
+    worst_ort, worst_lstm, worst_pt = 0.0, 0.0, 0.0
+    f32 = [r for r in ROWS if r[8] == "float32"]
+    f64 = [r for r in ROWS if r[8] == "float64"]
+    print("| name | mode input/hidden/layers, seq, batch | PyTorch ms | ORT 1 thread ms | ORT 2 threads ms "
+          "| ptport 1 core ms | ptport ms | ptport/PyTorch | ptport/ORT | 2 cores/1 | ptport GFLOP/s | % of peak "
+          "| max abs err ORT, ptport |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for row in f32:
+        name = row[0]
+        p, g1, g2 = med(pt.get(name)), med(go.get((name, "1"))), med(go.get((name, "2")))
+        o1, o2 = med(ort.get((name, "1"))), med(ort.get((name, "2")))
+        if g2 is None:
             continue
-        p = statistics.median(pt[name])
-        g = statistics.median(runs[name])
-        worst = max(worst, g / p)
-        print("| %s | %s %d %d %d %d %d | %.3f | %.3f | %.2f |" % (
-            name, mode, inp, hid, layers, seq, batch, p, g, g / p))
+        ob = min(v for v in (o1, o2) if v is not None) if (o1 or o2) else None
+        rp = g2 / p if p else None
+        ro = g2 / ob if ob else None
+        if rp:
+            worst_pt = max(worst_pt, rp)
+        if ro:
+            worst_ort = max(worst_ort, ro)
+            if row[1] == "LSTM":
+                worst_lstm = max(worst_lstm, ro)
+        gf = med(gflops.get((name, "2")))
+        pct = 100 * gf / peak["f32"]["2"]
+        print("| %s | %s%s %d/%d/%d, %d, %d | %s | %s | %s | %s | %s | %s | **%s** | %s | %.1f | %.0f%% | %s, %s |" % (
+            name, "bidirectional " if row[7] else "", row[1], row[2], row[3], row[4], row[5], row[6],
+            fmt(p), fmt(o1), fmt(o2), fmt(g1), fmt(g2), fmt(rp, "%.2f"), fmt(ro, "%.2f"),
+            fmt(g1 / g2 if g1 else None, "%.2f"), gf, pct,
+            fmt(ort_err.get(name), "%.1e"), fmt(errs.get(name), "%.1e")))
     print()
-    nrounds = max(len(v) for v in pt.values()) if pt else 0
-    nruns = max(len(v) for v in runs.values()) if runs else 0
-    print("PyTorch %s (OpenBLAS): median over %d rounds of the median of repeated forward "
-          "passes, best of 1 and 2 threads. Go: median of %d runs of go test -bench, "
-          "GOMAXPROCS = %s cores. Worst ratio %.2f." % (version, nrounds, nruns, cores, worst))
+    print("| name (float64) | mode input/hidden/layers, seq, batch | PyTorch ms | ptport 1 core ms | ptport ms "
+          "| ptport/PyTorch | ptport GFLOP/s | % of peak | max abs err |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for row in f64:
+        name = row[0]
+        p, g1, g2 = med(pt.get(name)), med(go.get((name, "1"))), med(go.get((name, "2")))
+        if g2 is None:
+            continue
+        gf = med(gflops.get((name, "2")))
+        print("| %s | %s %d/%d/%d, %d, %d | %s | %s | %s | %s | %.1f | %.0f%% | %s |" % (
+            name, row[1], row[2], row[3], row[4], row[5], row[6], fmt(p), fmt(g1), fmt(g2),
+            fmt(g2 / p if p else None, "%.2f"), gf, 100 * gf / peak["f64"]["2"], fmt(errs.get(name), "%.1e")))
+    print()
+    s1, s2 = med(go.get(("lstm_stream", "1"))), med(go.get(("lstm_stream", "2")))
+    print("Machine: %s, %s cores, %s; measured FMA peak (scripts/fma_peak.c) %.0f GFLOP/s float32 on 1 core, "
+          "%.0f on 2, %.0f and %.0f float64; load average %s before, %s after. PyTorch %s (OpenBLAS), best of "
+          "1 and 2 threads, median over %d rounds; ONNX Runtime %s (onnxruntime-node, CPU), its model exported "
+          "by torch.onnx (opset 14), median over %d rounds per thread count (ptport/ORT against the better); "
+          "ptport (%s) median of %d runs of go test -bench per column, GOMAXPROCS 1 and 2. GFLOP/s count the "
+          "matrix products' multiply-adds twice; %% of peak is of the 2-core peak."
+          % (mach["cpu"], mach["cores"], peak["isa"].upper(), peak["f32"]["1"], peak["f32"]["2"],
+             peak["f64"]["1"], peak["f64"]["2"], mach["load_before"], mach["load_after"], version, rounds,
+             ort_version, rounds, mach["go"], runs))
+    print()
+    print("Worst ptport/ORT %.2f (LSTM rows %.2f), worst ptport/PyTorch %.2f; batch-1 LSTM 128/512 on 2 cores "
+          "is %s× its 1-core speed." % (worst_ort, worst_lstm, worst_pt, fmt(s1 / s2 if s1 and s2 else None, "%.2f")))
 
 
 if __name__ == "__main__":

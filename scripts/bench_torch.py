@@ -4,9 +4,10 @@
     bench_torch.py [BUDGET_SECONDS [ROW,ROW...]]
 
 Prints one JSON object: {"torch": version, "procs": cores, "rows": [{"name", "ms",
-"threads"}...]}. Each row's time is the median of repeated forward passes (eval mode,
-no_grad, float32, about BUDGET_SECONDS of them, default 2) taken as the best over
-torch.set_num_threads(1) and (2). ROWS are the same as rnn/bench_test.go's benchRows.
+"threads", "ms_by_threads"}...]}. Each row's time is the median of repeated forward
+passes (eval mode, no_grad, about BUDGET_SECONDS of them, default 2) taken as the best
+over torch.set_num_threads(1) and (2). ROWS are the same as rnn/bench_test.go's
+benchRows; model(row) builds a row's module and input, seeded, for bench_export.py too.
 """
 import json
 import os
@@ -16,16 +17,49 @@ import time
 
 import torch
 
+# name, mode, input, hidden, layers, seq, batch, bidirectional, dtype
 ROWS = [
-    # name, mode, input, hidden, layers, seq, batch
-    ("notebook", "RNN", 2, 4, 1, 3, 1),
-    ("stream", "RNN", 64, 256, 2, 1000, 1),
-    ("small", "RNN", 64, 128, 1, 100, 32),
-    ("medium", "RNN", 128, 256, 2, 100, 32),
-    ("large", "RNN", 512, 1024, 1, 50, 32),
-    ("lstm", "LSTM", 128, 256, 2, 100, 32),
-    ("gru", "GRU", 128, 256, 2, 100, 32),
+    ("notebook", "RNN", 2, 4, 1, 3, 1, False, "float32"),
+    ("stream", "RNN", 64, 256, 2, 1000, 1, False, "float32"),
+    ("small", "RNN", 64, 128, 1, 100, 32, False, "float32"),
+    ("medium", "RNN", 128, 256, 2, 100, 32, False, "float32"),
+    ("large", "RNN", 512, 1024, 1, 50, 32, False, "float32"),
+    ("lstm", "LSTM", 128, 256, 2, 100, 32, False, "float32"),
+    ("gru", "GRU", 128, 256, 2, 100, 32, False, "float32"),
+    ("lstm_stream", "LSTM", 128, 512, 1, 200, 1, False, "float32"),
+    ("lstm_large", "LSTM", 1024, 1024, 2, 64, 64, False, "float32"),
+    ("gru_small", "GRU", 32, 64, 1, 50, 8, False, "float32"),
+    ("bilstm", "LSTM", 128, 256, 2, 100, 32, True, "float32"),
+    ("medium64", "RNN", 128, 256, 2, 100, 32, False, "float64"),
+    ("lstm64", "LSTM", 128, 256, 2, 100, 32, False, "float64"),
+    ("gru64", "GRU", 128, 256, 2, 100, 32, False, "float64"),
+    ("lstm_stream64", "LSTM", 128, 512, 1, 200, 1, False, "float64"),
 ]
+
+NAMES = [r[0] for r in ROWS]
+
+
+def select(arg):
+    """Returns the rows named in the comma-separated arg (all when empty), in ROWS order;
+    an unknown name is an error."""
+    if not arg:
+        return list(ROWS)
+    want = arg.split(",")
+    unknown = [w for w in want if w not in NAMES]
+    if unknown:
+        sys.exit("unknown rows %s; the rows are %s" % (",".join(unknown), ",".join(NAMES)))
+    return [r for r in ROWS if r[0] in want]
+
+
+def model(row):
+    """Returns (module, input) for row, in eval mode, from a seed of the row's own."""
+    name, mode, inp, hid, layers, seq, batch, bidir, dtype = row
+    torch.manual_seed(NAMES.index(name))
+    cls = {"RNN": torch.nn.RNN, "LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[mode]
+    dt = getattr(torch, dtype)
+    m = cls(inp, hid, layers, bidirectional=bidir).to(dt).eval()
+    x = torch.randn(seq, batch, inp, dtype=dt)
+    return m, x
 
 
 def median_ms(fn, budget_s):
@@ -44,23 +78,17 @@ def median_ms(fn, budget_s):
 
 def main():
     budget = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
-    only = set(sys.argv[2].split(",")) if len(sys.argv) > 2 and sys.argv[2] else None
-    torch.manual_seed(0)
+    rows = select(sys.argv[2] if len(sys.argv) > 2 else "")
     out = []
-    for name, mode, inp, hid, layers, seq, batch in ROWS:
-        if only and name not in only:
-            continue
-        cls = {"RNN": torch.nn.RNN, "LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[mode]
-        m = cls(inp, hid, layers).eval()
-        x = torch.randn(seq, batch, inp)
-        best = None
+    for row in rows:
+        m, x = model(row)
+        by = {}
         for threads in (1, 2):
             torch.set_num_threads(threads)
             with torch.no_grad():
-                ms = median_ms(lambda: m(x), budget)
-            if best is None or ms < best[0]:
-                best = (ms, threads)
-        out.append({"name": name, "ms": best[0], "threads": best[1]})
+                by[str(threads)] = median_ms(lambda: m(x), budget)
+        best = min(by, key=by.get)
+        out.append({"name": row[0], "ms": by[best], "threads": int(best), "ms_by_threads": by})
     print(json.dumps({"torch": torch.__version__, "procs": os.cpu_count(), "rows": out}))
 
 
