@@ -18,13 +18,38 @@
 // the file claims is checked against the bytes that exist before anything
 // is allocated, the memory decoding would take is bounded by a multiple of
 // the file's size, and gopickle's panics on malformed input are turned
-// into errors. Every global the pickle names is checked against an
-// allowlist modelled on torch's weights_only unpickler, plus the classes
-// of torch.nn.modules (whole pickled modules become inert *Object values).
-// Other globals are an *UnsafeGlobalError; Options.AllowObjects turns them
-// into inert values, except globals that could run code under torch.load
-// (os.system, subprocess, eval, exec, getattr, __import__, torch.load,
-// ...), which are always refused. Nothing from the file is ever executed.
+// into errors. Nothing from the file is ever executed.
+//
+// # Globals
+//
+// A pickle names globals (a module and a name). Each is resolved as
+// Python's unpickler resolves it: the module and the name must be dotted
+// Python identifiers; Python 2 names are mapped as Python maps them
+// (__builtin__ to builtins, copy_reg to copyreg, cPickle to pickle,
+// SimpleHTTPServer to http.server, ...); a dotted name is an attribute
+// walk from the module. What the walk reaches, its canonical dotted path,
+// is judged:
+//
+//   - In torch, numpy and Python's standard library (every module of
+//     CPython 3.11 to 3.14 and of Python 2.7), a global is read only if its
+//     path is on this package's allowlist: tensor and storage rebuilding,
+//     dtypes, containers, numpy values, the data classes checkpoints carry
+//     (argparse.Namespace, pathlib paths, datetime values, ...), the
+//     nn.Module classes of torch.nn.modules by class name, torch.optim's
+//     classes. Every other global there is refused in every mode
+//     (UnsafeGlobalError.Denied): ptport cannot show it harmless, and many
+//     are not (torch.save, torch.load, the os module torch imports reached
+//     as torch.os.system, codecs.open, numpy.load, builtins.eval).
+//   - Elsewhere (__main__, a model's own package, third-party libraries) is
+//     code ptport never runs. Instances that a pickle builds the way Python
+//     pickles objects are data and are read as inert *Object values. A call
+//     of such a function or class (REDUCE, INST, OBJ) is refused unless
+//     Options.AllowObjects is set, which keeps it as an inert record of
+//     the call; a dotted name there is refused in every mode, as its walk
+//     may pass through any module that code imports.
+//
+// A refusal is an *UnsafeGlobalError naming the global, the path it
+// reaches, why it is refused and where in the file it is named.
 //
 // # Values
 //

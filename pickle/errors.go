@@ -1,6 +1,9 @@
 package pickle
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // FormatError reports a malformed, truncated, unsupported or oversized
 // input. Where names the place in the file: a zip record, a pickle offset,
@@ -22,15 +25,70 @@ func (e *FormatError) Error() string {
 	return s
 }
 
+// Reason says why a global was refused.
+type Reason int
+
+// The reasons for refusing a global. The first five describe what the
+// global reaches (as far as ptport knows the module it lies in); the
+// others describe what is wrong with the name or its use.
+const (
+	ReasonRunsCode       Reason = iota + 1 // it runs code: eval, exec, a loader of modules or functions
+	ReasonSystem                           // it runs programs or changes the system (os, subprocess, sys, ...)
+	ReasonFiles                            // it reads or writes files
+	ReasonNetwork                          // it opens the network
+	ReasonDeserializes                     // it loads another pickle or serialized code
+	ReasonNotKnownSafe                     // it lies in torch, numpy or the standard library and is not a name known to be safe
+	ReasonMalformed                        // the module or name is not a valid dotted Python name
+	ReasonDottedUserName                   // a dotted name in a module outside torch, numpy and the standard library
+	ReasonUserCall                         // a call of a function or class outside torch, numpy and the standard library
+	ReasonStrict                           // torch.load(weights_only=True) would refuse it (Options.Strict)
+)
+
+var reasonText = map[Reason]string{
+	ReasonRunsCode:       "runs code",
+	ReasonSystem:         "runs programs or changes the system",
+	ReasonFiles:          "reads or writes files",
+	ReasonNetwork:        "opens the network",
+	ReasonDeserializes:   "loads another pickle or serialized code",
+	ReasonNotKnownSafe:   "is not a name known to be safe",
+	ReasonMalformed:      "is not a valid dotted Python name",
+	ReasonDottedUserName: "is a dotted name in code outside torch, numpy and the standard library, whose attribute walk may pass through any module that code imports",
+	ReasonUserCall:       "calls code outside torch, numpy and the standard library",
+	ReasonStrict:         "is refused by torch.load(weights_only=True)",
+}
+
+// String returns the reason as a phrase ("runs code").
+func (r Reason) String() string {
+	if s, ok := reasonText[r]; ok {
+		return s
+	}
+	return "Reason(" + strconv.Itoa(int(r)) + ")"
+}
+
 // UnsafeGlobalError reports a global (a class or function named by the
-// pickle) that is not allowed: either it would run code under torch.load,
-// or it is unknown and Options.AllowObjects was not set.
+// pickle) that is refused. A global is refused in every mode (Denied) when
+// it is malformed, when it lies in torch, numpy or Python's standard
+// library and is not on this package's list of names known to be safe, or
+// when it is a dotted name in other code; a call of a function or class of
+// other code is refused unless Options.AllowObjects is set; with
+// Options.Strict, whatever torch.load(weights_only=True) refuses is refused.
 type UnsafeGlobalError struct {
-	File   string
-	Module string
-	Name   string
-	Where  string // pickle record and offset of the opcode naming the global
-	// Denied is true for globals refused even with Options.AllowObjects.
+	File  string
+	Where string // pickle record and offset of the opcode naming or using the global
+
+	// Module and Name are the global as the pickle spells it.
+	Module, Name string
+	// Resolved is the dotted path the global reaches, after Python's own
+	// mapping of Python 2 names and torch's of renamed modules
+	// (copy_reg._reconstructor reaches copyreg._reconstructor). It is
+	// empty when the name is malformed.
+	Resolved string
+	// Via is the module through which Resolved reaches what Reason
+	// describes, when that is not Resolved's own top-level module: for
+	// torch.os.system, "torch.os" (the os module torch imports).
+	Via    string
+	Reason Reason
+	// Denied is true when no Options accept the global.
 	Denied bool
 }
 
@@ -42,8 +100,45 @@ func (e *UnsafeGlobalError) Error() string {
 	if e.Where != "" {
 		s += e.Where + ": "
 	}
-	if e.Denied {
-		return s + fmt.Sprintf("refusing global %s.%s: it can run code when the file is loaded with torch.load", e.Module, e.Name)
+	spelled := "module " + quoteName(e.Module) + ", name " + quoteName(e.Name)
+	switch e.Reason {
+	case ReasonMalformed:
+		return s + fmt.Sprintf("refusing global %s: it %s", spelled, e.Reason)
+	case ReasonUserCall:
+		return s + fmt.Sprintf("refusing to call %s: torch.load would run that code; ptport reads instances that pickles build without calls, but not calls", e.Resolved)
+	case ReasonStrict:
+		return s + fmt.Sprintf("refusing global %s in strict mode: it %s", e.Resolved, e.Reason)
 	}
-	return s + fmt.Sprintf("global %s.%s is not allowed: it is not among the classes checkpoints use", e.Module, e.Name)
+	what := e.Resolved
+	if what != e.Module+"."+e.Name {
+		what += " (written as " + spelled + ")"
+	}
+	reason := e.Reason.String()
+	switch {
+	case e.Via != "":
+		reason = "it reaches " + e.Via + ", which " + reason
+	case e.Reason == ReasonNotKnownSafe:
+		reason = "it " + reason + " in " + namespaceOf(e.Resolved)
+	default:
+		reason = "it " + reason
+	}
+	return s + fmt.Sprintf("refusing global %s: %s", what, reason)
+}
+
+// namespaceOf names the governed namespace of a resolved path in messages.
+func namespaceOf(path string) string {
+	switch root := rootOf(path); root {
+	case "torch", "numpy":
+		return root
+	}
+	return "Python's standard library"
+}
+
+// quoteName returns a name from a file as it can be printed: unchanged
+// when it is a valid dotted Python name, else quoted with Go escapes.
+func quoteName(s string) string {
+	if validDotted(s) {
+		return s
+	}
+	return strconv.Quote(s)
 }

@@ -1,247 +1,286 @@
 package pickle
 
-import "strings"
-
-// gkind says what a global is to this package.
-type gkind int
-
-const (
-	gUnknown       gkind = iota // an unknown class or function (inert with AllowObjects)
-	gModuleClass                // a class from torch.nn.modules: an inert module object
-	gParameter                  // torch.nn.parameter.Parameter
-	gRebuildTensor              // torch._utils._rebuild_tensor
-	gRebuildTensorV2
-	gRebuildTensorV3
-	gRebuildParameter
-	gRebuildParameterWithState
-	gRebuildFromTypeV2
-	gRebuildDeviceFromCPU // torch._utils._rebuild_device_tensor_from_cpu_tensor
-	gRebuildUnsupported   // sparse, quantized, meta, wrapper-subclass and numpy tensors
-	gStorageClass         // torch.FloatStorage, ..., torch.UntypedStorage
-	gTypedStorage         // torch.storage.TypedStorage
-	gDType                // torch.float32, ...
-	gTensorClass          // torch.Tensor, torch.FloatTensor, ...
-	gSize                 // torch.Size
-	gDevice               // torch.device
-	gLayoutFn             // torch.serialization._get_layout
-	gConstant             // an allowed value with no behaviour (torch.per_tensor_affine, ...)
-	gCounter              // collections.Counter
-	gDefaultDict          // collections.defaultdict (a dict; the factory is dropped)
-	gOrderedDict          // collections.OrderedDict
-	gSet                  // builtins.set
-	gFrozenSet            // builtins.frozenset
-	gList                 // builtins.list
-	gDict                 // builtins.dict
-	gTuple                // builtins.tuple
-	gBytearray            // builtins.bytearray
-	gBytes                // builtins.bytes
-	gComplex              // builtins.complex
-	gObject               // builtins.object
-	gReconstructor        // copyreg._reconstructor
-	gCodecsEncode         // _codecs.encode
+import (
+	"strings"
+	"unicode"
 )
 
-// normalizeModule maps Python 2 module names (as protocol 0-2 pickles
-// written by Python 3 spell them) and renamed torch modules to the names
-// the policy uses.
-func normalizeModule(m string) string {
-	switch m {
-	case "__builtin__", "exceptions":
-		return "builtins"
-	case "copy_reg":
-		return "copyreg"
-	case "torch.tensor":
-		return "torch._tensor"
+// The globals policy.
+//
+// A pickle names globals (GLOBAL, STACK_GLOBAL, INST: a module and a
+// name). judge resolves one as Python's unpickler would and classifies
+// what it reaches; the pre-scan and the unpickler both ask it, and nothing
+// else decides whether a global is allowed.
+//
+// Resolution: the module must be one or more dot-separated identifiers and
+// so must the name (anything else is malformed: __import__ would fail, and
+// ptport refuses it); Python 2 names are mapped as Python's unpickler maps
+// them (_compat_pickle's NAME_MAPPING and IMPORT_MAPPING, applied whatever
+// the protocol) and torch.tensor to torch._tensor as torch.load does; the
+// global reaches the attribute path module + "." + name, a dotted name
+// being an attribute walk in every protocol. That path is what is judged.
+//
+// Classification: a path whose top-level module is torch, numpy or a
+// module of Python's standard library (CPython 3.11 to 3.14 and Python
+// 2.7, a generated list) is governed: it is allowed only when it is on the
+// allowlist (allowlist.go), and refused in every mode otherwise, because
+// ptport cannot show it harmless and many such names are not (torch.save,
+// torch.os.system through the os module torch imports, codecs.open,
+// numpy.load, posix.system, builtins.eval, ...). Every other path is user
+// code: its classes may be instantiated the way pickles build instances
+// (inert *Object values), its functions and classes may be called only
+// with Options.AllowObjects (as inert call records), and a dotted name in
+// it is refused in every mode, since the walk may pass through any module
+// that code imports. A few third-party packages whose purpose is
+// execution, I/O or deserialization are refused in every mode as well,
+// as defense in depth; completeness does not rest on that list.
+
+// purpose is what a module is for, as far as refusals word it.
+type purpose uint8
+
+const (
+	purposeOther purpose = iota
+	purposeData
+	purposeCode
+	purposeSystem
+	purposeFiles
+	purposeNetwork
+	purposeDeserialization
+)
+
+var purposeReason = map[purpose]Reason{
+	purposeCode:            ReasonRunsCode,
+	purposeSystem:          ReasonSystem,
+	purposeFiles:           ReasonFiles,
+	purposeNetwork:         ReasonNetwork,
+	purposeDeserialization: ReasonDeserializes,
+}
+
+// deniedThirdParty are packages outside the standard library whose purpose
+// is execution, I/O, networking or deserialization: refused in every mode.
+var deniedThirdParty = map[string]purpose{
+	"dill": purposeDeserialization, "cloudpickle": purposeDeserialization,
+	"joblib": purposeDeserialization, "yaml": purposeDeserialization,
+	"ruamel": purposeDeserialization, "jsonpickle": purposeDeserialization,
+	"msgpack": purposeDeserialization, "h5py": purposeFiles,
+	"requests": purposeNetwork, "urllib3": purposeNetwork, "httpx": purposeNetwork,
+	"aiohttp": purposeNetwork, "httplib2": purposeNetwork, "boto3": purposeNetwork,
+	"botocore": purposeNetwork, "paramiko": purposeNetwork, "fabric": purposeNetwork,
+	"invoke": purposeSystem, "pexpect": purposeSystem, "sh": purposeSystem,
+	"plumbum": purposeSystem, "psutil": purposeSystem, "IPython": purposeCode,
+	"ipykernel": purposeCode, "numexpr": purposeCode, "cffi": purposeCode,
+	"setuptools": purposeCode, "pip": purposeCode, "pkg_resources": purposeCode,
+	"_pytest": purposeCode, "pytest": purposeCode,
+}
+
+// entryPoints are the places in torch and numpy known to do I/O, run code
+// or load serialized data, by path prefix; they only word refusals (none
+// of them is on the allowlist).
+var entryPoints = map[string]purpose{
+	"torch.save":                       purposeFiles,
+	"torch.load":                       purposeDeserialization,
+	"torch.serialization":              purposeDeserialization,
+	"torch.storage._load_from_bytes":   purposeDeserialization,
+	"torch.from_file":                  purposeFiles,
+	"torch.hub":                        purposeNetwork,
+	"torch.utils.model_zoo":            purposeNetwork,
+	"torch.utils.cpp_extension":        purposeCode,
+	"torch.utils.data":                 purposeCode,
+	"torch.jit":                        purposeDeserialization,
+	"torch.package":                    purposeDeserialization,
+	"torch._utils._import_dotted_name": purposeCode,
+	"torch.compile":                    purposeCode,
+	"torch.compiler":                   purposeCode,
+	"torch._dynamo":                    purposeCode,
+	"torch._inductor":                  purposeCode,
+	"torch.fx":                         purposeCode,
+	"torch.ops":                        purposeCode,
+	"torch._ops":                       purposeCode,
+	"torch.library":                    purposeCode,
+	"torch.classes":                    purposeCode,
+	"torch._C":                         purposeCode,
+	"torch.multiprocessing":            purposeCode,
+	"torch.distributed":                purposeNetwork,
+	"torch.testing":                    purposeCode,
+	"numpy.save":                       purposeFiles,
+	"numpy.savez":                      purposeFiles,
+	"numpy.savez_compressed":           purposeFiles,
+	"numpy.savetxt":                    purposeFiles,
+	"numpy.load":                       purposeDeserialization,
+	"numpy.loadtxt":                    purposeFiles,
+	"numpy.genfromtxt":                 purposeFiles,
+	"numpy.fromfile":                   purposeFiles,
+	"numpy.memmap":                     purposeFiles,
+	"numpy.lib.npyio":                  purposeDeserialization,
+	"numpy.lib.format":                 purposeDeserialization,
+	"numpy.ctypeslib":                  purposeCode,
+	"numpy.f2py":                       purposeCode,
+	"numpy.distutils":                  purposeCode,
+	"numpy.testing":                    purposeCode,
+}
+
+// builtinPurposes words the refusal of builtins.
+var builtinPurposes = map[string]purpose{
+	"eval": purposeCode, "exec": purposeCode, "compile": purposeCode, "execfile": purposeCode,
+	"__import__": purposeCode, "getattr": purposeCode, "setattr": purposeCode,
+	"delattr": purposeCode, "globals": purposeCode, "locals": purposeCode, "vars": purposeCode,
+	"apply": purposeCode, "breakpoint": purposeCode, "reload": purposeCode, "input": purposeCode,
+	"raw_input": purposeCode, "help": purposeCode, "exit": purposeSystem, "quit": purposeSystem,
+	"open": purposeFiles, "file": purposeFiles, "print": purposeFiles,
+}
+
+// torchModuleRenames are the module renames torch.load applies
+// (load_module_mapping in torch/serialization.py).
+var torchModuleRenames = map[string]string{"torch.tensor": "torch._tensor"}
+
+// verdict is the policy's judgement of one global.
+type verdict struct {
+	module, name string // as the pickle spells them
+	path         string // canonical path reached, after name mapping
+	governed     bool   // in torch, numpy or the standard library
+	e            entry  // the allowlist entry, when governed and allowed
+	// refused is non-nil for a global refused in every mode.
+	refused *UnsafeGlobalError
+}
+
+// weightsOnly reports whether torch.load(weights_only=True) of torch 2.6
+// and later accepts the global.
+func (v *verdict) weightsOnly() bool { return v.refused == nil && v.governed && v.e.wo }
+
+// judge resolves and classifies the global module.name as spelled in a
+// pickle.
+func judge(module, name string) verdict {
+	v := verdict{module: module, name: name}
+	refuse := func(r Reason, via string) verdict {
+		v.refused = &UnsafeGlobalError{Module: module, Name: name, Resolved: v.path, Via: via, Reason: r, Denied: true}
+		return v
 	}
-	return m
-}
-
-// deniedModules are modules (and their submodules) whose globals can run
-// code, touch files, processes or the network, or load further pickles.
-// They are refused even with Options.AllowObjects.
-var deniedModules = []string{
-	"os", "posix", "nt", "posixpath", "ntpath", "subprocess", "_posixsubprocess", "sys",
-	"importlib", "imp", "runpy", "socket", "_socket", "ssl", "shutil", "pickle", "_pickle",
-	"cPickle", "pickletools", "marshal", "shelve", "dill", "cloudpickle", "joblib",
-	"code", "codeop", "pty", "tty", "ctypes", "_ctypes", "cffi", "webbrowser",
-	"multiprocessing", "threading", "_thread", "thread", "signal", "asyncio",
-	"timeit", "pdb", "bdb", "cProfile", "profile", "trace", "doctest", "pydoc", "idlelib",
-	"distutils", "setuptools", "pip", "ensurepip", "venv", "zipimport", "pkgutil",
-	"urllib", "urllib2", "http", "httplib", "ftplib", "smtplib", "telnetlib", "xmlrpc",
-	"tempfile", "io", "_io", "fileinput", "types", "commands", "popen2", "platform",
-	"pipes", "sched", "pexpect", "sh", "functools", "_functools", "operator", "_operator",
-	"torch.hub", "torch.jit", "torch._C._jit", "torch._dynamo", "torch.fx", "torch.package",
-	"torch.utils.cpp_extension", "torch.ops", "torch._ops", "torch.library",
-	"torch.distributed.rpc", "torch.multiprocessing", "torch.compiler",
-	"numpy.lib.npyio", "numpy.ctypeslib", "numpy.f2py", "numpy.distutils", "numpy.testing",
-}
-
-// deniedGlobals are single globals refused even with Options.AllowObjects.
-var deniedGlobals = map[string]bool{
-	"torch.load":                       true,
-	"torch.serialization.load":         true,
-	"torch.serialization._load":        true,
-	"torch.serialization._legacy_load": true,
-	"torch.storage._load_from_bytes":   true,
-	"torch._utils._import_dotted_name": true,
-	"numpy.load":                       true,
-	"numpy.fromfile":                   true,
-	"numpy.loadtxt":                    true,
-	"numpy.genfromtxt":                 true,
-	"numpy.memmap":                     true,
-	"torch.from_file":                  true,
-	"torch.classes":                    true,
-}
-
-// safeBuiltins are the builtins that construct plain data; every other
-// builtin (eval, exec, compile, getattr, setattr, __import__, open, ...)
-// is refused.
-var safeBuiltins = map[string]gkind{
-	"set": gSet, "frozenset": gFrozenSet, "list": gList, "dict": gDict, "tuple": gTuple,
-	"bytearray": gBytearray, "bytes": gBytes, "complex": gComplex, "object": gObject,
-	"int": gUnknown, "float": gUnknown, "str": gUnknown, "bool": gUnknown,
-	"slice": gUnknown, "range": gUnknown,
-}
-
-var torchUtilsKinds = map[string]gkind{
-	"_rebuild_tensor":                        gRebuildTensor,
-	"_rebuild_tensor_v2":                     gRebuildTensorV2,
-	"_rebuild_tensor_v3":                     gRebuildTensorV3,
-	"_rebuild_parameter":                     gRebuildParameter,
-	"_rebuild_parameter_with_state":          gRebuildParameterWithState,
-	"_rebuild_from_type_v2":                  gRebuildFromTypeV2,
-	"_rebuild_device_tensor_from_cpu_tensor": gRebuildDeviceFromCPU,
-	"_rebuild_sparse_tensor":                 gRebuildUnsupported,
-	"_rebuild_sparse_csr_tensor":             gRebuildUnsupported,
-	"_rebuild_meta_tensor_no_storage":        gRebuildUnsupported,
-	"_rebuild_qtensor":                       gRebuildUnsupported,
-	"_rebuild_wrapper_subclass":              gRebuildUnsupported,
-	"_rebuild_device_tensor_from_numpy":      gRebuildUnsupported,
-	"_rebuild_nested_tensor":                 gRebuildUnsupported,
-}
-
-var tensorClasses = map[string]bool{
-	"Tensor": true, "DoubleTensor": true, "FloatTensor": true, "HalfTensor": true,
-	"BFloat16Tensor": true, "LongTensor": true, "IntTensor": true, "ShortTensor": true,
-	"CharTensor": true, "ByteTensor": true, "BoolTensor": true,
-	"ComplexFloatTensor": true, "ComplexDoubleTensor": true,
-}
-
-var torchConstants = map[string]bool{
-	"per_tensor_affine": true, "per_tensor_symmetric": true, "per_channel_affine": true,
-	"per_channel_symmetric": true, "per_channel_affine_float_qparams": true,
-	"strided": true, "sparse_coo": true, "sparse_csr": true, "sparse_csc": true,
-	"sparse_bsr": true, "sparse_bsc": true, "_mkldnn": true,
-	"contiguous_format": true, "channels_last": true, "channels_last_3d": true, "preserve_format": true,
-}
-
-// otherDTypes are torch dtypes with no DType here; they are allowed as
-// values, and an error where elements of them must be read.
-var otherDTypes = map[string]bool{
-	"complex32": true, "chalf": true, "uint16": true, "uint32": true, "uint64": true,
-	"float8_e4m3fn": true, "float8_e5m2": true, "float8_e4m3fnuz": true, "float8_e5m2fnuz": true,
-	"float8_e8m0fnu": true, "float4_e2m1fn_x2": true,
-	"quint8": true, "qint8": true, "qint32": true, "quint4x2": true, "quint2x4": true,
-	"uint1": true, "uint2": true, "uint3": true, "uint4": true, "uint5": true, "uint6": true, "uint7": true,
-	"int1": true, "int2": true, "int3": true, "int4": true, "int5": true, "int6": true, "int7": true,
-	"bits1x8": true, "bits2x4": true, "bits4x2": true, "bits8": true, "bits16": true,
-}
-
-// isDenied reports whether module.name is refused even with AllowObjects.
-// module must be normalised.
-func isDenied(module, name string) bool {
-	if module == "builtins" {
-		_, ok := safeBuiltins[name]
-		return !ok
+	if !validDotted(module) || !validDotted(name) {
+		return refuse(ReasonMalformed, "")
 	}
-	if deniedGlobals[module+"."+name] {
-		return true
+	m, n := mapName(module, name)
+	v.path = m + "." + n
+	root := rootOf(m)
+	if root == "torch" || root == "numpy" || isStdlib(root) {
+		v.governed = true
+		if e, ok := lookupAllowed(v.path); ok {
+			v.e = e
+			return v
+		}
+		r, via := governedReason(v.path)
+		return refuse(r, via)
 	}
-	for _, d := range deniedModules {
-		if module == d || strings.HasPrefix(module, d+".") {
-			return true
+	if p, ok := deniedThirdParty[root]; ok {
+		return refuse(purposeReason[p], "")
+	}
+	if strings.Contains(n, ".") {
+		return refuse(ReasonDottedUserName, "")
+	}
+	v.e = entry{path: v.path, kind: gUser}
+	return v
+}
+
+func isStdlib(root string) bool {
+	_, ok := stdlibModules[root]
+	return ok
+}
+
+// mapName applies Python's mapping of Python 2 names (_compat_pickle) and
+// torch's module renames.
+func mapName(module, name string) (string, string) {
+	if mn, ok := compatNames[[2]string{module, name}]; ok {
+		module, name = mn[0], mn[1]
+	} else if m, ok := compatModules[module]; ok {
+		module = m
+	}
+	if m, ok := torchModuleRenames[module]; ok {
+		module = m
+	}
+	return module, name
+}
+
+// governedReason words the refusal of a governed path that is not on the
+// allowlist: what the path reaches, and through which module.
+func governedReason(path string) (Reason, string) {
+	// The longest known torch or numpy entry point the path lies under.
+	for p := path; p != ""; p, _ = cutLastDot(p) {
+		if pu, ok := entryPoints[p]; ok {
+			return purposeReason[pu], ""
 		}
 	}
-	return false
+	comps := strings.Split(path, ".")
+	if comps[0] == "builtins" && len(comps) == 2 {
+		if pu, ok := builtinPurposes[comps[1]]; ok {
+			return purposeReason[pu], ""
+		}
+		return ReasonNotKnownSafe, ""
+	}
+	if r, ok := purposeReason[stdlibModules[comps[0]]]; ok {
+		return r, ""
+	}
+	// A walk through a module the governed one imports (torch.os,
+	// torch.serialization.pickle): the first component that names a
+	// standard library module of a dangerous purpose.
+	for i := 1; i < len(comps)-1; i++ {
+		if r, ok := purposeReason[stdlibModules[comps[i]]]; ok {
+			return r, strings.Join(comps[:i+1], ".")
+		}
+	}
+	return ReasonNotKnownSafe, ""
 }
 
-// classify returns what a global is, and its dtype for storage classes
-// and dtypes. ok is false for globals that are neither known nor denied.
-// module must be normalised.
-func classify(module, name string) (k gkind, dt DType, ok bool) {
-	switch module {
-	case "builtins":
-		k, ok := safeBuiltins[name]
-		return k, "", ok && k != gUnknown
-	case "collections":
-		switch name {
-		case "OrderedDict":
-			return gOrderedDict, "", true
-		case "Counter":
-			return gCounter, "", true
-		case "defaultdict":
-			return gDefaultDict, "", true
-		}
-	case "copyreg":
-		if name == "_reconstructor" {
-			return gReconstructor, "", true
-		}
-	case "_codecs":
-		if name == "encode" {
-			return gCodecsEncode, "", true
-		}
-	case "torch._utils":
-		if k, ok := torchUtilsKinds[name]; ok {
-			return k, "", true
-		}
-	case "torch._tensor":
-		if name == "_rebuild_from_type_v2" {
-			return gRebuildFromTypeV2, "", true
-		}
-		if name == "Tensor" {
-			return gTensorClass, "", true
-		}
-	case "torch.nn.parameter":
-		if name == "Parameter" {
-			return gParameter, "", true
-		}
-	case "torch.serialization":
-		if name == "_get_layout" {
-			return gLayoutFn, "", true
-		}
-	case "torch.storage":
-		switch name {
-		case "UntypedStorage", "_UntypedStorage":
-			return gStorageClass, U8, true
-		case "TypedStorage", "_TypedStorage":
-			return gTypedStorage, "", true
-		}
-	case "torch", "torch.cuda":
-		if dt, ok := storageDTypes[name]; ok {
-			return gStorageClass, dt, true
-		}
-		if module == "torch" {
-			switch {
-			case name == "Size":
-				return gSize, "", true
-			case name == "device":
-				return gDevice, "", true
-			case tensorClasses[name]:
-				return gTensorClass, "", true
-			case torchConstants[name]:
-				return gConstant, "", true
-			case otherDTypes[name]:
-				return gDType, "", true
-			}
-			if dt, ok := torchDTypes[name]; ok {
-				return gDType, dt, true
-			}
-		} else if tensorClasses[name] {
-			return gTensorClass, "", true
+// validDotted reports whether s is one or more dot-separated Python
+// identifiers.
+func validDotted(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, part := range strings.Split(s, ".") {
+		if !isIdentifier(part) {
+			return false
 		}
 	}
-	if strings.HasPrefix(module, "torch.nn.modules.") || module == "torch.nn.modules" {
-		return gModuleClass, "", true
+	return true
+}
+
+// isIdentifier reports whether s is a Python identifier: a letter or
+// underscore, then letters, digits and underscores (Unicode letters and
+// digits included).
+func isIdentifier(s string) bool {
+	if s == "" {
+		return false
 	}
-	return gUnknown, "", false
+	for i, r := range s {
+		switch {
+		case r == '_' || unicode.IsLetter(r):
+		case i > 0 && (unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r)):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func rootOf(path string) string {
+	if i := strings.IndexByte(path, '.'); i >= 0 {
+		return path[:i]
+	}
+	return path
+}
+
+func cutPrefix(s, prefix string) (string, bool) { return strings.CutPrefix(s, prefix) }
+
+// cutDot splits s at its only dot.
+func cutDot(s string) (string, string, bool) {
+	a, b, ok := strings.Cut(s, ".")
+	return a, b, ok && !strings.Contains(b, ".")
+}
+
+// cutLastDot returns s without its last component.
+func cutLastDot(s string) (string, bool) {
+	i := strings.LastIndexByte(s, '.')
+	if i < 0 {
+		return "", false
+	}
+	return s[:i], true
 }

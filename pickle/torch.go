@@ -197,7 +197,7 @@ func rebuildFromType(c *pyClass, args []any) (any, error) {
 	}
 	switch fn.kind {
 	case gRebuildTensor, gRebuildTensorV2, gRebuildTensorV3, gRebuildParameter,
-		gRebuildParameterWithState, gRebuildDeviceFromCPU, gRebuildUnsupported, gUnknown:
+		gRebuildParameterWithState, gRebuildDeviceFromCPU, gRebuildUnsupported, gUser:
 	default:
 		return nil, fmt.Errorf("%s: func %s is not a tensor rebuild function", c, fn)
 	}

@@ -22,18 +22,21 @@ const maxDepth = 1000
 // Options control how a checkpoint is read. The zero value (and nil) is
 // the strict default.
 type Options struct {
-	// AllowObjects turns unknown globals into inert *Object values (when
-	// instantiated) or Global values (when referenced). Globals that can
-	// run code under torch.load are refused regardless.
+	// AllowObjects also reads calls (REDUCE, INST, OBJ) of functions and
+	// classes outside torch, numpy and Python's standard library, as inert
+	// *Object records of the call. Globals refused in every mode
+	// (UnsafeGlobalError.Denied) stay refused.
 	AllowObjects bool
 }
 
 // pyClass is a global as the unpickler sees it: a class or function this
 // package interprets.
 type pyClass struct {
-	module, name string // as written in the pickle
+	module, name string    // the canonical path, split at its last dot
+	spelled      [2]string // module and name as written in the pickle
 	kind         gkind
 	dtype        DType // storage classes and dtypes
+	wo           bool  // torch.load(weights_only=True) accepts it
 	r            *reader
 }
 
@@ -73,7 +76,12 @@ func (c *pyClass) inert(args []any) any {
 // Call applies the global to arguments (REDUCE, INST, OBJ).
 func (c *pyClass) Call(args ...any) (any, error) {
 	switch c.kind {
-	case gUnknown, gModuleClass:
+	case gUser:
+		if !c.r.opts.AllowObjects {
+			return nil, c.refuse(ReasonUserCall)
+		}
+		return c.inert(args), nil
+	case gInertClass, gInertCall:
 		return c.inert(args), nil
 	case gParameter:
 		return newParameter(args)
@@ -178,7 +186,7 @@ func (c *pyClass) Call(args ...any) (any, error) {
 		if len(args) < 2 {
 			return nil, fmt.Errorf("%s: expected (cls, base, state)", c)
 		}
-		if cls, ok := args[0].(*pyClass); ok && cls.kind == gModuleClass || ok && cls.kind == gUnknown {
+		if cls, ok := args[0].(*pyClass); ok && (cls.kind == gInertClass || cls.kind == gUser) {
 			return cls.inert(nil), nil
 		}
 		base, ok := args[1].(types.PyNewable)
@@ -193,7 +201,7 @@ func (c *pyClass) Call(args ...any) (any, error) {
 // PyNew creates an instance (NEWOBJ: cls.__new__(cls, *args)).
 func (c *pyClass) PyNew(args ...any) (any, error) {
 	switch c.kind {
-	case gUnknown, gModuleClass:
+	case gUser, gInertClass:
 		return c.inert(args), nil
 	case gParameter:
 		return newParameter(args)
@@ -507,35 +515,48 @@ func (r *reader) wrap(err error, where string) error {
 func (r *reader) checkGlobal(where func(int) string) func(module, name string, off int) error {
 	return func(module, name string, off int) error {
 		r.globals[module+"."+name] = true
-		m := normalizeModule(module)
-		if isDenied(m, name) {
-			return &UnsafeGlobalError{File: r.name, Module: module, Name: name, Where: where(off), Denied: true}
+		v := judge(module, name)
+		if v.refused != nil {
+			e := *v.refused
+			e.File, e.Where = r.name, where(off)
+			return &e
 		}
-		if _, _, ok := classify(m, name); ok || r.opts.AllowObjects {
-			return nil
-		}
-		return &UnsafeGlobalError{File: r.name, Module: module, Name: name, Where: where(off)}
+		return nil
 	}
 }
 
-// findClass resolves a global for gopickle. The pre-scan has already
+// findClass resolves a global for the unpickler. The pre-scan has already
 // applied the policy; it is applied again here.
 func (r *reader) findClass(module, name string) (any, error) {
-	key := module + "." + name
+	key := module + "\x00" + name
 	if c, ok := r.classes[key]; ok {
 		return c, nil
 	}
-	m := normalizeModule(module)
-	if isDenied(m, name) {
-		return nil, &UnsafeGlobalError{File: r.name, Module: module, Name: name, Denied: true}
+	v := judge(module, name)
+	if v.refused != nil {
+		e := *v.refused
+		e.File = r.name
+		return nil, &e
 	}
-	k, dt, ok := classify(m, name)
-	if !ok && !r.opts.AllowObjects {
-		return nil, &UnsafeGlobalError{File: r.name, Module: module, Name: name}
+	c := &pyClass{spelled: [2]string{module, name}, kind: v.e.kind, wo: v.weightsOnly(), r: r}
+	i := strings.LastIndexByte(v.path, '.')
+	c.module, c.name = v.path[:i], v.path[i+1:]
+	switch c.kind {
+	case gDType:
+		c.dtype = torchDTypes[c.name]
+	case gStorageClass:
+		c.dtype = storageDTypes[c.name]
+		if c.dtype == "" {
+			c.dtype = U8 // torch.storage.UntypedStorage and its older names
+		}
 	}
-	c := &pyClass{module: module, name: name, kind: k, dtype: dt, r: r}
 	r.classes[key] = c
 	return c, nil
+}
+
+// refuse returns the error refusing a use of c.
+func (c *pyClass) refuse(r Reason) error {
+	return &UnsafeGlobalError{File: c.r.name, Module: c.spelled[0], Name: c.spelled[1], Resolved: c.String(), Reason: r}
 }
 
 // converter turns the unpickler's values into the package's value types,

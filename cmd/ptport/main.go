@@ -64,8 +64,8 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 	fmt.Fprintf(stderr, "ptport: %v\n", err)
 	var unsafe *pickle.UnsafeGlobalError
-	if errors.As(err, &unsafe) && !unsafe.Denied {
-		fmt.Fprintln(stderr, "ptport: --allow-objects reads unknown classes as inert objects (nothing from the file is run)")
+	if errors.As(err, &unsafe) && !unsafe.Denied && unsafe.Reason == pickle.ReasonUserCall {
+		fmt.Fprintln(stderr, "ptport: --allow-objects reads such calls as inert records (nothing from the file is run)")
 	}
 	return 2
 }

@@ -1,0 +1,229 @@
+package pickle
+
+//go:generate /usr/bin/python3 ../scripts/gen_globals.py
+
+// gkind says what an allowed global is to this package: how the unpickler
+// interprets it.
+type gkind int
+
+const (
+	gUser          gkind = iota // a class or function of code outside torch, numpy and the standard library
+	gInertClass                 // a class known harmless to construct: instances and calls become inert *Object values
+	gInertCall                  // a function known harmless whose result is kept as an inert *Object
+	gParameter                  // torch.nn.parameter.Parameter
+	gRebuildTensor              // torch._utils._rebuild_tensor
+	gRebuildTensorV2
+	gRebuildTensorV3
+	gRebuildParameter
+	gRebuildParameterWithState
+	gRebuildFromTypeV2
+	gRebuildDeviceFromCPU // torch._utils._rebuild_device_tensor_from_cpu_tensor
+	gRebuildUnsupported   // sparse, quantized, meta, wrapper-subclass and numpy tensors
+	gStorageClass         // torch.FloatStorage, ..., torch.UntypedStorage
+	gTypedStorage         // torch.storage.TypedStorage
+	gDType                // torch.float32, ...
+	gTensorClass          // torch.Tensor, torch.FloatTensor, ...
+	gSize                 // torch.Size
+	gDevice               // torch.device
+	gLayoutFn             // torch.serialization._get_layout
+	gConstant             // an allowed value with no behaviour (torch.per_tensor_affine, ...)
+	gCounter              // collections.Counter
+	gDefaultDict          // collections.defaultdict (a dict; the factory is dropped)
+	gOrderedDict          // collections.OrderedDict
+	gSet                  // builtins.set
+	gFrozenSet            // builtins.frozenset
+	gList                 // builtins.list
+	gDict                 // builtins.dict
+	gTuple                // builtins.tuple
+	gBytearray            // builtins.bytearray
+	gBytes                // builtins.bytes
+	gComplex              // builtins.complex
+	gObject               // builtins.object
+	gReconstructor        // copyreg._reconstructor
+	gCodecsEncode         // _codecs.encode
+)
+
+// An entry is a global known to be safe: what ptport reads it as, and
+// whether torch.load(weights_only=True) of torch 2.6 and later accepts it
+// (its _get_allowed_globals in torch/_weights_only_unpickler.py). path is
+// the canonical dotted path: the defining module, then the name.
+type entry struct {
+	path string
+	kind gkind
+	wo   bool
+}
+
+// Values of entry.wo.
+const (
+	weightsOnly = true  // torch.load(weights_only=True) accepts it
+	notWO       = false // torch.load(weights_only=True) refuses it
+)
+
+// allowlist is every global of torch, numpy and Python's standard library
+// that ptport reads, besides the families that initAllowlist adds (torch
+// dtypes, storage and tensor classes, the nn.Module classes of
+// torch.nn.modules and torch.optim's classes). An entry is added only for a
+// name shown harmless by reading torch's, numpy's or Python's source: a
+// class whose construction runs nothing but its own initialisation of
+// data, or a function that only builds data.
+var allowlist = []entry{
+	{"collections.OrderedDict", gOrderedDict, weightsOnly},
+	{"collections.Counter", gCounter, weightsOnly},
+	{"collections.defaultdict", gDefaultDict, notWO},
+	{"builtins.set", gSet, weightsOnly},
+	{"builtins.frozenset", gFrozenSet, notWO},
+	{"builtins.list", gList, notWO},
+	{"builtins.dict", gDict, notWO},
+	{"builtins.tuple", gTuple, notWO},
+	{"builtins.bytearray", gBytearray, weightsOnly},
+	{"builtins.bytes", gBytes, notWO},
+	{"builtins.complex", gComplex, weightsOnly},
+	{"builtins.object", gObject, notWO},
+	{"copyreg._reconstructor", gReconstructor, notWO},
+	{"_codecs.encode", gCodecsEncode, weightsOnly},
+
+	{"torch._utils._rebuild_tensor", gRebuildTensor, weightsOnly},
+	{"torch._utils._rebuild_tensor_v2", gRebuildTensorV2, weightsOnly},
+	{"torch._utils._rebuild_tensor_v3", gRebuildTensorV3, weightsOnly},
+	{"torch._utils._rebuild_parameter", gRebuildParameter, weightsOnly},
+	{"torch._utils._rebuild_parameter_with_state", gRebuildParameterWithState, weightsOnly},
+	{"torch._utils._rebuild_device_tensor_from_cpu_tensor", gRebuildDeviceFromCPU, weightsOnly},
+	{"torch._utils._rebuild_sparse_tensor", gRebuildUnsupported, weightsOnly},
+	{"torch._utils._rebuild_sparse_csr_tensor", gRebuildUnsupported, notWO},
+	{"torch._utils._rebuild_meta_tensor_no_storage", gRebuildUnsupported, weightsOnly},
+	{"torch._utils._rebuild_qtensor", gRebuildUnsupported, weightsOnly},
+	{"torch._utils._rebuild_wrapper_subclass", gRebuildUnsupported, weightsOnly},
+	{"torch._utils._rebuild_device_tensor_from_numpy", gRebuildUnsupported, weightsOnly},
+	{"torch._utils._rebuild_nested_tensor", gRebuildUnsupported, weightsOnly},
+	{"torch._tensor._rebuild_from_type_v2", gRebuildFromTypeV2, weightsOnly},
+	{"torch._utils._rebuild_from_type_v2", gRebuildFromTypeV2, notWO},
+	{"torch._tensor.Tensor", gTensorClass, notWO},
+	{"torch.nn.parameter.Parameter", gParameter, weightsOnly},
+	{"torch.serialization._get_layout", gLayoutFn, weightsOnly},
+	{"torch.storage.UntypedStorage", gStorageClass, notWO},
+	{"torch.storage._UntypedStorage", gStorageClass, notWO},
+	{"torch.storage.TypedStorage", gTypedStorage, weightsOnly},
+	{"torch.storage._TypedStorage", gTypedStorage, notWO},
+	{"torch.Size", gSize, weightsOnly},
+	{"torch.device", gDevice, weightsOnly},
+	{"torch.Tensor", gTensorClass, weightsOnly},
+
+	// Old torch (<= 0.4) modules keep their backend, the result of this
+	// call, in _backend.
+	{"torch.nn.backends.thnn._get_thnn_function_backend", gInertCall, notWO},
+	// The cuDNN RNN's weight buffer, pickled as a placeholder.
+	{"torch.backends.cudnn.rnn.Unserializable", gInertClass, notWO},
+
+	// Data classes of the standard library that checkpoints carry.
+	{"argparse.Namespace", gInertClass, notWO},
+	{"types.SimpleNamespace", gInertClass, notWO},
+	{"pathlib.Path", gInertClass, notWO},
+	{"pathlib.PosixPath", gInertClass, notWO},
+	{"pathlib.WindowsPath", gInertClass, notWO},
+	{"pathlib.PurePath", gInertClass, notWO},
+	{"pathlib.PurePosixPath", gInertClass, notWO},
+	{"pathlib.PureWindowsPath", gInertClass, notWO},
+	{"datetime.datetime", gInertClass, notWO},
+	{"datetime.date", gInertClass, notWO},
+	{"datetime.time", gInertClass, notWO},
+	{"datetime.timedelta", gInertClass, notWO},
+	{"datetime.timezone", gInertClass, notWO},
+	{"decimal.Decimal", gInertClass, notWO},
+	{"fractions.Fraction", gInertClass, notWO},
+	{"uuid.UUID", gInertClass, notWO},
+	{"collections.UserDict", gInertClass, notWO},
+	{"collections.UserList", gInertClass, notWO},
+	{"collections.UserString", gInertClass, notWO},
+}
+
+// tensorClasses are torch's legacy tensor types (torch.FloatTensor, ...),
+// under torch and torch.cuda.
+var tensorClasses = map[string]bool{
+	"Tensor": true, "DoubleTensor": true, "FloatTensor": true, "HalfTensor": true,
+	"BFloat16Tensor": true, "LongTensor": true, "IntTensor": true, "ShortTensor": true,
+	"CharTensor": true, "ByteTensor": true, "BoolTensor": true,
+	"ComplexFloatTensor": true, "ComplexDoubleTensor": true,
+}
+
+// torchConstants are torch values with no behaviour: quantization schemes
+// (which torch.load(weights_only=True) accepts), layouts and memory formats.
+var torchConstants = map[string]bool{
+	"per_tensor_affine": true, "per_tensor_symmetric": true, "per_channel_affine": true,
+	"per_channel_symmetric": true, "per_channel_affine_float_qparams": true,
+	"strided": false, "sparse_coo": false, "sparse_csr": false, "sparse_csc": false,
+	"sparse_bsr": false, "sparse_bsc": false, "_mkldnn": false,
+	"contiguous_format": false, "channels_last": false, "channels_last_3d": false, "preserve_format": false,
+}
+
+// otherDTypes are torch dtypes with no DType here; they are allowed as
+// values, and an error where elements of them must be read.
+var otherDTypes = map[string]bool{
+	"complex32": true, "chalf": true, "uint16": true, "uint32": true, "uint64": true,
+	"float8_e4m3fn": true, "float8_e5m2": true, "float8_e4m3fnuz": true, "float8_e5m2fnuz": true,
+	"float8_e8m0fnu": true, "float4_e2m1fn_x2": true,
+	"quint8": true, "qint8": true, "qint32": true, "quint4x2": true, "quint2x4": true,
+	"uint1": true, "uint2": true, "uint3": true, "uint4": true, "uint5": true, "uint6": true, "uint7": true,
+	"int1": true, "int2": true, "int3": true, "int4": true, "int5": true, "int6": true, "int7": true,
+	"bits1x8": true, "bits2x4": true, "bits4x2": true, "bits8": true, "bits16": true,
+}
+
+// allowed indexes the allowlist and its families by canonical path.
+var allowed = initAllowlist()
+
+func initAllowlist() map[string]entry {
+	m := make(map[string]entry)
+	add := func(e entry) {
+		if _, dup := m[e.path]; dup {
+			panic("pickle: allowlist entry " + e.path + " appears twice")
+		}
+		m[e.path] = e
+	}
+	for _, e := range allowlist {
+		add(e)
+	}
+	for n := range torchDTypes {
+		add(entry{"torch." + n, gDType, weightsOnly})
+	}
+	for n := range otherDTypes {
+		if _, ok := torchDTypes[n]; !ok {
+			add(entry{"torch." + n, gDType, weightsOnly})
+		}
+	}
+	for n := range storageDTypes {
+		add(entry{"torch." + n, gStorageClass, weightsOnly})
+		if n != "UntypedStorage" {
+			add(entry{"torch.cuda." + n, gStorageClass, weightsOnly})
+		}
+	}
+	for n := range tensorClasses {
+		if n != "Tensor" {
+			add(entry{"torch." + n, gTensorClass, weightsOnly})
+		}
+		add(entry{"torch.cuda." + n, gTensorClass, weightsOnly})
+	}
+	for n, wo := range torchConstants {
+		add(entry{"torch." + n, gConstant, wo})
+	}
+	for _, p := range nnOtherModules {
+		add(entry{p, gInertClass, notWO})
+	}
+	for _, p := range optimClasses {
+		add(entry{p, gInertClass, notWO})
+	}
+	return m
+}
+
+// lookupAllowed returns the allowlist entry of a canonical path.
+func lookupAllowed(path string) (entry, bool) {
+	if e, ok := allowed[path]; ok {
+		return e, true
+	}
+	// torch.nn.modules.<submodule>.<Class>: an nn.Module class by its class
+	// name, under any submodule torch has defined one in.
+	if rest, ok := cutPrefix(path, "torch.nn.modules."); ok {
+		if sub, class, ok := cutDot(rest); ok && nnSubmodules[sub] && nnModuleClasses[class] {
+			return entry{path, gInertClass, notWO}, true
+		}
+	}
+	return entry{}, false
+}
