@@ -19,6 +19,16 @@ const (
 	gRebuildFromTypeV2
 	gRebuildDeviceFromCPU // torch._utils._rebuild_device_tensor_from_cpu_tensor
 	gRebuildUnsupported   // sparse, quantized, meta, wrapper-subclass and numpy tensors
+	gRebuildQTensor       // torch._utils._rebuild_qtensor
+	gRebuildSparse        // torch._utils._rebuild_sparse_tensor
+	gRebuildSparseCSR     // torch._utils._rebuild_sparse_csr_tensor (torch 1.10-1.13)
+	gRebuildNested        // torch._utils._rebuild_nested_tensor
+	gRebuildMeta          // torch._utils._rebuild_meta_tensor_no_storage
+	gRebuildWrapper       // torch._utils._rebuild_wrapper_subclass
+	gRebuildFromNumpy     // torch._utils._rebuild_device_tensor_from_numpy
+	gJitList              // torch.jit._pickle.build_intlist, ...: the list itself
+	gJitTypeTag           // torch.jit._pickle.restore_type_tag: the value itself
+	gJitTensorFromID      // torch.jit._pickle.build_tensor_from_id
 	gStorageClass         // torch.FloatStorage, ..., torch.UntypedStorage
 	gTypedStorage         // torch.storage.TypedStorage
 	gDType                // torch.float32, ...
@@ -88,13 +98,22 @@ var allowlist = []entry{
 	{"torch._utils._rebuild_parameter", gRebuildParameter, weightsOnly},
 	{"torch._utils._rebuild_parameter_with_state", gRebuildParameterWithState, weightsOnly},
 	{"torch._utils._rebuild_device_tensor_from_cpu_tensor", gRebuildDeviceFromCPU, weightsOnly},
-	{"torch._utils._rebuild_sparse_tensor", gRebuildUnsupported, weightsOnly},
-	{"torch._utils._rebuild_sparse_csr_tensor", gRebuildUnsupported, notWO},
-	{"torch._utils._rebuild_meta_tensor_no_storage", gRebuildUnsupported, weightsOnly},
-	{"torch._utils._rebuild_qtensor", gRebuildUnsupported, weightsOnly},
-	{"torch._utils._rebuild_wrapper_subclass", gRebuildUnsupported, weightsOnly},
-	{"torch._utils._rebuild_device_tensor_from_numpy", gRebuildUnsupported, weightsOnly},
-	{"torch._utils._rebuild_nested_tensor", gRebuildUnsupported, weightsOnly},
+	{"torch._utils._rebuild_sparse_tensor", gRebuildSparse, weightsOnly},
+	{"torch._utils._rebuild_sparse_csr_tensor", gRebuildSparseCSR, notWO},
+	{"torch._utils._rebuild_meta_tensor_no_storage", gRebuildMeta, weightsOnly},
+	{"torch._utils._rebuild_qtensor", gRebuildQTensor, weightsOnly},
+	{"torch._utils._rebuild_wrapper_subclass", gRebuildWrapper, weightsOnly},
+	{"torch._utils._rebuild_device_tensor_from_numpy", gRebuildFromNumpy, weightsOnly},
+	{"torch._utils._rebuild_xla_tensor", gRebuildFromNumpy, notWO},
+	{"torch._utils._rebuild_nested_tensor", gRebuildNested, weightsOnly},
+	// What TorchScript's data.pkl calls (torch/jit/_pickle.py): each returns
+	// its argument, or part of it.
+	{"torch.jit._pickle.build_intlist", gJitList, notWO},
+	{"torch.jit._pickle.build_tensorlist", gJitList, notWO},
+	{"torch.jit._pickle.build_doublelist", gJitList, notWO},
+	{"torch.jit._pickle.build_boollist", gJitList, notWO},
+	{"torch.jit._pickle.build_tensor_from_id", gJitTensorFromID, notWO},
+	{"torch.jit._pickle.restore_type_tag", gJitTypeTag, notWO},
 	{"torch._tensor._rebuild_from_type_v2", gRebuildFromTypeV2, weightsOnly},
 	{"torch._utils._rebuild_from_type_v2", gRebuildFromTypeV2, notWO},
 	{"torch._tensor.Tensor", gTensorClass, notWO},
@@ -158,13 +177,9 @@ var torchConstants = map[string]bool{
 // otherDTypes are torch dtypes with no DType here; they are allowed as
 // values, and an error where elements of them must be read.
 var otherDTypes = map[string]bool{
-	"complex32": true, "chalf": true, "uint16": true, "uint32": true, "uint64": true,
-	"float8_e4m3fn": true, "float8_e5m2": true, "float8_e4m3fnuz": true, "float8_e5m2fnuz": true,
-	"float8_e8m0fnu": true, "float4_e2m1fn_x2": true,
 	"quint8": true, "qint8": true, "qint32": true, "quint4x2": true, "quint2x4": true,
 	"uint1": true, "uint2": true, "uint3": true, "uint4": true, "uint5": true, "uint6": true, "uint7": true,
 	"int1": true, "int2": true, "int3": true, "int4": true, "int5": true, "int6": true, "int7": true,
-	"bits1x8": true, "bits2x4": true, "bits4x2": true, "bits8": true, "bits16": true,
 }
 
 // allowed indexes the allowlist and its families by canonical path.

@@ -8,8 +8,14 @@
 // zip format of torch >= 1.6 (records under any archive folder, the
 // byteorder record honoured, storages read in place), the legacy format
 // (consecutive pickles followed by raw storages, with storage views) and
-// the tar format of torch <= 0.1.10. A TorchScript archive is refused with
-// an error saying to save a state_dict instead.
+// the tar format of torch <= 0.1.10. A TorchScript archive (torch.jit.save) is read
+// as data: its data.pkl holds the module's objects (inert *Object values of the
+// __torch__ namespace) and ordinary tensors, its constants.pkl the constants of its
+// code (File.Constants); the code itself is never read. An archive whose objects keep
+// a state that only their code interprets (a __setstate__ tuple, as scripted quantized
+// modules do) is refused. Records whose CRC-32 is 0 (torch 2.x with
+// torch.serialization.set_crc32_options(False)) are read as torch reads them; any
+// other CRC-32 of a record read whole must match.
 //
 // # Safety
 //
@@ -55,7 +61,8 @@
 //
 // File.Root and the trees Leaves walks hold nil, bool, int64, *big.Int
 // (ints beyond int64), float64, complex128, string, []byte, *Dict, List,
-// Tuple, *Tensor, *Storage (a bare pickled storage), *Object and Global.
+// Tuple, *Tensor, *SparseTensor, *NestedTensor, *Storage (a bare pickled
+// storage), *Object and Global.
 // A Python set or frozenset becomes a List in a deterministic order, a
 // torch.Size a Tuple, a torch.device its string ("cpu", "cuda:0") and a
 // torch dtype a Global such as torch.float32.
@@ -67,5 +74,12 @@
 // read-only memory map when Open is given a regular file), so opening a
 // large checkpoint reads only its pickle and its directory. Tensors sharing
 // a storage share the *Storage. Float16 and bfloat16 are decoded by this
-// package, exactly.
+// package, exactly, and so are the 8-bit floats of torch 2.x.
+//
+// What torch 2.x writes is read too: the dtypes it pickles with _rebuild_tensor_v3 over
+// an UntypedStorage (several dtypes may view one storage), the lazy conjugate and
+// negative bits (Tensor.Conj, Tensor.Neg: the reading methods apply them), quantized
+// tensors (Tensor.Quantization), sparse and nested tensors (*SparseTensor,
+// *NestedTensor, whose components are strided tensors) and meta tensors (a shape and no
+// data: reading one is an error wrapping ErrNoData). Leaves names the parts of each.
 package pickle

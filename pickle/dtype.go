@@ -2,7 +2,15 @@ package pickle
 
 import "math"
 
-// DType is an element type, named as safetensors names it.
+// DType is an element type, named as safetensors names it where safetensors has a name.
+//
+// The names of ptport's own, for torch dtypes that safetensors does not name, are
+// C128 (torch.complex128), C32 (torch.complex32: two float16 halves, real first),
+// F8_E4M3FNUZ and F8_E5M2FNUZ (torch.float8_e4m3fnuz and float8_e5m2fnuz), and
+// BITS8, BITS16, BITS1X8, BITS2X4, BITS4X2 (torch's opaque bits dtypes). F4 is
+// torch.float4_e2m1fn_x2: one element is one byte holding two E2M1 values, the first in
+// the low nibble, and shapes count bytes as torch's do; safetensors' F4 counts the 4-bit
+// values, so a safetensors shape has its last dimension doubled.
 type DType string
 
 // The element types a checkpoint can hold.
@@ -15,22 +23,40 @@ const (
 	I32  DType = "I32"
 	I16  DType = "I16"
 	I8   DType = "I8"
+	U64  DType = "U64"
+	U32  DType = "U32"
+	U16  DType = "U16"
 	U8   DType = "U8"
 	BOOL DType = "BOOL"
 	C64  DType = "C64"
 	C128 DType = "C128"
+	C32  DType = "C32"
+
+	F8E4M3     DType = "F8_E4M3"     // torch.float8_e4m3fn
+	F8E5M2     DType = "F8_E5M2"     // torch.float8_e5m2
+	F8E4M3FNUZ DType = "F8_E4M3FNUZ" // torch.float8_e4m3fnuz
+	F8E5M2FNUZ DType = "F8_E5M2FNUZ" // torch.float8_e5m2fnuz
+	F8E8M0     DType = "F8_E8M0"     // torch.float8_e8m0fnu
+	F4         DType = "F4"          // torch.float4_e2m1fn_x2
+
+	Bits8   DType = "BITS8"
+	Bits16  DType = "BITS16"
+	Bits1x8 DType = "BITS1X8"
+	Bits2x4 DType = "BITS2X4"
+	Bits4x2 DType = "BITS4X2"
 )
 
 // Size returns the number of bytes of one element, or 0 if d is unknown.
 func (d DType) Size() int {
 	switch d {
-	case F64, I64, C64:
+	case F64, I64, U64, C64:
 		return 8
-	case F32, I32:
+	case F32, I32, U32, C32:
 		return 4
-	case F16, BF16, I16:
+	case F16, BF16, I16, U16, Bits16:
 		return 2
-	case I8, U8, BOOL:
+	case I8, U8, BOOL, F8E4M3, F8E5M2, F8E4M3FNUZ, F8E5M2FNUZ, F8E8M0, F4,
+		Bits8, Bits1x8, Bits2x4, Bits4x2:
 		return 1
 	case C128:
 		return 16
@@ -38,14 +64,14 @@ func (d DType) Size() int {
 	return 0
 }
 
+// IsComplex reports whether d is a complex type (C32, C64, C128).
+func (d DType) IsComplex() bool { return d == C32 || d == C64 || d == C128 }
+
 // swapUnit is the width of the byte-swapped unit of d: the element size,
 // or the size of one component for complex types.
 func (d DType) swapUnit() int {
-	switch d {
-	case C64:
-		return 4
-	case C128:
-		return 8
+	if d.IsComplex() {
+		return d.Size() / 2
 	}
 	return d.Size()
 }
@@ -61,10 +87,25 @@ var torchDTypes = map[string]DType{
 	"int32": I32, "int": I32,
 	"int16": I16, "short": I16,
 	"int8":      I8,
+	"uint64":    U64,
+	"uint32":    U32,
+	"uint16":    U16,
 	"uint8":     U8,
 	"bool":      BOOL,
 	"complex64": C64, "cfloat": C64,
 	"complex128": C128, "cdouble": C128,
+	"complex32": C32, "chalf": C32,
+	"float8_e4m3fn":    F8E4M3,
+	"float8_e5m2":      F8E5M2,
+	"float8_e4m3fnuz":  F8E4M3FNUZ,
+	"float8_e5m2fnuz":  F8E5M2FNUZ,
+	"float8_e8m0fnu":   F8E8M0,
+	"float4_e2m1fn_x2": F4,
+	"bits8":            Bits8,
+	"bits16":           Bits16,
+	"bits1x8":          Bits1x8,
+	"bits2x4":          Bits2x4,
+	"bits4x2":          Bits4x2,
 }
 
 // storageDTypes maps torch's legacy storage class names to DTypes.
@@ -82,6 +123,17 @@ var storageDTypes = map[string]DType{
 	"ComplexFloatStorage":  C64,
 	"ComplexDoubleStorage": C128,
 	"UntypedStorage":       U8,
+	// Storages of quantized tensors hold their integer representation.
+	"QInt8Storage":  I8,
+	"QUInt8Storage": U8,
+	"QInt32Storage": I32,
+}
+
+// quantizedStorages names the torch dtype of the storages of quantized tensors.
+var quantizedStorages = map[string]string{
+	"QInt8Storage":  "qint8",
+	"QUInt8Storage": "quint8",
+	"QInt32Storage": "qint32",
 }
 
 // Float16To32 decodes an IEEE 754 binary16 (torch.float16) value exactly: signed zeros,
@@ -115,4 +167,66 @@ func Float16To32(h uint16) float32 {
 // of a float32).
 func bf16to32(b uint16) float32 {
 	return math.Float32frombits(uint32(b) << 16)
+}
+
+// float8To32 decodes one 8-bit float of format d (F8E4M3, F8E5M2, F8E4M3FNUZ,
+// F8E5M2FNUZ, F8E8M0) exactly, as torch's c10 conversions to float do: E4M3 has no
+// infinities and NaN is S.1111.111; E5M2 is IEEE-like; the FNUZ formats have one NaN
+// (0x80), no infinities and no negative zero, and their exponent bias is one more; E8M0
+// is a bare biased exponent, 2^(e-127), with 0xff its NaN.
+func float8To32(d DType, b uint8) float32 {
+	if d == F8E8M0 {
+		if b == 0xff {
+			return float32(math.NaN())
+		}
+		return float32(math.Ldexp(1, int(b)-127))
+	}
+	var ebits, mbits uint
+	var bias int
+	switch d {
+	case F8E4M3:
+		ebits, mbits, bias = 4, 3, 7
+	case F8E5M2:
+		ebits, mbits, bias = 5, 2, 15
+	case F8E4M3FNUZ:
+		ebits, mbits, bias = 4, 3, 8
+	case F8E5M2FNUZ:
+		ebits, mbits, bias = 5, 2, 16
+	default:
+		return float32(math.NaN())
+	}
+	neg := b&0x80 != 0
+	e := int(b>>mbits) & (1<<ebits - 1)
+	m := int(b) & (1<<mbits - 1)
+	switch d {
+	case F8E4M3:
+		if e == 15 && m == 7 {
+			return float32(math.Copysign(math.NaN(), sign(neg)))
+		}
+	case F8E5M2:
+		if e == 31 {
+			if m == 0 {
+				return float32(math.Inf(int(sign(neg))))
+			}
+			return float32(math.Copysign(math.NaN(), sign(neg)))
+		}
+	case F8E4M3FNUZ, F8E5M2FNUZ:
+		if b == 0x80 {
+			return float32(math.NaN())
+		}
+	}
+	var v float64
+	if e == 0 {
+		v = math.Ldexp(float64(m), 1-bias-int(mbits))
+	} else {
+		v = math.Ldexp(float64(m|1<<mbits), e-bias-int(mbits))
+	}
+	return float32(math.Copysign(v, sign(neg)))
+}
+
+func sign(neg bool) float64 {
+	if neg {
+		return -1
+	}
+	return 1
 }

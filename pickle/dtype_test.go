@@ -79,7 +79,7 @@ func TestDTypeSize(t *testing.T) {
 		size int
 	}{
 		{F64, 8}, {F32, 4}, {F16, 2}, {BF16, 2}, {I64, 8}, {I32, 4}, {I16, 2}, {I8, 1},
-		{U8, 1}, {BOOL, 1}, {C64, 8}, {C128, 16}, {"U16", 0}, {"", 0},
+		{U8, 1}, {BOOL, 1}, {C64, 8}, {C128, 16}, {"U4", 0}, {"", 0},
 	}
 	for _, tc := range tests {
 		if got := tc.d.Size(); got != tc.size {

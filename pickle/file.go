@@ -27,6 +27,10 @@ const (
 	FormatZip    Format = "zip"    // torch >= 1.6
 	FormatLegacy Format = "legacy" // consecutive pickles and raw storages
 	FormatTar    Format = "tar"    // torch <= 0.1.10
+	// FormatTorchScript is a TorchScript archive (torch.jit.save): a zip whose
+	// data.pkl holds the module's objects and tensors, beside the code that is
+	// never read.
+	FormatTorchScript Format = "torchscript"
 )
 
 // File is an opened checkpoint. Tensors in Root read their bytes from the
@@ -39,6 +43,9 @@ type File struct {
 	// Globals lists, sorted, "module.name" of every global the pickles
 	// name (as spelled in the file).
 	Globals []string
+	// Constants holds, for a TorchScript archive, the constants its code uses
+	// (constants.pkl, a Tuple of tensors and values). They are not part of Root.
+	Constants any
 
 	closeOnce sync.Once
 	closer    func() error
@@ -115,6 +122,8 @@ type reader struct {
 	records   map[string]*zip.File
 	bigEndian bool
 	storages  map[string]*Storage
+	script    bool // a TorchScript archive
+	constants any  // its constants.pkl
 
 	// legacy
 	rootOrder []*Storage
@@ -152,6 +161,9 @@ func newReader(ra io.ReaderAt, size int64, opts *Options, name string) (*File, e
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.HasPrefix(head, []byte("PK\x05\x06")):
 		f.Format = FormatZip
 		f.Root, err = r.readZip()
+		if r.script {
+			f.Format, f.Constants = FormatTorchScript, r.constants
+		}
 	case len(head) >= 512 && string(head[257:262]) == "ustar":
 		f.Format = FormatTar
 		f.Root, err = r.readTar()
@@ -257,7 +269,10 @@ func (r *reader) readRecord(f *zip.File) ([]byte, error) {
 	if err := readFull(src, b, off); err != nil {
 		return nil, r.errf(f.Name, "%v", err)
 	}
-	if crc32.ChecksumIEEE(b) != f.CRC32 {
+	// torch.save with serialization.set_crc32_options(False) writes 0 for every
+	// record's CRC-32, and torch's reader never checks CRCs; 0 is therefore
+	// "not computed", and any other value is checked.
+	if f.CRC32 != 0 && crc32.ChecksumIEEE(b) != f.CRC32 {
 		return nil, r.errf(f.Name, "CRC-32 mismatch: the record is corrupt")
 	}
 	return b, nil
@@ -343,14 +358,19 @@ func (r *reader) readZip() (any, error) {
 			}
 		}
 	}
+	if !found {
+		for _, f := range zr.File {
+			if strings.HasSuffix(f.Name, "model.json") {
+				return nil, r.errf(f.Name, "this is a TorchScript archive of torch 1.0 to 1.3 (model.json), which is not supported; load it in Python and save model.state_dict() with torch.save instead")
+			}
+		}
+		return nil, r.errf("zip directory", "no data.pkl record: not a torch.save checkpoint")
+	}
 	for name := range all {
 		rest, ok := strings.CutPrefix(name, prefix)
 		if ok && (rest == "constants.pkl" || strings.HasPrefix(rest, "code/")) {
-			return nil, r.errf(name, "this is a TorchScript archive (torch.jit.save), which holds code, not just data; load it in Python and save model.state_dict() with torch.save instead")
+			r.script = true
 		}
-	}
-	if !found {
-		return nil, r.errf("zip directory", "no data.pkl record: not a torch.save checkpoint")
 	}
 	r.prefix = prefix
 	r.records = make(map[string]*zip.File)
@@ -380,11 +400,31 @@ func (r *reader) readZip() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, _, err := r.readPickle(memSource(data), 0, int64(len(data)), pf.Name, r.zipPersistent)
+	v, _, err := r.readPickle(memSource(data), 0, int64(len(data)), pf.Name, r.zipPersistent("data/"))
 	if err != nil {
 		return nil, err
 	}
-	return r.convert(v, pf.Name)
+	root, err := r.convert(v, pf.Name)
+	if err != nil || !r.script {
+		return root, err
+	}
+	if err := r.checkScript(root, pf.Name); err != nil {
+		return nil, err
+	}
+	if cf, ok := r.records["constants.pkl"]; ok {
+		data, err := r.readRecord(cf)
+		if err != nil {
+			return nil, err
+		}
+		v, _, err := r.readPickle(memSource(data), 0, int64(len(data)), cf.Name, r.zipPersistent("constants/"))
+		if err != nil {
+			return nil, err
+		}
+		if r.constants, err = r.convert(v, cf.Name); err != nil {
+			return nil, err
+		}
+	}
+	return root, nil
 }
 
 // keyString normalises a storage key (a str, bytes or int) to a string.
@@ -401,24 +441,25 @@ func keyString(v any) (string, bool) {
 	return "", false
 }
 
-// storageDType returns the dtype of a storage type in a persistent id.
-func storageDType(v any) (DType, error) {
+// storageDType returns the dtype of a storage type in a persistent id, and
+// for the storage of a quantized tensor its torch dtype ("qint8", ...).
+func storageDType(v any) (DType, string, error) {
 	c, ok := v.(*pyClass)
 	if !ok {
-		return "", fmt.Errorf("storage type is %s", typeName(v))
+		return "", "", fmt.Errorf("storage type is %s", typeName(v))
 	}
 	switch c.kind {
 	case gStorageClass:
-		return c.dtype, nil
+		return c.dtype, quantizedStorages[c.name], nil
 	case gDType:
 		if c.dtype != "" {
-			return c.dtype, nil
+			return c.dtype, "", nil
 		}
-		return "", fmt.Errorf("unsupported storage dtype %s", c)
+		return "", "", fmt.Errorf("unsupported storage dtype %s", c)
 	case gTypedStorage:
-		return "", fmt.Errorf("storage type %s carries no dtype", c)
+		return "", "", fmt.Errorf("storage type %s carries no dtype", c)
 	}
-	return "", fmt.Errorf("storage type is %s, not a storage class", c)
+	return "", "", fmt.Errorf("storage type is %s, not a storage class", c)
 }
 
 func pidTuple(pid any) ([]any, string, error) {
@@ -433,8 +474,14 @@ func pidTuple(pid any) ([]any, string, error) {
 	return *t, name, nil
 }
 
-// zipPersistent resolves ('storage', storage_type, key, location, numel).
-func (r *reader) zipPersistent(pid any) (any, error) {
+// zipPersistent returns the resolver of ('storage', storage_type, key, location,
+// numel) to the records of folder dir ("data/"; TorchScript's constants.pkl
+// uses "constants/").
+func (r *reader) zipPersistent(dir string) func(pid any) (any, error) {
+	return func(pid any) (any, error) { return r.zipStorage(dir, pid) }
+}
+
+func (r *reader) zipStorage(dir string, pid any) (any, error) {
 	t, name, err := pidTuple(pid)
 	if err != nil {
 		return nil, err
@@ -442,7 +489,7 @@ func (r *reader) zipPersistent(pid any) (any, error) {
 	if name != "storage" || len(t) != 5 {
 		return nil, fmt.Errorf("unsupported persistent id %q with %d fields", name, len(t))
 	}
-	dt, err := storageDType(t[1])
+	dt, qdt, err := storageDType(t[1])
 	if err != nil {
 		return nil, err
 	}
@@ -455,12 +502,12 @@ func (r *reader) zipPersistent(pid any) (any, error) {
 	if !ok || numel < 0 {
 		return nil, fmt.Errorf("storage %q: invalid element count %v", key, t[4])
 	}
-	if s, ok := r.storages[key]; ok {
+	if s, ok := r.storages[dir+key]; ok {
 		return s, nil
 	}
-	f, ok := r.records["data/"+key]
+	f, ok := r.records[dir+key]
 	if !ok {
-		return nil, r.errf(r.prefix+"data/"+key, "storage record is missing")
+		return nil, r.errf(r.prefix+dir+key, "storage record is missing")
 	}
 	src, off, size, err := r.recordSource(f)
 	if err != nil {
@@ -470,8 +517,8 @@ func (r *reader) zipPersistent(pid any) (any, error) {
 	if numel > size/e {
 		return nil, r.errf(f.Name, "storage of %d %s elements (%d bytes) exceeds the record's %d bytes", numel, dt, numel*e, size)
 	}
-	s := &Storage{DType: dt, Len: numel, Device: loc, key: key, src: src, off: off, swap: r.bigEndian}
-	r.storages[key] = s
+	s := &Storage{DType: dt, Len: numel, Device: loc, key: key, src: src, off: off, swap: r.bigEndian, qdtype: qdt}
+	r.storages[dir+key] = s
 	return s, nil
 }
 
@@ -580,7 +627,7 @@ func (r *reader) legacyPersistent(pid any) (any, error) {
 	if len(t) != 6 {
 		return nil, fmt.Errorf("storage persistent id with %d fields, want 6", len(t))
 	}
-	dt, err := storageDType(t[1])
+	dt, qdt, err := storageDType(t[1])
 	if err != nil {
 		return nil, err
 	}
@@ -596,7 +643,7 @@ func (r *reader) legacyPersistent(pid any) (any, error) {
 	}
 	root := r.storages[key]
 	if root == nil {
-		root = &Storage{DType: dt, Len: numel, Device: loc, key: key}
+		root = &Storage{DType: dt, Len: numel, Device: loc, key: key, qdtype: qdt}
 		r.rootOrder = append(r.rootOrder, root)
 		r.storages[key] = root
 	}
@@ -620,7 +667,7 @@ func (r *reader) legacyPersistent(pid any) (any, error) {
 	if !ok1 || !ok2 || voff < 0 || vlen < 0 || voff > rootBytes/e || vlen > rootBytes/e-voff {
 		return nil, fmt.Errorf("storage view %q (offset %v, size %v) lies outside storage %q of %d bytes", vkey, vm[1], vm[2], key, rootBytes)
 	}
-	v := &Storage{DType: dt, Len: vlen, Device: loc, key: vkey, root: root, rootOff: voff * e}
+	v := &Storage{DType: dt, Len: vlen, Device: loc, key: vkey, root: root, rootOff: voff * e, qdtype: qdt}
 	r.viewByKey[vkey] = v
 	r.views = append(r.views, v)
 	return v, nil
@@ -685,7 +732,7 @@ func (r *reader) readTar() (any, error) {
 			return nil, r.errf(label, "storage key is %s", typeName(args[0]))
 		}
 		loc, _ := asString(args[1])
-		dt, err := storageDType(args[2])
+		dt, _, err := storageDType(args[2])
 		if err != nil {
 			return nil, r.errf(label+" storage "+key, "%v", err)
 		}

@@ -126,8 +126,8 @@ func TestZipErrors(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"torchscript", zipFile(t, "m/", record{name: "data.pkl", data: p}, record{name: "constants.pkl", data: p}, record{name: "data/0", data: data}), "TorchScript"},
-		{"torchscript code", zipFile(t, "m/", record{name: "data.pkl", data: p}, record{name: "code/m.py", data: []byte("x")}), "TorchScript"},
+		{"torchscript constant missing", zipFile(t, "m/", record{name: "data.pkl", data: p}, record{name: "constants.pkl", data: p}, record{name: "data/0", data: data}), "m/constants/0: storage record is missing"},
+		{"torchscript of torch 1.3", zipFile(t, "m/", record{name: "model.json", data: []byte("{}")}, record{name: "code/m.py", data: []byte("x")}), "model.json"},
 		{"no data.pkl", zipFile(t, "archive/", record{name: "data/0", data: data}), "no data.pkl"},
 		{"missing storage", zipFile(t, "archive/", record{name: "data.pkl", data: p}), "archive/data/0: storage record is missing"},
 		{"short storage", zipFile(t, "archive/", record{name: "data.pkl", data: p}, record{name: "data/0", data: data[:20]}), "exceeds the record's 20 bytes"},

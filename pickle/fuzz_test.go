@@ -122,7 +122,7 @@ func FuzzUnpickle(f *testing.F) {
 		for _, allow := range []bool{false, true} {
 			r := fuzzReader(t, Options{AllowObjects: allow})
 			var file *File
-			v, _, err := r.readPickle(memSource(data), 0, int64(len(data)), "fuzz", r.zipPersistent)
+			v, _, err := r.readPickle(memSource(data), 0, int64(len(data)), "fuzz", r.zipPersistent("data/"))
 			if err == nil {
 				v, err = r.convert(v, "fuzz")
 			}

@@ -184,8 +184,8 @@ func TestHostilePickles(t *testing.T) {
 			int(0).op(opMARK).str("x").op(opTUPLE).ints([]int64{1}).op(opTUPLE, opREDUCE).stop(), "size"},
 		{"rebuild with too few args", newPK(2).global("torch._utils", "_rebuild_tensor_v2").op(opMARK).int(0).op(opTUPLE, opREDUCE).stop(), "expected 6 to 7"},
 		{"v3 with an unsupported dtype", newPK(2).global("torch._utils", "_rebuild_tensor_v3").op(opMARK).storage("FloatStorage", "0", "cpu", 6).
-			int(0).ints([]int64{1}).ints([]int64{1}).boolean(false).orderedDict().global("torch", "uint16").op(opTUPLE, opREDUCE).stop(), "unsupported dtype"},
-		{"sparse tensor", newPK(2).global("torch._utils", "_rebuild_sparse_tensor").op(opMARK).op(opTUPLE, opREDUCE).stop(), "not supported"},
+			int(0).ints([]int64{1}).ints([]int64{1}).boolean(false).orderedDict().global("torch", "uint4").op(opTUPLE, opREDUCE).stop(), "unsupported dtype"},
+		{"sparse tensor without data", newPK(2).global("torch._utils", "_rebuild_sparse_tensor").op(opMARK).op(opTUPLE, opREDUCE).stop(), "expected (layout, data)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

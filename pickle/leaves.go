@@ -33,6 +33,14 @@ const (
 // objects yield their state's leaves, or are a leaf themselves when they
 // have no state. A Dict's Attrs are not leaves.
 //
+// An *Object of TorchScript's __torch__ namespace (a module of a TorchScript archive)
+// yields the names torch.jit.load(...).state_dict() would: its tensor attributes, then
+// its attributes that are such objects, recursively; its other attributes are not
+// leaves.
+//
+// A quantized tensor NAME yields NAME and its parameters (see Quantization); a
+// *SparseTensor and a *NestedTensor yield their components (see their types).
+//
 // Values reachable by several paths (tied weights) are yielded once per
 // path. A cycle, a tree nested deeper than 1000 levels, or a walk much
 // larger than the tree (shared subtrees multiplying paths) is an error.
@@ -45,9 +53,6 @@ func Leaves(root any) ([]Leaf, error) {
 		onPath:    make(map[any]bool),
 		visitLeft: leafVisitFactor*edges + leafVisitFloor,
 		nameLeft:  leafNameFactor*edges + leafNameFloor,
-	}
-	if t, ok := root.(*Tensor); ok {
-		return []Leaf{{Name: "tensor", Value: t}}, nil
 	}
 	if err := w.walk(root, "", 0); err != nil {
 		return nil, err
@@ -91,6 +96,12 @@ func children(v any, fn func(key any, child any)) {
 	case *Object:
 		fn("Args", x.Args)
 		fn("State", x.State)
+	default:
+		if _, parts, ok := components(v); ok {
+			for _, p := range parts {
+				fn(p.Name, p.Value)
+			}
+		}
 	}
 }
 
@@ -204,9 +215,10 @@ func (w *leafWalker) walk(v any, name string, depth int) error {
 			defer delete(w.onPath, id)
 		}
 	}
+	if ok, err := w.composite(v, name, depth); ok {
+		return err
+	}
 	switch x := v.(type) {
-	case *Tensor:
-		return w.emit(name, x)
 	case *Dict:
 		for _, e := range x.Entries {
 			if err := w.walk(e.Value, join(name, keyName(e.Key)), depth+1); err != nil {
@@ -229,6 +241,9 @@ func (w *leafWalker) walk(v any, name string, depth int) error {
 		}
 		return nil
 	case *Object:
+		if isScriptObject(x) {
+			return w.scriptObject(x, name, depth)
+		}
 		if isModule(x) {
 			return w.module(x, name, depth)
 		}

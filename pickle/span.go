@@ -5,11 +5,11 @@ import "io"
 // Span returns where the tensor's bytes lie in the source they are read from, when they
 // are one contiguous little-endian run there: the source (the io.ReaderAt given to
 // NewReader, an *os.File for Open without a memory map), the byte offset and the length.
-// ok is false for views that are not C-contiguous, big-endian files, in-memory storages
-// and storages not yet resolved. A caller may then copy the bytes without decoding them,
+// ok is false for views that are not C-contiguous, tensors with the lazy conjugate or
+// negative bit, big-endian files, in-memory storages and storages not yet resolved. A caller may then copy the bytes without decoding them,
 // for example with copy_file_range.
 func (t *Tensor) Span() (src io.ReaderAt, off, n int64, ok bool) {
-	if t == nil || t.Storage == nil || !t.IsContiguous() || t.Offset < 0 {
+	if t == nil || t.Storage == nil || !t.IsContiguous() || t.Offset < 0 || t.Conj || t.Neg {
 		return nil, 0, 0, false
 	}
 	s := t.Storage
@@ -24,7 +24,9 @@ func (t *Tensor) Span() (src io.ReaderAt, off, n int64, ok bool) {
 		return nil, 0, 0, false
 	}
 	size := int64(t.DType.Size())
-	if size == 0 || t.DType != s.DType {
+	// A view of another dtype than its storage's (torch 2.x's views of an
+	// UntypedStorage) is its bytes as they are.
+	if size == 0 {
 		return nil, 0, 0, false
 	}
 	start := int64(t.Offset) * size

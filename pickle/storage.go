@@ -23,6 +23,8 @@ type Storage struct {
 	// A legacy storage view before its root is resolved.
 	root    *Storage
 	rootOff int64 // elements of root.DType
+
+	qdtype string // the torch dtype of a quantized tensor's storage ("qint8", ...)
 }
 
 // NewStorage returns a storage holding data, which is little-endian and
@@ -53,6 +55,9 @@ func (s *Storage) nbytes() (int64, error) {
 		return 0, fmt.Errorf("pickle: storage %q has unknown dtype %q", s.key, s.DType)
 	}
 	if s.src == nil {
+		if s.Device == "meta" {
+			return 0, fmt.Errorf("pickle: %w", ErrNoData)
+		}
 		return 0, fmt.Errorf("pickle: storage %q has no data", s.key)
 	}
 	hi, lo := bits.Mul64(uint64(s.Len), uint64(size))

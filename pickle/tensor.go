@@ -17,6 +17,18 @@ import (
 // storage). They are safe for concurrent use. A view with zero strides
 // (torch's expand) may be larger than its storage, but no reading method
 // materialises more than max(64 × the storage's bytes, 16 MiB).
+//
+// Conj and Neg are torch's lazy conjugate and negative bits (torch.Tensor.is_conj and
+// is_neg): the tensor's elements are its storage's elements conjugated (complex types
+// only) and negated. The reading methods return the elements with both applied, as
+// torch's resolve_conj and resolve_neg would, and Span reports no span.
+//
+// A quantized tensor (torch.qint8, quint8, qint32) has a non-nil Quantization and the
+// DType of its stored integers (I8, U8, I32): Bytes and WriteTo give those integers,
+// and Float32s and Float64s refuse it. Leaves names its parameters (see Leaves).
+//
+// A tensor on torch's meta device has a shape and no data: its Storage has Device
+// "meta", and reading it is an error that wraps ErrNoData.
 type Tensor struct {
 	DType        DType
 	Shape        []int
@@ -24,6 +36,8 @@ type Tensor struct {
 	Offset       int      // storage offset, elements
 	Storage      *Storage // tensors sharing a storage share the pointer
 	RequiresGrad bool
+	Conj, Neg    bool
+	Quantization *Quantization
 }
 
 // expandFactor and expandFloor bound how far a tensor's logical size may exceed the bytes
@@ -357,7 +371,7 @@ func (t *Tensor) Bytes() ([]byte, error) {
 		return nil, err
 	}
 	out := make([]byte, 0, l.n*l.e)
-	err = l.each(max(min(4*chunkSize, l.n*l.e), l.e), func(p []byte) error {
+	err = t.each(l, max(min(4*chunkSize, l.n*l.e), l.e), func(p []byte) error {
 		out = append(out, p...)
 		return nil
 	})
@@ -375,7 +389,7 @@ func (t *Tensor) WriteTo(w io.Writer) (int64, error) {
 		return 0, err
 	}
 	var n int64
-	err = l.each(max(min(chunkSize, l.n*l.e), l.e), func(p []byte) error {
+	err = t.each(l, max(min(chunkSize, l.n*l.e), l.e), func(p []byte) error {
 		m, err := w.Write(p)
 		n += int64(m)
 		if err == nil && m != len(p) {
@@ -386,20 +400,20 @@ func (t *Tensor) WriteTo(w io.Writer) (int64, error) {
 	return n, err
 }
 
-// Float32s returns the elements converted to float32: F16 and BF16 exactly,
-// F64 rounded to nearest, integers and BOOL (0 or 1) as Go converts them.
-// Complex tensors are an error.
+// Float32s returns the elements converted to float32: F16, BF16 and the 8-bit floats
+// exactly, F64 rounded to nearest, integers and BOOL (0 or 1) as Go converts them.
+// Complex, F4, BITS* and quantized tensors are an error.
 func (t *Tensor) Float32s() ([]float32, error) {
 	l, err := t.layout()
 	if err != nil {
 		return nil, err
 	}
-	dec, err := decoder[float32](t.DType)
+	dec, err := t.decoder32()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]float32, 0, l.n)
-	err = l.each(max(min(chunkSize, l.n*l.e), l.e), func(p []byte) error {
+	err = t.each(l, max(min(chunkSize, l.n*l.e), l.e), func(p []byte) error {
 		out = dec(out, p)
 		return nil
 	})
@@ -407,19 +421,19 @@ func (t *Tensor) Float32s() ([]float32, error) {
 }
 
 // Float64s returns the elements converted to float64 (exactly, except
-// for I64 values beyond 2^53, rounded to nearest). Complex tensors are
-// an error.
+// for I64 and U64 values beyond 2^53, rounded to nearest). Complex, F4,
+// BITS* and quantized tensors are an error.
 func (t *Tensor) Float64s() ([]float64, error) {
 	l, err := t.layout()
 	if err != nil {
 		return nil, err
 	}
-	dec, err := decoder[float64](t.DType)
+	dec, err := t.decoder64()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]float64, 0, l.n)
-	err = l.each(max(min(chunkSize, l.n*l.e), l.e), func(p []byte) error {
+	err = t.each(l, max(min(chunkSize, l.n*l.e), l.e), func(p []byte) error {
 		out = dec(out, p)
 		return nil
 	})
@@ -489,6 +503,38 @@ func decoder[T float32 | float64](d DType) (func([]T, []byte) []T, error) {
 		return func(o []T, p []byte) []T {
 			for _, b := range p {
 				o = append(o, T(b))
+			}
+			return o
+		}, nil
+	case U16:
+		return func(o []T, p []byte) []T {
+			for i := 0; i+2 <= len(p); i += 2 {
+				o = append(o, T(le.Uint16(p[i:])))
+			}
+			return o
+		}, nil
+	case U32:
+		return func(o []T, p []byte) []T {
+			for i := 0; i+4 <= len(p); i += 4 {
+				o = append(o, T(le.Uint32(p[i:])))
+			}
+			return o
+		}, nil
+	case U64:
+		return func(o []T, p []byte) []T {
+			for i := 0; i+8 <= len(p); i += 8 {
+				o = append(o, T(le.Uint64(p[i:])))
+			}
+			return o
+		}, nil
+	case F8E4M3, F8E5M2, F8E4M3FNUZ, F8E5M2FNUZ, F8E8M0:
+		var table [256]float32
+		for i := range table {
+			table[i] = float8To32(d, uint8(i))
+		}
+		return func(o []T, p []byte) []T {
+			for _, b := range p {
+				o = append(o, T(table[b]))
 			}
 			return o
 		}, nil

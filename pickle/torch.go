@@ -11,7 +11,8 @@ import (
 // rebuildTensor implements torch._utils._rebuild_tensor (storage, offset,
 // size, stride), _rebuild_tensor_v2 (..., requires_grad, backward_hooks[,
 // metadata]) and _rebuild_tensor_v3 (..., requires_grad, backward_hooks,
-// dtype[, metadata]).
+// dtype[, metadata]). The metadata torch 2.x writes for tensors with lazy bits,
+// {'conj': True} and {'neg': True}, sets Conj and Neg.
 func (r *reader) rebuildTensor(c *pyClass, args []any) (any, error) {
 	minArgs, maxArgs := 4, 4
 	switch c.kind {
@@ -23,26 +24,13 @@ func (r *reader) rebuildTensor(c *pyClass, args []any) (any, error) {
 	if len(args) < minArgs || len(args) > maxArgs {
 		return nil, fmt.Errorf("%s: expected %d to %d arguments, got %d", c, minArgs, maxArgs, len(args))
 	}
-	s, ok := args[0].(*Storage)
-	if !ok {
-		return nil, fmt.Errorf("%s: storage argument is %s", c, typeName(args[0]))
-	}
-	off, ok := toInt64(args[1])
-	if !ok || off < 0 || off > math.MaxInt32*int64(1<<31) {
-		return nil, fmt.Errorf("%s: invalid storage offset %v", c, args[1])
-	}
-	shape, err := intTuple(args[2])
+	t, err := viewOf(c, args[0], args[1], args[2], args[3])
 	if err != nil {
-		return nil, fmt.Errorf("%s: size: %v", c, err)
+		return nil, err
 	}
-	strides, err := intTuple(args[3])
-	if err != nil {
-		return nil, fmt.Errorf("%s: stride: %v", c, err)
+	if t.Storage.qdtype != "" {
+		return nil, fmt.Errorf("%s: storage %q holds a quantized (%s) tensor, which only _rebuild_qtensor builds", c, t.Storage.key, t.Storage.qdtype)
 	}
-	if len(shape) != len(strides) {
-		return nil, fmt.Errorf("%s: %d sizes but %d strides", c, len(shape), len(strides))
-	}
-	t := &Tensor{DType: s.DType, Shape: shape, Strides: strides, Offset: int(off), Storage: s}
 	if c.kind != gRebuildTensor {
 		rg, ok := args[4].(bool)
 		if !ok && args[4] != nil {
@@ -57,10 +45,80 @@ func (r *reader) rebuildTensor(c *pyClass, args []any) (any, error) {
 		}
 		t.DType = dt
 	}
+	if len(args) == maxArgs && c.kind != gRebuildTensor {
+		if err := t.setMetadata(args[maxArgs-1]); err != nil {
+			return nil, fmt.Errorf("%s: %v", c, err)
+		}
+	}
 	if err := t.checkBounds(); err != nil {
 		return nil, err
 	}
 	return &tensorVal{t}, nil
+}
+
+// viewOf checks the (storage, storage_offset, size, stride) arguments every
+// rebuild function of a strided tensor takes and returns the view.
+func viewOf(c *pyClass, storage, offset, size, stride any) (*Tensor, error) {
+	s, ok := storage.(*Storage)
+	if !ok {
+		return nil, fmt.Errorf("%s: storage argument is %s", c, typeName(storage))
+	}
+	off, ok := toInt64(offset)
+	if !ok || off < 0 || off > math.MaxInt32*int64(1<<31) {
+		return nil, fmt.Errorf("%s: invalid storage offset %v", c, offset)
+	}
+	shape, err := intTuple(size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: size: %v", c, err)
+	}
+	strides, err := intTuple(stride)
+	if err != nil {
+		return nil, fmt.Errorf("%s: stride: %v", c, err)
+	}
+	if len(shape) != len(strides) {
+		return nil, fmt.Errorf("%s: %d sizes but %d strides", c, len(shape), len(strides))
+	}
+	return &Tensor{DType: s.DType, Shape: shape, Strides: strides, Offset: int(off), Storage: s}, nil
+}
+
+// setMetadata applies the metadata dict of _rebuild_tensor_v2/v3: the lazy
+// conjugate and negative bits. A bit this package does not know, set true,
+// is an error: the values would be wrong without it.
+func (t *Tensor) setMetadata(v any) error {
+	if v == nil {
+		return nil
+	}
+	items, ok := dictItems(v)
+	if !ok {
+		return fmt.Errorf("tensor metadata is %s, not a dict", typeName(v))
+	}
+	for _, e := range items {
+		key, ok := e.Key.(string)
+		if !ok {
+			return fmt.Errorf("tensor metadata key is %s, not a string", typeName(e.Key))
+		}
+		on, ok := e.Value.(bool)
+		if !ok {
+			return fmt.Errorf("tensor metadata %q is %s, not a bool", key, typeName(e.Value))
+		}
+		switch key {
+		case "conj":
+			t.Conj = on
+		case "neg":
+			t.Neg = on
+		default:
+			if on {
+				return fmt.Errorf("unsupported tensor metadata %q", key)
+			}
+		}
+	}
+	if t.Conj && !t.DType.IsComplex() {
+		return fmt.Errorf("the conjugate bit is set on a %s tensor", t.DType)
+	}
+	if t.Neg && !negatable(t.DType) {
+		return fmt.Errorf("the negative bit is set on a %s tensor", t.DType)
+	}
+	return nil
 }
 
 // dtypeOf returns the DType of a torch dtype value.
@@ -197,7 +255,9 @@ func rebuildFromType(c *pyClass, args []any) (any, error) {
 	}
 	switch fn.kind {
 	case gRebuildTensor, gRebuildTensorV2, gRebuildTensorV3, gRebuildParameter,
-		gRebuildParameterWithState, gRebuildDeviceFromCPU, gRebuildUnsupported, gUser:
+		gRebuildParameterWithState, gRebuildDeviceFromCPU, gRebuildUnsupported, gUser,
+		gRebuildQTensor, gRebuildSparse, gRebuildSparseCSR, gRebuildNested, gRebuildMeta,
+		gRebuildWrapper, gRebuildFromNumpy:
 	default:
 		return nil, fmt.Errorf("%s: func %s is not a tensor rebuild function", c, fn)
 	}
@@ -211,4 +271,22 @@ func rebuildFromType(c *pyClass, args []any) (any, error) {
 		}
 	}
 	return v, nil
+}
+
+// dictItems returns the entries of a dict or OrderedDict as the unpickler
+// built it.
+func dictItems(v any) ([]types.DictEntry, bool) {
+	switch d := v.(type) {
+	case *types.Dict:
+		return *d, true
+	case *types.OrderedDict:
+		out := make([]types.DictEntry, 0, d.Len())
+		for el := d.List.Front(); el != nil; el = el.Next() {
+			if e, ok := el.Value.(*types.OrderedDictEntry); ok {
+				out = append(out, types.DictEntry{Key: e.Key, Value: e.Value})
+			}
+		}
+		return out, true
+	}
+	return nil, false
 }

@@ -75,6 +75,9 @@ func (c *pyClass) inert(args []any) any {
 
 // Call applies the global to arguments (REDUCE, INST, OBJ).
 func (c *pyClass) Call(args ...any) (any, error) {
+	if v, ok, err := c.callTensorKind(args); ok {
+		return v, err
+	}
 	switch c.kind {
 	case gUser:
 		if !c.r.opts.AllowObjects {
@@ -580,7 +583,7 @@ func (c *converter) conv(v any, depth int) (any, error) {
 	}
 	d := depth + 1
 	switch x := v.(type) {
-	case nil, bool, string, float64, int64, complex128, []byte, Global, *Storage:
+	case nil, bool, string, float64, int64, complex128, []byte, Global, *Storage, *SparseTensor, *NestedTensor:
 		return v, nil
 	case int:
 		return int64(x), nil

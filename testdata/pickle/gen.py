@@ -908,12 +908,6 @@ def hostile_fixtures():
         nested = nested[0]
     assert nested == []
 
-    seed(41)
-    scripted = torch.jit.script(nn.Linear(2, 2))
-    torch.jit.save(scripted, path("torchscript.pt"))
-    with zipfile.ZipFile(path("torchscript.pt")) as z:
-        assert any(n.endswith("/constants.pkl") for n in z.namelist())
-    MANIFEST["torchscript.pt"] = {"error": "TorchScript"}
 
 
 def main():

@@ -1,0 +1,146 @@
+package pickle
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// each streams the tensor's elements through fn as layout.each does, with the lazy
+// conjugate and negative bits applied to each piece.
+func (t *Tensor) each(l *layout, chunk int64, fn func(p []byte) error) error {
+	op := t.lazyOp()
+	if op == nil {
+		return l.each(chunk, fn)
+	}
+	return l.each(chunk, func(p []byte) error {
+		op(p)
+		return fn(p)
+	})
+}
+
+// lazyOp returns the function that applies the tensor's conjugate and negative
+// bits to whole little-endian elements in place, or nil when no bit is set.
+func (t *Tensor) lazyOp() func(p []byte) {
+	if !t.Conj && !t.Neg {
+		return nil
+	}
+	d := t.DType
+	if d.IsComplex() {
+		// Conjugation negates the imaginary part, negation both parts.
+		half := d.Size() / 2
+		flipRe, flipIm := t.Neg, t.Neg != t.Conj
+		neg := func(p []byte) { p[len(p)-1] ^= 0x80 }
+		if d == C32 {
+			neg = negHalf
+		}
+		return func(p []byte) {
+			for i := 0; i+2*half <= len(p); i += 2 * half {
+				if flipRe {
+					neg(p[i : i+half])
+				}
+				if flipIm {
+					neg(p[i+half : i+2*half])
+				}
+			}
+		}
+	}
+	if !t.Neg {
+		return nil
+	}
+	switch d {
+	case F64, F32:
+		size := d.Size()
+		return func(p []byte) {
+			for i := size - 1; i < len(p); i += size {
+				p[i] ^= 0x80
+			}
+		}
+	case F16:
+		return func(p []byte) {
+			for i := 0; i+2 <= len(p); i += 2 {
+				negHalf(p[i : i+2])
+			}
+		}
+	case BF16:
+		return func(p []byte) {
+			for i := 0; i+2 <= len(p); i += 2 {
+				if h := binary.LittleEndian.Uint16(p[i:]); h&0x7fff > 0x7f80 {
+					// torch negates through float32 and rounds a NaN back
+					// to bfloat16's canonical NaN.
+					binary.LittleEndian.PutUint16(p[i:], 0x7fc0)
+				} else {
+					p[i+1] ^= 0x80
+				}
+			}
+		}
+	case I8, U8:
+		return func(p []byte) {
+			for i := range p {
+				p[i] = -p[i]
+			}
+		}
+	case I16:
+		return func(p []byte) {
+			for i := 0; i+2 <= len(p); i += 2 {
+				binary.LittleEndian.PutUint16(p[i:], -binary.LittleEndian.Uint16(p[i:]))
+			}
+		}
+	case I32:
+		return func(p []byte) {
+			for i := 0; i+4 <= len(p); i += 4 {
+				binary.LittleEndian.PutUint32(p[i:], -binary.LittleEndian.Uint32(p[i:]))
+			}
+		}
+	case I64:
+		return func(p []byte) {
+			for i := 0; i+8 <= len(p); i += 8 {
+				binary.LittleEndian.PutUint64(p[i:], -binary.LittleEndian.Uint64(p[i:]))
+			}
+		}
+	}
+	return nil
+}
+
+// negHalf negates the float16 in p as torch does, through float32: the sign
+// flips, and a NaN comes back with float16's canonical payload.
+func negHalf(p []byte) {
+	h := binary.LittleEndian.Uint16(p) ^ 0x8000
+	if h&0x7fff > 0x7c00 {
+		h = h&0x8000 | 0x7e00
+	}
+	binary.LittleEndian.PutUint16(p, h)
+}
+
+// negatable reports whether torch can set the negative bit on a tensor of d:
+// the floating-point, complex and signed integer types, and uint8 (negated
+// modulo 256, as torch's neg is).
+func negatable(d DType) bool {
+	switch d {
+	case F64, F32, F16, BF16, C32, C64, C128, I64, I32, I16, I8, U8:
+		return true
+	}
+	return false
+}
+
+func (t *Tensor) decoder32() (func([]float32, []byte) []float32, error) {
+	if err := t.checkFloat(); err != nil {
+		return nil, err
+	}
+	return decoder[float32](t.DType)
+}
+
+func (t *Tensor) decoder64() (func([]float64, []byte) []float64, error) {
+	if err := t.checkFloat(); err != nil {
+		return nil, err
+	}
+	return decoder[float64](t.DType)
+}
+
+// checkFloat refuses the tensors whose elements have no floating-point value
+// without more than a conversion.
+func (t *Tensor) checkFloat() error {
+	if t.Quantization != nil {
+		return fmt.Errorf("pickle: a quantized (%s) tensor holds integers and quantization parameters, not values; read its Bytes and Quantization", t.Quantization.DType)
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+package pickle
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"math"
+	"math/big"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// torch2Tensor is a tensor entry of testdata/pickle/torch2/MANIFEST.json.
+type torch2Tensor struct {
+	DType         string `json:"dtype"`
+	Shape         []int  `json:"shape"`
+	SHA256        string `json:"sha256"`
+	Float64SHA256 string `json:"float64_sha256"`
+	NoData        bool   `json:"no_data"`
+}
+
+type torch2Manifest map[string]struct {
+	Format    string                  `json:"format"`
+	Tensors   map[string]torch2Tensor `json:"tensors"`
+	Values    map[string]any          `json:"values"`
+	Constants []torch2Tensor          `json:"constants"`
+	Error     string                  `json:"error"`
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// checkTensor compares a tensor with its manifest entry through every reading path:
+// Bytes, WriteTo, Span, Float64s and Float32s.
+func checkTensor(t *testing.T, name string, g *Tensor, w torch2Tensor) {
+	t.Helper()
+	if string(g.DType) != w.DType {
+		t.Errorf("%s: dtype %s, want %s", name, g.DType, w.DType)
+	}
+	if !reflect.DeepEqual(append([]int{}, g.Shape...), append([]int{}, w.Shape...)) {
+		t.Errorf("%s: shape %v, want %v", name, g.Shape, w.Shape)
+	}
+	b, err := g.Bytes()
+	if w.NoData {
+		if !errors.Is(err, ErrNoData) {
+			t.Errorf("%s: Bytes error %v, want ErrNoData", name, err)
+		}
+		if _, err := g.Float32s(); !errors.Is(err, ErrNoData) {
+			t.Errorf("%s: Float32s error %v, want ErrNoData", name, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Errorf("%s: %v", name, err)
+		return
+	}
+	if got := sum(b); got != w.SHA256 {
+		t.Errorf("%s: sha256 of Bytes %s, want %s", name, got, w.SHA256)
+	}
+	var buf bytes.Buffer
+	if n, err := g.WriteTo(&buf); err != nil || n != int64(len(b)) || !bytes.Equal(buf.Bytes(), b) {
+		t.Errorf("%s: WriteTo wrote %d bytes (%v), not what Bytes returns", name, n, err)
+	}
+	if src, off, n, ok := g.Span(); ok {
+		raw := make([]byte, n)
+		if _, err := src.ReadAt(raw, off); err != nil || !bytes.Equal(raw, b) {
+			t.Errorf("%s: the span's bytes are not the tensor's (%v)", name, err)
+		}
+		if g.Conj || g.Neg {
+			t.Errorf("%s: a span for a tensor with a lazy bit", name)
+		}
+	}
+	f64, err64 := g.Float64s()
+	f32, err32 := g.Float32s()
+	if (err64 == nil) != (err32 == nil) {
+		t.Errorf("%s: Float64s error %v but Float32s error %v", name, err64, err32)
+	}
+	if w.Float64SHA256 != "" {
+		if err64 != nil {
+			t.Errorf("%s: Float64s: %v", name, err64)
+			return
+		}
+		raw := make([]byte, 0, 8*len(f64))
+		for _, v := range f64 {
+			bits := math.Float64bits(v)
+			if math.IsNaN(v) {
+				bits = 0x7ff8000000000000 // NaNs compare as NaN, whatever their sign and payload
+			}
+			raw = binary.LittleEndian.AppendUint64(raw, bits)
+		}
+		if got := sum(raw); got != w.Float64SHA256 {
+			t.Errorf("%s: sha256 of Float64s %s, want %s (%v)", name, got, w.Float64SHA256, f64)
+		}
+	}
+	if err64 == nil && g.DType != I64 && g.DType != U64 {
+		for i := range f64 {
+			if math.Float32bits(float32(f64[i])) != math.Float32bits(f32[i]) && !(math.IsNaN(f64[i]) && math.IsNaN(float64(f32[i]))) {
+				t.Errorf("%s[%d]: Float32s %v, Float64s %v", name, i, f32[i], f64[i])
+				break
+			}
+		}
+	}
+}
+
+func TestTorch2Fixtures(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "pickle", "torch2")
+	b, err := os.ReadFile(filepath.Join(dir, "MANIFEST.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m torch2Manifest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		want := m[name]
+		t.Run(name, func(t *testing.T) {
+			f, err := Open(filepath.Join(dir, name), nil)
+			if want.Error != "" {
+				var fe *FormatError
+				if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), want.Error) || !strings.Contains(err.Error(), name) {
+					t.Fatalf("error %v, want a *FormatError naming the file and containing %q", err, want.Error)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if string(f.Format) != want.Format {
+				t.Errorf("format %q, want %q", f.Format, want.Format)
+			}
+			leaves, err := Leaves(f.Root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]*Tensor{}
+			values := map[string]any{}
+			for _, l := range leaves {
+				if _, dup := got[l.Name]; dup {
+					t.Errorf("leaf %q appears twice", l.Name)
+				}
+				switch v := l.Value.(type) {
+				case *Tensor:
+					got[l.Name] = v
+				case nil, bool, int64, *big.Int, float64, string:
+					values[l.Name] = v
+				case Global:
+					values[l.Name] = v.String()
+				default:
+					t.Errorf("leaf %q is a %T", l.Name, v)
+				}
+			}
+			var gotNames, wantNames []string
+			for n := range got {
+				gotNames = append(gotNames, n)
+			}
+			for n := range want.Tensors {
+				wantNames = append(wantNames, n)
+			}
+			sort.Strings(gotNames)
+			sort.Strings(wantNames)
+			if !reflect.DeepEqual(gotNames, wantNames) {
+				t.Fatalf("tensors:\n got %q\nwant %q", gotNames, wantNames)
+			}
+			for _, n := range wantNames {
+				checkTensor(t, n, got[n], want.Tensors[n])
+			}
+			checkValues(t, values, want.Values)
+			if want.Constants != nil {
+				c, ok := f.Constants.(Tuple)
+				if !ok || len(c) != len(want.Constants) {
+					t.Fatalf("constants %#v, want %d tensors", f.Constants, len(want.Constants))
+				}
+				for i, w := range want.Constants {
+					ct, ok := c[i].(*Tensor)
+					if !ok {
+						t.Fatalf("constant %d is %T", i, c[i])
+					}
+					checkTensor(t, "constant", ct, w)
+				}
+			}
+		})
+	}
+}
