@@ -32,6 +32,7 @@ type scratch[T Float] struct {
 	c     []T // LSTM cell state: nb rows of H
 	hr    []T // LSTM o*tanh(c) before the projection: nb rows of H
 	pout  []T // LSTM projection output: nb rows of P (padded)
+	rows  rowScratch[T]
 }
 
 func grow[T Float](s []T, n int) []T {
@@ -217,9 +218,8 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 
 	// Input projection of all steps at once: xw = x·W_ihᵀ + b_ih.
 	xw := sc.xw[:L*nb*ghp]
-	gemm(o, L*nb, in, inW, &w.wih, xw, ghp, w.bih, nil, 0)
+	gemmRows(o, &sc.rows, L*nb, in, inW, &w.wih, xw, ghp, w.bih)
 
-	gates := sc.gates[:nb*ghp]
 	var h0 []T
 	if j.h0 != nil {
 		h0 = j.h0[(sl*N+n0)*P : (sl*N+n0+nb)*P]
@@ -246,42 +246,7 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 		if s > 0 {
 			hp, ldh = out[tPrev*nb*DP+d*P:], DP
 		}
-		xt := xw[t*nb*ghp : (t+1)*nb*ghp]
-		ot := out[t*nb*DP+d*P:]
-		switch c.Mode {
-		case RNNTanh, RNNReLU:
-			gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ghp)
-			for i := 0; i < nb; i++ {
-				if c.Mode == RNNTanh {
-					o.tanh(ot[i*DP:i*DP+H], gates[i*ghp:])
-				} else {
-					reluRow(ot[i*DP:i*DP+H], gates[i*ghp:])
-				}
-			}
-		case LSTM:
-			gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ghp)
-			if c.ProjSize == 0 {
-				for i := 0; i < nb; i++ {
-					o.lstm(gates[i*ghp:i*ghp+4*H], cs[i*H:(i+1)*H], ot[i*DP:i*DP+H])
-				}
-			} else {
-				hr := sc.hr[:nb*H]
-				for i := 0; i < nb; i++ {
-					o.lstm(gates[i*ghp:i*ghp+4*H], cs[i*H:(i+1)*H], hr[i*H:(i+1)*H])
-				}
-				pnp := w.whr.np
-				pout := sc.pout[:nb*pnp]
-				gemm(o, nb, hr, H, &w.whr, pout, pnp, nil, nil, 0)
-				for i := 0; i < nb; i++ {
-					copy(ot[i*DP:i*DP+P], pout[i*pnp:])
-				}
-			}
-		case GRU:
-			gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, nil, 0)
-			for i := 0; i < nb; i++ {
-				o.gru(gates[i*ghp:i*ghp+3*H], xt[i*ghp:i*ghp+3*H], hp[i*ldh:i*ldh+H], ot[i*DP:i*DP+H])
-			}
-		}
+		m.step(w, sc, nb, hp, ldh, xw[t*nb*ghp:(t+1)*nb*ghp], cs, out[t*nb*DP+d*P:], DP)
 		tPrev = t
 	}
 
@@ -291,5 +256,57 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 	}
 	if c.Mode == LSTM {
 		copy(j.cn[(sl*N+n0)*H:(sl*N+n0+nb)*H], cs)
+	}
+}
+
+// step runs one time step of one direction of a layer over nb batch rows: from the
+// previous output hp (nb rows, ldh apart) and this step's input projection xt (nb rows of
+// w.whh.np values), it forms the recurrent product g = hp·W_hhᵀ + b_hh, applies the cell
+// (updating the LSTM cell state cs, nb rows of H) and writes the new output, P values per
+// row, to the nb rows of ot, ldo apart. hp may be the previous step's rows of ot.
+//
+// Every time step of every layer, in Forward and in State.Step alike, runs through step:
+// this is the one place where the work of a single step (a matrix-vector product when nb
+// is 1) may be split further, for example over the panels of W_hh; whatever the split, each
+// output must be summed in the order the kernels sum it, so that Forward and Step agree
+// to the bit.
+func (m *Model[T]) step(w *dirWeights[T], sc *scratch[T], nb int, hp []T, ldh int, xt, cs, ot []T, ldo int) {
+	c, o := m.cfg, m.o
+	H, P := c.HiddenSize, c.outSize()
+	ghp := w.whh.np
+	gates := sc.gates[:nb*ghp]
+	switch c.Mode {
+	case RNNTanh, RNNReLU:
+		gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ghp)
+		for i := 0; i < nb; i++ {
+			if c.Mode == RNNTanh {
+				o.tanh(ot[i*ldo:i*ldo+H], gates[i*ghp:])
+			} else {
+				reluRow(ot[i*ldo:i*ldo+H], gates[i*ghp:])
+			}
+		}
+	case LSTM:
+		gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ghp)
+		if c.ProjSize == 0 {
+			for i := 0; i < nb; i++ {
+				o.lstm(gates[i*ghp:i*ghp+4*H], cs[i*H:(i+1)*H], ot[i*ldo:i*ldo+H])
+			}
+			return
+		}
+		hr := sc.hr[:nb*H]
+		for i := 0; i < nb; i++ {
+			o.lstm(gates[i*ghp:i*ghp+4*H], cs[i*H:(i+1)*H], hr[i*H:(i+1)*H])
+		}
+		pnp := w.whr.np
+		pout := sc.pout[:nb*pnp]
+		gemm(o, nb, hr, H, &w.whr, pout, pnp, nil, nil, 0)
+		for i := 0; i < nb; i++ {
+			copy(ot[i*ldo:i*ldo+P], pout[i*pnp:])
+		}
+	case GRU:
+		gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, nil, 0)
+		for i := 0; i < nb; i++ {
+			o.gru(gates[i*ghp:i*ghp+3*H], xt[i*ghp:i*ghp+3*H], hp[i*ldh:i*ldh+H], ot[i*ldo:i*ldo+H])
+		}
 	}
 }

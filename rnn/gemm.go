@@ -98,3 +98,32 @@ func tileRows(rest, mr int) int {
 	}
 	return min(mr, rest)
 }
+
+// rowScratch holds the copies gemmRows makes of a product of fewer than 3 rows.
+type rowScratch[T Float] struct{ a, c []T }
+
+// gemmRows computes, for rows i < m and all b.np columns j,
+//
+//	C[i*ldc+j] = Σ_k A[i*lda+k]·B[k][j] + bias[j]
+//
+// as gemm does, but with every row summed in the same order whatever m is: a product of 1
+// or 2 rows runs as a tile of 3 rows (the last row repeated) in the buffers of rs. It is
+// the product of the rows that are independent samples (the input projections, the
+// heads), so that a row's result does not depend on how many rows were computed with it:
+// a sequence stepped a few steps at a time gives what it gives in one Forward.
+func gemmRows[T Float](o *ops[T], rs *rowScratch[T], m int, a []T, lda int, b *packed[T], c []T, ldc int, bias []T) {
+	if m <= 0 || m >= 3 {
+		gemm(o, m, a, lda, b, c, ldc, bias, nil, 0)
+		return
+	}
+	k, np := b.k, b.np
+	rs.a = grow(rs.a, 3*k)
+	rs.c = grow(rs.c, 3*np)
+	for i := 0; i < 3; i++ {
+		copy(rs.a[i*k:(i+1)*k], a[min(i, m-1)*lda:][:k])
+	}
+	gemm(o, 3, rs.a, k, b, rs.c, np, bias, nil, 0)
+	for i := 0; i < m; i++ {
+		copy(c[i*ldc:i*ldc+np], rs.c[i*np:])
+	}
+}

@@ -1,6 +1,7 @@
 package rnn
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -44,7 +45,15 @@ func New[T Float](c Config, params map[string][]T) (*Model[T], error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	want := c.Params()
+	if err := checkParams(c.Params(), params); err != nil {
+		return nil, fmt.Errorf("rnn: parameters of %s: %w", c.Mode, err)
+	}
+	return build(c, params, opsFor[T]()), nil
+}
+
+// checkParams reports every parameter of want that params lacks or holds with the wrong
+// number of values, and every name of params that want does not list.
+func checkParams[T Float](want []Param, params map[string][]T) error {
 	known := make(map[string]bool, len(want))
 	var problems []string
 	for _, p := range want {
@@ -56,9 +65,15 @@ func New[T Float](c Config, params map[string][]T) (*Model[T], error) {
 		}
 		n := 1
 		for _, s := range p.Shape {
+			if s > 0 && n > maxElems/s {
+				n = -1 // too large for any slice
+				break
+			}
 			n *= s
 		}
-		if len(v) != n {
+		if n < 0 {
+			problems = append(problems, fmt.Sprintf("parameter %s: shape %s is too large", p.Name, tupleString(p.Shape)))
+		} else if len(v) != n {
 			problems = append(problems, fmt.Sprintf("parameter %s has %d values, shape %s needs %d", p.Name, len(v), tupleString(p.Shape), n))
 		}
 	}
@@ -73,10 +88,9 @@ func New[T Float](c Config, params map[string][]T) (*Model[T], error) {
 		problems = append(problems, "unexpected parameter "+name)
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("rnn: parameters of %s: %s", c.Mode, strings.Join(problems, "; "))
+		return errors.New(strings.Join(problems, "; "))
 	}
-
-	return build(c, params, opsFor[T]()), nil
+	return nil
 }
 
 // build packs checked parameters for the kernel set o.
