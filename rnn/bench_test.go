@@ -95,3 +95,31 @@ func BenchmarkKernelSets(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStep steps a 2-layer LSTM of hidden size 256 one time step at a time (batch 1),
+// as a service generating text does; it allocates nothing.
+func BenchmarkStep(b *testing.B) {
+	c := Config{Mode: LSTM, InputSize: 64, HiddenSize: 256, NumLayers: 2, Bias: true}
+	rng := rand.New(rand.NewPCG(1, 1))
+	m, err := New(c, randomParams[float32](c, rng))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := m.NewState(1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := randomTensor[float32](rng, 1, 1, c.InputSize)
+	if _, err := s.Step(x); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Step(x); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if a := testing.AllocsPerRun(10, func() { s.Step(x) }); a != 0 {
+		b.Fatalf("%v allocations per Step", a)
+	}
+}

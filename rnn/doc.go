@@ -10,6 +10,27 @@
 // layer 0 forward, layer 0 reverse, layer 1 forward, ...), with or without biases,
 // batch_first, and unbatched 2-D input. The package knows nothing of files.
 //
+// Around the recurrent networks: the cells torch.nn.RNNCell, LSTMCell and GRUCell (Cell,
+// built by NewCell), and the layers a model puts before and after them, torch.nn.Embedding,
+// Linear, LayerNorm, Dropout and the activations Tanh, ReLU, Sigmoid, Softmax and
+// LogSoftmax, each built from its configuration and its parameters under their
+// state_dict names. A Sequential runs layers one after the other, a recurrent layer
+// passing on its output as the custom modules of char-level models do.
+//
+// # Streaming
+//
+// A State (Model.NewState, Cell.NewState) keeps h and c between calls of Step, which
+// consumes the next time step or steps of a sequence; a Stream (Sequential.NewStream)
+// steps a whole Sequential, from token ids to logits. Stepping a sequence in parts of
+// any lengths gives what Forward gives over the whole sequence, to the bit, and allocates
+// nothing once warm. Forward and Step run each time step through the same code. A
+// bidirectional network cannot be stepped (ErrNotStreamable).
+//
+// # Data
+//
+// A Tensor is a row-major []float32, []float64 or, for the indices an Embedding looks up,
+// []int64, with a shape (NewTensor); Data holds the values.
+//
 // # Inference only
 //
 // Forward computes the module in eval mode: the dropout PyTorch applies between layers

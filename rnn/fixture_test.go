@@ -35,7 +35,8 @@ type fixture struct {
 	tensors map[string]*rawTensor
 }
 
-func readFixture(path string) (*fixture, error) {
+// readSafetensors reads a fixture's tensors and metadata.
+func readSafetensors(path string) (*fixture, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -69,6 +70,15 @@ func readFixture(path string) (*fixture, error) {
 		}
 		t.data = data[t.Offsets[0]:t.Offsets[1]]
 		f.tensors[k] = &t
+	}
+	return f, nil
+}
+
+// readFixture reads a fixture of an RNN, LSTM or GRU, with its configuration.
+func readFixture(path string) (*fixture, error) {
+	f, err := readSafetensors(path)
+	if err != nil {
+		return nil, err
 	}
 	m := f.meta
 	atoi := func(k string) int {
@@ -114,8 +124,25 @@ func (f *fixture) values(name string) ([]float64, []int, bool) {
 		for i := 0; i+8 <= len(t.data); i += 8 {
 			out = append(out, math.Float64frombits(binary.LittleEndian.Uint64(t.data[i:])))
 		}
+	case "I64":
+		for i := 0; i+8 <= len(t.data); i += 8 {
+			out = append(out, float64(int64(binary.LittleEndian.Uint64(t.data[i:]))))
+		}
 	default:
 		panic("fixture dtype " + t.DType)
+	}
+	return out, t.Shape, true
+}
+
+// int64s returns the I64 tensor name and its shape; ok is false when absent.
+func (f *fixture) int64s(name string) ([]int64, []int, bool) {
+	t, ok := f.tensors[name]
+	if !ok || t.DType != "I64" {
+		return nil, nil, false
+	}
+	out := make([]int64, len(t.data)/8)
+	for i := range out {
+		out[i] = int64(binary.LittleEndian.Uint64(t.data[8*i:]))
 	}
 	return out, t.Shape, true
 }

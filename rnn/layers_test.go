@@ -1,0 +1,225 @@
+package rnn
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestLayerErrors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	emb, err := NewEmbedding(EmbeddingConfig{NumEmbeddings: 5, EmbeddingDim: 3}, map[string][]float32{"weight": make([]float32, 15)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := LinearConfig{InFeatures: 3, OutFeatures: 4, Bias: true}
+	lin, err := NewLinear(lc, map[string][]float32{"weight": make([]float32, 12), "bias": make([]float32, 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := NewLayerNorm[float32](LayerNormConfig{NormalizedShape: []int{3, 4}, Eps: 1e-5}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, _ := NewActivation[float32](Softmax, 3)
+	z := func(s ...int) *Tensor[float32] { return newTensor[float32](s...) }
+	ids := func(v ...int64) *Tensor[int64] { return &Tensor[int64]{Data: v, Shape: []int{len(v)}} }
+	for _, tc := range []struct {
+		run func() error
+		msg string
+	}{
+		{func() error { _, err := emb.Forward(ids(1, 5)); return err }, "index 5 at position 1 is out of range [0, 5)"},
+		{func() error { _, err := emb.Forward(ids(-1)); return err }, "index -1 at position 0"},
+		{func() error { _, err := emb.Forward(nil); return err }, "indices is nil"},
+		{func() error { _, err := lin.Forward(z(2, 5)); return err }, "mat1 and mat2 shapes cannot be multiplied (2x5 and 3x4)"},
+		{func() error { _, err := lin.Forward(z(2, 2, 5)); return err }, "(4x5 and 3x4)"},
+		{func() error { _, err := lin.Forward(z()); return err }, "at least 1 dimension"},
+		{func() error { _, err := ln.Forward(z(2, 4, 3)); return err }, "Given normalized_shape=[3, 4], expected input with shape [*, 3, 4], but got input of size[2, 4, 3]"},
+		{func() error { _, err := sm.Forward(z(2, 3)); return err }, "Dimension out of range (expected to be in range of [-2, 1], but got 3)"},
+		{func() error { _, err := NewActivation[float32](Tanh, 1); return err }, "Tanh has no dimension"},
+		{func() error { _, err := NewActivation[float32](ActivationFunc(9), 0); return err }, "unknown activation"},
+		{func() error { _, err := NewDropout[float32](1.5); return err }, "between 0 and 1"},
+		{func() error { _, err := NewDropout[float32](math.NaN()); return err }, "between 0 and 1"},
+		{func() error {
+			_, err := NewEmbedding(EmbeddingConfig{NumEmbeddings: 5, EmbeddingDim: 3, PaddingIdx: new(5)}, map[string][]float32{"weight": make([]float32, 15)})
+			return err
+		}, "padding_idx must be within num_embeddings"},
+		{func() error {
+			_, err := NewEmbedding(EmbeddingConfig{NumEmbeddings: 5, EmbeddingDim: 3}, map[string][]float32{"weight": make([]float32, 14)})
+			return err
+		}, "weight has 14 values, shape (5, 3) needs 15"},
+		{func() error { _, err := NewLinear(lc, map[string][]float32{"weight": make([]float32, 12)}); return err }, "missing parameter bias (4,)"},
+		{func() error {
+			_, err := NewLayerNorm(LayerNormConfig{NormalizedShape: []int{4}, ElementwiseAffine: true, Bias: true}, map[string][]float32{"weight": make([]float32, 4)})
+			return err
+		}, "missing parameter bias (4,)"},
+		{func() error { _, err := NewLayerNorm[float32](LayerNormConfig{}, nil); return err }, "normalized_shape must have 1 to 8"},
+		{func() error {
+			_, err := NewLinear(LinearConfig{InFeatures: 0, OutFeatures: 1}, map[string][]float32{})
+			return err
+		}, "in_features"},
+	} {
+		if err := tc.run(); err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("error %v, want one containing %q", err, tc.msg)
+		}
+	}
+	// Empty inputs give empty outputs, and a 0-D input is one value.
+	if y, err := lin.Forward(z(0, 3)); err != nil || !slices.Equal(y.Shape, []int{0, 4}) {
+		t.Errorf("Linear of (0, 3): %v %v", y, err)
+	}
+	if y, err := emb.Forward(&Tensor[int64]{Data: []int64{2}, Shape: []int{}}); err != nil || !slices.Equal(y.Shape, []int{3}) {
+		t.Errorf("Embedding of a 0-D index: %v %v", y, err)
+	}
+	sm0, _ := NewActivation[float32](Softmax, -1)
+	if y, err := sm0.Forward(&Tensor[float32]{Data: []float32{3}, Shape: []int{}}); err != nil || len(y.Shape) != 0 || y.Data[0] != 1 {
+		t.Errorf("Softmax of a 0-D tensor: %v %v", y, err)
+	}
+	// Dropout is the identity: it returns its input.
+	d, _ := NewDropout[float32](0.5)
+	x := randomTensor[float32](rng, 2, 3)
+	if y, _ := d.Forward(x); y != x {
+		t.Error("Dropout did not return its input")
+	}
+}
+
+// TestLinearRows checks that a row's result does not depend on the other rows computed
+// with it: 1, 2 or 7 rows at a time give the same bits.
+func TestLinearRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(33, 34))
+	c := LinearConfig{InFeatures: 37, OutFeatures: 21, Bias: true}
+	for _, o := range allOps[float32]() {
+		w := randomTensor[float32](rng, 21, 37)
+		b := randomTensor[float32](rng, 21)
+		l := newLinear(c, map[string][]float32{"weight": w.Data, "bias": b.Data}, o)
+		x := randomTensor[float32](rng, 7, 37)
+		all, err := l.Forward(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{1, 2} {
+			for i := 0; i+n <= 7; i += n {
+				part, err := l.Forward(&Tensor[float32]{Data: x.Data[i*37 : (i+n)*37], Shape: []int{n, 37}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(part.Data, all.Data[i*21:(i+n)*21]) {
+					t.Errorf("%s: rows [%d, %d) alone differ from all rows by %g", o.name, i, i+n, maxDiff(part.Data, all.Data[i*21:(i+n)*21]))
+				}
+			}
+		}
+	}
+}
+
+func TestSequentialErrors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	emb, _ := NewEmbedding(EmbeddingConfig{NumEmbeddings: 5, EmbeddingDim: 3}, map[string][]float32{"weight": make([]float32, 15)})
+	lc := LinearConfig{InFeatures: 4, OutFeatures: 2}
+	lin, _ := NewLinear(lc, map[string][]float32{"weight": make([]float32, 8)})
+	gc := Config{Mode: GRU, InputSize: 3, HiddenSize: 4, NumLayers: 1, Bias: true}
+	gru, _ := New(gc, randomParams[float32](gc, rng))
+	bc := gc
+	bc.Bidirectional = true
+	bi, _ := New(bc, randomParams[float32](bc, rng))
+	tanh, _ := NewActivation[float32](Tanh, 0)
+	for _, tc := range []struct {
+		layers []Layer[float32]
+		msg    string
+	}{
+		{nil, "at least one layer"},
+		{[]Layer[float32]{gru, emb}, "layer 1 is an Embedding"},
+		{[]Layer[float32]{emb, lin}, "layer 1, Linear(in_features=4, out_features=2), takes 4 features, but layer 0, Embedding(5, 3), gives 3"},
+		{[]Layer[float32]{emb, tanh, lin}, "layer 0, Embedding(5, 3), gives 3"},
+		{[]Layer[float32]{emb, nil}, "layer 1 is nil"},
+	} {
+		if _, err := NewSequential(tc.layers...); err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%v: %v, want an error containing %q", tc.layers, err, tc.msg)
+		}
+	}
+	s, err := NewSequential[float32](emb, gru, tanh, lin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.String(), "Sequential(Embedding(5, 3), GRU(3, 4), Tanh(), Linear(in_features=4, out_features=2))"; got != want {
+		t.Errorf("String() = %s, want %s", got, want)
+	}
+	if l := s.Layers(); len(l) != 4 || l[1] != Layer[float32](gru) {
+		t.Errorf("Layers() = %v", l)
+	}
+	if _, err := s.Forward(newTensor[float32](2, 3)); err == nil || !strings.Contains(err.Error(), "give it indices") {
+		t.Errorf("Forward of values into an Embedding: %v", err)
+	}
+	s2, _ := NewSequential[float32](gru, lin)
+	if _, err := s2.ForwardIndices(&Tensor[int64]{Data: []int64{1}, Shape: []int{1}}); err == nil || !strings.Contains(err.Error(), "takes values, not indices") {
+		t.Errorf("ForwardIndices into a GRU: %v", err)
+	}
+	if _, err := s.ForwardIndices(&Tensor[int64]{Data: []int64{9}, Shape: []int{1}}); err == nil || !strings.Contains(err.Error(), "(in layer 0, Embedding(5, 3))") {
+		t.Errorf("an index out of range: %v", err)
+	}
+	// What cannot be streamed.
+	sb, _ := NewSequential[float32](emb, bi)
+	if _, err := sb.NewStream(1); !errors.Is(err, ErrNotStreamable) || !strings.Contains(err.Error(), "layer 1") {
+		t.Errorf("NewStream of a bidirectional GRU: %v", err)
+	}
+	for _, tc := range []struct {
+		layer Layer[float32]
+		ok    bool
+	}{
+		{must(NewActivation[float32](Softmax, 0)), false},    // time, seq-first
+		{must(NewActivation[float32](Softmax, 1)), true},     // batch
+		{must(NewActivation[float32](LogSoftmax, -1)), true}, // features
+		{must(NewLayerNorm[float32](LayerNormConfig{NormalizedShape: []int{3, 4}}, nil)), true},
+		{must(NewLayerNorm[float32](LayerNormConfig{NormalizedShape: []int{5, 3, 4}}, nil)), false},
+	} {
+		s, err := NewSequential[float32](gru, tc.layer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.NewStream(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = st.Step(randomTensor[float32](rng, 5, 3, 3))
+		if tc.ok && err != nil || !tc.ok && !errors.Is(err, ErrNotStreamable) {
+			t.Errorf("%s after a GRU: Step error %v", tc.layer.describe(), err)
+		}
+	}
+	var zero Stream[float32]
+	if _, err := zero.Step(newTensor[float32](1, 3)); err == nil {
+		t.Error("the zero Stream stepped")
+	}
+}
+
+func must[L any](l L, err error) L {
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// TestStreamAllocations checks that a Stream of an Embedding, an LSTM, a Linear and a
+// LogSoftmax allocates nothing per step once warm.
+func TestStreamAllocations(t *testing.T) {
+	rng := rand.New(rand.NewPCG(37, 38))
+	const V, E, H = 40, 16, 64
+	emb := must(NewEmbedding(EmbeddingConfig{NumEmbeddings: V, EmbeddingDim: E}, map[string][]float32{"weight": randomTensor[float32](rng, V, E).Data}))
+	lc := Config{Mode: LSTM, InputSize: E, HiddenSize: H, NumLayers: 2, Bias: true}
+	lstm := must(New(lc, randomParams[float32](lc, rng)))
+	head := must(NewLinear(LinearConfig{InFeatures: H, OutFeatures: V, Bias: true},
+		map[string][]float32{"weight": randomTensor[float32](rng, V, H).Data, "bias": randomTensor[float32](rng, V).Data}))
+	ls := must(NewActivation[float32](LogSoftmax, -1))
+	seq := must(NewSequential[float32](emb, lstm, head, ls))
+	st := must(seq.NewStream(1))
+	id := &Tensor[int64]{Data: []int64{3}, Shape: []int{1}}
+	if _, err := st.StepIndices(id); err != nil {
+		t.Fatal(err)
+	}
+	if a := testing.AllocsPerRun(50, func() {
+		y, _ := st.StepIndices(id)
+		id.Data[0] = int64(slices.Index(y.Data, slices.Max(y.Data)))
+	}); a != 0 {
+		t.Errorf("%v allocations per step", a)
+	}
+}
