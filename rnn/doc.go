@@ -51,7 +51,7 @@
 //
 // Each product and sum is rounded to the element type in that order, as ATen's tensor
 // operations round them. What differs from PyTorch is the order of the terms inside each
-// dot product (no two BLAS libraries agree on it), and the last bit or two of tanh, exp
+// dot product (no two BLAS libraries agree on it), and the last few bits of tanh, exp
 // and the sigmoid. Against PyTorch 1.13 the largest absolute difference measured over
 // the fixtures in testdata/rnn and the differential test's random cases is below 1e-6 in
 // float32 for hidden sizes up to 256 and below 1e-14 in float64; the tests require
@@ -69,10 +69,12 @@
 // The weights are transposed and packed once, in New, into column panels that the matrix
 // product reads contiguously. The kernels are in assembly, chosen at run time from the
 // CPU's features (golang.org/x/sys/cpu): for the products an 8×32 AVX-512 tile or a 6×16
-// AVX2/FMA tile in float32 (8×16 and 6×8 in float64); for the activations and the LSTM
-// and GRU cells AVX2/FMA kernels in float32, while float64 evaluates them with package
-// math. Without AVX2 and FMA, on other architectures, or with the purego build tag, every
-// kernel is in Go. The time loop allocates nothing: scratch buffers come from a pool and
+// AVX2/FMA tile in float32 (8×16 and 6×8 in float64); for tanh and the LSTM and GRU
+// cells AVX-512 or AVX2/FMA kernels, in float32 and float64, which evaluate each
+// sigmoid and tanh from one exponential (a polynomial after range reduction) and one
+// division or refined reciprocal, to a few units in the last place. Without AVX2 and
+// FMA, on other architectures, or with the purego build tag, every kernel is in Go, and
+// evaluates tanh, exp and the sigmoid with package math in float64. The time loop allocates nothing: scratch buffers come from a pool and
 // are reused. When the work is large enough and GOMAXPROCS allows, a batch is split over
 // goroutines (each runs its rows through every layer without waiting for the others), or
 // the two directions of a bidirectional layer run at once.

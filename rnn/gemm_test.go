@@ -108,37 +108,46 @@ func abs(x float64) float64 {
 	return x
 }
 
-// TestActivationKernels compares the elementwise kernels of every float32 kernel set with
-// the Go kernels (which evaluate tanh, exp and the sigmoid in float64 and round once), over a range of arguments that covers both branches of tanh and the
-// clamps of exp, at every tail length.
+// TestActivationKernels compares the elementwise kernels of every kernel set with the Go
+// kernels (which evaluate tanh, exp and the sigmoid with package math in float64 and round
+// once), over arguments from near 0 to beyond the clamps of exp and tanh and special
+// values, at every tail length of both vector widths: within 3e-7 in float32 and 2e-15 in
+// float64, relative to max(1, |value|).
 func TestActivationKernels(t *testing.T) {
+	testActivations[float32](t, 3e-7)
+	testActivations[float64](t, 2e-15)
+}
+
+func testActivations[T Float](t *testing.T, tol float64) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	ref := portableOps[float32]()
+	ref := portableOps[T]()
 	worst := 0.0
-	nan := float32(math.NaN())
-	for _, o := range allOps[float32]() {
+	nan := T(math.NaN())
+	for _, o := range allOps[T]() {
 		for n := 1; n <= 37; n++ {
-			g := make([]float32, 4*n)
+			g := make([]T, 4*n)
 			for i := range g {
 				switch i % 5 {
 				case 0:
-					g[i] = float32(rng.NormFloat64() * 0.3)
+					g[i] = T(rng.NormFloat64() * 0.3)
 				case 1:
-					g[i] = float32(rng.NormFloat64() * 4)
+					g[i] = T(rng.NormFloat64() * 4)
 				default:
-					g[i] = float32(rng.NormFloat64() * 60)
+					g[i] = T(rng.NormFloat64() * 60)
 				}
 			}
-			c := make([]float32, n)
-			hp := make([]float32, n)
+			c := make([]T, n)
+			hp := make([]T, n)
 			for i := range c {
-				c[i] = float32(rng.NormFloat64())
-				hp[i] = float32(rng.NormFloat64())
+				c[i] = T(rng.NormFloat64())
+				hp[i] = T(rng.NormFloat64())
 			}
 			if n > 30 { // special values
-				copy(g[n-6:], []float32{nan, float32(math.Inf(1)), float32(math.Inf(-1)), 0, 1e-30, -1e30})
+				// NaNs with payload bits, which must stay NaN.
+				nan2 := T(math.Float32frombits(0x7fc01234))
+				copy(g[n-9:], []T{nan, T(math.Inf(1)), T(math.Inf(-1)), 0, 1e-30, -1e30, 1e-6, -3e-4, nan2})
 			}
-			check := func(what string, got, want []float32) {
+			check := func(what string, got, want []T) {
 				t.Helper()
 				for i := range got {
 					if math.IsNaN(float64(got[i])) != math.IsNaN(float64(want[i])) {
@@ -149,28 +158,28 @@ func TestActivationKernels(t *testing.T) {
 					}
 					d := abs(float64(got[i])-float64(want[i])) / max(1, abs(float64(want[i])))
 					worst = max(worst, d)
-					if d > 3e-7 {
+					if d > tol {
 						t.Fatalf("%s %s n=%d [%d]: %v, want %v", o.name, what, n, i, got[i], want[i])
 					}
 				}
 			}
 			// tanh
-			dst := make([]float32, n+1)
+			dst := make([]T, n+1)
 			dst[n] = 42
 			o.tanh(dst[:n], g)
-			want := make([]float32, n)
+			want := make([]T, n)
 			ref.tanh(want, g)
 			check("tanh", dst[:n], want)
 			if dst[n] != 42 {
 				t.Fatalf("%s tanh wrote past n=%d", o.name, n)
 			}
 			// lstm
-			cc := append([]float32(nil), c...)
-			h := make([]float32, n+1)
+			cc := append([]T(nil), c...)
+			h := make([]T, n+1)
 			h[n] = 42
 			o.lstm(g, cc, h[:n])
-			cw := append([]float32(nil), c...)
-			hw := make([]float32, n)
+			cw := append([]T(nil), c...)
+			hw := make([]T, n)
 			ref.lstm(g, cw, hw)
 			check("lstm c", cc, cw)
 			check("lstm h", h[:n], hw)
@@ -178,10 +187,10 @@ func TestActivationKernels(t *testing.T) {
 				t.Fatalf("%s lstm wrote past n=%d", o.name, n)
 			}
 			// gru
-			outg := make([]float32, n+1)
+			outg := make([]T, n+1)
 			outg[n] = 42
 			o.gru(g[:3*n], g[n:4*n], hp, outg[:n])
-			ow := make([]float32, n)
+			ow := make([]T, n)
 			ref.gru(g[:3*n], g[n:4*n], hp, ow)
 			check("gru", outg[:n], ow)
 			if outg[n] != 42 {
@@ -189,7 +198,8 @@ func TestActivationKernels(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("largest difference from the Go kernels, relative to max(1, |value|): %.3g", worst)
+	var z T
+	t.Logf("%T: largest difference from the Go kernels, relative to max(1, |value|): %.3g", z, worst)
 }
 
 // BenchmarkGemm times the float32 GEMM of each kernel set on the shapes of the benchmark
@@ -242,6 +252,48 @@ func BenchmarkGemm(b *testing.B) {
 				blas32.Gemm(blas.NoTrans, blas.Trans, 1, a, w, 0, c)
 			}
 			b.ReportMetric(2*float64(m*n*k)/(float64(b.Elapsed().Nanoseconds())/float64(b.N)), "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkCells times the LSTM and GRU cells and tanh of every kernel set on 32 rows of
+// 256 hidden units (the lstm and gru rows' step), reporting nanoseconds per unit.
+func BenchmarkCells(b *testing.B) {
+	benchCells[float32](b, "f32")
+	benchCells[float64](b, "f64")
+}
+
+func benchCells[T Float](b *testing.B, dtype string) {
+	const rows, h = 32, 256
+	rng := rand.New(rand.NewPCG(3, 4))
+	g := make([]T, rows*4*h)
+	for i := range g {
+		g[i] = T(rng.NormFloat64() * 2)
+	}
+	c := make([]T, rows*h)
+	out := make([]T, rows*h)
+	for _, o := range allOps[T]() {
+		b.Run(dtype+"/lstm/"+o.name, func(b *testing.B) {
+			for b.Loop() {
+				for r := 0; r < rows; r++ {
+					o.lstm(g[r*4*h:(r+1)*4*h], c[r*h:(r+1)*h], out[r*h:(r+1)*h])
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows*h), "ns/unit")
+		})
+		b.Run(dtype+"/gru/"+o.name, func(b *testing.B) {
+			for b.Loop() {
+				for r := 0; r < rows; r++ {
+					o.gru(g[r*4*h:r*4*h+3*h], g[r*4*h+h:(r+1)*4*h], c[r*h:(r+1)*h], out[r*h:(r+1)*h])
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows*h), "ns/unit")
+		})
+		b.Run(dtype+"/tanh/"+o.name, func(b *testing.B) {
+			for b.Loop() {
+				o.tanh(out, g[:rows*h])
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows*h), "ns/unit")
 		})
 	}
 }

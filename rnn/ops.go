@@ -3,8 +3,8 @@ package rnn
 import "math"
 
 // ops are the numeric kernels a Model runs for its element type. The portable set
-// (portableOps) is written in Go; on amd64 with AVX2/FMA or AVX-512 the GEMM tiles, and in
-// float32 the activations, are in assembly (see ops_amd64.go). Every set computes the same
+// (portableOps) is written in Go; on amd64 with AVX2/FMA or AVX-512 the GEMM tiles, tanh
+// and the LSTM and GRU cells are in assembly, in float32 and float64 (see ops_amd64.go). Every set computes the same
 // expressions in the same order; they differ only in the order of the sums inside a dot
 // product and in the rounding of tanh, exp and the sigmoid.
 type ops[T Float] struct {

@@ -35,6 +35,33 @@ func lstmAVX2(gates, c, h *float32, n int)
 //go:noescape
 func gruAVX2(hg, xg, hp, out *float32, n int)
 
+//go:noescape
+func tanhAVX512(dst, src *float32, n int)
+
+//go:noescape
+func lstmAVX512(gates, c, h *float32, n int)
+
+//go:noescape
+func gruAVX512(hg, xg, hp, out *float32, n int)
+
+//go:noescape
+func dtanhAVX2(dst, src *float64, n int)
+
+//go:noescape
+func dlstmAVX2(gates, c, h *float64, n int)
+
+//go:noescape
+func dgruAVX2(hg, xg, hp, out *float64, n int)
+
+//go:noescape
+func dtanhAVX512(dst, src *float64, n int)
+
+//go:noescape
+func dlstmAVX512(gates, c, h *float64, n int)
+
+//go:noescape
+func dgruAVX512(hg, xg, hp, out *float64, n int)
+
 var (
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
@@ -50,37 +77,38 @@ func asmOps[T Float]() *ops[T] {
 	return all[len(all)-1]
 }
 
-// allAsmOps returns every assembly kernel set this CPU runs for T, slowest first. For
-// float64 only the GEMM tiles are in assembly.
+// allAsmOps returns every assembly kernel set this CPU runs for T, slowest first.
 func allAsmOps[T Float]() []*ops[T] {
 	var z T
 	if !hasAVX2 {
 		return nil
 	}
 	if unsafe.Sizeof(z) == 8 {
-		avx2 := &ops[T]{name: "avx2", mr: 6, nr: 8, tile: dtileAVX2[T], tanh: tanhGo[T], lstm: lstmGo[T], gru: gruGo[T]}
+		avx2 := &ops[T]{
+			name: "avx2", mr: 6, nr: 8, tile: dtileAVX2[T],
+			tanh: rowOf2(dtanhAVX2, f64[T]), lstm: rowOf3(dlstmAVX2, f64[T]), gru: rowOf4(dgruAVX2, f64[T]),
+		}
 		if !hasAVX512 {
 			return []*ops[T]{avx2}
 		}
-		avx512 := *avx2
-		avx512.name, avx512.mr, avx512.nr, avx512.tile = "avx512", 8, 16, dtileAVX512[T]
-		return []*ops[T]{avx2, &avx512}
+		avx512 := &ops[T]{
+			name: "avx512", mr: 8, nr: 16, tile: dtileAVX512[T],
+			tanh: rowOf2(dtanhAVX512, f64[T]), lstm: rowOf3(dlstmAVX512, f64[T]), gru: rowOf4(dgruAVX512, f64[T]),
+		}
+		return []*ops[T]{avx2, avx512}
 	}
 	avx2 := &ops[T]{
-		name: "avx2",
-		mr:   6,
-		nr:   16,
-		tile: tileAVX2[T],
-		tanh: tanhRowAVX2[T],
-		lstm: lstmRowAVX2[T],
-		gru:  gruRowAVX2[T],
+		name: "avx2", mr: 6, nr: 16, tile: tileAVX2[T],
+		tanh: rowOf2(tanhAVX2, f32[T]), lstm: rowOf3(lstmAVX2, f32[T]), gru: rowOf4(gruAVX2, f32[T]),
 	}
 	if !hasAVX512 {
 		return []*ops[T]{avx2}
 	}
-	avx512 := *avx2
-	avx512.name, avx512.mr, avx512.nr, avx512.tile = "avx512", 8, 32, tileAVX512[T]
-	return []*ops[T]{avx2, &avx512}
+	avx512 := &ops[T]{
+		name: "avx512", mr: 8, nr: 32, tile: tileAVX512[T],
+		tanh: rowOf2(tanhAVX512, f32[T]), lstm: rowOf3(lstmAVX512, f32[T]), gru: rowOf4(gruAVX512, f32[T]),
+	}
+	return []*ops[T]{avx2, avx512}
 }
 
 // f32 returns the address of s[0] as a *float32; T is a float32 type.
@@ -115,29 +143,41 @@ func dtileAVX2[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bia
 	dgemmAVX2(k, f64(a), lda, f64(b), f64(c), ldc, m, f64(bias), f64(add), ldadd)
 }
 
-func tanhRowAVX2[T Float](dst, src []T) {
-	n := len(dst)
-	if n == 0 {
-		return
+// rowOf2 wraps an elementwise kernel k(dst, src, n) as ops.tanh: n = len(dst), and src
+// must hold n values. ptr converts a slice of T to the kernel's pointer type.
+func rowOf2[T Float, E any](k func(dst, src *E, n int), ptr func([]T) *E) func(dst, src []T) {
+	return func(dst, src []T) {
+		n := len(dst)
+		if n == 0 {
+			return
+		}
+		_ = src[n-1]
+		k(ptr(dst), ptr(src), n)
 	}
-	_ = src[n-1]
-	tanhAVX2(f32(dst), f32(src), n)
 }
 
-func lstmRowAVX2[T Float](g, c, h []T) {
-	n := len(h)
-	if n == 0 {
-		return
+// rowOf3 wraps an LSTM cell kernel k(g, c, h, n) as ops.lstm: n = len(h); g must hold
+// 4n values and c n.
+func rowOf3[T Float, E any](k func(g, c, h *E, n int), ptr func([]T) *E) func(g, c, h []T) {
+	return func(g, c, h []T) {
+		n := len(h)
+		if n == 0 {
+			return
+		}
+		_, _ = g[4*n-1], c[n-1]
+		k(ptr(g), ptr(c), ptr(h), n)
 	}
-	_, _ = g[4*n-1], c[n-1]
-	lstmAVX2(f32(g), f32(c), f32(h), n)
 }
 
-func gruRowAVX2[T Float](hg, xg, hp, out []T) {
-	n := len(out)
-	if n == 0 {
-		return
+// rowOf4 wraps a GRU cell kernel k(hg, xg, hp, out, n) as ops.gru: n = len(out); hg and
+// xg must hold 3n values, hp n.
+func rowOf4[T Float, E any](k func(hg, xg, hp, out *E, n int), ptr func([]T) *E) func(hg, xg, hp, out []T) {
+	return func(hg, xg, hp, out []T) {
+		n := len(out)
+		if n == 0 {
+			return
+		}
+		_, _, _ = hg[3*n-1], xg[3*n-1], hp[n-1]
+		k(ptr(hg), ptr(xg), ptr(hp), ptr(out), n)
 	}
-	_, _, _ = hg[3*n-1], xg[3*n-1], hp[n-1]
-	gruAVX2(f32(hg), f32(xg), f32(hp), f32(out), n)
 }
