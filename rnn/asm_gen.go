@@ -132,6 +132,13 @@ var consts32 = []struct {
 	{"two", f(2)},
 	{"minus2", f(-2)},
 	{"tanhHi", f(9)}, // tanh(9) rounds to 1
+	// Cephes' tanhf for |x| < 0.625: x + x·z·P(z), z = x² (within an ulp or so)
+	{"tanhSmall", f(0.625)},
+	{"tanhP0", f(-5.70498872745e-3)},
+	{"tanhP1", f(2.06390887954e-2)},
+	{"tanhP2", f(-5.37397155531e-2)},
+	{"tanhP3", f(1.33314422036e-1)},
+	{"tanhP4", f(-3.33332819422e-1)},
 }
 
 type const64 struct {
@@ -608,12 +615,31 @@ func (v vec) sigmoid(x, t1, t2, t3 string) {
 	v.recip(x, t1, t2)
 }
 
-// tanh sets x = tanh(x), NaN staying NaN; t1..t5 are scratch. It computes
-// tanh|x| = -m/(2+m) with m = expm1(-2|x|) = 2ⁿ·expm1(r) + 2ⁿ - 1, which keeps the
-// relative accuracy near 0 (a few units in the last place everywhere), and gives the
-// result x's sign; |x| is clamped where tanh rounds to 1.
-func (v vec) tanh(x, t1, t2, t3, t4, t5 string) {
+// tanh sets x = tanh(x), NaN staying NaN; t1..t7 are scratch (float64 needs only t1..t5).
+// It computes tanh|x| = -m/(2+m) with m = expm1(-2|x|) = 2ⁿ·expm1(r) + 2ⁿ - 1, which keeps
+// the relative accuracy near 0 (a few units in the last place everywhere), and gives the
+// result x's sign; |x| is clamped where tanh rounds to 1. float32 takes Cephes' tanhf
+// polynomial instead where |x| < 0.625, within about an ulp, as close to ATen's tanh as
+// the old kernels were where activations are small.
+func (v vec) tanh(x, t1, t2, t3, t4, t5, t6, t7 string) {
 	mov := "VMOVAP" + v.P()[1:]
+	if !v.d {
+		v.op("VMUL", x, x, t2) // z = x²
+		v.ldk("tanhP0", t6)
+		for _, c := range []string{"tanhP1", "tanhP2", "tanhP3", "tanhP4"} {
+			v.opk("VFMADD213", c, t2, t6)
+		}
+		v.op("VMUL", t2, t6, t6)
+		v.op("VFMADD213", x, x, t6) // x + x·z·P(z)
+		p("%s %s, %s", mov, x, t2)
+		v.logic("AND", "absmask", t2)
+		m, sfx := v.k("tanhSmall")
+		if v.reg == "Z" {
+			p("VCMPPS%s $1, %s, %s, K2", sfx, m, t2) // K2 = |x| < 0.625
+		} else {
+			p("VCMPPS $1, %s, %s, %s", m, t2, t7)
+		}
+	}
 	p("%s %s, %s", mov, x, t1)
 	v.logic("AND", "signmask", t1) // sign of x
 	v.logic("AND", "absmask", x)
@@ -631,6 +657,13 @@ func (v vec) tanh(x, t1, t2, t3, t4, t5 string) {
 	v.opk("VADD", "two", t5, t5)  // 2 + m
 	v.div(x, t5, t2, t3)
 	v.logicR("OR", t1, x, x)
+	if !v.d {
+		if v.reg == "Z" {
+			p("VBLENDMPS %s, %s, K2, %s", t6, x, x)
+		} else {
+			p("VBLENDVPS %s, %s, %s, %s", t7, t6, x, x)
+		}
+	}
 }
 
 // rowFunc writes the kernel name over n lanes of v: args are pointers, then n. body emits
@@ -732,7 +765,7 @@ type stf = func(src, addr string)
 func tanhBody(v vec, ld ldf, st stf) {
 	R := v.R
 	ld(arg(1), R(0))
-	v.tanh(R(0), R(1), R(2), R(3), R(4), R(5))
+	v.tanh(R(0), R(1), R(2), R(3), R(4), R(5), R(6), R(7))
 	st(R(0), arg(0))
 }
 
@@ -747,14 +780,14 @@ func lstmBody(v vec, ld ldf, st stf) {
 		interleave(
 			func() { v.sigmoid(R(0), R(8), R(9), R(10)) },
 			func() { v.sigmoid(R(1), R(11), R(12), R(13)) },
-			func() { v.tanh(R(2), R(14), R(15), R(16), R(17), R(18)) },
+			func() { v.tanh(R(2), R(14), R(15), R(16), R(17), R(18), R(22), R(23)) },
 			func() { v.sigmoid(R(3), R(19), R(20), R(21)) })
 	} else { // 16 registers, Y15 the tail's mask
 		interleave(
 			func() { v.sigmoid(R(0), R(8), R(9), R(10)) },
 			func() { v.sigmoid(R(1), R(11), R(12), R(13)) })
 		interleave(
-			func() { v.tanh(R(2), R(4), R(5), R(6), R(7), R(8)) },
+			func() { v.tanh(R(2), R(4), R(5), R(6), R(7), R(8), R(12), R(13)) },
 			func() { v.sigmoid(R(3), R(9), R(10), R(11)) })
 	}
 	ld(arg(1), R(4))
@@ -762,7 +795,7 @@ func lstmBody(v vec, ld ldf, st stf) {
 	v.op("VMUL", R(2), R(0), R(5)) // i*g
 	v.op("VADD", R(5), R(4), R(4)) // c' = f*c + i*g
 	st(R(4), arg(1))
-	v.tanh(R(4), R(8), R(9), R(10), R(11), R(12))
+	v.tanh(R(4), R(8), R(9), R(10), R(11), R(12), R(13), R(14))
 	v.op("VMUL", R(4), R(3), R(4)) // o*tanh(c')
 	st(R(4), arg(2))
 }
@@ -783,7 +816,7 @@ func gruBody(v vec, ld ldf, st stf) {
 	v.op("VMUL", R(0), R(2), R(2)) // hg_n * r
 	ld(gateAddr(1, 2), R(4))
 	v.op("VADD", R(2), R(4), R(2)) // xg_n + hg_n*r
-	v.tanh(R(2), R(8), R(9), R(10), R(11), R(12))
+	v.tanh(R(2), R(8), R(9), R(10), R(11), R(12), R(13), R(14))
 	ld(arg(2), R(3))
 	v.op("VSUB", R(2), R(3), R(3)) // hp - n
 	v.op("VMUL", R(1), R(3), R(3)) // (hp - n)*z
