@@ -2,10 +2,12 @@
 // natively in Go, and proves that Go computes what PyTorch computes.
 //
 // The work is split by concern: package pickle reads .pt files safely and lazily,
-// package rnn runs RNN, LSTM and GRU models, and package convert joins them: it finds a
-// model's weights in a checkpoint, checks it against reference tensors, and exports
-// checkpoints to other formats. The command ptport (cmd/ptport) is their command-line
-// face.
+// package rnn runs RNN, LSTM and GRU models, and package convert joins them: it opens a
+// checkpoint, finds a model's weights in it and exports checkpoints to other formats.
+// Beside it, convert/safetensors, convert/npz and convert/ptjson are the file formats,
+// convert/parity checks a model against reference tensors, and convert/plot,
+// convert/batch and convert/bench draw, convert many files and time. The command ptport
+// (cmd/ptport) is their command-line face.
 //
 // This package holds the notebook example that "ptport check" runs with no arguments:
 // torch.nn.RNN(2, 4, 1) with the notebook's weights and the reference tensors PyTorch

@@ -9,6 +9,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ptport/ptport/convert/npz"
+	"github.com/ptport/ptport/convert/ptjson"
+	"github.com/ptport/ptport/convert/safetensors"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -82,11 +85,11 @@ func readOther(name, kind string, r io.ReaderAt, size int64) (*Checkpoint, error
 	var err error
 	switch kind {
 	case "safetensors":
-		leaves, err = readSafetensors(name, r, size)
+		leaves, err = safetensors.Read(name, r, size)
 	case "npz":
-		leaves, err = readNPZ(name, r, size)
+		leaves, err = npz.Read(name, r, size)
 	default:
-		leaves, err = readJSONExport(name, r, size)
+		leaves, err = ptjson.Read(name, r, size)
 	}
 	if err != nil {
 		return nil, err
@@ -107,8 +110,8 @@ func FromLeaves(name string, leaves []pickle.Leaf) *Checkpoint {
 }
 
 // sniff tells a safetensors file ("safetensors"), an npz file ("npz") and a JSON export
-// of ptport ("json") from anything else ("pickle", which package pickle reads or
-// rejects).
+// of ptport ("json", a JSON object: no pickle, zip or tar file starts with '{') from
+// anything else ("pickle", which package pickle reads or rejects).
 func sniff(r io.ReaderAt, size int64) string {
 	var head [9]byte
 	if size < 9 {
@@ -117,7 +120,7 @@ func sniff(r io.ReaderAt, size int64) string {
 	if _, err := r.ReadAt(head[:], 0); err != nil {
 		return "pickle"
 	}
-	if bytes.HasPrefix(head[:], []byte(`{"tensors"`)[:9]) || bytes.HasPrefix(head[:], []byte(`{"source"`)) {
+	if bytes.HasPrefix(head[:], []byte(`{"`)) {
 		return "json"
 	}
 	if n := binary.LittleEndian.Uint64(head[:8]); head[8] == '{' && n >= 2 && int64(n) <= size-8 {

@@ -1,6 +1,7 @@
-package convert
+package convert_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/fixture"
+	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -17,7 +21,7 @@ import (
 // requires each tensor there to have the name, dtype, shape and sha256 the manifest,
 // made by real PyTorch, gives; the files the manifests mark as broken must not convert.
 func TestCorpusToSafetensors(t *testing.T) {
-	dirs := []string{filepath.Join("..", "testdata", "pickle")}
+	dirs := []string{fixture.Path("pickle")}
 	corpus := os.Getenv("PTPORT_CORPUS")
 	if corpus == "" {
 		corpus = filepath.Join("..", "..", "shared", "corpus")
@@ -45,7 +49,7 @@ func TestCorpusToSafetensors(t *testing.T) {
 		}
 		out := t.TempDir()
 		for name, want := range manifest {
-			cp, err := Open(filepath.Join(dir, name), &pickle.Options{AllowObjects: true})
+			cp, err := convert.Open(filepath.Join(dir, name), &pickle.Options{AllowObjects: true})
 			if want.Error != "" {
 				if err == nil {
 					cp.Close()
@@ -58,17 +62,17 @@ func TestCorpusToSafetensors(t *testing.T) {
 				continue
 			}
 			dst := filepath.Join(out, name+".safetensors")
-			err = Export(dst, Safetensors, cp)
+			err = convert.Export(context.Background(), dst, convert.Safetensors, cp)
 			cp.Close()
 			if err != nil {
 				t.Errorf("%s: %v", name, err)
 				continue
 			}
-			got, err := Open(dst, nil)
+			got, err := convert.Open(dst, nil)
 			if err != nil {
 				t.Fatalf("%s: %v", dst, err)
 			}
-			tensors, _ := split(got.Leaves)
+			tensors, _ := leaf.Split(got.Leaves)
 			if len(tensors) != len(want.Tensors) {
 				t.Errorf("%s: %d tensors, want %d", name, len(tensors), len(want.Tensors))
 			}

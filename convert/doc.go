@@ -1,12 +1,23 @@
 // Package convert turns what package pickle reads into what package rnn runs, and back
 // into files.
 //
-// Load finds the recurrent module's weights in a checkpoint (a bare state_dict, a nested
-// training checkpoint, prefixed keys, or a whole pickled module), infers its
-// configuration from the shapes, validates every key strictly, and builds an rnn.Model.
-// Check runs the model on reference tensors a notebook exported and measures the error
-// of each output; Export writes checkpoints as safetensors, npz, JSON or .pt files.
+// Open reads a checkpoint: a file torch.save wrote (zip, legacy or tar format), a
+// safetensors file, an npz file or ptport's JSON export, told apart by their content,
+// never by their names. Load finds the recurrent module's weights in it (a bare
+// state_dict, a nested training checkpoint, prefixed keys, or a whole pickled module),
+// infers its configuration from the shapes, validates every key strictly, as
+// load_state_dict(strict=True) does, and builds an rnn.Model; the errors a caller
+// branches on are *AmbiguousError and *ValidationError. Inspect lists what a checkpoint
+// holds without reading tensor data. Export writes a checkpoint as safetensors, npz,
+// JSON or .pt.
 //
-// Every output file is written atomically: to a temporary file beside the target, synced,
-// then renamed, so an interrupted run leaves the old file or the complete new one.
+// Every output file is written atomically (WriteFile): to a temporary file beside the
+// target, synced, then renamed, so an interrupted run leaves the old file or the complete
+// new one, and a leftover temporary (IsTemp) is never mistaken for an output.
+//
+// The package links only what loading and running a model needs. The file formats have
+// packages of their own (safetensors, npz, ptjson) that work on pickle leaves; the
+// concerns a service does not need live beside them: parity (checking a model against
+// PyTorch's reference tensors), plot (drawing a check's errors), batch (converting many
+// files) and bench (timing a model).
 package convert

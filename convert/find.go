@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
 )
@@ -226,7 +227,7 @@ func choose(cp *Checkpoint, cands []*candidate, opts Options) (*candidate, error
 	}
 	switch len(cands) {
 	case 0:
-		return nil, fmt.Errorf("%s: no recurrent module weights (weight_ih_l0, weight_hh_l0, ...) found among its %d tensors", cp.Path, countTensors(cp.Leaves))
+		return nil, fmt.Errorf("%s: no recurrent module weights (weight_ih_l0, weight_hh_l0, ...) found among its %d tensors", cp.Path, leaf.CountTensors(cp.Leaves))
 	case 1:
 		return cands[0], nil
 	}
@@ -239,16 +240,6 @@ func choose(cp *Checkpoint, cands []*candidate, opts Options) (*candidate, error
 		err.Candidates = append(err.Candidates, fmt.Sprintf("%q %s", c.prefix, arch))
 	}
 	return nil, err
-}
-
-func countTensors(leaves []pickle.Leaf) int {
-	n := 0
-	for _, l := range leaves {
-		if _, ok := l.Value.(*pickle.Tensor); ok {
-			n++
-		}
-	}
-	return n
 }
 
 // infer derives the configuration: from the pickled module's attributes when there is

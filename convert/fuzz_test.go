@@ -1,11 +1,14 @@
-package convert
+package convert_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/fixture"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -14,18 +17,18 @@ import (
 func FuzzCheckpoint(f *testing.F) {
 	dir := f.TempDir()
 	for _, name := range []string{"rnn_tanh.pt", "nested_checkpoint.pt", "dataparallel_legacy.pt"} {
-		b, err := os.ReadFile(filepath.Join(fixtures, name))
+		b, err := os.ReadFile(fixture.Convert(name))
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(b)
-		cp, err := NewCheckpoint(name, bytes.NewReader(b), int64(len(b)), nil)
+		cp, err := convert.NewCheckpoint(name, bytes.NewReader(b), int64(len(b)), nil)
 		if err != nil {
 			f.Fatal(err)
 		}
-		for _, format := range []Format{Safetensors, NPZ, JSON} {
+		for _, format := range []convert.Format{convert.Safetensors, convert.NPZ, convert.JSON} {
 			out := filepath.Join(dir, name+format.Ext())
-			if err := Export(out, format, cp); err != nil {
+			if err := convert.Export(context.Background(), out, format, cp); err != nil {
 				f.Fatal(err)
 			}
 			b, _ := os.ReadFile(out)
@@ -33,7 +36,7 @@ func FuzzCheckpoint(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		cp, err := NewCheckpoint("fuzz", bytes.NewReader(b), int64(len(b)), &pickle.Options{AllowObjects: true})
+		cp, err := convert.NewCheckpoint("fuzz", bytes.NewReader(b), int64(len(b)), &pickle.Options{AllowObjects: true})
 		if err != nil {
 			return
 		}
@@ -43,6 +46,6 @@ func FuzzCheckpoint(f *testing.F) {
 				tn.Bytes()
 			}
 		}
-		Load(cp, Options{})
+		convert.Load(cp, convert.Options{})
 	})
 }

@@ -3,6 +3,7 @@ package convert
 import (
 	"encoding/json"
 
+	"github.com/ptport/ptport/convert/internal/jsonvalue"
 	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
 )
@@ -50,7 +51,7 @@ func Inspect(cp *Checkpoint) *Inventory {
 	for _, l := range cp.Leaves {
 		t, ok := l.Value.(*pickle.Tensor)
 		if !ok {
-			inv.Values = append(inv.Values, ValueInfo{Name: l.Name, Value: appendValue(nil, l.Value)})
+			inv.Values = append(inv.Values, ValueInfo{Name: l.Name, Value: jsonvalue.Append(nil, l.Value)})
 			continue
 		}
 		ti := TensorInfo{Name: l.Name, DType: string(t.DType), Shape: t.Shape, Bytes: t.NumBytes(),
@@ -82,4 +83,4 @@ func Inspect(cp *Checkpoint) *Inventory {
 	return inv
 }
 
-func quote(s string) string { return string(appendString(nil, s)) }
+func quote(s string) string { return string(jsonvalue.AppendString(nil, s)) }

@@ -59,6 +59,19 @@ func Load(cp *Checkpoint, opts Options) (*Model, error) {
 	return m, nil
 }
 
+// RNN returns m as package rnn runs it when m computes in T (float64 when m.DType is
+// F64, float32 otherwise), and nil otherwise. The rnn.Model is m's own, immutable and safe
+// for concurrent use.
+func RNN[T rnn.Float](m *Model) *rnn.Model[T] {
+	if r, ok := any(m.m64).(*rnn.Model[T]); ok && m.m64 != nil {
+		return r
+	}
+	if r, ok := any(m.m32).(*rnn.Model[T]); ok && m.m32 != nil {
+		return r
+	}
+	return nil
+}
+
 func build[T rnn.Float](cfg rnn.Config, c *candidate, values func(*pickle.Tensor) ([]T, error)) (*rnn.Model[T], error) {
 	params := map[string][]T{}
 	for _, p := range cfg.Params() {

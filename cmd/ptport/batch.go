@@ -16,19 +16,21 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/batch"
+	"github.com/ptport/ptport/convert/parity"
 )
 
 func batchCmd() *cobra.Command {
 	var mf modelFlags
-	var opts convert.BatchOptions
+	var opts batch.Options
 	var to, shard, reportPath string
 	var quiet bool
-	opts.Tolerance = convert.DefaultTolerance
+	opts.Tolerance = parity.DefaultTolerance
 	c := &cobra.Command{
 		Use:   "batch IN... -o OUTDIR",
 		Short: "Convert (or check) many checkpoints: parallel, resumable, crash-safe, shardable",
 		Long: `batch converts every checkpoint among the inputs (files, and folders walked recursively for
-` + strings.Join(convert.DefaultInclude, " ") + ` or the --include patterns) into OUTDIR, mirroring the
+` + strings.Join(batch.DefaultInclude, " ") + ` or the --include patterns) into OUTDIR, mirroring the
 input tree with the new extension. One bad file never stops the batch: each input ends
 ok, skipped (its output is up to date) or failed with the reason, and the exit status is
 1 if any failed.
@@ -79,7 +81,7 @@ of converting (the model flags apply) and reports pass or fail per model.`,
 				defer f.Close()
 				report = f
 			}
-			plan, err := convert.PlanBatch(opts)
+			plan, err := batch.NewPlan(opts)
 			if err != nil {
 				return err
 			}
@@ -87,7 +89,7 @@ of converting (the model flags apply) and reports pass or fail per model.`,
 			defer stop()
 			stderr := cmd.ErrOrStderr()
 			p := newProgress(stderr, plan, quiet)
-			sum, err := convert.Batch(ctx, opts, func(r convert.FileResult) {
+			sum, err := batch.Run(ctx, opts, func(r batch.Result) {
 				if report != nil {
 					line, _ := json.Marshal(r)
 					report.Write(append(line, '\n'))
@@ -114,7 +116,7 @@ of converting (the model flags apply) and reports pass or fail per model.`,
 	c.Flags().StringVar(&reportPath, "report", "", "write one JSON object per input to `FILE.jsonl`: input, output, status, error, bytes, seconds, tensors")
 	c.Flags().StringVar(&shard, "shard", "", "take the share `K/N` of the inputs (0 <= K < N)")
 	c.Flags().BoolVar(&opts.Force, "force", false, "convert inputs whose output is up to date")
-	c.Flags().StringSliceVar(&opts.Include, "include", nil, "base-name glob `PATTERNS` of the files taken from folders (default "+strings.Join(convert.DefaultInclude, ",")+")")
+	c.Flags().StringSliceVar(&opts.Include, "include", nil, "base-name glob `PATTERNS` of the files taken from folders (default "+strings.Join(batch.DefaultInclude, ",")+")")
 	c.Flags().BoolVar(&opts.Check, "check", false, "check NAME.pt against NAME.ref.pt instead of converting")
 	c.Flags().Float64Var(&opts.Tolerance.Atol, "atol", opts.Tolerance.Atol, "absolute tolerance (with --check)")
 	c.Flags().Float64Var(&opts.Tolerance.Rtol, "rtol", opts.Tolerance.Rtol, "relative tolerance (with --check)")
@@ -135,7 +137,7 @@ func parseShard(s string) (k, n int, err error) {
 	return k, n, nil
 }
 
-func summaryLine(s convert.BatchSummary, check bool) string {
+func summaryLine(s batch.Summary, check bool) string {
 	verb := "converted"
 	if check {
 		verb = "checked"
@@ -169,7 +171,7 @@ func humanBytes(n int64) string {
 // otherwise, failures only when quiet.
 type progress struct {
 	w     io.Writer
-	plan  convert.BatchPlan
+	plan  batch.Plan
 	quiet bool
 	live  bool
 	start time.Time
@@ -181,7 +183,7 @@ type progress struct {
 	wg    sync.WaitGroup
 }
 
-func newProgress(w io.Writer, plan convert.BatchPlan, quiet bool) *progress {
+func newProgress(w io.Writer, plan batch.Plan, quiet bool) *progress {
 	p := &progress{w: w, plan: plan, quiet: quiet, start: time.Now(), quit: make(chan struct{})}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !quiet {
 		p.live = true
@@ -205,17 +207,17 @@ func newProgress(w io.Writer, plan convert.BatchPlan, quiet bool) *progress {
 	return p
 }
 
-func (p *progress) done(r convert.FileResult) {
+func (p *progress) done(r batch.Result) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.files++
 	p.bytes += r.Bytes
 	var line string
 	switch {
-	case r.Status == convert.StatusFailed:
+	case r.Status == batch.StatusFailed:
 		line = fmt.Sprintf("failed   %s: %s", r.Input, r.Error)
 	case p.quiet || p.live:
-	case r.Status == convert.StatusSkipped && r.Error != "":
+	case r.Status == batch.StatusSkipped && r.Error != "":
 		line = fmt.Sprintf("skipped  %s: %s", r.Input, r.Error)
 	case r.Output != "":
 		line = fmt.Sprintf("%-8s %s -> %s (%d tensors, %s, %.3fs)", r.Status, r.Input, r.Output, r.Tensors, humanBytes(r.Bytes), r.Seconds)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/bench"
 )
 
 func benchCmd() *cobra.Command {
@@ -27,7 +27,7 @@ func benchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := convert.Bench(m, seq, batch, minTime)
+			r, err := bench.Forward(m, seq, batch, minTime)
 			if err != nil {
 				return err
 			}

@@ -13,13 +13,15 @@ import (
 
 	"github.com/ptport/ptport"
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/parity"
+	"github.com/ptport/ptport/convert/plot"
 )
 
 func checkCmd() *cobra.Command {
 	var mf modelFlags
 	var asJSON bool
 	var plotPath string
-	tol := convert.DefaultTolerance
+	tol := parity.DefaultTolerance
 	c := &cobra.Command{
 		Use:   "check [MODEL REF]",
 		Short: "Run the Go model on a reference input and compare with PyTorch's output",
@@ -70,12 +72,12 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 			if err != nil {
 				return err
 			}
-			r, err := convert.Check(m, ref, tol)
+			r, err := parity.Check(cmd.Context(), m, ref, tol)
 			if err != nil {
 				return err
 			}
 			if plotPath != "" {
-				if err := convert.Plot(r, plotPath); err != nil {
+				if err := plot.Save(r, plotPath); err != nil {
 					return err
 				}
 			}
@@ -113,12 +115,12 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 var notebookPrinted = []string{"[0.0997, 0, 0, 0]", "[0.1971, 0, 0, 0]"}
 
 // printNotebook shows the notebook's printed output beside PyTorch's and Go's.
-func printNotebook(w io.Writer, r *convert.Report) {
+func printNotebook(w io.Writer, r *parity.Report) {
 	fmt.Fprint(w, `The notebook example: torch.nn.RNN(2, 4, 1) with weight_ih_l0 = [[1,2,3,4],[5,6,7,8]]^T,
 weight_hh_l0 = I4, bias_ih_l0 = [0.1,0,0,0], bias_hh_l0 = 0, on zeros (2, 3, 2) from h0 = 0.
 
 `)
-	got, want := r.Values(convert.RefOutput)
+	got, want := r.Values(parity.RefOutput)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\tnotebook printed\tPyTorch (reference.pt)\tGo")
 	const feat, batch = 4, 3
@@ -129,7 +131,7 @@ weight_hh_l0 = I4, bias_ih_l0 = [0.1,0,0,0], bias_hh_l0 = 0, on zeros (2, 3, 2) 
 		}
 	}
 	tw.Flush()
-	hn, _ := r.Values(convert.RefHN)
+	hn, _ := r.Values(parity.RefHN)
 	fmt.Fprintf(w, "h_n equals y[1] in Go: %v\n\n", slices.Equal(hn, got[batch*feat:]))
 }
 
@@ -142,7 +144,7 @@ func vector(xs []float64) string {
 }
 
 // printReport prints the per-tensor table and the verdict.
-func printReport(w io.Writer, model, ref string, r *convert.Report) {
+func printReport(w io.Writer, model, ref string, r *parity.Report) {
 	m := r.Model
 	prefix := ""
 	if m.Prefix != "" {

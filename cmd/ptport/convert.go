@@ -35,7 +35,7 @@ all.`,
 				return err
 			}
 			defer cp.Close()
-			if err := convert.Export(out, format, cp); err != nil {
+			if err := convert.Export(cmd.Context(), out, format, cp); err != nil {
 				return fmt.Errorf("%s: %w", out, err)
 			}
 			inv := convert.Inspect(cp)

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/parity"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -37,7 +38,7 @@ holding a single tensor.`,
 				return err
 			}
 			defer in.Close()
-			x, h0, c0, err := convert.Inputs(in)
+			x, h0, c0, err := parity.Inputs(in)
 			if err != nil {
 				return err
 			}
@@ -45,11 +46,11 @@ holding a single tensor.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[1], err)
 			}
-			leaves := []pickle.Leaf{{Name: convert.RefOutput, Value: y}, {Name: convert.RefHN, Value: hn}}
+			leaves := []pickle.Leaf{{Name: parity.RefOutput, Value: y}, {Name: parity.RefHN, Value: hn}}
 			if cn != nil {
-				leaves = append(leaves, pickle.Leaf{Name: convert.RefCN, Value: cn})
+				leaves = append(leaves, pickle.Leaf{Name: parity.RefCN, Value: cn})
 			}
-			if err := convert.Export(out, format, convert.FromLeaves(out, leaves)); err != nil {
+			if err := convert.Export(cmd.Context(), out, format, convert.FromLeaves(out, leaves)); err != nil {
 				return fmt.Errorf("%s: %w", out, err)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: output %v, h_n %v\n", out, y.Shape, hn.Shape)

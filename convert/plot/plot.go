@@ -1,4 +1,4 @@
-package convert
+package plot
 
 import (
 	"fmt"
@@ -8,19 +8,22 @@ import (
 	"path/filepath"
 	"strings"
 
-	"gonum.org/v1/plot"
+	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/parity"
 )
 
 // plotFloor is the smallest error a log-scale plot shows; exact zeros sit on it.
 const plotFloor = 1e-12
 
-// Plot draws the report's per-step output error (StepErrors), one line per direction,
-// with the tolerance's absolute part as a dashed line, to path as SVG or PNG (by its
-// extension), atomically.
-func Plot(r *Report, path string) error {
+// Save draws the report's per-step output error (parity.Report.StepErrors), one line per
+// direction, with the tolerance's absolute part as a dashed line, to path as SVG or PNG
+// (by its extension), atomically (convert.WriteFile).
+func Save(r *parity.Report, path string) error {
 	errs := r.StepErrors()
 	if errs == nil {
 		return fmt.Errorf("no output errors to plot: the output could not be compared")
@@ -29,11 +32,11 @@ func Plot(r *Report, path string) error {
 	if ext != ".svg" && ext != ".png" {
 		return fmt.Errorf("plot %s: want a .svg or .png file", path)
 	}
-	p := plot.New()
+	p := gplot.New()
 	p.Title.Text = fmt.Sprintf("Go vs PyTorch: %s", r.Model.Module)
 	p.X.Label.Text = "time step"
 	p.Y.Label.Text = "max |Go - PyTorch| of output"
-	p.Y.Scale = plot.LogScale{}
+	p.Y.Scale = gplot.LogScale{}
 	p.Y.Tick.Marker = powerTicks{}
 	p.X.Tick.Marker = stepTicks{}
 	p.Add(plotter.NewGrid())
@@ -77,7 +80,7 @@ func Plot(r *Report, path string) error {
 	if err != nil {
 		return err
 	}
-	return WriteFile(path, func(w io.Writer) error {
+	return convert.WriteFile(path, func(w io.Writer) error {
 		_, err := wt.WriteTo(w)
 		return err
 	})
@@ -92,10 +95,10 @@ var lineColors = []color.Color{
 // powerTicks labels each power of ten of a log axis.
 type powerTicks struct{}
 
-func (powerTicks) Ticks(min, max float64) []plot.Tick {
-	var ticks []plot.Tick
+func (powerTicks) Ticks(min, max float64) []gplot.Tick {
+	var ticks []gplot.Tick
 	for e := math.Floor(math.Log10(min)); e <= math.Ceil(math.Log10(max)); e++ {
-		ticks = append(ticks, plot.Tick{Value: math.Pow(10, e), Label: fmt.Sprintf("1e%d", int(e))})
+		ticks = append(ticks, gplot.Tick{Value: math.Pow(10, e), Label: fmt.Sprintf("1e%d", int(e))})
 	}
 	return ticks
 }
@@ -103,11 +106,11 @@ func (powerTicks) Ticks(min, max float64) []plot.Tick {
 // stepTicks labels whole time steps, at most about ten of them.
 type stepTicks struct{}
 
-func (stepTicks) Ticks(min, max float64) []plot.Tick {
+func (stepTicks) Ticks(min, max float64) []gplot.Tick {
 	step := math.Max(1, math.Ceil((max-min)/10))
-	var ticks []plot.Tick
+	var ticks []gplot.Tick
 	for v := math.Ceil(min); v <= max; v += step {
-		ticks = append(ticks, plot.Tick{Value: v, Label: fmt.Sprint(v)})
+		ticks = append(ticks, gplot.Tick{Value: v, Label: fmt.Sprint(v)})
 	}
 	return ticks
 }

@@ -1,4 +1,4 @@
-package convert
+package bench
 
 import (
 	"fmt"
@@ -6,26 +6,27 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/rnn"
 )
 
-// BenchResult is the time one forward pass of a model takes.
-type BenchResult struct {
+// Result is the time one forward pass of a model takes.
+type Result struct {
 	// NsPerForward is the median time of one forward pass, in nanoseconds.
 	NsPerForward float64 `json:"ns_per_forward"`
 	// MinNs and MaxNs are the fastest and slowest pass.
-	MinNs      float64   `json:"min_ns"`
-	MaxNs      float64   `json:"max_ns"`
-	Iterations int       `json:"iterations"`
-	Seq        int       `json:"seq"`
-	Batch      int       `json:"batch"`
-	Model      ModelInfo `json:"model"`
+	MinNs      float64           `json:"min_ns"`
+	MaxNs      float64           `json:"max_ns"`
+	Iterations int               `json:"iterations"`
+	Seq        int               `json:"seq"`
+	Batch      int               `json:"batch"`
+	Model      convert.ModelInfo `json:"model"`
 }
 
-// Bench times m's forward pass (the model alone, not file input or output) on random
+// Forward times m's forward pass (the model alone, not file input or output) on random
 // input of seq steps and batch sequences (batch 0: one unbatched sequence), after one
 // warm-up pass, for at least minTime and at least 5 passes, and reports the median.
-func Bench(m *Model, seq, batch int, minTime time.Duration) (*BenchResult, error) {
+func Forward(m *convert.Model, seq, batch int, minTime time.Duration) (*Result, error) {
 	if seq < 1 || batch < 0 {
 		return nil, fmt.Errorf("bench: seq must be >= 1 and batch >= 0, got seq %d batch %d", seq, batch)
 	}
@@ -39,10 +40,10 @@ func Bench(m *Model, seq, batch int, minTime time.Duration) (*BenchResult, error
 	}
 	var times []float64
 	var err error
-	if m.m64 != nil {
-		times, err = timeForward(m.m64, shape, minTime)
+	if r := convert.RNN[float64](m); r != nil {
+		times, err = timeForward(r, shape, minTime)
 	} else {
-		times, err = timeForward(m.m32, shape, minTime)
+		times, err = timeForward(convert.RNN[float32](m), shape, minTime)
 	}
 	if err != nil {
 		return nil, err
@@ -52,7 +53,7 @@ func Bench(m *Model, seq, batch int, minTime time.Duration) (*BenchResult, error
 	if len(times)%2 == 0 {
 		med = (times[len(times)/2-1] + med) / 2
 	}
-	return &BenchResult{NsPerForward: med, MinNs: times[0], MaxNs: times[len(times)-1],
+	return &Result{NsPerForward: med, MinNs: times[0], MaxNs: times[len(times)-1],
 		Iterations: len(times), Seq: seq, Batch: batch, Model: m.Info()}, nil
 }
 

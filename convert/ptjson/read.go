@@ -1,4 +1,4 @@
-package convert
+package ptjson
 
 import (
 	"bytes"
@@ -8,14 +8,18 @@ import (
 	"io"
 	"math"
 
+	"github.com/ptport/ptport/convert/internal/jsonvalue"
 	"github.com/ptport/ptport/pickle"
 )
 
 // maxJSONInput bounds the JSON documents read as checkpoints, which are held in memory.
 const maxJSONInput = 1 << 30
 
-// readJSONExport reads a document writeJSON wrote back into tensors and values.
-func readJSONExport(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
+// Read reads a document of size bytes that Write wrote from r back into its tensors, in
+// order, followed by its non-tensor values; name is how errors call the file. The
+// document is held in memory, so it may have at most 1 GiB. Errors about the file's
+// content are *pickle.FormatError.
+func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	bad := func(format string, args ...any) error {
 		return &pickle.FormatError{File: name, Where: "JSON document", Msg: fmt.Sprintf(format, args...)}
 	}
@@ -27,7 +31,7 @@ func readJSONExport(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, erro
 		return nil, bad("%v", err)
 	}
 	var doc struct {
-		Tensors []struct {
+		Tensors *[]struct {
 			Name  string            `json:"name"`
 			DType pickle.DType      `json:"dtype"`
 			Shape []int             `json:"shape"`
@@ -38,8 +42,11 @@ func readJSONExport(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, erro
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, bad("%v", err)
 	}
+	if doc.Tensors == nil {
+		return nil, bad("no \"tensors\" array: not a JSON document ptport wrote")
+	}
 	var leaves []pickle.Leaf
-	for _, t := range doc.Tensors {
+	for _, t := range *doc.Tensors {
 		size := t.DType.Size()
 		if size == 0 {
 			return nil, bad("tensor %q: unknown dtype %q", t.Name, t.DType)
@@ -68,7 +75,7 @@ func readJSONExport(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, erro
 		leaves = append(leaves, pickle.Leaf{Name: t.Name, Value: tn})
 	}
 	if len(doc.Values) > 0 {
-		values, err := metadataLeaves(map[string]string{metadataKey: string(doc.Values)})
+		values, err := jsonvalue.Leaves(string(doc.Values))
 		if err != nil {
 			return nil, bad("values: %v", err)
 		}
@@ -135,7 +142,7 @@ func appendElement(buf []byte, dt pickle.DType, raw json.RawMessage) ([]byte, er
 	return append(buf, byte(v)), nil // I8, U8
 }
 
-// jsonFloat reads a number, or one of the strings writeJSON uses for NaN and infinities.
+// jsonFloat reads a number, or one of the strings Write uses for NaN and infinities.
 func jsonFloat(raw json.RawMessage) (float64, error) {
 	switch string(bytes.TrimSpace(raw)) {
 	case `"NaN"`:
@@ -194,4 +201,41 @@ func float32ToHalf(f float32) uint16 {
 		h++
 	}
 	return sign | uint16(h)
+}
+
+// ReadMetadata returns the metadata Write recorded in a document of size bytes from r,
+// reading only the start of the document, up to "tensors".
+func ReadMetadata(name string, r io.ReaderAt, size int64) (map[string]string, error) {
+	bad := func(format string, args ...any) error {
+		return &pickle.FormatError{File: name, Where: "JSON document", Msg: fmt.Sprintf(format, args...)}
+	}
+	dec := json.NewDecoder(io.NewSectionReader(r, 0, size))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, bad("not a JSON object")
+	}
+	meta := map[string]string{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		key, _ := tok.(string)
+		if key == tensorsKey || key == valuesKey {
+			break
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, bad("%q: %v", key, err)
+		}
+		if len(v) > 0 && v[0] == '"' {
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return nil, bad("%q: %v", key, err)
+			}
+			meta[key] = s
+		} else {
+			meta[key] = string(v)
+		}
+	}
+	return meta, nil
 }

@@ -1,9 +1,7 @@
-package convert
+package batch
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -16,14 +14,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/atomicfile"
+	"github.com/ptport/ptport/convert/internal/export"
+	"github.com/ptport/ptport/convert/internal/leaf"
+	"github.com/ptport/ptport/convert/parity"
 	"github.com/ptport/ptport/pickle"
 )
 
-// DefaultInclude are the base-name patterns of the files Batch takes from folders.
+// DefaultInclude are the base-name patterns of the files Run takes from folders.
 var DefaultInclude = []string{"*.pt", "*.pth", "*.bin", "*.ckpt"}
 
-// BatchOptions configure Batch.
-type BatchOptions struct {
+// Options configure Run.
+type Options struct {
 	// Inputs are files and folders; folders are walked recursively (symbolic links to
 	// folders are not followed).
 	Inputs []string
@@ -32,7 +35,7 @@ type BatchOptions struct {
 	// file's under its base name; the extension becomes the format's.
 	OutDir string
 	// To is the output format.
-	To Format
+	To convert.Format
 	// Jobs is the number of workers, each converting one input at a time while the
 	// output of its previous one is synced and renamed; 0 means the number of CPUs.
 	Jobs int
@@ -49,8 +52,8 @@ type BatchOptions struct {
 	// instead of converting; inputs without one are skipped.
 	Check bool
 	// Model and Tolerance are the check's settings.
-	Model     Options
-	Tolerance Tolerance
+	Model     convert.Options
+	Tolerance parity.Tolerance
 	// Pickle are the reader's options; nil means the defaults.
 	Pickle *pickle.Options
 	// NoSync skips the fsync of each output: faster, still never a partial output
@@ -65,8 +68,8 @@ const (
 	StatusFailed  = "failed"  // unreadable, unsafe or invalid input, or a mismatch
 )
 
-// FileResult is what Batch did with one input; it is a line of the JSONL report.
-type FileResult struct {
+// Result is what Run did with one input; it is a line of the JSONL report.
+type Result struct {
 	Input   string  `json:"input"`
 	Output  string  `json:"output,omitempty"`
 	Status  string  `json:"status"`
@@ -78,8 +81,8 @@ type FileResult struct {
 	MaxAbsErr *float64 `json:"max_abs_err,omitempty"`
 }
 
-// BatchSummary counts what a batch did.
-type BatchSummary struct {
+// Summary counts what Run did.
+type Summary struct {
 	Files, OK, Skipped, Failed int
 	// Bytes is the size of the inputs converted or checked (not skipped).
 	Bytes   int64
@@ -90,8 +93,8 @@ type BatchSummary struct {
 	TempsRemoved int
 }
 
-// BatchPlan is the work a batch will do, counted before it starts.
-type BatchPlan struct {
+// Plan is the work a batch will do, counted before it starts.
+type Plan struct {
 	Files int
 	Bytes int64
 }
@@ -104,7 +107,7 @@ type batchInput struct {
 	mod  time.Time
 }
 
-func (o *BatchOptions) validate() error {
+func (o *Options) validate() error {
 	if len(o.Inputs) == 0 {
 		return errors.New("batch: no inputs")
 	}
@@ -120,16 +123,16 @@ func (o *BatchOptions) validate() error {
 		}
 	}
 	if !o.Check {
-		if _, err := FormatOf(string(o.To)); err != nil {
+		if _, err := convert.FormatOf(string(o.To)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// PlanBatch counts the inputs opts selects, without reading them.
-func PlanBatch(opts BatchOptions) (BatchPlan, error) {
-	var p BatchPlan
+// NewPlan counts the inputs opts selects, without reading them.
+func NewPlan(opts Options) (Plan, error) {
+	var p Plan
 	if err := opts.validate(); err != nil {
 		return p, err
 	}
@@ -141,15 +144,15 @@ func PlanBatch(opts BatchOptions) (BatchPlan, error) {
 	return p, err
 }
 
-// Batch converts (or, with Check, checks) every input opts selects, jobs at a time, and
+// Run converts (or, with Check, checks) every input opts selects, jobs at a time, and
 // calls report once per input from a single goroutine, in the order inputs finish. One
 // failed input never stops the batch. Each output is written atomically; temporaries
 // left in OutDir by an interrupted earlier run of the same shard are removed first. When
-// ctx is cancelled, work in progress is abandoned (its temporaries removed) and Batch
+// ctx is cancelled, work in progress is abandoned (its temporaries removed) and Run
 // returns what finished. The error is non-nil only for unusable options or folders.
-func Batch(ctx context.Context, opts BatchOptions, report func(FileResult)) (BatchSummary, error) {
+func Run(ctx context.Context, opts Options, report func(Result)) (Summary, error) {
 	start := time.Now()
-	var sum BatchSummary
+	var sum Summary
 	if err := opts.validate(); err != nil {
 		return sum, err
 	}
@@ -214,7 +217,7 @@ func Batch(ctx context.Context, opts BatchOptions, report func(FileResult)) (Bat
 		if o.abandoned {
 			continue // stopped by ctx: neither done nor failed
 		}
-		r := o.FileResult
+		r := o.Result
 		sum.Files++
 		switch r.Status {
 		case StatusOK:
@@ -240,7 +243,7 @@ func Batch(ctx context.Context, opts BatchOptions, report func(FileResult)) (Bat
 
 // tempTag names the temporaries of this shard, so that runs of other shards writing
 // into the same folder keep theirs.
-func (o *BatchOptions) tempTag() string {
+func (o *Options) tempTag() string {
 	if o.Shards > 0 {
 		return fmt.Sprintf("s%dof%d-", o.Shard, o.Shards)
 	}
@@ -254,7 +257,7 @@ func removeTemps(dir, tag string) (int, error) {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && strings.HasPrefix(d.Name(), tempPrefix+tag) {
+		if !d.IsDir() && strings.HasPrefix(d.Name(), atomicfile.Prefix+tag) {
 			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
@@ -267,7 +270,7 @@ func removeTemps(dir, tag string) (int, error) {
 
 // walkInputs calls fn for every input file opts selects, reading folders a chunk of
 // entries at a time, so that a folder of any size needs bounded memory.
-func walkInputs(ctx context.Context, opts *BatchOptions, fn func(batchInput) error) error {
+func walkInputs(ctx context.Context, opts *Options, fn func(batchInput) error) error {
 	include := opts.Include
 	if include == nil {
 		include = DefaultInclude
@@ -318,7 +321,7 @@ func walkInputs(ctx context.Context, opts *BatchOptions, fn func(batchInput) err
 						}
 						continue
 					}
-					if IsTemp(name) || !matchAny(include, name) || (opts.Check && isReference(name)) {
+					if atomicfile.IsTemp(name) || !matchAny(include, name) || (opts.Check && isReference(name)) {
 						continue
 					}
 					fi, err := os.Stat(path) // follows a link to a file
@@ -369,22 +372,22 @@ func isReference(name string) bool {
 
 // outcome is what a worker did with one input.
 type outcome struct {
-	FileResult
+	Result
 	abandoned bool // stopped because ctx was done
 }
 
 // process converts or checks one input, never panicking. A converted input's output is
 // left in its temporary, returned for commit.
-func (o *BatchOptions) process(ctx context.Context, in batchInput) (res outcome, t *tempOutput) {
+func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *atomicfile.Temp) {
 	start := time.Now()
-	r := &res.FileResult
-	*r = FileResult{Input: in.path, Bytes: in.size}
+	r := &res.Result
+	*r = Result{Input: in.path, Bytes: in.size}
 	defer func() {
 		if p := recover(); p != nil {
 			r.Status, r.Error = StatusFailed, fmt.Sprintf("internal error: %v", p)
 			res.abandoned = false
 			if t != nil {
-				t.discard()
+				t.Discard()
 				t = nil
 			}
 		}
@@ -392,7 +395,7 @@ func (o *BatchOptions) process(ctx context.Context, in batchInput) (res outcome,
 	}()
 	var err error
 	if o.Check {
-		err = o.check(in, r)
+		err = o.check(ctx, in, r)
 	} else {
 		t, err = o.convert(ctx, in, r)
 	}
@@ -404,14 +407,14 @@ func (o *BatchOptions) process(ctx context.Context, in batchInput) (res outcome,
 }
 
 // commit puts a converted input's output in place, or removes it when ctx is done.
-func commit(ctx context.Context, c outcome, t *tempOutput) outcome {
+func commit(ctx context.Context, c outcome, t *atomicfile.Temp) outcome {
 	start := time.Now()
 	if ctx.Err() != nil {
-		t.discard()
+		t.Discard()
 		c.abandoned = true
 		return c
 	}
-	if err := t.commit(); err != nil {
+	if err := t.Commit(); err != nil {
 		c.Status, c.Error = StatusFailed, err.Error()
 	} else {
 		c.Status = StatusOK
@@ -420,33 +423,33 @@ func commit(ctx context.Context, c outcome, t *tempOutput) outcome {
 	return c
 }
 
-func (o *BatchOptions) check(in batchInput, r *FileResult) error {
+func (o *Options) check(ctx context.Context, in batchInput, r *Result) error {
 	ext := filepath.Ext(in.path)
 	refPath := strings.TrimSuffix(in.path, ext) + referenceSuffix + ext
 	if _, err := os.Stat(refPath); err != nil {
 		r.Status, r.Error = StatusSkipped, "no reference file "+filepath.Base(refPath)
 		return nil
 	}
-	cp, err := Open(in.path, o.Pickle)
+	cp, err := convert.Open(in.path, o.Pickle)
 	if err != nil {
 		return err
 	}
 	defer cp.Close()
-	r.Tensors = countTensors(cp.Leaves)
-	m, err := Load(cp, o.Model)
+	r.Tensors = leaf.CountTensors(cp.Leaves)
+	m, err := convert.Load(cp, o.Model)
 	if err != nil {
 		return err
 	}
-	ref, err := Open(refPath, o.Pickle)
+	ref, err := convert.Open(refPath, o.Pickle)
 	if err != nil {
 		return err
 	}
 	defer ref.Close()
 	tol := o.Tolerance
-	if tol == (Tolerance{}) {
-		tol = DefaultTolerance
+	if tol == (parity.Tolerance{}) {
+		tol = parity.DefaultTolerance
 	}
-	rep, err := Check(m, ref, tol)
+	rep, err := parity.Check(ctx, m, ref, tol)
 	if err != nil {
 		return err
 	}
@@ -461,7 +464,7 @@ func (o *BatchOptions) check(in batchInput, r *FileResult) error {
 
 // convert writes in's output to a temporary and returns it, or returns nil when the
 // output is up to date.
-func (o *BatchOptions) convert(ctx context.Context, in batchInput, r *FileResult) (*tempOutput, error) {
+func (o *Options) convert(ctx context.Context, in batchInput, r *Result) (*atomicfile.Temp, error) {
 	rel := filepath.FromSlash(in.rel)
 	r.Output = filepath.Join(o.OutDir, strings.TrimSuffix(rel, filepath.Ext(rel))+o.To.Ext())
 	if !o.Force {
@@ -474,49 +477,21 @@ func (o *BatchOptions) convert(ctx context.Context, in batchInput, r *FileResult
 	if err != nil {
 		return nil, err
 	}
-	cp, err := Open(in.path, o.Pickle)
+	cp, err := convert.Open(in.path, o.Pickle)
 	if err != nil {
 		return nil, err
 	}
 	defer cp.Close()
-	r.Tensors = countTensors(cp.Leaves)
+	r.Tensors = leaf.CountTensors(cp.Leaves)
 	if err := os.MkdirAll(filepath.Dir(r.Output), 0o755); err != nil {
 		return nil, err
 	}
-	w := writeOptions{source: src, tempTag: o.tempTag(), noSync: o.NoSync, ctx: ctx}
-	return exportTemp(r.Output, o.To, cp, w)
-}
-
-// Source identifies the input an output was made from; outputs of Batch record it, so
-// that a rerun skips inputs whose output is up to date.
-type Source struct {
-	Size    int64  `json:"size"`
-	ModTime int64  `json:"mtime_ns"`
-	SHA256  string `json:"sha256"`
-}
-
-func sourceOf(in batchInput) (*Source, error) {
-	f, err := os.Open(in.path)
+	meta, err := src.metadata()
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, err
-	}
-	return &Source{Size: in.size, ModTime: in.mod.UnixNano(), SHA256: hex.EncodeToString(h.Sum(nil))}, nil
-}
-
-// matches reports whether s describes in's current content: same size and modification
-// time, or same size and, when the time differs (a copy, a touch), the same hash.
-func (s *Source) matches(in batchInput) bool {
-	if s.Size != in.size {
-		return false
-	}
-	if s.ModTime == in.mod.UnixNano() {
-		return true
-	}
-	cur, err := sourceOf(in)
-	return err == nil && cur.SHA256 == s.SHA256
+	w := atomicfile.Options{Tag: o.tempTag(), NoSync: o.NoSync, Ctx: ctx}
+	return atomicfile.Write(r.Output, w, func(w io.Writer) error {
+		return export.Write(w, string(o.To), r.Output, cp.Root, cp.Leaves, meta)
+	})
 }

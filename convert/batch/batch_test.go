@@ -1,9 +1,8 @@
-package convert
+package batch
 
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/atomicfile"
+	"github.com/ptport/ptport/convert/internal/fixture"
+	"github.com/ptport/ptport/convert/internal/leaf"
+	"github.com/ptport/ptport/convert/parity"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -33,23 +37,23 @@ func batchTree(t *testing.T) (root string, bad []string) {
 		}
 	}
 	for _, name := range []string{"rnn_tanh", "lstm_proj_bi", "nested_checkpoint", "dataparallel_legacy"} {
-		copyFile(filepath.Join(fixtures, name+".pt"), "models/"+name+".pt")
-		copyFile(filepath.Join(fixtures, name+".ref.pt"), "models/"+name+".ref.pt")
+		copyFile(fixture.Convert(name+".pt"), "models/"+name+".pt")
+		copyFile(fixture.Convert(name+".ref.pt"), "models/"+name+".ref.pt")
 	}
-	copyFile(filepath.Join(fixtures, "module_rnn.pt"), "zoo/deep/er/module.pth")
-	copyFile("../testdata/notebook/model.pt", "zoo/notebook.ckpt")
+	copyFile(fixture.Convert("module_rnn.pt"), "zoo/deep/er/module.pth")
+	copyFile(fixture.Path("notebook", "model.pt"), "zoo/notebook.ckpt")
 	for _, name := range []string{"evil_system.pt", "garbage.pt", "truncated_zip.pt"} {
-		copyFile(filepath.Join("../testdata/pickle", name), "hostile/"+name)
+		copyFile(fixture.Path("pickle", name), "hostile/"+name)
 		bad = append(bad, "hostile/"+name)
 	}
 	os.WriteFile(filepath.Join(root, "zoo/README.txt"), []byte("not a checkpoint"), 0o644)
 	return root, bad
 }
 
-func runBatch(t *testing.T, opts BatchOptions) (BatchSummary, map[string]FileResult) {
+func runBatch(t *testing.T, opts Options) (Summary, map[string]Result) {
 	t.Helper()
-	results := map[string]FileResult{}
-	sum, err := Batch(context.Background(), opts, func(r FileResult) {
+	results := map[string]Result{}
+	sum, err := Run(context.Background(), opts, func(r Result) {
 		if _, dup := results[r.Input]; dup {
 			t.Errorf("%s reported twice", r.Input)
 		}
@@ -64,8 +68,8 @@ func runBatch(t *testing.T, opts BatchOptions) (BatchSummary, map[string]FileRes
 func TestBatch(t *testing.T) {
 	root, bad := batchTree(t)
 	out := t.TempDir()
-	opts := BatchOptions{Inputs: []string{root}, OutDir: out, To: Safetensors, Jobs: 2}
-	plan, err := PlanBatch(opts)
+	opts := Options{Inputs: []string{root}, OutDir: out, To: convert.Safetensors, Jobs: 2}
+	plan, err := NewPlan(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +108,7 @@ func TestBatch(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(filepath.Join(out, "zoo"))
 	for _, e := range entries {
-		if IsTemp(e.Name()) {
+		if atomicfile.IsTemp(e.Name()) {
 			t.Errorf("temporary %s left behind", e.Name())
 		}
 	}
@@ -113,7 +117,7 @@ func TestBatch(t *testing.T) {
 	later := time.Now().Add(time.Hour)
 	os.Chtimes(filepath.Join(root, "zoo/notebook.ckpt"), later, later)
 	changed := filepath.Join(root, "models/rnn_tanh.pt")
-	b, _ := os.ReadFile(filepath.Join(fixtures, "gru_batch_first.pt"))
+	b, _ := os.ReadFile(fixture.Convert("gru_batch_first.pt"))
 	os.WriteFile(changed, b, 0o644)
 	sum, results = runBatch(t, opts)
 	if sum.Skipped != 13-len(bad)-1 || sum.OK != 1 || sum.Failed != len(bad) {
@@ -134,18 +138,18 @@ func TestBatch(t *testing.T) {
 // sameTensors requires the output to hold the input's tensors, same names and bytes.
 func sameTensors(t *testing.T, in, out string) {
 	t.Helper()
-	a, err := Open(in, nil)
+	a, err := convert.Open(in, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := Open(out, nil)
+	b, err := convert.Open(out, nil)
 	if err != nil {
 		t.Fatalf("%s: %v", out, err)
 	}
 	defer b.Close()
-	want, _ := split(a.Leaves)
-	got, _ := split(b.Leaves)
+	want, _ := leaf.Split(a.Leaves)
+	got, _ := leaf.Split(b.Leaves)
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d tensors, want %d", out, len(got), len(want))
 	}
@@ -169,13 +173,13 @@ func TestBatchShards(t *testing.T) {
 	var all []string
 	seen := map[string]int{}
 	for k := range 3 {
-		opts := BatchOptions{Inputs: []string{root}, OutDir: t.TempDir(), To: JSON, Shard: k, Shards: 3}
+		opts := Options{Inputs: []string{root}, OutDir: t.TempDir(), To: convert.JSON, Shard: k, Shards: 3}
 		_, results := runBatch(t, opts)
 		for in := range results {
 			seen[in]++
 		}
 	}
-	_, results := runBatch(t, BatchOptions{Inputs: []string{root}, OutDir: t.TempDir(), To: JSON})
+	_, results := runBatch(t, Options{Inputs: []string{root}, OutDir: t.TempDir(), To: convert.JSON})
 	for in := range results {
 		all = append(all, in)
 		if seen[in] != 1 {
@@ -185,7 +189,7 @@ func TestBatchShards(t *testing.T) {
 	if len(seen) != len(all) {
 		t.Errorf("shards took %d inputs, the whole batch %d", len(seen), len(all))
 	}
-	if _, err := PlanBatch(BatchOptions{Inputs: []string{root}, OutDir: "x", To: JSON, Shard: 3, Shards: 3}); err == nil {
+	if _, err := NewPlan(Options{Inputs: []string{root}, OutDir: "x", To: convert.JSON, Shard: 3, Shards: 3}); err == nil {
 		t.Error("shard 3/3 accepted")
 	}
 }
@@ -194,11 +198,11 @@ func TestBatchRemovesTemps(t *testing.T) {
 	root, _ := batchTree(t)
 	out := t.TempDir()
 	os.MkdirAll(filepath.Join(out, "zoo"), 0o755)
-	stray := filepath.Join(out, "zoo", tempPrefix+"s-notebook.safetensors-123")
-	other := filepath.Join(out, "zoo", tempPrefix+"s1of2-notebook.safetensors-123")
+	stray := filepath.Join(out, "zoo", atomicfile.Prefix+"s-notebook.safetensors-123")
+	other := filepath.Join(out, "zoo", atomicfile.Prefix+"s1of2-notebook.safetensors-123")
 	os.WriteFile(stray, []byte("half"), 0o644)
 	os.WriteFile(other, []byte("another shard's"), 0o644)
-	sum, _ := runBatch(t, BatchOptions{Inputs: []string{root}, OutDir: out, To: Safetensors})
+	sum, _ := runBatch(t, Options{Inputs: []string{root}, OutDir: out, To: convert.Safetensors})
 	if sum.TempsRemoved != 1 {
 		t.Errorf("removed %d temporaries, want 1", sum.TempsRemoved)
 	}
@@ -213,11 +217,11 @@ func TestBatchRemovesTemps(t *testing.T) {
 func TestBatchCheck(t *testing.T) {
 	root, _ := batchTree(t)
 	dir := filepath.Join(root, "models")
-	b, _ := os.ReadFile(filepath.Join(fixtures, "drifted.pt"))
+	b, _ := os.ReadFile(fixture.Convert("drifted.pt"))
 	os.WriteFile(filepath.Join(dir, "drifted.pt"), b, 0o644)
-	b, _ = os.ReadFile(filepath.Join(fixtures, "drifted.ref.pt"))
+	b, _ = os.ReadFile(fixture.Convert("drifted.ref.pt"))
 	os.WriteFile(filepath.Join(dir, "drifted.ref.pt"), b, 0o644)
-	sum, results := runBatch(t, BatchOptions{Inputs: []string{dir}, Check: true, Tolerance: DefaultTolerance})
+	sum, results := runBatch(t, Options{Inputs: []string{dir}, Check: true, Tolerance: parity.DefaultTolerance})
 	if sum.Files != 5 || sum.OK != 4 || sum.Failed != 1 {
 		t.Fatalf("summary %+v, want 4 pass and drifted failing", sum)
 	}
@@ -238,9 +242,9 @@ func TestBatchCheck(t *testing.T) {
 // TestBatchResumeFormats: every output format records its source, so a rerun skips.
 func TestBatchResumeFormats(t *testing.T) {
 	root, bad := batchTree(t)
-	for _, f := range Formats {
+	for _, f := range convert.Formats {
 		t.Run(string(f), func(t *testing.T) {
-			opts := BatchOptions{Inputs: []string{root}, OutDir: t.TempDir(), To: f}
+			opts := Options{Inputs: []string{root}, OutDir: t.TempDir(), To: f}
 			if sum, _ := runBatch(t, opts); sum.OK != 13-len(bad) {
 				t.Fatalf("first run %+v", sum)
 			}
@@ -259,7 +263,7 @@ func TestBatchCancel(t *testing.T) {
 		out := t.TempDir()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := map[string]bool{}
-		sum, err := Batch(ctx, BatchOptions{Inputs: []string{root}, OutDir: out, To: Safetensors, Jobs: jobs}, func(r FileResult) {
+		sum, err := Run(ctx, Options{Inputs: []string{root}, OutDir: out, To: convert.Safetensors, Jobs: jobs}, func(r Result) {
 			if r.Status == StatusOK {
 				done[r.Output] = true
 			}
@@ -278,7 +282,7 @@ func TestBatchCancel(t *testing.T) {
 			if err != nil || d.IsDir() {
 				return err
 			}
-			if IsTemp(d.Name()) {
+			if atomicfile.IsTemp(d.Name()) {
 				t.Errorf("jobs %d: temporary %s left", jobs, path)
 			} else if !done[path] {
 				t.Errorf("jobs %d: %s in place but not reported done", jobs, path)
@@ -289,34 +293,5 @@ func TestBatchCancel(t *testing.T) {
 		for path := range done {
 			t.Errorf("jobs %d: %s reported done but missing", jobs, path)
 		}
-	}
-}
-
-// TestCommitAfterWrite: an output is invisible under its name until committed, and a
-// discarded one leaves nothing.
-func TestCommitAfterWrite(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "out.bin")
-	write := func(w io.Writer) error { _, err := w.Write([]byte("complete")); return err }
-	tmp, err := writeTemp(path, writeOptions{}, write)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(path); err == nil {
-		t.Fatal("output visible before commit")
-	}
-	if err := tmp.commit(); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := os.ReadFile(path); err != nil || string(b) != "complete" {
-		t.Fatalf("after commit: %q, %v", b, err)
-	}
-	tmp, err = writeTemp(filepath.Join(dir, "other.bin"), writeOptions{}, write)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp.discard()
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("after discard the folder holds %d files, want 1", len(entries))
 	}
 }

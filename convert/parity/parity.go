@@ -1,10 +1,12 @@
-package convert
+package parity
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
 
+	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -33,39 +35,15 @@ type TensorReport struct {
 	got, want []float64 // kept for the per-step errors
 }
 
-// ModelInfo describes the checked model.
-type ModelInfo struct {
-	Prefix        string `json:"prefix"`
-	Module        string `json:"module"` // e.g. "LSTM(8, 16, num_layers=2)"
-	Mode          string `json:"mode"`
-	InputSize     int    `json:"input_size"`
-	HiddenSize    int    `json:"hidden_size"`
-	ProjSize      int    `json:"proj_size"`
-	NumLayers     int    `json:"num_layers"`
-	Bidirectional bool   `json:"bidirectional"`
-	Bias          bool   `json:"bias"`
-	BatchFirst    bool   `json:"batch_first"`
-	DType         string `json:"dtype"`
-}
-
-// Info describes the model.
-func (m *Model) Info() ModelInfo {
-	c := m.Config
-	return ModelInfo{Prefix: m.Prefix, Module: describe(c), Mode: c.Mode.String(),
-		InputSize: c.InputSize, HiddenSize: c.HiddenSize, ProjSize: c.ProjSize,
-		NumLayers: c.NumLayers, Bidirectional: c.Bidirectional, Bias: c.Bias,
-		BatchFirst: c.BatchFirst, DType: string(m.DType)}
-}
-
 // Report is the result of Check.
 type Report struct {
-	Pass      bool           `json:"pass"`
-	MaxAbsErr float64        `json:"max_abs_err"`
-	MaxRelErr float64        `json:"max_rel_err"`
-	Atol      float64        `json:"atol"`
-	Rtol      float64        `json:"rtol"`
-	Model     ModelInfo      `json:"model"`
-	Tensors   []TensorReport `json:"tensors"`
+	Pass      bool              `json:"pass"`
+	MaxAbsErr float64           `json:"max_abs_err"`
+	MaxRelErr float64           `json:"max_rel_err"`
+	Atol      float64           `json:"atol"`
+	Rtol      float64           `json:"rtol"`
+	Model     convert.ModelInfo `json:"model"`
+	Tensors   []TensorReport    `json:"tensors"`
 }
 
 // The names of the tensors in a reference file.
@@ -80,9 +58,12 @@ const (
 
 // Check runs m on the reference's input (and h0, c0 when present) and compares the
 // results with the reference's output, h_n and c_n, each that is present. output is
-// required. The error is non-nil only when the reference cannot be used; a mismatch is
-// a Report whose Pass is false.
-func Check(m *Model, ref *Checkpoint, tol Tolerance) (*Report, error) {
+// required. The error is non-nil only when the reference cannot be used or ctx is done;
+// a mismatch is a Report whose Pass is false.
+func Check(ctx context.Context, m *convert.Model, ref *convert.Checkpoint, tol Tolerance) (*Report, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	x := ref.Tensor(RefInput)
 	if x == nil {
 		return nil, fmt.Errorf("%s: no tensor named %q (a reference file holds input, output and optionally h0, c0, h_n, c_n)", ref.Path, RefInput)
@@ -93,6 +74,9 @@ func Check(m *Model, ref *Checkpoint, tol Tolerance) (*Report, error) {
 	out, hn, cn, err := m.Forward(x, ref.Tensor(RefH0), ref.Tensor(RefC0))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.Path, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	r := &Report{Pass: true, Atol: tol.Atol, Rtol: tol.Rtol, Model: m.Info()}
 	for _, c := range []struct {
@@ -223,7 +207,7 @@ func (r *Report) Values(name string) (got, want []float64) {
 
 // Inputs returns the model inputs a file holds: a reference-style file's input, h0 and
 // c0 (the last two nil when absent), or the single tensor of a file holding one.
-func Inputs(cp *Checkpoint) (x, h0, c0 *pickle.Tensor, err error) {
+func Inputs(cp *convert.Checkpoint) (x, h0, c0 *pickle.Tensor, err error) {
 	if x = cp.Tensor(RefInput); x != nil {
 		return x, cp.Tensor(RefH0), cp.Tensor(RefC0), nil
 	}

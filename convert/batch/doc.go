@@ -1,0 +1,28 @@
+// Package batch converts many checkpoints, or checks many models against their
+// references, in parallel, resumably and safely.
+//
+// Run walks its inputs (files, and folders recursively, a chunk of entries at a time, so
+// that a folder of any size needs bounded memory), converts each to OutDir with the tree
+// mirrored, and reports every input once: ok, skipped (its output is up to date, or
+// there is no reference to check against) or failed with the reason. One failed input
+// never stops the batch; Run's error is only for unusable options or folders.
+//
+// Each output is written to a temporary file beside its target and renamed into place
+// when complete (see convert.WriteFile), so after a crash no partial output exists under
+// a final name; the temporaries an interrupted run left are removed by the next run of
+// the same shard. Workers commit each output (fsync, rename) in the background while
+// they convert their next input. Cancelling the context abandons the work in progress
+// and removes its temporaries.
+//
+// Every output records its source: the input's size, modification time (mtime_ns) and
+// sha256, as the JSON object {"size", "mtime_ns", "sha256"} in the format's own place
+// for metadata (safetensors' __metadata__ "ptport.source", the npz string array
+// "__source__", the JSON document's first key "source", the .pt record
+// ".ptport_source", which torch.load ignores). A rerun skips an input whose output
+// records the same size and time, or the same size and hash (a copy, a touch);
+// Options.Force converts it again.
+//
+// Shard and Shards take a stable share of the inputs, by a hash of each path relative to
+// its root, so that N runs, on one machine or many, together convert every input exactly
+// once.
+package batch

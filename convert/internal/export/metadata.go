@@ -1,0 +1,70 @@
+package export
+
+import (
+	"archive/zip"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/ptport/ptport/convert/npz"
+	"github.com/ptport/ptport/convert/ptjson"
+	"github.com/ptport/ptport/convert/safetensors"
+)
+
+// ReadMetadata returns the metadata recorded in the output at path of the given format,
+// reading only what holds it: the safetensors header, the npz members, the start of the
+// JSON document, the .pt file's extra records.
+func ReadMetadata(path, format string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	switch format {
+	case Safetensors:
+		return safetensors.ReadMetadata(path, f, fi.Size())
+	case NPZ:
+		return npz.ReadMetadata(path, f, fi.Size())
+	case JSON:
+		return ptjson.ReadMetadata(path, f, fi.Size())
+	case PT:
+		return readPTMetadata(f, fi.Size())
+	}
+	return nil, fmt.Errorf("unknown format %q", format)
+}
+
+// maxRecord bounds a metadata record of a .pt file.
+const maxRecord = 1 << 16
+
+// readPTMetadata returns the metadata records of a .pt file, each at most maxRecord
+// bytes (larger ones are not ptport's and are left out).
+func readPTMetadata(r io.ReaderAt, size int64) (map[string]string, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, err
+	}
+	meta := map[string]string{}
+	for _, f := range zr.File {
+		key, ok := strings.CutPrefix(path.Base(f.Name), ptRecordPrefix)
+		if !ok || key == "" || f.UncompressedSize64 > maxRecord {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, maxRecord))
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		meta[key] = string(b)
+	}
+	return meta, nil
+}

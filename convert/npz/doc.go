@@ -1,0 +1,20 @@
+// Package npz reads and writes NumPy's npz format (a zip of .npy arrays, as numpy.savez
+// and numpy.savez_compressed write it) over a checkpoint's leaves, as package pickle
+// names them.
+//
+// Read takes every little-endian or byte-order-free array of a dtype ptport knows as a
+// tensor named after its member, without ".npy"; C-order and Fortran-order arrays keep
+// their layout as strides. Stored members stay in the file and are read lazily;
+// compressed ones are inflated into memory, never past their declared size, which is
+// itself bounded by the file's.
+//
+// Write stores each tensor C-contiguous, widening bfloat16 (which NumPy lacks) exactly
+// to float32. A checkpoint's non-tensor values are kept as typed JSON in the 0-d string
+// array "__metadata__", which Read gives back as the values they were; other string
+// metadata, such as the provenance a batch conversion records, goes in 0-d string
+// arrays "__KEY__" and is read back with ReadMetadata. numpy.load reads every array
+// Write writes.
+//
+// The package works on []pickle.Leaf, not on a convert.Checkpoint, so that package
+// convert can open and export npz files through it.
+package npz

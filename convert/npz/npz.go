@@ -1,0 +1,359 @@
+package npz
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ptport/ptport/convert/internal/jsonvalue"
+	"github.com/ptport/ptport/convert/internal/leaf"
+	"github.com/ptport/ptport/pickle"
+)
+
+// dtypeOfDescr is the dtype of each NumPy descr ptport reads (little-endian or
+// byte-order-free only).
+var dtypeOfDescr = map[string]pickle.DType{
+	"<f8": pickle.F64, "<f4": pickle.F32, "<f2": pickle.F16,
+	"<i8": pickle.I64, "<i4": pickle.I32, "<i2": pickle.I16, "|i1": pickle.I8,
+	"|u1": pickle.U8, "|b1": pickle.BOOL, "<c8": pickle.C64, "<c16": pickle.C128,
+}
+
+// valuesMember is the npz member that holds a checkpoint's non-tensor values.
+const valuesMember = "__metadata__"
+
+// metadataName returns KEY for the name __KEY__ of a member that may hold metadata.
+func metadataName(member string) (string, bool) {
+	if len(member) <= 4 || !strings.HasPrefix(member, "__") || !strings.HasSuffix(member, "__") || member == valuesMember {
+		return "", false
+	}
+	return member[2 : len(member)-2], true
+}
+
+// Read reads the arrays of an npz file (numpy.savez or savez_compressed) of size bytes
+// from r as tensors named by their member names without ".npy"; name is how errors call
+// the file. Stored members are read lazily in place; compressed ones are inflated into
+// memory, never past their declared size. The member "__metadata__.npy" that Write
+// writes gives back the non-tensor values, listed after the tensors; string members
+// "__KEY__.npy" are metadata (see ReadMetadata), not tensors. Errors about the file's
+// content are *pickle.FormatError.
+func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, &pickle.FormatError{File: name, Where: "zip directory", Msg: err.Error()}
+	}
+	var leaves, values []pickle.Leaf
+	for _, f := range zr.File {
+		bad := func(format string, args ...any) error {
+			return &pickle.FormatError{File: name, Where: "member " + f.Name, Msg: fmt.Sprintf(format, args...)}
+		}
+		if !strings.HasSuffix(f.Name, ".npy") {
+			continue
+		}
+		arr := strings.TrimSuffix(f.Name, ".npy")
+		if f.UncompressedSize64 > uint64(size)*1032 && f.Method != zip.Store {
+			return nil, bad("declares %d bytes from a %d-byte file", f.UncompressedSize64, size)
+		}
+		var body io.ReaderAt
+		var bodySize int64
+		switch f.Method {
+		case zip.Store:
+			off, err := f.DataOffset()
+			if err != nil || off+int64(f.UncompressedSize64) > size {
+				return nil, bad("data past the end of the file")
+			}
+			body, bodySize = io.NewSectionReader(r, off, int64(f.UncompressedSize64)), int64(f.UncompressedSize64)
+		default:
+			rc, err := f.Open()
+			if err != nil {
+				return nil, bad("%v", err)
+			}
+			b, err := io.ReadAll(io.LimitReader(rc, int64(f.UncompressedSize64)+1))
+			rc.Close()
+			if err != nil || uint64(len(b)) != f.UncompressedSize64 {
+				return nil, bad("inflating: %v", err)
+			}
+			body, bodySize = bytes.NewReader(b), int64(len(b))
+		}
+		t, dataOff, descr, err := readNPY(body, bodySize)
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		if _, ok := metadataName(arr); ok && strings.HasPrefix(descr, "<U") {
+			continue
+		}
+		if arr == valuesMember && strings.HasPrefix(descr, "<U") {
+			v, err := readUnicode(body, dataOff, bodySize-dataOff)
+			if err != nil {
+				return nil, bad("%v", err)
+			}
+			if !json.Valid([]byte(v)) {
+				return nil, bad("__metadata__ is not JSON")
+			}
+			values, err = jsonvalue.Leaves(v)
+			if err != nil {
+				return nil, bad("__metadata__: %v", err)
+			}
+			continue
+		}
+		if t == nil {
+			return nil, bad("dtype %s is not a tensor dtype ptport reads", descr)
+		}
+		leaves = append(leaves, pickle.Leaf{Name: arr, Value: t})
+	}
+	return append(leaves, values...), nil
+}
+
+// ReadMetadata returns the metadata Write recorded in an npz file of size bytes, reading
+// only the members that hold it.
+func ReadMetadata(name string, r io.ReaderAt, size int64) (map[string]string, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, &pickle.FormatError{File: name, Where: "zip directory", Msg: err.Error()}
+	}
+	meta := map[string]string{}
+	for _, m := range zr.File {
+		key, ok := metadataName(strings.TrimSuffix(m.Name, ".npy"))
+		if !ok || !strings.HasSuffix(m.Name, ".npy") || m.Method != zip.Store {
+			continue
+		}
+		bad := func(format string, args ...any) error {
+			return &pickle.FormatError{File: name, Where: "member " + m.Name, Msg: fmt.Sprintf(format, args...)}
+		}
+		off, err := m.DataOffset()
+		if err != nil || off+int64(m.UncompressedSize64) > size {
+			return nil, bad("data past the end of the file")
+		}
+		body := io.NewSectionReader(r, off, int64(m.UncompressedSize64))
+		_, dataOff, descr, err := readNPY(body, int64(m.UncompressedSize64))
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		if !strings.HasPrefix(descr, "<U") {
+			continue
+		}
+		if meta[key], err = readUnicode(body, dataOff, int64(m.UncompressedSize64)-dataOff); err != nil {
+			return nil, bad("%v", err)
+		}
+	}
+	return meta, nil
+}
+
+var npyDict = regexp.MustCompile(`^\{\s*'descr':\s*'([^']*)',\s*'fortran_order':\s*(True|False),\s*'shape':\s*\(([0-9,\s]*)\),?\s*\}\s*$`)
+
+// readNPY parses an NPY array of size bytes from r. It returns the tensor (nil for a
+// descr that is no tensor dtype), the offset of the data and the descr.
+func readNPY(r io.ReaderAt, size int64) (*pickle.Tensor, int64, string, error) {
+	var pre [12]byte
+	if size < 10 {
+		return nil, 0, "", fmt.Errorf("too short for an NPY header")
+	}
+	if _, err := r.ReadAt(pre[:min(12, size)], 0); err != nil && err != io.EOF {
+		return nil, 0, "", err
+	}
+	if string(pre[:6]) != "\x93NUMPY" {
+		return nil, 0, "", fmt.Errorf("not an NPY array (bad magic)")
+	}
+	var hlen, start int64
+	switch pre[6] {
+	case 1:
+		hlen, start = int64(binary.LittleEndian.Uint16(pre[8:])), 10
+	case 2, 3:
+		hlen, start = int64(binary.LittleEndian.Uint32(pre[8:])), 12
+	default:
+		return nil, 0, "", fmt.Errorf("NPY version %d", pre[6])
+	}
+	if start+hlen > size {
+		return nil, 0, "", fmt.Errorf("NPY header of %d bytes does not fit", hlen)
+	}
+	hdr := make([]byte, hlen)
+	if _, err := r.ReadAt(hdr, start); err != nil {
+		return nil, 0, "", err
+	}
+	m := npyDict.FindSubmatch(hdr)
+	if m == nil {
+		return nil, 0, "", fmt.Errorf("unreadable NPY header %q", hdr)
+	}
+	descr := string(m[1])
+	var shape []int
+	count := int64(1)
+	for _, f := range strings.Split(string(m[3]), ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		d, err := strconv.Atoi(f)
+		if err != nil || d < 0 || (d > 0 && count > (1<<62)/int64(d)) {
+			return nil, 0, "", fmt.Errorf("bad NPY shape %q", m[3])
+		}
+		shape = append(shape, d)
+		count *= int64(d)
+	}
+	dataOff := start + hlen
+	dt, ok := dtypeOfDescr[descr]
+	if !ok {
+		if strings.HasPrefix(descr, ">") {
+			return nil, 0, "", fmt.Errorf("big-endian NPY arrays (%s) are not read", descr)
+		}
+		return nil, dataOff, descr, nil
+	}
+	n := count * int64(dt.Size())
+	if dataOff+n > size {
+		return nil, 0, "", fmt.Errorf("%v %s needs %d bytes, the member has %d", shape, descr, n, size-dataOff)
+	}
+	st, err := pickle.NewStorageAt(dt, r, dataOff, n)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	strides := leaf.Strides(shape)
+	if string(m[2]) == "True" {
+		s := 1
+		for i := range shape {
+			strides[i] = s
+			s *= shape[i]
+		}
+	}
+	return &pickle.Tensor{DType: dt, Shape: shape, Strides: strides, Storage: st}, dataOff, descr, nil
+}
+
+// readUnicode decodes a NumPy UTF-32 string of n bytes at off.
+func readUnicode(r io.ReaderAt, off, n int64) (string, error) {
+	if n%4 != 0 || n > 64<<20 {
+		return "", fmt.Errorf("bad unicode array size %d", n)
+	}
+	b := make([]byte, n)
+	if _, err := r.ReadAt(b, off); err != nil && err != io.EOF {
+		return "", err
+	}
+	var s strings.Builder
+	for i := 0; i < len(b); i += 4 {
+		c := rune(binary.LittleEndian.Uint32(b[i:]))
+		if c == 0 {
+			break
+		}
+		if !utf8.ValidRune(c) {
+			return "", fmt.Errorf("invalid character in string array")
+		}
+		s.WriteRune(c)
+	}
+	return s.String(), nil
+}
+
+// npyDescr is NumPy's dtype string of each dtype Write writes.
+var npyDescr = map[pickle.DType]string{
+	pickle.F64: "<f8", pickle.F32: "<f4", pickle.F16: "<f2", pickle.BF16: "<f4",
+	pickle.I64: "<i8", pickle.I32: "<i4", pickle.I16: "<i2", pickle.I8: "|i1",
+	pickle.U8: "|u1", pickle.BOOL: "|b1", pickle.C64: "<c8", pickle.C128: "<c16",
+}
+
+// npyHeader is the NPY format 1.0 header of an array, padded to 64 bytes.
+func npyHeader(descr string, shape []int) []byte {
+	dict := "{'descr': '" + descr + "', 'fortran_order': False, 'shape': ("
+	for _, d := range shape {
+		dict += strconv.Itoa(d) + ", "
+	}
+	if len(shape) > 1 {
+		dict = strings.TrimSuffix(dict, " ")
+		dict = strings.TrimSuffix(dict, ",")
+	} else if len(shape) == 1 {
+		dict = strings.TrimSuffix(dict, " ")
+	}
+	dict += "), }"
+	total := 10 + len(dict) + 1
+	pad := (64 - total%64) % 64
+	dict += strings.Repeat(" ", pad) + "\n"
+	h := []byte("\x93NUMPY\x01\x00")
+	h = binary.LittleEndian.AppendUint16(h, uint16(len(dict)))
+	return append(h, dict...)
+}
+
+// Write writes leaves to w as an npz file, as numpy.savez does (stored, not compressed):
+// each tensor C-contiguous and little-endian as the member NAME.npy, in order; the
+// non-tensor leaves as typed JSON in the 0-d string array "__metadata__"; and each
+// entry of meta as the 0-d string array "__KEY__", in key order, which ReadMetadata
+// gives back. NumPy has no bfloat16, so BF16 tensors are widened exactly to float32. A
+// key of meta must not be empty, "metadata" or hold a '/'.
+func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		if _, ok := metadataName("__" + k + "__"); !ok || strings.Contains(k, "/") {
+			return fmt.Errorf("npz: metadata key %q is reserved or not a member name", k)
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	tensors, values := leaf.Split(leaves)
+	zw := zip.NewWriter(w)
+	for _, l := range tensors {
+		t := l.Value.(*pickle.Tensor)
+		descr, ok := npyDescr[t.DType]
+		if !ok {
+			return fmt.Errorf("tensor %s: dtype %s has no NumPy equivalent", l.Name, t.DType)
+		}
+		e, err := zw.CreateHeader(&zip.FileHeader{Name: l.Name + ".npy", Method: zip.Store})
+		if err != nil {
+			return err
+		}
+		if _, err := e.Write(npyHeader(descr, t.Shape)); err != nil {
+			return err
+		}
+		if t.DType == pickle.BF16 {
+			err = writeFloat32s(e, t)
+		} else {
+			_, err = t.WriteTo(e)
+		}
+		if err != nil {
+			return fmt.Errorf("tensor %s: %w", l.Name, err)
+		}
+	}
+	if v := jsonvalue.Object(values); v != nil {
+		if err := writeString(zw, valuesMember, string(v)); err != nil {
+			return err
+		}
+	}
+	for _, k := range keys {
+		if err := writeString(zw, "__"+k+"__", meta[k]); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
+
+// writeString adds a 0-d NumPy string array (UTF-32) to the zip.
+func writeString(zw *zip.Writer, name, s string) error {
+	runes := []rune(s)
+	e, err := zw.CreateHeader(&zip.FileHeader{Name: name + ".npy", Method: zip.Store})
+	if err != nil {
+		return err
+	}
+	if _, err := e.Write(npyHeader("<U"+strconv.Itoa(len(runes)), nil)); err != nil {
+		return err
+	}
+	buf := make([]byte, 0, 4*len(runes))
+	for _, r := range runes {
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(r))
+	}
+	_, err = e.Write(buf)
+	return err
+}
+
+// writeFloat32s writes t's elements as little-endian float32.
+func writeFloat32s(w io.Writer, t *pickle.Tensor) error {
+	xs, err := t.Float32s()
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 0, 4*len(xs))
+	for _, x := range xs {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
+	}
+	_, err = w.Write(buf)
+	return err
+}

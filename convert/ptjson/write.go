@@ -1,0 +1,170 @@
+package ptjson
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/ptport/ptport/convert/internal/jsonvalue"
+	"github.com/ptport/ptport/convert/internal/leaf"
+	"github.com/ptport/ptport/pickle"
+)
+
+// The document's own keys; metadata keys are the others.
+const (
+	tensorsKey = "tensors"
+	valuesKey  = "values"
+)
+
+// Write writes leaves to w as one JSON document:
+//
+//	{"KEY": ..., "tensors": [{"name": ..., "dtype": ..., "shape": [...], "data": [...]}, ...],
+//	 "values": {name: value, ...}}
+//
+// data is the tensor's elements in C order. Floats are written in the shortest form that
+// reads back to the same value of their dtype (F16 and BF16 through float32, which holds
+// them exactly); NaN and infinities are the strings "NaN", "Infinity", "-Infinity";
+// booleans are true/false; complex elements are [real, imag] pairs. values holds the
+// non-tensor leaves as typed JSON (integers stay integers, floats floats); it is left out
+// when there are none. Each entry of meta comes first, in key order, as a JSON string,
+// or as the object itself when the entry is a JSON object; ReadMetadata gives it back. A
+// key of meta must not be empty, "tensors" or "values".
+func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		if k == "" || k == tensorsKey || k == valuesKey {
+			return fmt.Errorf("ptjson: metadata key %q is reserved", k)
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	tensors, values := leaf.Split(leaves)
+	head := []byte("{")
+	for _, k := range keys {
+		head = jsonvalue.AppendString(head, k)
+		head = append(head, ": "...)
+		if v := meta[k]; strings.HasPrefix(v, "{") && json.Valid([]byte(v)) {
+			head = append(head, v...)
+		} else {
+			head = jsonvalue.AppendString(head, v)
+		}
+		head = append(head, ",\n"...)
+	}
+	head = append(head, "\"tensors\": ["...)
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	for i, l := range tensors {
+		t := l.Value.(*pickle.Tensor)
+		hdr := []byte("\n  {\"name\": ")
+		if i > 0 {
+			hdr = append([]byte{','}, hdr...)
+		}
+		hdr = jsonvalue.AppendString(hdr, l.Name)
+		hdr = append(hdr, ", \"dtype\": \""...)
+		hdr = append(hdr, t.DType...)
+		hdr = append(hdr, "\", \"shape\": "...)
+		hdr = jsonvalue.AppendInts(hdr, t.Shape)
+		hdr = append(hdr, ", \"data\": ["...)
+		if _, err := w.Write(hdr); err != nil {
+			return err
+		}
+		ew := &elementWriter{w: w, dtype: t.DType, size: t.DType.Size()}
+		if _, err := t.WriteTo(ew); err != nil {
+			return err
+		}
+		if err := ew.flush(); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(w, "]}"); err != nil {
+			return err
+		}
+	}
+	tail := []byte("\n]")
+	if v := jsonvalue.Object(values); v != nil {
+		tail = append(tail, ",\n\"values\": "...)
+		tail = append(tail, v...)
+	}
+	tail = append(tail, "}\n"...)
+	_, err := w.Write(tail)
+	return err
+}
+
+// elementWriter turns a stream of little-endian elements into comma-separated JSON
+// numbers, keeping a partial element between writes.
+type elementWriter struct {
+	w       io.Writer
+	dtype   pickle.DType
+	size    int
+	partial []byte
+	n       int
+	buf     []byte
+}
+
+func (e *elementWriter) Write(p []byte) (int, error) {
+	total := len(p)
+	if len(e.partial) > 0 {
+		k := min(e.size-len(e.partial), len(p))
+		e.partial = append(e.partial, p[:k]...)
+		p = p[k:]
+		if len(e.partial) == e.size {
+			e.element(e.partial)
+			e.partial = e.partial[:0]
+		}
+	}
+	for len(p) >= e.size {
+		e.element(p[:e.size])
+		p = p[e.size:]
+		if len(e.buf) >= 1<<16 {
+			if err := e.flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	e.partial = append(e.partial, p...)
+	return total, nil
+}
+
+func (e *elementWriter) flush() error {
+	_, err := e.w.Write(e.buf)
+	e.buf = e.buf[:0]
+	return err
+}
+
+func (e *elementWriter) element(b []byte) {
+	if e.n > 0 {
+		e.buf = append(e.buf, ", "...)
+	}
+	e.n++
+	le := binary.LittleEndian
+	switch e.dtype {
+	case pickle.F64:
+		e.buf = jsonvalue.AppendFloat(e.buf, math.Float64frombits(le.Uint64(b)), 64)
+	case pickle.F32:
+		e.buf = jsonvalue.AppendFloat(e.buf, float64(math.Float32frombits(le.Uint32(b))), 32)
+	case pickle.F16:
+		e.buf = jsonvalue.AppendFloat(e.buf, float64(pickle.Float16To32(le.Uint16(b))), 32)
+	case pickle.BF16:
+		e.buf = jsonvalue.AppendFloat(e.buf, float64(math.Float32frombits(uint32(le.Uint16(b))<<16)), 32)
+	case pickle.C64:
+		e.buf = jsonvalue.Append(e.buf, complex(float64(math.Float32frombits(le.Uint32(b))), float64(math.Float32frombits(le.Uint32(b[4:])))))
+	case pickle.C128:
+		e.buf = jsonvalue.Append(e.buf, complex(math.Float64frombits(le.Uint64(b)), math.Float64frombits(le.Uint64(b[8:]))))
+	case pickle.I64:
+		e.buf = jsonvalue.Append(e.buf, int64(le.Uint64(b)))
+	case pickle.I32:
+		e.buf = jsonvalue.Append(e.buf, int64(int32(le.Uint32(b))))
+	case pickle.I16:
+		e.buf = jsonvalue.Append(e.buf, int64(int16(le.Uint16(b))))
+	case pickle.I8:
+		e.buf = jsonvalue.Append(e.buf, int64(int8(b[0])))
+	case pickle.U8:
+		e.buf = jsonvalue.Append(e.buf, int64(b[0]))
+	case pickle.BOOL:
+		e.buf = jsonvalue.Append(e.buf, b[0] != 0)
+	}
+}

@@ -1,0 +1,20 @@
+// Package safetensors reads and writes the safetensors format
+// (https://github.com/huggingface/safetensors) over a checkpoint's leaves, as package
+// pickle names them.
+//
+// A file is an 8-byte little-endian header size, a JSON header naming each tensor's
+// dtype, shape and byte range, and the tensors' bytes. Read validates every dtype, shape
+// and range against the file before anything is read or allocated (the header is at most
+// 100 MiB, as the safetensors crate allows); tensors stay in the file and are read
+// lazily.
+//
+// Write writes tensors C-contiguous and little-endian under their dotted names. A
+// checkpoint's non-tensor values, which safetensors has no place for, are kept as typed
+// JSON (integers stay integers, floats floats) in the string map __metadata__ under
+// "ptport.values", and Read gives them back as the values they were. Other string
+// metadata, such as the provenance a batch conversion records, is kept under
+// "ptport.KEY" and read back with ReadMetadata.
+//
+// The package works on []pickle.Leaf, not on a convert.Checkpoint, so that package
+// convert can open and export safetensors files through it.
+package safetensors

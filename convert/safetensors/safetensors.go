@@ -1,0 +1,254 @@
+package safetensors
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ptport/ptport/convert/internal/atomicfile"
+	"github.com/ptport/ptport/convert/internal/jsonvalue"
+	"github.com/ptport/ptport/convert/internal/leaf"
+	"github.com/ptport/ptport/pickle"
+)
+
+// maxHeader bounds the JSON header of a safetensors file, as the safetensors crate does.
+const maxHeader = 100 << 20
+
+// The __metadata__ keys of ptport: its non-tensor values, and the prefix of the metadata
+// Write records.
+const (
+	valuesKey = "ptport.values"
+	ownPrefix = "ptport."
+)
+
+// Read reads a safetensors file of size bytes from r, validating every dtype, shape and
+// offset against the file before use; name is how errors call the file. Tensors stay in
+// r and are read lazily; they are listed in the order of their data, followed by the
+// non-tensor values Write kept and then by the other __metadata__ entries (except
+// "format" and the metadata Write recorded) as string leaves named "__metadata__.KEY",
+// in key order. Errors about the file's content are *pickle.FormatError.
+func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
+	bad := func(format string, args ...any) error {
+		return &pickle.FormatError{File: name, Where: "safetensors header", Msg: fmt.Sprintf(format, args...)}
+	}
+	raw, hlen, err := readHeader(name, r, size)
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		name       string
+		DType      pickle.DType `json:"dtype"`
+		Shape      []int        `json:"shape"`
+		Offsets    [2]int64     `json:"data_offsets"`
+		begin, end int64
+	}
+	data := size - 8 - hlen
+	var entries []entry
+	var leaves []pickle.Leaf
+	for key, v := range raw {
+		if key == "__metadata__" {
+			var meta map[string]string
+			if err := json.Unmarshal(v, &meta); err != nil {
+				return nil, bad("__metadata__ is not a map of strings: %v", err)
+			}
+			ml, err := metadataLeaves(meta)
+			if err != nil {
+				return nil, bad("%v", err)
+			}
+			leaves = append(leaves, ml...)
+			continue
+		}
+		e := entry{name: key}
+		dec := json.NewDecoder(bytes.NewReader(v))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&e); err != nil {
+			return nil, bad("tensor %q: %v", key, err)
+		}
+		if e.DType.Size() == 0 {
+			return nil, bad("tensor %q: unknown dtype %q", key, e.DType)
+		}
+		count := int64(1)
+		for _, d := range e.Shape {
+			if d < 0 || (d > 0 && count > math.MaxInt64/int64(d)/8) {
+				return nil, bad("tensor %q: invalid shape %v", key, e.Shape)
+			}
+			count *= int64(d)
+		}
+		e.begin, e.end = e.Offsets[0], e.Offsets[1]
+		if e.begin < 0 || e.end < e.begin || e.end > data || e.end-e.begin != count*int64(e.DType.Size()) {
+			return nil, bad("tensor %q: data_offsets %v do not hold %v %s in a %d-byte data section", key, e.Offsets, e.Shape, e.DType, data)
+		}
+		entries = append(entries, e)
+	}
+	sort.Slice(entries, func(i, j int) bool {
+		if entries[i].begin != entries[j].begin {
+			return entries[i].begin < entries[j].begin
+		}
+		return entries[i].name < entries[j].name
+	})
+	var tensors []pickle.Leaf
+	for i, e := range entries {
+		if i > 0 && e.begin < entries[i-1].end {
+			return nil, bad("tensors %q and %q overlap", entries[i-1].name, e.name)
+		}
+		st, err := pickle.NewStorageAt(e.DType, r, 8+hlen+e.begin, e.end-e.begin)
+		if err != nil {
+			return nil, bad("tensor %q: %v", e.name, err)
+		}
+		t := &pickle.Tensor{DType: e.DType, Shape: e.Shape, Strides: leaf.Strides(e.Shape), Storage: st}
+		tensors = append(tensors, pickle.Leaf{Name: e.name, Value: t})
+	}
+	return append(tensors, leaves...), nil
+}
+
+// readHeader reads and parses the JSON header; hlen is its length.
+func readHeader(name string, r io.ReaderAt, size int64) (raw map[string]json.RawMessage, hlen int64, err error) {
+	bad := func(format string, args ...any) error {
+		return &pickle.FormatError{File: name, Where: "safetensors header", Msg: fmt.Sprintf(format, args...)}
+	}
+	var n [8]byte
+	if _, err := r.ReadAt(n[:], 0); err != nil {
+		return nil, 0, bad("file too short for a header size")
+	}
+	u := binary.LittleEndian.Uint64(n[:])
+	if u > maxHeader || int64(u) > size-8 {
+		return nil, 0, bad("header of %d bytes does not fit the %d-byte file", u, size)
+	}
+	hdr := make([]byte, u)
+	if _, err := r.ReadAt(hdr, 8); err != nil {
+		return nil, 0, bad("reading the header: %v", err)
+	}
+	if err := json.Unmarshal(hdr, &raw); err != nil {
+		return nil, 0, bad("header is not a JSON object: %v", err)
+	}
+	return raw, int64(u), nil
+}
+
+// ReadMetadata returns the metadata Write recorded in a safetensors file of size bytes,
+// reading only its header.
+func ReadMetadata(name string, r io.ReaderAt, size int64) (map[string]string, error) {
+	raw, _, err := readHeader(name, r, size)
+	if err != nil {
+		return nil, err
+	}
+	var all map[string]string
+	if m, ok := raw["__metadata__"]; ok {
+		if err := json.Unmarshal(m, &all); err != nil {
+			return nil, &pickle.FormatError{File: name, Where: "safetensors header", Msg: fmt.Sprintf("__metadata__ is not a map of strings: %v", err)}
+		}
+	}
+	meta := map[string]string{}
+	for k, v := range all {
+		if k != valuesKey && strings.HasPrefix(k, ownPrefix) {
+			meta[strings.TrimPrefix(k, ownPrefix)] = v
+		}
+	}
+	return meta, nil
+}
+
+// metadataLeaves turns __metadata__ back into leaves: the values under valuesKey, then
+// the entries that are not ptport's own.
+func metadataLeaves(meta map[string]string) ([]pickle.Leaf, error) {
+	var leaves []pickle.Leaf
+	if v, ok := meta[valuesKey]; ok {
+		var err error
+		if leaves, err = jsonvalue.Leaves(v); err != nil {
+			return nil, fmt.Errorf("%s: %v", valuesKey, err)
+		}
+	}
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		if !strings.HasPrefix(k, ownPrefix) && k != "format" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		leaves = append(leaves, pickle.Leaf{Name: "__metadata__." + k, Value: meta[k]})
+	}
+	return leaves, nil
+}
+
+// Write writes leaves to w as a safetensors file: the tensors C-contiguous and
+// little-endian, under their names, in order; the non-tensor leaves as typed JSON under
+// __metadata__["ptport.values"]; and each entry of meta as __metadata__["ptport.KEY"],
+// which ReadMetadata gives back. A key of meta must not be empty or "values".
+// When w is the writer of an atomic output file (convert.WriteFile), contiguous tensors
+// stored in a file are copied within the kernel where the system can.
+func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
+	tensors, values := leaf.Split(leaves)
+	hdr := []byte(`{"__metadata__":{"format":"pt"`)
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		if k == "" || ownPrefix+k == valuesKey {
+			return fmt.Errorf("safetensors: metadata key %q is reserved", k)
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		hdr = append(hdr, ',')
+		hdr = jsonvalue.AppendString(hdr, ownPrefix+k)
+		hdr = append(hdr, ':')
+		hdr = jsonvalue.AppendString(hdr, meta[k])
+	}
+	if v := jsonvalue.Object(values); v != nil {
+		hdr = append(hdr, ',')
+		hdr = jsonvalue.AppendString(hdr, valuesKey)
+		hdr = append(hdr, ':')
+		hdr = jsonvalue.AppendString(hdr, string(v))
+	}
+	hdr = append(hdr, '}')
+	var off int64
+	for _, l := range tensors {
+		t := l.Value.(*pickle.Tensor)
+		hdr = append(hdr, ',')
+		hdr = jsonvalue.AppendString(hdr, l.Name)
+		hdr = append(hdr, `:{"dtype":"`...)
+		hdr = append(hdr, t.DType...)
+		hdr = append(hdr, `","shape":`...)
+		hdr = jsonvalue.AppendInts(hdr, t.Shape)
+		n := t.NumBytes()
+		hdr = append(hdr, `,"data_offsets":[`...)
+		hdr = strconv.AppendInt(hdr, off, 10)
+		hdr = append(hdr, ',')
+		hdr = strconv.AppendInt(hdr, off+n, 10)
+		hdr = append(hdr, "]}"...)
+		off += n
+	}
+	hdr = append(hdr, '}')
+	for len(hdr)%8 != 0 {
+		hdr = append(hdr, ' ')
+	}
+	var size [8]byte
+	binary.LittleEndian.PutUint64(size[:], uint64(len(hdr)))
+	if _, err := w.Write(size[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	out, _ := w.(atomicfile.RangeCopier)
+	for _, l := range tensors {
+		t := l.Value.(*pickle.Tensor)
+		if src, off, n, ok := t.Span(); ok && out != nil {
+			copied, err := out.CopyRange(src, off, n)
+			if err != nil {
+				return fmt.Errorf("tensor %s: %w", l.Name, err)
+			}
+			if copied {
+				continue
+			}
+		}
+		if _, err := t.WriteTo(w); err != nil {
+			return fmt.Errorf("tensor %s: %w", l.Name, err)
+		}
+	}
+	return nil
+}
