@@ -17,10 +17,10 @@ type Format string
 
 // The output formats.
 const (
-	Safetensors Format = export.Safetensors
-	NPZ         Format = export.NPZ
-	JSON        Format = export.JSON
-	PT          Format = export.PT
+	Safetensors Format = "safetensors"
+	NPZ         Format = "npz"
+	JSON        Format = "json"
+	PT          Format = "pt"
 )
 
 // Formats lists the output formats in the order help texts show them.

@@ -12,7 +12,7 @@ import (
 	"github.com/ptport/ptport/pickle"
 )
 
-// The output formats, as convert.Format names them.
+// The output formats, as convert.Format names them (convert.Formats lists the same).
 const (
 	Safetensors = "safetensors"
 	NPZ         = "npz"
