@@ -3,6 +3,7 @@ package pickle
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 )
 
 // each streams the tensor's elements through fn as layout.each does, with the lazy
@@ -143,4 +144,83 @@ func (t *Tensor) checkFloat() error {
 		return fmt.Errorf("pickle: a quantized (%s) tensor holds integers and quantization parameters, not values; read its Bytes and Quantization", t.Quantization.DType)
 	}
 	return nil
+}
+
+// lazyKey identifies the storage of a tensor's elements with its lazy bits applied.
+type lazyKey struct {
+	s          *Storage
+	dtype      DType
+	conj, negb bool
+}
+
+// resolvedStorage returns a storage holding t's storage with t's conjugate and
+// negative bits applied to every element (of t's dtype), read on demand, so that the
+// view t describes over it holds the values t's reading methods return. cache makes
+// tensors with the same storage and bits share one storage.
+func resolvedStorage(t *Tensor, cache map[lazyKey]*Storage) (*Storage, error) {
+	k := lazyKey{t.Storage, t.DType, t.Conj, t.Neg}
+	if s, ok := cache[k]; ok {
+		return s, nil
+	}
+	nb, err := t.Storage.nbytes()
+	if err != nil {
+		return nil, err
+	}
+	e := int64(t.DType.Size())
+	if e == 0 || nb%e != 0 {
+		return nil, fmt.Errorf("pickle: storage %q of %d bytes is not a whole number of %s elements", t.Storage.key, nb, t.DType)
+	}
+	src := &lazySource{base: t.Storage, op: t.lazyOp(), e: e, n: nb}
+	s := &Storage{DType: t.Storage.DType, Len: t.Storage.Len, Device: t.Storage.Device, key: t.Storage.key, src: src}
+	cache[k] = s
+	return s, nil
+}
+
+// lazySource reads a storage's little-endian bytes with op applied to each whole
+// element of e bytes.
+type lazySource struct {
+	base *Storage
+	op   func([]byte)
+	e, n int64
+}
+
+func (l *lazySource) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= l.n {
+		if len(p) == 0 && off >= 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	end := min(off+int64(len(p)), l.n)
+	lo, hi := off-off%l.e, end
+	if r := hi % l.e; r != 0 {
+		hi += l.e - r
+	}
+	buf := make([]byte, hi-lo)
+	if _, err := l.base.ReadAt(buf, lo); err != nil && err != io.EOF {
+		return 0, err
+	}
+	if l.op != nil {
+		l.op(buf)
+	}
+	n := copy(p, buf[off-lo:end-lo])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// storageOf returns the storage the writer writes for t: its own, or for a tensor with
+// a lazy bit the storage with the bit applied (torch before 2.0 reads no lazy bits).
+// Tensors whose values a plain strided tensor cannot carry are refused.
+func (p *pickler) storageOf(t *Tensor) (*Storage, error) {
+	switch {
+	case t.Quantization != nil:
+		return nil, fmt.Errorf("writing a quantized (%s) tensor is not supported", t.Quantization.DType)
+	case t.Storage.src == nil && t.Storage.Device == "meta":
+		return nil, fmt.Errorf("pickle: %w", ErrNoData)
+	case t.Conj || t.Neg:
+		return resolvedStorage(t, p.lazy)
+	}
+	return t.Storage, nil
 }

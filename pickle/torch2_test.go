@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"math/big"
 	"os"
@@ -197,5 +198,60 @@ func TestTorch2Fixtures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWriteLazyBits writes tensors with lazy bits with Write and reads them back:
+// the values survive (the bits are applied to the written storages), and a storage
+// seen with and without a bit is written both ways.
+func TestWriteLazyBits(t *testing.T) {
+	f, err := Open(filepath.Join("..", "testdata", "pickle", "torch2", "lazy_bits.pt"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if err := Write(&buf, f.Root, nil); err != nil {
+		t.Fatal(err)
+	}
+	g, err := NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := leafTensors(t, f.Root), leafTensors(t, g.Root)
+	if len(want) == 0 || len(got) != len(want) {
+		t.Fatalf("%d tensors written back, want %d", len(got), len(want))
+	}
+	for name, w := range want {
+		if !bytes.Equal(mustBytes(t, got[name]), mustBytes(t, w)) {
+			t.Errorf("%s: written back with other values", name)
+		}
+		if got[name].Conj || got[name].Neg {
+			t.Errorf("%s: written with a lazy bit", name)
+		}
+	}
+	if got["conj_c64"].Storage == got["not_conj"].Storage {
+		t.Error("the conjugated and the plain view share one written storage")
+	}
+}
+
+// TestWriteRefuses: tensors whose values a strided tensor of a torch storage
+// class cannot carry are refused by Write, naming them.
+func TestWriteRefuses(t *testing.T) {
+	for _, tc := range []struct{ file, name, want string }{
+		{"quantized.pt", "per_tensor_qint8", "quantized"},
+		{"meta.pt", "weight", "no data"},
+		{"dtypes_v3.pt", "shared.uint16", "no torch storage class"},
+	} {
+		f, err := Open(filepath.Join("..", "testdata", "pickle", "torch2", tc.file), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tt := leafTensors(t, f.Root)[tc.name]
+		err = Write(io.Discard, &Dict{Entries: []DictEntry{{Key: tc.name, Value: tt}}}, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s %s: error %v, want one naming it and saying %q", tc.file, tc.name, err, tc.want)
+		}
+		f.Close()
 	}
 }

@@ -186,6 +186,7 @@ type pickler struct {
 	storages []*writeStorage
 	byPtr    map[*Storage]*writeStorage
 	byKey    map[string]*writeStorage
+	lazy     map[lazyKey]*Storage // storages with lazy bits applied
 }
 
 func newPickler() *pickler {
@@ -197,6 +198,7 @@ func newPickler() *pickler {
 		active:  make(map[any]bool),
 		byPtr:   make(map[*Storage]*writeStorage),
 		byKey:   make(map[string]*writeStorage),
+		lazy:    make(map[lazyKey]*Storage),
 	}
 }
 
@@ -760,7 +762,11 @@ func (p *pickler) tensor(t *Tensor, path string) error {
 	if t.Storage == nil {
 		return writeError(path, "tensor has no storage")
 	}
-	s, err := p.storage(t.Storage, t.DType, path)
+	st, err := p.storageOf(t)
+	if err != nil {
+		return writeError(path, "%v", err)
+	}
+	s, err := p.storage(st, t.DType, path)
 	if err != nil {
 		return err
 	}
