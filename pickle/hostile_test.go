@@ -148,7 +148,10 @@ func TestHostilePickles(t *testing.T) {
 		{"BINBYTES8 of 2^64-1 bytes", newPK(4).op(opBINBYTES8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff).stop(), "larger than the file"},
 		{"BINUNICODE of 4 GiB", newPK(3).op(opBINUNICODE, 0xff, 0xff, 0xff, 0xff).stop(), "BINUNICODE needs 4294967295 bytes"},
 		{"BINSTRING negative", newPK(2).op(opBINSTRING, 0xff, 0xff, 0xff, 0xff).stop(), "negative length"},
-		{"LONG4 of 2 GiB", newPK(2).op(opLONG4, 0xff, 0xff, 0xff, 0x7f).stop(), "LONG4 needs"},
+		{"LONG4 of 2 GiB", newPK(2).op(opLONG4, 0xff, 0xff, 0xff, 0x7f).stop(), "LONG4: an int of 2147483647 bytes exceeds the limit of 2048 bytes"},
+		{"LONG4 of 1 MiB", append(newPK(2).op(opLONG4, 0, 0, 0x10, 0).b, append(bytes.Repeat([]byte{1}, 1<<20), opSTOP)...), "an int of 1048576 bytes exceeds"},
+		{"LONG of 4301 digits", append(newPK(0).op(opLONG).b, "-"+strings.Repeat("7", 4301)+"L\n."...), "an int of 4301 digits exceeds the limit of 4300"},
+		{"INT of 5000 digits", append(newPK(0).op(opINT).b, strings.Repeat("7", 5000)+"\n."...), "an int of 5000 digits"},
 		{"LONG1 of zero bytes", newPK(2).op(opLONG1, 0).stop(), "LONG1"},
 		{"FRAME of 2^62 bytes", newPK(4).op(opFRAME, 0, 0, 0, 0, 0, 0, 0, 0x40).op(opNONE).stop(), "FRAME"},
 		{"BYTEARRAY8 huge", newPK(5).op(opBYTEARRAY8, 0, 0, 0, 0, 1, 0, 0, 0).stop(), "BYTEARRAY8"},
@@ -206,10 +209,10 @@ func TestHostilePickles(t *testing.T) {
 			runtime.ReadMemStats(&after)
 			var fe *FormatError
 			if !errors.As(err, &fe) {
-				t.Fatalf("error %v (%T), want a *FormatError", err, err)
+				t.Fatalf("error %.300v (%T), want a *FormatError", err, err)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not mention %q", err, tc.want)
+				t.Errorf("error %.300q does not mention %q", err, tc.want)
 			}
 			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20+64*uint64(len(data)) {
 				t.Errorf("allocated %d bytes for a %d-byte file", alloc, len(data))
@@ -219,6 +222,63 @@ func TestHostilePickles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReuseCharges checks that strings used many times through the memo
+// are charged at each use that copies or hashes them.
+func TestReuseCharges(t *testing.T) {
+	for name, pkl := range map[string][]byte{
+		"one long STACK_GLOBAL name used a million times": stackGlobals(1 << 20),
+		"one long dict key set in 65536 dicts":            keyReuse(1<<16, 1<<16),
+		"one long set item added to 65536 sets":           itemReuse(1<<16, 1<<16),
+	} {
+		start := time.Now()
+		_, err := load(t, dataPkl(t, pkl), &Options{AllowObjects: true})
+		var fe *FormatError
+		if !errors.As(err, &fe) || !strings.Contains(fe.Msg, "memory or hashing") {
+			t.Errorf("%s: error %.200v, want a *FormatError about the decoding budget", name, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: took %v", name, d)
+		}
+	}
+}
+
+// stackGlobals names the global (m, 1 MiB name) n times through the memo,
+// with AllowObjects' inert values in mind: each STACK_GLOBAL copies the name.
+func stackGlobals(n int) []byte {
+	p := newPK(4).str("m").op(opMEMOIZE).str(strings.Repeat("x", 1<<20)).op(opMEMOIZE, opPOP, opPOP, opEMPTYLIST, opMARK)
+	for i := 0; i < n; i++ {
+		p.op(opBINGET, 0, opBINGET, 1, opSTACKGLOBAL)
+		if i%1000 == 999 {
+			p.op(opAPPENDS, opMARK)
+		}
+	}
+	return p.op(opAPPENDS).stop()
+}
+
+// keyReuse sets one key of keyLen bytes in each of n dicts, through the memo.
+func keyReuse(keyLen, n int) []byte {
+	p := newPK(2).str(strings.Repeat("k", keyLen)).op(opBINPUT, 0, opPOP, opEMPTYLIST, opMARK)
+	for i := 0; i < n; i++ {
+		p.op(opEMPTYDICT, opBINGET, 0, opNONE, opSETITEM)
+		if i%1000 == 999 {
+			p.op(opAPPENDS, opMARK)
+		}
+	}
+	return p.op(opAPPENDS).stop()
+}
+
+// itemReuse adds one string of itemLen bytes to each of n sets.
+func itemReuse(itemLen, n int) []byte {
+	p := newPK(4).str(strings.Repeat("k", itemLen)).op(opBINPUT, 0, opPOP, opEMPTYLIST, opMARK)
+	for i := 0; i < n; i++ {
+		p.op(opEMPTYSET, opMARK, opBINGET, 0, opADDITEMS)
+		if i%1000 == 999 {
+			p.op(opAPPENDS, opMARK)
+		}
+	}
+	return p.op(opAPPENDS).stop()
 }
 
 func TestTruncations(t *testing.T) {

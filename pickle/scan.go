@@ -88,6 +88,15 @@ const (
 	// exceed allocFloor + allocFactor × the bytes available to the pickle.
 	allocFloor  = 32 << 20
 	allocFactor = 160
+	// maxIntDigits bounds an int written as text (INT, LONG): Python 3.11+
+	// refuses to convert longer ones (sys.int_info.default_max_str_digits).
+	maxIntDigits = 4300
+	// maxIntBytes bounds an int written in binary (LONG1, LONG4): 16384
+	// bits, far more than checkpoints hold (the legacy format's magic
+	// number takes 10 bytes, a UUID 17). gopickle decodes binary ints in
+	// time quadratic in their length; within this bound that is at most
+	// microseconds.
+	maxIntBytes = 2048
 )
 
 // globalRef is a global named by a pickle, with the offset of its opcode.
@@ -236,6 +245,34 @@ func (s *scanner) str(v sym) string {
 	return string(s.buf[r[0]:r[1]])
 }
 
+// strLen returns the length of the string v, or 0 for other values.
+func (s *scanner) strLen(v sym) int64 {
+	if v == notStr {
+		return 0
+	}
+	r := s.strs[v]
+	return int64(r[1] - r[0])
+}
+
+// chargeKeys charges the hashing of the strings that the opcode op, about
+// to pop the values above the top MARK, makes dict keys or set items: a
+// string from the memo may be hashed once per use.
+func (s *scanner) chargeKeys(op byte, opOff int) error {
+	step := 1
+	switch op {
+	case opSETITEMS, opDICT:
+		step = 2
+	case opADDITEMS, opFROZENSET:
+	default:
+		return nil
+	}
+	var n int64
+	for i := s.top(); i < len(s.stack); i += step {
+		n += s.strLen(s.stack[i])
+	}
+	return s.charge(n, opOff)
+}
+
 func (s *scanner) popN(n int) { s.stack = s.stack[:len(s.stack)-n] }
 
 func (s *scanner) popMark(op byte, opOff int) (int, error) {
@@ -252,7 +289,7 @@ func (s *scanner) popMark(op byte, opOff int) (int, error) {
 func (s *scanner) charge(n int64, opOff int) error {
 	s.cost += n
 	if s.cost > s.budget {
-		return s.fail(opOff, "the pickle would need more than %d bytes of memory to decode (%d bytes of pickle); refusing", s.budget, s.avail)
+		return s.fail(opOff, "decoding would take more than %d bytes of memory or hashing, the limit for %d bytes of pickle; refusing", s.budget, s.avail)
 	}
 	return nil
 }
@@ -326,6 +363,9 @@ func (s *scanner) run() error {
 			if err != nil {
 				return err
 			}
+			if digits := bytes.TrimRight(bytes.TrimLeft(b, "+- "), "L"); op != opFLOAT && len(digits) > maxIntDigits {
+				return s.fail(off, "opcode %s: an int of %d digits exceeds the limit of %d digits", opName(op), len(digits), maxIntDigits)
+			}
 			if err := s.charge(2*int64(len(b))+64, off); err != nil {
 				return err
 			}
@@ -367,6 +407,9 @@ func (s *scanner) run() error {
 			}
 			if n <= 0 {
 				return s.fail(off, "opcode %s: unsupported length %d", opName(op), n)
+			}
+			if n > maxIntBytes {
+				return s.fail(off, "opcode %s: an int of %d bytes exceeds the limit of %d bytes", opName(op), n, maxIntBytes)
 			}
 			if _, err := s.take(op, n, off); err != nil {
 				return err
@@ -465,6 +508,9 @@ func (s *scanner) run() error {
 			}
 			s.popN(1)
 		case opAPPENDS, opADDITEMS, opSETITEMS:
+			if err := s.chargeKeys(op, off); err != nil {
+				return err
+			}
 			n, err := s.popMark(op, off)
 			if err != nil {
 				return err
@@ -479,6 +525,9 @@ func (s *scanner) run() error {
 				return err
 			}
 		case opLIST, opTUPLE, opFROZENSET, opDICT:
+			if err := s.chargeKeys(op, off); err != nil {
+				return err
+			}
 			n, err := s.popMark(op, off)
 			if err != nil {
 				return err
@@ -494,10 +543,10 @@ func (s *scanner) run() error {
 			if err := s.need(3, op, off); err != nil {
 				return err
 			}
-			s.popN(2)
-			if err := s.charge(64, off); err != nil {
+			if err := s.charge(64+s.strLen(s.stack[len(s.stack)-2]), off); err != nil {
 				return err
 			}
+			s.popN(2)
 		case opTUPLE1, opTUPLE2, opTUPLE3:
 			n := int(op-opTUPLE1) + 1
 			if err := s.need(n, op, off); err != nil {
@@ -536,6 +585,11 @@ func (s *scanner) run() error {
 			mod, name := s.stack[len(s.stack)-2], s.stack[len(s.stack)-1]
 			if mod == notStr || name == notStr {
 				return s.fail(off, "opcode STACK_GLOBAL: module and name must be strings")
+			}
+			// The strings may come from the memo, many times over: each use
+			// copies and hashes them.
+			if err := s.charge(4*(s.strLen(mod)+s.strLen(name)), off); err != nil {
+				return err
 			}
 			if err := s.global(s.str(mod), s.str(name), off); err != nil {
 				return err
