@@ -566,10 +566,16 @@ func (c *pyClass) refuse(r Reason) error {
 // preserving sharing and cycles.
 type converter struct {
 	memo map[any]any
+	// height holds, for each converted container, how deep the tree below
+	// it goes: a container reached again through the memo is as deep as
+	// when it was first converted, so the depth limit holds for the whole
+	// tree, not only for the part walked first.
+	height  map[any]int
+	deepest int // deepest level reached in the container being converted
 }
 
 func (r *reader) convert(v any, where string) (any, error) {
-	c := &converter{memo: make(map[any]any)}
+	c := &converter{memo: make(map[any]any), height: make(map[any]int)}
 	out, err := c.conv(v, 0)
 	if err != nil {
 		return nil, &FormatError{File: r.name, Where: where, Msg: err.Error()}
@@ -577,7 +583,47 @@ func (r *reader) convert(v any, where string) (any, error) {
 	return out, nil
 }
 
+// memoizable reports whether v is a container the converter memoizes.
+func memoizable(v any) bool {
+	switch v.(type) {
+	case *types.List, *types.Tuple, *types.Dict, *types.OrderedDict, *types.Set, *types.FrozenSet, *pySet, *objVal:
+		return true
+	}
+	return false
+}
+
+// conv converts v, found depth levels below the root.
 func (c *converter) conv(v any, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("object tree nesting depth exceeds %d", maxDepth)
+	}
+	if !memoizable(v) {
+		c.deepest = max(c.deepest, depth)
+		return c.convValue(v, depth)
+	}
+	if out, ok := c.memo[v]; ok {
+		// A container still being converted is reached through a cycle,
+		// which adds no depth.
+		if h, done := c.height[v]; done {
+			if depth+h > maxDepth {
+				return nil, fmt.Errorf("object tree nesting depth exceeds %d (through shared values)", maxDepth)
+			}
+			c.deepest = max(c.deepest, depth+h)
+		}
+		return out, nil
+	}
+	outer := c.deepest
+	c.deepest = depth
+	out, err := c.convValue(v, depth)
+	if err != nil {
+		return nil, err
+	}
+	c.height[v] = c.deepest - depth
+	c.deepest = max(outer, c.deepest)
+	return out, nil
+}
+
+func (c *converter) convValue(v any, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("object tree nesting depth exceeds %d", maxDepth)
 	}
@@ -655,7 +701,7 @@ func (c *converter) conv(v any, depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if hk, ok := hashKey(k); ok {
+			if hk, ok := indexKey(k); ok {
 				if seen == nil {
 					seen = make(map[any]int)
 				}
@@ -667,6 +713,9 @@ func (c *converter) conv(v any, depth int) (any, error) {
 			}
 			out.Entries = append(out.Entries, DictEntry{Key: k, Value: val})
 		}
+		if len(out.Entries) >= dictIndexMin {
+			out.index = &dictIndex{n: len(out.Entries), pos: seen}
+		}
 		return out, nil
 	case *types.OrderedDict:
 		if x == nil {
@@ -674,6 +723,7 @@ func (c *converter) conv(v any, depth int) (any, error) {
 		}
 		out := &Dict{Ordered: true, Entries: make([]DictEntry, 0, x.Len())}
 		c.memo[v] = out
+		var seen map[any]int // keys gopickle's map told apart that Python would not (1 and 1L)
 		for el := x.List.Front(); el != nil; el = el.Next() {
 			e, ok := el.Value.(*types.OrderedDictEntry)
 			if !ok {
@@ -687,7 +737,20 @@ func (c *converter) conv(v any, depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			if hk, ok := indexKey(k); ok {
+				if seen == nil {
+					seen = make(map[any]int)
+				}
+				if i, dup := seen[hk]; dup {
+					out.Entries[i].Value = val
+					continue
+				}
+				seen[hk] = len(out.Entries)
+			}
 			out.Entries = append(out.Entries, DictEntry{Key: k, Value: val})
+		}
+		if len(out.Entries) >= dictIndexMin {
+			out.index = &dictIndex{n: len(out.Entries), pos: seen}
 		}
 		if len(x.PyDict) > 0 {
 			names := make([]string, 0, len(x.PyDict))
@@ -756,17 +819,6 @@ func (c *converter) conv(v any, depth int) (any, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unsupported value of type %T", v)
-}
-
-// hashKey returns a comparable form of a dict key of a simple type.
-func hashKey(k any) (any, bool) {
-	switch x := k.(type) {
-	case string, int64, bool, float64, nil:
-		return k, true
-	case *big.Int:
-		return "big:" + x.String(), true
-	}
-	return nil, false
 }
 
 // set converts a set to a List, sorted so the result does not depend on

@@ -12,6 +12,51 @@ type Dict struct {
 	// _metadata of a state_dict), sorted by name. They are not entries and
 	// not leaves. Nil when there are none.
 	Attrs *Dict
+
+	// index locates entries by key; the reader builds it for the Dicts of
+	// a file, so that lookups cost the same however many entries a dict
+	// has.
+	index *dictIndex
+}
+
+// dictIndex maps the indexKey of each entry's key of a simple type to the
+// position of the first entry with that key, for a Dict of n entries.
+type dictIndex struct {
+	n   int
+	pos map[any]int
+}
+
+// dictIndexMin is the number of entries from which a Dict read from a file
+// is indexed.
+const dictIndexMin = 8
+
+// bigKey and bytesKey are the indexKeys of *big.Int and []byte keys.
+type (
+	bigKey struct {
+		neg bool
+		abs string
+	}
+	bytesKey string
+)
+
+// indexKey returns a comparable value equal for exactly the keys keyEqual
+// says are equal, for keys of simple types (integers, strings, bytes,
+// floats, bools, None).
+func indexKey(k any) (any, bool) {
+	if i, ok := toInt64(k); ok {
+		return i, true
+	}
+	switch x := k.(type) {
+	case string, bool, float64, nil:
+		return k, true
+	case *big.Int:
+		if x != nil {
+			return bigKey{x.Sign() < 0, string(x.Bytes())}, true
+		}
+	case []byte:
+		return bytesKey(x), true
+	}
+	return nil, false
 }
 
 // DictEntry is one key/value pair of a Dict.
@@ -19,9 +64,24 @@ type DictEntry struct{ Key, Value any }
 
 // Get returns the value of the first entry whose key equals key. Integer
 // keys compare by value whatever their Go integer type.
+//
+// A Dict read from a file carries an index of its keys, which Get uses
+// while the number of entries is unchanged: code that replaces the keys of
+// such a Dict's Entries in place should build a new Dict instead.
 func (d *Dict) Get(key any) (any, bool) {
 	if d == nil {
 		return nil, false
+	}
+	if ix := d.index; ix != nil && ix.n == len(d.Entries) {
+		if k, ok := indexKey(key); ok {
+			i, found := ix.pos[k]
+			if !found {
+				return nil, false
+			}
+			if e := d.Entries[i]; keyEqual(e.Key, key) {
+				return e.Value, true
+			}
+		}
 	}
 	for _, e := range d.Entries {
 		if keyEqual(e.Key, key) {
