@@ -5,14 +5,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/internal/fixture"
 	"github.com/ptport/ptport/convert/internal/leaf"
+	"github.com/ptport/ptport/convert/safetensors"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -64,6 +67,24 @@ func TestCorpusToSafetensors(t *testing.T) {
 			dst := filepath.Join(out, name+".safetensors")
 			err = convert.Export(context.Background(), dst, convert.Safetensors, cp)
 			cp.Close()
+			// A dtype safetensors does not name (C128) must make the export fail,
+			// naming the tensor, and leave no output.
+			unnamed := ""
+			for tn, w := range want.Tensors {
+				if !safetensors.DTypes[pickle.DType(w.DType)] && (unnamed == "" || tn < unnamed) {
+					unnamed = tn
+				}
+			}
+			if unnamed != "" {
+				var de *safetensors.DTypeError
+				if !errors.As(err, &de) || !strings.Contains(err.Error(), "tensor ") {
+					t.Errorf("%s: export error %v, want a *safetensors.DTypeError", name, err)
+				}
+				if _, statErr := os.Stat(dst); statErr == nil {
+					t.Errorf("%s: an output was left", name)
+				}
+				continue
+			}
 			if err != nil {
 				t.Errorf("%s: %v", name, err)
 				continue

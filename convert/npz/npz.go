@@ -24,7 +24,8 @@ import (
 var dtypeOfDescr = map[string]pickle.DType{
 	"<f8": pickle.F64, "<f4": pickle.F32, "<f2": pickle.F16,
 	"<i8": pickle.I64, "<i4": pickle.I32, "<i2": pickle.I16, "|i1": pickle.I8,
-	"|u1": pickle.U8, "|b1": pickle.BOOL, "<c8": pickle.C64, "<c16": pickle.C128,
+	"|u1": pickle.U8, "<u2": pickle.U16, "<u4": pickle.U32, "<u8": pickle.U64,
+	"|b1": pickle.BOOL, "<c8": pickle.C64, "<c16": pickle.C128,
 }
 
 // valuesMember is the npz member that holds a checkpoint's non-tensor values.
@@ -250,7 +251,8 @@ func readUnicode(r io.ReaderAt, off, n int64) (string, error) {
 var npyDescr = map[pickle.DType]string{
 	pickle.F64: "<f8", pickle.F32: "<f4", pickle.F16: "<f2", pickle.BF16: "<f4",
 	pickle.I64: "<i8", pickle.I32: "<i4", pickle.I16: "<i2", pickle.I8: "|i1",
-	pickle.U8: "|u1", pickle.BOOL: "|b1", pickle.C64: "<c8", pickle.C128: "<c16",
+	pickle.U8: "|u1", pickle.U16: "<u2", pickle.U32: "<u4", pickle.U64: "<u8",
+	pickle.BOOL: "|b1", pickle.C64: "<c8", pickle.C128: "<c16",
 }
 
 // npyHeader is the NPY format 1.0 header of an array, padded to 64 bytes.

@@ -54,6 +54,11 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 		}
 		head = append(head, ",\n"...)
 	}
+	for _, l := range tensors {
+		if dt := l.Value.(*pickle.Tensor).DType; !jsonDTypes[dt] {
+			return fmt.Errorf("ptjson: tensor %s: ptport's JSON format has no element encoding for dtype %s", l.Name, dt)
+		}
+	}
 	head = append(head, "\"tensors\": ["...)
 	if _, err := w.Write(head); err != nil {
 		return err
@@ -133,6 +138,13 @@ func (e *elementWriter) flush() error {
 	_, err := e.w.Write(e.buf)
 	e.buf = e.buf[:0]
 	return err
+}
+
+// jsonDTypes are the dtypes whose elements Write encodes (and Read decodes).
+var jsonDTypes = map[pickle.DType]bool{
+	pickle.F64: true, pickle.F32: true, pickle.F16: true, pickle.BF16: true, pickle.C64: true,
+	pickle.C128: true, pickle.I64: true, pickle.I32: true, pickle.I16: true, pickle.I8: true,
+	pickle.U8: true, pickle.BOOL: true,
 }
 
 func (e *elementWriter) element(b []byte) {

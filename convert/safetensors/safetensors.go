@@ -73,6 +73,15 @@ func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 		if e.DType.Size() == 0 {
 			return nil, bad("tensor %q: unknown dtype %q", key, e.DType)
 		}
+		if e.DType == pickle.F4 {
+			// safetensors counts F4's 4-bit values; a pickle.F4 element is a
+			// byte of two, as torch.float4_e2m1fn_x2's is.
+			if len(e.Shape) == 0 || e.Shape[len(e.Shape)-1]%2 != 0 {
+				return nil, bad("tensor %q: F4 shape %v does not pair its values into bytes", key, e.Shape)
+			}
+			e.Shape = append([]int(nil), e.Shape...)
+			e.Shape[len(e.Shape)-1] /= 2
+		}
 		count := int64(1)
 		for _, d := range e.Shape {
 			if d < 0 || (d > 0 && count > math.MaxInt64/int64(d)/8) {
@@ -175,8 +184,37 @@ func metadataLeaves(meta map[string]string) ([]pickle.Leaf, error) {
 	return leaves, nil
 }
 
+// DTypes are the dtypes safetensors names (its format's Dtype, as of safetensors 0.7):
+// Write writes these and refuses the others. safetensors has no complex128 (C128),
+// complex32 (C32), float8_e4m3fnuz and float8_e5m2fnuz (F8_E4M3FNUZ, F8_E5M2FNUZ) nor
+// bits types; C64 is its only complex type.
+var DTypes = map[pickle.DType]bool{
+	pickle.F64: true, pickle.F32: true, pickle.F16: true, pickle.BF16: true,
+	pickle.I64: true, pickle.I32: true, pickle.I16: true, pickle.I8: true,
+	pickle.U64: true, pickle.U32: true, pickle.U16: true, pickle.U8: true, pickle.BOOL: true,
+	pickle.C64: true, pickle.F8E4M3: true, pickle.F8E5M2: true, pickle.F8E8M0: true, pickle.F4: true,
+}
+
+// DTypeError reports a tensor whose dtype safetensors has no name for.
+type DTypeError struct{ DType pickle.DType }
+
+func (e *DTypeError) Error() string {
+	return fmt.Sprintf("safetensors has no dtype for %s tensors (it names %s)", e.DType, dtypeList())
+}
+
+func dtypeList() string {
+	names := make([]string, 0, len(DTypes))
+	for d := range DTypes {
+		names = append(names, string(d))
+	}
+	sort.Strings(names)
+	return strings.Join(names, " ")
+}
+
 // Write writes leaves to w as a safetensors file: the tensors C-contiguous and
-// little-endian, under their names, in order; the non-tensor leaves as typed JSON under
+// little-endian, under their names, in order (an F4 tensor's last dimension doubled,
+// as safetensors counts 4-bit values); a tensor of a dtype outside DTypes is an error
+// wrapping a *DTypeError, before anything is written; the non-tensor leaves as typed JSON under
 // __metadata__["ptport.values"]; and each entry of meta as __metadata__["ptport.KEY"],
 // which ReadMetadata gives back. A key of meta must not be empty or "values".
 // When w is the writer of an atomic output file (convert.WriteFile), contiguous tensors
@@ -208,12 +246,24 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	var off int64
 	for _, l := range tensors {
 		t := l.Value.(*pickle.Tensor)
+		if !DTypes[t.DType] {
+			return fmt.Errorf("safetensors: tensor %s: %w", l.Name, &DTypeError{DType: t.DType})
+		}
+		shape := t.Shape
+		if t.DType == pickle.F4 {
+			// Two 4-bit values a byte: safetensors counts the values.
+			shape = append([]int(nil), t.Shape...)
+			if len(shape) == 0 {
+				shape = []int{1}
+			}
+			shape[len(shape)-1] *= 2
+		}
 		hdr = append(hdr, ',')
 		hdr = jsonvalue.AppendString(hdr, l.Name)
 		hdr = append(hdr, `:{"dtype":"`...)
 		hdr = append(hdr, t.DType...)
 		hdr = append(hdr, `","shape":`...)
-		hdr = jsonvalue.AppendInts(hdr, t.Shape)
+		hdr = jsonvalue.AppendInts(hdr, shape)
 		n := t.NumBytes()
 		hdr = append(hdr, `,"data_offsets":[`...)
 		hdr = strconv.AppendInt(hdr, off, 10)
