@@ -77,5 +77,10 @@
 // evaluates tanh, exp and the sigmoid with package math in float64. The time loop allocates nothing: scratch buffers come from a pool and
 // are reused. When the work is large enough and GOMAXPROCS allows, a batch is split over
 // goroutines (each runs its rows through every layer without waiting for the others), or
-// the two directions of a bidirectional layer run at once.
+// the two directions of a bidirectional layer run at once. A batch too small to split
+// (below 6 sequences, and every State.Step) whose W_hh exceeds 1 MiB, more than a core's
+// L2 cache holds beside the rest of a step, has each step's products split by columns
+// instead: each core computes its share of W_hh's panels, which stays in its cache, and
+// the cores meet at the end of each product. Each output is computed as one goroutine
+// computes it, so this split too leaves every result unchanged to the bit.
 package rnn

@@ -23,6 +23,7 @@ type workspace[T Float] struct {
 	ybuf      [2][]T        // outputs of the layers below the last, used in turn
 	sc        [2]scratch[T] // per direction
 	zeros     []T           // read-only zeros for a missing h0
+	split     stepSplit[T]  // the helpers of a call whose steps are split
 }
 
 // scratch holds the buffers of one direction's time loop.
@@ -33,6 +34,17 @@ type scratch[T Float] struct {
 	hr    []T // LSTM o*tanh(c) before the projection: nb rows of H
 	pout  []T // LSTM projection output: nb rows of P (padded)
 	rows  rowScratch[T]
+	split *stepSplit[T] // when not nil, the products of the steps are split by panels
+}
+
+// gemm computes gemm(o, m, a, lda, b, c, ldc, bias, add, ldadd), split by panels over
+// sc.split's goroutines when sc has them.
+func (sc *scratch[T]) gemm(o *ops[T], m int, a []T, lda int, b *packed[T], c []T, ldc int, bias, add []T, ldadd int) {
+	if sc.split != nil {
+		sc.split.gemm(o, m, a, lda, b, c, ldc, bias, add, ldadd)
+		return
+	}
+	gemm(o, m, a, lda, b, c, ldc, bias, add, ldadd)
 }
 
 func grow[T Float](s []T, n int) []T {
@@ -160,6 +172,18 @@ func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar bool)
 		}
 		ws.zeros = ws.zeros[:nb*P]
 	}
+	// A worker with the whole batch splits the products of its steps by panels when W_hh
+	// outgrows a core's cache (see stepSplit); bidirectional layers whose directions run
+	// at once already keep two cores busy.
+	var split *stepSplit[T]
+	if parts := splitParts(&m.layers[0][0].whh); parts > 1 && nb == N && !dirPar {
+		split = &ws.split
+		split.start(parts)
+		defer split.stop()
+	}
+	for d := 0; d < D; d++ {
+		ws.sc[d].split = split
+	}
 	for k := 0; k < c.NumLayers; k++ {
 		lout := out
 		if k < c.NumLayers-1 {
@@ -218,7 +242,11 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 
 	// Input projection of all steps at once: xw = x·W_ihᵀ + b_ih.
 	xw := sc.xw[:L*nb*ghp]
-	gemmRows(o, &sc.rows, L*nb, in, inW, &w.wih, xw, ghp, w.bih)
+	if sc.split != nil && L*nb >= 3 {
+		sc.gemm(o, L*nb, in, inW, &w.wih, xw, ghp, w.bih, nil, 0) // gemmRows' result for 3 rows or more
+	} else {
+		gemmRows(o, &sc.rows, L*nb, in, inW, &w.wih, xw, ghp, w.bih)
+	}
 
 	var h0 []T
 	if j.h0 != nil {
@@ -277,7 +305,7 @@ func (m *Model[T]) step(w *dirWeights[T], sc *scratch[T], nb int, hp []T, ldh in
 	gates := sc.gates[:nb*ghp]
 	switch c.Mode {
 	case RNNTanh, RNNReLU:
-		gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ghp)
+		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ghp)
 		for i := 0; i < nb; i++ {
 			if c.Mode == RNNTanh {
 				o.tanh(ot[i*ldo:i*ldo+H], gates[i*ghp:])
@@ -286,7 +314,7 @@ func (m *Model[T]) step(w *dirWeights[T], sc *scratch[T], nb int, hp []T, ldh in
 			}
 		}
 	case LSTM:
-		gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ghp)
+		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ghp)
 		if c.ProjSize == 0 {
 			for i := 0; i < nb; i++ {
 				o.lstm(gates[i*ghp:i*ghp+4*H], cs[i*H:(i+1)*H], ot[i*ldo:i*ldo+H])
@@ -304,7 +332,7 @@ func (m *Model[T]) step(w *dirWeights[T], sc *scratch[T], nb int, hp []T, ldh in
 			copy(ot[i*ldo:i*ldo+P], pout[i*pnp:])
 		}
 	case GRU:
-		gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, nil, 0)
+		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, nil, 0)
 		for i := 0; i < nb; i++ {
 			o.gru(gates[i*ghp:i*ghp+3*H], xt[i*ghp:i*ghp+3*H], hp[i*ldh:i*ldh+H], ot[i*ldo:i*ldo+H])
 		}

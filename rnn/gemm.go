@@ -47,26 +47,34 @@ const mcRows = 192
 // with the bias term absent when bias is nil and the add term when add is nil. c must
 // hold m rows of b.np columns (ldc >= b.np); bias, when given, b.np values.
 func gemm[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], c []T, ldc int, bias, add []T, ldadd int) {
-	if m <= 0 {
+	gemmPanels(o, m, a, lda, b, 0, b.np/b.nr, c, ldc, bias, add, ldadd)
+}
+
+// gemmPanels computes what gemm computes for the columns of panels [p0, p1) of b only.
+// Each element is computed as gemm computes it, so a product split by panels over
+// goroutines gives gemm's result to the bit.
+func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 int, c []T, ldc int, bias, add []T, ldadd int) {
+	if m <= 0 || p0 >= p1 {
 		return
 	}
 	k, nr, mr := b.k, b.nr, o.mr
-	panels := b.np / nr
-	// Bounds are checked here once for the whole product, so that the tiles may trust them.
+	// Bounds are checked here once for the whole product, so that the tiles may trust them
+	// (within the panels' columns only: other goroutines may be writing the others).
+	_ = b.data[p1*k*nr-1]
 	_ = a[(m-1)*lda+k-1]
-	_ = c[(m-1)*ldc+b.np-1]
+	_ = c[(m-1)*ldc+p1*nr-1]
 	if bias != nil {
-		_ = bias[b.np-1]
+		_ = bias[p1*nr-1]
 	}
 	if add != nil {
-		_ = add[(m-1)*ldadd+b.np-1]
+		_ = add[(m-1)*ldadd+p1*nr-1]
 	}
 	for i0 := 0; i0 < m; {
 		i1 := i0 + mcRows
 		if m-i1 < 3 {
 			i1 = m
 		}
-		for p := 0; p < panels; p++ {
+		for p := p0; p < p1; p++ {
 			bp := b.data[p*k*nr : (p+1)*k*nr]
 			var bs []T
 			if bias != nil {
