@@ -149,13 +149,15 @@ func (c *Checkpoint) Close() error {
 	return c.close()
 }
 
-// Tensor returns the tensor leaf named name, or nil.
-func (c *Checkpoint) Tensor(name string) *pickle.Tensor {
+// Tensor returns the tensor leaf named name (see the package documentation for how
+// leaves are named); ok is false when the checkpoint has no such leaf or the leaf is not
+// a tensor.
+func (c *Checkpoint) Tensor(name string) (t *pickle.Tensor, ok bool) {
 	for _, l := range c.Leaves {
 		if l.Name == name {
-			t, _ := l.Value.(*pickle.Tensor)
-			return t
+			t, ok = l.Value.(*pickle.Tensor)
+			return t, ok
 		}
 	}
-	return nil
+	return nil, false
 }

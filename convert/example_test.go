@@ -28,7 +28,9 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer ref.Close()
-	y, hn, _, err := m.Forward(ref.Tensor("input"), ref.Tensor("h0"), nil)
+	x, _ := ref.Tensor("input")
+	h0, _ := ref.Tensor("h0")
+	y, hn, _, err := m.Forward(x, h0, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -110,7 +112,10 @@ func ExampleExport() {
 		log.Fatal(err)
 	}
 	defer back.Close()
-	w := back.Tensor("model_state_dict.encoder.rnn.weight_ih_l0")
+	w, ok := back.Tensor("model_state_dict.encoder.rnn.weight_ih_l0")
+	if !ok {
+		log.Fatal("no weight_ih_l0")
+	}
 	fmt.Println(back.Format, len(back.Leaves), "leaves")
 	fmt.Println(w.DType, w.Shape)
 	fmt.Println(back.Leaves[12].Name, "=", back.Leaves[12].Value)

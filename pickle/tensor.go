@@ -440,6 +440,95 @@ func (t *Tensor) Float64s() ([]float64, error) {
 	return out, err
 }
 
+// Int64s returns the elements of an integer or BOOL tensor (0 or 1) as int64s, exactly,
+// as the indices an embedding looks up are read. Floating-point, complex and quantized
+// tensors are an error, and so is a U64 element above the int64 range.
+func (t *Tensor) Int64s() ([]int64, error) {
+	if t.Quantization != nil {
+		return nil, fmt.Errorf("pickle: a quantized (%s) tensor holds quantized values, not integers", t.Quantization.DType)
+	}
+	var dec func([]int64, []byte) []int64
+	le := binary.LittleEndian
+	switch t.DType {
+	case I64, U64:
+		dec = func(o []int64, p []byte) []int64 {
+			for i := 0; i+8 <= len(p); i += 8 {
+				o = append(o, int64(le.Uint64(p[i:])))
+			}
+			return o
+		}
+	case I32:
+		dec = func(o []int64, p []byte) []int64 {
+			for i := 0; i+4 <= len(p); i += 4 {
+				o = append(o, int64(int32(le.Uint32(p[i:]))))
+			}
+			return o
+		}
+	case U32:
+		dec = func(o []int64, p []byte) []int64 {
+			for i := 0; i+4 <= len(p); i += 4 {
+				o = append(o, int64(le.Uint32(p[i:])))
+			}
+			return o
+		}
+	case I16:
+		dec = func(o []int64, p []byte) []int64 {
+			for i := 0; i+2 <= len(p); i += 2 {
+				o = append(o, int64(int16(le.Uint16(p[i:]))))
+			}
+			return o
+		}
+	case U16:
+		dec = func(o []int64, p []byte) []int64 {
+			for i := 0; i+2 <= len(p); i += 2 {
+				o = append(o, int64(le.Uint16(p[i:])))
+			}
+			return o
+		}
+	case I8:
+		dec = func(o []int64, p []byte) []int64 {
+			for _, b := range p {
+				o = append(o, int64(int8(b)))
+			}
+			return o
+		}
+	case U8:
+		dec = func(o []int64, p []byte) []int64 {
+			for _, b := range p {
+				o = append(o, int64(b))
+			}
+			return o
+		}
+	case BOOL:
+		dec = func(o []int64, p []byte) []int64 {
+			for _, b := range p {
+				o = append(o, int64(min(b, 1)))
+			}
+			return o
+		}
+	default:
+		return nil, fmt.Errorf("pickle: %s elements are not integers", t.DType)
+	}
+	l, err := t.layout()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, 0, l.n)
+	err = t.each(l, max(min(chunkSize, l.n*l.e), l.e), func(p []byte) error {
+		n := len(out)
+		out = dec(out, p)
+		if t.DType == U64 {
+			for _, v := range out[n:] {
+				if v < 0 {
+					return fmt.Errorf("pickle: U64 element %d is beyond the int64 range", uint64(v))
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 func decoder[T float32 | float64](d DType) (func([]T, []byte) []T, error) {
 	le := binary.LittleEndian
 	switch d {

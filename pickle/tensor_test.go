@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -300,6 +301,55 @@ func TestFloatConversions(t *testing.T) {
 	c := &Tensor{DType: C64, Shape: []int{1}, Storage: &Storage{DType: C64, Len: 1, src: memSource(seq(1, 8))}}
 	if _, err := c.Float32s(); err == nil {
 		t.Error("Float32s of a complex tensor succeeded")
+	}
+}
+
+func TestInt64s(t *testing.T) {
+	le := binary.LittleEndian
+	for _, dt := range []DType{I64, I32, I16, I8, U8, U16, U32, U64, BOOL} {
+		e := dt.Size()
+		const n = 3000
+		data := seq(n, e)
+		if dt == U64 {
+			for i := 0; i < n; i++ {
+				data[i*8+7] &= 0x7f // within the int64 range
+			}
+		}
+		tt := &Tensor{DType: dt, Shape: []int{50, 60}, Strides: []int{1, 50}, Storage: &Storage{DType: dt, Len: n, src: memSource(data)}}
+		raw, err := tt.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tt.Int64s()
+		if err != nil || len(got) != n {
+			t.Fatalf("%s: Int64s: %d values, %v", dt, len(got), err)
+		}
+		for i := 0; i < n; i++ {
+			b := raw[i*e : (i+1)*e]
+			var want int64
+			switch dt {
+			case I64, U64:
+				want = int64(le.Uint64(b))
+			case U32:
+				want = int64(le.Uint32(b))
+			case U16:
+				want = int64(le.Uint16(b))
+			default:
+				want = int64(refFloat(dt, b))
+			}
+			if got[i] != want {
+				t.Errorf("%s[%d]: got %d, want %d", dt, i, got[i], want)
+				break
+			}
+		}
+	}
+	big := &Tensor{DType: U64, Shape: []int{1}, Storage: &Storage{DType: U64, Len: 1, src: memSource([]byte{0, 0, 0, 0, 0, 0, 0, 0x80})}}
+	if _, err := big.Int64s(); err == nil || !strings.Contains(err.Error(), "beyond the int64 range") {
+		t.Errorf("Int64s of 2^63: %v", err)
+	}
+	f := &Tensor{DType: F32, Shape: []int{1}, Storage: &Storage{DType: F32, Len: 1, src: memSource(seq(1, 4))}}
+	if _, err := f.Int64s(); err == nil || !strings.Contains(err.Error(), "F32 elements are not integers") {
+		t.Errorf("Int64s of a float tensor: %v", err)
 	}
 }
 

@@ -156,9 +156,9 @@ func checkOutputs(t *testing.T, root, out string) (outputs, temps int) {
 			if !ok {
 				continue
 			}
-			gt := got.Tensor(l.Name)
+			gt, ok := got.Tensor(l.Name)
 			wb, _ := wt.Bytes()
-			if gt == nil {
+			if !ok {
 				t.Errorf("%s lacks %s", path, l.Name)
 				continue
 			}

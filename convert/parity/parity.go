@@ -64,14 +64,16 @@ func Check(ctx context.Context, m *convert.Model, ref *convert.Checkpoint, tol T
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	x := ref.Tensor(RefInput)
-	if x == nil {
+	x, ok := ref.Tensor(RefInput)
+	if !ok {
 		return nil, fmt.Errorf("%s: no tensor named %q (a reference file holds input, output and optionally h0, c0, h_n, c_n)", ref.Path, RefInput)
 	}
-	if ref.Tensor(RefOutput) == nil {
+	if _, ok := ref.Tensor(RefOutput); !ok {
 		return nil, fmt.Errorf("%s: no tensor named %q to compare with", ref.Path, RefOutput)
 	}
-	out, hn, cn, err := m.Forward(x, ref.Tensor(RefH0), ref.Tensor(RefC0))
+	h0, _ := ref.Tensor(RefH0)
+	c0, _ := ref.Tensor(RefC0)
+	out, hn, cn, err := m.Forward(x, h0, c0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.Path, err)
 	}
@@ -83,8 +85,8 @@ func Check(ctx context.Context, m *convert.Model, ref *convert.Checkpoint, tol T
 		name string
 		got  *pickle.Tensor
 	}{{RefOutput, out}, {RefHN, hn}, {RefCN, cn}} {
-		want := ref.Tensor(c.name)
-		if want == nil {
+		want, ok := ref.Tensor(c.name)
+		if !ok {
 			continue
 		}
 		tr, err := compare(c.name, c.got, want, tol)
@@ -208,8 +210,10 @@ func (r *Report) Values(name string) (got, want []float64) {
 // Inputs returns the model inputs a file holds: a reference-style file's input, h0 and
 // c0 (the last two nil when absent), or the single tensor of a file holding one.
 func Inputs(cp *convert.Checkpoint) (x, h0, c0 *pickle.Tensor, err error) {
-	if x = cp.Tensor(RefInput); x != nil {
-		return x, cp.Tensor(RefH0), cp.Tensor(RefC0), nil
+	if t, ok := cp.Tensor(RefInput); ok {
+		h0, _ = cp.Tensor(RefH0)
+		c0, _ = cp.Tensor(RefC0)
+		return t, h0, c0, nil
 	}
 	var only []*pickle.Tensor
 	for _, l := range cp.Leaves {

@@ -40,7 +40,9 @@ func run(args []string, w io.Writer) error {
 		return err
 	}
 	defer ref.Close()
-	y, hn, _, err := m.Forward(ref.Tensor("input"), ref.Tensor("h0"), nil)
+	x, _ := ref.Tensor("input")
+	h0, _ := ref.Tensor("h0")
+	y, hn, _, err := m.Forward(x, h0, nil)
 	if err != nil {
 		return err
 	}
