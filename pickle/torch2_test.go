@@ -255,3 +255,36 @@ func TestWriteRefuses(t *testing.T) {
 		f.Close()
 	}
 }
+
+// TestDTensorRefused: a DTensor, pickled by torch 2.x as
+// _rebuild_from_type_v2(_rebuild_wrapper_subclass, DTensor, (DTensor, dtype, size,
+// stride, offset, layout, device, requires_grad), state) with its local tensor in the
+// state, is refused in every mode, naming what is refused; so is a bare wrapper
+// subclass. Nothing is dropped silently.
+func TestDTensorRefused(t *testing.T) {
+	wrapper := func(cls string) []byte {
+		p := newPK(2).op(opEMPTYDICT).str("w").global("torch._tensor", "_rebuild_from_type_v2").op(opMARK).
+			global("torch._utils", "_rebuild_wrapper_subclass")
+		if cls != "" {
+			mod, name := cls[:strings.LastIndexByte(cls, '.')], cls[strings.LastIndexByte(cls, '.')+1:]
+			p.global(mod, name).op(opMARK).global(mod, name)
+		} else {
+			p.global("torch", "Tensor").op(opMARK).global("torch", "Tensor")
+		}
+		p.global("torch", "float32").ints([]int64{4}).ints([]int64{1}).int(0).global("torch", "strided").str("cpu").boolean(false).
+			op(opTUPLE).op(opNONE).op(opTUPLE, opREDUCE, opSETITEM)
+		return p.stop()
+	}
+	for _, tc := range []struct{ cls, want string }{
+		{"torch.distributed.tensor.DTensor", "torch.distributed.tensor.DTensor"},
+		{"", "keeps no data of its own"},
+	} {
+		for _, allow := range []bool{false, true} {
+			data := zipFile(t, "archive/", record{name: "data.pkl", data: wrapper(tc.cls)})
+			_, err := load(t, data, &Options{AllowObjects: allow})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%q, AllowObjects %v: error %v, want one containing %q", tc.cls, allow, err, tc.want)
+			}
+		}
+	}
+}
