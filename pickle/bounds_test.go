@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 )
 
 // nestedSegments returns a list of n tuples s0..sn-1 where s0 nests None in
@@ -100,5 +101,86 @@ func TestDictIndex(t *testing.T) {
 	d.Entries = append(d.Entries, DictEntry{Key: "new", Value: int64(1)})
 	if v, ok := d.Get("new"); !ok || v != int64(1) {
 		t.Errorf(`Get("new") after appending = %v, %v`, v, ok)
+	}
+}
+
+// laughsKey returns an OrderedDict whose only key is t60, where t0 = (1,)
+// and tk = (tk-1, tk-1): a key of 2^60 paths in 61 memo entries.
+func laughsKey(levels int) []byte {
+	p := newPK(2).orderedDict().op(opBINPUT, 0).int(1).op(opTUPLE1, opBINPUT, 1, opPOP)
+	for k := 2; k <= levels+1; k++ {
+		p.op(opBINGET, byte(k-1), opBINGET, byte(k-1), opTUPLE2, opBINPUT, byte(k), opPOP)
+	}
+	return p.op(opBINGET, byte(levels+1)).int(1).op(opSETITEM).stop()
+}
+
+func TestLeavesBudgets(t *testing.T) {
+	long := strings.Repeat("k", 1<<20)
+	children := func(leaf bool) []byte {
+		p := newPK(2).op(opEMPTYDICT).str(long).op(opEMPTYLIST, opMARK)
+		for i := 0; i < 100000; i++ {
+			if leaf {
+				p.int(0)
+			} else {
+				p.op(opEMPTYDICT)
+			}
+			if i%1000 == 999 {
+				p.op(opAPPENDS, opMARK)
+			}
+		}
+		return p.op(opAPPENDS, opSETITEM).stop()
+	}
+	module := newPK(2).op(opEMPTYLIST).global("torch.nn.modules.linear", "Linear").op(opEMPTYTUPLE, opNEWOBJ, opEMPTYDICT)
+	for i := 0; i < 20000; i++ {
+		module.str("a" + strings.Repeat("x", i%7)).int(int64(i)).op(opSETITEM)
+	}
+	module.str("_parameters").orderedDict().str("weight").tensorV2("FloatStorage", "0", 6, 0, []int64{6}, []int64{1}).op(opSETITEM, opSETITEM, opBUILD)
+	module.op(opBINPUT, 0, opAPPEND, opMARK)
+	for i := 1; i < 100000; i++ {
+		module.op(opBINGET, 0)
+	}
+	module.op(opAPPENDS)
+	tests := []struct {
+		name   string
+		pkl    []byte
+		leaves int    // when want is ""
+		want   string // error of Leaves
+	}{
+		{"a key of 2^60 paths", laughsKey(60), 0, "paths of the tree would take more than"},
+		{"a 1 MiB key over 100000 values", children(true), 0, "paths of the tree would take more than"},
+		{"a 1 MiB key over 100000 empty dicts", children(false), 0, "paths of the tree would take more than"},
+		{"100000 references to a module of 20000 attributes", module.stop(), 100000, ""},
+		{"a key of 2^10 paths", laughsKey(10), 1, ""},
+	}
+	for _, tc := range tests {
+		f, err := load(t, dataPkl(t, tc.pkl), nil)
+		if err != nil {
+			t.Fatalf("%s: %.300v", tc.name, err)
+		}
+		start := time.Now()
+		leaves, err := Leaves(f.Root)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: Leaves took %v", tc.name, d)
+		}
+		if tc.want != "" {
+			var fe *FormatError
+			if !errors.As(err, &fe) || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 1000 {
+				t.Errorf("%s: error %.300v, want a short *FormatError mentioning %q", tc.name, err, tc.want)
+			}
+			continue
+		}
+		if err != nil || len(leaves) != tc.leaves {
+			t.Errorf("%s: %d leaves, %.300v; want %d leaves", tc.name, len(leaves), err, tc.leaves)
+		}
+	}
+	// A wide tuple key is rendered in linear time.
+	wide := make(Tuple, 200000)
+	for i := range wide {
+		wide[i] = int64(i)
+	}
+	start := time.Now()
+	leaves, err := Leaves(&Dict{Entries: []DictEntry{{Key: wide, Value: int64(1)}}})
+	if err != nil || len(leaves) != 1 || !strings.HasPrefix(leaves[0].Name, "(0, 1, 2, ") || time.Since(start) > time.Second {
+		t.Errorf("a key of 200000 ints: %v, %v after %v", len(leaves), err, time.Since(start))
 	}
 }

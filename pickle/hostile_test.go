@@ -151,6 +151,8 @@ func TestHostilePickles(t *testing.T) {
 		{"LONG4 of 2 GiB", newPK(2).op(opLONG4, 0xff, 0xff, 0xff, 0x7f).stop(), "LONG4: an int of 2147483647 bytes exceeds the limit of 2048 bytes"},
 		{"LONG4 of 1 MiB", append(newPK(2).op(opLONG4, 0, 0, 0x10, 0).b, append(bytes.Repeat([]byte{1}, 1<<20), opSTOP)...), "an int of 1048576 bytes exceeds"},
 		{"LONG of 4301 digits", append(newPK(0).op(opLONG).b, "-"+strings.Repeat("7", 4301)+"L\n."...), "an int of 4301 digits exceeds the limit of 4300"},
+		{"GLOBAL of 5000 bytes", newPK(2).global("m", strings.Repeat("x", 5000)).stop(), "a global named by 5001 bytes exceeds the limit of 4096"},
+		{"STACK_GLOBAL of 1 MiB", stackGlobals(1, 1<<20), "a global named by 1048577 bytes"},
 		{"INT of 5000 digits", append(newPK(0).op(opINT).b, strings.Repeat("7", 5000)+"\n."...), "an int of 5000 digits"},
 		{"LONG1 of zero bytes", newPK(2).op(opLONG1, 0).stop(), "LONG1"},
 		{"FRAME of 2^62 bytes", newPK(4).op(opFRAME, 0, 0, 0, 0, 0, 0, 0, 0x40).op(opNONE).stop(), "FRAME"},
@@ -228,9 +230,9 @@ func TestHostilePickles(t *testing.T) {
 // are charged at each use that copies or hashes them.
 func TestReuseCharges(t *testing.T) {
 	for name, pkl := range map[string][]byte{
-		"one long STACK_GLOBAL name used a million times": stackGlobals(1 << 20),
-		"one long dict key set in 65536 dicts":            keyReuse(1<<16, 1<<16),
-		"one long set item added to 65536 sets":           itemReuse(1<<16, 1<<16),
+		"one STACK_GLOBAL name used a million times": stackGlobals(1<<20, 4000),
+		"one long dict key set in 65536 dicts":       keyReuse(1<<16, 1<<16),
+		"one long set item added to 65536 sets":      itemReuse(1<<16, 1<<16),
 	} {
 		start := time.Now()
 		_, err := load(t, dataPkl(t, pkl), &Options{AllowObjects: true})
@@ -244,10 +246,10 @@ func TestReuseCharges(t *testing.T) {
 	}
 }
 
-// stackGlobals names the global (m, 1 MiB name) n times through the memo,
+// stackGlobals names the global (m, a name of nameLen bytes) n times through the memo,
 // with AllowObjects' inert values in mind: each STACK_GLOBAL copies the name.
-func stackGlobals(n int) []byte {
-	p := newPK(4).str("m").op(opMEMOIZE).str(strings.Repeat("x", 1<<20)).op(opMEMOIZE, opPOP, opPOP, opEMPTYLIST, opMARK)
+func stackGlobals(n, nameLen int) []byte {
+	p := newPK(4).str("m").op(opMEMOIZE).str(strings.Repeat("x", nameLen)).op(opMEMOIZE, opPOP, opPOP, opEMPTYLIST, opMARK)
 	for i := 0; i < n; i++ {
 		p.op(opBINGET, 0, opBINGET, 1, opSTACKGLOBAL)
 		if i%1000 == 999 {

@@ -18,7 +18,7 @@ type Leaf struct {
 const (
 	leafVisitFactor = 8 // visits allowed per distinct edge of the tree
 	leafVisitFloor  = 1 << 16
-	leafNameFactor  = 256 // name bytes allowed per distinct edge
+	leafNameFactor  = 256 // bytes of paths allowed per distinct edge
 	leafNameFloor   = 16 << 20
 )
 
@@ -43,7 +43,10 @@ const (
 //
 // Values reachable by several paths (tied weights) are yielded once per
 // path. A cycle, a tree nested deeper than 1000 levels, or a walk much
-// larger than the tree (shared subtrees multiplying paths) is an error.
+// larger than the tree is an error: more than 8 visits per edge between
+// distinct values (keys included) plus 65536, or paths longer in all than
+// 256 bytes per edge plus 16 MiB (shared subtrees multiplying paths, long
+// keys over many children). Each path is charged before it is built.
 func Leaves(root any) ([]Leaf, error) {
 	edges, err := countEdges(root)
 	if err != nil {
@@ -53,6 +56,7 @@ func Leaves(root any) ([]Leaf, error) {
 		onPath:    make(map[any]bool),
 		visitLeft: leafVisitFactor*edges + leafVisitFloor,
 		nameLeft:  leafNameFactor*edges + leafNameFloor,
+		edges:     edges,
 	}
 	if err := w.walk(root, "", 0); err != nil {
 		return nil, err
@@ -129,6 +133,13 @@ func countEdges(root any) (int, error) {
 			stack = append(stack, o.State)
 			continue
 		}
+		if d, ok := v.(*Dict); ok {
+			// Keys are walked too (a tuple key can be a tree of its own).
+			for _, e := range d.Entries {
+				edges++
+				stack = append(stack, e.Key)
+			}
+		}
 		children(v, func(_ any, c any) {
 			edges++
 			stack = append(stack, c)
@@ -141,7 +152,89 @@ type leafWalker struct {
 	out       []Leaf
 	onPath    map[any]bool
 	visitLeft int
-	nameLeft  int
+	nameLeft  int // bytes of paths left to build
+	edges     int
+	keyLens   map[any]int             // rendered length of tuple and big int keys, by identity
+	modules   map[*Object]*moduleInfo // what module() needs of each object, found once
+}
+
+// child returns the path of the child at key below the path name, charging
+// its length before building it.
+func (w *leafWalker) child(name string, key any) (string, error) {
+	n, err := w.keyLen(key, 0)
+	if err != nil {
+		return "", &FormatError{Where: shortPath(name), Msg: err.Error()}
+	}
+	if name != "" {
+		n += len(name) + 1
+	}
+	if n > w.nameLeft {
+		return "", &FormatError{Where: shortPath(name), Msg: fmt.Sprintf("the paths of the tree would take more than %d bytes, the limit for a tree of %d edges (shared subtrees or long keys over many values)", leafNameFactor*w.edges+leafNameFloor, w.edges)}
+	}
+	w.nameLeft -= n
+	return join(name, keyName(key)), nil
+}
+
+// keyLen returns the length of keyName(k) without building it, memoising
+// tuples and big ints so that shared keys cost their distinct parts. The
+// length saturates at 1<<50.
+func (w *leafWalker) keyLen(k any, depth int) (int, error) {
+	const most = 1 << 50
+	switch x := k.(type) {
+	case string:
+		return len(x), nil
+	case []byte:
+		return len(x), nil
+	case int64, int, bool, nil, float64, Global:
+		return len(keyName(k)), nil
+	case *big.Int:
+		if x == nil {
+			break
+		}
+		if n, ok := w.keyLens[x]; ok {
+			return n, nil
+		}
+		n := len(x.String())
+		w.memoKeyLen(x, n)
+		return n, nil
+	case Tuple:
+		if len(x) == 0 {
+			return 2, nil
+		}
+		if n, ok := w.keyLens[&x[0]]; ok {
+			return n, nil
+		}
+		if depth > maxDepth {
+			return 0, fmt.Errorf("dict key nesting depth exceeds %d", maxDepth)
+		}
+		n := 2 + 2*(len(x)-1)
+		for _, e := range x {
+			m, err := w.keyLen(e, depth+1)
+			if err != nil {
+				return 0, err
+			}
+			n = min(n+m, most)
+		}
+		w.memoKeyLen(&x[0], n)
+		return n, nil
+	}
+	return len(keyName(k)), nil
+}
+
+func (w *leafWalker) memoKeyLen(id any, n int) {
+	if w.keyLens == nil {
+		w.keyLens = make(map[any]int)
+	}
+	w.keyLens[id] = n
+}
+
+// shortPath returns a path for a message: long paths are cut.
+func shortPath(name string) string {
+	const most = 256
+	if len(name) <= most {
+		return name
+	}
+	return fmt.Sprintf("%s... (a path of %d bytes)", name[:most], len(name))
 }
 
 func join(prefix, name string) string {
@@ -156,43 +249,50 @@ func keyName(k any) string {
 	switch x := k.(type) {
 	case string:
 		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case int:
-		return strconv.Itoa(x)
-	case *big.Int:
-		return x.String()
-	case bool:
-		if x {
-			return "True"
-		}
-		return "False"
-	case nil:
-		return "None"
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
 	case []byte:
 		return string(x)
+	}
+	return string(appendKey(nil, k))
+}
+
+// appendKey appends keyName(k) to b.
+func appendKey(b []byte, k any) []byte {
+	switch x := k.(type) {
+	case string:
+		return append(b, x...)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case *big.Int:
+		return x.Append(b, 10)
+	case bool:
+		if x {
+			return append(b, "True"...)
+		}
+		return append(b, "False"...)
+	case nil:
+		return append(b, "None"...)
+	case float64:
+		return strconv.AppendFloat(b, x, 'g', -1, 64)
+	case []byte:
+		return append(b, x...)
 	case Global:
-		return x.String()
+		return append(append(append(b, x.Module...), '.'), x.Name...)
 	case Tuple:
-		s := "("
+		b = append(b, '(')
 		for i, e := range x {
 			if i > 0 {
-				s += ", "
+				b = append(b, ", "...)
 			}
-			s += keyName(e)
+			b = appendKey(b, e)
 		}
-		return s + ")"
+		return append(b, ')')
 	}
-	return fmt.Sprintf("<%s>", reflect.TypeOf(k))
+	return fmt.Appendf(b, "<%s>", reflect.TypeOf(k))
 }
 
 func (w *leafWalker) emit(name string, v any) error {
-	w.nameLeft -= len(name)
-	if w.nameLeft < 0 {
-		return &FormatError{Where: name, Msg: "leaf names too long for the size of the tree (shared or deeply nested subtrees)"}
-	}
 	w.out = append(w.out, Leaf{Name: name, Value: v})
 	return nil
 }
@@ -200,16 +300,16 @@ func (w *leafWalker) emit(name string, v any) error {
 func (w *leafWalker) walk(v any, name string, depth int) error {
 	w.visitLeft--
 	if w.visitLeft < 0 {
-		return &FormatError{Where: name, Msg: "the tree has too many paths for its size (shared subtrees)"}
+		return &FormatError{Where: shortPath(name), Msg: fmt.Sprintf("the tree has too many paths: more than %d, the limit for a tree of %d edges (shared subtrees)", leafVisitFactor*w.edges+leafVisitFloor, w.edges)}
 	}
 	if depth > maxDepth {
-		return &FormatError{Where: name, Msg: fmt.Sprintf("tree nesting depth exceeds %d", maxDepth)}
+		return &FormatError{Where: shortPath(name), Msg: fmt.Sprintf("tree nesting depth exceeds %d", maxDepth)}
 	}
 	id := identity(v)
 	if id != nil {
 		if _, isTensor := v.(*Tensor); !isTensor {
 			if w.onPath[id] {
-				return &FormatError{Where: name, Msg: "the object tree contains a cycle"}
+				return &FormatError{Where: shortPath(name), Msg: "the object tree contains a cycle"}
 			}
 			w.onPath[id] = true
 			defer delete(w.onPath, id)
@@ -220,26 +320,11 @@ func (w *leafWalker) walk(v any, name string, depth int) error {
 	}
 	switch x := v.(type) {
 	case *Dict:
-		for _, e := range x.Entries {
-			if err := w.walk(e.Value, join(name, keyName(e.Key)), depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
+		return w.entries(x, name, depth, nil)
 	case List:
-		for i, e := range x {
-			if err := w.walk(e, join(name, strconv.Itoa(i)), depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
+		return w.items(x, name, depth)
 	case Tuple:
-		for i, e := range x {
-			if err := w.walk(e, join(name, strconv.Itoa(i)), depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
+		return w.items(x, name, depth)
 	case *Object:
 		if isScriptObject(x) {
 			return w.scriptObject(x, name, depth)
@@ -255,6 +340,40 @@ func (w *leafWalker) walk(v any, name string, depth int) error {
 	return w.emit(name, v)
 }
 
+// items walks the elements of a list or tuple.
+func (w *leafWalker) items(x []any, name string, depth int) error {
+	for i, e := range x {
+		path, err := w.child(name, i)
+		if err != nil {
+			return err
+		}
+		if err := w.walk(e, path, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entries walks the values of d, skipping nil values and the string keys
+// in skip when skip is not nil (as a module's state_dict() does).
+func (w *leafWalker) entries(d *Dict, name string, depth int, skip map[string]bool) error {
+	for _, e := range d.Entries {
+		if skip != nil {
+			if s, ok := e.Key.(string); e.Value == nil || ok && skip[s] {
+				continue
+			}
+		}
+		path, err := w.child(name, e.Key)
+		if err != nil {
+			return err
+		}
+		if err := w.walk(e.Value, path, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // isModule reports whether o looks like an nn.Module: its state has
 // _parameters or _modules.
 func isModule(o *Object) bool {
@@ -265,53 +384,53 @@ func isModule(o *Object) bool {
 	return ok
 }
 
+// moduleInfo is what the walk needs of an nn.Module's state, found once per
+// object however many paths reach it.
+type moduleInfo struct {
+	parameters, buffers, modules *Dict
+	nonPersistent                map[string]bool
+}
+
+func (w *leafWalker) moduleInfo(o *Object) *moduleInfo {
+	if m, ok := w.modules[o]; ok {
+		return m
+	}
+	m := &moduleInfo{nonPersistent: map[string]bool{}}
+	dict := func(name string) *Dict {
+		v, _ := o.Attr(name)
+		d, _ := v.(*Dict)
+		return d
+	}
+	m.parameters, m.buffers, m.modules = dict("_parameters"), dict("_buffers"), dict("_modules")
+	if np, ok := o.Attr("_non_persistent_buffers_set"); ok {
+		if items, ok := np.(List); ok {
+			for _, it := range items {
+				if s, ok := it.(string); ok {
+					m.nonPersistent[s] = true
+				}
+			}
+		}
+	}
+	if w.modules == nil {
+		w.modules = make(map[*Object]*moduleInfo)
+	}
+	w.modules[o] = m
+	return m
+}
+
 // module walks an nn.Module as state_dict() does.
 func (w *leafWalker) module(o *Object, name string, depth int) error {
-	if p, ok := o.Attr("_parameters"); ok {
-		if d, ok := p.(*Dict); ok {
-			for _, e := range d.Entries {
-				if e.Value == nil {
-					continue
-				}
-				if err := w.walk(e.Value, join(name, keyName(e.Key)), depth+1); err != nil {
-					return err
-				}
-			}
+	m := w.moduleInfo(o)
+	for _, d := range []*Dict{m.parameters, m.buffers, m.modules} {
+		if d == nil {
+			continue
 		}
-	}
-	if b, ok := o.Attr("_buffers"); ok {
-		if d, ok := b.(*Dict); ok {
-			skip := map[string]bool{}
-			if np, ok := o.Attr("_non_persistent_buffers_set"); ok {
-				if items, ok := np.(List); ok {
-					for _, it := range items {
-						if s, ok := it.(string); ok {
-							skip[s] = true
-						}
-					}
-				}
-			}
-			for _, e := range d.Entries {
-				k := keyName(e.Key)
-				if e.Value == nil || skip[k] {
-					continue
-				}
-				if err := w.walk(e.Value, join(name, k), depth+1); err != nil {
-					return err
-				}
-			}
+		skip := map[string]bool{}
+		if d == m.buffers {
+			skip = m.nonPersistent
 		}
-	}
-	if m, ok := o.Attr("_modules"); ok {
-		if d, ok := m.(*Dict); ok {
-			for _, e := range d.Entries {
-				if e.Value == nil {
-					continue
-				}
-				if err := w.walk(e.Value, join(name, keyName(e.Key)), depth+1); err != nil {
-					return err
-				}
-			}
+		if err := w.entries(d, name, depth, skip); err != nil {
+			return err
 		}
 	}
 	return nil

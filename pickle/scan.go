@@ -97,6 +97,9 @@ const (
 	// time quadratic in their length; within this bound that is at most
 	// microseconds.
 	maxIntBytes = 2048
+	// maxGlobalName bounds the module and name of a global together: the
+	// longest names of real checkpoints take less than 100 bytes.
+	maxGlobalName = 4096
 )
 
 // globalRef is a global named by a pickle, with the offset of its opcode.
@@ -588,6 +591,9 @@ func (s *scanner) run() error {
 			}
 			// The strings may come from the memo, many times over: each use
 			// copies and hashes them.
+			if n := s.strLen(mod) + s.strLen(name); n > maxGlobalName {
+				return s.fail(off, "opcode STACK_GLOBAL: a global named by %d bytes exceeds the limit of %d bytes", n, maxGlobalName)
+			}
 			if err := s.charge(4*(s.strLen(mod)+s.strLen(name)), off); err != nil {
 				return err
 			}
@@ -727,6 +733,9 @@ func (s *scanner) run() error {
 }
 
 func (s *scanner) global(mod, name string, off int) error {
+	if n := len(mod) + len(name); n > maxGlobalName {
+		return s.fail(off, "a global named by %d bytes exceeds the limit of %d bytes", n, maxGlobalName)
+	}
 	if err := s.charge(128, off); err != nil {
 		return err
 	}

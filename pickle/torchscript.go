@@ -28,7 +28,11 @@ func (w *leafWalker) scriptObject(o *Object, name string, depth int) error {
 			if pass == 0 && !isTensor || pass == 1 && (!isObject || !isScriptObject(sub)) {
 				continue
 			}
-			if err := w.walk(e.Value, join(name, keyName(e.Key)), depth+1); err != nil {
+			path, err := w.child(name, e.Key)
+			if err != nil {
+				return err
+			}
+			if err := w.walk(e.Value, path, depth+1); err != nil {
 				return err
 			}
 		}
@@ -40,12 +44,25 @@ func (w *leafWalker) scriptObject(o *Object, name string, depth int) error {
 // their code interprets (a __getstate__ tuple set by __setstate__, as quantized
 // modules do): reading it would mean running that code.
 func (r *reader) checkScript(root any, where string) error {
+	// Paths are built only for the message: a node keeps its parent and key.
 	type item struct {
-		v    any
-		path string
+		v      any
+		parent *item
+		key    any
+	}
+	path := func(it *item) string {
+		var keys []any
+		for ; it != nil && it.parent != nil; it = it.parent {
+			keys = append(keys, it.key)
+		}
+		s := ""
+		for i := len(keys) - 1; i >= 0 && len(s) < 256; i-- {
+			s = join(s, keyName(keys[i]))
+		}
+		return shortPath(s)
 	}
 	seen := make(map[any]bool)
-	stack := []item{{root, ""}}
+	stack := []*item{{v: root}}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -57,7 +74,7 @@ func (r *reader) checkScript(root any, where string) error {
 		}
 		if o, ok := it.v.(*Object); ok && isScriptObject(o) {
 			if _, ok := o.State.(*Dict); !ok {
-				at := it.path
+				at := path(it)
 				if at == "" {
 					at = "the root object"
 				}
@@ -68,11 +85,11 @@ func (r *reader) checkScript(root any, where string) error {
 		children(it.v, func(key, child any) {
 			if o, ok := it.v.(*Object); ok && key == "State" {
 				if _, isDict := o.State.(*Dict); isDict {
-					children(o.State, func(k, c any) { stack = append(stack, item{c, join(it.path, keyName(k))}) })
+					children(o.State, func(k, c any) { stack = append(stack, &item{c, it, k}) })
 					return
 				}
 			}
-			stack = append(stack, item{child, join(it.path, keyName(key))})
+			stack = append(stack, &item{child, it, key})
 		})
 	}
 	return nil
