@@ -184,3 +184,58 @@ func TestLeavesBudgets(t *testing.T) {
 		t.Errorf("a key of 200000 ints: %v, %v after %v", len(leaves), err, time.Since(start))
 	}
 }
+
+func TestWriteBudgets(t *testing.T) {
+	// t0 = (1,), tk = (tk-1, tk-1): a key of 2^60 paths.
+	key := Tuple{int64(1)}
+	for i := 0; i < 60; i++ {
+		key = Tuple{key, key}
+	}
+	long := strings.Repeat("s", 1<<20)
+	blob := []byte(long)
+	many := make(List, 100000)
+	for i := range many {
+		if i%2 == 0 {
+			many[i] = long
+		} else {
+			many[i] = blob
+		}
+	}
+	deep := any(int64(0))
+	for i := 0; i < 2000; i++ {
+		deep = List{deep}
+	}
+	tests := []struct {
+		name string
+		root any
+		want string // error; "" for none
+		most int    // bytes of output when want is ""
+	}{
+		{"an OrderedDict attribute with a key of 2^60 paths",
+			&Dict{Ordered: true, Attrs: &Dict{Entries: []DictEntry{{Key: "_metadata", Value: &Dict{Entries: []DictEntry{{Key: key, Value: &Dict{}}}}}}}}, "", 4 << 10},
+		{"a 1 MiB string and bytes each used 50000 times", many, "", 3 << 20},
+		{"a list 2000 deep", deep, "nested deeper than 1000", 0},
+		{"a key of 2^60 paths over a value that cannot be written",
+			&Dict{Entries: []DictEntry{{Key: key, Value: make(chan int)}}}, "cannot write a value of type chan int", 0},
+	}
+	for _, tc := range tests {
+		var out countWriter
+		start := time.Now()
+		err := Write(&out, tc.root, nil)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: Write took %v", tc.name, d)
+		}
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %.300v", tc.name, err)
+		case tc.want == "" && out.n > int64(tc.most):
+			t.Errorf("%s: wrote %d bytes, want at most %d", tc.name, out.n, tc.most)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 1000):
+			t.Errorf("%s: error %.300v, want a short error mentioning %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }

@@ -2,6 +2,7 @@ package pickle
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"reflect"
 	"strconv"
@@ -256,10 +257,14 @@ func keyName(k any) string {
 }
 
 // appendKey appends keyName(k) to b.
-func appendKey(b []byte, k any) []byte {
+func appendKey(b []byte, k any) []byte { return appendKeyLimit(b, k, math.MaxInt) }
+
+// appendKeyLimit appends keyName(k) to b, or its start when b would grow
+// past limit bytes.
+func appendKeyLimit(b []byte, k any, limit int) []byte {
 	switch x := k.(type) {
 	case string:
-		return append(b, x...)
+		return append(b, x[:max(0, min(len(x), limit-len(b)))]...)
 	case int64:
 		return strconv.AppendInt(b, x, 10)
 	case int:
@@ -276,16 +281,19 @@ func appendKey(b []byte, k any) []byte {
 	case float64:
 		return strconv.AppendFloat(b, x, 'g', -1, 64)
 	case []byte:
-		return append(b, x...)
+		return append(b, x[:max(0, min(len(x), limit-len(b)))]...)
 	case Global:
 		return append(append(append(b, x.Module...), '.'), x.Name...)
 	case Tuple:
 		b = append(b, '(')
 		for i, e := range x {
+			if len(b) >= limit {
+				return b
+			}
 			if i > 0 {
 				b = append(b, ", "...)
 			}
-			b = appendKey(b, e)
+			b = appendKeyLimit(b, e, limit)
 		}
 		return append(b, ')')
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // WriteOptions configure Write. The zero value (or nil) writes what
@@ -168,11 +169,14 @@ type writeStorage struct {
 	nbytes int64
 }
 
-// writeSeqID identifies a List or Tuple by its backing array and length.
+// writeSeqID identifies a List or Tuple by its backing array and length,
+// a string or []byte by its bytes and length.
 type writeSeqID struct {
 	first *any
 	n     int
 	tuple bool
+	str   *byte
+	bytes bool
 }
 
 type pickler struct {
@@ -187,6 +191,8 @@ type pickler struct {
 	byPtr    map[*Storage]*writeStorage
 	byKey    map[string]*writeStorage
 	lazy     map[lazyKey]*Storage // storages with lazy bits applied
+	// hashables records which tuples can be dict keys.
+	hashables map[*any]bool
 }
 
 func newPickler() *pickler {
@@ -202,11 +208,48 @@ func newPickler() *pickler {
 	}
 }
 
-// writeError is an error at a path of the tree.
-func writeError(path, format string, args ...any) error {
-	if path == "" {
-		path = "<root>"
+// writePos is a place in the tree being written: its parent and its key
+// there. The path is rendered only for an error message.
+type writePos struct {
+	parent *writePos
+	key    any
+	depth  int
+}
+
+// at returns the place of the child at key.
+func (w *writePos) at(key any) *writePos {
+	d := 1
+	if w != nil {
+		d = w.depth + 1
 	}
+	return &writePos{parent: w, key: key, depth: d}
+}
+
+// String renders the path, cut after about 256 bytes.
+func (w *writePos) String() string {
+	const most = 256
+	var keys []any
+	for ; w != nil; w = w.parent {
+		keys = append(keys, w.key)
+	}
+	if len(keys) == 0 {
+		return "<root>"
+	}
+	var b []byte
+	for i := len(keys) - 1; i >= 0; i-- {
+		if len(b) > 0 {
+			b = append(b, '.')
+		}
+		b = appendKeyLimit(b, keys[i], most+1)
+		if len(b) > most {
+			return string(b[:most]) + "..."
+		}
+	}
+	return string(b)
+}
+
+// writeError is an error at a place of the tree.
+func writeError(path *writePos, format string, args ...any) error {
 	return fmt.Errorf("pickle: write: %s: %s", path, fmt.Sprintf(format, args...))
 }
 
@@ -216,7 +259,7 @@ func writePath(parent string, key any) string {
 
 func (p *pickler) dump(root any) error {
 	p.buf = append(p.buf, opPROTO, 2)
-	if err := p.value(root, ""); err != nil {
+	if err := p.value(root, nil); err != nil {
 		return err
 	}
 	p.buf = append(p.buf, opSTOP)
@@ -247,18 +290,21 @@ func (p *pickler) get(i int) {
 	}
 }
 
-func (p *pickler) str(s string) { p.memoStr(p.strs, s) }
+func (p *pickler) str(s string) int { return p.memoStr(p.strs, s) }
 
-// memoStr writes s, or a reference to it when memo has it.
-func (p *pickler) memoStr(memo map[string]int, s string) {
+// memoStr writes s, or a reference to it when memo has it, and returns its
+// memo index.
+func (p *pickler) memoStr(memo map[string]int, s string) int {
 	if i, ok := memo[s]; ok {
 		p.get(i)
-		return
+		return i
 	}
 	p.op(opBINUNICODE)
 	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(s)))
 	p.buf = append(p.buf, s...)
-	memo[s] = p.put()
+	i := p.put()
+	memo[s] = i
+	return i
 }
 
 // global writes GLOBAL module name, memoized.
@@ -369,7 +415,10 @@ func (p *pickler) ints(v []int) {
 }
 
 // value writes v, at path in the tree.
-func (p *pickler) value(v any, path string) error {
+func (p *pickler) value(v any, path *writePos) error {
+	if path != nil && path.depth > maxDepth {
+		return writeError(path, "the tree is nested deeper than %d levels", maxDepth)
+	}
 	switch x := v.(type) {
 	case nil:
 		p.op(opNONE)
@@ -401,12 +450,25 @@ func (p *pickler) value(v any, path string) error {
 		p.op(opREDUCE)
 		p.put()
 	case string:
-		if !pythonUTF8(x) {
-			return writeError(path, "string %q is not UTF-8; Python cannot load it", x)
+		// A string shared by many places of the tree is checked and
+		// hashed once, not once per place.
+		id := writeSeqID{n: len(x), str: unsafe.StringData(x)}
+		if i, ok := p.objs[id]; ok {
+			p.get(i)
+			return nil
 		}
-		p.str(x)
+		if !pythonUTF8(x) {
+			return writeError(path, "string %.64q is not UTF-8; Python cannot load it", x)
+		}
+		p.objs[id] = p.str(x)
 	case []byte:
-		p.bytes(x)
+		// Python memoizes a bytes object; the pickle refers to it again.
+		id := writeSeqID{n: len(x), str: unsafe.SliceData(x), bytes: true}
+		if i, ok := p.objs[id]; ok && len(x) > 0 {
+			p.get(i)
+			return nil
+		}
+		p.objs[id] = p.bytes(x)
 	case Global:
 		if !writableGlobal(x) {
 			return writeError(path, "global %s is not a torch dtype, storage or tensor class, layout or memory format, torch.Size or collections.OrderedDict", x)
@@ -452,12 +514,12 @@ func (p *pickler) value(v any, path string) error {
 
 // bytes writes b as protocol 2 does: _codecs.encode(latin-1 text,
 // "latin1"), or bytes() when empty.
-func (p *pickler) bytes(b []byte) {
+// bytes writes b and returns its memo index.
+func (p *pickler) bytes(b []byte) int {
 	if len(b) == 0 {
 		p.global("__builtin__", "bytes")
 		p.op(opEMPTYTUPLE, opREDUCE)
-		p.put()
-		return
+		return p.put()
 	}
 	p.global("_codecs", "encode")
 	r := make([]rune, len(b))
@@ -468,7 +530,7 @@ func (p *pickler) bytes(b []byte) {
 	p.memoStr(p.own, "latin1")
 	p.tupleEnd(2)
 	p.op(opREDUCE)
-	p.put()
+	return p.put()
 }
 
 // pythonUTF8 reports whether s is UTF-8 as Python's "surrogatepass"
@@ -509,7 +571,7 @@ func writableGlobal(g Global) bool {
 
 // enter marks a container as being written, refusing cycles; it returns
 // the memo index when the container was written before.
-func (p *pickler) enter(id any, path string) (memo int, done bool, err error) {
+func (p *pickler) enter(id any, path *writePos) (memo int, done bool, err error) {
 	if i, ok := p.objs[id]; ok {
 		return i, true, nil
 	}
@@ -525,13 +587,13 @@ func (p *pickler) leave(id any, memo int) {
 	p.objs[id] = memo
 }
 
-func (p *pickler) list(l List, path string) error {
+func (p *pickler) list(l List, path *writePos) error {
 	if len(l) == 0 {
 		p.op(opEMPTYLIST)
 		p.put()
 		return nil
 	}
-	id := writeSeqID{&l[0], len(l), false}
+	id := writeSeqID{first: &l[0], n: len(l)}
 	if i, done, err := p.enter(id, path); err != nil {
 		return err
 	} else if done {
@@ -546,7 +608,7 @@ func (p *pickler) list(l List, path string) error {
 			p.op(opMARK)
 		}
 		for i := start; i < end; i++ {
-			if err := p.value(l[i], writePath(path, i)); err != nil {
+			if err := p.value(l[i], path.at(i)); err != nil {
 				return err
 			}
 		}
@@ -560,12 +622,12 @@ func (p *pickler) list(l List, path string) error {
 	return nil
 }
 
-func (p *pickler) tuple(t Tuple, path string) error {
+func (p *pickler) tuple(t Tuple, path *writePos) error {
 	if len(t) == 0 {
 		p.op(opEMPTYTUPLE)
 		return nil
 	}
-	id := writeSeqID{&t[0], len(t), true}
+	id := writeSeqID{first: &t[0], n: len(t), tuple: true}
 	if i, done, err := p.enter(id, path); err != nil {
 		return err
 	} else if done {
@@ -576,7 +638,7 @@ func (p *pickler) tuple(t Tuple, path string) error {
 		p.op(opMARK)
 	}
 	for i, e := range t {
-		if err := p.value(e, writePath(path, i)); err != nil {
+		if err := p.value(e, path.at(i)); err != nil {
 			return err
 		}
 	}
@@ -584,7 +646,7 @@ func (p *pickler) tuple(t Tuple, path string) error {
 	return nil
 }
 
-func (p *pickler) dict(d *Dict, path string) error {
+func (p *pickler) dict(d *Dict, path *writePos) error {
 	if i, done, err := p.enter(d, path); err != nil {
 		return err
 	} else if done {
@@ -614,20 +676,20 @@ func (p *pickler) dict(d *Dict, path string) error {
 	return nil
 }
 
-func (p *pickler) setItems(entries []DictEntry, path string) error {
+func (p *pickler) setItems(entries []DictEntry, path *writePos) error {
 	for start := 0; start < len(entries); start += pickleBatchSize {
 		end := min(start+pickleBatchSize, len(entries))
 		if end-start > 1 {
 			p.op(opMARK)
 		}
 		for _, e := range entries[start:end] {
-			if !pyHashable(e.Key) {
+			if !p.hashable(e.Key, 0) {
 				return writeError(path, "dict key of type %T cannot be a Python dict key", e.Key)
 			}
 			if err := p.value(e.Key, path); err != nil {
 				return err
 			}
-			if err := p.value(e.Value, writePath(path, e.Key)); err != nil {
+			if err := p.value(e.Value, path.at(e.Key)); err != nil {
 				return err
 			}
 		}
@@ -640,8 +702,9 @@ func (p *pickler) setItems(entries []DictEntry, path string) error {
 	return nil
 }
 
-// pyHashable reports whether k can be a Python dict key.
-func pyHashable(k any) bool {
+// hashable reports whether k can be a Python dict key. Tuples are judged
+// once each, so that a key sharing its parts costs its distinct parts.
+func (p *pickler) hashable(k any, depth int) bool {
 	switch x := k.(type) {
 	case nil, bool, int64, int, int32, int16, int8, uint8, uint16, uint32, uint, uint64,
 		float64, float32, complex128, string, []byte, Global:
@@ -649,19 +712,31 @@ func pyHashable(k any) bool {
 	case *big.Int:
 		return x != nil
 	case Tuple:
-		for _, e := range x {
-			if !pyHashable(e) {
-				return false
-			}
+		if len(x) == 0 {
+			return true
 		}
-		return true
+		if ok, seen := p.hashables[&x[0]]; seen {
+			return ok
+		}
+		ok := depth <= maxDepth
+		for _, e := range x {
+			if !ok {
+				break
+			}
+			ok = p.hashable(e, depth+1)
+		}
+		if p.hashables == nil {
+			p.hashables = make(map[*any]bool)
+		}
+		p.hashables[&x[0]] = ok
+		return ok
 	}
 	return false
 }
 
 // object writes a pickled object (an nn.Module) as the OrderedDict its
 // state_dict() would return (without its _metadata).
-func (p *pickler) object(o *Object, path string) error {
+func (p *pickler) object(o *Object, path *writePos) error {
 	if i, done, err := p.enter(o, path); err != nil {
 		return err
 	} else if done {
@@ -677,7 +752,7 @@ func (p *pickler) object(o *Object, path string) error {
 		v := l.Value
 		switch x := v.(type) {
 		case *Object:
-			return writeError(writePath(path, l.Name), "object %s.%s has no state to write", x.Module, x.Name)
+			return writeError(path.at(l.Name), "object %s.%s has no state to write", x.Module, x.Name)
 		case *Tensor:
 			// state_dict() holds detached tensors: new tensor objects on
 			// the same storages, without requires_grad.
@@ -695,7 +770,7 @@ func (p *pickler) object(o *Object, path string) error {
 }
 
 // storage returns the record of s, viewed as elements of dtype.
-func (p *pickler) storage(s *Storage, dtype DType, path string) (*writeStorage, error) {
+func (p *pickler) storage(s *Storage, dtype DType, path *writePos) (*writeStorage, error) {
 	if out, ok := p.byPtr[s]; ok {
 		if out.dtype != dtype {
 			return nil, writeError(path, "storage is viewed both as %s and as %s; torch.save cannot write that", out.dtype, dtype)
@@ -754,7 +829,7 @@ func (p *pickler) persid(s *writeStorage) {
 
 // tensor writes t as torch._utils._rebuild_tensor_v2(storage, offset, size,
 // stride, requires_grad, OrderedDict()).
-func (p *pickler) tensor(t *Tensor, path string) error {
+func (p *pickler) tensor(t *Tensor, path *writePos) error {
 	if i, ok := p.objs[t]; ok {
 		p.get(i)
 		return nil
