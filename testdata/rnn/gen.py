@@ -148,8 +148,10 @@ def write_safetensors(path, tensors, metadata):
 
 
 def run_case(path, mode, inp, hidden, layers, bias, batch_first, bidirectional, proj, layout,
-             seq, batch, dtype, give_h0, seed, synth_exp=None, x_scale=1.0):
-    """Builds the module, runs it, writes the case file."""
+             seq, batch, dtype, give_h0, seed, synth_exp=None, x_scale=1.0, truth=False):
+    """Builds the module, runs it, writes the case file. With truth, a float32 case also
+    holds truth_output, truth_h_n (and truth_c_n): the same module and arguments widened
+    to float64 and run in float64, the float64 truth its float32 results round."""
     torch.manual_seed(seed)
     m = make_module(mode, inp, hidden, layers, bias, batch_first, bidirectional, proj)
     m = m.to(TORCH_DTYPE[dtype]).eval()
@@ -205,6 +207,15 @@ def run_case(path, mode, inp, hidden, layers, bias, batch_first, bidirectional, 
         tensors["h_n"] = hid.numpy()
     for k in tensors:
         tensors[k] = tensors[k].astype(NP_DTYPE[dtype])
+    if truth and dtype == "F32":
+        wide = lambda a: a.double() if torch.is_tensor(a) else tuple(t.double() for t in a)
+        with torch.no_grad():
+            out64, hid64 = m.double()(*[wide(a) for a in args])
+        tensors["truth_output"] = out64.numpy()
+        if mode.startswith("lstm"):
+            tensors["truth_h_n"], tensors["truth_c_n"] = hid64[0].numpy(), hid64[1].numpy()
+        else:
+            tensors["truth_h_n"] = hid64.numpy()
     write_safetensors(path, tensors, meta)
 
 

@@ -1,0 +1,713 @@
+#!/usr/bin/python3
+"""Fixtures of the parity check (package convert/parity and `ptport check`), made by real
+PyTorch. Run from anywhere with Debian's python3-torch:
+
+    /usr/bin/python3 testdata/parity/gen.py
+
+Each case writes a model file (a state_dict or a whole pickled module, as a user's code
+saves it) and a reference file (the dict a notebook exports with torch.save), both named
+in cases.json with what the check must conclude:
+
+  outcome      "pass", "fail" (exit status 1) or "error" (unusable input, exit status 2)
+  rule         for pass and fail: "tolerance" (every element within atol + rtol*|ref|),
+               "truth" (decided against the float64 truth: for a model computed below
+               float64, every tensor beyond its tolerance is judged by it) or "shape"
+               (the shapes differ: nothing compared)
+  compared     the compared tensors and the reference entries they come from
+  initial      where each initial state came from: a reference entry, or "zeros"
+  diagnosis    the porting mistakes that explain a failure: every mistake whose emulation
+               in PyTorch (below) reproduces the reference within the tolerance
+  error        for errors: words the message must hold (what the schema and the strict
+               loading rules state: the offending names, the closest known name)
+  torch_error  what PyTorch itself says when it is given the same thing
+  measured     numbers measured here, with PyTorch, that the expectations rest on
+
+Nothing in an expectation is typed by hand except what a rule states (an entry that is not
+in the schema is an error; a missing key is named). Numbers and diagnoses come from the
+computations below: each mistake is made on purpose, and every known mistake is then
+emulated in PyTorch on the case to find which ones explain the reference.
+
+The float64 truth of a float32 model is the same module widened to float64 (weights and
+inputs converted exactly) run in float64.
+"""
+import collections
+import json
+import os
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# torch.testing.assert_close's default (rtol, atol) by dtype (torch/testing/_comparison.py,
+# _DTYPE_PRECISIONS); for two tensors of different dtypes it takes the larger of each.
+PRECISION = {torch.float16: (1e-3, 1e-5), torch.bfloat16: (1.6e-2, 1e-5),
+             torch.float32: (1.3e-6, 1e-5), torch.float64: (1e-7, 1e-7)}
+
+cases = collections.OrderedDict()
+
+
+def save(obj, name):
+    torch.save(obj, os.path.join(HERE, name))
+
+
+# ---------------------------------------------------------------------------------------
+# Modules and how they run.
+
+class Spec:
+    """A recurrent module's configuration, as its constructor takes it."""
+
+    def __init__(self, mode, inp, hidden, layers=1, bias=True, batch_first=False,
+                 bidirectional=False, proj=0):
+        self.mode, self.inp, self.hidden, self.layers = mode, inp, hidden, layers
+        self.bias, self.batch_first, self.bidirectional, self.proj = bias, batch_first, bidirectional, proj
+
+    def module(self, **change):
+        s = Spec(**{**self.__dict__, **change})
+        kw = dict(num_layers=s.layers, bias=s.bias, batch_first=s.batch_first, bidirectional=s.bidirectional)
+        if s.mode in ("tanh", "relu"):
+            return torch.nn.RNN(s.inp, s.hidden, nonlinearity=s.mode, **kw)
+        if s.mode == "gru":
+            return torch.nn.GRU(s.inp, s.hidden, **kw)
+        return torch.nn.LSTM(s.inp, s.hidden, proj_size=s.proj, **kw)
+
+    @property
+    def lstm(self):
+        return self.mode == "lstm"
+
+    @property
+    def dirs(self):
+        return 2 if self.bidirectional else 1
+
+    @property
+    def out(self):
+        return self.proj or self.hidden
+
+    def states(self, batch, scale=0.5):
+        """Random initial states (h0, c0) for a batch (None: unbatched)."""
+        shape = (self.dirs * self.layers,) + (() if batch is None else (batch,))
+        h0 = scale * torch.randn(*shape, self.out)
+        c0 = scale * torch.randn(*shape, self.hidden) if self.lstm else None
+        return h0, c0
+
+
+def run(m, x, h0=None, c0=None):
+    """m's output, h_n and c_n (LSTM) on x from h0, c0, in eval mode without gradients."""
+    m.eval()
+    with torch.no_grad():
+        if isinstance(m, torch.nn.LSTM):
+            y, (hn, cn) = m(x, None if h0 is None else (h0, c0))
+            return collections.OrderedDict(output=y, h_n=hn, c_n=cn)
+        y, hn = m(x, h0)
+        return collections.OrderedDict(output=y, h_n=hn)
+
+
+def module_with(spec, sd, dtype=torch.float32, **change):
+    m = spec.module(**change).to(dtype)
+    m.load_state_dict({k: v.to(dtype) for k, v in sd.items()})
+    return m.eval()
+
+
+def run_layers(spec, sd, x, h0=None, c0=None, reverse="right", nonlinearity=None):
+    """Runs spec with the weights sd layer by layer, direction by direction, each direction
+    a one-layer unidirectional module of PyTorch's. reverse says how the reverse direction
+    runs: "right" as PyTorch does (over the sequence from its end, its outputs put back in
+    time order), "unflipped" (its outputs left in the order it made them), "forward" (over
+    the sequence from its start, as if it were a forward direction)."""
+    mode = nonlinearity or spec.mode
+    batch_first = spec.batch_first and x.dim() == 3
+    seq = x.transpose(0, 1) if batch_first else x
+    unbatched = seq.dim() == 2
+    if unbatched:
+        seq = seq.unsqueeze(1)
+        h0 = None if h0 is None else h0.unsqueeze(1)
+        c0 = None if c0 is None else c0.unsqueeze(1)
+    hs, cs = [], []
+    for k in range(spec.layers):
+        outs = []
+        for d in range(spec.dirs):
+            sfx = "_l%d%s" % (k, "_reverse" if d else "")
+            one = Spec(mode, seq.shape[-1], spec.hidden, bias=spec.bias, proj=spec.proj).module()
+            one.load_state_dict({n.replace(sfx, "_l0"): v for n, v in sd.items() if n.endswith(sfx)})
+            i = k * spec.dirs + d
+            hi = None if h0 is None else h0[i:i + 1]
+            ci = None if c0 is None else c0[i:i + 1]
+            xin = seq.flip(0) if d and reverse != "forward" else seq
+            r = run(one, xin, hi, ci)
+            y = r["output"].flip(0) if d and reverse == "right" else r["output"]
+            outs.append(y)
+            hs.append(r["h_n"])
+            if spec.lstm:
+                cs.append(r["c_n"])
+        seq = torch.cat(outs, dim=-1)
+    res = collections.OrderedDict(output=seq, h_n=torch.cat(hs), c_n=torch.cat(cs) if spec.lstm else None)
+    if unbatched:
+        res = collections.OrderedDict((n, None if t is None else t.squeeze(1)) for n, t in res.items())
+    if batch_first:
+        res["output"] = res["output"].transpose(0, 1)
+    if not spec.lstm:
+        del res["c_n"]
+    return res
+
+
+# ---------------------------------------------------------------------------------------
+# The usual porting mistakes, each a change of the checkpoint's model; a mistake explains
+# a reference when the model changed so reproduces every compared tensor of the reference.
+
+GATE_ORDERS = {"lstm": ("i f o g", [0, 1, 3, 2]), "gru": ("z r n", [1, 0, 2])}
+
+
+def permute_gates(spec, sd):
+    _, order = GATE_ORDERS[spec.mode]
+    out = collections.OrderedDict()
+    for n, v in sd.items():
+        if n.startswith(("weight_ih", "weight_hh", "bias_ih", "bias_hh")):
+            v = torch.cat([v.chunk(len(order))[i] for i in order])
+        out[n] = v
+    return out
+
+
+def mistakes(spec, sd, inputs):
+    """Every mistake that applies to the case: (name, the model's results with it)."""
+    x, h0, c0 = inputs["input"], inputs.get("h0"), inputs.get("c0")
+    out = []
+
+    def attempt(name, f):
+        try:
+            out.append((name, f()))
+        except (RuntimeError, ValueError, IndexError):
+            pass  # the changed model does not run on these inputs: it explains nothing
+
+    if x.dim() == 3:
+        attempt("batch_first", lambda: run(module_with(spec, sd, batch_first=not spec.batch_first), x, h0, c0))
+    if spec.mode in ("tanh", "relu"):
+        other = "relu" if spec.mode == "tanh" else "tanh"
+        attempt("nonlinearity", lambda: run(module_with(spec, sd, mode=other), x, h0, c0))
+    square = collections.OrderedDict(
+        (n, v.t().contiguous() if v.dim() == 2 and v.shape[0] == v.shape[1] else v) for n, v in sd.items())
+    if any(v.dim() == 2 and v.shape[0] == v.shape[1] for v in sd.values()):
+        attempt("transposed", lambda: run(module_with(spec, square), x, h0, c0))
+    if spec.mode in GATE_ORDERS:
+        attempt("gate_order", lambda: run(module_with(spec, permute_gates(spec, sd)), x, h0, c0))
+    if spec.bias:
+        # Missing: the reference's model had none. Doubled: either side has twice the
+        # other's (a combined b_ih + b_hh added as both).
+        for name, f in (("bias_missing", 0.0), ("bias_doubled", 2.0), ("bias_doubled", 0.5)):
+            scaled = collections.OrderedDict((n, v * f if n.startswith("bias") else v) for n, v in sd.items())
+            attempt(name, lambda: run(module_with(spec, scaled), x, h0, c0))
+    if h0 is not None:
+        attempt("h0_ignored", lambda: run(module_with(spec, sd), x))
+    if spec.bidirectional:
+        attempt("reverse_unflipped", lambda: run_layers(spec, sd, x, h0, c0, reverse="unflipped"))
+        attempt("reverse_forward", lambda: run_layers(spec, sd, x, h0, c0, reverse="forward"))
+    return out
+
+
+def tolerance(*tensors):
+    rtol = max(PRECISION[t.dtype][0] for t in tensors)
+    atol = max(PRECISION[t.dtype][1] for t in tensors)
+    return rtol, atol
+
+
+def within(got, want):
+    """assert_close's test, in float64, on every tensor want holds."""
+    for n, w in want.items():
+        g = got.get(n)
+        if g is None or tuple(g.shape) != tuple(w.shape):
+            return False
+        rtol, atol = tolerance(g, w)
+        if not bool(((g.double() - w.double()).abs() <= atol + rtol * w.double().abs()).all()):
+            return False
+    return True
+
+
+def max_err(got, want):
+    errs = [(got[n].double() - w.double()).abs().max().item() for n, w in want.items()
+            if got.get(n) is not None and tuple(got[n].shape) == tuple(w.shape)]
+    return max(errs) if errs else None
+
+
+def explains(spec, sd, inputs, expected):
+    """The mistakes whose emulation reproduces expected (name -> tensor), with the largest
+    error each leaves."""
+    found = collections.OrderedDict()
+    for name, res in mistakes(spec, sd, inputs):
+        if within(res, expected):
+            found[name] = max_err(res, expected)
+    return found
+
+
+def diagnose(spec, sd, inputs, expected):
+    return list(explains(spec, sd, inputs, expected))
+
+
+def passes(got, want, rtol, atol):
+    """Whether every element of every tensor of want is within atol + rtol*|want| of got."""
+    return all(bool(((got[n].double() - w.double()).abs() <= atol + rtol * w.double().abs()).all())
+               for n, w in want.items())
+
+
+# ---------------------------------------------------------------------------------------
+# Cases.
+
+def case(name, model, ref, outcome, model_file=None, ref_file=None, **facts):
+    mf = model_file or name + ".pt"
+    rf = ref_file or name + ".ref.pt"
+    if model is not None:
+        save(model, mf)
+    if ref is not None:
+        save(ref, rf)
+    entry = collections.OrderedDict(model=mf, ref=rf, outcome=outcome)
+    entry.update((k, v) for k, v in facts.items() if v is not None)
+    entry.setdefault("flags", [])
+    cases[name] = entry
+
+
+def reference(res, inputs, hn_tuple=False, state_key=None, state_tuple=False):
+    """The dict a notebook saves: inputs, then results."""
+    d = collections.OrderedDict(input=inputs["input"])
+    if "h0" in inputs:
+        key = state_key or "h0"
+        if state_tuple:
+            d[key] = (inputs["h0"], inputs["c0"])
+        else:
+            d[key] = inputs["h0"]
+            if "c0" in inputs:
+                d["c0"] = inputs["c0"]
+    d["output"] = res["output"]
+    if hn_tuple:
+        d["h_n"] = (res["h_n"], res["c_n"])
+    else:
+        d["h_n"] = res["h_n"]
+        if "c_n" in res:
+            d["c_n"] = res["c_n"]
+    return d
+
+
+def compared(res, hn_tuple=False):
+    names = collections.OrderedDict(output="output")
+    if hn_tuple:
+        names.update(h_n="h_n.0", c_n="h_n.1")
+    else:
+        names["h_n"] = "h_n"
+        if "c_n" in res:
+            names["c_n"] = "c_n"
+    return names
+
+
+def torch_error(f):
+    try:
+        f()
+    except Exception as e:  # what PyTorch says, recorded for the reader
+        return "%s: %s" % (type(e).__name__, str(e).strip())
+    return None
+
+
+def mistake_case(name, spec, sd, inputs, ref_res, made, flags=(), ref_extra=None):
+    """A failing check whose reference ref_res (results) the mistake `made` explains."""
+    ref = reference(ref_res, inputs)
+    if ref_extra:
+        ref.update(ref_extra)
+    expected = collections.OrderedDict((n, t) for n, t in ref_res.items())
+    found = explains(spec, sd, inputs, expected)
+    assert made in found, (name, made, list(found))
+    plain = run(module_with(spec, sd), inputs["input"], inputs.get("h0"), inputs.get("c0"))
+    case(name, sd, ref, "fail", rule="truth", flags=list(flags), compared=compared(ref_res),
+         diagnosis=list(found),
+         measured=dict(max_abs_err=max_err(plain, expected), with_mistake_undone=found))
+
+
+torch.manual_seed(15)
+
+# -- The reference schema -----------------------------------------------------------------
+
+lstm = Spec("lstm", 3, 4, layers=2)
+m = lstm.module()
+sd = lstm_sd = m.state_dict()
+x = torch.randn(6, 2, 3)
+h0, c0 = lstm.states(2)
+res = run(m, x, h0, c0)
+inputs = collections.OrderedDict(input=x, h0=h0, c0=c0)
+save(sd, "lstm.pt")
+
+# Misspelled keys holding wrong values: an error naming each, with the closest known name.
+case("misspelled", None, collections.OrderedDict(input=x, h0=h0, c0=c0, output=res["output"],
+                                                 hn=res["h_n"] + 1, cn=res["c_n"] + 1),
+     "error", model_file="lstm.pt", error=["hn", "h_n", "cn", "c_n"],
+     measured=dict(hn_off_by=1.0, cn_off_by=1.0))
+# ... which the user may ignore: then only the output is compared.
+case("misspelled_ignored", None, None, "pass", model_file="lstm.pt", ref_file="misspelled.ref.pt",
+     ignore=["hn", "cn"], rule="tolerance", compared=dict(output="output"),
+     initial=dict(h0="h0", c0="c0"))
+
+# h_n as nn.LSTM returns it: the tuple (h, c). Both are compared.
+case("hn_tuple", None, reference(res, inputs, hn_tuple=True), "pass", model_file="lstm.pt",
+     rule="tolerance", compared=compared(res, hn_tuple=True), initial=dict(h0="h0", c0="c0"))
+# ... and a wrong c in the tuple fails on c_n alone.
+bad = collections.OrderedDict(res, c_n=res["c_n"] + 1e-3)
+case("hn_tuple_wrong_c", None, reference(bad, inputs, hn_tuple=True), "fail", model_file="lstm.pt",
+     rule="truth", compared=compared(res, hn_tuple=True), failing=["c_n"],
+     diagnosis=diagnose(lstm, lstm_sd, inputs, bad),
+     measured=dict(c_n_off_by=1e-3))
+
+# h0 as nn.LSTM takes it: the tuple (h0, c0), under h0, hx or hidden.
+zero_start = run(m, x)
+case("h0_tuple", None, reference(res, inputs, state_tuple=True), "pass", model_file="lstm.pt",
+     rule="tolerance", compared=compared(res), initial=dict(h0="h0.0", c0="h0.1"),
+     measured=dict(from_zeros_max_abs_err=max_err(zero_start, res)))
+case("hx_tuple", None, reference(res, inputs, state_key="hx", state_tuple=True, hn_tuple=True), "pass",
+     model_file="lstm.pt", rule="tolerance", compared=compared(res, hn_tuple=True),
+     initial=dict(h0="hx.0", c0="hx.1"))
+no_c0 = collections.OrderedDict(input=x, h0=h0, output=res["output"], h_n=res["h_n"], c_n=res["c_n"])
+case("h0_without_c0", None, no_c0, "error", model_file="lstm.pt", error=["h0", "c0"],
+     torch_error=torch_error(lambda: m(x, h0)))
+no_h0 = collections.OrderedDict(input=x, c0=c0, output=res["output"], h_n=res["h_n"], c_n=res["c_n"])
+case("c0_without_h0", None, no_h0, "error", model_file="lstm.pt", error=["c0", "h0"])
+# A flag that does not apply to the model.
+case("lstm_nonlinearity_flag", None, reference(res, inputs), "error", model_file="lstm.pt",
+     flags=["--nonlinearity", "relu"], error=["nonlinearity", "LSTM"])
+# An entry that is no part of the schema, with no close name.
+case("unknown_entry", None, collections.OrderedDict(reference(res, inputs), epoch=3), "error",
+     model_file="lstm.pt", error=["epoch"])
+
+gru = Spec("gru", 3, 5)
+m = gru.module()
+sd = m.state_dict()
+x = torch.randn(7, 2, 3)
+h0, _ = gru.states(2)
+res = run(m, x, h0)
+case("hidden_gru", sd, reference(res, dict(input=x, h0=h0), state_key="hidden"), "pass",
+     rule="tolerance", compared=compared(res), initial=dict(h0="hidden"),
+     measured=dict(from_zeros_max_abs_err=max_err(run(m, x), res)))
+
+# An integer input: PyTorch refuses it.
+rnn = Spec("tanh", 3, 4)
+m = rnn.module()
+xi = torch.randint(-3, 4, (5, 2, 3))
+case("int_input", m.state_dict(), collections.OrderedDict(input=xi, output=run(m, xi.float())["output"]),
+     "error", error=["input", "I64", "float"], torch_error=torch_error(lambda: m(xi)))
+
+# The configuration travels in the reference: batch_first and nonlinearity as values.
+relu_bf = Spec("relu", 3, 5, batch_first=True)
+m = relu_bf.module()
+x = torch.randn(2, 6, 3)
+res = run(m, x)
+ref = reference(res, dict(input=x))
+ref.update(batch_first=True, nonlinearity="relu")
+case("config_in_ref", m.state_dict(), ref, "pass", rule="tolerance", compared=compared(res),
+     initial=dict(h0="zeros"),
+     measured=dict(without_config_max_abs_err=max_err(run(module_with(relu_bf, m.state_dict(), mode="tanh",
+                                                                      batch_first=False), x), res)))
+# A whole pickled module says batch_first=False; a reference that says True contradicts it.
+tanh = Spec("tanh", 3, 5)
+m = tanh.module()
+x = torch.randn(6, 2, 3)
+ref = reference(run(m, x), dict(input=x))
+ref["batch_first"] = True
+case("config_conflict", m, ref, "error", error=["batch_first"])
+
+# -- Strict structure ---------------------------------------------------------------------
+
+# A two-layer LSTM saved without its second layer (one shard of two): the reference's h_n
+# says 2 layers x 1 direction, the names say no _reverse: layer 1's keys are missing.
+two = Spec("lstm", 3, 4, layers=2)
+m = two.module()
+x = torch.randn(5, 2, 3)
+res = run(m, x)
+sd = m.state_dict()
+missing = [n for n in sd if n.endswith("_l1")]
+for n in missing:
+    del sd[n]
+case("missing_layer", sd, reference(res, dict(input=x)), "error", error=missing,
+     torch_error=torch_error(lambda: two.module().load_state_dict(sd)))
+
+# A bidirectional two-layer GRU without layer 1's reverse direction: the names alone show it.
+bigru = Spec("gru", 3, 4, layers=2, bidirectional=True)
+m = bigru.module()
+x = torch.randn(5, 2, 3)
+res = run(m, x)
+sd = m.state_dict()
+missing = [n for n in sd if n.endswith("_l1_reverse")]
+for n in missing:
+    del sd[n]
+case("missing_reverse", sd, reference(res, dict(input=x)), "error", error=missing,
+     torch_error=torch_error(lambda: bigru.module().load_state_dict(sd)))
+
+# A reference from a one-layer model checked against a two-layer checkpoint.
+one = Spec("lstm", 3, 4)
+x = torch.randn(5, 2, 3)
+case("ref_fewer_layers", two.module().state_dict(), reference(run(one.module(), x), dict(input=x)),
+     "error", error=["h_n", "2"])
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 4)
+        self.fc = torch.nn.Linear(4, 2)
+
+
+# An unexpected key under the module's prefix, as load_state_dict(strict=True) reports it.
+net = Net()
+sd = net.state_dict()
+sd["lstm.extra_param"] = torch.zeros(3)
+x = torch.randn(5, 2, 3)
+case("unexpected_key", sd, reference(run(net.lstm, x), dict(input=x)), "error",
+     error=["lstm.extra_param"], torch_error=torch_error(lambda: Net().load_state_dict(sd)))
+
+# -- The usual porting mistakes, made on purpose --------------------------------------------
+
+# batch_first forgotten: the model was batch_first; no flag says so.
+spec = Spec("gru", 3, 5, batch_first=True)
+m = spec.module()
+sd = m.state_dict()
+x = torch.randn(2, 8, 3)
+res = run(m, x)
+seq_first = Spec("gru", 3, 5)
+mistake_case("forgot_batch_first", seq_first, sd, dict(input=x), res, "batch_first")
+cases["forgot_batch_first"]["fixed_by"] = ["--batch-first"]
+# ... with h0, whose shape then does not fit: an error that names batch_first.
+h0, _ = spec.states(2)
+res = run(m, x, h0)
+case("forgot_batch_first_h0", sd, reference(res, dict(input=x, h0=h0)), "error", error=["batch_first"],
+     torch_error=torch_error(lambda: run(module_with(seq_first, sd), x, h0)))
+
+# tanh vs relu: a relu RNN checked as tanh.
+spec = Spec("relu", 3, 5, layers=2)
+m = spec.module()
+x = torch.randn(6, 2, 3)
+mistake_case("forgot_relu", Spec("tanh", 3, 5, layers=2), m.state_dict(), dict(input=x), run(m, x), "nonlinearity")
+cases["forgot_relu"]["fixed_by"] = ["--nonlinearity", "relu"]
+
+# Weights transposed: square ones load and compute something else...
+spec = Spec("tanh", 4, 4)
+m = spec.module()
+x = torch.randn(6, 2, 4)
+res = run(m, x)
+sd = collections.OrderedDict((n, v.t().contiguous() if v.dim() == 2 else v) for n, v in m.state_dict().items())
+mistake_case("transposed_square", spec, sd, dict(input=x), res, "transposed")
+# ... others do not fit their shapes: an error that says they are transposed.
+spec = Spec("lstm", 3, 4)
+m = spec.module()
+x = torch.randn(6, 2, 3)
+sd = collections.OrderedDict((n, v.t().contiguous() if v.dim() == 2 else v) for n, v in m.state_dict().items())
+case("transposed_lstm", sd, reference(run(m, x), dict(input=x)), "error",
+     error=["weight_ih_l0", "weight_hh_l0", "transposed"],
+     torch_error=torch_error(lambda: spec.module().load_state_dict(sd)))
+
+# Gates in another order: an LSTM in i f o g, a GRU in z r n.
+for name, spec in (("gates_ifog", Spec("lstm", 3, 4)), ("gates_zrn", Spec("gru", 3, 4))):
+    m = spec.module()
+    x = torch.randn(6, 2, 3)
+    mistake_case(name, spec, permute_gates(spec, m.state_dict()), dict(input=x), run(m, x), "gate_order")
+    cases[name]["gate_order"] = GATE_ORDERS[spec.mode][0]
+
+# Biases missing (the reference's model had none) and doubled.
+spec = Spec("lstm", 3, 4)
+m = spec.module()
+sd = m.state_dict()
+x = torch.randn(6, 2, 3)
+nobias = collections.OrderedDict((n, v * 0 if n.startswith("bias") else v) for n, v in sd.items())
+mistake_case("bias_missing", spec, sd, dict(input=x), run(module_with(spec, nobias), x), "bias_missing")
+spec = Spec("tanh", 3, 4)
+m = spec.module()
+sd = m.state_dict()
+x = torch.randn(6, 2, 3)
+twice = collections.OrderedDict((n, v * 2 if n.startswith("bias") else v) for n, v in sd.items())
+mistake_case("bias_doubled", spec, sd, dict(input=x), run(module_with(spec, twice), x), "bias_doubled")
+
+# h0 ignored: the reference holds h0, but its output was computed from zeros.
+spec = Spec("gru", 3, 5)
+m = spec.module()
+x = torch.randn(6, 2, 3)
+h0, _ = spec.states(2)
+mistake_case("h0_ignored", spec, m.state_dict(), dict(input=x, h0=h0), run(m, x), "h0_ignored")
+
+# The reverse direction misread: its outputs left in the order it made them...
+spec = Spec("lstm", 3, 4, bidirectional=True)
+m = spec.module()
+sd = m.state_dict()
+x = torch.randn(6, 2, 3)
+mistake_case("reverse_unflipped", spec, sd, dict(input=x), run_layers(spec, sd, x, reverse="unflipped"),
+             "reverse_unflipped")
+# ... or run over the sequence from its start.
+spec = Spec("gru", 3, 4, bidirectional=True)
+m = spec.module()
+sd = m.state_dict()
+x = torch.randn(6, 2, 3)
+mistake_case("reverse_forward", spec, sd, dict(input=x), run_layers(spec, sd, x, reverse="forward"),
+             "reverse_forward")
+
+# The layer-by-layer runner that emulates these mistakes computes, done right, what
+# PyTorch computes: it is a fair emulation.
+for spec in (Spec("lstm", 3, 4, layers=2, bidirectional=True, proj=2), Spec("gru", 3, 4, layers=2, bidirectional=True),
+             Spec("relu", 3, 4, bidirectional=True, batch_first=True)):
+    m = spec.module()
+    x = torch.randn(2, 5, 3) if spec.batch_first else torch.randn(5, 2, 3)
+    h0, c0 = spec.states(2)
+    assert within(run_layers(spec, m.state_dict(), x, h0, c0), run(m, x, h0, c0)), spec.__dict__
+
+# A changed weight that no mistake explains: a failure without a diagnosis.
+spec = Spec("gru", 3, 5)
+m = spec.module()
+x = torch.randn(6, 2, 3)
+res = run(m, x)
+sd = m.state_dict()
+sd["weight_hh_l0"][0, 0] += 0.5
+found = explains(spec, sd, dict(input=x), res)
+case("drifted", sd, reference(res, dict(input=x)), "fail", rule="truth", compared=compared(res),
+     diagnosis=list(found), measured=dict(max_abs_err=max_err(run(module_with(spec, sd), x), res)))
+
+# The output saved as its last step only: a shape mismatch, nothing of it compared.
+spec = Spec("gru", 3, 5)
+m = spec.module()
+x = torch.randn(6, 2, 3)
+res = run(m, x)
+ref = reference(res, dict(input=x))
+ref["output"] = res["output"][-1]
+case("output_last_step", m.state_dict(), ref, "fail", rule="shape", compared=compared(res), failing=["output"])
+
+# -- Judged against the float64 truth ---------------------------------------------------------
+
+
+def truth_of(spec, sd, x, h0=None, c0=None):
+    wide = lambda t: None if t is None else t.double()
+    return run(module_with(spec, sd, torch.float64), x.double(), wide(h0), wide(c0))
+
+
+def worst(a, b):
+    return max((a[n].double() - b[n].double()).abs().max().item() for n in b)
+
+
+def port_gru(sd, x, seed):
+    """A second float32 GRU, written out step by step as a port would be, summing each
+    product in another order (a permutation of the inner dimension, drawn from seed)."""
+    g = torch.Generator().manual_seed(seed)
+    wih, whh, bih, bhh = (sd[n] for n in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"))
+    pi, ph = torch.randperm(wih.shape[1], generator=g), torch.randperm(whh.shape[1], generator=g)
+    H = whh.shape[1]
+    h = torch.zeros(x.shape[1], H)
+    steps = []
+    with torch.no_grad():
+        for t in range(x.shape[0]):
+            xg = x[t][:, pi] @ wih[:, pi].t() + bih
+            hg = h[:, ph] @ whh[:, ph].t() + bhh
+            r = torch.sigmoid(xg[:, :H] + hg[:, :H])
+            z = torch.sigmoid(xg[:, H:2 * H] + hg[:, H:2 * H])
+            n = torch.tanh(xg[:, 2 * H:] + r * hg[:, 2 * H:])
+            h = (1 - z) * n + z * h
+            steps.append(h)
+    return collections.OrderedDict(output=torch.stack(steps), h_n=h.unsqueeze(0))
+
+
+# A GRU whose weights are scaled until PyTorch's own float32 result is more than 1e-5 away
+# from the float64 truth, and a second float32 port of it (port_gru, just as right) is more
+# than twice the tolerance away from PyTorch's: atol and rtol alone would fail a right port.
+rtol, atol = PRECISION[torch.float32]
+spec = Spec("gru", 8, 32)
+base = spec.module().state_dict()
+x = torch.randn(50, 3, 8)
+scale = 4.0
+while True:
+    sd = collections.OrderedDict((n, v * scale) for n, v in base.items())
+    res, tru = run(module_with(spec, sd), x), truth_of(spec, sd, x)
+    port = port_gru(sd, x, 1)
+    if worst(res, tru) > 1e-5 and not passes(port, res, rtol, 2 * atol):
+        break
+    scale *= 1.02
+torch_truth = worst(res, tru)
+case("gru_large", sd, reference(res, dict(input=x)), "pass", rule="truth", compared=compared(res),
+     measured=dict(weight_scale=scale, torch_truth=torch_truth, port_truth=worst(port, tru),
+                   port_torch=worst(port, res), port_within_tolerance=within(port, res)))
+
+
+def perturbed(sd, name, delta):
+    out = collections.OrderedDict((n, v.clone()) for n, v in sd.items())
+    out[name][0, 0] += delta
+    return out
+
+
+def change_for(target):
+    """The change of weight_hh_l0[0, 0] whose float32 result lies target times farther from
+    the truth than PyTorch's own float32 rounding does."""
+    lo, hi = 0.0, 1e-2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if worst(run(module_with(spec, perturbed(sd, "weight_hh_l0", mid)), x), tru) < target * torch_truth:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+# A reference made from other weights: one recurrent weight changed so little that the
+# reference is only 20 times the float32 rounding away from the truth.
+delta = change_for(20)
+other = run(module_with(spec, perturbed(sd, "weight_hh_l0", delta)), x)
+case("gru_large_other_ref", None, reference(other, dict(input=x)), "fail", model_file="gru_large.pt",
+     rule="truth", compared=compared(res), diagnosis=diagnose(spec, sd, dict(input=x), other),
+     measured=dict(weight_change=delta, ref_truth=worst(other, tru), torch_truth=torch_truth))
+# Wrong weights in the checkpoint: the same change made to the checkpoint instead.
+wrong = perturbed(sd, "weight_hh_l0", delta)
+case("gru_large_wrong_weights", wrong, None, "fail", ref_file="gru_large.ref.pt", rule="truth",
+     compared=compared(res), diagnosis=diagnose(spec, wrong, dict(input=x), res),
+     measured=dict(weight_change=delta, ref_truth=worst(res, truth_of(spec, wrong, x)), torch_truth=torch_truth))
+# Ports' results for the Go-side comparison of any result with a reference: the second
+# float32 port above (right), a wrong port that adds b_hn outside r, as some ports of the
+# GRU do (it computes the GRU whose n-gate bias moved from bias_hh to bias_ih).
+moved = collections.OrderedDict((n, v.clone()) for n, v in sd.items())
+H = spec.hidden
+moved["bias_ih_l0"][2 * H:] += moved["bias_hh_l0"][2 * H:]
+moved["bias_hh_l0"][2 * H:] = 0
+wrong_port = run(module_with(spec, moved), x)
+save(collections.OrderedDict(output=wrong_port["output"], h_n=wrong_port["h_n"]), "gru_large.wrong_port.pt")
+# ... and a port that misreads one weight by the change above.
+misread = port_gru(perturbed(sd, "weight_hh_l0", delta), x, 1)
+save(collections.OrderedDict(output=misread["output"], h_n=misread["h_n"]), "gru_large.misread_port.pt")
+cases["gru_large"]["ports"] = collections.OrderedDict([
+    ("gru_large.port.pt", dict(outcome="pass", rule="truth",
+                               measured=dict(port_truth=worst(port, tru), torch_truth=torch_truth))),
+    ("gru_large.wrong_port.pt", dict(outcome="fail", rule="truth",
+                                     measured=dict(port_truth=worst(wrong_port, tru), torch_truth=torch_truth))),
+    ("gru_large.misread_port.pt", dict(outcome="fail", rule="truth",
+                                       measured=dict(port_truth=worst(misread, tru), torch_truth=torch_truth))),
+])
+save(collections.OrderedDict(output=port["output"], h_n=port["h_n"]), "gru_large.port.pt")
+
+# -- Precision by dtype ---------------------------------------------------------------------
+
+# A float64 model is judged by float64's tolerance only: a reference 1e-6 off fails.
+spec = Spec("lstm", 3, 4, layers=2)
+m = spec.module().double()
+x = torch.randn(6, 2, 3, dtype=torch.float64)
+res = run(m, x)
+case("f64", m.state_dict(), reference(res, dict(input=x)), "pass", rule="tolerance", compared=compared(res))
+off = collections.OrderedDict(res, output=res["output"].clone())
+off["output"][3, 1, 2] += 1e-6
+case("f64_off", None, reference(off, dict(input=x)), "fail", model_file="f64.pt", rule="tolerance",
+     compared=compared(res), failing=["output"], diagnosis=diagnose(spec, m.state_dict(), dict(input=x), off),
+     measured=dict(off_by=1e-6, float64_tolerance_passes=passes(res, off, *PRECISION[torch.float64]),
+                   float32_tolerance_passes=passes(res, off, *PRECISION[torch.float32])))
+
+# Half and bfloat16 weights: PyTorch runs them after .float(), as the check does; the
+# reference is float32, so float32's tolerance applies.
+for name, dtype in (("f16_weights", torch.float16), ("bf16_weights", torch.bfloat16)):
+    spec = Spec("gru", 3, 5)
+    m = spec.module().to(dtype)
+    sd = m.state_dict()
+    x = torch.randn(6, 2, 3)
+    res = run(module_with(spec, sd), x)
+    case(name, sd, reference(res, dict(input=x)), "pass", rule="tolerance", compared=compared(res))
+# A reference saved in half precision: its dtype sets the tolerance, as assert_close's does.
+spec = Spec("gru", 3, 5)
+m = spec.module()
+x = torch.randn(6, 2, 3)
+res = run(m, x)
+half = collections.OrderedDict((n, t.half()) for n, t in res.items())
+case("f16_ref", m.state_dict(), reference(half, dict(input=x)), "pass", rule="tolerance", compared=compared(res),
+     measured=dict(max_abs_err=worst(half, res), float16_tolerance_passes=passes(res, half, *PRECISION[torch.float16]),
+                   float32_tolerance_passes=passes(res, half, *PRECISION[torch.float32])))
+
+with open(os.path.join(HERE, "cases.json"), "w") as f:
+    json.dump(cases, f, indent=1)
+    f.write("\n")
+print("wrote %d cases to %s" % (len(cases), HERE))
