@@ -24,7 +24,10 @@ type candidate struct {
 	prefix  string
 	tensors map[string]*pickle.Tensor // by name without the prefix
 	order   []string
-	module  *pickle.Object
+	// others are the names (without the prefix) of the other tensors under the prefix,
+	// which no recurrent module has: load_state_dict(strict=True) reports them.
+	others []string
+	module *pickle.Object
 }
 
 // candidates groups the checkpoint's tensors by the prefix of their recurrent parameter
@@ -50,6 +53,16 @@ func candidates(cp *Checkpoint) []*candidate {
 		name := strings.TrimPrefix(l.Name, m[1])
 		c.tensors[name] = t
 		c.order = append(c.order, name)
+	}
+	for _, l := range cp.Leaves {
+		if _, ok := l.Value.(*pickle.Tensor); !ok || paramName.MatchString(l.Name) {
+			continue
+		}
+		for _, c := range list {
+			if strings.HasPrefix(l.Name, c.prefix) {
+				c.others = append(c.others, strings.TrimPrefix(l.Name, c.prefix))
+			}
+		}
 	}
 	for prefix, mod := range rnnModules(cp.Root) {
 		if c := byPrefix[prefix]; c != nil {
@@ -137,10 +150,12 @@ type Options struct {
 	// holds several ("encoder.rnn."; the trailing dot may be left out).
 	Prefix string
 	// Nonlinearity is "tanh" or "relu" for a plain RNN; "" means the pickled module's
-	// own, or tanh.
+	// own, or tanh. It is an error for an LSTM or a GRU, and for a pickled module whose
+	// mode says otherwise.
 	Nonlinearity string
 	// BatchFirst makes input and output (batch, seq, feature), as the module's
-	// batch_first; a pickled module's own batch_first also sets it.
+	// batch_first; a pickled module's own batch_first also sets it, and BatchFirst with
+	// a pickled module whose batch_first is False is an error.
 	BatchFirst bool
 }
 
@@ -262,22 +277,32 @@ func infer(c *candidate, opts Options) (rnn.Config, error) {
 		}
 	}
 	if hidden <= 0 || hh.Shape[0]%hidden != 0 {
-		return cfg, fmt.Errorf("weight_hh_l0 has shape %v: its rows are not a multiple of its hidden size %d", hh.Shape, hidden)
+		// Weights stored transposed, (inputs, gates × hidden): infer from the transposed
+		// shapes, so that validate names every transposed weight.
+		if t, ok := transposedConfig(ih.Shape, hh.Shape, c.tensors["weight_hr_l0"] != nil); ok {
+			cfg = t
+			hidden = t.HiddenSize
+		} else {
+			return cfg, fmt.Errorf("weight_hh_l0 has shape %v: its rows are not a multiple of its hidden size %d", hh.Shape, hidden)
+		}
 	}
-	switch g := hh.Shape[0] / hidden; g {
-	case 1:
+	switch g := hh.Shape[0] / hidden; {
+	case cfg.Mode != rnn.RNNTanh: // known from the transposed shapes
+	case g == 1:
 		cfg.Mode = rnn.RNNTanh
 		if opts.Nonlinearity == "relu" {
 			cfg.Mode = rnn.RNNReLU
 		}
-	case 3:
+	case g == 3:
 		cfg.Mode = rnn.GRU
-	case 4:
+	case g == 4:
 		cfg.Mode = rnn.LSTM
 	default:
 		return cfg, fmt.Errorf("weight_hh_l0 has shape %v: %d gates of hidden size %d is no RNN (1), GRU (3) or LSTM (4)", hh.Shape, g, hidden)
 	}
-	cfg.InputSize = ih.Shape[1]
+	if cfg.InputSize == 0 {
+		cfg.InputSize = ih.Shape[1]
+	}
 	cfg.HiddenSize = hidden
 	for name := range c.tensors {
 		m := paramName.FindStringSubmatch(name)
@@ -287,7 +312,28 @@ func infer(c *candidate, opts Options) (rnn.Config, error) {
 		cfg.Bias = cfg.Bias || strings.HasPrefix(m[2], "bias")
 	}
 	cfg.BatchFirst = opts.BatchFirst
+	if opts.Nonlinearity != "" && cfg.Mode != rnn.RNNTanh && cfg.Mode != rnn.RNNReLU {
+		return cfg, fmt.Errorf("the nonlinearity option applies to nn.RNN only; the module is %s", describe(cfg))
+	}
 	return cfg, nil
+}
+
+// transposedConfig infers the configuration from the shapes of weight_ih_l0 and
+// weight_hh_l0 read as transposed: (inputs, gates × hidden) and (hidden, gates × hidden).
+func transposedConfig(ih, hh []int, proj bool) (rnn.Config, bool) {
+	if proj || len(ih) != 2 || len(hh) != 2 || hh[0] <= 0 || hh[1]%hh[0] != 0 || ih[1] != hh[1] {
+		return rnn.Config{}, false
+	}
+	cfg := rnn.Config{InputSize: ih[0], HiddenSize: hh[0]}
+	switch hh[1] / hh[0] {
+	case 3:
+		cfg.Mode = rnn.GRU
+	case 4:
+		cfg.Mode = rnn.LSTM
+	default:
+		return rnn.Config{}, false // 1 gate: square weight_hh, which loads
+	}
+	return cfg, true
 }
 
 // fromModule reads the configuration from a pickled module's attributes.
@@ -317,7 +363,9 @@ func fromModule(o *pickle.Object, opts Options) (rnn.Config, error) {
 		}
 		*dst = b
 	}
-	cfg.BatchFirst = cfg.BatchFirst || opts.BatchFirst
+	if opts.BatchFirst && !cfg.BatchFirst {
+		return cfg, fmt.Errorf("the options set batch_first, but the pickled %s module has batch_first=False", o.Name)
+	}
 	mode, _ := o.Attr("mode")
 	switch mode {
 	case "RNN_TANH":
@@ -331,15 +379,12 @@ func fromModule(o *pickle.Object, opts Options) (rnn.Config, error) {
 	default:
 		return cfg, fmt.Errorf("pickled %s module has mode %v", o.Name, mode)
 	}
-	switch opts.Nonlinearity {
-	case "tanh":
-		if cfg.Mode == rnn.RNNReLU {
-			cfg.Mode = rnn.RNNTanh
-		}
-	case "relu":
-		if cfg.Mode == rnn.RNNTanh {
-			cfg.Mode = rnn.RNNReLU
-		}
+	switch {
+	case opts.Nonlinearity == "":
+	case cfg.Mode != rnn.RNNTanh && cfg.Mode != rnn.RNNReLU:
+		return cfg, fmt.Errorf("the nonlinearity option applies to nn.RNN only; the pickled module is %s", describe(cfg))
+	case (opts.Nonlinearity == "relu") != (cfg.Mode == rnn.RNNReLU):
+		return cfg, fmt.Errorf("the options set nonlinearity %q, but the pickled %s module has mode %s", opts.Nonlinearity, o.Name, mode)
 	}
 	return cfg, nil
 }
@@ -360,13 +405,20 @@ func validate(file string, c *candidate, cfg rnn.Config) error {
 			continue
 		}
 		if !slices.Equal(t.Shape, p.Shape) {
-			verr.Mismatched = append(verr.Mismatched, fmt.Sprintf("%s%s: shape %v in file, %v expected", c.prefix, p.Name, t.Shape, p.Shape))
+			m := fmt.Sprintf("%s%s: shape %v in file, %v expected", c.prefix, p.Name, t.Shape, p.Shape)
+			if len(p.Shape) == 2 && slices.Equal(t.Shape, []int{p.Shape[1], p.Shape[0]}) {
+				m += " (transposed: PyTorch stores a weight as (gates × hidden, inputs))"
+			}
+			verr.Mismatched = append(verr.Mismatched, m)
 		}
 	}
 	for _, name := range c.order {
 		if !want[name] {
 			verr.Unexpected = append(verr.Unexpected, c.prefix+name)
 		}
+	}
+	for _, name := range c.others {
+		verr.Unexpected = append(verr.Unexpected, c.prefix+name)
 	}
 	sort.Strings(verr.Missing)
 	if len(verr.Missing)+len(verr.Unexpected)+len(verr.Mismatched) > 0 {

@@ -64,3 +64,39 @@ func TestLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadStrict: what load_state_dict(strict=True) refuses is refused, with every
+// offending key named, and options that do not apply to the module are errors.
+func TestLoadStrict(t *testing.T) {
+	open := func(name string) *convert.Checkpoint {
+		cp, err := convert.Open(fixture.Path("parity", name), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cp.Close() })
+		return cp
+	}
+	for _, c := range []struct {
+		file string
+		opts convert.Options
+		want []string
+	}{
+		{"unexpected_key.pt", convert.Options{}, []string{"unexpected keys: lstm.extra_param"}},
+		{"transposed_lstm.pt", convert.Options{}, []string{"weight_ih_l0: shape [3 16] in file, [16 3] expected (transposed", "weight_hh_l0: shape [4 16] in file, [16 4] expected (transposed"}},
+		{"missing_reverse.pt", convert.Options{}, []string{"missing keys: bias_hh_l1_reverse, bias_ih_l1_reverse, weight_hh_l1_reverse, weight_ih_l1_reverse"}},
+		{"lstm.pt", convert.Options{Nonlinearity: "tanh"}, []string{"nonlinearity option applies to nn.RNN only"}},
+		{"config_conflict.pt", convert.Options{BatchFirst: true}, []string{"batch_first=False"}},
+		{"config_conflict.pt", convert.Options{Nonlinearity: "relu"}, []string{`nonlinearity "relu"`, "RNN_TANH"}},
+	} {
+		_, err := convert.Load(open(c.file), c.opts)
+		for _, w := range c.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s %+v: error %v lacks %q", c.file, c.opts, err, w)
+			}
+		}
+	}
+	// The same module loads with options that agree with it.
+	if _, err := convert.Load(open("config_conflict.pt"), convert.Options{Nonlinearity: "tanh"}); err != nil {
+		t.Error(err)
+	}
+}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/batch"
-	"github.com/ptport/ptport/convert/parity"
 )
 
 func batchCmd() *cobra.Command {
@@ -25,7 +24,7 @@ func batchCmd() *cobra.Command {
 	var opts batch.Options
 	var to, shard, reportPath string
 	var quiet bool
-	opts.Tolerance = parity.DefaultTolerance
+	var tf toleranceFlags
 	c := &cobra.Command{
 		Use:   "batch IN... -o OUTDIR",
 		Short: "Convert (or check) many checkpoints: parallel, resumable, crash-safe, shardable",
@@ -54,6 +53,7 @@ of converting (the model flags apply) and reports pass or fail per model.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Inputs = args
 			opts.Model = mf.options()
+			opts.Tolerance = tf.tolerance()
 			opts.Pickle = pickleOptions(mf.allowObjects)
 			if !opts.Check {
 				if opts.OutDir == "" {
@@ -118,8 +118,7 @@ of converting (the model flags apply) and reports pass or fail per model.`,
 	c.Flags().BoolVar(&opts.Force, "force", false, "convert inputs whose output is up to date")
 	c.Flags().StringSliceVar(&opts.Include, "include", nil, "base-name glob `PATTERNS` of the files taken from folders (default "+strings.Join(batch.DefaultInclude, ",")+")")
 	c.Flags().BoolVar(&opts.Check, "check", false, "check NAME.pt against NAME.ref.pt instead of converting")
-	c.Flags().Float64Var(&opts.Tolerance.Atol, "atol", opts.Tolerance.Atol, "absolute tolerance (with --check)")
-	c.Flags().Float64Var(&opts.Tolerance.Rtol, "rtol", opts.Tolerance.Rtol, "relative tolerance (with --check)")
+	tf.register(c, " (with --check)")
 	c.Flags().BoolVar(&opts.NoSync, "no-sync", false, "skip fsync of outputs (faster; a crash of ptport still leaves no partial output, a power loss may)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the summary and failures")
 	mf.register(c)

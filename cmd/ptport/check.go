@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -19,19 +20,36 @@ import (
 
 func checkCmd() *cobra.Command {
 	var mf modelFlags
+	var tf toleranceFlags
 	var asJSON bool
 	var plotPath string
-	tol := parity.DefaultTolerance
+	var ignore []string
 	c := &cobra.Command{
 		Use:   "check [MODEL REF]",
 		Short: "Run the Go model on a reference input and compare with PyTorch's output",
-		Long: `check loads the recurrent module in MODEL, runs it in Go on REF's input (and h0, c0 when
-present), and compares every output REF holds (output, h_n, c_n) element by element:
-an element passes when |go - ref| <= atol + rtol*|ref|, as torch.testing.assert_close.
+		Long: `check loads the recurrent module in MODEL, runs it in Go on REF's input and initial
+states, and compares every result REF holds (output, h_n, c_n) element by element: an
+element passes when |go - ref| <= atol + rtol*|ref|, as torch.testing.assert_close, with
+its defaults by dtype (float32: atol 1e-5, rtol 1.3e-6; float64: 1e-7, 1e-7; a float16
+or bfloat16 reference: rtol 1e-3 or 1.6e-2).
 
-REF is what a notebook exports:
-    torch.save({"input": x, "h0": h0, "output": y, "h_n": hn}, "ref.pt")
-(h0, c0 and c_n optional; c0 and c_n for an LSTM).
+Every result is also compared with the float64 truth: the same model computed again in
+float64 from the same weights and inputs (with gonum's BLAS, not ptport's kernels). For a
+model computed below float64, a tensor beyond its tolerance still passes when Go and the
+reference are both float32 rounding around that truth (within 4x of each other and of
+the measured rounding noise); a reference from other weights or another configuration,
+a wrong result and wrong weights still fail. A failing check tries the usual porting
+mistakes (batch_first, tanh/relu, transposed weights, gate order, biases missing or
+doubled, h0 ignored, the reverse direction misread) and names the one that explains it.
+
+REF is what a notebook exports, a dict of:
+    input                      the model's input (floating point)
+    h0, c0                     the initial states (optional; c0 with h0, for an LSTM);
+                               h0 may be the tuple (h0, c0), also named hx or hidden
+    output                     the model's output
+    h_n, c_n                   the final states (optional); h_n may be the tuple (h, c)
+    batch_first, nonlinearity  the configuration, as values (optional)
+Any other entry is an error naming the closest known name, unless --ignore leaves it out.
 
 With no arguments, check runs the embedded notebook example: torch.nn.RNN(2, 4, 1) with
 the notebook's weights on zeros of shape (2, 3, 2), and shows the notebook's printed
@@ -41,7 +59,7 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 		Example: `  ptport check
   ptport check model.pt ref.pt
   ptport check ckpt.pth ref.pt --prefix encoder.rnn --batch-first --json
-  ptport check model.pt ref.pt --plot err.svg`,
+  ptport check model.pt ref.pt --ignore epoch --plot err.svg`,
 		Args: usageArgs(func(c *cobra.Command, args []string) error {
 			if len(args) != 0 && len(args) != 2 {
 				return fmt.Errorf("want no arguments (the notebook example) or MODEL and REF, got %d", len(args))
@@ -49,6 +67,11 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 			return nil
 		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if plotPath != "" {
+				if err := plot.CheckPath(plotPath); err != nil {
+					return err // before any work
+				}
+			}
 			notebook := len(args) == 0
 			var model, ref *convert.Checkpoint
 			var err error
@@ -68,13 +91,9 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 				return err
 			}
 			defer ref.Close()
-			m, err := convert.Load(model, mf.options())
+			r, err := parity.Check(cmd.Context(), model, ref, parity.Options{Load: mf.options(), Tolerance: tf.tolerance(), Ignore: ignore})
 			if err != nil {
-				return err
-			}
-			r, err := parity.Check(cmd.Context(), m, ref, tol)
-			if err != nil {
-				return err
+				return withHints(err)
 			}
 			if plotPath != "" {
 				if err := plot.Save(r, plotPath); err != nil {
@@ -89,9 +108,9 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 				}
 			case notebook:
 				printNotebook(w, r)
-				printReport(w, model.Path, ref.Path, r)
+				printReport(w, r)
 			default:
-				printReport(w, model.Path, ref.Path, r)
+				printReport(w, r)
 			}
 			if plotPath != "" && !asJSON {
 				fmt.Fprintf(w, "plot: %s\n", plotPath)
@@ -103,11 +122,38 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 		},
 	}
 	mf.register(c)
-	c.Flags().Float64Var(&tol.Atol, "atol", tol.Atol, "absolute tolerance")
-	c.Flags().Float64Var(&tol.Rtol, "rtol", tol.Rtol, "relative tolerance")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON: {pass, max_abs_err, max_rel_err, model, tensors: [{name, shape, max_abs_err, max_rel_err}]}")
+	tf.register(c, "")
+	c.Flags().StringSliceVar(&ignore, "ignore", nil, "leave the reference entries `NAMES` out of the check (comma separated, or the flag repeated)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON: {pass, rule, max_abs_err, max_rel_err, model, reference, initial_state, tensors: [{name, entry, shape, atol, rtol, max_abs_err, go_truth, ref_truth, rule, pass, ...}], diagnosis: [{name, description, max_abs_err}]}")
 	c.Flags().StringVar(&plotPath, "plot", "", "draw the output's max abs error per time step to `FILE` (.svg or .png)")
 	return c
+}
+
+// withHints adds to a check's error the flags that would fix it.
+func withHints(err error) error {
+	var rerr *parity.ReferenceError
+	if !errors.As(err, &rerr) {
+		return err
+	}
+	var hints []string
+	if len(rerr.Unknown) > 0 {
+		var names []string
+		for _, u := range rerr.Unknown {
+			names = append(names, u.Name)
+		}
+		hints = append(hints, "to leave them out: --ignore "+strings.Join(names, ","))
+	}
+	if rerr.BatchFirst != nil {
+		if *rerr.BatchFirst {
+			hints = append(hints, "for batch_first=True: --batch-first")
+		} else {
+			hints = append(hints, "for batch_first=False: drop --batch-first")
+		}
+	}
+	if len(hints) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w\n  (%s)", err, strings.Join(hints, "; "))
 }
 
 // notebookPrinted is what the notebook printed for y[0] and y[1] of every batch row:
@@ -143,31 +189,20 @@ func vector(xs []float64) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-// printReport prints the per-tensor table and the verdict.
-func printReport(w io.Writer, model, ref string, r *parity.Report) {
-	m := r.Model
-	prefix := ""
-	if m.Prefix != "" {
-		prefix = fmt.Sprintf(" under %q", m.Prefix)
-	}
-	fmt.Fprintf(w, "model      %s: %s%s, %s\n", model, m.Module, prefix, strings.ToLower(m.DType))
-	fmt.Fprintf(w, "reference  %s\n\n", ref)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENSOR\tSHAPE\tMAX ABS ERR\tMAX REL ERR\tMISMATCHES\tRESULT")
-	for _, t := range r.Tensors {
-		result := "pass"
-		if !t.Pass {
-			result = "FAIL"
+// printReport prints the report's table, verdict and diagnosis, and the flag that fixes
+// a mistake of configuration the diagnosis names.
+func printReport(w io.Writer, r *parity.Report) {
+	r.WriteText(w)
+	for _, m := range r.Diagnosis {
+		switch {
+		case m.Name == parity.MistakeBatchFirst && !r.Model.BatchFirst:
+			fmt.Fprintln(w, "fix: --batch-first")
+		case m.Name == parity.MistakeBatchFirst:
+			fmt.Fprintln(w, "fix: without --batch-first (or the model's batch_first)")
+		case m.Name == parity.MistakeNonlinearity && r.Model.Mode == "RNN_TANH":
+			fmt.Fprintln(w, "fix: --nonlinearity relu")
+		case m.Name == parity.MistakeNonlinearity:
+			fmt.Fprintln(w, "fix: --nonlinearity tanh")
 		}
-		if t.Error != "" {
-			result += ": " + t.Error
-		}
-		fmt.Fprintf(tw, "%s\t%v\t%.3g\t%.3g\t%d\t%s\n", t.Name, t.Shape, t.MaxAbsErr, t.MaxRelErr, t.Mismatches, result)
 	}
-	tw.Flush()
-	verdict := "PASS: Go matches PyTorch"
-	if !r.Pass {
-		verdict = "FAIL: Go differs from PyTorch"
-	}
-	fmt.Fprintf(w, "\n%s within atol %g, rtol %g (max abs err %.3g, max rel err %.3g)\n", verdict, r.Atol, r.Rtol, r.MaxAbsErr, r.MaxRelErr)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/parity"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -52,4 +53,35 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// toleranceFlags are --atol and --rtol: each, when given, replaces that part of the
+// default tolerance, which follows the dtypes compared (parity.DefaultTolerance).
+type toleranceFlags struct {
+	atol, rtol float64
+	c          *cobra.Command
+}
+
+func (f *toleranceFlags) register(c *cobra.Command, when string) {
+	f.c = c
+	c.Flags().Float64Var(&f.atol, "atol", 0, "absolute tolerance"+when+" (default: by dtype, as torch.testing.assert_close: 1e-5, 1e-7 for float64)")
+	c.Flags().Float64Var(&f.rtol, "rtol", 0, "relative tolerance"+when+" (default: by dtype: 1.3e-6 for float32, 1e-7 float64, 1e-3 float16, 1.6e-2 bfloat16)")
+}
+
+// tolerance returns the tolerance the flags give; nil when neither was given.
+func (f *toleranceFlags) tolerance() func(got, want pickle.DType) parity.Tolerance {
+	atol, rtol := f.c.Flags().Changed("atol"), f.c.Flags().Changed("rtol")
+	if !atol && !rtol {
+		return nil
+	}
+	return func(got, want pickle.DType) parity.Tolerance {
+		t := parity.DefaultTolerance(got, want)
+		if atol {
+			t.Atol = f.atol
+		}
+		if rtol {
+			t.Rtol = f.rtol
+		}
+		return t
+	}
 }

@@ -51,9 +51,9 @@ type Options struct {
 	// Check runs the parity check of each input NAME.pt against its sibling NAME.ref.pt
 	// instead of converting; inputs without one are skipped.
 	Check bool
-	// Model and Tolerance are the check's settings.
+	// Model and Tolerance are the check's settings (parity.Options.Load and Tolerance).
 	Model     convert.Options
-	Tolerance parity.Tolerance
+	Tolerance func(got, want pickle.DType) parity.Tolerance
 	// Pickle are the reader's options; nil means the defaults.
 	Pickle *pickle.Options
 	// NoSync skips the fsync of each output: faster, still never a partial output
@@ -436,27 +436,18 @@ func (o *Options) check(ctx context.Context, in batchInput, r *Result) error {
 	}
 	defer cp.Close()
 	r.Tensors = leaf.CountTensors(cp.Leaves)
-	m, err := convert.Load(cp, o.Model)
-	if err != nil {
-		return err
-	}
 	ref, err := convert.Open(refPath, o.Pickle)
 	if err != nil {
 		return err
 	}
 	defer ref.Close()
-	tol := o.Tolerance
-	if tol == (parity.Tolerance{}) {
-		tol = parity.DefaultTolerance
-	}
-	rep, err := parity.Check(ctx, m, ref, tol)
+	rep, err := parity.Check(ctx, cp, ref, parity.Options{Load: o.Model, Tolerance: o.Tolerance})
 	if err != nil {
 		return err
 	}
 	r.MaxAbsErr = &rep.MaxAbsErr
 	if !rep.Pass {
-		return fmt.Errorf("mismatch against %s: max abs err %.3g, max rel err %.3g (atol %g, rtol %g)",
-			filepath.Base(refPath), rep.MaxAbsErr, rep.MaxRelErr, tol.Atol, tol.Rtol)
+		return fmt.Errorf("mismatch against %s: %s", filepath.Base(refPath), rep.Verdict())
 	}
 	r.Status = StatusOK
 	return nil

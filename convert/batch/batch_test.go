@@ -14,7 +14,6 @@ import (
 	"github.com/ptport/ptport/convert/internal/atomicfile"
 	"github.com/ptport/ptport/convert/internal/fixture"
 	"github.com/ptport/ptport/convert/internal/leaf"
-	"github.com/ptport/ptport/convert/parity"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -221,7 +220,7 @@ func TestBatchCheck(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "drifted.pt"), b, 0o644)
 	b, _ = os.ReadFile(fixture.Convert("drifted.ref.pt"))
 	os.WriteFile(filepath.Join(dir, "drifted.ref.pt"), b, 0o644)
-	sum, results := runBatch(t, Options{Inputs: []string{dir}, Check: true, Tolerance: parity.DefaultTolerance})
+	sum, results := runBatch(t, Options{Inputs: []string{dir}, Check: true})
 	if sum.Files != 5 || sum.OK != 4 || sum.Failed != 1 {
 		t.Fatalf("summary %+v, want 4 pass and drifted failing", sum)
 	}

@@ -10,15 +10,11 @@ import (
 	"github.com/ptport/ptport/convert/parity"
 )
 
-// check loads the model of testdata/convert/NAME.pt with opts and checks it against
+// check checks the model of testdata/convert/NAME.pt, loaded with opts, against
 // NAME.ref.pt.
 func check(t *testing.T, name string, opts convert.Options) *parity.Report {
 	t.Helper()
-	m, err := convert.Load(fixture.Open(t, name+".pt"), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := parity.Check(context.Background(), m, fixture.Open(t, name+".ref.pt"), parity.DefaultTolerance)
+	r, err := parity.Check(context.Background(), fixture.Open(t, name+".pt"), fixture.Open(t, name+".ref.pt"), parity.Options{Load: opts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,13 +32,24 @@ func TestCheck(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := check(t, name, fx.Options())
 			if want := fx.Outcome != "mismatch"; r.Pass != want {
-				t.Fatalf("pass = %v, want %v: %+v", r.Pass, want, r.Tensors)
+				t.Fatalf("pass = %v, want %v:\n%s", r.Pass, want, r)
 			}
-			if r.Pass && r.MaxAbsErr > 2e-6 {
-				t.Errorf("max abs err %g", r.MaxAbsErr)
+			if r.Pass && (r.MaxAbsErr > 2e-6 || r.Rule != parity.RuleTolerance) {
+				t.Errorf("rule %s, max abs err %g", r.Rule, r.MaxAbsErr)
 			}
 			if len(r.Tensors) < 2 {
 				t.Errorf("compared %d tensors, want output and h_n at least", len(r.Tensors))
+			}
+			for _, tr := range r.Tensors {
+				// The truth is the same model in float64: Go's float32 is rounding
+				// around it (float64: the same to the last bits), and so is PyTorch's.
+				bound := 2e-6
+				if r.Model.DType == "F64" {
+					bound = 1e-13
+				}
+				if !tr.Truth || tr.GoTruth > bound || (r.Pass && tr.RefTruth > bound) {
+					t.Errorf("%s: truth compared %v, |go - truth| %.3g, |ref - truth| %.3g", tr.Name, tr.Truth, tr.GoTruth, tr.RefTruth)
+				}
 			}
 			t.Logf("%s: max abs err %.3g", r.Model.Module, r.MaxAbsErr)
 		})
@@ -50,11 +57,15 @@ func TestCheck(t *testing.T) {
 }
 
 // TestFlagsMatter shows the cases that need a flag fail without it: the flags are not
-// decoration.
+// decoration, and the diagnosis names the missing one.
 func TestFlagsMatter(t *testing.T) {
-	for _, name := range []string{"rnn_relu", "gru_batch_first"} {
-		if r := check(t, name, convert.Options{}); r.Pass {
+	for name, mistake := range map[string]string{"rnn_relu": parity.MistakeNonlinearity, "gru_batch_first": parity.MistakeBatchFirst} {
+		r := check(t, name, convert.Options{})
+		if r.Pass {
 			t.Errorf("%s passes without its flags", name)
+		}
+		if len(r.Diagnosis) == 0 || r.Diagnosis[0].Name != mistake {
+			t.Errorf("%s: diagnosis %+v, want %s", name, r.Diagnosis, mistake)
 		}
 	}
 }
@@ -71,5 +82,12 @@ func TestStepErrors(t *testing.T) {
 	}
 	if slices.Max(steps[0]) != r.MaxAbsErr {
 		t.Errorf("largest step error %g != max abs err %g", slices.Max(steps[0]), r.MaxAbsErr)
+	}
+	// Go is rounding around the truth of the checkpoint's model at every step: the
+	// reference is what drifted.
+	for i, e := range r.TruthStepErrors()[0] {
+		if e > 1e-6 {
+			t.Errorf("step %d: |go - truth| %g", i, e)
+		}
 	}
 }

@@ -1,15 +1,31 @@
 // Package parity checks that a model loaded by package convert computes what PyTorch
-// computed: it runs the model on a reference file's input and compares every output the
-// file holds, element by element.
+// computed, and gives a port's own Go code the same verdict.
 //
-// A reference file is what a notebook exports:
+// Check runs the recurrent module of a checkpoint on a reference file's input and
+// initial states and compares every result the file holds, element by element. A
+// reference is what a notebook exports, by the schema of RefInput:
 //
-//	torch.save({"input": x, "h0": h0, "c0": c0, "output": y, "h_n": hn, "c_n": cn}, "ref.pt")
+//	torch.save({"input": x, "h0": (h0, c0), "output": y, "h_n": (hn, cn)}, "ref.pt")
 //
-// with h0, c0, h_n and c_n optional (the names are RefInput, RefH0, ...). An element
-// passes when |go - ref| <= Atol + Rtol*|ref|, as torch.testing.assert_close; NaN
-// matches NaN and equal infinities match. Check returns a Report: the verdict, the
-// largest absolute and relative errors of each tensor and overall, and the model
-// checked; a mismatch is a Report that does not pass, not an error. StepErrors gives
-// the largest error of the output at each time step, which shows where a port diverges.
+// Any entry outside the schema is an error (*ReferenceError) naming the closest known
+// name, unless Options.Ignore leaves it out: a verdict covers exactly what its Report
+// says it compared, and says where each initial state came from.
+//
+// The verdict. An element passes when |go - ref| <= Atol + Rtol*|ref|, with
+// torch.testing.assert_close's tolerance for the dtypes compared (DefaultTolerance).
+// Every tensor is also measured against the float64 truth: the model computed again in
+// float64 from the same weights and inputs by code of this package (gonum's BLAS),
+// independent of package rnn's kernels. For a model computed below float64, a tensor
+// beyond its tolerance passes when Go and the reference are both rounding noise around
+// that truth (the truth rule: TruthFactor, TruthFloor, TruthCap, TruthNoiseRuns); a
+// reference made from other weights or another configuration, a wrong result and wrong
+// weights in the checkpoint still fail, each tensor saying which rule decided it and why.
+// A float64 model has no higher precision to be judged by: its tolerance decides.
+//
+// A failing check tries the usual porting mistakes (Mistake) on the model and names those
+// that reproduce the reference.
+//
+// Compare and NewReport give the same rules and the same table (Report.WriteText) to any
+// result a port computes, so that a Go test checks a whole model, from token ids to
+// logits, against what PyTorch exported.
 package parity

@@ -7,69 +7,110 @@ import (
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/parity"
+	"github.com/ptport/ptport/rnn"
 )
 
 // The notebook's model against the tensors PyTorch computed for it.
 func ExampleCheck() {
-	cp, err := convert.Open("../../testdata/notebook/model.pt", nil)
+	model, err := convert.Open("../../testdata/notebook/model.pt", nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer cp.Close()
-	m, err := convert.Load(cp, convert.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
+	defer model.Close()
 	ref, err := convert.Open("../../testdata/notebook/reference.pt", nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer ref.Close()
-	r, err := parity.Check(context.Background(), m, ref, parity.DefaultTolerance)
+	r, err := parity.Check(context.Background(), model, ref, parity.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(r.Model.Module, "pass:", r.Pass)
+	fmt.Println(r.Model.Module, "pass:", r.Pass, "by", r.Rule, "from h0:", r.InitialState.H0)
 	for _, t := range r.Tensors {
-		fmt.Println(t.Name, t.Shape, "within 1e-7:", t.MaxAbsErr <= 1e-7)
+		fmt.Println(t.Name, t.Shape, "within 1e-7:", t.MaxAbsErr <= 1e-7, "rounding around the truth:", t.GoTruth < 1e-7)
 	}
 	// Output:
-	// RNN(2, 4) pass: true
-	// output [2 3 4] within 1e-7: true
-	// h_n [1 3 4] within 1e-7: true
+	// RNN(2, 4) pass: true by tolerance from h0: h0
+	// output [2 3 4] within 1e-7: true rounding around the truth: true
+	// h_n [1 3 4] within 1e-7: true rounding around the truth: true
 }
 
-// A port with a drifted recurrent weight: the error is rounding at the first step (the
-// initial state is zero, so weight_hh is not used yet) and grows from the second.
-func ExampleReport_StepErrors() {
-	cp, err := convert.Open("../../testdata/convert/drifted.pt", nil)
+// A batch_first GRU checked without saying so: the check fails and names the mistake.
+func ExampleCheck_diagnosis() {
+	model, err := convert.Open("../../testdata/parity/forgot_batch_first.pt", nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer cp.Close()
-	m, err := convert.Load(cp, convert.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	ref, err := convert.Open("../../testdata/convert/drifted.ref.pt", nil)
+	defer model.Close()
+	ref, err := convert.Open("../../testdata/parity/forgot_batch_first.ref.pt", nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer ref.Close()
-	r, err := parity.Check(context.Background(), m, ref, parity.DefaultTolerance)
+	r, err := parity.Check(context.Background(), model, ref, parity.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("pass:", r.Pass)
-	for t, e := range r.StepErrors()[0] {
-		fmt.Printf("step %d: within atol: %v\n", t, e <= r.Atol)
+	for _, m := range r.Diagnosis {
+		fmt.Println(m.Name+":", m.Description)
 	}
 	// Output:
 	// pass: false
-	// step 0: within atol: true
-	// step 1: within atol: false
-	// step 2: within atol: false
-	// step 3: within atol: false
-	// step 4: within atol: false
-	// step 5: within atol: false
+	// batch_first: batch_first flipped: the reference was computed with batch_first=True
+}
+
+// A port checked in a Go test: its float32 result against the reference PyTorch
+// exported, with its float64 result as the truth. The GRU's large weights amplify
+// rounding beyond atol; the truth shows both sides are rounding.
+func ExampleCompare() {
+	cp, err := convert.Open("../../testdata/parity/gru_large.pt", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cp.Close()
+	ref, err := convert.Open("../../testdata/parity/gru_large.ref.pt", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ref.Close()
+	m, err := convert.Load(cp, convert.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The port: here package rnn's model, in float32 and, for the truth, in float64.
+	params := map[string][]float64{}
+	for _, p := range m.Config.Params() {
+		if params[p.Name], err = cp.Tensor(p.Name).Float64s(); err != nil {
+			log.Fatal(err)
+		}
+	}
+	m64, err := rnn.New(m.Config, params)
+	if err != nil {
+		log.Fatal(err)
+	}
+	x := ref.Tensor("input")
+	x32, err := x.Float32s()
+	if err != nil {
+		log.Fatal(err)
+	}
+	x64, err := x.Float64s()
+	if err != nil {
+		log.Fatal(err)
+	}
+	got, err := convert.RNN[float32](m).Forward(&rnn.Tensor[float32]{Data: x32, Shape: x.Shape}, nil, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	truth, err := m64.Forward(&rnn.Tensor[float64]{Data: x64, Shape: x.Shape}, nil, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := parity.NewReport(parity.Compare("output", got.Output, ref.Tensor("output"), truth.Output, nil))
+	fmt.Println("pass:", r.Pass, "by", r.Rule)
+	fmt.Println("beyond atol:", r.Tensors[0].Mismatches > 0)
+	// Output:
+	// pass: true by truth
+	// beyond atol: true
 }

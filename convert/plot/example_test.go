@@ -19,16 +19,12 @@ func ExampleSave() {
 		log.Fatal(err)
 	}
 	defer cp.Close()
-	m, err := convert.Load(cp, convert.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
 	ref, err := convert.Open("../../testdata/convert/drifted.ref.pt", nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer ref.Close()
-	r, err := parity.Check(context.Background(), m, ref, parity.DefaultTolerance)
+	r, err := parity.Check(context.Background(), cp, ref, parity.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -20,20 +20,41 @@ import (
 // plotFloor is the smallest error a log-scale plot shows; exact zeros sit on it.
 const plotFloor = 1e-12
 
+// CheckPath reports whether Save can draw to path: an .svg or .png file (by its
+// extension). A caller checks it before the work whose result it will draw.
+func CheckPath(path string) error {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".svg", ".png":
+		return nil
+	}
+	return fmt.Errorf("plot %s: want a .svg or .png file", path)
+}
+
 // Save draws the report's per-step output error (parity.Report.StepErrors), one line per
-// direction, with the tolerance's absolute part as a dashed line, to path as SVG or PNG
-// (by its extension), atomically (convert.WriteFile).
+// direction, its error against the float64 truth (TruthStepErrors, all directions), and
+// the output's absolute tolerance as a dashed line, titled with the model and the first
+// diagnosis of a failure, to path as SVG or PNG (by its extension), atomically
+// (convert.WriteFile).
 func Save(r *parity.Report, path string) error {
+	if err := CheckPath(path); err != nil {
+		return err
+	}
 	errs := r.StepErrors()
 	if errs == nil {
 		return fmt.Errorf("no output errors to plot: the output could not be compared")
 	}
 	ext := strings.ToLower(filepath.Ext(path))
-	if ext != ".svg" && ext != ".png" {
-		return fmt.Errorf("plot %s: want a .svg or .png file", path)
+	atol := 0.0
+	for _, t := range r.Tensors {
+		if t.Name == parity.RefOutput {
+			atol = t.Atol
+		}
 	}
 	p := gplot.New()
 	p.Title.Text = fmt.Sprintf("Go vs PyTorch: %s", r.Model.Module)
+	if len(r.Diagnosis) > 0 {
+		p.Title.Text += "; diagnosis: " + r.Diagnosis[0].Name
+	}
 	p.X.Label.Text = "time step"
 	p.Y.Label.Text = "max |Go - PyTorch| of output"
 	p.Y.Scale = gplot.LogScale{}
@@ -59,23 +80,41 @@ func Save(r *parity.Report, path string) error {
 		dots.Color = lineColors[d]
 		p.Add(line, dots)
 		if len(errs) > 1 {
-			p.Legend.Add(names[d], line, dots)
+			p.Legend.Add("|Go - PyTorch|, "+names[d], line, dots)
 		} else {
-			p.Legend.Add("output", line, dots)
+			p.Legend.Add("|Go - PyTorch|", line, dots)
 		}
 	}
+	if truth := r.TruthStepErrors(); truth != nil {
+		pts := make(plotter.XYs, len(truth[0]))
+		for t := range pts {
+			pts[t].X = float64(t)
+			for _, e := range truth {
+				pts[t].Y = math.Max(pts[t].Y, e[t])
+			}
+			pts[t].Y = math.Max(pts[t].Y, plotFloor)
+		}
+		line, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		line.Color = lineColors[3]
+		line.Dashes = []vg.Length{vg.Points(1), vg.Points(2)}
+		p.Add(line)
+		p.Legend.Add("|Go - float64 truth|", line)
+	}
 	steps := float64(max(len(errs[0])-1, 1))
-	tolLine, err := plotter.NewLine(plotter.XYs{{X: 0, Y: r.Atol}, {X: steps, Y: r.Atol}})
+	tolLine, err := plotter.NewLine(plotter.XYs{{X: 0, Y: atol}, {X: steps, Y: atol}})
 	if err != nil {
 		return err
 	}
 	tolLine.Color = lineColors[2]
 	tolLine.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
 	p.Add(tolLine)
-	p.Legend.Add(fmt.Sprintf("atol %g", r.Atol), tolLine)
+	p.Legend.Add(fmt.Sprintf("atol %g", atol), tolLine)
 	p.Legend.Top = true
 	p.Y.Min = plotFloor
-	p.Y.Max = math.Max(p.Y.Max, r.Atol) * 1000 // room for the legend
+	p.Y.Max = math.Max(p.Y.Max, atol) * 1000 // room for the legend
 	wt, err := p.WriterTo(6*vg.Inch, 4*vg.Inch, ext[1:])
 	if err != nil {
 		return err
@@ -90,6 +129,7 @@ var lineColors = []color.Color{
 	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
 	color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 }
 
 // powerTicks labels each power of ten of a log axis.

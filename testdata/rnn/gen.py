@@ -148,13 +148,18 @@ def write_safetensors(path, tensors, metadata):
 
 
 def run_case(path, mode, inp, hidden, layers, bias, batch_first, bidirectional, proj, layout,
-             seq, batch, dtype, give_h0, seed, synth_exp=None, x_scale=1.0, truth=False):
+             seq, batch, dtype, give_h0, seed, synth_exp=None, x_scale=1.0, truth=False, w_scale=1.0):
     """Builds the module, runs it, writes the case file. With truth, a float32 case also
     holds truth_output, truth_h_n (and truth_c_n): the same module and arguments widened
-    to float64 and run in float64, the float64 truth its float32 results round."""
+    to float64 and run in float64, the float64 truth its float32 results round. w_scale
+    multiplies PyTorch's initial parameters (large weights amplify rounding)."""
     torch.manual_seed(seed)
     m = make_module(mode, inp, hidden, layers, bias, batch_first, bidirectional, proj)
     m = m.to(TORCH_DTYPE[dtype]).eval()
+    if w_scale != 1.0:
+        with torch.no_grad():
+            for p in m.parameters():
+                p.mul_(w_scale)
     names = list(m._flat_weights_names)
     meta = dict(mode=ATEN_MODE[mode], input_size=inp, hidden_size=hidden, num_layers=layers,
                 bias=str(bias).lower(), batch_first=str(batch_first).lower(),

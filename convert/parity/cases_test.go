@@ -1,0 +1,273 @@
+package parity_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/fixture"
+	"github.com/ptport/ptport/convert/parity"
+	"github.com/ptport/ptport/rnn"
+)
+
+// parityCase is one case of testdata/parity/cases.json (see testdata/parity/gen.py).
+type parityCase struct {
+	Model, Ref string
+	Outcome    string // pass, fail or error
+	Rule       string
+	Flags      []string
+	Ignore     []string
+	Compared   map[string]string
+	Initial    map[string]string
+	Diagnosis  []string
+	Error      []string
+	Failing    []string
+	Ports      map[string]struct{ Outcome, Rule string }
+}
+
+func parityCases(t *testing.T) map[string]parityCase {
+	t.Helper()
+	b, err := os.ReadFile(fixture.Path("parity", "cases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases map[string]parityCase
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 30 {
+		t.Fatalf("cases.json lists %d cases", len(cases))
+	}
+	return cases
+}
+
+func openParity(t *testing.T, name string) *convert.Checkpoint {
+	t.Helper()
+	cp, err := convert.Open(fixture.Path("parity", name), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cp.Close() })
+	return cp
+}
+
+// options turns a case's command-line flags into parity.Options.
+func (c parityCase) options() parity.Options {
+	opts := parity.Options{Ignore: c.Ignore}
+	for i := 0; i < len(c.Flags); i++ {
+		switch c.Flags[i] {
+		case "--batch-first":
+			opts.Load.BatchFirst = true
+		case "--nonlinearity":
+			i++
+			opts.Load.Nonlinearity = c.Flags[i]
+		}
+	}
+	return opts
+}
+
+// TestCases checks every case PyTorch made in testdata/parity: the reference schema, the
+// strict structure, each usual porting mistake made on purpose, the float64 truth and
+// the tolerances by dtype. Each verdict, rule, compared entry, initial state, failing
+// tensor and diagnosis is what gen.py derived from PyTorch's computations.
+func TestCases(t *testing.T) {
+	for name, c := range parityCases(t) {
+		t.Run(name, func(t *testing.T) {
+			r, err := parity.Check(context.Background(), openParity(t, c.Model), openParity(t, c.Ref), c.options())
+			if c.Outcome == "error" {
+				if err == nil {
+					t.Fatalf("no error; report:\n%s", r)
+				}
+				for _, w := range c.Error {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error lacks %q:\n%v", w, err)
+					}
+				}
+				t.Logf("%v", err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("\n%s", r)
+			if r.Pass != (c.Outcome == "pass") || r.Rule != c.Rule {
+				t.Errorf("pass %v by %s, want %s by %s", r.Pass, r.Rule, c.Outcome, c.Rule)
+			}
+			got := map[string]string{}
+			var failing []string
+			for _, tr := range r.Tensors {
+				got[tr.Name] = tr.Entry
+				if !tr.Pass {
+					failing = append(failing, tr.Name)
+				}
+			}
+			if c.Compared != nil && !mapsEqual(got, c.Compared) {
+				t.Errorf("compared %v, want %v", got, c.Compared)
+			}
+			if c.Failing != nil && !slices.Equal(failing, c.Failing) {
+				t.Errorf("failing %v, want %v", failing, c.Failing)
+			}
+			if c.Initial != nil {
+				want := parity.InitialState{H0: c.Initial["h0"], C0: c.Initial["c0"]}
+				if r.InitialState != want {
+					t.Errorf("initial state %+v, want %+v", r.InitialState, want)
+				}
+			}
+			var diag []string
+			for _, d := range r.Diagnosis {
+				if !slices.Contains(diag, d.Name) {
+					diag = append(diag, d.Name)
+				}
+			}
+			if c.Diagnosis != nil && !slices.Equal(diag, c.Diagnosis) {
+				t.Errorf("diagnosis %v, want %v", diag, c.Diagnosis)
+			}
+			if strings.Contains(r.Verdict(), "within atol") != (r.Pass && r.Rule == parity.RuleTolerance) {
+				t.Errorf("verdict %q", r.Verdict())
+			}
+		})
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestCaseErrors checks the types of the errors a caller branches on.
+func TestCaseErrors(t *testing.T) {
+	cases := parityCases(t)
+	check := func(name string) error {
+		c := cases[name]
+		_, err := parity.Check(context.Background(), openParity(t, c.Model), openParity(t, c.Ref), c.options())
+		return err
+	}
+	var rerr *parity.ReferenceError
+	if err := check("misspelled"); !errors.As(err, &rerr) ||
+		!slices.Equal(rerr.Unknown, []parity.UnknownEntry{{Name: "hn", Closest: "h_n"}, {Name: "cn", Closest: "c_n"}}) {
+		t.Errorf("misspelled: %#v", err)
+	}
+	if err := check("forgot_batch_first_h0"); !errors.As(err, &rerr) || rerr.BatchFirst == nil || !*rerr.BatchFirst {
+		t.Errorf("forgot_batch_first_h0: %v", err)
+	}
+	var verr *convert.ValidationError
+	for name, want := range map[string]func(*convert.ValidationError) bool{
+		"missing_layer":   func(v *convert.ValidationError) bool { return slices.Equal(v.Missing, cases["missing_layer"].Error) },
+		"missing_reverse": func(v *convert.ValidationError) bool { return len(v.Missing) == 4 },
+		"unexpected_key":  func(v *convert.ValidationError) bool { return slices.Equal(v.Unexpected, []string{"lstm.extra_param"}) },
+		"transposed_lstm": func(v *convert.ValidationError) bool {
+			return len(v.Mismatched) == 2 && strings.Contains(v.Mismatched[0], "transposed") && strings.Contains(v.Mismatched[1], "transposed")
+		},
+	} {
+		if err := check(name); !errors.As(err, &verr) || !want(verr) {
+			t.Errorf("%s: %#v", name, err)
+		}
+	}
+}
+
+// TestPorts compares ports' results with the large-weight GRU's reference, as a port's
+// own Go test would: a right port in float32 passes by the float64 truth, a wrong one
+// and one that misread a weight fail.
+func TestPorts(t *testing.T) {
+	c := parityCases(t)["gru_large"]
+	cp, ref := openParity(t, c.Model), openParity(t, c.Ref)
+	m, err := convert.Load(cp, convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := map[string][]float64{}
+	for _, p := range m.Config.Params() {
+		if params[p.Name], err = cp.Tensor(p.Name).Float64s(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m64, err := rnn.New(m.Config, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := ref.Tensor(parity.RefInput)
+	x64, err := x.Float64s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth, err := m64.Forward(&rnn.Tensor[float64]{Data: x64, Shape: x.Shape}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Ports) != 3 {
+		t.Fatalf("%d ports", len(c.Ports))
+	}
+	for file, want := range c.Ports {
+		out := openParity(t, file).Tensor(parity.RefOutput)
+		v, err := out.Float32s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := &rnn.Tensor[float32]{Data: v, Shape: out.Shape}
+		r := parity.NewReport(parity.Compare(parity.RefOutput, got, ref.Tensor(parity.RefOutput), truth.Output, nil))
+		if r.Pass != (want.Outcome == "pass") || r.Rule != want.Rule {
+			t.Errorf("%s: pass %v by %s, want %s by %s\n%s", file, r.Pass, r.Rule, want.Outcome, want.Rule, r)
+		}
+		if r.Tensors[0].Mismatches == 0 {
+			t.Errorf("%s: within atol: the truth rule is not what decided", file)
+		}
+		// Without the truth, tolerance alone fails the right port too.
+		if r := parity.NewReport(parity.Compare(parity.RefOutput, got, ref.Tensor(parity.RefOutput), nil, nil)); r.Pass {
+			t.Errorf("%s passes by tolerance", file)
+		}
+	}
+}
+
+// TestPlotReading checks what the plot's reading (package plot's doc, the README) says
+// against the diagnosis, on every failing case: where the reference was made otherwise,
+// Go stays at rounding from the truth at every step; the mistakes that change what
+// every step computes show from the first step; a changed recurrent weight shows from the
+// second.
+func TestPlotReading(t *testing.T) {
+	for name, c := range parityCases(t) {
+		if c.Outcome != "fail" || c.Rule == parity.RuleShape {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			r, err := parity.Check(context.Background(), openParity(t, c.Model), openParity(t, c.Ref), c.options())
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps, truth := r.StepErrors(), r.TruthStepErrors()
+			if steps == nil || truth == nil {
+				return // the output was not compared (its shape differs)
+			}
+			for d := range truth {
+				for s, e := range truth[d] {
+					if e > 2e-5 {
+						t.Errorf("direction %d step %d: |go - truth| %g", d, s, e)
+					}
+				}
+			}
+			atol := r.Tensors[0].Atol
+			first := 0.0
+			for d := range steps {
+				first = max(first, steps[d][0])
+			}
+			fromFirst := first > atol
+			switch {
+			case len(r.Diagnosis) > 0 && !fromFirst:
+				t.Errorf("%s explains it, but step 0 is within atol (%g)", r.Diagnosis[0].Name, first)
+			case name == "drifted" && (fromFirst || steps[0][1] <= atol):
+				t.Errorf("a changed weight_hh: steps 0 and 1 %g, %g", steps[0][0], steps[0][1])
+			}
+		})
+	}
+}

@@ -1,0 +1,398 @@
+package parity
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/pickle"
+	"github.com/ptport/ptport/rnn"
+)
+
+// Options are the settings of a check.
+type Options struct {
+	// Load holds the model's settings a state_dict does not store. A reference's own
+	// batch_first and nonlinearity values add to them; a contradiction is an error.
+	Load convert.Options
+	// Tolerance returns the tolerance for a tensor computed in dtype got (F32 or F64)
+	// and compared with a reference tensor of dtype want; nil means DefaultTolerance.
+	Tolerance func(got, want pickle.DType) Tolerance
+	// Ignore names reference entries to leave out of the check (an entry's name covers
+	// the entries of a tuple under it).
+	Ignore []string
+}
+
+// Report is the result of a check.
+type Report struct {
+	Pass bool `json:"pass"`
+	// Rule is how the verdict was reached: RuleTolerance when every tensor passed by its
+	// tolerance, RuleTruth when some needed the truth rule; for a failure, the rule of the
+	// first failing tensor.
+	Rule      string            `json:"rule"`
+	MaxAbsErr float64           `json:"max_abs_err"`
+	MaxRelErr float64           `json:"max_rel_err"`
+	Model     convert.ModelInfo `json:"model"`
+	// ModelFile and Reference are the names of the model's and the reference's files.
+	ModelFile string `json:"model_file"`
+	Reference string `json:"reference"`
+	// InitialState says where each initial state came from.
+	InitialState InitialState `json:"initial_state"`
+	// Ignored lists the reference entries left out at the caller's request.
+	Ignored []string       `json:"ignored,omitempty"`
+	Tensors []TensorReport `json:"tensors"`
+	// Diagnosis lists the usual porting mistakes that explain a failure, best first;
+	// empty when the check passed or no mistake explains it.
+	Diagnosis []Mistake `json:"diagnosis"`
+}
+
+// InitialState says where a check's initial states came from: a reference entry's name
+// (such as "h0" or "hx.0"), or "zeros".
+type InitialState struct {
+	H0 string `json:"h0"`
+	C0 string `json:"c0,omitempty"` // for an LSTM
+}
+
+// Zeros is InitialState's word for a state the reference does not give.
+const Zeros = "zeros"
+
+// Check runs the recurrent module of model (found and loaded with opts.Load and the
+// reference's configuration values) on ref's input and initial states and compares its
+// results with ref's output and final states, every one the reference holds, by the
+// schema (see RefInput). Every compared tensor is also measured against the float64
+// truth, and judged by it (the truth rule) when a model computing below float64 misses
+// the tolerance. A failing check tries the usual porting mistakes (Mistake) and lists
+// those that explain it.
+//
+// The error is non-nil when the check cannot be made: a reference outside the schema
+// (*ReferenceError), a model that does not load or does not fit the reference
+// (*convert.ValidationError, ...), or ctx's error. A mismatch is a Report whose Pass is
+// false.
+func Check(ctx context.Context, model, ref *convert.Checkpoint, opts Options) (*Report, error) {
+	r, err := parseReference(ref.Path, ref.Leaves, opts.Ignore, true)
+	if err != nil {
+		return nil, err
+	}
+	m, err := convert.Load(model, opts.Load)
+	if err != nil {
+		return nil, err
+	}
+	if !m.FromModule {
+		// A state_dict takes the reference's configuration values; a pickled module's
+		// attributes are checked against them (fits).
+		lopts, changed, err := r.loadOptions(opts.Load)
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			if m, err = convert.Load(model, lopts); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := r.fits(model, m); err != nil {
+		return nil, err
+	}
+	net, err := truthNetwork(model, m)
+	if err != nil {
+		return nil, err
+	}
+	c := &checker{ctx: ctx, ref: r, m: m, net: net, tol: opts.Tolerance, file: model.Path}
+	if c.tol == nil {
+		c.tol = func(got, want pickle.DType) Tolerance { return DefaultTolerance(got, want) }
+	}
+	if err := c.run(); err != nil {
+		return nil, err
+	}
+	return c.report, nil
+}
+
+// loadOptions adds the reference's configuration values to opts, and reports whether
+// they changed them.
+func (r *reference) loadOptions(opts convert.Options) (convert.Options, bool, error) {
+	changed := false
+	if r.batchFirst != nil {
+		if opts.BatchFirst && !*r.batchFirst {
+			return opts, false, &ReferenceError{File: r.file, Problems: []string{"batch_first is False in the reference, but the model's options set it"}}
+		}
+		changed = changed || opts.BatchFirst != *r.batchFirst
+		opts.BatchFirst = *r.batchFirst
+	}
+	if r.nonlinearity != "" {
+		if opts.Nonlinearity != "" && opts.Nonlinearity != r.nonlinearity {
+			return opts, false, &ReferenceError{File: r.file, Problems: []string{fmt.Sprintf("nonlinearity is %q in the reference, but %q in the model's options", r.nonlinearity, opts.Nonlinearity)}}
+		}
+		changed = changed || opts.Nonlinearity != r.nonlinearity
+		opts.Nonlinearity = r.nonlinearity
+	}
+	return opts, changed, nil
+}
+
+// fits checks the reference against the loaded model: its configuration values, its
+// states, and the layers and directions its shapes show.
+func (r *reference) fits(cp *convert.Checkpoint, m *convert.Model) error {
+	cfg := m.Config
+	rerr := &ReferenceError{File: r.file}
+	problem := func(format string, args ...any) { rerr.Problems = append(rerr.Problems, fmt.Sprintf(format, args...)) }
+	if r.batchFirst != nil && *r.batchFirst != cfg.BatchFirst {
+		problem("batch_first is %s in the reference, %s in the pickled module", pyBool(*r.batchFirst), pyBool(cfg.BatchFirst))
+	}
+	if r.nonlinearity != "" {
+		switch {
+		case cfg.Mode != rnn.RNNTanh && cfg.Mode != rnn.RNNReLU:
+			problem("the reference gives nonlinearity %q, which %s does not have", r.nonlinearity, m.Info().Module)
+		case (r.nonlinearity == "relu") != (cfg.Mode == rnn.RNNReLU):
+			problem("nonlinearity is %q in the reference, but the pickled module's mode is %s", r.nonlinearity, cfg.Mode)
+		}
+	}
+	lstm := cfg.Mode == rnn.LSTM
+	switch {
+	case lstm && r.h0.ok() && !r.c0.ok():
+		problem("%s without c0: nn.LSTM takes its initial state as the tuple (h0, c0); save both", r.h0.name)
+	case !lstm && r.c0.ok():
+		problem("%s: %s has no cell state", r.c0.name, m.Info().Module)
+	}
+	if !lstm && r.cn.ok() {
+		problem("%s: %s has no cell state", r.cn.name, m.Info().Module)
+	}
+	if len(rerr.Problems) > 0 {
+		return rerr
+	}
+	// Layers and directions: h_n and c_n hold layers x directions rows (first dimension),
+	// the output directions x P features (last dimension).
+	dirs := 1
+	if cfg.Bidirectional {
+		dirs = 2
+	}
+	p := cfg.HiddenSize
+	if cfg.ProjSize > 0 {
+		p = cfg.ProjSize
+	}
+	refDirs := dirs
+	if o := r.output.t; o != nil && len(o.Shape) > 0 {
+		if f := o.Shape[len(o.Shape)-1]; f == p || f == 2*p {
+			refDirs = f / p
+		}
+	}
+	for _, e := range []entry{r.hn, r.cn} {
+		if !e.ok() || len(e.t.Shape) < 2 {
+			continue
+		}
+		rows := e.t.Shape[0]
+		if rows == cfg.NumLayers*dirs {
+			continue
+		}
+		if rows > cfg.NumLayers*dirs && rows%refDirs == 0 {
+			// More layers or directions than the checkpoint holds: name what is missing.
+			want := cfg
+			want.NumLayers, want.Bidirectional = rows/refDirs, refDirs == 2
+			var missing []string
+			for _, q := range want.Params() {
+				if cp.Tensor(m.Prefix+q.Name) == nil {
+					missing = append(missing, m.Prefix+q.Name)
+				}
+			}
+			if len(missing) > 0 {
+				verr := &convert.ValidationError{File: cp.Path, Prefix: m.Prefix, Config: want, Missing: missing}
+				return fmt.Errorf("%w\n  (the reference %s's %s has shape %v: %s × %s)", verr, r.file, e.name, e.t.Shape,
+					plural(want.NumLayers, "layer", "layers"), plural(refDirs, "direction", "directions"))
+			}
+		}
+		return &ReferenceError{File: r.file, Problems: []string{fmt.Sprintf("%s has shape %v, for %s; the model, %s, has %d: the reference comes from another model",
+			e.name, e.t.Shape, plural(rows, "layer × direction", "layers × directions"), m.Info().Module, cfg.NumLayers*dirs)}}
+	}
+	return nil
+}
+
+// plural spells n things.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}
+
+// truthNetwork reads the model's weights again, in float64, for the truth.
+func truthNetwork(cp *convert.Checkpoint, m *convert.Model) (*network, error) {
+	n := &network{cfg: m.Config, params: map[string][]float64{}}
+	for _, p := range m.Config.Params() {
+		t := cp.Tensor(m.Prefix + p.Name)
+		if t == nil {
+			return nil, fmt.Errorf("%s: no tensor %s%s", cp.Path, m.Prefix, p.Name)
+		}
+		v, err := t.Float64s()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s%s: %w", cp.Path, m.Prefix, p.Name, err)
+		}
+		n.params[p.Name] = v
+	}
+	return n, nil
+}
+
+// checker holds a check in progress.
+type checker struct {
+	ctx    context.Context
+	ref    *reference
+	m      *convert.Model
+	net    *network
+	tol    func(got, want pickle.DType) Tolerance
+	file   string // the model's
+	x      []float64
+	h0, c0 []float64
+	report *Report
+	// compared are the reference's tensors in report order, and what Go computed.
+	compared []entry
+}
+
+func (c *checker) values(e entry) ([]float64, error) {
+	if !e.ok() {
+		return nil, nil
+	}
+	v, err := e.t.Float64s()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", c.ref.file, e.name, err)
+	}
+	return v, nil
+}
+
+func (c *checker) run() error {
+	r, m := c.ref, c.m
+	var err error
+	if c.x, err = c.values(r.input); err != nil {
+		return err
+	}
+	if c.h0, err = c.values(r.h0); err != nil {
+		return err
+	}
+	if c.c0, err = c.values(r.c0); err != nil {
+		return err
+	}
+	out, hn, cn, err := m.Forward(r.input.t, r.h0.t, r.c0.t)
+	if err != nil {
+		return c.forwardError(err)
+	}
+	rep := &Report{Pass: true, Rule: RuleTolerance, Model: m.Info(), ModelFile: c.file, Reference: r.file, Ignored: r.ignored, Diagnosis: []Mistake{}}
+	rep.InitialState.H0 = Zeros
+	if r.h0.ok() {
+		rep.InitialState.H0 = r.h0.name
+	}
+	if m.Config.Mode == rnn.LSTM {
+		rep.InitialState.C0 = Zeros
+		if r.c0.ok() {
+			rep.InitialState.C0 = r.c0.name
+		}
+	}
+	truth, err := c.net.forward(c.ctx, c.x, r.input.t.Shape, c.h0, c.c0, nil)
+	if err != nil {
+		return err
+	}
+	type pair struct {
+		name  string
+		ref   entry
+		got   *pickle.Tensor
+		truth []float64
+	}
+	pairs := []pair{{RefOutput, r.output, out, truth.output}, {RefHN, r.hn, hn, truth.hn}, {RefCN, r.cn, cn, truth.cn}}
+	var failed bool
+	for _, p := range pairs {
+		if !p.ref.ok() {
+			continue
+		}
+		tr := TensorReport{Name: p.name, Entry: p.ref.name, Shape: p.ref.t.Shape, DType: p.ref.t.DType,
+			Tolerance: c.tol(m.DType, p.ref.t.DType)}
+		if !slices.Equal(p.got.Shape, p.ref.t.Shape) {
+			tr.shapeMismatch(p.got.Shape)
+		} else {
+			g, err := p.got.Float64s()
+			if err != nil {
+				return err
+			}
+			w, err := c.values(p.ref)
+			if err != nil {
+				return err
+			}
+			tr.measure(g, w)
+			tr.measureTruth(p.truth)
+		}
+		failed = failed || !tr.Pass
+		rep.Tensors = append(rep.Tensors, tr)
+		c.compared = append(c.compared, p.ref)
+	}
+	c.report = rep
+	if failed && m.DType != pickle.F64 {
+		if err := c.measureNoise(truth); err != nil {
+			return err
+		}
+		for i := range rep.Tensors {
+			if tr := &rep.Tensors[i]; !tr.Pass && tr.Rule == RuleTolerance {
+				tr.judgeTruth()
+			}
+		}
+	}
+	for _, tr := range rep.Tensors {
+		rep.MaxAbsErr = max(rep.MaxAbsErr, tr.MaxAbsErr)
+		rep.MaxRelErr = max(rep.MaxRelErr, tr.MaxRelErr)
+		switch {
+		case !tr.Pass && rep.Pass:
+			rep.Pass, rep.Rule = false, tr.Rule
+		case tr.Pass && tr.Rule == RuleTruth && rep.Pass:
+			rep.Rule = RuleTruth
+		}
+	}
+	if !rep.Pass {
+		d, err := c.diagnose()
+		if err != nil {
+			return err
+		}
+		rep.Diagnosis = d
+	}
+	return nil
+}
+
+// measureNoise sets each compared tensor's Noise (see network.noise).
+func (c *checker) measureNoise(truth *results) error {
+	nz, err := c.net.noise(c.ctx, c.x, c.ref.input.t.Shape, c.h0, c.c0, truth)
+	if err != nil {
+		return err
+	}
+	for i := range c.report.Tensors {
+		if tr := &c.report.Tensors[i]; tr.truth != nil {
+			tr.Noise = nz[tr.Name]
+		}
+	}
+	return nil
+}
+
+// pick returns the named result.
+func pick(r *results, name string) []float64 {
+	switch name {
+	case RefOutput:
+		return r.output
+	case RefHN:
+		return r.hn
+	case RefCN:
+		return r.cn
+	}
+	return nil
+}
+
+// forwardError explains an input the model does not take.
+func (c *checker) forwardError(err error) error {
+	rerr := &ReferenceError{File: c.ref.file, Problems: []string{err.Error()}}
+	if x := c.ref.input.t; len(x.Shape) == 3 {
+		flipped := *c.net
+		flipped.cfg.BatchFirst = !flipped.cfg.BatchFirst
+		if _, derr := flipped.dims(x.Shape, len(c.x), len(c.h0), len(c.c0), c.h0 != nil, c.c0 != nil); derr == nil {
+			rerr.Problems = append(rerr.Problems, fmt.Sprintf("the shapes fit a model with batch_first=%s", pyBool(flipped.cfg.BatchFirst)))
+			rerr.BatchFirst = &flipped.cfg.BatchFirst
+		}
+	}
+	return rerr
+}

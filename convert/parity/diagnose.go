@@ -1,0 +1,260 @@
+package parity
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/ptport/ptport/pickle"
+	"github.com/ptport/ptport/rnn"
+)
+
+// Mistake is a usual porting mistake that explains a failed check: the model, changed by
+// the mistake, reproduces the reference.
+type Mistake struct {
+	// Name is one of the Mistake* constants.
+	Name string `json:"name"`
+	// Description says what the mistake is, for this model.
+	Description string `json:"description"`
+	// MaxAbsErr is the largest |ref - model with the mistake| over the compared tensors.
+	MaxAbsErr float64 `json:"max_abs_err"`
+}
+
+// The usual porting mistakes a failed check tries.
+const (
+	// MistakeBatchFirst: input and output read with batch_first the other way.
+	MistakeBatchFirst = "batch_first"
+	// MistakeNonlinearity: a plain RNN computed with tanh for relu, or relu for tanh.
+	MistakeNonlinearity = "nonlinearity"
+	// MistakeTransposed: the square weights stored transposed (weights of other shapes,
+	// transposed, fail to load, as a size mismatch the loader names).
+	MistakeTransposed = "transposed"
+	// MistakeGateOrder: an LSTM's gate rows in the order i f o g instead of PyTorch's
+	// i f g o, or a GRU's in z r n instead of r z n.
+	MistakeGateOrder = "gate_order"
+	// MistakeBiasMissing: the reference computed without the biases.
+	MistakeBiasMissing = "bias_missing"
+	// MistakeBiasDoubled: the biases counted twice on one side (b_ih + b_hh added as
+	// both).
+	MistakeBiasDoubled = "bias_doubled"
+	// MistakeH0Ignored: the reference's results computed from zero initial states, not
+	// from the states it holds.
+	MistakeH0Ignored = "h0_ignored"
+	// MistakeReverseUnflipped: a bidirectional network's reverse outputs left in the
+	// order that direction computed them, last time step first.
+	MistakeReverseUnflipped = "reverse_unflipped"
+	// MistakeReverseForward: a bidirectional network's reverse direction run over the
+	// sequence from its first step.
+	MistakeReverseForward = "reverse_forward"
+)
+
+// hypothesis is the model with one mistake made.
+type hypothesis struct {
+	name, description string
+	net               *network
+	zeroStates        bool
+}
+
+// hypotheses returns every mistake that applies to the checked model and reference.
+func (c *checker) hypotheses() []hypothesis {
+	base := c.net
+	cfg := base.cfg
+	var hs []hypothesis
+	with := func(change func(n *network)) *network {
+		n := &network{cfg: base.cfg, params: base.params, reverse: base.reverse}
+		change(n)
+		return n
+	}
+	changedParams := func(f func(name string, v []float64, shape []int) []float64) map[string][]float64 {
+		out := make(map[string][]float64, len(base.params))
+		for _, p := range cfg.Params() {
+			out[p.Name] = f(p.Name, base.params[p.Name], p.Shape)
+		}
+		return out
+	}
+	if len(c.ref.input.t.Shape) == 3 {
+		hs = append(hs, hypothesis{MistakeBatchFirst,
+			fmt.Sprintf("batch_first flipped: the reference was computed with batch_first=%s", pyBool(!cfg.BatchFirst)),
+			with(func(n *network) { n.cfg.BatchFirst = !n.cfg.BatchFirst }), false})
+	}
+	if cfg.Mode == rnn.RNNTanh || cfg.Mode == rnn.RNNReLU {
+		other, name := rnn.RNNReLU, "relu"
+		if cfg.Mode == rnn.RNNReLU {
+			other, name = rnn.RNNTanh, "tanh"
+		}
+		hs = append(hs, hypothesis{MistakeNonlinearity,
+			fmt.Sprintf("tanh and relu confused: the reference was computed with nonlinearity='%s'", name),
+			with(func(n *network) { n.cfg.Mode = other }), false})
+	}
+	var square []string
+	for _, p := range cfg.Params() {
+		if len(p.Shape) == 2 && p.Shape[0] == p.Shape[1] {
+			square = append(square, p.Name)
+		}
+	}
+	if len(square) > 0 {
+		hs = append(hs, hypothesis{MistakeTransposed,
+			fmt.Sprintf("weights transposed: the reference matches the model with %s transposed", strings.Join(square, ", ")),
+			with(func(n *network) {
+				n.params = changedParams(func(name string, v []float64, shape []int) []float64 {
+					if len(shape) != 2 || shape[0] != shape[1] {
+						return v
+					}
+					k := shape[0]
+					t := make([]float64, len(v))
+					for i := range k {
+						for j := range k {
+							t[j*k+i] = v[i*k+j]
+						}
+					}
+					return t
+				})
+			}), false})
+	}
+	if order, names := gateOrder(cfg.Mode); order != nil {
+		hs = append(hs, hypothesis{MistakeGateOrder,
+			fmt.Sprintf("gates in another order: the checkpoint's gate rows are in the order %s; PyTorch's %s expects %s", names[1], modeName(cfg.Mode), names[0]),
+			with(func(n *network) {
+				h := cfg.HiddenSize
+				n.params = changedParams(func(name string, v []float64, shape []int) []float64 {
+					if strings.HasPrefix(name, "weight_hr") {
+						return v
+					}
+					row := len(v) / (len(order) * h) // elements per row
+					out := make([]float64, 0, len(v))
+					for _, b := range order {
+						out = append(out, v[b*h*row:(b+1)*h*row]...)
+					}
+					return out
+				})
+			}), false})
+	}
+	if cfg.Bias {
+		scaled := func(f float64) *network {
+			return with(func(n *network) {
+				n.params = changedParams(func(name string, v []float64, _ []int) []float64 {
+					if !strings.HasPrefix(name, "bias") {
+						return v
+					}
+					out := make([]float64, len(v))
+					for i, x := range v {
+						out[i] = f * x
+					}
+					return out
+				})
+			})
+		}
+		hs = append(hs,
+			hypothesis{MistakeBiasMissing, "biases missing: the reference was computed without the biases", scaled(0), false},
+			hypothesis{MistakeBiasDoubled, "biases doubled: the reference was computed with twice the checkpoint's biases (b_ih + b_hh added as both)", scaled(2), false},
+			hypothesis{MistakeBiasDoubled, "biases doubled: the checkpoint's biases are twice those the reference was computed with", scaled(0.5), false})
+	}
+	if c.ref.h0.ok() {
+		hs = append(hs, hypothesis{MistakeH0Ignored,
+			fmt.Sprintf("h0 ignored: the reference's results were computed from zero initial states, not from its %s", c.ref.h0.name),
+			base, true})
+	}
+	if cfg.Bidirectional {
+		hs = append(hs,
+			hypothesis{MistakeReverseUnflipped, "reverse direction misread: the reference's reverse-direction outputs are in the order that direction computed them (last time step first)",
+				with(func(n *network) { n.reverse = reverseUnflipped }), false},
+			hypothesis{MistakeReverseForward, "reverse direction misread: the reference's reverse direction ran over the sequence from its first step",
+				with(func(n *network) { n.reverse = reverseForward }), false})
+	}
+	return hs
+}
+
+// gateOrder returns, for an LSTM or a GRU, the order of the gate blocks of the mistaken
+// layout in PyTorch's (block i of the result is block order[i] of the stored weights),
+// and the names of PyTorch's order and of the mistaken one.
+func gateOrder(m rnn.Mode) ([]int, [2]string) {
+	switch m {
+	case rnn.LSTM:
+		return []int{0, 1, 3, 2}, [2]string{"i f g o", "i f o g"}
+	case rnn.GRU:
+		return []int{1, 0, 2}, [2]string{"r z n", "z r n"}
+	}
+	return nil, [2]string{}
+}
+
+func modeName(m rnn.Mode) string {
+	switch m {
+	case rnn.LSTM:
+		return "LSTM"
+	case rnn.GRU:
+		return "GRU"
+	}
+	return "RNN"
+}
+
+// diagnose runs every hypothesis and returns those that reproduce the reference, best
+// first.
+func (c *checker) diagnose() ([]Mistake, error) {
+	found := []Mistake{}
+	for _, h := range c.hypotheses() {
+		h0, c0 := c.h0, c.c0
+		if h.zeroStates {
+			h0, c0 = nil, nil
+		}
+		res, err := h.net.forward(c.ctx, c.x, c.ref.input.t.Shape, h0, c0, nil)
+		if err != nil {
+			if cerr := c.ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			continue // the changed model does not take these inputs: it explains nothing
+		}
+		worst, ok := 0.0, true
+		for i, tr := range c.report.Tensors {
+			ref := c.compared[i]
+			got, shape := pick(res, tr.Name), pickShape(res, tr.Name)
+			if !slices.Equal(shape, ref.t.Shape) {
+				ok = false
+				break
+			}
+			want, err := c.values(ref)
+			if err != nil {
+				return nil, err
+			}
+			e, within := 0.0, true
+			for j := range want {
+				d := absDiff(got[j], want[j])
+				e = max(e, d)
+				if d > tr.Atol+tr.Rtol*abs(want[j]) {
+					within = false
+				}
+			}
+			// Below float64, the rounding of the reference is judged as the truth rule
+			// judges it.
+			if !within && c.m.DType != pickle.F64 {
+				within = e <= TruthFactor*max(tr.Floor, tr.Noise)
+			}
+			worst = max(worst, e)
+			ok = ok && within
+		}
+		if ok {
+			found = append(found, Mistake{Name: h.name, Description: h.description, MaxAbsErr: worst})
+		}
+	}
+	sort.SliceStable(found, func(i, j int) bool { return found[i].MaxAbsErr < found[j].MaxAbsErr })
+	return found, nil
+}
+
+func pickShape(r *results, name string) []int {
+	switch name {
+	case RefOutput:
+		return r.outShape
+	case RefHN:
+		return r.hShape
+	case RefCN:
+		return r.cShape
+	}
+	return nil
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

@@ -1,0 +1,318 @@
+package parity
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ptport/ptport/pickle"
+)
+
+// The reference schema: what a notebook saves with torch.save, as a dict.
+//
+//	input                       the model's input (floating point)
+//	h0, c0                      the initial states (optional; c0 for an LSTM, with h0)
+//	h0 = (h0, c0)               as nn.LSTM takes them; also named hx or hidden
+//	output                      the model's output
+//	h_n, c_n                    the final states (optional; c_n for an LSTM)
+//	h_n = (h, c)                as nn.LSTM returns them
+//	batch_first, nonlinearity   the configuration, as values (optional)
+//
+// Any other entry is an error, unless the caller ignores it: a verdict covers exactly
+// what it says it compared.
+const (
+	RefInput        = "input"
+	RefH0           = "h0"
+	RefC0           = "c0"
+	RefOutput       = "output"
+	RefHN           = "h_n"
+	RefCN           = "c_n"
+	RefBatchFirst   = "batch_first"
+	RefNonlinearity = "nonlinearity"
+)
+
+// stateNames are the names an initial state may have.
+var stateNames = []string{RefH0, "hx", "hidden"}
+
+// knownNames are every name of the schema, for suggestions.
+var knownNames = []string{RefInput, RefH0, RefC0, "hx", "hidden", RefOutput, RefHN, RefCN, RefBatchFirst, RefNonlinearity}
+
+// synonyms are names users give entries, and the schema's name for them.
+var synonyms = map[string]string{
+	"x": RefInput, "inputs": RefInput, "inp": RefInput, "input_seq": RefInput,
+	"y": RefOutput, "out": RefOutput, "outputs": RefOutput, "output_seq": RefOutput,
+	"h": RefHN, "hn": RefHN, "h_out": RefHN, "hidden_out": RefHN, "final_hidden": RefHN, "h_t": RefHN,
+	"c": RefCN, "cn": RefCN, "c_out": RefCN, "cell": RefCN, "final_cell": RefCN, "c_t": RefCN,
+	"h_0": RefH0, "hidden0": RefH0, "init_hidden": RefH0, "h_init": RefH0, "state": RefH0,
+	"c_0": RefC0, "cell0": RefC0, "init_cell": RefC0, "c_init": RefC0,
+}
+
+// UnknownEntry is a reference entry outside the schema.
+type UnknownEntry struct {
+	Name string `json:"name"`
+	// Closest is the schema's name the entry most likely means, or "".
+	Closest string `json:"closest,omitempty"`
+}
+
+// ReferenceError reports a reference that cannot be checked as it is: entries outside
+// the schema, states that do not go together, an input that is not floating point,
+// configuration values that contradict each other or the model.
+type ReferenceError struct {
+	File     string
+	Unknown  []UnknownEntry
+	Problems []string
+	// BatchFirst, when not nil, is the batch_first setting with which the reference's
+	// shapes would fit the model.
+	BatchFirst *bool
+}
+
+func (e *ReferenceError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: not a usable reference", e.File)
+	for _, u := range e.Unknown {
+		if u.Closest != "" {
+			fmt.Fprintf(&b, "\n  %s: not a reference entry; did you mean %s?", u.Name, u.Closest)
+		} else {
+			fmt.Fprintf(&b, "\n  %s: not a reference entry (known: %s)", u.Name, strings.Join(knownNames, ", "))
+		}
+	}
+	for _, p := range e.Problems {
+		fmt.Fprintf(&b, "\n  %s", p)
+	}
+	return b.String()
+}
+
+// entry is a tensor of the reference and the entry name it came from.
+type entry struct {
+	name string // e.g. "h_n.1"
+	t    *pickle.Tensor
+}
+
+func (e entry) ok() bool { return e.t != nil }
+
+// reference is a parsed reference file.
+type reference struct {
+	file           string
+	input          entry
+	h0, c0         entry
+	output, hn, cn entry
+	batchFirst     *bool
+	nonlinearity   string
+	ignored        []string
+}
+
+// parseReference reads the leaves of a reference file by the schema. ignore names
+// entries to leave out (a name covers the entries below it, as "hn" covers "hn.0").
+// needOutput requires an output to compare with.
+func parseReference(file string, leaves []pickle.Leaf, ignore []string, needOutput bool) (*reference, error) {
+	r := &reference{file: file}
+	rerr := &ReferenceError{File: file}
+	problem := func(format string, args ...any) { rerr.Problems = append(rerr.Problems, fmt.Sprintf(format, args...)) }
+	ignored := func(name string) bool {
+		for _, ig := range ignore {
+			if name == ig || strings.HasPrefix(name, ig+".") {
+				return true
+			}
+		}
+		return false
+	}
+	// Group the leaves by their top-level entry: "h_n.1" belongs to "h_n".
+	type group struct {
+		top    string
+		leaves []pickle.Leaf
+	}
+	var groups []*group
+	byTop := map[string]*group{}
+	for _, l := range leaves {
+		if ignored(l.Name) {
+			if !slices.Contains(r.ignored, l.Name) {
+				r.ignored = append(r.ignored, l.Name)
+			}
+			continue
+		}
+		top, _, _ := strings.Cut(l.Name, ".")
+		g := byTop[top]
+		if g == nil {
+			g = &group{top: top}
+			byTop[top] = g
+			groups = append(groups, g)
+		}
+		g.leaves = append(g.leaves, l)
+	}
+	// tensors returns the group's tensor, or its pair of tensors (a tuple) when pairOK.
+	tensors := func(g *group, pairOK bool) []entry {
+		ls := g.leaves
+		single := len(ls) == 1 && ls[0].Name == g.top
+		pair := pairOK && len(ls) == 2 && ls[0].Name == g.top+".0" && ls[1].Name == g.top+".1"
+		var out []entry
+		for _, l := range ls {
+			if t, ok := l.Value.(*pickle.Tensor); ok {
+				out = append(out, entry{name: l.Name, t: t})
+			}
+		}
+		if (single || pair) && len(out) == len(ls) {
+			return out
+		}
+		want := "a tensor"
+		if pairOK {
+			want = "a tensor or a tuple of two"
+		}
+		problem("%s: want %s, found %s", g.top, want, describeLeaves(ls))
+		return nil
+	}
+	var stateFrom string
+	for _, g := range groups {
+		switch g.top {
+		case RefInput:
+			if es := tensors(g, false); es != nil {
+				r.input = es[0]
+			}
+		case RefOutput:
+			if es := tensors(g, false); es != nil {
+				r.output = es[0]
+			}
+		case RefH0, "hx", "hidden":
+			if stateFrom != "" {
+				problem("%s and %s both give the initial state", stateFrom, g.top)
+				continue
+			}
+			stateFrom = g.top
+			if es := tensors(g, true); es != nil {
+				r.h0 = es[0]
+				if len(es) == 2 {
+					r.c0 = es[1]
+				}
+			}
+		case RefC0:
+			if es := tensors(g, false); es != nil {
+				if r.c0.ok() {
+					problem("c0 is given twice: as %s and as c0", r.c0.name)
+				}
+				r.c0 = es[0]
+			}
+		case RefHN:
+			if es := tensors(g, true); es != nil {
+				if len(es) == 2 && r.cn.ok() {
+					problem("c_n is given twice: as c_n and as h_n.1")
+				}
+				r.hn = es[0]
+				if len(es) == 2 {
+					r.cn = es[1]
+				}
+			}
+		case RefCN:
+			if es := tensors(g, false); es != nil {
+				if r.cn.ok() {
+					problem("c_n is given twice: as %s and as c_n", r.cn.name)
+				}
+				r.cn = es[0]
+			}
+		case RefBatchFirst:
+			if b, ok := g.leaves[0].Value.(bool); ok && len(g.leaves) == 1 && g.leaves[0].Name == g.top {
+				r.batchFirst = &b
+			} else {
+				problem("batch_first: want True or False, found %s", describeLeaves(g.leaves))
+			}
+		case RefNonlinearity:
+			if s, ok := g.leaves[0].Value.(string); ok && len(g.leaves) == 1 && (s == "tanh" || s == "relu") {
+				r.nonlinearity = s
+			} else {
+				problem("nonlinearity: want \"tanh\" or \"relu\", found %s", describeLeaves(g.leaves))
+			}
+		default:
+			rerr.Unknown = append(rerr.Unknown, UnknownEntry{Name: g.top, Closest: closest(g.top)})
+		}
+	}
+	if !r.input.ok() && !slices.Contains(r.ignored, RefInput) {
+		problem("no %q entry: a reference holds the model's input", RefInput)
+	}
+	if needOutput && !r.output.ok() && len(rerr.Problems) == 0 {
+		problem("no %q entry: a reference holds the model's output to compare with", RefOutput)
+	}
+	if r.c0.ok() && !r.h0.ok() {
+		problem("%s without h0: PyTorch takes the cell state only with h0, as (h0, c0)", r.c0.name)
+	}
+	for _, e := range []entry{r.input, r.h0, r.c0} {
+		if e.ok() && !floating(e.t.DType) {
+			problem("%s is %s: a recurrent module's input and states must be floating point (PyTorch refuses %s)", e.name, e.t.DType, e.t.DType)
+		}
+	}
+	if len(rerr.Unknown)+len(rerr.Problems) > 0 {
+		return nil, rerr
+	}
+	return r, nil
+}
+
+// floating reports whether d is a floating-point dtype a model can take.
+func floating(d pickle.DType) bool {
+	switch d {
+	case pickle.F64, pickle.F32, pickle.F16, pickle.BF16:
+		return true
+	}
+	return false
+}
+
+// describeLeaves says what a group of leaves holds, for errors.
+func describeLeaves(ls []pickle.Leaf) string {
+	if len(ls) == 1 && !strings.Contains(ls[0].Name, ".") {
+		return describeValue(ls[0].Value)
+	}
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = fmt.Sprintf("%s (%s)", l.Name, describeValue(l.Value))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func describeValue(v any) string {
+	switch v := v.(type) {
+	case *pickle.Tensor:
+		return fmt.Sprintf("a %s tensor of shape %v", v.DType, v.Shape)
+	case string:
+		return fmt.Sprintf("the string %q", v)
+	case nil:
+		return "None"
+	}
+	return fmt.Sprintf("%T %v", v, v)
+}
+
+// closest returns the schema's name that name most likely means: a known synonym, or the
+// nearest name by edit distance when it is near enough (at most 2 edits, and fewer than
+// half of the name's letters); "" when none is.
+func closest(name string) string {
+	low := strings.ToLower(name)
+	if s, ok := synonyms[low]; ok {
+		return s
+	}
+	best, bestD := "", 3
+	for _, k := range knownNames {
+		if d := editDistance(low, k); d < bestD && 2*d < len(low) {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 64
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

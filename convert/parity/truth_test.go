@@ -1,0 +1,271 @@
+package parity
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/fixture"
+	"github.com/ptport/ptport/rnn"
+)
+
+// rnnCase is a case file of testdata/rnn/gen.py (and of scripts/rnn_difftest.py): a
+// safetensors file with the configuration in its metadata, the parameters, the
+// arguments and PyTorch's results, and for a float32 case made with truth=True PyTorch's
+// float64 truth (truth_output, truth_h_n, truth_c_n).
+type rnnCase struct {
+	name  string
+	cfg   rnn.Config
+	dtype string
+	cp    *convert.Checkpoint
+}
+
+func readRNNCase(t *testing.T, path string) (*rnnCase, bool) {
+	t.Helper()
+	cp, err := convert.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cp.Close() })
+	meta := map[string]string{}
+	for _, l := range cp.Leaves {
+		if k, ok := strings.CutPrefix(l.Name, "__metadata__."); ok {
+			meta[k], _ = l.Value.(string)
+		}
+	}
+	if _, synth := meta["param_seed"]; synth {
+		return nil, false // parameters not stored: package rnn's tests cover these
+	}
+	atoi := func(k string) int {
+		v, err := strconv.Atoi(meta[k])
+		if err != nil {
+			t.Fatalf("%s: metadata %s = %q", path, k, meta[k])
+		}
+		return v
+	}
+	modes := map[string]rnn.Mode{"RNN_TANH": rnn.RNNTanh, "RNN_RELU": rnn.RNNReLU, "LSTM": rnn.LSTM, "GRU": rnn.GRU}
+	mode, ok := modes[meta["mode"]]
+	if !ok {
+		return nil, false // a kind of case this test does not know
+	}
+	c := &rnnCase{name: strings.TrimSuffix(filepath.Base(path), ".safetensors"), dtype: meta["dtype"], cp: cp, cfg: rnn.Config{
+		Mode: mode, InputSize: atoi("input_size"), HiddenSize: atoi("hidden_size"), NumLayers: atoi("num_layers"),
+		Bias: meta["bias"] == "true", BatchFirst: meta["batch_first"] == "true",
+		Bidirectional: meta["bidirectional"] == "true", ProjSize: atoi("proj_size")}}
+	return c, true
+}
+
+func (c *rnnCase) values(t *testing.T, name string) []float64 {
+	t.Helper()
+	tn := c.cp.Tensor(name)
+	if tn == nil {
+		return nil
+	}
+	v, err := tn.Float64s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// rnnCasesDir is the folder TestTruth reads: $PTPORT_RNN_CASES (scripts/rnn_difftest.py
+// sets it), or the committed fixtures of package rnn.
+func rnnCasesDir() string {
+	if d := os.Getenv("PTPORT_RNN_CASES"); d != "" {
+		return d
+	}
+	return fixture.Path("rnn")
+}
+
+// TestTruth computes the float64 truth of every case as Check does and checks it against
+// PyTorch: against PyTorch's own float64 results (float64 cases, and the truth_* tensors of
+// float32 cases) to 1e-12, in every mode, layout and direction. For float32 cases it
+// judges Go's results by the check's rules (each must pass) and reports the ratio
+// |go - truth| / |torch - truth| of every compared tensor: the worst overall, and the
+// worst among tensors whose larger error is above the truth rule's floor, where the
+// ratio is more than the last bit of a handful of values.
+func TestTruth(t *testing.T) {
+	dir := rnnCasesDir()
+	files, err := filepath.Glob(filepath.Join(dir, "*.safetensors"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no cases in %s (%v)", dir, err)
+	}
+	sort.Strings(files)
+	type ratio struct {
+		r     float64
+		where string
+	}
+	var worst, worstAbove ratio
+	var ratios, rmsRatios []float64
+	var worstRMS ratio
+	var f64Cases, f32Cases, truthChecked, tensors, above, byTruth, undecided int
+	for _, path := range files {
+		c, ok := readRNNCase(t, path)
+		if !ok {
+			continue
+		}
+		net := &network{cfg: c.cfg, params: map[string][]float64{}}
+		for _, p := range c.cfg.Params() {
+			net.params[p.Name] = c.values(t, p.Name)
+		}
+		x := c.cp.Tensor(RefInput)
+		xs := c.values(t, RefInput)
+		h0, c0 := c.values(t, RefH0), c.values(t, RefC0)
+		truth, err := net.forward(context.Background(), xs, x.Shape, h0, c0, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		// closeTo compares the truth with PyTorch's float64 within 1e-12, plus, where the
+		// model amplifies rounding, 1e-6 of PyTorch's float32 error (amplified): float64
+		// rounds 2^29 times finer than float32, and is amplified alike.
+		closeTo := func(what string, a, b []float64, f32 []float64) {
+			if len(a) != len(b) {
+				t.Fatalf("%s: %s: %d values, PyTorch %d", c.name, what, len(a), len(b))
+			}
+			amplified := 0.0
+			for i := range f32 {
+				amplified = max(amplified, math.Abs(f32[i]-b[i]))
+			}
+			for i := range a {
+				if d := math.Abs(a[i] - b[i]); d > 1e-12*max(1, math.Abs(b[i]))+1e-6*amplified {
+					t.Fatalf("%s: %s[%d] = %v, PyTorch's float64 %v", c.name, what, i, a[i], b[i])
+				}
+			}
+		}
+		names := []string{RefOutput, RefHN, RefCN}
+		switch c.dtype {
+		case "F64":
+			f64Cases++
+			for _, n := range names {
+				if want := c.values(t, n); want != nil {
+					closeTo(n, pick(truth, n), want, nil)
+				}
+			}
+			continue
+		case "F32":
+		default:
+			continue
+		}
+		f32Cases++
+		for _, n := range names {
+			if want := c.values(t, "truth_"+n); want != nil {
+				closeTo("truth "+n, pick(truth, n), want, c.values(t, n))
+				truthChecked++
+			}
+		}
+		// Go's float32 results, judged by the rules of Check.
+		params := map[string][]float32{}
+		for k, v := range net.params {
+			params[k] = narrow(v)
+		}
+		m, err := rnn.New(c.cfg, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tensor := func(v []float64, shape []int) *rnn.Tensor[float32] {
+			if v == nil {
+				return nil
+			}
+			return &rnn.Tensor[float32]{Data: narrow(v), Shape: shape}
+		}
+		var h0t, c0t *rnn.Tensor[float32]
+		if h0 != nil {
+			h0t = tensor(h0, c.cp.Tensor(RefH0).Shape)
+		}
+		if c0 != nil {
+			c0t = tensor(c0, c.cp.Tensor(RefC0).Shape)
+		}
+		res, err := m.Forward(tensor(xs, x.Shape), h0t, c0t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var noise map[string]float64
+		for _, n := range names {
+			want := c.cp.Tensor(n)
+			if want == nil {
+				continue
+			}
+			got := map[string]*rnn.Tensor[float32]{RefOutput: res.Output, RefHN: res.H, RefCN: res.C}[n]
+			tr := Compare(n, got, want, &rnn.Tensor[float64]{Data: pick(truth, n), Shape: want.Shape}, nil)
+			if !tr.Pass && tr.Rule == RuleTruth {
+				// As Check does: judge again with the measured rounding noise.
+				if noise == nil {
+					if noise, err = net.noise(context.Background(), xs, x.Shape, h0, c0, truth); err != nil {
+						t.Fatal(err)
+					}
+				}
+				tr.Noise = noise[n]
+				tr.judgeTruth()
+			}
+			switch {
+			case tr.Pass && tr.Rule == RuleTruth:
+				byTruth++
+			case !tr.Pass && tr.Rule == RuleTruth && max(tr.GoTruth, tr.RefTruth) > tr.Cap && max(tr.GoTruth, tr.RefTruth) <= TruthFactor*max(min(tr.GoTruth, tr.RefTruth), tr.Floor, tr.Noise):
+				// Beyond the cap: float32 cannot decide, and the check says so.
+				undecided++
+				t.Logf("%s: %s undecidable in float32: %s", c.name, n, tr.Reason)
+			case !tr.Pass:
+				t.Errorf("%s: %s fails: %s (|go - ref| %.3g)", c.name, n, tr.Reason, tr.MaxAbsErr)
+			}
+			tensors++
+			where := fmt.Sprintf("%s %s: |go - truth| %.3g, |torch - truth| %.3g", c.name, n, tr.GoTruth, tr.RefTruth)
+			if tr.RefTruth > 0 {
+				r := tr.GoTruth / tr.RefTruth
+				ratios = append(ratios, r)
+				if r > worst.r {
+					worst = ratio{r, where}
+				}
+				if max(tr.GoTruth, tr.RefTruth) > tr.Floor {
+					above++
+					// The ratio of root-mean-square errors, which weighs every element.
+					var gs, rs float64
+					for i := range tr.truth {
+						gs += (tr.got[i] - tr.truth[i]) * (tr.got[i] - tr.truth[i])
+						rs += (tr.want[i] - tr.truth[i]) * (tr.want[i] - tr.truth[i])
+					}
+					rr := math.Sqrt(gs / rs)
+					rmsRatios = append(rmsRatios, rr)
+					if rr > worstRMS.r {
+						worstRMS = ratio{rr, where}
+					}
+					if r > worstAbove.r {
+						worstAbove = ratio{r, where}
+					}
+				}
+			}
+		}
+	}
+	if f32Cases+f64Cases == 0 {
+		t.Fatalf("no case with stored parameters in %s", dir)
+	}
+	t.Logf("%s: the truth matches PyTorch's float64 in %d float64 cases and %d float32 truths", dir, f64Cases, truthChecked)
+	sort.Float64s(ratios)
+	if len(ratios) > 0 {
+		t.Logf("%d float32 cases, %d tensors: |go - truth| / |torch - truth| median %.3g, 90th percentile %.3g, worst %.3g (%s)",
+			f32Cases, tensors, ratios[len(ratios)/2], ratios[len(ratios)*9/10], worst.r, worst.where)
+	}
+	t.Logf("%d tensors beyond atol/rtol passed by the truth rule, %d beyond its cap (undecidable in float32)", byTruth, undecided)
+	if above > 0 {
+		sort.Float64s(rmsRatios)
+		t.Logf("%d tensors above the floor: worst ratio %.3g (%s)", above, worstAbove.r, worstAbove.where)
+		t.Logf("ratio of root-mean-square errors above the floor: median %.3g, 90th percentile %.3g, worst %.3g (%s)",
+			rmsRatios[len(rmsRatios)/2], rmsRatios[len(rmsRatios)*9/10], worstRMS.r, worstRMS.where)
+	} else {
+		t.Logf("no tensor's error is above the floor (%.3g at scale 1): every one is a few roundings", TruthFloor)
+	}
+}
+
+func narrow(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
