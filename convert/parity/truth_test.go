@@ -104,6 +104,9 @@ func TestTruth(t *testing.T) {
 	}
 	var worst, worstAbove ratio
 	var ratios, rmsRatios []float64
+	ratioSpan, noiseSpan := [2]float64{math.Inf(1), 0}, [2]float64{math.Inf(1), 0}
+	withoutNoise := 0
+	largest := 0.0
 	var worstRMS ratio
 	var f64Cases, f32Cases, truthChecked, tensors, above, byTruth, undecided int
 	for _, path := range files {
@@ -215,12 +218,28 @@ func TestTruth(t *testing.T) {
 				t.Errorf("%s: %s fails: %s (|go - ref| %.3g)", c.name, n, tr.Reason, tr.MaxAbsErr)
 			}
 			tensors++
+			largest = max(largest, tr.GoTruth, tr.RefTruth)
 			where := fmt.Sprintf("%s %s: |go - truth| %.3g, |torch - truth| %.3g", c.name, n, tr.GoTruth, tr.RefTruth)
 			if tr.RefTruth > 0 {
 				r := tr.GoTruth / tr.RefTruth
 				ratios = append(ratios, r)
 				if r > worst.r {
 					worst = ratio{r, where}
+				}
+				if hi := max(tr.GoTruth, tr.RefTruth); hi > tr.Floor && hi <= tr.Cap {
+					// The calibration of the truth rule: how the two errors compare, and
+					// how the larger compares with the measured noise.
+					if noise == nil {
+						if noise, err = net.noise(context.Background(), xs, x.Shape, h0, c0, truth); err != nil {
+							t.Fatal(err)
+						}
+					}
+					lo := min(tr.GoTruth, tr.RefTruth)
+					ratioSpan = span(ratioSpan, r)
+					noiseSpan = span(noiseSpan, hi/noise[n])
+					if hi > TruthFactor*max(lo, tr.Floor) {
+						withoutNoise++
+					}
 				}
 				if max(tr.GoTruth, tr.RefTruth) > tr.Floor {
 					above++
@@ -257,10 +276,15 @@ func TestTruth(t *testing.T) {
 		t.Logf("%d tensors above the floor: worst ratio %.3g (%s)", above, worstAbove.r, worstAbove.where)
 		t.Logf("ratio of root-mean-square errors above the floor: median %.3g, 90th percentile %.3g, worst %.3g (%s)",
 			rmsRatios[len(rmsRatios)/2], rmsRatios[len(rmsRatios)*9/10], worstRMS.r, worstRMS.where)
+		t.Logf("between floor and cap: G/R spans %.3g to %.3g, max(G, R)/noise %.3g to %.3g; %d would fail the rule without the noise",
+			ratioSpan[0], ratioSpan[1], noiseSpan[0], noiseSpan[1], withoutNoise)
 	} else {
-		t.Logf("no tensor's error is above the floor (%.3g at scale 1): every one is a few roundings", TruthFloor)
+		t.Logf("no tensor's error is above the floor (%.3g at scale 1): the largest is %.3g, a few roundings", TruthFloor, largest)
 	}
 }
+
+// span widens the range s to hold v.
+func span(s [2]float64, v float64) [2]float64 { return [2]float64{min(s[0], v), max(s[1], v)} }
 
 func narrow(v []float64) []float32 {
 	out := make([]float32, len(v))
