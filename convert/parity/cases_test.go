@@ -12,6 +12,7 @@ import (
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/internal/fixture"
 	"github.com/ptport/ptport/convert/parity"
+	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
 )
 
@@ -189,7 +190,7 @@ func TestPorts(t *testing.T) {
 	}
 	params := map[string][]float64{}
 	for _, p := range m.Config.Params() {
-		if params[p.Name], err = cp.Tensor(p.Name).Float64s(); err != nil {
+		if params[p.Name], err = tensor(cp, p.Name).Float64s(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -197,7 +198,7 @@ func TestPorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := ref.Tensor(parity.RefInput)
+	x := tensor(ref, parity.RefInput)
 	x64, err := x.Float64s()
 	if err != nil {
 		t.Fatal(err)
@@ -210,13 +211,13 @@ func TestPorts(t *testing.T) {
 		t.Fatalf("%d ports", len(c.Ports))
 	}
 	for file, want := range c.Ports {
-		out := openParity(t, file).Tensor(parity.RefOutput)
+		out := tensor(openParity(t, file), parity.RefOutput)
 		v, err := out.Float32s()
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := &rnn.Tensor[float32]{Data: v, Shape: out.Shape}
-		r := parity.NewReport(parity.Compare(parity.RefOutput, got, ref.Tensor(parity.RefOutput), truth.Output, nil))
+		r := parity.NewReport(parity.Compare(parity.RefOutput, got, tensor(ref, parity.RefOutput), truth.Output, nil))
 		if r.Pass != (want.Outcome == "pass") || r.Rule != want.Rule {
 			t.Errorf("%s: pass %v by %s, want %s by %s\n%s", file, r.Pass, r.Rule, want.Outcome, want.Rule, r)
 		}
@@ -224,7 +225,7 @@ func TestPorts(t *testing.T) {
 			t.Errorf("%s: within atol: the truth rule is not what decided", file)
 		}
 		// Without the truth, tolerance alone fails the right port too.
-		if r := parity.NewReport(parity.Compare(parity.RefOutput, got, ref.Tensor(parity.RefOutput), nil, nil)); r.Pass {
+		if r := parity.NewReport(parity.Compare(parity.RefOutput, got, tensor(ref, parity.RefOutput), nil, nil)); r.Pass {
 			t.Errorf("%s passes by tolerance", file)
 		}
 	}
@@ -270,4 +271,10 @@ func TestPlotReading(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tensor is the checkpoint's tensor of that name, or nil.
+func tensor(cp *convert.Checkpoint, name string) *pickle.Tensor {
+	t, _ := cp.Tensor(name)
+	return t
 }

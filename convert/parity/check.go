@@ -188,7 +188,7 @@ func (r *reference) fits(cp *convert.Checkpoint, m *convert.Model) error {
 			want.NumLayers, want.Bidirectional = rows/refDirs, refDirs == 2
 			var missing []string
 			for _, q := range want.Params() {
-				if cp.Tensor(m.Prefix+q.Name) == nil {
+				if _, ok := cp.Tensor(m.Prefix + q.Name); !ok {
 					missing = append(missing, m.Prefix+q.Name)
 				}
 			}
@@ -223,8 +223,8 @@ func pyBool(b bool) string {
 func truthNetwork(cp *convert.Checkpoint, m *convert.Model) (*network, error) {
 	n := &network{cfg: m.Config, params: map[string][]float64{}}
 	for _, p := range m.Config.Params() {
-		t := cp.Tensor(m.Prefix + p.Name)
-		if t == nil {
+		t, ok := cp.Tensor(m.Prefix + p.Name)
+		if !ok {
 			return nil, fmt.Errorf("%s: no tensor %s%s", cp.Path, m.Prefix, p.Name)
 		}
 		v, err := t.Float64s()

@@ -17,7 +17,8 @@ import (
 //
 // A port checks its whole model this way, from token ids to logits, in a Go test:
 //
-//	rep := parity.NewReport(parity.Compare("logits", got, ref.Tensor("logits"), truth, nil))
+//	want, _ := ref.Tensor("logits")
+//	rep := parity.NewReport(parity.Compare("logits", got, want, truth, nil))
 //	if !rep.Pass { t.Error(rep) }
 func Compare[T rnn.Float](name string, got *rnn.Tensor[T], want *pickle.Tensor, truth *rnn.Tensor[float64], tol *Tolerance) TensorReport {
 	dt := pickle.F32

@@ -82,7 +82,8 @@ func ExampleCompare() {
 	// The port: here package rnn's model, in float32 and, for the truth, in float64.
 	params := map[string][]float64{}
 	for _, p := range m.Config.Params() {
-		if params[p.Name], err = cp.Tensor(p.Name).Float64s(); err != nil {
+		w, _ := cp.Tensor(p.Name)
+		if params[p.Name], err = w.Float64s(); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -90,7 +91,7 @@ func ExampleCompare() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	x := ref.Tensor("input")
+	x, _ := ref.Tensor("input")
 	x32, err := x.Float32s()
 	if err != nil {
 		log.Fatal(err)
@@ -107,7 +108,8 @@ func ExampleCompare() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	r := parity.NewReport(parity.Compare("output", got.Output, ref.Tensor("output"), truth.Output, nil))
+	want, _ := ref.Tensor("output")
+	r := parity.NewReport(parity.Compare("output", got.Output, want, truth.Output, nil))
 	fmt.Println("pass:", r.Pass, "by", r.Rule)
 	fmt.Println("beyond atol:", r.Tensors[0].Mismatches > 0)
 	// Output:

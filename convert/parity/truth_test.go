@@ -64,8 +64,8 @@ func readRNNCase(t *testing.T, path string) (*rnnCase, bool) {
 
 func (c *rnnCase) values(t *testing.T, name string) []float64 {
 	t.Helper()
-	tn := c.cp.Tensor(name)
-	if tn == nil {
+	tn, ok := c.cp.Tensor(name)
+	if !ok {
 		return nil
 	}
 	v, err := tn.Float64s()
@@ -118,7 +118,7 @@ func TestTruth(t *testing.T) {
 		for _, p := range c.cfg.Params() {
 			net.params[p.Name] = c.values(t, p.Name)
 		}
-		x := c.cp.Tensor(RefInput)
+		x, _ := c.cp.Tensor(RefInput)
 		xs := c.values(t, RefInput)
 		h0, c0 := c.values(t, RefH0), c.values(t, RefC0)
 		truth, err := net.forward(context.Background(), xs, x.Shape, h0, c0, nil)
@@ -180,10 +180,12 @@ func TestTruth(t *testing.T) {
 		}
 		var h0t, c0t *rnn.Tensor[float32]
 		if h0 != nil {
-			h0t = tensor(h0, c.cp.Tensor(RefH0).Shape)
+			t0, _ := c.cp.Tensor(RefH0)
+			h0t = tensor(h0, t0.Shape)
 		}
 		if c0 != nil {
-			c0t = tensor(c0, c.cp.Tensor(RefC0).Shape)
+			t0, _ := c.cp.Tensor(RefC0)
+			c0t = tensor(c0, t0.Shape)
 		}
 		res, err := m.Forward(tensor(xs, x.Shape), h0t, c0t)
 		if err != nil {
@@ -191,8 +193,8 @@ func TestTruth(t *testing.T) {
 		}
 		var noise map[string]float64
 		for _, n := range names {
-			want := c.cp.Tensor(n)
-			if want == nil {
+			want, ok := c.cp.Tensor(n)
+			if !ok {
 				continue
 			}
 			got := map[string]*rnn.Tensor[float32]{RefOutput: res.Output, RefHN: res.H, RefCN: res.C}[n]
