@@ -56,7 +56,7 @@ func Save(r *parity.Report, path string) error {
 		p.Title.Text += "; diagnosis: " + r.Diagnosis[0].Name
 	}
 	p.X.Label.Text = "time step"
-	p.Y.Label.Text = "max |Go - PyTorch| of output"
+	p.Y.Label.Text = "max abs error of the output"
 	p.Y.Scale = gplot.LogScale{}
 	p.Y.Tick.Marker = powerTicks{}
 	p.X.Tick.Marker = stepTicks{}
