@@ -3,6 +3,7 @@ package pickle
 import (
 	"errors"
 	"math/big"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -239,3 +240,51 @@ func TestWriteBudgets(t *testing.T) {
 type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// tarHeaders returns a tar checkpoint with n storage headers of zero
+// elements, each a pickle made by header.
+func tarHeaders(t testing.TB, n int, header func(p *pk) *pk) []byte {
+	storages := newPK(2).int(int64(n)).stop()
+	for i := 0; i < n; i++ {
+		storages = append(storages, header(newPK(2)).stop()...)
+		storages = append(storages, make([]byte, 8)...)
+	}
+	storages = append(storages, newPK(2).op(opEMPTYLIST).stop()...)
+	return tarFile(t, record{name: "storages", data: storages}, record{name: "tensors", data: newPK(2).int(0).stop()},
+		record{name: "pickle", data: newPK(2).op(opEMPTYDICT).stop()})
+}
+
+func TestManyPickles(t *testing.T) {
+	plain := func(p *pk) *pk {
+		return p.op(opMARK).str("0").str("cpu").global("torch", "FloatStorage").op(opTUPLE)
+	}
+	data := tarHeaders(t, 100000, plain)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	if _, err := load(t, data, nil); err != nil {
+		t.Fatalf("100000 storage headers: %v", err)
+	}
+	d := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64*uint64(len(data)) {
+		t.Errorf("100000 storage headers (%d bytes): allocated %d bytes", len(data), alloc)
+	}
+	if d > 5*time.Second {
+		t.Errorf("100000 storage headers: %v", d)
+	}
+	// Each pickle within its own budget, all of them beyond the file's.
+	key := strings.Repeat("k", 4096)
+	hashing := func(p *pk) *pk {
+		p.str(key).op(opBINPUT, 0, opPOP, opEMPTYLIST)
+		for i := 0; i < 1000; i++ {
+			p.op(opEMPTYDICT, opBINGET, 0, opNONE, opSETITEM, opAPPEND)
+		}
+		return plain(p.op(opPOP))
+	}
+	_, err := load(t, tarHeaders(t, 1000, hashing), nil)
+	var fe *FormatError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "the limit for the pickles of a file of") {
+		t.Errorf("1000 headers hashing 4 MB each: error %.300v, want the file's budget", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	gp "github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
 )
 
@@ -116,6 +117,9 @@ type reader struct {
 	opts    Options
 	globals map[string]bool
 	classes map[string]*pyClass
+	spent   int64 // cost of the pickles read so far (see allocFloor)
+	unp     *gp.Unpickler
+	unpIn   *countingReader
 
 	// zip
 	prefix    string
@@ -189,16 +193,35 @@ func (r *reader) errf(where, format string, args ...any) *FormatError {
 // may extend to limit. It returns the decoded value (as the unpickler
 // produced it) and the offset just past the pickle.
 func (r *reader) readPickle(src io.ReaderAt, start, limit int64, label string, persistent func(any) (any, error)) (any, int64, error) {
+	return r.readPickleIn(src, start, limit, limit-start, label, persistent)
+}
+
+// readPickleIn is readPickle for a pickle that takes inFile bytes of the
+// file (fewer than limit-start when it was inflated): its cost is bounded
+// by allocFloor + allocFactor × inFile, and by what is left of the file's
+// budget for all its pickles.
+func (r *reader) readPickleIn(src io.ReaderAt, start, limit, inFile int64, label string, persistent func(any) (any, error)) (any, int64, error) {
 	where := func(off int) string { return fmt.Sprintf("%s offset %d", label, start+int64(off)) }
 	avail := limit - start
 	if avail <= 0 {
 		return nil, start, r.errf(where(0), "missing pickle (truncated file?)")
 	}
+	budget := allocFloor + allocFactor*inFile
+	limitFor := fmt.Sprintf("%d bytes of pickle", inFile)
+	if inFile < avail {
+		limitFor = fmt.Sprintf("%d compressed bytes of pickle", inFile)
+	}
+	if left := allocFloor + allocFactor*r.size - r.spent; left < budget {
+		budget = left
+		limitFor = fmt.Sprintf("the pickles of a file of %d bytes", r.size)
+	}
 	var buf []byte
 	if m, ok := src.(memSource); ok && start == 0 && int64(len(m)) == limit {
 		buf = m // already in memory
 	} else {
-		buf = make([]byte, min(avail, 64<<10))
+		// Small first: a file may hold many small pickles (the storage
+		// headers of a tar checkpoint); the buffer doubles as needed.
+		buf = make([]byte, min(avail, 256))
 		if err := readFull(src, buf, start); err != nil {
 			return nil, start, r.errf(where(0), "%v", err)
 		}
@@ -213,10 +236,11 @@ func (r *reader) readPickle(src io.ReaderAt, start, limit int64, label string, p
 		buf = nb
 		return nb, nil
 	}
-	sr, buf, err := scanPickle(buf, avail, grow, r.checkGlobal(where), where)
+	sr, buf, err := scanPickle(buf, avail, budget, limitFor, grow, r.checkGlobal(where), where)
 	if err != nil {
 		return nil, start, r.wrap(err, where(0))
 	}
+	r.spent += sr.cost
 	v, err := r.unpickle(buf, sr, where, persistent)
 	return v, start + int64(sr.end), err
 }

@@ -84,8 +84,11 @@ const (
 	maxMarkDepth = 4096
 	// The memory the unpickler and the conversion will allocate, as the
 	// pre-scan estimates it (about twice what they allocate; a torch
-	// state_dict estimates at 60 to 75 bytes per pickle byte), may not
-	// exceed allocFloor + allocFactor × the bytes available to the pickle.
+	// state_dict estimates at 60 to 75 bytes per pickle byte), with the
+	// hashing of strings used as keys, may not exceed allocFloor +
+	// allocFactor × the bytes of the pickle in the file (its compressed
+	// size for a deflated record), nor, for all the pickles of a file
+	// together, allocFloor + allocFactor × the file's size.
 	allocFloor  = 32 << 20
 	allocFactor = 160
 	// maxIntDigits bounds an int written as text (INT, LONG): Python 3.11+
@@ -111,6 +114,8 @@ type globalRef struct {
 // scanResult describes a validated pickle.
 type scanResult struct {
 	end     int   // offset just past STOP
+	cost    int64 // memory and hashing charged
+	memoize bool  // the pickle has MEMOIZE opcodes
 	frames  []int // offsets of FRAME opcodes
 	globals []globalRef
 }
@@ -125,38 +130,42 @@ const notStr sym = -1
 // only the stack depth, marks, the memo and string values, and checking
 // every length and count against the bytes that exist.
 type scanner struct {
-	buf    []byte
-	avail  int64                         // bytes that exist from the start of buf (>= len(buf))
-	grow   func(n int64) ([]byte, error) // returns a buffer of at least n bytes
-	pos    int
-	stack  []sym
-	strs   [][2]int // strings on the stack, as offsets into buf
-	marks  []int
-	memo   map[int]sym
-	cost   int64
-	budget int64
-	res    scanResult
-	check  func(module, name string, off int) error
-	where  func(off int) string
+	buf      []byte
+	avail    int64                         // bytes that exist from the start of buf (>= len(buf))
+	grow     func(n int64) ([]byte, error) // returns a buffer of at least n bytes
+	pos      int
+	stack    []sym
+	strs     [][2]int // strings on the stack, as offsets into buf
+	marks    []int
+	memo     map[int]sym
+	cost     int64
+	budget   int64
+	limitFor string
+	res      scanResult
+	check    func(module, name string, off int) error
+	where    func(off int) string
 }
 
 // scanPickle validates the pickle at the start of buf. avail is the
 // number of bytes that exist from buf's start; grow is called for a
-// longer buffer when the pickle continues past buf. It returns the
-// buffer it ended with.
-func scanPickle(buf []byte, avail int64, grow func(n int64) ([]byte, error), check func(module, name string, off int) error, where func(off int) string) (*scanResult, []byte, error) {
+// longer buffer when the pickle continues past buf. budget bounds the
+// pickle's cost (memory and hashing); limitFor says what it is the limit
+// for, in messages. It returns the buffer it ended with.
+func scanPickle(buf []byte, avail, budget int64, limitFor string, grow func(n int64) ([]byte, error), check func(module, name string, off int) error, where func(off int) string) (*scanResult, []byte, error) {
 	s := &scanner{
-		buf:    buf,
-		avail:  avail,
-		grow:   grow,
-		memo:   make(map[int]sym),
-		budget: allocFloor + allocFactor*avail,
-		check:  check,
-		where:  where,
+		buf:      buf,
+		avail:    avail,
+		grow:     grow,
+		memo:     make(map[int]sym),
+		budget:   budget,
+		limitFor: limitFor,
+		check:    check,
+		where:    where,
 	}
 	if err := s.run(); err != nil {
 		return nil, s.buf, err
 	}
+	s.res.cost = s.cost
 	return &s.res, s.buf, nil
 }
 
@@ -292,7 +301,7 @@ func (s *scanner) popMark(op byte, opOff int) (int, error) {
 func (s *scanner) charge(n int64, opOff int) error {
 	s.cost += n
 	if s.cost > s.budget {
-		return s.fail(opOff, "decoding would take more than %d bytes of memory or hashing, the limit for %d bytes of pickle; refusing", s.budget, s.avail)
+		return s.fail(opOff, "decoding would take more than %d bytes of memory or hashing, the limit for %s; refusing", s.budget, s.limitFor)
 	}
 	return nil
 }
@@ -698,6 +707,7 @@ func (s *scanner) run() error {
 				return err
 			}
 		case opMEMOIZE:
+			s.res.memoize = true
 			if err := s.memoPut(len(s.memo), off, op); err != nil {
 				return err
 			}

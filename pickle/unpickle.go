@@ -468,12 +468,23 @@ func (r *reader) unpickle(data []byte, sr *scanResult, where func(off int) strin
 		}
 		return q + 9*k
 	}
-	cr := &countingReader{r: bytes.NewReader(body)}
-	u := gp.NewUnpickler(cr)
-	u.FindClass = func(module, name string) (any, error) { return r.findClass(module, name) }
-	if persistent != nil {
-		u.PersistentLoad = persistent
+	// One unpickler serves the pickles of a file that do not MEMOIZE (a
+	// tar checkpoint holds one per storage, and a new unpickler allocates
+	// a memo table): its memo keeps earlier pickles' values, which the
+	// pre-scan makes sure no pickle refers to. MEMOIZE numbers entries by
+	// the memo's size, so those pickles get an unpickler of their own.
+	cr, u := r.unpIn, r.unp
+	if u == nil || sr.memoize {
+		cr = &countingReader{}
+		nu := gp.NewUnpickler(cr)
+		u = &nu
+		if !sr.memoize {
+			r.unpIn, r.unp = cr, u
+		}
 	}
+	cr.r, cr.n = bytes.NewReader(body), 0
+	u.FindClass = func(module, name string) (any, error) { return r.findClass(module, name) }
+	u.PersistentLoad = persistent
 	at := func() string { return where(orig(max(cr.n-1, 0))) }
 	defer func() {
 		if p := recover(); p != nil {
