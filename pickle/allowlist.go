@@ -50,7 +50,19 @@ const (
 	gComplex              // builtins.complex
 	gObject               // builtins.object
 	gReconstructor        // copyreg._reconstructor
+	gNewObjFn             // copyreg.__newobj__
+	gNewObjExFn           // copyreg.__newobj_ex__
 	gCodecsEncode         // _codecs.encode
+	gInt                  // builtins.int
+	gFloat                // builtins.float
+	gStr                  // builtins.str
+	gBool                 // builtins.bool
+	gNumpyDType           // numpy.dtype
+	gNumpyDTypeClass      // numpy 2's dtype classes: numpy.dtypes.Float64DType, ...
+	gNumpyScalar          // numpy.core.multiarray.scalar
+	gNumpyReconstruct     // numpy.core.multiarray._reconstruct
+	gNumpyNDArray         // numpy.ndarray
+	gNumpyFromBuffer      // numpy.core.numeric._frombuffer
 )
 
 // An entry is a global known to be safe: what ptport reads it as, and
@@ -89,8 +101,25 @@ var allowlist = []entry{
 	{"builtins.bytes", gBytes, notWO},
 	{"builtins.complex", gComplex, weightsOnly},
 	{"builtins.object", gObject, notWO},
+	{"builtins.int", gInt, notWO},
+	{"builtins.float", gFloat, notWO},
+	{"builtins.str", gStr, notWO},
+	{"builtins.bool", gBool, notWO},
+	{"builtins.slice", gInertClass, notWO},
 	{"copyreg._reconstructor", gReconstructor, notWO},
+	{"copyreg.__newobj__", gNewObjFn, notWO},
+	{"copyreg.__newobj_ex__", gNewObjExFn, notWO},
 	{"_codecs.encode", gCodecsEncode, weightsOnly},
+
+	// numpy values (numpy 1.x spells numpy._core numpy.core).
+	{"numpy.dtype", gNumpyDType, notWO},
+	{"numpy.ndarray", gNumpyNDArray, notWO},
+	{"numpy.core.multiarray.scalar", gNumpyScalar, notWO},
+	{"numpy._core.multiarray.scalar", gNumpyScalar, notWO},
+	{"numpy.core.multiarray._reconstruct", gNumpyReconstruct, notWO},
+	{"numpy._core.multiarray._reconstruct", gNumpyReconstruct, notWO},
+	{"numpy.core.numeric._frombuffer", gNumpyFromBuffer, notWO},
+	{"numpy._core.numeric._frombuffer", gNumpyFromBuffer, notWO},
 
 	{"torch._utils._rebuild_tensor", gRebuildTensor, weightsOnly},
 	{"torch._utils._rebuild_tensor_v2", gRebuildTensorV2, weightsOnly},
@@ -224,6 +253,9 @@ func initAllowlist() map[string]entry {
 	}
 	for _, p := range optimClasses {
 		add(entry{p, gInertClass, notWO})
+	}
+	for n := range npDTypeClasses {
+		add(entry{"numpy.dtypes." + n, gNumpyDTypeClass, notWO})
 	}
 	return m
 }

@@ -19,12 +19,16 @@
 //
 // # Safety
 //
-// The object pickle is decoded on gopickle's opcode machine after a
-// validating pre-scan of the opcode stream: every length, count and offset
-// the file claims is checked against the bytes that exist before anything
-// is allocated, the memory decoding would take is bounded by a multiple of
-// the file's size, and gopickle's panics on malformed input are turned
-// into errors. Nothing from the file is ever executed.
+// The object pickle is decoded, after a validating pre-scan of the opcode
+// stream, by this package's own opcode machine, which follows Python's
+// unpickler op by op on values of this package: every length, count and
+// offset the file claims is checked against the bytes that exist before
+// anything is allocated, the memory decoding would take is bounded by a
+// multiple of the file's size, and every failure is an error naming the
+// file and the offset. Dict keys and set items are hashed as Python hashes
+// them (numbers by value, tuples by their items, tensors and objects by
+// identity; an unhashable key is an error). Nothing from the file is ever
+// executed.
 //
 // # Globals
 //
@@ -62,10 +66,21 @@
 // File.Root and the trees Leaves walks hold nil, bool, int64, *big.Int
 // (ints beyond int64), float64, complex128, string, []byte, *Dict, List,
 // Tuple, *Tensor, *SparseTensor, *NestedTensor, *Storage (a bare pickled
-// storage), *Object and Global.
-// A Python set or frozenset becomes a List in a deterministic order, a
-// torch.Size a Tuple, a torch.device its string ("cpu", "cuda:0") and a
-// torch dtype a Global such as torch.float32.
+// storage), Scalar (a numpy scalar, which keeps its dtype), *Object and
+// Global. A Python set or frozenset becomes a List in a deterministic
+// order, a torch.Size a Tuple, a torch.device its string ("cpu", "cuda:0")
+// and a torch dtype a Global such as torch.float32. A numpy array of a numeric or bool dtype (C or
+// Fortran order, either byte order) becomes a *Tensor over its bytes; an
+// array of objects or strings a nested List. An instance that a pickle
+// builds the way Python pickles objects (NEWOBJ or copyreg._reconstructor,
+// then BUILD, SETITEMS, APPENDS) becomes an *Object holding what the
+// pickle gave it; a Python 2 OrderedDict (built from a list of pairs) a
+// *Dict.
+//
+// Options.Strict reads exactly what torch.load(weights_only=True) of torch
+// 2.6 and later loads. Whatever mode a file is read in, File.GlobalInfo
+// says of each global whether weights_only accepts it, and
+// File.WeightsOnlyRefusal whether it would load the file at all.
 //
 // # Tensors
 //

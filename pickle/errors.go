@@ -107,7 +107,7 @@ func (e *UnsafeGlobalError) Error() string {
 	case ReasonUserCall:
 		return s + fmt.Sprintf("refusing to call %s: torch.load would run that code; ptport reads instances that pickles build without calls, but not calls", e.Resolved)
 	case ReasonStrict:
-		return s + fmt.Sprintf("refusing global %s in strict mode: it %s", e.Resolved, e.Reason)
+		return s + "torch.load(weights_only=True) refuses global " + e.Resolved
 	}
 	what := e.Resolved
 	if what != e.Module+"."+e.Name {
@@ -141,4 +141,27 @@ func quoteName(s string) string {
 		return s
 	}
 	return strconv.Quote(s)
+}
+
+// WeightsOnlyError reports a rule of torch.load(weights_only=True) (torch
+// 2.6 and later) that a file breaks: an opcode its unpickler does not run,
+// a BUILD, SETITEMS or APPENDS on a type it does not allow, a persistent id
+// that is not a storage, a kind of file it does not load. It is the error
+// of Open with Options.Strict, and File.WeightsOnlyRefusal otherwise. A
+// global it refuses is an *UnsafeGlobalError with Reason ReasonStrict.
+type WeightsOnlyError struct {
+	File  string
+	Where string
+	Rule  string // what the file does that torch.load(weights_only=True) refuses
+}
+
+func (e *WeightsOnlyError) Error() string {
+	s := "torch.load(weights_only=True) refuses " + e.Rule
+	if e.Where != "" {
+		s = e.Where + ": " + s
+	}
+	if e.File != "" {
+		s = e.File + ": " + s
+	}
+	return s
 }

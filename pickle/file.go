@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 
-	gp "github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
 )
 
@@ -47,6 +46,13 @@ type File struct {
 	// Constants holds, for a TorchScript archive, the constants its code uses
 	// (constants.pkl, a Tuple of tensors and values). They are not part of Root.
 	Constants any
+	// GlobalInfo describes each of Globals, in the same order.
+	GlobalInfo []GlobalInfo
+	// WeightsOnlyRefusal is nil when torch.load(weights_only=True) of
+	// torch 2.6 and later would load the file, and otherwise the first of
+	// its rules the file breaks (a global it refuses, an opcode it does not
+	// run, ...). With Options.Strict that is an error of Open instead.
+	WeightsOnlyRefusal error
 
 	closeOnce sync.Once
 	closer    func() error
@@ -118,8 +124,7 @@ type reader struct {
 	globals map[string]bool
 	classes map[string]*pyClass
 	spent   int64 // cost of the pickles read so far (see allocFloor)
-	unp     *gp.Unpickler
-	unpIn   *countingReader
+	policyState
 
 	// zip
 	prefix    string
@@ -152,6 +157,9 @@ func newReader(ra io.ReaderAt, size int64, opts *Options, name string) (*File, e
 	if opts != nil {
 		r.opts = *opts
 	}
+	if r.opts.Strict && r.opts.AllowObjects {
+		return nil, errors.New("pickle: Options.Strict and Options.AllowObjects are exclusive")
+	}
 	if size <= 0 {
 		return nil, r.errf("", "empty file: not a PyTorch checkpoint")
 	}
@@ -182,6 +190,7 @@ func newReader(ra io.ReaderAt, size int64, opts *Options, name string) (*File, e
 		f.Globals = append(f.Globals, g)
 	}
 	sort.Strings(f.Globals)
+	r.report(f)
 	return f, nil
 }
 
@@ -700,6 +709,9 @@ func (r *reader) legacyPersistent(pid any) (any, error) {
 // ---- tar ----
 
 func (r *reader) readTar() (any, error) {
+	if err := r.woContainer("tar checkpoints (torch <= 0.1.10)"); err != nil {
+		return nil, err
+	}
 	sr := io.NewSectionReader(r.ra, 0, r.size)
 	tr := tar.NewReader(sr)
 	type member struct{ off, size int64 }

@@ -24,15 +24,27 @@ const (
 )
 
 // Leaves returns the leaves of root in tree order, named by the dotted path
-// from root: dict keys (ints in decimal), then list and tuple indices. A
-// tensor at the root is named "tensor". Empty containers have no leaves.
+// from root: dict keys, then list and tuple indices. A tensor at the root
+// is named "tensor". Empty containers have no leaves.
 //
-// An *Object whose state has _parameters or _modules is an nn.Module and
+// A dict key is named by its value: a string as it is, an int in decimal,
+// True, False, None, a float as Go's shortest decimal, bytes as their
+// text, a tuple as "(a, b)", a numpy scalar as its value, a global as
+// "module.name". A key that is a tensor, an object or a storage (Python
+// hashes those by identity) is named <tensor#N>, <object#N> or
+// <storage#N>, N counting from 0 the distinct keys of that kind in the
+// order Leaves first meets them; the same tensor is the same key wherever
+// it appears. The names are stable: the same file always gives the same
+// names.
+//
+// An *Object whose Attrs hold _parameters or _modules is an nn.Module and
 // yields the names its state_dict() would: its _parameters (skipping
 // None), its persistent _buffers (skipping None and names in
-// _non_persistent_buffers_set), then its _modules recursively. Other
-// objects yield their state's leaves, or are a leaf themselves when they
-// have no state. A Dict's Attrs are not leaves.
+// _non_persistent_buffers_set), then its _modules recursively. Another
+// *Object yields the leaves of its Args (by index), its Kwargs, Attrs and
+// Items (by key), its List (by index) and its State (at the object's own
+// name), and is a leaf itself when it has none of these. A Dict's Attrs
+// are not leaves.
 //
 // An *Object of TorchScript's __torch__ namespace (a module of a TorchScript archive)
 // yields the names torch.jit.load(...).state_dict() would: its tensor attributes, then
@@ -43,8 +55,10 @@ const (
 // *SparseTensor and a *NestedTensor yield their components (see their types).
 //
 // Values reachable by several paths (tied weights) are yielded once per
-// path. A cycle, a tree nested deeper than 1000 levels, or a walk much
-// larger than the tree is an error: more than 8 visits per edge between
+// path. No two leaves have the same name: keys that print alike (1 and
+// "1", a key "a.b" beside a key "a" holding "b") are an error, and so are
+// a cycle, a tree nested deeper than 1000 levels, and a walk much larger
+// than the tree: more than 8 visits per edge between
 // distinct values (keys included) plus 65536, or paths longer in all than
 // 256 bytes per edge plus 16 MiB (shared subtrees multiplying paths, long
 // keys over many children). Each path is charged before it is built.
@@ -58,6 +72,7 @@ func Leaves(root any) ([]Leaf, error) {
 		visitLeft: leafVisitFactor*edges + leafVisitFloor,
 		nameLeft:  leafNameFactor*edges + leafNameFloor,
 		edges:     edges,
+		names:     make(map[string]bool),
 	}
 	if err := w.walk(root, "", 0); err != nil {
 		return nil, err
@@ -99,8 +114,20 @@ func children(v any, fn func(key any, child any)) {
 			fn(i, e)
 		}
 	case *Object:
-		fn("Args", x.Args)
-		fn("State", x.State)
+		for i, a := range x.Args {
+			fn(i, a)
+		}
+		for _, d := range []*Dict{x.Kwargs, x.Attrs, x.Items} {
+			for _, e := range d.entries() {
+				fn(e.Key, e.Value)
+			}
+		}
+		for i, e := range x.List {
+			fn(i, e)
+		}
+		if x.State != nil {
+			fn("State", x.State)
+		}
 	default:
 		if _, parts, ok := components(v); ok {
 			for _, p := range parts {
@@ -125,10 +152,20 @@ func countEdges(root any) (int, error) {
 			seen[id] = true
 		}
 		if o, ok := v.(*Object); ok {
-			// Args is a []any, not a List: walk it here.
+			// Its dicts are walked as dicts, keys included.
 			for _, a := range o.Args {
 				edges++
 				stack = append(stack, a)
+			}
+			for _, d := range []*Dict{o.Kwargs, o.Attrs, o.Items} {
+				if d != nil {
+					edges++
+					stack = append(stack, d)
+				}
+			}
+			for _, e := range o.List {
+				edges++
+				stack = append(stack, e)
 			}
 			edges++
 			stack = append(stack, o.State)
@@ -157,6 +194,9 @@ type leafWalker struct {
 	edges     int
 	keyLens   map[any]int             // rendered length of tuple and big int keys, by identity
 	modules   map[*Object]*moduleInfo // what module() needs of each object, found once
+	names     map[string]bool         // names yielded
+	keyIDs    map[any]string          // names of keys Python hashes by identity: <tensor#0>, ...
+	keyCount  map[string]int          // such keys named, by kind
 }
 
 // child returns the path of the child at key below the path name, charging
@@ -173,7 +213,7 @@ func (w *leafWalker) child(name string, key any) (string, error) {
 		return "", &FormatError{Where: shortPath(name), Msg: fmt.Sprintf("the paths of the tree would take more than %d bytes, the limit for a tree of %d edges (shared subtrees or long keys over many values)", leafNameFactor*w.edges+leafNameFloor, w.edges)}
 	}
 	w.nameLeft -= n
-	return join(name, keyName(key)), nil
+	return join(name, string(appendKeyLimit(nil, key, math.MaxInt, w.keyIDs))), nil
 }
 
 // keyLen returns the length of keyName(k) without building it, memoising
@@ -186,8 +226,10 @@ func (w *leafWalker) keyLen(k any, depth int) (int, error) {
 		return len(x), nil
 	case []byte:
 		return len(x), nil
-	case int64, int, bool, nil, float64, Global:
+	case int64, int, bool, nil, float64, Global, Scalar:
 		return len(keyName(k)), nil
+	case *Tensor, *Object, *Storage:
+		return len(w.identityKey(k)), nil
 	case *big.Int:
 		if x == nil {
 			break
@@ -222,6 +264,32 @@ func (w *leafWalker) keyLen(k any, depth int) (int, error) {
 	return len(keyName(k)), nil
 }
 
+// identityKey returns the name of a key Python hashes by identity, naming
+// it when it is met first.
+func (w *leafWalker) identityKey(k any) string {
+	if s, ok := w.keyIDs[k]; ok {
+		return s
+	}
+	kind := identityKind(k)
+	if w.keyIDs == nil {
+		w.keyIDs, w.keyCount = make(map[any]string), make(map[string]int)
+	}
+	s := "<" + kind + "#" + strconv.Itoa(w.keyCount[kind]) + ">"
+	w.keyCount[kind]++
+	w.keyIDs[k] = s
+	return s
+}
+
+func identityKind(k any) string {
+	switch k.(type) {
+	case *Object:
+		return "object"
+	case *Storage:
+		return "storage"
+	}
+	return "tensor"
+}
+
 func (w *leafWalker) memoKeyLen(id any, n int) {
 	if w.keyLens == nil {
 		w.keyLens = make(map[any]int)
@@ -245,7 +313,8 @@ func join(prefix, name string) string {
 	return prefix + "." + name
 }
 
-// keyName renders a dict key as a path component.
+// keyName renders a dict key as a path component, for messages: a key
+// hashed by identity is <tensor>, <object> or <storage>.
 func keyName(k any) string {
 	switch x := k.(type) {
 	case string:
@@ -257,11 +326,12 @@ func keyName(k any) string {
 }
 
 // appendKey appends keyName(k) to b.
-func appendKey(b []byte, k any) []byte { return appendKeyLimit(b, k, math.MaxInt) }
+func appendKey(b []byte, k any) []byte { return appendKeyLimit(b, k, math.MaxInt, nil) }
 
-// appendKeyLimit appends keyName(k) to b, or its start when b would grow
-// past limit bytes.
-func appendKeyLimit(b []byte, k any, limit int) []byte {
+// appendKeyLimit appends the name of k to b, or its start when b would
+// grow past limit bytes. ids names the keys hashed by identity (nil: by
+// kind only).
+func appendKeyLimit(b []byte, k any, limit int, ids map[any]string) []byte {
 	switch x := k.(type) {
 	case string:
 		return append(b, x[:max(0, min(len(x), limit-len(b)))]...)
@@ -293,14 +363,25 @@ func appendKeyLimit(b []byte, k any, limit int) []byte {
 			if i > 0 {
 				b = append(b, ", "...)
 			}
-			b = appendKeyLimit(b, e, limit)
+			b = appendKeyLimit(b, e, limit, ids)
 		}
 		return append(b, ')')
+	case Scalar:
+		return append(b, x.String()...)
+	case *Tensor, *Object, *Storage:
+		if s, ok := ids[k]; ok {
+			return append(b, s...)
+		}
+		return append(append(append(b, '<'), identityKind(k)...), '>')
 	}
 	return fmt.Appendf(b, "<%s>", reflect.TypeOf(k))
 }
 
 func (w *leafWalker) emit(name string, v any) error {
+	if w.names[name] {
+		return &FormatError{Where: shortPath(name), Msg: "two leaves have this name (dict keys that print alike, such as 1 and \"1\"); ptport does not guess which is which"}
+	}
+	w.names[name] = true
 	w.out = append(w.out, Leaf{Name: name, Value: v})
 	return nil
 }
@@ -340,12 +421,34 @@ func (w *leafWalker) walk(v any, name string, depth int) error {
 		if isModule(x) {
 			return w.module(x, name, depth)
 		}
-		if x.State == nil {
-			return w.emit(name, x)
-		}
-		return w.walk(x.State, name, depth+1)
+		return w.object(x, name, depth)
 	}
 	return w.emit(name, v)
+}
+
+// object walks an *Object that is not a module: its Args, Kwargs, Attrs,
+// Items, List and State; an object with none of them is a leaf.
+func (w *leafWalker) object(o *Object, name string, depth int) error {
+	if len(o.Args) == 0 && o.Kwargs == nil && o.Attrs == nil && o.Items == nil && o.List == nil && o.State == nil {
+		return w.emit(name, o)
+	}
+	if err := w.items(o.Args, name, depth); err != nil {
+		return err
+	}
+	for _, d := range []*Dict{o.Kwargs, o.Attrs, o.Items} {
+		if d != nil {
+			if err := w.entries(d, name, depth, nil); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.items(o.List, name, depth); err != nil {
+		return err
+	}
+	if o.State != nil {
+		return w.walk(o.State, name, depth+1)
+	}
+	return nil
 }
 
 // items walks the elements of a list or tuple.

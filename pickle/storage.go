@@ -41,7 +41,8 @@ func NewStorage(dtype DType, data []byte) (*Storage, error) {
 }
 
 // Key returns the key of the storage's record ("0", "1", ... in the zip
-// format; the storage key of the legacy and tar formats).
+// format; the storage key of the legacy and tar formats). It is empty for
+// a storage that has no record: a numpy array's, or one NewStorage made.
 func (s *Storage) Key() string { return s.key }
 
 // nbytes returns the size of the storage in bytes, checking that the

@@ -277,6 +277,12 @@ func rebuildFromType(c *pyClass, args []any) (any, error) {
 // built it.
 func dictItems(v any) ([]types.DictEntry, bool) {
 	switch d := v.(type) {
+	case *pyDict:
+		out := make([]types.DictEntry, len(d.keys))
+		for i, k := range d.keys {
+			out[i] = types.DictEntry{Key: k, Value: d.vals[i]}
+		}
+		return out, true
 	case *types.Dict:
 		return *d, true
 	case *types.OrderedDict:

@@ -17,8 +17,8 @@ func isScriptObject(o *Object) bool {
 // strings and flags, and lists (the _flat_weights of a recurrent module repeat
 // its parameters).
 func (w *leafWalker) scriptObject(o *Object, name string, depth int) error {
-	d, ok := o.State.(*Dict)
-	if !ok {
+	d := o.Attrs
+	if d == nil {
 		return nil
 	}
 	for pass := 0; pass < 2; pass++ {
@@ -73,7 +73,7 @@ func (r *reader) checkScript(root any, where string) error {
 			seen[id] = true
 		}
 		if o, ok := it.v.(*Object); ok && isScriptObject(o) {
-			if _, ok := o.State.(*Dict); !ok {
+			if o.Attrs == nil || o.State != nil {
 				at := path(it)
 				if at == "" {
 					at = "the root object"
@@ -83,12 +83,6 @@ func (r *reader) checkScript(root any, where string) error {
 			}
 		}
 		children(it.v, func(key, child any) {
-			if o, ok := it.v.(*Object); ok && key == "State" {
-				if _, isDict := o.State.(*Dict); isDict {
-					children(o.State, func(k, c any) { stack = append(stack, &item{c, it, k}) })
-					return
-				}
-			}
 			stack = append(stack, &item{child, it, key})
 		})
 	}

@@ -1,17 +1,14 @@
 package pickle
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 
-	gp "github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
 )
 
@@ -20,13 +17,20 @@ import (
 const maxDepth = 1000
 
 // Options control how a checkpoint is read. The zero value (and nil) is
-// the strict default.
+// the default: torch's and numpy's values, the standard library's data
+// classes and instances of any other class, as inert values; no calls of
+// functions or classes outside torch, numpy and the standard library.
 type Options struct {
 	// AllowObjects also reads calls (REDUCE, INST, OBJ) of functions and
 	// classes outside torch, numpy and Python's standard library, as inert
 	// *Object records of the call. Globals refused in every mode
 	// (UnsafeGlobalError.Denied) stay refused.
 	AllowObjects bool
+	// Strict reads exactly what torch.load(weights_only=True) of torch 2.6
+	// and later loads (its allowed globals and opcode rules in
+	// torch/_weights_only_unpickler.py), and refuses everything else.
+	// Strict and AllowObjects are exclusive.
+	Strict bool
 }
 
 // pyClass is a global as the unpickler sees it: a class or function this
@@ -40,37 +44,23 @@ type pyClass struct {
 	r            *reader
 }
 
-// objVal is an *Object under construction: BUILD sets its state.
-type objVal struct{ o *Object }
-
-func (v *objVal) PySetState(state any) error {
-	v.o.State = state
-	return nil
-}
-
 // tensorVal is a *Tensor under construction: BUILD (attributes of a
 // Parameter or tensor subclass) is accepted and ignored.
 type tensorVal struct{ t *Tensor }
 
-func (v *tensorVal) PySetState(any) error { return nil }
-
-// pySet is a set or frozenset built by calling builtins.set.
-type pySet struct{ items []any }
-
-func (s *pySet) Add(v any) { s.items = append(s.items, v) }
-
-var (
-	_ types.Callable        = (*pyClass)(nil)
-	_ types.PyNewable       = (*pyClass)(nil)
-	_ types.PyStateSettable = (*objVal)(nil)
-	_ types.PyStateSettable = (*tensorVal)(nil)
-	_ types.SetAdder        = (*pySet)(nil)
-)
-
 func (c *pyClass) String() string { return c.module + "." + c.name }
 
-func (c *pyClass) inert(args []any) any {
-	return &objVal{&Object{Module: c.module, Name: c.name, Args: args}}
+// instance returns an instance of c built without a call: cls.__new__(cls,
+// *args), then BUILD, SETITEMS and APPENDS.
+func (c *pyClass) instance(args []any) *objVal {
+	return &objVal{o: &Object{Module: c.module, Name: c.name}, args: args}
+}
+
+// record returns an inert record of a call of c.
+func (c *pyClass) record(args []any) *objVal {
+	v := c.instance(args)
+	v.o.Called = true
+	return v
 }
 
 // Call applies the global to arguments (REDUCE, INST, OBJ).
@@ -83,9 +73,9 @@ func (c *pyClass) Call(args ...any) (any, error) {
 		if !c.r.opts.AllowObjects {
 			return nil, c.refuse(ReasonUserCall)
 		}
-		return c.inert(args), nil
+		return c.record(args), nil
 	case gInertClass, gInertCall:
-		return c.inert(args), nil
+		return c.record(args), nil
 	case gParameter:
 		return newParameter(args)
 	case gRebuildTensor, gRebuildTensorV2, gRebuildTensorV3:
@@ -110,12 +100,12 @@ func (c *pyClass) Call(args ...any) (any, error) {
 		return &tensorVal{&nt}, nil
 	case gRebuildUnsupported:
 		if c.r.opts.AllowObjects {
-			return c.inert(args), nil
+			return c.record(args), nil
 		}
-		return nil, fmt.Errorf("%s: this kind of tensor (sparse, quantized, meta, subclass or numpy) is not supported; set Options.AllowObjects to keep it as an inert object", c)
+		return nil, fmt.Errorf("%s: this kind of tensor (sparse, quantized, meta, subclass or numpy) is not supported", c)
 	case gTensorClass:
 		if c.r.opts.AllowObjects {
-			return c.inert(args), nil
+			return c.record(args), nil
 		}
 		return nil, fmt.Errorf("constructing %s directly is not supported", c)
 	case gSize, gTuple:
@@ -141,23 +131,21 @@ func (c *pyClass) Call(args ...any) (any, error) {
 		if len(args) > 1 {
 			return nil, fmt.Errorf("%s: unsupported arguments", c)
 		}
-		return types.NewDict(), nil
+		return newPyDict(gDefaultDict), nil
 	case gDict, gCounter, gOrderedDict:
+		d := newPyDict(c.kind)
 		if len(args) == 0 {
-			if c.kind == gOrderedDict {
-				return types.NewOrderedDict(), nil
-			}
-			return types.NewDict(), nil
+			return d, nil
 		}
-		switch d := args[0].(type) {
-		case *types.Dict, *types.OrderedDict:
-			if len(args) == 1 {
-				return d, nil
-			}
+		if len(args) > 1 {
+			return nil, fmt.Errorf("%s: unsupported arguments", c)
 		}
-		return nil, fmt.Errorf("%s: unsupported arguments", c)
+		if err := c.fill(d, args[0]); err != nil {
+			return nil, err
+		}
+		return d, nil
 	case gSet, gFrozenSet:
-		s := &pySet{}
+		s := &pySet{frozen: c.kind == gFrozenSet}
 		if len(args) == 0 {
 			return s, nil
 		}
@@ -165,7 +153,11 @@ func (c *pyClass) Call(args ...any) (any, error) {
 		if len(args) != 1 || !ok {
 			return nil, fmt.Errorf("%s: expected one iterable argument", c)
 		}
-		s.items = append(s.items, items...)
+		for _, it := range items {
+			if err := s.add(c.r.hasher(), it); err != nil {
+				return nil, fmt.Errorf("%s: %v", c, err)
+			}
+		}
 		return s, nil
 	case gDevice:
 		return device(args)
@@ -185,43 +177,240 @@ func (c *pyClass) Call(args ...any) (any, error) {
 	case gTypedStorage:
 		return typedStorage(c, args)
 	case gReconstructor:
-		// copyreg._reconstructor(cls, base, state): base.__new__(cls)
-		if len(args) < 2 {
-			return nil, fmt.Errorf("%s: expected (cls, base, state)", c)
+		return c.reconstructor(args)
+	case gNewObjFn, gNewObjExFn:
+		// copyreg.__newobj__(cls, *args), copyreg.__newobj_ex__(cls, args, kwargs)
+		if len(args) < 1 {
+			return nil, fmt.Errorf("%s: missing class", c)
 		}
-		if cls, ok := args[0].(*pyClass); ok && (cls.kind == gInertClass || cls.kind == gUser) {
-			return cls.inert(nil), nil
-		}
-		base, ok := args[1].(types.PyNewable)
+		cls, ok := args[0].(*pyClass)
 		if !ok {
-			return nil, fmt.Errorf("%s: base %s cannot create objects", c, typeName(args[1]))
+			return nil, fmt.Errorf("%s of %s, not a class", c, typeName(args[0]))
 		}
-		return base.PyNew(args[0])
+		rest := args[1:]
+		if c.kind == gNewObjExFn {
+			if len(rest) != 2 {
+				return nil, fmt.Errorf("%s: expected (cls, args, kwargs)", c)
+			}
+			t, ok := rest[0].(*types.Tuple)
+			if !ok {
+				return nil, fmt.Errorf("%s: args are %s, not a tuple", c, typeName(rest[0]))
+			}
+			if kw, ok := rest[1].(*pyDict); !ok || len(kw.keys) > 0 {
+				if cls.kind != gUser && cls.kind != gInertClass {
+					return nil, fmt.Errorf("%s: %s does not take keyword arguments", c, cls)
+				}
+				v := cls.instance(*t)
+				v.kw, _ = rest[1].(*pyDict)
+				return v, nil
+			}
+			rest = *t
+		}
+		return cls.PyNew(rest...)
+	case gNumpyDType:
+		return newNpDType(args)
+	case gNumpyDTypeClass:
+		spec := npDTypeClasses[c.name]
+		if spec == "" || len(args) > 0 {
+			return nil, fmt.Errorf("%s: unsupported numpy dtype class", c)
+		}
+		return newNpDType([]any{spec})
+	case gNumpyScalar:
+		return npScalar(args)
+	case gNumpyReconstruct:
+		return npReconstruct(args)
+	case gNumpyFromBuffer:
+		return npFromBuffer(args)
+	case gInt, gFloat, gStr, gBool:
+		return convertBuiltin(c, args)
 	}
 	return nil, fmt.Errorf("%s cannot be called", c)
+}
+
+// fill adds to d the items of a dict or of an iterable of pairs (the
+// argument of dict(), OrderedDict() and Counter(); Python 2 pickles an
+// OrderedDict as OrderedDict([[key, value], ...])).
+func (c *pyClass) fill(d *pyDict, arg any) error {
+	h := c.r.hasher()
+	if src, ok := arg.(*pyDict); ok {
+		for i, k := range src.keys {
+			if err := d.set(h, k, src.vals[i]); err != nil {
+				return fmt.Errorf("%s: %v", c, err)
+			}
+		}
+		return nil
+	}
+	items, ok := iterItems(arg)
+	if !ok {
+		return fmt.Errorf("%s: argument is %s, not a dict or a sequence of pairs", c, typeName(arg))
+	}
+	for _, it := range items {
+		kv, ok := iterItems(it)
+		if !ok || len(kv) != 2 {
+			return fmt.Errorf("%s: item is %s, not a (key, value) pair", c, typeName(it))
+		}
+		if err := d.set(h, kv[0], kv[1]); err != nil {
+			return fmt.Errorf("%s: %v", c, err)
+		}
+	}
+	return nil
+}
+
+// reconstructor implements copyreg._reconstructor(cls, base, state): an
+// instance of cls, a subclass of base, holding state as base holds its
+// value (the items of a dict or list subclass).
+func (c *pyClass) reconstructor(args []any) (any, error) {
+	if len(args) != 3 {
+		return nil, fmt.Errorf("%s: expected (cls, base, state)", c)
+	}
+	cls, ok := args[0].(*pyClass)
+	if !ok {
+		return nil, fmt.Errorf("%s: class is %s", c, typeName(args[0]))
+	}
+	base, ok := args[1].(*pyClass)
+	if !ok {
+		return nil, fmt.Errorf("%s: base is %s", c, typeName(args[1]))
+	}
+	state := args[2]
+	switch cls.kind {
+	case gUser, gInertClass:
+	default:
+		if cls == base && state == nil {
+			return cls.PyNew()
+		}
+		return nil, fmt.Errorf("%s of %s is not supported", c, cls)
+	}
+	v := cls.instance(nil)
+	switch base.kind {
+	case gObject:
+		if state != nil {
+			return nil, fmt.Errorf("%s: base object with a state", c)
+		}
+	case gDict, gOrderedDict, gCounter, gDefaultDict:
+		v.items = newPyDict(gDict)
+		if state != nil {
+			if err := c.fill(v.items, state); err != nil {
+				return nil, err
+			}
+		}
+	case gList, gTuple, gSet, gFrozenSet:
+		if state != nil {
+			items, ok := iterItems(state)
+			if !ok {
+				return nil, fmt.Errorf("%s: state is %s, not a sequence", c, typeName(state))
+			}
+			v.list = append([]any(nil), items...)
+		}
+	case gInt, gFloat, gStr, gBool, gBytes, gComplex:
+		v.state = state
+	case gUser:
+		// base.__new__(cls, state) and base.__init__(obj, state): a call.
+		if !c.r.opts.AllowObjects {
+			return nil, base.refuse(ReasonUserCall)
+		}
+		v.o.Called = true
+		v.args = []any{state}
+	default:
+		return nil, fmt.Errorf("%s: unsupported base %s", c, base)
+	}
+	return v, nil
 }
 
 // PyNew creates an instance (NEWOBJ: cls.__new__(cls, *args)).
 func (c *pyClass) PyNew(args ...any) (any, error) {
 	switch c.kind {
 	case gUser, gInertClass:
-		return c.inert(args), nil
+		return c.instance(args), nil
 	case gParameter:
 		return newParameter(args)
-	case gObject:
-		// object.__new__(cls)
-		if len(args) >= 1 {
-			if cls, ok := args[0].(types.PyNewable); ok {
-				return cls.PyNew()
-			}
-		}
-		return nil, fmt.Errorf("%s: cannot create an instance of %s", c, typeName(firstArg(args)))
-	case gSet, gFrozenSet, gList, gDict, gCounter, gOrderedDict, gTuple, gDefaultDict:
-		return c.Call()
+	case gDict, gOrderedDict, gCounter, gDefaultDict:
+		return newPyDict(c.kind), nil
+	case gList:
+		return types.NewList(), nil
+	case gSet:
+		return &pySet{}, nil
+	case gTuple, gFrozenSet, gBytes, gComplex, gInt, gFloat, gStr, gBool:
+		return c.Call(args...)
 	case gTypedStorage:
 		return typedStorage(c, args)
 	}
 	return nil, fmt.Errorf("%s cannot be instantiated", c)
+}
+
+// convertBuiltin implements int(x), float(x), str(x) and bool(x) on the
+// values a pickle holds.
+func convertBuiltin(c *pyClass, args []any) (any, error) {
+	if len(args) == 0 {
+		switch c.kind {
+		case gInt:
+			return int64(0), nil
+		case gFloat:
+			return 0.0, nil
+		case gStr:
+			return "", nil
+		}
+		return false, nil
+	}
+	if len(args) != 1 {
+		return nil, fmt.Errorf("%s: unsupported arguments", c)
+	}
+	x := args[0]
+	if s, ok := x.(Scalar); ok {
+		x = s.Value()
+	}
+	switch c.kind {
+	case gInt:
+		switch v := x.(type) {
+		case int64, *big.Int:
+			return v, nil
+		case bool:
+			if v {
+				return int64(1), nil
+			}
+			return int64(0), nil
+		case uint64:
+			return new(big.Int).SetUint64(v), nil
+		case string:
+			return strconvInt(c, v)
+		}
+	case gFloat:
+		switch v := x.(type) {
+		case float64:
+			return v, nil
+		case int64:
+			return float64(v), nil
+		case uint64:
+			return float64(v), nil
+		case string:
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil || errors.Is(err, strconv.ErrRange) {
+				return f, nil
+			}
+		}
+	case gStr:
+		if s, ok := x.(string); ok {
+			return s, nil
+		}
+	case gBool:
+		switch v := x.(type) {
+		case bool:
+			return v, nil
+		case int64:
+			return v != 0, nil
+		}
+	}
+	return nil, fmt.Errorf("%s of %s is not supported", c, typeName(args[0]))
+}
+
+func strconvInt(c *pyClass, s string) (any, error) {
+	s = strings.TrimSpace(strings.ReplaceAll(s, "_", ""))
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return i, nil
+	}
+	if b, ok := new(big.Int).SetString(s, 10); ok {
+		return b, nil
+	}
+	return nil, fmt.Errorf("%s: invalid literal %q", c, s)
 }
 
 // typedStorage turns torch.storage.TypedStorage called with a dtype
@@ -229,8 +418,8 @@ func (c *pyClass) PyNew(args ...any) (any, error) {
 // dtype, for persistent ids that name their storage type this way.
 func typedStorage(c *pyClass, args []any) (any, error) {
 	for _, a := range args {
-		if d, ok := a.(*types.Dict); ok {
-			if v, ok := d.Get("dtype"); ok {
+		if d, ok := a.(*pyDict); ok {
+			if v, ok := d.get(c.r.hasher(), "dtype"); ok {
 				a = v
 			}
 		}
@@ -259,18 +448,6 @@ func iterItems(v any) ([]any, bool) {
 		return *x, true
 	case *pySet:
 		return x.items, true
-	case *types.Set:
-		out := make([]any, 0, len(*x))
-		for k := range *x {
-			out = append(out, k)
-		}
-		return out, true
-	case *types.FrozenSet:
-		out := make([]any, 0, len(*x))
-		for k := range *x {
-			out = append(out, k)
-		}
-		return out, true
 	}
 	return nil, false
 }
@@ -407,6 +584,19 @@ func typeName(v any) string {
 		return x.String()
 	case *objVal:
 		return "an instance of " + x.o.Module + "." + x.o.Name
+	case *npDType:
+		return "a " + x.String()
+	case *npArray:
+		return "a numpy array"
+	case Scalar:
+		return "a numpy scalar"
+	case *pySet:
+		if x.frozen {
+			return "a frozenset"
+		}
+		return "a set"
+	case *types.ByteArray:
+		return "a bytearray"
 	case *tensorVal:
 		return "a tensor"
 	case *Storage:
@@ -419,83 +609,10 @@ func typeName(v any) string {
 		return "a tuple"
 	case *types.List:
 		return "a list"
-	case *types.Dict, *types.OrderedDict:
+	case *pyDict:
 		return "a dict"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-// countingReader counts the bytes the unpickler has consumed.
-type countingReader struct {
-	r *bytes.Reader
-	n int
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += n
-	return n, err
-}
-
-func (c *countingReader) ReadByte() (byte, error) {
-	b, err := c.r.ReadByte()
-	if err == nil {
-		c.n++
-	}
-	return b, err
-}
-
-// unpickle decodes a pickle validated by scanPickle. data holds the
-// pickle from its first byte; where names it in messages; base is the
-// offset of data in the file or record (for messages).
-func (r *reader) unpickle(data []byte, sr *scanResult, where func(off int) string, persistent func(pid any) (any, error)) (result any, err error) {
-	body := data[:sr.end]
-	if len(sr.frames) > 0 {
-		// Frames carry no meaning; dropping them keeps gopickle reading op
-		// by op, so offsets in messages are exact.
-		stripped := make([]byte, 0, len(body))
-		prev := 0
-		for _, f := range sr.frames {
-			stripped = append(stripped, body[prev:f]...)
-			prev = f + 9
-		}
-		body = append(stripped, body[prev:]...)
-	}
-	orig := func(q int) int { // stripped offset -> original offset
-		k := 0
-		for k < len(sr.frames) && sr.frames[k]-9*k <= q {
-			k++
-		}
-		return q + 9*k
-	}
-	// One unpickler serves the pickles of a file that do not MEMOIZE (a
-	// tar checkpoint holds one per storage, and a new unpickler allocates
-	// a memo table): its memo keeps earlier pickles' values, which the
-	// pre-scan makes sure no pickle refers to. MEMOIZE numbers entries by
-	// the memo's size, so those pickles get an unpickler of their own.
-	cr, u := r.unpIn, r.unp
-	if u == nil || sr.memoize {
-		cr = &countingReader{}
-		nu := gp.NewUnpickler(cr)
-		u = &nu
-		if !sr.memoize {
-			r.unpIn, r.unp = cr, u
-		}
-	}
-	cr.r, cr.n = bytes.NewReader(body), 0
-	u.FindClass = func(module, name string) (any, error) { return r.findClass(module, name) }
-	u.PersistentLoad = persistent
-	at := func() string { return where(orig(max(cr.n-1, 0))) }
-	defer func() {
-		if p := recover(); p != nil {
-			result, err = nil, &FormatError{File: r.name, Where: at(), Msg: fmt.Sprintf("invalid pickle: %v", p)}
-		}
-	}()
-	v, err := u.Load()
-	if err != nil {
-		return nil, r.wrap(err, at())
-	}
-	return v, nil
 }
 
 // wrap gives err the file name and place, keeping its type when it is
@@ -503,7 +620,15 @@ func (r *reader) unpickle(data []byte, sr *scanResult, where func(off int) strin
 func (r *reader) wrap(err error, where string) error {
 	var fe *FormatError
 	var ue *UnsafeGlobalError
+	var we *WeightsOnlyError
 	switch {
+	case errors.As(err, &we):
+		c := *we
+		c.File = r.name
+		if c.Where == "" {
+			c.Where = where
+		}
+		return &c
 	case errors.As(err, &ue):
 		c := *ue
 		c.File = r.name
@@ -525,11 +650,13 @@ func (r *reader) wrap(err error, where string) error {
 	return &FormatError{File: r.name, Where: where, Msg: err.Error()}
 }
 
-// checkGlobal applies the policy to a global named at offset off.
+// checkGlobal applies the policy to a global named at offset off: it is
+// the pre-scan's check.
 func (r *reader) checkGlobal(where func(int) string) func(module, name string, off int) error {
 	return func(module, name string, off int) error {
 		r.globals[module+"."+name] = true
 		v := judge(module, name)
+		r.noteGlobal(module, name, &v)
 		if v.refused != nil {
 			e := *v.refused
 			e.File, e.Where = r.name, where(off)
@@ -539,9 +666,21 @@ func (r *reader) checkGlobal(where func(int) string) func(module, name string, o
 	}
 }
 
+// noteGlobal records a global for File.GlobalInfo.
+func (r *reader) noteGlobal(module, name string, v *verdict) {
+	key := module + "." + name
+	if r.uses == nil {
+		r.uses = make(map[string]GlobalInfo)
+	}
+	if _, ok := r.uses[key]; ok {
+		return
+	}
+	r.uses[key] = GlobalInfo{Name: key, Resolved: v.path, UserCode: v.refused == nil && !v.governed, WeightsOnly: v.weightsOnly()}
+}
+
 // findClass resolves a global for the unpickler. The pre-scan has already
 // applied the policy; it is applied again here.
-func (r *reader) findClass(module, name string) (any, error) {
+func (r *reader) findClass(module, name string) (*pyClass, error) {
 	key := module + "\x00" + name
 	if c, ok := r.classes[key]; ok {
 		return c, nil
@@ -569,11 +708,11 @@ func (r *reader) findClass(module, name string) (any, error) {
 }
 
 // refuse returns the error refusing a use of c.
-func (c *pyClass) refuse(r Reason) error {
+func (c *pyClass) refuse(r Reason) *UnsafeGlobalError {
 	return &UnsafeGlobalError{File: c.r.name, Module: c.spelled[0], Name: c.spelled[1], Resolved: c.String(), Reason: r}
 }
 
-// converter turns the unpickler's values into the package's value types,
+// converter turns the machine's values into the package's value types,
 // preserving sharing and cycles.
 type converter struct {
 	memo map[any]any
@@ -597,7 +736,7 @@ func (r *reader) convert(v any, where string) (any, error) {
 // memoizable reports whether v is a container the converter memoizes.
 func memoizable(v any) bool {
 	switch v.(type) {
-	case *types.List, *types.Tuple, *types.Dict, *types.OrderedDict, *types.Set, *types.FrozenSet, *pySet, *objVal:
+	case *types.List, *types.Tuple, *pyDict, *pySet, *objVal:
 		return true
 	}
 	return false
@@ -640,7 +779,7 @@ func (c *converter) convValue(v any, depth int) (any, error) {
 	}
 	d := depth + 1
 	switch x := v.(type) {
-	case nil, bool, string, float64, int64, complex128, []byte, Global, *Storage, *SparseTensor, *NestedTensor:
+	case nil, bool, string, float64, int64, complex128, []byte, Global, *Storage, Scalar, *SparseTensor, *NestedTensor:
 		return v, nil
 	case int:
 		return int64(x), nil
@@ -655,17 +794,13 @@ func (c *converter) convValue(v any, depth int) (any, error) {
 		return x.t, nil
 	case *pyClass:
 		return Global{Module: x.module, Name: x.name}, nil
-	case *types.OrderedDictClass:
-		return Global{Module: "collections", Name: "OrderedDict"}, nil
-	case *types.ObjectClass:
-		return Global{Module: "builtins", Name: "object"}, nil
-	case *types.Reconstructor:
-		return Global{Module: "copyreg", Name: "_reconstructor"}, nil
-	case *types.Array, types.Array:
-		return Global{Module: "array", Name: "_array_reconstructor"}, nil
-	}
-	if out, ok := c.memo[v]; ok {
-		return out, nil
+	case *npDType:
+		return Global{Module: "numpy", Name: "dtype('" + x.str() + "')"}, nil
+	case *npArray:
+		if x.v == nil {
+			return nil, errors.New("a numpy array without its data (no BUILD)")
+		}
+		return c.conv(x.v, depth)
 	}
 	switch x := v.(type) {
 	case *types.List:
@@ -696,146 +831,97 @@ func (c *converter) convValue(v any, depth int) (any, error) {
 			out[i] = ce
 		}
 		return out, nil
-	case *types.Dict:
-		if x == nil {
-			return nil, nil
-		}
-		out := &Dict{Entries: make([]DictEntry, 0, len(*x))}
+	case *pyDict:
+		out := &Dict{Ordered: x.kind == gOrderedDict}
 		c.memo[v] = out
-		var seen map[any]int // a key set twice keeps its place and takes the last value, as in Python
-		for _, e := range *x {
-			k, err := c.conv(e.Key, d)
-			if err != nil {
-				return nil, err
-			}
-			val, err := c.conv(e.Value, d)
-			if err != nil {
-				return nil, err
-			}
-			if hk, ok := indexKey(k); ok {
-				if seen == nil {
-					seen = make(map[any]int)
-				}
-				if i, dup := seen[hk]; dup {
-					out.Entries[i].Value = val
-					continue
-				}
-				seen[hk] = len(out.Entries)
-			}
-			out.Entries = append(out.Entries, DictEntry{Key: k, Value: val})
+		if err := c.dict(out, x, d); err != nil {
+			return nil, err
 		}
-		if len(out.Entries) >= dictIndexMin {
-			out.index = &dictIndex{n: len(out.Entries), pos: seen}
+		if x.attrs != nil && len(x.attrs.keys) > 0 {
+			out.Attrs = &Dict{}
+			if err := c.dict(out.Attrs, x.attrs, d); err != nil {
+				return nil, err
+			}
+			sort.SliceStable(out.Attrs.Entries, func(i, j int) bool {
+				return out.Attrs.Entries[i].Key.(string) < out.Attrs.Entries[j].Key.(string)
+			})
 		}
 		return out, nil
-	case *types.OrderedDict:
-		if x == nil {
-			return nil, nil
-		}
-		out := &Dict{Ordered: true, Entries: make([]DictEntry, 0, x.Len())}
-		c.memo[v] = out
-		var seen map[any]int // keys gopickle's map told apart that Python would not (1 and 1L)
-		for el := x.List.Front(); el != nil; el = el.Next() {
-			e, ok := el.Value.(*types.OrderedDictEntry)
-			if !ok {
-				continue
-			}
-			k, err := c.conv(e.Key, d)
-			if err != nil {
-				return nil, err
-			}
-			val, err := c.conv(e.Value, d)
-			if err != nil {
-				return nil, err
-			}
-			if hk, ok := indexKey(k); ok {
-				if seen == nil {
-					seen = make(map[any]int)
-				}
-				if i, dup := seen[hk]; dup {
-					out.Entries[i].Value = val
-					continue
-				}
-				seen[hk] = len(out.Entries)
-			}
-			out.Entries = append(out.Entries, DictEntry{Key: k, Value: val})
-		}
-		if len(out.Entries) >= dictIndexMin {
-			out.index = &dictIndex{n: len(out.Entries), pos: seen}
-		}
-		if len(x.PyDict) > 0 {
-			names := make([]string, 0, len(x.PyDict))
-			for n := range x.PyDict {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			attrs := &Dict{Entries: make([]DictEntry, 0, len(names))}
-			for _, n := range names {
-				val, err := c.conv(x.PyDict[n], d)
-				if err != nil {
-					return nil, err
-				}
-				attrs.Entries = append(attrs.Entries, DictEntry{Key: n, Value: val})
-			}
-			out.Attrs = attrs
-		}
-		return out, nil
-	case *types.Set:
-		items, _ := iterItems(x)
-		return c.set(v, items, d)
-	case *types.FrozenSet:
-		items, _ := iterItems(x)
-		return c.set(v, items, d)
 	case *pySet:
 		return c.set(v, x.items, d)
 	case *objVal:
 		out := x.o
 		c.memo[v] = out
-		args := out.Args
-		out.Args = nil
-		if len(args) > 0 {
-			out.Args = make([]any, len(args))
-			for i, a := range args {
-				ca, err := c.conv(a, d)
-				if err != nil {
+		var err error
+		if len(x.args) > 0 {
+			out.Args = make([]any, len(x.args))
+			for i, a := range x.args {
+				if out.Args[i], err = c.conv(a, d); err != nil {
 					return nil, err
 				}
-				out.Args[i] = ca
 			}
 		}
-		st, err := c.conv(out.State, d)
-		if err != nil {
+		for _, p := range []struct {
+			src *pyDict
+			dst **Dict
+		}{{x.kw, &out.Kwargs}, {x.attrs, &out.Attrs}, {x.items, &out.Items}} {
+			if p.src == nil {
+				continue
+			}
+			*p.dst = &Dict{}
+			if err := c.dict(*p.dst, p.src, d); err != nil {
+				return nil, err
+			}
+		}
+		if x.list != nil {
+			out.List = make(List, len(x.list))
+			for i, e := range x.list {
+				if out.List[i], err = c.conv(e, d); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if out.State, err = c.conv(x.state, d); err != nil {
 			return nil, err
 		}
-		out.State = st
 		return out, nil
 	}
-	// array.array values decode to typed slices.
-	rv := reflect.ValueOf(v)
-	if rv.Kind() == reflect.Slice {
-		out := make(List, rv.Len())
-		for i := range out {
-			e := rv.Index(i)
-			switch {
-			case e.CanInt():
-				out[i] = e.Int()
-			case e.CanUint():
-				out[i] = int64(e.Uint())
-			case e.CanFloat():
-				out[i] = e.Float()
-			default:
-				return nil, fmt.Errorf("unsupported value of type %T", v)
+	return nil, fmt.Errorf("unsupported value %s", typeName(v))
+}
+
+func (c *converter) dict(out *Dict, x *pyDict, d int) error {
+	out.Entries = make([]DictEntry, len(x.keys))
+	for i, k := range x.keys {
+		ck, err := c.conv(k, d)
+		if err != nil {
+			return err
+		}
+		cv, err := c.conv(x.vals[i], d)
+		if err != nil {
+			return err
+		}
+		out.Entries[i] = DictEntry{Key: ck, Value: cv}
+	}
+	if len(out.Entries) >= dictIndexMin {
+		pos := make(map[any]int, len(out.Entries))
+		for i, e := range out.Entries {
+			if k, ok := indexKey(e.Key); ok {
+				if _, dup := pos[k]; !dup {
+					pos[k] = i
+				}
 			}
 		}
-		return out, nil
+		out.index = &dictIndex{n: len(out.Entries), pos: pos}
 	}
-	return nil, fmt.Errorf("unsupported value of type %T", v)
+	return nil
 }
 
 // set converts a set to a List, sorted so the result does not depend on
-// map order: ints and floats by value, then strings, then other values.
+// the order the pickle gave: ints and floats by value, then strings, then
+// other values in their order.
 func (c *converter) set(key any, items []any, d int) (any, error) {
 	out := make(List, len(items))
+	c.memo[key] = out
 	for i, it := range items {
 		ce, err := c.conv(it, d)
 		if err != nil {
@@ -878,6 +964,5 @@ func (c *converter) set(key any, items []any, d int) (any, error) {
 		}
 		return false
 	})
-	c.memo[key] = out
 	return out, nil
 }

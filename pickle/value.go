@@ -1,7 +1,11 @@
 package pickle
 
 import (
+	"encoding/binary"
+	"fmt"
+	"math"
 	"math/big"
+	"strconv"
 )
 
 // Dict is a Python dict or collections.OrderedDict, in insertion order.
@@ -105,34 +109,35 @@ type List []any
 // Tuple is a Python tuple (and a torch.Size).
 type Tuple []any
 
-// Object is an inert instance of a class: an nn.Module, or with
-// Options.AllowObjects an instance of an unknown class. Nothing of the
-// class is run; the object only records what the pickle said.
+// Object is an inert instance of a class: an nn.Module, an instance of a
+// class of user code or of a data class of the standard library
+// (argparse.Namespace, ...), or, with Options.AllowObjects, the record of
+// a call of user code. Nothing of the class is run; the object only
+// records what the pickle said: the arguments of cls.__new__ (or of the
+// call), then what BUILD, SETITEMS and APPENDS gave it.
 type Object struct {
-	Module, Name string // class, e.g. "torch.nn.modules.rnn", "RNN"
-	Args         []any  // NEWOBJ/REDUCE arguments
-	State        any    // BUILD state, usually *Dict of attributes (a module's __dict__)
+	Module, Name string // class, e.g. "torch.nn.modules.rnn", "LSTM"
+	// Called is true for the record of a call (REDUCE, INST, OBJ) rather
+	// than an instance built with cls.__new__.
+	Called bool
+	Args   []any // arguments of cls.__new__ or of the call
+	Kwargs *Dict // keyword arguments (NEWOBJ_EX); nil when none
+	// Attrs are the attributes BUILD set from a dict state (and slots),
+	// in order (a module's __dict__); nil when none.
+	Attrs *Dict
+	// State is a BUILD state that is not a dict of attributes, kept as
+	// given (the class's __setstate__ would interpret it); nil when none.
+	State any
+	Items *Dict // items of a dict subclass (SETITEMS); nil when none
+	List  List  // items of a list subclass (APPENDS)
 }
 
-// Attr returns the attribute name from the object's state when the state
-// is a *Dict, or a (dict, slots) Tuple.
+// Attr returns the attribute name from the object's Attrs.
 func (o *Object) Attr(name string) (any, bool) {
 	if o == nil {
 		return nil, false
 	}
-	switch s := o.State.(type) {
-	case *Dict:
-		return s.Get(name)
-	case Tuple:
-		for _, part := range s {
-			if d, ok := part.(*Dict); ok {
-				if v, ok := d.Get(name); ok {
-					return v, true
-				}
-			}
-		}
-	}
-	return nil, false
+	return o.Attrs.Get(name)
 }
 
 // Global is a class or function referenced as a value, such as the dtype
@@ -210,4 +215,102 @@ func toInt64(v any) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// Scalar is a numpy scalar (numpy.float64(0.5), numpy.float32(2.5),
+// numpy.int64(3), numpy.bool_(True), ...): one value that keeps its dtype.
+// Write writes it back as the same numpy scalar.
+type Scalar struct {
+	DType DType
+	Data  []byte // the value, little-endian: DType.Size() bytes
+}
+
+// Value returns the scalar as a Go value: float64 for floating-point
+// dtypes (F16 and BF16 decoded exactly), int64 for signed integers, uint64
+// for unsigned ones, bool, and complex128 for complex dtypes. It returns
+// nil when Data does not hold one value of DType.
+func (s Scalar) Value() any {
+	if len(s.Data) != s.DType.Size() || len(s.Data) == 0 {
+		return nil
+	}
+	b := s.Data
+	le := binary.LittleEndian
+	switch s.DType {
+	case F64:
+		return math.Float64frombits(le.Uint64(b))
+	case F32:
+		return float64(math.Float32frombits(le.Uint32(b)))
+	case F16:
+		return float64(Float16To32(le.Uint16(b)))
+	case BF16:
+		return float64(bf16to32(le.Uint16(b)))
+	case I64:
+		return int64(le.Uint64(b))
+	case I32:
+		return int64(int32(le.Uint32(b)))
+	case I16:
+		return int64(int16(le.Uint16(b)))
+	case I8:
+		return int64(int8(b[0]))
+	case U8:
+		return uint64(b[0])
+	case BOOL:
+		return b[0] != 0
+	case C64:
+		return complex(float64(math.Float32frombits(le.Uint32(b))), float64(math.Float32frombits(le.Uint32(b[4:]))))
+	case C128:
+		return complex(math.Float64frombits(le.Uint64(b)), math.Float64frombits(le.Uint64(b[8:])))
+	}
+	switch len(b) {
+	case 2:
+		return uint64(le.Uint16(b))
+	case 4:
+		return uint64(le.Uint32(b))
+	case 8:
+		return uint64(le.Uint64(b))
+	}
+	return nil
+}
+
+// String formats the value as numpy prints it: the shortest decimal that
+// reads back as the same value of the scalar's own precision.
+func (s Scalar) String() string {
+	switch v := s.Value().(type) {
+	case float64:
+		bits := 64
+		if s.DType == F32 || s.DType == F16 || s.DType == BF16 {
+			bits = 32
+		}
+		return strconv.FormatFloat(v, 'g', -1, bits)
+	case nil:
+		return "<invalid " + string(s.DType) + " scalar>"
+	case bool:
+		if v {
+			return "True"
+		}
+		return "False"
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// GlobalInfo describes a global a checkpoint's pickles name.
+type GlobalInfo struct {
+	Name     string // "module.name" as the file spells it
+	Resolved string // the dotted path it reaches, after Python 2 name mapping
+	// UserCode is true for a global outside torch, numpy and the standard
+	// library (an instance of code ptport never runs, or with
+	// Options.AllowObjects a call of it); false for one on the allowlist.
+	UserCode bool
+	// WeightsOnly is true when torch.load(weights_only=True) (torch 2.6
+	// and later) accepts the global.
+	WeightsOnly bool
+}
+
+// entries returns d's entries; none for a nil Dict.
+func (d *Dict) entries() []DictEntry {
+	if d == nil {
+		return nil
+	}
+	return d.Entries
 }

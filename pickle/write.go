@@ -240,7 +240,7 @@ func (w *writePos) String() string {
 		if len(b) > 0 {
 			b = append(b, '.')
 		}
-		b = appendKeyLimit(b, keys[i], most+1)
+		b = appendKeyLimit(b, keys[i], most+1, nil)
 		if len(b) > most {
 			return string(b[:most]) + "..."
 		}
@@ -506,6 +506,8 @@ func (p *pickler) value(v any, path *writePos) error {
 			return nil
 		}
 		return p.object(x, path)
+	case Scalar:
+		return p.scalar(x, path)
 	default:
 		return writeError(path, "cannot write a value of type %T", v)
 	}
@@ -552,8 +554,12 @@ func pythonUTF8(s string) bool {
 
 // writableGlobal reports whether g may be written as a value: torch
 // dtypes, storage and tensor classes, layouts and memory formats,
-// torch.Size and collections.OrderedDict, nothing that runs code.
+// torch.Size and collections.OrderedDict, and the other globals of the
+// allowlist (torch.optim.adam.Adam, ...); nothing that runs code.
 func writableGlobal(g Global) bool {
+	if _, ok := lookupAllowed(g.String()); ok && validDotted(g.Module) && isIdentifier(g.Name) {
+		return true
+	}
 	switch g.Module {
 	case "torch":
 		if _, ok := torchDTypes[g.Name]; ok {
@@ -707,8 +713,10 @@ func (p *pickler) setItems(entries []DictEntry, path *writePos) error {
 func (p *pickler) hashable(k any, depth int) bool {
 	switch x := k.(type) {
 	case nil, bool, int64, int, int32, int16, int8, uint8, uint16, uint32, uint, uint64,
-		float64, float32, complex128, string, []byte, Global:
+		float64, float32, complex128, string, []byte, Global, Scalar:
 		return true
+	case *Tensor:
+		return x != nil // hashed by identity, as torch hashes tensors
 	case *big.Int:
 		return x != nil
 	case Tuple:
@@ -1132,4 +1140,45 @@ func (z *zipWriter) close() error {
 		return z.err
 	}
 	return z.bw.Flush()
+}
+
+// numpyTypes are the numpy type strings of the dtypes a Scalar can hold.
+var numpyTypes = map[DType]string{
+	F64: "f8", F32: "f4", F16: "f2", I64: "i8", I32: "i4", I16: "i2", I8: "i1",
+	U8: "u1", BOOL: "b1", C64: "c8", C128: "c16",
+}
+
+// scalar writes a numpy scalar as numpy pickles it:
+// numpy.core.multiarray.scalar(numpy.dtype(type, False, True) with the
+// state (3, "<", None, None, None, -1, -1, 0), bytes).
+func (p *pickler) scalar(s Scalar, path *writePos) error {
+	t, ok := numpyTypes[s.DType]
+	if !ok || len(s.Data) != s.DType.Size() {
+		return writeError(path, "numpy scalar of %s with %d bytes", s.DType, len(s.Data))
+	}
+	p.global("numpy.core.multiarray", "scalar")
+	p.global("numpy", "dtype")
+	p.memoStr(p.own, t)
+	p.op(opNEWFALSE, opNEWTRUE)
+	p.tupleEnd(3)
+	p.op(opREDUCE)
+	p.put()
+	p.op(opMARK)
+	p.int(3)
+	order := "<"
+	if s.DType.Size() == 1 {
+		order = "|"
+	}
+	p.memoStr(p.own, order)
+	p.op(opNONE, opNONE, opNONE)
+	p.int(-1)
+	p.int(-1)
+	p.int(0)
+	p.tupleEnd(8)
+	p.op(opBUILD)
+	p.bytes(s.Data)
+	p.tupleEnd(2)
+	p.op(opREDUCE)
+	p.put()
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"sort"
 	"strings"
@@ -192,6 +193,10 @@ func (c *writeComparer) compare(path string, want, got any) {
 			return
 		}
 		c.storage(path, w, g)
+	case Scalar:
+		if !reflect.DeepEqual(want, got) {
+			c.errorf(path, "got %#v (%T), want the numpy scalar %#v", got, got, want)
+		}
 	default:
 		if !writeSameScalar(want, got) {
 			c.errorf(path, "got %#v (%T), want %#v (%T)", got, got, want, want)
