@@ -3,6 +3,7 @@ package rnn
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // benchRows are the shapes scripts/bench compares with PyTorch and ONNX Runtime
@@ -57,12 +58,27 @@ func benchForward[T Float](b *testing.B, c Config, L, N int) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0, cpuOK := cpuTime(false)
 	for b.Loop() {
 		if _, err := m.Forward(x, nil, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(m.work(L, N))*2/(float64(b.Elapsed().Nanoseconds())/float64(b.N)), "GFLOP/s")
+	flops := float64(m.work(L, N)) * 2 * float64(b.N)
+	b.ReportMetric(flops/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+	reportCPU(b, flops, cpu0, cpuOK, false)
+}
+
+// reportCPU reports flops over the processor time spent since cpu0 (by the process, or
+// by the calling thread) as cpu-GFLOP/s: the rate per busy core, which time slices the
+// machine gives other processes do not lower as they lower GFLOP/s.
+func reportCPU(b *testing.B, flops float64, cpu0 time.Duration, ok, thread bool) {
+	if !ok {
+		return
+	}
+	if cpu1, ok := cpuTime(thread); ok && cpu1 > cpu0 {
+		b.ReportMetric(flops/float64((cpu1-cpu0).Nanoseconds()), "cpu-GFLOP/s")
+	}
 }
 
 // BenchmarkKernelSets runs the benchmark rows with every float32 kernel set of this

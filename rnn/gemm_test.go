@@ -6,6 +6,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -207,15 +208,20 @@ func testActivations[T Float](t *testing.T, tol float64) {
 // the baseline the kernels replace, gonum's Sgemm on the same product (C = A·Wᵀ).
 func BenchmarkGemm(b *testing.B) {
 	for _, sh := range [][3]int{
-		{1, 256, 256},     // stream: recurrent, batch 1
-		{16, 256, 256},    // medium: recurrent, half the batch
-		{32, 256, 256},    // medium: recurrent, whole batch
-		{16, 1024, 1024},  // large: recurrent, half the batch
-		{32, 1024, 1024},  // large: recurrent, whole batch
-		{1600, 1024, 512}, // large: input projection
-		{3200, 256, 128},  // medium: input projection, layer 0
-		{32, 1024, 256},   // lstm: recurrent, whole batch
-		{3200, 1024, 256}, // lstm: input projection, layer 1
+		{1, 256, 256},      // stream: recurrent, batch 1
+		{16, 256, 256},     // medium: recurrent, half the batch
+		{32, 256, 256},     // medium: recurrent, whole batch
+		{16, 1024, 1024},   // large: recurrent, half the batch
+		{32, 1024, 1024},   // large: recurrent, whole batch
+		{1600, 1024, 512},  // large: input projection
+		{3200, 256, 128},   // medium: input projection, layer 0
+		{32, 1024, 256},    // lstm: recurrent, whole batch
+		{3200, 1024, 256},  // lstm: input projection, layer 1
+		{16, 1024, 256},    // lstm: recurrent, half the batch
+		{1600, 1024, 128},  // lstm: input projection, layer 0, half the batch
+		{1, 2048, 512},     // lstm_stream: recurrent
+		{32, 4096, 1024},   // lstm_large: recurrent, half the batch
+		{2048, 4096, 1024}, // lstm_large: input projection, half the batch
 	} {
 		m, n, k := sh[0], sh[1], sh[2]
 		for _, o := range allOps[float32]() {
@@ -231,10 +237,15 @@ func BenchmarkGemm(b *testing.B) {
 				}
 				p := packWeight(w, n, k, o.nr)
 				c := make([]float32, m*p.np)
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				cpu0, cpuOK := cpuTime(true)
 				for b.Loop() {
 					gemm(o, m, a, k, &p, c, p.np, nil, nil, 0)
 				}
-				b.ReportMetric(2*float64(m*n*k)/(float64(b.Elapsed().Nanoseconds())/float64(b.N)), "GFLOP/s")
+				flops := 2 * float64(m*n*k) * float64(b.N)
+				b.ReportMetric(flops/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+				reportCPU(b, flops, cpu0, cpuOK, true)
 			})
 		}
 		b.Run(fmt.Sprintf("%dx%dx%d/gonum", m, n, k), func(b *testing.B) {

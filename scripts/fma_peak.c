@@ -2,11 +2,13 @@
 // independent chains of fused multiply-adds on the widest vectors the CPU has (AVX-512,
 // else AVX2), in float32 and float64, and it prints one JSON object:
 //
-//	{"isa": "avx512", "f32": {"1": GFLOP/s, "2": ...}, "f64": {...}}
+//	{"isa": "avx512", "f32": {"1": GFLOP/s, "2": ...}, "f32_cpu": {...}, "f64": {...}, "f64_cpu": {...}}
 //
 // with the best of REPS timed runs for each thread count from 1 to THREADS (the best, as
-// the run least disturbed by other processes on a shared machine). An FMA counts as 2
-// floating-point operations, as in the GEMM benchmarks. scripts/bench builds
+// the run least disturbed by other processes on a shared machine). f32 and f64 divide the
+// work by the wall time; f32_cpu and f64_cpu add up each thread's work over its own
+// processor time (CLOCK_THREAD_CPUTIME_ID), which time slices given to other processes
+// do not inflate. An FMA counts as 2 floating-point operations, as in the GEMM benchmarks. scripts/bench builds
 // and runs it to express its GFLOP/s as a fraction of what the cores can do.
 //
 //	gcc -O2 -pthread -o fma_peak fma_peak.c && ./fma_peak [THREADS [REPS]]
@@ -99,12 +101,20 @@ static int avx512;
 
 struct job {
 	int f64;
-	double flops;
+	double flops, cpu; // cpu: the thread's own processor time, seconds
 };
+
+static double thread_cpu(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static void *worker(void *arg) {
 	struct job *j = arg;
+	double t0 = thread_cpu();
 	j->flops = avx512 ? run512(j->f64) : run256(j->f64);
+	j->cpu = thread_cpu() - t0;
 	return NULL;
 }
 
@@ -114,8 +124,9 @@ static double now(void) {
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-// gflops runs threads workers at once and returns their total GFLOP/s.
-static double gflops(int threads, int f64) {
+// gflops runs threads workers at once and returns their total GFLOP/s over the wall
+// time, and in *cpu the sum of each thread's GFLOP/s over its own processor time.
+static double gflops(int threads, int f64, double *cpu) {
 	pthread_t tid[64];
 	struct job jobs[64];
 	double t0 = now();
@@ -124,9 +135,11 @@ static double gflops(int threads, int f64) {
 		pthread_create(&tid[i], NULL, worker, &jobs[i]);
 	}
 	double flops = 0;
+	*cpu = 0;
 	for (int i = 0; i < threads; i++) {
 		pthread_join(tid[i], NULL);
 		flops += jobs[i].flops;
+		*cpu += jobs[i].flops / jobs[i].cpu / 1e9;
 	}
 	return flops / (now() - t0) / 1e9;
 }
@@ -151,14 +164,18 @@ int main(int argc, char **argv) {
 	avx512 = __builtin_cpu_supports("avx512f");
 	printf("{\"isa\": \"%s\"", avx512 ? "avx512" : "avx2");
 	for (int f64 = 0; f64 < 2; f64++) {
-		printf(", \"%s\": {", f64 ? "f64" : "f32");
+		double wall[64][100], cpu[64][100];
 		for (int t = 1; t <= threads; t++) {
-			double v[100];
-			for (int r = 0; r < reps; r++) v[r] = gflops(t, f64);
-			qsort(v, reps, sizeof v[0], cmp);
-			printf("%s\"%d\": %.1f", t > 1 ? ", " : "", t, v[reps - 1]);
+			for (int r = 0; r < reps; r++) wall[t - 1][r] = gflops(t, f64, &cpu[t - 1][r]);
+			qsort(wall[t - 1], reps, sizeof(double), cmp);
+			qsort(cpu[t - 1], reps, sizeof(double), cmp);
 		}
-		printf("}");
+		for (int c = 0; c < 2; c++) {
+			printf(", \"%s%s\": {", f64 ? "f64" : "f32", c ? "_cpu" : "");
+			for (int t = 1; t <= threads; t++)
+				printf("%s\"%d\": %.1f", t > 1 ? ", " : "", t, (c ? cpu : wall)[t - 1][reps - 1]);
+			printf("}");
+		}
 	}
 	printf("}\n");
 	return 0;
