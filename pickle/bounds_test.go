@@ -1,7 +1,13 @@
 package pickle
 
 import (
+	"archive/zip"
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
+	"io"
 	"math/big"
 	"runtime"
 	"strings"
@@ -286,5 +292,170 @@ func TestManyPickles(t *testing.T) {
 	var fe *FormatError
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "the limit for the pickles of a file of") {
 		t.Errorf("1000 headers hashing 4 MB each: error %.300v, want the file's budget", err)
+	}
+}
+
+// deflated returns data compressed with raw deflate, and its CRC-32.
+func deflated(t testing.TB, data []byte) ([]byte, uint32) {
+	var b bytes.Buffer
+	w, err := flate.NewWriter(&b, flate.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	w.Close()
+	return b.Bytes(), crc32.ChecksumIEEE(data)
+}
+
+// rawZip builds a zip checkpoint whose records are given compressed, with
+// the sizes and CRC-32 the directory states.
+func rawZip(t testing.TB, recs ...rawRecord) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, r := range recs {
+		w, err := zw.CreateRaw(&zip.FileHeader{Name: "archive/" + r.name, Method: r.method, CRC32: r.crc,
+			CompressedSize64: uint64(len(r.data)), UncompressedSize64: r.size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(r.data)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+type rawRecord struct {
+	name   string
+	method uint16
+	data   []byte
+	size   uint64
+	crc    uint32
+}
+
+func storedRecord(name string, data []byte) rawRecord {
+	return rawRecord{name, zip.Store, data, uint64(len(data)), crc32.ChecksumIEEE(data)}
+}
+
+func deflatedRecord(t testing.TB, name string, data []byte) rawRecord {
+	z, crc := deflated(t, data)
+	return rawRecord{name, zip.Deflate, z, uint64(len(data)), crc}
+}
+
+func TestZipBudgets(t *testing.T) {
+	const n = 16 << 20 // floats in a deflated storage of 64 MiB of zeros
+	zeros := make([]byte, 4*n)
+	tensor := func(shape, stride []int64) []byte {
+		return newPK(2).tensorV2("FloatStorage", "0", n, 0, shape, stride).stop()
+	}
+	measure := func(name string, max uint64, fn func() error) error {
+		t.Helper()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		err := fn()
+		d := time.Since(start)
+		runtime.ReadMemStats(&after)
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > max {
+			t.Errorf("%s: allocated %d bytes, want at most %d", name, alloc, max)
+		}
+		if d > 5*time.Second {
+			t.Errorf("%s: took %v", name, d)
+		}
+		return err
+	}
+	store := deflatedRecord(t, "data/0", zeros)
+
+	// The first element of a deflated storage of 64 MiB: a few bytes inflated.
+	f, err := load(t, rawZip(t, storedRecord("data.pkl", tensor([]int64{1}, []int64{1})), store), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = measure("one element of a deflated storage", 4<<20, func() error {
+		_, err := f.Root.(*Tensor).Bytes()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The whole storage, streamed.
+	f, _ = load(t, rawZip(t, storedRecord("data.pkl", tensor([]int64{n}, []int64{1})), store), nil)
+	err = measure("a deflated storage of 64 MiB, streamed", 8<<20, func() error {
+		_, err := f.Root.(*Tensor).WriteTo(io.Discard)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A transposed view reads backwards: the inflation is bounded.
+	f, _ = load(t, rawZip(t, storedRecord("data.pkl", tensor([]int64{4096, 4096}, []int64{1, 4096})), store), nil)
+	err = measure("a transposed view of a deflated storage", 16<<20, func() error {
+		_, err := f.Root.(*Tensor).WriteTo(io.Discard)
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "would inflate more than") {
+		t.Errorf("a transposed view of a deflated storage: error %v, want the inflation bound", err)
+	}
+
+	// A deflated pickle larger than its compressed size allows is refused
+	// before it is inflated.
+	bomb := append(newPK(2).op(opMARK).b, bytes.Repeat([]byte{opNONE}, 64<<20)...)
+	bomb = append(bomb, opLIST, opSTOP)
+	err = measure("a deflated pickle bomb", 4<<20, func() error {
+		_, err := load(t, rawZip(t, deflatedRecord(t, "data.pkl", bomb)), nil)
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "exceeds the limit of") {
+		t.Errorf("a deflated pickle bomb: error %v", err)
+	}
+	// A directory that understates the size.
+	p := newPK(2).op(opNONE).stop()
+	lie := deflatedRecord(t, "data.pkl", append(p, bytes.Repeat([]byte{0}, 100)...))
+	lie.size = uint64(len(p))
+	if _, err := load(t, rawZip(t, lie), nil); err == nil || !strings.Contains(err.Error(), "inflates to more than the 4 bytes") {
+		t.Errorf("a deflated pickle longer than its directory entry: error %v", err)
+	}
+	lie = deflatedRecord(t, "data/0", make([]byte, 64))
+	lie.size = 32
+	f, _ = load(t, rawZip(t, storedRecord("data.pkl", newPK(2).tensorV2("FloatStorage", "0", 8, 0, []int64{8}, []int64{1}).stop()), lie), nil)
+	if _, err := f.Root.(*Tensor).Bytes(); err == nil || !strings.Contains(err.Error(), "inflates to more than the 32 bytes") {
+		t.Errorf("a deflated storage longer than its directory entry: error %v", err)
+	}
+	// A corrupt deflated storage.
+	bad := deflatedRecord(t, "data/0", seq(8, 4))
+	bad.crc++
+	f, _ = load(t, rawZip(t, storedRecord("data.pkl", newPK(2).tensorV2("FloatStorage", "0", 8, 0, []int64{8}, []int64{1}).stop()), bad), nil)
+	if _, err := f.Root.(*Tensor).Bytes(); err == nil || !strings.Contains(err.Error(), "CRC-32 mismatch") {
+		t.Errorf("a deflated storage with a wrong CRC-32: error %v", err)
+	}
+}
+
+func TestZipOverlaps(t *testing.T) {
+	pkl := newPK(2).op(opEMPTYDICT, opMARK).str("a").tensorV2("FloatStorage", "0", 6, 0, []int64{6}, []int64{1}).
+		str("b").tensorV2("FloatStorage", "1", 6, 0, []int64{6}, []int64{1}).op(opSETITEMS).stop()
+	z := rawZip(t, storedRecord("data.pkl", pkl), storedRecord("data/0", seq(6, 4)), storedRecord("data/1", seq(6, 4)))
+	if _, err := load(t, z, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Point data/1's directory entry at data/0's local header.
+	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first int64
+	for _, f := range zr.File {
+		if f.Name == "archive/data/0" {
+			first, _ = f.DataOffset()
+			first -= 30 + int64(len(f.Name))
+		}
+	}
+	cd := bytes.Index(z, []byte("PK\x01\x02"))
+	i := cd + bytes.Index(z[cd:], []byte("archive/data/1")) - 46
+	binary.LittleEndian.PutUint32(z[i+42:], uint32(first))
+	_, err = load(t, z, nil)
+	var fe *FormatError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "overlapping records") {
+		t.Errorf("two records sharing their bytes: error %v", err)
 	}
 }

@@ -292,11 +292,8 @@ func (r *reader) readRecord(f *zip.File) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if is, ok := src.(*inflateSource); ok {
-		if err := is.load(); err != nil {
-			return nil, err
-		}
-		return is.data, nil
+	if _, ok := src.(*inflateSource); ok {
+		return r.inflateRecord(f, size)
 	}
 	b := make([]byte, size)
 	if err := readFull(src, b, off); err != nil {
@@ -309,57 +306,6 @@ func (r *reader) readRecord(f *zip.File) ([]byte, error) {
 		return nil, r.errf(f.Name, "CRC-32 mismatch: the record is corrupt")
 	}
 	return b, nil
-}
-
-// inflateSource is a deflated record, inflated into memory on first use.
-type inflateSource struct {
-	f    *zip.File
-	size int64
-	name string
-	r    *reader
-	once sync.Once
-	data []byte
-	err  error
-}
-
-func (s *inflateSource) load() error {
-	s.once.Do(func() {
-		rc, err := s.f.Open()
-		if err != nil {
-			s.err = s.r.errf(s.name, "%v", err)
-			return
-		}
-		defer rc.Close()
-		var buf bytes.Buffer
-		n, err := io.Copy(&buf, io.LimitReader(rc, s.size+1))
-		if err == nil && n != s.size {
-			err = fmt.Errorf("inflated to %d bytes, directory says %d", n, s.size)
-		}
-		if err == nil {
-			// Reach EOF so the CRC is checked.
-			_, err = io.Copy(io.Discard, rc)
-		}
-		if err != nil {
-			s.err = s.r.errf(s.name, "%v", err)
-			return
-		}
-		s.data = buf.Bytes()
-	})
-	return s.err
-}
-
-func (s *inflateSource) ReadAt(p []byte, off int64) (int, error) {
-	if err := s.load(); err != nil {
-		return 0, err
-	}
-	return memSource(s.data).ReadAt(p, off)
-}
-
-func (s *inflateSource) access(off, n int64, fn func(b []byte)) error {
-	if err := s.load(); err != nil {
-		return err
-	}
-	return memSource(s.data).access(off, n, fn)
 }
 
 func (r *reader) readZip() (any, error) {
@@ -412,6 +358,9 @@ func (r *reader) readZip() (any, error) {
 			r.records[rest] = f
 		}
 	}
+	if err := r.checkOverlaps(r.records); err != nil {
+		return nil, err
+	}
 	if f, ok := r.records["byteorder"]; ok {
 		if f.UncompressedSize64 > 16 {
 			return nil, r.errf(f.Name, "invalid byteorder record of %d bytes", f.UncompressedSize64)
@@ -429,11 +378,7 @@ func (r *reader) readZip() (any, error) {
 		}
 	}
 	pf := r.records["data.pkl"]
-	data, err := r.readRecord(pf)
-	if err != nil {
-		return nil, err
-	}
-	v, _, err := r.readPickle(memSource(data), 0, int64(len(data)), pf.Name, r.zipPersistent("data/"))
+	v, err := r.recordPickle(pf, r.zipPersistent("data/"))
 	if err != nil {
 		return nil, err
 	}
@@ -445,11 +390,7 @@ func (r *reader) readZip() (any, error) {
 		return nil, err
 	}
 	if cf, ok := r.records["constants.pkl"]; ok {
-		data, err := r.readRecord(cf)
-		if err != nil {
-			return nil, err
-		}
-		v, _, err := r.readPickle(memSource(data), 0, int64(len(data)), cf.Name, r.zipPersistent("constants/"))
+		v, err := r.recordPickle(cf, r.zipPersistent("constants/"))
 		if err != nil {
 			return nil, err
 		}
