@@ -459,3 +459,55 @@ func TestZipOverlaps(t *testing.T) {
 		t.Errorf("two records sharing their bytes: error %v", err)
 	}
 }
+
+func TestExpansionPerFile(t *testing.T) {
+	// 20 views of 2 MiB of one 4-byte storage: 40 MiB materialised in all.
+	p := newPK(2).op(opEMPTYLIST, opMARK)
+	for i := 0; i < 20; i++ {
+		p.tensorV2("FloatStorage", "0", 1, 0, []int64{1 << 19}, []int64{0})
+	}
+	data := dataPkl(t, p.op(opAPPENDS).stop())
+	read := func(opts *Options) (int, error) {
+		f, err := load(t, data, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range f.Root.(List) {
+			if _, err := v.(*Tensor).WriteTo(io.Discard); err != nil {
+				return i, err
+			}
+		}
+		return len(f.Root.(List)), nil
+	}
+	n, err := read(nil)
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != LimitExpansion || le.Max != expandFloor || n != 8 {
+		t.Errorf("default: %d views read, then %v; want 8 (16 MiB) and a *LimitError of the expansion", n, err)
+	}
+	if !strings.Contains(err.Error(), "storage \"0\"") || !strings.Contains(err.Error(), "limit of 16777216 bytes") {
+		t.Errorf("message %q does not name the storage and the limit", err)
+	}
+	if n, err := read(&Options{ExpandLimit: 40 << 20}); n != 20 || err != nil {
+		t.Errorf("ExpandLimit 40 MiB: %d views, %v", n, err)
+	}
+	if n, err := read(&Options{ExpandLimit: -1}); n != 20 || err != nil {
+		t.Errorf("no limit: %d views, %v", n, err)
+	}
+	if n, err := read(&Options{ExpandLimit: 10 << 20}); n != 5 || !errors.As(err, &le) || le.Max != 10<<20 {
+		t.Errorf("ExpandLimit 10 MiB: %d views, %v", n, err)
+	}
+	// Views that do not expand their storage are not counted.
+	p = newPK(2).op(opEMPTYLIST, opMARK)
+	for i := 0; i < 100; i++ {
+		p.tensorV2("FloatStorage", "0", 6, 0, []int64{3, 2}, []int64{1, 3})
+	}
+	f, err := load(t, dataPkl(t, p.op(opAPPENDS).stop()), &Options{ExpandLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range f.Root.(List) {
+		if _, err := v.(*Tensor).Bytes(); err != nil {
+			t.Fatalf("a transposed view: %v", err)
+		}
+	}
+}

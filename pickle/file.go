@@ -117,13 +117,14 @@ func NewReader(r io.ReaderAt, size int64, opts *Options) (*File, error) {
 
 // reader holds the state of reading one checkpoint.
 type reader struct {
-	name    string
-	ra      io.ReaderAt
-	size    int64
-	opts    Options
-	globals map[string]bool
-	classes map[string]*pyClass
-	spent   int64 // cost of the pickles read so far (see allocFloor)
+	name      string
+	ra        io.ReaderAt
+	size      int64
+	opts      Options
+	globals   map[string]bool
+	classes   map[string]*pyClass
+	spent     int64 // cost of the pickles read so far (see allocFloor)
+	expansion *expandBudget
 	policyState
 
 	// zip
@@ -157,6 +158,7 @@ func newReader(ra io.ReaderAt, size int64, opts *Options, name string) (*File, e
 	if opts != nil {
 		r.opts = *opts
 	}
+	r.expansion = newExpandBudget(name, size, r.opts)
 	if r.opts.Strict && r.opts.AllowObjects {
 		return nil, errors.New("pickle: Options.Strict and Options.AllowObjects are exclusive")
 	}
@@ -491,7 +493,7 @@ func (r *reader) zipStorage(dir string, pid any) (any, error) {
 	if numel > size/e {
 		return nil, r.errf(f.Name, "storage of %d %s elements (%d bytes) exceeds the record's %d bytes", numel, dt, numel*e, size)
 	}
-	s := &Storage{DType: dt, Len: numel, Device: loc, key: key, src: src, off: off, swap: r.bigEndian, qdtype: qdt}
+	s := &Storage{DType: dt, Len: numel, Device: loc, key: key, src: src, off: off, swap: r.bigEndian, qdtype: qdt, expansion: r.expansion}
 	r.storages[dir+key] = s
 	return s, nil
 }
@@ -617,7 +619,7 @@ func (r *reader) legacyPersistent(pid any) (any, error) {
 	}
 	root := r.storages[key]
 	if root == nil {
-		root = &Storage{DType: dt, Len: numel, Device: loc, key: key, qdtype: qdt}
+		root = &Storage{DType: dt, Len: numel, Device: loc, key: key, qdtype: qdt, expansion: r.expansion}
 		r.rootOrder = append(r.rootOrder, root)
 		r.storages[key] = root
 	}
@@ -641,7 +643,7 @@ func (r *reader) legacyPersistent(pid any) (any, error) {
 	if !ok1 || !ok2 || voff < 0 || vlen < 0 || voff > rootBytes/e || vlen > rootBytes/e-voff {
 		return nil, fmt.Errorf("storage view %q (offset %v, size %v) lies outside storage %q of %d bytes", vkey, vm[1], vm[2], key, rootBytes)
 	}
-	v := &Storage{DType: dt, Len: vlen, Device: loc, key: vkey, root: root, rootOff: voff * e, qdtype: qdt}
+	v := &Storage{DType: dt, Len: vlen, Device: loc, key: vkey, root: root, rootOff: voff * e, qdtype: qdt, expansion: r.expansion}
 	r.viewByKey[vkey] = v
 	r.views = append(r.views, v)
 	return v, nil
@@ -725,7 +727,7 @@ func (r *reader) readTar() (any, error) {
 		if n < 0 || n > (end-off-8)/e {
 			return nil, r.errf(label+" storage "+key, "storage of %d elements at offset %d runs past the member's end", n, off)
 		}
-		r.tarObjs[key] = &Storage{DType: dt, Len: n, Device: loc, key: key, src: r.ra, off: off + 8}
+		r.tarObjs[key] = &Storage{DType: dt, Len: n, Device: loc, key: key, src: r.ra, off: off + 8, expansion: r.expansion}
 		off += 8 + n*e
 	}
 	viewsV, _, err := r.readPickle(r.ra, off, end, label, nil)
@@ -750,7 +752,7 @@ func (r *reader) readTar() (any, error) {
 			return nil, r.errf(label, "invalid storage view %v of storage %v", v[0], v[1])
 		}
 		e := int64(root.DType.Size())
-		r.tarObjs[target] = &Storage{DType: root.DType, Len: vlen, Device: root.Device, key: target, src: root.src, off: root.off + voff*e}
+		r.tarObjs[target] = &Storage{DType: root.DType, Len: vlen, Device: root.Device, key: target, src: root.src, off: root.off + voff*e, expansion: r.expansion}
 	}
 	// tensors: count, then (key, storage_id, tensor_type) + int32 ndim,
 	// 4 bytes, sizes, strides, storage offset for each.

@@ -171,7 +171,7 @@ func resolvedStorage(t *Tensor, cache map[lazyKey]*Storage) (*Storage, error) {
 		return nil, fmt.Errorf("pickle: storage %q of %d bytes is not a whole number of %s elements", t.Storage.key, nb, t.DType)
 	}
 	src := &lazySource{base: t.Storage, op: t.lazyOp(), e: e, n: nb}
-	s := &Storage{DType: t.Storage.DType, Len: t.Storage.Len, Device: t.Storage.Device, key: t.Storage.key, src: src}
+	s := &Storage{DType: t.Storage.DType, Len: t.Storage.Len, Device: t.Storage.Device, key: t.Storage.key, src: src, expansion: t.Storage.expansion}
 	cache[k] = s
 	return s, nil
 }

@@ -25,6 +25,8 @@ type Storage struct {
 	rootOff int64 // elements of root.DType
 
 	qdtype string // the torch dtype of a quantized tensor's storage ("qint8", ...)
+
+	expansion *expandBudget // of the file the storage was read from
 }
 
 // NewStorage returns a storage holding data, which is little-endian and

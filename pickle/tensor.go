@@ -15,8 +15,11 @@ import (
 // The reading methods check the view against its storage and return an
 // error for an invalid one (negative sizes or strides, elements outside the
 // storage). They are safe for concurrent use. A view with zero strides
-// (torch's expand) may be larger than its storage, but no reading method
-// materialises more than max(64 × the storage's bytes, 16 MiB).
+// (torch's expand) may be larger than its storage; the expanded views of a
+// file may materialise max(64 × the file's size, 16 MiB) bytes in all, over
+// every read (Options.ExpandLimit), and a read past that is a *LimitError.
+// A tensor on a storage of NewStorage or NewStorageAt may materialise at
+// most max(64 × its storage's bytes, 16 MiB).
 //
 // Conj and Neg are torch's lazy conjugate and negative bits (torch.Tensor.is_conj and
 // is_neg): the tensor's elements are its storage's elements conjugated (complex types
@@ -39,14 +42,6 @@ type Tensor struct {
 	Conj, Neg    bool
 	Quantization *Quantization
 }
-
-// expandFactor and expandFloor bound how far a tensor's logical size may exceed the bytes
-// of its storage (views with zero strides): materialising more than
-// max(expandFactor×storage bytes, expandFloor) is refused.
-const (
-	expandFactor = 64
-	expandFloor  = 16 << 20
-)
 
 // chunkSize is the size of the buffer WriteTo streams through.
 const chunkSize = 1 << 20
@@ -208,8 +203,8 @@ func (t *Tensor) layout() (*layout, error) {
 		return nil, fmt.Errorf("pickle: view (offset %d, shape %v, strides %v) of %s reaches element %d, which exceeds storage %q (%d bytes)",
 			t.Offset, t.Shape, strides, t.DType, maxIdx, t.Storage.key, nb)
 	}
-	if limit := max(expandFactor*nb, expandFloor); n*e > limit {
-		return nil, fmt.Errorf("pickle: tensor of %d bytes expands a storage of %d bytes; refusing to materialise more than %d bytes", n*e, nb, limit)
+	if err := t.Storage.expand(n*e, nb); err != nil {
+		return nil, err
 	}
 	// Collapse: drop size-1 dims, merge dims that are contiguous with the
 	// next inner one.

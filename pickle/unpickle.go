@@ -31,6 +31,12 @@ type Options struct {
 	// torch/_weights_only_unpickler.py), and refuses everything else.
 	// Strict and AllowObjects are exclusive.
 	Strict bool
+	// ExpandLimit bounds the bytes that the file's expanded views (views
+	// larger than their storage, with zero strides, as torch's expand
+	// makes them) may materialise in all, over every read: a read past it
+	// is a *LimitError. 0 means max(64 × the file's size, 16 MiB); a
+	// negative value means no limit.
+	ExpandLimit int64
 }
 
 // pyClass is a global as the unpickler sees it: a class or function this
