@@ -14,8 +14,9 @@
 //	lstmAVX2, lstmAVX512, dlstmAVX2, dlstmAVX512   one LSTM cell row
 //	gruAVX2, gruAVX512, dgruAVX2, dgruAVX512       one GRU cell row
 //
-// A GEMM tile computes C = (Σ_k A·B + bias) + add for m rows (m <= 8 or 6) and one packed
-// panel of B; see ops.tile in ops.go. For one row the sum over k is split over 4 partial
+// A GEMM tile computes C = (Σ_k A·B + bias) + add for m rows (m <= 8 or 6, or a multiple
+// of 8 or 6, computed tile after tile in one call) and one packed panel of B; see ops.tile
+// in ops.go. The loop over k is unrolled 8 times. For one row the sum over k is split over 4 partial
 // sums (2 for two rows), so that the chain of dependent FMAs does not bound a matrix-vector
 // product; the partial sums are added at the end.
 //
@@ -262,10 +263,12 @@ func gemmTile(s gemmSpec) {
 	p("LEAQ (R9)(R8*2), R10")
 	p("ADDQ R8, R10")
 	p("MOVQ m+48(FP), AX")
-	for m := 1; m <= s.mr; m++ {
+	for m := 1; m < s.mr; m++ {
 		p("CMPQ AX, $%d", m)
 		p("JEQ %s_m%d", s.name, m)
 	}
+	p("CMPQ AX, $%d", s.mr)
+	p("JGE %s_m%d", s.name, s.mr) // m/mr tiles of mr rows
 	p("RET")
 	for m := 1; m <= s.mr; m++ {
 		split := 1 // partial sums per row
@@ -302,24 +305,24 @@ func gemmTile(s gemmSpec) {
 			}
 		}
 		p("MOVQ CX, BX")
-		p("SHRQ $2, BX")
+		p("SHRQ $3, BX")
 		p("JZ %s_tail", pre)
-		label(pre + "_loop4")
-		for u := 0; u < 4; u++ {
+		label(pre + "_loop8")
+		for u := 0; u < 8; u++ {
 			step(u, u%split)
 		}
-		p("ADDQ $%d, SI", 4*es)
+		p("ADDQ $%d, SI", 8*es)
 		if m > 3 {
-			p("ADDQ $%d, R9", 4*es)
+			p("ADDQ $%d, R9", 8*es)
 		}
 		if m > 6 {
-			p("ADDQ $%d, R10", 4*es)
+			p("ADDQ $%d, R10", 8*es)
 		}
-		p("ADDQ $%d, DI", 4*panel)
+		p("ADDQ $%d, DI", 8*panel)
 		p("DECQ BX")
-		p("JNZ %s_loop4", pre)
+		p("JNZ %s_loop8", pre)
 		label(pre + "_tail")
-		p("ANDQ $3, CX")
+		p("ANDQ $7, CX")
 		p("JZ %s_sum", pre)
 		label(pre + "_loop1")
 		step(0, 0)
@@ -383,6 +386,43 @@ func gemmTile(s gemmSpec) {
 			if r < m-1 {
 				p("ADDQ R11, DX")
 			}
+		}
+		if m == s.mr {
+			// The next tile of mr rows, if any: a, c and add move on by mr rows (in the
+			// argument slots), k and b start again.
+			p("MOVQ m+48(FP), AX")
+			p("SUBQ $%d, AX", m)
+			p("CMPQ AX, $%d", m)
+			p("JL %s_done", pre)
+			p("MOVQ AX, m+48(FP)")
+			p("MOVQ a+8(FP), SI")
+			if m == 8 {
+				p("LEAQ (SI)(R8*8), SI")
+			} else {
+				p("LEAQ (SI)(R8*4), SI")
+				p("LEAQ (SI)(R8*2), SI")
+			}
+			p("MOVQ SI, a+8(FP)")
+			p("LEAQ (SI)(R8*2), R9")
+			p("ADDQ R8, R9")
+			p("LEAQ (R9)(R8*2), R10")
+			p("ADDQ R8, R10")
+			p("MOVQ k+0(FP), CX")
+			p("MOVQ b+24(FP), DI")
+			p("MOVQ c+32(FP), DX")
+			p("IMULQ $%d, R11", m)
+			p("ADDQ R11, DX")
+			p("MOVQ DX, c+32(FP)")
+			p("MOVQ add+64(FP), R12")
+			p("TESTQ R12, R12")
+			p("JZ %s", pre)
+			p("MOVQ ldadd+72(FP), R13")
+			p("SHLQ $%d, R13", shift)
+			p("IMULQ $%d, R13", m)
+			p("ADDQ R13, R12")
+			p("MOVQ R12, add+64(FP)")
+			p("JMP %s", pre)
+			label(pre + "_done")
 		}
 		p("VZEROUPPER")
 		p("RET")

@@ -82,6 +82,9 @@ func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 
 			}
 			for i := i0; i < i1; {
 				rows := tileRows(i1-i, mr)
+				for rows%mr == 0 && i+rows < i1 && tileRows(i1-i-rows, mr) == mr {
+					rows += mr // full tiles run in one call
+				}
 				var ad []T
 				if add != nil {
 					ad = add[i*ldadd+p*nr:]

@@ -12,7 +12,8 @@ type ops[T Float] struct {
 	mr   int // rows of a GEMM tile
 	nr   int // columns of a GEMM tile, the width of a packed panel
 
-	// tile computes an m×nr block of C = A·B with m <= mr:
+	// tile computes an m×nr block of C = A·B with m <= mr, or m a multiple of mr (then as
+	// m/mr tiles of mr rows, one after another):
 	//   C[i*ldc+j] = (Σ_k A[i*lda+k]·B[k*nr+j] + bias[j]) + add[i*ldadd+j]
 	// where b is one packed panel (k rows of nr values), the bias term is absent when bias
 	// is nil and the add term when add is nil. The sum over k is accumulated from zero and
