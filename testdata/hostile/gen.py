@@ -1,0 +1,410 @@
+"""Hostile inputs: files that claim or imply far more work, memory or output than they hold.
+
+Run from the repository root (any Python 3; torch is not needed to write them):
+
+    /usr/bin/python3 testdata/hostile/gen.py [OUTDIR]
+
+Each case is written as OUTDIR/NAME (default: this folder), gzip-compressed as NAME.gz
+when the file is larger than 64 KiB, and listed in cases.json with the class of attack
+it stands for and what it claims. PyTorch cannot be asked to write these files (its
+pickler and zip writer never produce them), so they are assembled here byte by byte,
+following the pickle opcodes of CPython's Lib/pickletools.py, torch.save's zip layout
+(torch/serialization.py: records <archive>/data.pkl, data/<key>, version; persistent
+ids ('storage', torch.<T>Storage, key, location, numel); tensors as
+torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad,
+OrderedDict())) and the tar layout of torch <= 0.1.10 (members storages, tensors,
+pickle; torch/serialization.py's legacy_load).
+
+scripts/hostile_torch.py loads every case with torch.load(weights_only=True) under a
+time and memory limit and records what torch does in torch.json.
+"""
+import gzip
+import io
+import json
+import os
+import struct
+import sys
+import tarfile
+import zlib
+
+here = os.path.dirname(os.path.abspath(__file__))
+out_dir = sys.argv[1] if len(sys.argv) > 1 else here
+cases = []
+
+
+# ---- pickles, opcode by opcode ----
+
+class P:
+    """A pickle assembled opcode by opcode (Lib/pickletools.py names)."""
+
+    def __init__(self, proto=2):
+        self.b = bytearray(b"\x80" + bytes([proto]))
+
+    def op(self, *codes):
+        for c in codes:
+            self.b += c if isinstance(c, bytes) else bytes([c])
+        return self
+
+    def raw(self, data):
+        self.b += data
+        return self
+
+    def global_(self, module, name):
+        self.b += b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+        return self
+
+    def str_(self, s):
+        data = s.encode("utf-8")
+        self.b += b"X" + struct.pack("<I", len(data)) + data  # BINUNICODE
+        return self
+
+    def int_(self, v):
+        if 0 <= v < 256:
+            self.b += b"K" + bytes([v])
+        elif -(1 << 31) <= v < (1 << 31):
+            self.b += b"J" + struct.pack("<i", v)
+        else:
+            self.b += b"\x8a\x08" + struct.pack("<q", v)
+        return self
+
+    def put(self, i):
+        self.b += b"q" + bytes([i]) if i < 256 else b"r" + struct.pack("<I", i)
+        return self
+
+    def get(self, i):
+        self.b += b"h" + bytes([i]) if i < 256 else b"j" + struct.pack("<I", i)
+        return self
+
+    def ints(self, vs):
+        self.op(b"(")
+        for v in vs:
+            self.int_(v)
+        return self.op(b"t")
+
+    def ordered_dict(self):
+        return self.global_("collections", "OrderedDict").op(b")", b"R")
+
+    def storage(self, cls, key, numel):
+        self.op(b"(").str_("storage").global_("torch", cls).str_(key).str_("cpu").int_(numel)
+        return self.op(b"t", b"Q")
+
+    def tensor(self, cls, key, numel, offset, shape, stride):
+        self.global_("torch._utils", "_rebuild_tensor_v2").op(b"(")
+        self.storage(cls, key, numel).int_(offset).ints(shape).ints(stride)
+        return self.op(b"\x89").ordered_dict().op(b"t", b"R")
+
+    def stop(self):
+        return bytes(self.b + b".")
+
+
+# ---- containers ----
+
+def crc_of(chunks):
+    crc = 0
+    for c in chunks:
+        crc = zlib.crc32(c, crc)
+    return crc
+
+
+class Zip:
+    """A zip archive written entry by entry. Each central-directory entry may point at
+    any local header, so that records can share their data."""
+
+    def __init__(self):
+        self.buf = bytearray()
+        self.central = []
+
+    def local(self, name, data, method=0, size=None, crc=None):
+        """Writes a local header and data (already compressed when method is 8)."""
+        off = len(self.buf)
+        name_b = name.encode()
+        if size is None:
+            size = len(data)
+        if crc is None:
+            crc = zlib.crc32(data)
+        self.buf += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0x21, crc,
+                                len(data), size, len(name_b), 0) + name_b + data
+        return dict(off=off, method=method, crc=crc, csize=len(data), size=size)
+
+    def entry(self, name, loc):
+        """Adds a central-directory entry named name for the local header loc."""
+        self.central.append((name, loc))
+
+    def add(self, name, data, method=0):
+        raw = data if method == 0 else deflate(data)
+        self.entry(name, self.local(name, raw, method, size=len(data), crc=zlib.crc32(data)))
+
+    def bytes(self):
+        cd = bytearray()
+        for name, loc in self.central:
+            name_b = name.encode()
+            cd += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, loc["method"], 0, 0x21,
+                              loc["crc"], loc["csize"], loc["size"], len(name_b), 0, 0, 0, 0, 0,
+                              loc["off"]) + name_b
+        start = len(self.buf)
+        eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(self.central), len(self.central),
+                           len(cd), start, 0)
+        return bytes(self.buf + cd + eocd)
+
+
+def deflate(data):
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def deflated_zeros(n):
+    """The raw deflate stream of n zero bytes, with its CRC-32, made in 1 MiB pieces."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    chunk = bytes(1 << 20)
+    out, crc = [], 0
+    for _ in range(n >> 20):
+        out.append(c.compress(chunk))
+        crc = zlib.crc32(chunk, crc)
+    out.append(c.flush())
+    return b"".join(out), crc
+
+
+def torch_zip(records, archive="archive"):
+    """A zip checkpoint as torch.save lays it out (records stored unless deflated)."""
+    z = Zip()
+    for name, data, method in records:
+        z.add(f"{archive}/{name}", data, method)
+    z.add(f"{archive}/version", b"3\n")
+    return z.bytes()
+
+
+def write(name, data, section, klass, claim, reader="pickle"):
+    """Writes a case, gzip-compressed when large, and lists it in cases.json. reader
+    names the Go package whose tests read it."""
+    file = name
+    if len(data) > 64 << 10:
+        file += ".gz"
+        data = gzip.compress(data, 9, mtime=0)
+    with open(os.path.join(out_dir, file), "wb") as f:
+        f.write(data)
+    cases.append(dict(name=name, file=file, section=section, klass=klass, claim=claim, reader=reader))
+
+
+# ---- section 2: bounded work and memory ----
+
+def laughs(p, levels, first_memo):
+    """Pushes a list of t0 = (1,), tk = (tk-1, tk-1) for k = 1..levels, memoised from
+    first_memo on: t_levels has 2^levels paths. (The list keeps the stack clean without
+    POP, which torch 1.13's weights_only unpickler does not support.)"""
+    p.op(b"]").int_(1).op(b"\x85").put(first_memo).op(b"a")
+    for k in range(1, levels + 1):
+        p.get(first_memo + k - 1).get(first_memo + k - 1).op(b"\x86").put(first_memo + k).op(b"a")
+    return p
+
+
+def with_junk(p, levels, first_memo):
+    """On an OrderedDict on the stack: sets its attribute junk to the laughs list."""
+    p.op(b"}").str_("junk")
+    return laughs(p, levels, first_memo).op(b"s", b"b")
+
+
+def key_laughs():
+    # OrderedDict {t60: 1}: a key whose repr has 2^60 elements.
+    p = P(2).ordered_dict().put(0)
+    with_junk(p, 60, 1).get(61).int_(1).op(b"s")
+    write("key_laughs.pt", torch_zip([("data.pkl", p.stop(), 0)]), "2", "dict key walked without memo",
+          "a dict key of 2^60 paths built from 61 memo entries (billion laughs)")
+
+
+def key_deep_memo():
+    # Segments of 900 nested 1-tuples, each starting from the previous one through the
+    # memo: every segment is below the depth limit, their chain is 180,000 deep. The
+    # root lists the segments (so a converter memoising them sees each one shallow)
+    # and then uses the deepest as a dict key.
+    segments, depth = 200, 900
+    p = P(2).op(b"]", b"N")
+    for s in range(segments):
+        if s > 0:
+            p.get(s - 1)
+        for _ in range(depth):
+            p.op(b"\x85")
+        p.put(s).op(b"a")
+    p.op(b"}").get(segments - 1).int_(1).op(b"s", b"a")
+    write("key_deep_memo.pt", torch_zip([("data.pkl", p.stop(), 0)]), "2", "dict key nested through the memo",
+          f"a dict key {segments * depth} tuples deep, built from {segments} memo segments of {depth}")
+
+
+def attr_laughs():
+    # An OrderedDict state_dict whose _metadata attribute maps a billion-laughs key:
+    # not a leaf, but written back by a .pt writer.
+    p = P(2).ordered_dict().put(0).op(b"(").str_("w").tensor("FloatStorage", "0", 1, 0, [1], [1]).op(b"u")
+    p.op(b"}").str_("junk")
+    laughs(p, 60, 1).op(b"s")  # state = {"junk": [t0 .. t60]}
+    p.str_("_metadata").op(b"}").get(61).op(b"}", b"s", b"s", b"b")  # state["_metadata"] = {t60: {}}
+    write("attr_laughs.pt", torch_zip([("data.pkl", p.stop(), 0), ("data/0", bytes(4), 0)]), "2",
+          "shared structure in an OrderedDict attribute",
+          "state_dict whose _metadata has a dict key of 2^60 paths (written back to .pt)")
+
+
+def long4():
+    n = 1 << 20
+    p = P(2).op(b"\x8b").raw(struct.pack("<i", n)).raw(b"\x01" * n)
+    write("long4_1mb.pt", torch_zip([("data.pkl", p.stop(), 0)]), "2", "huge integer",
+          "one LONG4 integer of 1 MiB (8 Mbit)")
+
+
+def long_text():
+    p = P(0).raw(b"L" + b"7" * (1 << 20) + b"L\n")
+    write("long_text_1m_digits.pt", torch_zip([("data.pkl", p.stop(), 0)]), "2", "huge integer",
+          "one LONG integer of 1,048,576 decimal digits")
+
+
+def module_lookup():
+    # 200,000 references to one nn.Module whose __dict__ has 100,000 attributes before
+    # _parameters: finding _parameters by a linear search costs 2e10 comparisons.
+    attrs, refs = 100_000, 200_000
+    p = P(2).op(b"]").global_("torch.nn.modules.linear", "Linear").op(b")", b"\x81", b"}")
+    for start in range(0, attrs, 1000):
+        p.op(b"(")
+        for i in range(start, min(start + 1000, attrs)):
+            p.str_(f"a{i}").int_(i & 0xff)
+        p.op(b"u")
+    p.str_("_parameters").ordered_dict().str_("weight").tensor("FloatStorage", "0", 1, 0, [1], [1]).op(b"s")
+    p.op(b"s", b"b").put(0).op(b"a")
+    for start in range(1, refs, 1000):
+        p.op(b"(")
+        for _ in range(start, min(start + 1000, refs)):
+            p.get(0)
+        p.op(b"e")
+    write("module_lookup.pt", torch_zip([("data.pkl", p.stop(), 0), ("data/0", bytes(4), 0)]), "2",
+          "linear attribute lookup in a loop",
+          f"{refs} references to one nn.Module with {attrs} attributes before _parameters")
+
+
+def long_key(leaf):
+    # {K: [X, X, ...]} with a 1.5 MB key K and 200,000 children: every child's path
+    # starts with K.
+    n = 200_000
+    p = P(2).op(b"}").str_("k" * 1_500_000).op(b"]")
+    for start in range(0, n, 1000):
+        p.op(b"(")
+        for i in range(start, min(start + 1000, n)):
+            p.op(b"K\x00" if leaf else b"}")
+        p.op(b"e")
+    p.op(b"s")
+    name = "long_key_leaves.pt" if leaf else "long_key_empty.pt"
+    what = "int leaves" if leaf else "empty dicts"
+    write(name, torch_zip([("data.pkl", p.stop(), 0)]), "2", "paths built before the budget is charged",
+          f"a 1.5 MB key over a list of {n} {what}")
+
+
+def tar_headers():
+    # torch <= 0.1.10's tar layout with 1,000,000 storage headers of zero elements.
+    n = 1_000_000
+    header = P(2).op(b"(").str_("0").str_("cpu").global_("torch", "FloatStorage").op(b"t").stop()
+    storages = bytearray(P(2).int_(n).stop())
+    storages += (header + struct.pack("<q", 0)) * n
+    storages += P(2).op(b"]").stop()
+    members = [("storages", bytes(storages)), ("tensors", P(2).int_(0).stop()), ("pickle", P(2).op(b"}").stop())]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 0
+            tf.addfile(info, io.BytesIO(data))
+    write("tar_headers.pt", buf.getvalue(), "2", "per-header cost in a tar checkpoint",
+          f"a tar checkpoint with {n} storage headers")
+
+
+GIB = 1 << 30
+
+
+def zip_overlap():
+    # Four storage records whose directory entries all point at one deflated blob of
+    # 1 GiB of zeros (1 MiB in the file): 4 GiB of tensors from a 1 MiB file.
+    blob, crc = deflated_zeros(GIB)
+    numel = GIB // 4
+    p = P(2).op(b"}", b"(")
+    for i in range(4):
+        p.str_(f"w{i}").tensor("FloatStorage", str(i), numel, 0, [numel], [1])
+    p.op(b"u")
+    z = Zip()
+    z.add("archive/data.pkl", p.stop())
+    loc = z.local("archive/data/0", blob, method=8, size=GIB, crc=crc)
+    for i in range(4):
+        z.entry(f"archive/data/{i}", loc)
+    z.add("archive/version", b"3\n")
+    write("zip_overlap.pt", z.bytes(), "2", "overlapping zip records",
+          "four 1 GiB storage records sharing one 1 MiB deflated blob")
+
+
+def zip_bomb_storage():
+    # One deflated storage of 1 GiB of zeros; the only tensor views its first element.
+    blob, crc = deflated_zeros(GIB)
+    p = P(2).op(b"}").str_("w").tensor("FloatStorage", "0", GIB // 4, 0, [1], [1]).op(b"s")
+    z = Zip()
+    z.add("archive/data.pkl", p.stop())
+    z.entry("archive/data/0", z.local("archive/data/0", blob, method=8, size=GIB, crc=crc))
+    z.add("archive/version", b"3\n")
+    write("zip_bomb_storage.pt", z.bytes(), "2", "deflated record inflated whole",
+          "a 4-byte tensor in a deflated storage record of 1 GiB (1 MiB in the file)")
+
+
+def zip_bomb_pickle():
+    # data.pkl deflated: 1 GiB of pickle (a list of a billion Nones) in 1 MiB.
+    n = GIB - 16
+    head = bytes(P(2).op(b"(").b)
+    tail = b"l."
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    parts, crc = [c.compress(head)], zlib.crc32(head)
+    chunk = b"N" * (1 << 20)
+    left = n
+    while left:
+        piece = chunk[:min(left, len(chunk))]
+        parts.append(c.compress(piece))
+        crc = zlib.crc32(piece, crc)
+        left -= len(piece)
+    parts.append(c.compress(tail))
+    crc = zlib.crc32(tail, crc)
+    parts.append(c.flush())
+    blob = b"".join(parts)
+    z = Zip()
+    z.entry("archive/data.pkl", z.local("archive/data.pkl", blob, method=8, size=len(head) + n + len(tail), crc=crc))
+    z.add("archive/version", b"3\n")
+    write("zip_bomb_pickle.pt", z.bytes(), "2", "deflated pickle bomb",
+          "a deflated data.pkl of 1 GiB (a list of 1,073,741,808 Nones) in 1 MiB")
+
+
+def expand_views():
+    # 300 zero-stride views of one 4-byte storage, each 16 MiB when materialised.
+    n, numel = 300, 1 << 22
+    p = P(2).op(b"}")
+    for start in range(0, n, 100):
+        p.op(b"(")
+        for i in range(start, start + 100):
+            p.str_(f"v{i}").tensor("FloatStorage", "0", 1, 0, [numel], [0])
+        p.op(b"u")
+    write("expand_views.pt", torch_zip([("data.pkl", p.stop(), 0), ("data/0", struct.pack("<f", 1.5), 0)]),
+          "2", "expansion budget per tensor, not per file",
+          f"{n} zero-stride views of one 4-byte storage, 16 MiB each (4.8 GiB in all)")
+
+
+def main():
+    os.makedirs(out_dir, exist_ok=True)
+    for f in os.listdir(out_dir):
+        if f.endswith((".pt", ".pt.gz")):
+            os.remove(os.path.join(out_dir, f))
+    key_laughs()
+    key_deep_memo()
+    attr_laughs()
+    long4()
+    long_text()
+    module_lookup()
+    long_key(False)
+    long_key(True)
+    tar_headers()
+    zip_overlap()
+    zip_bomb_storage()
+    zip_bomb_pickle()
+    expand_views()
+    with open(os.path.join(out_dir, "cases.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
+main()
