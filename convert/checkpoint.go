@@ -27,6 +27,10 @@ type Checkpoint struct {
 	Root    any
 	Leaves  []pickle.Leaf
 	Globals []string // the globals the pickle referenced, "module.name"
+	// GlobalInfo and WeightsOnlyRefusal are pickle.File's, for the files
+	// torch.save writes (nil for the other formats).
+	GlobalInfo         []pickle.GlobalInfo
+	WeightsOnlyRefusal error
 
 	close func() error
 }
@@ -77,7 +81,8 @@ func fromPickle(name string, pf *pickle.File) (*Checkpoint, error) {
 		pf.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &Checkpoint{Path: name, Format: string(pf.Format), Root: pf.Root, Leaves: leaves, Globals: pf.Globals, close: pf.Close}, nil
+	return &Checkpoint{Path: name, Format: string(pf.Format), Root: pf.Root, Leaves: leaves, Globals: pf.Globals,
+		GlobalInfo: pf.GlobalInfo, WeightsOnlyRefusal: pf.WeightsOnlyRefusal, close: pf.Close}, nil
 }
 
 func readOther(name, kind string, r io.ReaderAt, size int64) (*Checkpoint, error) {

@@ -17,6 +17,21 @@ type Inventory struct {
 	Globals []string     `json:"globals"`
 	Bytes   int64        `json:"bytes"` // of all tensors' elements
 	Models  []string     `json:"models,omitempty"`
+	// WeightsOnly says what torch.load(weights_only=True) of torch 2.6 and
+	// later would do with a file torch.save wrote (nil for other formats).
+	WeightsOnly *WeightsOnlyInfo `json:"weights_only,omitempty"`
+}
+
+// WeightsOnlyInfo is what torch.load(weights_only=True) (torch 2.6 and later)
+// would do with a checkpoint.
+type WeightsOnlyInfo struct {
+	Loads bool `json:"loads"`
+	// Refuses lists the globals it refuses, "module.name" as the file spells
+	// them: numpy values, instances of user classes, whole modules.
+	Refuses []string `json:"refuses"`
+	// Refusal is the first of its rules the file breaks: a global it
+	// refuses, an opcode it does not run, ...; empty when it loads.
+	Refusal string `json:"refusal,omitempty"`
 }
 
 // TensorInfo describes one tensor of a checkpoint.
@@ -69,6 +84,18 @@ func Inspect(cp *Checkpoint) *Inventory {
 				inv.Tensors[i].SharedBy = len(idx)
 			}
 		}
+	}
+	if cp.GlobalInfo != nil || cp.Format == "zip" || cp.Format == "legacy" || cp.Format == "tar" {
+		wo := &WeightsOnlyInfo{Loads: cp.WeightsOnlyRefusal == nil, Refuses: []string{}}
+		for _, g := range cp.GlobalInfo {
+			if !g.WeightsOnly {
+				wo.Refuses = append(wo.Refuses, g.Name)
+			}
+		}
+		if cp.WeightsOnlyRefusal != nil {
+			wo.Refusal = cp.WeightsOnlyRefusal.Error()
+		}
+		inv.WeightsOnly = wo
 	}
 	for _, c := range candidates(cp) {
 		arch := "(unrecognized shapes)"

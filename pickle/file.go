@@ -353,6 +353,11 @@ func (r *reader) readZip() (any, error) {
 			r.script = true
 		}
 	}
+	if r.script {
+		if err := r.woContainer("TorchScript archives (torch.jit.save)"); err != nil {
+			return nil, err
+		}
+	}
 	r.prefix = prefix
 	r.records = make(map[string]*zip.File)
 	for name, f := range all {

@@ -1,6 +1,8 @@
 package pickle
 
 import (
+	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -175,5 +177,30 @@ func TestUnsafeGlobalErrorMessage(t *testing.T) {
 	e = judge("__main__", "a\x1b[2Kb").refused
 	if !strings.Contains(e.Error(), `"a\x1b[2Kb"`) {
 		t.Errorf("malformed name not quoted: %q", e.Error())
+	}
+}
+
+// TestStrictContainers checks that Options.Strict refuses the kinds of
+// files torch.load(weights_only=True) refuses whole (tar checkpoints,
+// TorchScript archives), and that the other modes read them and say so.
+func TestStrictContainers(t *testing.T) {
+	for _, name := range []string{"tar.pt", "torch2/script_linear.pt"} {
+		path := filepath.Join("..", "testdata", "pickle", name)
+		_, err := Open(path, &Options{Strict: true})
+		var we *WeightsOnlyError
+		if !errors.As(err, &we) || !strings.Contains(err.Error(), filepath.Base(name)) {
+			t.Errorf("%s in strict mode: %v, want a *WeightsOnlyError naming the file", name, err)
+		}
+		f, err := Open(path, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !errors.As(f.WeightsOnlyRefusal, &we) {
+			t.Errorf("%s: WeightsOnlyRefusal = %v", name, f.WeightsOnlyRefusal)
+		}
+		f.Close()
+	}
+	if _, err := Open(filepath.Join("..", "testdata", "pickle", "state_dict.pt"), &Options{Strict: true, AllowObjects: true}); err == nil {
+		t.Error("Strict and AllowObjects together are accepted")
 	}
 }

@@ -256,24 +256,7 @@ func (m *machine) step(op byte) error {
 		}
 		m.push(int64(binary.LittleEndian.Uint16(b)))
 	case opLONG1, opLONG4:
-		var n int
-		if op == opLONG1 {
-			k, err := m.u8()
-			if err != nil {
-				return err
-			}
-			n = k
-		} else {
-			u, err := m.u32()
-			if err != nil {
-				return err
-			}
-			if int32(u) < 0 {
-				return m.errf("invalid pickle: LONG4 with a negative length")
-			}
-			n = int(u)
-		}
-		b, err := m.take(n)
+		b, err := m.counted(op)
 		if err != nil {
 			return err
 		}
@@ -308,24 +291,7 @@ func (m *machine) step(op byte) error {
 		}
 		return m.pyStr(s)
 	case opBINSTRING, opSHORTBINSTRING:
-		var n int
-		if op == opSHORTBINSTRING {
-			k, err := m.u8()
-			if err != nil {
-				return err
-			}
-			n = k
-		} else {
-			u, err := m.u32()
-			if err != nil {
-				return err
-			}
-			if int32(u) < 0 {
-				return m.errf("invalid pickle: BINSTRING with a negative length")
-			}
-			n = int(u)
-		}
-		b, err := m.take(n)
+		b, err := m.counted(op)
 		if err != nil {
 			return err
 		}
@@ -341,11 +307,7 @@ func (m *machine) step(op byte) error {
 		}
 		m.push(s)
 	case opBINUNICODE, opSHORTBINUNICODE, opBINUNICODE8:
-		n, err := m.length(op)
-		if err != nil {
-			return err
-		}
-		b, err := m.take(n)
+		b, err := m.counted(op)
 		if err != nil {
 			return err
 		}
@@ -354,21 +316,13 @@ func (m *machine) step(op byte) error {
 		}
 		m.push(string(b))
 	case opBINBYTES, opSHORTBINBYTES, opBINBYTES8:
-		n, err := m.length(op)
-		if err != nil {
-			return err
-		}
-		b, err := m.take(n)
+		b, err := m.counted(op)
 		if err != nil {
 			return err
 		}
 		m.push(b)
 	case opBYTEARRAY8:
-		n, err := m.length(op)
-		if err != nil {
-			return err
-		}
-		b, err := m.take(n)
+		b, err := m.counted(op)
 		if err != nil {
 			return err
 		}
@@ -663,22 +617,38 @@ func isStoragePID(pid any) bool {
 	return false
 }
 
-func (m *machine) length(op byte) (int, error) {
+// counted returns the argument of an opcode that gives its length first:
+// in one byte (SHORT_BINSTRING, SHORT_BINUNICODE, SHORT_BINBYTES, LONG1),
+// four (signed for BINSTRING and LONG4) or eight.
+func (m *machine) counted(op byte) ([]byte, error) {
+	var n uint64
 	switch op {
-	case opSHORTBINUNICODE, opSHORTBINBYTES:
-		return m.u8()
-	case opBINUNICODE, opBINBYTES:
+	case opSHORTBINSTRING, opSHORTBINUNICODE, opSHORTBINBYTES, opLONG1:
+		k, err := m.u8()
+		if err != nil {
+			return nil, err
+		}
+		n = uint64(k)
+	case opBINSTRING, opLONG4, opBINUNICODE, opBINBYTES:
 		u, err := m.u32()
-		return int(u), err
+		if err != nil {
+			return nil, err
+		}
+		if (op == opBINSTRING || op == opLONG4) && int32(u) < 0 {
+			return nil, m.errf("invalid pickle: %s with a negative length", opName(op))
+		}
+		n = uint64(u)
+	default:
+		u, err := m.u64()
+		if err != nil {
+			return nil, err
+		}
+		n = u
 	}
-	u, err := m.u64()
-	if err != nil {
-		return 0, err
+	if n > uint64(len(m.data)) {
+		return nil, m.errf("invalid pickle: %s length %d exceeds the pickle", opName(op), n)
 	}
-	if u > uint64(len(m.data)) {
-		return 0, m.errf("invalid pickle: %s length %d exceeds the pickle", opName(op), u)
-	}
-	return int(u), nil
+	return m.take(int(n))
 }
 
 func (m *machine) memoIndex(op byte) (int, error) {

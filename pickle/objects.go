@@ -316,6 +316,9 @@ func (m *machine) setItemsOn(target any, items []any) error {
 		}
 		return m.setItems(t.items, items)
 	}
+	if err := m.weightsOnly(false, func() string { return "SETITEMS on " + typeName(target) }); err != nil {
+		return err
+	}
 	return m.errf("SETITEMS on %s, which has no items", typeName(target))
 }
 
@@ -353,6 +356,9 @@ func (m *machine) appendItems(target any, items []any) error {
 		t.list = append(t.list, items...)
 		return nil
 	}
+	if err := m.weightsOnly(false, func() string { return "APPENDS on " + typeName(target) }); err != nil {
+		return err
+	}
 	return m.errf("APPENDS on %s, which is not a list", typeName(target))
 }
 
@@ -375,34 +381,14 @@ func (m *machine) build(inst, state any) error {
 		if !ok {
 			return m.errf("BUILD state of an OrderedDict is %s, not a dict of attributes", typeName(state))
 		}
-		if t.attrs == nil {
-			t.attrs = newPyDict(gDict)
-		}
-		for _, d := range attrs {
-			for i, k := range d.keys {
-				if err := t.attrs.set(m.hash, k, d.vals[i]); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return m.setAttrs(&t.attrs, attrs)
 	case *objVal:
 		if err := m.weightsOnly(false, func() string { return "BUILD on an instance of " + t.o.Module + "." + t.o.Name }); err != nil {
 			return err
 		}
 		t.built = true
 		if attrs, ok := stateDict(state); ok && t.state == nil {
-			if t.attrs == nil {
-				t.attrs = newPyDict(gDict)
-			}
-			for _, d := range attrs {
-				for i, k := range d.keys {
-					if err := t.attrs.set(m.hash, k, d.vals[i]); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
+			return m.setAttrs(&t.attrs, attrs)
 		}
 		if t.attrs != nil || t.state != nil {
 			return m.errf("a second BUILD of an instance of %s.%s with a state that is not a dict of attributes", t.o.Module, t.o.Name)
@@ -420,7 +406,26 @@ func (m *machine) build(inst, state any) error {
 		}
 		return t.setState(m.r, state)
 	}
+	if err := m.weightsOnly(false, func() string { return "BUILD on " + typeName(inst) }); err != nil {
+		return err
+	}
 	return m.errf("BUILD on %s, which takes no state", typeName(inst))
+}
+
+// setAttrs sets the attributes of the dicts from on *dst, as
+// instance.__dict__.update does.
+func (m *machine) setAttrs(dst **pyDict, from []*pyDict) error {
+	if *dst == nil {
+		*dst = newPyDict(gDict)
+	}
+	for _, d := range from {
+		for i, k := range d.keys {
+			if err := (*dst).set(m.hash, k, d.vals[i]); err != nil {
+				return m.errf("%v", err)
+			}
+		}
+	}
+	return nil
 }
 
 // stateDict returns the attribute dicts of a BUILD state that Python's

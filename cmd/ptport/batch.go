@@ -54,7 +54,7 @@ of converting (the model flags apply) and reports pass or fail per model.`,
 			opts.Inputs = args
 			opts.Model = mf.options()
 			opts.Tolerance = tf.tolerance()
-			opts.Pickle = pickleOptions(mf.allowObjects)
+			opts.Pickle = mf.load.options()
 			if !opts.Check {
 				if opts.OutDir == "" {
 					return fmt.Errorf("batch: -o OUTDIR is required (or --check)")

@@ -81,10 +81,10 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 					ref, err = convert.NewCheckpoint("notebook reference.pt", bytes.NewReader(ptport.NotebookReference), int64(len(ptport.NotebookReference)), nil)
 				}
 			} else {
-				model, err = convert.Open(args[0], pickleOptions(mf.allowObjects))
+				model, err = convert.Open(args[0], mf.load.options())
 				if err == nil {
 					defer model.Close()
-					ref, err = convert.Open(args[1], pickleOptions(mf.allowObjects))
+					ref, err = convert.Open(args[1], mf.load.options())
 				}
 			}
 			if err != nil {

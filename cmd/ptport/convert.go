@@ -11,7 +11,7 @@ import (
 
 func convertCmd() *cobra.Command {
 	var out, to string
-	var allowObjects bool
+	var load loadFlags
 	c := &cobra.Command{
 		Use:   "convert IN -o OUT",
 		Short: "Convert a checkpoint to safetensors, npz, JSON or .pt",
@@ -30,7 +30,7 @@ all.`,
 				return err
 			}
 			start := time.Now()
-			cp, err := convert.Open(args[0], pickleOptions(allowObjects))
+			cp, err := convert.Open(args[0], load.options())
 			if err != nil {
 				return err
 			}
@@ -46,7 +46,7 @@ all.`,
 	}
 	c.Flags().StringVarP(&out, "output", "o", "", "the output `FILE` (required)")
 	c.Flags().StringVar(&to, "to", "", "output format: safetensors, npz, json or pt (default: from OUT's extension)")
-	registerAllowObjects(c, &allowObjects)
+	load.register(c)
 	c.MarkFlagRequired("output")
 	return c
 }

@@ -16,32 +16,39 @@ type modelFlags struct {
 	prefix       string
 	nonlinearity string
 	batchFirst   bool
-	allowObjects bool
+	load         loadFlags
 }
 
 func (f *modelFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.prefix, "prefix", "", "use the recurrent module whose parameter names start with `P` (when a file holds several)")
 	c.Flags().StringVar(&f.nonlinearity, "nonlinearity", "", "tanh or relu, for a plain RNN (default: the pickled module's, else tanh)")
 	c.Flags().BoolVar(&f.batchFirst, "batch-first", false, "input and output are (batch, seq, feature), as batch_first=True")
-	registerAllowObjects(c, &f.allowObjects)
+	f.load.register(c)
 }
 
-func registerAllowObjects(c *cobra.Command, v *bool) {
-	c.Flags().BoolVar(v, "allow-objects", false, "read instances of unknown classes as inert objects instead of refusing the file (code-running globals stay refused)")
+// loadFlags are the flags of every command that reads checkpoints: how the globals
+// of their pickles are judged.
+type loadFlags struct{ allowObjects, strict bool }
+
+func (f *loadFlags) register(c *cobra.Command) {
+	c.Flags().BoolVar(&f.allowObjects, "allow-objects", false, "also read calls of functions and classes outside torch, numpy and the standard library, as inert records (nothing from the file is run; code-running globals stay refused)")
+	c.Flags().BoolVar(&f.strict, "strict", false, "read exactly what torch.load(weights_only=True) of torch 2.6+ loads, and refuse the rest")
+	c.MarkFlagsMutuallyExclusive("allow-objects", "strict")
+}
+
+// options are the pickle options the flags give.
+func (f *loadFlags) options() *pickle.Options {
+	return &pickle.Options{AllowObjects: f.allowObjects, Strict: f.strict}
 }
 
 func (f *modelFlags) options() convert.Options {
 	return convert.Options{Prefix: f.prefix, Nonlinearity: f.nonlinearity, BatchFirst: f.batchFirst}
 }
 
-func pickleOptions(allowObjects bool) *pickle.Options {
-	return &pickle.Options{AllowObjects: allowObjects}
-}
-
 // loadModel opens path and loads the model the flags select. The checkpoint stays open
 // for the model's lifetime, which is the command's.
 func (f *modelFlags) loadModel(path string) (*convert.Model, error) {
-	cp, err := convert.Open(path, pickleOptions(f.allowObjects))
+	cp, err := convert.Open(path, f.load.options())
 	if err != nil {
 		return nil, err
 	}

@@ -11,19 +11,21 @@ import (
 )
 
 func inspectCmd() *cobra.Command {
-	var asJSON, allowObjects bool
+	var asJSON bool
+	var load loadFlags
 	c := &cobra.Command{
 		Use:   "inspect FILE",
 		Short: "List a checkpoint's tensors, values and the globals it references",
 		Long: `inspect lists what a checkpoint holds without reading tensor data: its container format,
 every tensor's name, dtype, shape, size and storage (tensors viewing one storage are
 marked shared), the non-tensor values (epoch, config, ...), the globals the pickle
-references, and the recurrent modules ptport can run.`,
+references and which of them torch.load(weights_only=True) would refuse, and the
+recurrent modules ptport can run.`,
 		Example: `  ptport inspect model.pt
   ptport inspect checkpoint.pth --json | jq '.tensors[].name'`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cp, err := convert.Open(args[0], pickleOptions(allowObjects))
+			cp, err := convert.Open(args[0], load.options())
 			if err != nil {
 				return err
 			}
@@ -68,10 +70,20 @@ references, and the recurrent modules ptport can run.`,
 				}
 			}
 			fmt.Fprintf(w, "\nglobals: %s\n", strings.Join(inv.Globals, ", "))
+			if wo := inv.WeightsOnly; wo != nil {
+				switch {
+				case wo.Loads:
+					fmt.Fprintln(w, "torch.load(weights_only=True) loads it")
+				case len(wo.Refuses) > 0:
+					fmt.Fprintf(w, "weights_only=True would refuse: %s\n", strings.Join(wo.Refuses, ", "))
+				default:
+					fmt.Fprintf(w, "weights_only=True would refuse it: %s\n", wo.Refusal)
+				}
+			}
 			return nil
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON: {format, tensors: [{name, dtype, shape, bytes, ...}], values, globals, models}")
-	registerAllowObjects(c, &allowObjects)
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON: {format, tensors: [{name, dtype, shape, bytes, ...}], values, globals, weights_only: {loads, refuses, refusal}, models}")
+	load.register(c)
 	return c
 }

@@ -33,7 +33,7 @@ holding a single tensor.`,
 			if err != nil {
 				return err
 			}
-			in, err := convert.Open(args[1], pickleOptions(mf.allowObjects))
+			in, err := convert.Open(args[1], mf.load.options())
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package jsonvalue
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +19,9 @@ import (
 // as JSON integers, floats always with a fraction or exponent ("1.0"), so that the kind
 // of number survives a round trip; NaN and infinities, which JSON lacks, are the strings
 // "NaN", "Infinity" and "-Infinity"; bytes are base64 strings; tuples and lists are
-// arrays; anything else is its Python repr-like description as a string.
+// arrays; a numpy scalar is an object of one member named for its numpy type,
+// {"numpy.float32": 0.1}, its value at the scalar's own precision; anything else is its
+// Python repr-like description as a string.
 func Append(buf []byte, v any) []byte {
 	switch v := v.(type) {
 	case nil:
@@ -64,6 +67,8 @@ func Append(buf []byte, v any) []byte {
 		return AppendString(buf, v.Module+"."+v.Name)
 	case *pickle.Object:
 		return AppendString(buf, "<"+v.Module+"."+v.Name+" object>")
+	case pickle.Scalar:
+		return appendScalar(buf, v)
 	default:
 		return AppendString(buf, fmt.Sprint(v))
 	}
@@ -211,9 +216,183 @@ func decode(dec *json.Decoder) (any, error) {
 				}
 				d.Entries = append(d.Entries, pickle.DictEntry{Key: k, Value: v})
 			}
-			_, err := dec.Token()
-			return d, err
+			if _, err := dec.Token(); err != nil {
+				return nil, err
+			}
+			if len(d.Entries) == 1 {
+				if k, ok := d.Entries[0].Key.(string); ok {
+					if dt, ok := numpyDTypes[strings.TrimPrefix(k, "numpy.")]; ok && strings.HasPrefix(k, "numpy.") {
+						return decodeScalar(dt, d.Entries[0].Value)
+					}
+				}
+			}
+			return d, nil
 		}
 	}
 	return tok, nil // string, bool, nil
+}
+
+// numpyNames are the numpy type names of the dtypes a pickle.Scalar holds.
+var numpyNames = map[pickle.DType]string{
+	pickle.F64: "float64", pickle.F32: "float32", pickle.F16: "float16",
+	pickle.I64: "int64", pickle.I32: "int32", pickle.I16: "int16", pickle.I8: "int8",
+	pickle.U8: "uint8", pickle.DType("U16"): "uint16", pickle.DType("U32"): "uint32",
+	pickle.DType("U64"): "uint64", pickle.BOOL: "bool_", pickle.C64: "complex64", pickle.C128: "complex128",
+}
+
+var numpyDTypes = func() map[string]pickle.DType {
+	m := make(map[string]pickle.DType, len(numpyNames))
+	for dt, n := range numpyNames {
+		m[n] = dt
+	}
+	return m
+}()
+
+// appendScalar appends {"numpy.TYPE": value}.
+func appendScalar(buf []byte, s pickle.Scalar) []byte {
+	name, ok := numpyNames[s.DType]
+	if !ok || s.Value() == nil {
+		return AppendString(buf, s.String())
+	}
+	bits := 64
+	if s.DType == pickle.F32 || s.DType == pickle.F16 || s.DType == pickle.C64 {
+		bits = 32
+	}
+	buf = append(AppendString(append(buf, '{'), "numpy."+name), ':')
+	switch v := s.Value().(type) {
+	case float64:
+		buf = AppendFloat(buf, v, bits)
+	case complex128:
+		buf = append(AppendFloat(append(buf, '['), real(v), bits), ',')
+		buf = append(AppendFloat(buf, imag(v), bits), ']')
+	case int64:
+		buf = strconv.AppendInt(buf, v, 10)
+	case uint64:
+		buf = strconv.AppendUint(buf, v, 10)
+	case bool:
+		buf = strconv.AppendBool(buf, v)
+	}
+	return append(buf, '}')
+}
+
+// decodeScalar makes the numpy scalar of dtype dt that appendScalar wrote as v.
+func decodeScalar(dt pickle.DType, v any) (any, error) {
+	le := binary.LittleEndian
+	b := make([]byte, dt.Size())
+	bad := fmt.Errorf("invalid numpy.%s value %v", numpyNames[dt], v)
+	float := func(x any, bits int) (float64, bool) {
+		switch x := x.(type) {
+		case float64:
+			return x, true
+		case string: // NaN and infinities
+			f, err := strconv.ParseFloat(x, bits)
+			return f, err == nil
+		}
+		return 0, false
+	}
+	switch dt {
+	case pickle.F64, pickle.F32, pickle.F16:
+		f, ok := float(v, 64)
+		if !ok {
+			return nil, bad
+		}
+		switch dt {
+		case pickle.F64:
+			le.PutUint64(b, math.Float64bits(f))
+		case pickle.F32:
+			le.PutUint32(b, math.Float32bits(float32(f)))
+		default:
+			h, ok := halfBits(float64(float32(f))) // written at float32 precision
+			if !ok {
+				return nil, bad
+			}
+			le.PutUint16(b, h)
+		}
+	case pickle.C64, pickle.C128:
+		l, ok := v.(pickle.List)
+		if !ok || len(l) != 2 {
+			return nil, bad
+		}
+		re, ok1 := float(l[0], 64)
+		im, ok2 := float(l[1], 64)
+		if !ok1 || !ok2 {
+			return nil, bad
+		}
+		if dt == pickle.C64 {
+			le.PutUint32(b, math.Float32bits(float32(re)))
+			le.PutUint32(b[4:], math.Float32bits(float32(im)))
+		} else {
+			le.PutUint64(b, math.Float64bits(re))
+			le.PutUint64(b[8:], math.Float64bits(im))
+		}
+	case pickle.BOOL:
+		x, ok := v.(bool)
+		if !ok {
+			return nil, bad
+		}
+		if x {
+			b[0] = 1
+		}
+	default:
+		var u uint64
+		switch x := v.(type) {
+		case int64:
+			u = uint64(x)
+			if numpyNames[dt][0] == 'u' && x < 0 {
+				return nil, bad
+			}
+		case *big.Int:
+			if !x.IsUint64() || numpyNames[dt][0] != 'u' {
+				return nil, bad
+			}
+			u = x.Uint64()
+		default:
+			return nil, bad
+		}
+		n := 8 * len(b)
+		if n < 64 {
+			signed := numpyNames[dt][0] == 'i'
+			if signed && (int64(u) < -(1<<(n-1)) || int64(u) >= 1<<(n-1)) || !signed && u >= 1<<n {
+				return nil, bad
+			}
+		}
+		for i := range b {
+			b[i] = byte(u >> (8 * i))
+		}
+	}
+	return pickle.Scalar{DType: dt, Data: b}, nil
+}
+
+// halfBits returns the binary16 bits of f when f is a float16 value.
+func halfBits(f float64) (uint16, bool) {
+	if f != f {
+		return 0x7e00, true
+	}
+	f32 := float32(f)
+	if float64(f32) != f {
+		return 0, false
+	}
+	b := math.Float32bits(f32)
+	sign := uint16(b>>16) & 0x8000
+	exp := int32(b>>23) & 0xff
+	frac := b & 0x7fffff
+	switch {
+	case exp == 0xff:
+		return sign | 0x7c00, true
+	case exp == 0 && frac == 0:
+		return sign, true
+	case exp-127 > 15:
+		return 0, false
+	case exp-127 >= -14:
+		if frac&0x1fff != 0 {
+			return 0, false
+		}
+		return sign | uint16(exp-127+15)<<10 | uint16(frac>>13), true
+	}
+	// Subnormal: f = m × 2^-24 with m < 1024.
+	m := math.Abs(f) * (1 << 24)
+	if m != math.Trunc(m) || m >= 1024 {
+		return 0, false
+	}
+	return sign | uint16(m), true
 }

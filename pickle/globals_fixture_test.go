@@ -1,0 +1,133 @@
+package pickle
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// globalsManifest is testdata/pickle/globals/MANIFEST.json, which
+// gen_hostile_globals.py wrote (see it for the meaning of each field).
+type globalsManifest map[string]struct {
+	Expect           map[string]string `json:"expect"` // mode -> denied, refused, weights_only, error, ok
+	Reason           string            `json:"reason"`
+	Resolved         string            `json:"resolved"`
+	Via              string            `json:"via"`
+	Rule             string            `json:"rule"` // of a *WeightsOnlyError
+	TorchWeightsOnly string            `json:"torch_weights_only"`
+	TorchRuns        bool              `json:"torch_runs"`
+	Marker           string            `json:"marker"`
+	Differs          string            `json:"differs"`
+}
+
+// TestGlobalsFixtures reads the hostile and benign globals fixtures in
+// every mode. Whatever torch.load(weights_only=False) ran the marker twin
+// of is refused in every mode, and the error names what the global
+// reaches, how, and where.
+func TestGlobalsFixtures(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "pickle", "globals")
+	b, err := os.ReadFile(filepath.Join(dir, "MANIFEST.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m globalsManifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for name, want := range m {
+		if want.TorchRuns {
+			ran++
+			for _, mode := range []string{"default", "allow_objects", "strict"} {
+				if want.Expect[mode] != "denied" {
+					t.Errorf("%s: torch runs its marker, but %s expects %s", name, mode, want.Expect[mode])
+				}
+			}
+		}
+		// Where torch 1.13's weights_only refuses a file that the strict
+		// mode (torch 2.6's rules) reads, the manifest says why.
+		if want.Expect["strict"] == "ok" && want.TorchWeightsOnly != "ok" && want.Differs == "" {
+			t.Errorf("%s: torch 1.13's weights_only refuses it (%s) and strict mode reads it, without a reason", name, want.TorchWeightsOnly)
+		}
+		if want.Expect["strict"] != "ok" && want.TorchWeightsOnly == "ok" {
+			t.Errorf("%s: strict mode refuses what torch 1.13's weights_only loads", name)
+		}
+		for mode, expect := range want.Expect {
+			t.Run(name+"/"+mode, func(t *testing.T) {
+				f, err := Open(filepath.Join(dir, name), contentModes[mode])
+				if err == nil {
+					_, err = Leaves(f.Root)
+					f.Close()
+				}
+				if expect == "ok" {
+					if err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				if err == nil {
+					t.Fatalf("read; want %s", expect)
+				}
+				if !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "offset") {
+					t.Errorf("error %q does not name the file and the offset", err)
+				}
+				if strings.Contains(err.Error(), "internal error") || strings.Contains(err.Error(), "runtime error") {
+					t.Errorf("error %q is an internal error", err)
+				}
+				var ue *UnsafeGlobalError
+				var we *WeightsOnlyError
+				var fe *FormatError
+				switch expect {
+				case "denied", "refused":
+					if !errors.As(err, &ue) {
+						t.Fatalf("error %v (%T), want an *UnsafeGlobalError", err, err)
+					}
+					if ue.Denied != (expect == "denied") {
+						t.Errorf("Denied = %v, want %s: %v", ue.Denied, expect, err)
+					}
+					switch {
+					case mode == "strict" && expect == "refused":
+						if ue.Reason != ReasonStrict {
+							t.Errorf("reason %q in strict mode", ue.Reason)
+						}
+					case want.Reason != "" && ue.Reason.String() != want.Reason:
+						t.Errorf("reason %q, want %q", ue.Reason, want.Reason)
+					}
+					if want.Resolved != "" && (ue.Resolved != want.Resolved || !strings.Contains(err.Error(), want.Resolved)) {
+						t.Errorf("resolved %q, want %q: %v", ue.Resolved, want.Resolved, err)
+					}
+					if want.Via != "" && (ue.Via != want.Via || !strings.Contains(err.Error(), want.Via)) {
+						t.Errorf("via %q, want %q: %v", ue.Via, want.Via, err)
+					}
+					// The hint of a refusal that AllowObjects lifts: only
+					// calls of user code, and never a Denied one.
+					if (ue.Reason == ReasonUserCall) != (expect == "refused" && mode == "default") {
+						t.Errorf("reason %s in mode %s", ue.Reason, mode)
+					}
+				case "weights_only":
+					if !errors.As(err, &we) {
+						t.Fatalf("error %v (%T), want a *WeightsOnlyError", err, err)
+					}
+					if !strings.Contains(we.Rule, want.Rule) || want.Rule == "" {
+						t.Errorf("rule %q does not say %q", we.Rule, want.Rule)
+					}
+				case "error":
+					if !errors.As(err, &fe) || errors.As(err, &ue) {
+						t.Fatalf("error %v (%T), want a *FormatError", err, err)
+					}
+					if want.Reason != "" && !strings.Contains(err.Error(), want.Reason) {
+						t.Errorf("error %q does not say %q", err, want.Reason)
+					}
+				default:
+					t.Fatalf("unknown expectation %q", expect)
+				}
+			})
+		}
+	}
+	if ran < 10 {
+		t.Errorf("torch ran the markers of %d fixtures; the generator made more", ran)
+	}
+}

@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""Writes testdata/pickle/globals/: checkpoints whose pickles name globals that would
+run code, touch files or the network, or load another pickle under torch.load, the
+benign ones the globals policy must read, and the files that tell torch 2.6's
+weights_only rules apart; and their MANIFEST.json.
+
+Run from anywhere with Debian's PyTorch 1.13:
+
+    /usr/bin/python3 testdata/pickle/gen_hostile_globals.py
+
+Each fixture is a zip checkpoint written with torch's own zip writer
+(torch._C.PyTorchFileWriter) around a data.pkl assembled opcode by opcode, since
+Python's pickler cannot spell most of these globals (a dotted name such as
+torch + os.system, a Python 2 module name, a malformed module).
+
+The hostile files are never loaded with torch.load(weights_only=False). What torch
+would do with them is measured on a marker twin (NAME.marker.pt): the same pickle
+with the same globals reached the same way, calling a harmless function of the same
+module (os.mkdir instead of os.system, a file of a fresh temporary directory
+instead of a path of the user's), loaded with torch.load(weights_only=False) in
+that directory. "torch_runs" records whether the marker appeared. Network globals
+have no twin. torch.load(weights_only=True) of torch 1.13 is run on every file,
+since it never calls a global it has not allowed ("torch_weights_only").
+
+"expect" is what package pickle must do in each mode (default, allow_objects,
+strict): "denied" (an *UnsafeGlobalError that no mode accepts), "refused" (an
+*UnsafeGlobalError that another mode accepts), "weights_only" (a
+*WeightsOnlyError), "error" (a *FormatError) or "ok"; "reason", "resolved" and
+"via" are what the error must say (in strict mode a refused global's reason is that
+weights_only refuses it), "rule" the rule of weights_only a file breaks. The strict expectations follow the rules of
+torch/_weights_only_unpickler.py of torch 2.6 and later (its opcode set, its
+allowed globals, BUILD only on tensors, Parameters, OrderedDicts and allowed
+types, APPENDS only on lists, SETITEMS only on dicts); where torch 1.13's own
+weights_only differs, "differs" says why.
+"""
+
+import io
+import json
+import os
+import pickle
+import struct
+import sys
+import tempfile
+import warnings
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "globals")
+MANIFEST = {}
+MARKER = "ptport-marker"
+PAYLOAD = "echo this fixture must never be unpickled"
+
+
+# ---------------------------------------------------------------------------
+# A pickle assembler.
+
+
+class P:
+    def __init__(self, proto=2):
+        self.b = bytearray(b"\x80" + bytes([proto]))
+
+    def op(self, *codes):
+        for c in codes:
+            self.b += c if isinstance(c, bytes) else bytes([c])
+        return self
+
+    def global_(self, module, name):
+        return self.op(b"c" + module.encode() + b"\n" + name.encode() + b"\n")
+
+    def stack_global(self, module, name):
+        return self.str(module).str(name).op(b"\x93")
+
+    def str(self, s):
+        data = s.encode("utf-8", "surrogatepass")
+        return self.op(b"X" + struct.pack("<I", len(data)) + data)
+
+    def bytes_(self, data):
+        return self.op(b"C" + bytes([len(data)]) + data if len(data) < 256 else b"B" + struct.pack("<I", len(data)) + data)
+
+    def int(self, n):
+        return self.op(b"J" + struct.pack("<i", n))
+
+    def float(self, f):
+        return self.op(b"G" + struct.pack(">d", f))
+
+    def call(self, *args):
+        """MARK args TUPLE REDUCE, args being callables that emit onto self."""
+        self.op(b"(")
+        for a in args:
+            a(self)
+        return self.op(b"t", b"R")
+
+    def stop(self):
+        return bytes(self.op(b".").b)
+
+
+def s(text):
+    return lambda p: p.str(text)
+
+
+def inner_pickle(module, name, arg):
+    """A protocol 2 pickle calling module.name(arg)."""
+    return P(2).global_(module, name).call(s(arg)).stop()
+
+
+# ---------------------------------------------------------------------------
+
+
+def write(name, data):
+    gen.write_torch_zip(os.path.join("globals", name), [("data.pkl", data)])
+
+
+def weights_only_113(name):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.load(os.path.join(OUT, name), weights_only=True)
+    except Exception as e:  # torch raises several exception types
+        msg = str(e).splitlines()[0] if str(e) else ""
+        msg = msg.split("WeightsUnpickler error: ", 1)[-1]  # past torch's advice
+        return f"{type(e).__name__}: {msg[:200]}"
+    return "ok"
+
+
+def runs_marker(name):
+    """Loads the marker twin with weights_only=False in a fresh directory; True
+    when the marker appeared."""
+    src = os.path.join(OUT, name)
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.load(src, weights_only=False)
+        except Exception as e:  # torch raises several exception types
+            result = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        else:
+            result = None
+        finally:
+            os.chdir(cwd)
+        ran = any(n.startswith(MARKER) for n in os.listdir(tmp))
+    return ran, result
+
+
+def case(name, data, expect, reason=None, resolved=None, via=None, marker=None, differs=None, rule=None):
+    write(name, data)
+    entry = {"expect": expect, "torch_weights_only": weights_only_113(name)}
+    for k, v in (("reason", reason), ("resolved", resolved), ("via", via), ("differs", differs), ("rule", rule)):
+        if v is not None:
+            entry[k] = v
+    if marker is not None:
+        twin = name.replace(".pt", ".marker.pt")
+        write(twin, marker)
+        ran, err = runs_marker(twin)
+        entry["marker"] = twin
+        entry["torch_runs"] = ran
+        if err is not None:
+            entry["torch_error"] = err
+        MANIFEST[twin] = {"expect": expect, "reason": reason, "torch_weights_only": weights_only_113(twin)}
+    MANIFEST[name] = entry
+
+
+DENIED = {"default": "denied", "allow_objects": "denied", "strict": "denied"}
+RUNS, SYSTEM, FILES, NETWORK, DESER, NOTSAFE, MALFORMED, DOTTED, USERCALL, STRICT = (
+    "runs code", "runs programs or changes the system", "reads or writes files",
+    "opens the network", "loads another pickle or serialized code", "is not a name known to be safe",
+    "is not a valid dotted Python name",
+    "is a dotted name in code outside torch, numpy and the standard library, whose attribute walk may pass through any module that code imports",
+    "calls code outside torch, numpy and the standard library", "is refused by torch.load(weights_only=True)")
+
+
+def hostile():
+    mk = s(MARKER)
+    # Dotted names walk attributes in protocol 4: torch imports os.
+    case("dotted_torch_os_system.pt", P(4).stack_global("torch", "os.system").call(s(PAYLOAD)).stop(),
+         DENIED, SYSTEM, "torch.os.system", "torch.os",
+         marker=P(4).stack_global("torch", "os.mkdir").call(mk).stop())
+    case("dotted_module_torch_os_system.pt",
+         P(4).stack_global("torch.nn.modules.module", "torch.os.system").call(s(PAYLOAD)).stop(),
+         DENIED, SYSTEM, "torch.nn.modules.module.torch.os.system", "torch.nn.modules.module.torch.os",
+         marker=P(4).stack_global("torch.nn.modules.module", "torch.os.mkdir").call(mk).stop())
+    # An empty module component: __import__ fails, ptport refuses the spelling.
+    case("malformed_module.pt", P(2).global_("torch.nn.modules..os", "system").call(s(PAYLOAD)).stop(),
+         DENIED, MALFORMED,
+         marker=P(2).global_("torch.nn.modules..os", "mkdir").call(mk).stop())
+    # A module class must be a class name, not a path or another attribute.
+    case("module_attribute_F.pt", P(4).stack_global("torch.nn.modules.rnn", "F").stop(),
+         DENIED, NOTSAFE, "torch.nn.modules.rnn.F")
+    case("module_attribute_torch.pt", P(4).stack_global("torch.nn.modules.module", "torch").stop(),
+         DENIED, NOTSAFE, "torch.nn.modules.module.torch")
+    # torch entry points that write files or load pickles.
+    case("torch_save.pt", P(2).global_("torch", "save").call(lambda p: p.int(1), s(PAYLOAD)).stop(),
+         DENIED, FILES, "torch.save",
+         marker=P(2).global_("torch", "save").call(lambda p: p.int(1), mk).stop())
+    case("torch_serialization_pickle_loads.pt",
+         P(4).stack_global("torch.serialization", "pickle.loads").call(
+             lambda p: p.bytes_(inner_pickle("posix", "system", PAYLOAD))).stop(),
+         DENIED, DESER, "torch.serialization.pickle.loads",
+         marker=P(4).stack_global("torch.serialization", "pickle.loads").call(
+             lambda p: p.bytes_(inner_pickle("posix", "mkdir", MARKER))).stop())
+    case("torch_load.pt", P(2).global_("torch", "load").call(s(PAYLOAD)).stop(),
+         DENIED, DESER, "torch.load")
+    case("model_zoo_load_url.pt",
+         P(2).global_("torch.utils.model_zoo", "load_url").call(s("http://127.0.0.1:9/x.pt")).stop(),
+         DENIED, NETWORK, "torch.utils.model_zoo.load_url")
+    case("torch_hub_load.pt", P(2).global_("torch.hub", "load").call(s("user/repo"), s("model")).stop(),
+         DENIED, NETWORK, "torch.hub.load")
+    # The standard library: files, code, the system.
+    case("codecs_open.pt", P(2).global_("codecs", "open").call(s(PAYLOAD), s("w")).stop(),
+         DENIED, FILES, "codecs.open",
+         marker=P(2).global_("codecs", "open").call(mk, s("w")).stop())
+    case("zipfile_ZipFile.pt", P(2).global_("zipfile", "ZipFile").call(s(PAYLOAD), s("w")).stop(),
+         DENIED, FILES, "zipfile.ZipFile",
+         marker=P(2).global_("zipfile", "ZipFile").call(mk, s("w")).stop())
+    case("numpy_save.pt", P(2).global_("numpy", "save").call(s(PAYLOAD), lambda p: p.int(1)).stop(),
+         DENIED, FILES, "numpy.save",
+         marker=P(2).global_("numpy", "save").call(mk, lambda p: p.int(1)).stop())
+    case("posix_system.pt", P(2).global_("posix", "system").call(s(PAYLOAD)).stop(),
+         DENIED, SYSTEM, "posix.system",
+         marker=P(2).global_("posix", "mkdir").call(mk).stop())
+    case("builtins_eval.pt", P(3).global_("builtins", "eval").call(s(f"__import__('os').system({PAYLOAD!r})")).stop(),
+         DENIED, RUNS, "builtins.eval",
+         marker=P(3).global_("builtins", "eval").call(s(f"__import__('os').mkdir({MARKER!r})")).stop())
+    case("getattr_chain.pt",
+         P(2).global_("__builtin__", "getattr").call(
+             lambda p: p.global_("__builtin__", "__import__").call(s("os")), s("system")).call(s(PAYLOAD)).stop(),
+         DENIED, RUNS, "builtins.getattr")
+    # Python 2 names: judged by the name Python's unpickler maps them to.
+    case("py2_cPickle_loads.pt",
+         P(2).global_("cPickle", "loads").call(lambda p: p.bytes_(inner_pickle("posix", "system", PAYLOAD))).stop(),
+         DENIED, DESER, "pickle.loads",
+         marker=P(2).global_("cPickle", "loads").call(lambda p: p.bytes_(inner_pickle("posix", "mkdir", MARKER))).stop())
+    case("py2_commands_getoutput.pt", P(2).global_("commands", "getoutput").call(s(PAYLOAD)).stop(),
+         DENIED, SYSTEM, "subprocess.getoutput")
+    case("py2_SimpleHTTPServer.pt", P(2).global_("SimpleHTTPServer", "test").call().stop(),
+         DENIED, NETWORK, "http.server.test")
+    case("py2_urllib2_urlopen.pt", P(2).global_("urllib2", "urlopen").call(s("http://127.0.0.1:9/")).stop(),
+         DENIED, NETWORK, "urllib.request.urlopen")
+    case("py2_builtin_eval.pt", P(2).global_("__builtin__", "eval").call(s(f"__import__('os').system({PAYLOAD!r})")).stop(),
+         DENIED, RUNS, "builtins.eval",
+         marker=P(2).global_("__builtin__", "eval").call(s(f"__import__('os').mkdir({MARKER!r})")).stop())
+    case("py2_reconstructor_os_system.pt",
+         P(2).global_("copy_reg", "_reconstructor").call(
+             lambda p: p.global_("os", "system"), lambda p: p.global_("__builtin__", "object"),
+             lambda p: p.op(b"N")).stop(),
+         DENIED, SYSTEM, "os.system")
+    # User code: instances are data, calls need AllowObjects, dotted names never.
+    inst = P(2).op(b"}").str("cfg").global_("__main__", "Config").op(b")", b"\x81", b"}").str("lr") \
+        .float(0.5).op(b"s", b"b", b"s")
+    case("user_instance.pt", inst.stop(), {"default": "ok", "allow_objects": "ok", "strict": "refused"},
+         resolved="__main__.Config")
+    case("user_call.pt", P(2).global_("__main__", "make_config").call(lambda p: p.int(3)).stop(),
+         {"default": "refused", "allow_objects": "ok", "strict": "refused"}, USERCALL, "__main__.make_config")
+    case("user_inst_opcode.pt", P(0).op(b"(").str("x").op(b"i__main__\nbuild\n").stop(),
+         {"default": "refused", "allow_objects": "ok", "strict": "weights_only"}, USERCALL, "__main__.build",
+         rule="opcode INST")
+    case("user_dotted.pt", P(4).stack_global("model", "os.system").call(s(PAYLOAD)).stop(),
+         DENIED, DOTTED, "model.os.system")
+    case("third_party_dill.pt", P(2).global_("dill", "loads").call(lambda p: p.bytes_(b"x")).stop(),
+         DENIED, DESER, "dill.loads")
+    # Unknown class through copy_reg._reconstructor: data.
+    recon = P(2).global_("copy_reg", "_reconstructor").call(
+        lambda p: p.global_("mylib.nets", "Net"), lambda p: p.global_("__builtin__", "object"),
+        lambda p: p.op(b"N")).op(b"}").str("depth").int(2).op(b"s", b"b")
+    case("user_reconstructor.pt", recon.stop(), {"default": "ok", "allow_objects": "ok", "strict": "refused"},
+         resolved="copyreg._reconstructor")
+
+
+def weights_only_rules():
+    """Benign files that torch 2.6's weights_only rules tell apart."""
+    gen.seed(80)
+    sd = torch.nn.Linear(2, 2).state_dict()
+    buf = io.BytesIO()
+    torch.save(sd, buf)
+    _, records = gen.zip_records(buf.getvalue())
+    data2 = dict(records)["data.pkl"]
+    gen.write_torch_zip(os.path.join("globals", "state_dict_proto2.pt"), records)
+    MANIFEST["state_dict_proto2.pt"] = {"expect": {"default": "ok", "allow_objects": "ok", "strict": "ok"},
+                                        "torch_weights_only": weights_only_113("state_dict_proto2.pt")}
+    assert data2.startswith(b"\x80\x02")
+    buf = io.BytesIO()
+    torch.save(sd, buf, pickle_protocol=4)
+    _, records = gen.zip_records(buf.getvalue())
+    gen.write_torch_zip(os.path.join("globals", "state_dict_proto4.pt"), records)
+    MANIFEST["state_dict_proto4.pt"] = {"expect": {"default": "ok", "allow_objects": "ok", "strict": "weights_only"},
+                                        "rule": "opcode FRAME",
+                                        "torch_weights_only": weights_only_113("state_dict_proto4.pt")}
+
+    def plain(name, obj, strict, resolved=None, differs=None, protocol=2):
+        buf = io.BytesIO()
+        torch.save(obj, buf, pickle_protocol=protocol)
+        _, records = gen.zip_records(buf.getvalue())
+        gen.write_torch_zip(os.path.join("globals", name), records)
+        e = {"expect": {"default": "ok", "allow_objects": "ok", "strict": strict},
+             "torch_weights_only": weights_only_113(name)}
+        if resolved:
+            e["resolved"] = resolved
+        if differs:
+            e["differs"] = differs
+        MANIFEST[name] = e
+
+    plain("float.pt", {"lr": 0.5}, "ok",
+          differs="torch 1.13's weights_only runs no BINFLOAT; torch 2.6's does")
+    plain("set.pt", {"s": {1, 2}}, "ok",
+          differs="torch 1.13's weights_only neither maps Python 2 names nor allows builtins.set; torch 2.6's does both")
+    plain("frozenset.pt", {"s": frozenset({1, 2})}, "refused", "builtins.frozenset")
+    plain("counter.pt", {"c": __import__("collections").Counter(a=2)}, "ok",
+          differs="torch 1.13's weights_only does not allow collections.Counter; torch 2.6's does")
+    plain("bytes.pt", {"b": b"\x00\xffab"}, "ok",
+          differs="torch 1.13's weights_only does not allow _codecs.encode (bytes); torch 2.6's does")
+    plain("namespace.pt", {"args": __import__("argparse").Namespace(lr=0.1)}, "refused", "argparse.Namespace")
+    plain("tuple_keys.pt", {(1, "a"): torch.ones(1)}, "ok")
+    # Protocol 2 opcodes that weights_only does not run, in a file torch.save could write.
+    case("build_on_dict.pt", P(2).op(b"}", b"}").op(b"b").stop(),
+         {"default": "error", "allow_objects": "error", "strict": "weights_only"}, "BUILD on a dict",
+         rule="BUILD on a dict")
+    case("setitems_on_list.pt", P(2).op(b"]", b"(").str("k").int(1).op(b"u").stop(),
+         {"default": "error", "allow_objects": "error", "strict": "weights_only"}, "SETITEMS",
+         rule="SETITEMS on a list")
+    case("appends_on_user_list.pt",
+         P(2).global_("__main__", "History").op(b")", b"\x81", b"(").int(1).op(b"e").stop(),
+         {"default": "ok", "allow_objects": "ok", "strict": "refused"}, resolved="__main__.History")
+    # Section 5: failures of gopickle's machine that must be errors naming the file.
+    case("array_reconstructor.pt",
+         P(3).global_("array", "_array_reconstructor").call(
+             lambda p: p.global_("array", "array"), s("f"), lambda p: p.int(15),
+             lambda p: p.bytes_(b"\x00\x00\x80?")).stop(),
+         DENIED, NOTSAFE, "array._array_reconstructor")
+    case("unhashable_key.pt", P(2).op(b"}", b"]").int(1).op(b"s").stop(),
+         {"default": "error", "allow_objects": "error", "strict": "error"}, "unhashable")
+
+
+def main():
+    assert torch.__version__.startswith("1.13"), torch.__version__
+    os.makedirs(OUT, exist_ok=True)
+    for name in os.listdir(OUT):
+        os.remove(os.path.join(OUT, name))
+    hostile()
+    weights_only_rules()
+    names = sorted(n for n in os.listdir(OUT) if n.endswith(".pt"))
+    assert names == sorted(MANIFEST), set(names) ^ set(MANIFEST)
+    for n, e in MANIFEST.items():
+        if e.get("torch_runs"):
+            assert e["expect"] == DENIED, n  # whatever torch would run, no mode reads
+    with open(os.path.join(OUT, "MANIFEST.json"), "w") as f:
+        f.write(json.dumps(MANIFEST, indent=1, sort_keys=True))
+    ran = sorted(n for n, e in MANIFEST.items() if e.get("torch_runs"))
+    print(f"{len(names)} fixtures; torch.load(weights_only=False) ran the marker of {len(ran)}: {ran}")
+
+
+if __name__ == "__main__":
+    main()
