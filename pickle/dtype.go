@@ -67,6 +67,15 @@ func (d DType) Size() int {
 // IsComplex reports whether d is a complex type (C32, C64, C128).
 func (d DType) IsComplex() bool { return d == C32 || d == C64 || d == C128 }
 
+// isFloating reports whether d is a real floating-point type (torch's is_floating_point).
+func isFloating(d DType) bool {
+	switch d {
+	case F64, F32, F16, BF16, F8E4M3, F8E5M2, F8E4M3FNUZ, F8E5M2FNUZ, F8E8M0, F4:
+		return true
+	}
+	return false
+}
+
 // swapUnit is the width of the byte-swapped unit of d: the element size,
 // or the size of one component for complex types.
 func (d DType) swapUnit() int {
@@ -106,6 +115,18 @@ var torchDTypes = map[string]DType{
 	"bits1x8":          Bits1x8,
 	"bits2x4":          Bits2x4,
 	"bits4x2":          Bits4x2,
+}
+
+// dtypeNames names the torch dtype of each DType, as torch pickles a dtype (GLOBAL
+// torch.<name>).
+var dtypeNames = map[DType]string{
+	F64: "float64", F32: "float32", F16: "float16", BF16: "bfloat16",
+	I64: "int64", I32: "int32", I16: "int16", I8: "int8",
+	U64: "uint64", U32: "uint32", U16: "uint16", U8: "uint8", BOOL: "bool",
+	C64: "complex64", C128: "complex128", C32: "complex32",
+	F8E4M3: "float8_e4m3fn", F8E5M2: "float8_e5m2", F8E4M3FNUZ: "float8_e4m3fnuz",
+	F8E5M2FNUZ: "float8_e5m2fnuz", F8E8M0: "float8_e8m0fnu", F4: "float4_e2m1fn_x2",
+	Bits8: "bits8", Bits16: "bits16", Bits1x8: "bits1x8", Bits2x4: "bits2x4", Bits4x2: "bits4x2",
 }
 
 // storageDTypes maps torch's legacy storage class names to DTypes.

@@ -87,3 +87,22 @@ func TestDTypeSize(t *testing.T) {
 		}
 	}
 }
+
+// TestDTypeNames: every DType has a torch name, which names it back.
+func TestDTypeNames(t *testing.T) {
+	for d := range dtypeNames {
+		if d.Size() == 0 {
+			t.Errorf("%s has no size", d)
+		}
+	}
+	for name, d := range torchDTypes {
+		n, ok := dtypeNames[d]
+		if !ok {
+			t.Errorf("%s (torch.%s) has no torch name", d, name)
+			continue
+		}
+		if torchDTypes[n] != d {
+			t.Errorf("%s: torch.%s names %s", d, n, torchDTypes[n])
+		}
+	}
+}

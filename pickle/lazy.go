@@ -210,16 +210,11 @@ func (l *lazySource) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// storageOf returns the storage the writer writes for t: its own, or for a tensor with
-// a lazy bit the storage with the bit applied (torch before 2.0 reads no lazy bits).
-// Tensors whose values a plain strided tensor cannot carry are refused.
+// storageOf returns the storage the writer writes for a strided tensor t: its own, or
+// for a tensor with a lazy bit the storage with the bit applied (torch before 2.0 reads
+// no lazy bits).
 func (p *pickler) storageOf(t *Tensor) (*Storage, error) {
-	switch {
-	case t.Quantization != nil:
-		return nil, fmt.Errorf("writing a quantized (%s) tensor is not supported", t.Quantization.DType)
-	case t.Storage.src == nil && t.Storage.Device == "meta":
-		return nil, fmt.Errorf("pickle: %w", ErrNoData)
-	case t.Conj || t.Neg:
+	if t.Conj || t.Neg {
 		return resolvedStorage(t, p.lazy)
 	}
 	return t.Storage, nil

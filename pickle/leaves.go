@@ -62,12 +62,17 @@ const (
 // distinct values (keys included) plus 65536, or paths longer in all than
 // 256 bytes per edge plus 16 MiB (shared subtrees multiplying paths, long
 // keys over many children). Each path is charged before it is built.
-func Leaves(root any) ([]Leaf, error) {
+func Leaves(root any) ([]Leaf, error) { return leaves(root, false) }
+
+// leaves walks root as Leaves does; with whole, a value stored as several tensors (a
+// quantized, sparse or nested tensor) is one leaf, as in a module's state_dict().
+func leaves(root any, whole bool) ([]Leaf, error) {
 	edges, err := countEdges(root)
 	if err != nil {
 		return nil, err
 	}
 	w := &leafWalker{
+		whole:     whole,
 		onPath:    make(map[any]bool),
 		visitLeft: leafVisitFactor*edges + leafVisitFloor,
 		nameLeft:  leafNameFactor*edges + leafNameFloor,
@@ -84,7 +89,7 @@ func Leaves(root any) ([]Leaf, error) {
 // shared or cyclic, or nil for plain values.
 func identity(v any) any {
 	switch x := v.(type) {
-	case *Dict, *Object, *Tensor:
+	case *Dict, *Object, *Tensor, *SparseTensor, *NestedTensor:
 		return v
 	case List:
 		if len(x) > 0 {
@@ -187,6 +192,7 @@ func countEdges(root any) (int, error) {
 }
 
 type leafWalker struct {
+	whole     bool // composite values are leaves, not their parts
 	out       []Leaf
 	onPath    map[any]bool
 	visitLeft int

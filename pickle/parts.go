@@ -156,6 +156,9 @@ func (w *leafWalker) composite(v any, name string, depth int) (bool, error) {
 	if name == "" {
 		name = "tensor"
 	}
+	if w.whole {
+		return true, w.emit(name, v)
+	}
 	if self {
 		if err := w.emit(name, v); err != nil {
 			return true, err

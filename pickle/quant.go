@@ -112,6 +112,12 @@ func quantizerParams(v any, shape []int) (*Quantization, error) {
 		if q.Scales.NumElements() != n || q.ZeroPoints.NumElements() != n || len(q.Scales.Shape) != 1 || len(q.ZeroPoints.Shape) != 1 {
 			return nil, fmt.Errorf("per-channel scales %v and zero_points %v must both hold size[axis] = %d values", q.Scales.Shape, q.ZeroPoints.Shape, n)
 		}
+		if isFloating(q.ZeroPoints.DType) {
+			// torch.save writes per_channel_affine for both per-channel schemes; the
+			// quantizer torch rebuilds is the float_qparams one when the zero points are
+			// floating point (make_per_channel_affine_quantizer).
+			q.Scheme = "per_channel_affine_float_qparams"
+		}
 		return q, nil
 	}
 	return nil, fmt.Errorf("unsupported qscheme torch.%s", scheme.name)

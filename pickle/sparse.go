@@ -20,6 +20,10 @@ type SparseTensor struct {
 
 	Indices *Tensor // sparse_coo: the [sparse dims, nnz] indices
 
+	// Coalesced reports that the file marks the sparse_coo indices coalesced (sorted,
+	// without duplicates), as torch 2.x records is_coalesced().
+	Coalesced bool
+
 	// The compressed layouts: crow_indices and col_indices (csr, bsr) or ccol_indices
 	// and row_indices (csc, bsc).
 	CompressedIndices, PlainIndices *Tensor
@@ -103,6 +107,13 @@ func rebuildSparse(c *pyClass, args []any) (any, error) {
 		}
 		if s.Shape, err = intTuple(data[2]); err != nil {
 			return nil, fmt.Errorf("%s: size: %v", c, err)
+		}
+		if len(data) == 4 {
+			on, ok := data[3].(bool)
+			if !ok && data[3] != nil {
+				return nil, fmt.Errorf("%s: is_coalesced is %s, not a bool", c, typeName(data[3]))
+			}
+			s.Coalesced = on
 		}
 		if len(s.Indices.Shape) != 2 || len(s.Values.Shape) < 1 || s.Indices.Shape[0]+len(s.Values.Shape)-1 != len(s.Shape) ||
 			s.Indices.Shape[1] != s.Values.Shape[0] {

@@ -33,6 +33,8 @@ type torch2Manifest map[string]struct {
 	Values    map[string]any          `json:"values"`
 	Constants []torch2Tensor          `json:"constants"`
 	Error     string                  `json:"error"`
+	QSchemes  map[string]string       `json:"qschemes"`  // the qscheme of each quantized tensor
+	Coalesced map[string]bool         `json:"coalesced"` // is_coalesced() of each sparse_coo tensor, by top-level key
 }
 
 func sum(b []byte) string {
@@ -184,6 +186,18 @@ func TestTorch2Fixtures(t *testing.T) {
 				checkTensor(t, n, got[n], want.Tensors[n])
 			}
 			checkValues(t, values, want.Values)
+			for n, scheme := range want.QSchemes {
+				if q := got[n].Quantization; q == nil || q.Scheme != scheme {
+					t.Errorf("%s: quantization %+v, want scheme %s", n, q, scheme)
+				}
+			}
+			for n, c := range want.Coalesced {
+				d, _ := f.Root.(*Dict)
+				v, _ := d.Get(n)
+				if st, ok := v.(*SparseTensor); !ok || st.Coalesced != c {
+					t.Errorf("%s: %#v, want a sparse tensor with Coalesced %v", n, v, c)
+				}
+			}
 			if want.Constants != nil {
 				c, ok := f.Constants.(Tuple)
 				if !ok || len(c) != len(want.Constants) {
@@ -235,24 +249,87 @@ func TestWriteLazyBits(t *testing.T) {
 	}
 }
 
-// TestWriteRefuses: tensors whose values a strided tensor of a torch storage
-// class cannot carry are refused by Write, naming them.
+// TestWriteRefuses: what torch.save cannot write is refused by Write, naming it: one
+// storage viewed as a typed storage (F32) and as an UntypedStorage (U16), a bare storage
+// of a dtype without a storage class, a quantized tensor whose integers are not those of
+// its quantized dtype.
 func TestWriteRefuses(t *testing.T) {
-	for _, tc := range []struct{ file, name, want string }{
-		{"quantized.pt", "per_tensor_qint8", "quantized"},
-		{"meta.pt", "weight", "no data"},
-		{"dtypes_v3.pt", "shared.uint16", "no torch storage class"},
+	data := make([]byte, 16)
+	s, err := NewStorage(U8, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f32 := &Tensor{DType: F32, Shape: []int{4}, Storage: s}
+	u16 := &Tensor{DType: U16, Shape: []int{8}, Storage: s}
+	s16, err := NewStorage(U16, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &Tensor{DType: I32, Shape: []int{4}, Storage: s, Quantization: &Quantization{DType: "qint8", Scheme: "per_tensor_affine", Scale: 1}}
+	for _, tc := range []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"typed_untyped", List{f32, u16}, "storage is viewed both as F32 and as U16 (an UntypedStorage)"},
+		{"bare_u16", s16, "torch.save writes no typed storage of U16"},
+		{"qint8_as_i32", q, "a quantized tensor of torch.qint8 holds I32 integers"},
 	} {
-		f, err := Open(filepath.Join("..", "testdata", "pickle", "torch2", tc.file), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tt := leafTensors(t, f.Root)[tc.name]
-		err = Write(io.Discard, &Dict{Entries: []DictEntry{{Key: tc.name, Value: tt}}}, nil)
+		err := Write(io.Discard, &Dict{Entries: []DictEntry{{Key: tc.name, Value: tc.v}}}, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.name) {
-			t.Errorf("%s %s: error %v, want one naming it and saying %q", tc.file, tc.name, err, tc.want)
+			t.Errorf("%s: error %v, want one naming it and saying %q", tc.name, err, tc.want)
 		}
-		f.Close()
+	}
+}
+
+// TestWriteUntypedStorage: tensors of dtypes without a storage class share one
+// UntypedStorage with each other and with a U8 view (a ByteStorage), as torch.save
+// writes them, and read back as the same views of one storage.
+func TestWriteUntypedStorage(t *testing.T) {
+	data := make([]byte, 64)
+	for i := range data {
+		data[i] = byte(3*i + 1)
+	}
+	s, err := NewStorage(U8, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := &Dict{Entries: []DictEntry{
+		{Key: "u16", Value: &Tensor{DType: U16, Shape: []int{3, 4}, Strides: []int{4, 1}, Offset: 2, Storage: s}},
+		{Key: "u8", Value: &Tensor{DType: U8, Shape: []int{8}, Strides: []int{2}, Storage: s}},
+		{Key: "f8", Value: &Tensor{DType: F8E4M3, Shape: []int{2, 8}, Strides: []int{1, 2}, Offset: 40, Storage: s}},
+		{Key: "u64", Value: &Tensor{DType: U64, Shape: []int{4}, Strides: []int{1}, Offset: 3, Storage: s}},
+	}}
+	g, b := writeReread(t, root, nil)
+	defer g.Close()
+	_, recs, _ := writtenRecords(t, b)
+	pkl := recs["archive/data.pkl"]
+	for _, want := range []string{"torch._utils\n_rebuild_tensor_v3", "torch.storage\nUntypedStorage", "torch\nByteStorage", "torch\nfloat8_e4m3fn"} {
+		if !bytes.Contains(pkl, []byte(want)) {
+			t.Errorf("data.pkl has no %s", want)
+		}
+	}
+	if len(recs) != 4 { // data.pkl, byteorder, data/0, version
+		t.Errorf("%d records, want one storage", len(recs))
+	}
+	want, got := leafTensors(t, root), leafTensors(t, g.Root)
+	var first *Storage
+	for name, w := range want {
+		gt := got[name]
+		if gt == nil {
+			t.Fatalf("%s not written", name)
+		}
+		if gt.DType != w.DType || !reflect.DeepEqual(gt.Shape, w.Shape) || !reflect.DeepEqual(gt.Strides, w.Strides) || gt.Offset != w.Offset {
+			t.Errorf("%s: %s %v %v %d, want %s %v %v %d", name, gt.DType, gt.Shape, gt.Strides, gt.Offset, w.DType, w.Shape, w.Strides, w.Offset)
+		}
+		if !bytes.Equal(mustBytes(t, gt), mustBytes(t, w)) {
+			t.Errorf("%s: other bytes", name)
+		}
+		if first == nil {
+			first = gt.Storage
+		} else if gt.Storage != first {
+			t.Errorf("%s: not on the one storage", name)
+		}
 	}
 }
 

@@ -41,20 +41,49 @@ type WriteOptions struct {
 //
 // root may hold nil, bool, int64 (and the other Go integer types),
 // *big.Int, float64, complex128, string, []byte, List, Tuple, *Dict,
-// *Tensor, *Storage, *Object and Global values naming torch dtypes,
-// storage and tensor classes, layouts and memory formats, torch.Size and
-// collections.OrderedDict. A *Dict is written as a dict, or as a
-// collections.OrderedDict with its Attrs when Ordered. Tensors are written
-// as torch._utils._rebuild_tensor_v2 calls on their storages at location
-// "cpu"; tensors sharing a *Storage share it in the file, with their own
-// offsets and strides. An *Object (a pickled nn.Module) is written as an
-// OrderedDict of its state_dict, the leaves Leaves names, since
-// torch.load(weights_only=True) cannot load modules. Containers referenced
-// more than once are written once and referenced through the pickle memo.
+// *Tensor, *SparseTensor, *NestedTensor, *Storage, *Object and Global
+// values naming torch dtypes, storage and tensor classes, layouts and
+// memory formats, torch.Size and collections.OrderedDict. A *Dict is
+// written as a dict, or as a collections.OrderedDict with its Attrs when
+// Ordered. An *Object (a pickled nn.Module) is written as an OrderedDict of
+// its state_dict, the leaves Leaves names (a quantized, sparse or nested
+// tensor staying one value), since torch.load(weights_only=True) cannot
+// load modules. Containers referenced more than once are written once and
+// referenced through the pickle memo.
+//
+// Tensors are written as torch.save of torch 2.x writes them, at location
+// "cpu" (torch/_tensor.py, Tensor._reduce_ex_internal):
+//
+//   - a strided tensor of a dtype with a typed storage class (F64, F32, F16,
+//     BF16, I64, I32, I16, I8, U8, BOOL, C64, C128) as
+//     torch._utils._rebuild_tensor_v2 over its torch.<Dtype>Storage, which
+//     every torch since 1.0 reads; one of the other dtypes (the 8-bit and
+//     4-bit floats, U16, U32, U64, C32, the BITS types) as
+//     _rebuild_tensor_v3 over a torch.storage.UntypedStorage with the dtype
+//     after the backward hooks, which torch 2.x reads. Lazy conjugate and
+//     negative bits are applied to the written storage, which the tensors
+//     with the same bits share;
+//   - a quantized tensor as _rebuild_qtensor over its torch.QInt8Storage
+//     (QUInt8Storage, QInt32Storage) with its quantizer parameters;
+//   - a tensor of the meta device as _rebuild_meta_tensor_no_storage
+//     (dtype, size, stride, requires_grad);
+//   - a *SparseTensor as _rebuild_sparse_tensor(layout, data): data is
+//     (indices, values, size) for sparse_coo, every torch reading these
+//     three items (torch 2.x as is_coalesced False), with is_coalesced True
+//     after them when Coalesced, as torch 2.x writes a coalesced tensor; and
+//     (compressed_indices, plain_indices, values, size) for the compressed
+//     layouts, as torch 2.x writes and reads them;
+//   - a *NestedTensor as _rebuild_nested_tensor(buffer, sizes, strides,
+//     storage_offsets), as torch 2.x writes it.
+//
+// Tensors sharing a *Storage share it in the file, with their own offsets
+// and strides; several of the dtypes without a storage class may view one
+// storage, as an UntypedStorage, beside U8 views.
 //
 // A cycle, a value of any other type, an unhashable dict key, a string
 // that is not UTF-8, a view outside its storage, one storage viewed with
-// two dtypes, or requires_grad on a tensor that is not floating point is
+// two dtypes that torch.save would refuse to write together, or
+// requires_grad on a tensor that is neither floating point nor complex is
 // an error naming its path in the tree; nothing is written to w then. An
 // error while streaming storages (reading a storage, writing to w) leaves
 // a partial file in w: write to a temporary file and rename it.
@@ -164,8 +193,8 @@ const pickleBatchSize = 1000
 type writeStorage struct {
 	key    string
 	s      *Storage
-	dtype  DType // element type the file records (that of the first tensor)
-	numel  int64 // elements of dtype
+	dtype  string // the storage's dtype as torch.save compares it (that of its first reference)
+	what   string
 	nbytes int64
 }
 
@@ -193,6 +222,7 @@ type pickler struct {
 	lazy     map[lazyKey]*Storage // storages with lazy bits applied
 	// hashables records which tuples can be dict keys.
 	hashables map[*any]bool
+	layouts   map[string]int // torch.layout values written, by name
 }
 
 func newPickler() *pickler {
@@ -205,6 +235,7 @@ func newPickler() *pickler {
 		byPtr:   make(map[*Storage]*writeStorage),
 		byKey:   make(map[string]*writeStorage),
 		lazy:    make(map[lazyKey]*Storage),
+		layouts: make(map[string]int),
 	}
 }
 
@@ -495,11 +526,34 @@ func (p *pickler) value(v any, path *writePos) error {
 			p.op(opNONE)
 			return nil
 		}
-		s, err := p.storage(x, x.DType, path)
+		u, v3, err := typedUse(x.DType)
+		if class, ok := qstorageClass[x.qdtype]; ok {
+			u = storageUse{Global{"torch", class}, int64(x.DType.Size()), x.qdtype, x.qdtype}
+		} else if err == nil && v3 {
+			err = fmt.Errorf("torch.save writes no typed storage of %s", x.DType)
+		}
+		if err != nil {
+			return writeError(path, "%v", err)
+		}
+		s, err := p.storage(x, u, path)
 		if err != nil {
 			return err
 		}
-		p.persid(s)
+		if err := p.persid(s, u, path); err != nil {
+			return err
+		}
+	case *SparseTensor:
+		if x == nil {
+			p.op(opNONE)
+			return nil
+		}
+		return p.sparse(x, path)
+	case *NestedTensor:
+		if x == nil {
+			p.op(opNONE)
+			return nil
+		}
+		return p.nested(x, path)
 	case *Object:
 		if x == nil {
 			p.op(opNONE)
@@ -751,12 +805,12 @@ func (p *pickler) object(o *Object, path *writePos) error {
 		p.get(i)
 		return nil
 	}
-	leaves, err := Leaves(o)
+	state, err := leaves(o, true)
 	if err != nil {
 		return writeError(path, "object %s.%s: %v", o.Module, o.Name, err)
 	}
-	d := &Dict{Ordered: true, Entries: make([]DictEntry, len(leaves))}
-	for k, l := range leaves {
+	d := &Dict{Ordered: true, Entries: make([]DictEntry, len(state))}
+	for k, l := range state {
 		v := l.Value
 		switch x := v.(type) {
 		case *Object:
@@ -777,36 +831,61 @@ func (p *pickler) object(o *Object, path *writePos) error {
 	return nil
 }
 
-// storage returns the record of s, viewed as elements of dtype.
-func (p *pickler) storage(s *Storage, dtype DType, path *writePos) (*writeStorage, error) {
+// storageUse is how a reference to a storage names it in its persistent id: the
+// storage class, the size of its elements, and the storage's dtype as torch.save
+// compares them when several references meet one storage.
+type storageUse struct {
+	class Global
+	elem  int64
+	dtype string
+	what  string // the reference's dtype, for messages
+}
+
+// The classes of storages the writer names.
+var (
+	untypedStorage = Global{"torch.storage", "UntypedStorage"}
+	qstorageClass  = map[string]string{"qint8": "QInt8Storage", "quint8": "QUInt8Storage", "qint32": "QInt32Storage"}
+	qstoredDType   = map[string]DType{"qint8": I8, "quint8": U8, "qint32": I32}
+)
+
+// typedUse returns the use of a storage by a strided tensor of dtype d: its typed
+// storage (torch.FloatStorage, ...) for the dtypes torch has one for, else an
+// UntypedStorage, which _rebuild_tensor_v3 pairs with the dtype (v3 is true).
+func typedUse(d DType) (u storageUse, v3 bool, err error) {
+	if c, ok := storageClassOf[d]; ok {
+		dt := string(d)
+		if d == U8 {
+			dt = "uint8" // a ByteStorage and an UntypedStorage are both uint8 to torch
+		}
+		return storageUse{Global{"torch", c}, int64(d.Size()), dt, string(d)}, false, nil
+	}
+	if _, ok := dtypeNames[d]; !ok || d.Size() == 0 {
+		return storageUse{}, false, fmt.Errorf("unknown dtype %q", d)
+	}
+	return storageUse{untypedStorage, 1, "uint8", string(d) + " (an UntypedStorage)"}, true, nil
+}
+
+// storage returns the record of s for a reference of use u.
+func (p *pickler) storage(s *Storage, u storageUse, path *writePos) (*writeStorage, error) {
 	if out, ok := p.byPtr[s]; ok {
-		if out.dtype != dtype {
-			return nil, writeError(path, "storage is viewed both as %s and as %s; torch.save cannot write that", out.dtype, dtype)
+		if out.dtype != u.dtype {
+			return nil, writeError(path, "storage is viewed both as %s and as %s; torch.save cannot write that", out.what, u.what)
 		}
 		return out, nil
 	}
-	ss, ts := int64(s.DType.Size()), int64(dtype.Size())
+	ss := int64(s.DType.Size())
 	if ss == 0 {
 		return nil, writeError(path, "storage has unknown dtype %q", s.DType)
-	}
-	if ts == 0 {
-		return nil, writeError(path, "unknown dtype %q", dtype)
-	}
-	if _, ok := storageClassOf[dtype]; !ok {
-		return nil, writeError(path, "no torch storage class for dtype %s", dtype)
 	}
 	hi, nb := bits.Mul64(uint64(max(s.Len, 0)), uint64(ss))
 	if s.Len < 0 || hi != 0 || nb > 1<<62 {
 		return nil, writeError(path, "storage has invalid length %d", s.Len)
 	}
-	if nb%uint64(ts) != 0 {
-		return nil, writeError(path, "storage of %d bytes is not a whole number of %s elements", nb, dtype)
-	}
 	out := &writeStorage{
 		key:    strconv.Itoa(len(p.storages)),
 		s:      s,
-		dtype:  dtype,
-		numel:  int64(nb) / ts,
+		dtype:  u.dtype,
+		what:   u.what,
 		nbytes: int64(nb),
 	}
 	p.storages = append(p.storages, out)
@@ -815,28 +894,36 @@ func (p *pickler) storage(s *Storage, dtype DType, path *writePos) (*writeStorag
 	return out, nil
 }
 
-// storageClassOf names the torch storage class of each dtype.
+// storageClassOf names the torch storage class of each dtype that has one.
 var storageClassOf = map[DType]string{
 	F64: "DoubleStorage", F32: "FloatStorage", F16: "HalfStorage", BF16: "BFloat16Storage",
 	I64: "LongStorage", I32: "IntStorage", I16: "ShortStorage", I8: "CharStorage",
 	U8: "ByteStorage", BOOL: "BoolStorage", C64: "ComplexFloatStorage", C128: "ComplexDoubleStorage",
 }
 
-// persid writes the persistent id torch.save gives a storage: ('storage',
-// torch.<Dtype>Storage, key, 'cpu', numel), then BINPERSID.
-func (p *pickler) persid(s *writeStorage) {
+// persid writes the persistent id torch.save gives a storage: ('storage', class, key,
+// 'cpu', numel), numel counting elements of the class (bytes for an UntypedStorage),
+// then BINPERSID.
+func (p *pickler) persid(s *writeStorage, u storageUse, path *writePos) error {
+	if s.nbytes%u.elem != 0 {
+		return writeError(path, "storage of %d bytes is not a whole number of %s elements", s.nbytes, u.what)
+	}
 	p.op(opMARK)
 	p.memoStr(p.own, "storage")
-	p.global("torch", storageClassOf[s.dtype])
+	p.global(u.class.Module, u.class.Name)
 	p.memoStr(p.own, s.key)
 	p.memoStr(p.own, "cpu")
-	p.int(s.numel)
+	p.int(s.nbytes / u.elem)
 	p.tupleEnd(5)
 	p.op(opBINPERSID)
+	return nil
 }
 
-// tensor writes t as torch._utils._rebuild_tensor_v2(storage, offset, size,
-// stride, requires_grad, OrderedDict()).
+// tensor writes t as torch.save writes a tensor (torch/_tensor.py,
+// Tensor._reduce_ex_internal): _rebuild_tensor_v2(storage, offset, size, stride,
+// requires_grad, OrderedDict()) over its typed storage, or for the dtypes without
+// one _rebuild_tensor_v3(UntypedStorage, ..., OrderedDict(), dtype); a quantized
+// tensor as _rebuild_qtensor, a meta tensor as _rebuild_meta_tensor_no_storage.
 func (p *pickler) tensor(t *Tensor, path *writePos) error {
 	if i, ok := p.objs[t]; ok {
 		p.get(i)
@@ -845,46 +932,281 @@ func (p *pickler) tensor(t *Tensor, path *writePos) error {
 	if t.Storage == nil {
 		return writeError(path, "tensor has no storage")
 	}
+	if t.RequiresGrad && !isFloating(t.DType) && !t.DType.IsComplex() {
+		return writeError(path, "a %s tensor cannot require grad in torch", t.DType)
+	}
+	if t.Storage.src == nil && t.Storage.Device == "meta" {
+		return p.metaTensor(t, path)
+	}
+	if t.Quantization != nil {
+		return p.qtensor(t, path)
+	}
 	st, err := p.storageOf(t)
 	if err != nil {
 		return writeError(path, "%v", err)
 	}
-	s, err := p.storage(st, t.DType, path)
+	u, v3, err := typedUse(t.DType)
+	if err != nil {
+		return writeError(path, "%v", err)
+	}
+	s, err := p.storage(st, u, path)
 	if err != nil {
 		return err
 	}
-	strides := t.Strides
-	if strides == nil {
-		strides = contiguousStrides(t.Shape)
+	if err := p.checkView(t, s, path); err != nil {
+		return err
 	}
-	if err := checkWriteView(t.Shape, strides, t.Offset, s.numel); err != nil {
-		return writeError(path, "%v", err)
+	if v3 {
+		p.global("torch._utils", "_rebuild_tensor_v3")
+	} else {
+		p.global("torch._utils", "_rebuild_tensor_v2")
 	}
-	if t.RequiresGrad {
-		switch t.DType {
-		case F64, F32, F16, BF16, C64, C128:
-		default:
-			return writeError(path, "a %s tensor cannot require grad in torch", t.DType)
-		}
-	}
-	p.global("torch._utils", "_rebuild_tensor_v2")
 	p.op(opMARK)
-	p.persid(s)
-	p.int(int64(t.Offset))
-	p.ints(t.Shape)
-	p.ints(strides)
+	if err := p.persid(s, u, path); err != nil {
+		return err
+	}
+	p.view(t)
 	p.bool(t.RequiresGrad)
-	p.global("collections", "OrderedDict")
-	p.op(opEMPTYTUPLE, opREDUCE)
-	p.put()
-	p.tupleEnd(6)
+	p.hooks()
+	n := 6
+	if v3 {
+		p.global("torch", dtypeNames[t.DType])
+		n = 7
+	}
+	p.tupleEnd(n)
 	p.op(opREDUCE)
 	p.objs[t] = p.put()
 	return nil
 }
 
-// checkWriteView checks that a view lies within a storage of n elements.
-func checkWriteView(shape, strides []int, offset int, n int64) error {
+// view writes a tensor's storage offset, size and stride.
+func (p *pickler) view(t *Tensor) {
+	strides := t.Strides
+	if strides == nil {
+		strides = contiguousStrides(t.Shape)
+	}
+	p.int(int64(t.Offset))
+	p.ints(t.Shape)
+	p.ints(strides)
+}
+
+// hooks writes the empty backward hooks, OrderedDict().
+func (p *pickler) hooks() {
+	p.global("collections", "OrderedDict")
+	p.op(opEMPTYTUPLE, opREDUCE)
+	p.put()
+}
+
+// checkView checks t's view against the bytes of its storage's record.
+func (p *pickler) checkView(t *Tensor, s *writeStorage, path *writePos) error {
+	strides := t.Strides
+	if strides == nil {
+		strides = contiguousStrides(t.Shape)
+	}
+	if err := checkWriteView(t.Shape, strides, t.Offset, int64(t.DType.Size()), s.nbytes); err != nil {
+		return writeError(path, "%v", err)
+	}
+	return nil
+}
+
+// metaTensor writes a tensor of the meta device as
+// _rebuild_meta_tensor_no_storage(dtype, size, stride, requires_grad).
+func (p *pickler) metaTensor(t *Tensor, path *writePos) error {
+	name, ok := dtypeNames[t.DType]
+	if !ok {
+		return writeError(path, "unknown dtype %q", t.DType)
+	}
+	strides := t.Strides
+	if strides == nil {
+		strides = contiguousStrides(t.Shape)
+	}
+	if err := checkWriteView(t.Shape, strides, 0, 1, 1<<62); err != nil {
+		return writeError(path, "%v", err)
+	}
+	p.global("torch._utils", "_rebuild_meta_tensor_no_storage")
+	p.op(opMARK)
+	p.global("torch", name)
+	p.ints(t.Shape)
+	p.ints(strides)
+	p.bool(t.RequiresGrad)
+	p.tupleEnd(4)
+	p.op(opREDUCE)
+	p.objs[t] = p.put()
+	return nil
+}
+
+// qtensor writes a quantized tensor as torch.save does: _rebuild_qtensor(storage,
+// offset, size, stride, quantizer_params, requires_grad, OrderedDict()) over its
+// torch.QInt8Storage (QUInt8Storage, QInt32Storage), quantizer_params being
+// (per_tensor_affine, scale, zero_point) or (per_channel_affine, scales, zero_points,
+// axis), per_channel_affine also for per_channel_affine_float_qparams, as torch
+// writes it.
+func (p *pickler) qtensor(t *Tensor, path *writePos) error {
+	q := t.Quantization
+	class, ok := qstorageClass[q.DType]
+	if !ok || qstoredDType[q.DType] != t.DType {
+		return writeError(path, "a quantized tensor of torch.%s holds %s integers", q.DType, t.DType)
+	}
+	if t.Conj || t.Neg {
+		return writeError(path, "a quantized tensor has a lazy conjugate or negative bit")
+	}
+	if t.Storage.src == nil {
+		return writeError(path, "storage %q has no data", t.Storage.key)
+	}
+	u := storageUse{Global{"torch", class}, int64(t.DType.Size()), q.DType, q.DType}
+	s, err := p.storage(t.Storage, u, path)
+	if err != nil {
+		return err
+	}
+	if err := p.checkView(t, s, path); err != nil {
+		return err
+	}
+	switch q.Scheme {
+	case "per_tensor_affine":
+		if q.PerChannel() {
+			return writeError(path, "per_tensor_affine with per-channel parameters")
+		}
+	case "per_channel_affine", "per_channel_affine_float_qparams":
+		if !q.PerChannel() || q.ZeroPoints == nil || q.Axis < 0 || q.Axis >= len(t.Shape) {
+			return writeError(path, "%s without per-channel parameters along a dimension of %v", q.Scheme, t.Shape)
+		}
+	default:
+		return writeError(path, "unsupported quantization scheme %q", q.Scheme)
+	}
+	p.global("torch._utils", "_rebuild_qtensor")
+	p.op(opMARK)
+	if err := p.persid(s, u, path); err != nil {
+		return err
+	}
+	p.view(t)
+	if q.PerChannel() {
+		p.op(opMARK)
+		p.global("torch", "per_channel_affine")
+		if err := p.tensor(q.Scales, path.at("scale")); err != nil {
+			return err
+		}
+		if err := p.tensor(q.ZeroPoints, path.at("zero_point")); err != nil {
+			return err
+		}
+		p.int(int64(q.Axis))
+		p.tupleEnd(4)
+	} else {
+		p.global("torch", "per_tensor_affine")
+		p.float(q.Scale)
+		p.int(q.ZeroPoint)
+		p.tupleEnd(3)
+	}
+	p.bool(t.RequiresGrad)
+	p.hooks()
+	p.tupleEnd(7)
+	p.op(opREDUCE)
+	p.objs[t] = p.put()
+	return nil
+}
+
+// sparse writes a sparse tensor as Write documents: _rebuild_sparse_tensor(layout,
+// data), the size a torch.Size, the layout
+// torch.serialization._get_layout("torch.<layout>").
+func (p *pickler) sparse(x *SparseTensor, path *writePos) error {
+	if i, ok := p.objs[x]; ok {
+		p.get(i)
+		return nil
+	}
+	var parts []*Tensor
+	var names []string
+	switch x.Layout {
+	case "sparse_coo":
+		parts, names = []*Tensor{x.Indices, x.Values}, []string{"indices", "values"}
+	case "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc":
+		c, pl := compressedNames(x.Layout)
+		parts, names = []*Tensor{x.CompressedIndices, x.PlainIndices, x.Values}, []string{c, pl, "values"}
+	default:
+		return writeError(path, "unsupported sparse layout %q", x.Layout)
+	}
+	for i, t := range parts {
+		if t == nil {
+			return writeError(path.at(names[i]), "a %s tensor without its %s", x.Layout, names[i])
+		}
+	}
+	p.global("torch._utils", "_rebuild_sparse_tensor")
+	p.layout(x.Layout)
+	n := len(parts) + 1
+	if x.Layout == "sparse_coo" && x.Coalesced {
+		n++
+	}
+	if n > 3 {
+		p.op(opMARK)
+	}
+	for i, t := range parts {
+		if err := p.tensor(t, path.at(names[i])); err != nil {
+			return err
+		}
+	}
+	p.size(x.Shape)
+	if n == 4 && x.Layout == "sparse_coo" {
+		p.bool(true)
+	}
+	p.tupleEnd(n)
+	p.tupleEnd(2)
+	p.op(opREDUCE)
+	p.objs[x] = p.put()
+	return nil
+}
+
+// layout writes torch.<name>, a torch.layout, as torch pickles one:
+// torch.serialization._get_layout("torch.<name>"), memoized.
+func (p *pickler) layout(name string) {
+	if i, ok := p.layouts[name]; ok {
+		p.get(i)
+		return
+	}
+	p.global("torch.serialization", "_get_layout")
+	s := "torch." + name
+	p.op(opBINUNICODE)
+	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(s)))
+	p.buf = append(p.buf, s...)
+	p.put()
+	p.tupleEnd(1)
+	p.op(opREDUCE)
+	p.layouts[name] = p.put()
+}
+
+// size writes a torch.Size: torch.Size((d0, d1, ...)).
+func (p *pickler) size(shape []int) {
+	p.global("torch", "Size")
+	p.ints(shape)
+	p.tupleEnd(1)
+	p.op(opREDUCE)
+	p.put()
+}
+
+// nested writes a nested tensor as torch.save does: _rebuild_nested_tensor(buffer,
+// sizes, strides, storage_offsets).
+func (p *pickler) nested(x *NestedTensor, path *writePos) error {
+	if i, ok := p.objs[x]; ok {
+		p.get(i)
+		return nil
+	}
+	p.global("torch._utils", "_rebuild_nested_tensor")
+	p.op(opMARK)
+	for _, part := range x.parts() {
+		t, _ := part.Value.(*Tensor)
+		if t == nil {
+			return writeError(path.at(part.Name), "a nested tensor without its %s", part.Name)
+		}
+		if err := p.tensor(t, path.at(part.Name)); err != nil {
+			return err
+		}
+	}
+	p.tupleEnd(4)
+	p.op(opREDUCE)
+	p.objs[x] = p.put()
+	return nil
+}
+
+// checkWriteView checks that a view of elements of e bytes lies within a storage of
+// nb bytes.
+func checkWriteView(shape, strides []int, offset int, e, nb int64) error {
 	if len(strides) != len(shape) {
 		return fmt.Errorf("%d strides for %d dimensions", len(strides), len(shape))
 	}
@@ -909,8 +1231,11 @@ func checkWriteView(shape, strides []int, offset int, n int64) error {
 			return fmt.Errorf("strides %v overflow", strides)
 		}
 	}
-	if count > 0 && last >= uint64(n) {
-		return fmt.Errorf("view (offset %d, size %v, stride %v) reaches element %d of a storage of %d", offset, shape, strides, last, n)
+	if count == 0 {
+		return nil
+	}
+	if hi, end := bits.Mul64(last+1, uint64(e)); hi != 0 || end > uint64(nb) {
+		return fmt.Errorf("view (offset %d, size %v, stride %v) reaches element %d, beyond a storage of %d bytes", offset, shape, strides, last, nb)
 	}
 	return nil
 }

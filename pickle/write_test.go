@@ -38,8 +38,8 @@ func writeReread(t *testing.T, root any, opts *WriteOptions) (*File, []byte) {
 // Write wrote of it.
 type writeComparer struct {
 	t        *testing.T
-	storages map[*Storage]*Storage // original -> written
-	back     map[*Storage]*Storage
+	storages map[any]*Storage // original (a *Storage, or a lazyKey for a storage seen with lazy bits) -> written
+	back     map[*Storage]any
 	tensors  map[*Tensor]*Tensor
 	seen     map[any]any // containers of the original -> their copy
 	errs     int
@@ -48,8 +48,8 @@ type writeComparer struct {
 func newWriteComparer(t *testing.T) *writeComparer {
 	return &writeComparer{
 		t:        t,
-		storages: map[*Storage]*Storage{},
-		back:     map[*Storage]*Storage{},
+		storages: map[any]*Storage{},
+		back:     map[*Storage]any{},
 		tensors:  map[*Tensor]*Tensor{},
 		seen:     map[any]any{},
 	}
@@ -197,6 +197,26 @@ func (c *writeComparer) compare(path string, want, got any) {
 		if !reflect.DeepEqual(want, got) {
 			c.errorf(path, "got %#v (%T), want the numpy scalar %#v", got, got, want)
 		}
+	case *SparseTensor:
+		g, ok := got.(*SparseTensor)
+		if !ok {
+			c.errorf(path, "got %T, want a sparse tensor", got)
+			return
+		}
+		c.sparse(path, w, g)
+	case *NestedTensor:
+		g, ok := got.(*NestedTensor)
+		if !ok {
+			c.errorf(path, "got %T, want a nested tensor", got)
+			return
+		}
+		if c.shared(path, w, g) {
+			return
+		}
+		wp, gp := w.parts(), g.parts()
+		for i := range wp {
+			c.compare(join(path, wp[i].Name), wp[i].Value, gp[i].Value)
+		}
 	default:
 		if !writeSameScalar(want, got) {
 			c.errorf(path, "got %#v (%T), want %#v (%T)", got, got, want, want)
@@ -206,16 +226,29 @@ func (c *writeComparer) compare(path string, want, got any) {
 
 func (c *writeComparer) storage(path string, w, g *Storage) {
 	c.t.Helper()
-	if prev, ok := c.storages[w]; ok {
+	c.storageAs(path, w, w, g)
+}
+
+// storageAs checks that the storage g of the copy is met wherever the original met
+// the storage w, identified by id (w, or w with lazy bits applied).
+func (c *writeComparer) storageAs(path string, id any, w, g *Storage) {
+	c.t.Helper()
+	if prev, ok := c.storages[id]; ok {
 		if prev != g {
 			c.errorf(path, "storage %q was shared in the original, not in the copy", w.Key())
 		}
 		return
 	}
-	if prev, ok := c.back[g]; ok && prev != w {
-		c.errorf(path, "storages %q and %q of the original share one storage in the copy", prev.Key(), w.Key())
+	if prev, ok := c.back[g]; ok && prev != id {
+		c.errorf(path, "two storages of the original (%q) share one storage in the copy", w.Key())
 	}
-	c.storages[w], c.back[g] = g, w
+	c.storages[id], c.back[g] = g, id
+	if w.Device == "meta" && w.src == nil {
+		if g.Device != "meta" || g.src != nil {
+			c.errorf(path, "a meta tensor is written with data on %q", g.Device)
+		}
+		return
+	}
 	if g.Device != "cpu" {
 		c.errorf(path, "device %q, want cpu", g.Device)
 	}
@@ -230,7 +263,19 @@ func (c *writeComparer) tensor(path string, w, g *Tensor) {
 		return
 	}
 	c.tensors[w] = g
-	c.storage(path, w.Storage, g.Storage)
+	if w.Storage.Device == "meta" && w.Storage.src == nil {
+		// torch writes every meta tensor apart: they share no storage.
+		if g.Storage.Device != "meta" || g.Storage.src != nil {
+			c.errorf(path, "a meta tensor is written with data on %q", g.Storage.Device)
+		}
+	} else if w.Conj || w.Neg {
+		if g.Conj || g.Neg {
+			c.errorf(path, "the copy has a lazy bit")
+		}
+		c.storageAs(path, lazyKey{w.Storage, w.DType, w.Conj, w.Neg}, w.Storage, g.Storage)
+	} else {
+		c.storage(path, w.Storage, g.Storage)
+	}
 	ws := w.Strides
 	if ws == nil {
 		ws = contiguousStrides(w.Shape)
@@ -244,13 +289,17 @@ func (c *writeComparer) tensor(path string, w, g *Tensor) {
 	if w.Storage.DType == w.DType && g.Storage.Len != w.Storage.Len {
 		c.errorf(path, "storage of %d elements, want %d", g.Storage.Len, w.Storage.Len)
 	}
+	c.quantization(path, w.Quantization, g.Quantization)
 	wb, werr := w.Bytes()
 	gb, err := g.Bytes()
 	if werr != nil {
-		// A view Bytes refuses to materialise (a large expand) must be
-		// refused in the copy too.
+		// A view Bytes refuses to materialise (a large expand), or a meta tensor's,
+		// must be refused in the copy too.
 		if err == nil {
 			c.errorf(path, "original: %v; the copy reads", werr)
+		}
+		if errors.Is(werr, ErrNoData) != errors.Is(err, ErrNoData) {
+			c.errorf(path, "original: %v; copy: %v", werr, err)
 		}
 		return
 	}
@@ -260,6 +309,50 @@ func (c *writeComparer) tensor(path string, w, g *Tensor) {
 	}
 	if !bytes.Equal(wb, gb) {
 		c.errorf(path, "bytes differ")
+	}
+}
+
+// quantization compares the quantization parameters of a tensor and its copy.
+func (c *writeComparer) quantization(path string, w, g *Quantization) {
+	c.t.Helper()
+	if (w == nil) != (g == nil) {
+		c.errorf(path, "quantization %v, want %v", g, w)
+		return
+	}
+	if w == nil {
+		return
+	}
+	if g.DType != w.DType || g.Scheme != w.Scheme || g.PerChannel() != w.PerChannel() {
+		c.errorf(path, "quantized %s %s (per channel %v), want %s %s (per channel %v)",
+			g.DType, g.Scheme, g.PerChannel(), w.DType, w.Scheme, w.PerChannel())
+		return
+	}
+	if !w.PerChannel() {
+		if math.Float64bits(g.Scale) != math.Float64bits(w.Scale) || g.ZeroPoint != w.ZeroPoint {
+			c.errorf(path, "scale %v zero point %d, want %v and %d", g.Scale, g.ZeroPoint, w.Scale, w.ZeroPoint)
+		}
+		return
+	}
+	if g.Axis != w.Axis {
+		c.errorf(path, "axis %d, want %d", g.Axis, w.Axis)
+	}
+	c.tensor(path+".scale", w.Scales, g.Scales)
+	c.tensor(path+".zero_point", w.ZeroPoints, g.ZeroPoints)
+}
+
+// sparse compares a sparse tensor and its copy, component by component.
+func (c *writeComparer) sparse(path string, w, g *SparseTensor) {
+	c.t.Helper()
+	if c.shared(path, w, g) {
+		return
+	}
+	if g.Layout != w.Layout || !writeEqualInts(g.Shape, w.Shape) || g.Coalesced != w.Coalesced {
+		c.errorf(path, "%s %v coalesced %v, want %s %v coalesced %v", g.Layout, g.Shape, g.Coalesced, w.Layout, w.Shape, w.Coalesced)
+		return
+	}
+	wp, gp := w.parts(), g.parts()
+	for i := range wp {
+		c.compare(join(path, wp[i].Name), wp[i].Value, gp[i].Value)
 	}
 }
 
@@ -368,7 +461,9 @@ func TestWriteRoundTripFixtures(t *testing.T) {
 	files = append(files, writeFixtureFiles(t, filepath.Join("..", "testdata", "pickle"), pm)...)
 	files = append(files, writeFixtureFiles(t, filepath.Join("..", "testdata", "convert"), nil)...)
 	files = append(files, writeFixtureFiles(t, filepath.Join("..", "testdata", "notebook"), nil)...)
-	if len(files) < 40 {
+	files = append(files, writeFixtureFiles(t, filepath.Join("..", "testdata", "pickle", "torch2"),
+		loadManifest(t, filepath.Join("..", "testdata", "pickle", "torch2", "MANIFEST.json")))...)
+	if len(files) < 60 {
 		t.Fatalf("found only %d fixtures", len(files))
 	}
 	for _, path := range files {
@@ -485,45 +580,62 @@ func TestWriteZipLayout(t *testing.T) {
 // record for strings, and an nn.Parameter is written as a tensor.)
 func TestWriteTorchBytes(t *testing.T) {
 	for _, name := range []string{"tensor.pt", "state_dict.pt", "proto2.pt", "dtypes.pt", "views.pt"} {
-		t.Run(name, func(t *testing.T) {
-			orig, err := os.ReadFile(filepath.Join("..", "testdata", "pickle", name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			onames, orecs, ofiles := writtenRecords(t, orig)
-			archive := strings.SplitN(onames[0], "/", 2)[0]
-			f, err := NewReader(bytes.NewReader(orig), int64(len(orig)), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var buf bytes.Buffer
-			if err := Write(&buf, f.Root, &WriteOptions{Archive: archive}); err != nil {
-				t.Fatal(err)
-			}
-			gnames, grecs, _ := writtenRecords(t, buf.Bytes())
-			// torch 1.13 writes no byteorder record.
-			var without []string
-			for _, n := range gnames {
-				if n != archive+"/byteorder" {
-					without = append(without, n)
-				}
-			}
-			if strings.Join(without, " ") != strings.Join(onames, " ") {
-				t.Fatalf("records %q, torch wrote %q", gnames, onames)
-			}
-			for _, n := range onames {
-				if !bytes.Equal(grecs[n], orecs[n]) {
-					t.Errorf("record %s differs from torch's", n)
-				}
-			}
-			// data.pkl is the first record: its local header, padding and
-			// data are torch's byte for byte.
-			end := ofiles[0].CompressedSize64
-			off, _ := ofiles[0].DataOffset()
-			if !bytes.Equal(buf.Bytes()[:off+int64(end)+16], orig[:off+int64(end)+16]) {
-				t.Errorf("the first record's bytes differ from torch's")
-			}
-		})
+		t.Run(name, func(t *testing.T) { checkTorchBytes(t, filepath.Join("..", "testdata", "pickle", name)) })
+	}
+}
+
+// TestWriteTorch2Bytes checks the same of what torch 2.x writes: the tensors of the
+// dtypes without a storage class (_rebuild_tensor_v3 over UntypedStorage, several
+// dtypes viewing one storage), sparse tensors of every layout, nested tensors, as
+// testdata/pickle/torch2/gen.py lays them out by the rules of torch 2.x's
+// torch/_tensor.py, which torch 1.13 cannot load; and quantized tensors of every scheme
+// and meta tensors as torch 1.13's torch.save wrote them, which torch 2.x writes alike.
+func TestWriteTorch2Bytes(t *testing.T) {
+	for _, name := range []string{"dtypes_v3.pt", "sparse_torch2.pt", "nested.pt", "quantized.pt", "meta.pt"} {
+		t.Run(name, func(t *testing.T) { checkTorchBytes(t, filepath.Join("..", "testdata", "pickle", "torch2", name)) })
+	}
+}
+
+// checkTorchBytes writes the checkpoint torch.save wrote at path back and compares
+// the records (but byteorder, which torch 1.13 does not write) and the first record's
+// bytes with torch's.
+func checkTorchBytes(t *testing.T, path string) {
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onames, orecs, ofiles := writtenRecords(t, orig)
+	archive := strings.SplitN(onames[0], "/", 2)[0]
+	f, err := NewReader(bytes.NewReader(orig), int64(len(orig)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, f.Root, &WriteOptions{Archive: archive}); err != nil {
+		t.Fatal(err)
+	}
+	gnames, grecs, _ := writtenRecords(t, buf.Bytes())
+	// torch 1.13 writes no byteorder record.
+	var without []string
+	for _, n := range gnames {
+		if n != archive+"/byteorder" {
+			without = append(without, n)
+		}
+	}
+	if strings.Join(without, " ") != strings.Join(onames, " ") {
+		t.Fatalf("records %q, torch wrote %q", gnames, onames)
+	}
+	for _, n := range onames {
+		if !bytes.Equal(grecs[n], orecs[n]) {
+			t.Errorf("record %s differs from torch's", n)
+		}
+	}
+	// data.pkl is the first record: its local header, padding and
+	// data are torch's byte for byte.
+	end := ofiles[0].CompressedSize64
+	off, _ := ofiles[0].DataOffset()
+	if !bytes.Equal(buf.Bytes()[:off+int64(end)+16], orig[:off+int64(end)+16]) {
+		t.Errorf("the first record's bytes differ from torch's")
 	}
 }
 

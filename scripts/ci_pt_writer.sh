@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The .pt writer: every readable fixture (and the shared corpus, when present) is
 # re-saved by `ptport convert IN -o OUT.pt` and loaded with torch.load(weights_only=True), then compared
-# with torch.load of the original.
+# with torch.load of the original; what torch 1.13 cannot load (torch 2.x's files) through torch
+# 2.x's rebuild functions (see check_pt_writer.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 files=()
-for f in testdata/pickle/*.pt testdata/convert/*.pt testdata/notebook/*.pt; do
+for f in testdata/pickle/*.pt testdata/pickle/torch2/*.pt testdata/convert/*.pt testdata/notebook/*.pt; do
 	files+=("$PWD/$f")
 done
 corpus=${PTPORT_CORPUS:-../shared/corpus}

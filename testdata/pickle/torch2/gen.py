@@ -22,8 +22,13 @@ _rebuild_* functions) and torch/serialization.py (the persistent ids of storages
   as torch 2.x names them are installed in the torch module while pickling.
 - tensors with the lazy conjugate or negative bit get the metadata torch 2.x appends,
   {'conj': True} / {'neg': True}, after the arguments of _rebuild_tensor_v2 (and v3).
-- sparse CSC, BSR and BSC tensors are pickled as torch 2.x's
-  _rebuild_sparse_tensor(layout, (compressed_indices, plain_indices, values, size)).
+- sparse CSR, CSC, BSR and BSC tensors are pickled as torch 2.x's
+  _rebuild_sparse_tensor(layout, (compressed_indices, plain_indices, values, size)), and
+  COO as _rebuild_sparse_tensor(layout, (indices, values, size, is_coalesced)), the size a
+  torch.Size.
+
+These files are also the byte layout ptport's writer must reproduce (its tests and
+scripts/check_pt_writer.py compare the records).
 - nested tensors are pickled as _rebuild_nested_tensor(buffer, sizes, strides,
   storage_offsets).
 - records with CRC-32 of 0, as torch 2.x writes after
@@ -36,8 +41,8 @@ numpy: conjugation and negation with torch's conj/resolve_conj and neg, the valu
 c10/util/Float8_*.h define.
 
 MANIFEST.json: {file: {"format", "tensors": {name: {"dtype", "shape", "sha256"
-[, "float64_sha256"] [, "no_data": true]}}, "values": {name: value}}} or {file:
-{"error": substring}}. sha256 is of the C-contiguous little-endian bytes ptport's
+[, "float64_sha256"] [, "no_data": true]}}, "values": {name: value} [, "qschemes": {name:
+qscheme}] [, "coalesced": {key: is_coalesced()}]}} or {file: {"error": substring}}. sha256 is of the C-contiguous little-endian bytes ptport's
 Tensor.Bytes returns; float64_sha256 of the values as float64 (Tensor.Float64s); a
 no_data tensor has a shape and no data (a meta tensor).
 """
@@ -178,7 +183,9 @@ def dtype_fixtures():
     obj, tensors = {}, {}
 
     def view(name, storage_bytes, st, dtype, offset, shape, stride, esize, out_dtype, values=None):
-        obj[name] = Reduce(v3, (st, offset, tuple(shape), tuple(stride), False, hooks(), dt[dtype]))
+        # Fresh size and stride tuples, as tuple(self.size()) and self.stride() are for
+        # each tensor torch 2.x pickles (the pickle memo shares none of them).
+        obj[name] = Reduce(v3, (st, offset, tuple(list(shape)), tuple(list(stride)), False, hooks(), dt[dtype]))
         # The view's elements in C order, read from the storage's bytes.
         idx = np.zeros(shape, dtype=np.int64) + offset
         for k, (n, s) in enumerate(zip(shape, stride)):
@@ -339,18 +346,25 @@ def quantized_fixtures():
     pc = torch.quantize_per_channel(x, scales, zps, 0, torch.qint8)
     pc1 = torch.quantize_per_channel(x, torch.linspace(0.01, 0.06, 6, dtype=torch.float64),
                                      torch.zeros(6, dtype=torch.int64), 1, torch.quint8)
+    # per_channel_affine_float_qparams (float zero points), which torch.save writes with
+    # the qscheme per_channel_affine and torch.load rebuilds from the zero points' dtype.
+    fq = torch.quantize_per_channel(x, torch.tensor([0.1, 0.2, 0.05, 0.4]), torch.tensor([0.5, 1.0, -1.0, 2.0]),
+                                    0, torch.quint8)
+    assert fq.qscheme() == torch.per_channel_affine_float_qparams
     lin = torch.nn.quantized.Linear(6, 4)
     lin.set_weight_bias(torch.quantize_per_tensor(torch.randn(4, 6), 0.03, 0, torch.qint8), torch.randn(4))
     obj = {"per_tensor_qint8": qt8, "per_tensor_quint8": qu8, "per_tensor_qint32": q32,
            "per_channel_axis0": pc, "per_channel_axis1": pc1, "per_tensor_t": qt8.t(), "float": x,
+           "per_channel_float_qparams": fq,
            "linear": lin.state_dict()}
     save(obj, "quantized.pt")
     got = load("quantized.pt")
-    tensors, values = {}, {}
+    tensors, values, qschemes = {}, {}, {}
 
     def add(name, t):
         if t.is_quantized:
             tensors[name] = describe(t)
+            qschemes[name] = str(t.qscheme()).replace("torch.", "")
             if t.qscheme() == torch.per_tensor_affine:
                 values[name + ".scale"] = t.q_scale()
                 values[name + ".zero_point"] = t.q_zero_point()
@@ -375,7 +389,8 @@ def quantized_fixtures():
         else:
             add(k, v)
     assert got["per_channel_axis1"].q_per_channel_axis() == 1
-    MANIFEST["quantized.pt"] = {"format": "zip", "tensors": tensors, "values": values}
+    assert got["per_channel_float_qparams"].qscheme() == torch.per_channel_affine_float_qparams
+    MANIFEST["quantized.pt"] = {"format": "zip", "tensors": tensors, "values": values, "qschemes": qschemes}
 
 
 def sparse_fixtures():
@@ -388,10 +403,12 @@ def sparse_fixtures():
     save(obj, "sparse.pt")
     got = load("sparse.pt")
     assert torch.equal(got["coo"].to_dense(), dense) and torch.equal(got["csr"].to_dense(), dense)
-    tensors, values = {"dense": describe(dense)}, {}
+    tensors, values, coalesced = {"dense": describe(dense)}, {}, {}
 
     def sparse(name, t, layout):
         values[name + ".layout"] = layout
+        if layout == "sparse_coo":
+            coalesced[name] = t.is_coalesced()
         for i, d in enumerate(t.shape):
             values[f"{name}.size.{i}"] = d
         if layout == "sparse_coo":
@@ -407,29 +424,35 @@ def sparse_fixtures():
     sparse("coo", got["coo"], "sparse_coo")
     sparse("hybrid", got["hybrid"], "sparse_coo")
     sparse("csr", got["csr"], "sparse_csr")
-    MANIFEST["sparse.pt"] = {"format": "zip", "tensors": tensors, "values": values}
+    # torch 1.13 records no is_coalesced: what it loads is not known to be coalesced.
+    assert coalesced == {"coo": False, "hybrid": False}, coalesced
+    MANIFEST["sparse.pt"] = {"format": "zip", "tensors": tensors, "values": values, "coalesced": coalesced}
 
-    # torch 2.x's _rebuild_sparse_tensor(layout, data) for the other compressed layouts.
+    # torch 2.x's _rebuild_sparse_tensor(layout, data) for every compressed layout, the
+    # size a torch.Size (Tensor.size()), as torch 2.x's _reduce_ex_internal writes them.
     csc = dense.to_sparse_csc()
     bsr = dense.to_sparse_bsr((2, 3))
     bsc = dense.to_sparse_bsc((2, 2))
     obj = {}
-    for name, t, layout in [("csc", csc, torch.sparse_csc), ("bsr", bsr, torch.sparse_bsr), ("bsc", bsc, torch.sparse_bsc)]:
+    for name, t, layout in [("csr", csr, torch.sparse_csr), ("csc", csc, torch.sparse_csc),
+                            ("bsr", bsr, torch.sparse_bsr), ("bsc", bsc, torch.sparse_bsc)]:
         if layout in (torch.sparse_csc, torch.sparse_bsc):
-            data = (t.ccol_indices(), t.row_indices(), t.values(), tuple(t.shape))
+            data = (t.ccol_indices(), t.row_indices(), t.values(), t.size())
         else:
-            data = (t.crow_indices(), t.col_indices(), t.values(), tuple(t.shape))
+            data = (t.crow_indices(), t.col_indices(), t.values(), t.size())
         obj[name] = Reduce(torch._utils._rebuild_sparse_tensor, (layout, data))
     # and COO as torch 2.x writes it, with is_coalesced.
+    assert coo.is_coalesced()
     obj["coo"] = Reduce(torch._utils._rebuild_sparse_tensor,
-                        (torch.sparse_coo, (coo._indices(), coo._values(), tuple(coo.shape), True)))
+                        (torch.sparse_coo, (coo._indices(), coo._values(), coo.size(), coo.is_coalesced())))
     save(obj, "sparse_torch2.pt")
-    tensors, values = {}, {}
+    tensors, values, coalesced = {}, {}, {}
+    sparse("csr", csr, "sparse_csr")
     sparse("csc", csc, "sparse_csc")
     sparse("bsr", bsr, "sparse_bsr")
     sparse("bsc", bsc, "sparse_bsc")
     sparse("coo", coo, "sparse_coo")
-    MANIFEST["sparse_torch2.pt"] = {"format": "zip", "tensors": tensors, "values": values}
+    MANIFEST["sparse_torch2.pt"] = {"format": "zip", "tensors": tensors, "values": values, "coalesced": coalesced}
 
 
 def nested_fixtures():
