@@ -260,32 +260,7 @@ func (r *reader) readPickleIn(src io.ReaderAt, start, limit, inFile int64, label
 
 // recordSource returns where a zip record's bytes can be read in place.
 func (r *reader) recordSource(f *zip.File) (io.ReaderAt, int64, int64, error) {
-	name := f.Name
-	if f.Flags&1 != 0 {
-		return nil, 0, 0, r.errf(name, "encrypted zip records are not supported")
-	}
-	size := f.UncompressedSize64
-	switch f.Method {
-	case zip.Store:
-		if f.CompressedSize64 != size {
-			return nil, 0, 0, r.errf(name, "stored record has compressed size %d but size %d", f.CompressedSize64, size)
-		}
-		off, err := f.DataOffset()
-		if err != nil {
-			return nil, 0, 0, r.errf(name, "%v", err)
-		}
-		if off < 0 || size > uint64(r.size) || off > r.size-int64(size) {
-			return nil, 0, 0, r.errf(name, "record of %d bytes at offset %d lies outside the file of %d bytes (truncated?)", size, off, r.size)
-		}
-		return r.ra, off, int64(size), nil
-	case zip.Deflate:
-		// Deflate expands at most 1032:1.
-		if f.CompressedSize64 > uint64(r.size) || size > 1032*f.CompressedSize64+1024 {
-			return nil, 0, 0, r.errf(name, "deflated record claims %d bytes from %d compressed bytes", size, f.CompressedSize64)
-		}
-		return &inflateSource{f: f, size: int64(size), name: name, r: r}, 0, int64(size), nil
-	}
-	return nil, 0, 0, r.errf(name, "unsupported zip compression method %d", f.Method)
+	return zipSource(r.name, f, r.ra, r.size)
 }
 
 // readRecord reads a whole record into memory, checking its CRC.
@@ -365,7 +340,11 @@ func (r *reader) readZip() (any, error) {
 			r.records[rest] = f
 		}
 	}
-	if err := r.checkOverlaps(r.records); err != nil {
+	recs := make([]*zip.File, 0, len(r.records))
+	for _, f := range r.records {
+		recs = append(recs, f)
+	}
+	if err := checkZipRecords(r.name, recs, r.size); err != nil {
 		return nil, err
 	}
 	if f, ok := r.records["byteorder"]; ok {

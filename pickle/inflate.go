@@ -18,14 +18,75 @@ const (
 	inflateWorkFloor  = 64 << 20
 )
 
+// ZipRecord returns the bytes of the record f of a zip archive of size
+// bytes in ra, read in place, and their number: a stored record is read from
+// ra; a deflated record is inflated from its start as far as each read asks,
+// never further, keeping its place for the next read. Reads in increasing
+// order inflate the record once; a read before the place reached starts
+// again from the record's start, and inflating more than 4 × the record's
+// size + 64 MiB in all is an error. The record's CRC-32 is checked when its
+// last byte is read. Errors are *FormatError naming the record.
+func ZipRecord(f *zip.File, ra io.ReaderAt, size int64) (io.ReaderAt, int64, error) {
+	src, off, n, err := zipSource("", f, ra, size)
+	if err != nil {
+		return nil, 0, err
+	}
+	if off != 0 {
+		src = io.NewSectionReader(src, off, n)
+	}
+	return src, n, nil
+}
+
+// CheckZipRecords returns a *FormatError when one of the records of a zip
+// archive of size bytes lies outside it or shares bytes of it with another
+// (each byte of a file belongs to one record at most, so that a file cannot
+// describe more data than it holds, as the safetensors format requires of
+// its tensors). Empty records are not checked.
+func CheckZipRecords(records []*zip.File, size int64) error {
+	return checkZipRecords("", records, size)
+}
+
+// zipSource returns where the bytes of record f of an archive of size bytes
+// in ra can be read in place: a source, the offset of the record's first
+// byte in it, and the record's size. file names the archive in errors.
+func zipSource(file string, f *zip.File, ra io.ReaderAt, size int64) (io.ReaderAt, int64, int64, error) {
+	errf := func(format string, args ...any) error {
+		return &FormatError{File: file, Where: f.Name, Msg: fmt.Sprintf(format, args...)}
+	}
+	if f.Flags&1 != 0 {
+		return nil, 0, 0, errf("encrypted zip records are not supported")
+	}
+	n := f.UncompressedSize64
+	switch f.Method {
+	case zip.Store:
+		if f.CompressedSize64 != n {
+			return nil, 0, 0, errf("stored record has compressed size %d but size %d", f.CompressedSize64, n)
+		}
+		off, err := f.DataOffset()
+		if err != nil {
+			return nil, 0, 0, errf("%v", err)
+		}
+		if off < 0 || n > uint64(size) || off > size-int64(n) {
+			return nil, 0, 0, errf("record of %d bytes at offset %d lies outside the file of %d bytes (truncated?)", n, off, size)
+		}
+		return ra, off, int64(n), nil
+	case zip.Deflate:
+		// Deflate expands at most 1032:1.
+		if f.CompressedSize64 > uint64(size) || n > 1032*f.CompressedSize64+1024 {
+			return nil, 0, 0, errf("deflated record claims %d bytes from %d compressed bytes", n, f.CompressedSize64)
+		}
+		return &inflateSource{f: f, size: int64(n), file: file}, 0, int64(n), nil
+	}
+	return nil, 0, 0, errf("unsupported zip compression method %d", f.Method)
+}
+
 // inflateSource is a deflated record read in place: it inflates the record
 // from its beginning up to the bytes asked for, never more, and keeps its
 // place for the next read.
 type inflateSource struct {
 	f    *zip.File
-	size int64 // inflated bytes
-	name string
-	r    *reader
+	size int64  // inflated bytes
+	file string // the archive, for errors
 
 	mu   sync.Mutex
 	rc   io.ReadCloser // nil before the first read and after the last byte
@@ -59,6 +120,10 @@ func (s *inflateSource) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
+func (s *inflateSource) errf(format string, args ...any) error {
+	return &FormatError{File: s.file, Where: s.f.Name, Msg: fmt.Sprintf(format, args...)}
+}
+
 func (s *inflateSource) read(p []byte, off int64) error {
 	if s.rc == nil || off < s.pos {
 		if s.rc != nil {
@@ -66,21 +131,21 @@ func (s *inflateSource) read(p []byte, off int64) error {
 		}
 		rc, err := s.f.Open()
 		if err != nil {
-			return s.r.errf(s.name, "%v", err)
+			return s.errf("%v", err)
 		}
 		s.rc, s.pos = rc, 0
 	}
 	s.work += off - s.pos + int64(len(p))
 	if limit := inflateWorkFactor*s.size + inflateWorkFloor; s.work > limit {
-		return s.r.errf(s.name, "reading the tensors of this deflated record in this order would inflate more than %d bytes (%d × its %d bytes + %d); refusing", limit, inflateWorkFactor, s.size, inflateWorkFloor)
+		return s.errf("reading the tensors of this deflated record in this order would inflate more than %d bytes (%d × its %d bytes + %d); refusing", limit, inflateWorkFactor, s.size, inflateWorkFloor)
 	}
 	if skip := off - s.pos; skip > 0 {
 		if _, err := io.CopyN(io.Discard, s.rc, skip); err != nil {
-			return s.r.errf(s.name, "%v", inflateError(err, s.size))
+			return s.errf("%v", inflateError(err, s.size))
 		}
 	}
 	if _, err := io.ReadFull(s.rc, p); err != nil {
-		return s.r.errf(s.name, "%v", inflateError(err, s.size))
+		return s.errf("%v", inflateError(err, s.size))
 	}
 	s.pos = off + int64(len(p))
 	if s.pos == s.size {
@@ -89,10 +154,10 @@ func (s *inflateSource) read(p []byte, off int64) error {
 		var b [1]byte
 		k, err := s.rc.Read(b[:])
 		if k > 0 {
-			return s.r.errf(s.name, "%v", inflateError(zip.ErrFormat, s.size))
+			return s.errf("%v", inflateError(zip.ErrFormat, s.size))
 		}
 		if err != io.EOF {
-			return s.r.errf(s.name, "%v", inflateError(err, s.size))
+			return s.errf("%v", inflateError(err, s.size))
 		}
 		s.rc.Close()
 		s.rc = nil
@@ -135,11 +200,7 @@ func (r *reader) inflateRecord(f *zip.File, size int64) ([]byte, error) {
 	return b, nil
 }
 
-// checkOverlaps refuses records whose bytes in the file overlap: each byte
-// of a file belongs to one record at most, so that a file cannot describe
-// more data than it holds (as the safetensors format requires of its
-// tensors). Empty records are not checked.
-func (r *reader) checkOverlaps(records map[string]*zip.File) error {
+func checkZipRecords(file string, records []*zip.File, size int64) error {
 	type span struct {
 		start, end int64
 		name       string
@@ -151,17 +212,17 @@ func (r *reader) checkOverlaps(records map[string]*zip.File) error {
 		}
 		off, err := f.DataOffset()
 		if err != nil {
-			return r.errf(f.Name, "%v", err)
+			return &FormatError{File: file, Where: f.Name, Msg: err.Error()}
 		}
-		if off < 0 || f.CompressedSize64 > uint64(r.size) || off > r.size-int64(f.CompressedSize64) {
-			return r.errf(f.Name, "record of %d bytes at offset %d lies outside the file of %d bytes (truncated?)", f.CompressedSize64, off, r.size)
+		if off < 0 || f.CompressedSize64 > uint64(size) || off > size-int64(f.CompressedSize64) {
+			return &FormatError{File: file, Where: f.Name, Msg: fmt.Sprintf("record of %d bytes at offset %d lies outside the file of %d bytes (truncated?)", f.CompressedSize64, off, size)}
 		}
 		spans = append(spans, span{off, off + int64(f.CompressedSize64), f.Name})
 	}
 	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
 	for i := 1; i < len(spans); i++ {
 		if a, b := spans[i-1], spans[i]; b.start < a.end {
-			return r.errf("zip directory", "records %s and %s share the bytes [%d, %d) of the file (overlapping records)", a.name, b.name, b.start, min(a.end, b.end))
+			return &FormatError{File: file, Where: "zip directory", Msg: fmt.Sprintf("records %s and %s share the bytes [%d, %d) of the file (overlapping records)", a.name, b.name, b.start, min(a.end, b.end))}
 		}
 	}
 	return nil

@@ -2,9 +2,9 @@ package npz
 
 import (
 	"archive/zip"
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -41,48 +41,44 @@ func metadataName(member string) (string, bool) {
 
 // Read reads the arrays of an npz file (numpy.savez or savez_compressed) of size bytes
 // from r as tensors named by their member names without ".npy"; name is how errors call
-// the file. Stored members are read lazily in place; compressed ones are inflated into
-// memory, never past their declared size. The member "__metadata__.npy" that Write
-// writes gives back the non-tensor values, listed after the tensors; string members
-// "__KEY__.npy" are metadata (see ReadMetadata), not tensors. Errors about the file's
-// content are *pickle.FormatError.
+// the file. Members are read lazily in place: a stored one's bytes from r, a compressed
+// one inflated as far as each read asks (see pickle.ZipRecord), so that reading the
+// file inflates only the members' headers. Members may not share bytes of the file. The
+// member "__metadata__.npy" that Write writes gives back the non-tensor values, listed
+// after the tensors; string members "__KEY__.npy" are metadata (see ReadMetadata), not
+// tensors. Errors about the file's content are *pickle.FormatError.
 func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, &pickle.FormatError{File: name, Where: "zip directory", Msg: err.Error()}
 	}
-	var leaves, values []pickle.Leaf
+	named := func(err error) error {
+		var fe *pickle.FormatError
+		if errors.As(err, &fe) && fe.File == "" {
+			c := *fe
+			c.File = name
+			return &c
+		}
+		return err
+	}
+	var members []*zip.File
 	for _, f := range zr.File {
+		if strings.HasSuffix(f.Name, ".npy") {
+			members = append(members, f)
+		}
+	}
+	if err := pickle.CheckZipRecords(members, size); err != nil {
+		return nil, named(err)
+	}
+	var leaves, values []pickle.Leaf
+	for _, f := range members {
 		bad := func(format string, args ...any) error {
 			return &pickle.FormatError{File: name, Where: "member " + f.Name, Msg: fmt.Sprintf(format, args...)}
 		}
-		if !strings.HasSuffix(f.Name, ".npy") {
-			continue
-		}
 		arr := strings.TrimSuffix(f.Name, ".npy")
-		if f.UncompressedSize64 > uint64(size)*1032 && f.Method != zip.Store {
-			return nil, bad("declares %d bytes from a %d-byte file", f.UncompressedSize64, size)
-		}
-		var body io.ReaderAt
-		var bodySize int64
-		switch f.Method {
-		case zip.Store:
-			off, err := f.DataOffset()
-			if err != nil || off+int64(f.UncompressedSize64) > size {
-				return nil, bad("data past the end of the file")
-			}
-			body, bodySize = io.NewSectionReader(r, off, int64(f.UncompressedSize64)), int64(f.UncompressedSize64)
-		default:
-			rc, err := f.Open()
-			if err != nil {
-				return nil, bad("%v", err)
-			}
-			b, err := io.ReadAll(io.LimitReader(rc, int64(f.UncompressedSize64)+1))
-			rc.Close()
-			if err != nil || uint64(len(b)) != f.UncompressedSize64 {
-				return nil, bad("inflating: %v", err)
-			}
-			body, bodySize = bytes.NewReader(b), int64(len(b))
+		body, bodySize, err := pickle.ZipRecord(f, r, size)
+		if err != nil {
+			return nil, named(err)
 		}
 		t, dataOff, descr, err := readNPY(body, bodySize)
 		if err != nil {
@@ -281,8 +277,15 @@ func npyHeader(descr string, shape []int) []byte {
 // non-tensor leaves as typed JSON in the 0-d string array "__metadata__"; and each
 // entry of meta as the 0-d string array "__KEY__", in key order, which ReadMetadata
 // gives back. NumPy has no bfloat16, so BF16 tensors are widened exactly to float32. A
-// key of meta must not be empty, "metadata" or hold a '/'.
+// key of meta must not be empty, "metadata" or hold a '/'. Member names are unique and
+// stay inside the archive: two leaves of one name, a tensor named like a member Write
+// writes itself ("__metadata__", "__KEY__" of a key of meta), and a name that is empty,
+// starts with '/', holds '\', NUL or a path component "", "." or "..", are an error
+// wrapping a *leaf.NameError, before anything is written.
 func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
+	if err := leaf.Unique(leaves); err != nil {
+		return fmt.Errorf("npz: %w", err)
+	}
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
 		if _, ok := metadataName("__" + k + "__"); !ok || strings.Contains(k, "/") {
@@ -292,6 +295,18 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	}
 	sort.Strings(keys)
 	tensors, values := leaf.Split(leaves)
+	own := map[string]bool{valuesMember: true}
+	for _, k := range keys {
+		own["__"+k+"__"] = true
+	}
+	for _, l := range tensors {
+		if err := memberName(l.Name); err != nil {
+			return fmt.Errorf("npz: %w", err)
+		}
+		if own[l.Name] {
+			return fmt.Errorf("npz: %w", &leaf.NameError{Name: l.Name, Reason: "Write writes a member of this name itself"})
+		}
+	}
 	zw := zip.NewWriter(w)
 	for _, l := range tensors {
 		t := l.Value.(*pickle.Tensor)
@@ -326,6 +341,26 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 		}
 	}
 	return zw.Close()
+}
+
+// memberName checks that name.npy is a member name that stays inside the archive
+// when it is extracted.
+func memberName(name string) error {
+	bad := func(why string) error { return &leaf.NameError{Name: name, Reason: why} }
+	switch {
+	case name == "":
+		return bad("an npz member needs a name")
+	case strings.HasPrefix(name, "/"):
+		return bad("an absolute path would be extracted outside the archive's folder")
+	case strings.ContainsAny(name, "\\\x00"):
+		return bad("a member name may not hold '\\' or NUL")
+	}
+	for _, c := range strings.Split(name, "/") {
+		if c == "" || c == "." || c == ".." {
+			return bad(fmt.Sprintf("the path component %q would be extracted outside the archive's folder or merged with another", c))
+		}
+	}
+	return nil
 }
 
 // writeString adds a 0-d NumPy string array (UTF-32) to the zip.

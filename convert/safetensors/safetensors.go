@@ -216,11 +216,21 @@ func dtypeList() string {
 // as safetensors counts 4-bit values); a tensor of a dtype outside DTypes is an error
 // wrapping a *DTypeError, before anything is written; the non-tensor leaves as typed JSON under
 // __metadata__["ptport.values"]; and each entry of meta as __metadata__["ptport.KEY"],
-// which ReadMetadata gives back. A key of meta must not be empty or "values".
+// which ReadMetadata gives back. A key of meta must not be empty or "values". Two
+// leaves of one name, or a tensor named "__metadata__", are an error wrapping a
+// *leaf.NameError, before anything is written.
 // When w is the writer of an atomic output file (convert.WriteFile), contiguous tensors
 // stored in a file are copied within the kernel where the system can.
 func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
+	if err := leaf.Unique(leaves); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
 	tensors, values := leaf.Split(leaves)
+	for _, l := range tensors {
+		if l.Name == "__metadata__" {
+			return fmt.Errorf("safetensors: %w", &leaf.NameError{Name: l.Name, Reason: "safetensors keeps its metadata under this name"})
+		}
+	}
 	hdr := []byte(`{"__metadata__":{"format":"pt"`)
 	keys := make([]string, 0, len(meta))
 	for k := range meta {

@@ -1,6 +1,10 @@
 package leaf
 
-import "github.com/ptport/ptport/pickle"
+import (
+	"fmt"
+
+	"github.com/ptport/ptport/pickle"
+)
 
 // Split separates tensors from the other leaves, keeping the order of each.
 func Split(leaves []pickle.Leaf) (tensors, values []pickle.Leaf) {
@@ -34,4 +38,27 @@ func Strides(shape []int) []int {
 		n *= shape[i]
 	}
 	return s
+}
+
+// Unique returns a *NameError for the first name that two leaves share: written to one
+// file, one would hide the other.
+func Unique(leaves []pickle.Leaf) error {
+	seen := make(map[string]bool, len(leaves))
+	for _, l := range leaves {
+		if seen[l.Name] {
+			return &NameError{Name: l.Name, Reason: "two leaves have this name (keys such as \"a.b\" and a[\"b\"] name the same path)"}
+		}
+		seen[l.Name] = true
+	}
+	return nil
+}
+
+// NameError reports a leaf name a format cannot write as it is.
+type NameError struct {
+	Name   string
+	Reason string
+}
+
+func (e *NameError) Error() string {
+	return fmt.Sprintf("cannot write the leaf %q: %s", e.Name, e.Reason)
 }

@@ -1,0 +1,131 @@
+package npz
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/flate"
+	"errors"
+	"hash/crc32"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/ptport/ptport/convert/internal/leaf"
+	"github.com/ptport/ptport/pickle"
+)
+
+func tensor(t *testing.T, n int) *pickle.Tensor {
+	tt, err := pickle.NewTensor(pickle.F32, []int{n}, make([]byte, 4*n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tt
+}
+
+func TestWriteNames(t *testing.T) {
+	x := tensor(t, 2)
+	for _, tc := range []struct {
+		leaves []pickle.Leaf
+		meta   map[string]string
+		want   string
+	}{
+		{[]pickle.Leaf{{Name: "a.b", Value: x}, {Name: "a.b", Value: x}}, nil, "two leaves have this name"},
+		{[]pickle.Leaf{{Name: "a", Value: x}, {Name: "a", Value: int64(1)}}, nil, "two leaves have this name"},
+		{[]pickle.Leaf{{Name: "__metadata__", Value: x}, {Name: "epoch", Value: int64(1)}}, nil, "writes a member of this name itself"},
+		{[]pickle.Leaf{{Name: "__note__", Value: x}}, map[string]string{"note": "n"}, "writes a member of this name itself"},
+		{[]pickle.Leaf{{Name: "../../x", Value: x}}, nil, `".."`},
+		{[]pickle.Leaf{{Name: "/etc/x", Value: x}}, nil, "absolute path"},
+		{[]pickle.Leaf{{Name: "a//b", Value: x}}, nil, `""`},
+		{[]pickle.Leaf{{Name: `a\b`, Value: x}}, nil, "may not hold"},
+		{[]pickle.Leaf{{Name: "a\x00", Value: x}}, nil, "may not hold"},
+		{[]pickle.Leaf{{Name: "", Value: x}}, nil, "needs a name"},
+	} {
+		var buf bytes.Buffer
+		err := Write(&buf, tc.leaves, tc.meta)
+		var ne *leaf.NameError
+		if !errors.As(err, &ne) || !strings.Contains(err.Error(), tc.want) || buf.Len() != 0 {
+			t.Errorf("%q: error %v after %d bytes, want a *leaf.NameError mentioning %s before any byte", tc.leaves[0].Name, err, buf.Len(), tc.want)
+		}
+	}
+	// Names with folders are fine; they are read back as they were.
+	var buf bytes.Buffer
+	if err := Write(&buf, []pickle.Leaf{{Name: "enc/layer.0", Value: x}, {Name: "__w__", Value: x}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Read("x.npz", bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil || len(back) != 2 || back[0].Name != "enc/layer.0" || back[1].Name != "__w__" {
+		t.Errorf("read back %v, %v", back, err)
+	}
+}
+
+// deflatedNPZ returns an npz whose one member, a float32 array of n zeros, is
+// deflated.
+func deflatedNPZ(t *testing.T, n int) []byte {
+	var stored bytes.Buffer
+	if err := Write(&stored, []pickle.Leaf{{Name: "w", Value: tensor(t, n)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	zr, _ := zip.NewReader(bytes.NewReader(stored.Bytes()), int64(stored.Len()))
+	rc, _ := zr.File[0].Open()
+	member, _ := io.ReadAll(rc)
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	var comp bytes.Buffer
+	fw, _ := flate.NewWriter(&comp, flate.BestCompression)
+	fw.Write(member)
+	fw.Close()
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "w.npy", Method: zip.Deflate, CRC32: crc32.ChecksumIEEE(member),
+		CompressedSize64: uint64(comp.Len()), UncompressedSize64: uint64(len(member))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(comp.Bytes())
+	zw.Close()
+	return out.Bytes()
+}
+
+func TestLazyMembers(t *testing.T) {
+	const n = 4 << 20 // 16 MiB of zeros, deflated
+	data := deflatedNPZ(t, n)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	leaves, err := Read("z.npz", bytes.NewReader(data), int64(len(data)))
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<20 {
+		t.Errorf("Read of a deflated member of 16 MiB allocated %d bytes", alloc)
+	}
+	tt := leaves[0].Value.(*pickle.Tensor)
+	if tt.NumBytes() != 4*n {
+		t.Fatalf("%v", tt.Shape)
+	}
+	runtime.ReadMemStats(&before)
+	if _, err := tt.WriteTo(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+		t.Errorf("streaming the member allocated %d bytes", alloc)
+	}
+}
+
+func TestOverlappingMembers(t *testing.T) {
+	x := tensor(t, 4)
+	var buf bytes.Buffer
+	if err := Write(&buf, []pickle.Leaf{{Name: "a", Value: x}, {Name: "b", Value: x}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	z := buf.Bytes()
+	// Point b's directory entry at a's local header.
+	cd := bytes.Index(z, []byte("PK\x01\x02"))
+	i := cd + bytes.Index(z[cd:], []byte("b.npy")) - 46
+	copy(z[i+42:i+46], []byte{0, 0, 0, 0})
+	_, err := Read("x.npz", bytes.NewReader(z), int64(len(z)))
+	var fe *pickle.FormatError
+	if !errors.As(err, &fe) || fe.File != "x.npz" || !strings.Contains(err.Error(), "overlapping records") {
+		t.Errorf("members sharing their bytes: error %v", err)
+	}
+}
