@@ -159,7 +159,7 @@ func ExampleStream_StepIndices() {
 	}
 	fmt.Println(ids)
 	// Output:
-	// Sequential(Embedding(5, 3), LSTM(3, 4, num_layers=2), Linear(in_features=4, out_features=5))
+	// Sequential(Embedding(5, 3), LSTM(3, 4, num_layers=2), Linear(in_features=4, out_features=5, bias=False))
 	// [1 3 1 1 1 2 2 3 3 2 2 3]
 }
 

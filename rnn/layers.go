@@ -269,9 +269,7 @@ func (l *Linear[T]) apply(sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[
 	return y, nil
 }
 
-func (l *Linear[T]) describe() string {
-	return fmt.Sprintf("Linear(in_features=%d, out_features=%d)", l.cfg.InFeatures, l.cfg.OutFeatures)
-}
+func (l *Linear[T]) describe() string { return l.cfg.String() }
 
 func (l *Linear[T]) widths() (takes, gives int) { return l.cfg.InFeatures, l.cfg.OutFeatures }
 
@@ -404,9 +402,7 @@ func (l *LayerNorm[T]) apply(sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tens
 	return y, nil
 }
 
-func (l *LayerNorm[T]) describe() string {
-	return fmt.Sprintf("LayerNorm(%s, eps=%g)", tupleString(l.cfg.NormalizedShape), l.cfg.Eps)
-}
+func (l *LayerNorm[T]) describe() string { return l.cfg.String() }
 
 func (l *LayerNorm[T]) widths() (takes, gives int) {
 	last := l.cfg.NormalizedShape[len(l.cfg.NormalizedShape)-1]

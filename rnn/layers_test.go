@@ -2,6 +2,7 @@ package rnn
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -130,7 +131,7 @@ func TestSequentialErrors(t *testing.T) {
 	}{
 		{nil, "at least one layer"},
 		{[]Layer[float32]{gru, emb}, "layer 1 is an Embedding"},
-		{[]Layer[float32]{emb, lin}, "layer 1, Linear(in_features=4, out_features=2), takes 4 features, but layer 0, Embedding(5, 3), gives 3"},
+		{[]Layer[float32]{emb, lin}, "layer 1, Linear(in_features=4, out_features=2, bias=False), takes 4 features, but layer 0, Embedding(5, 3), gives 3"},
 		{[]Layer[float32]{emb, tanh, lin}, "layer 0, Embedding(5, 3), gives 3"},
 		{[]Layer[float32]{emb, nil}, "layer 1 is nil"},
 	} {
@@ -142,7 +143,7 @@ func TestSequentialErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := s.String(), "Sequential(Embedding(5, 3), GRU(3, 4), Tanh(), Linear(in_features=4, out_features=2))"; got != want {
+	if got, want := s.String(), "Sequential(Embedding(5, 3), GRU(3, 4), Tanh(), Linear(in_features=4, out_features=2, bias=False))"; got != want {
 		t.Errorf("String() = %s, want %s", got, want)
 	}
 	if l := s.Layers(); len(l) != 4 || l[1] != Layer[float32](gru) {
@@ -221,5 +222,25 @@ func TestStreamAllocations(t *testing.T) {
 		id.Data[0] = int64(slices.Index(y.Data, slices.Max(y.Data)))
 	}); a != 0 {
 		t.Errorf("%v allocations per step", a)
+	}
+}
+
+func TestRepr(t *testing.T) {
+	for _, tc := range []struct {
+		s    fmt.Stringer
+		want string
+	}{
+		{Config{Mode: LSTM, InputSize: 8, HiddenSize: 16, NumLayers: 2, Bias: true, BatchFirst: true, ProjSize: 4}, "LSTM(8, 16, num_layers=2, batch_first=True, proj_size=4)"},
+		{Config{Mode: RNNReLU, InputSize: 3, HiddenSize: 5, NumLayers: 1}, "RNN(3, 5, nonlinearity='relu', bias=False)"},
+		{CellConfig{Mode: RNNReLU, InputSize: 3, HiddenSize: 4}, "RNNCell(3, 4, bias=False, nonlinearity=relu)"},
+		{CellConfig{Mode: LSTM, InputSize: 3, HiddenSize: 4, Bias: true}, "LSTMCell(3, 4)"},
+		{EmbeddingConfig{NumEmbeddings: 5, EmbeddingDim: 3, PaddingIdx: new(0), MaxNorm: 1, NormType: 1}, "Embedding(5, 3, padding_idx=0, max_norm=1.0, norm_type=1.0)"},
+		{LinearConfig{InFeatures: 3, OutFeatures: 4, Bias: true}, "Linear(in_features=3, out_features=4, bias=True)"},
+		{LayerNormConfig{NormalizedShape: []int{3}, Eps: 1e-5, ElementwiseAffine: true, Bias: true}, "LayerNorm((3,), eps=1e-05, elementwise_affine=True)"},
+		{LayerNormConfig{NormalizedShape: []int{3, 4}, Eps: 0.001}, "LayerNorm((3, 4), eps=0.001, elementwise_affine=False)"},
+	} {
+		if got := tc.s.String(); got != tc.want {
+			t.Errorf("got %s, want %s", got, tc.want)
+		}
 	}
 }

@@ -57,18 +57,7 @@ func (m *Model[T]) widths() (takes, gives int) {
 	return m.cfg.InputSize, m.cfg.directions() * m.cfg.outSize()
 }
 
-func (m *Model[T]) describe() string {
-	c := m.cfg
-	name := map[Mode]string{RNNTanh: "RNN", RNNReLU: "RNN", LSTM: "LSTM", GRU: "GRU"}[c.Mode]
-	s := fmt.Sprintf("%s(%d, %d", name, c.InputSize, c.HiddenSize)
-	if c.NumLayers > 1 {
-		s += fmt.Sprintf(", num_layers=%d", c.NumLayers)
-	}
-	if c.Bidirectional {
-		s += ", bidirectional=True"
-	}
-	return s + ")"
-}
+func (m *Model[T]) describe() string { return m.cfg.String() }
 
 // A cell in a Sequential computes one step: from zeros in Forward, from the previous
 // step's state in a Stream.
@@ -83,9 +72,7 @@ func (c *Cell[T]) apply(sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T]
 
 func (c *Cell[T]) widths() (takes, gives int) { return c.cfg.InputSize, c.cfg.HiddenSize }
 
-func (c *Cell[T]) describe() string {
-	return fmt.Sprintf("%s(%d, %d)", c.cfg.name(), c.cfg.InputSize, c.cfg.HiddenSize)
-}
+func (c *Cell[T]) describe() string { return c.cfg.String() }
 
 // Sequential runs layers one after the other, as torch.nn.Sequential does, passing each
 // layer's output to the next. A recurrent layer (Model, Cell) passes on its output alone:
@@ -125,8 +112,8 @@ func NewSequential[T Float](layers ...Layer[T]) (*Sequential[T], error) {
 // Layers returns the layers of s, in order.
 func (s *Sequential[T]) Layers() []Layer[T] { return append([]Layer[T](nil), s.layers...) }
 
-// String describes s as PyTorch prints a module: Sequential(Embedding(65, 32), LSTM(32,
-// 128), Linear(in_features=128, out_features=65)).
+// String describes s as PyTorch prints a module, on one line: Sequential(Embedding(65,
+// 32), LSTM(32, 128), Linear(in_features=128, out_features=65, bias=True)).
 func (s *Sequential[T]) String() string {
 	var b strings.Builder
 	b.WriteString("Sequential(")
