@@ -3,13 +3,18 @@
 //
 // Open reads a checkpoint: a file torch.save wrote (zip, legacy or tar format), a
 // safetensors file, an npz file or ptport's JSON export, told apart by their content,
-// never by their names. Load finds the recurrent module's weights in it (a bare
-// state_dict, a nested training checkpoint, prefixed keys, or a whole pickled module),
-// infers its configuration from the shapes, validates every key strictly, as
-// load_state_dict(strict=True) does, and builds an rnn.Model; the errors a caller
-// branches on are *AmbiguousError and *ValidationError. Inspect lists what a checkpoint
-// holds without reading tensor data. Export writes a checkpoint as safetensors, npz,
-// JSON or .pt.
+// never by their names; Checkpoint.Tensor gives any of its tensors by name. Load finds
+// the recurrent module's weights in it (an nn.RNN, LSTM or GRU, or a cell: RNNCell,
+// LSTMCell, GRUCell; in a bare state_dict, a nested training checkpoint, under prefixed
+// keys, or in a whole pickled module), infers its configuration from the shapes,
+// validates every key strictly, as load_state_dict(strict=True) does, and builds it; the
+// errors a caller branches on are *AmbiguousError and *ValidationError. Around the
+// recurrent module Load finds the whole model when it can (a pickled nn.Sequential, or
+// the Embedding, LayerNorm and Linear beside it, by their shapes), and a pickled
+// nn.Sequential of layers alone is a model too. RNN, Cell and Sequential give the typed
+// models of package rnn to keep and run, stepping included. Inspect lists what a
+// checkpoint holds without reading tensor data. Export writes a checkpoint as
+// safetensors, npz, JSON or .pt.
 //
 // Every output file is written atomically (WriteFile): to a temporary file beside the
 // target, synced, then renamed, so an interrupted run leaves the old file or the complete

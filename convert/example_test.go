@@ -7,8 +7,11 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/rnn"
 )
 
 // A service loads a model once and runs it: here the notebook's torch.nn.RNN(2, 4) on
@@ -123,4 +126,93 @@ func ExampleExport() {
 	// safetensors 28 leaves
 	// F32 [15 3]
 	// epoch = 3
+}
+
+// A complete port of a char-level model, Embedding -> LSTM -> Linear, trained by PyTorch
+// (testdata/charlstm/gen.py): the checkpoint holds the state_dict under "model" and the
+// vocabulary under "chars". Load finds the LSTM and, by their shapes, the embedding before
+// it and the head after it; a Stream of the whole model generates greedily, one character
+// at a time, the text PyTorch generated (testdata/charlstm/generated.txt).
+func Example_charLSTM() {
+	cp, err := convert.Open("../testdata/charlstm/checkpoint.pt", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cp.Close()
+	m, err := convert.Load(cp, convert.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, l := range m.Layers {
+		fmt.Printf("%q %s\n", l.Prefix, l.Module)
+	}
+	model, err := convert.Sequential[float32](m)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var chars string // the vocabulary: character i is token i
+	for _, l := range cp.Leaves {
+		if l.Name == "chars" {
+			chars, _ = l.Value.(string)
+		}
+	}
+
+	stream, err := model.NewStream(1) // one sequence, its LSTM state kept between steps
+	if err != nil {
+		log.Fatal(err)
+	}
+	text := []rune("It is a truth")
+	ids := &rnn.Tensor[int64]{Shape: []int{len(text)}} // unbatched: (steps)
+	for _, c := range text {
+		ids.Data = append(ids.Data, int64(strings.IndexRune(chars, c)))
+	}
+	logits, err := stream.StepIndices(ids) // the prompt at once: (steps, vocab)
+	if err != nil {
+		log.Fatal(err)
+	}
+	next := &rnn.Tensor[int64]{Data: []int64{0}, Shape: []int{1}}
+	for range 120 {
+		last := logits.Data[len(logits.Data)-len(chars):]
+		next.Data[0] = int64(slices.Index(last, slices.Max(last)))
+		text = append(text, []rune(chars)[next.Data[0]])
+		if logits, err = stream.StepIndices(next); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println(string(text))
+	// Output:
+	// "model.embedding." Embedding(37, 16)
+	// "model.lstm." LSTM(16, 48, num_layers=2)
+	// "model.fc." Linear(in_features=48, out_features=37, bias=True)
+	// It is a truther of the surrounding families, that a single man in possession of a wife. Bennet replied that he is last? Mr. Bennet re
+}
+
+// The typed model of package rnn, kept and run: here stepped one time step at a time
+// from the state the last step left, as a service serving a stream does.
+func ExampleRNN() {
+	cp, err := convert.Open("../testdata/notebook/model.pt", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cp.Close()
+	m, err := convert.Load(cp, convert.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := convert.RNN[float32](m) // m.DType is F32
+	s, err := r.NewState(1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	x, _ := rnn.NewTensor([]float32{0, 0}, 1, 2) // one step of the notebook's zeros, unbatched
+	for range 2 {
+		y, err := s.Step(x)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%.4f\n", y.Data)
+	}
+	// Output:
+	// [0.0997 0.0000 0.0000 0.0000]
+	// [0.1971 0.0000 0.0000 0.0000]
 }

@@ -18,10 +18,15 @@ import (
 // its kind, its layer and an optional direction suffix.
 var paramName = regexp.MustCompile(`^(.*?)(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l([0-9]+)(_reverse)?$`)
 
-// candidate is one recurrent module found in a checkpoint: the tensors under its prefix
-// and, when the checkpoint pickled the module itself, that module.
+// cellParamName matches the name of a cell's parameter (torch.nn.RNNCell, LSTMCell,
+// GRUCell): the prefix before it and its kind.
+var cellParamName = regexp.MustCompile(`^(.*?)(weight_ih|weight_hh|bias_ih|bias_hh)$`)
+
+// candidate is one recurrent module or cell found in a checkpoint: the tensors under its
+// prefix and, when the checkpoint pickled the module itself, that module.
 type candidate struct {
 	prefix  string
+	cell    bool
 	tensors map[string]*pickle.Tensor // by name without the prefix
 	order   []string
 	// others are the names (without the prefix) of the other tensors under the prefix,
@@ -31,31 +36,40 @@ type candidate struct {
 }
 
 // candidates groups the checkpoint's tensors by the prefix of their recurrent parameter
-// names, in the order the prefixes first appear.
+// names (a module's, with a layer suffix, or a cell's, without), in the order the
+// prefixes first appear.
 func candidates(cp *Checkpoint) []*candidate {
 	var list []*candidate
-	byPrefix := map[string]*candidate{}
+	type key struct {
+		prefix string
+		cell   bool
+	}
+	byPrefix := map[key]*candidate{}
 	for _, l := range cp.Leaves {
 		t, ok := l.Value.(*pickle.Tensor)
 		if !ok {
 			continue
 		}
-		m := paramName.FindStringSubmatch(l.Name)
-		if m == nil {
+		k := key{}
+		if m := paramName.FindStringSubmatch(l.Name); m != nil {
+			k.prefix = m[1]
+		} else if m := cellParamName.FindStringSubmatch(l.Name); m != nil {
+			k = key{m[1], true}
+		} else {
 			continue
 		}
-		c := byPrefix[m[1]]
+		c := byPrefix[k]
 		if c == nil {
-			c = &candidate{prefix: m[1], tensors: map[string]*pickle.Tensor{}}
-			byPrefix[m[1]] = c
+			c = &candidate{prefix: k.prefix, cell: k.cell, tensors: map[string]*pickle.Tensor{}}
+			byPrefix[k] = c
 			list = append(list, c)
 		}
-		name := strings.TrimPrefix(l.Name, m[1])
+		name := strings.TrimPrefix(l.Name, k.prefix)
 		c.tensors[name] = t
 		c.order = append(c.order, name)
 	}
 	for _, l := range cp.Leaves {
-		if _, ok := l.Value.(*pickle.Tensor); !ok || paramName.MatchString(l.Name) {
+		if _, ok := l.Value.(*pickle.Tensor); !ok || paramName.MatchString(l.Name) || cellParamName.MatchString(l.Name) {
 			continue
 		}
 		for _, c := range list {
@@ -64,17 +78,21 @@ func candidates(cp *Checkpoint) []*candidate {
 			}
 		}
 	}
-	for prefix, mod := range rnnModules(cp.Root) {
-		if c := byPrefix[prefix]; c != nil {
-			c.module = mod
+	for prefix, mod := range modules(cp.Root) {
+		switch class := moduleClass(mod); class {
+		case "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell":
+			if c := byPrefix[key{prefix, strings.HasSuffix(class, "Cell")}]; c != nil {
+				c.module = mod
+			}
 		}
 	}
 	return list
 }
 
-// rnnModules finds the pickled torch.nn.RNN, LSTM and GRU modules in the object tree, by
-// the prefix their parameters' names have.
-func rnnModules(root any) map[string]*pickle.Object {
+// modules finds the pickled torch.nn modules in the object tree (and the objects of
+// other classes that hold them in their _modules), by the prefix their parameters' names
+// have.
+func modules(root any) map[string]*pickle.Object {
 	found := map[string]*pickle.Object{}
 	seen := map[any]bool{}
 	budget := 1 << 20
@@ -105,7 +123,7 @@ func rnnModules(root any) map[string]*pickle.Object {
 				return
 			}
 			seen[v] = true
-			if rnnClass(v) != "" {
+			if _, ok := v.Attr("_modules"); ok || moduleClass(v) != "" {
 				found[prefix] = v
 			}
 			if mods, ok := v.Attr("_modules"); ok {
@@ -132,16 +150,13 @@ func keyString(k any) string {
 	return fmt.Sprint(k)
 }
 
-// rnnClass is "RNN", "LSTM" or "GRU" for a pickled module of those classes, else "".
-func rnnClass(o *pickle.Object) string {
-	if !strings.HasPrefix(o.Module, "torch.nn.modules") {
+// moduleClass is the class name of a pickled module of torch.nn ("LSTM", "Linear",
+// "Sequential", ...), or "" for an object of another class.
+func moduleClass(o *pickle.Object) string {
+	if !strings.HasPrefix(o.Module, "torch.nn.modules.") {
 		return ""
 	}
-	switch o.Name {
-	case "RNN", "LSTM", "GRU":
-		return o.Name
-	}
-	return ""
+	return o.Name
 }
 
 // Options are the settings of a model that a state_dict does not store.
@@ -157,6 +172,10 @@ type Options struct {
 	// batch_first; a pickled module's own batch_first also sets it, and BatchFirst with
 	// a pickled module whose batch_first is False is an error.
 	BatchFirst bool
+	// Whole makes Forward run the whole model (Model.Layers) from its input, token ids
+	// for an Embedding, to its output, not the recurrent module alone. It is an error when
+	// the layers around the recurrent module are not known.
+	Whole bool
 }
 
 // AmbiguousError reports a checkpoint that holds several recurrent modules when no
@@ -176,15 +195,20 @@ func (e *AmbiguousError) Error() string {
 type ValidationError struct {
 	File       string
 	Prefix     string
-	Config     rnn.Config
-	Missing    []string // expected parameters absent from the file
-	Unexpected []string // parameters the configuration has no place for
-	Mismatched []string // "name: shape [a b] in file, [c d] expected"
+	Config     rnn.Config // a cell's: a one-layer network of its mode
+	Cell       bool       // the module is a cell
+	Missing    []string   // expected parameters absent from the file
+	Unexpected []string   // parameters the configuration has no place for
+	Mismatched []string   // "name: shape [a b] in file, [c d] expected"
 }
 
 func (e *ValidationError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: the tensors under %q do not fit %s", e.File, e.Prefix, describe(e.Config))
+	module := e.Config.String()
+	if e.Cell {
+		module = cellConfig(e.Config).String()
+	}
+	fmt.Fprintf(&b, "%s: the tensors under %q do not fit %s", e.File, e.Prefix, module)
 	if len(e.Missing) > 0 {
 		fmt.Fprintf(&b, "\n  missing keys: %s", strings.Join(e.Missing, ", "))
 	}
@@ -195,31 +219,6 @@ func (e *ValidationError) Error() string {
 		fmt.Fprintf(&b, "\n  size mismatch: %s", m)
 	}
 	return b.String()
-}
-
-// describe spells a configuration like PyTorch's module repr.
-func describe(c rnn.Config) string {
-	name := map[rnn.Mode]string{rnn.RNNTanh: "RNN", rnn.RNNReLU: "RNN", rnn.LSTM: "LSTM", rnn.GRU: "GRU"}[c.Mode]
-	s := fmt.Sprintf("%s(%d, %d", name, c.InputSize, c.HiddenSize)
-	if c.NumLayers != 1 {
-		s += fmt.Sprintf(", num_layers=%d", c.NumLayers)
-	}
-	if c.Mode == rnn.RNNReLU {
-		s += ", nonlinearity='relu'"
-	}
-	if !c.Bias {
-		s += ", bias=False"
-	}
-	if c.BatchFirst {
-		s += ", batch_first=True"
-	}
-	if c.Bidirectional {
-		s += ", bidirectional=True"
-	}
-	if c.ProjSize > 0 {
-		s += fmt.Sprintf(", proj_size=%d", c.ProjSize)
-	}
-	return s + ")"
 }
 
 // choose picks the candidate the options select.
@@ -238,11 +237,11 @@ func choose(cp *Checkpoint, cands []*candidate, opts Options) (*candidate, error
 		if len(have) == 0 {
 			return nil, fmt.Errorf("%s: no recurrent module weights (weight_ih_l0, ...) found", cp.Path)
 		}
-		return nil, fmt.Errorf("%s: no recurrent module under prefix %q; found %s", cp.Path, opts.Prefix, strings.Join(have, ", "))
+		return nil, fmt.Errorf("%s: no recurrent module or cell under prefix %q; found %s", cp.Path, opts.Prefix, strings.Join(have, ", "))
 	}
 	switch len(cands) {
 	case 0:
-		return nil, fmt.Errorf("%s: no recurrent module weights (weight_ih_l0, weight_hh_l0, ...) found among its %d tensors", cp.Path, leaf.CountTensors(cp.Leaves))
+		return nil, fmt.Errorf("%s: no recurrent module weights (weight_ih_l0, weight_hh_l0, ... or a cell's weight_ih, weight_hh, ...) found among its %d tensors", cp.Path, leaf.CountTensors(cp.Leaves))
 	case 1:
 		return cands[0], nil
 	}
@@ -250,7 +249,7 @@ func choose(cp *Checkpoint, cands []*candidate, opts Options) (*candidate, error
 	for _, c := range cands {
 		arch := "(unrecognized shapes)"
 		if cfg, ierr := infer(c, opts); ierr == nil {
-			arch = describe(cfg)
+			arch = c.describe(cfg)
 		}
 		err.Candidates = append(err.Candidates, fmt.Sprintf("%q %s", c.prefix, arch))
 	}
@@ -260,6 +259,9 @@ func choose(cp *Checkpoint, cands []*candidate, opts Options) (*candidate, error
 // infer derives the configuration: from the pickled module's attributes when there is
 // one, from the tensors' names and shapes otherwise.
 func infer(c *candidate, opts Options) (rnn.Config, error) {
+	if c.cell {
+		return inferCell(c, opts)
+	}
 	if c.module != nil {
 		return fromModule(c.module, opts)
 	}
@@ -313,7 +315,7 @@ func infer(c *candidate, opts Options) (rnn.Config, error) {
 	}
 	cfg.BatchFirst = opts.BatchFirst
 	if opts.Nonlinearity != "" && cfg.Mode != rnn.RNNTanh && cfg.Mode != rnn.RNNReLU {
-		return cfg, fmt.Errorf("the nonlinearity option applies to nn.RNN only; the module is %s", describe(cfg))
+		return cfg, fmt.Errorf("the nonlinearity option applies to nn.RNN only; the module is %s", cfg.String())
 	}
 	return cfg, nil
 }
@@ -334,6 +336,100 @@ func transposedConfig(ih, hh []int, proj bool) (rnn.Config, bool) {
 		return rnn.Config{}, false // 1 gate: square weight_hh, which loads
 	}
 	return cfg, true
+}
+
+// inferCell derives a cell's configuration, as a one-layer network of its mode: from the
+// pickled cell's attributes, or from the tensors' shapes.
+func inferCell(c *candidate, opts Options) (rnn.Config, error) {
+	cfg := rnn.Config{NumLayers: 1}
+	if opts.BatchFirst {
+		return cfg, errors.New("a cell takes one step of (batch, features): it has no batch_first")
+	}
+	if o := c.module; o != nil {
+		ints := map[string]*int{"input_size": &cfg.InputSize, "hidden_size": &cfg.HiddenSize}
+		for name, dst := range ints {
+			v, _ := o.Attr(name)
+			n, ok := v.(int64)
+			if !ok {
+				return cfg, fmt.Errorf("pickled %s module: %s is %T, not an int", o.Name, name, v)
+			}
+			*dst = int(n)
+		}
+		v, _ := o.Attr("bias")
+		b, ok := v.(bool)
+		if !ok {
+			return cfg, fmt.Errorf("pickled %s module: bias is %T, not a bool", o.Name, v)
+		}
+		cfg.Bias = b
+		switch o.Name {
+		case "LSTMCell":
+			cfg.Mode = rnn.LSTM
+		case "GRUCell":
+			cfg.Mode = rnn.GRU
+		default:
+			nl, _ := o.Attr("nonlinearity")
+			switch nl {
+			case "tanh":
+				cfg.Mode = rnn.RNNTanh
+			case "relu":
+				cfg.Mode = rnn.RNNReLU
+			default:
+				return cfg, fmt.Errorf("pickled RNNCell module has nonlinearity %v", nl)
+			}
+		}
+	} else {
+		ih, hh := c.tensors["weight_ih"], c.tensors["weight_hh"]
+		if ih == nil || hh == nil || len(ih.Shape) != 2 || len(hh.Shape) != 2 {
+			return cfg, errors.New("weight_ih and weight_hh must be present and 2-D to infer the cell's configuration")
+		}
+		h := hh.Shape[1]
+		if h <= 0 || hh.Shape[0]%h != 0 {
+			return cfg, fmt.Errorf("weight_hh has shape %v: its rows are not a multiple of its hidden size %d", hh.Shape, h)
+		}
+		switch g := hh.Shape[0] / h; g {
+		case 1:
+			cfg.Mode = rnn.RNNTanh
+		case 3:
+			cfg.Mode = rnn.GRU
+		case 4:
+			cfg.Mode = rnn.LSTM
+		default:
+			return cfg, fmt.Errorf("weight_hh has shape %v: %d gates of hidden size %d is no RNNCell (1), GRUCell (3) or LSTMCell (4)", hh.Shape, g, h)
+		}
+		cfg.InputSize, cfg.HiddenSize = ih.Shape[1], h
+		cfg.Bias = c.tensors["bias_ih"] != nil || c.tensors["bias_hh"] != nil
+	}
+	switch {
+	case opts.Nonlinearity == "":
+	case cfg.Mode != rnn.RNNTanh && cfg.Mode != rnn.RNNReLU:
+		return cfg, fmt.Errorf("the nonlinearity option applies to nn.RNN and nn.RNNCell only; the cell is %s", cellConfig(cfg))
+	case c.module != nil && (opts.Nonlinearity == "relu") != (cfg.Mode == rnn.RNNReLU):
+		return cfg, fmt.Errorf("the options set nonlinearity %q, but the pickled RNNCell module has nonlinearity %s", opts.Nonlinearity, map[bool]string{true: "relu", false: "tanh"}[cfg.Mode == rnn.RNNReLU])
+	case opts.Nonlinearity == "relu":
+		cfg.Mode = rnn.RNNReLU
+	}
+	return cfg, nil
+}
+
+// cellConfig is the cell whose one step the one-layer network c computes.
+func cellConfig(c rnn.Config) rnn.CellConfig {
+	return rnn.CellConfig{Mode: c.Mode, InputSize: c.InputSize, HiddenSize: c.HiddenSize, Bias: c.Bias}
+}
+
+// params returns the parameters the candidate needs with configuration cfg.
+func (c *candidate) params(cfg rnn.Config) []rnn.Param {
+	if c.cell {
+		return cellConfig(cfg).Params()
+	}
+	return cfg.Params()
+}
+
+// describe spells the candidate's module with configuration cfg as PyTorch prints it.
+func (c *candidate) describe(cfg rnn.Config) string {
+	if c.cell {
+		return cellConfig(cfg).String()
+	}
+	return cfg.String()
 }
 
 // fromModule reads the configuration from a pickled module's attributes.
@@ -382,7 +478,7 @@ func fromModule(o *pickle.Object, opts Options) (rnn.Config, error) {
 	switch {
 	case opts.Nonlinearity == "":
 	case cfg.Mode != rnn.RNNTanh && cfg.Mode != rnn.RNNReLU:
-		return cfg, fmt.Errorf("the nonlinearity option applies to nn.RNN only; the pickled module is %s", describe(cfg))
+		return cfg, fmt.Errorf("the nonlinearity option applies to nn.RNN only; the pickled module is %s", cfg.String())
 	case (opts.Nonlinearity == "relu") != (cfg.Mode == rnn.RNNReLU):
 		return cfg, fmt.Errorf("the options set nonlinearity %q, but the pickled %s module has mode %s", opts.Nonlinearity, o.Name, mode)
 	}
@@ -392,12 +488,12 @@ func fromModule(o *pickle.Object, opts Options) (rnn.Config, error) {
 // validate checks the candidate's tensors against what cfg needs, reporting every
 // missing, unexpected and mis-shaped key together.
 func validate(file string, c *candidate, cfg rnn.Config) error {
-	verr := &ValidationError{File: file, Prefix: c.prefix, Config: cfg}
+	verr := &ValidationError{File: file, Prefix: c.prefix, Config: cfg, Cell: c.cell}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%s: %q: %w", file, c.prefix, err)
 	}
 	want := map[string]bool{}
-	for _, p := range cfg.Params() {
+	for _, p := range c.params(cfg) {
 		want[p.Name] = true
 		t, ok := c.tensors[p.Name]
 		if !ok {

@@ -100,7 +100,7 @@ func Inspect(cp *Checkpoint) *Inventory {
 	for _, c := range candidates(cp) {
 		arch := "(unrecognized shapes)"
 		if cfg, err := infer(c, Options{}); err == nil {
-			arch = describe(cfg)
+			arch = c.describe(cfg)
 			if c.module == nil && cfg.Mode == rnn.RNNTanh {
 				arch += " (tanh unless --nonlinearity relu)"
 			}

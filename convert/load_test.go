@@ -2,7 +2,9 @@ package convert_test
 
 import (
 	"errors"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -37,6 +39,11 @@ func TestLoad(t *testing.T) {
 					t.Errorf("mismatched: got %v, want %v", verr.Mismatched, fx.Mismatched)
 				}
 				return
+			case "no_whole":
+				if err == nil || !strings.Contains(err.Error(), fx.Error) {
+					t.Fatalf("Load: got %v, want an error containing %q", err, fx.Error)
+				}
+				return
 			case "ambiguous":
 				_, err := convert.Load(cp, convert.Options{})
 				var aerr *convert.AmbiguousError
@@ -60,6 +67,13 @@ func TestLoad(t *testing.T) {
 			}
 			if fx.DType != "" && string(m.DType) != fx.DType {
 				t.Errorf("dtype: got %s, want %s", m.DType, fx.DType)
+			}
+			var layers []string
+			for _, l := range m.Layers {
+				layers = append(layers, strconv.Quote(l.Prefix)+" "+l.Module)
+			}
+			if fx.Layers != nil && !slices.Equal(layers, fx.Layers) {
+				t.Errorf("layers:\n got %q\nwant %q", layers, fx.Layers)
 			}
 		})
 	}
@@ -98,5 +112,34 @@ func TestLoadStrict(t *testing.T) {
 	// The same module loads with options that agree with it.
 	if _, err := convert.Load(open("config_conflict.pt"), convert.Options{Nonlinearity: "tanh"}); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestCharLSTMExampleIsPyTorchs ties the output Example_charLSTM must print (which go test
+// checks) to the text PyTorch generated, testdata/charlstm/generated.txt.
+func TestCharLSTMExampleIsPyTorchs(t *testing.T) {
+	src, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, ok := strings.Cut(string(src), "func Example_charLSTM() {")
+	if !ok {
+		t.Fatal("no Example_charLSTM")
+	}
+	body, _, _ = strings.Cut(body, "\n}\n")
+	_, out, ok := strings.Cut(body, "// Output:\n")
+	if !ok {
+		t.Fatal("Example_charLSTM has no output")
+	}
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		lines = append(lines, strings.TrimPrefix(strings.TrimSpace(l), "// "))
+	}
+	want, err := os.ReadFile(fixture.Path("charlstm", "generated.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(lines, "\n"); !strings.HasSuffix(got, strings.TrimSpace(string(want))) {
+		t.Errorf("Example_charLSTM's output\n%s\ndoes not end with PyTorch's text\n%s", got, want)
 	}
 }

@@ -2,37 +2,103 @@ package convert
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
 )
 
-// Model is a recurrent module loaded from a checkpoint, ready to run.
+// Model is a model loaded from a checkpoint, ready to run: a recurrent module
+// (torch.nn.RNN, LSTM, GRU) or cell (RNNCell, LSTMCell, GRUCell), and, when Load found
+// them, the layers around it that make the whole model.
 type Model struct {
-	// Prefix is the module's parameter name prefix in the checkpoint ("" at the root).
+	// Prefix is the recurrent module's parameter name prefix in the checkpoint ("" at the
+	// root); for a model without one (a pickled Sequential of other layers), the
+	// Sequential's.
 	Prefix string
-	// Config is the module's configuration, inferred or read from the pickled module.
+	// Config is the recurrent module's configuration, inferred or read from the pickled
+	// module; a cell's is that of the one-layer network of its mode, and Cell is set.
 	Config rnn.Config
+	Cell   bool
 	// DType is what the model computes in: F64 when every weight is F64, F32 otherwise
 	// (F16 and BF16 weights are widened, as PyTorch's .float() does).
 	DType pickle.DType
 	// FromModule reports that the configuration came from a pickled module's attributes.
 	FromModule bool
+	// Layers are the modules of the whole model, in order, when Load knows them: those
+	// of the pickled torch.nn.Sequential holding the recurrent module, or the layers beside
+	// it that fit around it ([Embedding] [LayerNorm] module [LayerNorm] [Linear]). It is
+	// nil when the model around the recurrent module is not known.
+	Layers []Layer
+	// Whole reports that Forward runs the whole model (Options.Whole, or a pickled
+	// Sequential without a recurrent module).
+	Whole bool
 
-	m32 *rnn.Model[float32]
-	m64 *rnn.Model[float64]
+	b32       *built[float32]
+	b64       *built[float64]
+	layersErr error // why Layers is nil
 }
 
-// Load finds the recurrent module in cp (see Options for choosing among several),
-// validates its tensors strictly and builds the model.
+// Layer is one module of a whole model.
+type Layer struct {
+	Prefix string `json:"prefix"` // of its parameters' names
+	Module string `json:"module"` // as PyTorch prints it, e.g. "Linear(in_features=64, out_features=10, bias=True)"
+}
+
+// built is a model in element type T.
+type built[T rnn.Float] struct {
+	core   rnn.Layer[T]       // *rnn.Model[T] or *rnn.Cell[T]; nil without a recurrent module
+	seq    *rnn.Sequential[T] // the whole model, nil when unknown
+	layers []rnn.Layer[T]
+	// The whole model as Forward runs it: front, then last when the last layer is
+	// recurrent (which gives h_n and c_n too).
+	front *rnn.Sequential[T]
+	last  rnn.Layer[T]
+}
+
+// Load finds the model in cp (see Options for choosing among several), validates its
+// tensors strictly and builds it.
+//
+// The recurrent module is a torch.nn.RNN, LSTM or GRU (parameters weight_ih_l0, ...) or
+// a cell (weight_ih, weight_hh, bias_ih, bias_hh), under any prefix. Around it, Load
+// looks for the whole model: a pickled torch.nn.Sequential holding it gives its layers
+// in order; otherwise the modules beside it (at the nearest enclosing level that has
+// any) must each fit one place, by their shapes: an Embedding whose rows have the
+// module's input size, a LayerNorm of that size, a LayerNorm of its output size, a
+// Linear from its output size. A module that fits nowhere, or a place several fit, leaves
+// the whole model unknown (Model.Layers nil). A LayerNorm known only from its tensors
+// is given PyTorch's default eps, 1e-5; a pickled module's attributes give its own.
+//
+// A pickled torch.nn.Sequential of Embedding, Linear, LayerNorm, Dropout, Tanh, ReLU,
+// Sigmoid, Softmax and LogSoftmax modules without a recurrent module is a model too: it
+// runs whole.
 func Load(cp *Checkpoint, opts Options) (*Model, error) {
 	if opts.Nonlinearity != "" && opts.Nonlinearity != "tanh" && opts.Nonlinearity != "relu" {
 		return nil, fmt.Errorf("nonlinearity %q: want tanh or relu", opts.Nonlinearity)
 	}
-	c, err := choose(cp, candidates(cp), opts)
+	t := newTree(cp)
+	cands := candidates(cp)
+	s, ok := sequentialModel(t, cands, opts)
+	if ok && (len(cands) > 0 || opts.Prefix != "") {
+		return loadSequential(cp, t, s, opts)
+	}
+	var serr error // why the only Sequential of a file without a recurrent module does not run
+	if ok {
+		m, err := loadSequential(cp, t, s, opts)
+		if err == nil {
+			return m, nil
+		}
+		serr = err
+	}
+	c, err := choose(cp, cands, opts)
 	if err != nil {
+		if serr != nil {
+			return nil, fmt.Errorf("%w; and its Sequential does not run: %w", err, serr)
+		}
 		return nil, err
 	}
 	cfg, err := infer(c, opts)
@@ -42,58 +108,231 @@ func Load(cp *Checkpoint, opts Options) (*Model, error) {
 	if err := validate(cp.Path, c, cfg); err != nil {
 		return nil, err
 	}
-	m := &Model{Prefix: c.prefix, Config: cfg, DType: pickle.F64, FromModule: c.module != nil}
-	for _, p := range cfg.Params() {
-		if c.tensors[p.Name].DType != pickle.F64 {
-			m.DType = pickle.F32
-		}
+	core := &layer{prefix: c.prefix, kind: kindRNN, rnn: cfg, tensors: c.tensors, core: true}
+	if c.cell {
+		core.kind = kindCell
 	}
-	if m.DType == pickle.F64 {
-		m.m64, err = build[float64](cfg, c, (*pickle.Tensor).Float64s)
-	} else {
-		m.m32, err = build[float32](cfg, c, (*pickle.Tensor).Float32s)
+	m := &Model{Prefix: c.prefix, Config: cfg, Cell: c.cell, FromModule: c.module != nil, Whole: opts.Whole}
+	layers, lerr := t.around(core, opts)
+	if lerr != nil && opts.Whole {
+		return nil, fmt.Errorf("%s: the model around %q is not known: %w", cp.Path, c.prefix, lerr)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %q: %w", cp.Path, c.prefix, err)
+	weights := []*layer{core}
+	if opts.Whole {
+		weights = layers
+	}
+	m.DType = dtypeOf(weights)
+	if err := m.build(core, layers, lerr); err != nil {
+		return nil, fmt.Errorf("%s: %w", cp.Path, err)
 	}
 	return m, nil
 }
 
-// RNN returns m as package rnn runs it when m computes in T (float64 when m.DType is
-// F64, float32 otherwise), and nil otherwise. The rnn.Model is m's own, immutable and safe
-// for concurrent use.
-func RNN[T rnn.Float](m *Model) *rnn.Model[T] {
-	if r, ok := any(m.m64).(*rnn.Model[T]); ok && m.m64 != nil {
-		return r
+// sequentialModel returns the prefix of the pickled Sequential that is the model: the
+// one the prefix option names, the one holding every recurrent module when the whole
+// model is wanted, or the only one when there is no recurrent module.
+func sequentialModel(t *tree, cands []*candidate, opts Options) (string, bool) {
+	seqs := t.sequentials()
+	if opts.Prefix != "" {
+		want := strings.TrimSuffix(opts.Prefix, ".") + "."
+		for _, c := range cands {
+			if c.prefix == want {
+				return "", false
+			}
+		}
+		if slices.Contains(seqs, want) {
+			return want, true
+		}
+		return "", false
 	}
-	if r, ok := any(m.m32).(*rnn.Model[T]); ok && m.m32 != nil {
+	if len(cands) == 0 && len(seqs) == 1 {
+		return seqs[0], true
+	}
+	if !opts.Whole || len(cands) < 2 {
+		return "", false
+	}
+	for _, s := range seqs {
+		all := true
+		for _, c := range cands {
+			all = all && strings.HasPrefix(c.prefix, s)
+		}
+		if all {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// loadSequential loads the pickled Sequential at prefix as a whole model.
+func loadSequential(cp *Checkpoint, t *tree, prefix string, opts Options) (*Model, error) {
+	layers, err := t.sequentialLayers(prefix, nil, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cp.Path, err)
+	}
+	m := &Model{Prefix: prefix, FromModule: true, Whole: true, DType: dtypeOf(layers)}
+	for _, l := range layers {
+		if l.kind == kindRNN || l.kind == kindCell {
+			m.Config, m.Cell = l.rnn, l.kind == kindCell
+			break
+		}
+	}
+	if err := m.build(nil, layers, nil); err != nil {
+		return nil, fmt.Errorf("%s: %w", cp.Path, err)
+	}
+	return m, nil
+}
+
+// dtypeOf is F64 when every parameter of the layers is F64, F32 otherwise.
+func dtypeOf(layers []*layer) pickle.DType {
+	for _, l := range layers {
+		for _, p := range l.params() {
+			if t := l.tensors[p.Name]; t == nil || t.DType != pickle.F64 {
+				return pickle.F32
+			}
+		}
+	}
+	return pickle.F64
+}
+
+// build builds the core (nil for a Sequential without one) and, when known (lerr nil),
+// the whole model in m's dtype.
+func (m *Model) build(core *layer, layers []*layer, lerr error) error {
+	var err error
+	if m.DType == pickle.F64 {
+		m.b64, err = buildModel(m, core, layers, lerr, (*pickle.Tensor).Float64s)
+	} else {
+		m.b32, err = buildModel(m, core, layers, lerr, (*pickle.Tensor).Float32s)
+	}
+	return err
+}
+
+func buildModel[T rnn.Float](m *Model, core *layer, layers []*layer, lerr error, values func(*pickle.Tensor) ([]T, error)) (*built[T], error) {
+	b := &built[T]{}
+	if core != nil {
+		params := map[string][]T{}
+		for _, p := range core.params() {
+			v, err := values(core.tensors[p.Name])
+			if err != nil {
+				return nil, fmt.Errorf("%q: %s: %w", core.prefix, p.Name, err)
+			}
+			params[p.Name] = v
+		}
+		var err error
+		if core.kind == kindCell {
+			b.core, err = rnn.NewCell(cellConfig(core.rnn), params)
+		} else {
+			b.core, err = rnn.New(core.rnn, params)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", core.prefix, err)
+		}
+	}
+	if lerr == nil {
+		b.layers, lerr = buildLayers(layers, b.core, values)
+		if lerr == nil {
+			b.seq, lerr = rnn.NewSequential(b.layers...)
+		}
+	}
+	if lerr != nil {
+		if m.Whole {
+			return nil, lerr
+		}
+		b.layers, b.seq = nil, nil
+		m.layersErr = lerr
+		return b, nil
+	}
+	for _, l := range layers {
+		m.Layers = append(m.Layers, Layer{Prefix: l.prefix, Module: l.String()})
+	}
+	front := b.layers
+	switch l := front[len(front)-1].(type) {
+	case *rnn.Model[T], *rnn.Cell[T]:
+		b.last, front = l, front[:len(front)-1]
+	}
+	if len(front) > 0 {
+		if b.front, lerr = rnn.NewSequential(front...); lerr != nil {
+			return nil, lerr
+		}
+	}
+	for _, l := range b.layers { // a Sequential's first recurrent layer
+		switch l.(type) {
+		case *rnn.Model[T], *rnn.Cell[T]:
+			if b.core == nil {
+				b.core = l
+			}
+		}
+	}
+	return b, nil
+}
+
+// pick returns m's model in T, or nil.
+func pick[T rnn.Float](m *Model) *built[T] {
+	if b, ok := any(m.b64).(*built[T]); ok && m.b64 != nil {
+		return b
+	}
+	if b, ok := any(m.b32).(*built[T]); ok && m.b32 != nil {
+		return b
+	}
+	return nil
+}
+
+// RNN returns m's recurrent module as package rnn runs it when it is a torch.nn.RNN, LSTM
+// or GRU and m computes in T (float64 when m.DType is F64, float32 otherwise), and nil
+// otherwise. The rnn.Model is m's own, immutable and safe for concurrent use.
+func RNN[T rnn.Float](m *Model) *rnn.Model[T] {
+	if b := pick[T](m); b != nil {
+		r, _ := b.core.(*rnn.Model[T])
 		return r
 	}
 	return nil
 }
 
-func build[T rnn.Float](cfg rnn.Config, c *candidate, values func(*pickle.Tensor) ([]T, error)) (*rnn.Model[T], error) {
-	params := map[string][]T{}
-	for _, p := range cfg.Params() {
-		v, err := values(c.tensors[p.Name])
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.Name, err)
-		}
-		params[p.Name] = v
+// Cell returns m's recurrent module as package rnn runs it when it is a cell and m
+// computes in T, and nil otherwise, as RNN does.
+func Cell[T rnn.Float](m *Model) *rnn.Cell[T] {
+	if b := pick[T](m); b != nil {
+		c, _ := b.core.(*rnn.Cell[T])
+		return c
 	}
-	return rnn.New(cfg, params)
+	return nil
+}
+
+// Sequential returns the whole model (Model.Layers) as package rnn runs it when m
+// computes in T, sharing m's recurrent module. The error says why when there is none: m
+// computes in the other type, or the model around the recurrent module is not known.
+func Sequential[T rnn.Float](m *Model) (*rnn.Sequential[T], error) {
+	b := pick[T](m)
+	switch {
+	case b == nil:
+		return nil, fmt.Errorf("the model at %q computes in %s", m.Prefix, m.DType)
+	case b.seq == nil:
+		return nil, fmt.Errorf("the model around %q is not known: %w", m.Prefix, m.layersErr)
+	}
+	return b.seq, nil
 }
 
 // Forward runs the model on x with initial states h0 and c0 (nil for zeros) and returns
 // the output, h_n and, for an LSTM, c_n, as tensors of the model's dtype.
+//
+// For a cell, x is one step, (batch, input_size) or (input_size), as the cell's forward
+// takes it, and the output is h' (so is h_n); or x is a sequence (steps, batch,
+// input_size) that the cell steps through, feeding back its state, and the output holds
+// h after every step, (steps, batch, hidden_size), h_n the last.
+//
+// When m runs whole (Model.Whole), x is the whole model's input (int64 token ids for a
+// first Embedding) and there are no initial states; h_n and c_n are returned when the
+// last layer is recurrent, as PyTorch's Sequential returns that module's tuple.
 func (m *Model) Forward(x, h0, c0 *pickle.Tensor) (output, hn, cn *pickle.Tensor, err error) {
-	if m.m64 != nil {
-		return forward(m.m64, x, h0, c0, (*pickle.Tensor).Float64s, pickle.F64)
+	if m.b64 != nil {
+		return forward(m, m.b64, x, h0, c0, (*pickle.Tensor).Float64s, pickle.F64)
 	}
-	return forward(m.m32, x, h0, c0, (*pickle.Tensor).Float32s, pickle.F32)
+	if m.b32 == nil {
+		return nil, nil, nil, errors.New("convert: Forward on a Model not made by Load")
+	}
+	return forward(m, m.b32, x, h0, c0, (*pickle.Tensor).Float32s, pickle.F32)
 }
 
-func forward[T rnn.Float](m *rnn.Model[T], x, h0, c0 *pickle.Tensor, values func(*pickle.Tensor) ([]T, error), dt pickle.DType) (output, hn, cn *pickle.Tensor, err error) {
+func forward[T rnn.Float](m *Model, b *built[T], x, h0, c0 *pickle.Tensor, values func(*pickle.Tensor) ([]T, error), dt pickle.DType) (output, hn, cn *pickle.Tensor, err error) {
 	in := func(t *pickle.Tensor, name string) (*rnn.Tensor[T], error) {
 		if t == nil {
 			return nil, nil
@@ -104,27 +343,55 @@ func forward[T rnn.Float](m *rnn.Model[T], x, h0, c0 *pickle.Tensor, values func
 		}
 		return &rnn.Tensor[T]{Data: v, Shape: t.Shape}, nil
 	}
-	xs, err := in(x, "input")
-	if err != nil {
-		return nil, nil, nil, err
+	if x == nil {
+		return nil, nil, nil, errors.New("no input")
 	}
-	hs, err := in(h0, "h0")
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	cs, err := in(c0, "c0")
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	r, err := m.Forward(xs, hs, cs)
-	if err != nil {
-		return nil, nil, nil, err
+	var r rnn.Result[T]
+	if m.Whole {
+		if h0 != nil || c0 != nil {
+			return nil, nil, nil, errors.New("a whole model starts from zero states: it takes no h0 or c0")
+		}
+		if err := runWhole(b, x, in, &r); err != nil {
+			return nil, nil, nil, err
+		}
+	} else {
+		switch x.DType {
+		case pickle.F64, pickle.F32, pickle.F16, pickle.BF16:
+		default:
+			return nil, nil, nil, fmt.Errorf("input is %s: a recurrent module's input must be floating point (PyTorch refuses %s); the whole model (Options.Whole), when it starts with an Embedding, takes token ids", x.DType, x.DType)
+		}
+		xs, err := in(x, "input")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		hs, err := in(h0, "h0")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cs, err := in(c0, "c0")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		switch core := b.core.(type) {
+		case *rnn.Model[T]:
+			res, err := core.Forward(xs, hs, cs)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			r = *res
+		case *rnn.Cell[T]:
+			if err := stepCell(core, xs, hs, cs, &r); err != nil {
+				return nil, nil, nil, err
+			}
+		}
 	}
 	if output, err = tensorOf(r.Output, dt); err != nil {
 		return nil, nil, nil, err
 	}
-	if hn, err = tensorOf(r.H, dt); err != nil {
-		return nil, nil, nil, err
+	if r.H != nil {
+		if hn, err = tensorOf(r.H, dt); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	if r.C != nil {
 		if cn, err = tensorOf(r.C, dt); err != nil {
@@ -132,6 +399,75 @@ func forward[T rnn.Float](m *rnn.Model[T], x, h0, c0 *pickle.Tensor, values func
 		}
 	}
 	return output, hn, cn, nil
+}
+
+// stepCell runs a cell on one step, or steps it through a 3-D sequence.
+func stepCell[T rnn.Float](c *rnn.Cell[T], x, h0, c0 *rnn.Tensor[T], r *rnn.Result[T]) error {
+	if x == nil || len(x.Shape) != 3 {
+		h, cy, err := c.Forward(x, h0, c0)
+		if err != nil {
+			return err
+		}
+		r.Output, r.H, r.C = h, h, cy
+		return nil
+	}
+	L, N, in := x.Shape[0], x.Shape[1], x.Shape[2]
+	if len(x.Data) != L*N*in {
+		return fmt.Errorf("input has %d elements, shape %v needs %d", len(x.Data), x.Shape, L*N*in)
+	}
+	if L == 0 {
+		return errors.New("a sequence of 0 steps")
+	}
+	h, cy := h0, c0
+	var out []T
+	for t := 0; t < L; t++ {
+		xt := &rnn.Tensor[T]{Data: x.Data[t*N*in : (t+1)*N*in], Shape: []int{N, in}}
+		var err error
+		if h, cy, err = c.Forward(xt, h, cy); err != nil {
+			return fmt.Errorf("step %d: %w", t, err)
+		}
+		out = append(out, h.Data...)
+	}
+	r.Output = &rnn.Tensor[T]{Data: out, Shape: []int{L, N, c.Config().HiddenSize}}
+	r.H, r.C = h, cy
+	return nil
+}
+
+// runWhole runs the whole model on x; a last recurrent layer gives h_n and c_n too.
+func runWhole[T rnn.Float](b *built[T], x *pickle.Tensor, in func(*pickle.Tensor, string) (*rnn.Tensor[T], error), r *rnn.Result[T]) error {
+	var y *rnn.Tensor[T]
+	var err error
+	if _, ok := b.layers[0].(*rnn.Embedding[T]); ok {
+		ids, err := x.Int64s()
+		if err != nil {
+			return fmt.Errorf("input: the model starts with an Embedding, which takes integer ids: %w", err)
+		}
+		if y, err = b.front.ForwardIndices(&rnn.Tensor[int64]{Data: ids, Shape: x.Shape}); err != nil {
+			return err
+		}
+	} else {
+		if y, err = in(x, "input"); err != nil {
+			return err
+		}
+		if b.front != nil {
+			if y, err = b.front.Forward(y); err != nil {
+				return err
+			}
+		}
+	}
+	switch last := b.last.(type) {
+	case *rnn.Model[T]:
+		res, err := last.Forward(y, nil, nil)
+		if err != nil {
+			return err
+		}
+		*r = *res
+	case *rnn.Cell[T]:
+		return stepCell(last, y, nil, nil, r)
+	default:
+		r.Output = y
+	}
+	return nil
 }
 
 // tensorOf encodes an rnn tensor as a little-endian pickle tensor of dtype dt.

@@ -18,7 +18,9 @@ func benchCmd() *cobra.Command {
 		Use:   "bench MODEL",
 		Short: "Time the Go forward pass of a model on random input",
 		Long: `bench loads the recurrent module in MODEL and times its Go forward pass on random input of
---seq steps and --batch sequences (0: one unbatched sequence), reporting the median.`,
+--seq steps and --batch sequences (0: one unbatched sequence), reporting the median. A cell
+steps through the --seq steps; with --whole, the whole model runs, from random token ids
+for an Embedding.`,
 		Example: `  ptport bench model.pt
   ptport bench lstm.pt --seq 100 --batch 32 --json`,
 		Args: usageArgs(cobra.ExactArgs(1)),

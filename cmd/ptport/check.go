@@ -27,7 +27,7 @@ func checkCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "check [MODEL REF]",
 		Short: "Run the Go model on a reference input and compare with PyTorch's output",
-		Long: `check loads the recurrent module in MODEL, runs it in Go on REF's input and initial
+		Long: `check loads the recurrent module or cell in MODEL, runs it in Go on REF's input and initial
 states, and compares every result REF holds (output, h_n, c_n) element by element: an
 element passes when |go - ref| <= atol + rtol*|ref|, as torch.testing.assert_close, with
 its defaults by dtype (float32: atol 1e-5, rtol 1.3e-6; float64: 1e-7, 1e-7; a float16
@@ -50,6 +50,10 @@ REF is what a notebook exports, a dict of:
     h_n, c_n                   the final states (optional); h_n may be the tuple (h, c)
     batch_first, nonlinearity  the configuration, as values (optional)
 Any other entry is an error naming the closest known name, unless --ignore leaves it out.
+For a cell (nn.LSTMCell, ...), input is one step as the cell takes it, or a sequence
+(steps, batch, input_size) the cell steps through; output is h after every step and h_n
+the last. With --whole, input is the whole model's (int64 token ids for an Embedding) and
+output its output.
 
 With no arguments, check runs the embedded notebook example: torch.nn.RNN(2, 4, 1) with
 the notebook's weights on zeros of shape (2, 3, 2), and shows the notebook's printed
@@ -59,7 +63,8 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 		Example: `  ptport check
   ptport check model.pt ref.pt
   ptport check ckpt.pth ref.pt --prefix encoder.rnn --batch-first --json
-  ptport check model.pt ref.pt --ignore epoch --plot err.svg`,
+  ptport check model.pt ref.pt --ignore epoch --plot err.svg
+  ptport check charlstm.pt ids_logits.pt --whole`,
 		Args: usageArgs(func(c *cobra.Command, args []string) error {
 			if len(args) != 0 && len(args) != 2 {
 				return fmt.Errorf("want no arguments (the notebook example) or MODEL and REF, got %d", len(args))

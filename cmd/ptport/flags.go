@@ -16,6 +16,7 @@ type modelFlags struct {
 	prefix       string
 	nonlinearity string
 	batchFirst   bool
+	whole        bool
 	load         loadFlags
 }
 
@@ -23,6 +24,7 @@ func (f *modelFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.prefix, "prefix", "", "use the recurrent module whose parameter names start with `P` (when a file holds several)")
 	c.Flags().StringVar(&f.nonlinearity, "nonlinearity", "", "tanh or relu, for a plain RNN (default: the pickled module's, else tanh)")
 	c.Flags().BoolVar(&f.batchFirst, "batch-first", false, "input and output are (batch, seq, feature), as batch_first=True")
+	c.Flags().BoolVar(&f.whole, "whole", false, "run the whole model (the Embedding, recurrent module and head around it, or the pickled Sequential), from token ids to its output")
 	f.load.register(c)
 }
 
@@ -42,7 +44,7 @@ func (f *loadFlags) options() *pickle.Options {
 }
 
 func (f *modelFlags) options() convert.Options {
-	return convert.Options{Prefix: f.prefix, Nonlinearity: f.nonlinearity, BatchFirst: f.batchFirst}
+	return convert.Options{Prefix: f.prefix, Nonlinearity: f.nonlinearity, BatchFirst: f.batchFirst, Whole: f.whole}
 }
 
 // loadModel opens path and loads the model the flags select. The checkpoint stays open

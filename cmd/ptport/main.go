@@ -5,7 +5,7 @@
 //
 //	ptport inspect FILE [--json]
 //	ptport convert IN -o OUT [--to safetensors|npz|json|pt]
-//	ptport check [MODEL REF] [--atol A] [--rtol R] [--prefix P] [--nonlinearity tanh|relu] [--batch-first] [--json] [--plot FILE]
+//	ptport check [MODEL REF] [--atol A] [--rtol R] [--prefix P] [--nonlinearity tanh|relu] [--batch-first] [--whole] [--json] [--plot FILE]
 //	ptport run MODEL INPUT -o OUT
 //	ptport bench MODEL [--seq T] [--batch B] [--json]
 //	ptport batch IN... -o OUTDIR [--to FMT] [--jobs N] [--report FILE.jsonl] [--shard K/N] [--force] [--check]
@@ -76,7 +76,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Read PyTorch checkpoints, run their RNNs in Go, prove parity, convert",
 		Long: `ptport reads the checkpoints torch.save writes (.pt .pth .bin .ckpt; zip, legacy and tar
 formats) without Python and without running any code from them, runs the recurrent
-models in them (nn.RNN, nn.LSTM, nn.GRU) natively in Go, checks the Go model against
+models in them (nn.RNN, nn.LSTM, nn.GRU, their cells, and the Embedding, Linear and
+LayerNorm layers around them) natively in Go, checks the Go model against
 reference tensors exported from PyTorch, and converts checkpoints to safetensors, npz,
 JSON and back to .pt, one file or a hundred thousand.
 

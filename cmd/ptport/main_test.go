@@ -258,3 +258,61 @@ func TestBrokenCorpusFile(t *testing.T) {
 		}
 	}
 }
+
+// TestCellsAndWholeModels: check, run and bench take a cell (stepped through a sequence,
+// or one step), a whole char model from token ids with --whole, and a pickled Sequential
+// of layers as it is.
+func TestCellsAndWholeModels(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name  string
+		flags []string
+		code  int
+		outs  string // the tensors run writes
+	}{
+		{"cell_lstm_steps", nil, 0, "output,h_n,c_n"},
+		{"cell_gru_step", nil, 0, "output,h_n"},
+		{"cell_rnn_relu", []string{"--nonlinearity", "relu"}, 0, "output,h_n"},
+		{"cell_rnn_relu", nil, 1, ""},
+		{"char_lstm_whole", []string{"--whole"}, 0, "output"},
+		{"char_lstm_whole", nil, 2, ""}, // int64 ids into the LSTM
+		{"module_seq_mlp", nil, 0, "output"},
+		{"module_seq_embed_gru", []string{"--whole"}, 0, "output,h_n"},
+	} {
+		args := append([]string{"check", fixtures + c.name + ".pt", fixtures + c.name + ".ref.pt"}, c.flags...)
+		code, out, errs := runCLI(t, args...)
+		if code != c.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", args, code, c.code, out, errs)
+		}
+		if c.code != 0 {
+			continue
+		}
+		o := filepath.Join(dir, c.name+".json")
+		args = append([]string{"run", fixtures + c.name + ".pt", fixtures + c.name + ".ref.pt", "-o", o}, c.flags...)
+		if code, _, errs := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		b, _ := os.ReadFile(o)
+		var doc struct {
+			Tensors []struct {
+				Name string `json:"name"`
+			} `json:"tensors"`
+		}
+		json.Unmarshal(b, &doc)
+		var names []string
+		for _, tn := range doc.Tensors {
+			names = append(names, tn.Name)
+		}
+		if strings.Join(names, ",") != c.outs {
+			t.Errorf("%v wrote %v, want %s", args, names, c.outs)
+		}
+		args = append([]string{"bench", fixtures + c.name + ".pt", "--seq", "4", "--batch", "2", "--time", "1ms"}, c.flags...)
+		if code, _, errs := runCLI(t, args...); code != 0 {
+			t.Errorf("%v: exit %d: %s", args, code, errs)
+		}
+	}
+	code, _, errs := runCLI(t, "check", fixtures+"two_heads_whole.pt", fixtures+"two_heads.ref.pt", "--whole")
+	if code != 2 || !strings.Contains(errs, "several modules fit one place") {
+		t.Errorf("--whole of a model with two heads: exit %d, %s", code, errs)
+	}
+}

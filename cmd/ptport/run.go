@@ -16,11 +16,15 @@ func runCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "run MODEL INPUT -o OUT",
 		Short: "Run the Go model on an input and write output, h_n and c_n",
-		Long: `run loads the recurrent module in MODEL, runs it in Go on INPUT and writes "output", "h_n"
-and, for an LSTM, "c_n" to OUT (.safetensors, .npz, .json or .pt, by extension or --to).
+		Long: `run loads the recurrent module (or cell) in MODEL, runs it in Go on INPUT and writes
+"output", "h_n" and, for an LSTM, "c_n" to OUT (.safetensors, .npz, .json or .pt, by
+extension or --to). With --whole, or for a pickled Sequential without a recurrent module,
+it runs the whole model and writes its "output" (and "h_n", "c_n" when its last layer is
+recurrent).
 
 INPUT is a reference-style file (a dict with "input" and optionally "h0", "c0") or a file
-holding a single tensor.`,
+holding a single tensor. A cell takes one step, (batch, input_size) or (input_size), or a
+sequence (steps, batch, input_size) that it steps through.`,
 		Example: `  ptport run model.pt input.pt -o out.safetensors
   ptport run lstm.pt ref.pt -o out.npz --batch-first`,
 		Args: usageArgs(cobra.ExactArgs(2)),
@@ -46,14 +50,20 @@ holding a single tensor.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[1], err)
 			}
-			leaves := []pickle.Leaf{{Name: parity.RefOutput, Value: y}, {Name: parity.RefHN, Value: hn}}
+			leaves := []pickle.Leaf{{Name: parity.RefOutput, Value: y}}
+			shapes := fmt.Sprintf("output %v", y.Shape)
+			if hn != nil {
+				leaves = append(leaves, pickle.Leaf{Name: parity.RefHN, Value: hn})
+				shapes += fmt.Sprintf(", h_n %v", hn.Shape)
+			}
 			if cn != nil {
 				leaves = append(leaves, pickle.Leaf{Name: parity.RefCN, Value: cn})
+				shapes += fmt.Sprintf(", c_n %v", cn.Shape)
 			}
 			if err := convert.Export(cmd.Context(), out, format, convert.FromLeaves(out, leaves)); err != nil {
 				return fmt.Errorf("%s: %w", out, err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: output %v, h_n %v\n", out, y.Shape, hn.Shape)
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %s\n", out, shapes)
 			return nil
 		},
 	}

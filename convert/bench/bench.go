@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
 )
 
@@ -25,25 +26,19 @@ type Result struct {
 
 // Forward times m's forward pass (the model alone, not file input or output) on random
 // input of seq steps and batch sequences (batch 0: one unbatched sequence), after one
-// warm-up pass, for at least minTime and at least 5 passes, and reports the median.
+// warm-up pass, for at least minTime and at least 5 passes, and reports the median. A
+// cell steps through the seq steps, from a State; a whole model (Model.Whole) runs from
+// its input, random token ids for a first Embedding.
 func Forward(m *convert.Model, seq, batch int, minTime time.Duration) (*Result, error) {
 	if seq < 1 || batch < 0 {
 		return nil, fmt.Errorf("bench: seq must be >= 1 and batch >= 0, got seq %d batch %d", seq, batch)
 	}
-	c := m.Config
-	shape := []int{seq, batch, c.InputSize}
-	switch {
-	case batch == 0:
-		shape = []int{seq, c.InputSize}
-	case c.BatchFirst:
-		shape = []int{batch, seq, c.InputSize}
-	}
 	var times []float64
 	var err error
-	if r := convert.RNN[float64](m); r != nil {
-		times, err = timeForward(r, shape, minTime)
+	if m.DType == pickle.F64 {
+		times, err = timeModel[float64](m, seq, batch, minTime)
 	} else {
-		times, err = timeForward(convert.RNN[float32](m), shape, minTime)
+		times, err = timeModel[float32](m, seq, batch, minTime)
 	}
 	if err != nil {
 		return nil, err
@@ -57,27 +52,172 @@ func Forward(m *convert.Model, seq, batch int, minTime time.Duration) (*Result, 
 		Iterations: len(times), Seq: seq, Batch: batch, Model: m.Info()}, nil
 }
 
-func timeForward[T rnn.Float](m *rnn.Model[T], shape []int, minTime time.Duration) ([]float64, error) {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
+// timeModel times one pass of the model m is in T.
+func timeModel[T rnn.Float](m *convert.Model, seq, batch int, minTime time.Duration) ([]float64, error) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	x := &rnn.Tensor[T]{Data: make([]T, n), Shape: shape}
-	for i := range x.Data {
-		x.Data[i] = T(rng.Float64()*2 - 1)
+	var run func() error
+	if !m.Whole {
+		if r := convert.RNN[T](m); r != nil {
+			x := random[T](rng, shape(m.Config, seq, batch, m.Config.InputSize))
+			run = func() error { _, err := r.Forward(x, nil, nil); return err }
+		} else if c := convert.Cell[T](m); c != nil {
+			step, err := stepper(c, rng, seq, batch)
+			if err != nil {
+				return nil, err
+			}
+			run = step
+		}
+	} else {
+		s, err := convert.Sequential[T](m)
+		if err != nil {
+			return nil, err
+		}
+		if run, err = wholeRunner(s, m.Config, rng, seq, batch); err != nil {
+			return nil, err
+		}
 	}
-	if _, err := m.Forward(x, nil, nil); err != nil {
+	if run == nil {
+		return nil, fmt.Errorf("bench: the model at %q has nothing to run", m.Prefix)
+	}
+	if err := run(); err != nil {
 		return nil, err
 	}
 	var times []float64
 	start := time.Now()
 	for len(times) < 5 || time.Since(start) < minTime {
 		t0 := time.Now()
-		if _, err := m.Forward(x, nil, nil); err != nil {
+		if err := run(); err != nil {
 			return nil, err
 		}
 		times = append(times, float64(time.Since(t0).Nanoseconds()))
 	}
 	return times, nil
+}
+
+// shape is the shape of the input of seq steps and batch sequences of width features
+// in c's layout (batch 0: unbatched).
+func shape(c rnn.Config, seq, batch, width int) []int {
+	switch {
+	case batch == 0:
+		return []int{seq, width}
+	case c.BatchFirst:
+		return []int{batch, seq, width}
+	}
+	return []int{seq, batch, width}
+}
+
+func random[T rnn.Float](rng *rand.Rand, shape []int) *rnn.Tensor[T] {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	x := &rnn.Tensor[T]{Data: make([]T, n), Shape: shape}
+	for i := range x.Data {
+		x.Data[i] = T(rng.Float64()*2 - 1)
+	}
+	return x
+}
+
+// stepper returns a pass of a cell over seq steps from the zero state.
+func stepper[T rnn.Float](c *rnn.Cell[T], rng *rand.Rand, seq, batch int) (func() error, error) {
+	in := c.Config().InputSize
+	st, err := c.NewState(max(batch, 1))
+	if err != nil {
+		return nil, err
+	}
+	step := []int{batch, in}
+	if batch == 0 {
+		step = []int{in}
+	}
+	xs := make([]*rnn.Tensor[T], seq)
+	for i := range xs {
+		xs[i] = random[T](rng, step)
+	}
+	return func() error {
+		st.Reset()
+		for _, x := range xs {
+			if _, err := st.Step(x); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
+}
+
+// wholeRunner returns a pass of a whole model over seq steps: token ids for a first
+// Embedding, values otherwise; a model of cells steps through them in a Stream.
+func wholeRunner[T rnn.Float](s *rnn.Sequential[T], c rnn.Config, rng *rand.Rand, seq, batch int) (func() error, error) {
+	layers := s.Layers()
+	cells := false
+	for _, l := range layers {
+		_, ok := l.(*rnn.Cell[T])
+		cells = cells || ok
+	}
+	emb, _ := layers[0].(*rnn.Embedding[T])
+	var width int
+	switch l := layers[0].(type) {
+	case *rnn.Linear[T]:
+		width = l.Config().InFeatures
+	case *rnn.Model[T]:
+		width = l.Config().InputSize
+	case *rnn.Cell[T]:
+		width = l.Config().InputSize
+	case *rnn.LayerNorm[T]:
+		ns := l.Config().NormalizedShape
+		width = ns[len(ns)-1]
+	default:
+		width = c.InputSize
+	}
+	if emb == nil && width == 0 {
+		return nil, fmt.Errorf("bench: the width of the input of %s is not known", s)
+	}
+	if cells {
+		st, err := s.NewStream(max(batch, 1))
+		if err != nil {
+			return nil, err
+		}
+		// One step: (batch) ids or (batch, width) values; () or (width) unbatched.
+		idShape, xShape := []int{batch}, []int{batch, width}
+		if batch == 0 {
+			idShape, xShape = []int{}, []int{width}
+		}
+		var steps []func() error
+		for range seq {
+			if emb != nil {
+				ids := randomIDs(rng, emb.Config().NumEmbeddings, idShape)
+				steps = append(steps, func() error { _, err := st.StepIndices(ids); return err })
+			} else {
+				x := random[T](rng, xShape)
+				steps = append(steps, func() error { _, err := st.Step(x); return err })
+			}
+		}
+		return func() error {
+			st.Reset()
+			for _, step := range steps {
+				if err := step(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, nil
+	}
+	if emb != nil {
+		sh := shape(c, seq, batch, 0)
+		ids := randomIDs(rng, emb.Config().NumEmbeddings, sh[:len(sh)-1])
+		return func() error { _, err := s.ForwardIndices(ids); return err }, nil
+	}
+	x := random[T](rng, shape(c, seq, batch, width))
+	return func() error { _, err := s.Forward(x); return err }, nil
+}
+
+func randomIDs(rng *rand.Rand, n int, shape []int) *rnn.Tensor[int64] {
+	size := 1
+	for _, d := range shape {
+		size *= d
+	}
+	ids := &rnn.Tensor[int64]{Data: make([]int64, size), Shape: shape}
+	for i := range ids.Data {
+		ids.Data[i] = rng.Int64N(int64(n))
+	}
+	return ids
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/pickle"
@@ -131,6 +132,9 @@ func (r *reference) loadOptions(opts convert.Options) (convert.Options, bool, er
 // fits checks the reference against the loaded model: its configuration values, its
 // states, and the layers and directions its shapes show.
 func (r *reference) fits(cp *convert.Checkpoint, m *convert.Model) error {
+	if m.Whole {
+		return nil // the model's shapes judge the reference's
+	}
 	cfg := m.Config
 	rerr := &ReferenceError{File: r.file}
 	problem := func(format string, args ...any) { rerr.Problems = append(rerr.Problems, fmt.Sprintf(format, args...)) }
@@ -157,6 +161,9 @@ func (r *reference) fits(cp *convert.Checkpoint, m *convert.Model) error {
 	}
 	if len(rerr.Problems) > 0 {
 		return rerr
+	}
+	if m.Cell {
+		return nil // a cell's states are (batch, hidden_size)
 	}
 	// Layers and directions: h_n and c_n hold layers x directions rows (first dimension),
 	// the output directions x P features (last dimension).
@@ -219,11 +226,19 @@ func pyBool(b bool) string {
 	return "False"
 }
 
-// truthNetwork reads the model's weights again, in float64, for the truth.
+// truthNetwork reads the model's weights again, in float64, for the truth. A whole model
+// has none: it is checked by the tolerance alone.
 func truthNetwork(cp *convert.Checkpoint, m *convert.Model) (*network, error) {
-	n := &network{cfg: m.Config, params: map[string][]float64{}}
+	if m.Whole {
+		return nil, nil
+	}
+	n := &network{cfg: m.Config, params: map[string][]float64{}, cell: m.Cell}
 	for _, p := range m.Config.Params() {
-		t, ok := cp.Tensor(m.Prefix + p.Name)
+		name := p.Name
+		if m.Cell {
+			name = strings.TrimSuffix(name, "_l0") // weight_ih, ...
+		}
+		t, ok := cp.Tensor(m.Prefix + name)
 		if !ok {
 			return nil, fmt.Errorf("%s: no tensor %s%s", cp.Path, m.Prefix, p.Name)
 		}
@@ -289,9 +304,11 @@ func (c *checker) run() error {
 			rep.InitialState.C0 = r.c0.name
 		}
 	}
-	truth, err := c.net.forward(c.ctx, c.x, r.input.t.Shape, c.h0, c.c0, nil)
-	if err != nil {
-		return err
+	truth := &results{}
+	if c.net != nil {
+		if truth, err = c.net.forward(c.ctx, c.x, r.input.t.Shape, c.h0, c.c0, nil); err != nil {
+			return err
+		}
 	}
 	type pair struct {
 		name  string
@@ -319,14 +336,16 @@ func (c *checker) run() error {
 				return err
 			}
 			tr.measure(g, w)
-			tr.measureTruth(p.truth)
+			if c.net != nil {
+				tr.measureTruth(p.truth)
+			}
 		}
 		failed = failed || !tr.Pass
 		rep.Tensors = append(rep.Tensors, tr)
 		c.compared = append(c.compared, p.ref)
 	}
 	c.report = rep
-	if failed && m.DType != pickle.F64 {
+	if failed && m.DType != pickle.F64 && c.net != nil {
 		if err := c.measureNoise(truth); err != nil {
 			return err
 		}
@@ -346,7 +365,7 @@ func (c *checker) run() error {
 			rep.Rule = RuleTruth
 		}
 	}
-	if !rep.Pass {
+	if !rep.Pass && c.net != nil {
 		d, err := c.diagnose()
 		if err != nil {
 			return err
@@ -386,7 +405,7 @@ func pick(r *results, name string) []float64 {
 // forwardError explains an input the model does not take.
 func (c *checker) forwardError(err error) error {
 	rerr := &ReferenceError{File: c.ref.file, Problems: []string{err.Error()}}
-	if x := c.ref.input.t; len(x.Shape) == 3 {
+	if x := c.ref.input.t; len(x.Shape) == 3 && c.net != nil && !c.net.cell {
 		flipped := *c.net
 		flipped.cfg.BatchFirst = !flipped.cfg.BatchFirst
 		if _, derr := flipped.dims(x.Shape, len(c.x), len(c.h0), len(c.c0), c.h0 != nil, c.c0 != nil); derr == nil {

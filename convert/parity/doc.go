@@ -22,6 +22,12 @@
 // weights in the checkpoint still fail, each tensor saying which rule decided it and why.
 // A float64 model has no higher precision to be judged by: its tolerance decides.
 //
+// A cell (nn.RNNCell, LSTMCell, GRUCell) is checked as its own forward runs: one step,
+// or a sequence (steps, batch, input_size) it steps through, its truth the one-layer
+// network of its mode. A whole model (convert.Options.Whole: the layers around the
+// recurrent module, from token ids to logits) has no truth of its own: its tolerance
+// decides, and no mistake is tried.
+//
 // A failing check tries the usual porting mistakes (Mistake) on the model and names those
 // that reproduce the reference.
 //

@@ -10,7 +10,8 @@ import (
 
 // The reference schema: what a notebook saves with torch.save, as a dict.
 //
-//	input                       the model's input (floating point)
+//	input                       the model's input (floating point; token ids for a whole
+//	                            model that starts with an Embedding)
 //	h0, c0                      the initial states (optional; c0 for an LSTM, with h0)
 //	h0 = (h0, c0)               as nn.LSTM takes them; also named hx or hidden
 //	output                      the model's output
@@ -232,7 +233,7 @@ func parseReference(file string, leaves []pickle.Leaf, ignore []string, needOutp
 	if r.c0.ok() && !r.h0.ok() {
 		problem("%s without h0: PyTorch takes the cell state only with h0, as (h0, c0)", r.c0.name)
 	}
-	for _, e := range []entry{r.input, r.h0, r.c0} {
+	for _, e := range []entry{r.h0, r.c0} { // the input's dtype is the model's to judge (an Embedding takes ids)
 		if e.ok() && !floating(e.t.DType) {
 			problem("%s is %s: a recurrent module's input and states must be floating point (PyTorch refuses %s)", e.name, e.t.DType, e.t.DType)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -45,6 +46,7 @@ type network struct {
 	cfg     rnn.Config
 	params  map[string][]float64 // by PyTorch's names (rnn.Config.Params), row-major
 	reverse reverseMode
+	cell    bool // a cell: the one-layer network cfg, with the cell's shapes (cellForward)
 }
 
 // results are what a forward pass returns, in C order, with their shapes.
@@ -116,6 +118,9 @@ func (n *network) dims(xShape []int, xLen, h0Len, c0Len int, hasH0, hasC0 bool) 
 // rounding every stored value with nz when nz is not nil. The shapes are checked as
 // PyTorch checks them.
 func (n *network) forward(ctx context.Context, x []float64, xShape []int, h0, c0 []float64, nz *noise) (*results, error) {
+	if n.cell {
+		return n.cellForward(ctx, x, xShape, h0, c0, nz)
+	}
 	c := n.cfg
 	d, err := n.dims(xShape, len(x), len(h0), len(c0), h0 != nil, c0 != nil)
 	if err != nil {
@@ -271,6 +276,39 @@ func (n *network) forward(ctx context.Context, x []float64, xShape []int, h0, c0
 	}
 	if cn == nil {
 		r.cShape = nil
+	}
+	return r, nil
+}
+
+// cellForward computes a cell as the one-layer network of its mode: a sequence (steps,
+// batch, input_size) as that network's input, one step, (batch, input_size) or
+// (input_size), as a sequence of one step. The results have the cell's shapes: h after
+// every step (or h' for one step), and the last h and c as (batch, hidden_size).
+func (n *network) cellForward(ctx context.Context, x []float64, xShape []int, h0, c0 []float64, nz *noise) (*results, error) {
+	net := *n
+	net.cell = false
+	shape := xShape
+	switch len(xShape) {
+	case 1:
+		shape = []int{1, xShape[0]}
+	case 2:
+		shape = []int{1, xShape[0], xShape[1]}
+	}
+	r, err := net.forward(ctx, x, shape, h0, c0, nz)
+	if err != nil {
+		return nil, err
+	}
+	h := n.cfg.HiddenSize
+	state := []int{h} // one unbatched step
+	switch len(xShape) {
+	case 2:
+		state = []int{xShape[0], h}
+	case 3:
+		state = []int{xShape[1], h}
+	}
+	r.outShape, r.hShape = append(slices.Clone(xShape[:len(xShape)-1]), h), state
+	if r.cn != nil {
+		r.cShape = state
 	}
 	return r, nil
 }

@@ -11,6 +11,7 @@ every case with what the Go side must do with it: the flags it needs, and the ou
 ("pass", "mismatch" without the flags, "ambiguous", "invalid").
 """
 import collections
+import copy
 import json
 import os
 
@@ -161,6 +162,150 @@ ref = reference(m, x)
 with torch.no_grad():
     m.weight_hh_l0[0, 0] += 0.5
 case("drifted", m.state_dict(), ref, outcome="mismatch", config="GRU(3, 5)")
+
+
+
+# Cells: a sequence stepped by the cell (input (steps, batch, features); output h after
+# every step, h_n and c_n the last), or one step as the cell's forward takes it (output
+# and h_n both h').
+def cell_reference(cell, x, h0=None, c0=None, stepped=True):
+    cell.eval()
+    with torch.no_grad():
+        h, c, hs = h0, c0, []
+        for xt in (x if stepped else [x]):
+            if isinstance(cell, torch.nn.LSTMCell):
+                h, c = cell(xt, None if h is None else (h, c))
+            else:
+                h = cell(xt, h)
+            hs.append(h)
+    ref = collections.OrderedDict(input=x)
+    if h0 is not None:
+        ref["h0"] = h0
+    if c0 is not None:
+        ref["c0"] = c0
+    ref["output"] = torch.stack(hs) if stepped else h
+    ref["h_n"] = h
+    if c is not None:
+        ref["c_n"] = c
+    return ref
+
+
+class Decoder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cell = torch.nn.LSTMCell(3, 5)
+
+
+# An LSTMCell under a prefix, stepped through a sequence from h0 and c0.
+net = Decoder()
+x = torch.randn(6, 2, 3)
+case("cell_lstm_steps", net.state_dict(), cell_reference(net.cell, x, torch.randn(2, 5), torch.randn(2, 5)),
+     prefix="cell.", config="LSTMCell(3, 5)")
+
+# A bare GRUCell without biases, one batched step.
+m = torch.nn.GRUCell(4, 6, bias=False)
+case("cell_gru_step", m.state_dict(), cell_reference(m, torch.randn(3, 4), torch.randn(3, 6), stepped=False),
+     config="GRUCell(4, 6, bias=False)")
+
+# A whole pickled RNNCell: its nonlinearity comes from its attributes. One unbatched step.
+m = torch.nn.RNNCell(3, 4, nonlinearity="relu")
+case("cell_rnn_module", m, cell_reference(m, torch.randn(3), torch.randn(4), stepped=False),
+     config="RNNCell(3, 4, nonlinearity=relu)")
+
+# A relu RNNCell's state_dict needs --nonlinearity relu.
+m = torch.nn.RNNCell(3, 4, nonlinearity="relu")
+case("cell_rnn_relu", m.state_dict(), cell_reference(m, torch.randn(5, 2, 3)), flags=["--nonlinearity", "relu"],
+     config="RNNCell(3, 4, nonlinearity=relu)")
+
+
+# Whole models. A char-level model's state_dict: Embedding -> LSTM -> Linear, found by
+# their shapes; checked as the LSTM alone, and whole (--whole) from token ids to logits.
+class CharLSTM(torch.nn.Module):
+    def __init__(self, vocab=12, dim=6, hidden=10):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab, dim)
+        self.lstm = torch.nn.LSTM(dim, hidden, num_layers=2)
+        self.fc = torch.nn.Linear(hidden, vocab)
+
+    def forward(self, ids):
+        out, _ = self.lstm(self.embedding(ids))
+        return self.fc(out)
+
+
+net = CharLSTM().eval()
+ids = torch.randint(0, 12, (7, 2))
+with torch.no_grad():
+    emb = net.embedding(ids)
+    logits = net(ids)
+char_layers = ['"embedding." Embedding(12, 6)', '"lstm." LSTM(6, 10, num_layers=2)',
+               '"fc." Linear(in_features=10, out_features=12, bias=True)']
+case("char_lstm", net.state_dict(), reference(net.lstm, emb), prefix="lstm.", config="LSTM(6, 10, num_layers=2)",
+     layers=char_layers)
+case("char_lstm_whole", net.state_dict(), collections.OrderedDict(input=ids, output=logits), flags=["--whole"],
+     prefix="lstm.", config="LSTM(6, 10, num_layers=2)", layers=char_layers, tensors=1)
+
+# Two heads after the GRU: the whole model is not known; --whole says so.
+class TwoHeads(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = torch.nn.GRU(3, 4)
+        self.fc_mu = torch.nn.Linear(4, 2)
+        self.fc_sigma = torch.nn.Linear(4, 2)
+
+
+net = TwoHeads()
+x = torch.randn(5, 1, 3)
+case("two_heads", net.state_dict(), reference(net.gru, x), prefix="gru.", config="GRU(3, 4)")
+case("two_heads_whole", net.state_dict(), flags=["--whole"], outcome="no_whole", error="several modules fit one place")
+
+# A whole pickled Sequential of layers alone runs as it is.
+seq = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Dropout(0.25), torch.nn.LayerNorm(16),
+                          torch.nn.Linear(16, 4), torch.nn.LogSoftmax(dim=-1)).eval()
+x = torch.randn(5, 6)
+with torch.no_grad():
+    y = seq(x)
+case("module_seq_mlp", seq, collections.OrderedDict(input=x, output=y), tensors=1,
+     config="Sequential(Linear(in_features=6, out_features=16, bias=True), ReLU(), Dropout(p=0.25), "
+            "LayerNorm((16,), eps=1e-05, elementwise_affine=True), Linear(in_features=16, out_features=4, bias=True), "
+            "LogSoftmax(dim=-1))")
+
+# A pickled Sequential ending in a GRU returns the GRU's (output, h_n), as PyTorch does.
+seq = torch.nn.Sequential(torch.nn.Embedding(20, 8, padding_idx=0), torch.nn.Tanh(), torch.nn.GRU(8, 12)).eval()
+ids = torch.randint(0, 20, (7, 2))
+with torch.no_grad():
+    y, hn = seq(ids)
+case("module_seq_embed_gru", seq, collections.OrderedDict(input=ids, output=y, h_n=hn), flags=["--whole"],
+     prefix="2.", config="GRU(8, 12)",
+     layers=['"0." Embedding(20, 8, padding_idx=0)', '"1." Tanh()', '"2." GRU(8, 12)'])
+
+
+# A whole pickled custom module: its forward is not in the file, but its modules fit
+# around the GRU by their shapes, with the Embedding's and Dropout's attributes.
+class CharRNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = torch.nn.Embedding(15, 5, max_norm=1.0)
+        self.rnn = torch.nn.GRU(5, 7, batch_first=True)
+        self.drop = torch.nn.Dropout(0.3)
+        self.decoder = torch.nn.Linear(7, 15)
+
+    def forward(self, ids):
+        out, _ = self.rnn(self.encoder(ids))
+        return self.decoder(self.drop(out))
+
+
+net = CharRNN().eval()
+ids = torch.randint(0, 15, (2, 9))
+with torch.no_grad():
+    logits = copy.deepcopy(net)(ids)  # max_norm renormalizes the copy's rows in place, not net's
+case("module_custom_charrnn", net, collections.OrderedDict(input=ids, output=logits), flags=["--whole"],
+     prefix="rnn.", config="GRU(5, 7, batch_first=True)", tensors=1,
+     layers=['"encoder." Embedding(15, 5, max_norm=1.0)', '"rnn." GRU(5, 7, batch_first=True)',
+             '"decoder." Linear(in_features=7, out_features=15, bias=True)'])
+
+# The training checkpoint's model around its GRU: the head one level up.
+cases["nested_checkpoint"]["layers"] = ['"model_state_dict.encoder.rnn." GRU(3, 5)',
+                                        '"model_state_dict.head." Linear(in_features=5, out_features=2, bias=True)']
 
 with open(os.path.join(here, "cases.json"), "w") as f:
     json.dump(cases, f, indent=1, sort_keys=True)
