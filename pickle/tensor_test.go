@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"math/bits"
 	"strings"
 	"testing"
 )
@@ -126,6 +127,9 @@ func TestViews(t *testing.T) {
 	}
 }
 
+// hugeDim is a dimension far beyond any budget: 2^40 on 64-bit platforms, 2^28 on 32-bit.
+const hugeDim = 1 << (28 + 12*(bits.UintSize/64))
+
 func TestViewErrors(t *testing.T) {
 	s := &Storage{DType: F32, Len: 10, src: memSource(seq(10, 4)), key: "0"}
 	tests := []struct {
@@ -138,9 +142,9 @@ func TestViewErrors(t *testing.T) {
 		{"negative stride", &Tensor{DType: F32, Shape: []int{2}, Strides: []int{-1}, Offset: 5, Storage: s}, "negative stride"},
 		{"negative dim", &Tensor{DType: F32, Shape: []int{-2}, Strides: []int{1}, Storage: s}, "invalid shape"},
 		{"stride count", &Tensor{DType: F32, Shape: []int{2, 2}, Strides: []int{1}, Storage: s}, "strides for"},
-		{"overflow", &Tensor{DType: F32, Shape: []int{1 << 40, 1 << 40}, Strides: []int{1, 1}, Storage: s}, "invalid shape"},
-		{"huge stride", &Tensor{DType: F32, Shape: []int{3}, Strides: []int{math.MaxInt64 / 2}, Storage: s}, "overflow"},
-		{"huge expand", &Tensor{DType: F32, Shape: []int{1 << 40}, Strides: []int{0}, Storage: s}, "refusing to materialise"},
+		{"overflow", &Tensor{DType: F32, Shape: []int{math.MaxInt / 2, math.MaxInt / 2}, Strides: []int{1, 1}, Storage: s}, "invalid shape"},
+		{"huge stride", &Tensor{DType: F32, Shape: []int{3}, Strides: []int{math.MaxInt / 2}, Storage: s}, "overflow"},
+		{"huge expand", &Tensor{DType: F32, Shape: []int{hugeDim}, Strides: []int{0}, Storage: s}, "refusing to materialise"},
 		{"unknown dtype", &Tensor{DType: "U4", Shape: []int{1}, Strides: []int{1}, Storage: s}, "unknown dtype"},
 		{"nil storage", &Tensor{DType: F32, Shape: []int{1}}, "nil storage"},
 		{"no data", &Tensor{DType: F32, Shape: []int{1}, Storage: &Storage{DType: F32, Len: 1}}, "no data"},
