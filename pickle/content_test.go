@@ -246,8 +246,10 @@ func TestWriteRoundTripContent(t *testing.T) {
 		// tensor_keys.pt holds an optimizer (an *Object) keyed by tensors:
 		// Write flattens the object, which renumbers the keys after it
 		// (TestWriteTensorKeys checks tensor keys).
+		// numpy_unsigned.pt holds U16, U32 and U64 tensors, which torch
+		// 1.13's layout has no storage class for.
 		if strings.HasSuffix(path, "key_collision.pt") || strings.HasSuffix(path, "calls.pt") ||
-			strings.HasSuffix(path, "tensor_keys.pt") {
+			strings.HasSuffix(path, "tensor_keys.pt") || strings.HasSuffix(path, "numpy_unsigned.pt") {
 			continue
 		}
 		t.Run(filepath.Base(path), func(t *testing.T) { checkWriteRoundTrip(t, path) })

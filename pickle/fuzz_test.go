@@ -55,8 +55,9 @@ func exercise(t *testing.T, f *File, err error) {
 	if err != nil {
 		var fe *FormatError
 		var ue *UnsafeGlobalError
-		if !errors.As(err, &fe) && !errors.As(err, &ue) {
-			t.Fatalf("error %v (%T) is neither a FormatError nor an UnsafeGlobalError", err, err)
+		var we *WeightsOnlyError
+		if !errors.As(err, &fe) && !errors.As(err, &ue) && !errors.As(err, &we) {
+			t.Fatalf("error %v (%T) is neither a FormatError, an UnsafeGlobalError nor a WeightsOnlyError", err, err)
 		}
 		return
 	}
@@ -97,15 +98,18 @@ func FuzzOpen(f *testing.F) {
 	}
 	// The committed fixtures are seeds too.
 	names, _ := filepath.Glob(filepath.Join("..", "testdata", "pickle", "*.pt"))
-	torch2, _ := filepath.Glob(filepath.Join("..", "testdata", "pickle", "torch2", "*.pt"))
-	for _, n := range append(names, torch2...) {
+	for _, dir := range []string{"torch2", "content", "globals"} {
+		more, _ := filepath.Glob(filepath.Join("..", "testdata", "pickle", dir, "*.pt"))
+		names = append(names, more...)
+	}
+	for _, n := range names {
 		if b, err := os.ReadFile(n); err == nil && len(b) < 64<<10 {
 			f.Add(b)
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, allow := range []bool{false, true} {
-			file, err := NewReader(bytes.NewReader(data), int64(len(data)), &Options{AllowObjects: allow})
+		for _, opts := range []Options{{}, {AllowObjects: true}, {Strict: true}} {
+			file, err := NewReader(bytes.NewReader(data), int64(len(data)), &opts)
 			exercise(t, file, err)
 		}
 	})

@@ -128,11 +128,11 @@ func (d *npDType) dtype() (DType, error) {
 	case "u1":
 		dt = U8
 	case "u2":
-		dt = "U16"
+		dt = U16
 	case "u4":
-		dt = "U32"
+		dt = U32
 	case "u8":
-		dt = "U64"
+		dt = U64
 	case "b1":
 		dt = BOOL
 	case "c8":

@@ -254,20 +254,18 @@ func (s Scalar) Value() any {
 		return int64(int8(b[0]))
 	case U8:
 		return uint64(b[0])
+	case U16:
+		return uint64(le.Uint16(b))
+	case U32:
+		return uint64(le.Uint32(b))
+	case U64:
+		return le.Uint64(b)
 	case BOOL:
 		return b[0] != 0
 	case C64:
 		return complex(float64(math.Float32frombits(le.Uint32(b))), float64(math.Float32frombits(le.Uint32(b[4:]))))
 	case C128:
 		return complex(math.Float64frombits(le.Uint64(b)), math.Float64frombits(le.Uint64(b[8:])))
-	}
-	switch len(b) {
-	case 2:
-		return uint64(le.Uint16(b))
-	case 4:
-		return uint64(le.Uint32(b))
-	case 8:
-		return uint64(le.Uint64(b))
 	}
 	return nil
 }

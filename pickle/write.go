@@ -1470,7 +1470,7 @@ func (z *zipWriter) close() error {
 // numpyTypes are the numpy type strings of the dtypes a Scalar can hold.
 var numpyTypes = map[DType]string{
 	F64: "f8", F32: "f4", F16: "f2", I64: "i8", I32: "i4", I16: "i2", I8: "i1",
-	U8: "u1", BOOL: "b1", C64: "c8", C128: "c16",
+	U8: "u1", U16: "u2", U32: "u4", U64: "u8", BOOL: "b1", C64: "c8", C128: "c16",
 }
 
 // scalar writes a numpy scalar as numpy pickles it:

@@ -62,7 +62,8 @@ MANIFEST = {}
 
 NUMPY_DTYPES = {
     "f8": "F64", "f4": "F32", "f2": "F16", "i8": "I64", "i4": "I32", "i2": "I16",
-    "i1": "I8", "u1": "U8", "b1": "BOOL", "c8": "C64", "c16": "C128",
+    "i1": "I8", "u1": "U8", "u2": "U16", "u4": "U32", "u8": "U64", "b1": "BOOL", "c8": "C64",
+    "c16": "C128",
 }
 
 
@@ -254,6 +255,9 @@ def numpy_values():
         "i16": np.int16(-300),
         "i8": np.int8(-5),
         "u8": np.uint8(200),
+        "u16": np.uint16(65535),
+        "u32": np.uint32(4000000000),
+        "u64": np.uint64(2**64 - 1),
         "flag": np.bool_(True),
         "c64": np.complex64(1 + 2j),
         "c128": np.complex128(-0.5 + 1e-300j),
@@ -301,6 +305,16 @@ def numpy_fixtures():
     record("numpy_values.pt", obj, "zip", modes, refused, expected=expected)
     gen_save_legacy(obj, "numpy_values_legacy.pt")
     record("numpy_values_legacy.pt", obj, "legacy", modes, refused, expected=expected)
+
+    # Unsigned arrays wider than a byte: tensors of torch 2.x's U16, U32, U64
+    # (which the .pt writer of torch 1.13's layout and ptport's JSON cannot hold).
+    unsigned = {"u2": np.array([0, 65535], dtype=np.uint16),
+                "u4": np.array([1, 2**32 - 1], dtype=np.uint32),
+                "u8": np.array([2**64 - 1, 3], dtype=">u8")}
+    torch.save(unsigned, path("numpy_unsigned.pt"))
+    record("numpy_unsigned.pt", unsigned, "zip",
+           {"default": "ok", "allow_objects": "ok", "strict": "numpy.core.multiarray._reconstruct"},
+           ["numpy.core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype"])
 
     # Protocol 5: numpy pickles arrays as numpy.core.numeric._frombuffer of an
     # in-band PickleBuffer (BYTEARRAY8).

@@ -236,8 +236,8 @@ func decode(dec *json.Decoder) (any, error) {
 var numpyNames = map[pickle.DType]string{
 	pickle.F64: "float64", pickle.F32: "float32", pickle.F16: "float16",
 	pickle.I64: "int64", pickle.I32: "int32", pickle.I16: "int16", pickle.I8: "int8",
-	pickle.U8: "uint8", pickle.DType("U16"): "uint16", pickle.DType("U32"): "uint32",
-	pickle.DType("U64"): "uint64", pickle.BOOL: "bool_", pickle.C64: "complex64", pickle.C128: "complex128",
+	pickle.U8: "uint8", pickle.U16: "uint16", pickle.U32: "uint32",
+	pickle.U64: "uint64", pickle.BOOL: "bool_", pickle.C64: "complex64", pickle.C128: "complex128",
 }
 
 var numpyDTypes = func() map[string]pickle.DType {
