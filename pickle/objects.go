@@ -85,7 +85,6 @@ type objVal struct {
 	items *pyDict
 	list  []any
 	state any
-	built bool // BUILD gave it a state
 }
 
 // hkey is a Python hash key: values equal in Python have equal keys.
@@ -386,7 +385,6 @@ func (m *machine) build(inst, state any) error {
 		if err := m.weightsOnly(false, func() string { return "BUILD on an instance of " + t.o.Module + "." + t.o.Name }); err != nil {
 			return err
 		}
-		t.built = true
 		if attrs, ok := stateDict(state); ok && t.state == nil {
 			return m.setAttrs(&t.attrs, attrs)
 		}
