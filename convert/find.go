@@ -91,16 +91,33 @@ func candidates(cp *Checkpoint) []*candidate {
 
 // modules finds the pickled torch.nn modules in the object tree (and the objects of
 // other classes that hold them in their _modules), by the prefix their parameters' names
-// have.
+// have. The walk visits each container once, at most 1<<20 of them and 1000 levels deep
+// (pickle.Leaves refuses deeper trees); a prefix is built only for a module found.
 func modules(root any) map[string]*pickle.Object {
+	type place struct {
+		parent *place
+		key    string
+	}
+	prefix := func(p *place) string {
+		var keys []string
+		for ; p != nil; p = p.parent {
+			keys = append(keys, p.key)
+		}
+		if len(keys) == 0 {
+			return ""
+		}
+		slices.Reverse(keys)
+		return strings.Join(keys, ".") + "."
+	}
 	found := map[string]*pickle.Object{}
 	seen := map[any]bool{}
 	budget := 1 << 20
-	var walk func(v any, prefix string)
-	walk = func(v any, prefix string) {
-		if budget--; budget < 0 {
+	var walk func(v any, at *place, depth int)
+	walk = func(v any, at *place, depth int) {
+		if budget--; budget < 0 || depth > 1000 {
 			return
 		}
+		child := func(key string) *place { return &place{at, key} }
 		switch v := v.(type) {
 		case *pickle.Dict:
 			if seen[v] {
@@ -108,15 +125,23 @@ func modules(root any) map[string]*pickle.Object {
 			}
 			seen[v] = true
 			for _, e := range v.Entries {
-				walk(e.Value, prefix+keyString(e.Key)+".")
+				walk(e.Value, child(keyString(e.Key)), depth+1)
 			}
 		case pickle.List:
+			if len(v) == 0 || seen[&v[0]] {
+				return
+			}
+			seen[&v[0]] = true
 			for i, e := range v {
-				walk(e, prefix+strconv.Itoa(i)+".")
+				walk(e, child(strconv.Itoa(i)), depth+1)
 			}
 		case pickle.Tuple:
+			if len(v) == 0 || seen[&v[0]] {
+				return
+			}
+			seen[&v[0]] = true
 			for i, e := range v {
-				walk(e, prefix+strconv.Itoa(i)+".")
+				walk(e, child(strconv.Itoa(i)), depth+1)
 			}
 		case *pickle.Object:
 			if seen[v] {
@@ -124,28 +149,31 @@ func modules(root any) map[string]*pickle.Object {
 			}
 			seen[v] = true
 			if _, ok := v.Attr("_modules"); ok || moduleClass(v) != "" {
-				found[prefix] = v
+				found[prefix(at)] = v
 			}
 			if mods, ok := v.Attr("_modules"); ok {
 				if d, ok := mods.(*pickle.Dict); ok {
 					for _, e := range d.Entries {
-						walk(e.Value, prefix+keyString(e.Key)+".")
+						walk(e.Value, child(keyString(e.Key)), depth+1)
 					}
 				}
 			}
 		}
 	}
-	walk(root, "")
+	walk(root, nil, 0)
 	return found
 }
 
-// keyString is a dict key as tensor names spell it.
+// keyString is a dict key as tensor names spell it. A tuple key, which no module's
+// state holds, is not spelled out.
 func keyString(k any) string {
 	switch k := k.(type) {
 	case string:
 		return k
 	case int64:
 		return strconv.FormatInt(k, 10)
+	case pickle.Tuple, pickle.List, *pickle.Dict:
+		return "<" + fmt.Sprintf("%T", k) + ">"
 	}
 	return fmt.Sprint(k)
 }

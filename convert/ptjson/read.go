@@ -1,24 +1,29 @@
 package ptjson
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 
 	"github.com/ptport/ptport/convert/internal/jsonvalue"
 	"github.com/ptport/ptport/pickle"
 )
 
-// maxJSONInput bounds the JSON documents read as checkpoints, which are held in memory.
+// maxJSONInput bounds the JSON documents read as checkpoints.
 const maxJSONInput = 1 << 30
 
 // Read reads a document of size bytes that Write wrote from r back into its tensors, in
 // order, followed by its non-tensor values; name is how errors call the file. The
-// document is held in memory, so it may have at most 1 GiB. Errors about the file's
-// content are *pickle.FormatError.
+// document is read as a stream, so that the memory it takes is that of its tensors'
+// bytes (at most eight times the document's size) and of its values; it may have at most
+// 1 GiB. A tensor's name, dtype and shape come before its data, as Write writes them; an
+// element is an error when it does not fit its dtype (an integer out of range, a
+// fraction for an integer dtype), and so is a dtype the format does not encode. Errors
+// about the file's content are *pickle.FormatError.
 func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	bad := func(format string, args ...any) error {
 		return &pickle.FormatError{File: name, Where: "JSON document", Msg: fmt.Sprintf(format, args...)}
@@ -26,93 +31,210 @@ func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	if size > maxJSONInput {
 		return nil, bad("%d bytes is more than the %d a JSON checkpoint may have", size, maxJSONInput)
 	}
-	b := make([]byte, size)
-	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+	dec := json.NewDecoder(io.NewSectionReader(r, 0, size))
+	dec.UseNumber()
+	if err := delim(dec, '{'); err != nil {
+		return nil, bad("not a JSON object: %v", err)
+	}
+	var tensors, values []pickle.Leaf
+	sawTensors := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		switch key, _ := tok.(string); key {
+		case tensorsKey:
+			sawTensors = true
+			if tensors, err = readTensors(dec, size); err != nil {
+				return nil, bad("%v", err)
+			}
+		case valuesKey:
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, bad("values: %v", err)
+			}
+			if values, err = jsonvalue.Leaves(string(raw)); err != nil {
+				return nil, bad("values: %v", err)
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, bad("%q: %v", key, err)
+			}
+		}
+	}
+	if err := delim(dec, '}'); err != nil {
 		return nil, bad("%v", err)
 	}
-	var doc struct {
-		Tensors *[]struct {
-			Name  string            `json:"name"`
-			DType pickle.DType      `json:"dtype"`
-			Shape []int             `json:"shape"`
-			Data  []json.RawMessage `json:"data"`
-		} `json:"tensors"`
-		Values json.RawMessage `json:"values"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, bad("%v", err)
-	}
-	if doc.Tensors == nil {
+	if !sawTensors {
 		return nil, bad("no \"tensors\" array: not a JSON document ptport wrote")
 	}
-	var leaves []pickle.Leaf
-	for _, t := range *doc.Tensors {
-		size := t.DType.Size()
-		if size == 0 {
-			return nil, bad("tensor %q: unknown dtype %q", t.Name, t.DType)
-		}
-		n := 1
-		for _, d := range t.Shape {
-			if d < 0 || (d > 0 && n > len(t.Data)/d) {
-				return nil, bad("tensor %q: shape %v does not fit its %d elements", t.Name, t.Shape, len(t.Data))
-			}
-			n *= d
-		}
-		if n != len(t.Data) {
-			return nil, bad("tensor %q: shape %v needs %d elements, data has %d", t.Name, t.Shape, n, len(t.Data))
-		}
-		data := make([]byte, 0, n*size)
-		for i, e := range t.Data {
-			var err error
-			if data, err = appendElement(data, t.DType, e); err != nil {
-				return nil, bad("tensor %q element %d: %v", t.Name, i, err)
-			}
-		}
-		tn, err := pickle.NewTensor(t.DType, t.Shape, data)
-		if err != nil {
-			return nil, bad("tensor %q: %v", t.Name, err)
-		}
-		leaves = append(leaves, pickle.Leaf{Name: t.Name, Value: tn})
+	return append(tensors, values...), nil
+}
+
+// delim reads the delimiter d.
+func delim(dec *json.Decoder, d json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
 	}
-	if len(doc.Values) > 0 {
-		values, err := jsonvalue.Leaves(string(doc.Values))
+	if tok != d {
+		return fmt.Errorf("found %v where %v belongs", tok, d)
+	}
+	return nil
+}
+
+// readTensors reads the "tensors" array of a document of size bytes.
+func readTensors(dec *json.Decoder, size int64) ([]pickle.Leaf, error) {
+	if err := delim(dec, '['); err != nil {
+		return nil, fmt.Errorf("tensors: %v", err)
+	}
+	var leaves []pickle.Leaf
+	for dec.More() {
+		l, err := readTensor(dec, size)
 		if err != nil {
-			return nil, bad("values: %v", err)
+			return nil, err
 		}
-		leaves = append(leaves, values...)
+		leaves = append(leaves, l)
+	}
+	if err := delim(dec, ']'); err != nil {
+		return nil, fmt.Errorf("tensors: %v", err)
 	}
 	return leaves, nil
 }
 
-// appendElement appends the little-endian bytes of one JSON element of dtype dt.
-func appendElement(buf []byte, dt pickle.DType, raw json.RawMessage) ([]byte, error) {
+// readTensor reads one {"name", "dtype", "shape", "data"} object.
+func readTensor(dec *json.Decoder, size int64) (pickle.Leaf, error) {
+	var (
+		name     string
+		dt       pickle.DType
+		shape    []int
+		n        int64 = -1 // elements, once shape is read
+		data     []byte
+		sawData  bool
+		sawName  bool
+		sawDType bool
+	)
+	fail := func(format string, args ...any) (pickle.Leaf, error) {
+		return pickle.Leaf{}, fmt.Errorf("tensor %q: %s", name, fmt.Sprintf(format, args...))
+	}
+	if err := delim(dec, '{'); err != nil {
+		return fail("%v", err)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fail("%v", err)
+		}
+		key, _ := tok.(string)
+		switch key {
+		case "name":
+			sawName = true
+			err = dec.Decode(&name)
+		case "dtype":
+			sawDType = true
+			err = dec.Decode(&dt)
+			if err == nil && (dt.Size() == 0 || !jsonDTypes[dt]) {
+				return fail("dtype %q is not one ptport's JSON format encodes", dt)
+			}
+		case "shape":
+			if err = dec.Decode(&shape); err != nil {
+				break
+			}
+			n = 1
+			for _, d := range shape {
+				// A document of size bytes holds fewer than size elements.
+				if d < 0 || d > 0 && n > size/int64(d) {
+					return fail("shape %v holds more elements than the %d-byte document", shape, size)
+				}
+				n *= int64(d)
+			}
+		case "data":
+			if !sawDType || n < 0 {
+				return fail("data before dtype and shape (ptport writes name, dtype, shape, data)")
+			}
+			sawData = true
+			data, err = readData(dec, dt, n)
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return fail("%s: %v", key, err)
+		}
+	}
+	if err := delim(dec, '}'); err != nil {
+		return fail("%v", err)
+	}
+	if !sawName || !sawData {
+		return fail("needs a name, a dtype, a shape and data")
+	}
+	t, err := pickle.NewTensor(dt, shape, data)
+	if err != nil {
+		return fail("%v", err)
+	}
+	return pickle.Leaf{Name: name, Value: t}, nil
+}
+
+// readData reads the data array of n elements of dtype dt.
+func readData(dec *json.Decoder, dt pickle.DType, n int64) ([]byte, error) {
+	if err := delim(dec, '['); err != nil {
+		return nil, err
+	}
+	data := make([]byte, 0, min(n*int64(dt.Size()), 1<<20))
+	var i int64
+	for ; dec.More(); i++ {
+		if i == n {
+			return nil, fmt.Errorf("more than the %d elements of the shape", n)
+		}
+		var err error
+		if data, err = appendElement(data, dt, dec); err != nil {
+			return nil, fmt.Errorf("element %d: %v", i, err)
+		}
+	}
+	if i != n {
+		return nil, fmt.Errorf("%d elements, the shape has %d", i, n)
+	}
+	return data, delim(dec, ']')
+}
+
+// appendElement reads one element of dtype dt and appends its little-endian bytes.
+func appendElement(buf []byte, dt pickle.DType, dec *json.Decoder) ([]byte, error) {
 	le := binary.LittleEndian
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
 	switch dt {
 	case pickle.BOOL:
-		var v bool
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, err
+		v, ok := tok.(bool)
+		if !ok {
+			return nil, fmt.Errorf("%v is not a boolean", tok)
 		}
 		if v {
 			return append(buf, 1), nil
 		}
 		return append(buf, 0), nil
 	case pickle.C64, pickle.C128:
-		var pair [2]json.RawMessage
-		if err := json.Unmarshal(raw, &pair); err != nil {
-			return nil, err
+		if tok != json.Delim('[') {
+			return nil, fmt.Errorf("%v is not a [real, imag] pair", tok)
 		}
 		part := pickle.F32
 		if dt == pickle.C128 {
 			part = pickle.F64
 		}
-		buf, err := appendElement(buf, part, pair[0])
-		if err != nil {
-			return nil, err
+		for k := 0; k < 2; k++ {
+			if !dec.More() {
+				return nil, errors.New("a complex element is a [real, imag] pair")
+			}
+			if buf, err = appendElement(buf, part, dec); err != nil {
+				return nil, err
+			}
 		}
-		return appendElement(buf, part, pair[1])
+		return buf, delim(dec, ']')
 	case pickle.F64, pickle.F32, pickle.F16, pickle.BF16:
-		f, err := jsonFloat(raw)
+		f, err := jsonFloat(tok)
 		if err != nil {
 			return nil, err
 		}
@@ -127,9 +249,16 @@ func appendElement(buf []byte, dt pickle.DType, raw json.RawMessage) ([]byte, er
 			return le.AppendUint16(buf, float32ToBF16(float32(f))), nil
 		}
 	}
-	var v int64
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, err
+	num, ok := tok.(json.Number)
+	if !ok {
+		return nil, fmt.Errorf("%v is not an integer", tok)
+	}
+	v, err := strconv.ParseInt(num.String(), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not an integer of %s", num, dt)
+	}
+	if lo, hi := intRange(dt); v < lo || v > hi {
+		return nil, fmt.Errorf("%d is outside the range of %s, [%d, %d]", v, dt, lo, hi)
 	}
 	switch dt {
 	case pickle.I64:
@@ -142,19 +271,37 @@ func appendElement(buf []byte, dt pickle.DType, raw json.RawMessage) ([]byte, er
 	return append(buf, byte(v)), nil // I8, U8
 }
 
-// jsonFloat reads a number, or one of the strings Write uses for NaN and infinities.
-func jsonFloat(raw json.RawMessage) (float64, error) {
-	switch string(bytes.TrimSpace(raw)) {
-	case `"NaN"`:
-		return math.NaN(), nil
-	case `"Infinity"`:
-		return math.Inf(1), nil
-	case `"-Infinity"`:
-		return math.Inf(-1), nil
+// intRange is the range of the integer dtype dt.
+func intRange(dt pickle.DType) (lo, hi int64) {
+	switch dt {
+	case pickle.I8:
+		return math.MinInt8, math.MaxInt8
+	case pickle.U8:
+		return 0, math.MaxUint8
+	case pickle.I16:
+		return math.MinInt16, math.MaxInt16
+	case pickle.I32:
+		return math.MinInt32, math.MaxInt32
 	}
-	var f float64
-	err := json.Unmarshal(raw, &f)
-	return f, err
+	return math.MinInt64, math.MaxInt64
+}
+
+// jsonFloat reads a number, or one of the strings Write uses for NaN and infinities.
+func jsonFloat(tok json.Token) (float64, error) {
+	switch v := tok.(type) {
+	case json.Number:
+		return strconv.ParseFloat(v.String(), 64)
+	case string:
+		switch v {
+		case "NaN":
+			return math.NaN(), nil
+		case "Infinity":
+			return math.Inf(1), nil
+		case "-Infinity":
+			return math.Inf(-1), nil
+		}
+	}
+	return 0, fmt.Errorf("%v is not a number", tok)
 }
 
 // float32ToBF16 rounds f to bfloat16, to nearest even; NaN stays NaN.
