@@ -3,8 +3,10 @@ package atomicfile
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,12 +52,79 @@ var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20)
 type Temp struct {
 	f      *os.File
 	path   string // the final name
+	mode   os.FileMode
 	noSync bool
 }
 
-// Write creates a temporary file in path's folder and has write fill it through a
-// buffered writer, which is also a RangeCopier. On failure the temporary is removed.
+// NotRegularError reports an output path that names something other than a regular
+// file (a folder, a FIFO, a device, a socket): replacing it would destroy it, and
+// writing into it is not writing a file.
+type NotRegularError struct {
+	Path string
+	Mode os.FileMode
+}
+
+func (e *NotRegularError) Error() string {
+	return fmt.Sprintf("%s is not a regular file (%s): refusing to replace it", e.Path, kind(e.Mode))
+}
+
+func kind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "mode " + m.String()
+}
+
+// Target returns where an output at path goes and the permissions it gets: an existing
+// regular file is replaced keeping its permissions (through a symbolic link, the file it
+// names is replaced and the link kept); a new file gets 0644. Anything else existing at
+// path is a *NotRegularError.
+func Target(path string) (string, os.FileMode, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if li, lerr := os.Lstat(path); lerr == nil && li.Mode()&os.ModeSymlink != 0 {
+			// A link to nothing: write the file it names.
+			if real, err := os.Readlink(path); err == nil {
+				if !filepath.IsAbs(real) {
+					real = filepath.Join(filepath.Dir(path), real)
+				}
+				return real, 0o644, nil
+			}
+		}
+		return path, 0o644, nil
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", 0, &NotRegularError{Path: path, Mode: fi.Mode()}
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", 0, err
+	}
+	return real, fi.Mode().Perm(), nil
+}
+
+// Write creates a temporary file in the folder of path (of the file it names, for a
+// symbolic link) and has write fill it through a buffered writer, which is also a
+// RangeCopier. An existing path that is not a regular file is a *NotRegularError, before
+// anything is written. On failure the temporary is removed.
 func Write(path string, o Options, write func(w io.Writer) error) (_ *Temp, err error) {
+	final, mode, err := Target(path)
+	if err != nil {
+		return nil, err
+	}
+	path = final
 	f, err := os.CreateTemp(filepath.Dir(path), Prefix+o.Tag+filepath.Base(path)+"-*")
 	if err != nil {
 		return nil, err
@@ -81,11 +150,13 @@ func Write(path string, o Options, write func(w io.Writer) error) (_ *Temp, err 
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	buf.Reset(nil)
-	return &Temp{f: f, path: path, noSync: o.NoSync}, nil
+	return &Temp{f: f, path: path, mode: mode, noSync: o.NoSync}, nil
 }
 
-// Commit syncs the temporary, renames it to its final name and syncs the folder, so that
-// the output survives a crash of the system once Commit returns. On failure the
+// Commit syncs the temporary, gives it the permissions Target chose, renames it to its
+// final name and syncs the folder, so that the output survives a crash of the system
+// once Commit returns. The target is checked again: if it became something other than a
+// regular file meanwhile, Commit fails with a *NotRegularError. On failure the
 // temporary is removed.
 func (t *Temp) Commit() (err error) {
 	tmp := t.f.Name()
@@ -103,8 +174,11 @@ func (t *Temp) Commit() (err error) {
 	if err = t.f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", t.path, err)
 	}
-	if err = os.Chmod(tmp, 0o644); err != nil {
+	if err = os.Chmod(tmp, t.mode); err != nil {
 		return err
+	}
+	if fi, serr := os.Stat(t.path); serr == nil && !fi.Mode().IsRegular() {
+		return &NotRegularError{Path: t.path, Mode: fi.Mode()}
 	}
 	if err = os.Rename(tmp, t.path); err != nil {
 		return err
