@@ -59,6 +59,10 @@ type Options struct {
 	// NoSync skips the fsync of each output: faster, still never a partial output
 	// under a final name after a crash of ptport, but not safe against power loss.
 	NoSync bool
+
+	// collisions counts, by the hash of an output path, the inputs of every shard
+	// that would write it, when more than one would.
+	collisions map[uint64]int
 }
 
 // The status of one input.
@@ -146,7 +150,10 @@ func NewPlan(opts Options) (Plan, error) {
 
 // Run converts (or, with Check, checks) every input opts selects, jobs at a time, and
 // calls report once per input from a single goroutine, in the order inputs finish. One
-// failed input never stops the batch. Each output is written atomically; temporaries
+// failed input never stops the batch. Inputs whose outputs would have one name (m.pt and
+// m.pth of a folder, a/m.pt and b/m.pt given as files) are found before any is
+// converted, among the inputs of every shard, and each of them fails: no output is
+// written over another's. Each output is written atomically; temporaries
 // left in OutDir by an interrupted earlier run of the same shard are removed first. When
 // ctx is cancelled, work in progress is abandoned (its temporaries removed) and Run
 // returns what finished. The error is non-nil only for unusable options or folders.
@@ -160,6 +167,10 @@ func Run(ctx context.Context, opts Options, report func(Result)) (Summary, error
 		opts.Jobs = runtime.NumCPU()
 	}
 	if !opts.Check {
+		var err error
+		if opts.collisions, err = collisions(ctx, &opts); err != nil {
+			return sum, err
+		}
 		if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 			return sum, err
 		}
@@ -266,6 +277,37 @@ func removeTemps(dir, tag string) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// collisions walks the inputs of every shard and counts, by the hash of an output path,
+// those that would write it, keeping the paths more than one input would write. It
+// takes some 40 bytes an input.
+func collisions(ctx context.Context, opts *Options) (map[uint64]int, error) {
+	all := *opts
+	all.Shards = 0
+	count := map[uint64]int{}
+	err := walkInputs(ctx, &all, func(in batchInput) error {
+		count[outputHash(opts.outputOf(in))]++
+		return nil
+	})
+	for h, n := range count {
+		if n < 2 {
+			delete(count, h)
+		}
+	}
+	return count, err
+}
+
+func outputHash(path string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(filepath.Clean(path)))
+	return h.Sum64()
+}
+
+// outputOf is the output path of an input.
+func (o *Options) outputOf(in batchInput) string {
+	rel := filepath.FromSlash(in.rel)
+	return filepath.Join(o.OutDir, strings.TrimSuffix(rel, filepath.Ext(rel))+o.To.Ext())
 }
 
 // walkInputs calls fn for every input file opts selects, reading folders a chunk of
@@ -456,8 +498,10 @@ func (o *Options) check(ctx context.Context, in batchInput, r *Result) error {
 // convert writes in's output to a temporary and returns it, or returns nil when the
 // output is up to date.
 func (o *Options) convert(ctx context.Context, in batchInput, r *Result) (*atomicfile.Temp, error) {
-	rel := filepath.FromSlash(in.rel)
-	r.Output = filepath.Join(o.OutDir, strings.TrimSuffix(rel, filepath.Ext(rel))+o.To.Ext())
+	r.Output = o.outputOf(in)
+	if n := o.collisions[outputHash(r.Output)]; n > 1 {
+		return nil, fmt.Errorf("%d inputs would write the output %s (the same name with another extension, or in another input folder); none of them is converted", n, r.Output)
+	}
 	if !o.Force {
 		if src, err := readSource(r.Output, o.To); err == nil && src.matches(in) {
 			r.Status = StatusSkipped
