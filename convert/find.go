@@ -3,6 +3,7 @@ package convert
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"sort"
@@ -475,6 +476,9 @@ func fromModule(o *pickle.Object, opts Options) (rnn.Config, error) {
 		n, ok := v.(int64)
 		if !ok {
 			return cfg, fmt.Errorf("pickled %s module: %s is %T, not an int", o.Name, name, v)
+		}
+		if n < 0 || n > math.MaxInt32 {
+			return cfg, fmt.Errorf("pickled %s module: %s is %d, out of range", o.Name, name, n)
 		}
 		*dst = int(n)
 	}

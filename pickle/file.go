@@ -238,8 +238,11 @@ func (r *reader) readPickleIn(src io.ReaderAt, start, limit, inFile int64, label
 		}
 	}
 	grow := func(n int64) ([]byte, error) {
-		n = min(avail, max(n, 2*int64(len(buf))))
-		nb := make([]byte, n)
+		size, err := sliceLen(min(avail, max(n, 2*int64(len(buf)))), 1)
+		if err != nil {
+			return nil, r.errf(where(len(buf)), "%v", err)
+		}
+		nb := make([]byte, size)
 		copy(nb, buf)
 		if err := readFull(src, nb[len(buf):], start+int64(len(buf))); err != nil {
 			return nil, r.errf(where(len(buf)), "%v", err)
@@ -272,7 +275,11 @@ func (r *reader) readRecord(f *zip.File) ([]byte, error) {
 	if _, ok := src.(*inflateSource); ok {
 		return r.inflateRecord(f, size)
 	}
-	b := make([]byte, size)
+	n, err := sliceLen(size, 1)
+	if err != nil {
+		return nil, r.errf(f.Name, "%v", err)
+	}
+	b := make([]byte, n)
 	if err := readFull(src, b, off); err != nil {
 		return nil, r.errf(f.Name, "%v", err)
 	}
@@ -778,17 +785,35 @@ func (r *reader) readTar() (any, error) {
 		if ndim < 0 || ndim > (end-off-16)/16 {
 			return nil, r.errf(label+" tensor "+key, "invalid dimension count %d", ndim)
 		}
-		b := make([]byte, 16*ndim+8)
+		n, err := sliceLen(16*ndim+8, 1)
+		if err != nil {
+			return nil, r.errf(label+" tensor "+key, "%v", err)
+		}
+		b := make([]byte, n)
 		if err := readFull(r.ra, b, off+8); err != nil {
 			return nil, r.errf(label, "%v", err)
 		}
 		off += 8 + int64(len(b))
 		t := &Tensor{DType: s.DType, Shape: make([]int, ndim), Strides: make([]int, ndim), Storage: s}
-		for j := int64(0); j < ndim; j++ {
-			t.Shape[j] = int(int64(binary.LittleEndian.Uint64(b[8*j:])))
-			t.Strides[j] = int(int64(binary.LittleEndian.Uint64(b[8*(ndim+j):])))
+		field := func(i int64, what string) (int, error) {
+			v := int64(binary.LittleEndian.Uint64(b[8*i:]))
+			x, ok := asInt(v)
+			if !ok {
+				return 0, r.errf(label+" tensor "+key, "%s %d is out of the range of a %d-bit int", what, v, strconv.IntSize)
+			}
+			return x, nil
 		}
-		t.Offset = int(int64(binary.LittleEndian.Uint64(b[16*ndim:])))
+		for j := int64(0); j < ndim; j++ {
+			if t.Shape[j], err = field(j, "size"); err != nil {
+				return nil, err
+			}
+			if t.Strides[j], err = field(ndim+j, "stride"); err != nil {
+				return nil, err
+			}
+		}
+		if t.Offset, err = field(2*ndim, "storage offset"); err != nil {
+			return nil, err
+		}
 		if err := t.checkBounds(); err != nil {
 			return nil, r.errf(label+" tensor "+key, "%v", err)
 		}

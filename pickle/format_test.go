@@ -285,7 +285,10 @@ func TestLegacyViews(t *testing.T) {
 // a float storage of 6 elements with a view (offset 2, 3 elements), a
 // long storage, tensors a (2x3), b (its transpose) and c (over the view),
 // and a pickle {'a': a, 'b': b, 'c': c, 'd': long storage}.
-func tarCheckpoint(t testing.TB, floats []byte) []byte {
+func tarCheckpoint(t testing.TB, floats []byte) []byte { return tarCheckpointAt(t, floats, 0) }
+
+// tarCheckpointAt is tarCheckpoint with tensor a at storage offset aOff.
+func tarCheckpointAt(t testing.TB, floats []byte, aOff int64) []byte {
 	st := newPK(2).int(2).stop()
 	st = append(st, newPK(2).op(opMARK).int(101).str("cpu").global("torch", "FloatStorage").op(opTUPLE).stop()...)
 	st = binary.LittleEndian.AppendUint64(st, 6)
@@ -304,7 +307,7 @@ func tarCheckpoint(t testing.TB, floats []byte) []byte {
 		}
 		tt = binary.LittleEndian.AppendUint64(tt, uint64(off))
 	}
-	hdr(201, 101, []int64{2, 3}, []int64{3, 1}, 0)
+	hdr(201, 101, []int64{2, 3}, []int64{3, 1}, aOff)
 	hdr(202, 101, []int64{3, 2}, []int64{1, 3}, 0)
 	hdr(203, 103, []int64{3}, []int64{1}, 0)
 	obj := newPK(2).op(opEMPTYDICT, opMARK).

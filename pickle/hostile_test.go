@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,15 @@ func TestUnsafeGlobals(t *testing.T) {
 	}
 }
 
+// wideOverflow is the error of a size or stride beyond 2^31: want where int has 64 bits,
+// the range error of intTuple where it has 32.
+func wideOverflow(want string) string {
+	if strconv.IntSize == 32 {
+		return "out of the range of a 32-bit int"
+	}
+	return want
+}
+
 func TestHostilePickles(t *testing.T) {
 	nested := func(n int) []byte {
 		p := newPK(2).op(opNONE)
@@ -183,8 +193,10 @@ func TestHostilePickles(t *testing.T) {
 		{"negative stride", newPK(2).tensorV2("FloatStorage", "0", 6, 5, []int64{2}, []int64{-1}).stop(), "negative stride"},
 		{"negative size", newPK(2).tensorV2("FloatStorage", "0", 6, 0, []int64{-2}, []int64{1}).stop(), "invalid tensor size"},
 		{"negative offset", newPK(2).tensorV2("FloatStorage", "0", 6, -1, []int64{1}, []int64{1}).stop(), "storage offset"},
-		{"size overflow", newPK(2).tensorV2("FloatStorage", "0", 6, 0, []int64{1 << 40, 1 << 40}, []int64{0, 0}).stop(), "invalid tensor size"},
-		{"stride overflow", newPK(2).tensorV2("FloatStorage", "0", 6, 0, []int64{5}, []int64{1 << 61}).stop(), "overflow"},
+		{"size overflow", newPK(2).tensorV2("FloatStorage", "0", 6, 0, []int64{1 << 30, 1 << 30, 1 << 30}, []int64{0, 0, 0}).stop(), "invalid tensor size"},
+		{"size beyond int", newPK(2).tensorV2("FloatStorage", "0", 6, 0, []int64{1 << 40, 1 << 40}, []int64{0, 0}).stop(), wideOverflow("invalid tensor size")},
+		{"stride overflow", newPK(2).tensorV2("FloatStorage", "0", 6, 0, []int64{5}, []int64{1 << 61}).stop(), wideOverflow("overflow")},
+		{"offset beyond int", newPK(2).tensorV2("FloatStorage", "0", 6, 1<<32, []int64{1}, []int64{1}).stop(), wideOverflow("exceeds storage")},
 		{"sizes and strides differ", newPK(2).tensorV2("FloatStorage", "0", 6, 0, []int64{3, 2}, []int64{1}).stop(), "2 sizes but 1 strides"},
 		{"shape of strings", newPK(2).global("torch._utils", "_rebuild_tensor").op(opMARK).storage("FloatStorage", "0", "cpu", 6).
 			int(0).op(opMARK).str("x").op(opTUPLE).ints([]int64{1}).op(opTUPLE, opREDUCE).stop(), "size"},

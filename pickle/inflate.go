@@ -187,7 +187,11 @@ func (r *reader) inflateRecord(f *zip.File, size int64) ([]byte, error) {
 		return nil, r.errf(f.Name, "%v", err)
 	}
 	defer rc.Close()
-	b := make([]byte, size)
+	n, err := sliceLen(size, 1)
+	if err != nil {
+		return nil, r.errf(f.Name, "%v", err)
+	}
+	b := make([]byte, n)
 	if _, err := io.ReadFull(rc, b); err != nil {
 		return nil, r.errf(f.Name, "%v", inflateError(err, size))
 	}

@@ -74,8 +74,8 @@ func leaves(root any, whole bool) ([]Leaf, error) {
 	w := &leafWalker{
 		whole:     whole,
 		onPath:    make(map[any]bool),
-		visitLeft: leafVisitFactor*edges + leafVisitFloor,
-		nameLeft:  leafNameFactor*edges + leafNameFloor,
+		visitLeft: leafVisitFactor*int64(edges) + leafVisitFloor,
+		nameLeft:  leafNameFactor*int64(edges) + leafNameFloor,
 		edges:     edges,
 		names:     make(map[string]bool),
 	}
@@ -195,10 +195,10 @@ type leafWalker struct {
 	whole     bool // composite values are leaves, not their parts
 	out       []Leaf
 	onPath    map[any]bool
-	visitLeft int
-	nameLeft  int // bytes of paths left to build
+	visitLeft int64
+	nameLeft  int64 // bytes of paths left to build
 	edges     int
-	keyLens   map[any]int             // rendered length of tuple and big int keys, by identity
+	keyLens   map[any]int64           // rendered length of tuple and big int keys, by identity
 	modules   map[*Object]*moduleInfo // what module() needs of each object, found once
 	names     map[string]bool         // names yielded
 	keyIDs    map[any]string          // names of keys Python hashes by identity: <tensor#0>, ...
@@ -213,10 +213,10 @@ func (w *leafWalker) child(name string, key any) (string, error) {
 		return "", &FormatError{Where: shortPath(name), Msg: err.Error()}
 	}
 	if name != "" {
-		n += len(name) + 1
+		n += int64(len(name)) + 1
 	}
 	if n > w.nameLeft {
-		return "", &FormatError{Where: shortPath(name), Msg: fmt.Sprintf("the paths of the tree would take more than %d bytes, the limit for a tree of %d edges (shared subtrees or long keys over many values)", leafNameFactor*w.edges+leafNameFloor, w.edges)}
+		return "", &FormatError{Where: shortPath(name), Msg: fmt.Sprintf("the paths of the tree would take more than %d bytes, the limit for a tree of %d edges (shared subtrees or long keys over many values)", leafNameFactor*int64(w.edges)+leafNameFloor, w.edges)}
 	}
 	w.nameLeft -= n
 	return join(name, string(appendKeyLimit(nil, key, math.MaxInt, w.keyIDs))), nil
@@ -225,17 +225,17 @@ func (w *leafWalker) child(name string, key any) (string, error) {
 // keyLen returns the length of keyName(k) without building it, memoising
 // tuples and big ints so that shared keys cost their distinct parts. The
 // length saturates at 1<<50.
-func (w *leafWalker) keyLen(k any, depth int) (int, error) {
+func (w *leafWalker) keyLen(k any, depth int) (int64, error) {
 	const most = 1 << 50
 	switch x := k.(type) {
 	case string:
-		return len(x), nil
+		return int64(len(x)), nil
 	case []byte:
-		return len(x), nil
+		return int64(len(x)), nil
 	case int64, int, bool, nil, float64, Global, Scalar:
-		return len(keyName(k)), nil
+		return int64(len(keyName(k))), nil
 	case *Tensor, *Object, *Storage:
-		return len(w.identityKey(k)), nil
+		return int64(len(w.identityKey(k))), nil
 	case *big.Int:
 		if x == nil {
 			break
@@ -243,7 +243,7 @@ func (w *leafWalker) keyLen(k any, depth int) (int, error) {
 		if n, ok := w.keyLens[x]; ok {
 			return n, nil
 		}
-		n := len(x.String())
+		n := int64(len(x.String()))
 		w.memoKeyLen(x, n)
 		return n, nil
 	case Tuple:
@@ -256,7 +256,7 @@ func (w *leafWalker) keyLen(k any, depth int) (int, error) {
 		if depth > maxDepth {
 			return 0, fmt.Errorf("dict key nesting depth exceeds %d", maxDepth)
 		}
-		n := 2 + 2*(len(x)-1)
+		n := 2 + 2*int64(len(x)-1)
 		for _, e := range x {
 			m, err := w.keyLen(e, depth+1)
 			if err != nil {
@@ -267,7 +267,7 @@ func (w *leafWalker) keyLen(k any, depth int) (int, error) {
 		w.memoKeyLen(&x[0], n)
 		return n, nil
 	}
-	return len(keyName(k)), nil
+	return int64(len(keyName(k))), nil
 }
 
 // identityKey returns the name of a key Python hashes by identity, naming
@@ -296,9 +296,9 @@ func identityKind(k any) string {
 	return "tensor"
 }
 
-func (w *leafWalker) memoKeyLen(id any, n int) {
+func (w *leafWalker) memoKeyLen(id any, n int64) {
 	if w.keyLens == nil {
-		w.keyLens = make(map[any]int)
+		w.keyLens = make(map[any]int64)
 	}
 	w.keyLens[id] = n
 }
@@ -395,7 +395,7 @@ func (w *leafWalker) emit(name string, v any) error {
 func (w *leafWalker) walk(v any, name string, depth int) error {
 	w.visitLeft--
 	if w.visitLeft < 0 {
-		return &FormatError{Where: shortPath(name), Msg: fmt.Sprintf("the tree has too many paths: more than %d, the limit for a tree of %d edges (shared subtrees)", leafVisitFactor*w.edges+leafVisitFloor, w.edges)}
+		return &FormatError{Where: shortPath(name), Msg: fmt.Sprintf("the tree has too many paths: more than %d, the limit for a tree of %d edges (shared subtrees)", leafVisitFactor*int64(w.edges)+leafVisitFloor, w.edges)}
 	}
 	if depth > maxDepth {
 		return &FormatError{Where: shortPath(name), Msg: fmt.Sprintf("tree nesting depth exceeds %d", maxDepth)}

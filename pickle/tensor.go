@@ -97,18 +97,32 @@ func contiguousStrides(shape []int) []int {
 }
 
 // NumElements returns the number of elements (the product of Shape; 1 for
-// a 0-d tensor), or 0 if Shape is invalid.
+// a 0-d tensor), or 0 if Shape is invalid or the number exceeds the range
+// of an int (2^31-1 where int has 32 bits).
 func (t *Tensor) NumElements() int {
 	n, ok := numel(t.Shape)
 	if !ok {
 		return 0
 	}
-	return int(n)
+	i, ok := asInt(n)
+	if !ok {
+		return 0
+	}
+	return i
 }
 
-// NumBytes returns NumElements times the element size.
+// NumBytes returns the number of elements times the element size, or 0 if
+// Shape is invalid; it is exact on every platform.
 func (t *Tensor) NumBytes() int64 {
-	return int64(t.NumElements()) * int64(t.DType.Size())
+	n, ok := numel(t.Shape)
+	if !ok {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(n), uint64(t.DType.Size()))
+	if hi != 0 || lo > math.MaxInt64 {
+		return 0
+	}
+	return int64(lo)
 }
 
 // IsContiguous reports whether the tensor is C-contiguous (dimensions of
@@ -365,7 +379,11 @@ func (t *Tensor) Bytes() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, l.n*l.e)
+	n, err := sliceLen(l.n, l.e)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, n*int(l.e))
 	err = t.each(l, max(min(4*chunkSize, l.n*l.e), l.e), func(p []byte) error {
 		out = append(out, p...)
 		return nil
@@ -407,7 +425,11 @@ func (t *Tensor) Float32s() ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]float32, 0, l.n)
+	n, err := sliceLen(l.n, 4)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, 0, n)
 	err = t.each(l, max(min(chunkSize, l.n*l.e), l.e), func(p []byte) error {
 		out = dec(out, p)
 		return nil
@@ -427,7 +449,11 @@ func (t *Tensor) Float64s() ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]float64, 0, l.n)
+	n, err := sliceLen(l.n, 8)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, 0, n)
 	err = t.each(l, max(min(chunkSize, l.n*l.e), l.e), func(p []byte) error {
 		out = dec(out, p)
 		return nil
@@ -508,7 +534,11 @@ func (t *Tensor) Int64s() ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]int64, 0, l.n)
+	n, err := sliceLen(l.n, 8)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, 0, n)
 	err = t.each(l, max(min(chunkSize, l.n*l.e), l.e), func(p []byte) error {
 		n := len(out)
 		out = dec(out, p)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"strconv"
 
 	"github.com/nlpodyssey/gopickle/types"
 )
@@ -78,7 +79,11 @@ func viewOf(c *pyClass, storage, offset, size, stride any) (*Tensor, error) {
 	if len(shape) != len(strides) {
 		return nil, fmt.Errorf("%s: %d sizes but %d strides", c, len(shape), len(strides))
 	}
-	return &Tensor{DType: s.DType, Shape: shape, Strides: strides, Offset: int(off), Storage: s}, nil
+	o, ok := asInt(off)
+	if !ok {
+		return nil, fmt.Errorf("%s: storage offset %d is out of the range of a %d-bit int", c, off, strconv.IntSize)
+	}
+	return &Tensor{DType: s.DType, Shape: shape, Strides: strides, Offset: o, Storage: s}, nil
 }
 
 // setMetadata applies the metadata dict of _rebuild_tensor_v2/v3: the lazy
@@ -142,8 +147,11 @@ func intTuple(v any) ([]int, error) {
 	out := make([]int, len(items))
 	for i, it := range items {
 		n, ok := toInt64(it)
-		if !ok || n < math.MinInt32*int64(1<<31) || n > math.MaxInt32*int64(1<<31) || int64(int(n)) != n {
-			return nil, fmt.Errorf("item %d is %s, not an int in range", i, typeName(it))
+		if !ok {
+			return nil, fmt.Errorf("item %d is %s, not an int", i, typeName(it))
+		}
+		if n < math.MinInt32*int64(1<<31) || n > math.MaxInt32*int64(1<<31) || int64(int(n)) != n {
+			return nil, fmt.Errorf("item %d is %d, out of the range of a %d-bit int", i, n, strconv.IntSize)
 		}
 		out[i] = int(n)
 	}
