@@ -97,9 +97,13 @@ func main() {
 		if v.v.d {
 			pre = "d"
 		}
-		rowFunc(pre+"tanh"+v.sfx, v.v, []string{"dst", "src"}, tanhBody)
-		rowFunc(pre+"lstm"+v.sfx, v.v, []string{"gates", "c", "h"}, lstmBody)
-		rowFunc(pre+"gru"+v.sfx, v.v, []string{"hg", "xg", "hp", "out"}, gruBody)
+		var tanh2, lstm2, gru2 func(v vec, ld ldf, st stf)
+		if v.v.reg == "Z" { // two vectors at a time need the 32 registers of AVX-512
+			tanh2, lstm2, gru2 = tanhBody2, lstmBody2, gruBody2
+		}
+		rowFunc(pre+"tanh"+v.sfx, v.v, []string{"dst", "src"}, tanhBody, tanh2)
+		rowFunc(pre+"lstm"+v.sfx, v.v, []string{"gates", "c", "h"}, lstmBody, lstm2)
+		rowFunc(pre+"gru"+v.sfx, v.v, []string{"hg", "xg", "hp", "out"}, gruBody, gru2)
 	}
 	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
@@ -655,7 +659,17 @@ func (v vec) sigmoid(x, t1, t2, t3 string) {
 	v.recip(x, t1, t2)
 }
 
-// tanh sets x = tanh(x), NaN staying NaN; t1..t7 are scratch (float64 needs only t1..t5).
+// zmask returns the mask register an AVX-512 tanh uses: t7 when it names one (two tanh
+// computed side by side need two), else K2.
+func zmask(t7 string) string {
+	if strings.HasPrefix(t7, "K") {
+		return t7
+	}
+	return "K2"
+}
+
+// tanh sets x = tanh(x), NaN staying NaN; t1..t7 are scratch (float64 needs only t1..t5;
+// AVX-512 takes t7 as its mask register, see zmask).
 // It computes tanh|x| = -m/(2+m) with m = expm1(-2|x|) = 2ⁿ·expm1(r) + 2ⁿ - 1, which keeps
 // the relative accuracy near 0 (a few units in the last place everywhere), and gives the
 // result x's sign; |x| is clamped where tanh rounds to 1. float32 takes Cephes' tanhf
@@ -675,7 +689,7 @@ func (v vec) tanh(x, t1, t2, t3, t4, t5, t6, t7 string) {
 		v.logic("AND", "absmask", t2)
 		m, sfx := v.k("tanhSmall")
 		if v.reg == "Z" {
-			p("VCMPPS%s $1, %s, %s, K2", sfx, m, t2) // K2 = |x| < 0.625
+			p("VCMPPS%s $1, %s, %s, %s", sfx, m, t2, zmask(t7)) // |x| < 0.625
 		} else {
 			p("VCMPPS $1, %s, %s, %s", m, t2, t7)
 		}
@@ -699,7 +713,7 @@ func (v vec) tanh(x, t1, t2, t3, t4, t5, t6, t7 string) {
 	v.logicR("OR", t1, x, x)
 	if !v.d {
 		if v.reg == "Z" {
-			p("VBLENDMPS %s, %s, K2, %s", t6, x, x)
+			p("VBLENDMPS %s, %s, %s, %s", t6, x, zmask(t7), x)
 		} else {
 			p("VBLENDVPS %s, %s, %s, %s", t7, t6, x, x)
 		}
@@ -710,7 +724,7 @@ func (v vec) tanh(x, t1, t2, t3, t4, t5, t6, t7 string) {
 // one vector's step given load and store helpers taking an address: the main loop runs it
 // unmasked, the tail masked (Y15 for AVX2, K1 for AVX-512). In the body, argument i is at
 // arg(i); gate q of argument i (q*n elements on) at gateAddr(i, q).
-func rowFunc(name string, v vec, args []string, body func(v vec, ld ldf, st stf)) {
+func rowFunc(name string, v vec, args []string, body, body2 func(v vec, ld ldf, st stf)) {
 	typ := "float32"
 	if v.d {
 		typ = "float64"
@@ -731,6 +745,22 @@ func rowFunc(name string, v vec, args []string, body func(v vec, ld ldf, st stf)
 	p("SHLQ $%d, BX", sh) // BX = n*esize: the byte offset between gates
 	p("LEAQ (SI)(BX*2), R9")
 	p("ADDQ BX, R9") // R9 = gate 3 of argument 0
+	if body2 != nil {
+		label(name + "_loop2")
+		p("CMPQ CX, $%d", 2*lanes)
+		p("JL %s_loop", name)
+		body2(v, func(addr, dst string) {
+			p("%s %s, %s", mov, addr, dst)
+		}, func(src, addr string) {
+			p("%s %s, %s", mov, src, addr)
+		})
+		for i := range args {
+			p("ADDQ $%d, %s", 2*step, argRegs[i])
+		}
+		p("ADDQ $%d, R9", 2*step)
+		p("SUBQ $%d, CX", 2*lanes)
+		p("JMP %s_loop2", name)
+	}
 	label(name + "_loop")
 	p("CMPQ CX, $%d", lanes)
 	p("JL %s_tail", name)
@@ -862,4 +892,109 @@ func gruBody(v vec, ld ldf, st stf) {
 	v.op("VMUL", R(1), R(3), R(3)) // (hp - n)*z
 	v.op("VADD", R(2), R(3), R(3)) // + n
 	st(R(3), arg(3))
+}
+
+// The bodies of two vectors at a time (AVX-512): the two vectors' chains interleaved, so
+// that more independent operations are in flight; the second vector's registers are 16
+// on from the first's where they fit. next(v, addr) is the second vector's address.
+
+func next(v vec, addr string) string { return fmt.Sprintf("%d%s", v.bytes(), addr) }
+
+func tanhBody2(v vec, ld ldf, st stf) {
+	R := v.R
+	ld(arg(1), R(0))
+	ld(next(v, arg(1)), R(16))
+	interleave(
+		func() { v.tanh(R(0), R(1), R(2), R(3), R(4), R(5), R(6), R(7)) },
+		func() { v.tanh(R(16), R(17), R(18), R(19), R(20), R(21), R(22), "K3") })
+	st(R(0), arg(0))
+	st(R(16), next(v, arg(0)))
+}
+
+// lstmBody2: as lstmBody for two vectors; gates i f g o of the first in R0..R3, of the
+// second in R16..R19.
+func lstmBody2(v vec, ld ldf, st stf) {
+	R := v.R
+	for q := 0; q < 4; q++ {
+		ld(gateAddr(0, q), R(q))
+		ld(next(v, gateAddr(0, q)), R(16+q))
+	}
+	interleave(
+		func() { v.sigmoid(R(0), R(4), R(5), R(6)) },
+		func() { v.sigmoid(R(1), R(7), R(8), R(9)) },
+		func() { v.sigmoid(R(16), R(10), R(11), R(12)) },
+		func() { v.sigmoid(R(17), R(13), R(14), R(15)) })
+	interleave(
+		func() { v.tanh(R(2), R(4), R(5), R(6), R(7), R(8), R(9), R(10)) },
+		func() { v.sigmoid(R(3), R(11), R(12), R(13)) },
+		func() { v.tanh(R(18), R(20), R(21), R(22), R(23), R(24), R(25), "K3") },
+		func() { v.sigmoid(R(19), R(27), R(28), R(29)) })
+	for _, b := range []int{0, 16} {
+		c := arg(1)
+		if b != 0 {
+			c = next(v, c)
+		}
+		ld(c, R(b+4))
+		v.op("VMUL", R(b+4), R(b+1), R(b+4)) // f*c
+		v.op("VMUL", R(b+2), R(b), R(b+5))   // i*g
+		v.op("VADD", R(b+5), R(b+4), R(b+4)) // c' = f*c + i*g
+		st(R(b+4), c)
+	}
+	interleave(
+		func() { v.tanh(R(4), R(6), R(7), R(8), R(9), R(10), R(11), R(12)) },
+		func() { v.tanh(R(20), R(22), R(23), R(24), R(25), R(26), R(27), "K3") })
+	v.op("VMUL", R(4), R(3), R(4))    // o*tanh(c')
+	v.op("VMUL", R(20), R(19), R(20)) // o*tanh(c')
+	st(R(4), arg(2))
+	st(R(20), next(v, arg(2)))
+}
+
+// gruBody2: as gruBody for two vectors, the second's registers 16 on.
+func gruBody2(v vec, ld ldf, st stf) {
+	R := v.R
+	for _, b := range []int{0, 16} {
+		a := func(i, q int) string {
+			if b == 0 {
+				return gateAddr(i, q)
+			}
+			return next(v, gateAddr(i, q))
+		}
+		ld(a(0, 0), R(b))
+		ld(a(1, 0), R(b+4))
+		v.op("VADD", R(b+4), R(b), R(b)) // hg_r + xg_r
+		ld(a(0, 1), R(b+1))
+		ld(a(1, 1), R(b+4))
+		v.op("VADD", R(b+4), R(b+1), R(b+1)) // hg_z + xg_z
+	}
+	interleave(
+		func() { v.sigmoid(R(0), R(4), R(5), R(6)) },
+		func() { v.sigmoid(R(1), R(7), R(8), R(9)) },
+		func() { v.sigmoid(R(16), R(10), R(11), R(12)) },
+		func() { v.sigmoid(R(17), R(13), R(14), R(15)) })
+	for _, b := range []int{0, 16} {
+		a := func(i, q int) string {
+			if b == 0 {
+				return gateAddr(i, q)
+			}
+			return next(v, gateAddr(i, q))
+		}
+		ld(a(0, 2), R(b+2))
+		v.op("VMUL", R(b), R(b+2), R(b+2)) // hg_n * r
+		ld(a(1, 2), R(b+4))
+		v.op("VADD", R(b+2), R(b+4), R(b+2)) // xg_n + hg_n*r
+	}
+	interleave(
+		func() { v.tanh(R(2), R(4), R(5), R(6), R(7), R(8), R(9), R(10)) },
+		func() { v.tanh(R(18), R(20), R(21), R(22), R(23), R(24), R(25), "K3") })
+	for _, b := range []int{0, 16} {
+		hp, out := arg(2), arg(3)
+		if b != 0 {
+			hp, out = next(v, hp), next(v, out)
+		}
+		ld(hp, R(b+3))
+		v.op("VSUB", R(b+2), R(b+3), R(b+3)) // hp - n
+		v.op("VMUL", R(b+1), R(b+3), R(b+3)) // (hp - n)*z
+		v.op("VADD", R(b+2), R(b+3), R(b+3)) // + n
+		st(R(b+3), out)
+	}
 }

@@ -283,28 +283,36 @@ func benchCells[T Float](b *testing.B, dtype string) {
 	}
 	c := make([]T, rows*h)
 	out := make([]T, rows*h)
+	// ns/unit over the processor time of the benchmark's thread.
+	perUnit := func(b *testing.B, f func()) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		cpu0, ok := cpuTime(true)
+		for b.Loop() {
+			f()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows*h), "ns/unit")
+		if cpu1, ok1 := cpuTime(true); ok && ok1 {
+			b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N*rows*h), "cpu-ns/unit")
+		}
+	}
 	for _, o := range allOps[T]() {
 		b.Run(dtype+"/lstm/"+o.name, func(b *testing.B) {
-			for b.Loop() {
+			perUnit(b, func() {
 				for r := 0; r < rows; r++ {
 					o.lstm(g[r*4*h:(r+1)*4*h], c[r*h:(r+1)*h], out[r*h:(r+1)*h])
 				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows*h), "ns/unit")
+			})
 		})
 		b.Run(dtype+"/gru/"+o.name, func(b *testing.B) {
-			for b.Loop() {
+			perUnit(b, func() {
 				for r := 0; r < rows; r++ {
 					o.gru(g[r*4*h:r*4*h+3*h], g[r*4*h+h:(r+1)*4*h], c[r*h:(r+1)*h], out[r*h:(r+1)*h])
 				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows*h), "ns/unit")
+			})
 		})
 		b.Run(dtype+"/tanh/"+o.name, func(b *testing.B) {
-			for b.Loop() {
-				o.tanh(out, g[:rows*h])
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows*h), "ns/unit")
+			perUnit(b, func() { o.tanh(out, g[:rows*h]) })
 		})
 	}
 }
