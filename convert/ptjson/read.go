@@ -139,16 +139,21 @@ func readTensor(dec *json.Decoder, size int64) (pickle.Leaf, error) {
 				return fail("dtype %q is not one ptport's JSON format encodes", dt)
 			}
 		case "shape":
-			if err = dec.Decode(&shape); err != nil {
+			var dims []int64 // int64 whatever the platform's int; each fits an int once checked
+			if err = dec.Decode(&dims); err != nil {
 				break
 			}
 			n = 1
-			for _, d := range shape {
+			for _, d := range dims {
 				// A document of size bytes holds fewer than size elements.
-				if d < 0 || d > 0 && n > size/int64(d) {
-					return fail("shape %v holds more elements than the %d-byte document", shape, size)
+				if d < 0 || d > 0 && n > size/d {
+					return fail("shape %v holds more elements than the %d-byte document", dims, size)
 				}
-				n *= int64(d)
+				n *= d
+			}
+			shape = make([]int, len(dims))
+			for i, d := range dims {
+				shape[i] = int(d) // at most size, below 1 GiB
 			}
 		case "data":
 			if !sawDType || n < 0 {
