@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ptport batch throughput on this machine, in one run: a tree of 16 MiB checkpoints with
 # --jobs 1 and --jobs 2, with and without fsync, beside what the disk itself takes (the
-# same files copied by dd with an fsync each, 8 at a time); 8 of them to JSON, which is
+# same files copied by dd with an fsync each, all at once); 8 of them to JSON, which is
 # bound by the processor; and 10,000 tiny checkpoints. Median of RUNS runs each (--force,
 # so every run converts everything). Usage: scripts/bench_batch.sh [RUNS]
 set -euo pipefail
@@ -42,9 +42,9 @@ bench() { # tree jobs [flags] -> median seconds
 		timed "$tmp/ptport" batch "$tmp/$tree" -o "$tmp/out-$tree" --jobs "$jobs" --force --quiet "$@"
 	done | median
 }
-ddcopy() { # the 16 MiB files copied with an fsync each, 8 at a time
+ddcopy() { # the 16 MiB files copied with an fsync each, all at once
 	mkdir -p "$tmp/dd"
-	find "$tmp/big" -name '*.pt' | xargs -P 8 -I{} sh -c 'dd if={} of='"$tmp"'/dd/$(basename {}) bs=16M conv=fsync status=none'
+	find "$tmp/big" -name '*.pt' | xargs -P 0 -I{} sh -c 'dd if={} of='"$tmp"'/dd/$(basename {}) bs=16M conv=fsync status=none'
 }
 disk=$(for i in $(seq "$runs"); do timed ddcopy; done | median)
 big1=$(bench big 1)
@@ -60,7 +60,7 @@ row() { printf '| %s | %.2f s | %.0f MB/s |\n' "$1" "$2" "$(rate "$2")"; }
 ratio() { echo "$1 / $2" | bc -l; }
 echo "| 32 x 16 MiB ($mb MiB) | seconds | throughput |"
 echo "|---|---|---|"
-row "dd, an fsync per file, 8 at a time (the disk)" "$disk"
+row "dd, an fsync per file, all at once (the disk)" "$disk"
 row "--jobs 1" "$big1"
 row "--jobs 2" "$big2"
 row "--jobs 1 --no-sync" "$nosync1"
