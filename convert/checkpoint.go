@@ -4,11 +4,13 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/export"
 	"github.com/ptport/ptport/convert/npz"
 	"github.com/ptport/ptport/convert/ptjson"
 	"github.com/ptport/ptport/convert/safetensors"
@@ -31,13 +33,39 @@ type Checkpoint struct {
 	// torch.save writes (nil for the other formats).
 	GlobalInfo         []pickle.GlobalInfo
 	WeightsOnlyRefusal error
+	// Shared lists the groups of tensors that shared a storage in the file this one was
+	// converted from, as its metadata records them (tensors sharing a storage in this
+	// file are found from their storages: see Inventory.Shared).
+	Shared [][]string
+	// Shards counts the shard files of a sharded checkpoint; 0 for a single file.
+	Shards int
 
 	close func() error
 }
 
 // Open reads the checkpoint at path: a file torch.save wrote, a safetensors file, an npz
-// file or ptport's JSON export, told apart by their content. opts may be nil.
+// file or ptport's JSON export, told apart by their content; or a sharded checkpoint, by
+// its index (NAME.index.json: model.safetensors.index.json, pytorch_model.bin.index.json)
+// and the shards it names, as one checkpoint. A shard opened on its own is refused with
+// a *ShardError: it is part of a model, never a whole one. opts may be nil.
 func Open(path string, opts *pickle.Options) (*Checkpoint, error) {
+	if IsIndex(path) {
+		return openIndex(path, opts)
+	}
+	if e := shardOf(path); e != nil {
+		return nil, e
+	}
+	return openFile(path, opts)
+}
+
+// OpenShard opens a file of a sharded checkpoint on its own, as Open opens a single
+// file: what it holds is part of a model.
+func OpenShard(path string, opts *pickle.Options) (*Checkpoint, error) {
+	return openFile(path, opts)
+}
+
+// openFile opens the single checkpoint file at path.
+func openFile(path string, opts *pickle.Options) (*Checkpoint, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -101,6 +129,11 @@ func readOther(name, kind string, r io.ReaderAt, size int64) (*Checkpoint, error
 	}
 	cp := FromLeaves(name, leaves)
 	cp.Format = kind
+	if meta, err := export.ReadMetadataFrom(name, kind, r, size); err == nil {
+		if raw, ok := meta[export.SharedKey]; ok {
+			json.Unmarshal([]byte(raw), &cp.Shared)
+		}
+	}
 	return cp, nil
 }
 

@@ -2,14 +2,17 @@ package convert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/ptport/ptport/convert/internal/atomicfile"
 	"github.com/ptport/ptport/convert/internal/export"
+	"github.com/ptport/ptport/pickle"
 )
 
 // Format names an output format of Export.
@@ -55,13 +58,112 @@ func (f Format) Ext() string { return "." + string(f) }
 // the 0-d string array "__metadata__", in JSON under "values" (see packages safetensors,
 // npz and ptjson). NumPy has no bfloat16, so an npz holds BF16 tensors widened exactly
 // to float32. A .pt output keeps cp's structure (nesting, dict kinds, key order, shared
-// storages); a pickled module in it becomes its state_dict. When ctx is done, the
-// export stops and no output is left.
+// storages); a pickled module in it becomes its state_dict. Tensors that share a
+// storage, such as tied weights, are written once in a .pt output; the other formats
+// cannot alias one tensor's data to another's, so there they are copies, and the groups
+// of names that shared a storage are recorded as JSON lists in the metadata
+// "ptport.shared" (see Inventory.Shared). When ctx is done, the export stops and no
+// output is left. Stale temporaries of earlier exports into path's folder, whose
+// process has ended, are removed.
 func Export(ctx context.Context, path string, f Format, cp *Checkpoint) error {
+	_, err := ExportFiles(ctx, path, f, cp, ExportOptions{})
+	return err
+}
+
+// ExportOptions are the settings of ExportFiles.
+type ExportOptions struct {
+	// MaxShardSize, when positive, splits a safetensors output into shards of at most
+	// this many bytes of tensor data, as Hugging Face lays them out: see ExportFiles.
+	MaxShardSize int64
+	// Progress, when not nil, is called as the export proceeds with the bytes written
+	// so far, of about TotalBytes(cp) in all.
+	Progress func(written int64)
+}
+
+// Shard files are named as Hugging Face names them.
+const (
+	shardPattern = "%s-%05d-of-%05d%s" // stem, shard (from 1), shards, extension
+	indexSuffix  = ".index.json"
+)
+
+// ExportFiles writes the checkpoint to path in format f as Export does, and returns the
+// files it wrote.
+//
+// With o.MaxShardSize, a safetensors output whose tensors take more than that is split
+// as Hugging Face's save_pretrained splits it: the tensors in order, a new shard when
+// the next one would pass the limit (a tensor larger than the limit has a shard of its
+// own; tensors that share a storage go in the shard of the first of them), in
+// STEM-0000K-of-0000N.safetensors beside path, and the index PATH.index.json
+// ({"metadata": {"total_size": bytes}, "weight_map": {name: shard}}), which Open reads
+// back as one checkpoint. Non-tensor values go in the first shard. Each file is written
+// atomically, the index last; shards and an index of an earlier export to path that
+// the new one does not have are then removed, and so is the single file path (which
+// readers would otherwise take before the index). When everything fits one shard, path
+// alone is written, and an index of an earlier sharded export is removed.
+func ExportFiles(ctx context.Context, path string, f Format, cp *Checkpoint, o ExportOptions) ([]string, error) {
+	if !slices.Contains(Formats, f) {
+		return nil, fmt.Errorf("unknown output format %q", f)
+	}
+	if o.MaxShardSize > 0 && f != Safetensors {
+		return nil, fmt.Errorf("%s: shards are written as safetensors only, not %s", path, f)
+	}
+	if o.MaxShardSize < 0 {
+		return nil, fmt.Errorf("%s: negative shard size %d", path, o.MaxShardSize)
+	}
+	dir := filepath.Dir(path)
+	if _, err := atomicfile.RemoveStale(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var shards [][]pickle.Leaf
+	if o.MaxShardSize > 0 {
+		shards = splitShards(cp.Leaves, o.MaxShardSize)
+	}
+	if len(shards) <= 1 {
+		opts := atomicfile.Options{Ctx: ctx, Progress: o.Progress}
+		err := atomicfile.WriteFile(path, opts, func(w io.Writer) error {
+			return export.Write(w, string(f), path, cp.Root, cp.Leaves, nil)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if o.MaxShardSize > 0 {
+			removeOldShards(path, nil)
+		}
+		return []string{path}, nil
+	}
+	return writeShards(ctx, path, shards, o.Progress)
+}
+
+// Encode writes the checkpoint to w in format f, as Export writes a file, for outputs
+// that are not files of their own (standard output, a pipe, a network stream): nothing
+// makes it atomic, and when ctx is done or an error occurs, w holds part of it.
+func Encode(ctx context.Context, w io.Writer, f Format, cp *Checkpoint) error {
 	if !slices.Contains(Formats, f) {
 		return fmt.Errorf("unknown output format %q", f)
 	}
-	return atomicfile.WriteFile(path, atomicfile.Options{Ctx: ctx}, func(w io.Writer) error {
-		return export.Write(w, string(f), path, cp.Root, cp.Leaves, nil)
-	})
+	return export.Write(ctxWriter{ctx, w}, string(f), "archive.pt", cp.Root, cp.Leaves, nil)
+}
+
+// ctxWriter fails its writes once its context is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// TotalBytes is the size of cp's tensors' data: about what an export writes.
+func TotalBytes(cp *Checkpoint) int64 {
+	var n int64
+	for _, l := range cp.Leaves {
+		if t, ok := l.Value.(*pickle.Tensor); ok {
+			n += t.NumBytes()
+		}
+	}
+	return n
 }

@@ -3,6 +3,7 @@ package convert
 import (
 	"encoding/json"
 
+	"github.com/ptport/ptport/convert/internal/export"
 	"github.com/ptport/ptport/convert/internal/jsonvalue"
 	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
@@ -20,6 +21,17 @@ type Inventory struct {
 	// WeightsOnly says what torch.load(weights_only=True) of torch 2.6 and
 	// later would do with a file torch.save wrote (nil for other formats).
 	WeightsOnly *WeightsOnlyInfo `json:"weights_only,omitempty"`
+	// Shared lists the groups of tensors that share a storage, such as tied weights: in
+	// a file torch wrote, by their storages; in a file ptport wrote in a format that
+	// holds copies (safetensors, npz, JSON), as its metadata records its source's.
+	Shared [][]string `json:"shared,omitempty"`
+	// SharedCopies reports that the groups of Shared are copies in this file.
+	SharedCopies bool `json:"shared_copies,omitempty"`
+	// Shards counts the files of a sharded checkpoint.
+	Shards int `json:"shards,omitempty"`
+	// ShardOf, for a file that is one shard of a sharded checkpoint, says so (see
+	// ShardError); its tensors are part of a model.
+	ShardOf string `json:"shard_of,omitempty"`
 }
 
 // WeightsOnlyInfo is what torch.load(weights_only=True) (torch 2.6 and later)
@@ -97,6 +109,11 @@ func Inspect(cp *Checkpoint) *Inventory {
 		}
 		inv.WeightsOnly = wo
 	}
+	inv.Shared = export.SharedGroups(cp.Leaves)
+	if len(inv.Shared) == 0 && len(cp.Shared) > 0 {
+		inv.Shared, inv.SharedCopies = cp.Shared, true
+	}
+	inv.Shards = cp.Shards
 	for _, c := range candidates(cp) {
 		arch := "(unrecognized shapes)"
 		if cfg, err := infer(c, Options{}); err == nil {
@@ -111,3 +128,13 @@ func Inspect(cp *Checkpoint) *Inventory {
 }
 
 func quote(s string) string { return string(jsonvalue.AppendString(nil, s)) }
+
+// Prefixes returns the name prefixes of the recurrent modules in cp, as Options.Prefix
+// takes them.
+func Prefixes(cp *Checkpoint) []string {
+	var out []string
+	for _, c := range candidates(cp) {
+		out = append(out, c.prefix)
+	}
+	return out
+}

@@ -62,7 +62,7 @@ verify() { # folder: outputs of folder/zoo in folder/converted, reports in folde
 	local d=$1
 	[ -z "$(find "$d" -name '.ptport-*')" ] || { echo "temporaries left: $(find "$d" -name '.ptport-*')"; return 1; }
 	[ "$(find "$d/converted" -type f | wc -l)" = "$good_count" ] || { echo "$(find "$d/converted" -type f | wc -l) outputs, want $good_count"; return 1; }
-	"$tmp/bin/ptport" batch "$d/zoo" -o "$d/local" --allow-failed --quiet >/dev/null
+	"$tmp/bin/ptport" batch "$d/zoo" -o "$d/local" --allow-failed --quiet >/dev/null 2>&1
 	diff -r "$d/converted" "$d/local" >/dev/null || { echo "outputs differ from a local batch"; return 1; }
 	rm -rf "$d/local"
 	[ "$(cat "$d"/reports/*.jsonl | grep -c '"status":"failed"')" = "$bad_count" ] || { echo "the reports do not list the $bad_count bad inputs as failed"; return 1; }
@@ -129,11 +129,11 @@ bash -c "$first" >"$tmp/par.out" 2>&1 &
 runner=$!
 killed=
 for i in $(seq 1000); do
-	t=$(find converted -name '.ptport-*big*' 2>/dev/null | head -1)
+	t=$(find converted -name '.ptport-*big*' 2>/dev/null | head -1 || true)
 	if [ -n "$t" ]; then
 		pid=$(pgrep -f 'ptport batch zoo .*--report' | while read -r p; do
 			[ -e /proc/"$p"/fd ] && ls -l /proc/"$p"/fd 2>/dev/null | grep -q 'big' && echo "$p"
-		done | head -1)
+		done | head -1 || true)
 		if [ -n "$pid" ]; then
 			kill -9 "$pid"
 			killed=$pid

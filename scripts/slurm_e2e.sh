@@ -262,16 +262,18 @@ for name in ["empty.pt", "garbage.pt", "truncated_zip.pt", "truncated_legacy.pt"
     put(f"bad/{name}", copy=f"testdata/pickle/{name}", ok=False)
 put("bad/esc\x1b[2Jname\n.pt", copy="testdata/pickle/evil_system.pt", ok=False)
 
-# Large inputs, in three different shards, so that a task can be stopped mid-write.
-big, taken, i = [], set(), 0
-while len(big) < 4:
+# Three shards with a dozen 64 MiB inputs each, so that their tasks run long enough to
+# be stopped while they write; and one more large input for the other shard layout.
+big, per, i = {}, 12, 0
+while len(big) < 3 or any(len(v) < per for v in big.values()):
     rel = f"big/layer{i}.pt"
     s = fnv(rel)
-    if s not in taken:
-        taken.add(s)
-        put(rel, {"w": torch.zeros(192 << 20 >> 2)})  # 192 MiB
-        big.append((rel, s))
+    if (s in big or len(big) < 3) and len(big.setdefault(s, [])) < per:
+        put(rel, {"w": torch.zeros(16 << 20)})  # 64 MiB
+        big[s].append(rel)
     i += 1
+put("big/other.pt", {"w": torch.zeros(48 << 20)})  # 192 MiB
+big = [(v[0], s) for s, v in big.items()] + [("big/other.pt", fnv("big/other.pt"))]
 json.dump({"good": sorted(good), "bad": sorted(bad), "big": big,
            "shard": {r: fnv(r) for r in good + bad}},
           open(os.path.join(os.path.dirname(zoo), "zoo.json"), "w"))
@@ -279,7 +281,10 @@ PY
 manifest=$base/scratch/zoo.json
 read -r kill_shard requeue_shard cancel_shard other_big < <(/usr/bin/python3 -c '
 import json, sys; m = json.load(open(sys.argv[1])); big = m["big"]
-print(big[0][1], big[1][1], big[2][1], big[3][0])' "$manifest")
+for rel, s in big[:3]:
+    with open(f"{sys.argv[2]}/big-{s}.list", "w") as f:
+        f.write("\n".join(r for r, k in m["shard"].items() if k == s and r.startswith("big/layer")) + "\n")
+print(big[0][1], big[1][1], big[2][1], big[3][0])' "$manifest" "$base")
 echo "$(find "$zoo" -type f | wc -l) inputs, $(du -sm "$zoo" | cut -f1) MiB;" \
 	"shard $kill_shard is killed (SIGKILL), $requeue_shard requeued, $cancel_shard cancelled"
 
@@ -313,7 +318,14 @@ echo "array $job, next step $next"
 cd "$repo"
 
 state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -1; }
-temp_of() { find "$out" -name ".ptport-*s${1}of${shards}-*" 2>/dev/null | head -1; }
+temp_of() { find "$out" -name ".ptport-*s${1}of${shards}-*" 2>/dev/null | head -1 || true; }
+outputs_of() { # shard: how many of its large inputs have their output
+	local n=0 rel
+	while IFS= read -r rel; do
+		[ -e "$out/${rel%.pt}.safetensors" ] && n=$((n + 1))
+	done <"$base/big-$1.list"
+	echo "$n"
+}
 # The inode of every output when first seen: a rewritten output would get a new one.
 declare -A inode
 watch_outputs() {
@@ -334,33 +346,48 @@ save_report() { # shard: keep the report of the attempt that just ended
 	[ -e "$r" ] && cp "$r" "$attempts/$1.$(date +%s%N).jsonl"
 	return 0
 }
-stop_mid_write() { # shard how
+stop_mid_write() { # shard how: once the task has written an output and writes more
 	local task=${job}_$1 t i
 	for i in $(seq 3000); do
 		watch_outputs
-		if [ "$(state "$task")" = RUNNING ] && t=$(temp_of "$1") && [ -n "$t" ]; then
+		if [ "$(state "$task")" = RUNNING ] && t=$(temp_of "$1") && [ -n "$t" ] && [ "$(outputs_of "$1")" -gt 0 ]; then
 			break
 		fi
 		case $(state "$task") in COMPLETED | FAILED | CANCELLED) fail "task $task ended before it could be stopped mid-write" ;; esac
 		sleep 0.05
 	done
 	[ -n "$t" ] || fail "task $task never ran"
+	local pids p
+	pids=$(scontrol listpids "$(squeue -h -j "$task" -o %A)" | awk 'NR > 1 {print $1}' | while read -r p; do
+		[ "$(cat /proc/"$p"/comm 2>/dev/null)" = ptport ] && echo "$p"
+	done || true)
+	[ -n "$pids" ] || fail "task $task runs no ptport"
 	case $2 in
-	kill) scancel --signal=KILL --full "$task" ;;
-	requeue) scontrol requeue "$task" ;;
-	cancel) scancel "$task" ;;
+	kill) # as the OOM killer would: SIGKILL to the task's ptport (Slurm's own
+		# "scancel --signal=KILL" ends a job with SIGTERM first)
+		kill -9 $pids
+		# Its temporary stays behind (until a run on this machine sees its writer
+		# has ended: the next task may start at once and remove it).
+		[ -n "$(temp_of "$1")" ] || fail "SIGKILL left no temporary: the task was not stopped mid-write"
+		;;
+	requeue) scontrol requeue "$task" ;; # as preemption would
+	cancel) scancel "$task" ;;            # SIGTERM, then SIGKILL after KillWait
 	esac
 	echo "stopped $task ($2) while it wrote $(basename "$t")"
+	# The attempt's report is complete once its ptport has exited.
 	for i in $(seq 600); do
-		case $(state "$task") in RUNNING | COMPLETING) sleep 0.1 ;; *) break ;; esac
+		kill -0 $pids 2>/dev/null || break
+		sleep 0.05
 	done
 	save_report "$1"
 }
-stop_mid_write "$kill_shard" kill
-[ -n "$(temp_of "$kill_shard")" ] || fail "SIGKILL left no temporary: the task was not stopped mid-write"
-stop_mid_write "$requeue_shard" requeue
-stop_mid_write "$cancel_shard" cancel
-[ -z "$(temp_of "$cancel_shard")" ] || fail "a task cancelled (SIGTERM) left its temporary: $(temp_of "$cancel_shard")"
+# The three, in the order Slurm runs the tasks.
+while read -r s how; do
+	stop_mid_write "$s" "$how"
+	case $how in
+	cancel) [ -z "$(temp_of "$s")" ] || fail "a task cancelled (SIGTERM) left its temporary: $(temp_of "$s")" ;;
+	esac
+done < <(printf '%s kill\n%s requeue\n%s cancel\n' "$kill_shard" "$requeue_shard" "$cancel_shard" | sort -n)
 
 wait_array() {
 	local i s pending
@@ -396,7 +423,13 @@ print(m.group(1) if m else "")
 PY
 )
 [ -n "$release" ] || fail "the README does not say how to release the next step after a rerun"
-reason=$(squeue -h -j "$next" -o %r)
+# Slurm holds it for good once it has seen the array end with failed tasks.
+for i in $(seq 150); do
+	reason=$(squeue -h -j "$next" -o %r)
+	[ "$reason" = DependencyNeverSatisfied ] && break
+	[ "$(state "$next")" = PENDING ] || fail "the next step ran although tasks had failed: $(state "$next")"
+	sleep 0.2
+done
 [ "$reason" = DependencyNeverSatisfied ] || fail "the next step waits for $reason, not for the failed tasks"
 for task in "$kill_shard" "$cancel_shard"; do
 	echo "releasing the next step: $(eval echo "\"$release\"")"
@@ -411,12 +444,12 @@ watch_outputs
 # ---------------------------------------------------------------------------------------
 log "checking"
 [ -z "$(find "$base/scratch" -name '.ptport-*')" ] || fail "temporaries left: $(find "$base/scratch" -name '.ptport-*')"
-/usr/bin/python3 - "$manifest" "$zoo" "$out" "$ref" "$base/scratch/reports" "$attempts" "$shards" <<'PY'
+/usr/bin/python3 - "$manifest" "$zoo" "$out" "$ref" "$base/scratch/reports" "$attempts" "$shards" "$kill_shard" <<'PY'
 import collections, glob, json, os, sys
 import torch
 
-manifest, zoo, out, ref, reports, attempts, shards = sys.argv[1:]
-shards = int(shards)
+manifest, zoo, out, ref, reports, attempts, shards, killed = sys.argv[1:]
+shards, killed = int(shards), int(killed)
 m = json.load(open(manifest))
 problems = []
 
@@ -494,8 +527,8 @@ for rel in m["bad"]:
     if r.get("status") != "failed" or not r.get("error"):
         problems.append(f"bad input {rel!r}: {r.get('status')}")
 
-# Converted once over every attempt: ok at most once (a SIGKILL may come between an
-# output's rename and its report line), and exactly once outside the killed attempts.
+# Converted once over every attempt: ok exactly once, or, in the shard whose task was
+# killed, at most once (a SIGKILL may come between an output's rename and its line).
 oks = collections.Counter()
 for p in glob.glob(os.path.join(attempts, "*.jsonl")) + glob.glob(os.path.join(reports, "*.jsonl")):
     for line in open(p):
@@ -508,6 +541,11 @@ for p in glob.glob(os.path.join(attempts, "*.jsonl")) + glob.glob(os.path.join(r
 for rel in m["good"]:
     if oks[rel] > 1:
         problems.append(f"{rel!r} converted {oks[rel]} times")
+    if oks[rel] == 0 and m["shard"][rel] != killed:
+        problems.append(f"{rel!r}: no attempt reports converting it")
+unreported = sorted(rel for rel in m["good"] if oks[rel] == 0)
+if unreported:
+    print("converted, their report lines lost with the killed attempt:", ", ".join(unreported))
 print(f"{len(m['good'])} good inputs, {len(m['bad'])} bad; {len(have)} outputs; "
       f"{sum(oks.values())} conversions reported")
 if problems:

@@ -2,28 +2,49 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
-	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/batch"
 )
 
+// batchSummary is what batch prints with --json.
+type batchSummary struct {
+	Files        int     `json:"files"`
+	OK           int     `json:"ok"`
+	Skipped      int     `json:"skipped"`
+	Failed       int     `json:"failed"`
+	OutputErrors int     `json:"output_errors"` // never within --allow-failed
+	Bytes        int64   `json:"bytes"`
+	Seconds      float64 `json:"seconds"`
+	TempsRemoved int     `json:"temps_removed"`
+	Interrupted  bool    `json:"interrupted"`
+	// FailedAllowed reports that the failed inputs were within --allow-failed.
+	FailedAllowed bool `json:"failed_allowed"`
+}
+
+// cleanResult is what batch --clean prints with --json.
+type cleanResult struct {
+	Removed []string `json:"removed"`
+	Bytes   int64    `json:"bytes"`
+	Kept    []string `json:"kept"` // written by running processes of this machine
+}
+
 func batchCmd() *cobra.Command {
 	var mf modelFlags
+	var sf selectionFlags
 	var opts batch.Options
-	var to, shard, reportPath string
-	var quiet bool
+	var to, shard, reportPath, allowFailed string
+	var quiet, clean bool
 	var tf toleranceFlags
 	c := &cobra.Command{
 		Use:   "batch IN... -o OUTDIR",
@@ -31,33 +52,61 @@ func batchCmd() *cobra.Command {
 		Long: `batch converts every checkpoint among the inputs (files, and folders walked recursively for
 ` + strings.Join(batch.DefaultInclude, " ") + ` or the --include patterns) into OUTDIR, mirroring the
 input tree with the new extension. One bad file never stops the batch: each input ends
-ok, skipped (its output is up to date) or failed with the reason, and the exit status is
-1 if any failed.
+ok, skipped (its output is up to date) or failed with the reason. Inputs whose outputs
+would be the same file (a.pt beside a.pth) all fail, so that none is lost.
+
+Exit status: 0 when every input is ok or skipped, or when the failed ones are within
+--allow-failed (every failed input, N of them, or P% of the inputs); 1 when more failed,
+or the batch was interrupted; 2 for bad usage and for errors that are not an input's (an
+unreadable folder, a report or an output folder that cannot be written).
 
 Outputs are written to temporary files and renamed into place when complete: after a
-crash or kill -9 no partial output exists under its final name, and the temporaries are
-removed by the next run. Each output records its source's size, modification time and
-sha256, so a rerun skips what is up to date (--force converts again). Ctrl-C stops the
-workers and reports what finished.
+crash or kill -9 no partial output exists under its final name. The next run of the
+same shard removes the temporaries it left, and so does any run on the same machine
+once the process that wrote them has ended; "ptport batch --clean OUTDIR" removes every
+ptport temporary under OUTDIR, whatever shard layout or machine made it (run it when no
+batch writes there). Each output records its source's size, modification time and
+sha256, so a rerun skips what is up to date (--force converts again). Ctrl-C or SIGTERM
+stops the workers, removes their temporaries and reports what finished.
 
 --shard K/N takes a stable share of the inputs (by a hash of each path relative to its
 root): N runs with K = 0..N-1, on one machine or many, convert every file exactly once.
 
+--report FILE.jsonl writes one JSON object per input (its folder is created; "-" is
+standard output): input, output, status, error, bytes, seconds, tensors.
+
+--select, --strip-prefix and --exclude take part of each input, as convert's do.
+
 --check runs the parity check of each NAME.pt against its sibling NAME.ref.pt instead
-of converting (the model flags apply) and reports pass or fail per model.`,
+of converting (the model flags apply) and reports pass or fail per model.
+
+With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds",
+"temps_removed", "interrupted", "failed_allowed"}; with --clean, {"removed", "bytes",
+"kept"}.`,
 		Example: `  ptport batch models/ -o converted/
   ptport batch a.pt b.pth zoo/ -o out/ --to npz --jobs 4 --report report.jsonl
-  ptport batch /data/zoo -o /data/out --shard $JOB_COMPLETION_INDEX/16
+  ptport batch /data/zoo -o /data/out --shard $JOB_COMPLETION_INDEX/16 --allow-failed
+  ptport batch runs/ -o weights/ --select model_state_dict --strip-prefix module.
+  ptport batch --clean /data/out
   ptport batch models/ --check --report parity.jsonl`,
-		Args: usageArgs(cobra.MinimumNArgs(1)),
+		Args:              usageArgs(cobra.MinimumNArgs(1)),
+		ValidArgsFunction: completeInputs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if clean {
+				return cleanTemps(cmd, args)
+			}
+			tolerated, err := parseAllowFailed(allowFailed)
+			if err != nil {
+				return err
+			}
 			opts.Inputs = args
 			opts.Model = mf.options()
 			opts.Tolerance = tf.tolerance()
 			opts.Pickle = mf.load.options()
+			opts.Select = sf.selection()
 			if !opts.Check {
 				if opts.OutDir == "" {
-					return fmt.Errorf("batch: -o OUTDIR is required (or --check)")
+					return fmt.Errorf("batch: -o OUTDIR is required (or --check, or --clean)")
 				}
 				f, err := convert.FormatOf(to)
 				if err != nil {
@@ -72,48 +121,79 @@ of converting (the model flags apply) and reports pass or fail per model.`,
 				}
 				opts.Shard, opts.Shards = k, n
 			}
-			var report io.Writer
-			if reportPath != "" {
-				f, err := os.Create(reportPath)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				report = f
+			if err := stdoutTaken(cmd, "--report", reportPath); err != nil {
+				return err
 			}
 			plan, err := batch.NewPlan(opts)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			stderr := cmd.ErrOrStderr()
-			p := newProgress(stderr, plan, quiet)
-			sum, err := batch.Run(ctx, opts, func(r batch.Result) {
-				if report != nil {
-					line, _ := json.Marshal(r)
-					report.Write(append(line, '\n'))
+			var report io.Writer
+			switch reportPath {
+			case "":
+			case stdio:
+				report = cmd.OutOrStdout()
+			default:
+				if err := os.MkdirAll(filepath.Dir(reportPath), 0o755); err != nil {
+					return inFile(reportPath, err)
 				}
-				p.done(r)
+				f, err := os.Create(reportPath)
+				if err != nil {
+					return inFile(reportPath, err)
+				}
+				defer f.Close()
+				report = f
+			}
+			stderr := cmd.ErrOrStderr()
+			verb := "converting"
+			if opts.Check {
+				verb = "checking"
+			}
+			m := newMeter(stderr, verb, plan.Bytes, plan.Files)
+			var reportErr error
+			sum, err := batch.Run(cmd.Context(), opts, func(r batch.Result) {
+				if report != nil && reportErr == nil {
+					line, _ := json.Marshal(r)
+					_, reportErr = report.Write(append(line, '\n'))
+				}
+				m.add(r.Bytes, 1)
+				if line := resultLine(r, quiet || m.live); line != "" {
+					m.println(line)
+				}
 			})
-			p.stop()
+			m.stop()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(stderr, summaryLine(sum, opts.Check))
+			if reportErr != nil {
+				return inFile(reportPath, fmt.Errorf("writing the report %s: %w", escape(reportPath), reportErr))
+			}
+			allowed := sum.Failed == 0 || sum.OutputErrors == 0 && sum.Failed <= tolerated(sum.Files)
+			if jsonMode(cmd) {
+				printJSON(cmd, batchSummary{Files: sum.Files, OK: sum.OK, Skipped: sum.Skipped, Failed: sum.Failed,
+					OutputErrors: sum.OutputErrors, Bytes: sum.Bytes, Seconds: sum.Seconds, TempsRemoved: sum.TempsRemoved,
+					Interrupted: sum.Interrupted, FailedAllowed: sum.Failed > 0 && allowed})
+			} else {
+				fmt.Fprintln(stderr, summaryLine(sum, opts.Check))
+			}
+			silent := jsonMode(cmd)
 			switch {
 			case sum.Interrupted:
-				return &exitError{code: 1, err: fmt.Errorf("interrupted: %d of %d inputs done", sum.Files, plan.Files)}
-			case sum.Failed > 0:
-				return &exitError{code: 1, err: fmt.Errorf("%d of %d inputs failed", sum.Failed, sum.Files)}
+				return &exitError{code: 1, silent: silent, err: fmt.Errorf("interrupted: %d of %d inputs done", sum.Files, plan.Files)}
+			case sum.OutputErrors > 0:
+				return &exitError{code: 1, silent: silent, err: fmt.Errorf("%d of %d outputs could not be written (--allow-failed excuses failed inputs only)", sum.OutputErrors, sum.Files)}
+			case !allowed:
+				return &exitError{code: 1, silent: silent, err: fmt.Errorf("%d of %d inputs failed", sum.Failed, sum.Files)}
+			case sum.Failed > 0 && !jsonMode(cmd):
+				fmt.Fprintf(stderr, "ptport: %d of %d inputs failed, within --allow-failed\n", sum.Failed, sum.Files)
 			}
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&opts.OutDir, "output", "o", "", "the output `FOLDER`")
-	c.Flags().StringVar(&to, "to", "safetensors", "output format: safetensors, npz, json or pt")
+	c.Flags().StringVarP(&opts.OutDir, "output", "o", "", "the output `FOLDER` (created if need be)")
+	c.Flags().StringVar(&to, "to", "safetensors", "output format: "+formatList())
 	c.Flags().IntVar(&opts.Jobs, "jobs", 0, "workers converting files at once (default: the number of CPUs)")
-	c.Flags().StringVar(&reportPath, "report", "", "write one JSON object per input to `FILE.jsonl`: input, output, status, error, bytes, seconds, tensors")
+	c.Flags().StringVar(&reportPath, "report", "", "write one JSON object per input to `FILE.jsonl` (- for standard output): input, output, status, error, bytes, seconds, tensors")
 	c.Flags().StringVar(&shard, "shard", "", "take the share `K/N` of the inputs (0 <= K < N)")
 	c.Flags().BoolVar(&opts.Force, "force", false, "convert inputs whose output is up to date")
 	c.Flags().StringSliceVar(&opts.Include, "include", nil, "base-name glob `PATTERNS` of the files taken from folders (default "+strings.Join(batch.DefaultInclude, ",")+")")
@@ -121,7 +201,16 @@ of converting (the model flags apply) and reports pass or fail per model.`,
 	tf.register(c, " (with --check)")
 	c.Flags().BoolVar(&opts.NoSync, "no-sync", false, "skip fsync of outputs (faster; a crash of ptport still leaves no partial output, a power loss may)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the summary and failures")
+	c.Flags().StringVar(&allowFailed, "allow-failed", "", "exit 0 although inputs failed: all of them, at most `N`, or at most P% of the inputs (they are still reported)")
+	c.Flags().Lookup("allow-failed").NoOptDefVal = "all"
+	c.Flags().BoolVar(&clean, "clean", false, "remove every ptport temporary below the folders given as arguments, and say what was removed")
+	sf.register(c)
 	mf.register(c)
+	c.RegisterFlagCompletionFunc("to", completeWords(formatNames()...))
+	c.RegisterFlagCompletionFunc("output", completeFolders)
+	c.RegisterFlagCompletionFunc("report", completeFiles("jsonl"))
+	c.RegisterFlagCompletionFunc("allow-failed", completeWords("all", "1", "10", "1%", "5%"))
+	c.MarkFlagsMutuallyExclusive("clean", "check")
 	return c
 }
 
@@ -136,6 +225,45 @@ func parseShard(s string) (k, n int, err error) {
 	return k, n, nil
 }
 
+// parseAllowFailed parses --allow-failed: "" (none), "all", N, or P% of the inputs. The
+// result gives the number of failed inputs tolerated among n.
+func parseAllowFailed(s string) (func(n int) int, error) {
+	switch {
+	case s == "":
+		return func(int) int { return 0 }, nil
+	case s == "all":
+		return func(n int) int { return n }, nil
+	case strings.HasSuffix(s, "%"):
+		p, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+		if err != nil || p < 0 || p > 100 || math.IsNaN(p) {
+			return nil, fmt.Errorf("--allow-failed=%s: want a percentage from 0%% to 100%%", s)
+		}
+		return func(n int) int { return int(math.Floor(p / 100 * float64(n))) }, nil
+	}
+	k, err := strconv.Atoi(s)
+	if err != nil || k < 0 {
+		return nil, fmt.Errorf("--allow-failed=%s: want all, a number of inputs, or a percentage (5%%)", s)
+	}
+	return func(int) int { return k }, nil
+}
+
+// resultLine is the line batch prints for a result: failures always, the rest unless
+// quiet.
+func resultLine(r batch.Result, quiet bool) string {
+	in := escape(r.Input)
+	switch {
+	case r.Status == batch.StatusFailed:
+		return fmt.Sprintf("failed   %s: %s", in, escape(r.Error))
+	case quiet:
+		return ""
+	case r.Status == batch.StatusSkipped && r.Error != "":
+		return fmt.Sprintf("skipped  %s: %s", in, escape(r.Error))
+	case r.Output != "":
+		return fmt.Sprintf("%-8s %s -> %s (%d tensors, %s, %.3fs)", r.Status, in, escape(r.Output), r.Tensors, bytesText(r.Bytes), r.Seconds)
+	}
+	return fmt.Sprintf("%-8s %s (%.3fs)", r.Status, in, r.Seconds)
+}
+
 func summaryLine(s batch.Summary, check bool) string {
 	verb := "converted"
 	if check {
@@ -143,129 +271,49 @@ func summaryLine(s batch.Summary, check bool) string {
 	}
 	rate := ""
 	if s.Seconds > 0 {
-		rate = fmt.Sprintf(" (%.1f MB/s, %.0f files/s)", float64(s.Bytes)/1e6/s.Seconds, float64(s.Files)/s.Seconds)
+		rate = fmt.Sprintf(" (%s, %.0f files/s)", rateText(float64(s.Bytes)/s.Seconds), float64(s.Files)/s.Seconds)
 	}
 	line := fmt.Sprintf("%s %d inputs: %d ok, %d skipped, %d failed; %s in %.2fs%s",
-		verb, s.Files, s.OK, s.Skipped, s.Failed, humanBytes(s.Bytes), s.Seconds, rate)
+		verb, s.Files, s.OK, s.Skipped, s.Failed, bytesText(s.Bytes), s.Seconds, rate)
 	if s.TempsRemoved > 0 {
-		line += fmt.Sprintf("; removed %d temporaries of an interrupted run", s.TempsRemoved)
+		line += fmt.Sprintf("; removed %d temporaries of interrupted runs", s.TempsRemoved)
 	}
 	return line
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// progress shows a batch's progress: a live bar on a terminal, a line per input
-// otherwise, failures only when quiet.
-type progress struct {
-	w     io.Writer
-	plan  batch.Plan
-	quiet bool
-	live  bool
-	start time.Time
-
-	mu    sync.Mutex
-	files int
-	bytes int64
-	quit  chan struct{}
-	wg    sync.WaitGroup
-}
-
-func newProgress(w io.Writer, plan batch.Plan, quiet bool) *progress {
-	p := &progress{w: w, plan: plan, quiet: quiet, start: time.Now(), quit: make(chan struct{})}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !quiet {
-		p.live = true
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			t := time.NewTicker(200 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-t.C:
-					p.mu.Lock()
-					p.draw()
-					p.mu.Unlock()
-				case <-p.quit:
-					return
-				}
+// cleanTemps is batch --clean: it removes the temporaries below the folders.
+func cleanTemps(cmd *cobra.Command, dirs []string) error {
+	var res cleanResult
+	res.Removed, res.Kept = []string{}, []string{}
+	w := cmd.ErrOrStderr()
+	err := batch.Clean(cmd.Context(), dirs, func(l batch.Leftover) {
+		if l.Removed {
+			res.Removed = append(res.Removed, l.Path)
+			res.Bytes += l.Size
+			if !jsonMode(cmd) {
+				fmt.Fprintf(w, "removed  %s (%s)\n", escape(l.Path), bytesText(l.Size))
 			}
-		}()
+		} else {
+			res.Kept = append(res.Kept, l.Path)
+			if !jsonMode(cmd) {
+				fmt.Fprintf(w, "kept     %s: a running ptport writes it\n", escape(l.Path))
+			}
+		}
+	})
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return inFile(pe.Path, err)
+		}
+		return err
 	}
-	return p
-}
-
-func (p *progress) done(r batch.Result) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.files++
-	p.bytes += r.Bytes
-	var line string
-	switch {
-	case r.Status == batch.StatusFailed:
-		line = fmt.Sprintf("failed   %s: %s", r.Input, r.Error)
-	case p.quiet || p.live:
-	case r.Status == batch.StatusSkipped && r.Error != "":
-		line = fmt.Sprintf("skipped  %s: %s", r.Input, r.Error)
-	case r.Output != "":
-		line = fmt.Sprintf("%-8s %s -> %s (%d tensors, %s, %.3fs)", r.Status, r.Input, r.Output, r.Tensors, humanBytes(r.Bytes), r.Seconds)
-	default:
-		line = fmt.Sprintf("%-8s %s (%.3fs)", r.Status, r.Input, r.Seconds)
+	if jsonMode(cmd) {
+		return printJSON(cmd, res)
 	}
-	if line == "" {
-		return
+	fmt.Fprintf(w, "removed %d temporaries (%s)", len(res.Removed), bytesText(res.Bytes))
+	if len(res.Kept) > 0 {
+		fmt.Fprintf(w, "; kept %d that running processes write", len(res.Kept))
 	}
-	if p.live {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
-	fmt.Fprintln(p.w, line)
-	if p.live {
-		p.draw()
-	}
-}
-
-// draw redraws the bar; p.mu is held.
-func (p *progress) draw() {
-	const width = 30
-	frac := 1.0
-	if p.plan.Bytes > 0 {
-		frac = float64(p.bytes) / float64(p.plan.Bytes)
-	} else if p.plan.Files > 0 {
-		frac = float64(p.files) / float64(p.plan.Files)
-	}
-	frac = min(frac, 1)
-	fill := int(frac * width)
-	el := time.Since(p.start).Seconds()
-	rate, eta := 0.0, "?"
-	if el > 0 {
-		rate = float64(p.bytes) / el
-	}
-	if rate > 0 && frac > 0 {
-		eta = (time.Duration(el*(1-frac)/frac) * time.Second).Round(time.Second).String()
-	}
-	fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d files  %s/%s  %s/s  ETA %s",
-		strings.Repeat("=", fill), strings.Repeat(" ", width-fill), p.files, p.plan.Files,
-		humanBytes(p.bytes), humanBytes(p.plan.Bytes), humanBytes(int64(rate)), eta)
-}
-
-func (p *progress) stop() {
-	close(p.quit)
-	p.wg.Wait()
-	if p.live {
-		p.mu.Lock()
-		p.draw()
-		fmt.Fprintln(p.w)
-		p.mu.Unlock()
-	}
+	fmt.Fprintln(w)
+	return nil
 }

@@ -12,7 +12,6 @@ import (
 func benchCmd() *cobra.Command {
 	var mf modelFlags
 	var seq, batch int
-	var asJSON bool
 	var minTime time.Duration
 	c := &cobra.Command{
 		Use:   "bench MODEL",
@@ -20,21 +19,26 @@ func benchCmd() *cobra.Command {
 		Long: `bench loads the recurrent module in MODEL and times its Go forward pass on random input of
 --seq steps and --batch sequences (0: one unbatched sequence), reporting the median. A cell
 steps through the --seq steps; with --whole, the whole model runs, from random token ids
-for an Embedding.`,
+for an Embedding.
+
+With --json: {"ns_per_forward", "min_ns", "max_ns", "iterations", "seq", "batch", "model"}.`,
 		Example: `  ptport bench model.pt
   ptport bench lstm.pt --seq 100 --batch 32 --json`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args:              usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: completeInputs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := mf.loadModel(args[0])
+			m, err := mf.loadModel(cmd, args[0])
 			if err != nil {
 				return err
 			}
+			meter := newMeter(cmd.ErrOrStderr(), "timing "+escape(m.Info().Module), 0, 0)
 			r, err := bench.Forward(m, seq, batch, minTime)
+			meter.stop()
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), r)
+			if jsonMode(cmd) {
+				return printJSON(cmd, r)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s, %s, seq %d, batch %d: %.4g ms per forward (median of %d; min %.4g ms, max %.4g ms)\n",
 				r.Model.Module, r.Model.DType, seq, batch, r.NsPerForward/1e6, r.Iterations, r.MinNs/1e6, r.MaxNs/1e6)
@@ -45,6 +49,5 @@ for an Embedding.`,
 	c.Flags().IntVar(&seq, "seq", 100, "sequence length")
 	c.Flags().IntVar(&batch, "batch", 1, "batch size (0: unbatched input)")
 	c.Flags().DurationVar(&minTime, "time", time.Second, "time to spend measuring")
-	c.Flags().BoolVar(&asJSON, "json", false, `print JSON: {"ns_per_forward": n, "min_ns", "max_ns", "iterations", "seq", "batch", "model"}`)
 	return c
 }

@@ -21,7 +21,6 @@ import (
 func checkCmd() *cobra.Command {
 	var mf modelFlags
 	var tf toleranceFlags
-	var asJSON bool
 	var plotPath string
 	var ignore []string
 	c := &cobra.Command{
@@ -59,12 +58,19 @@ With no arguments, check runs the embedded notebook example: torch.nn.RNN(2, 4, 
 the notebook's weights on zeros of shape (2, 3, 2), and shows the notebook's printed
 numbers beside PyTorch's and Go's.
 
+MODEL or REF "-" is standard input.
+
+With --json: {pass, rule, max_abs_err, max_rel_err, model, reference, initial_state,
+tensors: [{name, entry, shape, atol, rtol, max_abs_err, go_truth, ref_truth, rule, pass,
+...}], diagnosis: [{name, description, max_abs_err}]}.
+
 Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 		Example: `  ptport check
   ptport check model.pt ref.pt
   ptport check ckpt.pth ref.pt --prefix encoder.rnn --batch-first --json
   ptport check model.pt ref.pt --ignore epoch --plot err.svg
   ptport check charlstm.pt ids_logits.pt --whole`,
+		ValidArgsFunction: completeInputs,
 		Args: usageArgs(func(c *cobra.Command, args []string) error {
 			if len(args) != 0 && len(args) != 2 {
 				return fmt.Errorf("want no arguments (the notebook example) or MODEL and REF, got %d", len(args))
@@ -86,17 +92,25 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 					ref, err = convert.NewCheckpoint("notebook reference.pt", bytes.NewReader(ptport.NotebookReference), int64(len(ptport.NotebookReference)), nil)
 				}
 			} else {
-				model, err = convert.Open(args[0], mf.load.options())
+				if args[0] == stdio && args[1] == stdio {
+					return fmt.Errorf("MODEL and REF cannot both be standard input")
+				}
+				var doneModel, doneRef func()
+				model, doneModel, err = openCheckpoint(cmd.Context(), cmd, args[0], mf.load.options())
 				if err == nil {
-					defer model.Close()
-					ref, err = convert.Open(args[1], mf.load.options())
+					defer doneModel()
+					ref, doneRef, err = openCheckpoint(cmd.Context(), cmd, args[1], mf.load.options())
+					if err == nil {
+						defer doneRef()
+					}
 				}
 			}
 			if err != nil {
 				return err
 			}
-			defer ref.Close()
+			meter := newMeter(cmd.ErrOrStderr(), "checking "+escape(model.Path), 0, 0)
 			r, err := parity.Check(cmd.Context(), model, ref, parity.Options{Load: mf.options(), Tolerance: tf.tolerance(), Ignore: ignore})
+			meter.stop()
 			if err != nil {
 				return withHints(err)
 			}
@@ -107,7 +121,7 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 			}
 			w := cmd.OutOrStdout()
 			switch {
-			case asJSON:
+			case jsonMode(cmd):
 				if err := writeJSON(w, r); err != nil {
 					return err
 				}
@@ -117,7 +131,7 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 			default:
 				printReport(w, r)
 			}
-			if plotPath != "" && !asJSON {
+			if plotPath != "" && !jsonMode(cmd) {
 				fmt.Fprintf(w, "plot: %s\n", plotPath)
 			}
 			if !r.Pass {
@@ -129,8 +143,8 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 	mf.register(c)
 	tf.register(c, "")
 	c.Flags().StringSliceVar(&ignore, "ignore", nil, "leave the reference entries `NAMES` out of the check (comma separated, or the flag repeated)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON: {pass, rule, max_abs_err, max_rel_err, model, reference, initial_state, tensors: [{name, entry, shape, atol, rtol, max_abs_err, go_truth, ref_truth, rule, pass, ...}], diagnosis: [{name, description, max_abs_err}]}")
 	c.Flags().StringVar(&plotPath, "plot", "", "draw the output's max abs error per time step to `FILE` (.svg or .png)")
+	c.RegisterFlagCompletionFunc("plot", completeFiles("svg", "png"))
 	return c
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -9,9 +10,23 @@ import (
 	"github.com/ptport/ptport/convert"
 )
 
+// convertResult is what convert prints with --json.
+type convertResult struct {
+	Input   string     `json:"input"`
+	Output  string     `json:"output"`
+	Format  string     `json:"format"`
+	Files   []string   `json:"files"` // what was written: the output, or its shards and index
+	Tensors int        `json:"tensors"`
+	Values  int        `json:"values"`
+	Bytes   int64      `json:"bytes"` // of tensor data
+	Shared  [][]string `json:"shared,omitempty"`
+	Seconds float64    `json:"seconds"`
+}
+
 func convertCmd() *cobra.Command {
-	var out, to string
+	var out, to, maxShard string
 	var load loadFlags
+	var sf selectionFlags
 	c := &cobra.Command{
 		Use:   "convert IN -o OUT",
 		Short: "Convert a checkpoint to safetensors, npz, JSON or .pt",
@@ -19,42 +34,112 @@ func convertCmd() *cobra.Command {
 OUT, in the format OUT's extension names (or --to). Non-tensor values such as epoch are
 kept as JSON: in safetensors' __metadata__ under "ptport.values", in an npz as the
 string array "__metadata__", in JSON under "values". The output appears whole or not at
-all.`,
+all: Ctrl-C or SIGTERM stops the conversion and leaves nothing behind, and temporaries
+of a convert that was killed are removed by the next ptport writing to that folder.
+
+IN may be a sharded checkpoint's index (model.safetensors.index.json,
+pytorch_model.bin.index.json): its shards are read as one checkpoint. IN "-" is standard
+input; OUT "-" is standard output (name the format with --to).
+
+To take just the model out of a training checkpoint, as load_state_dict(strict=True)
+wants it:
+  --select PATH        keep the subtree at a dotted path (model_state_dict, state_dict),
+                       named relative to it; repeatable
+  --strip-prefix P     remove P from the names that start with it (module. for
+                       DataParallel, model. for Lightning); repeatable, applied in order
+  --exclude GLOB       leave out the names matching GLOB (after the above); repeatable
+A .pt output of a selection is a flat dict of the names, as a state_dict is.
+
+Tensors sharing a storage (tied weights) are written once in .pt; safetensors, npz and
+JSON cannot alias, so there they are copies, and the metadata "ptport.shared" lists them
+(inspect shows them).
+
+--max-shard-size SIZE (5GB, 500MB, 2GiB) splits a safetensors output as Hugging Face
+does: STEM-00001-of-0000N.safetensors and OUT.index.json, with metadata.total_size and
+weight_map. Everything that fits one shard is written to OUT alone.
+
+With --json: {"input", "output", "format", "files", "tensors", "values", "bytes",
+"shared", "seconds"}.`,
 		Example: `  ptport convert model.pt -o model.safetensors
   ptport convert checkpoint.pth -o weights.npz
-  ptport convert model.pt -o model.json`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+  ptport convert train.ckpt -o model.safetensors --select state_dict --strip-prefix model.
+  ptport convert dp.pt -o model.pt --strip-prefix module. --exclude '*.num_batches_tracked'
+  ptport convert big.pt -o out/model.safetensors --max-shard-size 5GB
+  ptport convert model.pt -o - --to safetensors | ssh host 'cat > model.safetensors'`,
+		Args:              usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: completeInputs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := outputFormat(out, to)
 			if err != nil {
 				return err
 			}
+			if err := stdoutTaken(cmd, "-o", out); err != nil {
+				return err
+			}
+			var shardSize int64
+			if maxShard != "" {
+				if shardSize, err = parseSize(maxShard); err != nil {
+					return fmt.Errorf("--max-shard-size: %w", err)
+				}
+				if out == stdio {
+					return fmt.Errorf("--max-shard-size writes several files; -o - is one stream")
+				}
+			}
+			ctx := cmd.Context()
 			start := time.Now()
-			cp, err := convert.Open(args[0], load.options())
+			cp, done, err := openCheckpoint(ctx, cmd, args[0], load.options())
 			if err != nil {
 				return err
 			}
-			defer cp.Close()
-			if err := convert.Export(cmd.Context(), out, format, cp); err != nil {
-				return fmt.Errorf("%s: %w", out, err)
+			defer done()
+			if sel := sf.selection(); !sel.IsZero() {
+				if cp, err = cp.Select(sel); err != nil {
+					return err
+				}
 			}
 			inv := convert.Inspect(cp)
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d tensors (%d bytes), %d values in %.3fs\n",
-				out, len(inv.Tensors), inv.Bytes, len(inv.Values), time.Since(start).Seconds())
+			res := convertResult{Input: cp.Path, Output: out, Format: string(format),
+				Tensors: len(inv.Tensors), Values: len(inv.Values), Bytes: inv.Bytes, Shared: inv.Shared}
+			if out == stdio {
+				if err := convert.Encode(ctx, cmd.OutOrStdout(), format, cp); err != nil {
+					return inFile(cp.Path, err)
+				}
+				res.Files = []string{stdio}
+			} else {
+				m := newMeter(cmd.ErrOrStderr(), "converting "+escape(filepath.Base(cp.Path)), convert.TotalBytes(cp), 0)
+				res.Files, err = convert.ExportFiles(ctx, out, format, cp, convert.ExportOptions{MaxShardSize: shardSize, Progress: m.set})
+				m.stop()
+				if err != nil {
+					if ctx.Err() != nil {
+						return &exitError{code: 1, err: fmt.Errorf("interrupted: %s not written", escape(out))}
+					}
+					return inFile(out, fmt.Errorf("%s: %w", escape(out), err))
+				}
+			}
+			res.Seconds = time.Since(start).Seconds()
+			if jsonMode(cmd) {
+				return printJSON(cmd, res)
+			}
+			what := escape(out)
+			if len(res.Files) > 1 {
+				what = fmt.Sprintf("%s (%d shards and the index)", escape(res.Files[len(res.Files)-1]), len(res.Files)-1)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d tensors (%s), %d values in %.3fs\n",
+				what, res.Tensors, bytesText(res.Bytes), res.Values, res.Seconds)
+			if len(res.Shared) > 0 && format != convert.PT {
+				fmt.Fprintf(cmd.ErrOrStderr(), "tensors sharing a storage (tied weights) are copies in %s, listed in its metadata (inspect shows them)\n", format)
+			}
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&out, "output", "o", "", "the output `FILE` (required)")
-	c.Flags().StringVar(&to, "to", "", "output format: safetensors, npz, json or pt (default: from OUT's extension)")
+	c.Flags().StringVarP(&out, "output", "o", "", "the output `FILE` (required; - for standard output)")
+	c.Flags().StringVar(&to, "to", "", "output format: "+formatList()+" (default: from OUT's extension)")
+	c.Flags().StringVar(&maxShard, "max-shard-size", "", "split a safetensors output into shards of at most `SIZE` (5GB, 500MB, 2GiB) and an index")
+	sf.register(c)
 	load.register(c)
 	c.MarkFlagRequired("output")
+	c.RegisterFlagCompletionFunc("to", completeWords(formatNames()...))
+	c.RegisterFlagCompletionFunc("output", completeFiles(outputExts...))
+	c.RegisterFlagCompletionFunc("max-shard-size", completeWords("500MB", "1GB", "2GB", "5GB", "10GB"))
 	return c
-}
-
-// outputFormat is the format --to names, or else the output's extension.
-func outputFormat(out, to string) (convert.Format, error) {
-	if to != "" {
-		return convert.FormatOf(to)
-	}
-	return convert.FormatOf(out)
 }

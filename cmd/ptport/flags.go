@@ -1,8 +1,11 @@
 package main
 
 import (
-	"encoding/json"
-	"io"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +29,28 @@ func (f *modelFlags) register(c *cobra.Command) {
 	c.Flags().BoolVar(&f.batchFirst, "batch-first", false, "input and output are (batch, seq, feature), as batch_first=True")
 	c.Flags().BoolVar(&f.whole, "whole", false, "run the whole model (the Embedding, recurrent module and head around it, or the pickled Sequential), from token ids to its output")
 	f.load.register(c)
+	c.RegisterFlagCompletionFunc("nonlinearity", completeWords("tanh", "relu"))
+	c.RegisterFlagCompletionFunc("prefix", completePrefixes)
+}
+
+// completePrefixes completes --prefix with the recurrent modules of the command's first
+// argument.
+func completePrefixes(c *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+	if len(args) == 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	cp, err := convert.Open(args[0], nil)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	defer cp.Close()
+	var out []string
+	for _, p := range convert.Prefixes(cp) {
+		if strings.HasPrefix(p, prefix) {
+			out = append(out, p)
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
 // loadFlags are the flags of every command that reads checkpoints: how the globals
@@ -47,21 +72,63 @@ func (f *modelFlags) options() convert.Options {
 	return convert.Options{Prefix: f.prefix, Nonlinearity: f.nonlinearity, BatchFirst: f.batchFirst, Whole: f.whole}
 }
 
-// loadModel opens path and loads the model the flags select. The checkpoint stays open
-// for the model's lifetime, which is the command's.
-func (f *modelFlags) loadModel(path string) (*convert.Model, error) {
-	cp, err := convert.Open(path, f.load.options())
+// loadModel opens path ("-": standard input) and loads the model the flags select. The
+// checkpoint stays open for the model's lifetime, which is the command's.
+func (f *modelFlags) loadModel(c *cobra.Command, path string) (*convert.Model, error) {
+	cp, _, err := openCheckpoint(c.Context(), c, path, f.load.options())
 	if err != nil {
 		return nil, err
 	}
 	return convert.Load(cp, f.options())
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+// selectionFlags are the flags that take part of a checkpoint: convert's and batch's.
+type selectionFlags struct {
+	paths, strip, exclude []string
+}
+
+func (f *selectionFlags) register(c *cobra.Command) {
+	c.Flags().StringArrayVar(&f.paths, "select", nil, "keep the subtree at the dotted `PATH` (model_state_dict, state_dict), named relative to it; repeatable")
+	c.Flags().StringArrayVar(&f.strip, "strip-prefix", nil, "remove the prefix `P` from the names that start with it (module., model.); repeatable")
+	c.Flags().StringArrayVar(&f.exclude, "exclude", nil, "leave out the names matching `GLOB` ('*.num_batches_tracked'); repeatable")
+	c.RegisterFlagCompletionFunc("strip-prefix", completeWords("module.", "model.", "_orig_mod."))
+	c.RegisterFlagCompletionFunc("select", completeWords("state_dict", "model_state_dict", "model", "module", "net"))
+}
+
+func (f *selectionFlags) selection() convert.Selection {
+	return convert.Selection{Paths: f.paths, StripPrefixes: f.strip, Exclude: f.exclude}
+}
+
+// parseSize parses a size as Hugging Face's max_shard_size takes it: an integer or a
+// decimal number of bytes, with a decimal (KB, MB, GB, TB) or binary (KiB, MiB, GiB,
+// TiB) unit, in any case, or none.
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		scale  float64
+	}{
+		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+		{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12}, {"b", 1},
+	}
+	num, scale := strings.ToLower(strings.TrimSpace(s)), 1.0
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, scale = strings.TrimSpace(rest), u.scale
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%q is not a size (5GB, 500MB, 2GiB)", s)
+	}
+	n := v * scale
+	if n < 1 {
+		return 0, errors.New("the size must be at least one byte")
+	}
+	if n > math.MaxInt64/2 {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return int64(n), nil
 }
 
 // toleranceFlags are --atol and --rtol: each, when given, replaces that part of the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -11,7 +12,6 @@ import (
 )
 
 func inspectCmd() *cobra.Command {
-	var asJSON bool
 	var load loadFlags
 	c := &cobra.Command{
 		Use:   "inspect FILE",
@@ -20,22 +20,41 @@ func inspectCmd() *cobra.Command {
 every tensor's name, dtype, shape, size and storage (tensors viewing one storage are
 marked shared), the non-tensor values (epoch, config, ...), the globals the pickle
 references and which of them torch.load(weights_only=True) would refuse, and the
-recurrent modules ptport can run.`,
+recurrent modules ptport can run. FILE "-" is standard input. A sharded checkpoint's
+index is listed as one checkpoint; a shard on its own is listed with a note.
+
+With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", "storage",
+...}], "values", "globals", "weights_only": {"loads", "refuses", "refusal"}, "bytes",
+"models", "shared", "shards"}.`,
 		Example: `  ptport inspect model.pt
-  ptport inspect checkpoint.pth --json | jq '.tensors[].name'`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+  ptport inspect checkpoint.pth --json | jq '.tensors[].name'
+  curl -s https://example.com/model.pt | ptport inspect -`,
+		Args:              usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: completeInputs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cp, err := convert.Open(args[0], load.options())
+			cp, done, err := openCheckpoint(cmd.Context(), cmd, args[0], load.options())
+			var shard *convert.ShardError
+			if errors.As(err, &shard) {
+				// a shard alone: list it, saying what it is
+				cp, err = convert.OpenShard(args[0], load.options())
+				done = func() { cp.Close() }
+			}
 			if err != nil {
 				return err
 			}
-			defer cp.Close()
+			defer done()
 			inv := convert.Inspect(cp)
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), inv)
+			if shard != nil {
+				inv.ShardOf = shard.Error()
+			}
+			if jsonMode(cmd) {
+				return printJSON(cmd, inv)
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%s: %s format, %d tensors (%d bytes), %d values\n", inv.File, inv.Format, len(inv.Tensors), inv.Bytes, len(inv.Values))
+			if shard != nil {
+				fmt.Fprintf(w, "note: %s\n", escape(shard.Error()))
+			}
 			if len(inv.Tensors) > 0 {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "\nNAME\tDTYPE\tSHAPE\tBYTES\tSTORAGE\tLAYOUT")
@@ -63,6 +82,20 @@ recurrent modules ptport can run.`,
 					fmt.Fprintf(w, "  %s = %s\n", v.Name, v.Value)
 				}
 			}
+			if len(inv.Shared) > 0 {
+				if inv.SharedCopies {
+					fmt.Fprintln(w, "\nshared storages in the source, copies here (tied weights):")
+				} else {
+					fmt.Fprintln(w, "\nshared storages (tied weights):")
+				}
+				for _, g := range inv.Shared {
+					names := make([]string, len(g))
+					for i, n := range g {
+						names[i] = escape(n)
+					}
+					fmt.Fprintf(w, "  %s\n", strings.Join(names, ", "))
+				}
+			}
 			if len(inv.Models) > 0 {
 				fmt.Fprintln(w, "\nrecurrent modules (prefix, architecture):")
 				for _, m := range inv.Models {
@@ -83,7 +116,6 @@ recurrent modules ptport can run.`,
 			return nil
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON: {format, tensors: [{name, dtype, shape, bytes, ...}], values, globals, weights_only: {loads, refuses, refusal}, models}")
 	load.register(c)
 	return c
 }

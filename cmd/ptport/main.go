@@ -8,69 +8,102 @@
 //	ptport check [MODEL REF] [--atol A] [--rtol R] [--prefix P] [--nonlinearity tanh|relu] [--batch-first] [--whole] [--json] [--plot FILE]
 //	ptport run MODEL INPUT -o OUT
 //	ptport bench MODEL [--seq T] [--batch B] [--json]
-//	ptport batch IN... -o OUTDIR [--to FMT] [--jobs N] [--report FILE.jsonl] [--shard K/N] [--force] [--check]
+//	ptport batch IN... -o OUTDIR [--to FMT] [--jobs N] [--report FILE.jsonl] [--shard K/N] [--force] [--check] [--allow-failed[=N|P%]]
+//	ptport batch --clean OUTDIR...
+//	ptport --version
+//	ptport completion bash|zsh|fish|powershell
+//
+// Every command takes --json: its result, and its error, as JSON on stdout.
 //
 // Exit status: 0 success; 1 a parity mismatch or failed batch inputs; 2 bad usage or an
 // unreadable, unsafe or invalid input. Run "ptport help COMMAND" for each command's flags and examples.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ptport/ptport/pickle"
 )
 
-// exitError carries an exit status other than 2 out of a command.
+// exitError carries an exit status other than 2 out of a command. A silent one has been
+// reported by the command already (a parity report, a batch summary).
 type exitError struct {
-	code int
-	err  error
+	code   int
+	err    error
+	silent bool
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 // errMismatch is the error of a check that ran and failed.
-var errMismatch = &exitError{code: 1, err: errors.New("Go does not match the reference")}
+var errMismatch = &exitError{code: 1, err: errors.New("Go does not match the reference"), silent: true}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run executes the command line args and returns the exit status.
+// run executes the command line args and returns the exit status. Ctrl-C and SIGTERM
+// cancel the command's context, so that it stops and removes what it had half written; a
+// second one ends ptport at once.
 func run(args []string, stdout, stderr io.Writer) (code int) {
+	asJSON := jsonInArgs(args)
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "ptport: internal error: %v\n", r)
-			code = 2
+			code = report(stdout, stderr, asJSON, fmt.Errorf("internal error: %v", r))
 		}
+	}()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // the next signal has its default effect
 	}()
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
-	err := root.Execute()
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
+	if cmd != nil && cmd.Flags().Parsed() && jsonMode(cmd) {
+		asJSON = true
+	}
+	return report(stdout, stderr, asJSON, err)
+}
+
+// report prints a command's error, as JSON on stdout in --json mode, and returns the
+// exit status it calls for.
+func report(stdout, stderr io.Writer, asJSON bool, err error) int {
+	code := 2
 	var ee *exitError
 	if errors.As(err, &ee) {
-		if ee != errMismatch {
-			fmt.Fprintf(stderr, "ptport: %v\n", ee.err)
+		code = ee.code
+		if ee.silent {
+			return code
 		}
-		return ee.code
+	}
+	if asJSON {
+		writeJSON(stdout, errorJSON{Error: err.Error(), File: errorFile(err)})
+		return code
 	}
 	fmt.Fprintf(stderr, "ptport: %v\n", err)
 	var unsafe *pickle.UnsafeGlobalError
 	if errors.As(err, &unsafe) && !unsafe.Denied && unsafe.Reason == pickle.ReasonUserCall {
 		fmt.Fprintln(stderr, "ptport: --allow-objects reads such calls as inert records (nothing from the file is run)")
 	}
-	return 2
+	return code
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "ptport",
 		Short: "Read PyTorch checkpoints, run their RNNs in Go, prove parity, convert",
@@ -81,21 +114,34 @@ LayerNorm layers around them) natively in Go, checks the Go model against
 reference tensors exported from PyTorch, and converts checkpoints to safetensors, npz,
 JSON and back to .pt, one file or a hundred thousand.
 
+Every command takes --json: its result, and its error if it fails, as JSON on standard
+output ({"error": "...", "file": "..."}). A file argument "-" is standard input or
+output. Progress shows on a terminal for whatever takes more than a second.
+
 Exit status: 0 success; 1 a parity mismatch or failed batch inputs; 2 bad usage or an
 unreadable, unsafe or invalid input.`,
 		Example: `  ptport check                                 # the embedded notebook example
   ptport inspect model.pt
   ptport check model.pt ref.pt --plot err.svg
-  ptport convert model.pt -o model.safetensors`,
+  ptport convert model.pt -o model.safetensors
+  ptport completion bash > /etc/bash_completion.d/ptport`,
+		Args:          usageArgs(cobra.NoArgs),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if showVersion {
+				return printVersion(c)
+			}
+			return c.Help()
+		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
-	root.CompletionOptions.HiddenDefaultCmd = true
+	root.PersistentFlags().Bool(jsonFlag, false, "print the result, and any error, as JSON on standard output")
+	root.Flags().BoolVar(&showVersion, "version", false, "print the module version and the VCS revision ptport was built from")
 	root.AddCommand(inspectCmd(), convertCmd(), checkCmd(), runCmd(), benchCmd(), batchCmd())
 	return root
 }

@@ -59,6 +59,9 @@ type Options struct {
 	// NoSync skips the fsync of each output: faster, still never a partial output
 	// under a final name after a crash of ptport, but not safe against power loss.
 	NoSync bool
+	// Select takes part of each input, renamed (see convert.Selection); the zero value
+	// takes everything.
+	Select convert.Selection
 
 	// collisions counts, by the hash of an output path, the inputs of every shard
 	// that would write it, when more than one would.
@@ -83,6 +86,10 @@ type Result struct {
 	Tensors int     `json:"tensors"`
 	// MaxAbsErr is the check's largest absolute error (Check only).
 	MaxAbsErr *float64 `json:"max_abs_err,omitempty"`
+	// OutputError reports a failure to write the output (no space left, no
+	// permission, something not a file in its place), as opposed to a failure of
+	// the input.
+	OutputError bool `json:"output_error,omitempty"`
 }
 
 // Summary counts what Run did.
@@ -95,6 +102,8 @@ type Summary struct {
 	Interrupted bool
 	// TempsRemoved counts the temporaries of interrupted earlier runs that were removed.
 	TempsRemoved int
+	// OutputErrors counts the inputs failed because their output could not be written.
+	OutputErrors int
 }
 
 // Plan is the work a batch will do, counted before it starts.
@@ -117,6 +126,9 @@ func (o *Options) validate() error {
 	}
 	if o.OutDir == "" && !o.Check {
 		return errors.New("batch: no output folder")
+	}
+	if o.Jobs < 0 {
+		return fmt.Errorf("batch: %d workers: want 0 (the number of CPUs) or more", o.Jobs)
 	}
 	if o.Shards < 0 || (o.Shards > 0 && (o.Shard < 0 || o.Shard >= o.Shards)) {
 		return fmt.Errorf("batch: shard %d/%d: want K/N with 0 <= K < N", o.Shard, o.Shards)
@@ -239,6 +251,9 @@ func Run(ctx context.Context, opts Options, report func(Result)) (Summary, error
 		case StatusFailed:
 			sum.Failed++
 			sum.Bytes += r.Bytes
+			if r.OutputError {
+				sum.OutputErrors++
+			}
 		}
 		if report != nil {
 			report(r)
@@ -261,15 +276,14 @@ func (o *Options) tempTag() string {
 	return "s-"
 }
 
-// removeTemps removes the temporaries with the tag below dir.
+// removeTemps removes the temporaries below dir that are this shard's (by their tag:
+// a run of a shard is the only one writing its temporaries) or stale (their writer, of
+// this machine, has ended).
 func removeTemps(dir, tag string) (int, error) {
 	n := 0
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && strings.HasPrefix(d.Name(), atomicfile.Prefix+tag) {
-			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	err := atomicfile.Leftovers(dir, true, func(l atomicfile.Leftover) error {
+		if l.Stale || strings.HasPrefix(filepath.Base(l.Path), atomicfile.Prefix+tag) && !l.Live {
+			if err := os.Remove(l.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 			n++
@@ -277,6 +291,53 @@ func removeTemps(dir, tag string) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// A Leftover is a temporary file of ptport found by Clean.
+type Leftover struct {
+	Path string
+	Size int64
+	// Removed is false for a temporary that a running process of this machine writes,
+	// which Clean leaves alone.
+	Removed bool
+}
+
+// Clean removes every temporary file of ptport below the folders dirs, whatever run,
+// shard layout or machine left it, except those a running process of this machine is
+// writing, and calls fn (when not nil) for each it finds. It is for when no run on
+// another machine writes there: a batch run removes by itself only its own shard's
+// temporaries and those of ended processes of its machine, since it cannot know whether
+// a run on another machine still writes the others.
+func Clean(ctx context.Context, dirs []string, fn func(Leftover)) error {
+	for _, dir := range dirs {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a folder", dir)
+		}
+		err = atomicfile.Leftovers(dir, true, func(l atomicfile.Leftover) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			left := Leftover{Path: l.Path, Size: l.Size}
+			if !l.Live {
+				if err := os.Remove(l.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+				left.Removed = true
+			}
+			if fn != nil {
+				fn(left)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // collisions walks the inputs of every shard and counts, by the hash of an output path,
@@ -442,10 +503,27 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 		t, err = o.convert(ctx, in, r)
 	}
 	if err != nil {
-		r.Status, r.Error = StatusFailed, err.Error()
+		r.Status, r.Error = StatusFailed, withoutName(err.Error(), in.path)
 		res.abandoned = ctx.Err() != nil && errors.Is(err, ctx.Err())
+		r.OutputError = isOutputError(err)
 	}
 	return res, t
+}
+
+// isOutputError reports whether err is about writing the output, not reading the input.
+func isOutputError(err error) bool {
+	var oe *atomicfile.OutputError
+	var nre *atomicfile.NotRegularError
+	return errors.As(err, &oe) || errors.As(err, &nre)
+}
+
+// withoutName removes the input's name from the start of an error about it: the report
+// has the name already.
+func withoutName(msg, name string) string {
+	if rest, ok := strings.CutPrefix(msg, name+": "); ok {
+		return rest
+	}
+	return msg
 }
 
 // commit puts a converted input's output in place, or removes it when ctx is done.
@@ -457,7 +535,7 @@ func commit(ctx context.Context, c outcome, t *atomicfile.Temp) outcome {
 		return c
 	}
 	if err := t.Commit(); err != nil {
-		c.Status, c.Error = StatusFailed, err.Error()
+		c.Status, c.Error, c.OutputError = StatusFailed, err.Error(), true
 	} else {
 		c.Status = StatusOK
 	}
@@ -517,9 +595,17 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result) (*atomi
 		return nil, err
 	}
 	defer cp.Close()
+	if !o.Select.IsZero() {
+		sel, err := cp.Select(o.Select)
+		if err != nil {
+			return nil, err
+		}
+		defer sel.Close()
+		cp = sel
+	}
 	r.Tensors = leaf.CountTensors(cp.Leaves)
 	if err := os.MkdirAll(filepath.Dir(r.Output), 0o755); err != nil {
-		return nil, err
+		return nil, &atomicfile.OutputError{Path: r.Output, Err: err}
 	}
 	meta, err := src.metadata()
 	if err != nil {

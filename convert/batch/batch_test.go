@@ -3,6 +3,7 @@ package batch
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -292,5 +293,113 @@ func TestBatchCancel(t *testing.T) {
 		for path := range done {
 			t.Errorf("jobs %d: %s reported done but missing", jobs, path)
 		}
+	}
+}
+
+// TestBatchSelect: the selection applies to every input.
+func TestBatchSelect(t *testing.T) {
+	root := t.TempDir()
+	b, _ := os.ReadFile(fixture.Path("training", "dataparallel.pt"))
+	os.WriteFile(filepath.Join(root, "dp.pt"), b, 0o644)
+	b, _ = os.ReadFile(fixture.Path("training", "adam.pt"))
+	os.WriteFile(filepath.Join(root, "adam.pt"), b, 0o644)
+	out := t.TempDir()
+	sum, results := runBatch(t, Options{Inputs: []string{filepath.Join(root, "dp.pt")}, OutDir: out, To: convert.Safetensors,
+		Select: convert.Selection{StripPrefixes: []string{"module."}}})
+	if sum.OK != 1 {
+		t.Fatalf("%+v", results)
+	}
+	cp, err := convert.Open(filepath.Join(out, "dp.safetensors"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	for _, l := range cp.Leaves {
+		if strings.HasPrefix(l.Name, "module.") {
+			t.Errorf("%s kept its prefix", l.Name)
+		}
+	}
+	// A selection that does not fit an input fails that input, with the reason.
+	_, results = runBatch(t, Options{Inputs: []string{root}, OutDir: t.TempDir(), To: convert.Safetensors,
+		Select: convert.Selection{Paths: []string{"model_state_dict"}}})
+	if r := results[filepath.Join(root, "dp.pt")]; r.Status != StatusFailed || !strings.Contains(r.Error, `nothing at or below "model_state_dict"`) {
+		t.Errorf("dp.pt: %+v", r)
+	}
+	if r := results[filepath.Join(root, "adam.pt")]; r.Status != StatusOK {
+		t.Errorf("adam.pt: %+v", r)
+	}
+}
+
+// TestBatchErrors: a failed input's error does not repeat its name; an output that
+// cannot be written is marked as such; negative job counts are refused.
+func TestBatchErrors(t *testing.T) {
+	root, bad := batchTree(t)
+	out := t.TempDir()
+	// a file where the output's folder must go
+	os.WriteFile(filepath.Join(out, "zoo"), []byte("in the way"), 0o644)
+	sum, results := runBatch(t, Options{Inputs: []string{root}, OutDir: out, To: convert.Safetensors})
+	for _, rel := range bad {
+		r := results[filepath.Join(root, rel)]
+		if strings.Contains(r.Error, r.Input) || r.OutputError {
+			t.Errorf("%s: %+v: the error repeats the input's name, or blames the output", rel, r)
+		}
+	}
+	if sum.OutputErrors != 2 {
+		t.Errorf("%d output errors, want the 2 inputs of zoo/", sum.OutputErrors)
+	}
+	for in, r := range results {
+		if strings.Contains(in, "/zoo/") != r.OutputError {
+			t.Errorf("%s: output error %v", in, r.OutputError)
+		}
+	}
+	if _, err := NewPlan(Options{Inputs: []string{root}, OutDir: out, To: convert.Safetensors, Jobs: -3}); err == nil || !strings.Contains(err.Error(), "-3 workers") {
+		t.Errorf("jobs -3: %v", err)
+	}
+}
+
+// TestClean: Clean removes every temporary below the folders but those of running
+// processes of this machine, whatever shard or machine made them.
+func TestClean(t *testing.T) {
+	root, _ := batchTree(t)
+	out := t.TempDir()
+	runBatch(t, Options{Inputs: []string{root}, OutDir: out, To: convert.Safetensors})
+	names := []string{
+		"zoo/" + atomicfile.Prefix + "s3of16-h00000000n1p1t1.notebook.safetensors-7", // another machine's
+		"zoo/deep/er/" + atomicfile.Prefix + "s-module.safetensors-123",              // unmarked
+		"models/" + atomicfile.Prefix + "s0of1-h00000000n1p2t1.rnn_tanh.safetensors-1",
+	}
+	for _, n := range names {
+		os.WriteFile(filepath.Join(out, n), []byte("half"), 0o644)
+	}
+	// a temporary this process writes now
+	tmp, err := atomicfile.Write(filepath.Join(out, "models", "live.safetensors"), atomicfile.Options{}, func(w io.Writer) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tmp.Discard()
+	// A batch of another shard layout leaves the others' temporaries alone.
+	sum, _ := runBatch(t, Options{Inputs: []string{root}, OutDir: out, To: convert.Safetensors, Shard: 1, Shards: 4})
+	if sum.TempsRemoved != 0 {
+		t.Errorf("a run of shard 1/4 removed %d temporaries of others", sum.TempsRemoved)
+	}
+	var removed, kept []string
+	err = Clean(context.Background(), []string{out}, func(l Leftover) {
+		rel, _ := filepath.Rel(out, l.Path)
+		if l.Removed {
+			removed = append(removed, rel)
+		} else {
+			kept = append(kept, rel)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(removed)
+	want := slices.Sorted(slices.Values(names))
+	if !slices.Equal(removed, want) || len(kept) != 1 {
+		t.Errorf("removed %v, kept %v; want %v removed and the live one kept", removed, kept, want)
+	}
+	if err := Clean(context.Background(), []string{filepath.Join(out, "missing")}, nil); err == nil {
+		t.Error("cleaning a missing folder: no error")
 	}
 }

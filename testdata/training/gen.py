@@ -121,7 +121,7 @@ def main():
     cases["lightning.ckpt"] = {"module": "Tagger", "select": ["state_dict"], "strip": ["model."],
                                "state_dict": shapes(lit.model.state_dict()),
                                # --exclude of the embedding leaves the rest
-                               "exclude": ["*.embedding.*"],
+                               "exclude": ["embedding.*"],
                                "excluded": sorted(k for k in lit.model.state_dict() if k.startswith("embedding."))}
 
     lm = TiedLM()

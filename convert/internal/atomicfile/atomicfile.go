@@ -15,11 +15,22 @@ import (
 
 // Prefix starts the name of every temporary file ptport writes beside an output. A
 // temporary is renamed to its final name only when it is complete, so a file with this
-// prefix is always a leftover of an interrupted run and may be removed.
+// prefix is always a leftover of an interrupted run, or the work of a running one.
 const Prefix = ".ptport-tmp-"
 
 // IsTemp reports whether name (a base name) is one of ptport's temporary files.
 func IsTemp(name string) bool { return strings.HasPrefix(name, Prefix) }
+
+// OutputError reports a failure to write the output itself (no space left, no
+// permission, an I/O error of the disk written to), as opposed to one of reading what is
+// written.
+type OutputError struct {
+	Path string
+	Err  error
+}
+
+func (e *OutputError) Error() string { return "writing " + e.Path + ": " + e.Err.Error() }
+func (e *OutputError) Unwrap() error { return e.Err }
 
 // Options are the settings of Write.
 type Options struct {
@@ -30,6 +41,9 @@ type Options struct {
 	NoSync bool
 	// Ctx, when not nil, abandons the write once it is done.
 	Ctx context.Context
+	// Progress, when not nil, is called with the bytes written so far, after each
+	// chunk of at most a few MiB, from the writing goroutine.
+	Progress func(written int64)
 }
 
 // WriteFile writes the output at path atomically: write receives a buffered writer onto a
@@ -54,6 +68,21 @@ type Temp struct {
 	path   string // the final name
 	mode   os.FileMode
 	noSync bool
+}
+
+// maxName bounds a file name, as most file systems do.
+const maxName = 255
+
+// tempPattern is the os.CreateTemp pattern of a temporary for path: Prefix, the tag,
+// this process's owner mark, the target's base name (shortened to fit) and a random
+// suffix.
+func tempPattern(path, tag string) string {
+	head := Prefix + tag + self.mark() + "."
+	base := filepath.Base(path)
+	if room := maxName - len(head) - 12; len(base) > room {
+		base = base[:max(room, 0)]
+	}
+	return head + base + "-*"
 }
 
 // NotRegularError reports an output path that names something other than a regular
@@ -118,16 +147,22 @@ func Target(path string) (string, os.FileMode, error) {
 // Write creates a temporary file in the folder of path (of the file it names, for a
 // symbolic link) and has write fill it through a buffered writer, which is also a
 // RangeCopier. An existing path that is not a regular file is a *NotRegularError, before
-// anything is written. On failure the temporary is removed.
+// anything is written. On failure the temporary is removed. Unless o.NoSync, the system
+// is asked to start writing the data to disk as it comes, so that the sync of Commit has
+// little left to wait for.
 func Write(path string, o Options, write func(w io.Writer) error) (_ *Temp, err error) {
 	final, mode, err := Target(path)
 	if err != nil {
-		return nil, err
+		var nre *NotRegularError
+		if errors.As(err, &nre) {
+			return nil, err
+		}
+		return nil, &OutputError{Path: path, Err: err}
 	}
 	path = final
-	f, err := os.CreateTemp(filepath.Dir(path), Prefix+o.Tag+filepath.Base(path)+"-*")
+	f, err := os.CreateTemp(filepath.Dir(path), tempPattern(path, o.Tag))
 	if err != nil {
-		return nil, err
+		return nil, &OutputError{Path: path, Err: err}
 	}
 	defer func() {
 		if err != nil {
@@ -135,18 +170,19 @@ func Write(path string, o Options, write func(w io.Writer) error) (_ *Temp, err 
 			os.Remove(f.Name())
 		}
 	}()
-	var dst io.Writer = f
-	if o.Ctx != nil {
-		dst = ctxWriter{o.Ctx, f}
-	}
+	fw := &fileWriter{f: f, path: path, ctx: o.Ctx, progress: o.Progress, writeback: !o.NoSync}
 	buf := writers.Get().(*bufio.Writer)
-	buf.Reset(dst)
+	buf.Reset(fw)
 	defer writers.Put(buf)
-	bw := &output{Writer: buf, f: f, ctx: o.Ctx}
+	bw := &output{Writer: buf, fw: fw}
 	if err = write(bw); err != nil {
 		return nil, err
 	}
 	if err = bw.Flush(); err != nil {
+		var oe *OutputError
+		if errors.As(err, &oe) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	buf.Reset(nil)
@@ -168,20 +204,20 @@ func (t *Temp) Commit() (err error) {
 	if !t.noSync {
 		if err = t.f.Sync(); err != nil {
 			t.f.Close()
-			return fmt.Errorf("writing %s: %w", t.path, err)
+			return &OutputError{Path: t.path, Err: err}
 		}
 	}
 	if err = t.f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", t.path, err)
+		return &OutputError{Path: t.path, Err: err}
 	}
 	if err = os.Chmod(tmp, t.mode); err != nil {
-		return err
+		return &OutputError{Path: t.path, Err: err}
 	}
 	if fi, serr := os.Stat(t.path); serr == nil && !fi.Mode().IsRegular() {
 		return &NotRegularError{Path: t.path, Mode: fi.Mode()}
 	}
 	if err = os.Rename(tmp, t.path); err != nil {
-		return err
+		return &OutputError{Path: t.path, Err: err}
 	}
 	if t.noSync {
 		return nil
@@ -211,8 +247,7 @@ type RangeCopier interface {
 // output is the buffered writer onto a temporary file that Write gives.
 type output struct {
 	*bufio.Writer
-	f   *os.File
-	ctx context.Context
+	fw *fileWriter
 }
 
 func (o *output) CopyRange(src io.ReaderAt, off, n int64) (bool, error) {
@@ -223,18 +258,157 @@ func (o *output) CopyRange(src io.ReaderAt, off, n int64) (bool, error) {
 	if err := o.Flush(); err != nil {
 		return false, err
 	}
-	return copyFileRange(o.ctx, o.f, sf, off, n)
+	return o.fw.copyFrom(sf, off, n)
 }
 
-// ctxWriter fails its writes once its context is done.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
+// chunk is the most written between two checks of the context, two calls of Progress
+// and two requests to start writing back.
+const chunk = 8 << 20
+
+// fileWriter writes to the temporary file: it fails once its context is done, reports
+// progress, and starts the writeback of each chunk as soon as it is written.
+type fileWriter struct {
+	f         *os.File
+	path      string // the output's final name
+	ctx       context.Context
+	progress  func(int64)
+	writeback bool
+	written   int64 // bytes in the file
+	flushed   int64 // bytes whose writeback has been started
 }
 
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
+func (w *fileWriter) Write(p []byte) (int, error) {
+	if w.ctx != nil {
+		if err := w.ctx.Err(); err != nil {
+			return 0, err
+		}
 	}
-	return c.w.Write(p)
+	n := 0
+	for n < len(p) {
+		k, err := w.f.Write(p[n:min(len(p), n+chunk)])
+		n += k
+		w.wrote(int64(k))
+		if err != nil {
+			return n, &OutputError{Path: w.path, Err: err}
+		}
+		if w.ctx != nil && n < len(p) {
+			if err := w.ctx.Err(); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (w *fileWriter) wrote(n int64) {
+	w.written += n
+	if w.writeback && w.written-w.flushed >= chunk {
+		startWriteback(w.f, w.flushed, w.written-w.flushed)
+		w.flushed = w.written
+	}
+	if w.progress != nil && n > 0 {
+		w.progress(w.written)
+	}
+}
+
+// copyFrom appends n bytes at offset off of src within the kernel, a chunk at a time. It
+// reports false, having written nothing, when the kernel cannot copy between these files.
+func (w *fileWriter) copyFrom(src *os.File, off, n int64) (bool, error) {
+	done := int64(0)
+	for done < n {
+		if w.ctx != nil {
+			if err := w.ctx.Err(); err != nil {
+				return true, err
+			}
+		}
+		k, err := copyFileRange(w.f, src, off+done, min(chunk, n-done))
+		if err != nil {
+			if done == 0 && errors.Is(err, errUnsupported) {
+				return false, nil
+			}
+			if isOutputFull(err) {
+				err = &OutputError{Path: w.path, Err: err}
+			}
+			return true, err
+		}
+		done += k
+		w.wrote(k)
+	}
+	return true, nil
+}
+
+// errUnsupported is copyFileRange's error when the kernel cannot copy between two files.
+var errUnsupported = errors.New("copy_file_range: not supported")
+
+// A Leftover is a temporary file found below a folder.
+type Leftover struct {
+	Path string
+	Size int64
+	// Stale reports that the process that wrote it has ended: it ran on this machine
+	// (same host name, same process namespace), and no process of its id and start time
+	// runs now. A temporary whose writer may still run elsewhere is not stale.
+	Stale bool
+	// Live reports that the process that writes it runs on this machine now.
+	Live bool
+}
+
+// Leftovers lists the temporaries below dir (recursively when deep), calling fn for
+// each. It lists files only, and does not follow symbolic links.
+func Leftovers(dir string, deep bool, fn func(Leftover) error) error {
+	visit := func(path string, d fs.DirEntry) error {
+		if d.IsDir() || !IsTemp(d.Name()) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed meanwhile
+			}
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return nil
+		}
+		l := Leftover{Path: path, Size: fi.Size()}
+		l.Stale, l.Live = markState(d.Name())
+		return fn(l)
+	}
+	if !deep {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := visit(filepath.Join(dir, e.Name()), e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		return visit(path, d)
+	})
+}
+
+// RemoveStale removes the stale temporaries in dir (not below it) and returns how many
+// it removed.
+func RemoveStale(dir string) (int, error) {
+	n := 0
+	err := Leftovers(dir, false, func(l Leftover) error {
+		if l.Stale {
+			if err := os.Remove(l.Path); err == nil {
+				n++
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
 }

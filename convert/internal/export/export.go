@@ -1,6 +1,7 @@
 package export
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -24,11 +25,32 @@ const (
 // beside data.pkl; torch.load ignores it.
 const ptRecordPrefix = ".ptport_"
 
+// SharedKey is the metadata key of the groups of tensors that share a storage, in the
+// formats that hold copies of them.
+const SharedKey = "shared"
+
 // Write writes a checkpoint to w in format, as the output file at path: its leaves for
 // safetensors, npz and JSON; its object tree root for .pt, under the archive folder
 // named like the file, as torch.save names it. meta is recorded as each format keeps
-// metadata; ReadMetadata gives it back.
+// metadata; ReadMetadata gives it back. In the formats that cannot alias one tensor's
+// data to another's (all but .pt, which keeps storages shared), the groups of tensors
+// that share a storage are recorded too, as the JSON list of lists of their names under
+// SharedKey.
 func Write(w io.Writer, format, path string, root any, leaves []pickle.Leaf, meta map[string]string) error {
+	if format != PT {
+		if g := SharedGroups(leaves); len(g) > 0 {
+			b, err := json.Marshal(g)
+			if err != nil {
+				return err
+			}
+			m := make(map[string]string, len(meta)+1)
+			for k, v := range meta {
+				m[k] = v
+			}
+			m[SharedKey] = string(b)
+			meta = m
+		}
+	}
 	switch format {
 	case Safetensors:
 		return safetensors.Write(w, leaves, meta)
@@ -48,4 +70,31 @@ func Write(w io.Writer, format, path string, root any, leaves []pickle.Leaf, met
 		return pickle.Write(w, root, opts)
 	}
 	return fmt.Errorf("unknown output format %q", format)
+}
+
+// SharedGroups returns the names of the tensors among leaves that share a storage, a
+// group for each storage that several view, in the order of their first tensor.
+func SharedGroups(leaves []pickle.Leaf) [][]string {
+	index := map[*pickle.Storage]int{}
+	var groups [][]string
+	for _, l := range leaves {
+		t, ok := l.Value.(*pickle.Tensor)
+		if !ok || t.Storage == nil {
+			continue
+		}
+		i, seen := index[t.Storage]
+		if !seen {
+			i = len(groups)
+			index[t.Storage] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], l.Name)
+	}
+	shared := groups[:0]
+	for _, g := range groups {
+		if len(g) > 1 {
+			shared = append(shared, g)
+		}
+	}
+	return shared
 }

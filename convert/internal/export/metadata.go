@@ -26,15 +26,21 @@ func ReadMetadata(path, format string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ReadMetadataFrom(path, format, f, fi.Size())
+}
+
+// ReadMetadataFrom returns the metadata recorded in an output of size bytes in r, of the
+// given format, as ReadMetadata does; name is how errors call it.
+func ReadMetadataFrom(name, format string, r io.ReaderAt, size int64) (map[string]string, error) {
 	switch format {
 	case Safetensors:
-		return safetensors.ReadMetadata(path, f, fi.Size())
+		return safetensors.ReadMetadata(name, r, size)
 	case NPZ:
-		return npz.ReadMetadata(path, f, fi.Size())
+		return npz.ReadMetadata(name, r, size)
 	case JSON:
-		return ptjson.ReadMetadata(path, f, fi.Size())
+		return ptjson.ReadMetadata(name, r, size)
 	case PT:
-		return readPTMetadata(f, fi.Size())
+		return readPTMetadata(r, size)
 	}
 	return nil, fmt.Errorf("unknown format %q", format)
 }

@@ -1,0 +1,255 @@
+package main
+
+// What every command shares: --json, errors as JSON, "-" for standard input and output.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/pickle"
+)
+
+// jsonFlag is the persistent flag that makes every command print JSON on stdout, its
+// errors included.
+const jsonFlag = "json"
+
+// jsonMode reports whether --json is on for c.
+func jsonMode(c *cobra.Command) bool {
+	on, _ := c.Flags().GetBool(jsonFlag)
+	return on
+}
+
+// jsonInArgs reports whether args turn --json on, for errors that come before cobra has
+// parsed the flags (an unknown flag, an unknown command).
+func jsonInArgs(args []string) bool {
+	on := false
+	for _, a := range args {
+		switch a {
+		case "--":
+			return on
+		case "--json", "--json=true", "--json=1":
+			on = true
+		case "--json=false", "--json=0":
+			on = false
+		}
+	}
+	return on
+}
+
+// printJSON writes v to c's stdout as indented JSON.
+func printJSON(c *cobra.Command, v any) error {
+	return writeJSON(c.OutOrStdout(), v)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// errorJSON is what a command prints on stdout when it fails in --json mode.
+type errorJSON struct {
+	Error string `json:"error"`
+	File  string `json:"file"` // the file the error is about, "" when none is
+}
+
+// fileError names the file an error is about: the "file" of errorJSON. Its message is
+// err's, which names the file already or is prefixed with it.
+type fileError struct {
+	file string
+	err  error
+}
+
+// inFile wraps err (when not nil) as being about file.
+func inFile(file string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &fileError{file: file, err: err}
+}
+
+func (e *fileError) Error() string {
+	msg := e.err.Error()
+	if e.file == "" || strings.HasPrefix(msg, e.file+":") || strings.HasPrefix(msg, e.file+" ") {
+		return msg
+	}
+	return e.file + ": " + msg
+}
+
+func (e *fileError) Unwrap() error { return e.err }
+
+// errorFile is the file err is about: the innermost fileError's, or else the File or
+// Path field of the first error in the chain that has one (pickle.FormatError,
+// fs.PathError, ...).
+func errorFile(err error) string {
+	var fe *fileError
+	if errors.As(err, &fe) {
+		for {
+			var inner *fileError
+			if !errors.As(fe.err, &inner) {
+				return fe.file
+			}
+			fe = inner
+		}
+	}
+	for e := range errorChain(err) {
+		v := reflect.ValueOf(e)
+		for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+			if v.IsNil() {
+				break
+			}
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Struct {
+			continue
+		}
+		for _, name := range []string{"File", "Path"} {
+			if f := v.FieldByName(name); f.IsValid() && f.Kind() == reflect.String && f.String() != "" {
+				return f.String()
+			}
+		}
+	}
+	return ""
+}
+
+// errorChain yields err and every error it wraps, depth first.
+func errorChain(err error) func(func(error) bool) {
+	return func(yield func(error) bool) {
+		var walk func(error) bool
+		walk = func(e error) bool {
+			if e == nil {
+				return true
+			}
+			if !yield(e) {
+				return false
+			}
+			switch u := e.(type) {
+			case interface{ Unwrap() error }:
+				return walk(u.Unwrap())
+			case interface{ Unwrap() []error }:
+				for _, x := range u.Unwrap() {
+					if !walk(x) {
+						return false
+					}
+				}
+			}
+			return true
+		}
+		walk(err)
+	}
+}
+
+// stdio is the name that stands for standard input or output in a file argument.
+const stdio = "-"
+
+// stdinName is how messages call standard input read as a file.
+const stdinName = "<stdin>"
+
+// openCheckpoint opens the checkpoint at path, or reads it from c's standard input when
+// path is "-": standard input is copied to an unnamed temporary file first, since a
+// checkpoint is read at random offsets. done closes the checkpoint and what it read.
+func openCheckpoint(ctx context.Context, c *cobra.Command, path string, opts *pickle.Options) (cp *convert.Checkpoint, done func(), err error) {
+	if path != stdio {
+		cp, err := convert.Open(path, opts)
+		if err != nil {
+			return nil, nil, inFile(path, err)
+		}
+		return cp, func() { cp.Close() }, nil
+	}
+	f, err := spool(ctx, c.InOrStdin())
+	if err != nil {
+		return nil, nil, inFile(stdinName, fmt.Errorf("reading standard input: %w", err))
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		cp, err = convert.NewCheckpoint(stdinName, f, fi.Size(), opts)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, inFile(stdinName, err)
+	}
+	return cp, func() { cp.Close(); f.Close() }, nil
+}
+
+// spool copies r to a temporary file that has no name (it is removed at once, and
+// vanishes with its last descriptor) and returns it open for reading.
+func spool(ctx context.Context, r io.Reader) (*os.File, error) {
+	f, err := os.CreateTemp("", ".ptport-stdin-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// ctxReader fails its reads once its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// outputFormat is the format --to names, or else the output's extension; standard
+// output has none.
+func outputFormat(out, to string) (convert.Format, error) {
+	if to != "" {
+		return convert.FormatOf(to)
+	}
+	if out == stdio {
+		return "", errors.New("-o -: name the format of standard output with --to (" + formatList() + ")")
+	}
+	return convert.FormatOf(out)
+}
+
+// formatList lists the output formats: "safetensors, npz, json or pt".
+func formatList() string {
+	names := make([]string, len(convert.Formats))
+	for i, f := range convert.Formats {
+		names[i] = string(f)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// stdoutTaken refuses --json together with an output on standard output: both would
+// write to it.
+func stdoutTaken(c *cobra.Command, flag, value string) error {
+	if value == stdio && jsonMode(c) {
+		return fmt.Errorf("%s - and --json both write to standard output; choose one", flag)
+	}
+	return nil
+}
+
+// escape makes a string that came from a file or from the command line safe to print:
+// unchanged when it is printable, else Go-quoted, so that no control character, escape
+// sequence or invalid UTF-8 from it reaches the terminal.
+func escape(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}

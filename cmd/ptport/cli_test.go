@@ -1,0 +1,569 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/batch"
+	"github.com/ptport/ptport/pickle"
+)
+
+const training = "../../testdata/training/"
+
+// TestJSONEverywhere: with --json every command prints JSON on stdout, and a failure is
+// {"error", "file"} on stdout with nothing on stderr and the usual exit status.
+func TestJSONEverywhere(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.pt")
+	os.WriteFile(garbage, []byte("not a checkpoint at all"), 0o644)
+	ok := [][]string{
+		{"inspect", fixtures + "rnn_tanh.pt"},
+		{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "a.safetensors")},
+		{"check", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt"},
+		{"check"},
+		{"run", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "-o", filepath.Join(dir, "y.npz")},
+		{"bench", fixtures + "rnn_tanh.pt", "--seq", "3", "--time", "5ms"},
+		{"batch", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "out")},
+		{"batch", "--clean", filepath.Join(dir, "out")},
+		{"--version"},
+	}
+	for _, args := range ok {
+		code, out, errs := runCLI(t, append(args, "--json")...)
+		if code != 0 || !json.Valid([]byte(out)) || strings.TrimSpace(out) == "" {
+			t.Errorf("%v --json: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+	bad := []struct {
+		args []string
+		code int
+		file string
+		msg  string
+	}{
+		{[]string{"inspect", garbage}, 2, garbage, "garbage.pt"},
+		{[]string{"inspect", filepath.Join(dir, "missing.pt")}, 2, filepath.Join(dir, "missing.pt"), "no such file"},
+		{[]string{"convert", garbage, "-o", filepath.Join(dir, "b.safetensors")}, 2, garbage, "unknown format"},
+		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "b.txt")}, 2, "", "unknown output format"},
+		{[]string{"check", fixtures + "drifted.pt", fixtures + "rnn_tanh.ref.pt"}, 2, "", ""},
+		{[]string{"check", fixtures + "invalid_keys.pt", fixtures + "rnn_tanh.ref.pt"}, 2, fixtures + "invalid_keys.pt", "bias_hh_l1"},
+		{[]string{"run", garbage, fixtures + "rnn_tanh.ref.pt", "-o", filepath.Join(dir, "y.pt")}, 2, garbage, ""},
+		{[]string{"bench", garbage}, 2, garbage, ""},
+		{[]string{"batch", fixtures + "rnn_tanh.pt", "-o", dir, "--jobs", "-3"}, 2, "", "-3 workers"},
+		{[]string{"convert", "--no-such-flag"}, 2, "", "unknown flag"},
+		{[]string{"frobnicate"}, 2, "", "unknown command"},
+	}
+	for _, c := range bad {
+		code, out, errs := runCLI(t, append(c.args, "--json")...)
+		var e struct {
+			Error *string `json:"error"`
+			File  *string `json:"file"`
+		}
+		if err := json.Unmarshal([]byte(out), &e); err != nil || e.Error == nil || e.File == nil {
+			t.Errorf("%v --json: stdout %q is not {error, file}", c.args, out)
+			continue
+		}
+		if code != c.code || errs != "" {
+			t.Errorf("%v --json: exit %d, stderr %q; want %d and nothing", c.args, code, errs, c.code)
+		}
+		if !strings.Contains(*e.Error, c.msg) || (c.file != "" && *e.File != c.file) {
+			t.Errorf("%v --json: %+v, want error with %q, file %q", c.args, out, c.msg, c.file)
+		}
+	}
+	// A failed check is its report, not an error.
+	code, out, _ := runCLI(t, "check", fixtures+"drifted.pt", fixtures+"drifted.ref.pt", "--json")
+	var r struct {
+		Pass *bool `json:"pass"`
+	}
+	if code != 1 || json.Unmarshal([]byte(out), &r) != nil || r.Pass == nil || *r.Pass {
+		t.Errorf("a mismatch with --json: exit %d, %s", code, out)
+	}
+	// A batch with failures prints its summary alone.
+	code, out, _ = runCLI(t, "batch", fixtures+"rnn_tanh.pt", garbage, "-o", filepath.Join(dir, "o2"), "--json")
+	var s batchSummary
+	if code != 1 || json.Unmarshal([]byte(out), &s) != nil || s.Failed != 1 || s.OK != 1 {
+		t.Errorf("batch with a failure, --json: exit %d, %s", code, out)
+	}
+}
+
+// TestVersion: --version tells the module version and the VCS revision of the build, as
+// the toolchain recorded them (go version -m), and in a git checkout, its HEAD.
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "--version")
+	if code != 0 || !strings.HasPrefix(out, "ptport ") {
+		t.Fatalf("--version: %d %q", code, out)
+	}
+	bin := filepath.Join(t.TempDir(), "ptport")
+	if b, err := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	b, err := exec.Command(bin, "--version", "--json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v versionInfo
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := map[string]string{}
+	for _, line := range strings.Split(string(meta), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == "mod" {
+			recorded["version"] = f[2]
+		}
+		if len(f) == 2 && f[0] == "build" {
+			k, val, _ := strings.Cut(f[1], "=")
+			recorded[k] = val
+		}
+	}
+	if v.Version != recorded["version"] || v.Revision != recorded["vcs.revision"] || v.Time != recorded["vcs.time"] || !strings.HasPrefix(v.Go, "go") {
+		t.Errorf("--version --json: %+v, the build recorded %v", v, recorded)
+	}
+	// In a clone (not a worktree, which the toolchain does not stamp), the revision is HEAD.
+	if fi, err := os.Stat("../../.git"); err == nil && fi.IsDir() {
+		rev, err := exec.Command("git", "rev-parse", "HEAD").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Revision != strings.TrimSpace(string(rev)) {
+			t.Errorf("revision %q, HEAD is %s", v.Revision, rev)
+		}
+	}
+	b, _ = exec.Command(bin, "--version").Output()
+	if !strings.Contains(string(b), v.Revision) || !strings.Contains(string(b), v.Version) {
+		t.Errorf("--version: %q", b)
+	}
+}
+
+// TestCompletion: completion is listed in the help, and flag values complete.
+func TestCompletion(t *testing.T) {
+	_, out, _ := runCLI(t, "--help")
+	if !regexp.MustCompile(`(?m)^\s+completion\s`).MatchString(out) {
+		t.Errorf("help does not list completion:\n%s", out)
+	}
+	if code, out, _ := runCLI(t, "completion", "bash"); code != 0 || !strings.Contains(out, "__start_ptport") {
+		t.Errorf("completion bash: %d", code)
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"convert", "x.pt", "--to", ""}, []string{"safetensors", "npz", "json", "pt"}},
+		{[]string{"batch", "x", "--to", "s"}, []string{"safetensors"}},
+		{[]string{"check", "m.pt", "r.pt", "--nonlinearity", ""}, []string{"tanh", "relu"}},
+		{[]string{"run", fixtures + "two_modules.pt", "x.pt", "--prefix", ""}, []string{"enc.", "dec."}},
+		{[]string{"convert", "x.pt", "--strip-prefix", "mo"}, []string{"module.", "model."}},
+	} {
+		_, out, _ := runCLI(t, append([]string{"__complete"}, c.args...)...)
+		got := strings.Fields(out[:strings.LastIndex(out, ":")])
+		for _, w := range c.want {
+			if !slicesContains(got, w) {
+				t.Errorf("completing %v: %v, want %s among them", c.args, got, w)
+			}
+		}
+	}
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// child runs ptport as a child process with stdin.
+func child(t *testing.T, stdin []byte, args ...string) (code int, stdout, stderr []byte) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "PTPORT_MAIN=1")
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), out.Bytes(), errb.Bytes()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, out.Bytes(), errb.Bytes()
+}
+
+// TestStdio: "-" is standard input for inputs and standard output for outputs; no file
+// named "-" appears.
+func TestStdio(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := os.ReadFile(fixtures + "lstm_proj_bi.pt")
+	code, out, errs := child(t, model, "convert", "-", "-o", "-", "--to", "safetensors")
+	if code != 0 {
+		t.Fatalf("convert - -o -: %d %s", code, errs)
+	}
+	os.WriteFile(filepath.Join(dir, "piped.safetensors"), out, 0o644)
+	want := filepath.Join(dir, "file.safetensors")
+	if code, _, errs := runCLI(t, "convert", fixtures+"lstm_proj_bi.pt", "-o", want); code != 0 {
+		t.Fatal(errs)
+	}
+	wb, _ := os.ReadFile(want)
+	if !bytes.Equal(out, wb) {
+		t.Error("convert to standard output differs from convert to a file")
+	}
+	if code, out, _ := child(t, model, "inspect", "-", "--json"); code != 0 || !strings.Contains(string(out), `"file": "<stdin>"`) {
+		t.Errorf("inspect -: %d %s", code, out)
+	}
+	ref, _ := os.ReadFile(fixtures + "lstm_proj_bi.ref.pt")
+	if code, _, errs := child(t, ref, "check", fixtures+"lstm_proj_bi.pt", "-"); code != 0 {
+		t.Errorf("check MODEL -: %d %s", code, errs)
+	}
+	if code, out, errs := child(t, nil, "run", fixtures+"lstm_proj_bi.pt", fixtures+"lstm_proj_bi.ref.pt", "-o", "-", "--to", "npz"); code != 0 || !bytes.HasPrefix(out, []byte("PK")) {
+		t.Errorf("run -o -: %d %s", code, errs)
+	}
+	code, rep, _ := runCLIDir(t, dir, "batch", fixtures+"rnn_tanh.pt", "-o", filepath.Join(dir, "out"), "--report", "-")
+	var r map[string]any
+	if code != 0 || json.Unmarshal([]byte(strings.TrimSpace(rep)), &r) != nil || r["status"] != "ok" {
+		t.Errorf("--report -: %d %q", code, rep)
+	}
+	if code, _, errs := runCLI(t, "convert", fixtures+"rnn_tanh.pt", "-o", "-"); code != 2 || !strings.Contains(errs, "--to") {
+		t.Errorf("-o - without --to: %d %s", code, errs)
+	}
+	if code, _, errs := runCLI(t, "convert", fixtures+"rnn_tanh.pt", "-o", "-", "--to", "npz", "--json"); code != 2 || errs != "" {
+		t.Errorf("-o - with --json: %d %s", code, errs)
+	}
+	if _, err := os.Stat("-"); err == nil {
+		t.Error(`a file named "-" was created`)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "-")); err == nil {
+		t.Error(`a file named "-" was created`)
+	}
+}
+
+// runCLIDir is runCLI in the folder dir.
+func runCLIDir(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	abs := make([]string, len(args))
+	for i, a := range args {
+		if strings.HasPrefix(a, "../") {
+			a = filepath.Join(wd, a)
+		}
+		abs[i] = a
+	}
+	return runCLI(t, abs...)
+}
+
+// TestAllowFailed: failed inputs fail the batch unless --allow-failed tolerates them;
+// outputs that cannot be written fail it regardless; the report's folder is created.
+func TestAllowFailed(t *testing.T) {
+	root := zoo(t, 4, "rnn_tanh.pt")
+	os.WriteFile(filepath.Join(root, "broken.pt"), []byte("\x80\x02}q\x00(X"), 0o644)
+	report := filepath.Join(t.TempDir(), "new", "folder", "r.jsonl")
+	for _, c := range []struct {
+		flag string
+		code int
+	}{
+		{"", 1}, {"--allow-failed", 0}, {"--allow-failed=1", 0}, {"--allow-failed=0", 1},
+		{"--allow-failed=20%", 0}, {"--allow-failed=10%", 1},
+	} {
+		args := []string{"batch", root, "-o", filepath.Join(t.TempDir(), "out"), "--report", report}
+		if c.flag != "" {
+			args = append(args, c.flag)
+		}
+		code, _, errs := runCLI(t, args...)
+		if code != c.code {
+			t.Errorf("%s: exit %d, want %d\n%s", c.flag, code, c.code, errs)
+		}
+		b, err := os.ReadFile(report)
+		if err != nil || bytes.Count(b, []byte("\n")) != 5 || !bytes.Contains(b, []byte(`"status":"failed"`)) {
+			t.Errorf("%s: report %q, %v", c.flag, b, err)
+		}
+	}
+	for _, bad := range []string{"--allow-failed=x", "--allow-failed=101%", "--allow-failed=-1"} {
+		if code, _, _ := runCLI(t, "batch", root, "-o", t.TempDir(), bad); code != 2 {
+			t.Errorf("%s: exit %d, want 2", bad, code)
+		}
+	}
+	// An output that cannot be written: not an input's failure.
+	out := t.TempDir()
+	os.WriteFile(filepath.Join(out, "d00"), []byte("a file where a folder goes"), 0o644)
+	code, _, errs := runCLI(t, "batch", root, "-o", out, "--allow-failed")
+	if code != 1 || !strings.Contains(errs, "could not be written") {
+		t.Errorf("unwritable output with --allow-failed: exit %d\n%s", code, errs)
+	}
+}
+
+// TestFailureLines: a failed input's line names it once.
+func TestFailureLines(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "broken.pt"), []byte("\x80\x02}q\x00(X"), 0o644)
+	_, _, errs := runCLI(t, "batch", root, "-o", t.TempDir())
+	for _, line := range strings.Split(errs, "\n") {
+		if strings.HasPrefix(line, "failed") && strings.Count(line, "broken.pt") != 1 {
+			t.Errorf("%q names the file %d times", line, strings.Count(line, "broken.pt"))
+		}
+	}
+}
+
+// TestConvertSelectShard: the selection and shard flags of convert, and the refusal of a
+// lone shard by every command that loads a model.
+func TestConvertSelectShard(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "model.safetensors")
+	code, stdout, errs := runCLI(t, "convert", training+"lightning.ckpt", "-o", out, "--select", "state_dict",
+		"--strip-prefix", "model.", "--exclude", "embedding.*", "--max-shard-size", "2KB", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	var res convertResult
+	json.Unmarshal([]byte(stdout), &res)
+	if len(res.Files) < 3 || res.Files[len(res.Files)-1] != out+".index.json" || res.Tensors != 10 {
+		t.Errorf("%+v", res)
+	}
+	code, stdout, _ = runCLI(t, "inspect", out+".index.json", "--json")
+	var inv convert.Inventory
+	if code != 0 || json.Unmarshal([]byte(stdout), &inv) != nil || inv.Shards != len(res.Files)-1 || len(inv.Tensors) != 10 {
+		t.Errorf("inspect the index: %d %s", code, stdout)
+	}
+	for _, cmd := range [][]string{
+		{"convert", res.Files[0], "-o", filepath.Join(dir, "x.pt")},
+		{"check", res.Files[0], fixtures + "rnn_tanh.ref.pt"},
+		{"run", res.Files[0], fixtures + "rnn_tanh.ref.pt", "-o", filepath.Join(dir, "y.pt")},
+	} {
+		code, _, errs := runCLI(t, cmd...)
+		if code != 2 || !strings.Contains(errs, "shard 1 of") || !strings.Contains(errs, "model.safetensors.index.json") {
+			t.Errorf("%v: exit %d %s", cmd, code, errs)
+		}
+	}
+	// inspect lists a lone shard, saying what it is
+	code, stdout, _ = runCLI(t, "inspect", res.Files[0])
+	if code != 0 || !strings.Contains(stdout, "shard 1 of") {
+		t.Errorf("inspect a shard: %d %s", code, stdout)
+	}
+	if code, _, errs := runCLI(t, "convert", training+"adam.pt", "-o", filepath.Join(dir, "z.safetensors"), "--select", "nope"); code != 2 || !strings.Contains(errs, `"model_state_dict"`) {
+		t.Errorf("--select nope: %d %s", code, errs)
+	}
+	if code, _, errs := runCLI(t, "convert", training+"adam.pt", "-o", filepath.Join(dir, "z.npz"), "--max-shard-size", "1GB"); code != 2 || !strings.Contains(errs, "safetensors only") {
+		t.Errorf("npz shards: %d %s", code, errs)
+	}
+	if code, _, errs := runCLI(t, "convert", training+"adam.pt", "-o", filepath.Join(dir, "z.safetensors"), "--max-shard-size", "lots"); code != 2 || !strings.Contains(errs, "not a size") {
+		t.Errorf("bad size: %d %s", code, errs)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"5GB": 5e9, "5gb": 5e9, "500MB": 500e6, "2GiB": 2 << 30, "1.5KiB": 1536, "100": 100, "10 kB": 10e3, "1b": 1} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "GB", "-1GB", "0", "NaN", "1e30TB", "five"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q): no error", in)
+		}
+	}
+}
+
+// bigCheckpoint writes a .pt of one float32 tensor of n elements, by ptport's writer.
+func bigCheckpoint(t *testing.T, path string, n int) {
+	t.Helper()
+	x, err := pickle.NewTensor(pickle.F32, []int{n}, make([]byte, 4*n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := convert.FromLeaves(path, []pickle.Leaf{{Name: "w", Value: x}})
+	if err := convert.Export(context.Background(), path, convert.PT, cp); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// temps lists ptport's temporaries in dir.
+func temps(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range entries {
+		if convert.IsTemp(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// TestConvertSignals: SIGTERM or Ctrl-C during convert stops it with nothing left
+// behind; after a SIGKILL, the next ptport writing to the folder removes the temporary.
+func TestConvertSignals(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "big.pt")
+	bigCheckpoint(t, in, 4<<20) // 16 MiB: its JSON takes seconds to write
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt, syscall.SIGKILL} {
+		out := filepath.Join(dir, "out")
+		os.MkdirAll(out, 0o755)
+		cmd := exec.Command(os.Args[0], "convert", in, "-o", filepath.Join(out, "big.json"))
+		cmd.Env = append(os.Environ(), "PTPORT_MAIN=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for len(temps(out)) == 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if len(temps(out)) == 0 {
+			t.Fatalf("%v: no temporary appeared", sig)
+		}
+		cmd.Process.Signal(sig)
+		err := cmd.Wait()
+		if _, err := os.Stat(filepath.Join(out, "big.json")); err == nil {
+			t.Fatalf("%v: convert finished before the signal; make the input larger", sig)
+		}
+		if sig == syscall.SIGKILL {
+			if len(temps(out)) != 1 {
+				t.Fatalf("SIGKILL left %v", temps(out))
+			}
+			// any later ptport command writing to the folder removes it
+			if code, _, errs := runCLI(t, "convert", fixtures+"rnn_tanh.pt", "-o", filepath.Join(out, "small.npz")); code != 0 {
+				t.Fatal(errs)
+			}
+			if left := temps(out); len(left) != 0 {
+				t.Errorf("the next convert left the killed one's temporary: %v", left)
+			}
+			continue
+		}
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "interrupted") {
+			t.Errorf("%v: %v, stderr %q; want exit 1, interrupted", sig, err, stderr.String())
+		}
+		if left := temps(out); len(left) != 0 {
+			t.Errorf("%v left %v", sig, left)
+		}
+	}
+}
+
+// TestBatchCleanCommand: batch --clean removes the temporaries of any shard layout and
+// says what it removed.
+func TestBatchCleanCommand(t *testing.T) {
+	out := t.TempDir()
+	os.MkdirAll(filepath.Join(out, "a", "b"), 0o755)
+	names := []string{
+		filepath.Join(out, "a", ".ptport-tmp-"+"s0of1-h00000000n1p1t1.m.safetensors-1"),
+		filepath.Join(out, "a", "b", ".ptport-tmp-"+"s7of16-h00000001n1p9t1.n.safetensors-2"),
+	}
+	for _, n := range names {
+		os.WriteFile(n, []byte("partial"), 0o644)
+	}
+	os.WriteFile(filepath.Join(out, "a", "kept.safetensors"), []byte("whole"), 0o644)
+	code, _, errs := runCLI(t, "batch", "--clean", out)
+	if code != 0 || !strings.Contains(errs, "removed 2 temporaries (14 B)") {
+		t.Errorf("exit %d\n%s", code, errs)
+	}
+	for _, n := range names {
+		if !strings.Contains(errs, n) {
+			t.Errorf("does not say it removed %s:\n%s", n, errs)
+		}
+		if _, err := os.Stat(n); err == nil {
+			t.Errorf("%s still there", n)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "a", "kept.safetensors")); err != nil {
+		t.Error("an output was removed")
+	}
+	if code, _, _ := runCLI(t, "batch", "--clean", filepath.Join(out, "missing")); code != 2 {
+		t.Errorf("--clean of a missing folder: exit %d", code)
+	}
+}
+
+// TestMeterLine: the progress line never passes the width, keeps its units, shows the
+// time left from a rate averaged over seconds, and drops the least important parts
+// first when the terminal is narrow.
+func TestMeterLine(t *testing.T) {
+	start := time.Now()
+	m := &meter{what: "converting", total: 10 << 30, items: 40, start: start}
+	// 100 MiB/s for 10 s, in samples every 200 ms
+	for i := 1; i <= 50; i++ {
+		m.done = int64(i) * (100 << 20) / 5
+		m.doneN = i / 5
+		m.sample(start.Add(time.Duration(i) * 200 * time.Millisecond))
+	}
+	now := start.Add(10 * time.Second)
+	for _, width := range []int{200, 80, 60, 40, 20, 5} {
+		line := m.line(width, now)
+		if len(line) > width-1 {
+			t.Errorf("width %d: %d columns: %q", width, len(line), line)
+		}
+		if width >= 80 {
+			want := []string{"[", "10/40 files", "1000 MiB of 10.0 GiB", "ETA 1m32s"}
+			if width > 80 {
+				want = append(want, "100 MiB/s")
+			}
+			for _, w := range want {
+				if !strings.Contains(line, w) {
+					t.Errorf("width %d: %q lacks %q", width, line, w)
+				}
+			}
+		}
+		if width == 40 && (!strings.Contains(line, "[") || strings.Contains(line, "MiB/s")) {
+			t.Errorf("width 40: %q: the rate goes before the bar", line)
+		}
+	}
+	// A burst does not swing the rate: one sample of 10x the speed
+	m.done += 1000 << 20
+	m.sample(now.Add(200 * time.Millisecond))
+	if r := m.rate(now.Add(200 * time.Millisecond)); r > 400<<20 {
+		t.Errorf("rate after a burst: %s", rateText(r))
+	}
+	// The summary's units are the bar's.
+	if s := summaryLine(batch.Summary{Files: 2, OK: 2, Bytes: 3 << 20, Seconds: 2}, false); !strings.Contains(s, "1.5 MiB/s") || !strings.Contains(s, "3.0 MiB in") {
+		t.Errorf("summary %q", s)
+	}
+}
+
+// TestMeterOnTerminal runs a batch under a pseudo-terminal 50 columns wide (script(1))
+// and reads what it drew: every redraw fits the terminal's width.
+func TestMeterOnTerminal(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Fatalf("script(1) is needed: %v", err)
+	}
+	root := zoo(t, 1500, "lstm_proj_bi.pt") // to JSON, one worker: over a second
+	out := t.TempDir()
+	bin, _ := filepath.Abs(os.Args[0])
+	line := "stty cols 50 rows 20; PTPORT_MAIN=1 " + bin + " batch " + root + " -o " + out + " --jobs 1 --no-sync --to json"
+	typescript := filepath.Join(t.TempDir(), "typescript")
+	cmd := exec.Command(script, "-q", "-e", "-c", line, typescript)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	b, _ := os.ReadFile(typescript)
+	frames := 0
+	for _, chunk := range strings.Split(string(b), "\r") {
+		chunk = strings.TrimPrefix(chunk, "\x1b[K")
+		if !strings.HasPrefix(chunk, "[") {
+			continue // not a frame of the bar
+		}
+		frames++
+		text := strings.SplitN(chunk, "\n", 2)[0]
+		if len(text) > 49 {
+			t.Errorf("a frame of %d columns on a 50-column terminal: %q", len(text), text)
+		}
+	}
+	if frames == 0 {
+		t.Errorf("no progress drawn on the terminal:\n%q", b)
+	}
+}

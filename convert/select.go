@@ -1,0 +1,137 @@
+package convert
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/ptport/ptport/pickle"
+)
+
+// Selection takes part of a checkpoint under new names, as a user takes the model out of
+// a training checkpoint so that load_state_dict(strict=True) accepts it: the subtree of
+// the weights (Paths), without the prefixes a wrapper added (StripPrefixes), less what
+// is not wanted (Exclude). The steps apply in that order. The zero Selection takes
+// everything as it is.
+type Selection struct {
+	// Paths are dotted paths of subtrees to take, such as "model_state_dict" or
+	// "state_dict". A leaf at or below one of them is kept, named relative to it; a
+	// leaf that is itself the path keeps its name. None takes every leaf.
+	Paths []string
+	// StripPrefixes are removed, in order, from the names that start with them, as
+	// torch's consume_prefix_in_state_dict_if_present does: "module." for
+	// DataParallel, "model." for a LightningModule.
+	StripPrefixes []string
+	// Exclude are path.Match patterns ("optimizer.*", "*.num_batches_tracked") of
+	// names, as they are after the other steps, to leave out.
+	Exclude []string
+}
+
+// IsZero reports whether s takes everything as it is.
+func (s Selection) IsZero() bool {
+	return len(s.Paths) == 0 && len(s.StripPrefixes) == 0 && len(s.Exclude) == 0
+}
+
+// SelectionError reports a selection that does not fit a checkpoint.
+type SelectionError struct {
+	File string
+	Msg  string
+}
+
+func (e *SelectionError) Error() string { return e.File + ": " + e.Msg }
+
+// Select returns the part of c that s takes: its leaves, renamed, in c's order, and as
+// its Root an ordered dict of them by their new names, as a state_dict is (so a .pt
+// output of a selection loads as one). Tensors keep their storages: tensors that shared
+// one still do. The result reads from c's file; it must not outlive c, and closing it
+// does nothing. It is an error for a path to hold no leaf, for a pattern to be
+// malformed, for two leaves to end up under one name, and for nothing to be left.
+func (c *Checkpoint) Select(s Selection) (*Checkpoint, error) {
+	bad := func(format string, args ...any) error {
+		return &SelectionError{File: c.Path, Msg: fmt.Sprintf(format, args...)}
+	}
+	for _, p := range s.Exclude {
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, bad("exclude pattern %q: %v", p, err)
+		}
+	}
+	for _, p := range s.StripPrefixes {
+		if p == "" {
+			return nil, bad("an empty prefix to strip")
+		}
+	}
+	matched := make([]bool, len(s.Paths))
+	var out []pickle.Leaf
+	from := map[string]string{} // new name -> old name
+	for _, l := range c.Leaves {
+		name, ok := l.Name, len(s.Paths) == 0
+		for i, p := range s.Paths {
+			if rest, found := strings.CutPrefix(l.Name, p); found && (rest == "" || rest[0] == '.') {
+				matched[i] = true
+				if !ok {
+					ok = true
+					name = strings.TrimPrefix(rest, ".")
+					if rest == "" {
+						name = l.Name
+					}
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		for _, p := range s.StripPrefixes {
+			if rest, found := strings.CutPrefix(name, p); found && rest != "" {
+				name = rest
+			}
+		}
+		if excluded(s.Exclude, name) {
+			continue
+		}
+		if prev, dup := from[name]; dup {
+			return nil, bad("%q and %q would both be named %q", prev, l.Name, name)
+		}
+		from[name] = l.Name
+		out = append(out, pickle.Leaf{Name: name, Value: l.Value})
+	}
+	for i, p := range s.Paths {
+		if !matched[i] {
+			return nil, bad("nothing at or below %q; the checkpoint's top-level entries are %s", p, topLevel(c.Leaves))
+		}
+	}
+	if len(out) == 0 {
+		return nil, bad("the selection leaves nothing to write")
+	}
+	sel := FromLeaves(c.Path, out)
+	sel.Format, sel.Globals = c.Format, c.Globals
+	return sel, nil
+}
+
+func excluded(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// topLevel lists the distinct first components of the leaves' names, quoted, at most a
+// dozen of them.
+func topLevel(leaves []pickle.Leaf) string {
+	seen := map[string]bool{}
+	var names []string
+	for _, l := range leaves {
+		first, _, _ := strings.Cut(l.Name, ".")
+		if !seen[first] {
+			seen[first] = true
+			names = append(names, quote(first))
+		}
+	}
+	sort.Strings(names)
+	if len(names) > 12 {
+		names = append(names[:12], fmt.Sprintf("and %d more", len(names)-12))
+	}
+	return strings.Join(names, ", ")
+}
