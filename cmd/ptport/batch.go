@@ -15,6 +15,7 @@ import (
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/batch"
+	"github.com/ptport/ptport/pickle"
 )
 
 // batchSummary is what batch prints with --json.
@@ -253,6 +254,9 @@ func resultLine(r batch.Result, quiet bool) string {
 	in := escape(r.Input)
 	switch {
 	case r.Status == batch.StatusFailed:
+		if r.Limit == pickle.LimitExpansion {
+			return fmt.Sprintf("failed   %s: %s (--%s BYTES raises the limit)", in, escape(r.Error), expandFlag)
+		}
 		return fmt.Sprintf("failed   %s: %s", in, escape(r.Error))
 	case quiet:
 		return ""

@@ -132,7 +132,7 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 				printReport(w, r)
 			}
 			if plotPath != "" && !jsonMode(cmd) {
-				fmt.Fprintf(w, "plot: %s\n", plotPath)
+				fmt.Fprintf(w, "plot: %s\n", escape(plotPath))
 			}
 			if !r.Pass {
 				return errMismatch
@@ -158,7 +158,7 @@ func withHints(err error) error {
 	if len(rerr.Unknown) > 0 {
 		var names []string
 		for _, u := range rerr.Unknown {
-			names = append(names, u.Name)
+			names = append(names, escape(u.Name))
 		}
 		hints = append(hints, "to leave them out: --ignore "+strings.Join(names, ","))
 	}
@@ -172,7 +172,7 @@ func withHints(err error) error {
 	if len(hints) == 0 {
 		return err
 	}
-	return fmt.Errorf("%w\n  (%s)", err, strings.Join(hints, "; "))
+	return &hintError{err: err, hint: strings.Join(hints, "; ")}
 }
 
 // notebookPrinted is what the notebook printed for y[0] and y[1] of every batch row:
@@ -211,7 +211,17 @@ func vector(xs []float64) string {
 // printReport prints the report's table, verdict and diagnosis, and the flag that fixes
 // a mistake of configuration the diagnosis names.
 func printReport(w io.Writer, r *parity.Report) {
-	r.WriteText(w)
+	// The names in the report come from the files: the text shows them escaped.
+	t := *r
+	t.ModelFile, t.Reference = escape(r.ModelFile), escape(r.Reference)
+	t.Model.Prefix = escape(r.Model.Prefix)
+	t.Ignored = escapeAll(r.Ignored)
+	t.Tensors = slices.Clone(r.Tensors)
+	for i := range t.Tensors {
+		t.Tensors[i].Name, t.Tensors[i].Entry = escape(t.Tensors[i].Name), escape(t.Tensors[i].Entry)
+		t.Tensors[i].Reason = escape(t.Tensors[i].Reason)
+	}
+	t.WriteText(w)
 	for _, m := range r.Diagnosis {
 		switch {
 		case m.Name == parity.MistakeBatchFirst && !r.Model.BatchFirst:

@@ -10,10 +10,7 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -240,16 +237,4 @@ func stdoutTaken(c *cobra.Command, flag, value string) error {
 		return fmt.Errorf("%s - and --json both write to standard output; choose one", flag)
 	}
 	return nil
-}
-
-// escape makes a string that came from a file or from the command line safe to print:
-// unchanged when it is printable, else Go-quoted, so that no control character, escape
-// sequence or invalid UTF-8 from it reaches the terminal.
-func escape(s string) string {
-	for _, r := range s {
-		if r == utf8.RuneError || !unicode.IsPrint(r) {
-			return strconv.Quote(s)
-		}
-	}
-	return s
 }

@@ -51,7 +51,8 @@ With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", 
 				return printJSON(cmd, inv)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "%s: %s format, %d tensors (%d bytes), %d values\n", inv.File, inv.Format, len(inv.Tensors), inv.Bytes, len(inv.Values))
+			// Names, values, keys and globals come from the file: printed escaped.
+			fmt.Fprintf(w, "%s: %s format, %d tensors (%d bytes), %d values\n", escape(inv.File), inv.Format, len(inv.Tensors), inv.Bytes, len(inv.Values))
 			if shard != nil {
 				fmt.Fprintf(w, "note: %s\n", escape(shard.Error()))
 			}
@@ -70,16 +71,16 @@ With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", 
 						layout += fmt.Sprintf(", storage shared by %d tensors", t.SharedBy)
 					}
 					if t.Device != "" && t.Device != "cpu" {
-						layout += ", saved on " + t.Device
+						layout += ", saved on " + escape(t.Device)
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%s\t%s\n", t.Name, t.DType, t.Shape, t.Bytes, t.Storage, layout)
+					fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%s\t%s\n", escape(t.Name), escape(string(t.DType)), t.Shape, t.Bytes, escape(t.Storage), layout)
 				}
 				tw.Flush()
 			}
 			if len(inv.Values) > 0 {
 				fmt.Fprintln(w, "\nvalues:")
 				for _, v := range inv.Values {
-					fmt.Fprintf(w, "  %s = %s\n", v.Name, v.Value)
+					fmt.Fprintf(w, "  %s = %s\n", escape(v.Name), escape(fmt.Sprintf("%s", v.Value)))
 				}
 			}
 			if len(inv.Shared) > 0 {
@@ -99,18 +100,18 @@ With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", 
 			if len(inv.Models) > 0 {
 				fmt.Fprintln(w, "\nrecurrent modules (prefix, architecture):")
 				for _, m := range inv.Models {
-					fmt.Fprintf(w, "  %s\n", m)
+					fmt.Fprintf(w, "  %s\n", escape(fmt.Sprint(m)))
 				}
 			}
-			fmt.Fprintf(w, "\nglobals: %s\n", strings.Join(inv.Globals, ", "))
+			fmt.Fprintf(w, "\nglobals: %s\n", strings.Join(escapeAll(inv.Globals), ", "))
 			if wo := inv.WeightsOnly; wo != nil {
 				switch {
 				case wo.Loads:
 					fmt.Fprintln(w, "torch.load(weights_only=True) loads it")
 				case len(wo.Refuses) > 0:
-					fmt.Fprintf(w, "weights_only=True would refuse: %s\n", strings.Join(wo.Refuses, ", "))
+					fmt.Fprintf(w, "weights_only=True would refuse: %s\n", strings.Join(escapeAll(wo.Refuses), ", "))
 				default:
-					fmt.Fprintf(w, "weights_only=True would refuse it: %s\n", wo.Refusal)
+					fmt.Fprintf(w, "weights_only=True would refuse it: %s\n", escape(wo.Refusal))
 				}
 			}
 			return nil

@@ -79,6 +79,40 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	return report(stdout, stderr, asJSON, err)
 }
 
+// expandHint follows an error of the expansion limit.
+const expandHint = "ptport: --" + expandFlag + " BYTES raises the limit (-1: no limit)"
+
+// usageError is an error about the command line, printed as it is: its lines are
+// ptport's own, and what it quotes of the command line is escaped.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// hintError is an error with a hint on the line after it; the hint is printed as it is
+// (whatever it holds from a file is escaped).
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() + "\n  (" + e.hint + ")" }
+func (e *hintError) Unwrap() error { return e.err }
+
+// message is an error as ptport prints it in text: on one line, whatever came from a
+// file escaped (see escape); usage errors and hints keep the lines that are ptport's.
+func message(err error) string {
+	var ue *usageError
+	var he *hintError
+	switch {
+	case errors.As(err, &ue):
+		return ue.Error()
+	case errors.As(err, &he):
+		return escape(he.err.Error()) + "\n  (" + he.hint + ")"
+	}
+	return escape(err.Error())
+}
+
 // report prints a command's error, as JSON on stdout in --json mode, and returns the
 // exit status it calls for.
 func report(stdout, stderr io.Writer, asJSON bool, err error) int {
@@ -94,7 +128,11 @@ func report(stdout, stderr io.Writer, asJSON bool, err error) int {
 		writeJSON(stdout, errorJSON{Error: err.Error(), File: errorFile(err)})
 		return code
 	}
-	fmt.Fprintf(stderr, "ptport: %v\n", err)
+	fmt.Fprintf(stderr, "ptport: %s\n", message(err))
+	var le *pickle.LimitError
+	if errors.As(err, &le) && le.Limit == pickle.LimitExpansion {
+		fmt.Fprintln(stderr, expandHint)
+	}
 	var unsafe *pickle.UnsafeGlobalError
 	if errors.As(err, &unsafe) && !unsafe.Denied && unsafe.Reason == pickle.ReasonUserCall {
 		fmt.Fprintln(stderr, "ptport: --allow-objects reads such calls as inert records (nothing from the file is run)")
@@ -138,7 +176,7 @@ unreadable, unsafe or invalid input.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())
+		return &usageError{fmt.Errorf("%s\nRun '%s --help' for usage.", escape(err.Error()), c.CommandPath())}
 	})
 	root.PersistentFlags().Bool(jsonFlag, false, "print the result, and any error, as JSON on standard output")
 	root.Flags().BoolVar(&showVersion, "version", false, "print the module version and the VCS revision ptport was built from")
@@ -150,7 +188,7 @@ unreadable, unsafe or invalid input.`,
 func usageArgs(rule cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if err := rule(c, args); err != nil {
-			return fmt.Errorf("%s: %w\nUsage: %s", c.Name(), err, c.UseLine())
+			return &usageError{fmt.Errorf("%s: %s\nUsage: %s", c.Name(), escape(err.Error()), c.UseLine())}
 		}
 		return nil
 	}

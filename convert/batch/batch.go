@@ -90,6 +90,9 @@ type Result struct {
 	// permission, something not a file in its place), as opposed to a failure of
 	// the input.
 	OutputError bool `json:"output_error,omitempty"`
+	// Limit names the limit a failed input went past, when Options.Pickle can raise it
+	// (pickle.LimitError.Limit).
+	Limit string `json:"limit,omitempty"`
 }
 
 // Summary counts what Run did.
@@ -506,6 +509,10 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 		r.Status, r.Error = StatusFailed, withoutName(err.Error(), in.path)
 		res.abandoned = ctx.Err() != nil && errors.Is(err, ctx.Err())
 		r.OutputError = isOutputError(err)
+		var le *pickle.LimitError
+		if errors.As(err, &le) {
+			r.Limit = le.Limit
+		}
 	}
 	return res, t
 }

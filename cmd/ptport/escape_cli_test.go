@@ -1,0 +1,73 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ptport/ptport/pickle"
+)
+
+// raw reports whether s holds a character a terminal acts on (other than the newlines
+// ending lines).
+func raw(s string) bool {
+	for _, r := range s {
+		if r < 0x20 && r != '\n' || r == 0x7f || r >= 0x80 && r <= 0x9f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 {
+			return true
+		}
+	}
+	return false
+}
+
+func TestFileStringsEscaped(t *testing.T) {
+	dir := t.TempDir()
+	w, err := pickle.NewTensor(pickle.F32, []int{1}, make([]byte, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := &pickle.Dict{Entries: []pickle.DictEntry{
+		{Key: "w\x1b[2K\rforged.weight", Value: w},
+		{Key: "note\nglobals: os.system", Value: "v\x1b]0;title\x07\u202eexe.txt"},
+	}}
+	var buf bytes.Buffer
+	if err := pickle.Write(&buf, root, nil); err != nil {
+		t.Fatal(err)
+	}
+	names := filepath.Join(dir, "names.pt")
+	os.WriteFile(names, buf.Bytes(), 0o644)
+
+	// A global whose name holds terminal controls, which the reader refuses.
+	pkl := []byte("\x80\x02cos\x1b[1A\nsystem\x1b[2K\r\n(X\x02\x00\x00\x00idtR.")
+	buf.Reset()
+	zw := zip.NewWriter(&buf)
+	f, _ := zw.Create("archive/data.pkl")
+	f.Write(pkl)
+	zw.Close()
+	evil := filepath.Join(dir, "evil\x1b[2K.pt")
+	os.WriteFile(evil, buf.Bytes(), 0o644)
+
+	code, out, errs := runCLI(t, "inspect", names)
+	if code != 0 || raw(out) || raw(errs) {
+		t.Errorf("inspect: exit %d, raw controls in %q %q", code, out, errs)
+	}
+	for _, want := range []string{`w\x1b[2K\rforged.weight`, `note\nglobals: os.system = "v\u001b]0;title\u0007\u202eexe.txt"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, out, _ = runCLI(t, "inspect", names, "--json"); code != 0 || !strings.Contains(out, `"w\u001b[2K\rforged.weight"`) {
+		t.Errorf("inspect --json: exit %d, the name is not exact:\n%s", code, out)
+	}
+	code, _, errs = runCLI(t, "inspect", evil)
+	if code != 2 || raw(errs) || strings.Count(strings.TrimRight(errs, "\n"), "\n") > 0 || !strings.Contains(errs, `evil\x1b[2K.pt`) || !strings.Contains(errs, `system\x1b[2K\r`) || strings.Contains(errs, `\\x1b`) {
+		t.Errorf("inspect of a global with controls: exit %d, stderr %q; want exit 2 and one escaped line", code, errs)
+	}
+	out = t.TempDir()
+	code, _, errs = runCLI(t, "batch", evil, names, "-o", out, "-q")
+	if code != 1 || raw(errs) || !strings.Contains(errs, `failed   `+evil[:len(evil)-len("evil\x1b[2K.pt")]+`evil\x1b[2K.pt`) {
+		t.Errorf("batch: exit %d, stderr %q", code, errs)
+	}
+}
