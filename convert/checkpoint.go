@@ -39,6 +39,8 @@ type Checkpoint struct {
 	Shared [][]string
 	// Shards counts the shard files of a sharded checkpoint; 0 for a single file.
 	Shards int
+	// Constants are a TorchScript archive's constants (pickle.File.Constants).
+	Constants any
 
 	close func() error
 }
@@ -110,7 +112,7 @@ func fromPickle(name string, pf *pickle.File) (*Checkpoint, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return &Checkpoint{Path: name, Format: string(pf.Format), Root: pf.Root, Leaves: leaves, Globals: pf.Globals,
-		GlobalInfo: pf.GlobalInfo, WeightsOnlyRefusal: pf.WeightsOnlyRefusal, close: pf.Close}, nil
+		GlobalInfo: pf.GlobalInfo, WeightsOnlyRefusal: pf.WeightsOnlyRefusal, Constants: pf.Constants, close: pf.Close}, nil
 }
 
 func readOther(name, kind string, r io.ReaderAt, size int64) (*Checkpoint, error) {

@@ -2,6 +2,8 @@ package convert
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 
 	"github.com/ptport/ptport/convert/internal/export"
 	"github.com/ptport/ptport/convert/internal/jsonvalue"
@@ -32,6 +34,20 @@ type Inventory struct {
 	// ShardOf, for a file that is one shard of a sharded checkpoint, says so (see
 	// ShardError); its tensors are part of a model.
 	ShardOf string `json:"shard_of,omitempty"`
+	// TorchScript describes a TorchScript archive (nil for other files).
+	TorchScript *TorchScriptInfo `json:"torchscript,omitempty"`
+}
+
+// TorchScriptInfo describes a TorchScript archive (torch.jit.save): its modules'
+// tensors are read as data; its code is not read, so what only the code holds (a
+// recurrent module's batch_first, an RNN's nonlinearity) comes from flags.
+type TorchScriptInfo struct {
+	// Class is the TorchScript class of the archive's root module, such as
+	// "__torch__.torch.nn.modules.rnn.LSTM".
+	Class string `json:"class"`
+	// Constants counts the tensors of constants.pkl, which the code uses and which are
+	// not among the module's tensors.
+	Constants int `json:"constants"`
 }
 
 // WeightsOnlyInfo is what torch.load(weights_only=True) (torch 2.6 and later)
@@ -60,25 +76,70 @@ type TensorInfo struct {
 	// SharedBy counts the tensors that view the same storage, this one included, when
 	// there are several.
 	SharedBy int `json:"shared_by,omitempty"`
+
+	// Quantization describes a quantized tensor, whose stored integers (of DType) are
+	// this tensor; its parameters are the leaves NAME.scale and NAME.zero_point.
+	Quantization *QuantizationInfo `json:"quantization,omitempty"`
+	// Conj and Neg are torch's lazy conjugate and negative bits, which every reading
+	// and export applies.
+	Conj bool `json:"conj,omitempty"`
+	Neg  bool `json:"neg,omitempty"`
+	// NoData marks a tensor of torch's meta device: a dtype and a shape, no data (Bytes
+	// is 0).
+	NoData bool `json:"no_data,omitempty"`
+	// PartOf names the tensor stored as several leaves that this one is a part of.
+	PartOf *PartInfo `json:"part_of,omitempty"`
+}
+
+// QuantizationInfo describes a quantized tensor: a stored integer q stands for
+// (q - zero point) × scale.
+type QuantizationInfo struct {
+	DType  string `json:"dtype"`  // the torch dtype: qint8, quint8 or qint32
+	Scheme string `json:"scheme"` // per_tensor_affine, per_channel_affine or per_channel_affine_float_qparams
+	// Scale and ZeroPoint are those of a per-tensor scheme (JSON numbers; NaN and
+	// infinities as strings).
+	Scale     json.RawMessage `json:"scale,omitempty"`
+	ZeroPoint json.RawMessage `json:"zero_point,omitempty"`
+	// For a per-channel scheme: the dimension the parameters run along, their number,
+	// and the range of each (absent when the parameters could not be read, or number
+	// more than 2^20).
+	Axis       *int            `json:"axis,omitempty"`
+	Channels   int             `json:"channels,omitempty"`
+	ScaleRange json.RawMessage `json:"scale_range,omitempty"`      // [min, max]
+	ZeroRange  json.RawMessage `json:"zero_point_range,omitempty"` // [min, max]
+}
+
+// PartInfo names the tensor stored as several leaves that a leaf is a part of.
+type PartInfo struct {
+	Name string `json:"name"` // that tensor's name
+	// Kind is "quantized", "nested" or the sparse layout: "sparse_coo", "sparse_csr",
+	// "sparse_csc", "sparse_bsr" or "sparse_bsc".
+	Kind string `json:"kind"`
+	Part string `json:"part"` // "indices", "values", "scale", ...
 }
 
 // ValueInfo is a non-tensor leaf of a checkpoint.
 type ValueInfo struct {
 	Name  string          `json:"name"`
 	Value json.RawMessage `json:"value"`
+	// PartOf names the tensor stored as several leaves that this value is a part of
+	// (a sparse tensor's layout and size, a quantized tensor's scale).
+	PartOf *PartInfo `json:"part_of,omitempty"`
 }
 
-// Inspect lists what cp holds, without reading any tensor data.
+// Inspect lists what cp holds, without reading any tensor data but the per-channel
+// parameters of quantized tensors (at most 2^20 of each).
 func Inspect(cp *Checkpoint) *Inventory {
 	inv := &Inventory{File: cp.Path, Format: cp.Format, Globals: cp.Globals, Tensors: []TensorInfo{}, Values: []ValueInfo{}}
 	if inv.Globals == nil {
 		inv.Globals = []string{}
 	}
 	byStorage := map[*pickle.Storage][]int{}
+	parts := partNamer{names: map[any]string{}}
 	for _, l := range cp.Leaves {
 		t, ok := l.Value.(*pickle.Tensor)
 		if !ok {
-			inv.Values = append(inv.Values, ValueInfo{Name: l.Name, Value: jsonvalue.Append(nil, l.Value)})
+			inv.Values = append(inv.Values, ValueInfo{Name: l.Name, Value: jsonvalue.Append(nil, l.Value), PartOf: parts.of(l)})
 			continue
 		}
 		ti := TensorInfo{Name: l.Name, DType: string(t.DType), Shape: t.Shape, Bytes: t.NumBytes(),
@@ -87,6 +148,11 @@ func Inspect(cp *Checkpoint) *Inventory {
 			ti.Storage, ti.Device = t.Storage.Key(), t.Storage.Device
 			byStorage[t.Storage] = append(byStorage[t.Storage], len(inv.Tensors))
 		}
+		describeTensor(&ti, t)
+		if t.Quantization != nil {
+			parts.names[t] = l.Name
+		}
+		ti.PartOf = parts.of(l)
 		inv.Bytes += ti.Bytes
 		inv.Tensors = append(inv.Tensors, ti)
 	}
@@ -114,6 +180,7 @@ func Inspect(cp *Checkpoint) *Inventory {
 		inv.Shared, inv.SharedCopies = cp.Shared, true
 	}
 	inv.Shards = cp.Shards
+	inv.TorchScript = torchScriptInfo(cp)
 	for _, c := range candidates(cp) {
 		arch := "(unrecognized shapes)"
 		if cfg, err := infer(c, Options{}); err == nil {
@@ -137,4 +204,97 @@ func Prefixes(cp *Checkpoint) []string {
 		out = append(out, c.prefix)
 	}
 	return out
+}
+
+// describeTensor notes what a plain strided tensor would not show: quantization,
+// lazy bits, no data.
+func describeTensor(ti *TensorInfo, t *pickle.Tensor) {
+	ti.Conj, ti.Neg = t.Conj, t.Neg
+	if _, err := t.Storage.ReadAt(nil, 0); errors.Is(err, pickle.ErrNoData) {
+		ti.NoData, ti.Bytes = true, 0
+	}
+	q := t.Quantization
+	if q == nil {
+		return
+	}
+	qi := &QuantizationInfo{DType: q.DType, Scheme: q.Scheme}
+	if !q.PerChannel() {
+		qi.Scale = jsonvalue.Append(nil, q.Scale)
+		qi.ZeroPoint = jsonvalue.Append(nil, q.ZeroPoint)
+	} else {
+		axis := q.Axis
+		qi.Axis, qi.Channels = &axis, q.Scales.NumElements()
+		qi.ScaleRange = valueRange(q.Scales)
+		qi.ZeroRange = valueRange(q.ZeroPoints)
+	}
+	ti.Quantization = qi
+}
+
+// maxRangeValues bounds the per-channel parameters Inspect reads.
+const maxRangeValues = 1 << 20
+
+// valueRange returns [min, max] of a small tensor's values, or nil when it cannot be
+// read or holds more than maxRangeValues.
+func valueRange(t *pickle.Tensor) json.RawMessage {
+	if t == nil || t.NumElements() == 0 || t.NumElements() > maxRangeValues {
+		return nil
+	}
+	v, err := t.Float64s()
+	if err != nil {
+		return nil
+	}
+	lo, hi := v[0], v[0]
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	switch t.DType {
+	case pickle.I64, pickle.I32:
+		return jsonvalue.Append(nil, pickle.List{int64(lo), int64(hi)})
+	case pickle.F32:
+		return jsonvalue.Append(nil, pickle.List{float32(lo), float32(hi)})
+	}
+	return jsonvalue.Append(nil, pickle.List{lo, hi})
+}
+
+// partNamer names the tensors stored as several leaves, as their leaves meet them.
+type partNamer struct{ names map[any]string }
+
+// of returns what l is a part of, or nil.
+func (p *partNamer) of(l pickle.Leaf) *PartInfo {
+	if l.Of == nil {
+		return nil
+	}
+	name, ok := p.names[l.Of]
+	if !ok {
+		// The first leaf met of a sparse or nested tensor is a part itself: NAME.PART.
+		name = strings.TrimSuffix(l.Name, "."+l.Part)
+		p.names[l.Of] = name
+	}
+	kind := "quantized"
+	switch x := l.Of.(type) {
+	case *pickle.SparseTensor:
+		kind = x.Layout
+	case *pickle.NestedTensor:
+		kind = "nested"
+	}
+	return &PartInfo{Name: name, Kind: kind, Part: l.Part}
+}
+
+// torchScriptInfo describes a TorchScript archive, or returns nil.
+func torchScriptInfo(cp *Checkpoint) *TorchScriptInfo {
+	if cp.Format != string(pickle.FormatTorchScript) {
+		return nil
+	}
+	ts := &TorchScriptInfo{}
+	if o, ok := cp.Root.(*pickle.Object); ok {
+		ts.Class = o.Module + "." + o.Name
+	}
+	if c, ok := cp.Constants.(pickle.Tuple); ok {
+		for _, v := range c {
+			if _, ok := v.(*pickle.Tensor); ok {
+				ts.Constants++
+			}
+		}
+	}
+	return ts
 }

@@ -13,6 +13,13 @@ import (
 type Leaf struct {
 	Name  string
 	Value any
+	// Of is the tensor stored as several leaves that this leaf is a part of (a
+	// *SparseTensor, a *NestedTensor, or a quantized *Tensor, whose own leaf holds its
+	// integers), and Part names the part: "indices", "values", "size", "scale", ...
+	// (Leaf.Name is then the tensor's name, ".", Part, and for a part that is a tuple,
+	// ".", the index). Both are zero for other leaves.
+	Of   any
+	Part string
 }
 
 // Limits of Leaves, proportional to the size of the tree.
@@ -192,7 +199,9 @@ func countEdges(root any) (int, error) {
 }
 
 type leafWalker struct {
-	whole     bool // composite values are leaves, not their parts
+	whole     bool   // composite values are leaves, not their parts
+	of        any    // the composite whose part is being walked
+	part      string // the name of that part
 	out       []Leaf
 	onPath    map[any]bool
 	visitLeft int64
@@ -388,7 +397,7 @@ func (w *leafWalker) emit(name string, v any) error {
 		return &FormatError{Where: shortPath(name), Msg: "two leaves have this name (dict keys that print alike, such as 1 and \"1\"); ptport does not guess which is which"}
 	}
 	w.names[name] = true
-	w.out = append(w.out, Leaf{Name: name, Value: v})
+	w.out = append(w.out, Leaf{Name: name, Value: v, Of: w.of, Part: w.part})
 	return nil
 }
 

@@ -165,7 +165,10 @@ func (w *leafWalker) composite(v any, name string, depth int) (bool, error) {
 		}
 	}
 	for _, p := range parts {
-		if err := w.walk(p.Value, join(name, p.Name), depth+1); err != nil {
+		w.of, w.part = v, p.Name
+		err := w.walk(p.Value, join(name, p.Name), depth+1)
+		w.of, w.part = nil, ""
+		if err != nil {
 			return true, err
 		}
 	}

@@ -365,3 +365,50 @@ func TestDTensorRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestLeafParts: the leaves of a quantized, sparse or nested tensor name the tensor
+// they are parts of, and which part; other leaves name none.
+func TestLeafParts(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "pickle", "torch2")
+	for _, tc := range []struct {
+		file string
+		want map[string][2]string // leaf -> (the composite's top-level key, part); "" for none
+	}{
+		{"sparse.pt", map[string][2]string{"coo.layout": {"coo", "layout"}, "coo.size.1": {"coo", "size"},
+			"coo.indices": {"coo", "indices"}, "csr.crow_indices": {"csr", "crow_indices"}, "csr.values": {"csr", "values"},
+			"dense": {}}},
+		{"quantized.pt", map[string][2]string{"per_channel_axis0.scale": {"per_channel_axis0", "scale"},
+			"per_channel_axis0.axis": {"per_channel_axis0", "axis"}, "per_tensor_qint8.zero_point": {"per_tensor_qint8", "zero_point"},
+			"per_tensor_qint8": {}, "float": {}}},
+		{"nested.pt", map[string][2]string{"nested.storage_offsets": {"nested", "storage_offsets"}, "nested.values": {"nested", "values"}}},
+	} {
+		f, err := Open(filepath.Join(dir, tc.file), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaves, err := Leaves(f.Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := f.Root.(*Dict)
+		seen := 0
+		for _, l := range leaves {
+			w, ok := tc.want[l.Name]
+			if !ok {
+				continue
+			}
+			seen++
+			var of any
+			if w[0] != "" {
+				of, _ = root.Get(w[0])
+			}
+			if l.Of != of || l.Part != w[1] {
+				t.Errorf("%s %s: part %q of %T, want %q of %s", tc.file, l.Name, l.Part, l.Of, w[1], w[0])
+			}
+		}
+		if seen != len(tc.want) {
+			t.Errorf("%s: %d of the %d leaves looked for", tc.file, seen, len(tc.want))
+		}
+		f.Close()
+	}
+}

@@ -210,12 +210,8 @@ func (c *writeComparer) compare(path string, want, got any) {
 			c.errorf(path, "got %T, want a nested tensor", got)
 			return
 		}
-		if c.shared(path, w, g) {
-			return
-		}
-		wp, gp := w.parts(), g.parts()
-		for i := range wp {
-			c.compare(join(path, wp[i].Name), wp[i].Value, gp[i].Value)
+		if !c.shared(path, w, g) {
+			c.parts(path, w.parts(), g.parts())
 		}
 	default:
 		if !writeSameScalar(want, got) {
@@ -350,9 +346,14 @@ func (c *writeComparer) sparse(path string, w, g *SparseTensor) {
 		c.errorf(path, "%s %v coalesced %v, want %s %v coalesced %v", g.Layout, g.Shape, g.Coalesced, w.Layout, w.Shape, w.Coalesced)
 		return
 	}
-	wp, gp := w.parts(), g.parts()
-	for i := range wp {
-		c.compare(join(path, wp[i].Name), wp[i].Value, gp[i].Value)
+	c.parts(path, w.parts(), g.parts())
+}
+
+// parts compares the parts of a tensor stored as several and of its copy.
+func (c *writeComparer) parts(path string, want, got []Leaf) {
+	c.t.Helper()
+	for i := range want {
+		c.compare(join(path, want[i].Name), want[i].Value, got[i].Value)
 	}
 }
 

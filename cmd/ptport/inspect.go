@@ -20,12 +20,16 @@ func inspectCmd() *cobra.Command {
 every tensor's name, dtype, shape, size and storage (tensors viewing one storage are
 marked shared), the non-tensor values (epoch, config, ...), the globals the pickle
 references and which of them torch.load(weights_only=True) would refuse, and the
-recurrent modules ptport can run. FILE "-" is standard input. A sharded checkpoint's
-index is listed as one checkpoint; a shard on its own is listed with a note.
+recurrent modules ptport can run. It marks quantized tensors (their scheme, scale and
+zero point), tensors with torch's lazy conjugate or negative bit, meta tensors (a
+shape, no data), the parts of quantized, sparse and nested tensors, and TorchScript
+archives. FILE "-" is standard input. A sharded checkpoint's index is listed as one
+checkpoint; a shard on its own is listed with a note.
 
 With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", "storage",
-...}], "values", "globals", "weights_only": {"loads", "refuses", "refusal"}, "bytes",
-"models", "shared", "shards"}.`,
+..., "quantization", "conj", "neg", "no_data", "part_of"}], "values", "globals",
+"weights_only": {"loads", "refuses", "refusal"}, "torchscript": {"class", "constants"},
+"bytes", "models", "shared", "shards"}.`,
 		Example: `  ptport inspect model.pt
   ptport inspect checkpoint.pth --json | jq '.tensors[].name'
   curl -s https://example.com/model.pt | ptport inspect -`,
@@ -56,6 +60,9 @@ With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", 
 			if shard != nil {
 				fmt.Fprintf(w, "note: %s\n", escape(shard.Error()))
 			}
+			if ts := inv.TorchScript; ts != nil {
+				fmt.Fprintln(w, torchScriptNote(ts))
+			}
 			if len(inv.Tensors) > 0 {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "\nNAME\tDTYPE\tSHAPE\tBYTES\tSTORAGE\tLAYOUT")
@@ -70,9 +77,10 @@ With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", 
 					if t.SharedBy > 0 {
 						layout += fmt.Sprintf(", storage shared by %d tensors", t.SharedBy)
 					}
-					if t.Device != "" && t.Device != "cpu" {
+					if t.Device != "" && t.Device != "cpu" && !t.NoData {
 						layout += ", saved on " + escape(t.Device)
 					}
+					layout += tensorNotes(t)
 					fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%s\t%s\n", escape(t.Name), escape(string(t.DType)), t.Shape, t.Bytes, escape(t.Storage), layout)
 				}
 				tw.Flush()
@@ -80,7 +88,7 @@ With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", 
 			if len(inv.Values) > 0 {
 				fmt.Fprintln(w, "\nvalues:")
 				for _, v := range inv.Values {
-					fmt.Fprintf(w, "  %s = %s\n", escape(v.Name), escape(fmt.Sprintf("%s", v.Value)))
+					fmt.Fprintf(w, "  %s = %s%s\n", escape(v.Name), escape(fmt.Sprintf("%s", v.Value)), partNote(v.PartOf))
 				}
 			}
 			if len(inv.Shared) > 0 {
@@ -119,4 +127,56 @@ With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", 
 	}
 	load.register(c)
 	return c
+}
+
+// tensorNotes describes what the layout of a tensor does not: quantization, lazy bits,
+// no data, and the tensor it is a part of.
+func tensorNotes(t convert.TensorInfo) string {
+	var s string
+	if q := t.Quantization; q != nil {
+		s += fmt.Sprintf(", quantized %s %s", escape(q.DType), escape(q.Scheme))
+		if q.Axis == nil {
+			s += fmt.Sprintf(" scale %s zero_point %s", q.Scale, q.ZeroPoint)
+		} else {
+			s += fmt.Sprintf(" along dim %d (%d channels", *q.Axis, q.Channels)
+			if q.ScaleRange != nil && q.ZeroRange != nil {
+				s += fmt.Sprintf(", scales in %s, zero points in %s", q.ScaleRange, q.ZeroRange)
+			}
+			s += ")"
+		}
+	}
+	if t.Conj {
+		s += ", conjugate bit (applied)"
+	}
+	if t.Neg {
+		s += ", negative bit (applied)"
+	}
+	if t.NoData {
+		s += ", meta tensor: shape only, no data"
+	}
+	return s + partNote(t.PartOf)
+}
+
+// partNote names the tensor a leaf is a part of.
+func partNote(p *convert.PartInfo) string {
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprintf(", %s of the %s tensor %s", escape(p.Part), escape(p.Kind), escape(p.Name))
+}
+
+// torchScriptNote says what inspect reads of a TorchScript archive.
+func torchScriptNote(ts *convert.TorchScriptInfo) string {
+	s := "a TorchScript archive"
+	if ts.Class != "" {
+		s += " of " + escape(ts.Class)
+	}
+	s += ": its tensors are read as data and its code is not read (give batch_first and nonlinearity as flags)"
+	switch {
+	case ts.Constants == 1:
+		s += "; 1 constant tensor of its code is not listed"
+	case ts.Constants > 1:
+		s += fmt.Sprintf("; %d constant tensors of its code are not listed", ts.Constants)
+	}
+	return s
 }

@@ -42,7 +42,9 @@ c10/util/Float8_*.h define.
 
 MANIFEST.json: {file: {"format", "tensors": {name: {"dtype", "shape", "sha256"
 [, "float64_sha256"] [, "no_data": true]}}, "values": {name: value} [, "qschemes": {name:
-qscheme}] [, "coalesced": {key: is_coalesced()}]}} or {file: {"error": substring}}. sha256 is of the C-contiguous little-endian bytes ptport's
+qscheme}] [, "coalesced": {key: is_coalesced()}] [, "bits": {name: the lazy bits set}]
+[, "class": the TorchScript class of an archive's root module]}} or {file: {"error":
+substring}}. sha256 is of the C-contiguous little-endian bytes ptport's
 Tensor.Bytes returns; float64_sha256 of the values as float64 (Tensor.Float64s); a
 no_data tensor has a shape and no data (a meta tensor).
 """
@@ -255,13 +257,14 @@ def float_specials(dtype):
 def lazy_bit_fixtures():
     """Tensors with torch's lazy conjugate and negative bits, as torch 2.x pickles them."""
     torch.manual_seed(1)
-    obj, expected = {}, {}
+    obj, expected, bits = {}, {}, {}
 
     def lazy(name, base, view, meta, want):
         st = base.storage()
         args = (st, view.storage_offset(), tuple(view.shape), view.stride(), False, hooks(), meta)
         obj[name] = Reduce(torch._utils._rebuild_tensor_v2, args)
         expected[name] = want
+        bits[name] = sorted(k for k, v in meta.items() if v)
 
     c64 = torch.complex(float_specials(torch.float32), torch.randn(12))
     c128 = torch.randn(3, 4, dtype=torch.complex128)
@@ -278,7 +281,7 @@ def lazy_bit_fixtures():
         x = torch.tensor([ii.min, ii.max, 0, -1, 1, 7], dtype=dt)
         lazy(f"neg_{DTYPES[dt].lower()}", x, x.view(2, 3).t(), {"neg": True}, torch._neg_view(x.view(2, 3).t()))
     save(obj, "lazy_bits.pt")
-    MANIFEST["lazy_bits.pt"] = {"format": "zip", "values": {},
+    MANIFEST["lazy_bits.pt"] = {"format": "zip", "values": {}, "bits": bits,
                                 "tensors": {k: describe(v) for k, v in expected.items()}}
     # torch 1.13 ignores the metadata argument it does not know; nothing to load here.
 
@@ -492,6 +495,11 @@ def script_state(name):
     return {k: describe(v) for k, v in m.state_dict().items()}
 
 
+def script_class(name):
+    """The TorchScript class of an archive's root module."""
+    return torch.jit.load(path(name))._c._type().qualified_name()
+
+
 def reference(model, name, x, state=None):
     """The reference tensors of a recurrent module, as check reads them."""
     with torch.no_grad():
@@ -532,7 +540,8 @@ def torchscript_fixtures():
         if how == "trace":
             with torch.no_grad():
                 assert torch.equal(loaded(x)[0], m(x)[0])
-        MANIFEST[name] = {"format": "torchscript", "values": {}, "tensors": script_state(name)}
+        MANIFEST[name] = {"format": "torchscript", "values": {}, "tensors": script_state(name),
+                          "class": script_class(name)}
 
     # A scripted module that holds a recurrent module and runs it.
     class Wrapper(nn.Module):
@@ -550,7 +559,8 @@ def torchscript_fixtures():
     with torch.no_grad():
         assert torch.equal(torch.jit.load(path("script_wrapped_lstm.pt"))(x)[0], w(x)[0])
     reference(w, "script_wrapped_lstm.ref.pt", x)
-    MANIFEST["script_wrapped_lstm.pt"] = {"format": "torchscript", "values": {}, "tensors": script_state("script_wrapped_lstm.pt")}
+    MANIFEST["script_wrapped_lstm.pt"] = {"format": "torchscript", "values": {}, "tensors": script_state("script_wrapped_lstm.pt"),
+                                          "class": script_class("script_wrapped_lstm.pt")}
 
     # Modules within modules, a buffer, and a traced constant (constants.pkl).
     class Net(nn.Module):
@@ -570,10 +580,11 @@ def torchscript_fixtures():
     with zipfile.ZipFile(path("trace_net.pt")) as z:
         assert any(n.endswith("/constants/0") for n in z.namelist())
     MANIFEST["trace_net.pt"] = {"format": "torchscript", "values": {}, "tensors": script_state("trace_net.pt"),
-                                "constants": [describe(torch.tensor([1.5, -2.5]))]}
+                                "constants": [describe(torch.tensor([1.5, -2.5]))], "class": script_class("trace_net.pt")}
     torch.manual_seed(21)
     torch.jit.save(torch.jit.script(nn.Linear(2, 2)), path("script_linear.pt"))
-    MANIFEST["script_linear.pt"] = {"format": "torchscript", "values": {}, "tensors": script_state("script_linear.pt")}
+    MANIFEST["script_linear.pt"] = {"format": "torchscript", "values": {}, "tensors": script_state("script_linear.pt"),
+                                    "class": script_class("script_linear.pt")}
 
     # A scripted quantized module keeps its weights in a __getstate__ tuple.
     torch.manual_seed(22)
