@@ -205,7 +205,24 @@ type Options struct {
 	// for an Embedding, to its output, not the recurrent module alone. It is an error when
 	// the layers around the recurrent module are not known.
 	Whole bool
+	// OutputLimit bounds the bytes Forward may compute: its input's rows (the elements
+	// of all but its last dimension; of all, for token ids) times the model's widest
+	// dimension times the size of an element, checked before anything is computed. A
+	// Forward past it is a *pickle.LimitError of Limit LimitOutput. 0 means
+	// max(64 × (the bytes of the input's storage + the model's weights), 256 MiB); a
+	// negative value means no limit.
+	OutputLimit int64
 }
+
+// LimitOutput is the Limit of the *pickle.LimitError of a Forward past
+// Options.OutputLimit.
+const LimitOutput = "output"
+
+// Defaults of Options.OutputLimit.
+const (
+	outputFactor = 64
+	outputFloor  = 256 << 20
+)
 
 // AmbiguousError reports a checkpoint that holds several recurrent modules when no
 // prefix selects one.

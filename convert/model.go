@@ -41,6 +41,11 @@ type Model struct {
 	b32       *built[float32]
 	b64       *built[float64]
 	layersErr error // why Layers is nil
+
+	// What bounds Forward (Options.OutputLimit): the limit, the weights' bytes and
+	// the widest dimension of a weight.
+	outputLimit        int64
+	weightBytes, width int64
 }
 
 // Layer is one module of a whole model.
@@ -112,7 +117,7 @@ func Load(cp *Checkpoint, opts Options) (*Model, error) {
 	if c.cell {
 		core.kind = kindCell
 	}
-	m := &Model{Prefix: c.prefix, Config: cfg, Cell: c.cell, FromModule: c.module != nil, Whole: opts.Whole}
+	m := &Model{Prefix: c.prefix, Config: cfg, Cell: c.cell, FromModule: c.module != nil, Whole: opts.Whole, outputLimit: opts.OutputLimit}
 	layers, lerr := t.around(core, opts)
 	if lerr != nil && opts.Whole {
 		return nil, fmt.Errorf("%s: the model around %q is not known: %w", cp.Path, c.prefix, lerr)
@@ -169,7 +174,7 @@ func loadSequential(cp *Checkpoint, t *tree, prefix string, opts Options) (*Mode
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cp.Path, err)
 	}
-	m := &Model{Prefix: prefix, FromModule: true, Whole: true, DType: dtypeOf(layers)}
+	m := &Model{Prefix: prefix, FromModule: true, Whole: true, DType: dtypeOf(layers), outputLimit: opts.OutputLimit}
 	for _, l := range layers {
 		if l.kind == kindRNN || l.kind == kindCell {
 			m.Config, m.Cell = l.rnn, l.kind == kindCell
@@ -197,6 +202,17 @@ func dtypeOf(layers []*layer) pickle.DType {
 // build builds the core (nil for a Sequential without one) and, when known (lerr nil),
 // the whole model in m's dtype.
 func (m *Model) build(core *layer, layers []*layer, lerr error) error {
+	for _, l := range append([]*layer{core}, layers...) {
+		if l == nil {
+			continue
+		}
+		for _, t := range l.tensors {
+			m.weightBytes += t.NumBytes()
+			for _, d := range t.Shape {
+				m.width = max(m.width, int64(d))
+			}
+		}
+	}
 	var err error
 	if m.DType == pickle.F64 {
 		m.b64, err = buildModel(m, core, layers, lerr, (*pickle.Tensor).Float64s)
@@ -323,6 +339,9 @@ func Sequential[T rnn.Float](m *Model) (*rnn.Sequential[T], error) {
 // first Embedding) and there are no initial states; h_n and c_n are returned when the
 // last layer is recurrent, as PyTorch's Sequential returns that module's tuple.
 func (m *Model) Forward(x, h0, c0 *pickle.Tensor) (output, hn, cn *pickle.Tensor, err error) {
+	if err := m.checkOutput(x); err != nil {
+		return nil, nil, nil, err
+	}
 	if m.b64 != nil {
 		return forward(m, m.b64, x, h0, c0, (*pickle.Tensor).Float64s, pickle.F64)
 	}
@@ -330,6 +349,50 @@ func (m *Model) Forward(x, h0, c0 *pickle.Tensor) (output, hn, cn *pickle.Tensor
 		return nil, nil, nil, errors.New("convert: Forward on a Model not made by Load")
 	}
 	return forward(m, m.b32, x, h0, c0, (*pickle.Tensor).Float32s, pickle.F32)
+}
+
+// stored is the size of the storage under t: the bytes it really holds.
+func stored(t *pickle.Tensor) int64 {
+	if t.Storage == nil {
+		return 0
+	}
+	return t.Storage.Len * int64(t.Storage.DType.Size())
+}
+
+// isInteger reports the dtypes of token ids.
+func isInteger(d pickle.DType) bool {
+	switch d {
+	case pickle.I64, pickle.I32, pickle.I16, pickle.I8, pickle.U8, pickle.U16, pickle.U32, pickle.U64:
+		return true
+	}
+	return false
+}
+
+// checkOutput charges Forward on x against Options.OutputLimit, before any work.
+func (m *Model) checkOutput(x *pickle.Tensor) error {
+	if x == nil || m.outputLimit < 0 {
+		return nil
+	}
+	elem := int64(4)
+	if m.b64 != nil {
+		elem = 8
+	}
+	rows := int64(x.NumElements())
+	if len(x.Shape) > 0 && x.Shape[len(x.Shape)-1] > 0 && !isInteger(x.DType) {
+		rows /= int64(x.Shape[len(x.Shape)-1])
+	}
+	limit := m.outputLimit
+	if limit == 0 {
+		limit = outputFloor
+		limit = max(limit, outputFactor*(stored(x)+m.weightBytes))
+	}
+	width := max(m.width, 1)
+	if rows > 0 && width > limit/elem/rows {
+		return &pickle.LimitError{Limit: LimitOutput, Need: rows * width * elem, Max: limit,
+			Msg: fmt.Sprintf("running the model on an input of shape %v (%d rows, %d bytes stored) would compute up to %d rows × %d features × %d bytes, more than the limit of %d bytes (max(%d × the bytes of the input's storage and of the model's weights, %d), unless set)",
+				x.Shape, rows, stored(x), rows, width, elem, limit, outputFactor, outputFloor)}
+	}
+	return nil
 }
 
 func forward[T rnn.Float](m *Model, b *built[T], x, h0, c0 *pickle.Tensor, values func(*pickle.Tensor) ([]T, error), dt pickle.DType) (output, hn, cn *pickle.Tensor, err error) {

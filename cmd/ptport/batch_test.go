@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,10 +20,14 @@ import (
 )
 
 // TestMain lets the tests run the command as a child process: with PTPORT_MAIN=1 the
-// test binary is ptport.
+// test binary is ptport; with PTPORT_RSS_FILE too, it writes its peak RSS there.
 func TestMain(m *testing.M) {
 	if os.Getenv("PTPORT_MAIN") == "1" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		code := run(os.Args[1:], os.Stdout, os.Stderr)
+		if f := os.Getenv("PTPORT_RSS_FILE"); f != "" {
+			os.WriteFile(f, []byte(strconv.FormatInt(peakRSS(), 10)), 0o644)
+		}
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

@@ -20,14 +20,19 @@ type modelFlags struct {
 	nonlinearity string
 	batchFirst   bool
 	whole        bool
+	outputLimit  int64
 	load         loadFlags
 }
+
+// outputFlag names the flag that sets convert.Options.OutputLimit.
+const outputFlag = "output-limit"
 
 func (f *modelFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.prefix, "prefix", "", "use the recurrent module whose parameter names start with `P` (when a file holds several)")
 	c.Flags().StringVar(&f.nonlinearity, "nonlinearity", "", "tanh or relu, for a plain RNN (default: the pickled module's, else tanh)")
 	c.Flags().BoolVar(&f.batchFirst, "batch-first", false, "input and output are (batch, seq, feature), as batch_first=True")
 	c.Flags().BoolVar(&f.whole, "whole", false, "run the whole model (the Embedding, recurrent module and head around it, or the pickled Sequential), from token ids to its output")
+	c.Flags().Int64Var(&f.outputLimit, outputFlag, 0, "compute at most `BYTES` in a forward pass (the input's rows times the model's widest dimension); -1: no limit (default: 64 times the bytes of the input's storage and of the model's weights, at least 256 MiB)")
 	f.load.register(c)
 	c.RegisterFlagCompletionFunc("nonlinearity", completeWords("tanh", "relu"))
 	c.RegisterFlagCompletionFunc("prefix", completePrefixes)
@@ -76,7 +81,7 @@ func (f *loadFlags) options() *pickle.Options {
 }
 
 func (f *modelFlags) options() convert.Options {
-	return convert.Options{Prefix: f.prefix, Nonlinearity: f.nonlinearity, BatchFirst: f.batchFirst, Whole: f.whole}
+	return convert.Options{Prefix: f.prefix, Nonlinearity: f.nonlinearity, BatchFirst: f.batchFirst, Whole: f.whole, OutputLimit: f.outputLimit}
 }
 
 // loadModel opens path ("-": standard input) and loads the model the flags select. The

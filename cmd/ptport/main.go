@@ -30,6 +30,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -130,8 +131,13 @@ func report(stdout, stderr io.Writer, asJSON bool, err error) int {
 	}
 	fmt.Fprintf(stderr, "ptport: %s\n", message(err))
 	var le *pickle.LimitError
-	if errors.As(err, &le) && le.Limit == pickle.LimitExpansion {
-		fmt.Fprintln(stderr, expandHint)
+	if errors.As(err, &le) {
+		switch le.Limit {
+		case pickle.LimitExpansion:
+			fmt.Fprintln(stderr, expandHint)
+		case convert.LimitOutput:
+			fmt.Fprintln(stderr, "ptport: --"+outputFlag+" BYTES raises the limit (-1: no limit)")
+		}
 	}
 	var unsafe *pickle.UnsafeGlobalError
 	if errors.As(err, &unsafe) && !unsafe.Denied && unsafe.Reason == pickle.ReasonUserCall {

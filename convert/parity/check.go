@@ -2,6 +2,7 @@ package parity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -404,6 +405,12 @@ func pick(r *results, name string) []float64 {
 
 // forwardError explains an input the model does not take.
 func (c *checker) forwardError(err error) error {
+	var le *pickle.LimitError
+	if errors.As(err, &le) {
+		// A limit the caller may raise (Options.Load.OutputLimit): not a problem of the
+		// reference.
+		return fmt.Errorf("%s: %w", c.ref.file, err)
+	}
 	rerr := &ReferenceError{File: c.ref.file, Problems: []string{err.Error()}}
 	if x := c.ref.input.t; len(x.Shape) == 3 && c.net != nil && !c.net.cell {
 		flipped := *c.net

@@ -384,10 +384,128 @@ def expand_views():
           f"{n} zero-stride views of one 4-byte storage, 16 MiB each (4.8 GiB in all)")
 
 
+# ---- sections 2 to 4, through the command ----
+
+def state_dict(entries, storages):
+    """A zip checkpoint of an OrderedDict of (name, pickle-writer) entries and storage
+    records (key, bytes)."""
+    p = P(2).ordered_dict()
+    for start in range(0, len(entries), 100):
+        p.op(b"(")
+        for name, value in entries[start:start + 100]:
+            p.str_(name)
+            value(p)
+        p.op(b"u")
+    return torch_zip([("data.pkl", p.stop(), 0)] + [(f"data/{k}", b, 0) for k, b in storages])
+
+
+def tensor_of(key, numel, shape, stride, offset=0, cls="FloatStorage"):
+    return lambda p: p.tensor(cls, key, numel, offset, shape, stride)
+
+
+def expand_layers():
+    # nn.RNN(1024, 1024, num_layers=300)'s state_dict, every weight and bias a
+    # zero-stride view of one 4-byte storage: 2.4 GB when materialised.
+    h, layers = 1024, 300
+    entries = []
+    for k in range(layers):
+        entries += [(f"weight_ih_l{k}", tensor_of("0", 1, [h, h], [0, 0])),
+                    (f"weight_hh_l{k}", tensor_of("0", 1, [h, h], [0, 0])),
+                    (f"bias_ih_l{k}", tensor_of("0", 1, [h], [0])),
+                    (f"bias_hh_l{k}", tensor_of("0", 1, [h], [0]))]
+    write("expand_layers.pt", state_dict(entries, [("0", struct.pack("<f", 0.01))]), "2",
+          "expanded weights of a model to run", f"nn.RNN({h}, {h}, num_layers={layers}) whose weights are zero-stride views of one 4-byte storage (2.4 GB materialised)",
+          reader="cmd")
+    write("input_1024.pt", state_dict([("input", tensor_of("0", h, [1, 1, h], [h, h, 1]))], [("0", bytes(4 * h))]),
+          "-", "a benign input", f"one step of {h} features", reader="aux")
+
+
+def run_steps():
+    # A model of hidden size 1024 and an input of 4,194,304 steps of one feature, a
+    # zero-stride view of one float: 16 GB of output.
+    h, steps = 1024, 1 << 22
+    model = [("weight_ih_l0", tensor_of("0", h, [h, 1], [1, 1])), ("weight_hh_l0", tensor_of("1", h * h, [h, h], [h, 1])),
+             ("bias_ih_l0", tensor_of("2", h, [h], [1])), ("bias_hh_l0", tensor_of("2", h, [h], [1]))]
+    write("rnn_1024.pt", state_dict(model, [("0", bytes(4 * h)), ("1", bytes(4 * h * h)), ("2", bytes(4 * h))]),
+          "-", "a benign model", f"nn.RNN(1, {h}) with zero weights", reader="aux")
+    ref = [("input", tensor_of("0", 1, [steps, 1, 1], [0, 0, 0])),
+           ("output", tensor_of("0", 1, [steps, 1, h], [0, 0, 0])),
+           ("h_n", tensor_of("0", 1, [1, 1, h], [0, 0, 0]))]
+    write("run_steps.pt", state_dict(ref, [("0", bytes(4))]), "2", "work claimed by a run or check input",
+          f"an input (and reference) of {steps} steps, zero-stride views of one float: {steps * h * 4 >> 30} GiB of output for nn.RNN(1, {h})",
+          reader="cmd")
+
+
+def names():
+    # Names that would redraw the terminal, forge lines, or point outside an archive.
+    x = tensor_of("0", 1, [1], [1])
+    write("names_escape.pt", state_dict([("w\x1b[2K\rlayer.weight", x), ("note\nglobals: torch._utils._rebuild_tensor_v2", x),
+                                         ("\u202egnp.exe", x)], [("0", bytes(4))]),
+          "4", "terminal controls in names", "tensor names holding ESC, CR, newline and a right-to-left override", reader="cmd")
+    p = P(2).global_("os\x1b[1A", "system\x1b[2K\r").op(b"(").str_("id").op(b"t", b"R")
+    write("global_escape.pt", torch_zip([("data.pkl", p.stop(), 0)]), "4", "terminal controls in a refused global",
+          "a call of a global whose module and name hold ESC and CR", reader="cmd")
+    dup = P(2).ordered_dict().op(b"(").str_("a.b").tensor("FloatStorage", "0", 1, 0, [1], [1])
+    dup.str_("a").op(b"}").str_("b").tensor("FloatStorage", "0", 1, 0, [1], [1]).op(b"s", b"u")
+    write("dup_names.pt", torch_zip([("data.pkl", dup.stop(), 0), ("data/0", bytes(4), 0)]), "3",
+          "two leaves of one name", 'keys "a.b" and a["b"]: both leaves are named a.b', reader="cmd")
+    write("metadata_name.pt", state_dict([("__metadata__", x)], [("0", bytes(4))]), "3",
+          "a tensor named like safetensors' metadata", "a tensor named __metadata__", reader="cmd")
+    write("traversal_names.pt", state_dict([("../../x", x), ("/etc/x", x)], [("0", bytes(4))]), "3",
+          "npz member names outside the archive", "tensors named ../../x and /etc/x", reader="cmd")
+
+
+def json_cases():
+    deep = 9990
+    doc = ('{"tensors": [{"name": "x", "dtype": "F32", "shape": [1], "data": [1.0]}], "values": {"a": '
+           + "[" * deep + "1" + "]" * deep + "}}")
+    write("json_deep.json", doc.encode(), "2", "JSON nested deep", f"a JSON input whose values nest {deep} levels deep", reader="cmd")
+    doc = '{"tensors": [{"name": "x", "dtype": "U8", "shape": [2], "data": [300, -1]}]}'
+    write("json_int_range.json", doc.encode(), "3", "JSON integers out of their dtype's range",
+          "a U8 tensor of 300 and -1", reader="cmd")
+
+
+def safetensors_deep():
+    deep = 1_000_000
+    hdr = ('{"__metadata__": {"a": ' + "[" * deep + "]" * deep + '}, "x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}').encode()
+    hdr += b" " * (-len(hdr) % 8)
+    write("st_metadata_deep.safetensors", struct.pack("<Q", len(hdr)) + hdr + bytes(4), "2", "safetensors metadata nested deep",
+          f"__metadata__ nested {deep} levels deep", reader="cmd")
+
+
+def npz_cases():
+    # numpy.savez_compressed layout: members NAME.npy, deflated.
+    def npy(shape, n):
+        dict_ = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % "".join(f"{d}, " for d in shape).rstrip(" ")
+        head = 10 + len(dict_) + 1
+        dict_ += " " * (-head % 64) + "\n"
+        return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(dict_)) + dict_.encode()
+    n = GIB // 4
+    header = npy([n], n)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    parts, crc = [c.compress(header)], zlib.crc32(header)
+    chunk = bytes(1 << 20)
+    for _ in range(GIB >> 20):
+        parts.append(c.compress(chunk))
+        crc = zlib.crc32(chunk, crc)
+    parts.append(c.flush())
+    blob = b"".join(parts)
+    z = Zip()
+    z.entry("w.npy", z.local("w.npy", blob, method=8, size=len(header) + GIB, crc=crc))
+    write("npz_bomb.npz", z.bytes(), "2", "npz members inflated when opened",
+          "an npz whose one member inflates to 1 GiB (1 MiB in the file)", reader="cmd")
+    z = Zip()
+    member = npy([4], 4) + bytes(16)
+    loc = z.local("a.npy", member)
+    z.entry("a.npy", loc)
+    z.entry("b.npy", loc)
+    write("npz_overlap.npz", z.bytes(), "2", "overlapping npz members", "two members sharing their bytes", reader="cmd")
+
+
 def main():
     os.makedirs(out_dir, exist_ok=True)
     for f in os.listdir(out_dir):
-        if f.endswith((".pt", ".pt.gz")):
+        if f.endswith((".pt", ".gz", ".json", ".npz", ".safetensors")) and f not in ("cases.json", "torch.json"):
             os.remove(os.path.join(out_dir, f))
     key_laughs()
     key_deep_memo()
@@ -402,6 +520,12 @@ def main():
     zip_bomb_storage()
     zip_bomb_pickle()
     expand_views()
+    expand_layers()
+    run_steps()
+    names()
+    json_cases()
+    safetensors_deep()
+    npz_cases()
     with open(os.path.join(out_dir, "cases.json"), "w") as f:
         json.dump(cases, f, indent=1, sort_keys=True)
         f.write("\n")
