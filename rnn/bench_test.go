@@ -139,3 +139,47 @@ func BenchmarkStep(b *testing.B) {
 		b.Fatalf("%v allocations per Step", a)
 	}
 }
+
+// BenchmarkStreamStep runs the char-level model of scripts/bench_charlstm.sh,
+// Embedding(65, 64) -> LSTM(64, 512, num_layers=2) -> Linear(512, 65), one token per
+// step through a Stream, as greedy generation does (random weights: the time does not
+// depend on them). It allocates nothing.
+func BenchmarkStreamStep(b *testing.B) {
+	const V, E, H = 65, 64, 512
+	rng := rand.New(rand.NewPCG(1, 1))
+	emb, err := NewEmbedding(EmbeddingConfig{NumEmbeddings: V, EmbeddingDim: E}, map[string][]float32{"weight": randomTensor[float32](rng, V, E).Data})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := Config{Mode: LSTM, InputSize: E, HiddenSize: H, NumLayers: 2, Bias: true}
+	lstm, err := New(c, randomParams[float32](c, rng))
+	if err != nil {
+		b.Fatal(err)
+	}
+	head, err := NewLinear(LinearConfig{InFeatures: H, OutFeatures: V, Bias: true},
+		map[string][]float32{"weight": randomTensor[float32](rng, V, H).Data, "bias": randomTensor[float32](rng, V).Data})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seq, err := NewSequential[float32](emb, lstm, head)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := seq.NewStream(1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	id := &Tensor[int64]{Data: []int64{3}, Shape: []int{1}}
+	if _, err := st.StepIndices(id); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := st.StepIndices(id); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if a := testing.AllocsPerRun(10, func() { st.StepIndices(id) }); a != 0 {
+		b.Fatalf("%v allocations per step", a)
+	}
+}

@@ -24,6 +24,9 @@ type workspace[T Float] struct {
 	sc        [2]scratch[T] // per direction
 	zeros     []T           // read-only zeros for a missing h0
 	split     stepSplit[T]  // the helpers of a call whose steps are split
+	// kept, when not nil, holds helpers that outlive a call: a State's, so that its
+	// steps start no goroutine and allocate nothing.
+	kept *stepSplit[T]
 }
 
 // scratch holds the buffers of one direction's time loop.
@@ -177,9 +180,15 @@ func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar bool)
 	// at once already keep two cores busy.
 	var split *stepSplit[T]
 	if parts := splitParts(&m.layers[0][0].whh); parts > 1 && nb == N && !dirPar {
-		split = &ws.split
-		split.start(parts)
-		defer split.stop()
+		switch split = ws.kept; {
+		case split == nil:
+			split = &ws.split
+			split.start(parts)
+			defer split.stop()
+		case len(split.helpers)+1 != parts:
+			split.stop()
+			split.start(parts)
+		}
 	}
 	for d := 0; d < D; d++ {
 		ws.sc[d].split = split

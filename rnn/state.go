@@ -3,6 +3,7 @@ package rnn
 import (
 	"errors"
 	"fmt"
+	"runtime"
 )
 
 // ErrNotStreamable is the error, wrapped with the reason, of a model that cannot be run a
@@ -44,7 +45,16 @@ func (m *Model[T]) NewState(n int) (*State[T], error) {
 	if c.Mode == LSTM {
 		s.c = newTensor[T](c.NumLayers, n, c.HiddenSize)
 	}
+	s.keepHelpers()
 	return s, nil
+}
+
+// keepHelpers gives the State's steps helper goroutines of their own, kept from step to
+// step, for the steps whose products are split over the cores (see stepSplit); they end
+// when the State is no longer used.
+func (s *State[T]) keepHelpers() {
+	s.ws.kept = new(stepSplit[T])
+	runtime.AddCleanup(s, func(sp *stepSplit[T]) { sp.stop() }, s.ws.kept)
 }
 
 // NewState returns the zero state of the cell for batches of n: h and, for LSTMCell, c
@@ -61,6 +71,7 @@ func (c *Cell[T]) NewState(n int) (*State[T], error) {
 	if c.cfg.Mode == LSTM {
 		s.c = newTensor[T](n, H)
 	}
+	s.keepHelpers()
 	return s, nil
 }
 

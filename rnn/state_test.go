@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sliceSteps returns steps [t0, t1) of x, a Forward input in c's layout (batched or not).
@@ -325,5 +327,64 @@ func TestCellErrors(t *testing.T) {
 	got := fmt.Sprint(lc.Params())
 	if want := "[{weight_ih [16 3]} {weight_hh [16 4]} {bias_ih [16]} {bias_hh [16]}]"; got != want {
 		t.Errorf("Params() = %s, want %s", got, want)
+	}
+}
+
+// TestStepAllocationsSplit checks that the steps of a State whose products are split
+// over the cores (W_hh beyond splitMinBytes, GOMAXPROCS 2) allocate nothing either: the
+// State keeps its helper goroutines from step to step, and they end with the State.
+// (testing.AllocsPerRun runs at GOMAXPROCS 1, where nothing is split.)
+func TestStepAllocationsSplit(t *testing.T) {
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	goroutines := runtime.NumGoroutine()
+	defer func() {
+		// The helpers end once the State is unreachable.
+		for i := 0; i < 100 && runtime.NumGoroutine() > goroutines; i++ {
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > goroutines {
+			t.Errorf("%d goroutines after the State is gone, %d before it", n, goroutines)
+		}
+	}()
+	c := Config{Mode: GRU, InputSize: 8, HiddenSize: 320, NumLayers: 1, Bias: true}
+	m, err := New(c, randomParams[float32](c, rand.New(rand.NewPCG(41, 42))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parts := splitParts(&m.layers[0][0].whh); parts < 2 {
+		t.Fatalf("W_hh of %d bytes is not split", 4*len(m.layers[0][0].whh.data))
+	}
+	s, err := m.NewState(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randomTensor[float32](rand.New(rand.NewPCG(43, 44)), 1, 1, 8)
+	if _, err := s.Step(x); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const steps = 2000
+	for range steps {
+		s.Step(x)
+	}
+	runtime.ReadMemStats(&after)
+	// The steps allocate nothing; a helper that goes to sleep on its condition variable
+	// between products may have the runtime allocate a waiter record, now and then (a
+	// few times in thousands of steps), which a count over all goroutines includes.
+	if n := after.Mallocs - before.Mallocs; n > steps/100 {
+		t.Errorf("%d allocations in %d split steps", n, steps)
+	}
+	// And the split steps give Forward's results.
+	full := randomTensor[float32](rand.New(rand.NewPCG(45, 46)), 9, 1, 8)
+	want, _ := m.Forward(full, nil, nil)
+	s.Reset()
+	for t0 := 0; t0 < 9; t0++ {
+		y, _ := s.Step(sliceSteps(c, full, t0, t0+1))
+		if !slices.Equal(y.Data, want.Output.Data[t0*320:(t0+1)*320]) {
+			t.Fatalf("split step %d differs from Forward", t0)
+		}
 	}
 }
