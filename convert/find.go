@@ -392,21 +392,11 @@ func inferCell(c *candidate, opts Options) (rnn.Config, error) {
 		return cfg, errors.New("a cell takes one step of (batch, features): it has no batch_first")
 	}
 	if o := c.module; o != nil {
-		ints := map[string]*int{"input_size": &cfg.InputSize, "hidden_size": &cfg.HiddenSize}
-		for name, dst := range ints {
-			v, _ := o.Attr(name)
-			n, ok := v.(int64)
-			if !ok {
-				return cfg, fmt.Errorf("pickled %s module: %s is %T, not an int", o.Name, name, v)
-			}
-			*dst = int(n)
+		a := attrReader{o: o}
+		cfg.InputSize, cfg.HiddenSize, cfg.Bias = a.int("input_size"), a.int("hidden_size"), a.bool("bias")
+		if a.err != nil {
+			return cfg, fmt.Errorf("pickled %s module: %w", o.Name, a.err)
 		}
-		v, _ := o.Attr("bias")
-		b, ok := v.(bool)
-		if !ok {
-			return cfg, fmt.Errorf("pickled %s module: bias is %T, not a bool", o.Name, v)
-		}
-		cfg.Bias = b
 		switch o.Name {
 		case "LSTMCell":
 			cfg.Mode = rnn.LSTM

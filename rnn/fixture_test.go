@@ -180,6 +180,34 @@ func convert[T Float](v []float64) []T {
 	return out
 }
 
+// fixtureParams returns the parameters of c (with the suffix trim cut from their names,
+// for a cell's) in T: gen.py's synth_params when the fixture gives their seed, else the
+// fixture's tensors, which must have Params()'s shapes.
+func fixtureParams[T Float](t *testing.T, f *fixture, c Config, trim string) map[string][]T {
+	t.Helper()
+	params := map[string][]T{}
+	if seed, ok := f.meta["param_seed"]; ok {
+		s, _ := strconv.ParseUint(seed, 10, 64)
+		e, _ := strconv.Atoi(f.meta["param_exp"])
+		for k, v := range synthParams(c, s, e) {
+			params[strings.TrimSuffix(k, trim)] = convert[T](v)
+		}
+		return params
+	}
+	for _, p := range c.Params() {
+		name := strings.TrimSuffix(p.Name, trim)
+		v, shape, ok := f.values(name)
+		if !ok {
+			t.Fatalf("fixture lacks %s", name)
+		}
+		if !slices.Equal(shape, p.Shape) {
+			t.Fatalf("%s: Params() shape %v, PyTorch's %v", name, p.Shape, shape)
+		}
+		params[name] = convert[T](v)
+	}
+	return params
+}
+
 // caseResult is the outcome of running one fixture.
 type caseResult struct {
 	maxAbs float64
@@ -199,25 +227,7 @@ func runFixture[T Float](t *testing.T, f *fixture, o *ops[T]) caseResult {
 	if !slices.Equal(names, f.params) {
 		t.Fatalf("Params() = %v, PyTorch's state_dict has %v", names, f.params)
 	}
-	params := map[string][]T{}
-	if seed, ok := f.meta["param_seed"]; ok {
-		s, _ := strconv.ParseUint(seed, 10, 64)
-		e, _ := strconv.Atoi(f.meta["param_exp"])
-		for k, v := range synthParams(f.cfg, s, e) {
-			params[k] = convert[T](v)
-		}
-	} else {
-		for _, p := range want {
-			v, shape, ok := f.values(p.Name)
-			if !ok {
-				t.Fatalf("fixture lacks %s", p.Name)
-			}
-			if !slices.Equal(shape, p.Shape) {
-				t.Fatalf("%s: Params() shape %v, PyTorch's %v", p.Name, p.Shape, shape)
-			}
-			params[p.Name] = convert[T](v)
-		}
-	}
+	params := fixtureParams[T](t, f, f.cfg, "")
 	m, err := New(f.cfg, params)
 	if err != nil {
 		t.Fatal(err)

@@ -297,6 +297,35 @@ func (lc layersCase[T]) step(st *Stream[T], x *Tensor[T], ids *Tensor[int64]) (*
 	return st.Step(x)
 }
 
+// eachKernelSet runs a case with every kernel set of its dtype (F32 or F64), a subtest
+// each, requires its error within limit, and keeps the worst result by dtype and kernel
+// set in worst.
+func eachKernelSet(t *testing.T, name, dtype string, limit float64, worst map[string]caseResult,
+	check32 func(*testing.T, *ops[float32]) caseResult, check64 func(*testing.T, *ops[float64]) caseResult) {
+	record := func(t *testing.T, opsName string, r caseResult) {
+		if r.maxAbs > limit {
+			t.Errorf("max abs error %.3g > %.0g at %s", r.maxAbs, limit, r.where)
+		}
+		k := dtype + " " + opsName
+		if w, ok := worst[k]; !ok || r.maxAbs >= w.maxAbs {
+			r.where = name + ": " + r.where
+			worst[k] = r
+		}
+	}
+	switch dtype {
+	case "F32":
+		for _, o := range allOps[float32]() {
+			t.Run(name+"/"+o.name, func(t *testing.T) { record(t, o.name, check32(t, o)) })
+		}
+	case "F64":
+		for _, o := range allOps[float64]() {
+			t.Run(name+"/"+o.name, func(t *testing.T) { record(t, o.name, check64(t, o)) })
+		}
+	default:
+		t.Fatalf("%s: dtype %q", name, dtype)
+	}
+}
+
 // TestLayersDifferential runs every case of testdata/rnn/layers with every kernel set and
 // compares with PyTorch within bound(); a case that can be streamed is also run through a
 // Stream in parts, which must give Forward's result to the bit.
@@ -315,31 +344,9 @@ func TestLayersDifferential(t *testing.T) {
 		}
 		name := strings.TrimSuffix(filepath.Base(path), ".safetensors")
 		width, _ := strconv.Atoi(f.meta["width"])
-		run := func(t *testing.T, opsName string, check func(t *testing.T) caseResult) {
-			r := check(t)
-			if b := bound(f.meta["dtype"], width); r.maxAbs > b {
-				t.Errorf("max abs error %.3g > %.0g at %s", r.maxAbs, b, r.where)
-			}
-			k := f.meta["dtype"] + " " + opsName
-			if w, ok := worst[k]; !ok || r.maxAbs >= w.maxAbs {
-				r.where = name + ": " + r.where
-				worst[k] = r
-			}
-		}
-		switch f.meta["dtype"] {
-		case "F32":
-			for _, o := range allOps[float32]() {
-				t.Run(name+"/"+o.name, func(t *testing.T) {
-					run(t, o.name, func(t *testing.T) caseResult { return checkLayersCase(t, f, o, seen) })
-				})
-			}
-		case "F64":
-			for _, o := range allOps[float64]() {
-				t.Run(name+"/"+o.name, func(t *testing.T) {
-					run(t, o.name, func(t *testing.T) caseResult { return checkLayersCase(t, f, o, seen) })
-				})
-			}
-		}
+		eachKernelSet(t, name, f.meta["dtype"], bound(f.meta["dtype"], width), worst,
+			func(t *testing.T, o *ops[float32]) caseResult { return checkLayersCase(t, f, o, seen) },
+			func(t *testing.T, o *ops[float64]) caseResult { return checkLayersCase(t, f, o, seen) })
 	}
 	var keys []string
 	for k := range worst {
@@ -404,26 +411,9 @@ func TestCellsDifferential(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := CellConfig{Mode: modes[d.Mode], InputSize: d.InputSize, HiddenSize: d.HiddenSize, Bias: d.Bias}
-		check := func(t *testing.T, opsName string, r caseResult) {
-			if b := bound(f.meta["dtype"], c.HiddenSize); r.maxAbs > b {
-				t.Errorf("max abs error %.3g > %.0g at %s", r.maxAbs, b, r.where)
-			}
-			k := f.meta["dtype"] + " " + opsName
-			if w, ok := worst[k]; !ok || r.maxAbs >= w.maxAbs {
-				r.where = name + ": " + r.where
-				worst[k] = r
-			}
-		}
-		switch f.meta["dtype"] {
-		case "F32":
-			for _, o := range allOps[float32]() {
-				t.Run(name+"/"+o.name, func(t *testing.T) { check(t, o.name, checkCellCase(t, f, c, o)) })
-			}
-		case "F64":
-			for _, o := range allOps[float64]() {
-				t.Run(name+"/"+o.name, func(t *testing.T) { check(t, o.name, checkCellCase(t, f, c, o)) })
-			}
-		}
+		eachKernelSet(t, name, f.meta["dtype"], bound(f.meta["dtype"], c.HiddenSize), worst,
+			func(t *testing.T, o *ops[float32]) caseResult { return checkCellCase(t, f, c, o) },
+			func(t *testing.T, o *ops[float64]) caseResult { return checkCellCase(t, f, c, o) })
 	}
 	for k, w := range worst {
 		t.Logf("%s kernels: worst max abs error %.3g (%s)", k, w.maxAbs, w.where)
@@ -431,22 +421,7 @@ func TestCellsDifferential(t *testing.T) {
 }
 
 func checkCellCase[T Float](t *testing.T, f *fixture, c CellConfig, o *ops[T]) caseResult {
-	params := map[string][]T{}
-	if seed, ok := f.meta["param_seed"]; ok {
-		s, _ := strconv.ParseUint(seed, 10, 64)
-		e, _ := strconv.Atoi(f.meta["param_exp"])
-		for k, v := range synthParams(c.model(), s, e) {
-			params[strings.TrimSuffix(k, "_l0")] = convert[T](v)
-		}
-	} else {
-		for _, p := range c.Params() {
-			v, shape, ok := f.values(p.Name)
-			if !ok || !slices.Equal(shape, p.Shape) {
-				t.Fatalf("%s: fixture shape %v, Params() %v", p.Name, shape, p.Shape)
-			}
-			params[p.Name] = convert[T](v)
-		}
-	}
+	params := fixtureParams[T](t, f, c.model(), "_l0")
 	if _, err := NewCell(c, params); err != nil {
 		t.Fatal(err)
 	}
@@ -555,19 +530,7 @@ func worse(a, b caseResult) caseResult {
 }
 
 func streamFixture[T Float](t *testing.T, f *fixture, o *ops[T]) caseResult {
-	params := map[string][]T{}
-	if seed, ok := f.meta["param_seed"]; ok {
-		s, _ := strconv.ParseUint(seed, 10, 64)
-		e, _ := strconv.Atoi(f.meta["param_exp"])
-		for k, v := range synthParams(f.cfg, s, e) {
-			params[k] = convert[T](v)
-		}
-	} else {
-		for _, p := range f.cfg.Params() {
-			v, _, _ := f.values(p.Name)
-			params[p.Name] = convert[T](v)
-		}
-	}
+	params := fixtureParams[T](t, f, f.cfg, "")
 	m := build(f.cfg, params, o)
 	tensor := func(name string) *Tensor[T] {
 		v, shape, ok := f.values(name)

@@ -131,8 +131,8 @@ def write_safetensors(path, tensors, metadata):
     blobs = []
     off = 0
     for name, arr in tensors.items():
-        b = np.ascontiguousarray(arr).tobytes()
-        dt = {np.dtype("<f4"): "F32", np.dtype("<f8"): "F64"}[arr.dtype]
+        b = arr.tobytes(order="C")  # not ascontiguousarray, which makes a 0-D array 1-D
+        dt = {np.dtype("<f4"): "F32", np.dtype("<f8"): "F64", np.dtype("<i8"): "I64"}[arr.dtype]
         header[name] = {"dtype": dt, "shape": list(arr.shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
         off += len(b)

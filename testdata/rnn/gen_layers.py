@@ -39,38 +39,15 @@ parameters stored are the ones it had before.
 """
 import json
 import os
-import struct
 import sys
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen import synth_params  # noqa: E402  the parameters of the large cases, which the Go test reproduces
+from gen import synth_params, write_safetensors  # noqa: E402  synth_params: the large cases' parameters, which the Go test reproduces
 
 TORCH_DTYPE = {"F32": torch.float32, "F64": torch.float64}
-ST_DTYPE = {np.dtype("<f4"): "F32", np.dtype("<f8"): "F64", np.dtype("<i8"): "I64"}
 ATEN_MODE = {"tanh": "RNN_TANH", "relu": "RNN_RELU", "lstm": "LSTM", "gru": "GRU"}
-
-
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": {k: str(v) for k, v in metadata.items()}}
-    blobs = []
-    off = 0
-    for name, arr in tensors.items():
-        b = arr.tobytes(order="C")  # not ascontiguousarray, which makes a 0-D array 1-D
-        header[name] = {"dtype": ST_DTYPE[arr.dtype], "shape": list(arr.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
 
 
 def np_of(t):
