@@ -38,7 +38,10 @@ compared as above, but for the torch.save check: an output written from an
 input of torch 2.x's layout (testdata/pickle/torch2/gen.py builds them by the
 rules of torch 2.x's torch/_tensor.py) must have that input's data.pkl and
 storage records, unless the input has lazy bits, which the writer applies to
-the storages it writes.
+the storages it writes. A whole module pickled by a script whose classes cannot be
+imported here (class Net in its __main__) is loaded with a stand-in nn.Module for
+each such class, which the pickle's state makes the module it was; its state_dict()
+is what the writer must have written.
 
 The last line printed is "N passed, M failed"; the exit status is 1 if any
 check failed.
@@ -155,6 +158,8 @@ class NestedParts:
 
 def rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata=None):
     t = torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks)
+    if metadata is not None:
+        USED.add("torch2")
     metadata = metadata or {}
     if metadata.get("conj"):
         t = t.conj()
@@ -192,13 +197,36 @@ TORCH2_REBUILD = {
 }
 
 
+# What the last torch2_load used: "torch2" (a rebuild function or dtype of torch 2.x),
+# "stub" (a module class of the script that pickled it, which cannot be imported here).
+USED = set()
+STUBS = {}
+
+
+def stub_module(name):
+    """A stand-in for an nn.Module subclass defined in the __main__ of the script that
+    pickled it: an nn.Module whose state the pickle restores, so state_dict() works."""
+    if name not in STUBS:
+        STUBS[name] = type(name, (torch.nn.Module,), {"__module__": "__main__"})
+    return STUBS[name]
+
+
 class Torch2Unpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if module == "torch._utils" and name in TORCH2_REBUILD:
+            if name != "_rebuild_tensor_v2":  # which torch 1.13 has, but for the lazy bits
+                USED.add("torch2")
             return TORCH2_REBUILD[name]
         if module == "torch" and name in NEW_DTYPES:
+            USED.add("torch2")
             return NewDType(name)
-        return super().find_class(module, name)
+        try:
+            return super().find_class(module, name)
+        except AttributeError:
+            if module != "__main__":
+                raise
+            USED.add("stub")
+            return stub_module(name)
 
 
 TORCH2 = types.SimpleNamespace(Unpickler=Torch2Unpickler, load=pickle.load, __name__="torch2_rebuild")
@@ -214,15 +242,18 @@ def torch2_load(path_or_buf):
 
 
 def load_any(path_or_bytes):
-    """(object, how) loaded with torch 1.13, natively or through torch 2.x's rebuild
-    functions."""
+    """(object, how) loaded with torch 1.13: natively ("torch"), through torch 2.x's
+    rebuild functions ("torch2"), or with stand-ins for the module classes of the
+    script that pickled it ("stub")."""
     src = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes
     try:
         return torch.load(src, map_location="cpu", weights_only=False), "torch"
     except Exception:  # torch 1.13 cannot rebuild it
         if isinstance(src, io.BytesIO):
             src.seek(0)
-        return torch2_load(src), "torch2"
+        USED.clear()
+        obj = torch2_load(src)
+        return obj, "torch2" if "torch2" in USED else "stub"
 
 
 def has_lazy_bits(obj):
@@ -533,6 +564,8 @@ def check(entry, manifests, notes):
         Comparer().compare("", want, ours)
         if how == "torch2" or src_how == "torch2":
             notes.setdefault("loaded with torch 2.x's rebuild functions", []).append(base)
+        if src_how == "stub":
+            notes.setdefault("loaded with stand-ins for the module classes of the script that pickled them", []).append(base)
         if src_how == "torch2" and not has_lazy_bits(loaded):
             # The input is laid out by torch 2.x's rules: the writer must write it so.
             with open(src, "rb") as f:
