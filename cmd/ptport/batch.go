@@ -58,8 +58,9 @@ would be the same file (a.pt beside a.pth) all fail, so that none is lost.
 
 Exit status: 0 when every input is ok or skipped, or when the failed ones are within
 --allow-failed (every failed input, N of them, or P% of the inputs); 1 when more failed,
-or the batch was interrupted; 2 for bad usage and for errors that are not an input's (an
-unreadable folder, a report or an output folder that cannot be written).
+when an output could not be written (no space, no permission: --allow-failed excuses
+inputs, not outputs), or when the batch was interrupted; 2 for bad usage and for errors
+that are not an input's (an unreadable folder, a report that cannot be written).
 
 Outputs are written to temporary files and renamed into place when complete: after a
 crash or kill -9 no partial output exists under its final name. The next run of the

@@ -351,6 +351,14 @@ func TestConvertSelectShard(t *testing.T) {
 			t.Errorf("%v: exit %d %s", cmd, code, errs)
 		}
 	}
+	// a sharded recurrent model checks as a whole, by its index
+	rnnOut := filepath.Join(dir, "rnn", "model.safetensors")
+	if code, _, errs := runCLI(t, "convert", fixtures+"lstm_proj_bi.pt", "-o", rnnOut, "--max-shard-size", "300B"); code != 0 {
+		t.Fatal(errs)
+	}
+	if code, out, errs := runCLI(t, "check", rnnOut+".index.json", fixtures+"lstm_proj_bi.ref.pt"); code != 0 || !strings.Contains(out, "PASS") {
+		t.Errorf("check of a sharded model: exit %d\n%s%s", code, out, errs)
+	}
 	// inspect lists a lone shard, saying what it is
 	code, stdout, _ = runCLI(t, "inspect", res.Files[0])
 	if code != 0 || !strings.Contains(stdout, "shard 1 of") {

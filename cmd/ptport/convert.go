@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -34,7 +35,7 @@ func convertCmd() *cobra.Command {
 OUT, in the format OUT's extension names (or --to). Non-tensor values such as epoch are
 kept as JSON: in safetensors' __metadata__ under "ptport.values", in an npz as the
 string array "__metadata__", in JSON under "values". The output appears whole or not at
-all: Ctrl-C or SIGTERM stops the conversion and leaves nothing behind, and temporaries
+all (its folder is created if need be): Ctrl-C or SIGTERM stops the conversion and leaves nothing behind, and temporaries
 of a convert that was killed are removed by the next ptport writing to that folder.
 
 IN may be a sharded checkpoint's index (model.safetensors.index.json,
@@ -106,6 +107,9 @@ With --json: {"input", "output", "format", "files", "tensors", "values", "bytes"
 				}
 				res.Files = []string{stdio}
 			} else {
+				if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+					return inFile(out, err)
+				}
 				m := newMeter(cmd.ErrOrStderr(), "converting "+escape(filepath.Base(cp.Path)), convert.TotalBytes(cp), 0)
 				res.Files, err = convert.ExportFiles(ctx, out, format, cp, convert.ExportOptions{MaxShardSize: shardSize, Progress: m.set})
 				m.stop()
