@@ -223,10 +223,7 @@ func outputFormat(out, to string) (convert.Format, error) {
 
 // formatList lists the output formats: "safetensors, npz, json or pt".
 func formatList() string {
-	names := make([]string, len(convert.Formats))
-	for i, f := range convert.Formats {
-		names[i] = string(f)
-	}
+	names := formatNames()
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
