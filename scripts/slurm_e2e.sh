@@ -346,22 +346,29 @@ save_report() { # shard: keep the report of the attempt that just ended
 	[ -e "$r" ] && cp "$r" "$attempts/$1.$(date +%s%N).jsonl"
 	return 0
 }
-stop_mid_write() { # shard how: once the task has written an output and writes more
-	local task=${job}_$1 t i
+stop_mid_write() { # shard how: once the task has written an output, while it writes another
+	local task=${job}_$1 t= i
 	for i in $(seq 3000); do
 		watch_outputs
-		if [ "$(state "$task")" = RUNNING ] && t=$(temp_of "$1") && [ -n "$t" ] && [ "$(outputs_of "$1")" -gt 0 ]; then
+		if [ "$(state "$task")" = RUNNING ] && [ "$(outputs_of "$1")" -gt 0 ]; then
 			break
 		fi
 		case $(state "$task") in COMPLETED | FAILED | CANCELLED) fail "task $task ended before it could be stopped mid-write" ;; esac
 		sleep 0.05
 	done
-	[ -n "$t" ] || fail "task $task never ran"
 	local pids p
 	pids=$(scontrol listpids "$(squeue -h -j "$task" -o %A)" | awk 'NR > 1 {print $1}' | while read -r p; do
 		[ "$(cat /proc/"$p"/comm 2>/dev/null)" = ptport ] && echo "$p"
 	done || true)
 	[ -n "$pids" ] || fail "task $task runs no ptport"
+	# a temporary just begun: its input has most of its 64 MiB still to write
+	for i in $(seq 2000); do
+		t=$(temp_of "$1")
+		[ -n "$t" ] && [ "$(stat -c %s "$t" 2>/dev/null || echo 0)" -lt $((24 << 20)) ] && break
+		t=
+		sleep 0.005
+	done
+	[ -n "$t" ] || fail "task $task wrote no temporary to stop it in"
 	case $2 in
 	kill) # as the OOM killer would: SIGKILL to the task's ptport (Slurm's own
 		# "scancel --signal=KILL" ends a job with SIGTERM first)
