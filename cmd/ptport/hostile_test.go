@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -190,23 +192,6 @@ func runChild(t *testing.T, args ...string) (code int, stdout, stderr string, el
 		rss, _ = strconv.ParseInt(string(b), 10, 64)
 	}
 	return code, out.String(), errb.String(), elapsed, rss
-}
-
-// peakRSS is the process's peak resident set size (VmHWM), or -1.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return -1
 }
 
 // TestOutputTargets: -o never replaces what is not a regular file, an existing output
