@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -388,10 +391,15 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
-// bigCheckpoint writes a .pt of one float32 tensor of n elements, by ptport's writer.
+// bigCheckpoint writes a .pt of one float32 tensor of n elements, by ptport's writer:
+// values of many digits, which take a while to write as JSON.
 func bigCheckpoint(t *testing.T, path string, n int) {
 	t.Helper()
-	x, err := pickle.NewTensor(pickle.F32, []int{n}, make([]byte, 4*n))
+	data := make([]byte, 4*n)
+	for i := range n {
+		binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(float32(i)*1.2345678+0.1))
+	}
+	x, err := pickle.NewTensor(pickle.F32, []int{n}, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -549,7 +557,10 @@ func TestMeterOnTerminal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("script(1) is needed: %v", err)
 	}
-	root := zoo(t, 1500, "lstm_proj_bi.pt") // to JSON, one worker: over a second
+	root := t.TempDir()
+	for i := range 3 { // 16 MiB each, to JSON by one worker: seconds
+		bigCheckpoint(t, filepath.Join(root, fmt.Sprintf("m%d.pt", i)), 4<<20)
+	}
 	out := t.TempDir()
 	bin, _ := filepath.Abs(os.Args[0])
 	line := "stty cols 50 rows 20; PTPORT_MAIN=1 " + bin + " batch " + root + " -o " + out + " --jobs 1 --no-sync --to json"
