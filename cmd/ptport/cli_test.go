@@ -558,7 +558,7 @@ func TestMeterOnTerminal(t *testing.T) {
 		t.Fatalf("script(1) is needed: %v", err)
 	}
 	root := t.TempDir()
-	for i := range 3 { // 16 MiB each, to JSON by one worker: seconds
+	for i := range 6 { // 16 MiB each, to JSON by one worker: seconds
 		bigCheckpoint(t, filepath.Join(root, fmt.Sprintf("m%d.pt", i)), 4<<20)
 	}
 	out := t.TempDir()
