@@ -5,10 +5,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/internal/fixture"
+	"github.com/ptport/ptport/convert/internal/fuzzcheck"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -35,17 +37,28 @@ func FuzzCheckpoint(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	// The hostile files of every format, those small enough to fuzz.
+	hostile, _ := filepath.Glob("../testdata/hostile/*.*")
+	for _, name := range hostile {
+		if b, err := os.ReadFile(name); err == nil && len(b) < 64<<10 && !strings.HasSuffix(name, ".gz") && !strings.HasSuffix(name, ".py") {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		cp, err := convert.NewCheckpoint("fuzz", bytes.NewReader(b), int64(len(b)), &pickle.Options{AllowObjects: true})
-		if err != nil {
-			return
-		}
-		defer cp.Close()
-		for _, l := range cp.Leaves {
-			if tn, ok := l.Value.(*pickle.Tensor); ok && tn.NumBytes() < 1<<24 {
-				tn.Bytes()
+		// The readers' budgets (the pickle's 32 MiB + 160 × its size, the bytes read
+		// from tensors within max(64 × the file's size, 16 MiB)) and Load's copies.
+		fuzzcheck.Budget(t, 160<<20+512*uint64(len(b)), func() {
+			cp, err := convert.NewCheckpoint("fuzz", bytes.NewReader(b), int64(len(b)), &pickle.Options{AllowObjects: true})
+			if err != nil {
+				return
 			}
-		}
-		convert.Load(cp, convert.Options{})
+			defer cp.Close()
+			for _, l := range cp.Leaves {
+				if tn, ok := l.Value.(*pickle.Tensor); ok && tn.NumBytes() < 1<<24 {
+					tn.Bytes()
+				}
+			}
+			convert.Load(cp, convert.Options{})
+		})
 	})
 }

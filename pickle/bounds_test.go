@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/big"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -379,8 +380,14 @@ func TestZipBudgets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The whole storage, streamed.
+	// The whole storage, streamed (64 MiB from a small file: past the default limit of
+	// the bytes read, which ExpandLimit lifts).
+	unlimited := &Options{ExpandLimit: -1}
 	f, _ = load(t, rawZip(t, storedRecord("data.pkl", tensor([]int64{n}, []int64{1})), store), nil)
+	if _, err := f.Root.(*Tensor).WriteTo(io.Discard); err == nil {
+		t.Errorf("64 MiB read from a deflated record of 64 KiB: no error")
+	}
+	f, _ = load(t, rawZip(t, storedRecord("data.pkl", tensor([]int64{n}, []int64{1})), store), unlimited)
 	err = measure("a deflated storage of 64 MiB, streamed", 8<<20, func() error {
 		_, err := f.Root.(*Tensor).WriteTo(io.Discard)
 		return err
@@ -389,7 +396,7 @@ func TestZipBudgets(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A transposed view reads backwards: the inflation is bounded.
-	f, _ = load(t, rawZip(t, storedRecord("data.pkl", tensor([]int64{4096, 4096}, []int64{1, 4096})), store), nil)
+	f, _ = load(t, rawZip(t, storedRecord("data.pkl", tensor([]int64{4096, 4096}, []int64{1, 4096})), store), unlimited)
 	err = measure("a transposed view of a deflated storage", 16<<20, func() error {
 		_, err := f.Root.(*Tensor).WriteTo(io.Discard)
 		return err
@@ -432,28 +439,7 @@ func TestZipBudgets(t *testing.T) {
 }
 
 func TestZipOverlaps(t *testing.T) {
-	pkl := newPK(2).op(opEMPTYDICT, opMARK).str("a").tensorV2("FloatStorage", "0", 6, 0, []int64{6}, []int64{1}).
-		str("b").tensorV2("FloatStorage", "1", 6, 0, []int64{6}, []int64{1}).op(opSETITEMS).stop()
-	z := rawZip(t, storedRecord("data.pkl", pkl), storedRecord("data/0", seq(6, 4)), storedRecord("data/1", seq(6, 4)))
-	if _, err := load(t, z, nil); err != nil {
-		t.Fatal(err)
-	}
-	// Point data/1's directory entry at data/0's local header.
-	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var first int64
-	for _, f := range zr.File {
-		if f.Name == "archive/data/0" {
-			first, _ = f.DataOffset()
-			first -= 30 + int64(len(f.Name))
-		}
-	}
-	cd := bytes.Index(z, []byte("PK\x01\x02"))
-	i := cd + bytes.Index(z[cd:], []byte("archive/data/1")) - 46
-	binary.LittleEndian.PutUint32(z[i+42:], uint32(first))
-	_, err = load(t, z, nil)
+	_, err := load(t, overlappingZip(t), nil)
 	var fe *FormatError
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "overlapping records") {
 		t.Errorf("two records sharing their bytes: error %v", err)
@@ -496,18 +482,95 @@ func TestExpansionPerFile(t *testing.T) {
 	if n, err := read(&Options{ExpandLimit: 10 << 20}); n != 5 || !errors.As(err, &le) || le.Max != 10<<20 {
 		t.Errorf("ExpandLimit 10 MiB: %d views, %v", n, err)
 	}
-	// Views that do not expand their storage are not counted.
+	// Views of one storage read many times count each time: 1000 views of a storage
+	// of 64 KiB, 64 MiB in all, from a file of 100 KB.
 	p = newPK(2).op(opEMPTYLIST, opMARK)
-	for i := 0; i < 100; i++ {
-		p.tensorV2("FloatStorage", "0", 6, 0, []int64{3, 2}, []int64{1, 3})
+	for i := 0; i < 1000; i++ {
+		p.tensorV2("FloatStorage", "0", 1<<14, 0, []int64{128, 128}, []int64{1, 128})
+		if i%100 == 99 {
+			p.op(opAPPENDS, opMARK)
+		}
 	}
-	f, err := load(t, dataPkl(t, p.op(opAPPENDS).stop()), &Options{ExpandLimit: 1})
+	data = zipFile(t, "archive/", record{name: "data.pkl", data: p.op(opAPPENDS).stop()}, record{name: "data/0", data: make([]byte, 1<<16)})
+	n, err = read(nil)
+	if !errors.As(err, &le) || n != 256 {
+		t.Errorf("1000 views of 64 KiB: %d read, then %v; want 256 (16 MiB) and a *LimitError", n, err)
+	}
+	if n, err := read(&Options{ExpandLimit: -1}); n != 1000 || err != nil {
+		t.Errorf("1000 views of 64 KiB without a limit: %d read, %v", n, err)
+	}
+}
+
+// hostilePickles are small pickles of the hostile classes the reader bounds, seeds of
+// FuzzUnpickle.
+func hostilePickles() map[string][]byte {
+	long4 := append(newPK(2).op(opLONG4, 0, 0x10, 0, 0).b, bytes.Repeat([]byte{1}, 4096)...)
+	return map[string][]byte{
+		"key-laughs":    laughsKey(60),
+		"deep-memo":     nestedSegments(3, 600),
+		"long4":         append(long4, opSTOP),
+		"key-reuse":     keyReuse(4096, 64),
+		"stack-globals": stackGlobals(64, 4000),
+	}
+}
+
+// hostileCheckpoints are small checkpoints of the hostile classes the reader bounds,
+// seeds of FuzzOpen (testdata/hostile holds them at full size).
+func hostileCheckpoints(t testing.TB) map[string][]byte {
+	plain := func(p *pk) *pk {
+		return p.op(opMARK).str("0").str("cpu").global("torch", "FloatStorage").op(opTUPLE)
+	}
+	views := newPK(2).op(opEMPTYLIST, opMARK)
+	for i := 0; i < 20; i++ {
+		views.tensorV2("FloatStorage", "0", 1, 0, []int64{1 << 18}, []int64{0})
+	}
+	refs := newPK(2).op(opEMPTYLIST).global("torch.nn.modules.linear", "Linear").op(opEMPTYTUPLE, opNEWOBJ, opEMPTYDICT, opMARK)
+	for i := 0; i < 1000; i++ {
+		refs.str("a" + strconv.Itoa(i)).int(int64(i))
+	}
+	refs.str("_parameters").orderedDict().str("weight").tensorV2("FloatStorage", "0", 1, 0, []int64{1}, []int64{1}).op(opSETITEM, opSETITEMS, opBUILD)
+	refs.op(opBINPUT, 0, opAPPEND, opMARK)
+	for i := 1; i < 1000; i++ {
+		refs.op(opBINGET, 0)
+	}
+	longKey := newPK(2).op(opEMPTYDICT).str(strings.Repeat("k", 64<<10)).op(opEMPTYLIST, opMARK)
+	for i := 0; i < 1000; i++ {
+		longKey.int(0)
+	}
+	bomb := append(newPK(2).op(opMARK).b, bytes.Repeat([]byte{opNONE}, 1<<20)...)
+	return map[string][]byte{
+		"key-laughs":       dataPkl(t, laughsKey(60)),
+		"deep-memo":        dataPkl(t, nestedSegments(3, 600)),
+		"long4":            dataPkl(t, hostilePickles()["long4"]),
+		"zip-overlap":      overlappingZip(t),
+		"deflated-storage": rawZip(t, storedRecord("data.pkl", newPK(2).tensorV2("FloatStorage", "0", 1<<18, 0, []int64{1}, []int64{1}).stop()), deflatedRecord(t, "data/0", make([]byte, 1<<20))),
+		"deflated-pickle":  rawZip(t, deflatedRecord(t, "data.pkl", append(bomb, opLIST, opSTOP))),
+		"expand-views":     dataPkl(t, views.op(opAPPENDS).stop()),
+		"tar-headers":      tarHeaders(t, 1000, plain),
+		"module-refs":      dataPkl(t, refs.op(opAPPENDS).stop()),
+		"long-key":         dataPkl(t, longKey.op(opAPPENDS, opSETITEM).stop()),
+	}
+}
+
+// overlappingZip is a zip checkpoint whose two storage records share their bytes.
+func overlappingZip(t testing.TB) []byte {
+	pkl := newPK(2).op(opEMPTYDICT, opMARK).str("a").tensorV2("FloatStorage", "0", 6, 0, []int64{6}, []int64{1}).
+		str("b").tensorV2("FloatStorage", "1", 6, 0, []int64{6}, []int64{1}).op(opSETITEMS).stop()
+	z := rawZip(t, storedRecord("data.pkl", pkl), storedRecord("data/0", seq(6, 4)), storedRecord("data/1", seq(6, 4)))
+	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range f.Root.(List) {
-		if _, err := v.(*Tensor).Bytes(); err != nil {
-			t.Fatalf("a transposed view: %v", err)
+	var first int64
+	for _, f := range zr.File {
+		if f.Name == "archive/data/0" {
+			first, _ = f.DataOffset()
+			first -= 30 + int64(len(f.Name))
 		}
 	}
+	// Point data/1's directory entry at data/0's local header.
+	cd := bytes.Index(z, []byte("PK\x01\x02"))
+	i := cd + bytes.Index(z[cd:], []byte("archive/data/1")) - 46
+	binary.LittleEndian.PutUint32(z[i+42:], uint32(first))
+	return z
 }

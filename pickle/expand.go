@@ -5,19 +5,20 @@ import (
 	"sync/atomic"
 )
 
-// expandFactor and expandFloor bound the bytes that the expanded views of a
-// file (views larger than their storage, with zero strides: torch's
-// expand) may materialise in all: by default max(expandFactor × the file's
-// size, expandFloor), counted over every read (Options.ExpandLimit sets
-// another limit). A tensor on a storage made by NewStorage or NewStorageAt
-// may materialise at most max(expandFactor × its storage's bytes,
-// expandFloor).
+// expandFactor and expandFloor bound the bytes that reading the tensors of a
+// file may materialise in all, over every read: by default max(expandFactor
+// × the file's size, expandFloor) (Options.ExpandLimit sets another limit).
+// Each read counts, so that neither expanded views (larger than their
+// storage, with zero strides: torch's expand) nor many views of one storage
+// make a small file produce much more than it holds. A tensor on a storage
+// made by NewStorage or NewStorageAt may materialise at most
+// max(expandFactor × its storage's bytes, expandFloor) a read.
 const (
 	expandFactor = 64
 	expandFloor  = 16 << 20
 )
 
-// expandBudget is what the expanded views of one file may still
+// expandBudget is what the reads of one file's tensors may still
 // materialise; the file's storages share it.
 type expandBudget struct {
 	file   string
@@ -38,12 +39,9 @@ func newExpandBudget(file string, size int64, opts Options) *expandBudget {
 // expand charges the materialising of a view of need bytes from storage s
 // of nb bytes, before the view is read.
 func (s *Storage) expand(need, nb int64) error {
-	if need <= nb {
-		return nil
-	}
 	b := s.expansion
 	if b == nil {
-		if limit := max(expandFactor*nb, expandFloor); need > limit {
+		if limit := max(expandFactor*nb, expandFloor); need > nb && need > limit {
 			return fmt.Errorf("pickle: tensor of %d bytes expands a storage of %d bytes; refusing to materialise more than %d bytes", need, nb, limit)
 		}
 		return nil
@@ -57,9 +55,13 @@ func (s *Storage) expand(need, nb int64) error {
 		if b.custom {
 			how = "as set"
 		}
+		what := "a view"
+		if need > nb {
+			what = "an expanded view"
+		}
 		return &LimitError{File: b.file, Where: fmt.Sprintf("storage %q", s.key), Limit: LimitExpansion, Need: need, Max: b.limit,
-			Msg: fmt.Sprintf("a view of %d bytes expands a storage of %d bytes; with the views read before, the file's expanded views would materialise %d bytes, more than their limit of %d bytes (%s)",
-				need, nb, spent, b.limit, how)}
+			Msg: fmt.Sprintf("reading %s of %d bytes (its storage holds %d) would take the bytes read from the file's tensors to %d, more than their limit of %d bytes (%s): expanded views, or views of one storage read many times",
+				what, need, nb, spent, b.limit, how)}
 	}
 	return nil
 }
@@ -77,7 +79,7 @@ type LimitError struct {
 
 // The limits of a LimitError.
 const (
-	// LimitExpansion is the bytes a file's expanded views may materialise
+	// LimitExpansion is the bytes reading a file's tensors may materialise
 	// in all (Options.ExpandLimit).
 	LimitExpansion = "expansion"
 )

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 )
 
 // seedCheckpoints returns small checkpoints of every format and shape of
@@ -28,7 +31,7 @@ func seedCheckpoints(t testing.TB) map[string][]byte {
 	mod := module(newPK(2), "torch.nn.modules.rnn", "RNN", func(p *pk) {
 		moduleState(p, func(p *pk) { param(p.str("weight_ih_l0"), 6) }, none, none)
 	})
-	return map[string][]byte{
+	seeds := map[string][]byte{
 		"zip":       zipFile(t, "archive/", recs...),
 		"zip-big":   zipFile(t, "m/", append(recs, record{name: "byteorder", data: []byte("big")})...),
 		"zip-flate": zipFile(t, "", record{name: "data.pkl", data: p, deflate: true}, record{name: "data/0", data: seq(6, 4), deflate: true}, record{name: "data/1", data: seq(4, 2)}),
@@ -38,6 +41,10 @@ func seedCheckpoints(t testing.TB) map[string][]byte {
 		"tar":       tarCheckpoint(t, seq(6, 4)),
 		"evil":      zipFile(t, "archive/", record{name: "data.pkl", data: newPK(2).global("os", "system").op(opMARK).str("id").op(opTUPLE, opREDUCE).stop()}),
 	}
+	for name, b := range hostileCheckpoints(t) {
+		seeds["hostile-"+name] = b
+	}
+	return seeds
 }
 
 // exercise reads everything a checkpoint holds, as a user would.
@@ -102,17 +109,40 @@ func FuzzOpen(f *testing.F) {
 		more, _ := filepath.Glob(filepath.Join("..", "testdata", "pickle", dir, "*.pt"))
 		names = append(names, more...)
 	}
-	for _, n := range names {
+	hostile, _ := filepath.Glob(filepath.Join("..", "testdata", "hostile", "*.pt"))
+	for _, n := range append(names, hostile...) {
 		if b, err := os.ReadFile(n); err == nil && len(b) < 64<<10 {
 			f.Add(b)
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, opts := range []Options{{}, {AllowObjects: true}, {Strict: true}} {
-			file, err := NewReader(bytes.NewReader(data), int64(len(data)), &opts)
-			exercise(t, file, err)
+			withinBudget(t, data, func() {
+				file, err := NewReader(bytes.NewReader(data), int64(len(data)), &opts)
+				exercise(t, file, err)
+			})
 		}
 	})
+}
+
+// withinBudget runs fn, which reads data, and fails t when it allocates more than
+// 128 MiB + 512 × len(data) (the pickle budget of 32 MiB + 160 × the file's size,
+// reads of the file's tensors within max(64 × its size, 16 MiB), what exercise reads
+// several times) or takes longer than 20 s: more is a hang.
+func withinBudget(t *testing.T, data []byte, fn func()) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	fn()
+	d := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if alloc, most := after.TotalAlloc-before.TotalAlloc, 128<<20+512*uint64(len(data)); alloc > most {
+		t.Fatalf("allocated %d bytes for %d bytes of input, more than %d", alloc, len(data), most)
+	}
+	if d > 20*time.Second {
+		t.Fatalf("took %v", d)
+	}
 }
 
 // fuzzStorages is the zip checkpoint whose storage records FuzzUnpickle's
@@ -139,15 +169,17 @@ func FuzzUnpickle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, allow := range []bool{false, true} {
 			r := fuzzReader(t, Options{AllowObjects: allow})
-			var file *File
-			v, _, err := r.readPickle(memSource(data), 0, int64(len(data)), "fuzz", r.zipPersistent("data/"))
-			if err == nil {
-				v, err = r.convert(v, "fuzz")
-			}
-			if err == nil {
-				file = &File{Root: v}
-			}
-			exercise(t, file, err)
+			withinBudget(t, data, func() {
+				var file *File
+				v, _, err := r.readPickle(memSource(data), 0, int64(len(data)), "fuzz", r.zipPersistent("data/"))
+				if err == nil {
+					v, err = r.convert(v, "fuzz")
+				}
+				if err == nil {
+					file = &File{Root: v}
+				}
+				exercise(t, file, err)
+			})
 		}
 	})
 }
@@ -157,7 +189,7 @@ func FuzzUnpickle(f *testing.F) {
 func seedPickles(t testing.TB) map[string][]byte {
 	out := map[string][]byte{}
 	for name, b := range seedCheckpoints(t) {
-		if name == "legacy" || name == "tar" || name == "zip-flate" {
+		if name == "legacy" || name == "tar" || name == "zip-flate" || strings.HasPrefix(name, "hostile-") {
 			continue
 		}
 		i := bytes.Index(b, []byte{opPROTO})
@@ -165,6 +197,9 @@ func seedPickles(t testing.TB) map[string][]byte {
 		if i >= 0 && j > i {
 			out[name] = b[i : j+1]
 		}
+	}
+	for name, b := range hostilePickles() {
+		out["hostile "+name] = b
 	}
 	out["protocol 0"] = []byte("(dp0\nS'a'\np1\n(lp2\nI1\naF2.5\naL12345678901234567890L\nasV\\u00e9\np3\nI01\ns.")
 	out["protocol 1"] = []byte("}q\x00(X\x01\x00\x00\x00aq\x01]q\x02(K\x01M\x00\x01J\xff\xff\xff\xffeU\x01bq\x03N\x88\x89\x87q\x04u.")

@@ -15,11 +15,11 @@ import (
 // The reading methods check the view against its storage and return an
 // error for an invalid one (negative sizes or strides, elements outside the
 // storage). They are safe for concurrent use. A view with zero strides
-// (torch's expand) may be larger than its storage; the expanded views of a
-// file may materialise max(64 × the file's size, 16 MiB) bytes in all, over
-// every read (Options.ExpandLimit), and a read past that is a *LimitError.
-// A tensor on a storage of NewStorage or NewStorageAt may materialise at
-// most max(64 × its storage's bytes, 16 MiB).
+// (torch's expand) may be larger than its storage. Reads of the tensors of a
+// file may materialise max(64 × the file's size, 16 MiB) bytes in all, every
+// read counted (Options.ExpandLimit), and a read past that is a
+// *LimitError; a tensor on a storage of NewStorage or NewStorageAt may
+// materialise at most max(64 × its storage's bytes, 16 MiB) a read.
 //
 // Conj and Neg are torch's lazy conjugate and negative bits (torch.Tensor.is_conj and
 // is_neg): the tensor's elements are its storage's elements conjugated (complex types

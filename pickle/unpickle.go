@@ -31,11 +31,13 @@ type Options struct {
 	// torch/_weights_only_unpickler.py), and refuses everything else.
 	// Strict and AllowObjects are exclusive.
 	Strict bool
-	// ExpandLimit bounds the bytes that the file's expanded views (views
-	// larger than their storage, with zero strides, as torch's expand
-	// makes them) may materialise in all, over every read: a read past it
-	// is a *LimitError. 0 means max(64 × the file's size, 16 MiB); a
-	// negative value means no limit.
+	// ExpandLimit bounds the bytes that reading the file's tensors may
+	// materialise in all, over every read (Tensor's reading methods, and
+	// Write copying its storages): a read past it is a *LimitError. It keeps
+	// expanded views (larger than their storage, with zero strides, as
+	// torch's expand makes them) and many views of one storage from making a
+	// small file produce much more than it holds. 0 means max(64 × the
+	// file's size, 16 MiB); a negative value means no limit.
 	ExpandLimit int64
 }
 

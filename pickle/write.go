@@ -160,6 +160,9 @@ func checkRecordName(name string) error {
 // copyStorageTo writes the n bytes of s to w through a buffer of at most
 // 1 MiB.
 func copyStorageTo(w io.Writer, s *Storage, n int64) error {
+	if err := s.expand(n, n); err != nil {
+		return err
+	}
 	buf := make([]byte, min(n, chunkSize))
 	for off := int64(0); off < n; {
 		m := int(min(n-off, int64(len(buf))))
@@ -284,8 +287,9 @@ func writeError(path *writePos, format string, args ...any) error {
 	return fmt.Errorf("pickle: write: %s: %s", path, fmt.Sprintf(format, args...))
 }
 
+// writePath is a path for messages: the parent's, then the key, cut after 256 bytes.
 func writePath(parent string, key any) string {
-	return join(parent, keyName(key))
+	return join(parent, string(appendKeyLimit(nil, key, 256, nil)))
 }
 
 func (p *pickler) dump(root any) error {

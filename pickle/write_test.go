@@ -1042,6 +1042,10 @@ func FuzzWriteRoundTrip(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	f.Add(func() []byte {
+		b, _ := os.ReadFile(filepath.Join("..", "testdata", "hostile", "attr_laughs.pt"))
+		return b
+	}())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := NewReader(bytes.NewReader(data), int64(len(data)), &Options{AllowObjects: true})
 		if err != nil {
@@ -1049,7 +1053,8 @@ func FuzzWriteRoundTrip(f *testing.F) {
 		}
 		defer r.Close()
 		var buf bytes.Buffer
-		if err := Write(&buf, r.Root, nil); err != nil {
+		withinBudget(t, data, func() { err = Write(&buf, r.Root, nil) })
+		if err != nil {
 			return // trees Write cannot express, or storages short of bytes
 		}
 		g, err := NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()), nil)

@@ -73,7 +73,7 @@ type hostileRun struct {
 
 var hostileRuns = map[string][]hostileRun{
 	"expand_layers.pt": {
-		{args: []string{"run", "FILE", "aux:input_1024.pt", "-o", "OUT/y.safetensors"}, code: 2, stderr: []string{"expanded views would materialise", "--expand-limit BYTES raises the limit"}},
+		{args: []string{"run", "FILE", "aux:input_1024.pt", "-o", "OUT/y.safetensors"}, code: 2, stderr: []string{"reading an expanded view of 4194304 bytes", "--expand-limit BYTES raises the limit"}},
 		{args: []string{"convert", "FILE", "-o", "OUT/x.safetensors"}, code: 2, stderr: []string{"limit of 16777216 bytes", "--expand-limit"}},
 	},
 	"expand_views.pt": {{args: []string{"convert", "FILE", "-o", "OUT/x.npz"}, code: 2, stderr: []string{"--expand-limit"}}},

@@ -15,7 +15,7 @@ import (
 	"github.com/ptport/ptport/pickle"
 )
 
-func tensor(t *testing.T, n int) *pickle.Tensor {
+func tensor(t testing.TB, n int) *pickle.Tensor {
 	tt, err := pickle.NewTensor(pickle.F32, []int{n}, make([]byte, 4*n))
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func TestWriteNames(t *testing.T) {
 
 // deflatedNPZ returns an npz whose one member, a float32 array of n zeros, is
 // deflated.
-func deflatedNPZ(t *testing.T, n int) []byte {
+func deflatedNPZ(t testing.TB, n int) []byte {
 	var stored bytes.Buffer
 	if err := Write(&stored, []pickle.Leaf{{Name: "w", Value: tensor(t, n)}}, nil); err != nil {
 		t.Fatal(err)
