@@ -86,7 +86,7 @@ func deflatedNPZ(t testing.TB, n int) []byte {
 }
 
 func TestLazyMembers(t *testing.T) {
-	const n = 4 << 20 // 16 MiB of zeros, deflated
+	const n = 3 << 20 // 12 MiB of zeros, deflated
 	data := deflatedNPZ(t, n)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -96,7 +96,7 @@ func TestLazyMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<20 {
-		t.Errorf("Read of a deflated member of 16 MiB allocated %d bytes", alloc)
+		t.Errorf("Read of a deflated member of 12 MiB allocated %d bytes", alloc)
 	}
 	tt := leaves[0].Value.(*pickle.Tensor)
 	if tt.NumBytes() != 4*n {
@@ -127,5 +127,14 @@ func TestOverlappingMembers(t *testing.T) {
 	var fe *pickle.FormatError
 	if !errors.As(err, &fe) || fe.File != "x.npz" || !strings.Contains(err.Error(), "overlapping records") {
 		t.Errorf("members sharing their bytes: error %v", err)
+	}
+}
+
+func TestInflateLimit(t *testing.T) {
+	data := deflatedNPZ(t, 8<<20) // 32 MiB of zeros in some 32 KiB
+	_, err := Read("bomb.npz", bytes.NewReader(data), int64(len(data)))
+	var fe *pickle.FormatError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "more than the limit of 16777216 bytes") {
+		t.Errorf("an npz inflating 1000 times its size: %v", err)
 	}
 }

@@ -43,7 +43,8 @@ func metadataName(member string) (string, bool) {
 // from r as tensors named by their member names without ".npy"; name is how errors call
 // the file. Members are read lazily in place: a stored one's bytes from r, a compressed
 // one inflated as far as each read asks (see pickle.ZipRecord), so that reading the
-// file inflates only the members' headers. Members may not share bytes of the file. The
+// file inflates only the members' headers. Members may not share bytes of the file, and
+// compressed ones may inflate to max(64 × the file's size, 16 MiB) in all. The
 // member "__metadata__.npy" that Write writes gives back the non-tensor values, listed
 // after the tensors; string members "__KEY__.npy" are metadata (see ReadMetadata), not
 // tensors. Errors about the file's content are *pickle.FormatError.
@@ -69,6 +70,18 @@ func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	}
 	if err := pickle.CheckZipRecords(members, size); err != nil {
 		return nil, named(err)
+	}
+	// A compressed member expands at most 1032 times; the members of a file together
+	// may hold at most max(64 × its size, 16 MiB), as a pickle's tensors may (see
+	// pickle.Options.ExpandLimit).
+	var inflated uint64
+	for _, f := range members {
+		if f.Method != zip.Store {
+			inflated += f.UncompressedSize64
+		}
+	}
+	if limit := uint64(max(64*size, 16<<20)); inflated > limit {
+		return nil, &pickle.FormatError{File: name, Where: "zip directory", Msg: fmt.Sprintf("its compressed members inflate to %d bytes, more than the limit of %d bytes for a file of %d bytes (max(64 × its size, 16 MiB))", inflated, limit, size)}
 	}
 	var leaves, values []pickle.Leaf
 	for _, f := range members {
