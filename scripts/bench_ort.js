@@ -9,8 +9,11 @@
 // runs it once and compares every output with NAME.ref.bin, then takes the median of
 // repeated runs over about BUDGET_SECONDS (default 1). Prints one JSON object:
 //
-//   {"ort": version, "rows": [{"name", "ms_by_threads": {"1": ms, ...}, "max_abs_err"}]}
+//   {"ort": version, "rows": [{"name", "ms_by_threads": {"1": ms, ...}, "cpu_ms_by_threads",
+//    "max_abs_err"}]}
 //
+// cpu_ms_by_threads is the median processor time of the process per run (all its threads,
+// spinning ones included), which time slices given to other processes do not inflate.
 // max_abs_err is the largest absolute difference from PyTorch over all outputs and thread
 // counts. Install the package first (its CPU library is inside it; the skip keeps its
 // install script from fetching GPU binaries):
@@ -37,7 +40,7 @@ async function timeRow(dir, name, budget, threads) {
   const meta = JSON.parse(fs.readFileSync(path.join(dir, name + ".json"), "utf8"));
   const x = new ort.Tensor(meta.dtype, floats(path.join(dir, name + ".x.bin"), meta.dtype), meta.input);
   const ref = floats(path.join(dir, name + ".ref.bin"), meta.dtype);
-  const res = { name, ms_by_threads: {}, max_abs_err: 0 };
+  const res = { name, ms_by_threads: {}, cpu_ms_by_threads: {}, max_abs_err: 0 };
   for (const t of threads) {
     const session = await ort.InferenceSession.create(path.join(dir, name + ".onnx"), {
       intraOpNumThreads: t,
@@ -65,12 +68,17 @@ async function timeRow(dir, name, budget, threads) {
     const one = Math.max(Number(process.hrtime.bigint() - t0) / 1e9, 1e-6);
     const reps = Math.max(5, Math.min(2000, Math.floor(budget / one)));
     const times = [];
+    const cpu = [];
     for (let r = 0; r < reps; r++) {
+      const c0 = process.cpuUsage();
       t0 = process.hrtime.bigint();
       await session.run(feeds);
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1e3);
     }
     res.ms_by_threads[String(t)] = median(times);
+    res.cpu_ms_by_threads[String(t)] = median(cpu);
     await session.release();
   }
   return res;

@@ -48,17 +48,21 @@ def main():
     mach = json.load(open(os.path.join(d, "machine.json")))
     errs = {r["name"]: r["max_abs_err"] for r in json.load(open(os.path.join(d, "errors.json")))["rows"]}
 
-    pt, version, rounds = {}, "?", 0
+    pt, ptcpu, version, rounds = {}, {}, "?", 0
     for o in jsonl(os.path.join(d, "torch.jsonl")):
         version = o["torch"]
         for r in o["rows"]:
             pt.setdefault(r["name"], []).append(r["ms"])
+            if "cpu_ms_by_threads" in r:
+                ptcpu.setdefault(r["name"], []).append(r["cpu_ms_by_threads"]["1"])
     ort, ort_err, ort_version = {}, {}, "?"
     for o in jsonl(os.path.join(d, "ort.jsonl")):
         ort_version = o["ort"]
         for r in o["rows"]:
             for t, ms in r["ms_by_threads"].items():
                 ort.setdefault((r["name"], t), []).append(ms)
+            for t, ms in r.get("cpu_ms_by_threads", {}).items():
+                ort.setdefault((r["name"], "cpu" + t), []).append(ms)
             ort_err[r["name"]] = max(ort_err.get(r["name"], 0), r["max_abs_err"])
     go, gflops, cpuflops = {}, {}, {}
     for line in open(os.path.join(d, "go.txt")):
@@ -70,6 +74,9 @@ def main():
             gflops.setdefault(key, []).append(float(m.group(4)))
             if m.group(5):
                 cpuflops.setdefault(key, []).append(float(m.group(5)))
+                # processor time per forward pass: the work over the work per processor second
+                go.setdefault((key[0], "cpu" + key[1]), []).append(
+                    float(m.group(3)) / 1e6 * float(m.group(4)) / float(m.group(5)))
     gemm = {}
     if os.path.exists(os.path.join(d, "gemm.txt")):
         for line in open(os.path.join(d, "gemm.txt")):
@@ -142,6 +149,23 @@ def main():
             cells.append(fmt(med(gemm.get((shape, "gonum"), ([], []))[0]), "%.1f"))
             print("| %s | %s |" % (shape, " | ".join(cells)))
         print()
+    print("| name (one core, processor time) | PyTorch ms | ORT ms | ptport ms | ptport/PyTorch | ptport/ORT |")
+    print("|---|---:|---:|---:|---:|---:|")
+    worst_cpu = 0.0
+    for row in ROWS:
+        name = row[0]
+        p, o, g = med(ptcpu.get(name)), med(ort.get((name, "cpu1"))), med(go.get((name, "cpu1")))
+        if g is None:
+            continue
+        if o:
+            worst_cpu = max(worst_cpu, g / o)
+        print("| %s | %s | %s | %s | %s | %s |" % (name, fmt(p), fmt(o), fmt(g), fmt(g / p if p else None, "%.2f"),
+                                                   fmt(g / o if o else None, "%.2f")))
+    print()
+    print("(PyTorch and ONNX Runtime with 1 thread, ptport with GOMAXPROCS 1: the processor time of a forward "
+          "pass, which other processes on the machine lengthen much less than the wall time; worst ptport/ORT "
+          "%.2f.)" % worst_cpu)
+    print()
     s1, s2 = med(go.get(("lstm_stream", "1"))), med(go.get(("lstm_stream", "2")))
     print("Machine: %s, %s cores, %s; measured FMA peak (scripts/fma_peak.c, per thread processor time) %.0f "
           "GFLOP/s float32 on 1 core, %.0f on 2, %.0f and %.0f float64; load average %s before, %s after. PyTorch %s (OpenBLAS), best of "

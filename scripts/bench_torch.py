@@ -4,7 +4,8 @@
     bench_torch.py [BUDGET_SECONDS [ROW,ROW...]]
 
 Prints one JSON object: {"torch": version, "procs": cores, "rows": [{"name", "ms",
-"threads", "ms_by_threads"}...]}. Each row's time is the median of repeated forward
+"threads", "ms_by_threads", "cpu_ms_by_threads"}...]}; cpu_ms_by_threads holds the
+medians of the process's processor time per forward pass. Each row's time is the median of repeated forward
 passes (eval mode, no_grad, about BUDGET_SECONDS of them, default 2) taken as the best
 over torch.set_num_threads(1) and (2). ROWS are the same as rnn/bench_test.go's
 benchRows; model(row) builds a row's module and input, seeded, for bench_export.py too.
@@ -63,17 +64,21 @@ def model(row):
 
 
 def median_ms(fn, budget_s):
+    """Returns the medians of the wall time and of the process's processor time of
+    repeated calls of fn, in milliseconds."""
     fn()  # warm up
     t0 = time.perf_counter()
     fn()
     one = max(time.perf_counter() - t0, 1e-6)
     reps = max(5, min(2000, int(budget_s / one)))
-    times = []
+    times, cpu = [], []
     for _ in range(reps):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+        cpu.append(time.process_time() - c0)
+    return statistics.median(times) * 1e3, statistics.median(cpu) * 1e3
 
 
 def main():
@@ -82,13 +87,14 @@ def main():
     out = []
     for row in rows:
         m, x = model(row)
-        by = {}
+        by, cpu = {}, {}
         for threads in (1, 2):
             torch.set_num_threads(threads)
             with torch.no_grad():
-                by[str(threads)] = median_ms(lambda: m(x), budget)
+                by[str(threads)], cpu[str(threads)] = median_ms(lambda: m(x), budget)
         best = min(by, key=by.get)
-        out.append({"name": row[0], "ms": by[best], "threads": int(best), "ms_by_threads": by})
+        out.append({"name": row[0], "ms": by[best], "threads": int(best), "ms_by_threads": by,
+                    "cpu_ms_by_threads": cpu})
     print(json.dumps({"torch": torch.__version__, "procs": os.cpu_count(), "rows": out}))
 
 
