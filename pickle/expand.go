@@ -85,12 +85,5 @@ const (
 )
 
 func (e *LimitError) Error() string {
-	s := e.Msg
-	if e.Where != "" {
-		s = e.Where + ": " + s
-	}
-	if e.File != "" {
-		s = e.File + ": " + s
-	}
-	return s
+	return (&FormatError{File: e.File, Where: e.Where, Msg: e.Msg}).Error()
 }

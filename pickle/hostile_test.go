@@ -253,7 +253,7 @@ func TestReuseCharges(t *testing.T) {
 		if !errors.As(err, &fe) || !strings.Contains(fe.Msg, "memory or hashing") {
 			t.Errorf("%s: error %.200v, want a *FormatError about the decoding budget", name, err)
 		}
-		if d := time.Since(start); d > 5*time.Second {
+		if d := time.Since(start); d > 20*time.Second {
 			t.Errorf("%s: took %v", name, d)
 		}
 	}

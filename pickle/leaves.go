@@ -469,11 +469,7 @@ func (w *leafWalker) object(o *Object, name string, depth int) error {
 // items walks the elements of a list or tuple.
 func (w *leafWalker) items(x []any, name string, depth int) error {
 	for i, e := range x {
-		path, err := w.child(name, i)
-		if err != nil {
-			return err
-		}
-		if err := w.walk(e, path, depth+1); err != nil {
+		if err := w.walkChild(e, name, i, depth); err != nil {
 			return err
 		}
 	}
@@ -489,15 +485,20 @@ func (w *leafWalker) entries(d *Dict, name string, depth int, skip map[string]bo
 				continue
 			}
 		}
-		path, err := w.child(name, e.Key)
-		if err != nil {
-			return err
-		}
-		if err := w.walk(e.Value, path, depth+1); err != nil {
+		if err := w.walkChild(e.Value, name, e.Key, depth); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// walkChild walks v, the child at key of the value at name, depth levels deep.
+func (w *leafWalker) walkChild(v any, name string, key any, depth int) error {
+	path, err := w.child(name, key)
+	if err != nil {
+		return err
+	}
+	return w.walk(v, path, depth+1)
 }
 
 // isModule reports whether o looks like an nn.Module: its state has

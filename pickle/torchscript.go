@@ -28,11 +28,7 @@ func (w *leafWalker) scriptObject(o *Object, name string, depth int) error {
 			if pass == 0 && !isTensor || pass == 1 && (!isObject || !isScriptObject(sub)) {
 				continue
 			}
-			path, err := w.child(name, e.Key)
-			if err != nil {
-				return err
-			}
-			if err := w.walk(e.Value, path, depth+1); err != nil {
+			if err := w.walkChild(e.Value, name, e.Key, depth); err != nil {
 				return err
 			}
 		}
