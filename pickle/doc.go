@@ -11,9 +11,12 @@
 // the tar format of torch <= 0.1.10. A TorchScript archive (torch.jit.save) is read
 // as data: its data.pkl holds the module's objects (inert *Object values of the
 // __torch__ namespace) and ordinary tensors, its constants.pkl the constants of its
-// code (File.Constants); the code itself is never read. An archive whose objects keep
-// a state that only their code interprets (a __setstate__ tuple, as scripted quantized
-// modules do) is refused. Records whose CRC-32 is 0 (torch 2.x with
+// code (File.Constants); the code itself is never run. torch.load hands such an
+// archive to torch.jit.load, which runs the __setstate__ methods its code defines (and
+// TorchScript can create and write files), so an archive whose code/ defines
+// __setstate__ anywhere is refused in every mode (an *UnsafeGlobalError with
+// ReasonScriptCode); so is one whose objects keep a state that only their code
+// interprets (a __setstate__ tuple, as scripted quantized modules do). Records whose CRC-32 is 0 (torch 2.x with
 // torch.serialization.set_crc32_options(False)) are read as torch reads them; any
 // other CRC-32 of a record read whole must match.
 //

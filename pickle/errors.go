@@ -42,6 +42,7 @@ const (
 	ReasonDottedUserName                   // a dotted name in a module outside torch, numpy and the standard library
 	ReasonUserCall                         // a call of a function or class outside torch, numpy and the standard library
 	ReasonStrict                           // torch.load(weights_only=True) would refuse it (Options.Strict)
+	ReasonScriptCode                       // a TorchScript class whose __setstate__, code of the archive, torch.load runs
 )
 
 var reasonText = map[Reason]string{
@@ -55,6 +56,7 @@ var reasonText = map[Reason]string{
 	ReasonDottedUserName: "is a dotted name in code outside torch, numpy and the standard library, whose attribute walk may pass through any module that code imports",
 	ReasonUserCall:       "calls code outside torch, numpy and the standard library",
 	ReasonStrict:         "is refused by torch.load(weights_only=True)",
+	ReasonScriptCode:     "defines __setstate__, TorchScript code of the archive that torch.load runs (through torch.jit.load) for each object of the class",
 }
 
 // String returns the reason as a phrase ("runs code").
@@ -108,6 +110,8 @@ func (e *UnsafeGlobalError) Error() string {
 		return s + fmt.Sprintf("refusing to call %s: torch.load would run that code; ptport reads instances that pickles build without calls, but not calls", e.Resolved)
 	case ReasonStrict:
 		return s + "torch.load(weights_only=True) refuses global " + e.Resolved
+	case ReasonScriptCode:
+		return s + fmt.Sprintf("refusing TorchScript class %s: it %s; ptport does not run TorchScript code", e.Resolved, e.Reason)
 	}
 	what := e.Resolved
 	if what != e.Module+"."+e.Name {

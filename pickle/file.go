@@ -335,11 +335,6 @@ func (r *reader) readZip() (any, error) {
 			r.script = true
 		}
 	}
-	if r.script {
-		if err := r.woContainer("TorchScript archives (torch.jit.save)"); err != nil {
-			return nil, err
-		}
-	}
 	r.prefix = prefix
 	r.records = make(map[string]*zip.File)
 	for name, f := range all {
@@ -353,6 +348,14 @@ func (r *reader) readZip() (any, error) {
 	}
 	if err := checkZipRecords(r.name, recs, r.size); err != nil {
 		return nil, err
+	}
+	if r.script {
+		if err := r.checkScriptCode(); err != nil {
+			return nil, err
+		}
+		if err := r.woContainer("TorchScript archives (torch.jit.save)"); err != nil {
+			return nil, err
+		}
 	}
 	if f, ok := r.records["byteorder"]; ok {
 		if f.UncompressedSize64 > 16 {

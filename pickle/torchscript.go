@@ -1,7 +1,11 @@
 package pickle
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
+	"sort"
 	"strings"
 )
 
@@ -95,4 +99,77 @@ func stateKind(v any) string {
 		return "a list"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// checkScriptCode refuses a TorchScript archive whose code defines
+// __setstate__. torch.load hands an archive with a constants.pkl to
+// torch.jit.load, which calls that method, code of the archive, on the state
+// of each object of its class that data.pkl builds; TorchScript can write
+// files (torch.from_file with shared=True creates and maps one), and ptport,
+// which runs none of it, cannot show it harmless. Every code/*.py record is
+// read, whether data.pkl builds its classes or not.
+func (r *reader) checkScriptCode() error {
+	var names []string
+	for name := range r.records {
+		if strings.HasPrefix(name, "code/") && strings.HasSuffix(name, ".py") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := r.scanScriptCode(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanScriptCode reads one code record, line by line, for the name
+// __setstate__, keeping the class it lies in for the message.
+func (r *reader) scanScriptCode(name string) error {
+	src, off, size, err := r.recordSource(r.records[name])
+	if err != nil {
+		return err
+	}
+	module := strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(name, "code/"), ".py"), "/", ".")
+	token := []byte("__setstate__")
+	br := bufio.NewReaderSize(io.NewSectionReader(src, off, size), 64<<10)
+	var at int64 // offset of frag in the record
+	class, line, lineStart, carry := "", 1, true, []byte(nil)
+	for {
+		frag, err := br.ReadSlice('\n')
+		if lineStart {
+			if rest, ok := bytes.CutPrefix(frag, []byte("class ")); ok {
+				class = string(rest[:min(len(rest), 256)])
+				if i := strings.IndexAny(class, "(: \r\n"); i >= 0 {
+					class = class[:i]
+				}
+			}
+		}
+		joined := append(carry, frag...)
+		if i := bytes.Index(joined, token); i >= 0 {
+			if !validDotted(module + "." + class) {
+				module, class = name, "(a class)"
+			}
+			return &UnsafeGlobalError{File: r.name,
+				Where:  fmt.Sprintf("%s offset %d (line %d)", name, at-int64(len(carry))+int64(i), line),
+				Module: module, Name: class, Resolved: module + "." + class,
+				Reason: ReasonScriptCode, Denied: true}
+		}
+		at += int64(len(frag))
+		lineStart = err != bufio.ErrBufferFull
+		carry = nil
+		if lineStart {
+			line++
+		} else {
+			carry = append(carry, frag[len(frag)-len(token)+1:]...)
+		}
+		switch err {
+		case nil, bufio.ErrBufferFull:
+		case io.EOF:
+			return nil
+		default:
+			return r.errf(name, "%v", err)
+		}
+	}
 }

@@ -13,6 +13,8 @@ Each fixture is a zip checkpoint written with torch's own zip writer
 Python's pickler cannot spell most of these globals (a dotted name such as
 torch + os.system, a Python 2 module name, a malformed module).
 
+TorchScript archives are written by torch.jit.save.
+
 The hostile files are never loaded with torch.load(weights_only=False). What torch
 would do with them is measured on a marker twin (NAME.marker.pt): the same pickle
 with the same globals reached the same way, calling a harmless function of the same
@@ -42,6 +44,7 @@ import struct
 import sys
 import tempfile
 import warnings
+from typing import Dict
 
 import torch
 
@@ -110,18 +113,29 @@ def inner_pickle(module, name, arg):
 
 
 def write(name, data):
-    gen.write_torch_zip(os.path.join("globals", name), [("data.pkl", data)])
+    """data is a data.pkl, or a function writing the whole file at the path it is given."""
+    if callable(data):
+        data(os.path.join(OUT, name))
+    else:
+        gen.write_torch_zip(os.path.join("globals", name), [("data.pkl", data)])
 
 
 def weights_only_113(name):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.load(os.path.join(OUT, name), weights_only=True)
-    except Exception as e:  # torch raises several exception types
-        msg = str(e).splitlines()[0] if str(e) else ""
-        msg = msg.split("WeightsUnpickler error: ", 1)[-1]  # past torch's advice
-        return f"{type(e).__name__}: {msg[:200]}"
+    """torch.load(weights_only=True) of torch 1.13, in a fresh directory: it hands
+    TorchScript archives to torch.jit.load, which runs their code."""
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.load(os.path.join(OUT, name), weights_only=True)
+        except Exception as e:  # torch raises several exception types
+            msg = str(e).splitlines()[0] if str(e) else ""
+            msg = msg.split("WeightsUnpickler error: ", 1)[-1]  # past torch's advice
+            return f"{type(e).__name__}: {msg[:200]}"
+        finally:
+            os.chdir(cwd)
     return "ok"
 
 
@@ -161,6 +175,8 @@ def case(name, data, expect, reason=None, resolved=None, via=None, marker=None, 
         if err is not None:
             entry["torch_error"] = err
         MANIFEST[twin] = {"expect": expect, "reason": reason, "torch_weights_only": weights_only_113(twin)}
+        if differs is not None:
+            MANIFEST[twin]["differs"] = differs
     MANIFEST[name] = entry
 
 
@@ -171,6 +187,8 @@ RUNS, SYSTEM, FILES, NETWORK, DESER, NOTSAFE, MALFORMED, DOTTED, USERCALL, STRIC
     "is not a valid dotted Python name",
     "is a dotted name in code outside torch, numpy and the standard library, whose attribute walk may pass through any module that code imports",
     "calls code outside torch, numpy and the standard library", "is refused by torch.load(weights_only=True)")
+SCRIPT = ("defines __setstate__, TorchScript code of the archive that torch.load runs (through torch.jit.load) "
+          "for each object of the class")
 
 
 def hostile():
@@ -270,6 +288,61 @@ def hostile():
          resolved="copyreg._reconstructor")
 
 
+# TorchScript archives: torch.load hands them to torch.jit.load, which runs the
+# __setstate__ of their classes, code of the archive. TorchScript cannot call
+# os.mkdir, but torch.from_file(path, shared=True, size) creates (or extends) and
+# maps a file, which TorchScript can then write: here it only creates one.
+
+
+class ScriptWritesFile(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.ones(2)
+
+    def forward(self, x):
+        return x * self.w
+
+    @torch.jit.export
+    def __getstate__(self) -> Dict[str, torch.Tensor]:
+        return {"w": self.w}
+
+    @torch.jit.export
+    def __setstate__(self, state: Dict[str, torch.Tensor]):
+        f = torch.from_file("ptport-fixture-was-loaded-by-torch", True, 16, dtype=torch.uint8)
+        self.w = state["w"] + f[0].float()
+        self.training = False
+
+
+class ScriptWritesMarker(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.ones(2)
+
+    def forward(self, x):
+        return x * self.w
+
+    @torch.jit.export
+    def __getstate__(self) -> Dict[str, torch.Tensor]:
+        return {"w": self.w}
+
+    @torch.jit.export
+    def __setstate__(self, state: Dict[str, torch.Tensor]):
+        f = torch.from_file("ptport-marker", True, 16, dtype=torch.uint8)
+        self.w = state["w"] + f[0].float()
+        self.training = False
+
+
+def jit_save(cls):
+    return lambda path: torch.jit.save(torch.jit.script(cls()), path)
+
+
+def torchscript():
+    case("script_setstate_from_file.pt", jit_save(ScriptWritesFile), DENIED, SCRIPT, "__torch__.ScriptWritesFile",
+         marker=jit_save(ScriptWritesMarker),
+         differs="torch 1.13's weights_only hands TorchScript archives to torch.jit.load, which runs their "
+                 "__setstate__; torch 2.6's refuses TorchScript archives")
+
+
 def weights_only_rules():
     """Benign files that torch 2.6's weights_only rules tell apart."""
     gen.seed(80)
@@ -340,6 +413,7 @@ def main():
     for name in os.listdir(OUT):
         os.remove(os.path.join(OUT, name))
     hostile()
+    torchscript()
     weights_only_rules()
     names = sorted(n for n in os.listdir(OUT) if n.endswith(".pt"))
     assert names == sorted(MANIFEST), set(names) ^ set(MANIFEST)
