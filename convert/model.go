@@ -509,6 +509,9 @@ func runWhole[T rnn.Float](b *built[T], x *pickle.Tensor, in func(*pickle.Tensor
 			return err
 		}
 	} else {
+		if isInteger(x.DType) || x.DType == pickle.BOOL {
+			return fmt.Errorf("input is %s: a model whose first layer is not an Embedding takes floating point (PyTorch refuses %s)", x.DType, x.DType)
+		}
 		if y, err = in(x, "input"); err != nil {
 			return err
 		}

@@ -52,7 +52,9 @@ Any other entry is an error naming the closest known name, unless --ignore leave
 For a cell (nn.LSTMCell, ...), input is one step as the cell takes it, or a sequence
 (steps, batch, input_size) the cell steps through; output is h after every step and h_n
 the last. With --whole, input is the whole model's (int64 token ids for an Embedding) and
-output its output.
+output its output; the truth is then the whole model's, every layer computed in float64,
+and the diagnosis makes the recurrent module's mistakes inside it (and tries a square
+Linear head transposed).
 
 With no arguments, check runs the embedded notebook example: torch.nn.RNN(2, 4, 1) with
 the notebook's weights on zeros of shape (2, 3, 2), and shows the notebook's printed

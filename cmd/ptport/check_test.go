@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ptport/ptport/convert"
 )
 
 const parityFixtures = "../../testdata/parity/"
@@ -44,6 +47,17 @@ func TestCheckParity(t *testing.T) {
 		{args: []string{p("unexpected_key.pt"), p("unexpected_key.ref.pt")}, code: 2, errs: []string{"unexpected keys: lstm.extra_param"}},
 		{args: []string{p("int_input.pt"), p("int_input.ref.pt")}, code: 2, errs: []string{"input is I64"}},
 		{args: []string{p("f64.pt"), p("f64_off.ref.pt")}, code: 1, out: []string{"atol 1e-07 + rtol 1e-07"}},
+		// Cells and whole models, judged by the truth of every layer.
+		{args: []string{p("cell_large.pt"), p("cell_large.ref.pt")}, code: 0, out: []string{"LSTMCell(8, 32)", "PASS by the float64 truth"}},
+		{args: []string{p("cell_large.pt"), p("cell_large_other_ref.ref.pt")}, code: 1, out: []string{"the reference comes from other weights"}},
+		{args: []string{p("cell_forgot_relu.pt"), p("cell_forgot_relu.ref.pt")}, code: 1, out: []string{"nonlinearity='relu'", "fix: --nonlinearity relu"}},
+		{args: []string{p("whole_large.pt"), p("whole_large.ref.pt"), "--whole"}, code: 0, out: []string{"PASS by the float64 truth"}},
+		{args: []string{p("whole_large_wrong_head.pt"), p("whole_large.ref.pt"), "--whole"}, code: 1, out: []string{"the reference comes from other weights"}},
+		{args: []string{p("whole_forgot_batch_first.pt"), p("whole_forgot_batch_first.ref.pt"), "--whole"}, code: 1,
+			out: []string{"diagnosis: batch_first flipped", "fix: --batch-first"}},
+		{args: []string{p("whole_forgot_batch_first.pt"), p("whole_forgot_batch_first.ref.pt"), "--whole", "--batch-first"}, code: 0, out: []string{"PASS"}},
+		{args: []string{p("whole_head_transposed.pt"), p("whole_head_transposed.ref.pt"), "--whole"}, code: 1, out: []string{"fc.weight transposed"}},
+		{args: []string{"../../testdata/charlstm/checkpoint.pt", p("charlstm.ref.pt"), "--whole"}, code: 0, out: []string{"PASS: every element of output"}},
 		// An unsupported plot is refused before any work: the missing model is not read.
 		{args: []string{p("no-such-model.pt"), p("no-such-ref.pt"), "--plot", "err.jpg"}, code: 2, errs: []string{"want a .svg or .png file"}},
 	} {
@@ -129,4 +143,101 @@ func TestCheckPlot(t *testing.T) {
 func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	return string(b), err
+}
+
+// TestRunInput: run reads its INPUT by the rules of check's reference, with the same
+// errors and hints, and takes the configuration values the file holds.
+func TestRunInput(t *testing.T) {
+	p := func(name string) string { return parityFixtures + name }
+	dir := t.TempDir()
+	for _, c := range []struct {
+		model, input string
+		flags        []string
+		code         int
+		errs         []string
+		same         bool // the output is the reference's, within float32's tolerance
+	}{
+		{"lstm.pt", "h0_without_c0.ref.pt", nil, 2, []string{"h0 without c0"}, false},
+		{"lstm.pt", "c0_without_h0.ref.pt", nil, 2, []string{"c0 without h0"}, false},
+		{"cell_h0_without_c0.pt", "cell_h0_without_c0.ref.pt", nil, 2, []string{"h0 without c0"}, false},
+		{"lstm.pt", "misspelled.ref.pt", nil, 2, []string{"hn: not a reference entry; did you mean h_n?", "--ignore hn,cn"}, false},
+		{"lstm.pt", "misspelled.ref.pt", []string{"--ignore", "hn,cn"}, 0, nil, true},
+		{"lstm.pt", "h0_tuple.ref.pt", nil, 0, nil, true},
+		{"lstm.pt", "hn_tuple.ref.pt", []string{"--nonlinearity", "relu"}, 2, []string{"nonlinearity option applies to nn.RNN only"}, false},
+		{"int_input.pt", "int_input.ref.pt", nil, 2, []string{"input is I64"}, false},
+		{"config_in_ref.pt", "config_in_ref.ref.pt", nil, 0, nil, true}, // batch_first and relu from the file
+		{"config_conflict.pt", "config_conflict.ref.pt", nil, 2, []string{"batch_first"}, false},
+		{"forgot_batch_first.pt", "forgot_batch_first_h0.ref.pt", nil, 2, []string{"--batch-first"}, false},
+		{"whole_large.pt", "whole_large.ref.pt", []string{"--whole"}, 0, nil, false},
+	} {
+		out := filepath.Join(dir, "y.json")
+		args := append([]string{"run", p(c.model), p(c.input), "-o", out}, c.flags...)
+		code, stdout, errs := runCLI(t, args...)
+		if code != c.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", args, code, c.code, stdout, errs)
+			continue
+		}
+		for _, w := range c.errs {
+			if !strings.Contains(errs, w) {
+				t.Errorf("%v: stderr lacks %q:\n%s", args, w, errs)
+			}
+		}
+		if !c.same {
+			continue
+		}
+		got, want := jsonTensor(t, out, "output"), refValues(t, p(c.input), "output")
+		if len(got) != len(want) {
+			t.Fatalf("%v: %d values, the reference %d", args, len(got), len(want))
+		}
+		for i := range want {
+			if math.Abs(got[i]-want[i]) > 1e-5+1.3e-6*math.Abs(want[i]) {
+				t.Errorf("%v: output[%d] = %g, the reference's %g", args, i, got[i], want[i])
+				break
+			}
+		}
+	}
+}
+
+// jsonTensor reads the named tensor of a JSON file run wrote.
+func jsonTensor(t *testing.T, path, name string) []float64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Tensors []struct {
+			Name string    `json:"name"`
+			Data []float64 `json:"data"`
+		} `json:"tensors"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range doc.Tensors {
+		if tn.Name == name {
+			return tn.Data
+		}
+	}
+	t.Fatalf("%s holds no %s", path, name)
+	return nil
+}
+
+// refValues reads the named tensor of a reference file.
+func refValues(t *testing.T, path, name string) []float64 {
+	t.Helper()
+	cp, err := convert.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	tn, ok := cp.Tensor(name)
+	if !ok {
+		t.Fatalf("%s holds no %s", path, name)
+	}
+	v, err := tn.Float64s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,6 +24,7 @@ type runResult struct {
 func runCmd() *cobra.Command {
 	var mf modelFlags
 	var out, to string
+	var ignore []string
 	c := &cobra.Command{
 		Use:   "run MODEL INPUT -o OUT",
 		Short: "Run the Go model on an input and write output, h_n and c_n",
@@ -32,9 +34,13 @@ extension or --to). With --whole, or for a pickled Sequential without a recurren
 it runs the whole model and writes its "output" (and "h_n", "c_n" when its last layer is
 recurrent).
 
-INPUT is a reference-style file (a dict with "input" and optionally "h0", "c0") or a file
-holding a single tensor. A cell takes one step, (batch, input_size) or (input_size), or a
-sequence (steps, batch, input_size) that it steps through. MODEL or INPUT "-" is standard
+INPUT is a reference-style file (a dict with "input" and optionally "h0", "c0", or h0 as
+the tuple (h0, c0), and "batch_first", "nonlinearity"), read by the rules of check's
+reference: an LSTM's h0 needs its c0, the input and states must be floating point (token
+ids for --whole with an Embedding), any entry outside the schema is an error (the results
+"output", "h_n", "c_n" are left out; --ignore leaves out others). Or INPUT is a file holding a single tensor, the
+input. A cell takes one step, (batch, input_size) or (input_size), or a sequence (steps,
+batch, input_size) that it steps through. MODEL or INPUT "-" is standard
 input; OUT "-" is standard output (name the format with --to).
 
 With --json: {"output", "format", "model", "shapes": {"output", "h_n", "c_n"}, "seconds"}.`,
@@ -54,25 +60,27 @@ With --json: {"output", "format", "model", "shapes": {"output", "h_n", "c_n"}, "
 				return fmt.Errorf("MODEL and INPUT cannot both be standard input")
 			}
 			start := time.Now()
-			m, err := mf.loadModel(cmd, args[0])
+			model, doneModel, err := openCheckpoint(cmd.Context(), cmd, args[0], mf.load.options())
 			if err != nil {
 				return err
 			}
+			defer doneModel()
 			in, done, err := openCheckpoint(cmd.Context(), cmd, args[1], mf.load.options())
 			if err != nil {
 				return err
 			}
 			defer done()
-			x, h0, c0, err := parity.Inputs(in)
-			if err != nil {
-				return err
-			}
-			meter := newMeter(cmd.ErrOrStderr(), "running "+escape(m.Info().Module), 0, 0)
-			y, hn, cn, err := m.Forward(x, h0, c0)
+			meter := newMeter(cmd.ErrOrStderr(), "running "+escape(model.Path), 0, 0)
+			o, err := parity.Run(cmd.Context(), model, in, parity.Options{Load: mf.options(), Ignore: ignore})
 			meter.stop()
 			if err != nil {
-				return inFile(in.Path, fmt.Errorf("%s: %w", escape(in.Path), err))
+				var le *pickle.LimitError
+				if errors.As(err, &le) {
+					err = inFile(in.Path, err) // the input's size is what the limit judged
+				}
+				return withHints(err)
 			}
+			m, y, hn, cn := o.Model, o.Output, o.HN, o.CN
 			res := runResult{Output: out, Format: string(format), Model: m.Info(), Shapes: map[string][]int{}}
 			leaves := []pickle.Leaf{{Name: parity.RefOutput, Value: y}}
 			res.Shapes[parity.RefOutput] = y.Shape
@@ -107,6 +115,7 @@ With --json: {"output", "format", "model", "shapes": {"output", "h_n", "c_n"}, "
 	mf.register(c)
 	c.Flags().StringVarP(&out, "output", "o", "", "the output `FILE` (required; - for standard output)")
 	c.Flags().StringVar(&to, "to", "", "output format: "+formatList()+" (default: from OUT's extension)")
+	c.Flags().StringSliceVar(&ignore, "ignore", nil, "leave the entries `NAMES` of INPUT out (comma separated, or the flag repeated)")
 	c.MarkFlagRequired("output")
 	c.RegisterFlagCompletionFunc("to", completeWords(formatNames()...))
 	c.RegisterFlagCompletionFunc("output", completeFiles(outputExts...))

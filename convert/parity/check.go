@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/pickle"
@@ -71,35 +70,15 @@ const Zeros = "zeros"
 // (*convert.ValidationError, ...), or ctx's error. A mismatch is a Report whose Pass is
 // false.
 func Check(ctx context.Context, model, ref *convert.Checkpoint, opts Options) (*Report, error) {
-	r, err := parseReference(ref.Path, ref.Leaves, opts.Ignore, true)
+	r, m, err := load(model, ref, opts, true)
 	if err != nil {
 		return nil, err
 	}
-	m, err := convert.Load(model, opts.Load)
+	tm, err := truthModel(model, m)
 	if err != nil {
 		return nil, err
 	}
-	if !m.FromModule {
-		// A state_dict takes the reference's configuration values; a pickled module's
-		// attributes are checked against them (fits).
-		lopts, changed, err := r.loadOptions(opts.Load)
-		if err != nil {
-			return nil, err
-		}
-		if changed {
-			if m, err = convert.Load(model, lopts); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if err := r.fits(model, m); err != nil {
-		return nil, err
-	}
-	net, err := truthNetwork(model, m)
-	if err != nil {
-		return nil, err
-	}
-	c := &checker{ctx: ctx, ref: r, m: m, net: net, tol: opts.Tolerance, file: model.Path}
+	c := &checker{ctx: ctx, ref: r, m: m, model: tm, tol: opts.Tolerance, file: model.Path}
 	if c.tol == nil {
 		c.tol = func(got, want pickle.DType) Tolerance { return DefaultTolerance(got, want) }
 	}
@@ -107,6 +86,37 @@ func Check(ctx context.Context, model, ref *convert.Checkpoint, opts Options) (*
 		return nil, err
 	}
 	return c.report, nil
+}
+
+// load reads the reference ref by the schema (an output required when needOutput), loads
+// the model of model with opts.Load and the reference's configuration values, and checks
+// that they fit each other.
+func load(model, ref *convert.Checkpoint, opts Options, needOutput bool) (*reference, *convert.Model, error) {
+	r, err := parseReference(ref.Path, ref.Leaves, opts.Ignore, needOutput)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := convert.Load(model, opts.Load)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !m.FromModule {
+		// A state_dict takes the reference's configuration values; a pickled module's
+		// attributes are checked against them (fits).
+		lopts, changed, err := r.loadOptions(opts.Load)
+		if err != nil {
+			return nil, nil, err
+		}
+		if changed {
+			if m, err = convert.Load(model, lopts); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if err := r.fits(model, m); err != nil {
+		return nil, nil, err
+	}
+	return r, m, nil
 }
 
 // loadOptions adds the reference's configuration values to opts, and reports whether
@@ -227,41 +237,17 @@ func pyBool(b bool) string {
 	return "False"
 }
 
-// truthNetwork reads the model's weights again, in float64, for the truth. A whole model
-// has none: it is checked by the tolerance alone.
-func truthNetwork(cp *convert.Checkpoint, m *convert.Model) (*network, error) {
-	if m.Whole {
-		return nil, nil
-	}
-	n := &network{cfg: m.Config, params: map[string][]float64{}, cell: m.Cell}
-	for _, p := range m.Config.Params() {
-		name := p.Name
-		if m.Cell {
-			name = strings.TrimSuffix(name, "_l0") // weight_ih, ...
-		}
-		t, ok := cp.Tensor(m.Prefix + name)
-		if !ok {
-			return nil, fmt.Errorf("%s: no tensor %s%s", cp.Path, m.Prefix, p.Name)
-		}
-		v, err := t.Float64s()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s%s: %w", cp.Path, m.Prefix, p.Name, err)
-		}
-		n.params[p.Name] = v
-	}
-	return n, nil
-}
-
 // checker holds a check in progress.
 type checker struct {
 	ctx    context.Context
 	ref    *reference
 	m      *convert.Model
-	net    *network
+	model  *model // the truth's
 	tol    func(got, want pickle.DType) Tolerance
 	file   string // the model's
-	x      []float64
+	in     input
 	h0, c0 []float64
+	coreIn []int // the shape of the first recurrent layer's input
 	report *Report
 	// compared are the reference's tensors in report order, and what Go computed.
 	compared []entry
@@ -281,9 +267,6 @@ func (c *checker) values(e entry) ([]float64, error) {
 func (c *checker) run() error {
 	r, m := c.ref, c.m
 	var err error
-	if c.x, err = c.values(r.input); err != nil {
-		return err
-	}
 	if c.h0, err = c.values(r.h0); err != nil {
 		return err
 	}
@@ -293,6 +276,10 @@ func (c *checker) run() error {
 	out, hn, cn, err := m.Forward(r.input.t, r.h0.t, r.c0.t)
 	if err != nil {
 		return c.forwardError(err)
+	}
+	// The input Go took, read again for the truth.
+	if c.in, err = c.model.readInput(r.input.t); err != nil {
+		return fmt.Errorf("%s: %s: %w", r.file, r.input.name, err)
 	}
 	rep := &Report{Pass: true, Rule: RuleTolerance, Model: m.Info(), ModelFile: c.file, Reference: r.file, Ignored: r.ignored, Diagnosis: []Mistake{}}
 	rep.InitialState.H0 = Zeros
@@ -305,11 +292,9 @@ func (c *checker) run() error {
 			rep.InitialState.C0 = r.c0.name
 		}
 	}
-	truth := &results{}
-	if c.net != nil {
-		if truth, err = c.net.forward(c.ctx, c.x, r.input.t.Shape, c.h0, c.c0, nil); err != nil {
-			return err
-		}
+	truth, err := c.model.forward(c.ctx, c.in, c.h0, c.c0, nil, &c.coreIn)
+	if err != nil {
+		return err
 	}
 	type pair struct {
 		name  string
@@ -337,16 +322,17 @@ func (c *checker) run() error {
 				return err
 			}
 			tr.measure(g, w)
-			if c.net != nil {
-				tr.measureTruth(p.truth)
+			if len(p.truth) != len(w) {
+				return fmt.Errorf("%s: the truth of %s has %d elements, Go's result %d", c.file, p.name, len(p.truth), len(w))
 			}
+			tr.measureTruth(p.truth)
 		}
 		failed = failed || !tr.Pass
 		rep.Tensors = append(rep.Tensors, tr)
 		c.compared = append(c.compared, p.ref)
 	}
 	c.report = rep
-	if failed && m.DType != pickle.F64 && c.net != nil {
+	if failed && m.DType != pickle.F64 {
 		if err := c.measureNoise(truth); err != nil {
 			return err
 		}
@@ -366,7 +352,7 @@ func (c *checker) run() error {
 			rep.Rule = RuleTruth
 		}
 	}
-	if !rep.Pass && c.net != nil {
+	if !rep.Pass {
 		d, err := c.diagnose()
 		if err != nil {
 			return err
@@ -378,7 +364,7 @@ func (c *checker) run() error {
 
 // measureNoise sets each compared tensor's Noise (see network.noise).
 func (c *checker) measureNoise(truth *results) error {
-	nz, err := c.net.noise(c.ctx, c.x, c.ref.input.t.Shape, c.h0, c.c0, truth)
+	nz, err := noiseOf(func(nz *noise) (*results, error) { return c.model.forward(c.ctx, c.in, c.h0, c.c0, nz, nil) }, truth)
 	if err != nil {
 		return err
 	}
@@ -404,21 +390,33 @@ func pick(r *results, name string) []float64 {
 }
 
 // forwardError explains an input the model does not take.
-func (c *checker) forwardError(err error) error {
+func (c *checker) forwardError(err error) error { return forwardError(c.ref, c.m, err) }
+
+// forwardError explains an input of the reference r that the model m does not take: a
+// *ReferenceError, which names the batch_first setting with which the shapes would fit.
+func forwardError(r *reference, m *convert.Model, err error) error {
 	var le *pickle.LimitError
 	if errors.As(err, &le) {
 		// A limit the caller may raise (Options.Load.OutputLimit): not a problem of the
 		// reference.
-		return fmt.Errorf("%s: %w", c.ref.file, err)
+		return fmt.Errorf("%s: %w", r.file, err)
 	}
-	rerr := &ReferenceError{File: c.ref.file, Problems: []string{err.Error()}}
-	if x := c.ref.input.t; len(x.Shape) == 3 && c.net != nil && !c.net.cell {
-		flipped := *c.net
+	rerr := &ReferenceError{File: r.file, Problems: []string{err.Error()}}
+	if x := r.input.t; len(x.Shape) == 3 && !m.Whole && !m.Cell {
+		flipped := network{cfg: m.Config}
 		flipped.cfg.BatchFirst = !flipped.cfg.BatchFirst
-		if _, derr := flipped.dims(x.Shape, len(c.x), len(c.h0), len(c.c0), c.h0 != nil, c.c0 != nil); derr == nil {
+		h0, c0 := r.h0.t, r.c0.t
+		if _, derr := flipped.dims(x.Shape, x.NumElements(), numElements(h0), numElements(c0), h0 != nil, c0 != nil); derr == nil {
 			rerr.Problems = append(rerr.Problems, fmt.Sprintf("the shapes fit a model with batch_first=%s", pyBool(flipped.cfg.BatchFirst)))
 			rerr.BatchFirst = &flipped.cfg.BatchFirst
 		}
 	}
 	return rerr
+}
+
+func numElements(t *pickle.Tensor) int {
+	if t == nil {
+		return 0
+	}
+	return t.NumElements()
 }

@@ -2,6 +2,7 @@ package parity
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -52,117 +53,183 @@ const (
 // hypothesis is the model with one mistake made.
 type hypothesis struct {
 	name, description string
-	net               *network
+	model             *model
 	zeroStates        bool
 }
 
-// hypotheses returns every mistake that applies to the checked model and reference.
+// hypotheses returns every mistake that applies to the checked model and reference. A
+// mistake of the recurrent module is made in every recurrent layer it applies to.
 func (c *checker) hypotheses() []hypothesis {
-	base := c.net
-	cfg := base.cfg
+	base := c.model
 	var hs []hypothesis
-	with := func(change func(n *network)) *network {
-		n := &network{cfg: base.cfg, params: base.params, reverse: base.reverse}
-		change(n)
-		return n
+	add := func(name, description string, m *model) {
+		hs = append(hs, hypothesis{name: name, description: description, model: m})
 	}
-	changedParams := func(f func(name string, v []float64, shape []int) []float64) map[string][]float64 {
-		out := make(map[string][]float64, len(base.params))
-		for _, p := range cfg.Params() {
-			out[p.Name] = f(p.Name, base.params[p.Name], p.Shape)
+	// changed returns n with its parameters changed by f (name, values, shape).
+	changed := func(n *network, f func(name string, v []float64, shape []int) []float64) *network {
+		out := *n
+		out.params = make(map[string][]float64, len(n.params))
+		for _, p := range n.cfg.Params() {
+			out.params[p.Name] = f(p.Name, n.params[p.Name], p.Shape)
 		}
-		return out
+		return &out
 	}
-	if len(c.ref.input.t.Shape) == 3 && !base.cell {
-		hs = append(hs, hypothesis{MistakeBatchFirst,
-			fmt.Sprintf("batch_first flipped: the reference was computed with batch_first=%s", pyBool(!cfg.BatchFirst)),
-			with(func(n *network) { n.cfg.BatchFirst = !n.cfg.BatchFirst }), false})
-	}
-	if cfg.Mode == rnn.RNNTanh || cfg.Mode == rnn.RNNReLU {
-		other, name := rnn.RNNReLU, "relu"
-		if cfg.Mode == rnn.RNNReLU {
-			other, name = rnn.RNNTanh, "tanh"
+	if core := base.core(); core != nil {
+		cfg := core.cfg
+		if len(c.coreIn) == 3 && !core.cell {
+			add(MistakeBatchFirst, fmt.Sprintf("batch_first flipped: the reference was computed with batch_first=%s", pyBool(!cfg.BatchFirst)),
+				base.withNets(func(n *network) *network {
+					if n.cell {
+						return nil
+					}
+					out := *n
+					out.cfg.BatchFirst = !out.cfg.BatchFirst
+					return &out
+				}))
 		}
-		hs = append(hs, hypothesis{MistakeNonlinearity,
-			fmt.Sprintf("tanh and relu confused: the reference was computed with nonlinearity='%s'", name),
-			with(func(n *network) { n.cfg.Mode = other }), false})
+		if cfg.Mode == rnn.RNNTanh || cfg.Mode == rnn.RNNReLU {
+			name := "relu"
+			if cfg.Mode == rnn.RNNReLU {
+				name = "tanh"
+			}
+			add(MistakeNonlinearity, fmt.Sprintf("tanh and relu confused: the reference was computed with nonlinearity='%s'", name),
+				base.withNets(func(n *network) *network {
+					out := *n
+					switch n.cfg.Mode {
+					case rnn.RNNTanh:
+						out.cfg.Mode = rnn.RNNReLU
+					case rnn.RNNReLU:
+						out.cfg.Mode = rnn.RNNTanh
+					default:
+						return nil
+					}
+					return &out
+				}))
+		}
+		var square []string
+		for _, s := range base.stages {
+			if s.kind != recurrentLayer {
+				continue
+			}
+			for _, p := range s.net.cfg.Params() {
+				if len(p.Shape) == 2 && p.Shape[0] == p.Shape[1] {
+					square = append(square, c.paramName(s, p.Name))
+				}
+			}
+		}
+		if len(square) > 0 {
+			add(MistakeTransposed, fmt.Sprintf("weights transposed: the reference matches the model with %s transposed", strings.Join(square, ", ")),
+				base.withNets(func(n *network) *network {
+					return changed(n, func(_ string, v []float64, shape []int) []float64 {
+						if len(shape) != 2 || shape[0] != shape[1] {
+							return v
+						}
+						return transpose(v, shape[0])
+					})
+				}))
+		}
+		if _, names := gateOrder(cfg.Mode); names[0] != "" {
+			add(MistakeGateOrder, fmt.Sprintf("gates in another order: the checkpoint's gate rows are in the order %s; PyTorch's %s expects %s", names[1], modeName(cfg.Mode), names[0]),
+				base.withNets(func(n *network) *network {
+					order, _ := gateOrder(n.cfg.Mode)
+					if order == nil {
+						return nil
+					}
+					h := n.cfg.HiddenSize
+					return changed(n, func(name string, v []float64, _ []int) []float64 {
+						if strings.HasPrefix(name, "weight_hr") {
+							return v
+						}
+						row := len(v) / (len(order) * h) // elements per row
+						out := make([]float64, 0, len(v))
+						for _, b := range order {
+							out = append(out, v[b*h*row:(b+1)*h*row]...)
+						}
+						return out
+					})
+				}))
+		}
+		if cfg.Bias {
+			scaled := func(f float64) *model {
+				return base.withNets(func(n *network) *network {
+					if !n.cfg.Bias {
+						return nil
+					}
+					return changed(n, func(name string, v []float64, _ []int) []float64 {
+						if !strings.HasPrefix(name, "bias") {
+							return v
+						}
+						out := make([]float64, len(v))
+						for i, x := range v {
+							out[i] = f * x
+						}
+						return out
+					})
+				})
+			}
+			add(MistakeBiasMissing, "biases missing: the reference was computed without the biases", scaled(0))
+			add(MistakeBiasDoubled, "biases doubled: the reference was computed with twice the checkpoint's biases (b_ih + b_hh added as both)", scaled(2))
+			add(MistakeBiasDoubled, "biases doubled: the checkpoint's biases are twice those the reference was computed with", scaled(0.5))
+		}
+		if c.ref.h0.ok() {
+			hs = append(hs, hypothesis{name: MistakeH0Ignored, model: base, zeroStates: true,
+				description: fmt.Sprintf("h0 ignored: the reference's results were computed from zero initial states, not from its %s", c.ref.h0.name)})
+		}
+		if cfg.Bidirectional {
+			reversed := func(r reverseMode) *model {
+				return base.withNets(func(n *network) *network {
+					if !n.cfg.Bidirectional {
+						return nil
+					}
+					out := *n
+					out.reverse = r
+					return &out
+				})
+			}
+			add(MistakeReverseUnflipped, "reverse direction misread: the reference's reverse-direction outputs are in the order that direction computed them (last time step first)", reversed(reverseUnflipped))
+			add(MistakeReverseForward, "reverse direction misread: the reference's reverse direction ran over the sequence from its first step", reversed(reverseForward))
+		}
 	}
+	// A whole model's square Linear weights, transposed: x W for x Wᵀ.
 	var square []string
-	for _, p := range cfg.Params() {
-		if len(p.Shape) == 2 && p.Shape[0] == p.Shape[1] {
-			square = append(square, p.Name)
+	lin := &model{whole: base.whole, stages: slices.Clone(base.stages)}
+	for i, s := range base.stages {
+		if s.kind != linearLayer || s.lin.InFeatures != s.lin.OutFeatures {
+			continue
 		}
+		t := *s
+		t.params = maps.Clone(s.params)
+		t.params["weight"] = transpose(s.params["weight"], s.lin.InFeatures)
+		lin.stages[i] = &t
+		square = append(square, c.paramName(s, "weight"))
 	}
 	if len(square) > 0 {
-		hs = append(hs, hypothesis{MistakeTransposed,
-			fmt.Sprintf("weights transposed: the reference matches the model with %s transposed", strings.Join(square, ", ")),
-			with(func(n *network) {
-				n.params = changedParams(func(name string, v []float64, shape []int) []float64 {
-					if len(shape) != 2 || shape[0] != shape[1] {
-						return v
-					}
-					k := shape[0]
-					t := make([]float64, len(v))
-					for i := range k {
-						for j := range k {
-							t[j*k+i] = v[i*k+j]
-						}
-					}
-					return t
-				})
-			}), false})
-	}
-	if order, names := gateOrder(cfg.Mode); order != nil {
-		hs = append(hs, hypothesis{MistakeGateOrder,
-			fmt.Sprintf("gates in another order: the checkpoint's gate rows are in the order %s; PyTorch's %s expects %s", names[1], modeName(cfg.Mode), names[0]),
-			with(func(n *network) {
-				h := cfg.HiddenSize
-				n.params = changedParams(func(name string, v []float64, shape []int) []float64 {
-					if strings.HasPrefix(name, "weight_hr") {
-						return v
-					}
-					row := len(v) / (len(order) * h) // elements per row
-					out := make([]float64, 0, len(v))
-					for _, b := range order {
-						out = append(out, v[b*h*row:(b+1)*h*row]...)
-					}
-					return out
-				})
-			}), false})
-	}
-	if cfg.Bias {
-		scaled := func(f float64) *network {
-			return with(func(n *network) {
-				n.params = changedParams(func(name string, v []float64, _ []int) []float64 {
-					if !strings.HasPrefix(name, "bias") {
-						return v
-					}
-					out := make([]float64, len(v))
-					for i, x := range v {
-						out[i] = f * x
-					}
-					return out
-				})
-			})
-		}
-		hs = append(hs,
-			hypothesis{MistakeBiasMissing, "biases missing: the reference was computed without the biases", scaled(0), false},
-			hypothesis{MistakeBiasDoubled, "biases doubled: the reference was computed with twice the checkpoint's biases (b_ih + b_hh added as both)", scaled(2), false},
-			hypothesis{MistakeBiasDoubled, "biases doubled: the checkpoint's biases are twice those the reference was computed with", scaled(0.5), false})
-	}
-	if c.ref.h0.ok() {
-		hs = append(hs, hypothesis{MistakeH0Ignored,
-			fmt.Sprintf("h0 ignored: the reference's results were computed from zero initial states, not from its %s", c.ref.h0.name),
-			base, true})
-	}
-	if cfg.Bidirectional {
-		hs = append(hs,
-			hypothesis{MistakeReverseUnflipped, "reverse direction misread: the reference's reverse-direction outputs are in the order that direction computed them (last time step first)",
-				with(func(n *network) { n.reverse = reverseUnflipped }), false},
-			hypothesis{MistakeReverseForward, "reverse direction misread: the reference's reverse direction ran over the sequence from its first step",
-				with(func(n *network) { n.reverse = reverseForward }), false})
+		add(MistakeTransposed, fmt.Sprintf("weights transposed: the reference matches the model with %s transposed (x·W computed for x·Wᵀ)", strings.Join(square, ", ")), lin)
 	}
 	return hs
+}
+
+// paramName is the name of a stage's parameter as the checkpoint spells it: a cell's
+// without its layer suffix, a whole model's with its layer's prefix.
+func (c *checker) paramName(s *stage, name string) string {
+	if s.kind == recurrentLayer && s.net.cell {
+		name = strings.TrimSuffix(name, "_l0")
+	}
+	if c.model.whole {
+		name = s.prefix + name
+	}
+	return name
+}
+
+// transpose returns the k x k matrix v transposed.
+func transpose(v []float64, k int) []float64 {
+	t := make([]float64, len(v))
+	for i := range k {
+		for j := range k {
+			t[j*k+i] = v[i*k+j]
+		}
+	}
+	return t
 }
 
 // gateOrder returns, for an LSTM or a GRU, the order of the gate blocks of the mistaken
@@ -197,7 +264,7 @@ func (c *checker) diagnose() ([]Mistake, error) {
 		if h.zeroStates {
 			h0, c0 = nil, nil
 		}
-		res, err := h.net.forward(c.ctx, c.x, c.ref.input.t.Shape, h0, c0, nil)
+		res, err := h.model.forward(c.ctx, c.in, h0, c0, nil, nil)
 		if err != nil {
 			if cerr := c.ctx.Err(); cerr != nil {
 				return nil, cerr

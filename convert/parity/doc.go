@@ -23,15 +23,18 @@
 // A float64 model has no higher precision to be judged by: its tolerance decides.
 //
 // A cell (nn.RNNCell, LSTMCell, GRUCell) is checked as its own forward runs: one step,
-// or a sequence (steps, batch, input_size) it steps through, its truth the one-layer
-// network of its mode. A whole model (convert.Options.Whole: the layers around the
-// recurrent module, from token ids to logits) has no truth of its own: its tolerance
-// decides, and no mistake is tried.
+// or a sequence (steps, batch, input_size) it steps through, its truth the same cell in
+// float64. A whole model (convert.Options.Whole, or a pickled Sequential: the Embedding,
+// LayerNorm, Linear, Dropout and activation layers around the recurrent module, from
+// token ids to logits) is judged by the truth of every layer, computed in float64 as its
+// module's forward defines it.
 //
-// A failing check tries the usual porting mistakes (Mistake) on the model and names those
-// that reproduce the reference.
+// A failing check tries the usual porting mistakes (Mistake) that apply to the model
+// (those of its recurrent module, made in the whole model around it; a whole model's
+// square Linear weights transposed) and names those that reproduce the reference.
 //
 // Compare and NewReport give the same rules and the same table (Report.WriteText) to any
-// result a port computes, so that a Go test checks a whole model, from token ids to
-// logits, against what PyTorch exported.
+// result a port computes, and Truth the float64 truth of a loaded model, so that a Go
+// test checks a whole model, from token ids to logits, against what PyTorch exported.
+// Run runs a model on an input file read by the reference schema's rules.
 package parity

@@ -116,3 +116,62 @@ func ExampleCompare() {
 	// pass: true by truth
 	// beyond atol: true
 }
+
+// A complete port checked end to end in a Go test: the char-level model of
+// testdata/charlstm (Embedding -> LSTM -> Linear), run as a service runs it, one token at
+// a time with its state kept, and its float32 logits for a text compared with those
+// PyTorch computed for the whole text, judged with the float64 truth of the whole model.
+func ExampleTruth() {
+	cp, err := convert.Open("../../testdata/charlstm/checkpoint.pt", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cp.Close()
+	ref, err := convert.Open("../../testdata/parity/charlstm.ref.pt", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ref.Close()
+	m, err := convert.Load(cp, convert.Options{Whole: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ids, _ := ref.Tensor("input") // (steps) token ids
+	want, _ := ref.Tensor("output")
+	text, err := ids.Int64s()
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// The port: the whole model of package rnn, streamed.
+	model, err := convert.Sequential[float32](m)
+	if err != nil {
+		log.Fatal(err)
+	}
+	stream, err := model.NewStream(1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	got := &rnn.Tensor[float32]{Shape: want.Shape} // (steps, vocabulary)
+	next := &rnn.Tensor[int64]{Data: []int64{0}, Shape: []int{1}}
+	for _, id := range text {
+		next.Data[0] = id
+		logits, err := stream.StepIndices(next)
+		if err != nil {
+			log.Fatal(err)
+		}
+		got.Data = append(got.Data, logits.Data...)
+	}
+
+	truth, err := parity.Truth(context.Background(), cp, m, ids, nil, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := parity.NewReport(parity.Compare("logits", got, want, truth.Output, nil))
+	t := r.Tensors[0]
+	fmt.Println("logits", t.Shape, "pass:", r.Pass, "by", r.Rule)
+	fmt.Println("Go and PyTorch both rounding around the truth:", t.GoTruth < 1e-5 && t.RefTruth < 1e-5)
+	// Output:
+	// logits [132 37] pass: true by tolerance
+	// Go and PyTorch both rounding around the truth: true
+}

@@ -1,14 +1,8 @@
 package parity
 
-import (
-	"fmt"
-
-	"github.com/ptport/ptport/convert"
-	"github.com/ptport/ptport/pickle"
-)
-
 // StepErrors returns, for each direction of the model, the largest |go - ref| of the
-// output at each time step. It is nil when the output could not be compared.
+// output at each time step (one step for a cell given one). It is nil when the output
+// could not be compared.
 func (r *Report) StepErrors() [][]float64 {
 	return r.stepErrors(func(t *TensorReport) ([]float64, []float64) { return t.got, t.want })
 }
@@ -29,7 +23,8 @@ func (r *Report) stepErrors(values func(*TensorReport) (a, b []float64)) [][]flo
 			}
 		}
 	}
-	if out == nil || len(out.Shape) < 2 {
+	cellStep := r.Model.Cell && !r.Model.Whole && out != nil && len(out.Shape) < 3 // a cell's one step
+	if out == nil || len(out.Shape) == 0 || (len(out.Shape) < 2 && !cellStep) {
 		return nil
 	}
 	a, b := values(out)
@@ -41,6 +36,8 @@ func (r *Report) stepErrors(values func(*TensorReport) (a, b []float64)) [][]flo
 	feat := shape[len(shape)-1]
 	steps, batch := shape[0], 1
 	switch {
+	case cellStep:
+		steps, batch = 1, len(a)/feat // (batch, hidden_size) or (hidden_size)
 	case len(shape) == 3 && r.Model.BatchFirst:
 		steps, batch = shape[1], shape[0]
 	case len(shape) == 3:
@@ -76,28 +73,4 @@ func (r *Report) Values(name string) (got, want []float64) {
 		}
 	}
 	return nil, nil
-}
-
-// Inputs returns the model inputs a file holds: a reference's input and initial states
-// by the schema (h0 and c0 nil when absent, and taken from a tuple under h0, hx or
-// hidden), or the single tensor of a file holding one. Entries that are not model inputs
-// are left out; entries outside the schema are an error, as in Check.
-func Inputs(cp *convert.Checkpoint) (x, h0, c0 *pickle.Tensor, err error) {
-	var only []*pickle.Tensor
-	for _, l := range cp.Leaves {
-		if t, ok := l.Value.(*pickle.Tensor); ok {
-			only = append(only, t)
-		}
-	}
-	if len(only) == 1 && len(cp.Leaves) == 1 {
-		return only[0], nil, nil, nil
-	}
-	r, err := parseReference(cp.Path, cp.Leaves, nil, false)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if !r.input.ok() {
-		return nil, nil, nil, fmt.Errorf("%s: want a tensor named %q or a single tensor, found %d tensors", cp.Path, RefInput, len(only))
-	}
-	return r.input.t, r.h0.t, r.c0.t, nil
 }

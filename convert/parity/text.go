@@ -7,8 +7,8 @@ import (
 	"text/tabwriter"
 )
 
-// WriteText writes the report as `ptport check` prints it: the model, where the initial
-// states came from, a table of the compared tensors (|go - ref|, |ref - truth|,
+// WriteText writes the report as `ptport check` prints it: the model (a whole model's
+// layers too), where the initial states came from, a table of the compared tensors (|go - ref|, |ref - truth|,
 // |go - truth|, the rule that decided and the result), the verdict and the diagnosis.
 func (r *Report) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
@@ -22,6 +22,13 @@ func (r *Report) WriteText(w io.Writer) error {
 			file = r.ModelFile + ": "
 		}
 		fmt.Fprintf(ew, "model      %s%s%s, %s\n", file, r.Model.Module, prefix, strings.ToLower(r.Model.DType))
+	}
+	if r.Model.Whole && len(r.Model.Layers) > 0 {
+		mods := make([]string, len(r.Model.Layers))
+		for i, l := range r.Model.Layers {
+			mods[i] = l.Module
+		}
+		fmt.Fprintf(ew, "whole      %s\n", strings.Join(mods, " -> "))
 	}
 	if r.Reference != "" {
 		fmt.Fprintf(ew, "reference  %s\n", r.Reference)

@@ -25,6 +25,9 @@ import (
 //	GRU:  r, z = σ of the first two blocks of W_ih x + b_ih + W_hh h + b_hh
 //	      n = tanh(W_in x + b_in + r (W_hn h + b_hn));  h' = (1 - z) n + z h
 //
+// A cell is the one-layer network of its mode, one step at a time (cellForward); the
+// layers around the recurrent module of a whole model are in layers.go.
+//
 // It is also how the diagnosis runs a model with a mistake made: the truth computes
 // variants that package rnn does not (a reverse direction misread).
 
@@ -313,16 +316,22 @@ func (n *network) cellForward(ctx context.Context, x []float64, xShape []int, h0
 	return r, nil
 }
 
-// noise measures the float32 rounding noise of the network at these arguments: the
-// largest deviation from truth (the exact results) of TruthNoiseRuns computations that
-// round every value they store (weights, inputs, products, states) to float32's machine
-// epsilon, for each result by name (RefOutput, RefHN, RefCN). The runs are seeded: the
-// same arguments give the same noise.
+// noise measures the float32 rounding noise of the network at these arguments (see
+// noiseOf).
 func (n *network) noise(ctx context.Context, x []float64, xShape []int, h0, c0 []float64, truth *results) (map[string]float64, error) {
+	return noiseOf(func(nz *noise) (*results, error) { return n.forward(ctx, x, xShape, h0, c0, nz) }, truth)
+}
+
+// noiseOf measures the float32 rounding noise of a computation: the largest deviation
+// from truth (its exact results) of TruthNoiseRuns runs of forward that round every value
+// they store (weights, inputs, products, states) to float32's machine epsilon, for each
+// result by name (RefOutput, RefHN, RefCN). The runs are seeded: the same computation
+// gives the same noise.
+func noiseOf(forward func(nz *noise) (*results, error), truth *results) (map[string]float64, error) {
 	out := map[string]float64{}
 	for run := range TruthNoiseRuns {
 		nz := &noise{rng: rand.New(rand.NewPCG(uint64(run)+1, 0x706172697479)), u: truthNoiseU}
-		res, err := n.forward(ctx, x, xShape, h0, c0, nz)
+		res, err := forward(nz)
 		if err != nil {
 			return nil, err
 		}

@@ -31,6 +31,7 @@ The float64 truth of a float32 model is the same module widened to float64 (weig
 inputs converted exactly) run in float64.
 """
 import collections
+import copy
 import json
 import os
 
@@ -54,15 +55,21 @@ def save(obj, name):
 # Modules and how they run.
 
 class Spec:
-    """A recurrent module's configuration, as its constructor takes it."""
+    """A recurrent module's configuration, as its constructor takes it; with cell=True, a
+    cell's (nn.RNNCell, LSTMCell, GRUCell: one layer, one direction)."""
 
     def __init__(self, mode, inp, hidden, layers=1, bias=True, batch_first=False,
-                 bidirectional=False, proj=0):
+                 bidirectional=False, proj=0, cell=False):
         self.mode, self.inp, self.hidden, self.layers = mode, inp, hidden, layers
         self.bias, self.batch_first, self.bidirectional, self.proj = bias, batch_first, bidirectional, proj
+        self.cell = cell
 
     def module(self, **change):
         s = Spec(**{**self.__dict__, **change})
+        if s.cell:
+            if s.mode in ("tanh", "relu"):
+                return torch.nn.RNNCell(s.inp, s.hidden, bias=s.bias, nonlinearity=s.mode)
+            return (torch.nn.GRUCell if s.mode == "gru" else torch.nn.LSTMCell)(s.inp, s.hidden, bias=s.bias)
         kw = dict(num_layers=s.layers, bias=s.bias, batch_first=s.batch_first, bidirectional=s.bidirectional)
         if s.mode in ("tanh", "relu"):
             return torch.nn.RNN(s.inp, s.hidden, nonlinearity=s.mode, **kw)
@@ -84,16 +91,33 @@ class Spec:
 
     def states(self, batch, scale=0.5):
         """Random initial states (h0, c0) for a batch (None: unbatched)."""
-        shape = (self.dirs * self.layers,) + (() if batch is None else (batch,))
+        shape = () if self.cell else (self.dirs * self.layers,)
+        shape += () if batch is None else (batch,)
         h0 = scale * torch.randn(*shape, self.out)
         c0 = scale * torch.randn(*shape, self.hidden) if self.lstm else None
         return h0, c0
 
 
 def run(m, x, h0=None, c0=None):
-    """m's output, h_n and c_n (LSTM) on x from h0, c0, in eval mode without gradients."""
+    """m's output, h_n and c_n (LSTM) on x from h0, c0, in eval mode without gradients. A
+    cell runs as the check runs it: a sequence (steps, batch, features) stepped through,
+    the output h after every step, h_n and c_n the last; or one step, (batch, features) or
+    (features), the output and h_n both h'."""
     m.eval()
     with torch.no_grad():
+        if isinstance(m, torch.nn.RNNCellBase):
+            lstm = isinstance(m, torch.nn.LSTMCell)
+            h, c, hs = h0, c0, []
+            for xt in (x if x.dim() == 3 else [x]):
+                if lstm:
+                    h, c = m(xt, None if h is None else (h, c))
+                else:
+                    h = m(xt, h)
+                hs.append(h)
+            res = collections.OrderedDict(output=torch.stack(hs) if x.dim() == 3 else h, h_n=h)
+            if lstm:
+                res["c_n"] = c
+            return res
         if isinstance(m, torch.nn.LSTM):
             y, (hn, cn) = m(x, None if h0 is None else (h0, c0))
             return collections.OrderedDict(output=y, h_n=hn, c_n=cn)
@@ -166,39 +190,47 @@ def permute_gates(spec, sd):
     return out
 
 
-def mistakes(spec, sd, inputs):
-    """Every mistake that applies to the case: (name, the model's results with it)."""
+def mistakes(spec, sd, inputs, whole=None):
+    """Every mistake that applies to the case: (name, the model's results with it). spec and
+    sd are the recurrent module's (or cell's); whole, when given, is the whole model around
+    it (a Whole), through which every changed module runs, and whose square Linear weights
+    may be transposed too."""
     x, h0, c0 = inputs["input"], inputs.get("h0"), inputs.get("c0")
+    through = (lambda f, **kw: f(x)) if whole is None else (lambda f, **kw: whole.run(x, f, **kw))
+    core_in = x if whole is None else whole.core_input(x)
     out = []
 
-    def attempt(name, f):
+    def attempt(name, f, **kw):
+        """f runs the changed recurrent module on its input."""
         try:
-            out.append((name, f()))
+            out.append((name, through(f, **kw)))
         except (RuntimeError, ValueError, IndexError):
             pass  # the changed model does not run on these inputs: it explains nothing
 
-    if x.dim() == 3:
-        attempt("batch_first", lambda: run(module_with(spec, sd, batch_first=not spec.batch_first), x, h0, c0))
+    if core_in.dim() == 3 and not spec.cell:
+        attempt("batch_first", lambda y: run(module_with(spec, sd, batch_first=not spec.batch_first), y, h0, c0))
     if spec.mode in ("tanh", "relu"):
         other = "relu" if spec.mode == "tanh" else "tanh"
-        attempt("nonlinearity", lambda: run(module_with(spec, sd, mode=other), x, h0, c0))
+        attempt("nonlinearity", lambda y: run(module_with(spec, sd, mode=other), y, h0, c0))
     square = collections.OrderedDict(
         (n, v.t().contiguous() if v.dim() == 2 and v.shape[0] == v.shape[1] else v) for n, v in sd.items())
     if any(v.dim() == 2 and v.shape[0] == v.shape[1] for v in sd.values()):
-        attempt("transposed", lambda: run(module_with(spec, square), x, h0, c0))
+        attempt("transposed", lambda y: run(module_with(spec, square), y, h0, c0))
     if spec.mode in GATE_ORDERS:
-        attempt("gate_order", lambda: run(module_with(spec, permute_gates(spec, sd)), x, h0, c0))
+        attempt("gate_order", lambda y: run(module_with(spec, permute_gates(spec, sd)), y, h0, c0))
     if spec.bias:
         # Missing: the reference's model had none. Doubled: either side has twice the
         # other's (a combined b_ih + b_hh added as both).
         for name, f in (("bias_missing", 0.0), ("bias_doubled", 2.0), ("bias_doubled", 0.5)):
             scaled = collections.OrderedDict((n, v * f if n.startswith("bias") else v) for n, v in sd.items())
-            attempt(name, lambda: run(module_with(spec, scaled), x, h0, c0))
+            attempt(name, lambda y: run(module_with(spec, scaled), y, h0, c0))
     if h0 is not None:
-        attempt("h0_ignored", lambda: run(module_with(spec, sd), x))
+        attempt("h0_ignored", lambda y: run(module_with(spec, sd), y))
     if spec.bidirectional:
-        attempt("reverse_unflipped", lambda: run_layers(spec, sd, x, h0, c0, reverse="unflipped"))
-        attempt("reverse_forward", lambda: run_layers(spec, sd, x, h0, c0, reverse="forward"))
+        attempt("reverse_unflipped", lambda y: run_layers(spec, sd, y, h0, c0, reverse="unflipped"))
+        attempt("reverse_forward", lambda y: run_layers(spec, sd, y, h0, c0, reverse="forward"))
+    if whole is not None and whole.square_linear():
+        attempt("transposed", lambda y: run(module_with(spec, sd), y), transposed_linear=True)
     return out
 
 
@@ -226,18 +258,18 @@ def max_err(got, want):
     return max(errs) if errs else None
 
 
-def explains(spec, sd, inputs, expected):
+def explains(spec, sd, inputs, expected, whole=None):
     """The mistakes whose emulation reproduces expected (name -> tensor), with the largest
     error each leaves."""
     found = collections.OrderedDict()
-    for name, res in mistakes(spec, sd, inputs):
-        if within(res, expected):
+    for name, res in mistakes(spec, sd, inputs, whole):
+        if within(res, expected) and (name not in found or max_err(res, expected) < found[name]):
             found[name] = max_err(res, expected)
     return found
 
 
-def diagnose(spec, sd, inputs, expected):
-    return list(explains(spec, sd, inputs, expected))
+def diagnose(spec, sd, inputs, expected, whole=None):
+    return list(explains(spec, sd, inputs, expected, whole))
 
 
 def passes(got, want, rtol, atol):
@@ -260,6 +292,13 @@ def case(name, model, ref, outcome, model_file=None, ref_file=None, **facts):
     entry.update((k, v) for k, v in facts.items() if v is not None)
     entry.setdefault("flags", [])
     cases[name] = entry
+
+
+def save_truth(name, res):
+    """Writes the float64 truth of a case, as PyTorch computes it (the model and inputs in
+    float64), to NAME.truth.pt, which the Go tests compare parity.Truth with."""
+    save(collections.OrderedDict((n, t.double()) for n, t in res.items()), name + ".truth.pt")
+    cases[name]["truth"] = name + ".truth.pt"
 
 
 def reference(res, inputs, hn_tuple=False, state_key=None, state_tuple=False):
@@ -574,6 +613,10 @@ def truth_of(spec, sd, x, h0=None, c0=None):
     return run(module_with(spec, sd, torch.float64), x.double(), wide(h0), wide(c0))
 
 
+def scaled_sd(sd, f):
+    return collections.OrderedDict((n, v * f) for n, v in sd.items())
+
+
 def worst(a, b):
     return max((a[n].double() - b[n].double()).abs().max().item() for n in b)
 
@@ -706,6 +749,440 @@ half = collections.OrderedDict((n, t.half()) for n, t in res.items())
 case("f16_ref", m.state_dict(), reference(half, dict(input=x)), "pass", rule="tolerance", compared=compared(res),
      measured=dict(max_abs_err=worst(half, res), float16_tolerance_passes=passes(res, half, *PRECISION[torch.float16]),
                    float32_tolerance_passes=passes(res, half, *PRECISION[torch.float32])))
+
+# -- Cells ------------------------------------------------------------------------------------
+# A cell's reference is a sequence (steps, batch, features) stepped through by the cell, or
+# one step; its truth is the same cell in float64. The usual mistakes that apply to a
+# cell (all but batch_first and the reverse direction) are diagnosed as for the modules.
+
+
+def cell_reference(res, inputs, state_tuple=False):
+    """A cell's reference: its input, initial states (h0 and c0, or LSTMCell's tuple hx),
+    then its results."""
+    d = collections.OrderedDict(input=inputs["input"])
+    if "h0" in inputs:
+        if state_tuple:
+            d["hx"] = (inputs["h0"], inputs["c0"])
+        else:
+            d["h0"] = inputs["h0"]
+            if "c0" in inputs:
+                d["c0"] = inputs["c0"]
+    d.update(res)
+    return d
+
+
+def first_scale(results_at, lo=1.5e-5, hi=1e-4, start=2.0, step=1.01, stop=12.0):
+    """The first weight scale, from start up by step, at which float32 rounding is beyond
+    float32's atol but the same size however it happens: PyTorch's float32 result lies
+    between lo and hi from the float64 truth; the float32 results of PORTS second
+    computations (relabeled: the hidden units relabeled, the same function summed in
+    other orders) and the float64 results from weights rounded at random (the rounding
+    noise, as the check measures it) lie within a factor of 3 of that and below hi; and
+    the first of the ports lies more than twice the tolerance from PyTorch's (a right
+    float32 port differs from PyTorch beyond atol, as Go does). Near the weights where a
+    model turns chaotic, these errors jump from one scale to the next; the search takes
+    the first scale that fits. results_at(scale) returns PyTorch's float32 results, the
+    truth, the ports' results and the noisy results. Returns the scale, PyTorch's
+    results, the truth and the largest error of the ports and the noisy results: the
+    float32 rounding of the model."""
+    rtol, atol = PRECISION[torch.float32]
+    scale = start
+    while scale < stop:
+        res, tru, ports, noisy = results_at(scale)
+        a = worst(res, tru)
+        rounding = max(worst(r, tru) for r in ports + noisy)
+        if lo < a < hi and rounding < min(hi, 3 * a) and not passes(ports[0], res, rtol, 2 * atol):
+            return scale, res, tru, rounding
+        scale *= step
+    raise AssertionError("no weight scale in [%g, %g) puts the float32 rounding between %g and %g" % (start, stop, lo, hi))
+
+
+PORTS = 8
+
+
+def noisy_sds(sd, runs=4, u=2.0 ** -23):
+    """sd in float64, each weight rounded at random as the check's rounding noise does:
+    x(1 + δ), δ uniform in ±u, for each of runs seeded draws."""
+    out = []
+    for run_ in range(runs):
+        g = torch.Generator().manual_seed(run_ + 1)
+        out.append(collections.OrderedDict(
+            (n, v.double() * (1 + u * (2 * torch.rand(v.shape, generator=g, dtype=torch.float64) - 1))) for n, v in sd.items()))
+    return out
+
+
+def relabeled(spec, sd, x, h0=None, c0=None, seed=1):
+    """A one-layer module or cell computed with its hidden units relabeled by a random
+    permutation (the rows of each gate block, the columns of the recurrent weights, the
+    states), its results put back in order: the same function, its sums of products taken
+    in another order, as a second float32 port computes it."""
+    g = torch.Generator().manual_seed(seed)
+    H = spec.hidden
+    perm = torch.randperm(H, generator=g)
+    inv = torch.argsort(perm)
+    out = collections.OrderedDict()
+    for n, v in sd.items():
+        blocks = v.shape[0] // H
+        rows = torch.cat([b * H + perm for b in range(blocks)])
+        v = v[rows]
+        if n.startswith("weight_hh"):
+            v = v[:, perm]
+        out[n] = v.contiguous()
+    state = (lambda t: None if t is None else t[..., perm].contiguous())
+    r = run(module_with(spec, out), x, state(h0), state(c0))
+    return collections.OrderedDict((n, t[..., inv]) for n, t in r.items())
+
+
+def change_to(results_with, tru, target):
+    """The change delta of one weight at which results_with(delta) lies target from the
+    truth tru (bisection)."""
+    lo, hi = 0.0, 1e-2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if worst(results_with(mid), tru) < target:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def perturbed_at(sd, name, delta, at=(0, 0)):
+    out = collections.OrderedDict((n, v.clone()) for n, v in sd.items())
+    out[name][at] += delta
+    return out
+
+
+# An LSTMCell whose weights are scaled until PyTorch's own float32 result, stepped over 50
+# steps from the initial state hx = (h0, c0), lies more than 2e-5 from the float64 truth:
+# a right Go result is then beyond atol of PyTorch's, and passes by the truth rule.
+spec = Spec("lstm", 8, 32, cell=True)
+base = spec.module().state_dict()
+x = torch.randn(50, 3, 8)
+h0, c0 = spec.states(3)
+cell_in = collections.OrderedDict(input=x, h0=h0, c0=c0)
+
+
+def cell_results(sd, dtype=torch.float32):
+    wide = (lambda t: t.to(dtype))
+    return run(module_with(spec, sd, dtype), wide(x), wide(h0), wide(c0))
+
+
+def cell_rounding(f):
+    sd = scaled_sd(base, f)
+    return (cell_results(sd), cell_results(sd, torch.float64),
+            [relabeled(spec, sd, x, h0, c0, seed) for seed in range(1, PORTS + 1)],
+            [cell_results(n, torch.float64) for n in noisy_sds(sd)])
+
+
+scale, res, tru, rounding = first_scale(cell_rounding)
+sd = scaled_sd(base, scale)
+cell_truth = worst(res, tru)
+case("cell_large", sd, cell_reference(res, cell_in, state_tuple=True), "pass", rule="truth",
+     compared=collections.OrderedDict(output="output", h_n="h_n", c_n="c_n"), initial=dict(h0="hx.0", c0="hx.1"),
+     measured=dict(weight_scale=scale, torch_truth=cell_truth, float32_rounding=rounding))
+save_truth("cell_large", tru)
+# ... and a reference made from other weights: one recurrent weight changed until the
+# reference lies 10 times the float32 rounding from the truth. It fails, by the truth rule.
+delta = change_to(lambda d: cell_results(perturbed_at(sd, "weight_hh", d)), tru, 10 * rounding)
+other = cell_results(perturbed_at(sd, "weight_hh", delta))
+case("cell_large_other_ref", None, cell_reference(other, cell_in, state_tuple=True), "fail", model_file="cell_large.pt",
+     rule="truth", compared=collections.OrderedDict(output="output", h_n="h_n", c_n="c_n"),
+     diagnosis=diagnose(spec, sd, cell_in, other),
+     measured=dict(weight_change=delta, ref_truth=worst(other, tru), torch_truth=cell_truth, float32_rounding=rounding))
+
+
+def cell_mistake(name, spec, sd, inputs, ref_res, made, flags=()):
+    """A failing check of a cell whose reference ref_res the mistake `made` explains."""
+    found = explains(spec, sd, inputs, ref_res)
+    assert made in found, (name, made, list(found))
+    plain = run(module_with(spec, sd), inputs["input"], inputs.get("h0"), inputs.get("c0"))
+    case(name, sd, cell_reference(ref_res, inputs), "fail", rule="truth", flags=list(flags),
+         compared=collections.OrderedDict((n, n) for n in ref_res), diagnosis=list(found),
+         measured=dict(max_abs_err=max_err(plain, ref_res), with_mistake_undone=found))
+
+
+# An LSTMCell's gate rows in i f o g, stepped through a sequence.
+spec = Spec("lstm", 3, 4, cell=True)
+m = spec.module()
+x = torch.randn(6, 2, 3)
+cell_mistake("cell_gates_ifog", spec, permute_gates(spec, m.state_dict()), dict(input=x), run(m, x), "gate_order")
+# A relu RNNCell's state_dict checked as tanh, one batched step.
+spec = Spec("relu", 3, 5, cell=True)
+m = spec.module()
+x = torch.randn(4, 3)
+cell_mistake("cell_forgot_relu", Spec("tanh", 3, 5, cell=True), m.state_dict(), dict(input=x), run(m, x), "nonlinearity")
+cases["cell_forgot_relu"]["fixed_by"] = ["--nonlinearity", "relu"]
+# A GRUCell's reference computed from zeros although it holds h0, one unbatched step.
+spec = Spec("gru", 3, 5, cell=True)
+m = spec.module()
+x = torch.randn(3)
+h0, _ = spec.states(None)
+cell_mistake("cell_h0_ignored", spec, m.state_dict(), dict(input=x, h0=h0), run(m, x), "h0_ignored")
+# A square RNNCell stored transposed.
+spec = Spec("tanh", 4, 4, cell=True)
+m = spec.module()
+x = torch.randn(5, 2, 4)
+sd = collections.OrderedDict((n, v.t().contiguous() if v.dim() == 2 else v) for n, v in m.state_dict().items())
+cell_mistake("cell_transposed", spec, sd, dict(input=x), run(m, x), "transposed")
+# An LSTMCell's h0 without its c0: PyTorch refuses it; so does the check.
+spec = Spec("lstm", 3, 4, cell=True)
+m = spec.module()
+x = torch.randn(5, 2, 3)
+h0, c0 = spec.states(2)
+res = run(m, x, h0, c0)
+case("cell_h0_without_c0", m.state_dict(), collections.OrderedDict(input=x, h0=h0, output=res["output"], h_n=res["h_n"]),
+     "error", error=["h0 without c0"], torch_error=torch_error(lambda: m(x[0], h0)))
+
+# -- Whole models -----------------------------------------------------------------------------
+# The model around the recurrent module (--whole; a pickled Sequential runs whole as it
+# is), from token ids to its output, judged against the float64 truth of every layer.
+
+
+class Whole:
+    """A whole model as the check runs it: the layers before the recurrent module, the
+    module, the layers after it (torch modules, in eval mode). The module passes on its
+    output; when it is the last layer, its h_n (and c_n) are results too."""
+
+    def __init__(self, before, after):
+        self.before, self.after = list(before), list(after)
+        for l in self.before + self.after:
+            l.eval()
+
+    def square_linear(self):
+        return any(isinstance(l, torch.nn.Linear) and l.in_features == l.out_features for l in self.before + self.after)
+
+    @staticmethod
+    def apply(layers, y, transposed_linear=False):
+        with torch.no_grad():
+            for l in layers:
+                if transposed_linear and isinstance(l, torch.nn.Linear) and l.in_features == l.out_features:
+                    y = torch.nn.functional.linear(y, l.weight.t(), l.bias)  # x·W for x·Wᵀ
+                else:
+                    y = l(y)
+        return y
+
+    def core_input(self, x, transposed_linear=False):
+        return self.apply(self.before, x, transposed_linear)
+
+    def run(self, x, rec=None, transposed_linear=False):
+        """The model's results on x, the recurrent module computed by rec (its input ->
+        results; None: a model without one)."""
+        y = self.core_input(x, transposed_linear)
+        if rec is None:
+            return collections.OrderedDict(output=y)
+        r = rec(y)
+        if not self.after:
+            return r
+        return collections.OrderedDict(output=self.apply(self.after, r["output"], transposed_linear))
+
+    def double(self):
+        return Whole([copy.deepcopy(l).double() for l in self.before], [copy.deepcopy(l).double() for l in self.after])
+
+
+class CharModel(torch.nn.Module):
+    """A char-level model as training scripts define it: Embedding -> recurrent module ->
+    [LayerNorm] -> Linear; its state_dict is what the check loads."""
+
+    def __init__(self, vocab, spec, norm=False, head=None):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab, spec.inp)
+        self.rnn = spec.module()
+        if norm:
+            self.norm = torch.nn.LayerNorm(spec.out)
+        self.fc = torch.nn.Linear(spec.out, head or vocab)
+
+    def whole(self):
+        return Whole([self.embedding], ([self.norm] if hasattr(self, "norm") else []) + [self.fc])
+
+    def rec_sd(self):
+        return collections.OrderedDict((n, v.clone()) for n, v in self.rnn.state_dict().items())
+
+    def with_rec(self, sd):
+        net = copy.deepcopy(self)
+        net.rnn.load_state_dict(sd)
+        return net.eval()
+
+
+def whole_results(net, spec, ids, dtype=torch.float32):
+    w = net.whole() if dtype == torch.float32 else net.whole().double()
+    return w.run(ids, lambda y: run(module_with(spec, net.rec_sd(), dtype), y))
+
+
+def whole_case(name, net, ids, res, outcome, **facts):
+    case(name, net.state_dict(), collections.OrderedDict(input=ids, output=res["output"]), outcome,
+         flags=["--whole"] + facts.pop("flags", []), compared=dict(output="output"), **facts)
+
+
+# Embedding -> GRU -> Linear, the GRU's weights scaled until PyTorch's own float32 logits
+# lie more than 2e-5 from the float64 truth: a right Go result passes by the truth rule.
+spec = Spec("gru", 8, 32)
+net = CharModel(20, spec).eval()
+base = net.rec_sd()
+ids = torch.randint(0, 20, (50, 3))
+
+
+def whole_rounding(f):
+    sd = scaled_sd(base, f)
+    at = net.with_rec(sd)
+    return (whole_results(at, spec, ids), whole_results(at, spec, ids, torch.float64),
+            [net.whole().run(ids, lambda y: relabeled(spec, sd, y, seed=seed)) for seed in range(1, PORTS + 1)],
+            [net.whole().double().run(ids, lambda y: run(module_with(spec, n, torch.float64), y)) for n in noisy_sds(sd)])
+
+
+scale, res, tru, rounding = first_scale(whole_rounding)
+large = net.with_rec(scaled_sd(base, scale))
+whole_truth = worst(res, tru)
+whole_case("whole_large", large, ids, res, "pass", rule="truth",
+           measured=dict(weight_scale=scale, torch_truth=whole_truth, float32_rounding=rounding))
+save_truth("whole_large", tru)
+# ... a reference from other weights (a recurrent weight changed until the logits lie 10
+# times the float32 rounding from the truth) fails by the truth rule...
+rsd = large.rec_sd()
+delta = change_to(lambda d: whole_results(large.with_rec(perturbed_at(rsd, "weight_hh_l0", d)), spec, ids), tru, 10 * rounding)
+other = whole_results(large.with_rec(perturbed_at(rsd, "weight_hh_l0", delta)), spec, ids)
+case("whole_large_other_ref", None, collections.OrderedDict(input=ids, output=other["output"]), "fail",
+     model_file="whole_large.pt", flags=["--whole"], rule="truth", compared=dict(output="output"),
+     diagnosis=diagnose(spec, rsd, dict(input=ids), other, large.whole()),
+     measured=dict(weight_change=delta, ref_truth=worst(other, tru), torch_truth=whole_truth, float32_rounding=rounding))
+
+
+# ... and so does a checkpoint whose head holds a wrong weight (the same 10 times), where
+# the recurrent module alone is right.
+def with_head(net, delta):
+    out = copy.deepcopy(net)
+    with torch.no_grad():
+        out.fc.weight[0, 0] += delta
+    return out.eval()
+
+
+delta = change_to(lambda d: whole_results(with_head(large, d), spec, ids), tru, 10 * rounding)
+wrong = with_head(large, delta)
+case("whole_large_wrong_head", wrong.state_dict(), None, "fail", ref_file="whole_large.ref.pt", flags=["--whole"],
+     rule="truth", compared=dict(output="output"),
+     diagnosis=diagnose(spec, rsd, dict(input=ids), res, wrong.whole()),
+     measured=dict(weight_change=delta, ref_truth=worst(res, whole_results(wrong, spec, ids, torch.float64)),
+                   torch_truth=whole_truth, float32_rounding=rounding))
+
+# batch_first forgotten in a whole model: Embedding -> LSTM(batch_first=True) -> LayerNorm
+# -> Linear, token ids (batch, steps), checked without saying batch_first.
+spec = Spec("lstm", 6, 10, batch_first=True)
+net = CharModel(12, spec, norm=True).eval()
+ids = torch.randint(0, 12, (2, 9))
+res = whole_results(net, spec, ids)
+checked = Spec("lstm", 6, 10)
+found = explains(checked, net.rec_sd(), dict(input=ids), res, net.whole())
+assert "batch_first" in found, list(found)
+whole_case("whole_forgot_batch_first", net, ids, res, "fail", rule="truth", diagnosis=list(found),
+           measured=dict(max_abs_err=max_err(whole_results(net, checked, ids), res), with_mistake_undone=found))
+cases["whole_forgot_batch_first"]["fixed_by"] = ["--batch-first"]
+save_truth("whole_forgot_batch_first", whole_results(net, checked, ids, torch.float64))  # the model as checked
+
+# A square head exported transposed (x·W computed for x·Wᵀ): Embedding -> RNN -> Linear(10, 10).
+spec = Spec("tanh", 6, 10)
+net = CharModel(12, spec, head=10).eval()
+ids = torch.randint(0, 12, (7, 2))
+res = whole_results(net, spec, ids)
+exported = copy.deepcopy(net)
+with torch.no_grad():
+    exported.fc.weight.copy_(net.fc.weight.t())
+found = explains(spec, exported.rec_sd(), dict(input=ids), res, exported.whole())
+assert "transposed" in found, list(found)
+whole_case("whole_head_transposed", exported, ids, res, "fail", rule="truth", diagnosis=list(found),
+           measured=dict(max_abs_err=max_err(whole_results(exported, spec, ids), res), with_mistake_undone=found))
+
+# A pickled Sequential, Embedding -> Tanh -> GRU, saved whole with its GRU's gate rows in
+# z r n: it runs as it is, returns the GRU's output and h_n, and the diagnosis names the
+# gate order.
+spec = Spec("gru", 5, 7)
+seq = torch.nn.Sequential(torch.nn.Embedding(16, 5), torch.nn.Tanh(), spec.module()).eval()
+ids = torch.randint(0, 16, (6, 2))
+with torch.no_grad():
+    y, hn = seq(ids)
+res = collections.OrderedDict(output=y, h_n=hn)
+saved = copy.deepcopy(seq)
+saved[2].load_state_dict(permute_gates(spec, seq[2].state_dict()))
+found = explains(spec, saved[2].state_dict(), dict(input=ids), res, Whole([saved[0], saved[1]], []))
+assert "gate_order" in found, list(found)
+case("whole_seq_gates", saved, collections.OrderedDict(input=ids, output=y, h_n=hn), "fail", rule="truth",
+     flags=["--whole"], compared=dict(output="output", h_n="h_n"), diagnosis=list(found), gate_order="z r n")
+with torch.no_grad():
+    y64, hn64 = copy.deepcopy(saved).double()(ids)
+save_truth("whole_seq_gates", collections.OrderedDict(output=y64, h_n=hn64))
+
+# A pickled Sequential without a recurrent module, Linear(6, 6) -> ReLU -> LayerNorm ->
+# Linear -> LogSoftmax, its first weight saved transposed.
+seq = torch.nn.Sequential(torch.nn.Linear(6, 6), torch.nn.ReLU(), torch.nn.LayerNorm(6), torch.nn.Linear(6, 4),
+                          torch.nn.LogSoftmax(dim=-1)).eval()
+x = torch.randn(5, 6)
+with torch.no_grad():
+    y = seq(x)
+saved = copy.deepcopy(seq)
+with torch.no_grad():
+    saved[0].weight.copy_(seq[0].weight.t())
+found = collections.OrderedDict((n, max_err(r, dict(output=y))) for n, r in
+                                [("transposed", Whole(list(saved), []).run(x, transposed_linear=True))]
+                                if within(r, dict(output=y)))
+assert "transposed" in found
+case("whole_seq_mlp_transposed", saved, collections.OrderedDict(input=x, output=y), "fail", rule="truth",
+     compared=dict(output="output"), diagnosis=list(found),
+     measured=dict(max_abs_err=max_err(Whole(list(saved), []).run(x), dict(output=y))))
+with torch.no_grad():
+    save_truth("whole_seq_mlp_transposed", dict(output=copy.deepcopy(saved).double()(x.double())))
+
+# A pickled Sequential of every activation and a LayerNorm, the Softmax over the first
+# dimension: its truth is every layer's in float64.
+seq = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Sigmoid(), torch.nn.Dropout(0.1), torch.nn.LayerNorm(8),
+                          torch.nn.Linear(8, 6), torch.nn.ReLU(), torch.nn.Linear(6, 6), torch.nn.Tanh(),
+                          torch.nn.Softmax(dim=0)).eval()
+x = torch.randn(4, 3, 5)
+with torch.no_grad():
+    y, y64 = seq(x), copy.deepcopy(seq).double()(x.double())
+case("whole_seq_act", seq, collections.OrderedDict(input=x, output=y), "pass", rule="tolerance",
+     compared=dict(output="output"))
+save_truth("whole_seq_act", dict(output=y64))
+# ... which, starting with a Linear, refuses integers as PyTorch does.
+xi = torch.randint(-3, 4, (4, 3, 5))
+with torch.no_grad():
+    yi = seq(xi.float())
+case("whole_int_input", None, collections.OrderedDict(input=xi, output=yi), "error", model_file="whole_seq_act.pt",
+     error=["input is I64"], torch_error=torch_error(lambda: seq(xi)))
+
+# An Embedding with max_norm before a GRU, pickled whole: PyTorch renormalizes the rows it
+# looks up in place, so the module is saved before it runs.
+seq = torch.nn.Sequential(torch.nn.Embedding(10, 4, max_norm=1.0, padding_idx=0), torch.nn.GRU(4, 6)).eval()
+saved = copy.deepcopy(seq)
+ids = torch.randint(0, 10, (5, 2))
+with torch.no_grad():
+    y, hn = copy.deepcopy(seq)(ids)
+    y64, hn64 = copy.deepcopy(seq).double()(ids)
+case("whole_seq_max_norm", saved, collections.OrderedDict(input=ids, output=y, h_n=hn), "pass", rule="tolerance",
+     flags=["--whole"], compared=dict(output="output", h_n="h_n"))
+save_truth("whole_seq_max_norm", collections.OrderedDict(output=y64, h_n=hn64))
+
+
+# The char-level model of testdata/charlstm (trained by PyTorch), whole: the text it
+# generated, as token ids, and the logits PyTorch computes for it; a port's Go test
+# checks its logits against these with parity.Truth (the parity package's ExampleTruth).
+def charlstm():
+    import importlib.util
+    spec_ = importlib.util.spec_from_file_location("charlstm_gen", os.path.join(HERE, "..", "charlstm", "gen.py"))
+    mod = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(mod)
+    ckpt = torch.load(os.path.join(HERE, "..", "charlstm", "checkpoint.pt"))
+    net = mod.CharLSTM(len(ckpt["chars"]))
+    net.load_state_dict(ckpt["model"])
+    with open(os.path.join(HERE, "..", "charlstm", "generated.txt")) as f:
+        text = f.read()
+    return net.eval(), torch.tensor([ckpt["chars"].index(c) for c in text[:-1]])
+
+
+net, ids = charlstm()
+with torch.no_grad():
+    logits, _ = net(ids)
+    logits64, _ = copy.deepcopy(net).double()(ids)
+case("charlstm", None, collections.OrderedDict(input=ids, output=logits), "pass", model_file="../charlstm/checkpoint.pt",
+     flags=["--whole"], rule="tolerance", compared=dict(output="output"))
+save_truth("charlstm", dict(output=logits64))
 
 with open(os.path.join(HERE, "cases.json"), "w") as f:
     json.dump(cases, f, indent=1)

@@ -1,0 +1,75 @@
+package parity
+
+import (
+	"context"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/pickle"
+	"github.com/ptport/ptport/rnn"
+)
+
+// Outputs are what Run computed.
+type Outputs struct {
+	// Model is the model that ran, loaded with the options and the input file's
+	// configuration values.
+	Model *convert.Model
+	// Output, HN and CN are the results, in the model's dtype; HN and CN are nil where
+	// the model gives none (CN for all but an LSTM; both for a whole model whose last
+	// layer is not recurrent).
+	Output, HN, CN *pickle.Tensor
+	// InitialState says where each initial state came from.
+	InitialState InitialState
+}
+
+// Run runs the model of model on the inputs that in holds, as Check runs it on a
+// reference's: the model found and loaded with opts.Load and in's configuration values
+// (batch_first, nonlinearity), in's entries read by the reference schema (see RefInput)
+// and held to the same rules: an LSTM's h0 needs its c0 and other modules take no c0, the
+// states are floating point and so is the input (unless a whole model's first layer, an
+// Embedding, takes token ids), a pickled module's attributes and in's configuration
+// values agree, and the states' shapes fit the model's layers and directions. in may
+// instead hold a single tensor, the input. The results a reference would hold (output,
+// h_n, c_n) are left out; any other entry outside the schema is a *ReferenceError, unless
+// opts.Ignore names it. opts.Tolerance is not used.
+//
+// The error is a *ReferenceError for inputs the model does not take, the loader's errors
+// for a model that does not load, or ctx's error.
+func Run(ctx context.Context, model, in *convert.Checkpoint, opts Options) (*Outputs, error) {
+	var r *reference
+	var m *convert.Model
+	var err error
+	if t, ok := singleTensor(in); ok {
+		if m, err = convert.Load(model, opts.Load); err != nil {
+			return nil, err
+		}
+		r = &reference{file: in.Path, input: entry{name: in.Leaves[0].Name, t: t}}
+	} else if r, m, err = load(model, in, opts, false); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := &Outputs{Model: m, InitialState: InitialState{H0: Zeros}}
+	if r.h0.ok() {
+		out.InitialState.H0 = r.h0.name
+	}
+	if m.Config.Mode == rnn.LSTM {
+		out.InitialState.C0 = Zeros
+		if r.c0.ok() {
+			out.InitialState.C0 = r.c0.name
+		}
+	}
+	if out.Output, out.HN, out.CN, err = m.Forward(r.input.t, r.h0.t, r.c0.t); err != nil {
+		return nil, forwardError(r, m, err)
+	}
+	return out, nil
+}
+
+// singleTensor returns the tensor of a file that holds nothing else.
+func singleTensor(cp *convert.Checkpoint) (*pickle.Tensor, bool) {
+	if len(cp.Leaves) != 1 {
+		return nil, false
+	}
+	t, ok := cp.Leaves[0].Value.(*pickle.Tensor)
+	return t, ok
+}
