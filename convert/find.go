@@ -225,14 +225,14 @@ const (
 )
 
 // AmbiguousError reports a checkpoint that holds several recurrent modules when no
-// prefix selects one.
+// prefix selects one (Options.Prefix).
 type AmbiguousError struct {
 	File       string
 	Candidates []string // each prefix and its architecture, e.g. `"enc." LSTM(32, 64)`
 }
 
 func (e *AmbiguousError) Error() string {
-	return fmt.Sprintf("%s holds %d recurrent modules; choose one with --prefix:\n  %s",
+	return fmt.Sprintf("%s holds %d recurrent modules; choose one by its prefix:\n  %s",
 		e.File, len(e.Candidates), strings.Join(e.Candidates, "\n  "))
 }
 

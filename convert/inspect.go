@@ -19,7 +19,13 @@ type Inventory struct {
 	Values  []ValueInfo  `json:"values"`
 	Globals []string     `json:"globals"`
 	Bytes   int64        `json:"bytes"` // of all tensors' elements
-	Models  []string     `json:"models,omitempty"`
+	// Models lists the recurrent modules and cells found, each as its quoted prefix and
+	// its architecture.
+	Models []string `json:"models,omitempty"`
+	// UnstoredNonlinearity lists the prefixes of the plain RNNs among Models whose
+	// nonlinearity the file does not store (those of a state_dict): they load as tanh,
+	// unless Options.Nonlinearity says relu.
+	UnstoredNonlinearity []string `json:"unstored_nonlinearity,omitempty"`
 	// WeightsOnly says what torch.load(weights_only=True) of torch 2.6 and
 	// later would do with a file torch.save wrote (nil for other formats).
 	WeightsOnly *WeightsOnlyInfo `json:"weights_only,omitempty"`
@@ -186,7 +192,8 @@ func Inspect(cp *Checkpoint) *Inventory {
 		if cfg, err := infer(c, Options{}); err == nil {
 			arch = c.describe(cfg)
 			if c.module == nil && cfg.Mode == rnn.RNNTanh {
-				arch += " (tanh unless --nonlinearity relu)"
+				arch += " (tanh unless told relu: a state_dict does not store the nonlinearity)"
+				inv.UnstoredNonlinearity = append(inv.UnstoredNonlinearity, c.prefix)
 			}
 		}
 		inv.Models = append(inv.Models, quote(c.prefix)+" "+arch)

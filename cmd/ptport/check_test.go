@@ -241,3 +241,36 @@ func refValues(t *testing.T, path, name string) []float64 {
 	}
 	return v
 }
+
+// TestFlagHints: the library's messages speak of options; the command names the flags
+// that set them.
+func TestFlagHints(t *testing.T) {
+	for _, c := range []struct {
+		args           []string
+		code           int
+		stdout, stderr []string
+	}{
+		{[]string{"check", fixtures + "two_modules.pt", fixtures + "rnn_tanh.ref.pt"}, 2, nil,
+			[]string{"holds 2 recurrent modules; choose one by its prefix", `"enc." LSTM(3, 4)`, "--prefix P chooses"}},
+		{[]string{"run", fixtures + "two_modules.pt", fixtures + "rnn_tanh.ref.pt", "-o", filepath.Join(t.TempDir(), "y.json")}, 2, nil,
+			[]string{"--prefix P chooses"}},
+		{[]string{"inspect", fixtures + "rnn_tanh.pt"}, 0,
+			[]string{"(tanh unless told relu: a state_dict does not store the nonlinearity)", "--nonlinearity relu"}, nil},
+	} {
+		code, out, errs := runCLI(t, c.args...)
+		if code != c.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", c.args, code, c.code, out, errs)
+			continue
+		}
+		for _, w := range c.stdout {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: stdout lacks %q:\n%s", c.args, w, out)
+			}
+		}
+		for _, w := range c.stderr {
+			if !strings.Contains(errs, w) {
+				t.Errorf("%v: stderr lacks %q:\n%s", c.args, w, errs)
+			}
+		}
+	}
+}

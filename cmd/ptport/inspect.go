@@ -110,6 +110,9 @@ With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", 
 				for _, m := range inv.Models {
 					fmt.Fprintf(w, "  %s\n", escape(fmt.Sprint(m)))
 				}
+				if len(inv.UnstoredNonlinearity) > 0 {
+					fmt.Fprintln(w, "  (to run such an RNN as relu: --nonlinearity relu)")
+				}
 			}
 			fmt.Fprintf(w, "\nglobals: %s\n", strings.Join(escapeAll(inv.Globals), ", "))
 			if wo := inv.WeightsOnly; wo != nil {

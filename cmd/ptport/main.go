@@ -139,6 +139,10 @@ func report(stdout, stderr io.Writer, asJSON bool, err error) int {
 			fmt.Fprintln(stderr, "ptport: --"+outputFlag+" BYTES raises the limit (-1: no limit)")
 		}
 	}
+	var amb *convert.AmbiguousError
+	if errors.As(err, &amb) {
+		fmt.Fprintln(stderr, "ptport: --prefix P chooses the module whose parameter names start with P")
+	}
 	var unsafe *pickle.UnsafeGlobalError
 	if errors.As(err, &unsafe) && !unsafe.Denied && unsafe.Reason == pickle.ReasonUserCall {
 		fmt.Fprintln(stderr, "ptport: --allow-objects reads such calls as inert records (nothing from the file is run)")
