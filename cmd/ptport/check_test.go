@@ -61,27 +61,36 @@ func TestCheckParity(t *testing.T) {
 		// An unsupported plot is refused before any work: the missing model is not read.
 		{args: []string{p("no-such-model.pt"), p("no-such-ref.pt"), "--plot", "err.jpg"}, code: 2, errs: []string{"want a .svg or .png file"}},
 	} {
-		code, out, errs := runCLI(t, append([]string{"check"}, c.args...)...)
-		if code != c.code {
-			t.Errorf("%v: exit %d, want %d\n%s%s", c.args, code, c.code, out, errs)
-			continue
-		}
-		for _, w := range c.out {
-			if !strings.Contains(out, w) {
-				t.Errorf("%v: stdout lacks %q:\n%s", c.args, w, out)
-			}
-		}
-		for _, w := range c.notOut {
-			if strings.Contains(out, w) {
-				t.Errorf("%v: stdout has %q:\n%s", c.args, w, out)
-			}
-		}
-		for _, w := range c.errs {
-			if !strings.Contains(errs, w) {
-				t.Errorf("%v: stderr lacks %q:\n%s", c.args, w, errs)
-			}
+		expectCLI(t, append([]string{"check"}, c.args...), c.code, c.out, c.notOut, c.errs)
+	}
+}
+
+// expectCLI runs ptport with args and checks its exit status, that stdout holds every
+// string of out and none of notOut, and that stderr holds every string of errs. It
+// reports whether the exit status was code.
+func expectCLI(t *testing.T, args []string, code int, out, notOut, errs []string) bool {
+	t.Helper()
+	got, stdout, stderr := runCLI(t, args...)
+	if got != code {
+		t.Errorf("%v: exit %d, want %d\n%s%s", args, got, code, stdout, stderr)
+		return false
+	}
+	for _, w := range out {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("%v: stdout lacks %q:\n%s", args, w, stdout)
 		}
 	}
+	for _, w := range notOut {
+		if strings.Contains(stdout, w) {
+			t.Errorf("%v: stdout has %q:\n%s", args, w, stdout)
+		}
+	}
+	for _, w := range errs {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("%v: stderr lacks %q:\n%s", args, w, stderr)
+		}
+	}
+	return true
 }
 
 // TestCheckParityJSON: the JSON says which rule decided each tensor, the errors against
@@ -172,17 +181,7 @@ func TestRunInput(t *testing.T) {
 	} {
 		out := filepath.Join(dir, "y.json")
 		args := append([]string{"run", p(c.model), p(c.input), "-o", out}, c.flags...)
-		code, stdout, errs := runCLI(t, args...)
-		if code != c.code {
-			t.Errorf("%v: exit %d, want %d\n%s%s", args, code, c.code, stdout, errs)
-			continue
-		}
-		for _, w := range c.errs {
-			if !strings.Contains(errs, w) {
-				t.Errorf("%v: stderr lacks %q:\n%s", args, w, errs)
-			}
-		}
-		if !c.same {
+		if !expectCLI(t, args, c.code, nil, nil, c.errs) || !c.same {
 			continue
 		}
 		got, want := jsonTensor(t, out, "output"), refValues(t, p(c.input), "output")
@@ -257,20 +256,6 @@ func TestFlagHints(t *testing.T) {
 		{[]string{"inspect", fixtures + "rnn_tanh.pt"}, 0,
 			[]string{"(tanh unless told relu: a state_dict does not store the nonlinearity)", "--nonlinearity relu"}, nil},
 	} {
-		code, out, errs := runCLI(t, c.args...)
-		if code != c.code {
-			t.Errorf("%v: exit %d, want %d\n%s%s", c.args, code, c.code, out, errs)
-			continue
-		}
-		for _, w := range c.stdout {
-			if !strings.Contains(out, w) {
-				t.Errorf("%v: stdout lacks %q:\n%s", c.args, w, out)
-			}
-		}
-		for _, w := range c.stderr {
-			if !strings.Contains(errs, w) {
-				t.Errorf("%v: stderr lacks %q:\n%s", c.args, w, errs)
-			}
-		}
+		expectCLI(t, c.args, c.code, c.stdout, nil, c.stderr)
 	}
 }

@@ -222,6 +222,21 @@ func (r *reference) fits(cp *convert.Checkpoint, m *convert.Model) error {
 	return nil
 }
 
+// initialState says where the initial states of m come from.
+func (r *reference) initialState(m *convert.Model) InitialState {
+	s := InitialState{H0: Zeros}
+	if r.h0.ok() {
+		s.H0 = r.h0.name
+	}
+	if m.Config.Mode == rnn.LSTM {
+		s.C0 = Zeros
+		if r.c0.ok() {
+			s.C0 = r.c0.name
+		}
+	}
+	return s
+}
+
 // plural spells n things.
 func plural(n int, one, many string) string {
 	if n == 1 {
@@ -282,16 +297,7 @@ func (c *checker) run() error {
 		return fmt.Errorf("%s: %s: %w", r.file, r.input.name, err)
 	}
 	rep := &Report{Pass: true, Rule: RuleTolerance, Model: m.Info(), ModelFile: c.file, Reference: r.file, Ignored: r.ignored, Diagnosis: []Mistake{}}
-	rep.InitialState.H0 = Zeros
-	if r.h0.ok() {
-		rep.InitialState.H0 = r.h0.name
-	}
-	if m.Config.Mode == rnn.LSTM {
-		rep.InitialState.C0 = Zeros
-		if r.c0.ok() {
-			rep.InitialState.C0 = r.c0.name
-		}
-	}
+	rep.InitialState = r.initialState(m)
 	truth, err := c.model.forward(c.ctx, c.in, c.h0, c.c0, nil, &c.coreIn)
 	if err != nil {
 		return err

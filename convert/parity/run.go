@@ -5,7 +5,6 @@ import (
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/pickle"
-	"github.com/ptport/ptport/rnn"
 )
 
 // Outputs are what Run computed.
@@ -49,16 +48,7 @@ func Run(ctx context.Context, model, in *convert.Checkpoint, opts Options) (*Out
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	out := &Outputs{Model: m, InitialState: InitialState{H0: Zeros}}
-	if r.h0.ok() {
-		out.InitialState.H0 = r.h0.name
-	}
-	if m.Config.Mode == rnn.LSTM {
-		out.InitialState.C0 = Zeros
-		if r.c0.ok() {
-			out.InitialState.C0 = r.c0.name
-		}
-	}
+	out := &Outputs{Model: m, InitialState: r.initialState(m)}
 	if out.Output, out.HN, out.CN, err = m.Forward(r.input.t, r.h0.t, r.c0.t); err != nil {
 		return nil, forwardError(r, m, err)
 	}
