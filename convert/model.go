@@ -368,6 +368,23 @@ func isInteger(d pickle.DType) bool {
 	return false
 }
 
+// CheckInput charges a Forward on an input of the given shape and dtype that no file
+// holds (one the caller makes, as a benchmark does) against Options.OutputLimit, before
+// anything is allocated: it returns the *pickle.LimitError of Limit LimitOutput such a
+// Forward would return, or nil. A shape whose element count overflows is past any limit.
+func (m *Model) CheckInput(shape []int, dtype pickle.DType) error {
+	x := &pickle.Tensor{DType: dtype, Shape: shape}
+	if m.outputLimit >= 0 && x.NumElements() == 0 && !slices.Contains(shape, 0) {
+		limit := m.outputLimit
+		if limit == 0 {
+			limit = max(outputFloor, outputFactor*m.weightBytes)
+		}
+		return &pickle.LimitError{Limit: LimitOutput, Need: math.MaxInt64, Max: limit,
+			Msg: fmt.Sprintf("running the model on an input of shape %v would compute more elements than an int counts, more than the limit of %d bytes", shape, limit)}
+	}
+	return m.checkOutput(x)
+}
+
 // checkOutput charges Forward on x against Options.OutputLimit, before any work.
 func (m *Model) checkOutput(x *pickle.Tensor) error {
 	if x == nil || m.outputLimit < 0 {

@@ -35,7 +35,7 @@ With --json: {"ns_per_forward", "min_ns", "max_ns", "iterations", "seq", "batch"
 			r, err := bench.Forward(m, seq, batch, minTime)
 			meter.stop()
 			if err != nil {
-				return err
+				return inFile(args[0], err)
 			}
 			if jsonMode(cmd) {
 				return printJSON(cmd, r)

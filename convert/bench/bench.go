@@ -28,10 +28,20 @@ type Result struct {
 // input of seq steps and batch sequences (batch 0: one unbatched sequence), after one
 // warm-up pass, for at least minTime and at least 5 passes, and reports the median. A
 // cell steps through the seq steps, from a State; a whole model (Model.Whole) runs from
-// its input, random token ids for a first Embedding.
+// its input, random token ids for a first Embedding. The work is charged against the
+// model's Options.OutputLimit before the input is made (Model.CheckInput).
 func Forward(m *convert.Model, seq, batch int, minTime time.Duration) (*Result, error) {
 	if seq < 1 || batch < 0 {
 		return nil, fmt.Errorf("bench: seq must be >= 1 and batch >= 0, got seq %d batch %d", seq, batch)
+	}
+	// What a pass computes is charged before its input is made: rows of seq × batch
+	// steps, whatever the kind of model (Model.CheckInput).
+	dt := pickle.F32
+	if m.DType == pickle.F64 {
+		dt = pickle.F64
+	}
+	if err := m.CheckInput(shape(m.Config, seq, batch, max(m.Config.InputSize, 1)), dt); err != nil {
+		return nil, fmt.Errorf("bench: seq %d, batch %d: %w", seq, batch, err)
 	}
 	var times []float64
 	var err error

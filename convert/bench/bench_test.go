@@ -1,12 +1,14 @@
 package bench_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/bench"
 	"github.com/ptport/ptport/convert/internal/fixture"
+	"github.com/ptport/ptport/pickle"
 )
 
 // TestForwardKinds times a cell stepping a sequence, a whole char model from token ids and
@@ -36,5 +38,36 @@ func TestForwardKinds(t *testing.T) {
 				t.Errorf("%s batch %d: %+v", tc.name, batch, r)
 			}
 		}
+	}
+}
+
+// TestForwardLimit: a pass larger than the model's OutputLimit, or one whose element count
+// overflows, is refused before its input is made, with the limit's error; -1 lifts it.
+func TestForwardLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		seq, batch int
+		limit      int64
+	}{
+		{"overflow", 100_000_000, 100_000_000, 0},
+		{"past the default", 1000, 1_000_000, 0},
+		{"past a set limit", 100, 10, 1 << 10},
+	} {
+		m, err := convert.Load(fixture.Open(t, "cell_lstm_steps.pt"), convert.Options{OutputLimit: tc.limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = bench.Forward(m, tc.seq, tc.batch, time.Millisecond)
+		var le *pickle.LimitError
+		if !errors.As(err, &le) || le.Limit != convert.LimitOutput {
+			t.Errorf("%s: seq %d batch %d: got %v, want the output limit's error", tc.name, tc.seq, tc.batch, err)
+		}
+	}
+	m, err := convert.Load(fixture.Open(t, "cell_lstm_steps.pt"), convert.Options{OutputLimit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bench.Forward(m, 100, 10, time.Millisecond); err != nil {
+		t.Errorf("no limit: %v", err)
 	}
 }
