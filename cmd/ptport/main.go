@@ -198,6 +198,9 @@ unreadable, unsafe or invalid input.`,
 func usageArgs(rule cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if err := rule(c, args); err != nil {
+			if !c.HasParent() { // cobra's message names ptport already
+				return &usageError{fmt.Errorf("%s\nRun '%s --help' for the commands.", escape(err.Error()), c.Name())}
+			}
 			return &usageError{fmt.Errorf("%s: %s\nUsage: %s", c.Name(), escape(err.Error()), c.UseLine())}
 		}
 		return nil

@@ -120,6 +120,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"inspect", filepath.Join(dir, "missing.pt")}, 2, "no such file"},
 		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "x.txt")}, 2, "unknown output format"},
 		{[]string{"convert", fixtures + "rnn_tanh.pt"}, 2, "output"},
+		{[]string{"bench", fixtures + "rnn_tanh.pt", "--seq", "100000000", "--batch", "100000000"}, 2, "--output-limit"},
+		{[]string{"bench", fixtures + "rnn_tanh.pt", "--seq", "1000", "--batch", "10000000"}, 2, "--output-limit"},
 	} {
 		code, out, errs := runCLI(t, c.args...)
 		if code != c.code {
@@ -128,8 +130,11 @@ func TestExitCodes(t *testing.T) {
 		if !strings.Contains(errs, c.msg) {
 			t.Errorf("%v: stderr %q lacks %q", c.args, errs, c.msg)
 		}
-		if strings.Contains(errs, "goroutine") || strings.Contains(errs, "panic") {
+		if strings.Contains(errs, "goroutine") || strings.Contains(errs, "panic") || strings.Contains(errs, "internal error") {
 			t.Errorf("%v: stderr shows a panic:\n%s", c.args, errs)
+		}
+		if strings.Contains(errs, "ptport: ptport:") {
+			t.Errorf("%v: the prefix twice: %q", c.args, errs)
 		}
 	}
 }
