@@ -586,3 +586,34 @@ func TestMeterOnTerminal(t *testing.T) {
 		t.Errorf("no progress drawn on the terminal:\n%q", b)
 	}
 }
+
+// TestMeterPastTotal: bytes written beyond what the meter was told to expect (JSON text
+// is larger than the tensors it holds) are never shown as "275 MiB of 96.0 MiB" with a
+// full bar: past its total, the meter shows what is done alone; and a conversion to JSON
+// counts toward no total at all.
+func TestMeterPastTotal(t *testing.T) {
+	start := time.Now()
+	m := &meter{what: "converting big.pt", total: 96 << 20, start: start}
+	for i := 1; i <= 20; i++ {
+		m.done = int64(i) * (15 << 20)
+		m.sample(start.Add(time.Duration(i) * 200 * time.Millisecond))
+	}
+	line := m.line(120, start.Add(4*time.Second))
+	if strings.Contains(line, " of ") || strings.Contains(line, "[") || strings.Contains(line, "ETA") {
+		t.Errorf("past the total: %q", line)
+	}
+	if !strings.Contains(line, "300 MiB") {
+		t.Errorf("past the total, the bytes done are not shown: %q", line)
+	}
+	cp, err := convert.Open(fixtures+"rnn_tanh.pt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if n := progressTotal(convert.JSON, cp); n != 0 {
+		t.Errorf("JSON output counts toward %d bytes", n)
+	}
+	if n := progressTotal(convert.Safetensors, cp); n != convert.TotalBytes(cp) {
+		t.Errorf("safetensors output counts toward %d bytes, not the tensors' %d", n, convert.TotalBytes(cp))
+	}
+}

@@ -110,7 +110,7 @@ With --json: {"input", "output", "format", "files", "tensors", "values", "bytes"
 				if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 					return inFile(out, err)
 				}
-				m := newMeter(cmd.ErrOrStderr(), "converting "+escape(filepath.Base(cp.Path)), convert.TotalBytes(cp), 0)
+				m := newMeter(cmd.ErrOrStderr(), "converting "+escape(filepath.Base(cp.Path)), progressTotal(format, cp), 0)
 				res.Files, err = convert.ExportFiles(ctx, out, format, cp, convert.ExportOptions{MaxShardSize: shardSize, Progress: m.set})
 				m.stop()
 				if err != nil {
@@ -146,4 +146,15 @@ With --json: {"input", "output", "format", "files", "tensors", "values", "bytes"
 	c.RegisterFlagCompletionFunc("output", completeFiles(outputExts...))
 	c.RegisterFlagCompletionFunc("max-shard-size", completeWords("500MB", "1GB", "2GB", "5GB", "10GB"))
 	return c
+}
+
+// progressTotal is what the meter of a conversion counts the bytes written up to: the
+// tensors' data, which the binary formats write about as it is; nothing (no bar, no
+// time left) for JSON, whose text is some three times larger and not known before it
+// is written.
+func progressTotal(f convert.Format, cp *convert.Checkpoint) int64 {
+	if f == convert.JSON {
+		return 0
+	}
+	return convert.TotalBytes(cp)
 }

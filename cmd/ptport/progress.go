@@ -158,10 +158,14 @@ func (m *meter) draw(now time.Time) {
 // the counts, sizes, rate and time left, in that order of importance.
 func (m *meter) line(width int, now time.Time) string {
 	el := now.Sub(m.start)
+	total := m.total
+	if m.done > total {
+		total = 0 // an estimate, passed: what is done is all that is known
+	}
 	frac := -1.0
 	switch {
-	case m.total > 0:
-		frac = min(float64(m.done)/float64(m.total), 1)
+	case total > 0:
+		frac = min(float64(m.done)/float64(total), 1)
 	case m.items > 0:
 		frac = min(float64(m.doneN)/float64(m.items), 1)
 	}
@@ -169,8 +173,8 @@ func (m *meter) line(width int, now time.Time) string {
 	if m.items > 0 {
 		parts = append(parts, fmt.Sprintf("%d/%d files", m.doneN, m.items))
 	}
-	if m.total > 0 {
-		parts = append(parts, bytesText(m.done)+" of "+bytesText(m.total))
+	if total > 0 {
+		parts = append(parts, bytesText(m.done)+" of "+bytesText(total))
 	} else if m.done > 0 {
 		parts = append(parts, bytesText(m.done))
 	}
@@ -178,8 +182,8 @@ func (m *meter) line(width int, now time.Time) string {
 	if m.done > 0 && rate > 0 {
 		parts = append(parts, rateText(rate))
 	}
-	if frac >= 0 && m.total > 0 && rate > 0 && frac < 1 {
-		parts = append(parts, "ETA "+durationText(time.Duration(float64(m.total-m.done)/rate*float64(time.Second))))
+	if frac >= 0 && total > 0 && rate > 0 && frac < 1 {
+		parts = append(parts, "ETA "+durationText(time.Duration(float64(total-m.done)/rate*float64(time.Second))))
 	} else {
 		parts = append(parts, durationText(el))
 	}
