@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/parity"
 )
 
 // maxPrinted bounds a string from a file as ptport prints it: the middle of a longer one
@@ -100,4 +104,51 @@ func escapeAll(ss []string) []string {
 		out[i] = escape(s)
 	}
 	return out
+}
+
+// escapeError is escape of err's message, except that the messages of the library's
+// errors that list items on lines of their own (a reference's unknown entries and
+// problems, a module's missing, unexpected and mismatched keys, the candidate modules)
+// keep those lines: the error is formatted again from a copy whose strings from the
+// file are escaped, so that every newline left is the library's. What err adds around
+// it is escaped as any message, but for the newline that starts a wrapper's own item
+// right after it.
+func escapeError(err error) string {
+	s := err.Error()
+	var inner error
+	var safe string
+	var re *parity.ReferenceError
+	var ve *convert.ValidationError
+	var ae *convert.AmbiguousError
+	switch {
+	case errors.As(err, &re):
+		c := *re
+		c.File, c.Problems = escape(c.File), escapeAll(c.Problems)
+		c.Unknown = make([]parity.UnknownEntry, len(re.Unknown))
+		for i, u := range re.Unknown {
+			c.Unknown[i] = parity.UnknownEntry{Name: escape(u.Name), Closest: escape(u.Closest)}
+		}
+		inner, safe = re, c.Error()
+	case errors.As(err, &ve):
+		c := *ve // Prefix is printed quoted (%q), which escapes it
+		c.File = escape(c.File)
+		c.Missing, c.Unexpected, c.Mismatched = escapeAll(c.Missing), escapeAll(c.Unexpected), escapeAll(c.Mismatched)
+		inner, safe = ve, c.Error()
+	case errors.As(err, &ae):
+		c := *ae
+		c.File, c.Candidates = escape(c.File), escapeAll(c.Candidates)
+		inner, safe = ae, c.Error()
+	default:
+		return escape(s)
+	}
+	msg := inner.Error()
+	i := strings.Index(s, msg)
+	if i < 0 {
+		return escape(s)
+	}
+	rest := s[i+len(msg):]
+	if item, ok := strings.CutPrefix(rest, "\n  "); ok {
+		return escape(s[:i]) + safe + "\n  " + escape(item)
+	}
+	return escape(s[:i]) + safe + escape(rest)
 }

@@ -71,3 +71,51 @@ func TestFileStringsEscaped(t *testing.T) {
 		t.Errorf("batch: exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestItemizedErrors: an error that lists items (a reference's unknown entries, a
+// module's missing keys) prints one item a line, as the README shows, while a name from
+// the file that holds a newline or a control stays escaped on its item's line.
+func TestItemizedErrors(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const example = "$ ptport check testdata/parity/lstm.pt testdata/parity/misspelled.ref.pt\n"
+	_, printed, ok := strings.Cut(string(readme), example)
+	if !ok {
+		t.Fatalf("the README has no %q", example)
+	}
+	printed, _, _ = strings.Cut(printed, "```")
+	code, _, errs := runCLIDir(t, "../..", "check", "testdata/parity/lstm.pt", "testdata/parity/misspelled.ref.pt")
+	if code != 2 || errs != printed {
+		t.Errorf("exit %d, printed\n%s\nthe README shows\n%s", code, errs, printed)
+	}
+
+	x, err := pickle.NewTensor(pickle.F32, []int{1, 1, 3}, make([]byte, 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := &pickle.Dict{Entries: []pickle.DictEntry{
+		{Key: "input", Value: x},
+		{Key: "hn\n  output: forged\x1b[2K", Value: x},
+	}}
+	var buf bytes.Buffer
+	if err := pickle.Write(&buf, root, nil); err != nil {
+		t.Fatal(err)
+	}
+	ref := filepath.Join(t.TempDir(), "forged.ref.pt")
+	os.WriteFile(ref, buf.Bytes(), 0o644)
+	code, _, errs = runCLI(t, "check", fixtures+"rnn_tanh.pt", ref)
+	if code != 2 || raw(errs) || !strings.Contains(errs, "\n  "+`hn\n  output: forged\x1b[2K: not a reference entry`) {
+		t.Errorf("exit %d, stderr %q; want exit 2 and the name escaped on its line", code, errs)
+	}
+	for _, line := range strings.Split(errs, "\n") {
+		if strings.HasPrefix(line, "  output: forged") {
+			t.Errorf("a line forged by the file: %q", errs)
+		}
+	}
+	code, _, errs = runCLI(t, "check", fixtures+"invalid_keys.pt", fixtures+"rnn_tanh.ref.pt")
+	if code != 2 || !strings.Contains(errs, "\n  missing keys: ") || strings.Contains(errs, `\n`) {
+		t.Errorf("missing keys: exit %d, stderr %q; want them on a line of their own", code, errs)
+	}
+}

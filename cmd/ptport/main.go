@@ -100,8 +100,9 @@ type hintError struct {
 func (e *hintError) Error() string { return e.err.Error() + "\n  (" + e.hint + ")" }
 func (e *hintError) Unwrap() error { return e.err }
 
-// message is an error as ptport prints it in text: on one line, whatever came from a
-// file escaped (see escape); usage errors and hints keep the lines that are ptport's.
+// message is an error as ptport prints it in text: whatever came from a file escaped
+// (see escape), on one line but for the lines that are ptport's: a usage error's, a
+// hint's, and the items the library's itemized errors list (see escapeError).
 func message(err error) string {
 	var ue *usageError
 	var he *hintError
@@ -109,9 +110,9 @@ func message(err error) string {
 	case errors.As(err, &ue):
 		return ue.Error()
 	case errors.As(err, &he):
-		return escape(he.err.Error()) + "\n  (" + he.hint + ")"
+		return escapeError(he.err) + "\n  (" + he.hint + ")"
 	}
-	return escape(err.Error())
+	return escapeError(err)
 }
 
 // report prints a command's error, as JSON on stdout in --json mode, and returns the
