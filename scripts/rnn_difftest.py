@@ -23,9 +23,28 @@ check's rounding floor. Small random models make errors of a few roundings, wher
 ratio is that of the last bits of a handful of values; so M more float32 configurations
 (default 60) have their weights scaled 2 to 4.5 times and longer sequences, until
 rounding is amplified well above the floor, and go to TestTruth alone (package rnn's
-bounds are for unscaled weights). Exits non-zero when a Go test fails.
+bounds are for unscaled weights).
+
+K more configurations (--models, default 80) are models as a porter checks them: cells
+(RNNCell tanh and relu, LSTMCell, GRUCell; a sequence stepped through, a batched step, an
+unbatched step; with or without an initial state), whole models (the state_dict of an
+Embedding -> RNN/LSTM/GRU -> [LayerNorm] -> Linear model, from token ids, checked with
+--whole), pickled Sequentials (Embedding -> [activation] -> a recurrent module; Linear
+-> activation -> [LayerNorm] -> [Dropout] -> Linear -> [Softmax or LogSoftmax]), in
+float32 and float64, a third of the float32 ones with their recurrent weights scaled 2 to
+4.5 times over longer sequences. Each is written as the model file a user saves and the
+reference a notebook exports (with its batch_first and nonlinearity as values), listed
+in cases.json, and
+
+    go test ./convert/parity -run TestChecksAgainstTruth -count=1
+
+runs the parity check on each (every one must pass), reporting |go - truth| /
+|torch - truth| of every compared tensor by family. Exits non-zero when a Go test fails.
 """
 import argparse
+import collections
+import copy
+import json
 import os
 import random
 import shutil
@@ -37,6 +56,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "testdata", "rnn"))
 
 import gen  # noqa: E402  (testdata/rnn/gen.py)
+import torch  # noqa: E402
 
 
 def draw(rng):
@@ -84,8 +104,177 @@ def write(outdir, i, c, seed):
                  x_scale=c["x_scale"], truth=True, w_scale=c.get("w_scale", 1.0))
 
 
-def gotest(pkg, run, cases):
-    env = dict(os.environ, PTPORT_RNN_CASES=cases)
+# -- Models as a porter checks them ------------------------------------------------------
+
+CELL_MODES = ["tanh", "relu", "lstm", "gru"]
+ACTIVATIONS = [torch.nn.Tanh, torch.nn.ReLU, torch.nn.Sigmoid]
+
+
+def make_cell(mode, inp, hidden, bias):
+    if mode in ("tanh", "relu"):
+        return torch.nn.RNNCell(inp, hidden, bias=bias, nonlinearity=mode)
+    return (torch.nn.LSTMCell if mode == "lstm" else torch.nn.GRUCell)(inp, hidden, bias=bias)
+
+
+def step_cell(cell, x, h0=None, c0=None):
+    """The cell's results as the check computes them: a sequence (steps, batch, features)
+    stepped through (output h after every step), or one step (output h')."""
+    lstm = isinstance(cell, torch.nn.LSTMCell)
+    h, c, hs = h0, c0, []
+    with torch.no_grad():
+        for xt in (x if x.dim() == 3 else [x]):
+            if lstm:
+                h, c = cell(xt, None if h is None else (h, c))
+            else:
+                h = cell(xt, h)
+            hs.append(h)
+    res = collections.OrderedDict(output=torch.stack(hs) if x.dim() == 3 else h, h_n=h)
+    if lstm:
+        res["c_n"] = c
+    return res
+
+
+def scale_params(module, f):
+    with torch.no_grad():
+        for p in module.parameters():
+            p.mul_(f)
+
+
+class CharModel(torch.nn.Module):
+    """Embedding -> recurrent module -> [LayerNorm] -> Linear, as training scripts define
+    it; the check finds its layers by their shapes."""
+
+    def __init__(self, vocab, rnn, out, norm, head):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab, rnn.input_size)
+        self.rnn = rnn
+        if norm:
+            self.norm = torch.nn.LayerNorm(out)
+        self.fc = torch.nn.Linear(out, head)
+
+    def forward(self, ids):
+        y, _ = self.rnn(self.embedding(ids))
+        if hasattr(self, "norm"):
+            y = self.norm(y)
+        return self.fc(y)
+
+
+def draw_model(rng, amplified=False):
+    """A random model as a porter checks it: (family, model to save, reference, flags)."""
+    family = rng.choice(["cell", "cell", "whole", "whole", "seq_recurrent", "seq_heads"])
+    if amplified:
+        family = rng.choice(["cell", "whole"])
+    dtype = torch.float32 if amplified or rng.random() < 0.75 else torch.float64
+    steps = rng.randint(20, 60) if amplified else rng.choice([1, 2, rng.randint(3, 12), rng.randint(13, 30)])
+    w_scale = rng.choice([2.0, 2.5, 3.0, 3.5, 4.0, 4.5]) if amplified else 1.0
+    ref = collections.OrderedDict()
+    if family == "cell":
+        mode = rng.choice(CELL_MODES)
+        if mode == "relu":
+            w_scale = 1.0  # relu is unbounded: scaled weights overflow, not round
+        inp, hidden = rng.randint(1, 12), rng.randint(16, 64) if amplified else rng.randint(1, 48)
+        cell = make_cell(mode, inp, hidden, rng.random() < 0.7).to(dtype).eval()
+        scale_params(cell, w_scale)
+        shape = "steps" if amplified else rng.choice(["steps", "steps", "batched", "unbatched"])
+        batch = rng.randint(1, 5)
+        x = {"steps": lambda: torch.randn(steps, batch, inp), "batched": lambda: torch.randn(batch, inp),
+             "unbatched": lambda: torch.randn(inp)}[shape]().to(dtype)
+        h0 = c0 = None
+        if rng.random() < 0.6:
+            sh = (hidden,) if shape == "unbatched" else (batch, hidden)
+            h0 = (0.5 * torch.randn(*sh)).to(dtype)
+            c0 = (0.5 * torch.randn(*sh)).to(dtype) if mode == "lstm" else None
+        ref["input"] = x
+        if h0 is not None:
+            ref["hx" if c0 is not None else "h0"] = (h0, c0) if c0 is not None else h0
+        ref.update(step_cell(cell, x, h0, c0))
+        if mode == "relu":
+            ref["nonlinearity"] = "relu"
+        return family, cell.state_dict(), ref, []
+    if family == "whole":
+        mode = rng.choice(gen.MODES)
+        if mode == "relu":
+            w_scale = 1.0
+        inp, hidden = rng.randint(1, 12), rng.randint(16, 64) if amplified else rng.randint(1, 32)
+        if mode == "lstmproj" and hidden < 2:
+            hidden = 2
+        bidirectional, batch_first = rng.random() < 0.4, rng.random() < 0.4
+        proj = rng.randint(1, hidden - 1) if mode == "lstmproj" else 0
+        rnn = gen.make_module(mode, inp, hidden, rng.randint(1, 2), rng.random() < 0.8, batch_first, bidirectional, proj)
+        out = (2 if bidirectional else 1) * (proj or hidden)
+        vocab = rng.randint(2, 40)
+        norm = rng.random() < 0.4 and out != inp  # a LayerNorm of the input size would fit before the module too
+        net = CharModel(vocab, rnn, out, norm, rng.randint(2, 40)).to(dtype).eval()
+        scale_params(net.rnn, w_scale)
+        layout = rng.choice(["seq_first", "batch_first", "unbatched"]) if not batch_first else "batch_first"
+        if batch_first and rng.random() < 0.3:
+            layout = "unbatched"
+        batch = rng.randint(1, 5)
+        shape = {"seq_first": (steps, batch), "batch_first": (batch, steps), "unbatched": (steps,)}[layout]
+        ids = torch.randint(0, vocab, shape)
+        with torch.no_grad():
+            ref["input"], ref["output"] = ids, net(ids)
+        if batch_first:
+            ref["batch_first"] = True
+        if mode in ("tanh", "relu"):
+            ref["nonlinearity"] = mode
+        return family, net.state_dict(), ref, ["--whole"]
+    if family == "seq_recurrent":
+        mode = rng.choice(gen.MODES)
+        inp, hidden = rng.randint(1, 12), rng.randint(1, 32)
+        if mode == "lstmproj" and hidden < 2:
+            hidden = 2
+        proj = rng.randint(1, hidden - 1) if mode == "lstmproj" else 0
+        rnn = gen.make_module(mode, inp, hidden, rng.randint(1, 2), rng.random() < 0.8, False, rng.random() < 0.4, proj)
+        layers = [torch.nn.Embedding(rng.randint(2, 40), inp)]
+        if rng.random() < 0.5:
+            layers.append(rng.choice(ACTIVATIONS)())
+        seq = torch.nn.Sequential(*layers, rnn).to(dtype).eval()
+        ids = torch.randint(0, layers[0].num_embeddings, (steps, rng.randint(1, 5)))
+        with torch.no_grad():
+            y, hn = seq(ids)
+        ref.update(input=ids, output=y, h_n=hn)
+        return family, seq, ref, ["--whole"]
+    a, b, inp = rng.randint(1, 24), rng.randint(1, 24), rng.randint(1, 12)
+    layers = [torch.nn.Linear(inp, a), rng.choice(ACTIVATIONS)()]
+    if rng.random() < 0.5:
+        layers.append(torch.nn.LayerNorm(a))
+    if rng.random() < 0.3:
+        layers.append(torch.nn.Dropout(0.2))
+    layers.append(torch.nn.Linear(a, b))
+    lead = [rng.randint(1, 6) for _ in range(rng.randint(0, 2))]
+    rank = len(lead) + 1
+    if rng.random() < 0.6:
+        layers.append(rng.choice([torch.nn.Softmax, torch.nn.LogSoftmax])(dim=rng.randint(-rank, rank - 1)))
+    seq = torch.nn.Sequential(*layers).to(dtype).eval()
+    x = torch.randn(*lead, inp).to(dtype)
+    with torch.no_grad():
+        ref.update(input=x, output=seq(x))
+    return family, seq, ref, ["--whole"]
+
+
+def write_models(outdir, n, rng, amplified=False):
+    """Draws n models, saves each model and its reference into outdir, and lists them in
+    outdir/cases.json."""
+    path = os.path.join(outdir, "cases.json")
+    cases = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            cases = json.load(f)
+    for i in range(n):
+        torch.manual_seed(rng.randrange(1 << 30))
+        family, model, ref, flags = draw_model(rng, amplified)
+        name = "%s%s_%04d" % ("amplified_" if amplified else "", family, i)
+        torch.save(model, os.path.join(outdir, name + ".pt"))
+        torch.save(ref, os.path.join(outdir, name + ".ref.pt"))
+        cases[name] = dict(model=name + ".pt", ref=name + ".ref.pt", outcome="pass", flags=flags,
+                           family=("amplified " if amplified else "") + family)
+    with open(path, "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+
+
+def gotest(pkg, run, cases, var="PTPORT_RNN_CASES"):
+    env = dict(os.environ, **{var: cases})
     cmd = ["go", "test", pkg, "-run", run, "-count=1", "-v"]
     p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = p.stdout.splitlines()
@@ -103,6 +292,8 @@ def main():
     ap.add_argument("--keep", metavar="DIR", help="write the cases to DIR and keep them")
     ap.add_argument("--amplified", metavar="M", type=int, default=60,
                     help="float32 cases with scaled weights, for the truth ratio (default 60)")
+    ap.add_argument("--models", metavar="K", type=int, default=80,
+                    help="cells, whole models and pickled Sequentials, checked by the parity check (default 80)")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
@@ -115,12 +306,19 @@ def main():
             write(outdir, i, draw(rng), args.seed * 100003 + i)
         for i in range(args.amplified):
             write(ampdir, i, draw_amplified(rng), args.seed * 100003 + args.n + i)
-        print("rnn_difftest: %d cases and %d amplified ones (seed %d) in %s" % (args.n, args.amplified, args.seed, outdir),
-              flush=True)
+        modeldir = os.path.join(outdir, "models")
+        os.makedirs(modeldir, exist_ok=True)
+        if args.models:
+            write_models(modeldir, args.models - args.models // 3, rng)
+            write_models(modeldir, args.models // 3, rng, amplified=True)
+        print("rnn_difftest: %d cases, %d amplified ones and %d models (seed %d) in %s" % (
+            args.n, args.amplified, args.models, args.seed, outdir), flush=True)
         status = gotest("./rnn", "TestDifferential", outdir)
         status = gotest("./convert/parity", "TestTruth", outdir) or status
         if args.amplified:
             status = gotest("./convert/parity", "TestTruth", ampdir) or status
+        if args.models:
+            status = gotest("./convert/parity", "TestChecksAgainstTruth", modeldir, "PTPORT_MODEL_CASES") or status
         return status
     finally:
         if not args.keep:

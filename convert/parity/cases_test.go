@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -369,4 +372,150 @@ func TestPlotReading(t *testing.T) {
 func tensor(cp *convert.Checkpoint, name string) *pickle.Tensor {
 	t, _ := cp.Tensor(name)
 	return t
+}
+
+// TestChecksAgainstTruth runs the parity check on every passing case of a folder of
+// models as porters check them: $PTPORT_MODEL_CASES (scripts/rnn_difftest.py writes
+// random cells, whole models and pickled Sequentials there), or testdata/parity. Each must
+// pass, or fail only where the model amplifies float32 rounding beyond the truth rule's
+// cap, Go and PyTorch alike, and the check says to check it in float64; a float64 model's
+// results must be its truth to the last bits. For the float32
+// models it reports, by family, the ratio |go - truth| / |torch - truth| of every compared
+// tensor: the median, the 90th percentile and the worst, overall and among the tensors
+// whose larger error is above the truth rule's floor (below it, the ratio is that of the
+// last bits of a few values).
+func TestChecksAgainstTruth(t *testing.T) {
+	dir := os.Getenv("PTPORT_MODEL_CASES")
+	if dir == "" {
+		dir = fixture.Path("parity")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "cases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases map[string]struct {
+		parityCase
+		Family string
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	open := func(name string) *convert.Checkpoint {
+		cp, err := convert.Open(filepath.Join(dir, name), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cp.Close() })
+		return cp
+	}
+	type stats struct {
+		all, above                 []float64
+		worst                      float64
+		where                      string
+		f64, byTruth, n, undecided int
+	}
+	families := map[string]*stats{}
+	names := slices.Sorted(maps.Keys(cases))
+	for _, name := range names {
+		c := cases[name]
+		if c.Outcome != "pass" {
+			continue
+		}
+		r, err := parity.Check(context.Background(), open(c.Model), open(c.Ref), c.options())
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		family := c.Family
+		switch {
+		case family != "":
+		case r.Model.Whole:
+			family = "whole"
+		case r.Model.Cell:
+			family = "cell"
+		default:
+			family = "module"
+		}
+		st := families[family]
+		if st == nil {
+			st = &stats{}
+			families[family] = st
+		}
+		if !r.Pass {
+			if undecidable(r) {
+				// Beyond the cap: float32 cannot decide, and the check says so.
+				st.undecided++
+				t.Logf("%s: undecidable in float32: %s", name, r.Verdict())
+			} else {
+				t.Errorf("%s: fails:\n%s", name, r)
+			}
+			continue
+		}
+		st.n++
+		if r.Rule == parity.RuleTruth {
+			st.byTruth++
+		}
+		for _, tr := range r.Tensors {
+			if !tr.Truth {
+				t.Errorf("%s: %s: no truth compared", name, tr.Name)
+				continue
+			}
+			scale := tr.Floor / parity.TruthFloor // max(1, max |truth|)
+			if r.Model.DType == "F64" {
+				st.f64++
+				if tr.GoTruth > 1e-12*scale {
+					t.Errorf("%s: %s: a float64 model %.3g from its truth", name, tr.Name, tr.GoTruth)
+				}
+				continue
+			}
+			if tr.RefTruth == 0 {
+				continue
+			}
+			ratio := tr.GoTruth / tr.RefTruth
+			st.all = append(st.all, ratio)
+			if max(tr.GoTruth, tr.RefTruth) > tr.Floor {
+				st.above = append(st.above, ratio)
+			}
+			if ratio > st.worst {
+				st.worst, st.where = ratio, fmt.Sprintf("%s %s: |go - truth| %.3g, |torch - truth| %.3g", name, tr.Name, tr.GoTruth, tr.RefTruth)
+			}
+		}
+	}
+	total := 0
+	for _, family := range slices.Sorted(maps.Keys(families)) {
+		st := families[family]
+		total += st.n
+		line := fmt.Sprintf("%s: %d models pass (%d by the truth rule), %d beyond the truth rule's cap (undecidable in float32), %d float64 tensors at their truth",
+			family, st.n, st.byTruth, st.undecided, st.f64)
+		if len(st.all) > 0 {
+			slices.Sort(st.all)
+			line += fmt.Sprintf("; float32, %d tensors: |go - truth| / |torch - truth| median %.3g, 90th percentile %.3g, worst %.3g (%s)",
+				len(st.all), st.all[len(st.all)/2], st.all[len(st.all)*9/10], st.worst, st.where)
+		}
+		if len(st.above) > 0 {
+			slices.Sort(st.above)
+			line += fmt.Sprintf("; %d above the floor: median %.3g, 90th percentile %.3g, worst %.3g",
+				len(st.above), st.above[len(st.above)/2], st.above[len(st.above)*9/10], st.above[len(st.above)-1])
+		}
+		t.Log(line)
+	}
+	if total == 0 {
+		t.Fatalf("no passing case in %s", dir)
+	}
+}
+
+// undecidable reports whether every failing tensor of r failed the truth rule only for
+// its cap: Go and the reference within the factor of each other (or of the noise), both
+// beyond where float32 can decide.
+func undecidable(r *parity.Report) bool {
+	for _, tr := range r.Tensors {
+		if tr.Pass {
+			continue
+		}
+		hi, lo := max(tr.GoTruth, tr.RefTruth), min(tr.GoTruth, tr.RefTruth)
+		if tr.Rule != parity.RuleTruth || hi <= tr.Cap || hi > parity.TruthFactor*max(lo, tr.Floor, tr.Noise) {
+			return false
+		}
+	}
+	return true
 }
