@@ -114,7 +114,12 @@ With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", 
 					fmt.Fprintln(w, "  (to run such an RNN as relu: --nonlinearity relu)")
 				}
 			}
-			fmt.Fprintf(w, "\nglobals: %s\n", strings.Join(escapeAll(inv.Globals), ", "))
+			switch {
+			case len(inv.Globals) > 0:
+				fmt.Fprintf(w, "\nglobals: %s\n", strings.Join(escapeAll(inv.Globals), ", "))
+			case inv.WeightsOnly != nil: // a pickle that names none
+				fmt.Fprintln(w, "\nglobals: none")
+			}
 			if wo := inv.WeightsOnly; wo != nil {
 				switch {
 				case wo.Loads:

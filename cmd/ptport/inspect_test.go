@@ -256,3 +256,27 @@ func tensorRange(t *testing.T, path, name string) (lo, hi float64) {
 	t.Fatalf("%s has no tensor %s", path, name)
 	return
 }
+
+// TestInspectGlobalsLine: a file with no pickle (safetensors) has no globals line; a
+// pickle that names no global says so.
+func TestInspectGlobalsLine(t *testing.T) {
+	dir := t.TempDir()
+	st := filepath.Join(dir, "model.safetensors")
+	if code, _, errs := runCLI(t, "convert", fixtures+"rnn_tanh.pt", "-o", st); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, errs)
+	}
+	code, out, errs := runCLI(t, "inspect", st)
+	if code != 0 || strings.Contains(out, "globals:") {
+		t.Errorf("inspect of safetensors: exit %d %s\n%s", code, errs, out)
+	}
+	var buf strings.Builder
+	if err := pickle.Write(&buf, &pickle.Dict{Entries: []pickle.DictEntry{{Key: "epoch", Value: int64(3)}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(dir, "plain.pt")
+	os.WriteFile(plain, []byte(buf.String()), 0o644)
+	code, out, errs = runCLI(t, "inspect", plain)
+	if code != 0 || !strings.Contains(out, "\nglobals: none\n") {
+		t.Errorf("inspect of a pickle without globals: exit %d %s\n%s", code, errs, out)
+	}
+}
