@@ -152,8 +152,26 @@ type toleranceFlags struct {
 
 func (f *toleranceFlags) register(c *cobra.Command, when string) {
 	f.c = c
-	c.Flags().Float64Var(&f.atol, "atol", 0, "absolute tolerance"+when+" (default: by dtype, as torch.testing.assert_close: 1e-5, 1e-7 for float64)")
-	c.Flags().Float64Var(&f.rtol, "rtol", 0, "relative tolerance"+when+" (default: by dtype: 1.3e-6 for float32, 1e-7 float64, 1e-3 float16, 1.6e-2 bfloat16)")
+	c.Flags().Var((*tolValue)(&f.atol), "atol", "absolute tolerance"+when+" (default: by dtype, as torch.testing.assert_close: 1e-5, 1e-7 for float64)")
+	c.Flags().Var((*tolValue)(&f.rtol), "rtol", "relative tolerance"+when+" (default: by dtype: 1.3e-6 for float32, 1e-7 float64, 1e-3 float16, 1.6e-2 bfloat16)")
+}
+
+// tolValue is the value of --atol or --rtol: a number, zero or more (a negative or NaN
+// tolerance would make the comparison mean nothing).
+type tolValue float64
+
+func (v *tolValue) String() string { return strconv.FormatFloat(float64(*v), 'g', -1, 64) }
+func (v *tolValue) Type() string   { return "float" }
+func (v *tolValue) Set(s string) error {
+	x, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("not a number")
+	}
+	if !(x >= 0) {
+		return errors.New("a tolerance is zero or more")
+	}
+	*v = tolValue(x)
+	return nil
 }
 
 // tolerance returns the tolerance the flags give; nil when neither was given.

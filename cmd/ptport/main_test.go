@@ -120,6 +120,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"inspect", filepath.Join(dir, "missing.pt")}, 2, "no such file"},
 		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "x.txt")}, 2, "unknown output format"},
 		{[]string{"convert", fixtures + "rnn_tanh.pt"}, 2, "output"},
+		{[]string{"check", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "--atol", "-1"}, 2, "--atol"},
+		{[]string{"check", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "--rtol=NaN"}, 2, "--rtol"},
+		{[]string{"check", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "--atol", "1e-4", "--rtol", "0"}, 0, ""},
 		{[]string{"bench", fixtures + "rnn_tanh.pt", "--seq", "100000000", "--batch", "100000000"}, 2, "--output-limit"},
 		{[]string{"bench", fixtures + "rnn_tanh.pt", "--seq", "1000", "--batch", "10000000"}, 2, "--output-limit"},
 	} {
