@@ -54,7 +54,7 @@ func Open(path string, opts *pickle.Options) (*Checkpoint, error) {
 	if IsIndex(path) {
 		return openIndex(path, opts)
 	}
-	if e := shardOf(path); e != nil {
+	if e := ShardOf(path); e != nil {
 		return nil, e
 	}
 	return openFile(path, opts)

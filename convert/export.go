@@ -80,12 +80,6 @@ type ExportOptions struct {
 	Progress func(written int64)
 }
 
-// Shard files are named as Hugging Face names them.
-const (
-	shardPattern = "%s-%05d-of-%05d%s" // stem, shard (from 1), shards, extension
-	indexSuffix  = ".index.json"
-)
-
 // ExportFiles writes the checkpoint to path in format f as Export does, and returns the
 // files it wrote.
 //
@@ -114,24 +108,7 @@ func ExportFiles(ctx context.Context, path string, f Format, cp *Checkpoint, o E
 	if _, err := atomicfile.RemoveStale(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	var shards [][]pickle.Leaf
-	if o.MaxShardSize > 0 {
-		shards = splitShards(cp.Leaves, o.MaxShardSize)
-	}
-	if len(shards) <= 1 {
-		opts := atomicfile.Options{Ctx: ctx, Progress: o.Progress}
-		err := atomicfile.WriteFile(path, opts, func(w io.Writer) error {
-			return export.Write(w, string(f), path, cp.Root, cp.Leaves, nil)
-		})
-		if err != nil {
-			return nil, err
-		}
-		if o.MaxShardSize > 0 {
-			removeOldShards(path, nil)
-		}
-		return []string{path}, nil
-	}
-	return writeShards(ctx, path, shards, o.Progress)
+	return export.WriteFiles(path, string(f), cp.Root, cp.Leaves, nil, o.MaxShardSize, atomicfile.Options{Ctx: ctx, Progress: o.Progress})
 }
 
 // Encode writes the checkpoint to w in format f, as Export writes a file, for outputs

@@ -2,19 +2,16 @@ package convert
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/ptport/ptport/convert/internal/atomicfile"
 	"github.com/ptport/ptport/convert/internal/export"
 	"github.com/ptport/ptport/pickle"
 )
@@ -28,21 +25,9 @@ import (
 //
 // weight_map says which shard holds each tensor; shards lie beside the index.
 
-// index is the JSON of a sharded checkpoint's index.
-type index struct {
-	Metadata  map[string]any    `json:"metadata"`
-	WeightMap map[string]string `json:"weight_map"`
-}
-
-// maxIndex bounds the size of an index file: the largest models' indexes are a few MB.
-const maxIndex = 64 << 20
-
 // IsIndex reports whether path names the index of a sharded checkpoint
 // (NAME.index.json).
-func IsIndex(path string) bool { return strings.HasSuffix(path, indexSuffix) }
-
-// shardNameRE matches the name of a shard: STEM-0000K-of-0000N.EXT.
-var shardNameRE = regexp.MustCompile(`^(.+)-(\d{5})-of-(\d{5})(\.[A-Za-z0-9]+)$`)
+func IsIndex(path string) bool { return strings.HasSuffix(path, export.IndexSuffix) }
 
 // ShardError reports a file that is one shard of a sharded checkpoint opened on its own:
 // it holds part of the model, and must never pass for all of it.
@@ -61,9 +46,12 @@ func (e *ShardError) Error() string {
 	return s + "its index " + e.Index + " is not beside it (a whole checkpoint named like a shard: rename it)"
 }
 
-// shardOf returns the ShardError of path if its name is a shard's of several.
-func shardOf(path string) *ShardError {
-	m := shardNameRE.FindStringSubmatch(filepath.Base(path))
+// ShardOf returns the *ShardError that Open gives for path when its base name is a
+// shard's, STEM-0000K-of-0000N.EXT with 1 <= K <= N and N >= 2, and nil for any other
+// name. It reads no file: it looks for the index Hugging Face names for the shard,
+// STEM.EXT.index.json, beside it (IndexFound), without reading the index.
+func ShardOf(path string) *ShardError {
+	m := export.ShardName.FindStringSubmatch(filepath.Base(path))
 	if m == nil {
 		return nil
 	}
@@ -72,9 +60,66 @@ func shardOf(path string) *ShardError {
 	if n < 2 || k < 1 || k > n {
 		return nil
 	}
-	idx := filepath.Join(filepath.Dir(path), m[1]+m[4]+indexSuffix)
+	idx := filepath.Join(filepath.Dir(path), m[1]+m[4]+export.IndexSuffix)
 	_, err := os.Stat(idx)
 	return &ShardError{File: path, Shard: k, Shards: n, Index: idx, IndexFound: err == nil}
+}
+
+// readIndex reads the index at path and returns it with the names of the shards it
+// names, sorted, each once; a shard name must be a plain file name (the shards lie
+// beside the index).
+func readIndex(path string) (*export.Index, []string, error) {
+	bad := func(format string, args ...any) error {
+		return &pickle.FormatError{File: path, Where: "index", Msg: fmt.Sprintf(format, args...)}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, export.MaxIndex+1))
+	f.Close()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(raw) > export.MaxIndex {
+		return nil, nil, bad("larger than %d bytes", export.MaxIndex)
+	}
+	var idx export.Index
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&idx); err != nil {
+		return nil, nil, bad("not a sharded checkpoint's index: %v", err)
+	}
+	if len(idx.WeightMap) == 0 {
+		return nil, nil, bad("no weight_map")
+	}
+	var names []string
+	seen := map[string]bool{}
+	for tensor, shard := range idx.WeightMap {
+		if shard == "" || shard != filepath.Base(shard) || shard == "." || shard == ".." || strings.ContainsAny(shard, `/\`+"\x00") {
+			return nil, nil, bad("tensor %s: shard %s is not a file name beside the index", quote(tensor), quote(shard))
+		}
+		if !seen[shard] {
+			seen[shard] = true
+			names = append(names, shard)
+		}
+	}
+	sort.Strings(names)
+	return &idx, names, nil
+}
+
+// ShardFiles returns the paths of the shard files that the index at path names, beside
+// it, sorted, each once: with the index, the files that make the checkpoint. It reads
+// the index only (at most 64 MiB of it), not the shards, which need not exist.
+func ShardFiles(path string) ([]string, error) {
+	_, names, err := readIndex(path)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	for i, n := range names {
+		names[i] = filepath.Join(dir, n)
+	}
+	return names, nil
 }
 
 // openIndex opens the sharded checkpoint whose index is at path: every shard it names,
@@ -86,38 +131,10 @@ func openIndex(path string, opts *pickle.Options) (_ *Checkpoint, err error) {
 	bad := func(format string, args ...any) error {
 		return &pickle.FormatError{File: path, Where: "index", Msg: fmt.Sprintf(format, args...)}
 	}
-	f, err := os.Open(path)
+	idx, names, err := readIndex(path)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := io.ReadAll(io.LimitReader(f, maxIndex+1))
-	f.Close()
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) > maxIndex {
-		return nil, bad("larger than %d bytes", maxIndex)
-	}
-	var idx index
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&idx); err != nil {
-		return nil, bad("not a sharded checkpoint's index: %v", err)
-	}
-	if len(idx.WeightMap) == 0 {
-		return nil, bad("no weight_map")
-	}
-	var names []string
-	seen := map[string]bool{}
-	for tensor, shard := range idx.WeightMap {
-		if shard == "" || shard != filepath.Base(shard) || shard == "." || shard == ".." || strings.ContainsAny(shard, `/\`+"\x00") {
-			return nil, bad("tensor %s: shard %s is not a file name beside the index", quote(tensor), quote(shard))
-		}
-		if !seen[shard] {
-			seen[shard] = true
-			names = append(names, shard)
-		}
-	}
-	sort.Strings(names)
 	dir := filepath.Dir(path)
 	var shards []*Checkpoint
 	defer func() {
@@ -186,164 +203,4 @@ func openIndex(path string, opts *pickle.Options) (_ *Checkpoint, err error) {
 		return first
 	}
 	return cp, nil
-}
-
-// splitShards splits leaves as Hugging Face's split_state_dict_into_shards_factory does:
-// tensors in order, a new shard when the next tensor would take the current one past
-// limit bytes, a tensor larger than limit alone in a shard, and tensors sharing a
-// storage in the shard of the first of them. Non-tensor leaves go in the first shard.
-func splitShards(leaves []pickle.Leaf, limit int64) [][]pickle.Leaf {
-	var shards [][]pickle.Leaf
-	var cur []pickle.Leaf
-	var size int64
-	first := map[*pickle.Storage]int{} // storage -> shard of its first tensor, -1 while in cur
-	var later []pickle.Leaf            // tensors of a storage seen before, placed last
-	var values []pickle.Leaf
-	for _, l := range leaves {
-		t, ok := l.Value.(*pickle.Tensor)
-		if !ok {
-			values = append(values, l)
-			continue
-		}
-		if t.Storage != nil {
-			if _, seen := first[t.Storage]; seen {
-				later = append(later, l)
-				continue
-			}
-		}
-		n := t.NumBytes()
-		if n > limit {
-			if t.Storage != nil {
-				first[t.Storage] = len(shards)
-			}
-			shards = append(shards, []pickle.Leaf{l})
-			continue
-		}
-		if size+n > limit && len(cur) > 0 {
-			shards = append(shards, cur)
-			cur, size = nil, 0
-			for s, i := range first {
-				if i == -1 {
-					first[s] = len(shards) - 1
-				}
-			}
-		}
-		if t.Storage != nil {
-			first[t.Storage] = -1
-		}
-		cur = append(cur, l)
-		size += n
-	}
-	if len(cur) > 0 {
-		shards = append(shards, cur)
-		for s, i := range first {
-			if i == -1 {
-				first[s] = len(shards) - 1
-			}
-		}
-	}
-	for _, l := range later {
-		i := first[l.Value.(*pickle.Tensor).Storage]
-		shards[i] = append(shards[i], l)
-	}
-	if len(values) > 0 {
-		if len(shards) == 0 {
-			shards = append(shards, nil)
-		}
-		shards[0] = append(shards[0], values...)
-	}
-	return shards
-}
-
-// shardNames are the files of n shards of the output path, beside it.
-func shardNames(path string, n int) []string {
-	ext := filepath.Ext(path)
-	stem := strings.TrimSuffix(path, ext)
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf(shardPattern, stem, i+1, n, ext)
-	}
-	return names
-}
-
-// writeShards writes the shards and the index of a sharded output at path, as
-// ExportFiles says.
-func writeShards(ctx context.Context, path string, shards [][]pickle.Leaf, progress func(int64)) (files []string, err error) {
-	names := shardNames(path, len(shards))
-	idx := index{Metadata: map[string]any{}, WeightMap: map[string]string{}}
-	var total, before int64
-	var temps []*atomicfile.Temp
-	defer func() {
-		if err != nil {
-			for _, t := range temps {
-				t.Discard()
-			}
-		}
-	}()
-	for i, shard := range shards {
-		base := filepath.Base(names[i])
-		for _, l := range shard {
-			if t, ok := l.Value.(*pickle.Tensor); ok {
-				idx.WeightMap[l.Name] = base
-				total += t.NumBytes()
-			}
-		}
-		opts := atomicfile.Options{Ctx: ctx}
-		if progress != nil {
-			offset := before
-			opts.Progress = func(n int64) { progress(offset + n) }
-		}
-		t, err := atomicfile.Write(names[i], opts, func(w io.Writer) error {
-			return export.Write(w, string(Safetensors), names[i], nil, shard, nil)
-		})
-		if err != nil {
-			return nil, err
-		}
-		temps = append(temps, t)
-		before = total
-	}
-	idx.Metadata["total_size"] = total
-	body, err := json.MarshalIndent(idx, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	for len(temps) > 0 {
-		if err := temps[0].Commit(); err != nil {
-			return nil, err
-		}
-		temps = temps[1:]
-	}
-	indexPath := path + indexSuffix
-	if err := atomicfile.WriteFile(indexPath, atomicfile.Options{}, func(w io.Writer) error {
-		_, err := w.Write(append(body, '\n'))
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	removeOldShards(path, names)
-	os.Remove(path)
-	return append(names, indexPath), nil
-}
-
-// removeOldShards removes the shards of an earlier sharded export to path that are not
-// among keep, and, when keep is empty, that export's index.
-func removeOldShards(path string, keep []string) {
-	ext := filepath.Ext(path)
-	stem := filepath.Base(strings.TrimSuffix(path, ext))
-	dir := filepath.Dir(path)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		m := shardNameRE.FindStringSubmatch(e.Name())
-		full := filepath.Join(dir, e.Name())
-		if m == nil || m[1] != stem || m[4] != ext || !e.Type().IsRegular() || slices.ContainsFunc(keep, func(k string) bool { return filepath.Base(k) == e.Name() }) {
-			continue
-		}
-		os.Remove(full)
-	}
-	if len(keep) == 0 {
-		os.Remove(path + indexSuffix)
-	}
 }

@@ -44,7 +44,7 @@ func batchCmd() *cobra.Command {
 	var mf modelFlags
 	var sf selectionFlags
 	var opts batch.Options
-	var to, shard, reportPath, allowFailed string
+	var to, shard, reportPath, allowFailed, maxShard string
 	var quiet, clean bool
 	var tf toleranceFlags
 	c := &cobra.Command{
@@ -68,14 +68,35 @@ same shard removes the temporaries it left, and so does any run on the same mach
 once the process that wrote them has ended; "ptport batch --clean OUTDIR" removes every
 ptport temporary under OUTDIR, whatever shard layout or machine made it (run it when no
 batch writes there). Each output records its source's size, modification time and
-sha256, so a rerun skips what is up to date (--force converts again). Ctrl-C or SIGTERM
-stops the workers, removes their temporaries and reports what finished.
+sha256 (a sharded input's, each of its files'), so a rerun skips what is up to date
+(--force converts again, as after changing --select or --max-shard-size). Ctrl-C or
+SIGTERM stops the workers, removes their temporaries and reports what finished.
+
+A sharded checkpoint (an index such as pytorch_model.bin.index.json or
+model.safetensors.index.json, and its shards beside it) is one input: it is taken when
+the patterns take the index, the checkpoint it stands for (pytorch_model.bin) or a shard,
+and converted whole to one output named for the checkpoint (pytorch_model.safetensors),
+or to shards and an index again with --max-shard-size. Its shards are reported with it,
+never converted alone; naming any of its files as an input takes it, once. A file named
+like a shard (STEM-00001-of-00003.bin) without its index beside it, or that its index
+does not name, holds part of a model: it fails.
+
+IN "-" reads the inputs from standard input, a path a line (with --null, NUL-ended
+paths, as find -print0 writes them), relative ones from the working directory; each
+listed input's output keeps its path below OUTDIR (an absolute one without its leading
+/), so that the files of a list never collide for being in different folders. The
+list is copied to an unnamed temporary file, never held in memory, and read once for
+the plan, once for collisions and once to convert. A listed file that does not exist
+fails alone; a listed folder is walked as an argument is (list files, as find -type f
+does, or folders, not both).
 
 --shard K/N takes a stable share of the inputs (by a hash of each path relative to its
-root): N runs with K = 0..N-1, on one machine or many, convert every file exactly once.
+root, or of a listed path; a sharded checkpoint by its index's): N runs with K = 0..N-1,
+on one machine or many, convert every input exactly once.
 
 --report FILE.jsonl writes one JSON object per input (its folder is created; "-" is
-standard output): input, output, status, error, bytes, seconds, tensors.
+standard output): input, shards (of a sharded input), output, status, error, bytes,
+seconds, tensors.
 
 --select, --strip-prefix and --exclude take part of each input, as convert's do.
 
@@ -89,6 +110,8 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
   ptport batch a.pt b.pth zoo/ -o out/ --to npz --jobs 4 --report report.jsonl
   ptport batch /data/zoo -o /data/out --shard $JOB_COMPLETION_INDEX/16 --allow-failed
   ptport batch runs/ -o weights/ --select model_state_dict --strip-prefix module.
+  find /data/zoo -name '*.bin' -print0 | ptport batch - --null -o /data/out
+  ptport batch hf_models/ -o out/ --max-shard-size 5GB
   ptport batch --clean /data/out
   ptport batch models/ --check --report parity.jsonl`,
 		Args:              usageArgs(cobra.MinimumNArgs(1)),
@@ -101,7 +124,29 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
 			if err != nil {
 				return err
 			}
-			opts.Inputs = args
+			opts.Inputs = nil
+			for _, a := range args {
+				if a != stdio {
+					opts.Inputs = append(opts.Inputs, a)
+				} else if opts.List != nil {
+					return fmt.Errorf("batch: - (the inputs from standard input) given twice")
+				} else {
+					f, err := spool(cmd.Context(), cmd.InOrStdin())
+					if err != nil {
+						return inFile(stdinName, fmt.Errorf("reading the inputs from standard input: %w", err))
+					}
+					defer f.Close()
+					opts.List = f
+				}
+			}
+			if opts.ListNUL && opts.List == nil {
+				return fmt.Errorf("batch: --null is about the list of inputs from standard input: give - as an input")
+			}
+			if maxShard != "" {
+				if opts.MaxShardSize, err = parseSize(maxShard); err != nil {
+					return fmt.Errorf("--max-shard-size: %w", err)
+				}
+			}
 			opts.Model = mf.options()
 			opts.Tolerance = tf.tolerance()
 			opts.Pickle = mf.load.options()
@@ -128,7 +173,7 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
 			}
 			plan, err := batch.NewPlan(opts)
 			if err != nil {
-				return err
+				return listHint(err)
 			}
 			var report io.Writer
 			switch reportPath {
@@ -165,7 +210,7 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
 			})
 			m.stop()
 			if err != nil {
-				return err
+				return listHint(err)
 			}
 			if reportErr != nil {
 				return inFile(reportPath, fmt.Errorf("writing the report %s: %w", escape(reportPath), reportErr))
@@ -206,14 +251,27 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
 	c.Flags().StringVar(&allowFailed, "allow-failed", "", "exit 0 although inputs failed: all of them, at most `N`, or at most P% of the inputs (they are still reported)")
 	c.Flags().Lookup("allow-failed").NoOptDefVal = "all"
 	c.Flags().BoolVar(&clean, "clean", false, "remove every ptport temporary below the folders given as arguments, and say what was removed")
+	c.Flags().BoolVarP(&opts.ListNUL, "null", "0", false, "the inputs read from standard input (-) are NUL-ended, as find -print0 writes them")
+	c.Flags().StringVar(&maxShard, "max-shard-size", "", "split each safetensors output into shards of at most `SIZE` (5GB, 500MB, 2GiB) and an index")
 	sf.register(c)
 	mf.register(c)
 	c.RegisterFlagCompletionFunc("to", completeWords(formatNames()...))
 	c.RegisterFlagCompletionFunc("output", completeFolders)
 	c.RegisterFlagCompletionFunc("report", completeFiles("jsonl"))
 	c.RegisterFlagCompletionFunc("allow-failed", completeWords("all", "1", "10", "1%", "5%"))
+	c.RegisterFlagCompletionFunc("max-shard-size", completeWords("500MB", "1GB", "2GB", "5GB", "10GB"))
 	c.MarkFlagsMutuallyExclusive("clean", "check")
 	return c
+}
+
+// listHint adds the flag to use to an error about a list of inputs that looks
+// NUL-ended.
+func listHint(err error) error {
+	var le *batch.ListError
+	if errors.As(err, &le) && strings.Contains(le.Msg, "NUL") {
+		return fmt.Errorf("%w (--null reads them)", err)
+	}
+	return err
 }
 
 // parseShard parses "K/N".
@@ -264,7 +322,11 @@ func resultLine(r batch.Result, quiet bool) string {
 	case r.Status == batch.StatusSkipped && r.Error != "":
 		return fmt.Sprintf("skipped  %s: %s", in, escape(r.Error))
 	case r.Output != "":
-		return fmt.Sprintf("%-8s %s -> %s (%d tensors, %s, %.3fs)", r.Status, in, escape(r.Output), r.Tensors, bytesText(r.Bytes), r.Seconds)
+		shards := ""
+		if len(r.Shards) > 0 {
+			shards = fmt.Sprintf("%d shards, ", len(r.Shards))
+		}
+		return fmt.Sprintf("%-8s %s -> %s (%s%d tensors, %s, %.3fs)", r.Status, in, escape(r.Output), shards, r.Tensors, bytesText(r.Bytes), r.Seconds)
 	}
 	return fmt.Sprintf("%-8s %s (%.3fs)", r.Status, in, r.Seconds)
 }

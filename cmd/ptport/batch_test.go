@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/batch"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -218,4 +219,85 @@ func TestBatchInterrupt(t *testing.T) {
 	if outputs, temps := checkOutputs(t, root, out); temps != 0 || outputs == 0 {
 		t.Errorf("after Ctrl-C: %d outputs, %d temporaries; want some outputs and no temporaries", outputs, temps)
 	}
+}
+
+// TestBatchListCommand: "batch -" converts the inputs that standard input lists,
+// NUL-ended with --null, relative paths from the working directory, each output under
+// its input's path; a sharded checkpoint listed by its shards is one input, reported
+// with them.
+func TestBatchListCommand(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"pytorch_model.bin.index.json", "pytorch_model-00001-of-00003.bin", "pytorch_model-00002-of-00003.bin", "pytorch_model-00003-of-00003.bin"} {
+		b, err := os.ReadFile(training + "sharded_bin/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(dir, "zoo/m1"), 0o755)
+		os.WriteFile(filepath.Join(dir, "zoo/m1", name), b, 0o644)
+	}
+	b, _ := os.ReadFile(training + "adam.pt")
+	os.MkdirAll(filepath.Join(dir, "zoo/m2"), 0o755)
+	os.WriteFile(filepath.Join(dir, "zoo/m2/model.pt"), b, 0o644)
+	list := "zoo/m1/pytorch_model-00001-of-00003.bin\x00zoo/m1/pytorch_model-00003-of-00003.bin\x00./zoo/m2/model.pt\x00"
+
+	code, stdout, errs := childIn(t, dir, []byte(list), "batch", "-", "--null", "-o", "out", "--report", "-")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	var results []batch.Result
+	for _, line := range strings.Split(strings.TrimSpace(string(stdout)), "\n") {
+		var r batch.Result
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("report line %q: %v", line, err)
+		}
+		results = append(results, r)
+	}
+	if len(results) != 2 {
+		t.Fatalf("report %s, want 2 inputs", stdout)
+	}
+	for _, want := range []string{"out/zoo/m1/pytorch_model.safetensors", "out/zoo/m2/model.safetensors"} {
+		if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
+			t.Errorf("%s not written: %v", want, err)
+		}
+	}
+	for _, r := range results {
+		if strings.HasSuffix(r.Input, ".index.json") && len(r.Shards) != 3 {
+			t.Errorf("the sharded checkpoint reported with shards %v", r.Shards)
+		}
+	}
+	if !strings.Contains(string(errs), "3 shards") {
+		t.Errorf("stderr does not say the shards:\n%s", errs)
+	}
+	for _, c := range []struct {
+		stdin string
+		args  []string
+		want  string
+	}{
+		{list, []string{"batch", "-", "-o", "out"}, "(--null reads them)"},
+		{"", []string{"batch", "zoo", "--null", "-o", "out"}, "give - as an input"},
+		{"", []string{"batch", "-", "-", "-o", "out"}, "given twice"},
+	} {
+		if code, _, errs := childIn(t, dir, []byte(c.stdin), c.args...); code != 2 || !strings.Contains(string(errs), c.want) {
+			t.Errorf("%v: exit %d, want 2 saying %q\n%s", c.args, code, c.want, errs)
+		}
+	}
+}
+
+// childIn runs ptport as a child process in the folder dir with stdin.
+func childIn(t *testing.T, dir string, stdin []byte, args ...string) (code int, stdout, stderr []byte) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PTPORT_MAIN=1")
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), out.Bytes(), errb.Bytes()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, out.Bytes(), errb.Bytes()
 }

@@ -192,19 +192,7 @@ func slicesContains(s []string, v string) bool {
 // child runs ptport as a child process with stdin.
 func child(t *testing.T, stdin []byte, args ...string) (code int, stdout, stderr []byte) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "PTPORT_MAIN=1")
-	cmd.Stdin = bytes.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode(), out.Bytes(), errb.Bytes()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return 0, out.Bytes(), errb.Bytes()
+	return childIn(t, "", stdin, args...)
 }
 
 // TestStdio: "-" is standard input for inputs and standard output for outputs; no file
@@ -615,5 +603,46 @@ func TestMeterPastTotal(t *testing.T) {
 	}
 	if n := progressTotal(convert.Safetensors, cp); n != convert.TotalBytes(cp) {
 		t.Errorf("safetensors output counts toward %d bytes, not the tensors' %d", n, convert.TotalBytes(cp))
+	}
+}
+
+// TestConvertShard: a shard alone converts only to a file named as the same shard, which
+// stays a part: check refuses it alone, saying what it is.
+func TestConvertShard(t *testing.T) {
+	dir := t.TempDir()
+	shard := training + "sharded_bin/pytorch_model-00002-of-00003.bin"
+	for _, c := range []struct {
+		out, flag, want string
+	}{
+		{"model.safetensors", "", "model-00002-of-00003.safetensors"},
+		{"model-00001-of-00003.safetensors", "", "STEM-00002-of-00003.safetensors"},
+		{"model-00002-of-00003.safetensors", "--max-shard-size=1KB", "without --max-shard-size"},
+	} {
+		args := []string{"convert", shard, "-o", filepath.Join(dir, c.out)}
+		if c.flag != "" {
+			args = append(args, c.flag)
+		}
+		code, _, errs := runCLI(t, args...)
+		if code != 2 || !strings.Contains(errs, c.want) || !strings.Contains(errs, "pytorch_model.bin.index.json for the whole model") {
+			t.Errorf("-o %s %s: exit %d, want 2 naming %s\n%s", c.out, c.flag, code, c.want, errs)
+		}
+	}
+	out := filepath.Join(dir, "part-00002-of-00003.npz")
+	code, _, errs := runCLI(t, "convert", shard, "-o", out)
+	if code != 0 || !strings.Contains(errs, "holds part of a model") {
+		t.Fatalf("to the same shard: exit %d\n%s", code, errs)
+	}
+	part, err := convert.OpenShard(out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer part.Close()
+	in, _ := convert.OpenShard(shard, nil)
+	defer in.Close()
+	if len(part.Leaves) != len(in.Leaves) || len(part.Leaves) == 0 {
+		t.Errorf("%d leaves, want the shard's %d", len(part.Leaves), len(in.Leaves))
+	}
+	if code, _, errs := runCLI(t, "check", out, fixtures+"rnn_tanh.ref.pt"); code != 2 || !strings.Contains(errs, "shard 2 of 3") {
+		t.Errorf("check of the converted shard: exit %d\n%s", code, errs)
 	}
 }

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/pickle"
 )
 
 // convertResult is what convert prints with --json.
@@ -39,8 +42,11 @@ all (its folder is created if need be): Ctrl-C or SIGTERM stops the conversion a
 of a convert that was killed are removed by the next ptport writing to that folder.
 
 IN may be a sharded checkpoint's index (model.safetensors.index.json,
-pytorch_model.bin.index.json): its shards are read as one checkpoint. IN "-" is standard
-input; OUT "-" is standard output (name the format with --to).
+pytorch_model.bin.index.json): its shards are read as one checkpoint. A shard alone
+(pytorch_model-00001-of-00003.bin) is converted only to an output named as the same
+shard (model-00001-of-00003.safetensors), which stays a part that check and run refuse
+alone: it holds part of a model. IN "-" is standard input; OUT "-" is standard output
+(name the format with --to).
 
 To take just the model out of a training checkpoint, as load_state_dict(strict=True)
 wants it:
@@ -89,6 +95,12 @@ With --json: {"input", "output", "format", "files", "tensors", "values", "bytes"
 			ctx := cmd.Context()
 			start := time.Now()
 			cp, done, err := openCheckpoint(ctx, cmd, args[0], load.options())
+			var shard *convert.ShardError
+			if errors.As(err, &shard) {
+				if cp, err = openShard(shard, out, shardSize, load.options()); err == nil {
+					done = func() { cp.Close() }
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -130,6 +142,10 @@ With --json: {"input", "output", "format", "files", "tensors", "values", "bytes"
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d tensors (%s), %d values in %.3fs\n",
 				what, res.Tensors, bytesText(res.Bytes), res.Values, res.Seconds)
+			if shard != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s is shard %d of %d: it holds part of a model, and so does %s\n",
+					escape(shard.File), shard.Shard, shard.Shards, what)
+			}
 			if len(res.Shared) > 0 && format != convert.PT {
 				fmt.Fprintf(cmd.ErrOrStderr(), "tensors sharing a storage (tied weights) are copies in %s, listed in its metadata (inspect shows them)\n", format)
 			}
@@ -157,4 +173,37 @@ func progressTotal(f convert.Format, cp *convert.Checkpoint) int64 {
 		return 0
 	}
 	return convert.TotalBytes(cp)
+}
+
+// openShard opens the shard that convert was given alone, when the output out is named
+// as the same shard, so that what it writes stays a part: a shard is a file of tensors,
+// but never a whole model.
+func openShard(se *convert.ShardError, out string, maxShard int64, opts *pickle.Options) (*convert.Checkpoint, error) {
+	same := convert.ShardOf(out)
+	if same != nil && same.Shard == se.Shard && same.Shards == se.Shards && maxShard == 0 {
+		cp, err := convert.OpenShard(se.File, opts)
+		if err != nil {
+			return nil, inFile(se.File, err)
+		}
+		return cp, nil
+	}
+	ext := filepath.Ext(out)
+	stem := strings.TrimSuffix(filepath.Base(out), ext)
+	if same != nil || out == stdio {
+		stem = "STEM"
+	}
+	if out == stdio {
+		ext = ".safetensors"
+	}
+	part := fmt.Sprintf("to convert this part alone, write it to a file named as the same shard, such as %s-%05d-of-%05d%s", stem, se.Shard, se.Shards, ext)
+	if maxShard > 0 {
+		part = "a shard alone is converted to one file, without --max-shard-size"
+	}
+	msg := fmt.Sprintf("%s is shard %d of %d of a sharded checkpoint, not a whole one: ", se.File, se.Shard, se.Shards)
+	if se.IndexFound {
+		msg += fmt.Sprintf("convert its index %s for the whole model; %s", se.Index, part)
+	} else {
+		msg += fmt.Sprintf("its index %s is not beside it; %s (a whole checkpoint named like a shard: rename it)", se.Index, part)
+	}
+	return nil, inFile(se.File, errors.New(msg))
 }

@@ -8,8 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,17 +24,42 @@ import (
 	"github.com/ptport/ptport/pickle"
 )
 
-// DefaultInclude are the base-name patterns of the files Run takes from folders.
+// DefaultInclude are the base-name patterns of the files Run takes from folders; they
+// take the index of a sharded checkpoint that they would take whole, such as
+// pytorch_model.bin.index.json (see Options.Inputs).
 var DefaultInclude = []string{"*.pt", "*.pth", "*.bin", "*.ckpt"}
 
 // Options configure Run.
 type Options struct {
 	// Inputs are files and folders; folders are walked recursively (symbolic links to
 	// folders are not followed).
+	//
+	// A sharded checkpoint (an index, NAME.index.json, and the shards it names beside
+	// it) is one input, named by its index: its output is named for the checkpoint
+	// NAME stands for (pytorch_model.bin.index.json gives pytorch_model.safetensors),
+	// and its shards are reported with it (Result.Shards), never as inputs of their own.
+	// It is taken from a folder when Include takes the index's name, NAME or a shard's
+	// name; a file named as an input that is one of its shards takes it, once however
+	// many of its files are named. A file named like a shard
+	// (STEM-0000K-of-0000N.EXT) without its index beside it, or one that its index does
+	// not name, holds part of a model: it is an input that fails.
 	Inputs []string
+	// List, when not nil, lists more inputs, files and folders taken as Inputs are: a
+	// path a line, or, with ListNUL, each path ended by a NUL byte (as find -print0
+	// writes them); empty lines are skipped, paths are taken byte for byte, relative
+	// ones from the working directory. Each pass over the inputs (NewPlan, and Run's
+	// two: collisions, then conversion) reads List from its start a line at a time, so
+	// that a list of any length is never held in memory; nothing else may read it
+	// meanwhile. A listed path that does not exist is an input that fails. The outputs
+	// of listed inputs keep their path below OutDir (an absolute path without its
+	// leading separator, one outside the working directory from the root), so that
+	// the files of a list never share an output name for being in different folders.
+	List    io.ReadSeeker
+	ListNUL bool
 	// OutDir receives the outputs, mirroring the input tree: a folder's files under
 	// their path below it (below its base name when there are several inputs), a
-	// file's under its base name; the extension becomes the format's.
+	// file's under its base name, a listed input's under its path; the extension
+	// becomes the format's.
 	OutDir string
 	// To is the output format.
 	To convert.Format
@@ -62,6 +89,11 @@ type Options struct {
 	// Select takes part of each input, renamed (see convert.Selection); the zero value
 	// takes everything.
 	Select convert.Selection
+	// MaxShardSize, when positive, splits each safetensors output whose tensors take
+	// more than that many bytes into shards and an index, as convert.ExportFiles does;
+	// its source is recorded in the index's metadata ("ptport.source"). Its files are
+	// each written atomically, the index last, and are not written in the background.
+	MaxShardSize int64
 
 	// collisions counts, by the hash of an output path, the inputs of every shard
 	// that would write it, when more than one would.
@@ -77,11 +109,14 @@ const (
 
 // Result is what Run did with one input; it is a line of the JSONL report.
 type Result struct {
-	Input   string  `json:"input"`
+	Input string `json:"input"`
+	// Shards are the shard files of a sharded input, read with its index (Input).
+	Shards []string `json:"shards,omitempty"`
+	// Output is the output file, or, for an output written in shards, its index.
 	Output  string  `json:"output,omitempty"`
 	Status  string  `json:"status"`
 	Error   string  `json:"error,omitempty"`
-	Bytes   int64   `json:"bytes"` // the input's size
+	Bytes   int64   `json:"bytes"` // the input's size (of all its files)
 	Seconds float64 `json:"seconds"`
 	Tensors int     `json:"tensors"`
 	// MaxAbsErr is the check's largest absolute error (Check only).
@@ -115,16 +150,35 @@ type Plan struct {
 	Bytes int64
 }
 
-// batchInput is one input file found by the walk.
-type batchInput struct {
+// inputFile is a file an input is read from.
+type inputFile struct {
 	path string
-	rel  string // path relative to its root, slash-separated, with the root's name first when there are several inputs
 	size int64
 	mod  time.Time
 }
 
+// batchInput is one input found by the walk: a checkpoint file, or a sharded
+// checkpoint's index and its shards.
+type batchInput struct {
+	inputFile
+	// rel is the input's path relative to its root, slash-separated, with the root's
+	// name first when there are several inputs; for an input of the list, its path.
+	rel    string
+	shards []inputFile // a sharded checkpoint's shards, beside its index
+	err    error       // why the input fails, found by the walk
+}
+
+// bytes is the size of the input's files.
+func (in *batchInput) bytes() int64 {
+	n := in.size
+	for _, s := range in.shards {
+		n += s.size
+	}
+	return n
+}
+
 func (o *Options) validate() error {
-	if len(o.Inputs) == 0 {
+	if len(o.Inputs) == 0 && o.List == nil {
 		return errors.New("batch: no inputs")
 	}
 	if o.OutDir == "" && !o.Check {
@@ -146,6 +200,9 @@ func (o *Options) validate() error {
 			return err
 		}
 	}
+	if o.MaxShardSize < 0 || o.MaxShardSize > 0 && (o.Check || o.To != convert.Safetensors) {
+		return fmt.Errorf("batch: shards of at most %d bytes: want a positive size, for safetensors outputs", o.MaxShardSize)
+	}
 	return nil
 }
 
@@ -157,7 +214,7 @@ func NewPlan(opts Options) (Plan, error) {
 	}
 	err := walkInputs(context.Background(), &opts, func(in batchInput) error {
 		p.Files++
-		p.Bytes += in.size
+		p.Bytes += in.bytes()
 		return nil
 	})
 	return p, err
@@ -368,33 +425,29 @@ func outputHash(path string) uint64 {
 	return h.Sum64()
 }
 
-// outputOf is the output path of an input.
+// outputOf is the output path of an input: for a sharded checkpoint, of the
+// checkpoint its index stands for.
 func (o *Options) outputOf(in batchInput) string {
-	rel := filepath.FromSlash(in.rel)
+	rel := strings.TrimSuffix(filepath.FromSlash(in.rel), export.IndexSuffix)
 	return filepath.Join(o.OutDir, strings.TrimSuffix(rel, filepath.Ext(rel))+o.To.Ext())
 }
 
-// walkInputs calls fn for every input file opts selects, reading folders a chunk of
-// entries at a time, so that a folder of any size needs bounded memory.
+// walkInputs calls fn for every input opts selects, in the order of Inputs then List,
+// reading folders a chunk of entries at a time and List a line at a time, so that
+// inputs of any number need bounded memory.
 func walkInputs(ctx context.Context, opts *Options, fn func(batchInput) error) error {
-	include := opts.Include
-	if include == nil {
-		include = DefaultInclude
+	w := &walker{ctx: ctx, opts: opts, include: opts.Include, fn: fn}
+	if w.include == nil {
+		w.include = DefaultInclude
 	}
-	outAbs, _ := filepath.Abs(opts.OutDir)
-	take := func(in batchInput) error {
-		if opts.Shards > 0 && shardOf(in.rel, opts.Shards) != opts.Shard {
-			return nil
-		}
-		return fn(in)
-	}
+	w.outAbs, _ = filepath.Abs(opts.OutDir)
 	for _, root := range opts.Inputs {
 		fi, err := os.Stat(root)
 		if err != nil {
 			return err
 		}
 		if !fi.IsDir() {
-			if err := take(batchInput{path: root, rel: filepath.Base(root), size: fi.Size(), mod: fi.ModTime()}); err != nil {
+			if err := w.named(root, filepath.Base(root), fi); err != nil {
 				return err
 			}
 			continue
@@ -403,54 +456,217 @@ func walkInputs(ctx context.Context, opts *Options, fn func(batchInput) error) e
 		if len(opts.Inputs) > 1 {
 			base = filepath.Base(filepath.Clean(root)) + "/"
 		}
-		var walk func(dir, rel string) error
-		walk = func(dir, rel string) error {
-			if abs, _ := filepath.Abs(dir); opts.OutDir != "" && abs == outAbs {
-				return nil // never convert our own outputs
-			}
-			f, err := os.Open(dir)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			for {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				entries, err := f.ReadDir(256)
-				for _, e := range entries {
-					name := e.Name()
-					path := filepath.Join(dir, name)
-					if e.IsDir() {
-						if err := walk(path, rel+name+"/"); err != nil {
-							return err
-						}
-						continue
-					}
-					if atomicfile.IsTemp(name) || !matchAny(include, name) || (opts.Check && isReference(name)) {
-						continue
-					}
-					fi, err := os.Stat(path) // follows a link to a file
-					if err != nil || !fi.Mode().IsRegular() {
-						continue
-					}
-					if err := take(batchInput{path: path, rel: rel + name, size: fi.Size(), mod: fi.ModTime()}); err != nil {
-						return err
-					}
-				}
-				if err == io.EOF || len(entries) == 0 {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-			}
-		}
-		if err := walk(root, base); err != nil {
+		if err := w.walk(root, base); err != nil {
 			return err
 		}
 	}
-	return nil
+	if opts.List == nil {
+		return nil
+	}
+	return readList(opts.List, opts.ListNUL, func(path string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel := listRel(path)
+		fi, err := os.Stat(path)
+		switch {
+		case err != nil:
+			// A listed file may be gone by the time it is read: it fails alone.
+			return w.take(batchInput{inputFile: inputFile{path: path}, rel: rel, err: err})
+		case fi.IsDir():
+			if rel != "" {
+				rel += "/"
+			}
+			return w.walk(path, rel)
+		}
+		return w.named(path, rel, fi)
+	})
+}
+
+// walker finds the inputs: checkpoint files, and sharded checkpoints as one input each
+// (their index, with its shards).
+type walker struct {
+	ctx     context.Context
+	opts    *Options
+	include []string
+	outAbs  string
+	fn      func(batchInput) error
+	// indexes caches the shards of the indexes read lately, by path.
+	indexes map[string]indexShards
+	// units are the indexes of the sharded checkpoints taken through a file named as
+	// an input, so that each is taken once.
+	units map[string]bool
+}
+
+// indexShards are the shards an index names, or why it cannot be read.
+type indexShards struct {
+	paths []string // sorted
+	err   error
+}
+
+// maxCachedIndexes bounds walker.indexes; a folder rarely holds more than two.
+const maxCachedIndexes = 64
+
+// shardsOf returns the shards the index at path names.
+func (w *walker) shardsOf(path string) indexShards {
+	if s, ok := w.indexes[path]; ok {
+		return s
+	}
+	if len(w.indexes) >= maxCachedIndexes || w.indexes == nil {
+		w.indexes = map[string]indexShards{}
+	}
+	paths, err := convert.ShardFiles(path)
+	s := indexShards{paths: paths, err: err}
+	w.indexes[path] = s
+	return s
+}
+
+// take passes in on when it is in the shard the options take.
+func (w *walker) take(in batchInput) error {
+	if w.opts.Shards > 0 && shardOf(in.rel, w.opts.Shards) != w.opts.Shard {
+		return nil
+	}
+	return w.fn(in)
+}
+
+// unit takes the sharded checkpoint whose index is at path, as one input named rel.
+func (w *walker) unit(path, rel string, fi os.FileInfo) error {
+	in := batchInput{inputFile: inputFile{path: path, size: fi.Size(), mod: fi.ModTime()}, rel: rel}
+	s := w.shardsOf(path)
+	for _, p := range s.paths {
+		f := inputFile{path: p}
+		if sfi, err := os.Stat(p); err == nil {
+			f.size, f.mod = sfi.Size(), sfi.ModTime()
+		}
+		in.shards = append(in.shards, f)
+	}
+	return w.take(in)
+}
+
+// shardState tells what a file named like a shard is: part of the checkpoint of the
+// index beside it (index is that index's path), or an input of its own that fails
+// (err).
+func (w *walker) shardState(se *convert.ShardError) (index string, err error) {
+	if !se.IndexFound {
+		return "", se
+	}
+	s := w.shardsOf(se.Index)
+	name := filepath.Base(se.File)
+	if s.err == nil && !slices.ContainsFunc(s.paths, func(p string) bool { return filepath.Base(p) == name }) {
+		return "", fmt.Errorf("%s is named as shard %d of %d of the sharded checkpoint of %s, which does not name it (a shard of another save?)", se.File, se.Shard, se.Shards, se.Index)
+	}
+	return se.Index, nil
+}
+
+// named takes a file named as an input (an argument, or a line of the list), whatever
+// its name: a sharded checkpoint's index, or one of its shards, is its checkpoint,
+// taken once however many of its files are named.
+func (w *walker) named(path, rel string, fi os.FileInfo) error {
+	index := ""
+	if convert.IsIndex(path) {
+		index = path
+	} else if se := convert.ShardOf(path); se != nil {
+		var err error
+		if index, err = w.shardState(se); err != nil {
+			return w.take(batchInput{inputFile: inputFile{path: path, size: fi.Size(), mod: fi.ModTime()}, rel: rel, err: err})
+		}
+		rel = pathpkg.Join(pathpkg.Dir(rel), filepath.Base(index))
+		if fi, err = os.Stat(index); err != nil {
+			return w.take(batchInput{inputFile: inputFile{path: index}, rel: rel, err: err})
+		}
+	}
+	if index == "" {
+		return w.take(batchInput{inputFile: inputFile{path: path, size: fi.Size(), mod: fi.ModTime()}, rel: rel})
+	}
+	key, _ := filepath.Abs(index)
+	if w.units[key] {
+		return nil
+	}
+	if w.units == nil {
+		w.units = map[string]bool{}
+	}
+	w.units[key] = true
+	return w.unit(index, rel, fi)
+}
+
+// walk takes the inputs below the folder dir, whose files are named rel + their path
+// below it.
+func (w *walker) walk(dir, rel string) error {
+	if abs, _ := filepath.Abs(dir); w.opts.OutDir != "" && abs == w.outAbs {
+		return nil // never convert our own outputs
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		entries, err := f.ReadDir(256)
+		for _, e := range entries {
+			name := e.Name()
+			path := filepath.Join(dir, name)
+			if e.IsDir() {
+				if err := w.walk(path, rel+name+"/"); err != nil {
+					return err
+				}
+				continue
+			}
+			if atomicfile.IsTemp(name) || (w.opts.Check && isReference(name)) {
+				continue
+			}
+			if err := w.file(path, rel+name); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF || len(entries) == 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// file takes the file at path found in a folder, when the include patterns take it: a
+// sharded checkpoint's index when they take its name, the name of the checkpoint it
+// stands for (pytorch_model.bin for pytorch_model.bin.index.json) or one of its
+// shards'; a shard never alone, but as part of its index's checkpoint, unless it has
+// none (it then fails).
+func (w *walker) file(path, rel string) error {
+	name := filepath.Base(path)
+	var index bool
+	var err error
+	switch se := convert.ShardOf(path); {
+	case convert.IsIndex(name):
+		index = matchAny(w.include, name) || matchAny(w.include, strings.TrimSuffix(name, export.IndexSuffix))
+		if !index {
+			for _, p := range w.shardsOf(path).paths {
+				if index = matchAny(w.include, filepath.Base(p)); index {
+					break
+				}
+			}
+		}
+		if !index {
+			return nil
+		}
+	case se != nil:
+		if _, err = w.shardState(se); err == nil || !matchAny(w.include, name) {
+			return nil // part of its index's checkpoint, or not an input
+		}
+	case !matchAny(w.include, name):
+		return nil
+	}
+	fi, serr := os.Stat(path) // follows a link to a file
+	if serr != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	if index {
+		return w.unit(path, rel, fi)
+	}
+	return w.take(batchInput{inputFile: inputFile{path: path, size: fi.Size(), mod: fi.ModTime()}, rel: rel, err: err})
 }
 
 func matchAny(patterns []string, name string) bool {
@@ -487,7 +703,10 @@ type outcome struct {
 func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *atomicfile.Temp) {
 	start := time.Now()
 	r := &res.Result
-	*r = Result{Input: in.path, Bytes: in.size}
+	*r = Result{Input: in.path, Bytes: in.bytes()}
+	for _, s := range in.shards {
+		r.Shards = append(r.Shards, s.path)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			r.Status, r.Error = StatusFailed, fmt.Sprintf("internal error: %v", p)
@@ -500,9 +719,15 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 		r.Seconds = time.Since(start).Seconds()
 	}()
 	var err error
-	if o.Check {
+	switch {
+	case in.err != nil:
+		err = in.err
+		if !o.Check {
+			r.Output = o.outputOf(in)
+		}
+	case o.Check:
 		err = o.check(ctx, in, r)
-	} else {
+	default:
 		t, err = o.convert(ctx, in, r)
 	}
 	if err != nil {
@@ -551,8 +776,9 @@ func commit(ctx context.Context, c outcome, t *atomicfile.Temp) outcome {
 }
 
 func (o *Options) check(ctx context.Context, in batchInput, r *Result) error {
-	ext := filepath.Ext(in.path)
-	refPath := strings.TrimSuffix(in.path, ext) + referenceSuffix + ext
+	name := strings.TrimSuffix(in.path, export.IndexSuffix) // a sharded checkpoint's
+	ext := filepath.Ext(name)
+	refPath := strings.TrimSuffix(name, ext) + referenceSuffix + ext
 	if _, err := os.Stat(refPath); err != nil {
 		r.Status, r.Error = StatusSkipped, "no reference file "+filepath.Base(refPath)
 		return nil
@@ -588,8 +814,8 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result) (*atomi
 		return nil, fmt.Errorf("%d inputs would write the output %s (the same name with another extension, or in another input folder); none of them is converted", n, r.Output)
 	}
 	if !o.Force {
-		if src, err := readSource(r.Output, o.To); err == nil && src.matches(in) {
-			r.Status = StatusSkipped
+		if src, file, err := readSource(r.Output, o.To, o.MaxShardSize > 0); err == nil && src.matches(in) {
+			r.Status, r.Output = StatusSkipped, file
 			return nil, nil
 		}
 	}
@@ -619,6 +845,14 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result) (*atomi
 		return nil, err
 	}
 	w := atomicfile.Options{Tag: o.tempTag(), NoSync: o.NoSync, Ctx: ctx}
+	if o.MaxShardSize > 0 {
+		files, err := export.WriteFiles(r.Output, string(o.To), cp.Root, cp.Leaves, meta, o.MaxShardSize, w)
+		if err != nil {
+			return nil, err
+		}
+		r.Status, r.Output = StatusOK, files[len(files)-1]
+		return nil, nil
+	}
 	return atomicfile.Write(r.Output, w, func(w io.Writer) error {
 		return export.Write(w, string(o.To), r.Output, cp.Root, cp.Leaves, meta)
 	})

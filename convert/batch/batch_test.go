@@ -23,19 +23,7 @@ import (
 func batchTree(t *testing.T) (root string, bad []string) {
 	t.Helper()
 	root = t.TempDir()
-	copyFile := func(src, rel string) {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyFile := func(src, rel string) { copyInto(t, root, src, rel) }
 	for _, name := range []string{"rnn_tanh", "lstm_proj_bi", "nested_checkpoint", "dataparallel_legacy"} {
 		copyFile(fixture.Convert(name+".pt"), "models/"+name+".pt")
 		copyFile(fixture.Convert(name+".ref.pt"), "models/"+name+".ref.pt")
@@ -48,6 +36,22 @@ func batchTree(t *testing.T) (root string, bad []string) {
 	}
 	os.WriteFile(filepath.Join(root, "zoo/README.txt"), []byte("not a checkpoint"), 0o644)
 	return root, bad
+}
+
+// copyInto copies the file src to root/rel, creating its folder.
+func copyInto(t *testing.T, root, src, rel string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(root, rel)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func runBatch(t *testing.T, opts Options) (Summary, map[string]Result) {

@@ -2,10 +2,12 @@
 // references, in parallel, resumably and safely.
 //
 // Run walks its inputs (files, and folders recursively, a chunk of entries at a time, so
-// that a folder of any size needs bounded memory), converts each to OutDir with the tree
-// mirrored, and reports every input once: ok, skipped (its output is up to date, or
-// there is no reference to check against) or failed with the reason. One failed input
-// never stops the batch; Run's error is only for unusable options or folders.
+// that a folder of any size needs bounded memory; and a list of paths, a line at a
+// time), converts each to OutDir with the tree mirrored, and reports every input once:
+// ok, skipped (its output is up to date, or there is no reference to check against) or
+// failed with the reason. One failed input never stops the batch; Run's error is only
+// for unusable options, folders or lists. A sharded checkpoint (an index and its
+// shards) is one input, converted whole; its shards are never inputs of their own.
 //
 // Each output is written to a temporary file beside its target and renamed into place
 // when complete (see convert.WriteFile), so after a crash no partial output exists under
@@ -18,11 +20,13 @@
 // sha256, as the JSON object {"size", "mtime_ns", "sha256"} in the format's own place
 // for metadata (safetensors' __metadata__ "ptport.source", the npz string array
 // "__source__", the JSON document's first key "source", the .pt record
-// ".ptport_source", which torch.load ignores). A rerun skips an input whose output
-// records the same size and time, or the same size and hash (a copy, a touch);
-// Options.Force converts it again.
+// ".ptport_source", which torch.load ignores; the index's "metadata" as "ptport.source"
+// for an output in shards), and for a sharded input each of its shards' too, under
+// "shards" ({"file", "size", "mtime_ns", "sha256"}). A rerun skips an input whose output
+// records, for each of its files, the same size and time, or the same size and hash (a
+// copy, a touch); Options.Force converts it again.
 //
 // Shard and Shards take a stable share of the inputs, by a hash of each path relative to
-// its root, so that N runs, on one machine or many, together convert every input exactly
-// once.
+// its root (a sharded checkpoint's by its index's), so that N runs, on one machine or
+// many, together convert every input exactly once.
 package batch

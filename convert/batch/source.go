@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/internal/export"
@@ -18,25 +20,50 @@ import (
 // record ".ptport_source".
 const sourceKey = "source"
 
-// source identifies the input an output was made from; the outputs of Run record it, so
-// that a rerun skips inputs whose output is up to date.
-type source struct {
+// fileSource identifies a file an output was made from.
+type fileSource struct {
+	File    string `json:"file,omitempty"` // a shard's base name
 	Size    int64  `json:"size"`
 	ModTime int64  `json:"mtime_ns"`
 	SHA256  string `json:"sha256"`
 }
 
+// source identifies the input an output was made from, its file and, for a sharded
+// checkpoint (whose file is the index), each of its shards; the outputs of Run record
+// it, so that a rerun skips inputs whose output is up to date.
+type source struct {
+	fileSource
+	Shards []fileSource `json:"shards,omitempty"`
+}
+
 func sourceOf(in batchInput) (*source, error) {
+	s := &source{}
+	var err error
+	if s.fileSource, err = fileSourceOf(in.inputFile); err != nil {
+		return nil, err
+	}
+	for _, f := range in.shards {
+		fs, err := fileSourceOf(f)
+		if err != nil {
+			return nil, err
+		}
+		fs.File = filepath.Base(f.path)
+		s.Shards = append(s.Shards, fs)
+	}
+	return s, nil
+}
+
+func fileSourceOf(in inputFile) (fileSource, error) {
 	f, err := os.Open(in.path)
 	if err != nil {
-		return nil, err
+		return fileSource{}, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return nil, err
+		return fileSource{}, err
 	}
-	return &source{Size: in.size, ModTime: in.mod.UnixNano(), SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return fileSource{Size: in.size, ModTime: in.mod.UnixNano(), SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
 // metadata is the output metadata that records s.
@@ -52,32 +79,50 @@ func (s *source) metadata() (map[string]string, error) {
 var errNoSource = errors.New("no source recorded")
 
 // readSource returns the source recorded in the output at path of format f, reading only
-// what holds it.
-func readSource(path string, f convert.Format) (*source, error) {
+// what holds it, and the file it read: path, or, with sharded, when there is no file at
+// path, the index of an output written in shards.
+func readSource(path string, f convert.Format, sharded bool) (*source, string, error) {
 	meta, err := export.ReadMetadata(path, string(f))
+	if sharded && errors.Is(err, fs.ErrNotExist) {
+		path += export.IndexSuffix
+		meta, err = export.ReadIndexMetadata(path)
+	}
 	if err != nil {
-		return nil, err
+		return nil, path, err
 	}
 	raw, ok := meta[sourceKey]
 	if !ok || raw == "" {
-		return nil, errNoSource
+		return nil, path, errNoSource
 	}
 	var s source
 	if err := json.Unmarshal([]byte(raw), &s); err != nil {
-		return nil, err
+		return nil, path, err
 	}
-	return &s, nil
+	return &s, path, nil
 }
 
-// matches reports whether s describes in's current content: same size and modification
-// time, or same size and, when the time differs (a copy, a touch), the same hash.
+// matches reports whether s describes in's current content: each of its files the
+// same, by size and modification time, or, when the time differs (a copy, a touch), by
+// size and hash.
 func (s *source) matches(in batchInput) bool {
+	if !s.fileSource.matches(in.inputFile) || len(s.Shards) != len(in.shards) {
+		return false
+	}
+	for i, f := range in.shards {
+		if s.Shards[i].File != filepath.Base(f.path) || !s.Shards[i].matches(f) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *fileSource) matches(in inputFile) bool {
 	if s.Size != in.size {
 		return false
 	}
 	if s.ModTime == in.mod.UnixNano() {
 		return true
 	}
-	cur, err := sourceOf(in)
+	cur, err := fileSourceOf(in)
 	return err == nil && cur.SHA256 == s.SHA256
 }

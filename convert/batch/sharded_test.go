@@ -1,0 +1,399 @@
+package batch
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/fixture"
+)
+
+// shardedTree copies the sharded checkpoints torch wrote into a tree beside a plain
+// checkpoint, a lone shard (no index beside it) and a stray one (its index does not
+// name it), and returns its root.
+func shardedTree(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	copyFile := func(src, rel string) { copyInto(t, root, src, rel) }
+	for _, dir := range []string{"sharded_bin", "sharded_st"} {
+		entries, err := os.ReadDir(fixture.Path("training", dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			copyFile(fixture.Path("training", dir, e.Name()), "hf/"+dir+"/"+e.Name())
+		}
+	}
+	copyFile(fixture.Path("training", "adam.pt"), "hf/adam.pt")
+	copyFile(fixture.Path("training", "sharded_bin", "pytorch_model-00002-of-00003.bin"), "hf/lone/pytorch_model-00002-of-00003.bin")
+	copyFile(fixture.Path("training", "sharded_bin", "pytorch_model-00003-of-00003.bin"), "hf/sharded_bin/pytorch_model-00004-of-00004.bin")
+	return root
+}
+
+// binShards are the shards of hf/sharded_bin's index, sorted.
+var binShards = []string{"pytorch_model-00001-of-00003.bin", "pytorch_model-00002-of-00003.bin", "pytorch_model-00003-of-00003.bin"}
+
+// TestBatchShardedInput: a sharded checkpoint is one input, its index, converted whole
+// to one output named for the checkpoint, its shards reported with it and never alone;
+// a lone shard and a stray one fail; the rerun skips the whole unit while every shard
+// is unchanged (a touch included) and converts it again when one changes.
+func TestBatchShardedInput(t *testing.T) {
+	root := shardedTree(t)
+	out := t.TempDir()
+	opts := Options{Inputs: []string{root}, OutDir: out, To: convert.Safetensors, Jobs: 2}
+	index := filepath.Join(root, "hf/sharded_bin/pytorch_model.bin.index.json")
+	lone := filepath.Join(root, "hf/lone/pytorch_model-00002-of-00003.bin")
+	stray := filepath.Join(root, "hf/sharded_bin/pytorch_model-00004-of-00004.bin")
+	adam := filepath.Join(root, "hf/adam.pt")
+	var want int64
+	for _, p := range []string{index, lone, stray, adam} {
+		want += fileSize(t, p)
+	}
+	for _, s := range binShards {
+		want += fileSize(t, filepath.Join(root, "hf/sharded_bin", s))
+	}
+	plan, err := NewPlan(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Files != 4 || plan.Bytes != want {
+		t.Errorf("plan %+v, want 4 inputs (the index, the lone and the stray shard, adam.pt) of %d bytes", plan, want)
+	}
+	sum, results := runBatch(t, opts)
+	if sum.Files != 4 || sum.OK != 2 || sum.Failed != 2 {
+		t.Errorf("summary %+v, want 2 ok and the lone and stray shards failed", sum)
+	}
+	r := results[index]
+	var shards []string
+	for _, s := range r.Shards {
+		shards = append(shards, filepath.Base(s))
+	}
+	output := filepath.Join(out, "hf/sharded_bin/pytorch_model.safetensors")
+	if r.Status != StatusOK || r.Output != output || !slices.Equal(shards, binShards) || r.Tensors != 11 {
+		t.Errorf("the index: %+v, want ok to %s with its shards %v", r, output, binShards)
+	}
+	sameTensors(t, index, output)
+	if r := results[lone]; r.Status != StatusFailed || !strings.Contains(r.Error, "is not beside it") {
+		t.Errorf("the lone shard: %+v", r)
+	}
+	if r := results[stray]; r.Status != StatusFailed || !strings.Contains(r.Error, "does not name it") {
+		t.Errorf("the stray shard: %+v", r)
+	}
+	for in := range results {
+		if strings.Contains(in, "sharded_st") || in != lone && slices.Contains(binShards, filepath.Base(in)) {
+			t.Errorf("%s taken as an input", in)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(out, "hf/sharded_bin"))
+	if len(entries) != 1 {
+		t.Errorf("outputs of hf/sharded_bin: %v, want only pytorch_model.safetensors", entries)
+	}
+
+	// Unchanged, touched: skipped as a whole.
+	if _, results := runBatch(t, opts); results[index].Status != StatusSkipped {
+		t.Errorf("rerun: %+v", results[index])
+	}
+	shard := filepath.Join(root, "hf/sharded_bin", binShards[1])
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(shard, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if _, results := runBatch(t, opts); results[index].Status != StatusSkipped {
+		t.Errorf("rerun after a touch of a shard: %+v", results[index])
+	}
+	// A shard gone: the unit fails, and its output stays.
+	b, err := os.ReadFile(shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(shard)
+	if _, results := runBatch(t, opts); results[index].Status != StatusFailed {
+		t.Errorf("a shard removed: %+v", results[index])
+	}
+	os.WriteFile(shard, b, 0o644)
+
+	// Through a shard's content changing, the safetensors unit converts again.
+	opts.Include = []string{"*.safetensors"}
+	stIndex := filepath.Join(root, "hf/sharded_st/model.safetensors.index.json")
+	stOutput := filepath.Join(out, "hf/sharded_st/model.safetensors")
+	if _, results := runBatch(t, opts); len(results) != 1 || results[stIndex].Status != StatusOK || results[stIndex].Output != stOutput {
+		t.Fatalf("--include '*.safetensors': %v, want the safetensors unit alone", results)
+	}
+	sameTensors(t, stIndex, stOutput)
+	before, _ := os.ReadFile(stOutput)
+	flipDataByte(t, filepath.Join(root, "hf/sharded_st/model-00003-of-00003.safetensors"))
+	if _, results := runBatch(t, opts); results[stIndex].Status != StatusOK {
+		t.Errorf("a shard changed: %+v, want converted again", results[stIndex])
+	}
+	if after, _ := os.ReadFile(stOutput); bytes.Equal(before, after) {
+		t.Error("the output did not change with its shard")
+	}
+	sameTensors(t, stIndex, stOutput)
+}
+
+// flipDataByte changes the last byte of a safetensors file's tensor data, keeping its
+// size.
+func flipDataByte(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := binary.LittleEndian.Uint64(b); int(n)+8 >= len(b) {
+		t.Fatalf("%s has no tensor data", path)
+	}
+	b[len(b)-1] ^= 0x40
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// TestBatchShardedNamed: naming a shard as an input takes its whole checkpoint, once
+// however many of its files are named; shard assignment goes by the index.
+func TestBatchShardedNamed(t *testing.T) {
+	root := shardedTree(t)
+	dir := filepath.Join(root, "hf/sharded_bin")
+	var inputs []string
+	for _, s := range binShards {
+		inputs = append(inputs, filepath.Join(dir, s))
+	}
+	inputs = append(inputs, filepath.Join(dir, "pytorch_model.bin.index.json"))
+	out := t.TempDir()
+	sum, results := runBatch(t, Options{Inputs: inputs, OutDir: out, To: convert.NPZ})
+	r := results[filepath.Join(dir, "pytorch_model.bin.index.json")]
+	if sum.Files != 1 || r.Status != StatusOK || r.Output != filepath.Join(out, "pytorch_model.npz") || len(r.Shards) != 3 {
+		t.Errorf("summary %+v, %v: want the checkpoint once, to pytorch_model.npz", sum, results)
+	}
+	// In shards, the checkpoint goes where its index's path hashes.
+	want := shardOf("hf/sharded_bin/pytorch_model.bin.index.json", 5)
+	for k := range 5 {
+		_, results := runBatch(t, Options{Inputs: []string{root}, OutDir: t.TempDir(), To: convert.JSON, Shard: k, Shards: 5})
+		_, ok := results[filepath.Join(dir, "pytorch_model.bin.index.json")]
+		if ok != (k == want) {
+			t.Errorf("shard %d/5 took the checkpoint: %v (want it in shard %d)", k, ok, want)
+		}
+	}
+}
+
+// TestBatchShardedCollision: a sharded checkpoint whose output another input would
+// write fails with it, as any two inputs do.
+func TestBatchShardedCollision(t *testing.T) {
+	root := shardedTree(t)
+	b, _ := os.ReadFile(filepath.Join(root, "hf/adam.pt"))
+	os.WriteFile(filepath.Join(root, "hf/sharded_bin/pytorch_model.pt"), b, 0o644)
+	out := t.TempDir()
+	_, results := runBatch(t, Options{Inputs: []string{filepath.Join(root, "hf/sharded_bin")}, OutDir: out, To: convert.Safetensors})
+	for _, in := range []string{"pytorch_model.bin.index.json", "pytorch_model.pt"} {
+		if r := results[filepath.Join(root, "hf/sharded_bin", in)]; r.Status != StatusFailed || !strings.Contains(r.Error, "2 inputs would write") {
+			t.Errorf("%s: %+v", in, r)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "pytorch_model.safetensors")); err == nil {
+		t.Error("the output was written")
+	}
+}
+
+// TestBatchShardedOutput: with MaxShardSize, outputs are written in shards and an index
+// as Hugging Face lays them out, read back as the input; the index records the source,
+// so a rerun skips; a smaller output is one file, and the shards of an earlier export
+// go.
+func TestBatchShardedOutput(t *testing.T) {
+	root := shardedTree(t)
+	out := t.TempDir()
+	index := filepath.Join(root, "hf/sharded_bin/pytorch_model.bin.index.json")
+	opts := Options{Inputs: []string{index}, OutDir: out, To: convert.Safetensors, MaxShardSize: 40_000}
+	_, results := runBatch(t, opts)
+	outIndex := filepath.Join(out, "pytorch_model.safetensors.index.json")
+	if r := results[index]; r.Status != StatusOK || r.Output != outIndex {
+		t.Fatalf("%+v, want ok to %s", r, outIndex)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "pytorch_model-*-of-*.safetensors"))
+	if len(files) < 2 {
+		t.Errorf("shards written: %v", files)
+	}
+	sameTensors(t, index, outIndex)
+	if _, results := runBatch(t, opts); results[index].Status != StatusSkipped || results[index].Output != outIndex {
+		t.Errorf("rerun: %+v", results[index])
+	}
+	opts.MaxShardSize, opts.Force = 1<<30, true
+	runBatch(t, opts)
+	entries, _ := os.ReadDir(out)
+	if len(entries) != 1 || entries[0].Name() != "pytorch_model.safetensors" {
+		t.Errorf("after a conversion to one file: %v", entries)
+	}
+	for _, bad := range []Options{
+		{Inputs: []string{index}, OutDir: out, To: convert.NPZ, MaxShardSize: 1000},
+		{Inputs: []string{index}, OutDir: out, To: convert.Safetensors, MaxShardSize: -1},
+	} {
+		if _, err := NewPlan(bad); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+// TestBatchList: the inputs of a list, a path a line or NUL-ended, relative ones from the
+// working directory; their outputs keep their paths; a shard's checkpoint is taken once;
+// a path that is gone fails alone; a listed folder is walked.
+func TestBatchList(t *testing.T) {
+	root := shardedTree(t)
+	t.Chdir(root)
+	absIndex := filepath.Join(root, "hf/sharded_st/model.safetensors.index.json")
+	paths := []string{
+		"hf/sharded_bin/" + binShards[0], "./hf/sharded_bin/" + binShards[2],
+		"hf/adam.pt", absIndex, "gone.pt", "", "hf/lone",
+	}
+	for _, nul := range []bool{false, true} {
+		sep := "\n"
+		if nul {
+			sep = "\x00"
+		}
+		out := t.TempDir()
+		opts := Options{List: strings.NewReader(strings.Join(paths, sep) + sep), ListNUL: nul, OutDir: out, To: convert.Safetensors}
+		plan, err := NewPlan(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, results := runBatch(t, opts)
+		if plan.Files != 5 || sum.Files != 5 || sum.OK != 3 || sum.Failed != 2 {
+			t.Errorf("nul %v: plan %+v, summary %+v, want 3 ok, gone.pt and the lone shard failed", nul, plan, sum)
+		}
+		wantOut := map[string]string{
+			"hf/sharded_bin/pytorch_model.bin.index.json": "hf/sharded_bin/pytorch_model.safetensors",
+			"hf/adam.pt": "hf/adam.safetensors",
+			absIndex:     strings.TrimPrefix(filepath.Dir(absIndex), "/") + "/model.safetensors",
+		}
+		for in, o := range wantOut {
+			r := results[in]
+			if r.Status != StatusOK || r.Output != filepath.Join(out, o) {
+				t.Errorf("nul %v: %s: %+v, want ok to %s", nul, in, r, o)
+			}
+		}
+		if r := results["gone.pt"]; r.Status != StatusFailed || !strings.Contains(r.Error, "no such file") {
+			t.Errorf("gone.pt: %+v", r)
+		}
+		if r := results["hf/lone/"+binShards[1]]; r.Status != StatusFailed {
+			t.Errorf("the lone shard: %+v", r)
+		}
+	}
+}
+
+// TestBatchListShards: N runs over one list take each of its inputs once.
+func TestBatchListShards(t *testing.T) {
+	root := shardedTree(t)
+	t.Chdir(root)
+	list := "hf/adam.pt\nhf/sharded_bin/" + binShards[1] + "\nhf/sharded_st/model-00001-of-00003.safetensors\n"
+	seen := map[string]int{}
+	for k := range 3 {
+		_, results := runBatch(t, Options{List: strings.NewReader(list), OutDir: t.TempDir(), To: convert.JSON, Shard: k, Shards: 3})
+		for in := range results {
+			seen[in]++
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("the shards took %v, want adam.pt and the two sharded checkpoints", seen)
+	}
+	for in, n := range seen {
+		if n != 1 {
+			t.Errorf("%s taken %d times", in, n)
+		}
+	}
+}
+
+// TestBatchListErrors: a path longer than any file system takes, and a NUL byte in a
+// list of lines, are errors of the list, naming the path's number.
+func TestBatchListErrors(t *testing.T) {
+	for _, list := range []string{"a.pt\n" + strings.Repeat("x", maxListPath+1) + "\n", "a.pt\nb.pt\x00c.pt\n"} {
+		_, err := NewPlan(Options{List: strings.NewReader(list), OutDir: "out", To: convert.JSON})
+		var le *ListError
+		if !errors.As(err, &le) || le.Line != 2 {
+			t.Errorf("%.20q: %v, want a ListError at path 2", list, err)
+		}
+	}
+}
+
+// TestBatchListLarge: a list of 100000 paths is read as a stream, each pass from its
+// start; none of its files exists, so each is an input that fails.
+func TestBatchListLarge(t *testing.T) {
+	const n = 100_000
+	list := &generatedList{n: n}
+	opts := Options{List: list, OutDir: t.TempDir(), To: convert.JSON}
+	plan, err := NewPlan(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Files != n || sum.Files != n || sum.Failed != n || list.seeks != 3 {
+		t.Errorf("plan of %d inputs, %+v, after %d passes over the list; want %d inputs failed after 3 passes", plan.Files, sum, list.seeks, n)
+	}
+}
+
+// generatedList is a list of n paths made as it is read, never held.
+type generatedList struct {
+	n, next int
+	pending []byte
+	seeks   int
+}
+
+func (g *generatedList) Read(p []byte) (int, error) {
+	for len(g.pending) < len(p) && g.next < g.n {
+		g.pending = append(g.pending, "missing/model-"+strconv.Itoa(g.next)+".pt\n"...)
+		g.next++
+	}
+	if len(g.pending) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, g.pending)
+	g.pending = g.pending[n:]
+	return n, nil
+}
+
+func (g *generatedList) Seek(off int64, whence int) (int64, error) {
+	if off != 0 || whence != 0 {
+		return 0, errors.New("only a seek to the start")
+	}
+	g.next, g.pending = 0, nil
+	g.seeks++
+	return 0, nil
+}
+
+// TestListRel: a listed input's output keeps its path below the output folder, never
+// above it.
+func TestListRel(t *testing.T) {
+	wd, _ := os.Getwd()
+	up := strings.TrimPrefix(filepath.ToSlash(filepath.Dir(wd)), "/")
+	for in, want := range map[string]string{
+		"a/b.pt":         "a/b.pt",
+		"./a//b.pt":      "a/b.pt",
+		"a/../b.pt":      "b.pt",
+		"/data/zoo/m.pt": "data/zoo/m.pt",
+		"//x.pt":         "x.pt",
+		"../m.pt":        up + "/m.pt",
+		".":              "",
+	} {
+		if got := listRel(in); got != want {
+			t.Errorf("listRel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,277 @@
+package export
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/ptport/ptport/convert/internal/atomicfile"
+	"github.com/ptport/ptport/pickle"
+)
+
+// A sharded output is laid out as Hugging Face lays one out: shards
+// STEM-0000K-of-0000N.EXT beside the output path STEM.EXT, and the index
+// STEM.EXT.index.json: {"metadata": {"total_size": bytes, ...}, "weight_map": {name: shard}}.
+const (
+	ShardPattern = "%s-%05d-of-%05d%s" // stem, shard (from 1), shards, extension
+	IndexSuffix  = ".index.json"
+)
+
+// ShardName matches the base name of a shard: STEM-0000K-of-0000N.EXT.
+var ShardName = regexp.MustCompile(`^(.+)-(\d{5})-of-(\d{5})(\.[A-Za-z0-9]+)$`)
+
+// Index is the JSON of a sharded checkpoint's index.
+type Index struct {
+	Metadata  map[string]any    `json:"metadata"`
+	WeightMap map[string]string `json:"weight_map"`
+}
+
+// metaPrefix starts the keys of ptport's metadata in an index's "metadata".
+const metaPrefix = "ptport."
+
+// WriteFiles writes a checkpoint to path in format, each file atomically with the
+// temporary options o, and returns the files written. meta is recorded as Write records
+// it. With a positive maxShard, a safetensors output whose tensors take more is split
+// (see SplitShards) into shards beside path and the index PATH.index.json, written
+// last, whose metadata holds meta's entries as "ptport.KEY" (a JSON value as it is,
+// other text as a string) beside total_size; shards and an index of an earlier export
+// to path that the new one does not have are then removed, and so is the single file
+// path. When everything fits one shard, path alone is written, and an earlier sharded
+// export to path is removed.
+func WriteFiles(path, format string, root any, leaves []pickle.Leaf, meta map[string]string, maxShard int64, o atomicfile.Options) ([]string, error) {
+	var shards [][]pickle.Leaf
+	if maxShard > 0 {
+		shards = SplitShards(leaves, maxShard)
+	}
+	if len(shards) <= 1 {
+		err := atomicfile.WriteFile(path, o, func(w io.Writer) error {
+			return Write(w, format, path, root, leaves, meta)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if maxShard > 0 {
+			if _, err := os.Stat(path + IndexSuffix); err == nil {
+				removeOldShards(path, nil)
+			}
+		}
+		return []string{path}, nil
+	}
+	return writeShards(path, shards, meta, o)
+}
+
+// SplitShards splits leaves as Hugging Face's split_state_dict_into_shards_factory does:
+// tensors in order, a new shard when the next tensor would take the current one past
+// limit bytes, a tensor larger than limit alone in a shard, and tensors sharing a
+// storage in the shard of the first of them. Non-tensor leaves go in the first shard.
+func SplitShards(leaves []pickle.Leaf, limit int64) [][]pickle.Leaf {
+	var shards [][]pickle.Leaf
+	var cur []pickle.Leaf
+	var size int64
+	first := map[*pickle.Storage]int{} // storage -> shard of its first tensor, -1 while in cur
+	var later []pickle.Leaf            // tensors of a storage seen before, placed last
+	var values []pickle.Leaf
+	for _, l := range leaves {
+		t, ok := l.Value.(*pickle.Tensor)
+		if !ok {
+			values = append(values, l)
+			continue
+		}
+		if t.Storage != nil {
+			if _, seen := first[t.Storage]; seen {
+				later = append(later, l)
+				continue
+			}
+		}
+		n := t.NumBytes()
+		if n > limit {
+			if t.Storage != nil {
+				first[t.Storage] = len(shards)
+			}
+			shards = append(shards, []pickle.Leaf{l})
+			continue
+		}
+		if size+n > limit && len(cur) > 0 {
+			shards = append(shards, cur)
+			cur, size = nil, 0
+			for s, i := range first {
+				if i == -1 {
+					first[s] = len(shards) - 1
+				}
+			}
+		}
+		if t.Storage != nil {
+			first[t.Storage] = -1
+		}
+		cur = append(cur, l)
+		size += n
+	}
+	if len(cur) > 0 {
+		shards = append(shards, cur)
+		for s, i := range first {
+			if i == -1 {
+				first[s] = len(shards) - 1
+			}
+		}
+	}
+	for _, l := range later {
+		i := first[l.Value.(*pickle.Tensor).Storage]
+		shards[i] = append(shards[i], l)
+	}
+	if len(values) > 0 {
+		if len(shards) == 0 {
+			shards = append(shards, nil)
+		}
+		shards[0] = append(shards[0], values...)
+	}
+	return shards
+}
+
+// shardNames are the files of n shards of the output path, beside it.
+func shardNames(path string, n int) []string {
+	ext := filepath.Ext(path)
+	stem := strings.TrimSuffix(path, ext)
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf(ShardPattern, stem, i+1, n, ext)
+	}
+	return names
+}
+
+// writeShards writes the shards and the index of a sharded output at path, as
+// WriteFiles says.
+func writeShards(path string, shards [][]pickle.Leaf, meta map[string]string, o atomicfile.Options) (files []string, err error) {
+	names := shardNames(path, len(shards))
+	idx := Index{Metadata: map[string]any{}, WeightMap: map[string]string{}}
+	for k, v := range meta {
+		if (strings.HasPrefix(v, "{") || strings.HasPrefix(v, "[")) && json.Valid([]byte(v)) {
+			idx.Metadata[metaPrefix+k] = json.RawMessage(v)
+		} else {
+			idx.Metadata[metaPrefix+k] = v
+		}
+	}
+	progress := o.Progress
+	var total, before int64
+	var temps []*atomicfile.Temp
+	defer func() {
+		if err != nil {
+			for _, t := range temps {
+				t.Discard()
+			}
+		}
+	}()
+	for i, shard := range shards {
+		base := filepath.Base(names[i])
+		for _, l := range shard {
+			if t, ok := l.Value.(*pickle.Tensor); ok {
+				idx.WeightMap[l.Name] = base
+				total += t.NumBytes()
+			}
+		}
+		opts := o
+		if progress != nil {
+			offset := before
+			opts.Progress = func(n int64) { progress(offset + n) }
+		}
+		t, err := atomicfile.Write(names[i], opts, func(w io.Writer) error {
+			return Write(w, Safetensors, names[i], nil, shard, nil)
+		})
+		if err != nil {
+			return nil, err
+		}
+		temps = append(temps, t)
+		before = total
+	}
+	idx.Metadata["total_size"] = total
+	body, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	for len(temps) > 0 {
+		if err := temps[0].Commit(); err != nil {
+			return nil, err
+		}
+		temps = temps[1:]
+	}
+	indexPath := path + IndexSuffix
+	o.Progress = nil
+	if err := atomicfile.WriteFile(indexPath, o, func(w io.Writer) error {
+		_, err := w.Write(append(body, '\n'))
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	removeOldShards(path, names)
+	os.Remove(path)
+	return append(names, indexPath), nil
+}
+
+// removeOldShards removes the shards of an earlier sharded export to path that are not
+// among keep, and, when keep is empty, that export's index.
+func removeOldShards(path string, keep []string) {
+	ext := filepath.Ext(path)
+	stem := filepath.Base(strings.TrimSuffix(path, ext))
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		m := ShardName.FindStringSubmatch(e.Name())
+		full := filepath.Join(dir, e.Name())
+		if m == nil || m[1] != stem || m[4] != ext || !e.Type().IsRegular() || slices.ContainsFunc(keep, func(k string) bool { return filepath.Base(k) == e.Name() }) {
+			continue
+		}
+		os.Remove(full)
+	}
+	if len(keep) == 0 {
+		os.Remove(path + IndexSuffix)
+	}
+}
+
+// ReadIndexMetadata returns ptport's metadata recorded in the index at path (see
+// WriteFiles), reading at most MaxIndex bytes of it.
+func ReadIndexMetadata(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, MaxIndex+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > MaxIndex {
+		return nil, fmt.Errorf("%s: an index larger than %d bytes", path, MaxIndex)
+	}
+	var idx struct {
+		Metadata map[string]json.RawMessage `json:"metadata"`
+	}
+	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&idx); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	meta := map[string]string{}
+	for k, v := range idx.Metadata {
+		key, ok := strings.CutPrefix(k, metaPrefix)
+		if !ok {
+			continue
+		}
+		var s string
+		if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
+			meta[key] = s
+		} else {
+			meta[key] = string(v)
+		}
+	}
+	return meta, nil
+}
+
+// MaxIndex bounds the size of an index file that is read: the largest models' indexes
+// are a few MB.
+const MaxIndex = 64 << 20
