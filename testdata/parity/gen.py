@@ -21,6 +21,8 @@ in cases.json with what the check must conclude:
                loading rules state: the offending names, the closest known name)
   torch_error  what PyTorch itself says when it is given the same thing
   measured     numbers measured here, with PyTorch, that the expectations rest on
+  truth        NAME.truth.pt: PyTorch's own float64 results of the model as checked (the
+               model and its inputs in float64), which parity.Truth must reproduce
 
 Nothing in an expectation is typed by hand except what a rule states (an entry that is not
 in the schema is an error; a missing key is named). Numbers and diagnoses come from the
@@ -28,7 +30,11 @@ computations below: each mistake is made on purpose, and every known mistake is 
 emulated in PyTorch on the case to find which ones explain the reference.
 
 The float64 truth of a float32 model is the same module widened to float64 (weights and
-inputs converted exactly) run in float64.
+inputs converted exactly) run in float64. Cells (a sequence stepped through, or one step)
+and whole models (an Embedding -> recurrent module -> [LayerNorm] -> Linear state_dict
+checked with --whole; pickled Sequentials, which run whole as they are) are made the
+same way; their mistakes are emulated on the recurrent module inside the whole model
+(Whole), and on a square Linear weight.
 """
 import collections
 import copy
