@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/pickle"
@@ -291,6 +292,25 @@ func (c *checker) run() error {
 	out, hn, cn, err := m.Forward(r.input.t, r.h0.t, r.c0.t)
 	if err != nil {
 		return c.forwardError(err)
+	}
+	// A whole model whose last layer is not recurrent gives no final states: the
+	// reference's are not compared with nothing, nor passed over.
+	var unmatched []string
+	for _, p := range []struct {
+		ref entry
+		got *pickle.Tensor
+	}{{r.hn, hn}, {r.cn, cn}} {
+		if p.ref.ok() && p.got == nil {
+			unmatched = append(unmatched, p.ref.name)
+		}
+	}
+	if len(unmatched) > 0 {
+		them := "it"
+		if len(unmatched) > 1 {
+			them = "them"
+		}
+		return &ReferenceError{File: r.file, Problems: []string{fmt.Sprintf("%s: the whole model gives no final state to compare with (its last layer is not recurrent); leave %s out of the check, or check the recurrent module alone",
+			strings.Join(unmatched, ", "), them)}}
 	}
 	// The input Go took, read again for the truth.
 	if c.in, err = c.model.readInput(r.input.t); err != nil {

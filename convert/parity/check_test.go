@@ -2,12 +2,15 @@ package parity_test
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/internal/fixture"
 	"github.com/ptport/ptport/convert/parity"
+	"github.com/ptport/ptport/pickle"
 )
 
 // check checks the model of testdata/convert/NAME.pt, loaded with opts, against
@@ -95,5 +98,33 @@ func TestStepErrors(t *testing.T) {
 		if e > 1e-6 {
 			t.Errorf("step %d: |go - truth| %g", i, e)
 		}
+	}
+}
+
+// TestWholeModelFinalStates: a whole model whose last layer is a Linear gives no final
+// states, so a reference that holds them (as model(ids) -> (logits, (h, c)) saves them)
+// is refused naming them, never compared with nothing; left out, the output is checked.
+func TestWholeModelFinalStates(t *testing.T) {
+	whole := fixture.Open(t, "char_lstm_whole.ref.pt")
+	states := fixture.Open(t, "char_lstm.ref.pt")
+	leaves := slices.Clone(whole.Leaves)
+	for _, name := range []string{"h_n", "c_n"} {
+		s, _ := states.Tensor(name)
+		leaves = append(leaves, pickle.Leaf{Name: name, Value: s})
+	}
+	ref := convert.FromLeaves("states.ref.pt", leaves)
+	opts := parity.Options{Load: convert.Options{Whole: true}}
+	_, err := parity.Check(context.Background(), fixture.Open(t, "char_lstm_whole.pt"), ref, opts)
+	var rerr *parity.ReferenceError
+	if !errors.As(err, &rerr) || !strings.Contains(err.Error(), "h_n, c_n: the whole model gives no final state") {
+		t.Fatalf("got %v, want a ReferenceError naming h_n and c_n", err)
+	}
+	opts.Ignore = []string{"h_n", "c_n"}
+	r, err := parity.Check(context.Background(), fixture.Open(t, "char_lstm_whole.pt"), ref, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Pass || len(r.Tensors) != 1 || r.Tensors[0].Name != parity.RefOutput {
+		t.Errorf("with h_n and c_n left out: pass %v, tensors %+v", r.Pass, r.Tensors)
 	}
 }
