@@ -59,7 +59,19 @@
 //     of such a function or class (REDUCE, INST, OBJ) is refused unless
 //     Options.AllowObjects is set, which keeps it as an inert record of
 //     the call; a dotted name there is refused in every mode, as its walk
-//     may pass through any module that code imports.
+//     may pass through any module that code imports. Such a global is,
+//     without Options.AllowObjects, only ever the class of an instance: as
+//     a value it is read in containers and in the attributes of user
+//     objects, but never where code of torch, numpy or the standard
+//     library that torch.load runs receives it (the state of an instance
+//     of an allowed class, whose methods an attribute can hide; the items
+//     of its SETITEMS and APPENDS; the arguments of an allowed function or
+//     class; and all that these hold, then or later), nor as the append,
+//     extend, add or __setstate__ attribute through which Python's
+//     unpickler calls an instance. What torch.load may still run is the
+//     code of the user classes a file instantiates, as Python unpickles
+//     them (their __new__, __setstate__, __setitem__, extend, and the
+//     special methods torch's own code uses on them), with the file's data.
 //
 // A refusal is an *UnsafeGlobalError naming the global, the path it
 // reaches, why it is refused and where in the file it is named.

@@ -43,6 +43,7 @@ const (
 	ReasonUserCall                         // a call of a function or class outside torch, numpy and the standard library
 	ReasonStrict                           // torch.load(weights_only=True) would refuse it (Options.Strict)
 	ReasonScriptCode                       // a TorchScript class whose __setstate__, code of the archive, torch.load runs
+	ReasonUserValue                        // a function or class outside torch, numpy and the standard library passed as a value, not as the class of an instance
 )
 
 var reasonText = map[Reason]string{
@@ -57,6 +58,7 @@ var reasonText = map[Reason]string{
 	ReasonUserCall:       "calls code outside torch, numpy and the standard library",
 	ReasonStrict:         "is refused by torch.load(weights_only=True)",
 	ReasonScriptCode:     "defines __setstate__, TorchScript code of the archive that torch.load runs (through torch.jit.load) for each object of the class",
+	ReasonUserValue:      "is a function or class of code outside torch, numpy and the standard library passed as a value, which code that torch.load runs may call",
 }
 
 // String returns the reason as a phrase ("runs code").
@@ -110,6 +112,8 @@ func (e *UnsafeGlobalError) Error() string {
 		return s + fmt.Sprintf("refusing to call %s: torch.load would run that code; ptport reads instances that pickles build without calls, but not calls", e.Resolved)
 	case ReasonStrict:
 		return s + "torch.load(weights_only=True) refuses global " + e.Resolved
+	case ReasonUserValue:
+		return s + fmt.Sprintf("refusing %s as a value: it %s; ptport reads such a global only as the class of an instance that a pickle builds", e.Resolved, e.Reason)
 	case ReasonScriptCode:
 		return s + fmt.Sprintf("refusing TorchScript class %s: it %s; ptport does not run TorchScript code", e.Resolved, e.Reason)
 	}
@@ -127,6 +131,13 @@ func (e *UnsafeGlobalError) Error() string {
 		reason = "it " + reason
 	}
 	return s + fmt.Sprintf("refusing global %s: %s", what, reason)
+}
+
+// AllowObjectsReads reports whether reading with Options.AllowObjects
+// would accept the use of the global that e refuses: a call of user code,
+// or user code passed as a value.
+func (e *UnsafeGlobalError) AllowObjectsReads() bool {
+	return !e.Denied && (e.Reason == ReasonUserCall || e.Reason == ReasonUserValue)
 }
 
 // namespaceOf names the governed namespace of a resolved path in messages.

@@ -33,12 +33,15 @@ type machine struct {
 	meta       [][]any
 	memo       map[int]any
 	hash       *hasher
+	// governed holds the values that code of torch, numpy or the standard
+	// library has received (see govern).
+	governed map[any]bool
 }
 
 // unpickle decodes a pickle validated by scanPickle. data holds the
 // pickle from its first byte; where names an offset in messages.
 func (r *reader) unpickle(data []byte, sr *scanResult, where func(off int) string, persistent func(pid any) (any, error)) (result any, err error) {
-	m := &machine{r: r, data: data[:sr.end], where: where, persistent: persistent, memo: make(map[int]any), hash: r.hasher()}
+	m := &machine{r: r, data: data[:sr.end], where: where, persistent: persistent, memo: make(map[int]any), hash: r.hasher(), governed: make(map[any]bool)}
 	defer func() {
 		if p := recover(); p != nil {
 			result, err = nil, &FormatError{File: r.name, Where: where(m.op), Msg: fmt.Sprintf("invalid pickle: %v", p)}
@@ -392,6 +395,11 @@ func (m *machine) step(op byte) error {
 		if !ok || s.frozen {
 			return m.errf("ADDITEMS on %s, not a set", typeName(v))
 		}
+		if m.governed[s] {
+			if err := m.govern(items...); err != nil {
+				return err
+			}
+		}
 		return m.addItems(s, items)
 	case opAPPEND, opAPPENDS:
 		var items []any
@@ -586,6 +594,20 @@ func (m *machine) step(op byte) error {
 			if err := m.weightsOnly(isStoragePID(pid), func() string { return "a persistent id that is not a storage" }); err != nil {
 				return err
 			}
+		}
+		// torch's loader reads the persistent id; a class in it, as
+		// ('module', cls, source_file, source) and the tar format's (cls,
+		// source_file, source) name one, is what torch.load returns.
+		if t, ok := pid.(*types.Tuple); ok {
+			for _, e := range *t {
+				if _, isClass := e.(*pyClass); !isClass {
+					if err := m.govern(e); err != nil {
+						return err
+					}
+				}
+			}
+		} else if err := m.govern(pid); err != nil {
+			return err
 		}
 		if m.persistent == nil {
 			return m.errf("persistent id in a pickle that has no storages")

@@ -79,6 +79,7 @@ func (s *pySet) add(h *hasher, v any) error {
 // objVal is an *Object under construction.
 type objVal struct {
 	o     *Object
+	user  bool // an instance of a class of user code
 	args  []any
 	kw    *pyDict
 	attrs *pyDict
@@ -255,11 +256,150 @@ func (m *machine) woGlobal(c *pyClass) error {
 	return nil
 }
 
+// Globals of user code as values.
+//
+// What torch.load hands, while it unpickles, to code of torch, numpy or the
+// standard library is governed: the state BUILD gives an instance of an
+// allowed class, a dict or a tensor (its __setstate__, or its methods, may
+// call any attribute: ModuleDict.__setitem__ calls self.add_module,
+// Optimizer.__setstate__ self._hook_for_profile), the items SETITEMS and
+// APPENDS give an instance of an allowed class (its __setitem__, extend,
+// append), the arguments of an allowed function or class (LambdaLR calls
+// lr_lambda, a defaultdict its factory, a tensor its backward hooks), the
+// persistent ids torch's loader reads, and everything these hold, the
+// attributes of instances of user classes included (allowed code may call
+// an attribute by its name). In the default mode no global of user code
+// may be among them: such a global is only ever the class of an instance
+// (see classArg) or a callee, whose call is refused. Nor may one be the
+// attribute through which Python's unpickler itself calls an instance:
+// __setstate__ (BUILD), append and extend (APPEND, APPENDS), add (ADDITEMS).
+// A value once governed stays so: what is added to it later is checked as
+// well. Options.AllowObjects, which reads calls of user code, lifts this.
+
+// govern checks values that code of torch, numpy or the standard library
+// receives, and everything they hold.
+func (m *machine) govern(vs ...any) error {
+	if m.r.opts.AllowObjects {
+		return nil
+	}
+	stack := append([]any(nil), vs...)
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		switch x := v.(type) {
+		case *pyClass:
+			if x.kind == gUser {
+				return m.userValue(x)
+			}
+			continue
+		case *types.Tuple, *types.List, *pyDict, *pySet, *objVal, *npArray:
+			if x == nil || m.governed[v] {
+				continue
+			}
+		default:
+			continue
+		}
+		m.governed[v] = true
+		switch x := v.(type) {
+		case *types.Tuple:
+			stack = append(stack, *x...)
+		case *types.List:
+			stack = append(stack, *x...)
+		case *pyDict:
+			stack = append(stack, x.keys...)
+			stack = append(stack, x.vals...)
+			if x.attrs != nil {
+				stack = append(stack, x.attrs)
+			}
+		case *pySet:
+			stack = append(stack, x.items...)
+		case *objVal:
+			stack = append(stack, x.args...)
+			stack = append(stack, x.list...)
+			for _, d := range []*pyDict{x.kw, x.attrs, x.items} {
+				if d != nil {
+					stack = append(stack, d)
+				}
+			}
+			stack = append(stack, x.state)
+		case *npArray:
+			stack = append(stack, x.v)
+		}
+	}
+	return nil
+}
+
+// governedTarget reports whether what BUILD, SETITEMS or APPENDS does to
+// target runs code of torch, numpy or the standard library on the values
+// it is given, or target is governed already.
+func (m *machine) governedTarget(target any, build bool) bool {
+	if m.governed[target] {
+		return true
+	}
+	switch t := target.(type) {
+	case *objVal:
+		return !t.user
+	case *pyDict, *tensorVal, *npArray, *npDType:
+		// dict, list and set store items without looking at them; BUILD on a
+		// dict sets attributes that methods may call.
+		return build
+	}
+	return false
+}
+
+func (m *machine) userValue(c *pyClass) error {
+	e := c.refuse(ReasonUserValue)
+	e.Where = m.where(m.op)
+	return e
+}
+
+// classArg reports whether argument i of a call of c is the class of an
+// instance it builds, which may be a global of user code.
+func classArg(c *pyClass, i int) bool {
+	switch c.kind {
+	case gReconstructor:
+		return i <= 1 // cls, base (a base of user code is a call of it)
+	case gNewObjFn, gNewObjExFn, gRebuildWrapper:
+		return i == 0
+	case gRebuildFromTypeV2:
+		return i <= 1 // func (whose call is refused), new_type
+	}
+	return false
+}
+
+// governCall checks the arguments of a call of c.
+func (m *machine) governCall(c *pyClass, args []any) error {
+	if c.kind == gUser {
+		return nil
+	}
+	if (c.kind == gNewObjFn || c.kind == gNewObjExFn) && len(args) > 0 {
+		if cls, ok := args[0].(*pyClass); ok && cls.kind == gUser {
+			return nil // cls.__new__(cls, *args): user code receives them
+		}
+	}
+	for i, a := range args {
+		if _, isClass := a.(*pyClass); isClass && classArg(c, i) {
+			continue
+		}
+		if err := m.govern(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// protocolAttrs are the attributes through which Python's unpickler calls
+// an instance.
+var protocolAttrs = map[string]bool{"__setstate__": true, "append": true, "extend": true, "add": true}
+
 // call applies fn to args (REDUCE, INST, OBJ) and pushes the result.
 func (m *machine) call(fn any, args []any) error {
 	c, ok := fn.(*pyClass)
 	if !ok {
 		return m.errf("%s of %s, which cannot be called", opName(m.data[m.op]), typeName(fn))
+	}
+	if err := m.governCall(c, args); err != nil {
+		return err
 	}
 	if err := m.weightsOnly(c.wo, func() string { return "a call of " + c.String() }); err != nil {
 		return err
@@ -274,6 +414,11 @@ func (m *machine) call(fn any, args []any) error {
 
 // newObj implements NEWOBJ and NEWOBJ_EX: cls.__new__(cls, *args, **kwargs).
 func (m *machine) newObj(c *pyClass, args []any, kwargs any) (any, error) {
+	if c.kind != gUser {
+		if err := m.govern(kwargs, types.NewTupleFromSlice(args)); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.weightsOnly(c.wo, func() string { return "NEWOBJ of " + c.String() }); err != nil {
 		return nil, err
 	}
@@ -299,6 +444,11 @@ func (m *machine) newObj(c *pyClass, args []any, kwargs any) (any, error) {
 
 // setItemsOn applies SETITEM(S): d[k] = v for each pair.
 func (m *machine) setItemsOn(target any, items []any) error {
+	if m.governedTarget(target, false) {
+		if err := m.govern(items...); err != nil {
+			return err
+		}
+	}
 	switch t := target.(type) {
 	case *pyDict:
 		ok := t.kind == gDict || t.kind == gOrderedDict || t.kind == gCounter
@@ -344,6 +494,11 @@ func (m *machine) addItems(s *pySet, items []any) error {
 
 // appendItems applies APPEND(S).
 func (m *machine) appendItems(target any, items []any) error {
+	if m.governedTarget(target, false) {
+		if err := m.govern(items...); err != nil {
+			return err
+		}
+	}
 	switch t := target.(type) {
 	case *types.List:
 		*t = append(*t, items...)
@@ -364,6 +519,11 @@ func (m *machine) appendItems(target any, items []any) error {
 // build applies BUILD: inst.__setstate__(state), or the update of its
 // attributes Python does without one.
 func (m *machine) build(inst, state any) error {
+	if m.governedTarget(inst, true) {
+		if err := m.govern(state); err != nil {
+			return err
+		}
+	}
 	switch t := inst.(type) {
 	case *tensorVal:
 		// Attributes of a Parameter or tensor subclass: not kept.
@@ -386,6 +546,9 @@ func (m *machine) build(inst, state any) error {
 			return err
 		}
 		if attrs, ok := stateDict(state); ok && t.state == nil {
+			if err := m.protocolAttrs(t, state, attrs); err != nil {
+				return err
+			}
 			return m.setAttrs(&t.attrs, attrs)
 		}
 		if t.attrs != nil || t.state != nil {
@@ -408,6 +571,35 @@ func (m *machine) build(inst, state any) error {
 		return err
 	}
 	return m.errf("BUILD on %s, which takes no state", typeName(inst))
+}
+
+// protocolAttrs refuses, in the attributes BUILD sets on t, a global of
+// user code that Python's unpickler would call (see govern), and a slots
+// state that sets __class__ or __dict__, which turns the instance into
+// another (setattr(inst, "__class__", cls)).
+func (m *machine) protocolAttrs(t *objVal, state any, attrs []*pyDict) error {
+	if tu, ok := state.(*types.Tuple); ok && len(*tu) == 2 {
+		if slots, ok := (*tu)[1].(*pyDict); ok {
+			for _, k := range slots.keys {
+				if k == "__class__" || k == "__dict__" {
+					return m.errf("BUILD on an instance of %s.%s sets %s through its slots state, which makes it another object than the pickle built", t.o.Module, t.o.Name, k)
+				}
+			}
+		}
+	}
+	if m.r.opts.AllowObjects {
+		return nil
+	}
+	for _, d := range attrs {
+		for i, k := range d.keys {
+			if ks, _ := k.(string); protocolAttrs[ks] {
+				if c, ok := d.vals[i].(*pyClass); ok && c.kind == gUser {
+					return m.userValue(c)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // setAttrs sets the attributes of the dicts from on *dst, as

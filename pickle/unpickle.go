@@ -61,7 +61,7 @@ func (c *pyClass) String() string { return c.module + "." + c.name }
 // instance returns an instance of c built without a call: cls.__new__(cls,
 // *args), then BUILD, SETITEMS and APPENDS.
 func (c *pyClass) instance(args []any) *objVal {
-	return &objVal{o: &Object{Module: c.module, Name: c.name}, args: args}
+	return &objVal{o: &Object{Module: c.module, Name: c.name}, user: c.kind == gUser, args: args}
 }
 
 // record returns an inert record of a call of c.

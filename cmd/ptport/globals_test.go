@@ -14,7 +14,7 @@ const globalsDir = "../../testdata/pickle/globals/"
 // other; a refusal suggests --allow-objects only when it would read the
 // file.
 func TestGlobalsModes(t *testing.T) {
-	const hint = "--allow-objects reads such calls"
+	const hint = "--allow-objects reads such"
 	for _, c := range []struct {
 		args []string
 		code int
@@ -32,6 +32,11 @@ func TestGlobalsModes(t *testing.T) {
 		{[]string{"inspect", globalsDir + "py2_cPickle_loads.pt", "--allow-objects"}, 2, "pickle.loads", false},
 		{[]string{"inspect", globalsDir + "user_dotted.pt"}, 2, "model.os.system", false},
 		{[]string{"inspect", content + "objects.pt", "--strict", "--allow-objects"}, 2, "allow-objects strict", false},
+		{[]string{"inspect", globalsDir + "user_value_moduledict_add_module.pt"}, 2, "refusing ptport_standin.mark as a value", true},
+		{[]string{"inspect", globalsDir + "user_value_moduledict_add_module.pt", "--allow-objects"}, 0, "", false},
+		{[]string{"inspect", globalsDir + "slots_state_class.pt"}, 2, "sets __class__", false},
+		{[]string{"inspect", globalsDir + "script_setstate_from_file.pt"}, 2, "refusing TorchScript class __torch__.ScriptWritesFile", false},
+		{[]string{"inspect", globalsDir + "user_class_in_hparams.pt"}, 0, "", false},
 		{[]string{"convert", content + "calls.pt", "-o", t.TempDir() + "/x.safetensors"}, 2, "make_config", true},
 		{[]string{"convert", content + "objects.pt", "-o", t.TempDir() + "/x.safetensors", "--strict"}, 2, "argparse.Namespace", false},
 	} {

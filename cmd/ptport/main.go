@@ -145,8 +145,12 @@ func report(stdout, stderr io.Writer, asJSON bool, err error) int {
 		fmt.Fprintln(stderr, "ptport: --prefix P chooses the module whose parameter names start with P")
 	}
 	var unsafe *pickle.UnsafeGlobalError
-	if errors.As(err, &unsafe) && !unsafe.Denied && unsafe.Reason == pickle.ReasonUserCall {
-		fmt.Fprintln(stderr, "ptport: --allow-objects reads such calls as inert records (nothing from the file is run)")
+	if errors.As(err, &unsafe) && unsafe.AllowObjectsReads() {
+		what := "such calls as inert records"
+		if unsafe.Reason == pickle.ReasonUserValue {
+			what = "such values as inert globals"
+		}
+		fmt.Fprintln(stderr, "ptport: --allow-objects reads "+what+" (nothing from the file is run; torch.load would run that code)")
 	}
 	return code
 }

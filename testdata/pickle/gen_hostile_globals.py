@@ -160,13 +160,26 @@ def runs_marker(name):
     return ran, result
 
 
-def case(name, data, expect, reason=None, resolved=None, via=None, marker=None, differs=None, rule=None):
+SELF = "the fixture itself"
+
+
+def case(name, data, expect, reason=None, resolved=None, via=None, marker=None, differs=None, rule=None,
+         strict_resolved=None):
+    """marker is the marker twin's pickle, or SELF for a fixture that only calls
+    ptport_standin (harmless by construction), which is loaded itself.
+    strict_resolved is the global the strict mode refuses, where it is not resolved."""
     write(name, data)
     entry = {"expect": expect, "torch_weights_only": weights_only_113(name)}
-    for k, v in (("reason", reason), ("resolved", resolved), ("via", via), ("differs", differs), ("rule", rule)):
+    for k, v in (("reason", reason), ("resolved", resolved), ("via", via), ("differs", differs), ("rule", rule),
+                 ("strict_resolved", strict_resolved)):
         if v is not None:
             entry[k] = v
-    if marker is not None:
+    if marker is SELF:
+        ran, err = runs_marker(name)
+        entry["torch_runs"], entry["user_code"] = ran, True
+        if err is not None:
+            entry["torch_error"] = err
+    elif marker is not None:
         twin = name.replace(".pt", ".marker.pt")
         write(twin, marker)
         ran, err = runs_marker(twin)
@@ -187,6 +200,8 @@ RUNS, SYSTEM, FILES, NETWORK, DESER, NOTSAFE, MALFORMED, DOTTED, USERCALL, STRIC
     "is not a valid dotted Python name",
     "is a dotted name in code outside torch, numpy and the standard library, whose attribute walk may pass through any module that code imports",
     "calls code outside torch, numpy and the standard library", "is refused by torch.load(weights_only=True)")
+USERVALUE = ("is a function or class of code outside torch, numpy and the standard library passed as a value, "
+             "which code that torch.load runs may call")
 SCRIPT = ("defines __setstate__, TorchScript code of the archive that torch.load runs (through torch.jit.load) "
           "for each object of the class")
 
@@ -343,6 +358,78 @@ def torchscript():
                  "__setstate__; torch 2.6's refuses TorchScript archives")
 
 
+def user_values():
+    """Globals of user code as values: in the default mode a global of code outside
+    torch, numpy and the standard library is only the class of an instance; passed
+    to allowed code, or set where Python's unpickler calls an instance, torch.load
+    calls it. ptport_standin stands for any installed package: its mark() leaves a
+    marker, so these fixtures are their own twins ("user_code": with AllowObjects,
+    which reads calls of user code, they are read)."""
+    mark = lambda p: p.global_("ptport_standin", "mark")
+    REFUSED = {"default": "refused", "allow_objects": "ok", "strict": "refused"}
+
+    def inst(p, module, name):
+        return p.global_(module, name).op(b")", b"\x81")
+
+    def sgd(p, extra=lambda p: p):
+        inst(p, "torch.optim.sgd", "SGD").op(b"}", b"(").str("param_groups").op(b"]", b"(", b"}", b"(")
+        p.str("lr").float(0.1).str("params").op(b"]", b"u", b"e").str("defaults").op(b"}").str("state").op(b"}")
+        return extra(p).op(b"u", b"b")
+
+    # ModuleDict.__setitem__ calls self.add_module(key, value), which BUILD hid.
+    case("user_value_moduledict_add_module.pt",
+         inst(P(2), "torch.nn.modules.container", "ModuleDict").op(b"}").str("add_module").global_(
+             "ptport_standin", "mark").op(b"s", b"b").str("k").op(b"}", b"s").stop(),
+         REFUSED, USERVALUE, "ptport_standin.mark", marker=SELF,
+         strict_resolved="torch.nn.modules.container.ModuleDict")
+    # Optimizer.__setstate__ calls self._hook_for_profile().
+    case("user_value_optimizer_setstate.pt",
+         sgd(P(2), lambda p: p.str("_hook_for_profile").global_("ptport_standin", "mark")).stop(),
+         REFUSED, USERVALUE, "ptport_standin.mark", marker=SELF, strict_resolved="torch.optim.sgd.SGD")
+    # LambdaLR(optimizer, lr_lambda) calls lr_lambda(0).
+    case("user_value_lambdalr.pt", P(2).global_("torch.optim.lr_scheduler", "LambdaLR").call(sgd, mark).stop(),
+         REFUSED, USERVALUE, "ptport_standin.mark", marker=SELF,
+         strict_resolved="torch.optim.lr_scheduler.LambdaLR")
+    # Python's unpickler calls inst.append(x) for APPEND, inst.__setstate__(state)
+    # for BUILD: attributes of any instance.
+    case("user_value_append_attribute.pt",
+         inst(P(2), "ptport_standin", "Thing").op(b"}").str("append").global_("ptport_standin", "mark").op(
+             b"s", b"b").str("x").op(b"a").stop(),
+         REFUSED, USERVALUE, "ptport_standin.mark", marker=SELF, strict_resolved="ptport_standin.Thing")
+    case("user_value_setstate_attribute.pt",
+         inst(P(2), "ptport_standin", "Thing").op(b"}").str("__setstate__").global_("ptport_standin", "mark").op(
+             b"s", b"b", b"}", b"b").stop(),
+         REFUSED, USERVALUE, "ptport_standin.mark", marker=SELF, strict_resolved="ptport_standin.Thing")
+    # A user instance governed code receives: an attribute may be called by name.
+    case("user_value_in_governed_instance.pt",
+         inst(P(2), "torch.nn.modules.container", "ModuleDict").op(b"}").str("_modules").op(b"}").str(
+             "x").global_("ptport_standin", "Thing").op(b")", b"\x81", b"}").str("forward").global_(
+             "ptport_standin", "mark").op(b"s", b"b", b"s", b"s", b"b").stop(),
+         REFUSED, USERVALUE, "ptport_standin.mark", strict_resolved="torch.nn.modules.container.ModuleDict")
+    # A dict governed code received stays governed: what the pickle adds to it
+    # later is checked too.
+    case("user_value_after_governed.pt",
+         inst(P(2), "torch.nn.modules.container", "ModuleDict").op(b"}").str("_modules").op(
+             b"}", b"q\x07", b"s", b"b", b"0", b"h\x07").str("x").global_("ptport_standin", "mark").op(b"s").stop(),
+         REFUSED, USERVALUE, "ptport_standin.mark", strict_resolved="torch.nn.modules.container.ModuleDict")
+    # The slots state sets attributes with setattr: __class__ turns the instance
+    # into a ModuleDict, whose __setitem__ calls the add_module it was given.
+    case("slots_state_class.pt",
+         inst(P(2), "ptport_standin", "Thing").op(b"}").str("add_module").global_("ptport_standin", "mark").op(
+             b"s", b"}").str("__class__").global_("torch.nn.modules.container", "ModuleDict").op(
+             b"s", b"\x86", b"b").str("k").op(b"}", b"s").stop(),
+         {"default": "error", "allow_objects": "error", "strict": "refused"}, "__class__", marker=SELF,
+         strict_resolved="ptport_standin.Thing")
+    # Data: classes of user code as values in plain containers and in instances
+    # of user classes (hyper-parameters naming a class), and as the class of an
+    # instance, are read.
+    case("user_class_in_hparams.pt",
+         P(2).op(b"}", b"(").str("cls").global_("ptport_standin", "Thing").str("metrics").op(b"]").global_(
+             "ptport_standin", "Thing").op(b"a").str("attrs").global_("ptport_standin", "Thing").op(
+             b")", b"\x81", b"}").str("block").global_("ptport_standin", "Thing").op(b"s", b"b", b"u").stop(),
+         {"default": "ok", "allow_objects": "ok", "strict": "refused"}, resolved="ptport_standin.Thing")
+
+
 def weights_only_rules():
     """Benign files that torch 2.6's weights_only rules tell apart."""
     gen.seed(80)
@@ -414,11 +501,14 @@ def main():
         os.remove(os.path.join(OUT, name))
     hostile()
     torchscript()
+    user_values()
     weights_only_rules()
     names = sorted(n for n in os.listdir(OUT) if n.endswith(".pt"))
     assert names == sorted(MANIFEST), set(names) ^ set(MANIFEST)
     for n, e in MANIFEST.items():
-        if e.get("torch_runs"):
+        if e.get("torch_runs") and e.get("user_code"):
+            assert e["expect"]["default"] != "ok" and e["expect"]["strict"] != "ok", n
+        elif e.get("torch_runs"):
             assert e["expect"] == DENIED, n  # whatever torch would run, no mode reads
     with open(os.path.join(OUT, "MANIFEST.json"), "w") as f:
         f.write(json.dumps(MANIFEST, indent=1, sort_keys=True))
