@@ -646,3 +646,20 @@ func TestConvertShard(t *testing.T) {
 		t.Errorf("check of the converted shard: exit %d\n%s", code, errs)
 	}
 }
+
+// TestHelpExamples: every command's help, completion's included, shows examples.
+func TestHelpExamples(t *testing.T) {
+	var stdout, stderr strings.Builder
+	names := []string{"completion"} // which cobra may add only when it runs
+	for _, c := range newRoot(&stdout, &stderr).Commands() {
+		if c.IsAvailableCommand() && c.Name() != "completion" {
+			names = append(names, c.Name())
+		}
+	}
+	for _, name := range names {
+		code, out, errs := runCLI(t, name, "--help")
+		if code != 0 || !strings.Contains(out, "\nExamples:\n  ptport "+name) {
+			t.Errorf("ptport %s --help: exit %d, no examples:\n%s%s", name, code, out, errs)
+		}
+	}
+}

@@ -196,7 +196,26 @@ unreadable, unsafe or invalid input.`,
 	root.PersistentFlags().Bool(jsonFlag, false, "print the result, and any error, as JSON on standard output")
 	root.Flags().BoolVar(&showVersion, "version", false, "print the module version and the VCS revision ptport was built from")
 	root.AddCommand(inspectCmd(), convertCmd(), checkCmd(), runCmd(), benchCmd(), batchCmd())
+	completionCmd(root)
 	return root
+}
+
+// completionCmd gives cobra's completion command examples, and an exit status of 2 for
+// a shell it does not know (cobra would print the help and exit 0).
+func completionCmd(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	c, _, err := root.Find([]string{"completion"})
+	if err != nil || c == root {
+		return
+	}
+	c.Use = "completion bash|zsh|fish|powershell"
+	c.Example = `  ptport completion bash > /etc/bash_completion.d/ptport
+  ptport completion zsh > "${fpath[1]}/_ptport"
+  ptport completion fish > ~/.config/fish/completions/ptport.fish`
+	c.Args = usageArgs(cobra.NoArgs)
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		return &usageError{fmt.Errorf("completion: name a shell: bash, zsh, fish or powershell\nUsage: %s", c.UseLine())}
+	}
 }
 
 // usageArgs wraps a positional-argument rule so that its error points at the help.
