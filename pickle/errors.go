@@ -44,6 +44,7 @@ const (
 	ReasonStrict                           // torch.load(weights_only=True) would refuse it (Options.Strict)
 	ReasonScriptCode                       // a TorchScript class whose __setstate__, code of the archive, torch.load runs
 	ReasonUserValue                        // a function or class outside torch, numpy and the standard library passed as a value, not as the class of an instance
+	ReasonAliasesStdlib                    // it lies in a package that re-exports the standard library under other names (six, future, backports, ...)
 )
 
 var reasonText = map[Reason]string{
@@ -59,6 +60,7 @@ var reasonText = map[Reason]string{
 	ReasonStrict:         "is refused by torch.load(weights_only=True)",
 	ReasonScriptCode:     "defines __setstate__, TorchScript code of the archive that torch.load runs (through torch.jit.load) for each object of the class",
 	ReasonUserValue:      "is a function or class of code outside torch, numpy and the standard library passed as a value, which code that torch.load runs may call",
+	ReasonAliasesStdlib:  "lies in a package that re-exports Python's standard library under other names (six.moves.builtins is builtins)",
 }
 
 // String returns the reason as a phrase ("runs code").

@@ -46,6 +46,7 @@ const (
 	purposeFiles
 	purposeNetwork
 	purposeDeserialization
+	purposeAlias // re-exports the standard library under other names
 )
 
 var purposeReason = map[purpose]Reason{
@@ -54,6 +55,7 @@ var purposeReason = map[purpose]Reason{
 	purposeFiles:           ReasonFiles,
 	purposeNetwork:         ReasonNetwork,
 	purposeDeserialization: ReasonDeserializes,
+	purposeAlias:           ReasonAliasesStdlib,
 }
 
 // deniedThirdParty are packages outside the standard library whose purpose
@@ -71,6 +73,39 @@ var deniedThirdParty = map[string]purpose{
 	"ipykernel": purposeCode, "numexpr": purposeCode, "cffi": purposeCode,
 	"setuptools": purposeCode, "pip": purposeCode, "pkg_resources": purposeCode,
 	"_pytest": purposeCode, "pytest": purposeCode,
+	// Compatibility layers and backports: the standard library under other
+	// names (six.moves.builtins is builtins, six.moves.getoutput is
+	// subprocess.getoutput, typing_extensions.get_type_hints evaluates
+	// strings), which is governed under its own.
+	"six": purposeAlias, "future": purposeAlias, "past": purposeAlias, "libfuturize": purposeAlias,
+	"libpasteurize": purposeAlias, "backports": purposeAlias, "typing_extensions": purposeAlias,
+	"importlib_metadata": purposeAlias, "importlib_resources": purposeAlias, "mock": purposeAlias,
+	"pathlib2": purposeAlias, "scandir": purposeAlias, "subprocess32": purposeAlias,
+	"pickle5": purposeAlias, "contextlib2": purposeAlias, "funcsigs": purposeAlias, "zipp": purposeAlias,
+}
+
+// vendorDirs are the folders packages keep copies of other packages in
+// (sklearn.externals.six, pip._vendor.requests): a denied package there is
+// denied as well.
+var vendorDirs = map[string]bool{
+	"externals": true, "extern": true, "_vendor": true, "vendor": true, "vendored": true,
+	"_vendored": true, "packages": true, "third_party": true, "thirdparty": true, "_compat": true,
+}
+
+// vendoredPurpose returns the purpose of a denied package that the module
+// path m holds below its top level: a copy of six by any name (six,
+// _six), or a denied package in a vendoring folder.
+func vendoredPurpose(m string) (purpose, bool) {
+	comps := strings.Split(m, ".")
+	for i := 1; i < len(comps); i++ {
+		if comps[i] == "six" || comps[i] == "_six" {
+			return purposeAlias, true
+		}
+		if p, ok := deniedThirdParty[comps[i]]; ok && vendorDirs[comps[i-1]] {
+			return p, true
+		}
+	}
+	return 0, false
 }
 
 // entryPoints are the places in torch and numpy known to do I/O, run code
@@ -171,6 +206,9 @@ func judge(module, name string) verdict {
 		return refuse(r, via)
 	}
 	if p, ok := deniedThirdParty[root]; ok {
+		return refuse(purposeReason[p], "")
+	}
+	if p, ok := vendoredPurpose(m); ok {
 		return refuse(purposeReason[p], "")
 	}
 	if strings.Contains(n, ".") {

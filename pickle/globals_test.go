@@ -40,6 +40,8 @@ func TestJudge(t *testing.T) {
 		{"__main__", "Net", "__main__.Net", gUser, false, 0, ""},
 		{"lightning.fabric.utilities.data", "AttributeDict", "lightning.fabric.utilities.data.AttributeDict", gUser, false, 0, ""},
 		{"__torch__.torch.nn.modules.linear", "Linear", "__torch__.torch.nn.modules.linear.Linear", gUser, false, 0, ""},
+		{"mmengine.logging.history_buffer", "HistoryBuffer", "mmengine.logging.history_buffer.HistoryBuffer", gUser, false, 0, ""},
+		{"lightning.fabric.utilities.types", "Steppable", "lightning.fabric.utilities.types.Steppable", gUser, false, 0, ""},
 
 		// Dotted names walk attributes: judged by what they reach.
 		{"torch", "os.system", "torch.os.system", 0, false, ReasonSystem, "torch.os"},
@@ -98,6 +100,17 @@ func TestJudge(t *testing.T) {
 		// Defense in depth: third-party packages for execution, I/O, deserialization.
 		{"dill", "loads", "dill.loads", 0, false, ReasonDeserializes, ""},
 		{"requests", "get", "requests.get", 0, false, ReasonNetwork, ""},
+		// The standard library under other names, and vendored copies.
+		{"six.moves.builtins", "exec", "six.moves.builtins.exec", 0, false, ReasonAliasesStdlib, ""},
+		{"six.moves", "getoutput", "six.moves.getoutput", 0, false, ReasonAliasesStdlib, ""},
+		{"future.moves.subprocess", "check_output", "future.moves.subprocess.check_output", 0, false, ReasonAliasesStdlib, ""},
+		{"past.builtins", "execfile", "past.builtins.execfile", 0, false, ReasonAliasesStdlib, ""},
+		{"typing_extensions", "get_type_hints", "typing_extensions.get_type_hints", 0, false, ReasonAliasesStdlib, ""},
+		{"backports.tempfile", "TemporaryDirectory", "backports.tempfile.TemporaryDirectory", 0, false, ReasonAliasesStdlib, ""},
+		{"sklearn.externals.six.moves.builtins", "eval", "sklearn.externals.six.moves.builtins.eval", 0, false, ReasonAliasesStdlib, ""},
+		{"mylib._six", "exec_", "mylib._six.exec_", 0, false, ReasonAliasesStdlib, ""},
+		{"sklearn.externals.joblib.numpy_pickle", "load", "sklearn.externals.joblib.numpy_pickle.load", 0, false, ReasonDeserializes, ""},
+		{"mylib._vendor.requests.api", "get", "mylib._vendor.requests.api.get", 0, false, ReasonNetwork, ""},
 	}
 	for _, tc := range tests {
 		v := judge(tc.module, tc.name)

@@ -4,7 +4,8 @@ run code, touch files or the network, or load another pickle under torch.load, t
 benign ones the globals policy must read, and the files that tell torch 2.6's
 weights_only rules apart; and their MANIFEST.json.
 
-Run from anywhere with Debian's PyTorch 1.13:
+Run from anywhere with Debian's PyTorch 1.13 (and its python3-six and
+python3-typing-extensions, which the markers of the compatibility-layer fixtures use):
 
     /usr/bin/python3 testdata/pickle/gen_hostile_globals.py
 
@@ -200,6 +201,7 @@ RUNS, SYSTEM, FILES, NETWORK, DESER, NOTSAFE, MALFORMED, DOTTED, USERCALL, STRIC
     "is not a valid dotted Python name",
     "is a dotted name in code outside torch, numpy and the standard library, whose attribute walk may pass through any module that code imports",
     "calls code outside torch, numpy and the standard library", "is refused by torch.load(weights_only=True)")
+ALIAS = "lies in a package that re-exports Python's standard library under other names (six.moves.builtins is builtins)"
 USERVALUE = ("is a function or class of code outside torch, numpy and the standard library passed as a value, "
              "which code that torch.load runs may call")
 SCRIPT = ("defines __setstate__, TorchScript code of the archive that torch.load runs (through torch.jit.load) "
@@ -295,6 +297,35 @@ def hostile():
          DENIED, DOTTED, "model.os.system")
     case("third_party_dill.pt", P(2).global_("dill", "loads").call(lambda p: p.bytes_(b"x")).stop(),
          DENIED, DESER, "dill.loads")
+    # The standard library under another package's names: six.moves.builtins is
+    # builtins (six is installed nearly everywhere: Debian's python3-six here).
+    # Called, with AllowObjects; and, in the default mode, as the add_module that
+    # ModuleDict.__setitem__ calls.
+    run_os = lambda cmd: s(f"__import__('os').system({cmd!r})")
+    mkdir = s(f"__import__('os').mkdir({MARKER!r})")
+    case("six_moves_builtins_exec.pt", P(2).global_("six.moves.builtins", "exec").call(run_os(PAYLOAD)).stop(),
+         DENIED, ALIAS, "six.moves.builtins.exec",
+         marker=P(2).global_("six.moves.builtins", "exec").call(mkdir).stop())
+    case("six_moves_getoutput.pt", P(2).global_("six.moves", "getoutput").call(s(PAYLOAD)).stop(),
+         DENIED, ALIAS, "six.moves.getoutput",
+         marker=P(2).global_("six.moves", "getoutput").call(s(f"mkdir {MARKER}")).stop())
+
+    def moduledict(code):
+        p = P(2).global_("torch.nn.modules.container", "ModuleDict").op(b")", b"\x81", b"}").str(
+            "add_module").global_("six.moves.builtins", "exec").op(b"s", b"b", b"(")
+        return code(p).op(b"}", b"u").stop()
+
+    case("six_moduledict_add_module.pt", moduledict(run_os(PAYLOAD)), DENIED, ALIAS, "six.moves.builtins.exec",
+         marker=moduledict(mkdir))
+
+    def type_hints(code):
+        def namespace(p):
+            p.global_("types", "SimpleNamespace").call().op(b"}").str("__annotations__").op(b"}").str("x")
+            return code(p).op(b"s", b"s", b"b")
+        return P(2).global_("typing_extensions", "get_type_hints").call(namespace).stop()
+
+    case("typing_extensions_get_type_hints.pt", type_hints(run_os(PAYLOAD)), DENIED, ALIAS,
+         "typing_extensions.get_type_hints", marker=type_hints(mkdir))
     # Unknown class through copy_reg._reconstructor: data.
     recon = P(2).global_("copy_reg", "_reconstructor").call(
         lambda p: p.global_("mylib.nets", "Net"), lambda p: p.global_("__builtin__", "object"),
