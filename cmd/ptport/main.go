@@ -190,6 +190,13 @@ unreadable, unsafe or invalid input.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	// Before cobra's own check of the pair, whose sentence names flag groups.
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if f := c.Flags(); f.Changed("strict") && f.Changed("allow-objects") {
+			return &usageError{fmt.Errorf("--strict and --allow-objects exclude each other: --strict reads less than the default, --allow-objects more\nRun '%s --help' for usage.", c.CommandPath())}
+		}
+		return nil
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{fmt.Errorf("%s\nRun '%s --help' for usage.", escape(err.Error()), c.CommandPath())}
 	})

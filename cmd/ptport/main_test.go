@@ -117,6 +117,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"check", "--no-such-flag"}, 2, "unknown flag"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"completion", "tcsh"}, 2, `"tcsh"`},
+		{[]string{"inspect", fixtures + "rnn_tanh.pt", "--strict", "--allow-objects"}, 2, "--strict and --allow-objects exclude each other"},
 		{[]string{"completion"}, 2, "bash, zsh, fish or powershell"},
 		{[]string{"completion", "fish"}, 0, ""},
 		{[]string{"inspect", garbage}, 2, "garbage.pt"},
