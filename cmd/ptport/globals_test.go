@@ -31,7 +31,7 @@ func TestGlobalsModes(t *testing.T) {
 		{[]string{"inspect", globalsDir + "dotted_torch_os_system.pt", "--allow-objects"}, 2, "reaches torch.os", false},
 		{[]string{"inspect", globalsDir + "py2_cPickle_loads.pt", "--allow-objects"}, 2, "pickle.loads", false},
 		{[]string{"inspect", globalsDir + "user_dotted.pt"}, 2, "model.os.system", false},
-		{[]string{"inspect", content + "objects.pt", "--strict", "--allow-objects"}, 2, "allow-objects strict", false},
+		{[]string{"inspect", content + "objects.pt", "--strict", "--allow-objects"}, 2, "--strict and --allow-objects exclude each other", false},
 		{[]string{"inspect", globalsDir + "user_value_moduledict_add_module.pt"}, 2, "refusing ptport_standin.mark as a value", true},
 		{[]string{"inspect", globalsDir + "user_value_moduledict_add_module.pt", "--allow-objects"}, 0, "", false},
 		{[]string{"inspect", globalsDir + "slots_state_class.pt"}, 2, "sets __class__", false},
