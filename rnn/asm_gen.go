@@ -24,8 +24,10 @@
 // float64. exp(x) = 2ⁿ·(1 + expm1(r)) after the usual reduction x = n·ln2 + r, with
 // expm1(r) from Cephes' single precision polynomial (relative error about 1e-7) or, in
 // float64, the Taylor series to degree 13; the sigmoid is 1/(1+exp(-x)), as ATen's
-// vectorized sigmoid; tanh|x| = -m/(2+m) with m = expm1(-2|x|), one exponential and one
-// division, accurate to a few units in the last place relative to the result, near 0
+// vectorized sigmoid; tanh, from one exponential and one division, is Cephes' tanhf in
+// float32 (a polynomial near 0, 1 - 2/(exp(2|x|) + 1) beyond: 0.3 units in the last
+// place in the root-mean-square, as ATen's) and -m/(2+m) with m = expm1(-2|x|) in
+// float64, accurate to a few units in the last place relative to the result, near 0
 // too. AVX2 divides; AVX-512 multiplies by VRCP14's reciprocal refined by Newton's method
 // (once in float32, twice in float64) and corrects the quotient by its residual. The
 // independent gates of a cell are interleaved instruction by instruction, so that their
@@ -136,7 +138,7 @@ var consts32 = []struct {
 	{"absmask", 0x7fffffff},
 	{"two", f(2)},
 	{"minus2", f(-2)},
-	{"tanhHi", f(9)}, // tanh(9) rounds to 1
+	{"tanhHi", f(10)}, // tanh rounds to 1 beyond 9.01
 	// Cephes' tanhf for |x| < 0.625: x + x·z·P(z), z = x² (within an ulp or so)
 	{"tanhSmall", f(0.625)},
 	{"tanhP0", f(-5.70498872745e-3)},
@@ -641,6 +643,12 @@ func (v vec) expm1(r, q, t string) {
 // exp sets x = exp(x), clamped to [expLo, expHi], NaN staying NaN; t1..t3 are scratch.
 func (v vec) exp(x, t1, t2, t3 string) {
 	v.clamp(x, "expLo", "expHi", t1)
+	v.expIn(x, t1, t2, t3)
+}
+
+// expIn sets x = exp(x) for x within [expLo, expHi] or NaN, NaN staying NaN; t1..t3 are
+// scratch.
+func (v vec) expIn(x, t1, t2, t3 string) {
 	v.reduce(x, t1, t2)
 	v.expm1(x, t3, t2)
 	v.opk("VADD", "one", t3, t3)
@@ -668,31 +676,16 @@ func zmask(t7 string) string {
 	return "K2"
 }
 
-// tanh sets x = tanh(x), NaN staying NaN; t1..t7 are scratch (float64 needs only t1..t5;
-// AVX-512 takes t7 as its mask register, see zmask).
-// It computes tanh|x| = -m/(2+m) with m = expm1(-2|x|) = 2ⁿ·expm1(r) + 2ⁿ - 1, which keeps
-// the relative accuracy near 0 (a few units in the last place everywhere), and gives the
-// result x's sign; |x| is clamped where tanh rounds to 1. float32 takes Cephes' tanhf
-// polynomial instead where |x| < 0.625, within about an ulp, as close to ATen's tanh as
-// the old kernels were where activations are small.
+// tanh sets x = tanh(x), NaN staying NaN: tanh|x| with x's sign, |x| clamped where tanh
+// rounds to 1; t1..t7 are scratch (float64 needs only t1..t5; AVX-512 takes t7 as
+// its mask register, see zmask). float64 computes
+// tanh|x| = -m/(2+m) with m = expm1(-2|x|) = 2ⁿ·expm1(r) + 2ⁿ - 1, which keeps the relative
+// accuracy near 0 (a few units in the last place everywhere); float32, see tanh32.
 func (v vec) tanh(x, t1, t2, t3, t4, t5, t6, t7 string) {
 	mov := "VMOVAP" + v.P()[1:]
 	if !v.d {
-		v.op("VMUL", x, x, t2) // z = x²
-		v.ldk("tanhP0", t6)
-		for _, c := range []string{"tanhP1", "tanhP2", "tanhP3", "tanhP4"} {
-			v.opk("VFMADD213", c, t2, t6)
-		}
-		v.op("VMUL", t2, t6, t6)
-		v.op("VFMADD213", x, x, t6) // x + x·z·P(z)
-		p("%s %s, %s", mov, x, t2)
-		v.logic("AND", "absmask", t2)
-		m, sfx := v.k("tanhSmall")
-		if v.reg == "Z" {
-			p("VCMPPS%s $1, %s, %s, %s", sfx, m, t2, zmask(t7)) // |x| < 0.625
-		} else {
-			p("VCMPPS $1, %s, %s, %s", m, t2, t7)
-		}
+		v.tanh32(x, t1, t2, t3, t4, t5, t6, t7)
+		return
 	}
 	p("%s %s, %s", mov, x, t1)
 	v.logic("AND", "signmask", t1) // sign of x
@@ -711,12 +704,49 @@ func (v vec) tanh(x, t1, t2, t3, t4, t5, t6, t7 string) {
 	v.opk("VADD", "two", t5, t5)  // 2 + m
 	v.div(x, t5, t2, t3)
 	v.logicR("OR", t1, x, x)
-	if !v.d {
-		if v.reg == "Z" {
-			p("VBLENDMPS %s, %s, %s, %s", t6, x, zmask(t7), x)
-		} else {
-			p("VBLENDVPS %s, %s, %s, %s", t7, t6, x, x)
-		}
+}
+
+// tanh32 is tanh in float32, as Cephes' tanhf: x + x·z·P(z) (z = x²) where |x| < 0.625,
+// else 1 - 2/(exp(2|x|) + 1), where the errors of the exponential and of the reciprocal
+// reach the result only through the quotient, below 1/2, and 1 - 2·(1/d) rounds once:
+// 0.31 units in the last place in the root-mean-square over arguments of deviation 3, as
+// ATen's (Sleef's) tanhf, 1.3 at most. (float64's -m/(2+m) doubles the exponential's
+// relative error where m nears -1: 0.8 in the root-mean-square in float32.) t5 is unused.
+func (v vec) tanh32(x, t1, t2, t3, t4, t5, t6, t7 string) {
+	mov := "VMOVAPS"
+	v.op("VMUL", x, x, t2) // z = x²
+	v.ldk("tanhP0", t6)
+	for _, c := range []string{"tanhP1", "tanhP2", "tanhP3", "tanhP4"} {
+		v.opk("VFMADD213", c, t2, t6)
+	}
+	v.op("VMUL", t2, t6, t6)
+	v.op("VFMADD213", x, x, t6) // x + x·z·P(z)
+	p("%s %s, %s", mov, x, t2)
+	v.logic("AND", "absmask", t2)
+	m, sfx := v.k("tanhSmall")
+	if v.reg == "Z" {
+		p("VCMPPS%s $1, %s, %s, %s", sfx, m, t2, zmask(t7)) // |x| < 0.625
+	} else {
+		p("VCMPPS $1, %s, %s, %s", m, t2, t7)
+	}
+	p("%s %s, %s", mov, x, t1)
+	v.logic("AND", "signmask", t1) // sign of x
+	v.logic("AND", "absmask", x)
+	v.ldk("tanhHi", t2)
+	v.op("VMIN", x, t2, x)
+	v.op("VADD", x, x, x) // 2|x|
+	v.expIn(x, t2, t3, t4)
+	v.opk("VADD", "one", x, x) // d = exp(2|x|) + 1
+	v.recip(x, t2, t3)
+	if v.reg == "Z" {
+		v.ldk("one", t2) // (AVX2's recip leaves 1 in t2)
+	}
+	v.opk("VFNMADD231", "two", x, t2) // 1 - 2·(1/d)
+	v.logicR("OR", t1, t2, x)
+	if v.reg == "Z" {
+		p("VBLENDMPS %s, %s, %s, %s", t6, x, zmask(t7), x)
+	} else {
+		p("VBLENDVPS %s, %s, %s, %s", t7, t6, x, x)
 	}
 }
 
