@@ -8,8 +8,9 @@ type gkind int
 
 const (
 	gUser          gkind = iota // a class or function of code outside torch, numpy and the standard library
-	gInertClass                 // a class known harmless to construct: instances and calls become inert *Object values
-	gInertCall                  // a function known harmless whose result is kept as an inert *Object
+	gInertClass                 // a class pickles build as instances (NEWOBJ, copyreg._reconstructor), never by calling it: inert *Object values
+	gValueClass                 // a class of values pickles build by calling it with plain values (pathlib, datetime, ...): inert records of the call
+	gInertCall                  // a function known harmless, called with plain values, whose result is kept as an inert *Object
 	gParameter                  // torch.nn.parameter.Parameter
 	gRebuildTensor              // torch._utils._rebuild_tensor
 	gRebuildTensorV2
@@ -105,7 +106,7 @@ var allowlist = []entry{
 	{"builtins.float", gFloat, notWO},
 	{"builtins.str", gStr, notWO},
 	{"builtins.bool", gBool, notWO},
-	{"builtins.slice", gInertClass, notWO},
+	{"builtins.slice", gValueClass, notWO},
 	{"copyreg._reconstructor", gReconstructor, notWO},
 	{"copyreg.__newobj__", gNewObjFn, notWO},
 	{"copyreg.__newobj_ex__", gNewObjExFn, notWO},
@@ -162,22 +163,24 @@ var allowlist = []entry{
 	// The cuDNN RNN's weight buffer, pickled as a placeholder.
 	{"torch.backends.cudnn.rnn.Unserializable", gInertClass, notWO},
 
-	// Data classes of the standard library that checkpoints carry.
+	// Data classes of the standard library that checkpoints carry: values
+	// their pickles build by a call with plain values (pathlib, datetime,
+	// decimal, fractions, slice, SimpleNamespace), instances otherwise.
 	{"argparse.Namespace", gInertClass, notWO},
-	{"types.SimpleNamespace", gInertClass, notWO},
-	{"pathlib.Path", gInertClass, notWO},
-	{"pathlib.PosixPath", gInertClass, notWO},
-	{"pathlib.WindowsPath", gInertClass, notWO},
-	{"pathlib.PurePath", gInertClass, notWO},
-	{"pathlib.PurePosixPath", gInertClass, notWO},
-	{"pathlib.PureWindowsPath", gInertClass, notWO},
-	{"datetime.datetime", gInertClass, notWO},
-	{"datetime.date", gInertClass, notWO},
-	{"datetime.time", gInertClass, notWO},
-	{"datetime.timedelta", gInertClass, notWO},
-	{"datetime.timezone", gInertClass, notWO},
-	{"decimal.Decimal", gInertClass, notWO},
-	{"fractions.Fraction", gInertClass, notWO},
+	{"types.SimpleNamespace", gValueClass, notWO},
+	{"pathlib.Path", gValueClass, notWO},
+	{"pathlib.PosixPath", gValueClass, notWO},
+	{"pathlib.WindowsPath", gValueClass, notWO},
+	{"pathlib.PurePath", gValueClass, notWO},
+	{"pathlib.PurePosixPath", gValueClass, notWO},
+	{"pathlib.PureWindowsPath", gValueClass, notWO},
+	{"datetime.datetime", gValueClass, notWO},
+	{"datetime.date", gValueClass, notWO},
+	{"datetime.time", gValueClass, notWO},
+	{"datetime.timedelta", gValueClass, notWO},
+	{"datetime.timezone", gValueClass, notWO},
+	{"decimal.Decimal", gValueClass, notWO},
+	{"fractions.Fraction", gValueClass, notWO},
 	{"uuid.UUID", gInertClass, notWO},
 	{"collections.UserDict", gInertClass, notWO},
 	{"collections.UserList", gInertClass, notWO},

@@ -49,7 +49,11 @@
 //     dtypes, containers, numpy values, the data classes checkpoints carry
 //     (argparse.Namespace, pathlib paths, datetime values, ...), the
 //     nn.Module classes of torch.nn.modules by class name, torch.optim's
-//     classes. Every other global there is refused in every mode
+//     classes. A class that pickles build as instances (nn.Module and
+//     optimizer classes, argparse.Namespace, ...) is never called: its
+//     constructor would run on the file's arguments (LambdaLR calls its
+//     lr_lambda); a value class (pathlib, datetime, decimal, fractions,
+//     slice, SimpleNamespace) is called with plain values only. Every other global there is refused in every mode
 //     (UnsafeGlobalError.Denied): ptport cannot show it harmless, and many
 //     are not (torch.save, torch.load, the os module torch imports reached
 //     as torch.os.system, codecs.open, numpy.load, builtins.eval).

@@ -45,6 +45,8 @@ const (
 	ReasonScriptCode                       // a TorchScript class whose __setstate__, code of the archive, torch.load runs
 	ReasonUserValue                        // a function or class outside torch, numpy and the standard library passed as a value, not as the class of an instance
 	ReasonAliasesStdlib                    // it lies in a package that re-exports the standard library under other names (six, future, backports, ...)
+	ReasonInstanceOnly                     // a class pickles build as instances, called (its constructor would run on the file's arguments)
+	ReasonValueArgs                        // a value class called with arguments that are not plain values
 )
 
 var reasonText = map[Reason]string{
@@ -61,6 +63,8 @@ var reasonText = map[Reason]string{
 	ReasonScriptCode:     "defines __setstate__, TorchScript code of the archive that torch.load runs (through torch.jit.load) for each object of the class",
 	ReasonUserValue:      "is a function or class of code outside torch, numpy and the standard library passed as a value, which code that torch.load runs may call",
 	ReasonAliasesStdlib:  "lies in a package that re-exports Python's standard library under other names (six.moves.builtins is builtins)",
+	ReasonInstanceOnly:   "is a class that pickles build as instances, never by calling it; a call runs its constructor on the file's arguments (LambdaLR calls its lr_lambda)",
+	ReasonValueArgs:      "is called with arguments that are not plain values (None, numbers, strings, bytes, tuples of them), whose code its constructor would run",
 }
 
 // String returns the reason as a phrase ("runs code").
@@ -114,6 +118,8 @@ func (e *UnsafeGlobalError) Error() string {
 		return s + fmt.Sprintf("refusing to call %s: torch.load would run that code; ptport reads instances that pickles build without calls, but not calls", e.Resolved)
 	case ReasonStrict:
 		return s + "torch.load(weights_only=True) refuses global " + e.Resolved
+	case ReasonInstanceOnly, ReasonValueArgs:
+		return s + fmt.Sprintf("refusing to call %s: it %s", e.Resolved, e.Reason)
 	case ReasonUserValue:
 		return s + fmt.Sprintf("refusing %s as a value: it %s; ptport reads such a global only as the class of an instance that a pickle builds", e.Resolved, e.Reason)
 	case ReasonScriptCode:

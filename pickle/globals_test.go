@@ -34,7 +34,7 @@ func TestJudge(t *testing.T) {
 		{"torch.optim.lr_scheduler", "StepLR", "torch.optim.lr_scheduler.StepLR", gInertClass, false, 0, ""},
 		{"torch.nn.backends.thnn", "_get_thnn_function_backend", "torch.nn.backends.thnn._get_thnn_function_backend", gInertCall, false, 0, ""},
 		{"argparse", "Namespace", "argparse.Namespace", gInertClass, false, 0, ""},
-		{"pathlib", "PosixPath", "pathlib.PosixPath", gInertClass, false, 0, ""},
+		{"pathlib", "PosixPath", "pathlib.PosixPath", gValueClass, false, 0, ""},
 		{"UserDict", "UserDict", "collections.UserDict", gInertClass, false, 0, ""},
 		// User code: instances allowed (calls are judged where they happen).
 		{"__main__", "Net", "__main__.Net", gUser, false, 0, ""},

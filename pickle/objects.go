@@ -80,6 +80,7 @@ func (s *pySet) add(h *hasher, v any) error {
 type objVal struct {
 	o     *Object
 	user  bool // an instance of a class of user code
+	value bool // the record of a call of a value class (gValueClass)
 	args  []any
 	kw    *pyDict
 	attrs *pyDict
@@ -397,6 +398,10 @@ func (m *machine) call(fn any, args []any) error {
 	c, ok := fn.(*pyClass)
 	if !ok {
 		return m.errf("%s of %s, which cannot be called", opName(m.data[m.op]), typeName(fn))
+	}
+	if c.kind == gInertClass {
+		_, err := c.Call(args...) // refused, before its arguments are looked at
+		return err
 	}
 	if err := m.governCall(c, args); err != nil {
 		return err

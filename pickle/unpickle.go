@@ -68,7 +68,49 @@ func (c *pyClass) instance(args []any) *objVal {
 func (c *pyClass) record(args []any) *objVal {
 	v := c.instance(args)
 	v.o.Called = true
+	v.value = c.kind == gValueClass
 	return v
+}
+
+// plainArgs refuses arguments of a value class or function that are not
+// plain values: None, bools, numbers, strings, bytes, tuples of them and
+// the values of value classes (datetime.timezone(timedelta(...))). Python
+// would run code of anything else it is given (os.fspath calls __fspath__,
+// int conversions __index__). A datetime or time may take any instance as
+// its tzinfo, which it only checks the type of.
+func (c *pyClass) plainArgs(args []any) error {
+	tzinfo := c.module == "datetime" && (c.name == "datetime" || c.name == "time")
+	for i, a := range args {
+		if o, ok := a.(*objVal); ok && tzinfo && i == 1 && !o.o.Called {
+			continue
+		}
+		if !plainValue(a, 0) {
+			e := c.refuse(ReasonValueArgs)
+			e.Denied = true
+			return e
+		}
+	}
+	return nil
+}
+
+func plainValue(v any, depth int) bool {
+	switch x := v.(type) {
+	case nil, bool, int64, *big.Int, float64, complex128, string, []byte, *types.ByteArray:
+		return true
+	case *objVal:
+		return x.value
+	case *types.Tuple:
+		if depth > 8 {
+			return false
+		}
+		for _, e := range *x {
+			if !plainValue(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // Call applies the global to arguments (REDUCE, INST, OBJ).
@@ -82,7 +124,17 @@ func (c *pyClass) Call(args ...any) (any, error) {
 			return nil, c.refuse(ReasonUserCall)
 		}
 		return c.record(args), nil
-	case gInertClass, gInertCall:
+	case gInertClass:
+		// NEWOBJ builds these; a call would run the constructor on the
+		// file's arguments (LambdaLR calls lr_lambda, ModuleDict iterates
+		// its argument).
+		e := c.refuse(ReasonInstanceOnly)
+		e.Denied = true
+		return nil, e
+	case gValueClass, gInertCall:
+		if err := c.plainArgs(args); err != nil {
+			return nil, err
+		}
 		return c.record(args), nil
 	case gParameter:
 		return newParameter(args)
@@ -328,6 +380,12 @@ func (c *pyClass) reconstructor(args []any) (any, error) {
 func (c *pyClass) PyNew(args ...any) (any, error) {
 	switch c.kind {
 	case gUser, gInertClass:
+		return c.instance(args), nil
+	case gValueClass:
+		// cls.__new__(cls, *args) runs on its arguments as a call does.
+		if err := c.plainArgs(args); err != nil {
+			return nil, err
+		}
 		return c.instance(args), nil
 	case gParameter:
 		return newParameter(args)

@@ -201,6 +201,10 @@ RUNS, SYSTEM, FILES, NETWORK, DESER, NOTSAFE, MALFORMED, DOTTED, USERCALL, STRIC
     "is not a valid dotted Python name",
     "is a dotted name in code outside torch, numpy and the standard library, whose attribute walk may pass through any module that code imports",
     "calls code outside torch, numpy and the standard library", "is refused by torch.load(weights_only=True)")
+INSTANCEONLY = ("is a class that pickles build as instances, never by calling it; a call runs its constructor "
+                "on the file's arguments (LambdaLR calls its lr_lambda)")
+VALUEARGS = ("is called with arguments that are not plain values (None, numbers, strings, bytes, tuples of them), "
+             "whose code its constructor would run")
 ALIAS = "lies in a package that re-exports Python's standard library under other names (six.moves.builtins is builtins)"
 USERVALUE = ("is a function or class of code outside torch, numpy and the standard library passed as a value, "
              "which code that torch.load runs may call")
@@ -417,10 +421,18 @@ def user_values():
     case("user_value_optimizer_setstate.pt",
          sgd(P(2), lambda p: p.str("_hook_for_profile").global_("ptport_standin", "mark")).stop(),
          REFUSED, USERVALUE, "ptport_standin.mark", marker=SELF, strict_resolved="torch.optim.sgd.SGD")
-    # LambdaLR(optimizer, lr_lambda) calls lr_lambda(0).
-    case("user_value_lambdalr.pt", P(2).global_("torch.optim.lr_scheduler", "LambdaLR").call(sgd, mark).stop(),
-         REFUSED, USERVALUE, "ptport_standin.mark", marker=SELF,
-         strict_resolved="torch.optim.lr_scheduler.LambdaLR")
+    # Classes that pickles build as instances are never called: LambdaLR(optimizer,
+    # lr_lambda) calls lr_lambda(0), a function or any callable instance.
+    lambdalr = lambda arg: P(2).global_("torch.optim.lr_scheduler", "LambdaLR").call(sgd, arg).stop()
+    INSTANCEONLY_DENIED = {"default": "denied", "allow_objects": "denied", "strict": "refused"}
+    case("call_lambdalr.pt", lambdalr(mark), INSTANCEONLY_DENIED, INSTANCEONLY,
+         "torch.optim.lr_scheduler.LambdaLR", marker=SELF)
+    case("call_lambdalr_instance.pt", lambdalr(lambda p: inst(p, "ptport_standin", "Thing")),
+         INSTANCEONLY_DENIED, INSTANCEONLY, "torch.optim.lr_scheduler.LambdaLR", marker=SELF)
+    # Value classes are called with plain values only: PosixPath(x) calls x.__fspath__().
+    case("call_path_instance.pt",
+         P(2).global_("pathlib", "PosixPath").call(lambda p: inst(p, "ptport_standin", "Thing")).stop(),
+         INSTANCEONLY_DENIED, VALUEARGS, "pathlib.PosixPath", marker=SELF, strict_resolved="pathlib.PosixPath")
     # Python's unpickler calls inst.append(x) for APPEND, inst.__setstate__(state)
     # for BUILD: attributes of any instance.
     case("user_value_append_attribute.pt",
@@ -504,6 +516,12 @@ def weights_only_rules():
     plain("bytes.pt", {"b": b"\x00\xffab"}, "ok",
           differs="torch 1.13's weights_only does not allow _codecs.encode (bytes); torch 2.6's does")
     plain("namespace.pt", {"args": __import__("argparse").Namespace(lr=0.1)}, "refused", "argparse.Namespace")
+    import datetime, decimal, fractions, pathlib, types  # noqa: E401
+    plain("value_classes.pt", {"t": datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
+                               "d": datetime.date(2020, 1, 2), "dt": datetime.timedelta(days=1, seconds=2),
+                               "p": pathlib.PurePosixPath("a/b"), "x": decimal.Decimal("1.5"),
+                               "f": fractions.Fraction(1, 3), "s": slice(1, 8, 2), "ns": types.SimpleNamespace(a=1)},
+          "refused", "datetime.datetime")
     plain("tuple_keys.pt", {(1, "a"): torch.ones(1)}, "ok")
     # Protocol 2 opcodes that weights_only does not run, in a file torch.save could write.
     case("build_on_dict.pt", P(2).op(b"}", b"}").op(b"b").stop(),

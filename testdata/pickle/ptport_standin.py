@@ -16,3 +16,7 @@ class Thing:
 
     def __call__(self, *args, **kwargs):
         return mark()
+
+    def __fspath__(self):
+        mark()
+        return "x"
