@@ -129,7 +129,7 @@ With --json: {"input", "output", "format", "files", "tensors", "values", "bytes"
 					if ctx.Err() != nil {
 						return &exitError{code: 1, err: fmt.Errorf("interrupted: %s not written", escape(out))}
 					}
-					return inFile(out, fmt.Errorf("%s: %w", escape(out), err))
+					return inFile(out, err)
 				}
 			}
 			res.Seconds = time.Since(start).Seconds()

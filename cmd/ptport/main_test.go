@@ -328,3 +328,12 @@ func TestCellsAndWholeModels(t *testing.T) {
 		t.Errorf("--whole of a model with two heads: exit %d, %s", code, errs)
 	}
 }
+
+// TestOutputErrorNamesFileOnce: an error writing an output names it once.
+func TestOutputErrorNamesFileOnce(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x.npz")
+	code, _, errs := runCLI(t, "convert", fixtures+"rnn_tanh.pt", "-o", out, "--max-shard-size", "1KB")
+	if code != 2 || strings.Count(errs, out) != 1 {
+		t.Errorf("exit %d, stderr %q: want 2 and %s named once", code, errs, out)
+	}
+}

@@ -102,7 +102,7 @@ With --json: {"output", "format", "model", "shapes": {"output", "h_n", "c_n"}, "
 				err = convert.Export(cmd.Context(), out, format, result)
 			}
 			if err != nil {
-				return inFile(out, fmt.Errorf("%s: %w", escape(out), err))
+				return inFile(out, err)
 			}
 			res.Seconds = time.Since(start).Seconds()
 			if jsonMode(cmd) {
