@@ -15,8 +15,9 @@ import (
 // Resolution: the module must be one or more dot-separated identifiers and
 // so must the name (anything else is malformed: __import__ would fail, and
 // ptport refuses it); Python 2 names are mapped as Python's unpickler maps
-// them (_compat_pickle's NAME_MAPPING and IMPORT_MAPPING, applied whatever
-// the protocol) and torch.tensor to torch._tensor as torch.load does; the
+// them (_compat_pickle's NAME_MAPPING and IMPORT_MAPPING, in protocols 0
+// to 2: the pre-scan maps them in every protocol, the unpickler where
+// Python would) and torch.tensor to torch._tensor as torch.load does; the
 // global reaches the attribute path module + "." + name, a dotted name
 // being an attribute walk in every protocol. That path is what is judged.
 //
@@ -183,8 +184,15 @@ type verdict struct {
 func (v *verdict) weightsOnly() bool { return v.refused == nil && v.governed && v.e.wo }
 
 // judge resolves and classifies the global module.name as spelled in a
-// pickle.
-func judge(module, name string) verdict {
+// pickle, mapping Python 2 names. It is the pre-scan's judgement, which
+// does not follow the protocol: the unpickler asks judgeAt.
+func judge(module, name string) verdict { return judgeAt(module, name, true) }
+
+// judgeAt resolves and classifies the global module.name as spelled in a
+// pickle; py2 says whether Python's unpickler maps Python 2 names (it
+// does in protocols 0 to 2, the protocol being that of the last PROTO
+// opcode read, 0 before any).
+func judgeAt(module, name string, py2 bool) verdict {
 	v := verdict{module: module, name: name}
 	refuse := func(r Reason, via string) verdict {
 		v.refused = &UnsafeGlobalError{Module: module, Name: name, Resolved: v.path, Via: via, Reason: r, Denied: true}
@@ -193,7 +201,7 @@ func judge(module, name string) verdict {
 	if !validDotted(module) || !validDotted(name) {
 		return refuse(ReasonMalformed, "")
 	}
-	m, n := mapName(module, name)
+	m, n := mapName(module, name, py2)
 	v.path = m + "." + n
 	root := rootOf(m)
 	if root == "torch" || root == "numpy" || isStdlib(root) {
@@ -223,12 +231,14 @@ func isStdlib(root string) bool {
 	return ok
 }
 
-// mapName applies Python's mapping of Python 2 names (_compat_pickle) and
-// torch's module renames.
-func mapName(module, name string) (string, string) {
-	if mn, ok := compatNames[[2]string{module, name}]; ok {
+// mapName applies Python's mapping of Python 2 names (_compat_pickle),
+// when py2, and torch's module renames. (Without the mapping a Python 2
+// name is judged as spelled: a module of Python 2's library, which Python
+// 3 would import only if some other code had taken its name.)
+func mapName(module, name string, py2 bool) (string, string) {
+	if mn, ok := compatNames[[2]string{module, name}]; ok && py2 {
 		module, name = mn[0], mn[1]
-	} else if m, ok := compatModules[module]; ok {
+	} else if m, ok := compatModules[module]; ok && py2 {
 		module = m
 	}
 	if m, ok := torchModuleRenames[module]; ok {

@@ -33,6 +33,7 @@ type machine struct {
 	meta       [][]any
 	memo       map[int]any
 	hash       *hasher
+	proto      int // of the last PROTO opcode, 0 before any
 	// governed holds the values that code of torch, numpy or the standard
 	// library has received (see govern).
 	governed map[any]bool
@@ -202,7 +203,9 @@ func (m *machine) step(op byte) error {
 		}
 		m.push(v)
 	case opPROTO:
-		_, err := m.u8()
+		// Python's unpickler maps Python 2 names in protocols below 3.
+		var err error
+		m.proto, err = m.u8()
 		return err
 	case opFRAME:
 		_, err := m.take(8)

@@ -233,7 +233,7 @@ func writeKey(d interface{ Write([]byte) (int, error) }, k hkey) {
 
 // global resolves a global named by GLOBAL, STACK_GLOBAL or INST.
 func (m *machine) global(module, name string) (*pyClass, error) {
-	c, err := m.r.findClass(module, name)
+	c, err := m.r.findClass(module, name, m.proto < 3)
 	if err != nil {
 		return nil, err
 	}

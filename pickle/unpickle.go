@@ -746,12 +746,15 @@ func (r *reader) noteGlobal(module, name string, v *verdict) {
 
 // findClass resolves a global for the unpickler. The pre-scan has already
 // applied the policy; it is applied again here.
-func (r *reader) findClass(module, name string) (*pyClass, error) {
+func (r *reader) findClass(module, name string, py2 bool) (*pyClass, error) {
 	key := module + "\x00" + name
+	if py2 {
+		key += "\x00py2"
+	}
 	if c, ok := r.classes[key]; ok {
 		return c, nil
 	}
-	v := judge(module, name)
+	v := judgeAt(module, name, py2)
 	if v.refused != nil {
 		e := *v.refused
 		e.File = r.name

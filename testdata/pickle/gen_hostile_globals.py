@@ -282,6 +282,10 @@ def hostile():
     case("py2_builtin_eval.pt", P(2).global_("__builtin__", "eval").call(s(f"__import__('os').system({PAYLOAD!r})")).stop(),
          DENIED, RUNS, "builtins.eval",
          marker=P(2).global_("__builtin__", "eval").call(s(f"__import__('os').mkdir({MARKER!r})")).stop())
+    # Python maps Python 2 names only in protocols 0 to 2 (after PROTO 3 it would
+    # import a module named UserDict, if some code took that name).
+    case("py2_name_protocol3.pt", P(3).global_("UserDict", "UserDict").call().stop(),
+         DENIED, NOTSAFE, "UserDict.UserDict")
     case("py2_reconstructor_os_system.pt",
          P(2).global_("copy_reg", "_reconstructor").call(
              lambda p: p.global_("os", "system"), lambda p: p.global_("__builtin__", "object"),
