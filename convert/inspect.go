@@ -3,6 +3,7 @@ package convert
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/ptport/ptport/convert/internal/export"
@@ -42,6 +43,12 @@ type Inventory struct {
 	ShardOf string `json:"shard_of,omitempty"`
 	// TorchScript describes a TorchScript archive (nil for other files).
 	TorchScript *TorchScriptInfo `json:"torchscript,omitempty"`
+	// AsData lists the classes and functions ("module.name") that
+	// torch.load(weights_only=True) refuses and that the file holds as data: the
+	// classes of instances that are not modules (whose leaves NAME.__class__ name
+	// them), those whose calls it records (NAME.__call__), and references to them as
+	// values. A .pt output holds them as plain data (see pickle.Write).
+	AsData []string `json:"as_data,omitempty"`
 }
 
 // TorchScriptInfo describes a TorchScript archive (torch.jit.save): its modules'
@@ -187,6 +194,7 @@ func Inspect(cp *Checkpoint) *Inventory {
 	}
 	inv.Shards = cp.Shards
 	inv.TorchScript = torchScriptInfo(cp)
+	inv.AsData = asData(cp)
 	for _, c := range candidates(cp) {
 		arch := "(unrecognized shapes)"
 		if cfg, err := infer(c, Options{}); err == nil {
@@ -304,4 +312,34 @@ func torchScriptInfo(cp *Checkpoint) *TorchScriptInfo {
 		}
 	}
 	return ts
+}
+
+// asData lists the globals that torch.load(weights_only=True) refuses and that cp's
+// leaves hold as data: classes of inert objects, and references.
+func asData(cp *Checkpoint) []string {
+	refused := map[string]bool{}
+	for _, g := range cp.GlobalInfo {
+		if !g.WeightsOnly {
+			refused[g.Name] = true
+		}
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range cp.Leaves {
+		var name string
+		switch v := l.Value.(type) {
+		case string:
+			if k := l.Name[strings.LastIndexByte(l.Name, '.')+1:]; k == pickle.ClassKey || k == pickle.CallKey {
+				name = v
+			}
+		case pickle.Global:
+			name = v.String()
+		}
+		if refused[name] && !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

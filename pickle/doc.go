@@ -93,8 +93,9 @@
 // array of objects or strings a nested List. An instance that a pickle
 // builds the way Python pickles objects (NEWOBJ or copyreg._reconstructor,
 // then BUILD, SETITEMS, APPENDS) becomes an *Object holding what the
-// pickle gave it; a Python 2 OrderedDict (built from a list of pairs) a
-// *Dict.
+// pickle gave it, which Leaves names by the leaf NAME.__class__ (ClassKey)
+// and its parts below NAME, and Write writes as a plain dict of the same
+// names; a Python 2 OrderedDict (built from a list of pairs) a *Dict.
 //
 // Options.Strict reads exactly what torch.load(weights_only=True) of torch
 // 2.6 and later loads. Whatever mode a file is read in, File.GlobalInfo

@@ -48,10 +48,11 @@ const (
 // yields the names its state_dict() would: its _parameters (skipping
 // None), its persistent _buffers (skipping None and names in
 // _non_persistent_buffers_set), then its _modules recursively. Another
-// *Object yields the leaves of its Args (by index), its Kwargs, Attrs and
-// Items (by key), its List (by index) and its State (at the object's own
-// name), and is a leaf itself when it has none of these. A Dict's Attrs
-// are not leaves.
+// *Object yields first the leaf NAME.__class__ (ClassKey), the string
+// "module.Name" of its class (NAME.__call__, CallKey, for the record of a
+// call: the class or function called), then the leaves of its Args (by
+// index), its Kwargs, Attrs and Items (by key), its List (by index) and its
+// State (at the object's own name). A Dict's Attrs are not leaves.
 //
 // An *Object of TorchScript's __torch__ namespace (a module of a TorchScript archive)
 // yields the names torch.jit.load(...).state_dict() would: its tensor attributes, then
@@ -441,11 +442,27 @@ func (w *leafWalker) walk(v any, name string, depth int) error {
 	return w.emit(name, v)
 }
 
-// object walks an *Object that is not a module: its Args, Kwargs, Attrs,
-// Items, List and State; an object with none of them is a leaf.
+// ClassKey and CallKey name the leaf that says what an *Object that is not a module
+// is: NAME.__class__ holds "module.Name" of an instance's class, NAME.__call__ that
+// of the class or function whose call an object records (Object.Called).
+const (
+	ClassKey = "__class__"
+	CallKey  = "__call__"
+)
+
+// object walks an *Object that is not a module: the leaf of its class (ClassKey or
+// CallKey), then its Args, Kwargs, Attrs, Items, List and State.
 func (w *leafWalker) object(o *Object, name string, depth int) error {
-	if len(o.Args) == 0 && o.Kwargs == nil && o.Attrs == nil && o.Items == nil && o.List == nil && o.State == nil {
-		return w.emit(name, o)
+	key := ClassKey
+	if o.Called {
+		key = CallKey
+	}
+	path, err := w.child(name, key)
+	if err != nil {
+		return err
+	}
+	if err := w.emit(path, o.Module+"."+o.Name); err != nil {
+		return err
 	}
 	if err := w.items(o.Args, name, depth); err != nil {
 		return err

@@ -42,14 +42,31 @@ type WriteOptions struct {
 // root may hold nil, bool, int64 (and the other Go integer types),
 // *big.Int, float64, complex128, string, []byte, List, Tuple, *Dict,
 // *Tensor, *SparseTensor, *NestedTensor, *Storage, *Object and Global
-// values naming torch dtypes, storage and tensor classes, layouts and
-// memory formats, torch.Size and collections.OrderedDict. A *Dict is
-// written as a dict, or as a collections.OrderedDict with its Attrs when
-// Ordered. An *Object (a pickled nn.Module) is written as an OrderedDict of
-// its state_dict, the leaves Leaves names (a quantized, sparse or nested
-// tensor staying one value), since torch.load(weights_only=True) cannot
-// load modules. Containers referenced more than once are written once and
-// referenced through the pickle memo.
+// values. A *Dict is written as a dict, or as a collections.OrderedDict
+// with its Attrs when Ordered. What torch.load(weights_only=True) cannot
+// load is written as plain data in its place, so that the file loads with
+// it and nothing is lost:
+//
+//   - an *Object that is an nn.Module (or a TorchScript module) as an
+//     OrderedDict of its state_dict, the leaves Leaves names (a quantized,
+//     sparse or nested tensor staying one value);
+//   - any other *Object (an instance of a class, or with
+//     Options.AllowObjects the record of a call) as a plain dict: first
+//     ClassKey ("__class__"; CallKey, "__call__", for a call) with the
+//     string "module.Name", then its parts under the keys by which Leaves
+//     names them, so that every leaf keeps its name: its Args and List by
+//     index (int keys), its Kwargs, Attrs and Items by key, a dict State's
+//     entries by key and a list or tuple State's items by index, another
+//     State under "__state__"; two parts under one key are an error;
+//   - a Global that weights_only=True refuses as the string "module.name";
+//     one it accepts (torch dtypes, storage and tensor classes, layouts and
+//     memory formats, torch.Size, collections.OrderedDict, ...) stays a
+//     global; one refused in every mode (code) is an error.
+//
+// numpy scalars are written as numpy scalars, as torch.save writes them
+// (weights_only=True of torch 2.6 loads them only once they are allowed
+// with torch.serialization.add_safe_globals). Containers referenced more
+// than once are written once and referenced through the pickle memo.
 //
 // Tensors are written as torch.save of torch 2.x writes them, at location
 // "cpu" (torch/_tensor.py, Tensor._reduce_ex_internal):
@@ -506,7 +523,11 @@ func (p *pickler) value(v any, path *writePos) error {
 		p.objs[id] = p.bytes(x)
 	case Global:
 		if !writableGlobal(x) {
-			return writeError(path, "global %s is not a torch dtype, storage or tensor class, layout or memory format, torch.Size or collections.OrderedDict", x)
+			if v := judge(x.Module, x.Name); v.refused != nil {
+				return writeError(path, "global %s is refused in every mode (%s), and is not written", x, v.refused.Reason)
+			}
+			// torch.load(weights_only=True) would refuse it: its name stands for it.
+			return p.value(x.Module+"."+x.Name, path)
 		}
 		p.global(x.Module, x.Name)
 	case List:
@@ -613,8 +634,12 @@ func pythonUTF8(s string) bool {
 // writableGlobal reports whether g may be written as a value: torch
 // dtypes, storage and tensor classes, layouts and memory formats,
 // torch.Size and collections.OrderedDict, and the other globals of the
-// allowlist (torch.optim.adam.Adam, ...); nothing that runs code.
+// allowlist, when torch.load(weights_only=True) accepts them; nothing that
+// runs code.
 func writableGlobal(g Global) bool {
+	if v := judge(g.Module, g.Name); !v.weightsOnly() {
+		return false
+	}
 	if _, ok := lookupAllowed(g.String()); ok && validDotted(g.Module) && isIdentifier(g.Name) {
 		return true
 	}
@@ -800,13 +825,26 @@ func (p *pickler) hashable(k any, depth int) bool {
 	return false
 }
 
-// object writes a pickled object (an nn.Module) as the OrderedDict its
-// state_dict() would return (without its _metadata).
+// object writes a pickled nn.Module as the OrderedDict its state_dict() would
+// return (without its _metadata), and another object as the dict of its parts
+// (see inertDict).
 func (p *pickler) object(o *Object, path *writePos) error {
 	if i, done, err := p.enter(o, path); err != nil {
 		return err
 	} else if done {
 		p.get(i)
+		return nil
+	}
+	if !isModule(o) && !isScriptObject(o) {
+		d, err := inertDict(o, path)
+		if err != nil {
+			return err
+		}
+		delete(p.active, o)
+		if err := p.dict(d, path); err != nil {
+			return err
+		}
+		p.leave(o, p.objs[d])
 		return nil
 	}
 	state, err := leaves(o, true)
@@ -833,6 +871,85 @@ func (p *pickler) object(o *Object, path *writePos) error {
 	}
 	p.leave(o, p.objs[d])
 	return nil
+}
+
+// inertDict is the plain dict that stands for an object that is not a module, which
+// torch.load(weights_only=True) would refuse: first ClassKey (CallKey for the record
+// of a call) with "module.Name", then its parts under the keys by which Leaves names
+// them, so that the names of everything in it stay the same: its Args and its List by
+// index, its Kwargs, Attrs and Items by key, and the entries of a dict State by key,
+// the items of a list or tuple State by index; another State is under "__state__".
+// Two parts under one key are an error.
+func inertDict(o *Object, path *writePos) (*Dict, error) {
+	d := &Dict{}
+	seen := map[any]bool{}
+	add := func(k, v any) error {
+		id := inertKeyID(k)
+		if seen[id] {
+			return writeError(path, "object %s.%s: two of its parts have the key %s, which one dict cannot hold", o.Module, o.Name, appendKeyLimit(nil, k, 256, nil))
+		}
+		seen[id] = true
+		d.Entries = append(d.Entries, DictEntry{Key: k, Value: v})
+		return nil
+	}
+	marker := ClassKey
+	if o.Called {
+		marker = CallKey
+	}
+	add(marker, o.Module+"."+o.Name)
+	var parts []DictEntry
+	for i, a := range o.Args {
+		parts = append(parts, DictEntry{Key: int64(i), Value: a})
+	}
+	for _, x := range []*Dict{o.Kwargs, o.Attrs, o.Items} {
+		parts = append(parts, x.entries()...)
+	}
+	for i, e := range o.List {
+		parts = append(parts, DictEntry{Key: int64(i), Value: e})
+	}
+	switch st := o.State.(type) {
+	case nil:
+	case *Dict:
+		parts = append(parts, st.entries()...)
+	case List:
+		for i, e := range st {
+			parts = append(parts, DictEntry{Key: int64(i), Value: e})
+		}
+	case Tuple:
+		for i, e := range st {
+			parts = append(parts, DictEntry{Key: int64(i), Value: e})
+		}
+	default:
+		parts = append(parts, DictEntry{Key: "__state__", Value: st})
+	}
+	for _, e := range parts {
+		if err := add(e.Key, e.Value); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// inertKeyID is what tells keys apart as Python's dict does, for inertDict: a key
+// hashed by identity is itself; a string, bytes and other keys by their kind and
+// text (its first 4 KiB), integers, bools and integral floats as the same number
+// (1 == 1.0 == True).
+func inertKeyID(k any) any {
+	switch x := k.(type) {
+	case *Tensor, *Object, *Storage:
+		return k
+	case string:
+		return "s" + x
+	case []byte:
+		return "b" + string(x)
+	case bool:
+		if x {
+			return "k1"
+		}
+		return "k0"
+	}
+	// The text is cut at 4 KiB: two keys alike that far are taken as one.
+	return "k" + string(appendKeyLimit(nil, k, 4<<10, nil))
 }
 
 // storageUse is how a reference to a storage names it in its persistent id: the

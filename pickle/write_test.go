@@ -113,11 +113,15 @@ func (c *writeComparer) compare(path string, want, got any) {
 	if o, ok := want.(*Object); ok {
 		if prev, ok := c.seen[o]; ok {
 			if prev != got {
-				c.errorf(path, "a module met before is not shared in the copy")
+				c.errorf(path, "an object met before is not shared in the copy")
 			}
 			return
 		}
 		c.seen[o] = got
+		if !isModule(o) && !isScriptObject(o) {
+			c.inert(path, o, got)
+			return
+		}
 		want = writeObjectDict(c.t, o)
 	}
 	switch w := want.(type) {
@@ -349,6 +353,43 @@ func (c *writeComparer) sparse(path string, w, g *SparseTensor) {
 	c.parts(path, w.parts(), g.parts())
 }
 
+// inert compares an object that is not a module with its copy: a plain dict whose
+// first key names its class, and whose leaves are the object's, by name and value.
+func (c *writeComparer) inert(path string, o *Object, got any) {
+	c.t.Helper()
+	g, ok := got.(*Dict)
+	if !ok || g.Ordered || len(g.Entries) == 0 {
+		c.errorf(path, "got %T, want a plain dict", got)
+		return
+	}
+	key := ClassKey
+	if o.Called {
+		key = CallKey
+	}
+	if e := g.Entries[0]; e.Key != key || e.Value != o.Module+"."+o.Name {
+		c.errorf(path, "first entry %v: %v, want %s: %s.%s", e.Key, e.Value, key, o.Module, o.Name)
+	}
+	want, err := Leaves(o)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	have, err := Leaves(g)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if len(have) != len(want) {
+		c.errorf(path, "%d leaves, want %d", len(have), len(want))
+		return
+	}
+	for i, w := range want {
+		if have[i].Name != w.Name {
+			c.errorf(path, "leaf %d named %q, want %q", i, have[i].Name, w.Name)
+			continue
+		}
+		c.compare(join(path, w.Name), w.Value, have[i].Value)
+	}
+}
+
 // parts compares the parts of a tensor stored as several and of its copy.
 func (c *writeComparer) parts(path string, want, got []Leaf) {
 	c.t.Helper()
@@ -399,6 +440,11 @@ func writeSameScalar(want, got any) bool {
 		g, ok := got.([]byte)
 		return ok && bytes.Equal(g, w)
 	case Global:
+		if !writableGlobal(w) {
+			// torch.load(weights_only=True) refuses it: its name is written.
+			g, ok := got.(string)
+			return ok && g == w.String()
+		}
 		g, ok := got.(Global)
 		return ok && g == w
 	}
@@ -1083,5 +1129,61 @@ func TestWriteRetyped(t *testing.T) {
 	b, err := g.Bytes()
 	if err != nil || !bytes.Equal(b, data[4:12]) {
 		t.Errorf("bytes %v (%v), want %v", b, err, data[4:12])
+	}
+}
+
+// TestWriteInert: what torch.load(weights_only=True) refuses is written as plain data
+// that it loads: instances and calls as dicts naming their class first, with their
+// parts under their leaves' keys; refused globals as their names; a State that is not
+// a container under "__state__"; parts that would share a key and globals that run
+// code are errors.
+func TestWriteInert(t *testing.T) {
+	f, err := Open(filepath.Join("..", "testdata", "pickle", "content", "objects.pt"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.WeightsOnlyRefusal == nil {
+		t.Fatal("the fixture is one weights_only=True loads")
+	}
+	g, _ := writeReread(t, f.Root, nil)
+	defer g.Close()
+	if g.WeightsOnlyRefusal != nil {
+		t.Errorf("weights_only=True would refuse the copy: %v", g.WeightsOnlyRefusal)
+	}
+	root := g.Root.(*Dict)
+	args, _ := root.Get("args")
+	if d, ok := args.(*Dict); !ok || d.Ordered || d.Entries[0].Key != ClassKey || d.Entries[0].Value != "argparse.Namespace" {
+		t.Errorf("args written as %#v", args)
+	}
+	path, _ := root.Get("path")
+	if d, ok := path.(*Dict); !ok || d.Entries[0].Key != CallKey || d.Entries[1].Key != int64(0) {
+		t.Errorf("path written as %#v", path)
+	}
+	classes, _ := root.Get("classes")
+	if v, _ := classes.(*Dict).Get("optimizer_type"); v != "torch.optim.adam.Adam" {
+		t.Errorf("a refused class reference written as %#v", v)
+	}
+	if v, _ := classes.(*Dict).Get("dtype"); v != (Global{"torch", "float16"}) {
+		t.Errorf("torch.float16 written as %#v", v)
+	}
+
+	state := &Object{Module: "m", Name: "C", State: "opaque"}
+	g2, _ := writeReread(t, List{state}, nil)
+	defer g2.Close()
+	if d := g2.Root.(List)[0].(*Dict); len(d.Entries) != 2 || d.Entries[1].Key != "__state__" || d.Entries[1].Value != "opaque" {
+		t.Errorf("a scalar state written as %#v", d)
+	}
+	for _, c := range []struct {
+		root any
+		want string
+	}{
+		{&Object{Module: "m", Name: "C", Args: []any{int64(1)}, List: List{int64(2)}}, "two of its parts have the key 0"},
+		{&Object{Module: "m", Name: "C", Attrs: &Dict{Entries: []DictEntry{{Key: ClassKey, Value: "x"}}}}, "two of its parts have the key __class__"},
+		{&Object{Module: "m", Name: "C", Args: []any{int64(1), int64(2)}, Items: &Dict{Entries: []DictEntry{{Key: true, Value: "x"}}}}, "two of its parts have the key True"},
+	} {
+		if err := Write(io.Discard, c.root, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want an error with %q", c.root, err, c.want)
+		}
 	}
 }

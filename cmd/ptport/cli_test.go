@@ -663,3 +663,26 @@ func TestHelpExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertInert: a .pt output of instances of user classes and class references
+// holds them as plain data, and says so; weights_only=True would load it.
+func TestConvertInert(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "objects.pt")
+	src := "../../testdata/pickle/content/objects.pt"
+	code, _, errs := runCLI(t, "convert", src, "-o", out)
+	if code != 0 || !strings.Contains(errs, "argparse.Namespace") || !strings.Contains(errs, `"__class__"`) ||
+		strings.Contains(errs, "would refuse") {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	code, stdout, _ := runCLI(t, "convert", src, "-o", out, "--json")
+	var res convertResult
+	if code != 0 || json.Unmarshal([]byte(stdout), &res) != nil || res.WeightsOnly == nil || !res.WeightsOnly.Loads ||
+		!slicesContains(res.AsData, "__main__.Config") || !slicesContains(res.AsData, "torch.optim.adam.Adam") {
+		t.Errorf("--json: %d %s", code, stdout)
+	}
+	// numpy scalars stay numpy scalars: weights_only=True of torch 2.6 refuses them.
+	code, _, errs = runCLI(t, "convert", "../../testdata/pickle/content/numpy_values.pt", "-o", out)
+	if code != 0 || !strings.Contains(errs, "would refuse") || !strings.Contains(errs, "numpy.core.multiarray.scalar") {
+		t.Errorf("numpy: exit %d\n%s", code, errs)
+	}
+}

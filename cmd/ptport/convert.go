@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,11 @@ type convertResult struct {
 	Bytes   int64      `json:"bytes"` // of tensor data
 	Shared  [][]string `json:"shared,omitempty"`
 	Seconds float64    `json:"seconds"`
+	// AsData are the classes and functions torch.load(weights_only=True) refuses
+	// that a .pt output holds as plain data (dicts naming their class, names).
+	AsData []string `json:"as_data,omitempty"`
+	// WeightsOnly is what torch.load(weights_only=True) would do with a .pt output.
+	WeightsOnly *convert.WeightsOnlyInfo `json:"weights_only,omitempty"`
 }
 
 func convertCmd() *cobra.Command {
@@ -57,6 +63,18 @@ wants it:
   --exclude GLOB       leave out the names matching GLOB (after the above); repeatable
 A .pt output of a selection is a flat dict of the names, as a state_dict is.
 
+An instance of a class that is not a module (argparse.Namespace, Lightning's
+AttributeDict, a user's config class) is read as data, as every output keeps it: a leaf
+NAME.__class__ names its class ("module.Name"; NAME.__call__ names what a call's record
+called), its attributes and items are leaves under NAME. A .pt output must load with
+torch.load(weights_only=True), which refuses such classes, so it holds plain data in
+their place: the instance as a dict whose first key "__class__" names its class,
+followed by its attributes and items (so every name stays the same and the object can
+be rebuilt); a whole module as its state_dict; a reference to a class or function that
+weights_only refuses as its name. convert says what it turned into data and whether
+weights_only would still refuse the output (numpy scalars stay numpy scalars, as
+torch.save writes them). --select state_dict or --exclude leave such values out.
+
 Tensors sharing a storage (tied weights) are written once in .pt; safetensors, npz and
 JSON cannot alias, so there they are copies, and the metadata "ptport.shared" lists them
 (inspect shows them).
@@ -66,7 +84,8 @@ does: STEM-00001-of-0000N.safetensors and OUT.index.json, with metadata.total_si
 weight_map. Everything that fits one shard is written to OUT alone.
 
 With --json: {"input", "output", "format", "files", "tensors", "values", "bytes",
-"shared", "seconds"}.`,
+"shared", "seconds", "as_data", "weights_only": {"loads", "refuses", "refusal"}} (the
+last two for .pt outputs).`,
 		Example: `  ptport convert model.pt -o model.safetensors
   ptport convert checkpoint.pth -o weights.npz
   ptport convert train.ckpt -o model.safetensors --select state_dict --strip-prefix model.
@@ -133,6 +152,12 @@ With --json: {"input", "output", "format", "files", "tensors", "values", "bytes"
 				}
 			}
 			res.Seconds = time.Since(start).Seconds()
+			if format == convert.PT {
+				res.AsData = inv.AsData
+				if out != stdio {
+					res.WeightsOnly = weightsOnlyOf(out)
+				}
+			}
 			if jsonMode(cmd) {
 				return printJSON(cmd, res)
 			}
@@ -142,6 +167,17 @@ With --json: {"input", "output", "format", "files", "tensors", "values", "bytes"
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d tensors (%s), %d values in %.3fs\n",
 				what, res.Tensors, bytesText(res.Bytes), res.Values, res.Seconds)
+			if len(res.AsData) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: torch.load(weights_only=True) refuses %s; %s holds them as plain data: an instance as a dict whose \"__class__\" (a call's record: \"__call__\") names its class, a reference as its name\n",
+					strings.Join(escapeAll(res.AsData), ", "), what)
+			}
+			if wo := res.WeightsOnly; wo != nil && !wo.Loads {
+				hint := ""
+				if slices.ContainsFunc(wo.Refuses, func(g string) bool { return strings.HasPrefix(g, "numpy.") }) {
+					hint = " (numpy scalars stay numpy scalars, as torch.save writes them: torch.serialization.add_safe_globals allows them, --exclude leaves them out)"
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: torch.load(weights_only=True) of torch 2.6 would refuse %s: %s%s\n", what, escape(weightsOnlyText(wo)), hint)
+			}
 			if shard != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s is shard %d of %d: it holds part of a model, and so does %s\n",
 					escape(shard.File), shard.Shard, shard.Shards, what)
@@ -206,4 +242,23 @@ func openShard(se *convert.ShardError, out string, maxShard int64, opts *pickle.
 		msg += fmt.Sprintf("its index %s is not beside it; %s (a whole checkpoint named like a shard: rename it)", se.Index, part)
 	}
 	return nil, inFile(se.File, errors.New(msg))
+}
+
+// weightsOnlyOf says what torch.load(weights_only=True) would do with the .pt file at
+// path, or nil when it cannot be read back.
+func weightsOnlyOf(path string) *convert.WeightsOnlyInfo {
+	cp, err := convert.Open(path, nil)
+	if err != nil {
+		return nil
+	}
+	defer cp.Close()
+	return convert.Inspect(cp).WeightsOnly
+}
+
+// weightsOnlyText is what refuses a file: its globals, or the rule it breaks.
+func weightsOnlyText(wo *convert.WeightsOnlyInfo) string {
+	if len(wo.Refuses) > 0 {
+		return strings.Join(wo.Refuses, ", ")
+	}
+	return wo.Refusal
 }

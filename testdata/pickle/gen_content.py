@@ -173,7 +173,10 @@ class Walker:
             self.add(self.other, name, f"global:{obj.__module__}.{obj.__qualname__}")
         else:
             called, args, state, listitems, dictitems = reduce_parts(obj)
-            before = len(self.tensors) + len(self.values) + len(self.scalars) + len(self.other)
+            # The leaf of the class: NAME.__class__, or NAME.__call__ for a call's record.
+            func = obj.__reduce_ex__(2)[0]
+            cls = type(obj) if not called else func
+            self.add(self.values, j("__call__" if called else "__class__"), f"{cls.__module__}.{cls.__qualname__}")
             for i, a in enumerate(args):
                 self.walk(a, j(str(i)))
             attrs, other = None, None
@@ -193,9 +196,6 @@ class Walker:
                 self.walk(v, j(str(i)))
             if other is not None:
                 self.walk(other, name)
-            if before == len(self.tensors) + len(self.values) + len(self.scalars) + len(self.other):
-                cls = type(obj)
-                self.add(self.other, name, f"object:{cls.__module__}.{cls.__qualname__}")
 
 
 def contents(obj):
@@ -433,8 +433,9 @@ def object_fixtures():
              "built": gen.Reduce(Config, ())}
     torch.save(calls, path("calls.pt"))
     expected = {"tensors": {"weight": gen.describe(torch.ones(2))},
-                "values": {"made.0": 3}, "scalars": {},
-                "other": {"built": "object:__main__.Config"}}
+                "values": {"made.__call__": "__main__.make_config", "made.0": 3,
+                           "built.__call__": "__main__.Config"},
+                "scalars": {}, "other": {}}
     record("calls.pt", calls, "zip",
            {"default": "refusing to call __main__.make_config",
             "allow_objects": "ok", "strict": "__main__.make_config"},
