@@ -43,12 +43,32 @@ type Inventory struct {
 	ShardOf string `json:"shard_of,omitempty"`
 	// TorchScript describes a TorchScript archive (nil for other files).
 	TorchScript *TorchScriptInfo `json:"torchscript,omitempty"`
+	// Whole lists the whole models that Load finds (see Model.Layers): around each
+	// recurrent module with modules beside it, and a pickled Sequential without one.
+	Whole []WholeInfo `json:"whole,omitempty"`
 	// AsData lists the classes and functions ("module.name") that
 	// torch.load(weights_only=True) refuses and that the file holds as data: the
 	// classes of instances that are not modules (whose leaves NAME.__class__ name
 	// them), those whose calls it records (NAME.__call__), and references to them as
 	// values. A .pt output holds them as plain data (see pickle.Write).
 	AsData []string `json:"as_data,omitempty"`
+}
+
+// WholeInfo is a whole model that Load finds, from what the file holds alone (its
+// shapes and pickled modules; no tensor data is read).
+type WholeInfo struct {
+	// Prefix is the recurrent module's (Model.Prefix), or the pickled Sequential's
+	// when it holds none.
+	Prefix string `json:"prefix"`
+	// Layers are the model's modules in order, as Model.Layers gives them; nil when
+	// the model around the recurrent module is not known.
+	Layers []Layer `json:"layers,omitempty"`
+	// Unknown says why the model around the recurrent module is not known (modules
+	// beside it that fit no place, or several that fit one).
+	Unknown string `json:"unknown,omitempty"`
+	// Sequential marks a pickled Sequential without a recurrent module, which runs
+	// whole (Model.Whole) unasked.
+	Sequential bool `json:"sequential,omitempty"`
 }
 
 // TorchScriptInfo describes a TorchScript archive (torch.jit.save): its modules'
@@ -195,9 +215,22 @@ func Inspect(cp *Checkpoint) *Inventory {
 	inv.Shards = cp.Shards
 	inv.TorchScript = torchScriptInfo(cp)
 	inv.AsData = asData(cp)
-	for _, c := range candidates(cp) {
+	t := newTree(cp)
+	cands := candidates(cp)
+	if s, ok := sequentialModel(t, cands, Options{}); ok {
+		if layers, err := t.sequentialLayers(s, nil, Options{}); err == nil {
+			inv.Whole = append(inv.Whole, WholeInfo{Prefix: s, Layers: layerInfos(layers), Sequential: len(cands) == 0})
+		}
+	}
+	for _, c := range cands {
 		arch := "(unrecognized shapes)"
 		if cfg, err := infer(c, Options{}); err == nil {
+			switch layers, err := t.around(coreLayer(c, cfg), Options{}); {
+			case err != nil:
+				inv.Whole = append(inv.Whole, WholeInfo{Prefix: c.prefix, Unknown: err.Error()})
+			case len(layers) > 1:
+				inv.Whole = append(inv.Whole, WholeInfo{Prefix: c.prefix, Layers: layerInfos(layers)})
+			}
 			arch = c.describe(cfg)
 			if c.module == nil && cfg.Mode == rnn.RNNTanh {
 				arch += " (tanh unless told relu: a state_dict does not store the nonlinearity)"
@@ -341,5 +374,14 @@ func asData(cp *Checkpoint) []string {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// layerInfos are the layers as Model.Layers gives them.
+func layerInfos(layers []*layer) []Layer {
+	out := make([]Layer, len(layers))
+	for i, l := range layers {
+		out[i] = Layer{Prefix: l.prefix, Module: l.String()}
+	}
 	return out
 }

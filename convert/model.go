@@ -113,10 +113,7 @@ func Load(cp *Checkpoint, opts Options) (*Model, error) {
 	if err := validate(cp.Path, c, cfg); err != nil {
 		return nil, err
 	}
-	core := &layer{prefix: c.prefix, kind: kindRNN, rnn: cfg, tensors: c.tensors, core: true}
-	if c.cell {
-		core.kind = kindCell
-	}
+	core := coreLayer(c, cfg)
 	m := &Model{Prefix: c.prefix, Config: cfg, Cell: c.cell, FromModule: c.module != nil, Whole: opts.Whole, outputLimit: opts.OutputLimit}
 	layers, lerr := t.around(core, opts)
 	if lerr != nil && opts.Whole {
@@ -131,6 +128,15 @@ func Load(cp *Checkpoint, opts Options) (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", cp.Path, err)
 	}
 	return m, nil
+}
+
+// coreLayer is the layer of the recurrent module or cell c of configuration cfg.
+func coreLayer(c *candidate, cfg rnn.Config) *layer {
+	core := &layer{prefix: c.prefix, kind: kindRNN, rnn: cfg, tensors: c.tensors, core: true}
+	if c.cell {
+		core.kind = kindCell
+	}
+	return core
 }
 
 // sequentialModel returns the prefix of the pickled Sequential that is the model: the
@@ -257,9 +263,7 @@ func buildModel[T rnn.Float](m *Model, core *layer, layers []*layer, lerr error,
 		m.layersErr = lerr
 		return b, nil
 	}
-	for _, l := range layers {
-		m.Layers = append(m.Layers, Layer{Prefix: l.prefix, Module: l.String()})
-	}
+	m.Layers = layerInfos(layers)
 	front := b.layers
 	switch l := front[len(front)-1].(type) {
 	case *rnn.Model[T], *rnn.Cell[T]:

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -20,7 +22,9 @@ func inspectCmd() *cobra.Command {
 every tensor's name, dtype, shape, size and storage (tensors viewing one storage are
 marked shared), the non-tensor values (epoch, config, ...), the globals the pickle
 references and which of them torch.load(weights_only=True) would refuse, and the
-recurrent modules ptport can run. It marks quantized tensors (their scheme, scale and
+recurrent modules ptport can run, with the whole model around each (the Embedding,
+recurrent module and Linear of a state_dict, a pickled Sequential) as check, run and
+bench --whole run it. It marks quantized tensors (their scheme, scale and
 zero point), tensors with torch's lazy conjugate or negative bit, meta tensors (a
 shape, no data), the parts of quantized, sparse and nested tensors, and TorchScript
 archives. FILE "-" is standard input. A sharded checkpoint's index is listed as one
@@ -29,7 +33,8 @@ checkpoint; a shard on its own is listed with a note.
 With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", "storage",
 ..., "quantization", "conj", "neg", "no_data", "part_of"}], "values", "globals",
 "weights_only": {"loads", "refuses", "refusal"}, "torchscript": {"class", "constants"},
-"bytes", "models", "shared", "shards"}.`,
+"bytes", "models", "whole": [{"prefix", "layers": [{"prefix", "module"}], "unknown",
+"sequential"}], "shared", "shards", "as_data"}.`,
 		Example: `  ptport inspect model.pt
   ptport inspect checkpoint.pth --json | jq '.tensors[].name'
   curl -s https://example.com/model.pt | ptport inspect -`,
@@ -114,6 +119,9 @@ With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", 
 					fmt.Fprintln(w, "  (to run such an RNN as relu: --nonlinearity relu)")
 				}
 			}
+			for _, m := range inv.Whole {
+				printWhole(w, m)
+			}
 			switch {
 			case len(inv.Globals) > 0:
 				fmt.Fprintf(w, "\nglobals: %s\n", strings.Join(escapeAll(inv.Globals), ", "))
@@ -187,4 +195,25 @@ func torchScriptNote(ts *convert.TorchScriptInfo) string {
 		s += fmt.Sprintf("; %d constant tensors of its code are not listed", ts.Constants)
 	}
 	return s
+}
+
+// printWhole prints a whole model that Load finds, a module a line.
+func printWhole(w io.Writer, m convert.WholeInfo) {
+	if m.Unknown != "" {
+		fmt.Fprintf(w, "\nthe model around %s is not known: %s\n", escape(strconv.Quote(m.Prefix)), escape(m.Unknown))
+		return
+	}
+	at, runs := "at "+escape(strconv.Quote(m.Prefix)), "check, run and bench --whole run it"
+	if m.Prefix == "" {
+		at = "at the root"
+	}
+	if m.Sequential {
+		runs = "check, run and bench run it"
+	}
+	fmt.Fprintf(w, "\nwhole model %s (%s):\n", at, runs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, l := range m.Layers {
+		fmt.Fprintf(tw, "  %s\t%s\n", escape(l.Prefix), escape(l.Module))
+	}
+	tw.Flush()
 }

@@ -280,3 +280,36 @@ func TestInspectGlobalsLine(t *testing.T) {
 		t.Errorf("inspect of a pickle without globals: exit %d %s\n%s", code, errs, out)
 	}
 }
+
+// TestInspectWhole: inspect shows the whole model around the recurrent module, a line
+// a module, and in --json; and says why when it is not known.
+func TestInspectWhole(t *testing.T) {
+	code, stdout, _ := runCLI(t, "inspect", training+"adam.pt")
+	want := []string{
+		`whole model at "model_state_dict.lstm." (check, run and bench --whole run it):`,
+		"  model_state_dict.embedding.  Embedding(20, 6)",
+		"  model_state_dict.lstm.       LSTM(6, 8, num_layers=2)",
+		"  model_state_dict.head.       Linear(in_features=8, out_features=5, bias=True)",
+	}
+	if code != 0 || !strings.Contains(stdout, strings.Join(want, "\n")) {
+		t.Errorf("exit %d\n%s", code, stdout)
+	}
+	code, stdout, _ = runCLI(t, "inspect", fixtures+"module_seq_mlp.pt", "--json")
+	var inv struct {
+		Whole []struct {
+			Prefix     string `json:"prefix"`
+			Sequential bool   `json:"sequential"`
+			Layers     []struct {
+				Prefix, Module string
+			} `json:"layers"`
+		} `json:"whole"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &inv) != nil || len(inv.Whole) != 1 || !inv.Whole[0].Sequential ||
+		len(inv.Whole[0].Layers) != 6 || inv.Whole[0].Layers[5].Module != "LogSoftmax(dim=-1)" {
+		t.Errorf("--json: %d %+v", code, inv)
+	}
+	code, stdout, _ = runCLI(t, "inspect", fixtures+"two_heads_whole.pt")
+	if code != 0 || !strings.Contains(stdout, `the model around "gru." is not known: several modules fit one place`) {
+		t.Errorf("two heads: %d\n%s", code, stdout)
+	}
+}
