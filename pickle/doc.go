@@ -95,7 +95,12 @@
 // then BUILD, SETITEMS, APPENDS) becomes an *Object holding what the
 // pickle gave it, which Leaves names by the leaf NAME.__class__ (ClassKey)
 // and its parts below NAME, and Write writes as a plain dict of the same
-// names; a Python 2 OrderedDict (built from a list of pairs) a *Dict.
+// names; a Python 2 OrderedDict (built from a list of pairs) a *Dict. A
+// BUILD on a tensor is applied as torch applies it (Tensor.__setstate__: a
+// state of four items is set_(storage, offset, size, stride), which makes
+// the tensor that view), so that what is read is what torch.load reads;
+// torch.Tensor and the legacy tensor classes that a NEWOBJ builds empty are
+// read so too.
 //
 // Options.Strict reads exactly what torch.load(weights_only=True) of torch
 // 2.6 and later loads. Whatever mode a file is read in, File.GlobalInfo

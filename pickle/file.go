@@ -820,7 +820,7 @@ func (r *reader) readTar() (any, error) {
 		if err := t.checkBounds(); err != nil {
 			return nil, r.errf(label+" tensor "+key, "%v", err)
 		}
-		r.tarObjs[key] = &tensorVal{t}
+		r.tarObjs[key] = &tensorVal{t: t}
 	}
 	m = members["pickle"]
 	v, _, err := r.readPickle(r.ra, m.off, m.off+m.size, "tar member pickle", r.tarPersistent)

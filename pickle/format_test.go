@@ -417,10 +417,10 @@ func TestRebuild(t *testing.T) {
 				global("torch", "Tensor")
 			return v2args(p).op(opEMPTYDICT).op(opTUPLE, opREDUCE)
 		}, F32, []int{2, 3}, false, "cpu"},
-		{"Parameter NEWOBJ and BUILD", func(p *pk) *pk {
+		{"Parameter NEWOBJ and BUILD (requires_grad, _, backward_hooks)", func(p *pk) *pk {
 			return tv2(p.global("torch.nn.parameter", "Parameter").op(opMARK)).boolean(true).op(opTUPLE, opNEWOBJ).
-				op(opEMPTYDICT, opBUILD)
-		}, F32, []int{2, 3}, true, "cpu"},
+				op(opMARK).boolean(false).op(opNONE).orderedDict().op(opTUPLE, opBUILD)
+		}, F32, []int{2, 3}, false, "cpu"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

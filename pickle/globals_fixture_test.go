@@ -3,6 +3,7 @@ package pickle
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,9 @@ type globalsManifest map[string]struct {
 	TorchWeightsOnly string            `json:"torch_weights_only"`
 	TorchRuns        bool              `json:"torch_runs"`
 	Marker           string            `json:"marker"`
-	UserCode         bool              `json:"user_code"` // the marker is code of ptport_standin, not of torch, numpy or the standard library
+	Values           []float64         `json:"values"`        // of the tensor torch.load reads, where the file is one
+	RequiresGrad     bool              `json:"requires_grad"` // of that tensor
+	UserCode         bool              `json:"user_code"`     // the marker is code of ptport_standin, not of torch, numpy or the standard library
 	Differs          string            `json:"differs"`
 }
 
@@ -71,12 +74,15 @@ func TestGlobalsFixtures(t *testing.T) {
 			t.Run(name+"/"+mode, func(t *testing.T) {
 				f, err := Open(filepath.Join(dir, name), contentModes[mode])
 				if err == nil {
+					defer f.Close()
 					_, err = Leaves(f.Root)
-					f.Close()
 				}
 				if expect == "ok" {
 					if err != nil {
 						t.Fatal(err)
+					}
+					if want.Values != nil {
+						checkTensorValues(t, f.Root, want.Values, want.RequiresGrad)
 					}
 					return
 				}
@@ -146,5 +152,36 @@ func TestGlobalsFixtures(t *testing.T) {
 	}
 	if ran < 10 {
 		t.Errorf("torch ran the markers of %d fixtures; the generator made more", ran)
+	}
+}
+
+// checkTensorValues checks that root is the tensor torch.load read.
+func checkTensorValues(t *testing.T, root any, values []float64, requiresGrad bool) {
+	t.Helper()
+	tt, ok := root.(*Tensor)
+	if !ok {
+		t.Fatalf("root is %T, not a tensor", root)
+	}
+	var got []float64
+	switch tt.DType {
+	case F32:
+		v, err := tt.Float32s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range v {
+			got = append(got, float64(x))
+		}
+	case F64:
+		v, err := tt.Float64s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = v
+	default:
+		t.Fatalf("dtype %s", tt.DType)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(values) || tt.RequiresGrad != requiresGrad {
+		t.Errorf("tensor %v, requires_grad %v; torch.load reads %v, %v", got, tt.RequiresGrad, values, requiresGrad)
 	}
 }

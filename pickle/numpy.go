@@ -405,7 +405,7 @@ func npArrayValue(shape []int, d *npDType, fortran bool, data any) (any, error) 
 	if err := t.checkBounds(); err != nil {
 		return nil, err
 	}
-	return &tensorVal{t}, nil
+	return &tensorVal{t: t}, nil
 }
 
 // nestList arranges items (in C order) as nested lists of the shape.

@@ -531,7 +531,16 @@ func (m *machine) build(inst, state any) error {
 	}
 	switch t := inst.(type) {
 	case *tensorVal:
-		// Attributes of a Parameter or tensor subclass: not kept.
+		// torch.load(weights_only=True) calls set_(*state) on a tensor, and
+		// Tensor.__setstate__(state) on a Parameter.
+		if items, _ := iterItems(state); !t.param && len(items) != 4 {
+			if err := m.weightsOnly(false, func() string { return "BUILD on a tensor with a state that set_ does not take" }); err != nil {
+				return err
+			}
+		}
+		if err := t.setState(state); err != nil {
+			return m.errf("%v", err)
+		}
 		return nil
 	case *pyDict:
 		ok := t.kind == gOrderedDict || t.kind == gCounter

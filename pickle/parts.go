@@ -102,7 +102,7 @@ func rebuildMeta(c *pyClass, args []any) (any, error) {
 	if err := t.checkBounds(); err != nil {
 		return nil, fmt.Errorf("%s: %v", c, err)
 	}
-	return &tensorVal{t}, nil
+	return &tensorVal{t: t}, nil
 }
 
 // rebuildFromNumpy implements torch._utils._rebuild_device_tensor_from_numpy (data,
@@ -125,7 +125,7 @@ func rebuildFromNumpy(c *pyClass, args []any) (any, error) {
 	}
 	t := *tv.t
 	t.RequiresGrad, _ = args[3].(bool)
-	return &tensorVal{&t}, nil
+	return &tensorVal{t: &t}, nil
 }
 
 // components returns the named parts that Leaves yields for a value stored

@@ -57,7 +57,7 @@ func (r *reader) rebuildQTensor(c *pyClass, args []any) (any, error) {
 	if err := t.checkBounds(); err != nil {
 		return nil, err
 	}
-	return &tensorVal{t}, nil
+	return &tensorVal{t: t}, nil
 }
 
 // quantizerParams reads (qscheme, scale, zero_point) or (qscheme, scales,

@@ -54,7 +54,7 @@ func (r *reader) rebuildTensor(c *pyClass, args []any) (any, error) {
 	if err := t.checkBounds(); err != nil {
 		return nil, err
 	}
-	return &tensorVal{t}, nil
+	return &tensorVal{t: t}, nil
 }
 
 // viewOf checks the (storage, storage_offset, size, stride) arguments every
@@ -243,7 +243,7 @@ func newParameter(args []any) (any, error) {
 		}
 		t.RequiresGrad = rg
 	}
-	return &tensorVal{&t}, nil
+	return &tensorVal{&t, true}, nil
 }
 
 // rebuildFromType implements torch._tensor._rebuild_from_type_v2 (func,
@@ -275,7 +275,7 @@ func rebuildFromType(c *pyClass, args []any) (any, error) {
 	}
 	if nt, ok := args[1].(*pyClass); ok && nt.kind == gParameter {
 		if tv, ok := v.(*tensorVal); ok {
-			return tv, nil
+			return &tensorVal{tv.t, true}, nil
 		}
 	}
 	return v, nil
@@ -303,4 +303,79 @@ func dictItems(v any) ([]types.DictEntry, bool) {
 		return out, true
 	}
 	return nil, false
+}
+
+// tensorClassDTypes are the dtypes of torch.Tensor and the legacy tensor
+// classes, whose cls.__new__(cls) makes an empty tensor of it (torch.Tensor's
+// is the default dtype, float32).
+var tensorClassDTypes = map[string]DType{
+	"Tensor": F32, "FloatTensor": F32, "DoubleTensor": F64, "HalfTensor": F16, "BFloat16Tensor": BF16,
+	"LongTensor": I64, "IntTensor": I32, "ShortTensor": I16, "CharTensor": I8, "ByteTensor": U8,
+	"BoolTensor": BOOL, "ComplexFloatTensor": C64, "ComplexDoubleTensor": C128,
+}
+
+// emptyTensor implements NEWOBJ of torch.Tensor or a legacy tensor class,
+// cls.__new__(cls): an empty CPU tensor, which a BUILD then sets
+// (Tensor.__setstate__: set_(storage, offset, size, stride)).
+func emptyTensor(c *pyClass, args []any) (any, error) {
+	dt, ok := tensorClassDTypes[c.name]
+	if !ok || c.module != "torch" && c.module != "torch._tensor" {
+		return nil, fmt.Errorf("%s cannot be instantiated", c)
+	}
+	if len(args) > 0 {
+		return nil, fmt.Errorf("%s.__new__ with arguments (the legacy constructor) is not supported", c)
+	}
+	s := &Storage{DType: dt, Device: "cpu", src: memSource(nil)}
+	return &tensorVal{t: &Tensor{DType: dt, Shape: []int{0}, Strides: []int{1}, Storage: s}}, nil
+}
+
+// setState implements BUILD on a tensor or a Parameter, as
+// Tensor.__setstate__ does: a state of 4 items is set_(storage,
+// storage_offset, size, stride), the tensor becoming that view; 5 items are
+// a legacy Variable (data, ..., requires_grad at 3); 3 items are
+// (requires_grad, _, backward_hooks). torch.load reads the tensor the state
+// makes, whatever rebuilt it first.
+func (tv *tensorVal) setState(state any) error {
+	items, ok := iterItems(state)
+	if _, isSet := state.(*pySet); !ok || isSet {
+		return fmt.Errorf("BUILD state of a tensor is %s, not a tuple", typeName(state))
+	}
+	t := tv.t
+	if t.Quantization != nil {
+		return fmt.Errorf("BUILD on a quantized tensor is not supported")
+	}
+	switch len(items) {
+	case 4:
+		v, err := viewOf(&pyClass{module: "torch.Tensor", name: "set_"}, items[0], items[1], items[2], items[3])
+		if err != nil {
+			return err
+		}
+		if v.Storage.DType != t.DType && v.Storage.DType != U8 {
+			return fmt.Errorf("torch.Tensor.set_: a storage of %s for a %s tensor (torch.load fails on it too)", v.Storage.DType, t.DType)
+		}
+		v.DType, v.RequiresGrad, v.Conj, v.Neg = t.DType, t.RequiresGrad, t.Conj, t.Neg
+		if err := v.checkBounds(); err != nil {
+			return err
+		}
+		*t = *v
+		return nil
+	case 5:
+		d, ok := items[0].(*tensorVal)
+		if !ok {
+			return fmt.Errorf("BUILD state of a tensor: data is %s, not a tensor", typeName(items[0]))
+		}
+		rg := t.RequiresGrad
+		*t = *d.t
+		t.RequiresGrad = rg
+		items = []any{items[3], items[4], items[2]}
+	case 3:
+	default:
+		return fmt.Errorf("BUILD state of a tensor has %d items (Tensor.__setstate__ takes 3, 4 or 5)", len(items))
+	}
+	rg, ok := items[0].(bool)
+	if !ok {
+		return fmt.Errorf("BUILD state of a tensor: requires_grad is %s, not a bool", typeName(items[0]))
+	}
+	t.RequiresGrad = rg
+	return nil
 }

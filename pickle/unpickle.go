@@ -54,7 +54,10 @@ type pyClass struct {
 
 // tensorVal is a *Tensor under construction: BUILD (attributes of a
 // Parameter or tensor subclass) is accepted and ignored.
-type tensorVal struct{ t *Tensor }
+type tensorVal struct {
+	t     *Tensor
+	param bool // a Parameter, whose BUILD is Tensor.__setstate__ also for torch.load(weights_only=True)
+}
 
 func (c *pyClass) String() string { return c.module + "." + c.name }
 
@@ -157,7 +160,7 @@ func (c *pyClass) Call(args ...any) (any, error) {
 		if len(args) > 3 {
 			nt.RequiresGrad, _ = args[3].(bool)
 		}
-		return &tensorVal{&nt}, nil
+		return &tensorVal{t: &nt}, nil
 	case gRebuildUnsupported:
 		if c.r.opts.AllowObjects {
 			return c.record(args), nil
@@ -399,6 +402,8 @@ func (c *pyClass) PyNew(args ...any) (any, error) {
 		return c.Call(args...)
 	case gTypedStorage:
 		return typedStorage(c, args)
+	case gTensorClass:
+		return emptyTensor(c, args)
 	}
 	return nil, fmt.Errorf("%s cannot be instantiated", c)
 }

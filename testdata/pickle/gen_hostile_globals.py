@@ -477,6 +477,58 @@ def user_values():
          {"default": "ok", "allow_objects": "ok", "strict": "refused"}, resolved="ptport_standin.Thing")
 
 
+def tensor_states():
+    """BUILD on a tensor is Tensor.__setstate__: a state of 4 items is set_(storage,
+    offset, size, stride), so torch.load reads the tensor the state makes, not the
+    one the rebuild function made; torch.Tensor and the legacy tensor classes are
+    built empty by NEWOBJ and then set so (weights_only's "legacy unpickling").
+    These files hold only torch's own globals and are loaded with torch.load to
+    record the values ("values", "requires_grad")."""
+    floats = lambda *v: struct.pack(f"<{len(v)}f", *v)
+    records = [("data/0", floats(1, 2, 3, 4)), ("data/1", struct.pack("<2d", 7, 8)), ("data/2", floats(5, 6, 7, 8))]
+
+    def storage(p, key, kind="FloatStorage", n=4):
+        return p.op(b"(").str("storage").global_("torch", kind).str(key).str("cpu").int(n).op(b"t", b"Q")
+
+    def rebuild(p):
+        return p.global_("torch._utils", "_rebuild_tensor_v2").call(
+            lambda p: storage(p, "0"), lambda p: p.int(0), lambda p: p.int(2).op(b"\x85"),
+            lambda p: p.int(1).op(b"\x85"), lambda p: p.op(b"\x89"),
+            lambda p: p.global_("collections", "OrderedDict").call())
+
+    def set_state(p, key="2", kind="FloatStorage", n=4, offset=1):
+        storage(p.op(b"("), key, kind, n).int(offset).int(2).op(b"\x85").int(1).op(b"\x85", b"t", b"b")
+        return p
+
+    def tensor_case(name, data, expect, reason=None, differs=None, rule=None):
+        path = os.path.join(OUT, name)
+        case(name, lambda path: gen.write_torch_zip(os.path.join("globals", name), [("data.pkl", data)] + records),
+             expect, reason, differs=differs, rule=rule)
+        if "ok" in expect.values():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t = torch.load(path, weights_only=False)
+            MANIFEST[name]["values"] = t.tolist()
+            MANIFEST[name]["requires_grad"] = t.requires_grad
+
+    OK = {"default": "ok", "allow_objects": "ok", "strict": "ok"}
+    tensor_case("tensor_set_after_rebuild.pt", set_state(rebuild(P(2))).stop(), OK)
+    tensor_case("tensor_legacy_newobj.pt", set_state(P(2).global_("torch", "Tensor").op(b")", b"\x81")).stop(), OK,
+                differs="torch 1.13's weights_only builds nothing but Parameters with NEWOBJ; torch 2.6's builds "
+                        "allowed classes, torch.Tensor among them")
+    tensor_case("tensor_legacy_class_newobj.pt",
+                set_state(P(2).global_("torch", "DoubleTensor").op(b")", b"\x81"), "1", "DoubleStorage", 2, 0).stop(), OK,
+                differs="torch 1.13's weights_only builds nothing but Parameters with NEWOBJ; torch 2.6's builds "
+                        "allowed classes, torch.DoubleTensor among them")
+    tensor_case("tensor_requires_grad_state.pt",
+                rebuild(P(2)).op(b"\x88", b"N").global_("collections", "OrderedDict").call().op(b"\x87", b"b").stop(),
+                {"default": "ok", "allow_objects": "ok", "strict": "weights_only"}, rule="BUILD on a tensor",
+                differs="torch 2.6's weights_only calls set_(*state) on a tensor, not Tensor.__setstate__, and set_ "
+                        "takes no (requires_grad, _, backward_hooks)")
+    tensor_case("tensor_set_other_dtype.pt", set_state(rebuild(P(2)), "1", "DoubleStorage", 2).stop(),
+                {"default": "error", "allow_objects": "error", "strict": "error"}, "set_")
+
+
 def weights_only_rules():
     """Benign files that torch 2.6's weights_only rules tell apart."""
     gen.seed(80)
@@ -555,6 +607,7 @@ def main():
     hostile()
     torchscript()
     user_values()
+    tensor_states()
     weights_only_rules()
     names = sorted(n for n in os.listdir(OUT) if n.endswith(".pt"))
     assert names == sorted(MANIFEST), set(names) ^ set(MANIFEST)
