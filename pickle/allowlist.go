@@ -67,9 +67,11 @@ const (
 )
 
 // An entry is a global known to be safe: what ptport reads it as, and
-// whether torch.load(weights_only=True) of torch 2.6 and later accepts it
-// (its _get_allowed_globals in torch/_weights_only_unpickler.py). path is
-// the canonical dotted path: the defining module, then the name.
+// whether torch.load(weights_only=True) accepts it (the _get_allowed_globals
+// of torch/_weights_only_unpickler.py; see Options.Strict for the version).
+// path is the canonical dotted path: the defining module, then the name;
+// weights_only knows a global by the path the pickle spells, after torch's
+// own mapping of Python 2 names (see woPath).
 type entry struct {
 	path string
 	kind gkind
@@ -135,7 +137,7 @@ var allowlist = []entry{
 	{"torch._utils._rebuild_wrapper_subclass", gRebuildWrapper, weightsOnly},
 	{"torch._utils._rebuild_device_tensor_from_numpy", gRebuildFromNumpy, weightsOnly},
 	{"torch._utils._rebuild_xla_tensor", gRebuildFromNumpy, notWO},
-	{"torch._utils._rebuild_nested_tensor", gRebuildNested, weightsOnly},
+	{"torch._utils._rebuild_nested_tensor", gRebuildNested, notWO},
 	// What TorchScript's data.pkl calls (torch/jit/_pickle.py): each returns
 	// its argument, or part of it.
 	{"torch.jit._pickle.build_intlist", gJitList, notWO},
@@ -149,7 +151,7 @@ var allowlist = []entry{
 	{"torch._tensor.Tensor", gTensorClass, notWO},
 	{"torch.nn.parameter.Parameter", gParameter, weightsOnly},
 	{"torch.serialization._get_layout", gLayoutFn, weightsOnly},
-	{"torch.storage.UntypedStorage", gStorageClass, notWO},
+	{"torch.storage.UntypedStorage", gStorageClass, weightsOnly},
 	{"torch.storage._UntypedStorage", gStorageClass, notWO},
 	{"torch.storage.TypedStorage", gTypedStorage, weightsOnly},
 	{"torch.storage._TypedStorage", gTypedStorage, notWO},
@@ -228,8 +230,10 @@ func initAllowlist() map[string]entry {
 	for _, e := range allowlist {
 		add(e)
 	}
-	for n := range torchDTypes {
-		add(entry{"torch." + n, gDType, weightsOnly})
+	for n, dt := range torchDTypes {
+		// weights_only knows a dtype by str(dtype): torch.float32, not the
+		// alias torch.float.
+		add(entry{"torch." + n, gDType, dtypeNames[dt] == n})
 	}
 	for n := range otherDTypes {
 		if _, ok := torchDTypes[n]; !ok {
@@ -237,9 +241,13 @@ func initAllowlist() map[string]entry {
 		}
 	}
 	for n := range storageDTypes {
-		add(entry{"torch." + n, gStorageClass, weightsOnly})
+		// torch._storage_classes: the legacy classes of torch and
+		// torch.cuda (which has no quantized ones), and
+		// torch.storage.UntypedStorage by its module, not torch.UntypedStorage.
+		_, quantized := quantizedStorages[n]
+		add(entry{"torch." + n, gStorageClass, n != "UntypedStorage"})
 		if n != "UntypedStorage" {
-			add(entry{"torch.cuda." + n, gStorageClass, weightsOnly})
+			add(entry{"torch.cuda." + n, gStorageClass, !quantized})
 		}
 	}
 	for n := range tensorClasses {

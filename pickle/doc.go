@@ -103,7 +103,8 @@
 // read so too.
 //
 // Options.Strict reads exactly what torch.load(weights_only=True) of torch
-// 2.6 and later loads. Whatever mode a file is read in, File.GlobalInfo
+// 2.10 and later loads (see Options.Strict for the source it follows and
+// how torch 2.6 to 2.9 differ). Whatever mode a file is read in, File.GlobalInfo
 // says of each global whether weights_only accepts it, and
 // File.WeightsOnlyRefusal whether it would load the file at all.
 //

@@ -179,9 +179,46 @@ type verdict struct {
 	refused *UnsafeGlobalError
 }
 
-// weightsOnly reports whether torch.load(weights_only=True) of torch 2.6
-// and later accepts the global.
-func (v *verdict) weightsOnly() bool { return v.refused == nil && v.governed && v.e.wo }
+// weightsOnly reports whether torch.load(weights_only=True) accepts the
+// global: its entry says so, under the path weights_only looks it up by.
+func (v *verdict) weightsOnly() bool {
+	return v.refused == nil && v.governed && v.e.wo && woPath(v.module, v.name) == v.path
+}
+
+// torchImportMapping and torchNameMapping are torch's own mapping of
+// Python 2 names (IMPORT_MAPPING and NAME_MAPPING of torch/_utils.py), which
+// torch.load(weights_only=True) applies to every GLOBAL, whatever the
+// protocol, instead of Python's.
+var (
+	torchImportMapping = map[string]string{
+		"__builtin__": "builtins", "copy_reg": "copyreg", "Queue": "queue", "repr": "reprlib",
+		"_abcoll": "collections.abc", "UserDict": "collections", "UserList": "collections",
+		"UserString": "collections", "whichdb": "dbm", "StringIO": "io", "cStringIO": "io",
+	}
+	torchNameMapping = map[[2]string][2]string{
+		{"__builtin__", "xrange"}: {"builtins", "range"}, {"__builtin__", "reduce"}: {"functools", "reduce"},
+		{"__builtin__", "intern"}: {"sys", "intern"}, {"__builtin__", "unichr"}: {"builtins", "chr"},
+		{"__builtin__", "unicode"}: {"builtins", "str"}, {"__builtin__", "long"}: {"builtins", "int"},
+		{"itertools", "izip"}: {"builtins", "zip"}, {"itertools", "imap"}: {"builtins", "map"},
+		{"itertools", "ifilter"}: {"builtins", "filter"}, {"itertools", "ifilterfalse"}: {"itertools", "filterfalse"},
+		{"itertools", "izip_longest"}:    {"itertools", "zip_longest"},
+		{"UserDict", "IterableUserDict"}: {"collections", "UserDict"}, {"UserList", "UserList"}: {"collections", "UserList"},
+		{"UserString", "UserString"}: {"collections", "UserString"}, {"__builtin__", "basestring"}: {"builtins", "str"},
+		{"exceptions", "StandardError"}: {"builtins", "Exception"}, {"UserDict", "UserDict"}: {"collections", "UserDict"},
+	}
+)
+
+// woPath is the path torch.load(weights_only=True) looks a GLOBAL up by:
+// module.name as spelled, after torch's mapping of Python 2 names; no other
+// renaming (torch.tensor is not torch._tensor there).
+func woPath(module, name string) string {
+	if mn, ok := torchNameMapping[[2]string{module, name}]; ok {
+		module, name = mn[0], mn[1]
+	} else if m, ok := torchImportMapping[module]; ok {
+		module = m
+	}
+	return module + "." + name
+}
 
 // judge resolves and classifies the global module.name as spelled in a
 // pickle, mapping Python 2 names. It is the pre-scan's judgement, which

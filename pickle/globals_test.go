@@ -19,7 +19,14 @@ func TestJudge(t *testing.T) {
 		// Allowed, by canonical path, for any split at a dot.
 		{"torch._utils", "_rebuild_tensor_v2", "torch._utils._rebuild_tensor_v2", gRebuildTensorV2, true, 0, ""},
 		{"torch", "_utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor_v2", gRebuildTensorV2, true, 0, ""},
-		{"torch.tensor", "_rebuild_from_type_v2", "torch._tensor._rebuild_from_type_v2", gRebuildFromTypeV2, true, 0, ""},
+		// weights_only looks globals up as spelled: torch.tensor is not torch._tensor there.
+		{"torch.tensor", "_rebuild_from_type_v2", "torch._tensor._rebuild_from_type_v2", gRebuildFromTypeV2, false, 0, ""},
+		{"torch.storage", "UntypedStorage", "torch.storage.UntypedStorage", gStorageClass, true, 0, ""},
+		{"torch", "UntypedStorage", "torch.UntypedStorage", gStorageClass, false, 0, ""},
+		{"torch", "float", "torch.float", gDType, false, 0, ""},
+		{"torch", "float32", "torch.float32", gDType, true, 0, ""},
+		{"torch._utils", "_rebuild_nested_tensor", "torch._utils._rebuild_nested_tensor", gRebuildNested, false, 0, ""},
+		{"torch.cuda", "QInt8Storage", "torch.cuda.QInt8Storage", gStorageClass, false, 0, ""},
 		{"collections", "OrderedDict", "collections.OrderedDict", gOrderedDict, true, 0, ""},
 		{"__builtin__", "set", "builtins.set", gSet, true, 0, ""},
 		{"copy_reg", "_reconstructor", "copyreg._reconstructor", gReconstructor, false, 0, ""},

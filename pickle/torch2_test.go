@@ -412,3 +412,32 @@ func TestLeafParts(t *testing.T) {
 		f.Close()
 	}
 }
+
+// TestStrictTorch2 reads the files laid out as torch 2.x writes them with
+// Options.Strict. What torch.load(weights_only=True) accepts follows the
+// _get_allowed_globals of torch/_weights_only_unpickler.py at pytorch/pytorch
+// commit 00f730b66e58769f9698d9236f58cd46c3794115 (torch 1.13 cannot judge
+// them): torch.storage.UntypedStorage and the new dtypes are allowed,
+// _rebuild_nested_tensor and _rebuild_sparse_csr_tensor are not.
+func TestStrictTorch2(t *testing.T) {
+	for name, refused := range map[string]string{
+		"dtypes_v3.pt":      "",
+		"complex32_bits.pt": "",
+		"sparse_torch2.pt":  "",
+		"meta.pt":           "",
+		"nested.pt":         "torch._utils._rebuild_nested_tensor",
+		"sparse.pt":         "torch._utils._rebuild_sparse_csr_tensor",
+	} {
+		f, err := Open(filepath.Join("..", "testdata", "pickle", "torch2", name), &Options{Strict: true})
+		if err == nil {
+			f.Close()
+		}
+		var ue *UnsafeGlobalError
+		switch {
+		case refused == "" && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case refused != "" && (!errors.As(err, &ue) || ue.Reason != ReasonStrict || ue.Resolved != refused):
+			t.Errorf("%s: error %v, want weights_only's refusal of %s", name, err, refused)
+		}
+	}
+}

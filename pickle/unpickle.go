@@ -26,9 +26,20 @@ type Options struct {
 	// *Object records of the call. Globals refused in every mode
 	// (UnsafeGlobalError.Denied) stay refused.
 	AllowObjects bool
-	// Strict reads exactly what torch.load(weights_only=True) of torch 2.6
-	// and later loads (its allowed globals and opcode rules in
-	// torch/_weights_only_unpickler.py), and refuses everything else.
+	// Strict reads exactly what torch.load(weights_only=True) loads, and
+	// refuses everything else: the allowed globals (looked up as the pickle
+	// spells them, after torch's own Python 2 mapping), opcodes and rules of
+	// BUILD, APPENDS, SETITEMS, NEWOBJ and persistent ids of
+	// torch/_weights_only_unpickler.py as pytorch/pytorch has it at commit
+	// 00f730b66e58769f9698d9236f58cd46c3794115 (torch 2.10 and later), and
+	// its refusal of tar checkpoints and TorchScript archives
+	// (torch/serialization.py). Earlier releases from torch 2.6 differ:
+	// they allow _rebuild_nested_tensor and SETITEMS on any value (Strict
+	// refuses both), and torch 2.6 allows neither builtins.complex nor the
+	// dtypes uint1 to uint7 and int1 to int7 (Strict reads them). Where
+	// weights_only itself would
+	// build undefined data (torch.Tensor(n), an UntypedStorage(n)) or call
+	// set_ with a state Tensor.__setstate__ refuses, Strict refuses too.
 	// Strict and AllowObjects are exclusive.
 	Strict bool
 	// ExpandLimit bounds the bytes that reading the file's tensors may
@@ -404,6 +415,10 @@ func (c *pyClass) PyNew(args ...any) (any, error) {
 		return typedStorage(c, args)
 	case gTensorClass:
 		return emptyTensor(c, args)
+	case gSize, gDevice:
+		return c.Call(args...) // their __new__ is the constructor
+	case gBytearray:
+		return makeBytes(c, nil) // bytearray.__new__ ignores its arguments; __init__ fills it
 	}
 	return nil, fmt.Errorf("%s cannot be instantiated", c)
 }

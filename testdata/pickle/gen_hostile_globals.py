@@ -598,6 +598,40 @@ def weights_only_rules():
     case("unhashable_key.pt", P(2).op(b"}", b"]").int(1).op(b"s").stop(),
          {"default": "error", "allow_objects": "error", "strict": "error"}, "unhashable")
 
+    # The rules of torch/_weights_only_unpickler.py as pytorch/pytorch has it at
+    # commit 00f730b66e58769f9698d9236f58cd46c3794115 (torch 2.10 and later),
+    # which torch 1.13 cannot judge: the expectations come from that source.
+    OKS = {"default": "ok", "allow_objects": "ok", "strict": "ok"}
+    WO = {"default": "ok", "allow_objects": "ok", "strict": "weights_only"}
+    # A GLOBAL is looked up as spelled, after torch's own Python 2 mapping:
+    # torch.tensor is not torch._tensor there, nor torch.float torch.float32.
+    from_type = P(2).global_("torch.tensor", "_rebuild_from_type_v2").call(
+        lambda p: p.global_("torch._utils", "_rebuild_tensor_v2"), lambda p: p.global_("torch", "Tensor"),
+        lambda p: p.op(b")"), lambda p: p.op(b"}")).stop()
+    case("wo_torch_tensor_module.pt", from_type,
+         {"default": "error", "allow_objects": "error", "strict": "refused"}, "tensor_v2",
+         strict_resolved="torch._tensor._rebuild_from_type_v2")
+    case("wo_dtype_alias.pt", P(2).op(b"}").str("d").global_("torch", "float").op(b"s").stop(),
+         {"default": "ok", "allow_objects": "ok", "strict": "refused"}, resolved="torch.float")
+    case("wo_dtype.pt", P(2).op(b"}").str("d").global_("torch", "float32").op(b"s").stop(), OKS)
+    case("wo_complex.pt", P(2).op(b"}").str("c").global_("builtins", "complex").call(
+        lambda p: p.float(1.5), lambda p: p.float(-2)).op(b"s").stop(), OKS,
+         differs="torch 1.13's weights_only does not allow builtins.complex; torch 2.10's does")
+    case("wo_untyped_storage_module.pt", P(2).op(b"}").str("s").global_("torch", "UntypedStorage").op(b"s").stop(),
+         {"default": "ok", "allow_objects": "ok", "strict": "refused"}, resolved="torch.UntypedStorage")
+    case("wo_untyped_storage.pt", P(2).op(b"}").str("s").global_("torch.storage", "UntypedStorage").op(b"s").stop(),
+         OKS, differs="torch 1.13's weights_only does not allow torch.storage.UntypedStorage; torch 2.10's does")
+    # Opcodes its unpickler does not run (protocols 0, 1, 3, 4 and 5).
+    big = (1 << 2100) + 12345
+    case("wo_long4.pt", P(2).op(b"}").str("n").op(b"\x8b" + struct.pack("<i", len(big.to_bytes(264, "little"))) +
+                                                  big.to_bytes(264, "little")).op(b"s").stop(), WO, rule="opcode LONG4")
+    case("wo_stack_global.pt", P(4).op(b"}").str("d").stack_global("torch", "float32").op(b"s").stop(),
+         WO, rule="opcode STACK_GLOBAL")
+    case("wo_memoize.pt", P(4).op(b"}", b"\x94").str("d").int(1).op(b"s").stop(), WO, rule="opcode MEMOIZE")
+    case("wo_bytearray8.pt", P(5).op(b"}").str("b").op(b"\x96" + struct.pack("<Q", 3) + b"abc").op(b"s").stop(),
+         WO, rule="opcode BYTEARRAY8")
+    case("wo_binput_get_text.pt", P(2).op(b"}", b"p0\n", b"0", b"g0\n").stop(), WO, rule="opcode PUT")
+
 
 def main():
     assert torch.__version__.startswith("1.13"), torch.__version__
