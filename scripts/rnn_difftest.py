@@ -23,7 +23,13 @@ check's rounding floor. Small random models make errors of a few roundings, wher
 ratio is that of the last bits of a handful of values; so M more float32 configurations
 (default 60) have their weights scaled 2 to 4.5 times and longer sequences, until
 rounding is amplified well above the floor, and go to TestTruth alone (package rnn's
-bounds are for unscaled weights).
+bounds are for unscaled weights). One run's ratio is a noisy statistic: so each amplified
+case also holds PyTorch's results of 4 relabellings of its network (hidden units,
+projection units and input features permuted: the same function, every sum in another
+order, exactly as accurate), and TestTruth reports how far PyTorch's relabelled result
+falls from PyTorch's own (the spread of two equally accurate results), and Go's error
+against PyTorch's averaged over each side's 5 computations (Go relabels the network
+itself), which must stay within 1.25.
 
 K more configurations (--models, default 80) are models as a porter checks them: cells
 (RNNCell tanh and relu, LSTMCell, GRUCell; a sequence stepped through, a batched step, an
@@ -96,12 +102,16 @@ def draw_amplified(rng):
     return c
 
 
-def write(outdir, i, c, seed):
+# PyTorch's relabelled copies of each amplified case (gen.relabelled), and as many of Go's.
+RELABELLINGS = 4
+
+
+def write(outdir, i, c, seed, relabel=0):
     name = "case_%04d_%s_%s_%s.safetensors" % (i, c["mode"], c["dtype"].lower(), c["layout"])
     gen.run_case(os.path.join(outdir, name), c["mode"], c["inp"], c["hidden"], c["layers"],
                  c["bias"], c["batch_first"], c["bidirectional"], c["proj"], c["layout"],
                  c["seq"], c["batch"], c["dtype"], c["give_h0"], seed=seed,
-                 x_scale=c["x_scale"], truth=True, w_scale=c.get("w_scale", 1.0))
+                 x_scale=c["x_scale"], truth=True, w_scale=c.get("w_scale", 1.0), relabel=relabel)
 
 
 # -- Models as a porter checks them ------------------------------------------------------
@@ -305,7 +315,7 @@ def main():
         for i in range(args.n):
             write(outdir, i, draw(rng), args.seed * 100003 + i)
         for i in range(args.amplified):
-            write(ampdir, i, draw_amplified(rng), args.seed * 100003 + args.n + i)
+            write(ampdir, i, draw_amplified(rng), args.seed * 100003 + args.n + i, RELABELLINGS)
         modeldir = os.path.join(outdir, "models")
         os.makedirs(modeldir, exist_ok=True)
         if args.models:

@@ -147,12 +147,55 @@ def write_safetensors(path, tensors, metadata):
     os.replace(tmp, path)
 
 
+def relabelled(mode, inp, hidden, layers, bias, batch_first, bidirectional, proj, params, args, seed):
+    """Runs the module with parameters params on args relabelled: its hidden units, its
+    projection's units and its input features permuted (seeded), which computes the same
+    function with the terms of every sum in another order, and returns PyTorch's results
+    with the permutations undone, as output, h_n (and c_n) in the module's labels."""
+    G = {"tanh": 1, "relu": 1, "lstm": 4, "lstmproj": 4, "gru": 3}[mode]
+    P = proj if proj > 0 else hidden
+    D = 2 if bidirectional else 1
+    rng = np.random.RandomState(seed)
+    pi, rho = rng.permutation(hidden), rng.permutation(inp)
+    sigma = rng.permutation(proj) if proj > 0 else pi
+    rows = np.concatenate([q * hidden + pi for q in range(G)])  # gate-major rows of W
+    outs = np.concatenate([d * P + sigma for d in range(D)])  # a layer's output features
+    m = make_module(mode, inp, hidden, layers, bias, batch_first, bidirectional, proj).eval()
+    with torch.no_grad():
+        for name, w in params.items():
+            layer = int(name.split("_l")[1].split("_")[0])
+            if name.startswith("weight_ih"):
+                w = w[rows][:, rho if layer == 0 else outs]
+            elif name.startswith("weight_hh"):
+                w = w[rows][:, sigma]
+            elif name.startswith("bias"):
+                w = w[rows]
+            elif name.startswith("weight_hr"):
+                w = w[sigma][:, pi]
+            getattr(m, name).copy_(torch.from_numpy(np.ascontiguousarray(w)))
+        x = args[0][..., rho]
+        if len(args) == 1:
+            out, hid = m(x)
+        elif mode.startswith("lstm"):
+            out, hid = m(x, (args[1][0][..., sigma], args[1][1][..., pi]))
+        else:
+            out, hid = m(x, args[1][..., sigma])
+    back = lambda t, perm: t.numpy()[..., np.argsort(perm)]
+    if mode.startswith("lstm"):
+        return {"output": back(out, outs), "h_n": back(hid[0], sigma), "c_n": back(hid[1], pi)}
+    return {"output": back(out, outs), "h_n": back(hid, sigma)}
+
+
 def run_case(path, mode, inp, hidden, layers, bias, batch_first, bidirectional, proj, layout,
-             seq, batch, dtype, give_h0, seed, synth_exp=None, x_scale=1.0, truth=False, w_scale=1.0):
+             seq, batch, dtype, give_h0, seed, synth_exp=None, x_scale=1.0, truth=False, w_scale=1.0,
+             relabel=0):
     """Builds the module, runs it, writes the case file. With truth, a float32 case also
     holds truth_output, truth_h_n (and truth_c_n): the same module and arguments widened
     to float64 and run in float64, the float64 truth its float32 results round. w_scale
-    multiplies PyTorch's initial parameters (large weights amplify rounding)."""
+    multiplies PyTorch's initial parameters (large weights amplify rounding). relabel > 0
+    adds, for a float32 case, PyTorch's results of that many relabellings of the module
+    (see relabelled) as relabelled<k>_output, _h_n (and _c_n), k = 1..relabel: other
+    float32 results exactly as accurate as PyTorch's own."""
     torch.manual_seed(seed)
     m = make_module(mode, inp, hidden, layers, bias, batch_first, bidirectional, proj)
     m = m.to(TORCH_DTYPE[dtype]).eval()
@@ -212,6 +255,14 @@ def run_case(path, mode, inp, hidden, layers, bias, batch_first, bidirectional, 
         tensors["h_n"] = hid.numpy()
     for k in tensors:
         tensors[k] = tensors[k].astype(NP_DTYPE[dtype])
+    if dtype == "F32":
+        params = {n: sd[n].numpy() for n in names} if synth_exp is None else \
+            {n: vals[n].astype(np.float32) for n in names}
+        for k in range(1, relabel + 1):
+            res = relabelled(mode, inp, hidden, layers, bias, batch_first, bidirectional, proj,
+                             params, args, seed * 1000 + k)
+            for name, v in res.items():
+                tensors["relabelled%d_%s" % (k, name)] = v
     if truth and dtype == "F32":
         wide = lambda a: a.double() if torch.is_tensor(a) else tuple(t.double() for t in a)
         with torch.no_grad():
