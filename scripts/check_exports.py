@@ -8,15 +8,24 @@ numpy (npz), a plain parser (safetensors: 8-byte header size, JSON header, raw b
 json, and torch.load(weights_only=True) (.pt), and requires every
 tensor to be there under the name ptport's naming contract gives it (dotted path from
 the root; a whole nn.Module by its state_dict names), with the same dtype, shape and
-values (NaN where NaN), and the non-tensor values to be kept. Prints one line per file
-and exits 1 on any difference.
+values (NaN where NaN) (or, for safetensors, a refusal naming the first tensor of a
+dtype it has no name for), the non-tensor values to be kept, and the groups of tensors
+that share a storage in FILE to be listed in the output's metadata (npz's "__shared__",
+safetensors' "ptport.shared", JSON's "shared"), the only members besides the tensors
+that npz and safetensors may hold being metadata. A whole module pickled by a script
+whose classes cannot be imported here (class Net in its __main__) is loaded with a
+stand-in nn.Module for each such class, which the pickle's state makes the module it
+was; its state_dict() is what ptport must have written. Prints one line per file and
+exits 1 on any difference.
 """
 import json
 import math
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
+import types
 
 import numpy as np
 import torch
@@ -28,6 +37,62 @@ TORCH_ST = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16",
             torch.bfloat16: "BF16", torch.int64: "I64", torch.int32: "I32",
             torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
             torch.complex64: "C64", torch.complex128: "C128"}
+
+
+class StandInUnpickler(pickle.Unpickler):
+    """pickle's Unpickler, but a class that the pickling script defined in its __main__
+    is a stand-in: an nn.Module subclass of its name, whose state the pickle restores,
+    so that state_dict() works."""
+    classes = {}
+
+    def find_class(self, module, name):
+        try:
+            return super().find_class(module, name)
+        except AttributeError:
+            if module != "__main__":
+                raise
+            STOOD_IN.add(name)
+            if name not in self.classes:
+                self.classes[name] = type(name, (torch.nn.Module,), {"__module__": "__main__"})
+            return self.classes[name]
+
+
+STAND_IN = types.SimpleNamespace(Unpickler=StandInUnpickler, load=pickle.load, __name__="stand_in")
+STOOD_IN = set()  # the classes the last load stood in for
+
+
+def load(path):
+    """torch.load(path), with stand-ins for the module classes of the script that pickled
+    it when torch.load cannot find them. (torch 1.13's torch.load ignores a pickle_module
+    unless weights_only, so this is what it does with one.)"""
+    STOOD_IN.clear()
+    try:
+        return torch.load(path, map_location="cpu")
+    except AttributeError:
+        pass
+    with torch.serialization._open_file_like(path, "rb") as f:
+        if torch.serialization._is_zipfile(f):
+            with torch.serialization._open_zipfile_reader(f) as z:
+                return torch.serialization._load(z, "cpu", STAND_IN, encoding="utf-8")
+        return torch.serialization._legacy_load(f, "cpu", STAND_IN, encoding="utf-8")
+
+
+def shared_groups(tensors):
+    """The groups of names of tensors that view one storage, as ptport lists them (in
+    the order of the names, groups by their first name), as a set of tuples."""
+    by = {}
+    for name, t in tensors.items():
+        try:
+            s = t.storage()
+            key = s.data_ptr() if s.nbytes() else ("empty", name)
+        except (NotImplementedError, RuntimeError):  # no storage (sparse, meta)
+            continue
+        by.setdefault(key, []).append(name)
+    return {tuple(g) for g in by.values() if len(g) > 1}
+
+
+# What safetensors has no dtype for: ptport refuses to write it there, naming the tensor.
+NOT_SAFETENSORS = {torch.complex128}
 
 
 def leaves(obj, prefix=""):
@@ -103,7 +168,22 @@ def read_json(path):
             vals = [json_number(v, dt) for v in t["data"]]
         np_dt = np.float32 if dt == "BF16" else ST_DTYPES[dt]
         out[t["name"]] = (dt, np.array(vals, dtype=np_dt).reshape(t["shape"]))
-    return out, doc.get("values", {})
+    return out, doc.get("values", {}), doc.get("shared")
+
+
+def read_npz(path):
+    """The tensors, values and other metadata of an npz file: each member "__KEY__"
+    holding a 0-d string is metadata KEY ("__metadata__" the values, as JSON)."""
+    z = np.load(path)
+    got, meta = {}, {}
+    for k in z.files:
+        a = z[k]
+        if len(k) > 4 and k.startswith("__") and k.endswith("__") and a.ndim == 0 and a.dtype.kind == "U":
+            meta[k[2:-2]] = str(a)
+        else:
+            got[k] = (None, a)
+    values = json.loads(meta.pop("metadata")) if "metadata" in meta else {}
+    return got, values, meta
 
 
 def read_pt(path):
@@ -122,30 +202,41 @@ def read_pt(path):
 
 
 def check(ptport, path, tmp):
-    obj = torch.load(path, map_location="cpu")
+    obj = load(path)
     want = list(leaves(obj))
     tensors = {n: v for n, v in want if isinstance(v, torch.Tensor)}
     values = {n: v for n, v in want if not isinstance(v, torch.Tensor)}
+    want_shared = shared_groups(tensors)
     errors = []
     base = os.path.join(tmp, os.path.basename(path))
     for ext in ("npz", "safetensors", "json", "safetensors.pt"):
         out = base + "." + ext
         src = base + ".safetensors" if ext == "safetensors.pt" else path
         r = subprocess.run([ptport, "convert", src, "-o", out], capture_output=True, text=True)
+        refused = [n for n, t in tensors.items() if t.dtype in NOT_SAFETENSORS]
+        if ext.startswith("safetensors") and refused:
+            if ext == "safetensors" and (r.returncode != 2 or f"tensor {refused[0]}: " not in r.stderr):
+                errors.append(f"safetensors: ptport exited {r.returncode}, not 2 naming tensor {refused[0]}: {r.stderr.strip()}")
+            continue
         if r.returncode != 0:
             errors.append(f"{ext}: ptport exited {r.returncode}: {r.stderr.strip()}")
             continue
+        shared = None  # the output's list of shared storages, as JSON
         if ext == "npz":
-            z = np.load(out)
-            got = {k: (None, z[k]) for k in z.files if k != "__metadata__"}
-            meta = json.loads(str(z["__metadata__"])) if "__metadata__" in z.files else {}
+            got, meta, m = read_npz(out)
+            shared = m.get("shared")
         elif ext == "safetensors":
             got, m = read_safetensors(out)
             meta = json.loads(m["ptport.values"]) if "ptport.values" in m else {}
+            shared = m.get("ptport.shared")
         elif ext == "json":
-            got, meta = read_json(out)
+            got, meta, shared = read_json(out)
         else:
             got, meta = read_pt(out)
+        if ext != "safetensors.pt":
+            listed = {tuple(g) for g in json.loads(shared)} if shared else set()
+            if listed != want_shared:
+                errors.append(f"{ext}: shared storages listed {sorted(listed)}, want {sorted(want_shared)}")
         if set(got) != set(tensors):
             errors.append(f"{ext}: tensor names differ: missing {sorted(set(tensors) - set(got))}, extra {sorted(set(got) - set(tensors))}")
         for name, t in tensors.items():
@@ -174,7 +265,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for path in files:
             errors = check(ptport, path, tmp)
-            print(("FAIL " if errors else "ok   ") + path)
+            note = f" (stand-ins for {', '.join(sorted(STOOD_IN))} of the pickling script)" if STOOD_IN else ""
+            print(("FAIL " if errors else "ok   ") + path + note)
             for e in errors:
                 print("     " + e)
             failed += bool(errors)

@@ -9,9 +9,8 @@ files=(testdata/notebook/*.pt testdata/convert/*.pt)
 if [ -f testdata/pickle/MANIFEST.json ]; then
 	while IFS= read -r f; do files+=("testdata/pickle/$f"); done < <(/usr/bin/python3 -c '
 import json; m = json.load(open("testdata/pickle/MANIFEST.json"))
-# bigendian.pt: torch 1.13 ignores the byteorder record, so it is no reference there;
-# module_custom.pt: its class exists only in the script that saved it.
-skip = {"bigendian.pt", "module_custom.pt"}
+# bigendian.pt: torch 1.13 ignores the byteorder record, so it is no reference there.
+skip = {"bigendian.pt"}
 print("\n".join(k for k, v in sorted(m.items()) if "error" not in v and k not in skip))')
 fi
 corpus=../shared/corpus
