@@ -8,7 +8,8 @@
 # run by sh -c for every JOB_COMPLETION_INDEX, twice (a restarted pod), with the
 # volume's path /data bound to this run's folder in a private mount namespace.
 # GNU parallel (installed from Debian if missing): its command line, with one shard
-# killed with SIGKILL while it writes, then its rerun line.
+# killed with SIGKILL while it writes (stopped first, so that it is certainly mid-write),
+# then its rerun line.
 # Both: every good input converted, byte-identical to a plain local batch; broken inputs
 # failed in the reports without failing the run; no temporary left.
 set -euo pipefail
@@ -124,33 +125,66 @@ first=$(grep -v '^parallel --retry' "$tmp/parallel.sh")
 rerun=$(grep '^parallel --retry' "$tmp/parallel.sh" | sed 's/ *#.*//')
 [ -n "$rerun" ] || { echo "FAIL: the README's parallel block has no rerun line"; exit 1; }
 cd "$tmp/par"
-# The run, with the shard that holds big.pt killed while it writes.
-bash -c "$first" >"$tmp/par.out" 2>&1 &
-runner=$!
+# The run, with the shard that holds big.pt killed while it writes: the watcher stops
+# the ptport process that holds big's temporary open, makes sure, while it is stopped,
+# that the temporary is still there and still open in it (not yet renamed: mid-write),
+# and only then kills it with SIGKILL; if the write ended before it could be stopped, the
+# process continues and the run is made again from the start, up to 5 times.
 killed=
-left=
-for i in $(seq 1000); do
-	t=$(find converted -name '.ptport-*big*' 2>/dev/null | head -1 || true)
-	if [ -n "$t" ]; then
-		pid=$(pgrep -f 'ptport batch zoo .*--report' | while read -r p; do
-			[ -e /proc/"$p"/fd ] && ls -l /proc/"$p"/fd 2>/dev/null | grep -q 'big' && echo "$p"
-		done | head -1 || true)
-		if [ -n "$pid" ]; then
-			kill -9 "$pid"
-			killed=$pid
-			# its temporary is there now; the next job to start on this machine
-			# may remove it at once, its writer having ended
-			left=$(find converted -name '.ptport-*' | head -1 || true)
-			break
-		fi
+for attempt in 1 2 3 4 5; do
+	rm -rf converted reports convert.log
+	bash -c "$first" >"$tmp/par.out" 2>&1 &
+	runner=$!
+	caught=$(/usr/bin/python3 - "$runner" <<'PY'
+import glob, os, signal, sys, time
+runner = int(sys.argv[1])
+
+def state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+def holders(path):
+    """The ptport processes with path open."""
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            if open(f"/proc/{p}/comm").read().strip() != "ptport":
+                continue
+            if any(os.readlink(f"/proc/{p}/fd/{fd}") == path for fd in os.listdir(f"/proc/{p}/fd")):
+                yield int(p)
+        except OSError:
+            pass
+
+while state(runner) not in ("Z", "gone"):
+    for temp in glob.glob(os.path.abspath("converted") + "/**/.ptport-tmp-*big*", recursive=True):
+        for pid in holders(temp):
+            os.kill(pid, signal.SIGSTOP)
+            while state(pid) not in ("T", "t", "Z", "gone"):
+                time.sleep(0.001)
+            if os.path.exists(temp) and pid in holders(temp):
+                os.kill(pid, signal.SIGKILL)
+                print(pid, temp)
+                sys.exit(0)
+            os.kill(pid, signal.SIGCONT)
+    time.sleep(0.002)
+PY
+) || true
+	status=0
+	wait "$runner" || status=$?
+	if [ -n "$caught" ]; then
+		killed=${caught%% *}
+		break
 	fi
-	sleep 0.01
+	echo "(attempt $attempt: big.pt was written before its job could be stopped mid-write; again)"
 done
-wait "$runner" && { echo "FAIL: parallel exited 0 after a killed job"; exit 1; }
-[ -n "$killed" ] || { echo "FAIL: the shard holding big.pt was not caught mid-write"; exit 1; }
-[ -n "$left" ] || { echo "FAIL: the killed job left no temporary"; exit 1; }
+[ -n "$killed" ] || { echo "FAIL: the shard holding big.pt was not caught mid-write in 5 runs"; exit 1; }
+[ "$status" != 0 ] || { echo "FAIL: parallel exited 0 after job $killed was killed mid-write (${caught#* })"; exit 1; }
 bash -c "$rerun" >>"$tmp/par.out" 2>&1 || { echo "FAIL: the rerun line exited $?"; cat "$tmp/par.out"; exit 1; }
 cd "$repo"
 verify "$tmp/par" || { echo "FAIL: GNU parallel recipe"; cat "$tmp/par.out"; exit 1; }
-echo "ok: a job killed mid-write, then rerun"
+echo "ok: a job killed mid-write (${caught##*/}), then rerun"
 echo "2 passed, 0 failed"
