@@ -13,19 +13,22 @@ import (
 // globalsManifest is testdata/pickle/globals/MANIFEST.json, which
 // gen_hostile_globals.py wrote (see it for the meaning of each field).
 type globalsManifest map[string]struct {
-	Expect           map[string]string `json:"expect"` // mode -> denied, refused, weights_only, error, ok
-	Reason           string            `json:"reason"`
-	Resolved         string            `json:"resolved"`
-	StrictResolved   string            `json:"strict_resolved"` // what strict mode refuses, where it is not Resolved
-	Via              string            `json:"via"`
-	Rule             string            `json:"rule"` // of a *WeightsOnlyError
-	TorchWeightsOnly string            `json:"torch_weights_only"`
-	TorchRuns        bool              `json:"torch_runs"`
-	Marker           string            `json:"marker"`
-	Values           []float64         `json:"values"`        // of the tensor torch.load reads, where the file is one
-	RequiresGrad     bool              `json:"requires_grad"` // of that tensor
-	UserCode         bool              `json:"user_code"`     // the marker is code of ptport_standin, not of torch, numpy or the standard library
-	Differs          string            `json:"differs"`
+	Expect         map[string]string `json:"expect"` // mode -> denied, refused, weights_only, error, ok
+	Reason         string            `json:"reason"`
+	Resolved       string            `json:"resolved"`
+	StrictResolved string            `json:"strict_resolved"` // what strict mode refuses, where it is not Resolved
+	// What AllowObjects refuses, where it is not Reason and Resolved.
+	AllowObjectsReason   string    `json:"allow_objects_reason"`
+	AllowObjectsResolved string    `json:"allow_objects_resolved"`
+	Via                  string    `json:"via"`
+	Rule                 string    `json:"rule"` // of a *WeightsOnlyError
+	TorchWeightsOnly     string    `json:"torch_weights_only"`
+	TorchRuns            bool      `json:"torch_runs"`
+	Marker               string    `json:"marker"`
+	Values               []float64 `json:"values"`        // of the tensor torch.load reads, where the file is one
+	RequiresGrad         bool      `json:"requires_grad"` // of that tensor
+	UserCode             bool      `json:"user_code"`     // the marker is code of ptport_standin, not of torch, numpy or the standard library
+	Differs              string    `json:"differs"`
 }
 
 // TestGlobalsFixtures reads the hostile and benign globals fixtures in
@@ -106,17 +109,20 @@ func TestGlobalsFixtures(t *testing.T) {
 					if ue.Denied != (expect == "denied") {
 						t.Errorf("Denied = %v, want %s: %v", ue.Denied, expect, err)
 					}
+					reason, resolved := want.Reason, want.Resolved
+					switch {
+					case mode == "strict" && want.StrictResolved != "":
+						resolved = want.StrictResolved
+					case mode == "allow_objects" && want.AllowObjectsReason != "":
+						reason, resolved = want.AllowObjectsReason, want.AllowObjectsResolved
+					}
 					switch {
 					case mode == "strict" && expect == "refused":
 						if ue.Reason != ReasonStrict {
 							t.Errorf("reason %q in strict mode", ue.Reason)
 						}
-					case want.Reason != "" && ue.Reason.String() != want.Reason:
-						t.Errorf("reason %q, want %q", ue.Reason, want.Reason)
-					}
-					resolved := want.Resolved
-					if mode == "strict" && want.StrictResolved != "" {
-						resolved = want.StrictResolved
+					case reason != "" && ue.Reason.String() != reason:
+						t.Errorf("reason %q, want %q", ue.Reason, reason)
 					}
 					if resolved != "" && (ue.Resolved != resolved || !strings.Contains(err.Error(), resolved)) {
 						t.Errorf("resolved %q, want %q: %v", ue.Resolved, resolved, err)
@@ -124,10 +130,11 @@ func TestGlobalsFixtures(t *testing.T) {
 					if want.Via != "" && (ue.Via != want.Via || !strings.Contains(err.Error(), want.Via)) {
 						t.Errorf("via %q, want %q: %v", ue.Via, want.Via, err)
 					}
-					// The hint of a refusal that AllowObjects lifts: only
-					// calls of user code and user code as values, never a
-					// Denied one.
-					if ue.AllowObjectsReads() != (expect == "refused" && mode == "default" && want.Expect["allow_objects"] == "ok") {
+					// A refusal that AllowObjects lifts is a call of user code or
+					// user code as a value, never a Denied one; whether the
+					// whole file then reads is the manifest's allow_objects.
+					lifted := expect == "refused" && mode == "default"
+					if ue.AllowObjectsReads() != lifted || lifted && ue.Reason != ReasonUserCall && ue.Reason != ReasonUserValue {
 						t.Errorf("reason %s in mode %s: AllowObjectsReads %v", ue.Reason, mode, ue.AllowObjectsReads())
 					}
 				case "weights_only":

@@ -162,7 +162,13 @@ func openCheckpoint(ctx context.Context, c *cobra.Command, path string, opts *pi
 	if path != stdio {
 		cp, err := convert.Open(path, opts)
 		if err != nil {
-			return nil, nil, inFile(path, err)
+			return nil, nil, inFile(path, allowObjectsHint(err, opts, func(o *pickle.Options) error {
+				cp, err := convert.Open(path, o)
+				if err == nil {
+					cp.Close()
+				}
+				return err
+			}))
 		}
 		return cp, func() { cp.Close() }, nil
 	}
@@ -173,12 +179,42 @@ func openCheckpoint(ctx context.Context, c *cobra.Command, path string, opts *pi
 	fi, err := f.Stat()
 	if err == nil {
 		cp, err = convert.NewCheckpoint(stdinName, f, fi.Size(), opts)
+		err = allowObjectsHint(err, opts, func(o *pickle.Options) error {
+			cp, err := convert.NewCheckpoint(stdinName, f, fi.Size(), o)
+			if err == nil {
+				cp.Close()
+			}
+			return err
+		})
 	}
 	if err != nil {
 		f.Close()
 		return nil, nil, inFile(stdinName, err)
 	}
 	return cp, func() { cp.Close(); f.Close() }, nil
+}
+
+// allowObjectsLifts marks a refusal that --allow-objects lifts: reading the same
+// file with it succeeds.
+type allowObjectsLifts struct{ err *pickle.UnsafeGlobalError }
+
+func (e *allowObjectsLifts) Error() string { return e.err.Error() }
+func (e *allowObjectsLifts) Unwrap() error { return e.err }
+
+// allowObjectsHint returns err, marked as an allowObjectsLifts when it refuses what
+// pickle.Options.AllowObjects accepts and reopen, reading the same file with it, then
+// succeeds: ptport advises --allow-objects only where it reads the file.
+func allowObjectsHint(err error, opts *pickle.Options, reopen func(*pickle.Options) error) error {
+	var ue *pickle.UnsafeGlobalError
+	if err == nil || opts == nil || opts.AllowObjects || opts.Strict || !errors.As(err, &ue) || !ue.AllowObjectsReads() {
+		return err
+	}
+	o := *opts
+	o.AllowObjects = true
+	if reopen(&o) != nil {
+		return err
+	}
+	return &allowObjectsLifts{ue}
 }
 
 // spool copies r to a temporary file that has no name (it is removed at once, and

@@ -219,7 +219,13 @@ func openShard(se *convert.ShardError, out string, maxShard int64, opts *pickle.
 	if same != nil && same.Shard == se.Shard && same.Shards == se.Shards && maxShard == 0 {
 		cp, err := convert.OpenShard(se.File, opts)
 		if err != nil {
-			return nil, inFile(se.File, err)
+			return nil, inFile(se.File, allowObjectsHint(err, opts, func(o *pickle.Options) error {
+				cp, err := convert.OpenShard(se.File, o)
+				if err == nil {
+					cp.Close()
+				}
+				return err
+			}))
 		}
 		return cp, nil
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -14,7 +15,7 @@ const globalsDir = "../../testdata/pickle/globals/"
 // other; a refusal suggests --allow-objects only when it would read the
 // file.
 func TestGlobalsModes(t *testing.T) {
-	const hint = "--allow-objects reads such"
+	const hint = "--allow-objects reads this file"
 	for _, c := range []struct {
 		args []string
 		code int
@@ -37,6 +38,8 @@ func TestGlobalsModes(t *testing.T) {
 		{[]string{"inspect", globalsDir + "slots_state_class.pt"}, 2, "sets __class__", false},
 		{[]string{"inspect", globalsDir + "script_setstate_from_file.pt"}, 2, "refusing TorchScript class __torch__.ScriptWritesFile", false},
 		{[]string{"inspect", globalsDir + "user_class_in_hparams.pt"}, 0, "", false},
+		{[]string{"inspect", globalsDir + "user_call_then_denied.pt"}, 2, "refusing to call __main__.make_config", false},
+		{[]string{"inspect", globalsDir + "user_call_then_denied.pt", "--allow-objects"}, 2, "refusing to call torch.optim.lr_scheduler.LambdaLR", false},
 		{[]string{"convert", content + "calls.pt", "-o", t.TempDir() + "/x.safetensors"}, 2, "make_config", true},
 		{[]string{"convert", content + "objects.pt", "-o", t.TempDir() + "/x.safetensors", "--strict"}, 2, "argparse.Namespace", false},
 	} {
@@ -46,6 +49,21 @@ func TestGlobalsModes(t *testing.T) {
 		}
 		if strings.Contains(errs, hint) != c.hint {
 			t.Errorf("%v: hint shown %v, want %v: %q", c.args, !c.hint, c.hint, errs)
+		}
+	}
+}
+
+// TestAllowObjectsHintStdin: the refusal of a file read from standard input
+// advises --allow-objects when it reads the file, and not otherwise.
+func TestAllowObjectsHintStdin(t *testing.T) {
+	for name, hint := range map[string]bool{"user_value_moduledict_add_module.pt": true, "user_call_then_denied.pt": false} {
+		b, err := os.ReadFile(globalsDir + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _, errs := child(t, b, "inspect", "-")
+		if code != 2 || strings.Contains(string(errs), "--allow-objects reads this file") != hint || !strings.Contains(string(errs), "<stdin>") {
+			t.Errorf("%s: exit %d, hint %v wanted: %s", name, code, hint, errs)
 		}
 	}
 }

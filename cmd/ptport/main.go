@@ -144,11 +144,11 @@ func report(stdout, stderr io.Writer, asJSON bool, err error) int {
 	if errors.As(err, &amb) {
 		fmt.Fprintln(stderr, "ptport: --prefix P chooses the module whose parameter names start with P")
 	}
-	var unsafe *pickle.UnsafeGlobalError
-	if errors.As(err, &unsafe) && unsafe.AllowObjectsReads() {
-		what := "such calls as inert records"
-		if unsafe.Reason == pickle.ReasonUserValue {
-			what = "such values as inert globals"
+	var lifts *allowObjectsLifts
+	if errors.As(err, &lifts) {
+		what := "this file's calls of that code as inert records"
+		if lifts.err.Reason == pickle.ReasonUserValue {
+			what = "this file, keeping such globals as inert values"
 		}
 		fmt.Fprintln(stderr, "ptport: --allow-objects reads "+what+" (nothing from the file is run; torch.load would run that code)")
 	}

@@ -165,14 +165,15 @@ SELF = "the fixture itself"
 
 
 def case(name, data, expect, reason=None, resolved=None, via=None, marker=None, differs=None, rule=None,
-         strict_resolved=None):
+         strict_resolved=None, allow_objects_reason=None, allow_objects_resolved=None):
     """marker is the marker twin's pickle, or SELF for a fixture that only calls
     ptport_standin (harmless by construction), which is loaded itself.
     strict_resolved is the global the strict mode refuses, where it is not resolved."""
     write(name, data)
     entry = {"expect": expect, "torch_weights_only": weights_only_113(name)}
     for k, v in (("reason", reason), ("resolved", resolved), ("via", via), ("differs", differs), ("rule", rule),
-                 ("strict_resolved", strict_resolved)):
+                 ("strict_resolved", strict_resolved), ("allow_objects_reason", allow_objects_reason),
+                 ("allow_objects_resolved", allow_objects_resolved)):
         if v is not None:
             entry[k] = v
     if marker is SELF:
@@ -298,6 +299,13 @@ def hostile():
          resolved="__main__.Config")
     case("user_call.pt", P(2).global_("__main__", "make_config").call(lambda p: p.int(3)).stop(),
          {"default": "refused", "allow_objects": "ok", "strict": "refused"}, USERCALL, "__main__.make_config")
+    # A call of user code that AllowObjects reads, before a call no mode reads:
+    # AllowObjects does not read the file (ptport does not advise it).
+    case("user_call_then_denied.pt", P(2).op(b"]", b"(").global_("__main__", "make_config").call(
+        lambda p: p.int(3)).global_("torch.optim.lr_scheduler", "LambdaLR").call().op(b"e").stop(),
+         {"default": "refused", "allow_objects": "denied", "strict": "refused"}, USERCALL, "__main__.make_config",
+         strict_resolved="__main__.make_config", allow_objects_reason=INSTANCEONLY,
+         allow_objects_resolved="torch.optim.lr_scheduler.LambdaLR")
     case("user_inst_opcode.pt", P(0).op(b"(").str("x").op(b"i__main__\nbuild\n").stop(),
          {"default": "refused", "allow_objects": "ok", "strict": "weights_only"}, USERCALL, "__main__.build",
          rule="opcode INST")
