@@ -263,9 +263,13 @@ func judgeAt(module, name string, py2 bool) verdict {
 	return v
 }
 
+// isStdlib reports whether root is a top-level module of Python's
+// standard library, or a name CPython keeps for its own test and example
+// modules (_testcapi, _xxsubinterpreters, xxlimited, ...), whatever
+// version added them.
 func isStdlib(root string) bool {
 	_, ok := stdlibModules[root]
-	return ok
+	return ok || strings.HasPrefix(root, "_test") || strings.HasPrefix(root, "_xx") || strings.HasPrefix(root, "xxlimited")
 }
 
 // mapName applies Python's mapping of Python 2 names (_compat_pickle),

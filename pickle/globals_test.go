@@ -91,6 +91,12 @@ func TestJudge(t *testing.T) {
 		{"importlib", "import_module", "importlib.import_module", 0, false, ReasonRunsCode, ""},
 		{"telnetlib", "Telnet", "telnetlib.Telnet", 0, false, ReasonNetwork, ""},
 		{"annotationlib", "get_annotations", "annotationlib.get_annotations", 0, false, ReasonNotKnownSafe, ""},
+		// CPython's test modules, absent from sys.stdlib_module_names.
+		{"_testcapi", "run_in_subinterp", "_testcapi.run_in_subinterp", 0, false, ReasonRunsCode, ""},
+		{"_xxsubinterpreters", "run_string", "_xxsubinterpreters.run_string", 0, false, ReasonRunsCode, ""},
+		{"_testcapi_future", "x", "_testcapi_future.x", 0, false, ReasonNotKnownSafe, ""},
+		{"__hello__", "main", "__hello__.main", 0, false, ReasonRunsCode, ""},
+		{"compression.zstd", "open", "compression.zstd.open", 0, false, ReasonFiles, ""},
 		// Python 2 names: judged by what Python's unpickler maps them to.
 		{"__builtin__", "eval", "builtins.eval", 0, false, ReasonRunsCode, ""},
 		{"__builtin__", "apply", "builtins.apply", 0, false, ReasonRunsCode, ""},

@@ -19,7 +19,17 @@ The tables, and where each comes from:
   * PYTHON2_MODULES below: modules of Python 2.7's library index that Python 3
     no longer has (torch 0.x ran on Python 2, and pickles name them), and
   * "test", CPython's own test package (shipped with the library, absent from
-    sys.stdlib_module_names).
+    sys.stdlib_module_names), and CPYTHON_TEST_MODULES below: the test and
+    example extension modules and frozen test modules CPython builds and installs
+    (Modules/Setup.stdlib.in and Modules/Setup, Python/frozen.c; absent from
+    sys.stdlib_module_names, and installed by python.org builds and Debian's
+    libpython3.x-testsuite: _testcapi.run_in_subinterp runs code) and those of
+    3.14 (compression, _zstd, _remote_debugging); package pickle also governs
+    every name beginning with _test, _xx or xxlimited, the prefixes CPython
+    keeps for them, and
+  * every top-level module the running interpreter has: its library folder's
+    modules and packages, its extension modules (lib-dynload), its built-in and
+    frozen modules.
   The union is larger than any one version's list; every name in it is governed
   (see pickle/globals.go), so a larger list is the stricter one.
 - Each module's purpose (PURPOSES below): ptport's own reading of the library's
@@ -91,6 +101,39 @@ unittest urllib uuid venv warnings wave weakref webbrowser winreg winsound wsgir
 xmlrpc zipapp zipfile zipimport zlib zoneinfo
 """.split()
 
+# CPython's test, example and frozen test modules, which sys.stdlib_module_names
+# leaves out (Modules/Setup.stdlib.in, Modules/Setup and Python/frozen.c of 3.8 to
+# 3.14), and the modules 3.14 added after CPYTHON_SOURCE_NAMES's tree.
+CPYTHON_TEST_MODULES = """
+_testcapi _testinternalcapi _testbuffer _testimportmultiple _testmultiphase
+_testsinglephase _testclinic _testclinic_limited _testexternalinspection _testlimitedcapi
+_testcppext _ctypes_test _xxtestfuzz _xxsubinterpreters _xxinterpchannels _xxinterpqueues
+xxlimited xxlimited_35 xxsubtype __hello__ __hello_alias__ __hello_only__ __phello__
+__phello_alias__ compression _zstd _remote_debugging
+""".split()
+
+
+def installed_modules():
+    """The top-level modules of the running interpreter's own installation."""
+    import _imp
+    import sysconfig
+
+    out = set(sys.builtin_module_names)
+    if hasattr(_imp, "_frozen_module_names"):
+        out |= {n.split(".")[0] for n in _imp._frozen_module_names()}
+    for key in ("stdlib", "platstdlib"):
+        root = sysconfig.get_paths()[key]
+        for folder in (root, os.path.join(root, "lib-dynload")):
+            if not os.path.isdir(folder):
+                continue
+            for entry in os.listdir(folder):
+                path = os.path.join(folder, entry)
+                name = entry.split(".")[0]
+                if entry.endswith((".py", ".so", ".pyd")) or os.path.isfile(os.path.join(path, "__init__.py")):
+                    out.add(name)
+    return {n for n in out if n.isidentifier() and n != "site-packages"}
+
+
 # Modules of Python 2.7's library index (docs.python.org/2.7/py-modindex.html)
 # that Python 3 removed or renamed.
 PYTHON2_MODULES = """
@@ -119,20 +162,25 @@ PURPOSES = {
         _frozen_importlib _frozen_importlib_external _imp rexec Bastion imputil new
         compiler hotshot lib2to3 distutils ensurepip venv zipapp test _interpreters
         _interpchannels _interpqueues _pyrepl tkinter Tkinter _tkinter turtle
+        _testcapi _testinternalcapi _testbuffer _testimportmultiple _testmultiphase
+        _testsinglephase _testclinic _testclinic_limited _testexternalinspection
+        _testlimitedcapi _testcppext _ctypes_test _xxtestfuzz _xxsubinterpreters
+        _xxinterpchannels _xxinterpqueues xxlimited xxlimited_35 xxsubtype __hello__
+        __hello_alias__ __hello_only__ __phello__ __phello_alias__
         """,
     "system": """
         os posix nt subprocess _posixsubprocess _bootsubprocess pty tty termios resource
         pwd grp spwd platform msvcrt winreg _winreg _winapi sysconfig _sysconfig syslog
         fcntl signal _signal faulthandler sys commands popen2 gc crypt _crypt nis
         getpass ossaudiodev winsound _osx_support _aix_support _wmi _posixshmem
-        _overlapped _scproxy
+        _overlapped _scproxy _remote_debugging
         """,
     "files": """
         io _io _pyio fileinput tempfile shutil glob pathlib posixpath ntpath genericpath
         macpath filecmp tarfile zipfile gzip bz2 _bz2 lzma _lzma dbm _dbm _gdbm gdbm
         anydbm dbhash dumbdbm whichdb sqlite3 _sqlite3 mailbox mhlib linecache codecs
         logging wave aifc sunau chunk tabnanny netrc mmap configparser ConfigParser
-        StringIO cStringIO dircache statvfs posixfile imghdr sndhdr uu mailcap
+        StringIO cStringIO dircache statvfs posixfile imghdr sndhdr uu mailcap compression
         """,
     "network": """
         socket _socket ssl _ssl http urllib urllib2 httplib ftplib smtplib smtpd poplib
@@ -158,7 +206,7 @@ PURPOSES = {
         _warnings traceback tracemalloc _tracemalloc itertools contextlib exceptions
         __future__ html htmlentitydefs HTMLParser xml pyexpat _elementtree email
         encodings _codecs mimetypes getopt optparse csv _csv _blake2 _md5 _sha1 _sha2
-        _sha256 _sha3 _sha512 _hmac zlib _compression
+        _sha256 _sha3 _sha512 _hmac zlib _compression _zstd
         """,
 }
 
@@ -280,7 +328,8 @@ def optim_classes():
 
 
 def main():
-    stdlib = set(sys.stdlib_module_names) | set(CPYTHON_SOURCE_NAMES) | set(PYTHON2_MODULES) | {"test"}
+    stdlib = (set(sys.stdlib_module_names) | set(CPYTHON_SOURCE_NAMES) | set(PYTHON2_MODULES) | {"test"}
+              | set(CPYTHON_TEST_MODULES) | installed_modules())
     purpose = {}
     for p, names in PURPOSES.items():
         for n in names.split():

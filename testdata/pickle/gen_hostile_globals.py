@@ -259,6 +259,12 @@ def hostile():
     case("numpy_save.pt", P(2).global_("numpy", "save").call(s(PAYLOAD), lambda p: p.int(1)).stop(),
          DENIED, FILES, "numpy.save",
          marker=P(2).global_("numpy", "save").call(mk, lambda p: p.int(1)).stop())
+    # CPython's test modules, which sys.stdlib_module_names leaves out, are
+    # installed beside the library (Debian's libpython3.11-testsuite here).
+    case("testcapi_run_in_subinterp.pt",
+         P(2).global_("_testcapi", "run_in_subinterp").call(s(f"import os; os.system({PAYLOAD!r})")).stop(),
+         DENIED, RUNS, "_testcapi.run_in_subinterp",
+         marker=P(2).global_("_testcapi", "run_in_subinterp").call(s(f"import os; os.mkdir({MARKER!r})")).stop())
     case("posix_system.pt", P(2).global_("posix", "system").call(s(PAYLOAD)).stop(),
          DENIED, SYSTEM, "posix.system",
          marker=P(2).global_("posix", "mkdir").call(mk).stop())
