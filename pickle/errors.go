@@ -47,6 +47,7 @@ const (
 	ReasonAliasesStdlib                    // it lies in a package that re-exports the standard library under other names (six, future, backports, ...)
 	ReasonInstanceOnly                     // a class pickles build as instances, called (its constructor would run on the file's arguments)
 	ReasonValueArgs                        // a value class called with arguments that are not plain values
+	ReasonCaseAlias                        // a module named as torch, numpy or a standard library module but in other case (OS, Torch)
 )
 
 var reasonText = map[Reason]string{
@@ -65,6 +66,7 @@ var reasonText = map[Reason]string{
 	ReasonAliasesStdlib:  "lies in a package that re-exports Python's standard library under other names (six.moves.builtins is builtins)",
 	ReasonInstanceOnly:   "is a class that pickles build as instances, never by calling it; a call runs its constructor on the file's arguments (LambdaLR calls its lr_lambda)",
 	ReasonValueArgs:      "is called with arguments that are not plain values (None, numbers, strings, bytes, tuples of them), whose code its constructor would run",
+	ReasonCaseAlias:      "lies in a module named as one of torch, numpy or the standard library in other case, which Python imports as that module on a case-insensitive file system with PYTHONCASEOK set",
 }
 
 // String returns the reason as a phrase ("runs code").

@@ -250,6 +250,9 @@ func judgeAt(module, name string, py2 bool) verdict {
 		r, via := governedReason(v.path)
 		return refuse(r, via)
 	}
+	if governedFold[strings.ToLower(root)] {
+		return refuse(ReasonCaseAlias, "")
+	}
 	if p, ok := deniedThirdParty[root]; ok {
 		return refuse(purposeReason[p], "")
 	}
@@ -262,6 +265,17 @@ func judgeAt(module, name string, py2 bool) verdict {
 	v.e = entry{path: v.path, kind: gUser}
 	return v
 }
+
+// governedFold holds the governed top-level names in lower case: on a
+// case-insensitive file system, with PYTHONCASEOK set (Windows, macOS),
+// import OS loads os.py as a module named OS.
+var governedFold = func() map[string]bool {
+	m := map[string]bool{"torch": true, "numpy": true}
+	for n := range stdlibModules {
+		m[strings.ToLower(n)] = true
+	}
+	return m
+}()
 
 // isStdlib reports whether root is a top-level module of Python's
 // standard library, or a name CPython keeps for its own test and example

@@ -91,6 +91,10 @@ func TestJudge(t *testing.T) {
 		{"importlib", "import_module", "importlib.import_module", 0, false, ReasonRunsCode, ""},
 		{"telnetlib", "Telnet", "telnetlib.Telnet", 0, false, ReasonNetwork, ""},
 		{"annotationlib", "get_annotations", "annotationlib.get_annotations", 0, false, ReasonNotKnownSafe, ""},
+		// Governed names in other case (a case-insensitive file system).
+		{"OS", "system", "OS.system", 0, false, ReasonCaseAlias, ""},
+		{"Torch", "save", "Torch.save", 0, false, ReasonCaseAlias, ""},
+		{"NumPy.lib.npyio", "load", "NumPy.lib.npyio.load", 0, false, ReasonCaseAlias, ""},
 		// CPython's test modules, absent from sys.stdlib_module_names.
 		{"_testcapi", "run_in_subinterp", "_testcapi.run_in_subinterp", 0, false, ReasonRunsCode, ""},
 		{"_xxsubinterpreters", "run_string", "_xxsubinterpreters.run_string", 0, false, ReasonRunsCode, ""},

@@ -259,6 +259,11 @@ def hostile():
     case("numpy_save.pt", P(2).global_("numpy", "save").call(s(PAYLOAD), lambda p: p.int(1)).stop(),
          DENIED, FILES, "numpy.save",
          marker=P(2).global_("numpy", "save").call(mk, lambda p: p.int(1)).stop())
+    # A governed module in other case: os on a case-insensitive file system with
+    # PYTHONCASEOK set (Windows, macOS); here, Linux, torch fails to import it.
+    case("case_alias_os_system.pt", P(2).global_("OS", "system").call(s(PAYLOAD)).stop(), DENIED,
+         "lies in a module named as one of torch, numpy or the standard library in other case, which Python "
+         "imports as that module on a case-insensitive file system with PYTHONCASEOK set", "OS.system")
     # CPython's test modules, which sys.stdlib_module_names leaves out, are
     # installed beside the library (Debian's libpython3.11-testsuite here).
     case("testcapi_run_in_subinterp.pt",
