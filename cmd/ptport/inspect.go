@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -11,12 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/pickle"
 )
 
 func inspectCmd() *cobra.Command {
 	var load loadFlags
 	c := &cobra.Command{
-		Use:   "inspect FILE",
+		Use:   "inspect FILE...",
 		Short: "List a checkpoint's tensors, values and the globals it references",
 		Long: `inspect lists what a checkpoint holds without reading tensor data: its container format,
 every tensor's name, dtype, shape, size and storage (tensors viewing one storage are
@@ -30,119 +32,164 @@ shape, no data), the parts of quantized, sparse and nested tensors, and TorchScr
 archives. FILE "-" is standard input. A sharded checkpoint's index is listed as one
 checkpoint; a shard on its own is listed with a note.
 
-With --json: {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", "storage",
+Several files are listed in order, a section each (separated by an empty line). A file
+that cannot be read is reported in its place (on standard error; with --json, as its
+{"error", "file"} object) and the others are still listed; the exit status is then 2.
+
+With --json, one object per file, one after the other (as "go list -json" prints
+them; jq reads them as a stream; a single file gives a single object): {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", "storage",
 ..., "quantization", "conj", "neg", "no_data", "part_of"}], "values", "globals",
 "weights_only": {"loads", "refuses", "refusal"}, "torchscript": {"class", "constants"},
 "bytes", "models", "whole": [{"prefix", "layers": [{"prefix", "module"}], "unknown",
 "sequential"}], "shared", "shards", "as_data"}.`,
 		Example: `  ptport inspect model.pt
+  ptport inspect runs/*.pt
   ptport inspect checkpoint.pth --json | jq '.tensors[].name'
   curl -s https://example.com/model.pt | ptport inspect -`,
-		Args:              usageArgs(cobra.ExactArgs(1)),
+		Args:              usageArgs(cobra.MinimumNArgs(1)),
 		ValidArgsFunction: completeInputs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cp, done, err := openCheckpoint(cmd.Context(), cmd, args[0], load.options())
-			var shard *convert.ShardError
-			if errors.As(err, &shard) {
-				// a shard alone: list it, saying what it is
-				cp, err = convert.OpenShard(args[0], load.options())
-				done = func() { cp.Close() }
+			if i := slices.Index(args, stdio); i >= 0 && slices.Contains(args[i+1:], stdio) {
+				return &usageError{errors.New("inspect: - (standard input) given twice\nUsage: " + cmd.UseLine())}
 			}
-			if err != nil {
-				return err
-			}
-			defer done()
-			inv := convert.Inspect(cp)
-			if shard != nil {
-				inv.ShardOf = shard.Error()
-			}
-			if jsonMode(cmd) {
-				return printJSON(cmd, inv)
-			}
-			w := cmd.OutOrStdout()
-			// Names, values, keys and globals come from the file: printed escaped.
-			fmt.Fprintf(w, "%s: %s format, %d tensors (%d bytes), %d values\n", escape(inv.File), inv.Format, len(inv.Tensors), inv.Bytes, len(inv.Values))
-			if shard != nil {
-				fmt.Fprintf(w, "note: %s\n", escape(shard.Error()))
-			}
-			if ts := inv.TorchScript; ts != nil {
-				fmt.Fprintln(w, torchScriptNote(ts))
-			}
-			if len(inv.Tensors) > 0 {
-				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "\nNAME\tDTYPE\tSHAPE\tBYTES\tSTORAGE\tLAYOUT")
-				for _, t := range inv.Tensors {
-					layout := "contiguous"
-					if !t.Contiguous {
-						layout = fmt.Sprintf("strides %v", t.Strides)
-					}
-					if t.Offset != 0 {
-						layout += fmt.Sprintf(", offset %d", t.Offset)
-					}
-					if t.SharedBy > 0 {
-						layout += fmt.Sprintf(", storage shared by %d tensors", t.SharedBy)
-					}
-					if t.Device != "" && t.Device != "cpu" && !t.NoData {
-						layout += ", saved on " + escape(t.Device)
-					}
-					layout += tensorNotes(t)
-					fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%s\t%s\n", escape(t.Name), escape(string(t.DType)), t.Shape, t.Bytes, escape(t.Storage), layout)
+			failed, listed := false, false
+			for _, path := range args {
+				if err := cmd.Context().Err(); err != nil {
+					return err
 				}
-				tw.Flush()
-			}
-			if len(inv.Values) > 0 {
-				fmt.Fprintln(w, "\nvalues:")
-				for _, v := range inv.Values {
-					fmt.Fprintf(w, "  %s = %s%s\n", escape(v.Name), escape(fmt.Sprintf("%s", v.Value)), partNote(v.PartOf))
-				}
-			}
-			if len(inv.Shared) > 0 {
-				if inv.SharedCopies {
-					fmt.Fprintln(w, "\nshared storages in the source, copies here (tied weights):")
-				} else {
-					fmt.Fprintln(w, "\nshared storages (tied weights):")
-				}
-				for _, g := range inv.Shared {
-					names := make([]string, len(g))
-					for i, n := range g {
-						names[i] = escape(n)
-					}
-					fmt.Fprintf(w, "  %s\n", strings.Join(names, ", "))
-				}
-			}
-			if len(inv.Models) > 0 {
-				fmt.Fprintln(w, "\nrecurrent modules (prefix, architecture):")
-				for _, m := range inv.Models {
-					fmt.Fprintf(w, "  %s\n", escape(fmt.Sprint(m)))
-				}
-				if len(inv.UnstoredNonlinearity) > 0 {
-					fmt.Fprintln(w, "  (to run such an RNN as relu: --nonlinearity relu)")
-				}
-			}
-			for _, m := range inv.Whole {
-				printWhole(w, m)
-			}
-			switch {
-			case len(inv.Globals) > 0:
-				fmt.Fprintf(w, "\nglobals: %s\n", strings.Join(escapeAll(inv.Globals), ", "))
-			case inv.WeightsOnly != nil: // a pickle that names none
-				fmt.Fprintln(w, "\nglobals: none")
-			}
-			if wo := inv.WeightsOnly; wo != nil {
+				err := inspectFile(cmd, path, load.options(), listed)
 				switch {
-				case wo.Loads:
-					fmt.Fprintln(w, "torch.load(weights_only=True) loads it")
-				case len(wo.Refuses) > 0:
-					fmt.Fprintf(w, "weights_only=True would refuse: %s\n", strings.Join(escapeAll(wo.Refuses), ", "))
-				default:
-					fmt.Fprintf(w, "weights_only=True would refuse it: %s\n", escape(wo.Refusal))
+				case err == nil:
+					listed = true
+				case len(args) == 1 || cmd.Context().Err() != nil:
+					return err
+				default: // in its place, and on with the others
+					report(cmd.OutOrStdout(), cmd.ErrOrStderr(), jsonMode(cmd), err)
+					failed = true
 				}
+			}
+			if failed {
+				return &exitError{code: 2, err: errors.New("some files could not be read"), silent: true}
 			}
 			return nil
 		},
 	}
 	load.register(c)
 	return c
+}
+
+// inspectFile prints what the checkpoint at path holds: text (after an empty line when
+// another follows) or, with --json, one JSON object.
+func inspectFile(cmd *cobra.Command, path string, opts *pickle.Options, follows bool) error {
+	cp, done, err := openCheckpoint(cmd.Context(), cmd, path, opts)
+	var shard *convert.ShardError
+	if errors.As(err, &shard) {
+		// a shard alone: list it, saying what it is
+		if cp, err = convert.OpenShard(path, opts); err != nil {
+			err = inFile(path, err)
+		} else {
+			done = func() { cp.Close() }
+		}
+	}
+	if err != nil {
+		return err
+	}
+	defer done()
+	inv := convert.Inspect(cp)
+	if shard != nil {
+		inv.ShardOf = shard.Error()
+	}
+	if jsonMode(cmd) {
+		return printJSON(cmd, inv)
+	}
+	if follows {
+		fmt.Fprintln(cmd.OutOrStdout())
+	}
+	printInventory(cmd.OutOrStdout(), inv, shard)
+	return nil
+}
+
+// printInventory prints inv as inspect's text; shard, when not nil, is why the file is
+// part of a sharded checkpoint.
+func printInventory(w io.Writer, inv *convert.Inventory, shard *convert.ShardError) {
+	// Names, values, keys and globals come from the file: printed escaped.
+	fmt.Fprintf(w, "%s: %s format, %d tensors (%d bytes), %d values\n", escape(inv.File), inv.Format, len(inv.Tensors), inv.Bytes, len(inv.Values))
+	if shard != nil {
+		fmt.Fprintf(w, "note: %s\n", escape(shard.Error()))
+	}
+	if ts := inv.TorchScript; ts != nil {
+		fmt.Fprintln(w, torchScriptNote(ts))
+	}
+	if len(inv.Tensors) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "\nNAME\tDTYPE\tSHAPE\tBYTES\tSTORAGE\tLAYOUT")
+		for _, t := range inv.Tensors {
+			layout := "contiguous"
+			if !t.Contiguous {
+				layout = fmt.Sprintf("strides %v", t.Strides)
+			}
+			if t.Offset != 0 {
+				layout += fmt.Sprintf(", offset %d", t.Offset)
+			}
+			if t.SharedBy > 0 {
+				layout += fmt.Sprintf(", storage shared by %d tensors", t.SharedBy)
+			}
+			if t.Device != "" && t.Device != "cpu" && !t.NoData {
+				layout += ", saved on " + escape(t.Device)
+			}
+			layout += tensorNotes(t)
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%s\t%s\n", escape(t.Name), escape(string(t.DType)), t.Shape, t.Bytes, escape(t.Storage), layout)
+		}
+		tw.Flush()
+	}
+	if len(inv.Values) > 0 {
+		fmt.Fprintln(w, "\nvalues:")
+		for _, v := range inv.Values {
+			fmt.Fprintf(w, "  %s = %s%s\n", escape(v.Name), escape(fmt.Sprintf("%s", v.Value)), partNote(v.PartOf))
+		}
+	}
+	if len(inv.Shared) > 0 {
+		if inv.SharedCopies {
+			fmt.Fprintln(w, "\nshared storages in the source, copies here (tied weights):")
+		} else {
+			fmt.Fprintln(w, "\nshared storages (tied weights):")
+		}
+		for _, g := range inv.Shared {
+			names := make([]string, len(g))
+			for i, n := range g {
+				names[i] = escape(n)
+			}
+			fmt.Fprintf(w, "  %s\n", strings.Join(names, ", "))
+		}
+	}
+	if len(inv.Models) > 0 {
+		fmt.Fprintln(w, "\nrecurrent modules (prefix, architecture):")
+		for _, m := range inv.Models {
+			fmt.Fprintf(w, "  %s\n", escape(fmt.Sprint(m)))
+		}
+		if len(inv.UnstoredNonlinearity) > 0 {
+			fmt.Fprintln(w, "  (to run such an RNN as relu: --nonlinearity relu)")
+		}
+	}
+	for _, m := range inv.Whole {
+		printWhole(w, m)
+	}
+	switch {
+	case len(inv.Globals) > 0:
+		fmt.Fprintf(w, "\nglobals: %s\n", strings.Join(escapeAll(inv.Globals), ", "))
+	case inv.WeightsOnly != nil: // a pickle that names none
+		fmt.Fprintln(w, "\nglobals: none")
+	}
+	if wo := inv.WeightsOnly; wo != nil {
+		switch {
+		case wo.Loads:
+			fmt.Fprintln(w, "torch.load(weights_only=True) loads it")
+		case len(wo.Refuses) > 0:
+			fmt.Fprintf(w, "weights_only=True would refuse: %s\n", strings.Join(escapeAll(wo.Refuses), ", "))
+		default:
+			fmt.Fprintf(w, "weights_only=True would refuse it: %s\n", escape(wo.Refusal))
+		}
+	}
 }
 
 // tensorNotes describes what the layout of a tensor does not: quantization, lazy bits,

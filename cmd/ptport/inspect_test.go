@@ -313,3 +313,46 @@ func TestInspectWhole(t *testing.T) {
 		t.Errorf("two heads: %d\n%s", code, stdout)
 	}
 }
+
+// TestInspectFiles: inspect FILE... lists each file in order, a section each; with
+// --json one object each, a stream as go list -json prints it, a single file's object
+// being what inspect of that file alone prints. A file that cannot be read is reported
+// in its place, the others still listed, and the exit status is 2.
+func TestInspectFiles(t *testing.T) {
+	a, b, missing := fixtures+"rnn_tanh.pt", fixtures+"nested_checkpoint.pt", filepath.Join(t.TempDir(), "missing.pt")
+	_, textA, _ := runCLI(t, "inspect", a)
+	_, textB, _ := runCLI(t, "inspect", b)
+	code, out, errs := runCLI(t, "inspect", a, b)
+	if code != 0 || out != textA+"\n"+textB {
+		t.Errorf("inspect A B: exit %d %s\n%s", code, errs, out)
+	}
+	code, out, errs = runCLI(t, "inspect", a, missing, b)
+	if code != 2 || out != textA+"\n"+textB || !strings.Contains(errs, "missing.pt: ") || strings.Count(errs, "\n") != 1 {
+		t.Errorf("inspect A MISSING B: exit %d\nstderr %q\n%s", code, errs, out)
+	}
+
+	_, jsonA, _ := runCLI(t, "inspect", a, "--json")
+	_, jsonB, _ := runCLI(t, "inspect", b, "--json")
+	code, out, errs = runCLI(t, "inspect", a, missing, b, "--json")
+	if code != 2 || errs != "" {
+		t.Errorf("--json: exit %d, stderr %q", code, errs)
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	var objs []map[string]any
+	for dec.More() {
+		var o map[string]any
+		if err := dec.Decode(&o); err != nil {
+			t.Fatalf("--json: %v\n%s", err, out)
+		}
+		objs = append(objs, o)
+	}
+	if len(objs) != 3 || objs[0]["file"] != a || objs[1]["file"] != missing || objs[1]["error"] == nil || objs[2]["file"] != b {
+		t.Errorf("--json: %d objects:\n%s", len(objs), out)
+	}
+	if !strings.HasPrefix(out, jsonA) || !strings.HasSuffix(out, jsonB) {
+		t.Errorf("--json: the objects are not those of each file alone:\n%s", out)
+	}
+	if code, _, errs := runCLI(t, "inspect", "-", a, "-"); code != 2 || !strings.Contains(errs, "standard input") {
+		t.Errorf("- twice: exit %d %s", code, errs)
+	}
+}

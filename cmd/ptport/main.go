@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	ptport inspect FILE [--json]
+//	ptport inspect FILE... [--json]
 //	ptport convert IN -o OUT [--to safetensors|npz|json|pt]
 //	ptport check [MODEL REF] [--atol A] [--rtol R] [--prefix P] [--nonlinearity tanh|relu] [--batch-first] [--whole] [--json] [--plot FILE]
 //	ptport run MODEL INPUT -o OUT
