@@ -254,7 +254,7 @@ func (e *ValidationError) Error() string {
 	if e.Cell {
 		module = cellConfig(e.Config).String()
 	}
-	fmt.Fprintf(&b, "%s: the tensors under %q do not fit %s", e.File, e.Prefix, module)
+	fmt.Fprintf(&b, "%s: the tensors %s do not fit %s", e.File, under(e.Prefix), module)
 	if len(e.Missing) > 0 {
 		fmt.Fprintf(&b, "\n  missing keys: %s", strings.Join(e.Missing, ", "))
 	}
@@ -529,7 +529,7 @@ func fromModule(o *pickle.Object, opts Options) (rnn.Config, error) {
 func validate(file string, c *candidate, cfg rnn.Config) error {
 	verr := &ValidationError{File: file, Prefix: c.prefix, Config: cfg, Cell: c.cell}
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%s: %q: %w", file, c.prefix, err)
+		return fmt.Errorf("%s: %s: %w", file, where(c.prefix), err)
 	}
 	want := map[string]bool{}
 	for _, p := range c.params(cfg) {
@@ -560,4 +560,32 @@ func validate(file string, c *candidate, cfg rnn.Config) error {
 		return verr
 	}
 	return nil
+}
+
+// where names the module whose parameters' names start with prefix, for an error about
+// it: the quoted prefix, or "at the root" for the empty one (which quoted would print
+// as "").
+func where(prefix string) string {
+	if prefix == "" {
+		return "at the root"
+	}
+	return strconv.Quote(prefix)
+}
+
+// under says where the tensors of names starting with prefix are: under the quoted
+// prefix, or "at the root".
+func under(prefix string) string {
+	if prefix == "" {
+		return "at the root"
+	}
+	return "under " + strconv.Quote(prefix)
+}
+
+// subject names the module at prefix as the subject of a sentence: the quoted prefix,
+// or "the root".
+func subject(prefix string) string {
+	if prefix == "" {
+		return "the root"
+	}
+	return strconv.Quote(prefix)
 }

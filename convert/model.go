@@ -108,7 +108,7 @@ func Load(cp *Checkpoint, opts Options) (*Model, error) {
 	}
 	cfg, err := infer(c, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %q: %w", cp.Path, c.prefix, err)
+		return nil, fmt.Errorf("%s: %s: %w", cp.Path, where(c.prefix), err)
 	}
 	if err := validate(cp.Path, c, cfg); err != nil {
 		return nil, err
@@ -117,7 +117,7 @@ func Load(cp *Checkpoint, opts Options) (*Model, error) {
 	m := &Model{Prefix: c.prefix, Config: cfg, Cell: c.cell, FromModule: c.module != nil, Whole: opts.Whole, outputLimit: opts.OutputLimit}
 	layers, lerr := t.around(core, opts)
 	if lerr != nil && opts.Whole {
-		return nil, fmt.Errorf("%s: the model around %q is not known: %w", cp.Path, c.prefix, lerr)
+		return nil, fmt.Errorf("%s: the model around %s is not known: %w", cp.Path, subject(c.prefix), lerr)
 	}
 	weights := []*layer{core}
 	if opts.Whole {
@@ -235,7 +235,7 @@ func buildModel[T rnn.Float](m *Model, core *layer, layers []*layer, lerr error,
 		for _, p := range core.params() {
 			v, err := values(core.tensors[p.Name])
 			if err != nil {
-				return nil, fmt.Errorf("%q: %s: %w", core.prefix, p.Name, err)
+				return nil, fmt.Errorf("%s: %s: %w", where(core.prefix), p.Name, err)
 			}
 			params[p.Name] = v
 		}
@@ -246,7 +246,7 @@ func buildModel[T rnn.Float](m *Model, core *layer, layers []*layer, lerr error,
 			b.core, err = rnn.New(core.rnn, params)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%q: %w", core.prefix, err)
+			return nil, fmt.Errorf("%s: %w", where(core.prefix), err)
 		}
 	}
 	if lerr == nil {
@@ -324,9 +324,9 @@ func Sequential[T rnn.Float](m *Model) (*rnn.Sequential[T], error) {
 	b := pick[T](m)
 	switch {
 	case b == nil:
-		return nil, fmt.Errorf("the model at %q computes in %s", m.Prefix, m.DType)
+		return nil, fmt.Errorf("the model %s computes in %s", under(m.Prefix), m.DType)
 	case b.seq == nil:
-		return nil, fmt.Errorf("the model around %q is not known: %w", m.Prefix, m.layersErr)
+		return nil, fmt.Errorf("the model around %s is not known: %w", subject(m.Prefix), m.layersErr)
 	}
 	return b.seq, nil
 }
@@ -416,6 +416,11 @@ func (m *Model) checkOutput(x *pickle.Tensor) error {
 	return nil
 }
 
+// ErrTokenIDs is wrapped by the error of Forward when a model that runs from its recurrent
+// module (not Model.Whole) is given integer input: token ids, which only a whole model
+// whose first layer is an Embedding takes (Options.Whole).
+var ErrTokenIDs = errors.New("token ids are the input of a whole model that starts with an Embedding")
+
 func forward[T rnn.Float](m *Model, b *built[T], x, h0, c0 *pickle.Tensor, values func(*pickle.Tensor) ([]T, error), dt pickle.DType) (output, hn, cn *pickle.Tensor, err error) {
 	in := func(t *pickle.Tensor, name string) (*rnn.Tensor[T], error) {
 		if t == nil {
@@ -442,7 +447,7 @@ func forward[T rnn.Float](m *Model, b *built[T], x, h0, c0 *pickle.Tensor, value
 		switch x.DType {
 		case pickle.F64, pickle.F32, pickle.F16, pickle.BF16:
 		default:
-			return nil, nil, nil, fmt.Errorf("input is %s: a recurrent module's input must be floating point (PyTorch refuses %s); the whole model (Options.Whole), when it starts with an Embedding, takes token ids", x.DType, x.DType)
+			return nil, nil, nil, fmt.Errorf("input is %s: a recurrent module's input must be floating point (PyTorch refuses %s); %w", x.DType, x.DType, ErrTokenIDs)
 		}
 		xs, err := in(x, "input")
 		if err != nil {

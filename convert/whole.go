@@ -134,7 +134,7 @@ func (l *layer) validate() error {
 // and every tensor it has no place for.
 func (l *layer) check() error {
 	if err := l.validate(); err != nil {
-		return fmt.Errorf("%q: %w", l.prefix, err)
+		return fmt.Errorf("%s: %w", where(l.prefix), err)
 	}
 	var problems []string
 	want := map[string]bool{}
@@ -159,7 +159,7 @@ func (l *layer) check() error {
 		problems = append(problems, "unexpected "+name)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%q, %s: %s", l.prefix, l, strings.Join(problems, "; "))
+		return fmt.Errorf("%s, %s: %s", where(l.prefix), l, strings.Join(problems, "; "))
 	}
 	return nil
 }
@@ -248,7 +248,7 @@ func (t *tree) sequentialLayers(prefix string, core *layer, opts Options) ([]*la
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("the Sequential at %q is empty", prefix)
+		return nil, fmt.Errorf("the Sequential %s is empty", under(prefix))
 	}
 	return out, nil
 }
@@ -256,7 +256,7 @@ func (t *tree) sequentialLayers(prefix string, core *layer, opts Options) ([]*la
 // moduleLayer returns the layer of the pickled module o at prefix.
 func (t *tree) moduleLayer(prefix string, o *pickle.Object, opts Options) (*layer, error) {
 	if o == nil {
-		return nil, fmt.Errorf("%q is not a pickled module", prefix)
+		return nil, fmt.Errorf("%s is not a pickled module", subject(prefix))
 	}
 	l := &layer{prefix: prefix, tensors: t.groups[prefix]}
 	if l.tensors == nil {
@@ -305,17 +305,17 @@ func (t *tree) moduleLayer(prefix string, o *pickle.Object, opts Options) (*laye
 		l.kind = kindActivation
 		l.act = map[string]rnn.ActivationFunc{"Softmax": rnn.Softmax, "LogSoftmax": rnn.LogSoftmax}[o.Name]
 		if v, _ := o.Attr("dim"); v == nil {
-			return nil, fmt.Errorf("%q: %s with dim=None (the legacy implicit dimension) is not supported: give it a dim", prefix, o.Name)
+			return nil, fmt.Errorf("%s: %s with dim=None (the legacy implicit dimension) is not supported: give it a dim", where(prefix), o.Name)
 		}
 		l.dim = attrs.int("dim")
 	default:
-		return nil, fmt.Errorf("%q is a %s.%s, which ptport does not run", prefix, o.Module, o.Name)
+		return nil, fmt.Errorf("%s is a %s.%s, which ptport does not run", subject(prefix), o.Module, o.Name)
 	}
 	if attrs.err != nil {
-		return nil, fmt.Errorf("%q: pickled %s module: %w", prefix, o.Name, attrs.err)
+		return nil, fmt.Errorf("%s: pickled %s module: %w", where(prefix), o.Name, attrs.err)
 	}
 	if err := l.validate(); err != nil {
-		return nil, fmt.Errorf("%q: %w", prefix, err)
+		return nil, fmt.Errorf("%s: %w", where(prefix), err)
 	}
 	return l, nil
 }
@@ -490,7 +490,7 @@ func (t *tree) place(core *layer, q string, others []string, opts Options) ([]*l
 			l = shapeLayer(g, t.groups[g])
 		}
 		if l == nil || l.validate() != nil {
-			return nil, fmt.Errorf("the tensors under %q are no Embedding, Linear or LayerNorm", g)
+			return nil, fmt.Errorf("the tensors %s are no Embedding, Linear or LayerNorm", under(g))
 		}
 		var fits []int
 		li, lo := l.widths()
@@ -638,7 +638,7 @@ func buildLayers[T rnn.Float](layers []*layer, core rnn.Layer[T], values func(*p
 			rl, err = rnn.NewActivation[T](l.act, l.dim)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%q: %w", l.prefix, err)
+			return nil, fmt.Errorf("%s: %w", where(l.prefix), err)
 		}
 		out = append(out, rl)
 	}

@@ -164,6 +164,14 @@ func withHints(err error) error {
 		}
 		hints = append(hints, "to leave them out: --ignore "+strings.Join(names, ","))
 	}
+	for _, p := range rerr.Problems {
+		switch p.Kind {
+		case parity.ProblemTokenIDs:
+			hints = append(hints, "to run the whole model from token ids: --whole")
+		case parity.ProblemNoFinalState:
+			hints = append(hints, "to leave them out: --ignore "+strings.Join(escapeAll(p.Entries), ","))
+		}
+	}
 	if rerr.BatchFirst != nil {
 		if *rerr.BatchFirst {
 			hints = append(hints, "for batch_first=True: --batch-first")

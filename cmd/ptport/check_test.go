@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/pickle"
 )
 
 const parityFixtures = "../../testdata/parity/"
@@ -244,6 +247,7 @@ func refValues(t *testing.T, path, name string) []float64 {
 // TestFlagHints: the library's messages speak of options; the command names the flags
 // that set them.
 func TestFlagHints(t *testing.T) {
+	finalStates := wholeWithStates(t)
 	for _, c := range []struct {
 		args           []string
 		code           int
@@ -255,7 +259,54 @@ func TestFlagHints(t *testing.T) {
 			[]string{"--prefix P chooses"}},
 		{[]string{"inspect", fixtures + "rnn_tanh.pt"}, 0,
 			[]string{"(tanh unless told relu: a state_dict does not store the nonlinearity)", "--nonlinearity relu"}, nil},
+		// Token ids without --whole: the flag, never the Go option.
+		{[]string{"check", fixtures + "char_lstm_whole.pt", fixtures + "char_lstm_whole.ref.pt"}, 2, nil,
+			[]string{"token ids are the input of the whole model, Embedding(12, 6) -> LSTM(6, 10, num_layers=2) -> Linear(", "(to run the whole model from token ids: --whole)"}},
+		{[]string{"run", fixtures + "char_lstm_whole.pt", fixtures + "char_lstm_whole.ref.pt", "-o", filepath.Join(t.TempDir(), "y.json")}, 2, nil,
+			[]string{"(to run the whole model from token ids: --whole)"}},
+		// The module at the root is said so, not "".
+		{[]string{"check", parityFixtures + "lstm.pt", parityFixtures + "lstm_nonlinearity_flag.ref.pt", "--nonlinearity", "relu"}, 2, nil,
+			[]string{"lstm.pt: at the root: the nonlinearity option applies to nn.RNN only"}},
+		{[]string{"check", fixtures + "invalid_keys.pt", fixtures + "rnn_tanh.ref.pt"}, 2, nil,
+			[]string{"invalid_keys.pt: the tensors at the root do not fit RNN(3, 5, num_layers=2)"}},
+		// The final states a whole model does not give: the flag that leaves them out.
+		{[]string{"check", fixtures + "char_lstm_whole.pt", finalStates, "--whole"}, 2, nil,
+			[]string{"h_n, c_n: the whole model gives no final state", "(to leave them out: --ignore h_n,c_n)"}},
+		{[]string{"check", fixtures + "char_lstm_whole.pt", finalStates, "--whole", "--ignore", "h_n,c_n"}, 0, nil, nil},
 	} {
-		expectCLI(t, c.args, c.code, c.stdout, nil, c.stderr)
+		if expectCLI(t, c.args, c.code, c.stdout, nil, c.stderr) {
+			_, _, stderr := runCLI(t, c.args...)
+			for _, bad := range []string{"Options.", `""`} {
+				if strings.Contains(stderr, bad) {
+					t.Errorf("%v: stderr has %q:\n%s", c.args, bad, stderr)
+				}
+			}
+		}
 	}
+}
+
+// wholeWithStates writes the reference of the whole char_lstm_whole model with the
+// final states of its LSTM beside its output, as model(ids) -> (logits, (h, c)) saves
+// them, and returns its path.
+func wholeWithStates(t *testing.T) string {
+	whole, err := convert.Open(fixtures+"char_lstm_whole.ref.pt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer whole.Close()
+	states, err := convert.Open(fixtures+"char_lstm.ref.pt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer states.Close()
+	leaves := slices.Clone(whole.Leaves)
+	for _, name := range []string{"h_n", "c_n"} {
+		s, _ := states.Tensor(name)
+		leaves = append(leaves, pickle.Leaf{Name: name, Value: s})
+	}
+	path := filepath.Join(t.TempDir(), "states.ref.pt")
+	if err := convert.Export(context.Background(), path, convert.PT, convert.FromLeaves(path, leaves)); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

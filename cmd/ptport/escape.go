@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -123,7 +124,10 @@ func escapeError(err error) string {
 	switch {
 	case errors.As(err, &re):
 		c := *re
-		c.File, c.Problems = escape(c.File), escapeAll(c.Problems)
+		c.File, c.Problems = escape(c.File), slices.Clone(c.Problems)
+		for i := range c.Problems {
+			c.Problems[i].Msg = escape(c.Problems[i].Msg)
+		}
 		c.Unknown = make([]parity.UnknownEntry, len(re.Unknown))
 		for i, u := range re.Unknown {
 			c.Unknown[i] = parity.UnknownEntry{Name: escape(u.Name), Closest: escape(u.Closest)}

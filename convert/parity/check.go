@@ -126,14 +126,14 @@ func (r *reference) loadOptions(opts convert.Options) (convert.Options, bool, er
 	changed := false
 	if r.batchFirst != nil {
 		if opts.BatchFirst && !*r.batchFirst {
-			return opts, false, &ReferenceError{File: r.file, Problems: []string{"batch_first is False in the reference, but the model's options set it"}}
+			return opts, false, referenceErrorf(r.file, "batch_first is False in the reference, but the model's options set it")
 		}
 		changed = changed || opts.BatchFirst != *r.batchFirst
 		opts.BatchFirst = *r.batchFirst
 	}
 	if r.nonlinearity != "" {
 		if opts.Nonlinearity != "" && opts.Nonlinearity != r.nonlinearity {
-			return opts, false, &ReferenceError{File: r.file, Problems: []string{fmt.Sprintf("nonlinearity is %q in the reference, but %q in the model's options", r.nonlinearity, opts.Nonlinearity)}}
+			return opts, false, referenceErrorf(r.file, "nonlinearity is %q in the reference, but %q in the model's options", r.nonlinearity, opts.Nonlinearity)
 		}
 		changed = changed || opts.Nonlinearity != r.nonlinearity
 		opts.Nonlinearity = r.nonlinearity
@@ -149,7 +149,7 @@ func (r *reference) fits(cp *convert.Checkpoint, m *convert.Model) error {
 	}
 	cfg := m.Config
 	rerr := &ReferenceError{File: r.file}
-	problem := func(format string, args ...any) { rerr.Problems = append(rerr.Problems, fmt.Sprintf(format, args...)) }
+	problem := rerr.addf
 	if r.batchFirst != nil && *r.batchFirst != cfg.BatchFirst {
 		problem("batch_first is %s in the reference, %s in the pickled module", pyBool(*r.batchFirst), pyBool(cfg.BatchFirst))
 	}
@@ -217,8 +217,8 @@ func (r *reference) fits(cp *convert.Checkpoint, m *convert.Model) error {
 					plural(want.NumLayers, "layer", "layers"), plural(refDirs, "direction", "directions"))
 			}
 		}
-		return &ReferenceError{File: r.file, Problems: []string{fmt.Sprintf("%s has shape %v, for %s; the model, %s, has %d: the reference comes from another model",
-			e.name, e.t.Shape, plural(rows, "layer × direction", "layers × directions"), m.Info().Module, cfg.NumLayers*dirs)}}
+		return referenceErrorf(r.file, "%s has shape %v, for %s; the model, %s, has %d: the reference comes from another model",
+			e.name, e.t.Shape, plural(rows, "layer × direction", "layers × directions"), m.Info().Module, cfg.NumLayers*dirs)
 	}
 	return nil
 }
@@ -309,8 +309,9 @@ func (c *checker) run() error {
 		if len(unmatched) > 1 {
 			them = "them"
 		}
-		return &ReferenceError{File: r.file, Problems: []string{fmt.Sprintf("%s: the whole model gives no final state to compare with (its last layer is not recurrent); leave %s out of the check, or check the recurrent module alone",
-			strings.Join(unmatched, ", "), them)}}
+		return &ReferenceError{File: r.file, Problems: []Problem{{Kind: ProblemNoFinalState, Entries: unmatched,
+			Msg: fmt.Sprintf("%s: the whole model gives no final state to compare with (its last layer is not recurrent); leave %s out of the check, or check the recurrent module alone",
+				strings.Join(unmatched, ", "), them)}}}
 	}
 	// The input Go took, read again for the truth.
 	if c.in, err = c.model.readInput(r.input.t); err != nil {
@@ -427,17 +428,36 @@ func forwardError(r *reference, m *convert.Model, err error) error {
 		// reference.
 		return fmt.Errorf("%s: %w", r.file, err)
 	}
-	rerr := &ReferenceError{File: r.file, Problems: []string{err.Error()}}
+	rerr := &ReferenceError{File: r.file}
+	ids := fmt.Sprintf("%s is %s: a recurrent module's input is floating point (PyTorch refuses %s)", r.input.name, r.input.t.DType, r.input.t.DType)
+	switch l := m.Layers; {
+	case errors.Is(err, convert.ErrTokenIDs) && len(l) > 0 && strings.HasPrefix(l[0].Module, "Embedding("):
+		rerr.Problems = append(rerr.Problems, Problem{Kind: ProblemTokenIDs, Entries: []string{r.input.name},
+			Msg: fmt.Sprintf("%s; token ids are the input of the whole model, %s", ids, layerList(l))})
+	case errors.Is(err, convert.ErrTokenIDs):
+		rerr.addf("%s; token ids are the input of a whole model that starts with an Embedding, and none is known around this one", ids)
+	default:
+		rerr.addf("%v", err)
+	}
 	if x := r.input.t; len(x.Shape) == 3 && !m.Whole && !m.Cell {
 		flipped := network{cfg: m.Config}
 		flipped.cfg.BatchFirst = !flipped.cfg.BatchFirst
 		h0, c0 := r.h0.t, r.c0.t
 		if _, derr := flipped.dims(x.Shape, x.NumElements(), numElements(h0), numElements(c0), h0 != nil, c0 != nil); derr == nil {
-			rerr.Problems = append(rerr.Problems, fmt.Sprintf("the shapes fit a model with batch_first=%s", pyBool(flipped.cfg.BatchFirst)))
+			rerr.addf("the shapes fit a model with batch_first=%s", pyBool(flipped.cfg.BatchFirst))
 			rerr.BatchFirst = &flipped.cfg.BatchFirst
 		}
 	}
 	return rerr
+}
+
+// layerList is a whole model's modules: "Embedding(20, 8) -> GRU(8, 32) -> Linear(...)".
+func layerList(layers []convert.Layer) string {
+	mods := make([]string, len(layers))
+	for i, l := range layers {
+		mods[i] = l.Module
+	}
+	return strings.Join(mods, " -> ")
 }
 
 func numElements(t *pickle.Tensor) int {

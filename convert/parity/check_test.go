@@ -119,6 +119,9 @@ func TestWholeModelFinalStates(t *testing.T) {
 	if !errors.As(err, &rerr) || !strings.Contains(err.Error(), "h_n, c_n: the whole model gives no final state") {
 		t.Fatalf("got %v, want a ReferenceError naming h_n and c_n", err)
 	}
+	if p := rerr.Problems; len(p) != 1 || p[0].Kind != parity.ProblemNoFinalState || !slices.Equal(p[0].Entries, []string{"h_n", "c_n"}) {
+		t.Errorf("problems %+v, want one ProblemNoFinalState of h_n, c_n", p)
+	}
 	opts.Ignore = []string{"h_n", "c_n"}
 	r, err := parity.Check(context.Background(), fixture.Open(t, "char_lstm_whole.pt"), ref, opts)
 	if err != nil {
@@ -126,5 +129,22 @@ func TestWholeModelFinalStates(t *testing.T) {
 	}
 	if !r.Pass || len(r.Tensors) != 1 || r.Tensors[0].Name != parity.RefOutput {
 		t.Errorf("with h_n and c_n left out: pass %v, tensors %+v", r.Pass, r.Tensors)
+	}
+}
+
+// TestTokenIDsProblem: token ids checked against a model loaded to run from its recurrent
+// module are a ProblemTokenIDs when the whole model around it starts with an Embedding
+// (Load.Whole takes them), and a problem of no kind when no such model is known.
+func TestTokenIDsProblem(t *testing.T) {
+	ref := fixture.Open(t, "char_lstm_whole.ref.pt")
+	for _, c := range []struct {
+		model string
+		kind  parity.ProblemKind
+	}{{"char_lstm_whole.pt", parity.ProblemTokenIDs}, {"rnn_tanh.pt", parity.ProblemOther}} {
+		_, err := parity.Check(context.Background(), fixture.Open(t, c.model), ref, parity.Options{})
+		var rerr *parity.ReferenceError
+		if !errors.As(err, &rerr) || len(rerr.Problems) != 1 || rerr.Problems[0].Kind != c.kind || !strings.Contains(err.Error(), "token ids") {
+			t.Errorf("%s: %v, want one problem of kind %d", c.model, err, c.kind)
+		}
 	}
 }

@@ -61,11 +61,44 @@ type UnknownEntry struct {
 type ReferenceError struct {
 	File     string
 	Unknown  []UnknownEntry
-	Problems []string
+	Problems []Problem
 	// BatchFirst, when not nil, is the batch_first setting with which the reference's
 	// shapes would fit the model.
 	BatchFirst *bool
 }
+
+// Problem is one thing wrong with a reference, other than an entry outside the schema.
+type Problem struct {
+	// Kind says what remedies the problem, for a caller that suggests one.
+	Kind ProblemKind
+	Msg  string
+	// Entries are the reference's entries the problem is about, when its Kind names
+	// some.
+	Entries []string
+}
+
+func (p Problem) String() string { return p.Msg }
+
+// A ProblemKind says what kind of problem of a reference a Problem is.
+type ProblemKind int
+
+const (
+	// ProblemOther is any problem of no kind below.
+	ProblemOther ProblemKind = iota
+	// ProblemTokenIDs: the input is token ids, which the model takes run whole
+	// (Options.Load.Whole): the whole model around its recurrent module starts with an
+	// Embedding.
+	ProblemTokenIDs
+	// ProblemNotDict: the reference is not a dict of entries but a tuple, a list or a
+	// tensor.
+	ProblemNotDict
+	// ProblemNoFinalState: the whole model gives no final state to compare with the
+	// reference's entries Entries (its last layer is not recurrent); Options.Ignore
+	// leaves them out.
+	ProblemNoFinalState
+	// ProblemNotIgnored: Options.Ignore names Entries, which the reference does not hold.
+	ProblemNotIgnored
+)
 
 func (e *ReferenceError) Error() string {
 	var b strings.Builder
@@ -78,9 +111,21 @@ func (e *ReferenceError) Error() string {
 		}
 	}
 	for _, p := range e.Problems {
-		fmt.Fprintf(&b, "\n  %s", p)
+		fmt.Fprintf(&b, "\n  %s", p.Msg)
 	}
 	return b.String()
+}
+
+// addf adds a problem of no particular kind.
+func (e *ReferenceError) addf(format string, args ...any) {
+	e.Problems = append(e.Problems, Problem{Msg: fmt.Sprintf(format, args...)})
+}
+
+// referenceErrorf is a *ReferenceError of one problem of no particular kind.
+func referenceErrorf(file, format string, args ...any) *ReferenceError {
+	e := &ReferenceError{File: file}
+	e.addf(format, args...)
+	return e
 }
 
 // entry is a tensor of the reference and the entry name it came from.
@@ -108,7 +153,7 @@ type reference struct {
 func parseReference(file string, leaves []pickle.Leaf, ignore []string, needOutput bool) (*reference, error) {
 	r := &reference{file: file}
 	rerr := &ReferenceError{File: file}
-	problem := func(format string, args ...any) { rerr.Problems = append(rerr.Problems, fmt.Sprintf(format, args...)) }
+	problem := func(format string, args ...any) { rerr.addf(format, args...) }
 	ignored := func(name string) bool {
 		for _, ig := range ignore {
 			if name == ig || strings.HasPrefix(name, ig+".") {

@@ -24,11 +24,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(ew, "model      %s%s%s, %s\n", file, r.Model.Module, prefix, strings.ToLower(r.Model.DType))
 	}
 	if r.Model.Whole && len(r.Model.Layers) > 0 {
-		mods := make([]string, len(r.Model.Layers))
-		for i, l := range r.Model.Layers {
-			mods[i] = l.Module
-		}
-		fmt.Fprintf(ew, "whole      %s\n", strings.Join(mods, " -> "))
+		fmt.Fprintf(ew, "whole      %s\n", layerList(r.Model.Layers))
 	}
 	if r.Reference != "" {
 		fmt.Fprintf(ew, "reference  %s\n", r.Reference)
