@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -246,10 +247,19 @@ func (c ctxReader) Read(p []byte) (int, error) {
 }
 
 // outputFormat is the format --to names, or else the output's extension; standard
-// output has none.
+// output has none. A --to that contradicts the extension of a format is an error.
 func outputFormat(out, to string) (convert.Format, error) {
 	if to != "" {
-		return convert.FormatOf(to)
+		f, err := convert.FormatOf(to)
+		if err != nil {
+			return "", err
+		}
+		if ext := filepath.Ext(out); out != stdio && ext != "" {
+			if named, err := convert.FormatOf(ext); err == nil && named != f {
+				return "", fmt.Errorf("-o %s has the extension of %s, but --to is %s: drop --to, or name the output %s", out, named, f, strings.TrimSuffix(out, ext)+f.Ext())
+			}
+		}
+		return f, nil
 	}
 	if out == stdio {
 		return "", errors.New("-o -: name the format of standard output with --to (" + formatList() + ")")
