@@ -497,11 +497,19 @@ func (r *reader) zipStorage(dir string, pid any) (any, error) {
 func (r *reader) readLegacy() (any, error) {
 	magic, off, err := r.readPickle(r.ra, 0, r.size, "pickle", nil)
 	if err != nil {
+		const unknown = "unknown format: not a zip, tar or legacy-format PyTorch checkpoint: "
 		var fe *FormatError
-		if errors.As(err, &fe) {
+		var ue *UnsafeGlobalError
+		switch {
+		case errors.As(err, &fe):
 			c := *fe
-			c.Msg = "unknown format: not a zip, tar or legacy-format PyTorch checkpoint: " + c.Msg
+			c.Msg = unknown + c.Msg
 			return nil, &c
+		case errors.As(err, &ue) && ue.Reason == ReasonMalformed:
+			// Text read as a pickle (a Python source's "import torch" is INST of
+			// module "mport torch"): no unpickler could import such a name, so this
+			// is no pickle, let alone a checkpoint.
+			return nil, r.errf(ue.Where, "%sread as a pickle, it names a global that no unpickler could import (module %s, name %s)", unknown, quoteName(ue.Module), quoteName(ue.Name))
 		}
 		return nil, err
 	}

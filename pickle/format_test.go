@@ -269,6 +269,8 @@ func TestLegacyViews(t *testing.T) {
 		{"unknown key", legacyFile(obj, []string{"r", "x"}, [][]byte{root, root}, []int{4, 4}), "belongs to no storage"},
 		{"truncated", legacyFile(obj, []string{"r"}, [][]byte{root}, []int{4})[:len(legacyFile(obj, []string{"r"}, [][]byte{root}, []int{4}))-4], "truncated"},
 		{"bad magic", append(newPK(2).int(7).stop(), obj...), "unknown format"},
+		// Python source read as a pickle: INST of module "mport torch", no importable name.
+		{"python source", []byte("import torch\ntorch.save({}, 'x.pt')\n"), "unknown format: not a zip, tar or legacy-format PyTorch checkpoint"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

@@ -247,8 +247,14 @@ func (c ctxReader) Read(p []byte) (int, error) {
 }
 
 // outputFormat is the format --to names, or else the output's extension; standard
-// output has none. A --to that contradicts the extension of a format is an error.
+// output has none. An output that is a folder, and a --to that contradicts the
+// extension of a format, are errors.
 func outputFormat(out, to string) (convert.Format, error) {
+	if out != stdio {
+		if fi, err := os.Stat(out); err == nil && fi.IsDir() || strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(filepath.Separator)) {
+			return "", fmt.Errorf("-o %s is a folder: name the output file, such as %s", out, filepath.Join(out, "model.safetensors"))
+		}
+	}
 	if to != "" {
 		f, err := convert.FormatOf(to)
 		if err != nil {

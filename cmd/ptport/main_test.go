@@ -102,6 +102,8 @@ func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.pt")
 	os.WriteFile(garbage, []byte("not a checkpoint at all"), 0o644)
+	source := filepath.Join(dir, "gen.py")
+	os.WriteFile(source, []byte("import torch, sys\ntorch.manual_seed(0)\n"), 0o644)
 	for _, c := range []struct {
 		args []string
 		code int
@@ -121,6 +123,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"completion"}, 2, "bash, zsh, fish or powershell"},
 		{[]string{"completion", "fish"}, 0, ""},
 		{[]string{"inspect", garbage}, 2, "garbage.pt"},
+		{[]string{"inspect", source}, 2, "gen.py: pickle offset 0: unknown format: not a zip, tar or legacy-format PyTorch checkpoint"},
+		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", dir}, 2, "is a folder: name the output file"},
+		{[]string{"run", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "-o", dir + "/"}, 2, "is a folder: name the output file"},
 		{[]string{"inspect", filepath.Join(dir, "missing.pt")}, 2, "no such file"},
 		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "x.txt")}, 2, "unknown output format"},
 		{[]string{"convert", fixtures + "rnn_tanh.pt"}, 2, "output"},
