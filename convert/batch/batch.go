@@ -43,6 +43,9 @@ type Options struct {
 	// many of its files are named. A file named like a shard
 	// (STEM-0000K-of-0000N.EXT) without its index beside it, or one that its index does
 	// not name, holds part of a model: it is an input that fails.
+	//
+	// A file named twice, in Inputs or List, by one path or two (os.SameFile), is one
+	// input, taken where it is first named; so is a folder given twice in Inputs.
 	Inputs []string
 	// List, when not nil, lists more inputs, files and folders taken as Inputs are: a
 	// path a line, or, with ListNUL, each path ended by a NUL byte (as find -print0
@@ -441,10 +444,17 @@ func walkInputs(ctx context.Context, opts *Options, fn func(batchInput) error) e
 		w.include = DefaultInclude
 	}
 	w.outAbs, _ = filepath.Abs(opts.OutDir)
+	var dirs []os.FileInfo // the folders given, each walked once
 	for _, root := range opts.Inputs {
 		fi, err := os.Stat(root)
 		if err != nil {
 			return err
+		}
+		if fi.IsDir() {
+			if slices.ContainsFunc(dirs, func(d os.FileInfo) bool { return os.SameFile(d, fi) }) {
+				continue
+			}
+			dirs = append(dirs, fi)
 		}
 		if !fi.IsDir() {
 			if err := w.named(root, filepath.Base(root), fi); err != nil {
@@ -496,6 +506,9 @@ type walker struct {
 	// units are the indexes of the sharded checkpoints taken through a file named as
 	// an input, so that each is taken once.
 	units map[string]bool
+	// files are the files named as inputs, by size and modification time, so that a
+	// file named twice (by one path or two) is taken once.
+	files map[fileKey][]os.FileInfo
 }
 
 // indexShards are the shards an index names, or why it cannot be read.
@@ -576,6 +589,9 @@ func (w *walker) named(path, rel string, fi os.FileInfo) error {
 		}
 	}
 	if index == "" {
+		if w.seen(fi) {
+			return nil
+		}
 		return w.take(batchInput{inputFile: inputFile{path: path, size: fi.Size(), mod: fi.ModTime()}, rel: rel})
 	}
 	key, _ := filepath.Abs(index)
@@ -587,6 +603,24 @@ func (w *walker) named(path, rel string, fi os.FileInfo) error {
 	}
 	w.units[key] = true
 	return w.unit(index, rel, fi)
+}
+
+type fileKey struct {
+	size int64
+	mod  int64
+}
+
+// seen reports whether the file fi, named as an input, was named before, and records it.
+func (w *walker) seen(fi os.FileInfo) bool {
+	k := fileKey{fi.Size(), fi.ModTime().UnixNano()}
+	if slices.ContainsFunc(w.files[k], func(o os.FileInfo) bool { return os.SameFile(o, fi) }) {
+		return true
+	}
+	if w.files == nil {
+		w.files = map[fileKey][]os.FileInfo{}
+	}
+	w.files[k] = append(w.files[k], fi)
+	return false
 }
 
 // walk takes the inputs below the folder dir, whose files are named rel + their path

@@ -48,3 +48,46 @@ func TestBatchCollisions(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchSameInputTwice: a file named twice, by one path or by two (a symbolic link,
+// ./ in front), and a folder given twice, are each taken once, not a collision with
+// themselves; a list naming a file twice too.
+func TestBatchSameInputTwice(t *testing.T) {
+	root := t.TempDir()
+	model, err := os.ReadFile(fixture.Convert("rnn_tanh.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join(root, "a", "m.pt")
+	os.MkdirAll(filepath.Dir(m), 0o755)
+	if err := os.WriteFile(m, model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(root, "m.pt")
+	if err := os.Symlink(m, link); err != nil {
+		t.Fatal(err)
+	}
+	dotted := filepath.Join(root, "a", ".", "m.pt")
+	for _, c := range []struct {
+		name   string
+		inputs []string
+		list   string
+	}{
+		{"same path", []string{m, m}, ""},
+		{"a link and its file", []string{m, link}, ""},
+		{"two spellings", []string{dotted, m}, ""},
+		{"a folder twice", []string{filepath.Join(root, "a"), filepath.Join(root, "a") + "/"}, ""},
+		{"a list", nil, m + "\n" + link + "\n" + m + "\n"},
+	} {
+		out := filepath.Join(root, "out")
+		os.RemoveAll(out)
+		opts := Options{Inputs: c.inputs, OutDir: out, To: convert.Safetensors, Jobs: 2}
+		if c.list != "" {
+			opts.List = strings.NewReader(c.list)
+		}
+		sum, results := runBatch(t, opts)
+		if sum.Files != 1 || sum.OK != 1 {
+			t.Errorf("%s: %+v %v; want one input, converted", c.name, sum, results)
+		}
+	}
+}
