@@ -59,8 +59,9 @@ would be the same file (a.pt beside a.pth) all fail, so that none is lost.
 Exit status: 0 when every input is ok or skipped, or when the failed ones are within
 --allow-failed (every failed input, N of them, or P% of the inputs); 1 when more failed,
 when an output could not be written (no space, no permission: --allow-failed excuses
-inputs, not outputs), or when the batch was interrupted; 2 for bad usage and for errors
-that are not an input's (an unreadable folder, a report that cannot be written).
+inputs, not outputs); 2 for bad usage and for errors that are not an input's (an
+unreadable folder, a report that cannot be written); 130 when Ctrl-C interrupted the
+batch, 143 when SIGTERM did (128 + the signal's number, as shells report it).
 
 Outputs are written to temporary files and renamed into place when complete: after a
 crash or kill -9 no partial output exists under its final name. The next run of the
@@ -226,13 +227,13 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
 			silent := jsonMode(cmd)
 			switch {
 			case sum.Interrupted:
-				return &exitError{code: 1, silent: silent, err: fmt.Errorf("interrupted: %d of %d inputs done", sum.Files, plan.Files)}
+				return &exitError{code: 1, silent: silent, err: fmt.Errorf("interrupted: %d of %s done", sum.Files, count(plan.Files, "input", "inputs"))}
 			case sum.OutputErrors > 0:
-				return &exitError{code: 1, silent: silent, err: fmt.Errorf("%d of %d outputs could not be written (--allow-failed excuses failed inputs only)", sum.OutputErrors, sum.Files)}
+				return &exitError{code: 1, silent: silent, err: fmt.Errorf("%d of %s could not be written (--allow-failed excuses failed inputs only)", sum.OutputErrors, count(sum.Files, "output", "outputs"))}
 			case !allowed:
-				return &exitError{code: 1, silent: silent, err: fmt.Errorf("%d of %d inputs failed", sum.Failed, sum.Files)}
+				return &exitError{code: 1, silent: silent, err: fmt.Errorf("%d of %s failed", sum.Failed, count(sum.Files, "input", "inputs"))}
 			case sum.Failed > 0 && !jsonMode(cmd):
-				fmt.Fprintf(stderr, "ptport: %d of %d inputs failed, within --allow-failed\n", sum.Failed, sum.Files)
+				fmt.Fprintf(stderr, "ptport: %d of %s failed, within --allow-failed\n", sum.Failed, count(sum.Files, "input", "inputs"))
 			}
 			return nil
 		},
@@ -324,9 +325,9 @@ func resultLine(r batch.Result, quiet bool) string {
 	case r.Output != "":
 		shards := ""
 		if len(r.Shards) > 0 {
-			shards = fmt.Sprintf("%d shards, ", len(r.Shards))
+			shards = count(len(r.Shards), "shard", "shards") + ", "
 		}
-		return fmt.Sprintf("%-8s %s -> %s (%s%d tensors, %s, %.3fs)", r.Status, in, escape(r.Output), shards, r.Tensors, bytesText(r.Bytes), r.Seconds)
+		return fmt.Sprintf("%-8s %s -> %s (%s%s, %s, %.3fs)", r.Status, in, escape(r.Output), shards, count(r.Tensors, "tensor", "tensors"), bytesText(r.Bytes), r.Seconds)
 	}
 	return fmt.Sprintf("%-8s %s (%.3fs)", r.Status, in, r.Seconds)
 }
@@ -340,10 +341,10 @@ func summaryLine(s batch.Summary, check bool) string {
 	if s.Seconds > 0 {
 		rate = fmt.Sprintf(" (%s, %.0f files/s)", rateText(float64(s.Bytes)/s.Seconds), float64(s.Files)/s.Seconds)
 	}
-	line := fmt.Sprintf("%s %d inputs: %d ok, %d skipped, %d failed; %s in %.2fs%s",
-		verb, s.Files, s.OK, s.Skipped, s.Failed, bytesText(s.Bytes), s.Seconds, rate)
+	line := fmt.Sprintf("%s %s: %d ok, %d skipped, %d failed; %s in %.2fs%s",
+		verb, count(s.Files, "input", "inputs"), s.OK, s.Skipped, s.Failed, bytesText(s.Bytes), s.Seconds, rate)
 	if s.TempsRemoved > 0 {
-		line += fmt.Sprintf("; removed %d temporaries of interrupted runs", s.TempsRemoved)
+		line += fmt.Sprintf("; removed %s of interrupted runs", count(s.TempsRemoved, "temporary", "temporaries"))
 	}
 	return line
 }
@@ -377,7 +378,7 @@ func cleanTemps(cmd *cobra.Command, dirs []string) error {
 	if jsonMode(cmd) {
 		return printJSON(cmd, res)
 	}
-	fmt.Fprintf(w, "removed %d temporaries (%s)", len(res.Removed), bytesText(res.Bytes))
+	fmt.Fprintf(w, "removed %s (%s)", count(len(res.Removed), "temporary", "temporaries"), bytesText(res.Bytes))
 	if len(res.Kept) > 0 {
 		fmt.Fprintf(w, "; kept %d that running processes write", len(res.Kept))
 	}

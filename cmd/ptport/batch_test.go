@@ -210,8 +210,8 @@ func TestBatchInterrupt(t *testing.T) {
 	cmd.Process.Signal(os.Interrupt)
 	err := cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("interrupted batch: %v, want exit status 1\n%s", err, stderr)
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("interrupted batch: %v, want exit status 130 (128 + SIGINT)\n%s", err, stderr)
 	}
 	if !strings.Contains(stderr.String(), "interrupted:") {
 		t.Errorf("stderr does not report the interruption:\n%s", stderr)

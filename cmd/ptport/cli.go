@@ -287,3 +287,22 @@ func stdoutTaken(c *cobra.Command, flag, value string) error {
 	}
 	return nil
 }
+
+// outputName is how the lines ptport prints name an output: the file, escaped, or
+// "standard output" for "-".
+func outputName(out string) string {
+	if out == stdio {
+		return "standard output"
+	}
+	return escape(out)
+}
+
+// count is n and the noun that goes with it: "1 tensor", "0 tensors", "2 tensors".
+func count(n int, one, many string) string { return count64(int64(n), one, many) }
+
+func count64(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -451,8 +451,9 @@ func TestConvertSignals(t *testing.T) {
 			continue
 		}
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "interrupted") {
-			t.Errorf("%v: %v, stderr %q; want exit 1, interrupted", sig, err, stderr.String())
+		want := 128 + int(sig.(syscall.Signal)) // as shells report it: 130, 143
+		if !errors.As(err, &ee) || ee.ExitCode() != want || !strings.Contains(stderr.String(), "interrupted") {
+			t.Errorf("%v: %v, stderr %q; want exit %d, interrupted", sig, err, stderr.String(), want)
 		}
 		if left := temps(out); len(left) != 0 {
 			t.Errorf("%v left %v", sig, left)
@@ -684,5 +685,31 @@ func TestConvertInert(t *testing.T) {
 	code, _, errs = runCLI(t, "convert", "../../testdata/pickle/content/numpy_values.pt", "-o", out)
 	if code != 0 || !strings.Contains(errs, "would refuse") || !strings.Contains(errs, "numpy.core.multiarray.scalar") {
 		t.Errorf("numpy: exit %d\n%s", code, errs)
+	}
+}
+
+// TestCountsAndStdoutNamed: one tensor is "1 tensor", and an output written to standard
+// output is named so, not "-".
+func TestCountsAndStdoutNamed(t *testing.T) {
+	one := "../../testdata/pickle/tensor.pt"
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"convert", one, "-o", filepath.Join(dir, "t.safetensors")}, ": 1 tensor (96 B), 0 values in "},
+		{[]string{"convert", one, "-o", "-", "--to", "npz"}, "wrote standard output: 1 tensor (96 B)"},
+		{[]string{"run", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "-o", "-", "--to", "npz"}, "wrote standard output: output ["},
+		{[]string{"batch", one, "-o", filepath.Join(dir, "b")}, "(1 tensor, 808 B, "},
+		{[]string{"batch", one, "-o", filepath.Join(dir, "b")}, "1 input: 0 ok, 1 skipped, 0 failed"},
+	} {
+		code, _, errs := runCLI(t, c.args...)
+		if code != 0 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want it to say %q", c.args, code, errs, c.want)
+		}
+	}
+	code, out, _ := runCLI(t, "inspect", one)
+	if code != 0 || !strings.Contains(out, "zip format, 1 tensor (96 bytes), 0 values") {
+		t.Errorf("inspect: exit %d\n%s", code, out)
 	}
 }

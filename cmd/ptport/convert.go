@@ -44,8 +44,9 @@ func convertCmd() *cobra.Command {
 OUT, in the format OUT's extension names (or --to). Non-tensor values such as epoch are
 kept as JSON: in safetensors' __metadata__ under "ptport.values", in an npz as the
 string array "__metadata__", in JSON under "values". The output appears whole or not at
-all (its folder is created if need be): Ctrl-C or SIGTERM stops the conversion and leaves nothing behind, and temporaries
-of a convert that was killed are removed by the next ptport writing to that folder.
+all (its folder is created if need be): Ctrl-C or SIGTERM stops the conversion and leaves
+nothing behind (exit status 130 or 143), and temporaries of a convert that was killed
+are removed by the next ptport writing to that folder.
 
 IN may be a sharded checkpoint's index (model.safetensors.index.json,
 pytorch_model.bin.index.json): its shards are read as one checkpoint. A shard alone
@@ -146,7 +147,7 @@ last two for .pt outputs).`,
 				m.stop()
 				if err != nil {
 					if ctx.Err() != nil {
-						return &exitError{code: 1, err: fmt.Errorf("interrupted: %s not written", escape(out))}
+						return fmt.Errorf("interrupted: %s not written", escape(out)) // the exit status is the signal's
 					}
 					return inFile(out, err)
 				}
@@ -161,12 +162,12 @@ last two for .pt outputs).`,
 			if jsonMode(cmd) {
 				return printJSON(cmd, res)
 			}
-			what := escape(out)
+			what := outputName(out)
 			if len(res.Files) > 1 {
-				what = fmt.Sprintf("%s (%d shards and the index)", escape(res.Files[len(res.Files)-1]), len(res.Files)-1)
+				what = fmt.Sprintf("%s (%s and the index)", escape(res.Files[len(res.Files)-1]), count(len(res.Files)-1, "shard", "shards"))
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d tensors (%s), %d values in %.3fs\n",
-				what, res.Tensors, bytesText(res.Bytes), res.Values, res.Seconds)
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %s (%s), %s in %.3fs\n",
+				what, count(res.Tensors, "tensor", "tensors"), bytesText(res.Bytes), count(res.Values, "value", "values"), res.Seconds)
 			if len(res.AsData) > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: torch.load(weights_only=True) refuses %s; %s holds them as plain data: an instance as a dict whose \"__class__\" (a call's record: \"__call__\") names its class, a reference as its name\n",
 					strings.Join(escapeAll(res.AsData), ", "), what)

@@ -113,7 +113,7 @@ func inspectFile(cmd *cobra.Command, path string, opts *pickle.Options, follows 
 // part of a sharded checkpoint.
 func printInventory(w io.Writer, inv *convert.Inventory, shard *convert.ShardError) {
 	// Names, values, keys and globals come from the file: printed escaped.
-	fmt.Fprintf(w, "%s: %s format, %d tensors (%d bytes), %d values\n", escape(inv.File), inv.Format, len(inv.Tensors), inv.Bytes, len(inv.Values))
+	fmt.Fprintf(w, "%s: %s format, %s (%s), %s\n", escape(inv.File), inv.Format, count(len(inv.Tensors), "tensor", "tensors"), count64(inv.Bytes, "byte", "bytes"), count(len(inv.Values), "value", "values"))
 	if shard != nil {
 		fmt.Fprintf(w, "note: %s\n", escape(shard.Error()))
 	}

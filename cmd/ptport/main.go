@@ -16,7 +16,8 @@
 // Every command takes --json: its result, and its error, as JSON on stdout.
 //
 // Exit status: 0 success; 1 a parity mismatch or failed batch inputs; 2 bad usage or an
-// unreadable, unsafe or invalid input. Run "ptport help COMMAND" for each command's flags and examples.
+// unreadable, unsafe or invalid input; 130 after Ctrl-C, 143 after SIGTERM. Run
+// "ptport help COMMAND" for each command's flags and examples.
 package main
 
 import (
@@ -26,6 +27,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -62,22 +64,37 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			code = report(stdout, stderr, asJSON, fmt.Errorf("internal error: %v", r))
 		}
 	}()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var caught atomic.Value // the signal that cancelled ctx
 	go func() {
-		<-ctx.Done()
-		stop() // the next signal has its default effect
+		select {
+		case sig := <-sigs:
+			caught.Store(sig)
+			signal.Stop(sigs) // the next signal has its default effect
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
-		return 0
+		return 0 // done, although a signal may have come at the end
 	}
 	if cmd != nil && cmd.Flags().Parsed() && jsonMode(cmd) {
 		asJSON = true
 	}
-	return report(stdout, stderr, asJSON, err)
+	code = report(stdout, stderr, asJSON, err)
+	if sig, ok := caught.Load().(syscall.Signal); ok {
+		// Stopped by a signal: the status shells give a process a signal ends, 128 +
+		// its number (130 for Ctrl-C, 143 for SIGTERM).
+		code = 128 + int(sig)
+	}
+	return code
 }
 
 // expandHint follows an error of the expansion limit.
@@ -172,7 +189,8 @@ output ({"error": "...", "file": "..."}). A file argument "-" is standard input 
 output. Progress shows on a terminal for whatever takes more than a second.
 
 Exit status: 0 success; 1 a parity mismatch or failed batch inputs; 2 bad usage or an
-unreadable, unsafe or invalid input.`,
+unreadable, unsafe or invalid input; 130 when Ctrl-C stopped the command, 143 when
+SIGTERM did (128 + the signal's number, as shells report it).`,
 		Example: `  ptport check                                 # the embedded notebook example
   ptport inspect model.pt
   ptport check model.pt ref.pt --plot err.svg

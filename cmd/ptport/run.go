@@ -108,7 +108,7 @@ With --json: {"output", "format", "model", "shapes": {"output", "h_n", "c_n"}, "
 			if jsonMode(cmd) {
 				return printJSON(cmd, res)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %s\n", escape(out), shapes)
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %s\n", outputName(out), shapes)
 			return nil
 		},
 	}
