@@ -48,6 +48,7 @@ const (
 	ReasonInstanceOnly                     // a class pickles build as instances, called (its constructor would run on the file's arguments)
 	ReasonValueArgs                        // a value class called with arguments that are not plain values
 	ReasonCaseAlias                        // a module named as torch, numpy or a standard library module but in other case (OS, Torch)
+	ReasonShipsWithTorch                   // a call of code of a package that pip installs with torch (sympy, jinja2, fsspec, ...), a NEWOBJ of one of its classes with arguments, or its passing where code would call it
 )
 
 var reasonText = map[Reason]string{
@@ -67,6 +68,7 @@ var reasonText = map[Reason]string{
 	ReasonInstanceOnly:   "is a class that pickles build as instances, never by calling it; a call runs its constructor on the file's arguments (LambdaLR calls its lr_lambda)",
 	ReasonValueArgs:      "is called with arguments that are not plain values (None, numbers, strings, bytes, tuples of them), whose code its constructor would run",
 	ReasonCaseAlias:      "lies in a module named as one of torch, numpy or the standard library in other case, which Python imports as that module on a case-insensitive file system with PYTHONCASEOK set",
+	ReasonShipsWithTorch: "lies in a package that pip installs with torch, present wherever torch.load runs; ptport reads instances of its classes built without arguments, but never calls its functions or classes, builds them from arguments (their __new__ runs on them) or passes them where code would call them",
 }
 
 // String returns the reason as a phrase ("runs code").
@@ -124,6 +126,9 @@ func (e *UnsafeGlobalError) Error() string {
 		return s + fmt.Sprintf("refusing to call %s: it %s", e.Resolved, e.Reason)
 	case ReasonUserValue:
 		return s + fmt.Sprintf("refusing %s as a value: it %s; ptport reads such a global only as the class of an instance that a pickle builds", e.Resolved, e.Reason)
+	case ReasonShipsWithTorch:
+		pkg := rootOf(e.Resolved)
+		return s + fmt.Sprintf("refusing %s: it lies in %s, a package that pip installs with torch, so present wherever torch.load runs, and %s %s; ptport reads instances of its classes built without arguments, but never calls its functions or classes, builds them from arguments (their __new__ runs on them) or passes them where code would call them", e.Resolved, pkg, pkg, torchRequirements[pkg])
 	case ReasonScriptCode:
 		return s + fmt.Sprintf("refusing TorchScript class %s: it %s; ptport does not run TorchScript code", e.Resolved, e.Reason)
 	}

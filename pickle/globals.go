@@ -34,7 +34,10 @@ import (
 // it is refused in every mode, since the walk may pass through any module
 // that code imports. A few third-party packages whose purpose is
 // execution, I/O or deserialization are refused in every mode as well,
-// as defense in depth; completeness does not rest on that list.
+// as defense in depth; completeness does not rest on that list. The
+// packages pip installs with torch (sympy, jinja2, fsspec, ...), present
+// wherever torch.load runs, are user code whose functions and classes are
+// called in no mode (torchRequirements).
 
 // purpose is what a module is for, as far as refusals word it.
 type purpose uint8
@@ -177,6 +180,36 @@ type verdict struct {
 	e            entry  // the allowlist entry, when governed and allowed
 	// refused is non-nil for a global refused in every mode.
 	refused *UnsafeGlobalError
+	// shipsWithTorch is true for a global of user code in a package that
+	// pip installs with torch (see torchRequirements).
+	shipsWithTorch bool
+}
+
+// torchRequirements are the packages that pip installs with torch, and so
+// are present wherever torch.load runs: the install_requires of
+// pytorch/pytorch's setup.py (filelock, typing-extensions, setuptools,
+// sympy, networkx, jinja2, fsspec), what those require in turn (sympy's
+// mpmath, jinja2's MarkupSafe), and what the Linux wheels add
+// (PYTORCH_EXTRA_INSTALL_REQUIREMENTS: triton and the nvidia-* CUDA
+// packages). A file may count on any of them, as it cannot on other user
+// code, and none of their code is known to be harmless on a file's
+// arguments: ptport reads instances of their classes that a pickle builds
+// without arguments (NEWOBJ of no arguments, copyreg._reconstructor on
+// object), as other user code's, but a call of their functions or classes,
+// a NEWOBJ with arguments (which runs the class's __new__ on them) and
+// their passing where code would call them are refused in every mode.
+// typing-extensions and setuptools are refused as a whole already
+// (deniedThirdParty). Each maps to what its code does, for messages.
+var torchRequirements = map[string]string{
+	"sympy":      "evaluates strings (sympy.sympify, and the constructors of its classes, which sympify their arguments)",
+	"mpmath":     "evaluates strings and runs code of its arguments",
+	"jinja2":     "compiles and runs templates (jinja2.Template) and reads files (jinja2.FileSystemLoader)",
+	"markupsafe": "runs methods of its arguments (markupsafe.escape calls __html__)",
+	"triton":     "compiles and runs code (triton.jit, its compiler and runtime)",
+	"networkx":   "reads and writes files (networkx.read_*, networkx.write_*)",
+	"filelock":   "creates files (filelock.FileLock)",
+	"fsspec":     "opens files and the network (fsspec.open, fsspec.filesystem)",
+	"nvidia":     "loads native libraries",
 }
 
 // weightsOnly reports whether torch.load(weights_only=True) accepts the
@@ -263,6 +296,7 @@ func judgeAt(module, name string, py2 bool) verdict {
 		return refuse(ReasonDottedUserName, "")
 	}
 	v.e = entry{path: v.path, kind: gUser}
+	_, v.shipsWithTorch = torchRequirements[root]
 	return v
 }
 

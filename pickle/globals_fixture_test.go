@@ -25,9 +25,10 @@ type globalsManifest map[string]struct {
 	TorchWeightsOnly     string    `json:"torch_weights_only"`
 	TorchRuns            bool      `json:"torch_runs"`
 	Marker               string    `json:"marker"`
-	Values               []float64 `json:"values"`        // of the tensor torch.load reads, where the file is one
-	RequiresGrad         bool      `json:"requires_grad"` // of that tensor
-	UserCode             bool      `json:"user_code"`     // the marker is code of ptport_standin, not of torch, numpy or the standard library
+	Values               []float64 `json:"values"`            // of the tensor torch.load reads, where the file is one
+	RequiresGrad         bool      `json:"requires_grad"`     // of that tensor
+	UserCode             bool      `json:"user_code"`         // the marker is code of ptport_standin, not of torch, numpy or the standard library
+	TorchRequirement     bool      `json:"torch_requirement"` // it calls code of a package pip installs with torch
 	Differs              string    `json:"differs"`
 }
 
@@ -56,6 +57,13 @@ func TestGlobalsFixtures(t *testing.T) {
 				if want.Expect[mode] == "ok" {
 					t.Errorf("%s: torch runs code of ptport_standin, but %s expects ok", name, mode)
 				}
+			}
+		case want.TorchRuns && want.TorchRequirement:
+			// Code of a package pip installs with torch: no mode reads it, and
+			// strict mode refuses its global as weights_only does.
+			ran++
+			if want.Expect["default"] != "denied" || want.Expect["allow_objects"] != "denied" || want.Expect["strict"] == "ok" {
+				t.Errorf("%s: torch runs its marker, but expects %v", name, want.Expect)
 			}
 		case want.TorchRuns:
 			ran++

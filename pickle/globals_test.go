@@ -234,3 +234,53 @@ func TestStrictContainers(t *testing.T) {
 		t.Error("Strict and AllowObjects together are accepted")
 	}
 }
+
+// TestTorchRequirements checks that the code of packages pip installs with
+// torch is never called, built from arguments or passed where Python's
+// unpickler calls it, in any mode, while their instances built without
+// arguments read as inert objects by default.
+func TestTorchRequirements(t *testing.T) {
+	refused := []struct {
+		name, resolved, says string
+		data                 []byte
+	}{
+		{"call", "sympy.sympify", "sympy evaluates strings",
+			newPK(2).global("sympy", "sympify").op(opMARK).str("1").op(opTUPLE, opREDUCE).stop()},
+		{"call of a class", "jinja2.Template", "jinja2 compiles and runs templates",
+			newPK(2).global("jinja2", "Template").op(opMARK).str("{{ 1 }}").op(opTUPLE, opREDUCE).stop()},
+		{"NEWOBJ with arguments", "networkx.classes.graph.Graph", "networkx reads and writes files",
+			newPK(2).global("networkx.classes.graph", "Graph").op(opMARK).str("g").op(opTUPLE, opNEWOBJ).stop()},
+		{"append attribute", "fsspec.open", "fsspec opens files and the network",
+			newPK(2).global("mylib", "Thing").op(opEMPTYTUPLE, opNEWOBJ, opEMPTYDICT).str("append").
+				global("fsspec", "open").op(opSETITEM, opBUILD).str("x").op(opAPPEND).stop()},
+	}
+	for _, tc := range refused {
+		for _, opts := range []*Options{nil, {AllowObjects: true}} {
+			_, err := load(t, zipFile(t, "archive/", record{name: "data.pkl", data: tc.data}), opts)
+			var ue *UnsafeGlobalError
+			if !errors.As(err, &ue) {
+				t.Errorf("%s (AllowObjects %v): %v, want an *UnsafeGlobalError", tc.name, opts != nil, err)
+				continue
+			}
+			if !ue.Denied || ue.AllowObjectsReads() || ue.Reason != ReasonShipsWithTorch || ue.Resolved != tc.resolved {
+				t.Errorf("%s (AllowObjects %v): Denied %v, AllowObjectsReads %v, reason %q, resolved %q",
+					tc.name, opts != nil, ue.Denied, ue.AllowObjectsReads(), ue.Reason, ue.Resolved)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.resolved) || !strings.Contains(msg, "pip installs with torch") ||
+				!strings.Contains(msg, tc.says) {
+				t.Errorf("%s: message %q does not name the package and what it does", tc.name, msg)
+			}
+		}
+	}
+	// An instance built without arguments, with its attributes, is data.
+	data := newPK(2).global("networkx.classes.graph", "Graph").op(opEMPTYTUPLE, opNEWOBJ, opEMPTYDICT).
+		str("name").str("g").op(opSETITEM, opBUILD).stop()
+	f, err := load(t, zipFile(t, "archive/", record{name: "data.pkl", data: data}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := f.Root.(*Object)
+	if !ok || o.Module != "networkx.classes.graph" || o.Name != "Graph" || o.Called || o.Attrs == nil || o.Attrs.Len() != 1 {
+		t.Errorf("root %#v, want an inert networkx.classes.graph.Graph with one attribute", f.Root)
+	}
+}

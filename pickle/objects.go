@@ -275,21 +275,21 @@ func (m *machine) woGlobal(c *pyClass) error {
 // attribute through which Python's unpickler itself calls an instance:
 // __setstate__ (BUILD), append and extend (APPEND, APPENDS), add (ADDITEMS).
 // A value once governed stays so: what is added to it later is checked as
-// well. Options.AllowObjects, which reads calls of user code, lifts this.
+// well. Options.AllowObjects, which reads calls of user code, lifts this,
+// except for code that pip installs with torch (torchRequirements), which
+// no mode lets code call.
 
 // govern checks values that code of torch, numpy or the standard library
 // receives, and everything they hold.
 func (m *machine) govern(vs ...any) error {
-	if m.r.opts.AllowObjects {
-		return nil
-	}
+	lax := m.r.opts.AllowObjects
 	stack := append([]any(nil), vs...)
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		switch x := v.(type) {
 		case *pyClass:
-			if x.kind == gUser {
+			if x.kind == gUser && (!lax || x.shipsWithTorch) {
 				return m.userValue(x)
 			}
 			continue
@@ -350,6 +350,9 @@ func (m *machine) governedTarget(target any, build bool) bool {
 
 func (m *machine) userValue(c *pyClass) error {
 	e := c.refuse(ReasonUserValue)
+	if c.shipsWithTorch {
+		e = c.refuseShipped()
+	}
 	e.Where = m.where(m.op)
 	return e
 }
@@ -438,6 +441,9 @@ func (m *machine) newObj(c *pyClass, args []any, kwargs any) (any, error) {
 			}
 			if c.kind != gUser && c.kind != gInertClass {
 				return nil, m.errf("%s does not take keyword arguments", c)
+			}
+			if c.shipsWithTorch {
+				return nil, c.refuseShipped()
 			}
 			v := c.instance(args)
 			v.kw = kw
@@ -601,13 +607,11 @@ func (m *machine) protocolAttrs(t *objVal, state any, attrs []*pyDict) error {
 			}
 		}
 	}
-	if m.r.opts.AllowObjects {
-		return nil
-	}
+	lax := m.r.opts.AllowObjects
 	for _, d := range attrs {
 		for i, k := range d.keys {
 			if ks, _ := k.(string); protocolAttrs[ks] {
-				if c, ok := d.vals[i].(*pyClass); ok && c.kind == gUser {
+				if c, ok := d.vals[i].(*pyClass); ok && c.kind == gUser && (!lax || c.shipsWithTorch) {
 					return m.userValue(c)
 				}
 			}

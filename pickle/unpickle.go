@@ -60,7 +60,10 @@ type pyClass struct {
 	kind         gkind
 	dtype        DType // storage classes and dtypes
 	wo           bool  // torch.load(weights_only=True) accepts it
-	r            *reader
+	// shipsWithTorch: user code that pip installs with torch, which no
+	// mode calls (torchRequirements).
+	shipsWithTorch bool
+	r              *reader
 }
 
 // tensorVal is a *Tensor under construction: BUILD (attributes of a
@@ -134,6 +137,9 @@ func (c *pyClass) Call(args ...any) (any, error) {
 	}
 	switch c.kind {
 	case gUser:
+		if c.shipsWithTorch {
+			return nil, c.refuseShipped()
+		}
 		if !c.r.opts.AllowObjects {
 			return nil, c.refuse(ReasonUserCall)
 		}
@@ -379,6 +385,9 @@ func (c *pyClass) reconstructor(args []any) (any, error) {
 		v.state = state
 	case gUser:
 		// base.__new__(cls, state) and base.__init__(obj, state): a call.
+		if base.shipsWithTorch {
+			return nil, base.refuseShipped()
+		}
 		if !c.r.opts.AllowObjects {
 			return nil, base.refuse(ReasonUserCall)
 		}
@@ -394,6 +403,9 @@ func (c *pyClass) reconstructor(args []any) (any, error) {
 func (c *pyClass) PyNew(args ...any) (any, error) {
 	switch c.kind {
 	case gUser, gInertClass:
+		if c.shipsWithTorch && len(args) > 0 {
+			return nil, c.refuseShipped()
+		}
 		return c.instance(args), nil
 	case gValueClass:
 		// cls.__new__(cls, *args) runs on its arguments as a call does.
@@ -780,7 +792,7 @@ func (r *reader) findClass(module, name string, py2 bool) (*pyClass, error) {
 		e.File = r.name
 		return nil, &e
 	}
-	c := &pyClass{spelled: [2]string{module, name}, kind: v.e.kind, wo: v.weightsOnly(), r: r}
+	c := &pyClass{spelled: [2]string{module, name}, kind: v.e.kind, wo: v.weightsOnly(), shipsWithTorch: v.shipsWithTorch, r: r}
 	i := strings.LastIndexByte(v.path, '.')
 	c.module, c.name = v.path[:i], v.path[i+1:]
 	switch c.kind {
@@ -799,6 +811,14 @@ func (r *reader) findClass(module, name string, py2 bool) (*pyClass, error) {
 // refuse returns the error refusing a use of c.
 func (c *pyClass) refuse(r Reason) *UnsafeGlobalError {
 	return &UnsafeGlobalError{File: c.r.name, Module: c.spelled[0], Name: c.spelled[1], Resolved: c.String(), Reason: r}
+}
+
+// refuseShipped returns the error refusing a call of c, user code that
+// pip installs with torch: denied in every mode.
+func (c *pyClass) refuseShipped() *UnsafeGlobalError {
+	e := c.refuse(ReasonShipsWithTorch)
+	e.Denied = true
+	return e
 }
 
 // converter turns the machine's values into the package's value types,

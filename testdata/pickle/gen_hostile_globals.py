@@ -165,7 +165,7 @@ SELF = "the fixture itself"
 
 
 def case(name, data, expect, reason=None, resolved=None, via=None, marker=None, differs=None, rule=None,
-         strict_resolved=None, allow_objects_reason=None, allow_objects_resolved=None):
+         strict_resolved=None, allow_objects_reason=None, allow_objects_resolved=None, torch_requirement=False):
     """marker is the marker twin's pickle, or SELF for a fixture that only calls
     ptport_standin (harmless by construction), which is loaded itself.
     strict_resolved is the global the strict mode refuses, where it is not resolved."""
@@ -176,6 +176,8 @@ def case(name, data, expect, reason=None, resolved=None, via=None, marker=None, 
                  ("allow_objects_resolved", allow_objects_resolved)):
         if v is not None:
             entry[k] = v
+    if torch_requirement:
+        entry["torch_requirement"] = True
     if marker is SELF:
         ran, err = runs_marker(name)
         entry["torch_runs"], entry["user_code"] = ran, True
@@ -190,6 +192,8 @@ def case(name, data, expect, reason=None, resolved=None, via=None, marker=None, 
         if err is not None:
             entry["torch_error"] = err
         MANIFEST[twin] = {"expect": expect, "reason": reason, "torch_weights_only": weights_only_113(twin)}
+        if torch_requirement:
+            MANIFEST[twin]["torch_requirement"] = True
         if differs is not None:
             MANIFEST[twin]["differs"] = differs
     MANIFEST[name] = entry
@@ -209,6 +213,9 @@ VALUEARGS = ("is called with arguments that are not plain values (None, numbers,
 ALIAS = "lies in a package that re-exports Python's standard library under other names (six.moves.builtins is builtins)"
 USERVALUE = ("is a function or class of code outside torch, numpy and the standard library passed as a value, "
              "which code that torch.load runs may call")
+SHIPS = ("lies in a package that pip installs with torch, present wherever torch.load runs; ptport reads "
+         "instances of its classes built without arguments, but never calls its functions or classes, builds them "
+         "from arguments (their __new__ runs on them) or passes them where code would call them")
 SCRIPT = ("defines __setstate__, TorchScript code of the archive that torch.load runs (through torch.jit.load) "
           "for each object of the class")
 
@@ -496,6 +503,49 @@ def user_values():
          {"default": "ok", "allow_objects": "ok", "strict": "refused"}, resolved="ptport_standin.Thing")
 
 
+def torch_requirements():
+    """The packages pip installs with torch (install_requires of torch's setup.py:
+    sympy, networkx, jinja2, fsspec, filelock, ...; sympy's mpmath, jinja2's
+    MarkupSafe) are present wherever torch.load runs: none of their code is ever
+    run. Debian's python3-sympy is installed here, so the sympy fixtures have marker
+    twins; jinja2 and fsspec are not, so theirs have none. In strict mode their
+    globals are refused as weights_only refuses them, at the GLOBAL."""
+    SHIPPED = {"default": "denied", "allow_objects": "denied", "strict": "refused"}
+    run_os = lambda cmd: s(f"__import__('os').system({cmd!r})")
+    mkdir = s(f"__import__('os').mkdir({MARKER!r})")
+    # sympify evaluates a string.
+    case("requirement_sympy_sympify.pt", P(2).global_("sympy", "sympify").call(run_os(PAYLOAD)).stop(),
+         SHIPPED, SHIPS, "sympy.sympify", torch_requirement=True,
+         marker=P(2).global_("sympy", "sympify").call(mkdir).stop())
+
+    # NEWOBJ runs cls.__new__(cls, *args): Matrix's sympifies its entries.
+    def matrix(code):
+        p = P(2).global_("sympy.matrices.dense", "MutableDenseMatrix").op(b"(", b"]", b"]")
+        return code(p).op(b"a", b"a", b"t", b"\x81").stop()
+
+    case("requirement_sympy_matrix_newobj.pt", matrix(run_os(PAYLOAD)), SHIPPED, SHIPS,
+         "sympy.matrices.dense.MutableDenseMatrix", torch_requirement=True, marker=matrix(mkdir))
+
+    # Python's BUILD calls inst.__setstate__(state), an attribute a first BUILD set.
+    def setstate(code):
+        p = P(2).global_("ptport_standin", "Thing").op(b")", b"\x81", b"}").str("__setstate__").global_(
+            "sympy", "sympify").op(b"s", b"b")
+        return code(p).op(b"b").stop()
+
+    case("requirement_sympy_setstate_attribute.pt", setstate(run_os(PAYLOAD)), SHIPPED, SHIPS, "sympy.sympify",
+         strict_resolved="ptport_standin.Thing", torch_requirement=True, marker=setstate(mkdir))
+    case("requirement_fsspec_open.pt", P(2).global_("fsspec", "open").call(s("https://example.invalid/x")).stop(),
+         SHIPPED, SHIPS, "fsspec.open", torch_requirement=True)
+    case("requirement_jinja2_template.pt",
+         P(2).global_("jinja2", "Template").call(s("{{ cycler.__init__.__globals__.os.system('true') }}")).stop(),
+         SHIPPED, SHIPS, "jinja2.Template", torch_requirement=True)
+    # An instance pickled without arguments (sympy's ZZ: NEWOBJ of no arguments) is data.
+    import sympy
+    case("requirement_sympy_instance.pt", lambda path: torch.save({"domain": sympy.ZZ, "w": torch.ones(2)}, path),
+         {"default": "ok", "allow_objects": "ok", "strict": "refused"},
+         strict_resolved="sympy.polys.domains.integerring.IntegerRing")
+
+
 def tensor_states():
     """BUILD on a tensor is Tensor.__setstate__: a state of 4 items is set_(storage,
     offset, size, stride), so torch.load reads the tensor the state makes, not the
@@ -660,12 +710,16 @@ def main():
     hostile()
     torchscript()
     user_values()
+    torch_requirements()
     tensor_states()
     weights_only_rules()
     names = sorted(n for n in os.listdir(OUT) if n.endswith(".pt"))
     assert names == sorted(MANIFEST), set(names) ^ set(MANIFEST)
     for n, e in MANIFEST.items():
-        if e.get("torch_runs") and e.get("user_code"):
+        if e.get("torch_runs") and e.get("torch_requirement"):
+            assert e["expect"]["default"] == e["expect"]["allow_objects"] == "denied", n
+            assert e["expect"]["strict"] != "ok", n
+        elif e.get("torch_runs") and e.get("user_code"):
             assert e["expect"]["default"] != "ok" and e["expect"]["strict"] != "ok", n
         elif e.get("torch_runs"):
             assert e["expect"] == DENIED, n  # whatever torch would run, no mode reads
