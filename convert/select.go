@@ -21,11 +21,18 @@ type Selection struct {
 	Paths []string
 	// StripPrefixes are removed, in order, from the names that start with them, as
 	// torch's consume_prefix_in_state_dict_if_present does: "module." for
-	// DataParallel, "model." for a LightningModule.
+	// DataParallel, "model." for a LightningModule. A prefix is whole components of a
+	// dotted name: "module" strips as "module." does, never "module" of "modules.0" or
+	// a name left starting with a dot.
 	StripPrefixes []string
 	// Exclude are path.Match patterns ("optimizer.*", "*.num_batches_tracked") of
 	// names, as they are after the other steps, to leave out.
 	Exclude []string
+	// RequireMatch makes a prefix that starts no name, and a pattern that matches none,
+	// an error, as a path that holds nothing always is. One checkpoint's conversion
+	// wants to hear of a mistyped one; a batch of models of which only some carry a
+	// wrapper's prefix does not.
+	RequireMatch bool
 }
 
 // IsZero reports whether s takes everything as it is.
@@ -56,12 +63,17 @@ func (c *Checkpoint) Select(s Selection) (*Checkpoint, error) {
 			return nil, bad("exclude pattern %q: %v", p, err)
 		}
 	}
-	for _, p := range s.StripPrefixes {
-		if p == "" {
+	strip := make([]string, len(s.StripPrefixes))
+	for i, p := range s.StripPrefixes {
+		if p = strings.TrimSuffix(p, "."); p == "" {
 			return nil, bad("an empty prefix to strip")
 		}
+		strip[i] = p + "."
 	}
 	matched := make([]bool, len(s.Paths))
+	stripped := make([]bool, len(strip))
+	excludedBy := make([]bool, len(s.Exclude))
+	var selected []pickle.Leaf // by the names the paths give them, for errors
 	var out []pickle.Leaf
 	from := map[string]string{} // new name -> old name
 	for _, l := range c.Leaves {
@@ -81,12 +93,16 @@ func (c *Checkpoint) Select(s Selection) (*Checkpoint, error) {
 		if !ok {
 			continue
 		}
-		for _, p := range s.StripPrefixes {
+		if s.RequireMatch {
+			selected = append(selected, pickle.Leaf{Name: name})
+		}
+		for i, p := range strip {
 			if rest, found := strings.CutPrefix(name, p); found && rest != "" {
 				name = rest
+				stripped[i] = true
 			}
 		}
-		if excluded(s.Exclude, name) {
+		if excluded(s.Exclude, name, excludedBy) {
 			continue
 		}
 		if prev, dup := from[name]; dup {
@@ -100,6 +116,18 @@ func (c *Checkpoint) Select(s Selection) (*Checkpoint, error) {
 			return nil, bad("nothing at or below %q; the checkpoint's top-level entries are %s", p, topLevel(c.Leaves))
 		}
 	}
+	if s.RequireMatch {
+		for i, p := range strip {
+			if !stripped[i] {
+				return nil, bad("no name starts with the prefix %q to strip; the names start with %s", p, topLevel(selected))
+			}
+		}
+		for i, p := range s.Exclude {
+			if !excludedBy[i] {
+				return nil, bad("no name matches the pattern %q to exclude", p)
+			}
+		}
+	}
 	if len(out) == 0 {
 		return nil, bad("the selection leaves nothing to write")
 	}
@@ -108,13 +136,15 @@ func (c *Checkpoint) Select(s Selection) (*Checkpoint, error) {
 	return sel, nil
 }
 
-func excluded(patterns []string, name string) bool {
-	for _, p := range patterns {
+// excluded reports whether any of patterns matches name, and marks in by those that do.
+func excluded(patterns []string, name string, by []bool) bool {
+	hit := false
+	for i, p := range patterns {
 		if ok, _ := path.Match(p, name); ok {
-			return true
+			by[i], hit = true, true
 		}
 	}
-	return false
+	return hit
 }
 
 // topLevel lists the distinct first components of the leaves' names, quoted, at most a

@@ -146,6 +146,11 @@ func TestSelectErrors(t *testing.T) {
 		{convert.Selection{Paths: []string{"model_state_dict"}, Exclude: []string{"["}}, "exclude pattern"},
 		{convert.Selection{Paths: []string{"model_state_dict"}, Exclude: []string{"*"}}, "leaves nothing"},
 		{convert.Selection{StripPrefixes: []string{""}}, "empty prefix"},
+		{convert.Selection{StripPrefixes: []string{"."}}, "empty prefix"},
+		{convert.Selection{Paths: []string{"model_state_dict"}, StripPrefixes: []string{"module."}, RequireMatch: true},
+			`no name starts with the prefix "module." to strip; the names start with "embedding", "head", "lstm"`},
+		{convert.Selection{Paths: []string{"model_state_dict"}, Exclude: []string{"*.weight", "*.num_batches_tracked"}, RequireMatch: true},
+			`no name matches the pattern "*.num_batches_tracked" to exclude`},
 		// the moments of parameters 0 and 1 both become "exp_avg", ...
 		{convert.Selection{Paths: []string{"model_state_dict", "optimizer_state_dict"}, StripPrefixes: []string{"state.0.", "state.1."}}, "would both be named"},
 	} {
@@ -213,4 +218,28 @@ func sortedGroups(groups [][]string) [][]string {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
 	return out
+}
+
+// TestStripPrefixComponents: a prefix strips whole components of the dotted names:
+// "module" as "module.", never leaving ".embedding.weight"; one that matches nothing is
+// a no-op unless RequireMatch, and so is a pattern.
+func TestStripPrefixComponents(t *testing.T) {
+	cp := openTraining(t, "dataparallel.pt")
+	want := trainingCases(t)["dataparallel.pt"].StateDict
+	for _, p := range []string{"module", "module."} {
+		sel, err := cp.Select(convert.Selection{StripPrefixes: []string{p}, RequireMatch: true})
+		if err != nil {
+			t.Fatalf("%q: %v", p, err)
+		}
+		sameShapes(t, p, tensorShapes(sel), want)
+	}
+	// "mod" is not a component of "module.embedding.weight": nothing is stripped.
+	if _, err := cp.Select(convert.Selection{StripPrefixes: []string{"mod"}, RequireMatch: true}); err == nil || !strings.Contains(err.Error(), `"mod." to strip; the names start with "module"`) {
+		t.Errorf("mod: %v", err)
+	}
+	sel, err := cp.Select(convert.Selection{StripPrefixes: []string{"mod", "module", "foo."}, Exclude: []string{"nothing.*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameShapes(t, "without RequireMatch", tensorShapes(sel), want)
 }

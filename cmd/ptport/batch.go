@@ -99,7 +99,9 @@ on one machine or many, convert every input exactly once.
 standard output): input, shards (of a sharded input), output, status, error, bytes,
 seconds, tensors.
 
---select, --strip-prefix and --exclude take part of each input, as convert's do.
+--select, --strip-prefix and --exclude take part of each input, as convert's do; a
+prefix or pattern that an input's names lack leaves that input as it is (a --select
+path that it lacks fails it).
 
 --check runs the parity check of each NAME.pt against its sibling NAME.ref.pt instead
 of converting (the model flags apply) and reports pass or fail per model.
@@ -151,7 +153,7 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
 			opts.Model = mf.options()
 			opts.Tolerance = tf.tolerance()
 			opts.Pickle = mf.load.options()
-			opts.Select = sf.selection()
+			opts.Select = sf.selection(false)
 			if !opts.Check {
 				if opts.OutDir == "" {
 					return fmt.Errorf("batch: -o OUTDIR is required (or --check, or --clean)")

@@ -60,9 +60,11 @@ wants it:
   --select PATH        keep the subtree at a dotted path (model_state_dict, state_dict),
                        named relative to it; repeatable
   --strip-prefix P     remove P from the names that start with it (module. for
-                       DataParallel, model. for Lightning); repeatable, applied in order
+                       DataParallel, model. for Lightning; whole components: module
+                       strips as module. does); repeatable, applied in order
   --exclude GLOB       leave out the names matching GLOB (after the above); repeatable
-A .pt output of a selection is a flat dict of the names, as a state_dict is.
+A path, prefix or pattern that matches no name is an error naming it. A .pt output of
+a selection is a flat dict of the names, as a state_dict is.
 
 An instance of a class that is not a module (argparse.Namespace, Lightning's
 AttributeDict, a user's config class) is read as data, as every output keeps it: a leaf
@@ -125,7 +127,7 @@ last two for .pt outputs).`,
 				return err
 			}
 			defer done()
-			if sel := sf.selection(); !sel.IsZero() {
+			if sel := sf.selection(true); !sel.IsZero() {
 				if cp, err = cp.Select(sel); err != nil {
 					return err
 				}

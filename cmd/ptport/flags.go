@@ -101,14 +101,16 @@ type selectionFlags struct {
 
 func (f *selectionFlags) register(c *cobra.Command) {
 	c.Flags().StringArrayVar(&f.paths, "select", nil, "keep the subtree at the dotted `PATH` (model_state_dict, state_dict), named relative to it; repeatable")
-	c.Flags().StringArrayVar(&f.strip, "strip-prefix", nil, "remove the prefix `P` from the names that start with it (module., model.); repeatable")
+	c.Flags().StringArrayVar(&f.strip, "strip-prefix", nil, "remove the prefix `P` from the names that start with it (module, model: whole components, as module. and model.); repeatable")
 	c.Flags().StringArrayVar(&f.exclude, "exclude", nil, "leave out the names matching `GLOB` ('*.num_batches_tracked'); repeatable")
 	c.RegisterFlagCompletionFunc("strip-prefix", completeWords("module.", "model.", "_orig_mod."))
 	c.RegisterFlagCompletionFunc("select", completeWords("state_dict", "model_state_dict", "model", "module", "net"))
 }
 
-func (f *selectionFlags) selection() convert.Selection {
-	return convert.Selection{Paths: f.paths, StripPrefixes: f.strip, Exclude: f.exclude}
+// selection is the flags' selection; requireMatch makes a prefix or pattern that
+// matches nothing an error (convert's one file), not a no-op (batch's many).
+func (f *selectionFlags) selection(requireMatch bool) convert.Selection {
+	return convert.Selection{Paths: f.paths, StripPrefixes: f.strip, Exclude: f.exclude, RequireMatch: requireMatch}
 }
 
 // parseSize parses a size as Hugging Face's max_shard_size takes it: an integer or a

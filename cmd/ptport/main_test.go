@@ -138,6 +138,11 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"check", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "--atol", "1e-4", "--rtol", "0"}, 0, ""},
 		{[]string{"bench", fixtures + "rnn_tanh.pt", "--seq", "100000000", "--batch", "100000000"}, 2, "--output-limit"},
 		{[]string{"bench", fixtures + "rnn_tanh.pt", "--seq", "1000", "--batch", "10000000"}, 2, "--output-limit"},
+		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--strip-prefix", "module"}, 0, ""},
+		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--strip-prefix", "modul"}, 2, `no name starts with the prefix "modul." to strip; the names start with "module"`},
+		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--exclude", "*.num_batches"}, 2, `no name matches the pattern "*.num_batches" to exclude`},
+		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--select", "model"}, 2, `nothing at or below "model"`},
+		{[]string{"batch", training + "dataparallel.pt", training + "adam.pt", "-o", filepath.Join(dir, "zoo"), "--strip-prefix", "module"}, 0, "2 inputs: 2 ok"},
 	} {
 		code, out, errs := runCLI(t, c.args...)
 		if code != c.code {
