@@ -189,13 +189,15 @@ var allowlist = []entry{
 	{"collections.UserString", gInertClass, notWO},
 }
 
-// tensorClasses are torch's legacy tensor types (torch.FloatTensor, ...),
-// under torch and torch.cuda.
+// tensorClasses are torch's legacy tensor types (torch.FloatTensor, ...):
+// torch._tensor_classes, which torch/csrc/tensor/python_tensor.cpp declares
+// for the CPU and CUDA backends (torch, torch.cuda) and their sparse ones
+// (torch.sparse, torch.cuda.sparse), of these scalar types; the sparse
+// backends have no BoolTensor. torch.Tensor is on the allowlist itself.
 var tensorClasses = map[string]bool{
-	"Tensor": true, "DoubleTensor": true, "FloatTensor": true, "HalfTensor": true,
-	"BFloat16Tensor": true, "LongTensor": true, "IntTensor": true, "ShortTensor": true,
-	"CharTensor": true, "ByteTensor": true, "BoolTensor": true,
-	"ComplexFloatTensor": true, "ComplexDoubleTensor": true,
+	"DoubleTensor": true, "FloatTensor": true, "HalfTensor": true, "BFloat16Tensor": true,
+	"LongTensor": true, "IntTensor": true, "ShortTensor": true, "CharTensor": true,
+	"ByteTensor": true, "BoolTensor": false,
 }
 
 // torchConstants are torch values with no behaviour: quantization schemes
@@ -250,11 +252,13 @@ func initAllowlist() map[string]entry {
 			add(entry{"torch.cuda." + n, gStorageClass, !quantized})
 		}
 	}
-	for n := range tensorClasses {
-		if n != "Tensor" {
-			add(entry{"torch." + n, gTensorClass, weightsOnly})
-		}
+	for n, sparse := range tensorClasses {
+		add(entry{"torch." + n, gTensorClass, weightsOnly})
 		add(entry{"torch.cuda." + n, gTensorClass, weightsOnly})
+		if sparse {
+			add(entry{"torch.sparse." + n, gTensorClass, weightsOnly})
+			add(entry{"torch.cuda.sparse." + n, gTensorClass, weightsOnly})
+		}
 	}
 	for n, wo := range torchConstants {
 		add(entry{"torch." + n, gConstant, wo})

@@ -28,6 +28,15 @@ func TestJudge(t *testing.T) {
 		{"torch._utils", "_rebuild_nested_tensor", "torch._utils._rebuild_nested_tensor", gRebuildNested, false, 0, ""},
 		{"torch.cuda", "QInt8Storage", "torch.cuda.QInt8Storage", gStorageClass, false, 0, ""},
 		{"collections", "OrderedDict", "collections.OrderedDict", gOrderedDict, true, 0, ""},
+		// torch._tensor_classes: CPU and CUDA, dense and sparse (no sparse
+		// BoolTensor), of torch's declared scalar types (no complex ones).
+		{"torch", "FloatTensor", "torch.FloatTensor", gTensorClass, true, 0, ""},
+		{"torch.cuda", "BoolTensor", "torch.cuda.BoolTensor", gTensorClass, true, 0, ""},
+		{"torch.sparse", "FloatTensor", "torch.sparse.FloatTensor", gTensorClass, true, 0, ""},
+		{"torch.cuda.sparse", "HalfTensor", "torch.cuda.sparse.HalfTensor", gTensorClass, true, 0, ""},
+		{"torch.sparse", "BoolTensor", "torch.sparse.BoolTensor", 0, false, ReasonNotKnownSafe, ""},
+		{"torch", "ComplexFloatTensor", "torch.ComplexFloatTensor", 0, false, ReasonNotKnownSafe, ""},
+		{"torch.cuda", "Tensor", "torch.cuda.Tensor", 0, false, ReasonNotKnownSafe, ""},
 		{"__builtin__", "set", "builtins.set", gSet, true, 0, ""},
 		{"copy_reg", "_reconstructor", "copyreg._reconstructor", gReconstructor, false, 0, ""},
 		{"torch", "FloatStorage", "torch.FloatStorage", gStorageClass, true, 0, ""},

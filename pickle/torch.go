@@ -311,7 +311,7 @@ func dictItems(v any) ([]types.DictEntry, bool) {
 var tensorClassDTypes = map[string]DType{
 	"Tensor": F32, "FloatTensor": F32, "DoubleTensor": F64, "HalfTensor": F16, "BFloat16Tensor": BF16,
 	"LongTensor": I64, "IntTensor": I32, "ShortTensor": I16, "CharTensor": I8, "ByteTensor": U8,
-	"BoolTensor": BOOL, "ComplexFloatTensor": C64, "ComplexDoubleTensor": C128,
+	"BoolTensor": BOOL,
 }
 
 // emptyTensor implements NEWOBJ of torch.Tensor or a legacy tensor class,

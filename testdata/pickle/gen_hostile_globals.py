@@ -690,6 +690,14 @@ def weights_only_rules():
          {"default": "ok", "allow_objects": "ok", "strict": "refused"}, resolved="torch.UntypedStorage")
     case("wo_untyped_storage.pt", P(2).op(b"}").str("s").global_("torch.storage", "UntypedStorage").op(b"s").stop(),
          OKS, differs="torch 1.13's weights_only does not allow torch.storage.UntypedStorage; torch 2.10's does")
+    # Legacy tensor classes: torch._tensor_classes, dense and sparse, CPU and CUDA;
+    # torch has no complex ones, nor torch.cuda.Tensor.
+    value = lambda module, name: P(2).op(b"}").str("t").global_(module, name).op(b"s").stop()
+    case("wo_sparse_tensor_class.pt", value("torch.sparse", "FloatTensor"), OKS)
+    case("wo_cuda_sparse_tensor_class.pt", value("torch.cuda.sparse", "LongTensor"), OKS)
+    case("wo_complex_tensor_class.pt", value("torch", "ComplexFloatTensor"), DENIED, NOTSAFE,
+         "torch.ComplexFloatTensor")
+    case("wo_cuda_tensor.pt", value("torch.cuda", "Tensor"), DENIED, NOTSAFE, "torch.cuda.Tensor")
     # Opcodes its unpickler does not run (protocols 0, 1, 3, 4 and 5).
     big = (1 << 2100) + 12345
     case("wo_long4.pt", P(2).op(b"}").str("n").op(b"\x8b" + struct.pack("<i", len(big.to_bytes(264, "little"))) +
