@@ -93,7 +93,7 @@ func Check(ctx context.Context, model, ref *convert.Checkpoint, opts Options) (*
 // the model of model with opts.Load and the reference's configuration values, and checks
 // that they fit each other.
 func load(model, ref *convert.Checkpoint, opts Options, needOutput bool) (*reference, *convert.Model, error) {
-	r, err := parseReference(ref.Path, ref.Leaves, opts.Ignore, needOutput)
+	r, err := parseReference(ref.Path, ref.Root, ref.Leaves, opts.Ignore, needOutput)
 	if err != nil {
 		return nil, nil, err
 	}

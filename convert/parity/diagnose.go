@@ -48,6 +48,13 @@ const (
 	// MistakeReverseForward: a bidirectional network's reverse direction run over the
 	// sequence from its first step.
 	MistakeReverseForward = "reverse_forward"
+	// MistakeOutputLastStep: the reference's output is the model's last time step alone
+	// (output[:, -1] or output[-1]), not the whole output.
+	MistakeOutputLastStep = "output_last_step"
+	// MistakeTrainMode: the reference was computed in train mode, with dropout between
+	// the layers: the first layer's final state matches, the layers above it do not.
+	// Nothing reproduces dropout's random draws; MaxAbsErr is the first layer's.
+	MistakeTrainMode = "train_mode"
 )
 
 // hypothesis is the model with one mistake made.
@@ -303,8 +310,108 @@ func (c *checker) diagnose() ([]Mistake, error) {
 			found = append(found, Mistake{Name: h.name, Description: h.description, MaxAbsErr: worst})
 		}
 	}
+	// What the reference saved, rather than how the model was ported.
+	res, err := c.model.forward(c.ctx, c.in, c.h0, c.c0, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range []func(*results) (Mistake, bool, error){c.lastStep, c.trainMode} {
+		m, ok, err := f(res)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			found = append(found, m)
+		}
+	}
 	sort.SliceStable(found, func(i, j int) bool { return found[i].MaxAbsErr < found[j].MaxAbsErr })
 	return found, nil
+}
+
+// lastStep finds a reference whose output, of another shape than the model's, is the
+// model's last time step, every other tensor passing; res are the model's results.
+func (c *checker) lastStep(res *results) (Mistake, bool, error) {
+	i := slices.IndexFunc(c.report.Tensors, func(tr TensorReport) bool { return tr.Name == RefOutput && tr.Rule == RuleShape })
+	if i < 0 || slices.ContainsFunc(c.report.Tensors, func(tr TensorReport) bool { return tr.Name != RefOutput && !tr.Pass }) {
+		return Mistake{}, false, nil
+	}
+	tr, ref := c.report.Tensors[i], c.compared[i]
+	shape := res.outShape
+	for d := range min(2, len(shape)) { // the time axis: 0, or 1 for batch_first
+		if shape[d] == 0 || !slices.Equal(slices.Delete(slices.Clone(shape), d, d+1), ref.t.Shape) {
+			continue
+		}
+		want, err := c.values(ref)
+		if err != nil {
+			return Mistake{}, false, err
+		}
+		last := lastAlong(res.output, shape, d)
+		if e, ok := within(last, want, tr.Tolerance); ok {
+			index := "output[-1]"
+			if d == 1 {
+				index = "output[:, -1]"
+			}
+			return Mistake{Name: MistakeOutputLastStep, MaxAbsErr: e,
+				Description: fmt.Sprintf("the reference's output is the last time step alone (%s, shape %v of the output's %v): save the whole output", index, ref.t.Shape, shape)}, true, nil
+		}
+	}
+	return Mistake{}, false, nil
+}
+
+// trainMode finds a reference of a network of several layers whose first layer's final
+// state matches the model's and whose layers above it do not, as dropout between the
+// layers (train mode) makes it; res are the model's results.
+func (c *checker) trainMode(res *results) (Mistake, bool, error) {
+	core := c.model.core()
+	if core == nil || core.cell || c.model.whole || core.cfg.NumLayers < 2 {
+		return Mistake{}, false, nil
+	}
+	i := slices.IndexFunc(c.report.Tensors, func(tr TensorReport) bool { return tr.Name == RefHN })
+	if i < 0 || c.report.Tensors[i].Pass || c.report.Tensors[i].Rule == RuleShape {
+		return Mistake{}, false, nil
+	}
+	tr, ref := c.report.Tensors[i], c.compared[i]
+	want, err := c.values(ref)
+	if err != nil {
+		return Mistake{}, false, err
+	}
+	first := len(want) / core.cfg.NumLayers // the layer's directions, one after the other
+	e, ok := within(res.hn[:first], want[:first], tr.Tolerance)
+	if _, above := within(res.hn[first:], want[first:], tr.Tolerance); !ok || above {
+		return Mistake{}, false, nil
+	}
+	return Mistake{Name: MistakeTrainMode, MaxAbsErr: e,
+		Description: "the reference was computed in train mode: layer 0's final state matches, the layers above it do not, as dropout between the layers makes them; compute the reference after model.eval()"}, true, nil
+}
+
+// within returns the largest |got - want| and whether every element is within tol.
+func within(got, want []float64, tol Tolerance) (float64, bool) {
+	e, ok := 0.0, len(got) == len(want)
+	for j := range min(len(got), len(want)) {
+		d := absDiff(got[j], want[j])
+		e = max(e, d)
+		if !(d <= tol.Atol+tol.Rtol*abs(want[j])) {
+			ok = false
+		}
+	}
+	return e, ok
+}
+
+// lastAlong returns the last index along axis d of the C-contiguous v of shape shape.
+func lastAlong(v []float64, shape []int, d int) []float64 {
+	outer, inner := 1, 1
+	for _, n := range shape[:d] {
+		outer *= n
+	}
+	for _, n := range shape[d+1:] {
+		inner *= n
+	}
+	out := make([]float64, 0, outer*inner)
+	for o := range outer {
+		start := (o*shape[d] + shape[d] - 1) * inner
+		out = append(out, v[start:start+inner]...)
+	}
+	return out
 }
 
 func pickShape(r *results, name string) []int {

@@ -31,7 +31,9 @@
 //
 // A failing check tries the usual porting mistakes (Mistake) that apply to the model
 // (those of its recurrent module, made in the whole model around it; a whole model's
-// square Linear weights transposed) and names those that reproduce the reference.
+// square Linear weights transposed) and names those that reproduce the reference, and
+// what a reference saved wrongly (its output's last time step alone; results computed in
+// train mode, with dropout between the layers).
 //
 // Compare and NewReport give the same rules and the same table (Report.WriteText) to any
 // result a port computes, and Truth the float64 truth of a loaded model, so that a Go

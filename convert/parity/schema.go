@@ -150,10 +150,25 @@ type reference struct {
 // parseReference reads the leaves of a reference file by the schema. ignore names
 // entries to leave out (a name covers the entries below it, as "hn" covers "hn.0").
 // needOutput requires an output to compare with.
-func parseReference(file string, leaves []pickle.Leaf, ignore []string, needOutput bool) (*reference, error) {
+func parseReference(file string, root any, leaves []pickle.Leaf, ignore []string, needOutput bool) (*reference, error) {
 	r := &reference{file: file}
 	rerr := &ReferenceError{File: file}
 	problem := func(format string, args ...any) { rerr.addf(format, args...) }
+	if what := notDict(root); what != "" {
+		// Its entries are indices: naming each as outside the schema would not help.
+		rerr.Problems = append(rerr.Problems, Problem{Kind: ProblemNotDict,
+			Msg: fmt.Sprintf("the reference is %s, not a dict of named entries: save a dict, as torch.save({\"input\": x, \"output\": y}, \"ref.pt\") (with \"h0\", \"c0\", \"h_n\", \"c_n\" as the model takes and gives them)", what)})
+		return nil, rerr
+	}
+	for _, ig := range ignore {
+		if !slices.ContainsFunc(leaves, func(l pickle.Leaf) bool { return l.Name == ig || strings.HasPrefix(l.Name, ig+".") }) {
+			msg := fmt.Sprintf("%s is to be ignored, but the reference has no such entry (its entries: %s)", ig, strings.Join(topNames(leaves), ", "))
+			if near := nearest(ig, topNames(leaves)); near != "" {
+				msg += fmt.Sprintf("; did you mean %s?", near)
+			}
+			rerr.Problems = append(rerr.Problems, Problem{Kind: ProblemNotIgnored, Entries: []string{ig}, Msg: msg})
+		}
+	}
 	ignored := func(name string) bool {
 		for _, ig := range ignore {
 			if name == ig || strings.HasPrefix(name, ig+".") {
@@ -320,6 +335,43 @@ func describeValue(v any) string {
 		return "None"
 	}
 	return fmt.Sprintf("%T %v", v, v)
+}
+
+// notDict says what the reference's root is when it is not a dict of entries ("a tuple
+// of 2", "one tensor"), or "".
+func notDict(root any) string {
+	switch v := root.(type) {
+	case pickle.Tuple:
+		return fmt.Sprintf("a tuple of %d", len(v))
+	case pickle.List:
+		return fmt.Sprintf("a list of %d", len(v))
+	case *pickle.Tensor:
+		return "one tensor"
+	}
+	return ""
+}
+
+// topNames are the distinct top-level entries of leaves, in their order.
+func topNames(leaves []pickle.Leaf) []string {
+	var names []string
+	for _, l := range leaves {
+		if top, _, _ := strings.Cut(l.Name, "."); !slices.Contains(names, top) {
+			names = append(names, top)
+		}
+	}
+	return names
+}
+
+// nearest returns the name of names nearest to name by edit distance when it is near
+// enough (at most 2 edits, and at most half of the name's letters), or "".
+func nearest(name string, names []string) string {
+	best, bestD := "", 3
+	for _, k := range names {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestD && 2*d <= len(name) {
+			best, bestD = k, d
+		}
+	}
+	return best
 }
 
 // closest returns the schema's name that name most likely means: a known synonym, or the

@@ -45,7 +45,7 @@ func TestParseReference(t *testing.T) {
 		{[]pickle.Leaf{leaf("input", x), leaf("output", x), leaf("nonlinearity", "sigmoid")}, `nonlinearity: want "tanh" or "relu"`},
 		{[]pickle.Leaf{leaf("input", x), leaf("output", x), leaf("note", "trained")}, "note: not a reference entry (known:"},
 	} {
-		_, err := parseReference("ref.pt", c.leaves, nil, true)
+		_, err := parseReference("ref.pt", nil, c.leaves, nil, true)
 		switch {
 		case c.err == "" && err != nil:
 			t.Errorf("%v: %v", c.leaves, err)
@@ -54,7 +54,7 @@ func TestParseReference(t *testing.T) {
 		}
 	}
 	// Ignoring an entry covers its tuple.
-	r, err := parseReference("ref.pt", []pickle.Leaf{leaf("input", x), leaf("output", x), leaf("hn.0", x), leaf("hn.1", x)}, []string{"hn"}, true)
+	r, err := parseReference("ref.pt", nil, []pickle.Leaf{leaf("input", x), leaf("output", x), leaf("hn.0", x), leaf("hn.1", x)}, []string{"hn"}, true)
 	if err != nil || len(r.ignored) != 2 {
 		t.Errorf("ignored %v: %v", r, err)
 	}

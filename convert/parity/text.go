@@ -70,7 +70,12 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintln(ew, "diagnosis: none of the usual porting mistakes explains it")
 		default:
 			for _, m := range r.Diagnosis {
-				fmt.Fprintf(ew, "diagnosis: %s (max abs err %.3g with it)\n", m.Description, m.MaxAbsErr)
+				switch m.Name {
+				case MistakeTrainMode: // nothing reproduces the draws of dropout
+					fmt.Fprintf(ew, "diagnosis: %s (layer 0 within %.3g)\n", m.Description, m.MaxAbsErr)
+				default:
+					fmt.Fprintf(ew, "diagnosis: %s (max abs err %.3g with it)\n", m.Description, m.MaxAbsErr)
+				}
 			}
 		}
 	}

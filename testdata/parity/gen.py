@@ -284,6 +284,17 @@ def passes(got, want, rtol, atol):
                for n, w in want.items())
 
 
+def last_step(res, ref):
+    """["output_last_step"] when the reference's output is the model's last time step
+    (along axis 0, or 1 for batch_first) within the tolerance, as PyTorch computes them."""
+    out, want = res["output"], ref["output"]
+    for d in (0, 1):
+        if out.dim() > d and out.select(d, -1).shape == want.shape and \
+                passes(dict(o=out.select(d, -1)), dict(o=want), *PRECISION[want.dtype]):
+            return ["output_last_step"]
+    return []
+
+
 # ---------------------------------------------------------------------------------------
 # Cases.
 
@@ -609,7 +620,8 @@ x = torch.randn(6, 2, 3)
 res = run(m, x)
 ref = reference(res, dict(input=x))
 ref["output"] = res["output"][-1]
-case("output_last_step", m.state_dict(), ref, "fail", rule="shape", compared=compared(res), failing=["output"])
+case("output_last_step", m.state_dict(), ref, "fail", rule="shape", compared=compared(res), failing=["output"],
+     diagnosis=last_step(res, ref))
 
 # -- Judged against the float64 truth ---------------------------------------------------------
 
@@ -1190,6 +1202,47 @@ with torch.no_grad():
 case("charlstm", None, collections.OrderedDict(input=ids, output=logits), "pass", model_file="../charlstm/checkpoint.pt",
      flags=["--whole"], rule="tolerance", compared=dict(output="output"))
 save_truth("charlstm", dict(output=logits64))
+
+# -- What the reference saved, rather than how the model was ported ----------------------
+torch.manual_seed(1500)
+
+# The output saved as its last step of a batch_first module, output[:, -1].
+spec = Spec("lstm", 3, 4, batch_first=True)
+m = spec.module()
+x = torch.randn(2, 6, 3)
+res = run(m, x)
+ref = reference(res, dict(input=x))
+ref["output"] = res["output"][:, -1]
+case("output_last_step_bf", m.state_dict(), ref, "fail", flags=["--batch-first"], rule="shape",
+     compared=compared(res), failing=["output"], diagnosis=last_step(res, ref))
+
+# A reference computed in train mode: dropout between the layers changes every layer but
+# the first, whose final state is the eval-mode one.
+m = torch.nn.LSTM(4, 6, num_layers=3, dropout=0.5)
+x = torch.randn(7, 2, 4)
+res = run(m, x)  # in eval mode
+m.train()
+with torch.no_grad():
+    y, (h, c) = m(x)
+m.eval()
+rtol, atol = PRECISION[torch.float32]
+first = passes(dict(h=res["h_n"][:1]), dict(h=h[:1]), rtol, atol)
+above = passes(dict(h=res["h_n"][1:]), dict(h=h[1:]), rtol, atol)
+case("train_mode", m.state_dict(), collections.OrderedDict(input=x, output=y, h_n=h, c_n=c), "fail",
+     rule="truth", compared=compared(res), diagnosis=["train_mode"] if first and not above else [],
+     measured=dict(layer0_within=first, above_within=above))
+
+# A reference saved as a tuple, torch.save((x, y), ...): an error saying to save a dict.
+spec = Spec("gru", 3, 5)
+m = spec.module()
+x = torch.randn(4, 2, 3)
+res = run(m, x)
+case("tuple_ref", m.state_dict(), (x, res["output"]), "error", error=["a tuple of 2", "save a dict"])
+
+# Ignoring an entry that the reference does not hold: an error naming it, with the
+# reference's entry nearest to it.
+case("ignore_missing", None, None, "error", model_file="lstm.pt", ref_file="misspelled.ref.pt",
+     ignore=["hn", "cn", "outptu"], error=["outptu is to be ignored, but the reference has no such entry", "did you mean output?"])
 
 with open(os.path.join(HERE, "cases.json"), "w") as f:
     json.dump(cases, f, indent=1)
