@@ -104,7 +104,9 @@ prefix or pattern that an input's names lack leaves that input as it is (a --sel
 path that it lacks fails it).
 
 --check runs the parity check of each NAME.pt against its sibling NAME.ref.pt instead
-of converting (the model flags apply) and reports pass or fail per model.
+of converting (the model flags apply) and reports pass or fail per model; a failure's
+lines give the check's diagnosis and the flag that fixes it, as check does (and the
+report its "diagnosis").
 
 With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds",
 "temps_removed", "interrupted", "failed_allowed"}; with --clean, {"removed", "bytes",
@@ -319,7 +321,16 @@ func resultLine(r batch.Result, quiet bool) string {
 		if r.Limit == pickle.LimitExpansion {
 			return fmt.Sprintf("failed   %s: %s (--%s BYTES raises the limit)", in, escape(r.Error), expandFlag)
 		}
-		return fmt.Sprintf("failed   %s: %s", in, escape(r.Error))
+		line := fmt.Sprintf("failed   %s: %s", in, escape(r.Error))
+		for _, m := range r.Diagnosis {
+			line += "\n         diagnosis: " + escape(m.Description)
+		}
+		if r.Report != nil {
+			for _, f := range fixes(r.Report) {
+				line += "\n         fix: " + f
+			}
+		}
+		return line
 	case quiet:
 		return ""
 	case r.Status == batch.StatusSkipped && r.Error != "":

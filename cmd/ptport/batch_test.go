@@ -301,3 +301,45 @@ func childIn(t *testing.T, dir string, stdin []byte, args ...string) (code int, 
 	}
 	return 0, out.Bytes(), errb.Bytes()
 }
+
+// TestBatchCheckDiagnosis: a failure line of batch --check says what the check's
+// diagnosis says, and the flag that fixes it, as check does; the JSONL report holds the
+// diagnosis.
+func TestBatchCheckDiagnosis(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"forgot_batch_first", "train_mode", "h0_tuple"} {
+		model := name
+		if name == "h0_tuple" {
+			model = "lstm" // h0_tuple.ref.pt is lstm.pt's
+		}
+		for from, to := range map[string]string{model + ".pt": name + ".pt", name + ".ref.pt": name + ".ref.pt"} {
+			b, err := os.ReadFile(filepath.Join("../../testdata/parity", from))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, to), b, 0o644)
+		}
+	}
+	report := filepath.Join(dir, "report.jsonl")
+	code, _, errs := runCLI(t, "batch", "--check", dir, "--report", report)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, errs)
+	}
+	for _, want := range []string{
+		"failed   " + filepath.Join(dir, "forgot_batch_first.pt") + ": mismatch against forgot_batch_first.ref.pt: FAIL: ",
+		"\n         diagnosis: batch_first flipped: the reference was computed with batch_first=True\n         fix: --batch-first\n",
+		"\n         diagnosis: the reference was computed in train mode: layer 0's final state matches",
+		"3 inputs: 1 ok, 0 skipped, 2 failed",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"diagnosis":[{"name":"batch_first","description":"batch_first flipped`) {
+		t.Errorf("the report lacks the diagnosis:\n%s", b)
+	}
+}

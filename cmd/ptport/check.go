@@ -39,7 +39,10 @@ reference are both float32 rounding around that truth (within 4x of each other a
 the measured rounding noise); a reference from other weights or another configuration,
 a wrong result and wrong weights still fail. A failing check tries the usual porting
 mistakes (batch_first, tanh/relu, transposed weights, gate order, biases missing or
-doubled, h0 ignored, the reverse direction misread) and names the one that explains it.
+doubled, h0 ignored, the reverse direction misread) and names the one that explains it,
+or what the reference saved wrongly (the output's last time step alone, results
+computed in train mode with dropout between the layers). A reference saved as a tuple is
+an error saying to save a dict; --ignore naming no entry is an error listing them.
 
 REF is what a notebook exports, a dict of:
     input                      the model's input (floating point)
@@ -232,16 +235,25 @@ func printReport(w io.Writer, r *parity.Report) {
 		t.Tensors[i].Reason = escape(t.Tensors[i].Reason)
 	}
 	t.WriteText(w)
+	for _, f := range fixes(r) {
+		fmt.Fprintln(w, "fix: "+f)
+	}
+}
+
+// fixes are the flags that fix the mistakes of configuration a report's diagnosis names.
+func fixes(r *parity.Report) []string {
+	var out []string
 	for _, m := range r.Diagnosis {
 		switch {
 		case m.Name == parity.MistakeBatchFirst && !r.Model.BatchFirst:
-			fmt.Fprintln(w, "fix: --batch-first")
+			out = append(out, "--batch-first")
 		case m.Name == parity.MistakeBatchFirst:
-			fmt.Fprintln(w, "fix: without --batch-first (or the model's batch_first)")
+			out = append(out, "without --batch-first (or the model's batch_first)")
 		case m.Name == parity.MistakeNonlinearity && r.Model.Mode == "RNN_TANH":
-			fmt.Fprintln(w, "fix: --nonlinearity relu")
+			out = append(out, "--nonlinearity relu")
 		case m.Name == parity.MistakeNonlinearity:
-			fmt.Fprintln(w, "fix: --nonlinearity tanh")
+			out = append(out, "--nonlinearity tanh")
 		}
 	}
+	return out
 }

@@ -9,9 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ptport/ptport/convert/parity"
 )
 
-const fixtures = "../../testdata/convert/"
+const (
+	fixtures  = "../../testdata/convert/"
+	parityDir = "../../testdata/parity/"
+)
 
 // runCLI runs the command line and returns its exit status and output.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -138,6 +143,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"check", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "--atol", "1e-4", "--rtol", "0"}, 0, ""},
 		{[]string{"bench", fixtures + "rnn_tanh.pt", "--seq", "100000000", "--batch", "100000000"}, 2, "--output-limit"},
 		{[]string{"bench", fixtures + "rnn_tanh.pt", "--seq", "1000", "--batch", "10000000"}, 2, "--output-limit"},
+		{[]string{"check", parityDir + "tuple_ref.pt", parityDir + "tuple_ref.ref.pt"}, 2, "the reference is a tuple of 2, not a dict of named entries: save a dict"},
+		{[]string{"check", parityDir + "lstm.pt", parityDir + "misspelled.ref.pt", "--ignore", "hn,cn,outptu"}, 2, "outptu is to be ignored, but the reference has no such entry (its entries: input, h0, c0, output, hn, cn); did you mean output?"},
+		{[]string{"check", parityDir + "lstm.pt", parityDir + "misspelled.ref.pt", "--ignore", "hn,cn"}, 0, ""},
+		{[]string{"check", parityDir + "output_last_step.pt", parityDir + "output_last_step.ref.pt"}, 1, ""},
 		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--strip-prefix", "module"}, 0, ""},
 		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--strip-prefix", "modul"}, 2, `no name starts with the prefix "modul." to strip; the names start with "module"`},
 		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--exclude", "*.num_batches"}, 2, `no name matches the pattern "*.num_batches" to exclude`},
@@ -349,5 +358,42 @@ func TestOutputErrorNamesFileOnce(t *testing.T) {
 	code, _, errs := runCLI(t, "convert", fixtures+"rnn_tanh.pt", "-o", out, "--max-shard-size", "1KB")
 	if code != 2 || strings.Count(errs, out) != 1 {
 		t.Errorf("exit %d, stderr %q: want 2 and %s named once", code, errs, out)
+	}
+}
+
+// TestRunJSONSaysWhatItWrote: run's text and --json name exactly the tensors written
+// (c_n for an LSTM) and, as check does, where each initial state came from.
+func TestRunJSONSaysWhatItWrote(t *testing.T) {
+	dir := t.TempDir()
+	p := "../../testdata/parity/"
+	for _, c := range []struct {
+		model, input string
+		shapes       string
+		initial      parity.InitialState
+	}{
+		{"lstm.pt", "h0_tuple.ref.pt", "output [6 2 4], h_n [2 2 4], c_n [2 2 4]", parity.InitialState{H0: "h0.0", C0: "h0.1"}},
+		{"lstm.pt", "misspelled.ref.pt", "output [6 2 4], h_n [2 2 4], c_n [2 2 4]", parity.InitialState{H0: "h0", C0: "c0"}},
+		{"output_last_step.pt", "output_last_step.ref.pt", "output [6 2 5], h_n [1 2 5]", parity.InitialState{H0: "zeros"}},
+	} {
+		out := filepath.Join(dir, "out.npz")
+		args := []string{"run", p + c.model, p + c.input, "-o", out, "--ignore", "hn,cn"}
+		if c.input != "misspelled.ref.pt" {
+			args = args[:len(args)-2]
+		}
+		code, _, errs := runCLI(t, args...)
+		if code != 0 || errs != "wrote "+out+": "+c.shapes+"\n" {
+			t.Errorf("%v: exit %d, %q; want it to list %s", args, code, errs, c.shapes)
+		}
+		code, stdout, errs := runCLI(t, append(args, "--json")...)
+		var res struct {
+			Shapes       map[string][]int    `json:"shapes"`
+			InitialState parity.InitialState `json:"initial_state"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); code != 0 || err != nil {
+			t.Fatalf("%v --json: exit %d, %v\n%s%s", args, code, err, stdout, errs)
+		}
+		if res.InitialState != c.initial || len(res.Shapes) != strings.Count(c.shapes, "[") {
+			t.Errorf("%v --json: %+v, want initial state %+v and the shapes of %s", args, res, c.initial, c.shapes)
+		}
 	}
 }

@@ -14,11 +14,13 @@ import (
 
 // runResult is what run prints with --json.
 type runResult struct {
-	Output  string            `json:"output"`
-	Format  string            `json:"format"`
-	Model   convert.ModelInfo `json:"model"`
-	Shapes  map[string][]int  `json:"shapes"`
-	Seconds float64           `json:"seconds"`
+	Output string            `json:"output"`
+	Format string            `json:"format"`
+	Model  convert.ModelInfo `json:"model"`
+	Shapes map[string][]int  `json:"shapes"`
+	// InitialState says where each initial state came from, as check's does.
+	InitialState parity.InitialState `json:"initial_state"`
+	Seconds      float64             `json:"seconds"`
 }
 
 func runCmd() *cobra.Command {
@@ -43,7 +45,8 @@ input. A cell takes one step, (batch, input_size) or (input_size), or a sequence
 batch, input_size) that it steps through. MODEL or INPUT "-" is standard
 input; OUT "-" is standard output (name the format with --to).
 
-With --json: {"output", "format", "model", "shapes": {"output", "h_n", "c_n"}, "seconds"}.`,
+With --json: {"output", "format", "model", "shapes": {"output", "h_n", "c_n"} (what was
+written), "initial_state": {"h0", "c0"} (the entry each came from, or "zeros"), "seconds"}.`,
 		Example: `  ptport run model.pt input.pt -o out.safetensors
   ptport run lstm.pt ref.pt -o out.npz --batch-first`,
 		Args:              usageArgs(cobra.ExactArgs(2)),
@@ -81,7 +84,7 @@ With --json: {"output", "format", "model", "shapes": {"output", "h_n", "c_n"}, "
 				return withHints(err)
 			}
 			m, y, hn, cn := o.Model, o.Output, o.HN, o.CN
-			res := runResult{Output: out, Format: string(format), Model: m.Info(), Shapes: map[string][]int{}}
+			res := runResult{Output: out, Format: string(format), Model: m.Info(), Shapes: map[string][]int{}, InitialState: o.InitialState}
 			leaves := []pickle.Leaf{{Name: parity.RefOutput, Value: y}}
 			res.Shapes[parity.RefOutput] = y.Shape
 			shapes := fmt.Sprintf("output %v", y.Shape)

@@ -124,6 +124,12 @@ type Result struct {
 	Tensors int     `json:"tensors"`
 	// MaxAbsErr is the check's largest absolute error (Check only).
 	MaxAbsErr *float64 `json:"max_abs_err,omitempty"`
+	// Diagnosis lists the usual porting mistakes that explain a failed check (Check
+	// only; see parity.Report.Diagnosis).
+	Diagnosis []parity.Mistake `json:"diagnosis,omitempty"`
+	// Report is the check's whole report, when it ran (Check only); it is not a part of
+	// the JSONL report.
+	Report *parity.Report `json:"-"`
 	// OutputError reports a failure to write the output (no space left, no
 	// permission, something not a file in its place), as opposed to a failure of
 	// the input.
@@ -832,8 +838,9 @@ func (o *Options) check(ctx context.Context, in batchInput, r *Result) error {
 	if err != nil {
 		return err
 	}
-	r.MaxAbsErr = &rep.MaxAbsErr
+	r.MaxAbsErr, r.Report = &rep.MaxAbsErr, rep
 	if !rep.Pass {
+		r.Diagnosis = rep.Diagnosis
 		return fmt.Errorf("mismatch against %s: %s", filepath.Base(refPath), rep.Verdict())
 	}
 	r.Status = StatusOK
