@@ -202,6 +202,9 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
 				verb = "checking"
 			}
 			m := newMeter(stderr, verb, plan.Bytes, plan.Files)
+			if m.live {
+				opts.Progress = func(n int64) { m.add(n, 0) } // the bytes advance within a file
+			}
 			var reportErr error
 			sum, err := batch.Run(cmd.Context(), opts, func(r batch.Result) {
 				if report != nil && reportErr == nil {
@@ -345,6 +348,23 @@ func resultLine(r batch.Result, quiet bool) string {
 	return fmt.Sprintf("%-8s %s (%.3fs)", r.Status, in, r.Seconds)
 }
 
+// filesRate is n files in seconds as a rate that reads well at any speed: "876 files/s",
+// "2.5 files/s", or, below one a second, the seconds a file takes ("2.5 s/file").
+func filesRate(n int, seconds float64) string {
+	r := float64(n) / seconds
+	switch {
+	case r >= 10:
+		return fmt.Sprintf("%.0f files/s", r)
+	case r >= 1:
+		return fmt.Sprintf("%.1f files/s", r)
+	case n == 0:
+		return "0 files/s"
+	case seconds/float64(n) < 10:
+		return fmt.Sprintf("%.1f s/file", seconds/float64(n))
+	}
+	return fmt.Sprintf("%.0f s/file", seconds/float64(n))
+}
+
 func summaryLine(s batch.Summary, check bool) string {
 	verb := "converted"
 	if check {
@@ -352,7 +372,7 @@ func summaryLine(s batch.Summary, check bool) string {
 	}
 	rate := ""
 	if s.Seconds > 0 {
-		rate = fmt.Sprintf(" (%s, %.0f files/s)", rateText(float64(s.Bytes)/s.Seconds), float64(s.Files)/s.Seconds)
+		rate = fmt.Sprintf(" (%s, %s)", rateText(float64(s.Bytes)/s.Seconds), filesRate(s.Files, s.Seconds))
 	}
 	line := fmt.Sprintf("%s %s: %d ok, %d skipped, %d failed; %s in %.2fs%s",
 		verb, count(s.Files, "input", "inputs"), s.OK, s.Skipped, s.Failed, bytesText(s.Bytes), s.Seconds, rate)

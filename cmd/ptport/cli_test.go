@@ -713,3 +713,32 @@ func TestCountsAndStdoutNamed(t *testing.T) {
 		t.Errorf("inspect: exit %d\n%s", code, out)
 	}
 }
+
+// TestFilesRateAndEarlyETA: a batch's rate of files reads well below one a second, and
+// the meter shows no time left from a rate of its first seconds.
+func TestFilesRateAndEarlyETA(t *testing.T) {
+	for _, c := range []struct {
+		files   int
+		seconds float64
+		want    string
+	}{{10000, 11.41, "876 files/s"}, {6, 2.4, "2.5 files/s"}, {6, 15, "2.5 s/file"}, {2, 50, "25 s/file"}, {0, 3, "0 files/s"}} {
+		if got := filesRate(c.files, c.seconds); got != c.want {
+			t.Errorf("%d files in %gs: %q, want %q", c.files, c.seconds, got, c.want)
+		}
+	}
+	if s := summaryLine(batch.Summary{Files: 6, OK: 6, Bytes: 576 << 20, Seconds: 15}, false); !strings.Contains(s, "(38.4 MiB/s, 2.5 s/file)") {
+		t.Errorf("summary %q", s)
+	}
+	start := time.Now()
+	m := &meter{what: "converting", total: 576 << 20, items: 6, start: start}
+	for i := 1; i <= 15; i++ {
+		m.done = int64(i) * (40 << 20) / 5
+		m.sample(start.Add(time.Duration(i) * 200 * time.Millisecond))
+	}
+	if line := m.line(120, start.Add(2*time.Second)); strings.Contains(line, "ETA") || !strings.Contains(line, "120 MiB of 576 MiB") {
+		t.Errorf("after 2s: %q; want the bytes done and no time left yet", line)
+	}
+	if line := m.line(120, start.Add(3*time.Second)); !strings.Contains(line, "ETA") {
+		t.Errorf("after 3s: %q; want the time left", line)
+	}
+}

@@ -44,6 +44,7 @@ const (
 	meterDelay   = time.Second // no line for what ends sooner
 	meterTick    = 200 * time.Millisecond
 	rateWindow   = 5 * time.Second // the rate is the average over this
+	etaDelay     = 3 * time.Second // no time left from a rate of fewer seconds
 	minBarWidth  = 10
 	defaultWidth = 80
 )
@@ -182,7 +183,7 @@ func (m *meter) line(width int, now time.Time) string {
 	if m.done > 0 && rate > 0 {
 		parts = append(parts, rateText(rate))
 	}
-	if frac >= 0 && total > 0 && rate > 0 && frac < 1 {
+	if frac >= 0 && total > 0 && rate > 0 && frac < 1 && el >= etaDelay {
 		parts = append(parts, "ETA "+durationText(time.Duration(float64(total-m.done)/rate*float64(time.Second))))
 	} else {
 		parts = append(parts, durationText(el))

@@ -97,6 +97,13 @@ type Options struct {
 	// its source is recorded in the index's metadata ("ptport.source"). Its files are
 	// each written atomically, the index last, and are not written in the background.
 	MaxShardSize int64
+	// Progress, when not nil, is called by the workers as they write outputs, with
+	// bytes of the input being converted to count as done: its bytes in the proportion
+	// of its output written (estimated, never more than its bytes). Before report
+	// receives an input's Result, Progress takes back what it gave for that input (a
+	// negative count), so that a caller that also adds each Result's Bytes counts every
+	// input once. It must be safe for concurrent use.
+	Progress func(bytes int64)
 
 	// collisions counts, by the hash of an output path, the inputs of every shard
 	// that would write it, when more than one would.
@@ -306,6 +313,9 @@ func Run(ctx context.Context, opts Options, report func(Result)) (Summary, error
 		close(results)
 	}()
 	for o := range results {
+		if o.credited != 0 {
+			opts.Progress(-o.credited)
+		}
 		if o.abandoned {
 			continue // stopped by ctx: neither done nor failed
 		}
@@ -735,7 +745,8 @@ func isReference(name string) bool {
 // outcome is what a worker did with one input.
 type outcome struct {
 	Result
-	abandoned bool // stopped because ctx was done
+	abandoned bool  // stopped because ctx was done
+	credited  int64 // the input's bytes given to Options.Progress
 }
 
 // process converts or checks one input, never panicking. A converted input's output is
@@ -768,7 +779,7 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 	case o.Check:
 		err = o.check(ctx, in, r)
 	default:
-		t, err = o.convert(ctx, in, r)
+		t, err = o.convert(ctx, in, r, &res.credited)
 	}
 	if err != nil {
 		r.Status, r.Error = StatusFailed, withoutName(err.Error(), in.path)
@@ -780,6 +791,26 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 		}
 	}
 	return res, t
+}
+
+// credit returns the Progress of an output of tensors of data bytes, from an input of
+// size bytes: it gives Options.Progress the input's bytes in the proportion of the
+// output written, adding them to credited.
+func (o *Options) credit(size, data int64, credited *int64) func(written int64) {
+	estimate := max(data, 1)
+	if o.To == convert.JSON {
+		estimate *= jsonTextPerByte
+	}
+	return func(written int64) {
+		share := size
+		if written < estimate {
+			share = int64(float64(size) * float64(written) / float64(estimate))
+		}
+		if share > *credited {
+			o.Progress(share - *credited)
+			*credited = share
+		}
+	}
 }
 
 // isOutputError reports whether err is about writing the output, not reading the input.
@@ -847,9 +878,13 @@ func (o *Options) check(ctx context.Context, in batchInput, r *Result) error {
 	return nil
 }
 
+// jsonTextPerByte estimates the bytes of JSON text a byte of tensor data becomes: some
+// 12 characters for a float32's 4 bytes.
+const jsonTextPerByte = 3
+
 // convert writes in's output to a temporary and returns it, or returns nil when the
-// output is up to date.
-func (o *Options) convert(ctx context.Context, in batchInput, r *Result) (*atomicfile.Temp, error) {
+// output is up to date. It adds to credited what it gives Options.Progress.
+func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credited *int64) (*atomicfile.Temp, error) {
 	r.Output = o.outputOf(in)
 	if n := o.collisions[outputHash(r.Output)]; n > 1 {
 		return nil, fmt.Errorf("%d inputs would write the output %s (the same name with another extension, or in another input folder); none of them is converted", n, r.Output)
@@ -886,6 +921,9 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result) (*atomi
 		return nil, err
 	}
 	w := atomicfile.Options{Tag: o.tempTag(), NoSync: o.NoSync, Ctx: ctx}
+	if o.Progress != nil {
+		w.Progress = o.credit(in.bytes(), convert.TotalBytes(cp), credited)
+	}
 	if o.MaxShardSize > 0 {
 		files, err := export.WriteFiles(r.Output, string(o.To), cp.Root, cp.Leaves, meta, o.MaxShardSize, w)
 		if err != nil {
