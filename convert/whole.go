@@ -524,10 +524,10 @@ func (t *tree) place(core *layer, q string, others []string, opts Options) ([]*l
 		}
 		switch len(fits) {
 		case 0:
-			return nil, fmt.Errorf("%q, %s, does not fit before or after %s", g, l, core)
+			return nil, fmt.Errorf("%q, %s, does not fit before or after %s", g, t.describe(l), core)
 		case 1:
 		default:
-			return nil, fmt.Errorf("%q, %s, fits both before and after %s", g, l, core)
+			return nil, fmt.Errorf("%q, %s, fits both before and after %s", g, t.describe(l), core)
 		}
 		if fits[0] == slotHead && l.kind == kindEmbedding {
 			l = &layer{prefix: g, kind: kindLinear, tensors: l.tensors,
@@ -553,6 +553,16 @@ func (t *tree) place(core *layer, q string, others []string, opts Options) ([]*l
 		}
 	}
 	return layers, nil
+}
+
+// describe spells l for an error: as PyTorch prints the module, or, for a weight
+// alone of a module whose class the file does not say, as both modules it can be.
+func (t *tree) describe(l *layer) string {
+	if l.kind == kindEmbedding && t.modules[l.prefix] == nil {
+		lin := rnn.LinearConfig{InFeatures: l.emb.EmbeddingDim, OutFeatures: l.emb.NumEmbeddings}
+		return fmt.Sprintf("a weight %dx%d alone (%s or %s)", l.emb.NumEmbeddings, l.emb.EmbeddingDim, l, lin)
+	}
+	return l.String()
 }
 
 // shapeLayer returns the layer that the tensors of a module of unknown class make, or

@@ -307,6 +307,19 @@ case("module_custom_charrnn", net, collections.OrderedDict(input=ids, output=log
 cases["nested_checkpoint"]["layers"] = ['"model_state_dict.encoder.rnn." GRU(3, 5)',
                                         '"model_state_dict.head." Linear(in_features=5, out_features=2, bias=True)']
 
+# A Linear without bias that fits nowhere: its weight alone could be an Embedding too,
+# and the error says both.
+class StrayProjection(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = torch.nn.GRU(3, 4)
+        self.linear_out = torch.nn.Linear(5, 7, bias=False)
+
+
+case("stray_projection_whole", StrayProjection().state_dict(), flags=["--whole"], outcome="no_whole",
+     error='"linear_out.", a weight 7x5 alone (Embedding(7, 5) or Linear(in_features=5, out_features=7, bias=False)), '
+           'does not fit before or after GRU(3, 4)')
+
 with open(os.path.join(here, "cases.json"), "w") as f:
     json.dump(cases, f, indent=1, sort_keys=True)
     f.write("\n")
