@@ -18,7 +18,10 @@
 // of 8 or 6, computed tile after tile in one call) and one packed panel of B; see ops.tile
 // in ops.go. The loop over k is unrolled 8 times. For one row the sum over k is split over 4 partial
 // sums (2 for two rows), so that the chain of dependent FMAs does not bound a matrix-vector
-// product; the partial sums are added at the end.
+// product; the partial sums are added at the end. While it computes, a tile prefetches
+// into L2 a quarter of the panel its caller names (the next panel of B; all of it in a tile
+// of 1 or 2 rows), spread over the loop over k, so that a B streamed from L3 or memory,
+// which the tiles of a few rows cannot hide, arrives before it is needed.
 //
 // The elementwise kernels are written once (type vec) for AVX2 and AVX-512, float32 and
 // float64. exp(x) = 2ⁿ·(1 + expm1(r)) after the usual reduction x = n·ln2 + r, with
@@ -257,8 +260,8 @@ func gemmTile(s gemmSpec) {
 	if es == 8 {
 		shift, sfx, typ = 3, "D", "float64"
 	}
-	fmt.Fprintf(&out, "// func %s(k int, a *%[2]s, lda int, b *%[2]s, c *%[2]s, ldc int, m int, bias *%[2]s, add *%[2]s, ldadd int)\n", s.name, typ)
-	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-80\n", s.name)
+	fmt.Fprintf(&out, "// func %s(k int, a *%[2]s, lda int, b *%[2]s, c *%[2]s, ldc int, m int, bias *%[2]s, add *%[2]s, ldadd int, pf *%[2]s)\n", s.name, typ)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-88\n", s.name)
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
 	p("MOVQ lda+16(FP), R8")
@@ -310,13 +313,27 @@ func gemmTile(s gemmSpec) {
 				}
 			}
 		}
+		// Prefetch into L2, from pf (or, when pf is nil, from b: lines already there), pfl
+		// lines in every 8 steps over k: a quarter of a panel in a tile of 3 rows or more, a
+		// whole panel in a tile of 1 or 2.
+		pfl := 8 * panel / 64 / 4
+		if m <= 2 {
+			pfl *= 4
+		}
+		p("MOVQ pf+80(FP), R14")
+		p("TESTQ R14, R14")
+		p("CMOVQEQ DI, R14")
 		p("MOVQ CX, BX")
 		p("SHRQ $3, BX")
 		p("JZ %s_tail", pre)
 		label(pre + "_loop8")
-		for u := 0; u < 8; u++ {
+		for u, l := 0, 0; u < 8; u++ {
 			step(u, u%split)
+			for ; l < (u+1)*pfl/8; l++ {
+				p("PREFETCHT1 %d(R14)", 64*l)
+			}
 		}
+		p("ADDQ $%d, R14", 64*pfl)
 		p("ADDQ $%d, SI", 8*es)
 		if m > 3 {
 			p("ADDQ $%d, R9", 8*es)

@@ -76,20 +76,31 @@ func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 
 		}
 		for p := p0; p < p1; p++ {
 			bp := b.data[p*k*nr : (p+1)*k*nr]
+			var next []T // the next panel, which the first tiles prefetch
+			if p+1 < p1 && o.prefetch {
+				next = b.data[(p+1)*k*nr : (p+2)*k*nr]
+			}
 			var bs []T
 			if bias != nil {
 				bs = bias[p*nr : (p+1)*nr]
 			}
-			for i := i0; i < i1; {
+			for i, t := i0, 0; i < i1; t++ {
 				rows := tileRows(i1-i, mr)
-				for rows%mr == 0 && i+rows < i1 && tileRows(i1-i-rows, mr) == mr {
-					rows += mr // full tiles run in one call
+				var pf []T
+				if next != nil && t < 4 {
+					// The first 4 tiles (one, if m < 3) prefetch the next panel, a quarter
+					// each (a tile of 1 or 2 rows all of it), one at a time.
+					pf = next[t*len(next)/4:]
+				} else {
+					for rows%mr == 0 && i+rows < i1 && tileRows(i1-i-rows, mr) == mr {
+						rows += mr // full tiles run in one call
+					}
 				}
 				var ad []T
 				if add != nil {
 					ad = add[i*ldadd+p*nr:]
 				}
-				o.tile(k, a[i*lda:], lda, bp, c[i*ldc+p*nr:], ldc, rows, bs, ad, ldadd)
+				o.tile(k, a[i*lda:], lda, bp, c[i*ldc+p*nr:], ldc, rows, bs, ad, ldadd, pf)
 				i += rows
 			}
 		}

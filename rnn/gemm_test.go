@@ -316,3 +316,80 @@ func benchCells[T Float](b *testing.B, dtype string) {
 		})
 	}
 }
+
+// TestGemmSetsAgree checks that the assembly kernel sets, whatever their tiles' heights
+// and widths, give a product of 3 rows or more to the bit alike (each output one chain of
+// FMAs over k from zero, then the bias, then the add), over random shapes: m, n and k on
+// and off the multiples of every tile, blocks of rows beyond mcRows, with and without
+// bias and add; and that prefetching changes nothing.
+func TestGemmSetsAgree(t *testing.T) {
+	testGemmSetsAgree[float32](t)
+	testGemmSetsAgree[float64](t)
+}
+
+func testGemmSetsAgree[T Float](t *testing.T) {
+	sets := allAsmOps[T]()
+	if len(sets) == 0 {
+		t.Skip("no assembly kernels on this machine")
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	for trial := 0; trial < 300; trial++ {
+		m := 3 + rng.IntN(60)
+		if trial%10 == 9 {
+			m = mcRows - 10 + rng.IntN(40)
+		}
+		n := 1 + rng.IntN(150)
+		k := 1 + rng.IntN(90)
+		if trial%7 == 6 {
+			k = 200 + rng.IntN(900)
+		}
+		lda, ldadd := k+rng.IntN(3), 0
+		w := make([]T, n*k)
+		a := make([]T, m*lda)
+		bias := make([]T, n)
+		for _, s := range [][]T{w, a, bias} {
+			for i := range s {
+				s[i] = T(rng.NormFloat64())
+			}
+		}
+		withBias, withAdd := trial%2 == 1, trial%4 >= 2
+		var want []T
+		for _, o := range sets {
+			b := packWeight(w, n, k, o.nr)
+			var bs, add []T
+			if withBias {
+				bs = padVector(bias, b.np)
+			}
+			if withAdd {
+				ldadd = b.np + 1
+				add = make([]T, m*ldadd)
+				r := rand.New(rand.NewPCG(uint64(trial), 5)) // the same values for every set
+				for i := 0; i < m; i++ {
+					for j := 0; j < n; j++ {
+						add[i*ldadd+j] = T(r.NormFloat64())
+					}
+				}
+			}
+			for _, pf := range []bool{false, true} {
+				op := *o
+				op.prefetch = pf
+				ldc := b.np + 2
+				c := make([]T, m*ldc)
+				gemm(&op, m, a, lda, &b, c, ldc, bs, add, ldadd)
+				got := make([]T, 0, m*n)
+				for i := 0; i < m; i++ {
+					got = append(got, c[i*ldc:i*ldc+n]...)
+				}
+				if want == nil {
+					want = got
+					continue
+				}
+				for i := range want {
+					if math.Float64bits(float64(got[i])) != math.Float64bits(float64(want[i])) {
+						t.Fatalf("%s (prefetch %v) m=%d n=%d k=%d bias=%v add=%v: C[%d][%d] = %v, %s gives %v", o.name, pf, m, n, k, withBias, withAdd, i/n, i%n, got[i], sets[0].name, want[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -15,16 +15,16 @@ import (
 // tiles; n values at each gate of each argument for the rows.
 
 //go:noescape
-func sgemmAVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, m int, bias *float32, add *float32, ldadd int)
+func sgemmAVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, m int, bias *float32, add *float32, ldadd int, pf *float32)
 
 //go:noescape
-func sgemmAVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int, m int, bias *float32, add *float32, ldadd int)
+func sgemmAVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int, m int, bias *float32, add *float32, ldadd int, pf *float32)
 
 //go:noescape
-func dgemmAVX512(k int, a *float64, lda int, b *float64, c *float64, ldc int, m int, bias *float64, add *float64, ldadd int)
+func dgemmAVX512(k int, a *float64, lda int, b *float64, c *float64, ldc int, m int, bias *float64, add *float64, ldadd int, pf *float64)
 
 //go:noescape
-func dgemmAVX2(k int, a *float64, lda int, b *float64, c *float64, ldc int, m int, bias *float64, add *float64, ldadd int)
+func dgemmAVX2(k int, a *float64, lda int, b *float64, c *float64, ldc int, m int, bias *float64, add *float64, ldadd int, pf *float64)
 
 //go:noescape
 func tanhAVX2(dst, src *float32, n int)
@@ -85,27 +85,27 @@ func allAsmOps[T Float]() []*ops[T] {
 	}
 	if unsafe.Sizeof(z) == 8 {
 		avx2 := &ops[T]{
-			name: "avx2", mr: 6, nr: 8, tile: dtileAVX2[T],
+			name: "avx2", mr: 6, nr: 8, prefetch: true, tile: dtileAVX2[T],
 			tanh: rowOf2(dtanhAVX2, f64[T]), lstm: rowOf3(dlstmAVX2, f64[T]), gru: rowOf4(dgruAVX2, f64[T]),
 		}
 		if !hasAVX512 {
 			return []*ops[T]{avx2}
 		}
 		avx512 := &ops[T]{
-			name: "avx512", mr: 8, nr: 16, tile: dtileAVX512[T],
+			name: "avx512", mr: 8, nr: 16, prefetch: true, tile: dtileAVX512[T],
 			tanh: rowOf2(dtanhAVX512, f64[T]), lstm: rowOf3(dlstmAVX512, f64[T]), gru: rowOf4(dgruAVX512, f64[T]),
 		}
 		return []*ops[T]{avx2, avx512}
 	}
 	avx2 := &ops[T]{
-		name: "avx2", mr: 6, nr: 16, tile: tileAVX2[T],
+		name: "avx2", mr: 6, nr: 16, prefetch: true, tile: tileAVX2[T],
 		tanh: rowOf2(tanhAVX2, f32[T]), lstm: rowOf3(lstmAVX2, f32[T]), gru: rowOf4(gruAVX2, f32[T]),
 	}
 	if !hasAVX512 {
 		return []*ops[T]{avx2}
 	}
 	avx512 := &ops[T]{
-		name: "avx512", mr: 8, nr: 32, tile: tileAVX512[T],
+		name: "avx512", mr: 8, nr: 32, prefetch: true, tile: tileAVX512[T],
 		tanh: rowOf2(tanhAVX512, f32[T]), lstm: rowOf3(lstmAVX512, f32[T]), gru: rowOf4(gruAVX512, f32[T]),
 	}
 	return []*ops[T]{avx2, avx512}
@@ -119,12 +119,12 @@ func f32[T Float](s []T) *float32 {
 	return (*float32)(unsafe.Pointer(&s[0]))
 }
 
-func tileAVX512[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int) {
-	sgemmAVX512(k, f32(a), lda, f32(b), f32(c), ldc, m, f32(bias), f32(add), ldadd)
+func tileAVX512[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int, pf []T) {
+	sgemmAVX512(k, f32(a), lda, f32(b), f32(c), ldc, m, f32(bias), f32(add), ldadd, f32(pf))
 }
 
-func tileAVX2[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int) {
-	sgemmAVX2(k, f32(a), lda, f32(b), f32(c), ldc, m, f32(bias), f32(add), ldadd)
+func tileAVX2[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int, pf []T) {
+	sgemmAVX2(k, f32(a), lda, f32(b), f32(c), ldc, m, f32(bias), f32(add), ldadd, f32(pf))
 }
 
 // f64 returns the address of s[0] as a *float64; T is a float64 type.
@@ -135,12 +135,12 @@ func f64[T Float](s []T) *float64 {
 	return (*float64)(unsafe.Pointer(&s[0]))
 }
 
-func dtileAVX512[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int) {
-	dgemmAVX512(k, f64(a), lda, f64(b), f64(c), ldc, m, f64(bias), f64(add), ldadd)
+func dtileAVX512[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int, pf []T) {
+	dgemmAVX512(k, f64(a), lda, f64(b), f64(c), ldc, m, f64(bias), f64(add), ldadd, f64(pf))
 }
 
-func dtileAVX2[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int) {
-	dgemmAVX2(k, f64(a), lda, f64(b), f64(c), ldc, m, f64(bias), f64(add), ldadd)
+func dtileAVX2[T Float](k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int, pf []T) {
+	dgemmAVX2(k, f64(a), lda, f64(b), f64(c), ldc, m, f64(bias), f64(add), ldadd, f64(pf))
 }
 
 // rowOf2 wraps an elementwise kernel k(dst, src, n) as ops.tanh: n = len(dst), and src
