@@ -173,6 +173,9 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
 				}
 				opts.Shard, opts.Shards = k, n
 			}
+			if opts.Jobs < 0 {
+				return fmt.Errorf("--jobs %d: want a number of workers, or 0 for the number of CPUs", opts.Jobs)
+			}
 			if err := stdoutTaken(cmd, "--report", reportPath); err != nil {
 				return err
 			}

@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ptport/ptport/convert/parity"
 )
@@ -103,57 +108,92 @@ func TestCheckJSON(t *testing.T) {
 	}
 }
 
+// TestExitCodes drives the commands as a user does, each row with the exit status the
+// help and README document: 0 success; 1 a check's FAIL or failed batch inputs; 2 bad
+// usage or an unusable input; 128 + the signal's number when Ctrl-C (130) or SIGTERM
+// (143) stopped the command (those rows run ptport as a process of its own, signalled
+// once its output's temporary exists).
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.pt")
 	os.WriteFile(garbage, []byte("not a checkpoint at all"), 0o644)
 	source := filepath.Join(dir, "gen.py")
 	os.WriteFile(source, []byte("import torch, sys\ntorch.manual_seed(0)\n"), 0o644)
+	zoo := filepath.Join(dir, "zoo") // a model, a broken file, a failing check
+	os.MkdirAll(zoo, 0o755)
+	for from, to := range map[string]string{
+		fixtures + "rnn_tanh.pt": "good.pt", fixtures + "rnn_tanh.ref.pt": "good.ref.pt",
+		parityDir + "drifted.pt": "drifted.pt", parityDir + "drifted.ref.pt": "drifted.ref.pt",
+	} {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(zoo, to), b, 0o644)
+	}
+	os.WriteFile(filepath.Join(zoo, "broken.pt"), []byte("PK\x03\x04 not a whole zip"), 0o644)
+	big := filepath.Join(dir, "big", "big.pt")
+	os.MkdirAll(filepath.Dir(big), 0o755)
+	bigCheckpoint(t, big, 4<<20) // its JSON takes seconds to write
 	for _, c := range []struct {
 		args []string
 		code int
 		msg  string
+		sig  os.Signal // sent once the output folder args[len-1] holds a temporary
 	}{
-		{[]string{"check", fixtures + "drifted.pt", fixtures + "drifted.ref.pt"}, 1, ""},
-		{[]string{"check", fixtures + "rnn_relu.pt", fixtures + "rnn_relu.ref.pt"}, 1, ""},
-		{[]string{"check", fixtures + "rnn_relu.pt", fixtures + "rnn_relu.ref.pt", "--nonlinearity", "relu"}, 0, ""},
-		{[]string{"check", fixtures + "two_modules.pt", fixtures + "two_modules.ref.pt"}, 2, "--prefix"},
-		{[]string{"check", fixtures + "two_modules.pt", fixtures + "two_modules.ref.pt", "--prefix", "enc"}, 0, ""},
-		{[]string{"check", fixtures + "invalid_keys.pt", fixtures + "rnn_tanh.ref.pt"}, 2, "bias_hh_l1"},
-		{[]string{"check", fixtures + "rnn_tanh.pt"}, 2, "MODEL and REF"},
-		{[]string{"check", "--no-such-flag"}, 2, "unknown flag"},
-		{[]string{"frobnicate"}, 2, "unknown command"},
-		{[]string{"completion", "tcsh"}, 2, `"tcsh"`},
-		{[]string{"inspect", fixtures + "rnn_tanh.pt", "--strict", "--allow-objects"}, 2, "--strict and --allow-objects exclude each other"},
-		{[]string{"completion"}, 2, "bash, zsh, fish or powershell"},
-		{[]string{"completion", "fish"}, 0, ""},
-		{[]string{"inspect", garbage}, 2, "garbage.pt"},
-		{[]string{"inspect", source}, 2, "gen.py: pickle offset 0: unknown format: not a zip, tar or legacy-format PyTorch checkpoint"},
-		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", dir}, 2, "is a folder: name the output file"},
-		{[]string{"run", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "-o", dir + "/"}, 2, "is a folder: name the output file"},
-		{[]string{"inspect", filepath.Join(dir, "missing.pt")}, 2, "no such file"},
-		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "x.txt")}, 2, "unknown output format"},
-		{[]string{"convert", fixtures + "rnn_tanh.pt"}, 2, "output"},
-		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "x.npz"), "--to", "safetensors"}, 2, "x.npz has the extension of npz, but --to is safetensors"},
-		{[]string{"run", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "-o", filepath.Join(dir, "y.pt"), "--to", "json"}, 2, "y.pt has the extension of pt, but --to is json"},
-		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "x.pth"), "--to", "pt"}, 0, ""},
-		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "x.weights"), "--to", "npz"}, 0, ""},
-		{[]string{"check", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "--atol", "-1"}, 2, "--atol"},
-		{[]string{"check", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "--rtol=NaN"}, 2, "--rtol"},
-		{[]string{"check", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "--atol", "1e-4", "--rtol", "0"}, 0, ""},
-		{[]string{"bench", fixtures + "rnn_tanh.pt", "--seq", "100000000", "--batch", "100000000"}, 2, "--output-limit"},
-		{[]string{"bench", fixtures + "rnn_tanh.pt", "--seq", "1000", "--batch", "10000000"}, 2, "--output-limit"},
-		{[]string{"check", parityDir + "tuple_ref.pt", parityDir + "tuple_ref.ref.pt"}, 2, "the reference is a tuple of 2, not a dict of named entries: save a dict"},
-		{[]string{"check", parityDir + "lstm.pt", parityDir + "misspelled.ref.pt", "--ignore", "hn,cn,outptu"}, 2, "outptu is to be ignored, but the reference has no such entry (its entries: input, h0, c0, output, hn, cn); did you mean output?"},
-		{[]string{"check", parityDir + "lstm.pt", parityDir + "misspelled.ref.pt", "--ignore", "hn,cn"}, 0, ""},
-		{[]string{"check", parityDir + "output_last_step.pt", parityDir + "output_last_step.ref.pt"}, 1, ""},
-		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--strip-prefix", "module"}, 0, ""},
-		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--strip-prefix", "modul"}, 2, `no name starts with the prefix "modul." to strip; the names start with "module"`},
-		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--exclude", "*.num_batches"}, 2, `no name matches the pattern "*.num_batches" to exclude`},
-		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--select", "model"}, 2, `nothing at or below "model"`},
-		{[]string{"batch", training + "dataparallel.pt", training + "adam.pt", "-o", filepath.Join(dir, "zoo"), "--strip-prefix", "module"}, 0, "2 inputs: 2 ok"},
+		{[]string{"check", fixtures + "drifted.pt", fixtures + "drifted.ref.pt"}, 1, "", nil},
+		{[]string{"check", fixtures + "rnn_relu.pt", fixtures + "rnn_relu.ref.pt"}, 1, "", nil},
+		{[]string{"check", fixtures + "rnn_relu.pt", fixtures + "rnn_relu.ref.pt", "--nonlinearity", "relu"}, 0, "", nil},
+		{[]string{"check", fixtures + "two_modules.pt", fixtures + "two_modules.ref.pt"}, 2, "--prefix", nil},
+		{[]string{"check", fixtures + "two_modules.pt", fixtures + "two_modules.ref.pt", "--prefix", "enc"}, 0, "", nil},
+		{[]string{"check", fixtures + "invalid_keys.pt", fixtures + "rnn_tanh.ref.pt"}, 2, "bias_hh_l1", nil},
+		{[]string{"check", fixtures + "rnn_tanh.pt"}, 2, "MODEL and REF", nil},
+		{[]string{"check", "--no-such-flag"}, 2, "unknown flag", nil},
+		{[]string{"frobnicate"}, 2, "unknown command", nil},
+		{[]string{"completion", "tcsh"}, 2, `"tcsh"`, nil},
+		{[]string{"inspect", fixtures + "rnn_tanh.pt", "--strict", "--allow-objects"}, 2, "--strict and --allow-objects exclude each other", nil},
+		{[]string{"completion"}, 2, "bash, zsh, fish or powershell", nil},
+		{[]string{"completion", "fish"}, 0, "", nil},
+		{[]string{"inspect", garbage}, 2, "garbage.pt", nil},
+		{[]string{"inspect", source}, 2, "gen.py: pickle offset 0: unknown format: not a zip, tar or legacy-format PyTorch checkpoint", nil},
+		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", dir}, 2, "is a folder: name the output file", nil},
+		{[]string{"run", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "-o", dir + "/"}, 2, "is a folder: name the output file", nil},
+		{[]string{"inspect", filepath.Join(dir, "missing.pt")}, 2, "no such file", nil},
+		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "x.txt")}, 2, "unknown output format", nil},
+		{[]string{"convert", fixtures + "rnn_tanh.pt"}, 2, "output", nil},
+		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "x.npz"), "--to", "safetensors"}, 2, "x.npz has the extension of npz, but --to is safetensors", nil},
+		{[]string{"run", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "-o", filepath.Join(dir, "y.pt"), "--to", "json"}, 2, "y.pt has the extension of pt, but --to is json", nil},
+		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "x.pth"), "--to", "pt"}, 0, "", nil},
+		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", filepath.Join(dir, "x.weights"), "--to", "npz"}, 0, "", nil},
+		{[]string{"check", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "--atol", "-1"}, 2, "--atol", nil},
+		{[]string{"check", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "--rtol=NaN"}, 2, "--rtol", nil},
+		{[]string{"check", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "--atol", "1e-4", "--rtol", "0"}, 0, "", nil},
+		{[]string{"bench", fixtures + "rnn_tanh.pt", "--seq", "100000000", "--batch", "100000000"}, 2, "--output-limit", nil},
+		{[]string{"bench", fixtures + "rnn_tanh.pt", "--seq", "1000", "--batch", "10000000"}, 2, "--output-limit", nil},
+		{[]string{"check", parityDir + "tuple_ref.pt", parityDir + "tuple_ref.ref.pt"}, 2, "the reference is a tuple of 2, not a dict of named entries: save a dict", nil},
+		{[]string{"check", parityDir + "lstm.pt", parityDir + "misspelled.ref.pt", "--ignore", "hn,cn,outptu"}, 2, "outptu is to be ignored, but the reference has no such entry (its entries: input, h0, c0, output, hn, cn); did you mean output?", nil},
+		{[]string{"check", parityDir + "lstm.pt", parityDir + "misspelled.ref.pt", "--ignore", "hn,cn"}, 0, "", nil},
+		{[]string{"check", parityDir + "output_last_step.pt", parityDir + "output_last_step.ref.pt"}, 1, "", nil},
+		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--strip-prefix", "module"}, 0, "", nil},
+		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--strip-prefix", "modul"}, 2, `no name starts with the prefix "modul." to strip; the names start with "module"`, nil},
+		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--exclude", "*.num_batches"}, 2, `no name matches the pattern "*.num_batches" to exclude`, nil},
+		{[]string{"convert", training + "dataparallel.pt", "-o", filepath.Join(dir, "dp.safetensors"), "--select", "model"}, 2, `nothing at or below "model"`, nil},
+		{[]string{"batch", training + "dataparallel.pt", training + "adam.pt", "-o", filepath.Join(dir, "stripped"), "--strip-prefix", "module"}, 0, "2 inputs: 2 ok", nil},
+		{[]string{"batch", zoo, "-o", filepath.Join(dir, "out1")}, 1, "1 of 5 inputs failed", nil}, // broken.pt
+		{[]string{"batch", zoo, "-o", filepath.Join(dir, "out2"), "--allow-failed"}, 0, "within --allow-failed", nil},
+		{[]string{"batch", zoo, "-o", filepath.Join(dir, "out3"), "--jobs", "-3"}, 2, "--jobs", nil},
+		{[]string{"batch", "--check", zoo}, 1, "1 of 3 inputs failed", nil},
+		{[]string{"convert", big, "-o", filepath.Join(dir, "int1", "big.json")}, 130, "interrupted", os.Interrupt},
+		{[]string{"convert", big, "-o", filepath.Join(dir, "int2", "big.json")}, 143, "interrupted", syscall.SIGTERM},
+		{[]string{"batch", filepath.Dir(big), "--to", "json", "-o", filepath.Join(dir, "int3")}, 130, "interrupted", os.Interrupt},
 	} {
-		code, out, errs := runCLI(t, c.args...)
+		var code int
+		var out, errs string
+		if c.sig != nil {
+			code, errs = runSignalled(t, c.args, c.sig)
+		} else {
+			code, out, errs = runCLI(t, c.args...)
+		}
 		if code != c.code {
 			t.Errorf("%v: exit %d, want %d\n%s%s", c.args, code, c.code, out, errs)
 		}
@@ -396,4 +436,35 @@ func TestRunJSONSaysWhatItWrote(t *testing.T) {
 			t.Errorf("%v --json: %+v, want initial state %+v and the shapes of %s", args, res, c.initial, c.shapes)
 		}
 	}
+}
+
+// runSignalled runs ptport with args as a process of its own, sends it sig once the
+// output (-o) folder holds a temporary, and returns its exit status and stderr.
+func runSignalled(t *testing.T, args []string, sig os.Signal) (int, string) {
+	t.Helper()
+	out := args[slices.Index(args, "-o")+1]
+	if filepath.Ext(out) != "" {
+		out = filepath.Dir(out)
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "PTPORT_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(temps(out)) == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if len(temps(out)) == 0 {
+		cmd.Process.Kill()
+		t.Fatalf("%v: no temporary appeared in %s", args, out)
+	}
+	cmd.Process.Signal(sig)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), stderr.String()
 }
