@@ -61,7 +61,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{[]string{"check", fixtures + "invalid_keys.pt", fixtures + "rnn_tanh.ref.pt"}, 2, fixtures + "invalid_keys.pt", "bias_hh_l1"},
 		{[]string{"run", garbage, fixtures + "rnn_tanh.ref.pt", "-o", filepath.Join(dir, "y.pt")}, 2, garbage, ""},
 		{[]string{"bench", garbage}, 2, garbage, ""},
-		{[]string{"batch", fixtures + "rnn_tanh.pt", "-o", dir, "--jobs", "-3"}, 2, "", "-3 workers"},
+		{[]string{"batch", fixtures + "rnn_tanh.pt", "-o", dir, "--jobs", "-3"}, 2, "", "--jobs -3: want a number of workers"},
 		{[]string{"convert", "--no-such-flag"}, 2, "", "unknown flag"},
 		{[]string{"frobnicate"}, 2, "", "unknown command"},
 	}
