@@ -232,12 +232,13 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
 					OutputErrors: sum.OutputErrors, Bytes: sum.Bytes, Seconds: sum.Seconds, TempsRemoved: sum.TempsRemoved,
 					Interrupted: sum.Interrupted, FailedAllowed: sum.Failed > 0 && allowed})
 			} else {
-				fmt.Fprintln(stderr, summaryLine(sum, opts.Check))
+				fmt.Fprintln(stderr, summaryLine(sum, opts.Check, plan.Files))
 			}
 			silent := jsonMode(cmd)
 			switch {
 			case sum.Interrupted:
-				return &exitError{code: 1, silent: silent, err: fmt.Errorf("interrupted: %d of %s done", sum.Files, count(plan.Files, "input", "inputs"))}
+				// The summary says so; the exit status is the signal's.
+				return &exitError{code: 1, silent: true, err: fmt.Errorf("interrupted: %d of %s done", sum.Files, count(plan.Files, "input", "inputs"))}
 			case sum.OutputErrors > 0:
 				return &exitError{code: 1, silent: silent, err: fmt.Errorf("%d of %s could not be written (--allow-failed excuses failed inputs only)", sum.OutputErrors, count(sum.Files, "output", "outputs"))}
 			case !allowed:
@@ -368,17 +369,24 @@ func filesRate(n int, seconds float64) string {
 	return fmt.Sprintf("%.0f s/file", seconds/float64(n))
 }
 
-func summaryLine(s batch.Summary, check bool) string {
+// summaryLine is the batch's last line; planned is the number of inputs it had to do,
+// which an interrupted batch did not all finish.
+func summaryLine(s batch.Summary, check bool, planned int) string {
 	verb := "converted"
 	if check {
 		verb = "checked"
+	}
+	inputs := count(s.Files, "input", "inputs")
+	if s.Interrupted {
+		verb = "interrupted: " + verb
+		inputs = fmt.Sprintf("%d of %s", s.Files, count(planned, "input", "inputs"))
 	}
 	rate := ""
 	if s.Seconds > 0 {
 		rate = fmt.Sprintf(" (%s, %s)", rateText(float64(s.Bytes)/s.Seconds), filesRate(s.Files, s.Seconds))
 	}
 	line := fmt.Sprintf("%s %s: %d ok, %d skipped, %d failed; %s in %.2fs%s",
-		verb, count(s.Files, "input", "inputs"), s.OK, s.Skipped, s.Failed, bytesText(s.Bytes), s.Seconds, rate)
+		verb, inputs, s.OK, s.Skipped, s.Failed, bytesText(s.Bytes), s.Seconds, rate)
 	if s.TempsRemoved > 0 {
 		line += fmt.Sprintf("; removed %s of interrupted runs", count(s.TempsRemoved, "temporary", "temporaries"))
 	}

@@ -534,7 +534,7 @@ func TestMeterLine(t *testing.T) {
 		t.Errorf("rate after a burst: %s", rateText(r))
 	}
 	// The summary's units are the bar's.
-	if s := summaryLine(batch.Summary{Files: 2, OK: 2, Bytes: 3 << 20, Seconds: 2}, false); !strings.Contains(s, "1.5 MiB/s") || !strings.Contains(s, "3.0 MiB in") {
+	if s := summaryLine(batch.Summary{Files: 2, OK: 2, Bytes: 3 << 20, Seconds: 2}, false, 2); !strings.Contains(s, "1.5 MiB/s") || !strings.Contains(s, "3.0 MiB in") {
 		t.Errorf("summary %q", s)
 	}
 }
@@ -726,8 +726,12 @@ func TestFilesRateAndEarlyETA(t *testing.T) {
 			t.Errorf("%d files in %gs: %q, want %q", c.files, c.seconds, got, c.want)
 		}
 	}
-	if s := summaryLine(batch.Summary{Files: 6, OK: 6, Bytes: 576 << 20, Seconds: 15}, false); !strings.Contains(s, "(38.4 MiB/s, 2.5 s/file)") {
+	if s := summaryLine(batch.Summary{Files: 6, OK: 6, Bytes: 576 << 20, Seconds: 15}, false, 6); !strings.Contains(s, "(38.4 MiB/s, 2.5 s/file)") {
 		t.Errorf("summary %q", s)
+	}
+	// Interrupted before any input finished: one line says what was done of what.
+	if s := summaryLine(batch.Summary{Interrupted: true, Seconds: 2}, false, 6); !strings.HasPrefix(s, "interrupted: converted 0 of 6 inputs: 0 ok, 0 skipped, 0 failed; 0 B in 2.00s") {
+		t.Errorf("interrupted summary %q", s)
 	}
 	start := time.Now()
 	m := &meter{what: "converting", total: 576 << 20, items: 6, start: start}
