@@ -18,10 +18,10 @@
 // of 8 or 6, computed tile after tile in one call) and one packed panel of B; see ops.tile
 // in ops.go. The loop over k is unrolled 8 times. For one row the sum over k is split over 4 partial
 // sums (2 for two rows), so that the chain of dependent FMAs does not bound a matrix-vector
-// product; the partial sums are added at the end. While it computes, a tile prefetches
-// into L2 a quarter of the panel its caller names (the next panel of B; all of it in a tile
-// of 1 or 2 rows), spread over the loop over k, so that a B streamed from L3 or memory,
-// which the tiles of a few rows cannot hide, arrives before it is needed.
+// product; the partial sums are added at the end. A tile of 3 rows or more given a panel
+// to prefetch (the next panel of B) prefetches a quarter of it into L2 while it computes,
+// spread over the loop over k, so that a B streamed from L3 or memory, which the tiles of
+// a few rows cannot hide, arrives before it is needed.
 //
 // The elementwise kernels are written once (type vec) for AVX2 and AVX-512, float32 and
 // float64. exp(x) = 2ⁿ·(1 + expm1(r)) after the usual reduction x = n·ln2 + r, with
@@ -313,37 +313,41 @@ func gemmTile(s gemmSpec) {
 				}
 			}
 		}
-		// Prefetch into L2, from pf (or, when pf is nil, from b: lines already there), pfl
-		// lines in every 8 steps over k: a quarter of a panel in a tile of 3 rows or more, a
-		// whole panel in a tile of 1 or 2.
-		pfl := 8 * panel / 64 / 4
-		if m <= 2 {
-			pfl *= 4
-		}
-		p("MOVQ pf+80(FP), R14")
-		p("TESTQ R14, R14")
-		p("CMOVQEQ DI, R14")
 		p("MOVQ CX, BX")
 		p("SHRQ $3, BX")
 		p("JZ %s_tail", pre)
-		label(pre + "_loop8")
-		for u, l := 0, 0; u < 8; u++ {
-			step(u, u%split)
-			for ; l < (u+1)*pfl/8; l++ {
-				p("PREFETCHT1 %d(R14)", 64*l)
+		loop8 := func(l8 string, pfl int) { // pfl lines of pf (R14) prefetched each time
+			label(l8)
+			for u, l := 0, 0; u < 8; u++ {
+				step(u, u%split)
+				for ; l < (u+1)*pfl/8; l++ {
+					p("PREFETCHT1 %d(R14)", 64*l)
+				}
 			}
+			if pfl > 0 {
+				p("ADDQ $%d, R14", 64*pfl)
+			}
+			p("ADDQ $%d, SI", 8*es)
+			if m > 3 {
+				p("ADDQ $%d, R9", 8*es)
+			}
+			if m > 6 {
+				p("ADDQ $%d, R10", 8*es)
+			}
+			p("ADDQ $%d, DI", 8*panel)
+			p("DECQ BX")
+			p("JNZ %s", l8)
 		}
-		p("ADDQ $%d, R14", 64*pfl)
-		p("ADDQ $%d, SI", 8*es)
-		if m > 3 {
-			p("ADDQ $%d, R9", 8*es)
+		if m >= 3 {
+			// A tile of 3 rows or more given pf prefetches a quarter of a panel from it
+			// into L2, spread over the loop over k: 8·panel/4 bytes every 8 steps.
+			p("MOVQ pf+80(FP), R14")
+			p("TESTQ R14, R14")
+			p("JZ %s_loop8", pre)
+			loop8(pre+"_loop8pf", 8*panel/64/4)
+			p("JMP %s_tail", pre)
 		}
-		if m > 6 {
-			p("ADDQ $%d, R10", 8*es)
-		}
-		p("ADDQ $%d, DI", 8*panel)
-		p("DECQ BX")
-		p("JNZ %s_loop8", pre)
+		loop8(pre+"_loop8", 0)
 		label(pre + "_tail")
 		p("ANDQ $7, CX")
 		p("JZ %s_sum", pre)

@@ -1,5 +1,7 @@
 package rnn
 
+import "unsafe"
+
 // packed is a weight matrix W of PyTorch's shape (n, k) stored transposed as B = Wᵀ (k×n) in
 // column panels of nr columns: column j of B (row j of W) lies in panel p = j/nr, and
 // B[kk][j] = W[j][kk] is at data[p*k*nr + kk*nr + j%nr]. The last panel is padded with
@@ -40,6 +42,13 @@ func padVector[T Float](v []T, np int) []T {
 // block of fewer than 3 rows joins the one before it.)
 const mcRows = 192
 
+// prefetchMinBytes is the size of B above which the tiles of a product of 3 rows or more
+// prefetch the next panel (ops.prefetch): about half the L2 cache of a current x86 core,
+// beyond which B no longer stays there from one product to the next. A smaller B is read
+// from L2, where prefetching only takes the tiles' load slots; a matrix-vector product,
+// which reads B as fast as it arrives, gains nothing from it either.
+const prefetchMinBytes = 1 << 20
+
 // gemm computes, for rows i < m and all b.np columns j,
 //
 //	C[i*ldc+j] = (Σ_k A[i*lda+k]·B[k][j] + bias[j]) + add[i*ldadd+j]
@@ -47,13 +56,14 @@ const mcRows = 192
 // with the bias term absent when bias is nil and the add term when add is nil. c must
 // hold m rows of b.np columns (ldc >= b.np); bias, when given, b.np values.
 func gemm[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], c []T, ldc int, bias, add []T, ldadd int) {
-	gemmPanels(o, m, a, lda, b, 0, b.np/b.nr, c, ldc, bias, add, ldadd)
+	gemmPanels(o, m, a, lda, b, 0, b.np/b.nr, false, c, ldc, bias, add, ldadd)
 }
 
-// gemmPanels computes what gemm computes for the columns of panels [p0, p1) of b only.
-// Each element is computed as gemm computes it, so a product split by panels over
-// goroutines gives gemm's result to the bit.
-func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 int, c []T, ldc int, bias, add []T, ldadd int) {
+// gemmPanels computes what gemm computes for the columns of panels [p0, p1) of b only,
+// the panels in order, or last to first when back is set. Each element is computed as
+// gemm computes it, so a product split by panels over goroutines, or taken in either
+// order, gives gemm's result to the bit.
+func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 int, back bool, c []T, ldc int, bias, add []T, ldadd int) {
 	if m <= 0 || p0 >= p1 {
 		return
 	}
@@ -69,16 +79,22 @@ func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 
 	if add != nil {
 		_ = add[(m-1)*ldadd+p1*nr-1]
 	}
+	var z T
+	prefetch := o.prefetch && m >= 3 && len(b.data)*int(unsafe.Sizeof(z)) > prefetchMinBytes
 	for i0 := 0; i0 < m; {
 		i1 := i0 + mcRows
 		if m-i1 < 3 {
 			i1 = m
 		}
-		for p := p0; p < p1; p++ {
+		for q := p0; q < p1; q++ {
+			p, pn := q, q+1 // this panel and the next
+			if back {
+				p, pn = p0+p1-1-q, p0+p1-2-q
+			}
 			bp := b.data[p*k*nr : (p+1)*k*nr]
 			var next []T // the next panel, which the first tiles prefetch
-			if p+1 < p1 && o.prefetch {
-				next = b.data[(p+1)*k*nr : (p+2)*k*nr]
+			if q+1 < p1 && prefetch {
+				next = b.data[pn*k*nr : (pn+1)*k*nr]
 			}
 			var bs []T
 			if bias != nil {
@@ -88,8 +104,8 @@ func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 
 				rows := tileRows(i1-i, mr)
 				var pf []T
 				if next != nil && t < 4 {
-					// The first 4 tiles (one, if m < 3) prefetch the next panel, a quarter
-					// each (a tile of 1 or 2 rows all of it), one at a time.
+					// The first 4 tiles prefetch the next panel, a quarter each, one at
+					// a time.
 					pf = next[t*len(next)/4:]
 				} else {
 					for rows%mr == 0 && i+rows < i1 && tileRows(i1-i-rows, mr) == mr {

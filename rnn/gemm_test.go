@@ -318,10 +318,13 @@ func benchCells[T Float](b *testing.B, dtype string) {
 }
 
 // TestGemmSetsAgree checks that the assembly kernel sets, whatever their tiles' heights
-// and widths, give a product of 3 rows or more to the bit alike (each output one chain of
-// FMAs over k from zero, then the bias, then the add), over random shapes: m, n and k on
-// and off the multiples of every tile, blocks of rows beyond mcRows, with and without
-// bias and add; and that prefetching changes nothing.
+// and widths, give a product to the bit alike (a tile of 3 rows or more sums each output
+// in one chain of FMAs over k from zero, one of 1 or 2 rows in 4 or 2 partial sums that
+// take the same terms whatever the vector width; then the bias, then the add), over
+// random shapes: m, n and k on and off
+// the multiples of every tile, blocks of rows beyond mcRows, with and without bias and
+// add, B small and beyond prefetchMinBytes; and that neither prefetching nor taking the
+// panels last to first changes anything.
 func TestGemmSetsAgree(t *testing.T) {
 	testGemmSetsAgree[float32](t)
 	testGemmSetsAgree[float64](t)
@@ -334,7 +337,10 @@ func testGemmSetsAgree[T Float](t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
 	for trial := 0; trial < 300; trial++ {
-		m := 3 + rng.IntN(60)
+		m := 1 + rng.IntN(60)
+		if trial%10 == 4 {
+			m = 1 + trial/10%2 // a matrix-vector product, 1 or 2 rows
+		}
 		if trial%10 == 9 {
 			m = mcRows - 10 + rng.IntN(40)
 		}
@@ -342,6 +348,9 @@ func testGemmSetsAgree[T Float](t *testing.T) {
 		k := 1 + rng.IntN(90)
 		if trial%7 == 6 {
 			k = 200 + rng.IntN(900)
+		}
+		if trial%20 == 13 { // B above prefetchMinBytes
+			n, k = 300+rng.IntN(300), 900+rng.IntN(200)
 		}
 		lda, ldadd := k+rng.IntN(3), 0
 		w := make([]T, n*k)
@@ -370,12 +379,13 @@ func testGemmSetsAgree[T Float](t *testing.T) {
 					}
 				}
 			}
-			for _, pf := range []bool{false, true} {
+			for v := 0; v < 4; v++ {
 				op := *o
-				op.prefetch = pf
+				op.prefetch = v&1 != 0
+				back := v&2 != 0
 				ldc := b.np + 2
 				c := make([]T, m*ldc)
-				gemm(&op, m, a, lda, &b, c, ldc, bs, add, ldadd)
+				gemmPanels(&op, m, a, lda, &b, 0, b.np/b.nr, back, c, ldc, bs, add, ldadd)
 				got := make([]T, 0, m*n)
 				for i := 0; i < m; i++ {
 					got = append(got, c[i*ldc:i*ldc+n]...)
@@ -386,7 +396,7 @@ func testGemmSetsAgree[T Float](t *testing.T) {
 				}
 				for i := range want {
 					if math.Float64bits(float64(got[i])) != math.Float64bits(float64(want[i])) {
-						t.Fatalf("%s (prefetch %v) m=%d n=%d k=%d bias=%v add=%v: C[%d][%d] = %v, %s gives %v", o.name, pf, m, n, k, withBias, withAdd, i/n, i%n, got[i], sets[0].name, want[i])
+						t.Fatalf("%s (prefetch %v, panels last to first %v) m=%d n=%d k=%d bias=%v add=%v: C[%d][%d] = %v, %s gives %v", o.name, op.prefetch, back, m, n, k, withBias, withAdd, i/n, i%n, got[i], sets[0].name, want[i])
 					}
 				}
 			}

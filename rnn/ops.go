@@ -12,9 +12,10 @@ type ops[T Float] struct {
 	mr   int // rows of a GEMM tile
 	nr   int // columns of a GEMM tile, the width of a packed panel
 
-	// prefetch says whether gemm hands the tiles the next panel of B to prefetch (pf): a
-	// product of few rows per panel, whose B does not stay in the caches, then streams its
-	// next panel into L2 while it computes this one instead of waiting for it.
+	// prefetch says whether gemm hands the tiles the next panel of B to prefetch (pf)
+	// where B exceeds prefetchMinBytes: a product of few rows per panel, whose B does not
+	// stay in the caches, then streams its next panel into L2 while it computes this one
+	// instead of waiting for it.
 	prefetch bool
 
 	// tile computes an m×nr block of C = A·B with m <= mr, or m a multiple of mr (then as
@@ -23,9 +24,9 @@ type ops[T Float] struct {
 	// where b is one packed panel (k rows of nr values), the bias term is absent when bias
 	// is nil and the add term when add is nil. The sum over k is accumulated from zero and
 	// the bias added to it afterwards, as ATen's addmm does.
-	// pf, when not nil, is memory the tile may prefetch into the L2 cache while it
-	// computes: the first quarter of a panel if m >= 3, the whole of one if not (a hint;
-	// the Go tile ignores it, and pf's length is not checked).
+	// pf, when not nil (and m >= 3), is memory the tile may prefetch into the L2 cache
+	// while it computes, a quarter of a panel (a hint: the Go tile ignores it, and pf's
+	// length is not checked).
 	tile func(k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int, pf []T)
 
 	// tanh sets dst[j] = tanh(src[j]) for j < len(dst).

@@ -77,7 +77,7 @@ func (s *stepSplit[T]) gemm(o *ops[T], m int, a []T, lda int, b *packed[T], c []
 		h.c, h.ldc, h.bias, h.add, h.ldadd = c, ldc, bias, add, ldadd
 		h.post()
 	}
-	gemmPanels(o, m, a, lda, b, 0, panels/parts, c, ldc, bias, add, ldadd)
+	gemmPanels(o, m, a, lda, b, 0, panels/parts, false, c, ldc, bias, add, ldadd)
 	for _, h := range s.helpers {
 		n := h.posted.Load()
 		if h.claimed.CompareAndSwap(n-1, n) {
@@ -134,7 +134,7 @@ func (h *stepHelper[T]) post() {
 
 // compute computes product n, claimed by the caller.
 func (h *stepHelper[T]) compute(n uint64) {
-	gemmPanels(h.o, h.m, h.a, h.lda, h.b, h.p0, h.p1, h.c, h.ldc, h.bias, h.add, h.ldadd)
+	gemmPanels(h.o, h.m, h.a, h.lda, h.b, h.p0, h.p1, false, h.c, h.ldc, h.bias, h.add, h.ldadd)
 	h.done.Store(n)
 }
 
