@@ -1,0 +1,105 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// readmeExample is a command the README shows, "$ ptport ARGS", with what it prints.
+type readmeExample struct {
+	line    string // the command as the README spells it
+	args    []string
+	printed string // what the README shows below it, up to the next command or the block's end
+	block   int    // the code block it is in: a block's commands run in one folder, in order
+}
+
+// readmeExamples returns every "$ ptport" command of the README's code blocks.
+func readmeExamples(t *testing.T, readme string) []readmeExample {
+	t.Helper()
+	var examples []readmeExample
+	parts := strings.Split(readme, "```")
+	for i := 1; i < len(parts); i += 2 { // the odd parts are inside code blocks
+		var cur *readmeExample
+		lines := strings.Split(parts[i], "\n")[1:] // the first line is the block's language
+		for _, line := range lines {
+			if strings.HasPrefix(line, "$ ") {
+				if cur != nil {
+					examples = append(examples, *cur)
+					cur = nil
+				}
+				fields := strings.Fields(line[2:])
+				if fields[0] != "ptport" {
+					continue
+				}
+				for _, f := range fields {
+					if strings.ContainsAny(f, `'"|\*$`) {
+						t.Fatalf("README example %q needs a shell; run it here otherwise", line)
+					}
+				}
+				cur = &readmeExample{line: line, args: fields[1:], block: i}
+				continue
+			}
+			if cur != nil {
+				cur.printed += line + "\n"
+			}
+		}
+		if cur != nil {
+			examples = append(examples, *cur)
+		}
+	}
+	for i := range examples {
+		examples[i].printed = strings.TrimRight(examples[i].printed, "\n") + "\n"
+	}
+	return examples
+}
+
+// timing matches what changes from run to run in a printed result: seconds and rates.
+var timing = regexp.MustCompile(`\d+(\.\d+)?(s\b| [KMGT]?i?B/s| B/s| files/s| s/file)`)
+
+// TestREADMEExamples runs every "$ ptport" command the README shows, on the committed
+// fixtures, and compares what it prints (standard output, then standard error) with what
+// the README shows, times and rates aside. The commands of one code block run in order in
+// a folder of their own, where testdata names the repository's fixtures, so that an
+// output the README writes (model.safetensors, docs/check-plot.png) lands there. A batch
+// prints its inputs as its workers finish them, so its lines are compared in any order.
+func TestREADMEExamples(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := readmeExamples(t, string(readme))
+	if len(examples) < 10 {
+		t.Fatalf("found %d examples in the README, want every one of them (at least 10)", len(examples))
+	}
+	testdata, err := filepath.Abs("../../testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[int]string{}
+	for _, ex := range examples {
+		dir, ok := dirs[ex.block]
+		if !ok {
+			dir = t.TempDir()
+			if err := os.Symlink(testdata, filepath.Join(dir, "testdata")); err != nil {
+				t.Fatal(err)
+			}
+			os.Mkdir(filepath.Join(dir, "docs"), 0o755)
+			dirs[ex.block] = dir
+		}
+		_, out, errs := runCLIDir(t, dir, ex.args...)
+		got, want := timing.ReplaceAllString(out+errs, "#$2"), timing.ReplaceAllString(ex.printed, "#$2")
+		if ex.args[0] == "batch" {
+			g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+			slices.Sort(g)
+			slices.Sort(w)
+			got, want = strings.Join(g, "\n"), strings.Join(w, "\n")
+		}
+		if got != want {
+			t.Errorf("%s\nprints\n%s\nthe README shows\n%s", ex.line, out+errs, ex.printed)
+		}
+	}
+}
