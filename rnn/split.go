@@ -42,6 +42,7 @@ func splitParts[T Float](b *packed[T]) int {
 // stepSplit is the set of helpers of one worker's call.
 type stepSplit[T Float] struct {
 	helpers []*stepHelper[T]
+	back    bool // the next product takes each part's panels last to first (see scratch.gemm)
 }
 
 // start starts parts-1 helpers.
@@ -67,7 +68,8 @@ func (s *stepSplit[T]) stop() {
 // gemm computes gemm(o, m, a, lda, b, c, ldc, bias, add, ldadd): part 0 of the panels on
 // the calling goroutine, part p on helper p-1 unless the calling goroutine, done with its
 // own part, finds the helper has not started it yet (the helper's thread may be waiting
-// for a core), and takes it itself. It returns when all parts are done.
+// for a core), and takes it itself. It returns when all parts are done. Each part takes
+// its panels first to last and last to first in turn, as scratch.gemm does.
 func (s *stepSplit[T]) gemm(o *ops[T], m int, a []T, lda int, b *packed[T], c []T, ldc int, bias, add []T, ldadd int) {
 	parts := len(s.helpers) + 1
 	panels := b.np / b.nr
@@ -75,9 +77,11 @@ func (s *stepSplit[T]) gemm(o *ops[T], m int, a []T, lda int, b *packed[T], c []
 		h.o, h.m, h.a, h.lda, h.b = o, m, a, lda, b
 		h.p0, h.p1 = panels*(i+1)/parts, panels*(i+2)/parts
 		h.c, h.ldc, h.bias, h.add, h.ldadd = c, ldc, bias, add, ldadd
+		h.back = s.back
 		h.post()
 	}
-	gemmPanels(o, m, a, lda, b, 0, panels/parts, false, c, ldc, bias, add, ldadd)
+	gemmPanels(o, m, a, lda, b, 0, panels/parts, s.back, c, ldc, bias, add, ldadd)
+	s.back = !s.back
 	for _, h := range s.helpers {
 		n := h.posted.Load()
 		if h.claimed.CompareAndSwap(n-1, n) {
@@ -115,6 +119,7 @@ type stepHelper[T Float] struct {
 	c          []T
 	ldc, ldadd int
 	bias, add  []T
+	back       bool
 }
 
 // spinLoads is how many times a waiting goroutine polls before it sleeps (helper) or
@@ -134,7 +139,7 @@ func (h *stepHelper[T]) post() {
 
 // compute computes product n, claimed by the caller.
 func (h *stepHelper[T]) compute(n uint64) {
-	gemmPanels(h.o, h.m, h.a, h.lda, h.b, h.p0, h.p1, false, h.c, h.ldc, h.bias, h.add, h.ldadd)
+	gemmPanels(h.o, h.m, h.a, h.lda, h.b, h.p0, h.p1, h.back, h.c, h.ldc, h.bias, h.add, h.ldadd)
 	h.done.Store(n)
 }
 
