@@ -250,8 +250,8 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
 		},
 	}
 	c.Flags().StringVarP(&opts.OutDir, "output", "o", "", "the output `FOLDER` (created if need be)")
-	c.Flags().StringVar(&to, "to", "safetensors", "output format: "+formatList())
-	c.Flags().IntVar(&opts.Jobs, "jobs", 0, "workers converting files at once (default: the number of CPUs)")
+	c.Flags().StringVar(&to, "to", "safetensors", "output `FORMAT`: "+formatList())
+	c.Flags().IntVar(&opts.Jobs, "jobs", 0, "`N` workers converting files at once (default: the number of CPUs)")
 	c.Flags().StringVar(&reportPath, "report", "", "write one JSON object per input to `FILE.jsonl` (- for standard output): input, output, status, error, bytes, seconds, tensors")
 	c.Flags().StringVar(&shard, "shard", "", "take the share `K/N` of the inputs (0 <= K < N)")
 	c.Flags().BoolVar(&opts.Force, "force", false, "convert inputs whose output is up to date")

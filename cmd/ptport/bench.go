@@ -46,8 +46,8 @@ With --json: {"ns_per_forward", "min_ns", "max_ns", "iterations", "seq", "batch"
 		},
 	}
 	mf.register(c)
-	c.Flags().IntVar(&seq, "seq", 100, "sequence length")
-	c.Flags().IntVar(&batch, "batch", 1, "batch size (0: unbatched input)")
-	c.Flags().DurationVar(&minTime, "time", time.Second, "time to spend measuring")
+	c.Flags().IntVar(&seq, "seq", 100, "sequence length `T` (steps)")
+	c.Flags().IntVar(&batch, "batch", 1, "batch size `B` (0: unbatched input)")
+	c.Flags().DurationVar(&minTime, "time", time.Second, "time `D` to spend measuring (1s, 500ms)")
 	return c
 }

@@ -192,7 +192,7 @@ last two for .pt outputs).`,
 		},
 	}
 	c.Flags().StringVarP(&out, "output", "o", "", "the output `FILE` (required; - for standard output)")
-	c.Flags().StringVar(&to, "to", "", "output format: "+formatList()+" (default: from OUT's extension)")
+	c.Flags().StringVar(&to, "to", "", "output `FORMAT`: "+formatList()+" (default: from OUT's extension)")
 	c.Flags().StringVar(&maxShard, "max-shard-size", "", "split a safetensors output into shards of at most `SIZE` (5GB, 500MB, 2GiB) and an index")
 	sf.register(c)
 	load.register(c)

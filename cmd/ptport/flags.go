@@ -71,7 +71,7 @@ const expandFlag = "expand-limit"
 func (f *loadFlags) register(c *cobra.Command) {
 	c.Flags().Int64Var(&f.expandLimit, expandFlag, 0, "materialise at most `BYTES` of a file's expanded views (zero-stride views larger than their storage) in all; -1: no limit (default: 64 times the file's size, at least 16 MiB)")
 	c.Flags().BoolVar(&f.allowObjects, "allow-objects", false, "also read calls of functions and classes outside torch, numpy and the standard library, as inert records (nothing from the file is run; code-running globals stay refused)")
-	c.Flags().BoolVar(&f.strict, "strict", false, "read exactly what torch.load(weights_only=True) of torch 2.6+ loads, and refuse the rest")
+	c.Flags().BoolVar(&f.strict, "strict", false, "read exactly what torch.load(weights_only=True) of torch 2.10+ loads, and refuse the rest")
 	c.MarkFlagsMutuallyExclusive("allow-objects", "strict")
 }
 

@@ -117,7 +117,7 @@ written), "initial_state": {"h0", "c0"} (the entry each came from, or "zeros"), 
 	}
 	mf.register(c)
 	c.Flags().StringVarP(&out, "output", "o", "", "the output `FILE` (required; - for standard output)")
-	c.Flags().StringVar(&to, "to", "", "output format: "+formatList()+" (default: from OUT's extension)")
+	c.Flags().StringVar(&to, "to", "", "output `FORMAT`: "+formatList()+" (default: from OUT's extension)")
 	c.Flags().StringSliceVar(&ignore, "ignore", nil, "leave the entries `NAMES` of INPUT out (comma separated, or the flag repeated)")
 	c.MarkFlagRequired("output")
 	c.RegisterFlagCompletionFunc("to", completeWords(formatNames()...))
