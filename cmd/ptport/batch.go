@@ -342,6 +342,8 @@ func resultLine(r batch.Result, quiet bool) string {
 		return ""
 	case r.Status == batch.StatusSkipped && r.Error != "":
 		return fmt.Sprintf("skipped  %s: %s", in, escape(r.Error))
+	case r.Status == batch.StatusSkipped && r.Output != "":
+		return fmt.Sprintf("skipped  %s -> %s (up to date)", in, escape(r.Output))
 	case r.Output != "":
 		shards := ""
 		if len(r.Shards) > 0 {
