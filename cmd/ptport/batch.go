@@ -326,7 +326,7 @@ func resultLine(r batch.Result, quiet bool) string {
 	switch {
 	case r.Status == batch.StatusFailed:
 		if r.Limit == pickle.LimitExpansion {
-			return fmt.Sprintf("failed   %s: %s (--%s BYTES raises the limit)", in, escape(r.Error), expandFlag)
+			return fmt.Sprintf("failed   %s: %s (--%s SIZE raises the limit)", in, escape(r.Error), expandFlag)
 		}
 		line := fmt.Sprintf("failed   %s: %s", in, escape(r.Error))
 		for _, m := range r.Diagnosis {

@@ -32,7 +32,7 @@ func (f *modelFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.nonlinearity, "nonlinearity", "", "tanh or relu, for a plain RNN (default: the pickled module's, else tanh)")
 	c.Flags().BoolVar(&f.batchFirst, "batch-first", false, "input and output are (batch, seq, feature), as batch_first=True")
 	c.Flags().BoolVar(&f.whole, "whole", false, "run the whole model (the Embedding, recurrent module and head around it, or the pickled Sequential), from token ids to its output")
-	c.Flags().Int64Var(&f.outputLimit, outputFlag, 0, "compute at most `BYTES` in a forward pass (the input's rows times the model's widest dimension); -1: no limit (default: 64 times the bytes of the input's storage and of the model's weights, at least 256 MiB)")
+	c.Flags().Var((*limitValue)(&f.outputLimit), outputFlag, "compute at most `SIZE` in a forward pass (the input's rows times the model's widest dimension: 1GiB, 500MB); -1: no limit (default: 64 times the bytes of the input's storage and of the model's weights, at least 256 MiB)")
 	f.load.register(c)
 	c.RegisterFlagCompletionFunc("nonlinearity", completeWords("tanh", "relu"))
 	c.RegisterFlagCompletionFunc("prefix", completePrefixes)
@@ -69,7 +69,7 @@ type loadFlags struct {
 const expandFlag = "expand-limit"
 
 func (f *loadFlags) register(c *cobra.Command) {
-	c.Flags().Int64Var(&f.expandLimit, expandFlag, 0, "materialise at most `BYTES` of a file's expanded views (zero-stride views larger than their storage) in all; -1: no limit (default: 64 times the file's size, at least 16 MiB)")
+	c.Flags().Var((*limitValue)(&f.expandLimit), expandFlag, "materialise at most `SIZE` of a file's expanded views (zero-stride views larger than their storage: 1GiB, 500MB) in all; -1: no limit (default: 64 times the file's size, at least 16 MiB)")
 	c.Flags().BoolVar(&f.allowObjects, "allow-objects", false, "also read calls of functions and classes outside torch, numpy and the standard library, as inert records (nothing from the file is run; code-running globals stay refused)")
 	c.Flags().BoolVar(&f.strict, "strict", false, "read exactly what torch.load(weights_only=True) of torch 2.10+ loads, and refuse the rest")
 	c.MarkFlagsMutuallyExclusive("allow-objects", "strict")
@@ -143,6 +143,30 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
 	return int64(n), nil
+}
+
+// limitValue is the value of --expand-limit or --output-limit: a size as parseSize
+// reads it, or -1 for no limit. Zero, the flag's default, means the library's default.
+type limitValue int64
+
+func (v *limitValue) String() string {
+	if *v == 0 {
+		return ""
+	}
+	return strconv.FormatInt(int64(*v), 10)
+}
+func (v *limitValue) Type() string { return "SIZE" }
+func (v *limitValue) Set(s string) error {
+	if strings.TrimSpace(s) == "-1" {
+		*v = -1
+		return nil
+	}
+	n, err := parseSize(s)
+	if err != nil {
+		return fmt.Errorf("%w; -1: no limit", err)
+	}
+	*v = limitValue(n)
+	return nil
 }
 
 // toleranceFlags are --atol and --rtol: each, when given, replaces that part of the

@@ -74,12 +74,13 @@ type hostileRun struct {
 
 var hostileRuns = map[string][]hostileRun{
 	"expand_layers.pt": {
-		{args: []string{"run", "FILE", "aux:input_1024.pt", "-o", "OUT/y.safetensors"}, code: 2, stderr: []string{"reading an expanded view of 4194304 bytes", "--expand-limit BYTES raises the limit"}},
+		{args: []string{"run", "FILE", "aux:input_1024.pt", "-o", "OUT/y.safetensors"}, code: 2, stderr: []string{"reading an expanded view of 4194304 bytes", "--expand-limit SIZE raises the limit"}},
 		{args: []string{"convert", "FILE", "-o", "OUT/x.safetensors"}, code: 2, stderr: []string{"limit of 16777216 bytes", "--expand-limit"}},
+		{args: []string{"convert", "FILE", "-o", "OUT/x.safetensors", "--expand-limit", "8MiB"}, code: 2, stderr: []string{"limit of 8388608 bytes"}},
 	},
 	"expand_views.pt": {{args: []string{"convert", "FILE", "-o", "OUT/x.npz"}, code: 2, stderr: []string{"--expand-limit"}}},
 	"run_steps.pt": {
-		{args: []string{"run", "aux:rnn_1024.pt", "FILE", "-o", "OUT/y.safetensors"}, code: 2, stderr: []string{"4194304 rows", "--output-limit BYTES raises the limit"}},
+		{args: []string{"run", "aux:rnn_1024.pt", "FILE", "-o", "OUT/y.safetensors"}, code: 2, stderr: []string{"4194304 rows", "--output-limit SIZE raises the limit"}},
 		{args: []string{"check", "aux:rnn_1024.pt", "FILE"}, code: 2, stderr: []string{"--output-limit"}},
 	},
 	"names_escape.pt":  {{args: []string{"inspect", "FILE"}, code: 0, stdout: []string{`w\x1b[2K\rlayer.weight`, `note\nglobals`, `\u202egnp.exe`}}},

@@ -98,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 }
 
 // expandHint follows an error of the expansion limit.
-const expandHint = "ptport: --" + expandFlag + " BYTES raises the limit (-1: no limit)"
+const expandHint = "ptport: --" + expandFlag + " SIZE raises the limit (-1: no limit)"
 
 // usageError is an error about the command line, printed as it is: its lines are
 // ptport's own, and what it quotes of the command line is escaped.
@@ -154,7 +154,7 @@ func report(stdout, stderr io.Writer, asJSON bool, err error) int {
 		case pickle.LimitExpansion:
 			fmt.Fprintln(stderr, expandHint)
 		case convert.LimitOutput:
-			fmt.Fprintln(stderr, "ptport: --"+outputFlag+" BYTES raises the limit (-1: no limit)")
+			fmt.Fprintln(stderr, "ptport: --"+outputFlag+" SIZE raises the limit (-1: no limit)")
 		}
 	}
 	var amb *convert.AmbiguousError
