@@ -42,14 +42,19 @@ type scratch[T Float] struct {
 }
 
 // gemm computes gemm(o, m, a, lda, b, c, ldc, bias, add, ldadd), split by panels over
-// sc.split's goroutines when sc has them. On one goroutine, one product takes the panels
-// of b first to last and the next last to first: the products of the steps read the same
-// W_hh one after the other, and a W_hh larger than the L2 cache, read in the same order
-// every time, would find none of itself there (each panel evicted before it comes round
-// again), where read back and forth it finds there the panels it read last.
+// sc.split's goroutines when sc has them. On one goroutine, where b is larger than
+// streamMinBytes, one product takes the panels of b first to last and the next last to
+// first: the products of the steps read the same W_hh one after the other, and a W_hh
+// larger than the L2 cache, read in the same order every time, would find none of itself
+// there (each panel evicted before it comes round again), where read back and forth it
+// finds there the panels it read last.
 func (sc *scratch[T]) gemm(o *ops[T], m int, a []T, lda int, b *packed[T], c []T, ldc int, bias, add []T, ldadd int) {
 	if sc.split != nil {
 		sc.split.gemm(o, m, a, lda, b, c, ldc, bias, add, ldadd)
+		return
+	}
+	if !streamed(b) {
+		gemm(o, m, a, lda, b, c, ldc, bias, add, ldadd)
 		return
 	}
 	gemmPanels(o, m, a, lda, b, 0, b.np/b.nr, sc.back, c, ldc, bias, add, ldadd)

@@ -42,12 +42,20 @@ func padVector[T Float](v []T, np int) []T {
 // block of fewer than 3 rows joins the one before it.)
 const mcRows = 192
 
-// prefetchMinBytes is the size of B above which the tiles of a product of 3 rows or more
-// prefetch the next panel (ops.prefetch): about half the L2 cache of a current x86 core,
-// beyond which B no longer stays there from one product to the next. A smaller B is read
-// from L2, where prefetching only takes the tiles' load slots; a matrix-vector product,
-// which reads B as fast as it arrives, gains nothing from it either.
-const prefetchMinBytes = 1 << 20
+// streamMinBytes is the size of B above which it is taken to stream from L3 or memory
+// rather than stay in the L2 cache from one product to the next: about half the L2 cache
+// of a current x86 core. Beyond it the tiles of a product of 3 rows or more prefetch the
+// next panel (ops.prefetch), and the products of the steps alternate the order of their
+// panels (scratch.gemm). A smaller B is read from L2, where prefetching only takes the
+// tiles' load slots; a matrix-vector product, which reads B as fast as it arrives, gains
+// nothing from prefetching either.
+const streamMinBytes = 1 << 20
+
+// streamed reports whether b exceeds streamMinBytes.
+func streamed[T Float](b *packed[T]) bool {
+	var z T
+	return len(b.data)*int(unsafe.Sizeof(z)) > streamMinBytes
+}
 
 // gemm computes, for rows i < m and all b.np columns j,
 //
@@ -79,8 +87,7 @@ func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 
 	if add != nil {
 		_ = add[(m-1)*ldadd+p1*nr-1]
 	}
-	var z T
-	prefetch := o.prefetch && m >= 3 && len(b.data)*int(unsafe.Sizeof(z)) > prefetchMinBytes
+	prefetch := o.prefetch && m >= 3 && streamed(b)
 	for i0 := 0; i0 < m; {
 		i1 := i0 + mcRows
 		if m-i1 < 3 {

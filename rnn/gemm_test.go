@@ -323,7 +323,7 @@ func benchCells[T Float](b *testing.B, dtype string) {
 // take the same terms whatever the vector width; then the bias, then the add), over
 // random shapes: m, n and k on and off
 // the multiples of every tile, blocks of rows beyond mcRows, with and without bias and
-// add, B small and beyond prefetchMinBytes; and that neither prefetching nor taking the
+// add, B small and beyond streamMinBytes; and that neither prefetching nor taking the
 // panels last to first changes anything.
 func TestGemmSetsAgree(t *testing.T) {
 	testGemmSetsAgree[float32](t)
@@ -349,7 +349,7 @@ func testGemmSetsAgree[T Float](t *testing.T) {
 		if trial%7 == 6 {
 			k = 200 + rng.IntN(900)
 		}
-		if trial%20 == 13 { // B above prefetchMinBytes
+		if trial%20 == 13 { // B above streamMinBytes
 			n, k = 300+rng.IntN(300), 900+rng.IntN(200)
 		}
 		lda, ldadd := k+rng.IntN(3), 0

@@ -13,7 +13,7 @@ type ops[T Float] struct {
 	nr   int // columns of a GEMM tile, the width of a packed panel
 
 	// prefetch says whether gemm hands the tiles the next panel of B to prefetch (pf)
-	// where B exceeds prefetchMinBytes: a product of few rows per panel, whose B does not
+	// where B exceeds streamMinBytes: a product of few rows per panel, whose B does not
 	// stay in the caches, then streams its next panel into L2 while it computes this one
 	// instead of waiting for it.
 	prefetch bool
