@@ -380,7 +380,7 @@ func (c *checker) run() error {
 		}
 	}
 	if !rep.Pass {
-		d, err := c.diagnose()
+		d, err := c.diagnose(truth)
 		if err != nil {
 			return err
 		}
