@@ -291,21 +291,14 @@ func (c *checker) diagnose(truth *results) ([]Mistake, error) {
 			if err != nil {
 				return nil, err
 			}
-			e, within := 0.0, true
-			for j := range want {
-				d := absDiff(got[j], want[j])
-				e = max(e, d)
-				if d > tr.Atol+tr.Rtol*abs(want[j]) {
-					within = false
-				}
-			}
+			e, near := within(got, want, tr.Tolerance)
 			// Below float64, the rounding of the reference is judged as the truth rule
 			// judges it.
-			if !within && c.m.DType != pickle.F64 {
-				within = e <= TruthFactor*max(tr.Floor, tr.Noise)
+			if !near && c.m.DType != pickle.F64 {
+				near = e <= TruthFactor*max(tr.Floor, tr.Noise)
 			}
 			worst = max(worst, e)
-			ok = ok && within
+			ok = ok && near
 		}
 		if ok {
 			found = append(found, Mistake{Name: h.name, Description: h.description, MaxAbsErr: worst})
@@ -381,7 +374,8 @@ func (c *checker) trainMode(res *results) (Mistake, bool, error) {
 		Description: "the reference was computed in train mode: layer 0's final state matches, the layers above it do not, as dropout between the layers makes them; compute the reference after model.eval()"}, true, nil
 }
 
-// within returns the largest |got - want| and whether every element is within tol.
+// within returns the largest |got - want| and whether every element is within tol (a
+// NaN is not).
 func within(got, want []float64, tol Tolerance) (float64, bool) {
 	e, ok := 0.0, len(got) == len(want)
 	for j := range min(len(got), len(want)) {

@@ -420,3 +420,25 @@ func narrow(v []float64) []float32 {
 	}
 	return out
 }
+
+// TestWithin: the comparison of the diagnosis takes atol + rtol·|want| as its bound,
+// reports the largest error, and counts a NaN, or a length that differs, as out of it.
+func TestWithin(t *testing.T) {
+	tol := Tolerance{Atol: 0.1, Rtol: 0.1}
+	for _, c := range []struct {
+		got, want []float64
+		e         float64
+		ok        bool
+	}{
+		{[]float64{1, 2.25}, []float64{1, 2}, 0.25, true},
+		{[]float64{1, 2.35}, []float64{1, 2}, 0.35, false},
+		{[]float64{1}, []float64{1, 2}, 0, false},
+	} {
+		if e, ok := within(c.got, c.want, tol); math.Abs(e-c.e) > 1e-12 || ok != c.ok {
+			t.Errorf("within(%v, %v): %v, %v; want %v, %v", c.got, c.want, e, ok, c.e, c.ok)
+		}
+	}
+	if _, ok := within([]float64{math.NaN()}, []float64{1}, tol); ok {
+		t.Error("a NaN is within the tolerance")
+	}
+}
