@@ -161,21 +161,17 @@ func parseReference(file string, root any, leaves []pickle.Leaf, ignore []string
 		return nil, rerr
 	}
 	for _, ig := range ignore {
-		if !slices.ContainsFunc(leaves, func(l pickle.Leaf) bool { return l.Name == ig || strings.HasPrefix(l.Name, ig+".") }) {
-			msg := fmt.Sprintf("%s is to be ignored, but the reference has no such entry (its entries: %s)", ig, strings.Join(topNames(leaves), ", "))
-			if near := nearest(ig, topNames(leaves)); near != "" {
+		if !slices.ContainsFunc(leaves, func(l pickle.Leaf) bool { return covers(ig, l.Name) }) {
+			tops := topNames(leaves)
+			msg := fmt.Sprintf("%s is to be ignored, but the reference has no such entry (its entries: %s)", ig, strings.Join(tops, ", "))
+			if near := nearest(ig, tops); near != "" {
 				msg += fmt.Sprintf("; did you mean %s?", near)
 			}
 			rerr.Problems = append(rerr.Problems, Problem{Kind: ProblemNotIgnored, Entries: []string{ig}, Msg: msg})
 		}
 	}
 	ignored := func(name string) bool {
-		for _, ig := range ignore {
-			if name == ig || strings.HasPrefix(name, ig+".") {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(ignore, func(ig string) bool { return covers(ig, name) })
 	}
 	// Group the leaves by their top-level entry: "h_n.1" belongs to "h_n".
 	type group struct {
@@ -336,6 +332,10 @@ func describeValue(v any) string {
 	}
 	return fmt.Sprintf("%T %v", v, v)
 }
+
+// covers reports whether the entry name ig, to be ignored, covers the entry name: it
+// or one below it ("hn" covers "hn" and "hn.0").
+func covers(ig, name string) bool { return name == ig || strings.HasPrefix(name, ig+".") }
 
 // notDict says what the reference's root is when it is not a dict of entries ("a tuple
 // of 2", "one tensor"), or "".
