@@ -128,7 +128,8 @@ func (e *UnsafeGlobalError) Error() string {
 		return s + fmt.Sprintf("refusing %s as a value: it %s; ptport reads such a global only as the class of an instance that a pickle builds", e.Resolved, e.Reason)
 	case ReasonShipsWithTorch:
 		pkg := rootOf(e.Resolved)
-		return s + fmt.Sprintf("refusing %s: it lies in %s, a package that pip installs with torch, so present wherever torch.load runs, and %s %s; ptport reads instances of its classes built without arguments, but never calls its functions or classes, builds them from arguments (their __new__ runs on them) or passes them where code would call them", e.Resolved, pkg, pkg, torchRequirements[pkg])
+		does, _ := torchRequirement(pkg)
+		return s + fmt.Sprintf("refusing %s: it lies in %s, a package that pip installs with torch, so present wherever torch.load runs, and %s %s; ptport reads instances of its classes built without arguments, but never calls its functions or classes, builds them from arguments (their __new__ runs on them) or passes them where code would call them", e.Resolved, pkg, pkg, does)
 	case ReasonScriptCode:
 		return s + fmt.Sprintf("refusing TorchScript class %s: it %s; ptport does not run TorchScript code", e.Resolved, e.Reason)
 	}

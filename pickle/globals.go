@@ -296,8 +296,16 @@ func judgeAt(module, name string, py2 bool) verdict {
 		return refuse(ReasonDottedUserName, "")
 	}
 	v.e = entry{path: v.path, kind: gUser}
-	_, v.shipsWithTorch = torchRequirements[root]
+	_, v.shipsWithTorch = torchRequirement(root)
 	return v
+}
+
+// torchRequirement returns what the package root, when torch requires it, does
+// (torchRequirements). The name is folded as governedFold folds names: where
+// import SymPy loads sympy, SymPy is sympy.
+func torchRequirement(root string) (string, bool) {
+	does, ok := torchRequirements[strings.ToLower(root)]
+	return does, ok
 }
 
 // governedFold holds the governed top-level names in lower case: on a

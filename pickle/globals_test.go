@@ -255,6 +255,8 @@ func TestTorchRequirements(t *testing.T) {
 	}{
 		{"call", "sympy.sympify", "sympy evaluates strings",
 			newPK(2).global("sympy", "sympify").op(opMARK).str("1").op(opTUPLE, opREDUCE).stop()},
+		{"call, spelled in another case", "SymPy.sympify", "SymPy evaluates strings",
+			newPK(2).global("SymPy", "sympify").op(opMARK).str("1").op(opTUPLE, opREDUCE).stop()},
 		{"call of a class", "jinja2.Template", "jinja2 compiles and runs templates",
 			newPK(2).global("jinja2", "Template").op(opMARK).str("{{ 1 }}").op(opTUPLE, opREDUCE).stop()},
 		{"NEWOBJ with arguments", "networkx.classes.graph.Graph", "networkx reads and writes files",
