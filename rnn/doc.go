@@ -68,8 +68,8 @@
 //
 // The weights are transposed and packed once, in New, into column panels that the matrix
 // product reads contiguously. The kernels are in assembly, chosen at run time from the
-// CPU's features (golang.org/x/sys/cpu): for the products an 8×32 AVX-512 tile or a 6×16
-// AVX2/FMA tile in float32 (8×16 and 6×8 in float64); for tanh and the LSTM and GRU
+// CPU's features (golang.org/x/sys/cpu): for the products a 6×64 AVX-512 tile or a 6×16
+// AVX2/FMA tile in float32 (6×32 and 6×8 in float64); for tanh and the LSTM and GRU
 // cells AVX-512 or AVX2/FMA kernels, in float32 and float64, which evaluate each
 // sigmoid and tanh from one exponential (a polynomial after range reduction) and one
 // division or refined reciprocal, to a few units in the last place (float32's tanh, as

@@ -92,7 +92,7 @@ func allAsmOps[T Float]() []*ops[T] {
 			return []*ops[T]{avx2}
 		}
 		avx512 := &ops[T]{
-			name: "avx512", mr: 8, nr: 16, prefetch: true, tile: dtileAVX512[T],
+			name: "avx512", mr: 6, nr: 32, prefetch: true, tile: dtileAVX512[T],
 			tanh: rowOf2(dtanhAVX512, f64[T]), lstm: rowOf3(dlstmAVX512, f64[T]), gru: rowOf4(dgruAVX512, f64[T]),
 		}
 		return []*ops[T]{avx2, avx512}
@@ -105,7 +105,7 @@ func allAsmOps[T Float]() []*ops[T] {
 		return []*ops[T]{avx2}
 	}
 	avx512 := &ops[T]{
-		name: "avx512", mr: 8, nr: 32, prefetch: true, tile: tileAVX512[T],
+		name: "avx512", mr: 6, nr: 64, prefetch: true, tile: tileAVX512[T],
 		tanh: rowOf2(tanhAVX512, f32[T]), lstm: rowOf3(lstmAVX512, f32[T]), gru: rowOf4(gruAVX512, f32[T]),
 	}
 	return []*ops[T]{avx2, avx512}
