@@ -19,11 +19,10 @@ type job[T Float] struct {
 // workspace holds the scratch buffers of one worker. Buffers only grow; a workspace
 // returns to the Model's pool after each call.
 type workspace[T Float] struct {
-	xin, yout []T
-	ybuf      [2][]T        // outputs of the layers below the last, used in turn
-	sc        [2]scratch[T] // per direction
-	zeros     []T           // read-only zeros for a missing h0
-	split     stepSplit[T]  // the helpers of a call whose steps are split
+	ybuf  [2][]T        // outputs of the layers below the last, used in turn
+	sc    [2]scratch[T] // per direction
+	zeros []T           // read-only zeros for a missing h0
+	split stepSplit[T]  // the helpers of a call whose steps are split
 	// kept, when not nil, holds helpers that outlive a call: a State's, so that its
 	// steps start no goroutine and allocate nothing.
 	kept *stepSplit[T]
@@ -145,24 +144,10 @@ func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar bool)
 	L, N, nb := j.L, j.N, n1-n0
 	D, P, H := c.directions(), c.outSize(), c.HiddenSize
 	DP := D * P
-	direct := !j.batchFirst && nb == N
 
-	// The worker's input: L*nb rows of InputSize, step-major.
-	in, inW := j.x, c.InputSize
-	if !direct {
-		ws.xin = grow(ws.xin, L*nb*inW)
-		in = ws.xin
-		for t := 0; t < L; t++ {
-			for i := 0; i < nb; i++ {
-				copy(in[(t*nb+i)*inW:(t*nb+i+1)*inW], j.x[j.rowOffset(t, n0+i)*inW:])
-			}
-		}
-	}
-	out := j.out
-	if !direct {
-		ws.yout = grow(ws.yout, L*nb*DP)
-		out = ws.yout
-	}
+	// The worker's rows of x and out, where they are: no copy in or out.
+	in := j.rows(j.x, c.InputSize, n0, nb)
+	out := j.rows(j.out, DP, n0, nb)
 
 	ghp := m.layers[0][0].whh.np
 	for i := 0; i < D; i++ {
@@ -207,65 +192,78 @@ func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar bool)
 	for k := 0; k < c.NumLayers; k++ {
 		lout := out
 		if k < c.NumLayers-1 {
-			lout = ws.ybuf[k%2]
+			lout = seqRows[T]{ws.ybuf[k%2], nb * DP, DP}
 		}
 		if dirPar && D == 2 {
-			m.bothDirections(ws, j, k, in, inW, lout, n0, nb)
+			m.bothDirections(ws, j, k, in, lout, n0, nb)
 		} else {
 			for d := 0; d < D; d++ {
-				m.direction(&ws.sc[d], ws, j, k, d, in, inW, lout, n0, nb)
+				m.direction(&ws.sc[d], ws, j, k, d, in, lout, n0, nb)
 			}
 		}
-		in, inW = lout, DP
+		in = lout
 	}
 
-	if !direct {
-		for t := 0; t < L; t++ {
-			for i := 0; i < nb; i++ {
-				copy(j.out[j.rowOffset(t, n0+i)*DP:][:DP], out[(t*nb+i)*DP:])
-			}
-		}
-	}
 }
 
 // bothDirections runs the two directions of layer k at once.
-func (m *Model[T]) bothDirections(ws *workspace[T], j *job[T], k int, in []T, inW int, out []T, n0, nb int) {
+func (m *Model[T]) bothDirections(ws *workspace[T], j *job[T], k int, in, out seqRows[T], n0, nb int) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		m.direction(&ws.sc[1], ws, j, k, 1, in, inW, out, n0, nb)
+		m.direction(&ws.sc[1], ws, j, k, 1, in, out, n0, nb)
 	}()
-	m.direction(&ws.sc[0], ws, j, k, 0, in, inW, out, n0, nb)
+	m.direction(&ws.sc[0], ws, j, k, 0, in, out, n0, nb)
 	wg.Wait()
 }
 
-// rowOffset returns the row index of element (t, n) in j's input and output layout.
-func (j *job[T]) rowOffset(t, n int) int {
+// seqRows addresses the rows of a worker's nb sequences over the steps in a buffer: row
+// i of step t (width values) starts at data[t*ts+i*ld].
+type seqRows[T Float] struct {
+	data   []T
+	ts, ld int
+}
+
+// rows returns where the rows of sequences [n0, n0+nb) lie in buf, which is in j's input
+// and output layout with rows of width values.
+func (j *job[T]) rows(buf []T, width, n0, nb int) seqRows[T] {
 	if j.batchFirst {
-		return n*j.L + t
+		return seqRows[T]{buf[n0*j.L*width:], width, j.L * width}
 	}
-	return t*j.N + n
+	return seqRows[T]{buf[n0*width:], j.N * width, width}
 }
 
 // direction runs direction d of layer k over the worker's nb batch rows (global rows n0..)
-// with the buffers of sc: in holds L*nb rows of inW values, step-major; the direction
-// writes its P columns of each of the L*nb rows of out (rows of D*P values).
-func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d int, in []T, inW int, out []T, n0, nb int) {
+// with the buffers of sc: in holds the L*nb rows of the layer's input; the direction writes its P
+// columns of each of the L*nb rows of out (rows of D*P values).
+func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d int, in, out seqRows[T], n0, nb int) {
 	c, o := m.cfg, m.o
 	w := &m.layers[k][d]
 	L, N := j.L, j.N
 	D, P, H := c.directions(), c.outSize(), c.HiddenSize
-	DP := D * P
 	ghp := w.whh.np
 	sl := k*D + d // index in h0/hn/c0/cn
 
-	// Input projection of all steps at once: xw = x·W_ihᵀ + b_ih.
-	xw := sc.xw[:L*nb*ghp]
-	if sc.split != nil && L*nb >= 3 {
-		sc.gemm(o, L*nb, in, inW, &w.wih, xw, ghp, w.bih, nil, 0) // gemmRows' result for 3 rows or more
-	} else {
-		gemmRows(o, &sc.rows, L*nb, in, inW, &w.wih, xw, ghp, w.bih)
+	// Input projection of all steps: xw = x·W_ihᵀ + b_ih, in one product where the rows
+	// lie evenly apart (step after step, or sequence after sequence), else step by step.
+	// Each row's result is the same either way (gemmRows).
+	xw := seqRows[T]{sc.xw[:L*nb*ghp], nb * ghp, ghp}
+	switch {
+	case in.ts == nb*in.ld || in.ld == L*in.ts:
+		lda := in.ld
+		if in.ts != nb*in.ld {
+			lda, xw.ts, xw.ld = in.ts, ghp, L*ghp // sequence after sequence
+		}
+		if sc.split != nil && L*nb >= 3 {
+			sc.gemm(o, L*nb, in.data, lda, &w.wih, xw.data, ghp, w.bih, nil, 0) // gemmRows' result for 3 rows or more
+		} else {
+			gemmRows(o, &sc.rows, L*nb, in.data, lda, &w.wih, xw.data, ghp, w.bih)
+		}
+	default:
+		for t := 0; t < L; t++ {
+			gemmRows(o, &sc.rows, nb, in.data[t*in.ts:], in.ld, &w.wih, xw.data[t*xw.ts:], ghp, w.bih)
+		}
 	}
 
 	var h0 []T
@@ -292,15 +290,15 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 		}
 		hp, ldh := h0, P
 		if s > 0 {
-			hp, ldh = out[tPrev*nb*DP+d*P:], DP
+			hp, ldh = out.data[tPrev*out.ts+d*P:], out.ld
 		}
-		m.step(w, sc, nb, hp, ldh, xw[t*nb*ghp:(t+1)*nb*ghp], cs, out[t*nb*DP+d*P:], DP)
+		m.step(w, sc, nb, hp, ldh, xw.data[t*xw.ts:], xw.ld, cs, out.data[t*out.ts+d*P:], out.ld)
 		tPrev = t
 	}
 
 	// Final states.
 	for i := 0; i < nb; i++ {
-		copy(j.hn[(sl*N+n0+i)*P:][:P], out[(tPrev*nb+i)*DP+d*P:])
+		copy(j.hn[(sl*N+n0+i)*P:][:P], out.data[tPrev*out.ts+i*out.ld+d*P:])
 	}
 	if c.Mode == LSTM {
 		copy(j.cn[(sl*N+n0)*H:(sl*N+n0+nb)*H], cs)
@@ -309,7 +307,7 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 
 // step runs one time step of one direction of a layer over nb batch rows: from the
 // previous output hp (nb rows, ldh apart) and this step's input projection xt (nb rows of
-// w.whh.np values), it forms the recurrent product g = hp·W_hhᵀ + b_hh, applies the cell
+// w.whh.np values, ldx apart), it forms the recurrent product g = hp·W_hhᵀ + b_hh, applies the cell
 // (updating the LSTM cell state cs, nb rows of H) and writes the new output, P values per
 // row, to the nb rows of ot, ldo apart. hp may be the previous step's rows of ot.
 //
@@ -318,14 +316,14 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 // is 1) may be split further, for example over the panels of W_hh; whatever the split, each
 // output must be summed in the order the kernels sum it, so that Forward and Step agree
 // to the bit.
-func (m *Model[T]) step(w *dirWeights[T], sc *scratch[T], nb int, hp []T, ldh int, xt, cs, ot []T, ldo int) {
+func (m *Model[T]) step(w *dirWeights[T], sc *scratch[T], nb int, hp []T, ldh int, xt []T, ldx int, cs, ot []T, ldo int) {
 	c, o := m.cfg, m.o
 	H, P := c.HiddenSize, c.outSize()
 	ghp := w.whh.np
 	gates := sc.gates[:nb*ghp]
 	switch c.Mode {
 	case RNNTanh, RNNReLU:
-		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ghp)
+		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ldx)
 		for i := 0; i < nb; i++ {
 			if c.Mode == RNNTanh {
 				o.tanh(ot[i*ldo:i*ldo+H], gates[i*ghp:])
@@ -334,7 +332,7 @@ func (m *Model[T]) step(w *dirWeights[T], sc *scratch[T], nb int, hp []T, ldh in
 			}
 		}
 	case LSTM:
-		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ghp)
+		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ldx)
 		if c.ProjSize == 0 {
 			for i := 0; i < nb; i++ {
 				o.lstm(gates[i*ghp:i*ghp+4*H], cs[i*H:(i+1)*H], ot[i*ldo:i*ldo+H])
@@ -354,7 +352,7 @@ func (m *Model[T]) step(w *dirWeights[T], sc *scratch[T], nb int, hp []T, ldh in
 	case GRU:
 		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, nil, 0)
 		for i := 0; i < nb; i++ {
-			o.gru(gates[i*ghp:i*ghp+3*H], xt[i*ghp:i*ghp+3*H], hp[i*ldh:i*ldh+H], ot[i*ldo:i*ldo+H])
+			o.gru(gates[i*ghp:i*ghp+3*H], xt[i*ldx:i*ldx+3*H], hp[i*ldh:i*ldh+H], ot[i*ldo:i*ldo+H])
 		}
 	}
 }

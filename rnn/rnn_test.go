@@ -323,7 +323,8 @@ func TestLayoutsAgree(t *testing.T) {
 }
 
 // TestParallelPaths checks that the batch split and the parallel directions give what one
-// goroutine gives, to the bit.
+// goroutine gives, to the bit, in either layout (each worker reads its rows of x and
+// writes its rows of the output where they are).
 func TestParallelPaths(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		prev := runtime.GOMAXPROCS(2)
@@ -332,11 +333,14 @@ func TestParallelPaths(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	bi := Config{Mode: LSTM, InputSize: 32, HiddenSize: 96, NumLayers: 2, Bias: true, Bidirectional: true, ProjSize: 40}
 	uni := Config{Mode: GRU, InputSize: 16, HiddenSize: 80, NumLayers: 3, Bias: true}
+	biBF, uniBF := bi, uni
+	biBF.BatchFirst, uniBF.BatchFirst = true, true
 	for _, o := range allOps[float32]() {
 		for _, tc := range []struct {
 			c Config
 			N int
-		}{{bi, 1}, {bi, 3}, {bi, 5}, {bi, 6}, {bi, 13}, {bi, 32}, {uni, 1}, {uni, 2}, {uni, 7}, {uni, 9}, {uni, 17}} {
+		}{{bi, 1}, {bi, 3}, {bi, 5}, {bi, 6}, {bi, 13}, {bi, 32}, {uni, 1}, {uni, 2}, {uni, 7}, {uni, 9}, {uni, 17},
+			{biBF, 5}, {biBF, 13}, {uniBF, 2}, {uniBF, 9}} {
 			c := tc.c
 			m := build(c, randomParams[float32](c, rng), o)
 			const L = 30
@@ -355,6 +359,9 @@ func TestParallelPaths(t *testing.T) {
 				}
 			}
 			x := randomTensor[float32](rng, L, tc.N, c.InputSize)
+			if c.BatchFirst {
+				x = randomTensor[float32](rng, tc.N, L, c.InputSize)
+			}
 			par, err := m.Forward(x, nil, nil)
 			if err != nil {
 				t.Fatal(err)
