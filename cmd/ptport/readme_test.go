@@ -71,9 +71,29 @@ func untimed(s string) string {
 	})
 }
 
+// documentedStatus returns the exit status the README gives a command that prints
+// printed (its "Exit status everywhere"): 1 for a check whose verdict is FAIL or a batch
+// with a failed input that --allow-failed does not tolerate, 2 for an error (a line
+// "ptport: ..."), 0 for the rest.
+func documentedStatus(printed string) int {
+	if strings.Contains(printed, " failed, within --allow-failed\n") {
+		return 0
+	}
+	for _, line := range strings.Split(printed, "\n") {
+		switch {
+		case strings.HasPrefix(line, "FAIL") || strings.HasPrefix(line, "failed "):
+			return 1
+		case strings.HasPrefix(line, "ptport: "):
+			return 2
+		}
+	}
+	return 0
+}
+
 // TestREADMEExamples runs every "$ ptport" command the README shows, on the committed
 // fixtures, and compares what it prints (standard output, then standard error) with what
-// the README shows, times and rates aside. The commands of one code block run in order in
+// the README shows, times and rates aside, and its exit status with the one the README
+// documents for it (documentedStatus). The commands of one code block run in order in
 // a folder of their own, where testdata names the repository's fixtures, so that an
 // output the README writes (model.safetensors, docs/check-plot.png) lands there. A batch
 // prints its inputs as its workers finish them, so its lines are compared in any order.
@@ -101,7 +121,10 @@ func TestREADMEExamples(t *testing.T) {
 			os.Mkdir(filepath.Join(dir, "docs"), 0o755)
 			dirs[ex.block] = dir
 		}
-		_, out, errs := runCLIDir(t, dir, ex.args...)
+		code, out, errs := runCLIDir(t, dir, ex.args...)
+		if want := documentedStatus(ex.printed); code != want {
+			t.Errorf("%s\nexits %d, the README documents %d\n%s", ex.line, code, want, out+errs)
+		}
 		got, want := untimed(out+errs), untimed(ex.printed)
 		if ex.args[0] == "batch" {
 			g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
