@@ -164,7 +164,8 @@ func parseReference(file string, root any, leaves []pickle.Leaf, ignore []string
 		if !slices.ContainsFunc(leaves, func(l pickle.Leaf) bool { return covers(ig, l.Name) }) {
 			tops := topNames(leaves)
 			msg := fmt.Sprintf("%s is to be ignored, but the reference has no such entry (its entries: %s)", ig, strings.Join(tops, ", "))
-			if near := nearest(ig, tops); near != "" {
+			// At most 2 edits, and at most half of the name's letters.
+			if near := nearest(ig, tops, min(2, len(ig)/2)); near != "" {
 				msg += fmt.Sprintf("; did you mean %s?", near)
 			}
 			rerr.Problems = append(rerr.Problems, Problem{Kind: ProblemNotIgnored, Entries: []string{ig}, Msg: msg})
@@ -362,12 +363,13 @@ func topNames(leaves []pickle.Leaf) []string {
 	return names
 }
 
-// nearest returns the name of names nearest to name by edit distance when it is near
-// enough (at most 2 edits, and at most half of the name's letters), or "".
-func nearest(name string, names []string) string {
-	best, bestD := "", 3
+// nearest returns the name of names nearest to name by edit distance, case aside, when
+// it is at most maxEdits edits away (the first of those equally near), or "".
+func nearest(name string, names []string, maxEdits int) string {
+	low := strings.ToLower(name)
+	best, bestD := "", maxEdits+1
 	for _, k := range names {
-		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestD && 2*d <= len(name) {
+		if d := editDistance(low, strings.ToLower(k)); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -382,13 +384,7 @@ func closest(name string) string {
 	if s, ok := synonyms[low]; ok {
 		return s
 	}
-	best, bestD := "", 3
-	for _, k := range knownNames {
-		if d := editDistance(low, k); d < bestD && 2*d < len(low) {
-			best, bestD = k, d
-		}
-	}
-	return best
+	return nearest(low, knownNames, min(2, (len(low)-1)/2))
 }
 
 // editDistance is the Levenshtein distance between a and b (bytes).
