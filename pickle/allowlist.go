@@ -8,6 +8,7 @@ type gkind int
 
 const (
 	gUser          gkind = iota // a class or function of code outside torch, numpy and the standard library
+	gShipped                    // user code of a package that pip installs with torch (torchRequirements): instances as gUser's, but never called, built from arguments or passed where code would call it
 	gInertClass                 // a class pickles build as instances (NEWOBJ, copyreg._reconstructor), never by calling it: inert *Object values
 	gValueClass                 // a class of values pickles build by calling it with plain values (pathlib, datetime, ...): inert records of the call
 	gInertCall                  // a function known harmless, called with plain values, whose result is kept as an inert *Object

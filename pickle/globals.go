@@ -180,9 +180,6 @@ type verdict struct {
 	e            entry  // the allowlist entry, when governed and allowed
 	// refused is non-nil for a global refused in every mode.
 	refused *UnsafeGlobalError
-	// shipsWithTorch is true for a global of user code in a package that
-	// pip installs with torch (see torchRequirements).
-	shipsWithTorch bool
 }
 
 // torchRequirements are the packages that pip installs with torch, and so
@@ -296,7 +293,9 @@ func judgeAt(module, name string, py2 bool) verdict {
 		return refuse(ReasonDottedUserName, "")
 	}
 	v.e = entry{path: v.path, kind: gUser}
-	_, v.shipsWithTorch = torchRequirement(root)
+	if _, ok := torchRequirement(root); ok {
+		v.e.kind = gShipped
+	}
 	return v
 }
 

@@ -58,6 +58,10 @@ func TestJudge(t *testing.T) {
 		{"__torch__.torch.nn.modules.linear", "Linear", "__torch__.torch.nn.modules.linear.Linear", gUser, false, 0, ""},
 		{"mmengine.logging.history_buffer", "HistoryBuffer", "mmengine.logging.history_buffer.HistoryBuffer", gUser, false, 0, ""},
 		{"lightning.fabric.utilities.types", "Steppable", "lightning.fabric.utilities.types.Steppable", gUser, false, 0, ""},
+		// User code that pip installs with torch, in any case of its name.
+		{"sympy", "sympify", "sympy.sympify", gShipped, false, 0, ""},
+		{"SymPy.core.symbol", "Symbol", "SymPy.core.symbol.Symbol", gShipped, false, 0, ""},
+		{"nvidia.cudnn", "x", "nvidia.cudnn.x", gShipped, false, 0, ""},
 
 		// Dotted names walk attributes: judged by what they reach.
 		{"torch", "os.system", "torch.os.system", 0, false, ReasonSystem, "torch.os"},

@@ -282,14 +282,13 @@ func (m *machine) woGlobal(c *pyClass) error {
 // govern checks values that code of torch, numpy or the standard library
 // receives, and everything they hold.
 func (m *machine) govern(vs ...any) error {
-	lax := m.r.opts.AllowObjects
 	stack := append([]any(nil), vs...)
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		switch x := v.(type) {
 		case *pyClass:
-			if x.kind == gUser && (!lax || x.shipsWithTorch) {
+			if m.refusedValue(x) {
 				return m.userValue(x)
 			}
 			continue
@@ -348,9 +347,16 @@ func (m *machine) governedTarget(target any, build bool) bool {
 	return false
 }
 
+// refusedValue reports whether c is refused as a value that code receives,
+// which may call it: user code unless Options.AllowObjects, and code that
+// pip installs with torch in every mode.
+func (m *machine) refusedValue(c *pyClass) bool {
+	return c.kind == gUser && !m.r.opts.AllowObjects || c.kind == gShipped
+}
+
 func (m *machine) userValue(c *pyClass) error {
 	e := c.refuse(ReasonUserValue)
-	if c.shipsWithTorch {
+	if c.kind == gShipped {
 		e = c.refuseShipped()
 	}
 	e.Where = m.where(m.op)
@@ -373,11 +379,11 @@ func classArg(c *pyClass, i int) bool {
 
 // governCall checks the arguments of a call of c.
 func (m *machine) governCall(c *pyClass, args []any) error {
-	if c.kind == gUser {
+	if c.user() {
 		return nil
 	}
 	if (c.kind == gNewObjFn || c.kind == gNewObjExFn) && len(args) > 0 {
-		if cls, ok := args[0].(*pyClass); ok && cls.kind == gUser {
+		if cls, ok := args[0].(*pyClass); ok && cls.user() {
 			return nil // cls.__new__(cls, *args): user code receives them
 		}
 	}
@@ -422,7 +428,7 @@ func (m *machine) call(fn any, args []any) error {
 
 // newObj implements NEWOBJ and NEWOBJ_EX: cls.__new__(cls, *args, **kwargs).
 func (m *machine) newObj(c *pyClass, args []any, kwargs any) (any, error) {
-	if c.kind != gUser {
+	if !c.user() {
 		if err := m.govern(kwargs, types.NewTupleFromSlice(args)); err != nil {
 			return nil, err
 		}
@@ -439,10 +445,10 @@ func (m *machine) newObj(c *pyClass, args []any, kwargs any) (any, error) {
 			if c.kind == gTypedStorage {
 				return typedStorage(c, append(args, kw))
 			}
-			if c.kind != gUser && c.kind != gInertClass {
+			if !c.user() && c.kind != gInertClass {
 				return nil, m.errf("%s does not take keyword arguments", c)
 			}
-			if c.shipsWithTorch {
+			if c.kind == gShipped {
 				return nil, c.refuseShipped()
 			}
 			v := c.instance(args)
@@ -607,11 +613,10 @@ func (m *machine) protocolAttrs(t *objVal, state any, attrs []*pyDict) error {
 			}
 		}
 	}
-	lax := m.r.opts.AllowObjects
 	for _, d := range attrs {
 		for i, k := range d.keys {
 			if ks, _ := k.(string); protocolAttrs[ks] {
-				if c, ok := d.vals[i].(*pyClass); ok && c.kind == gUser && (!lax || c.shipsWithTorch) {
+				if c, ok := d.vals[i].(*pyClass); ok && m.refusedValue(c) {
 					return m.userValue(c)
 				}
 			}

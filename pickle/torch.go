@@ -263,7 +263,7 @@ func rebuildFromType(c *pyClass, args []any) (any, error) {
 	}
 	switch fn.kind {
 	case gRebuildTensor, gRebuildTensorV2, gRebuildTensorV3, gRebuildParameter,
-		gRebuildParameterWithState, gRebuildDeviceFromCPU, gRebuildUnsupported, gUser,
+		gRebuildParameterWithState, gRebuildDeviceFromCPU, gRebuildUnsupported, gUser, gShipped,
 		gRebuildQTensor, gRebuildSparse, gRebuildSparseCSR, gRebuildNested, gRebuildMeta,
 		gRebuildWrapper, gRebuildFromNumpy:
 	default:

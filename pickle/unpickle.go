@@ -60,10 +60,7 @@ type pyClass struct {
 	kind         gkind
 	dtype        DType // storage classes and dtypes
 	wo           bool  // torch.load(weights_only=True) accepts it
-	// shipsWithTorch: user code that pip installs with torch, which no
-	// mode calls (torchRequirements).
-	shipsWithTorch bool
-	r              *reader
+	r            *reader
 }
 
 // tensorVal is a *Tensor under construction: BUILD (attributes of a
@@ -75,10 +72,13 @@ type tensorVal struct {
 
 func (c *pyClass) String() string { return c.module + "." + c.name }
 
+// user reports whether c is user code: gUser, or gShipped.
+func (c *pyClass) user() bool { return c.kind == gUser || c.kind == gShipped }
+
 // instance returns an instance of c built without a call: cls.__new__(cls,
 // *args), then BUILD, SETITEMS and APPENDS.
 func (c *pyClass) instance(args []any) *objVal {
-	return &objVal{o: &Object{Module: c.module, Name: c.name}, user: c.kind == gUser, args: args}
+	return &objVal{o: &Object{Module: c.module, Name: c.name}, user: c.user(), args: args}
 }
 
 // record returns an inert record of a call of c.
@@ -136,10 +136,9 @@ func (c *pyClass) Call(args ...any) (any, error) {
 		return v, err
 	}
 	switch c.kind {
+	case gShipped:
+		return nil, c.refuseShipped()
 	case gUser:
-		if c.shipsWithTorch {
-			return nil, c.refuseShipped()
-		}
 		if !c.r.opts.AllowObjects {
 			return nil, c.refuse(ReasonUserCall)
 		}
@@ -277,7 +276,7 @@ func (c *pyClass) Call(args ...any) (any, error) {
 				return nil, fmt.Errorf("%s: args are %s, not a tuple", c, typeName(rest[0]))
 			}
 			if kw, ok := rest[1].(*pyDict); !ok || len(kw.keys) > 0 {
-				if cls.kind != gUser && cls.kind != gInertClass {
+				if !cls.user() && cls.kind != gInertClass {
 					return nil, fmt.Errorf("%s: %s does not take keyword arguments", c, cls)
 				}
 				v := cls.instance(*t)
@@ -353,7 +352,7 @@ func (c *pyClass) reconstructor(args []any) (any, error) {
 	}
 	state := args[2]
 	switch cls.kind {
-	case gUser, gInertClass:
+	case gUser, gShipped, gInertClass:
 	default:
 		if cls == base && state == nil {
 			return cls.PyNew()
@@ -383,11 +382,10 @@ func (c *pyClass) reconstructor(args []any) (any, error) {
 		}
 	case gInt, gFloat, gStr, gBool, gBytes, gComplex:
 		v.state = state
+	case gShipped:
+		return nil, base.refuseShipped()
 	case gUser:
 		// base.__new__(cls, state) and base.__init__(obj, state): a call.
-		if base.shipsWithTorch {
-			return nil, base.refuseShipped()
-		}
 		if !c.r.opts.AllowObjects {
 			return nil, base.refuse(ReasonUserCall)
 		}
@@ -402,8 +400,8 @@ func (c *pyClass) reconstructor(args []any) (any, error) {
 // PyNew creates an instance (NEWOBJ: cls.__new__(cls, *args)).
 func (c *pyClass) PyNew(args ...any) (any, error) {
 	switch c.kind {
-	case gUser, gInertClass:
-		if c.shipsWithTorch && len(args) > 0 {
+	case gUser, gShipped, gInertClass:
+		if c.kind == gShipped && len(args) > 0 {
 			return nil, c.refuseShipped()
 		}
 		return c.instance(args), nil
@@ -792,7 +790,7 @@ func (r *reader) findClass(module, name string, py2 bool) (*pyClass, error) {
 		e.File = r.name
 		return nil, &e
 	}
-	c := &pyClass{spelled: [2]string{module, name}, kind: v.e.kind, wo: v.weightsOnly(), shipsWithTorch: v.shipsWithTorch, r: r}
+	c := &pyClass{spelled: [2]string{module, name}, kind: v.e.kind, wo: v.weightsOnly(), r: r}
 	i := strings.LastIndexByte(v.path, '.')
 	c.module, c.name = v.path[:i], v.path[i+1:]
 	switch c.kind {
