@@ -265,6 +265,12 @@ func TestTorchRequirements(t *testing.T) {
 			newPK(2).global("jinja2", "Template").op(opMARK).str("{{ 1 }}").op(opTUPLE, opREDUCE).stop()},
 		{"NEWOBJ with arguments", "networkx.classes.graph.Graph", "networkx reads and writes files",
 			newPK(2).global("networkx.classes.graph", "Graph").op(opMARK).str("g").op(opTUPLE, opNEWOBJ).stop()},
+		{"__newobj_ex__ with keyword arguments", "networkx.classes.graph.Graph", "networkx reads and writes files",
+			newPK(2).global("copyreg", "__newobj_ex__").op(opMARK).global("networkx.classes.graph", "Graph").
+				op(opEMPTYTUPLE, opEMPTYDICT).str("a").str("b").op(opSETITEM, opTUPLE, opREDUCE).stop()},
+		{"NEWOBJ_EX with keyword arguments", "networkx.classes.graph.Graph", "networkx reads and writes files",
+			newPK(4).global("networkx.classes.graph", "Graph").op(opEMPTYTUPLE, opEMPTYDICT).str("a").str("b").
+				op(opSETITEM, opNEWOBJEX).stop()},
 		{"append attribute", "fsspec.open", "fsspec opens files and the network",
 			newPK(2).global("mylib", "Thing").op(opEMPTYTUPLE, opNEWOBJ, opEMPTYDICT).str("append").
 				global("fsspec", "open").op(opSETITEM, opBUILD).str("x").op(opAPPEND).stop()},

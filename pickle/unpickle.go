@@ -279,6 +279,9 @@ func (c *pyClass) Call(args ...any) (any, error) {
 				if !cls.user() && cls.kind != gInertClass {
 					return nil, fmt.Errorf("%s: %s does not take keyword arguments", c, cls)
 				}
+				if cls.kind == gShipped {
+					return nil, cls.refuseShipped()
+				}
 				v := cls.instance(*t)
 				v.kw, _ = rest[1].(*pyDict)
 				return v, nil
