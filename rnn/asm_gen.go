@@ -37,9 +37,11 @@
 // place in the root-mean-square, as ATen's) and -m/(2+m) with m = expm1(-2|x|) in
 // float64, accurate to a few units in the last place relative to the result, near 0
 // too. AVX2 divides; AVX-512 multiplies by VRCP14's reciprocal refined by Newton's method
-// (once in float32, twice in float64) and corrects the quotient by its residual. The
-// independent gates of a cell are interleaved instruction by instruction, so that their
-// chains of dependent operations overlap.
+// (once in float32, twice in float64) and corrects the quotient by its residual, and
+// scales by 2ⁿ with VSCALEF. The independent gates of a cell are interleaved instruction by
+// instruction, so that their chains of dependent operations overlap; on AVX-512, tanh
+// takes 4 vectors at a time and the cells' loops take pairs of vectors, each step
+// finishing the pair before while it starts the next (see pipeline).
 package main
 
 import (
@@ -107,13 +109,16 @@ func main() {
 		if v.v.d {
 			pre = "d"
 		}
-		var tanh2, lstm2, gru2 func(v vec, ld ldf, st stf)
-		if v.v.reg == "Z" { // two vectors at a time need the 32 registers of AVX-512
-			tanh2, lstm2, gru2 = tanhBody2, lstmBody2, gruBody2
+		tanh := row{one: tanhBody}
+		lstm := row{one: lstmBody}
+		gru := row{one: gruBody}
+		if v.v.reg == "Z" { // several vectors at a time need the 32 registers of AVX-512
+			tanh.wide, tanh.vecs, tanh.held = tanhWide, tanhVecs, tanhHeld
+			lstm.pipe, gru.pipe = lstmPipeline(v.v), gruPipeline(v.v)
 		}
-		rowFunc(pre+"tanh"+v.sfx, v.v, []string{"dst", "src"}, tanhBody, tanh2)
-		rowFunc(pre+"lstm"+v.sfx, v.v, []string{"gates", "c", "h"}, lstmBody, lstm2)
-		rowFunc(pre+"gru"+v.sfx, v.v, []string{"hg", "xg", "hp", "out"}, gruBody, gru2)
+		rowFunc(pre+"tanh"+v.sfx, v.v, []string{"dst", "src"}, tanh)
+		rowFunc(pre+"lstm"+v.sfx, v.v, []string{"gates", "c", "h"}, lstm)
+		rowFunc(pre+"gru"+v.sfx, v.v, []string{"hg", "xg", "hp", "out"}, gru)
 	}
 	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
@@ -492,6 +497,10 @@ func gemmTile(s gemmSpec) {
 type vec struct {
 	reg string
 	d   bool // float64
+
+	// held names the constants an AVX-512 loop keeps in registers: constant name is in
+	// register held[name], not read from memory.
+	held map[string]string
 }
 
 func (v vec) lanes() int {
@@ -532,9 +541,24 @@ func (v vec) P() string {
 	return "PS"
 }
 
-// k returns the memory operand of constant name, and the suffix that an instruction
-// reading it takes (an AVX-512 kernel broadcasts it).
+// A heldConst is a constant that a loop keeps in a register.
+type heldConst struct{ name, reg string }
+
+// holding returns v with the constants hc held in their registers.
+func (v vec) holding(hc []heldConst) vec {
+	v.held = map[string]string{}
+	for _, c := range hc {
+		v.held[c.name] = c.reg
+	}
+	return v
+}
+
+// k returns the memory operand of constant name, or the register that holds it, and the
+// suffix that an instruction reading it takes (an AVX-512 kernel broadcasts it from memory).
 func (v vec) k(name string) (string, string) {
+	if r := v.held[name]; r != "" {
+		return r, ""
+	}
 	w := "32"
 	if v.d {
 		w = "64"
@@ -558,6 +582,8 @@ func (v vec) opk(name, c string, args ...string) {
 func (v vec) ldk(c, dst string) {
 	m, _ := v.k(c)
 	switch {
+	case v.held[c] != "":
+		p("VMOVAP%s %s, %s", v.P()[1:], m, dst)
 	case v.reg == "Y":
 		p("VMOVUP%s %s, %s", v.P()[1:], m, dst)
 	case v.d:
@@ -622,11 +648,12 @@ func (v vec) recip(x, t, t2 string) {
 		return
 	}
 	p("VRCP14%s %s, %s", v.P(), x, t)
-	v.newton(x, t, t2)
 	if v.d {
 		v.newton(x, t, t2)
 	}
-	p("VMOVAP%s %s, %s", v.P()[1:], t, x)
+	// The last step in x, which it no longer needs: x = 1 - x·r, then x = x·r + r.
+	v.opk("VFNMADD213", "one", t, x)
+	v.op("VFMADD213", t, t, x)
 }
 
 // newton refines r ≈ 1/x: r += r·(1 - x·r); e is scratch.
@@ -650,8 +677,7 @@ func (v vec) div(a, b, t1, t2 string) {
 	}
 	v.op("VMUL", t1, a, t2)      // q = a·r
 	v.op("VFNMADD231", t2, b, a) // a = a - b·q
-	v.op("VFMADD231", t1, a, t2) // q = a·r + q
-	p("VMOVAP%s %s, %s", v.P()[1:], t2, a)
+	v.op("VFMADD213", t2, t1, a) // q = a·r + q, in a
 }
 
 // reduce prepares exp(x) = 2ⁿ·exp(r): it sets t = magic + n (n = round(x·log2e)) and
@@ -699,6 +725,16 @@ func (v vec) exp(x, t1, t2, t3 string) {
 // scratch.
 func (v vec) expIn(x, t1, t2, t3 string) {
 	v.reduce(x, t1, t2)
+	if v.reg == "Z" {
+		// VSCALEF multiplies by 2ⁿ: for x in [expLo, expHi], n is within the exponents
+		// of normal numbers, and the product is the exact one rounded once, to a subnormal
+		// too, as the product by 2ⁿ as a float below. For a NaN x both exp(r) and n are
+		// NaN, and VSCALEF returns the first, as that product, whose 2ⁿ is not NaN, does.
+		v.expm1(x, t3, t1)
+		v.opk("VADD", "one", t3, t3)
+		v.op("VSCALEF", t2, t3, x)
+		return
+	}
 	v.expm1(x, t3, t2)
 	v.opk("VADD", "one", t3, t3)
 	// 2ⁿ as a float, then a product, not an integer add to the bits of exp(r): that would
@@ -726,14 +762,18 @@ func zmask(t7 string) string {
 }
 
 // tanh sets x = tanh(x), NaN staying NaN: tanh|x| with x's sign, |x| clamped where tanh
-// rounds to 1; t1..t7 are scratch (float64 needs only t1..t5; AVX-512 takes t7 as
-// its mask register, see zmask). float64 computes
+// rounds to 1; t1..t7 are scratch (float64 needs only t1..t5, float32 all but t5, so that
+// t5 may be t6; AVX-512 takes t7 as its mask register, see zmask). float64 computes
 // tanh|x| = -m/(2+m) with m = expm1(-2|x|) = 2ⁿ·expm1(r) + 2ⁿ - 1, which keeps the relative
 // accuracy near 0 (a few units in the last place everywhere); float32, see tanh32.
 func (v vec) tanh(x, t1, t2, t3, t4, t5, t6, t7 string) {
 	mov := "VMOVAP" + v.P()[1:]
 	if !v.d {
 		v.tanh32(x, t1, t2, t3, t4, t5, t6, t7)
+		return
+	}
+	if v.reg == "Z" {
+		v.tanh64z(x, t1, t2, t3, t4, t5)
 		return
 	}
 	p("%s %s, %s", mov, x, t1)
@@ -755,6 +795,28 @@ func (v vec) tanh(x, t1, t2, t3, t4, t5, t6, t7 string) {
 	v.logicR("OR", t1, x, x)
 }
 
+// tanh64z is tanh in float64 on AVX-512, with the same roundings as tanh's: x is kept
+// for its sign, 2ⁿ is VSCALEF's, and the quotient is m/(2+m), not -m/(2+m): each of its
+// roundings is that of -m/(2+m)'s negated, so that it has the same magnitude (+0 for
+// both where m is 0), to which a ternary logic operation gives x's sign.
+func (v vec) tanh64z(x, t1, t2, t3, t4, t5 string) {
+	m, sfx := v.k("absmask")
+	p("VPANDQ%s %s, %s, %s", sfx, m, x, t1) // |x|
+	v.ldk("tanhHi", t2)
+	v.op("VMIN", t1, t2, t1)
+	v.opk("VMUL", "minus2", t1, t1) // y = -2|x|
+	v.reduce(t1, t2, t3)
+	v.expm1(t1, t4, t3)
+	v.ldk("one", t2)
+	v.op("VSCALEF", t3, t2, t2)   // 2ⁿ
+	v.opk("VSUB", "one", t2, t5)  // 2ⁿ - 1
+	v.op("VFMADD231", t4, t2, t5) // m = 2ⁿ·expm1(r) + 2ⁿ - 1
+	v.opk("VADD", "two", t5, t4)  // 2 + m
+	v.div(t5, t4, t2, t3)
+	m, sfx = v.k("signmask")
+	p("VPTERNLOGQ%s $0xe4, %s, %s, %s", sfx, m, t5, x) // x's sign, the quotient's magnitude
+}
+
 // tanh32 is tanh in float32, as Cephes' tanhf: x + x·z·P(z) (z = x²) where |x| < 0.625,
 // else 1 - 2/(exp(2|x|) + 1), where the errors of the exponential and of the reciprocal
 // reach the result only through the quotient, below 1/2, and 1 - 2·(1/d) rounds once:
@@ -770,6 +832,10 @@ func (v vec) tanh32(x, t1, t2, t3, t4, t5, t6, t7 string) {
 	}
 	v.op("VMUL", t2, t6, t6)
 	v.op("VFMADD213", x, x, t6) // x + x·z·P(z)
+	if v.reg == "Z" {
+		v.tanh32z(x, t1, t2, t3, t4, t6, zmask(t7))
+		return
+	}
 	p("%s %s, %s", mov, x, t2)
 	v.logic("AND", "absmask", t2)
 	m, sfx := v.k("tanhSmall")
@@ -799,11 +865,43 @@ func (v vec) tanh32(x, t1, t2, t3, t4, t5, t6, t7 string) {
 	}
 }
 
-// rowFunc writes the kernel name over n lanes of v: args are pointers, then n. body emits
-// one vector's step given load and store helpers taking an address: the main loop runs it
-// unmasked, the tail masked (Y15 for AVX2, K1 for AVX-512). In the body, argument i is at
-// arg(i); gate q of argument i (q*n elements on) at gateAddr(i, q).
-func rowFunc(name string, v vec, args []string, body, body2 func(v vec, ld ldf, st stf)) {
+// tanh32z ends tanh32 on AVX-512, given x + x·z·P(z) in t6, with the same roundings: x
+// is kept for its sign, which a ternary logic operation ORs into 1 - 2·(1/d), and k,
+// set where |x| < 0.625 is false, selects that or the polynomial.
+func (v vec) tanh32z(x, t1, t2, t3, t4, t6, k string) {
+	m, sfx := v.k("absmask")
+	p("VPANDD%s %s, %s, %s", sfx, m, x, t2) // |x|
+	m, sfx = v.k("tanhSmall")
+	p("VCMPPS%s $5, %s, %s, %s", sfx, m, t2, k) // not |x| < 0.625
+	v.ldk("tanhHi", t1)
+	v.op("VMIN", t2, t1, t2)
+	v.op("VADD", t2, t2, t2) // 2|x|
+	v.expIn(t2, t1, t3, t4)
+	v.opk("VADD", "one", t2, t2) // d = exp(2|x|) + 1
+	v.recip(t2, t1, t3)
+	v.ldk("one", t1)
+	v.opk("VFNMADD231", "two", t2, t1) // 1 - 2·(1/d)
+	m, sfx = v.k("signmask")
+	p("VPTERNLOGD%s $0xf8, %s, %s, %s", sfx, m, x, t1) // | the sign of x
+	p("VBLENDMPS %s, %s, %s, %s", t1, t6, k, x)
+}
+
+// A row is the loop bodies of an elementwise kernel. one emits one vector's step given load
+// and store helpers taking an address: the main loop runs it unmasked, the tail masked (Y15
+// for AVX2, K1 for AVX-512). On AVX-512 a loop before it takes several vectors at a time:
+// wide, vecs vectors a step, or pipe, pairs of vectors (see pipeline), with the constants
+// of held (or pipe.held) loaded into their registers before it. In a body, argument i is
+// at arg(i); gate q of argument i (q*n elements on) at gateAddr(i, q).
+type row struct {
+	one  func(v vec, ld ldf, st stf)
+	wide func(v vec, ld ldf, st stf)
+	vecs int
+	held []heldConst // the constants wide finds in registers
+	pipe *pipeline
+}
+
+// rowFunc writes the kernel name over n lanes of v: args are pointers, then n.
+func rowFunc(name string, v vec, args []string, r row) {
 	typ := "float32"
 	if v.d {
 		typ = "float64"
@@ -824,35 +922,48 @@ func rowFunc(name string, v vec, args []string, body, body2 func(v vec, ld ldf, 
 	p("SHLQ $%d, BX", sh) // BX = n*esize: the byte offset between gates
 	p("LEAQ (SI)(BX*2), R9")
 	p("ADDQ BX, R9") // R9 = gate 3 of argument 0
-	if body2 != nil {
-		label(name + "_loop2")
+	ld := func(addr, dst string) { p("%s %s, %s", mov, addr, dst) }
+	st := func(src, addr string) { p("%s %s, %s", mov, src, addr) }
+	advance := func(vecs int) { // the arguments move on by vecs vectors
+		for i := range args {
+			p("ADDQ $%d, %s", vecs*step, argRegs[i])
+		}
+		p("ADDQ $%d, R9", vecs*step)
+		p("SUBQ $%d, CX", vecs*lanes)
+	}
+	if r.wide != nil {
+		for _, c := range r.held {
+			v.ldk(c.name, c.reg)
+		}
+		label(name + "_wide")
+		p("CMPQ CX, $%d", r.vecs*lanes)
+		p("JL %s_loop", name)
+		r.wide(v.holding(r.held), ld, st)
+		advance(r.vecs)
+		p("JMP %s_wide", name)
+	}
+	if r.pipe != nil {
 		p("CMPQ CX, $%d", 2*lanes)
 		p("JL %s_loop", name)
-		body2(v, func(addr, dst string) {
-			p("%s %s, %s", mov, addr, dst)
-		}, func(src, addr string) {
-			p("%s %s, %s", mov, src, addr)
-		})
-		for i := range args {
-			p("ADDQ $%d, %s", 2*step, argRegs[i])
+		for _, c := range r.pipe.held {
+			v.ldk(c.name, c.reg)
 		}
-		p("ADDQ $%d, R9", 2*step)
-		p("SUBQ $%d, CX", 2*lanes)
-		p("JMP %s_loop2", name)
+		r.pipe.first(ld, st)
+		advance(2)
+		label(name + "_pipe")
+		p("CMPQ CX, $%d", 2*lanes)
+		p("JL %s_drain", name)
+		r.pipe.steady(ld, st)
+		advance(2)
+		p("JMP %s_pipe", name)
+		label(name + "_drain")
+		r.pipe.drain(ld, st)
 	}
 	label(name + "_loop")
 	p("CMPQ CX, $%d", lanes)
 	p("JL %s_tail", name)
-	body(v, func(addr, dst string) {
-		p("%s %s, %s", mov, addr, dst)
-	}, func(src, addr string) {
-		p("%s %s, %s", mov, src, addr)
-	})
-	for i := range args {
-		p("ADDQ $%d, %s", step, argRegs[i])
-	}
-	p("ADDQ $%d, R9", step)
-	p("SUBQ $%d, CX", lanes)
+	r.one(v, ld, st)
+	advance(1)
 	p("JMP %s_loop", name)
 	label(name + "_tail")
 	p("TESTQ CX, CX")
@@ -862,7 +973,7 @@ func rowFunc(name string, v vec, args []string, body, body2 func(v vec, ld ldf, 
 		p("SHLQ CX, AX")
 		p("DECQ AX")
 		p("KMOVW AX, K1")
-		body(v, func(addr, dst string) {
+		r.one(v, func(addr, dst string) {
 			p("%s.Z %s, K1, %s", mov, addr, dst)
 		}, func(src, addr string) {
 			p("%s %s, K1, %s", mov, src, addr)
@@ -873,7 +984,7 @@ func rowFunc(name string, v vec, args []string, body, body2 func(v vec, ld ldf, 
 		p("SUBQ CX, AX")
 		p("VMOVDQU (AX), Y15")
 		mm := "VMASKMOV" + v.P()
-		body(v, func(addr, dst string) {
+		r.one(v, func(addr, dst string) {
 			p("%s %s, Y15, %s", mm, addr, dst)
 		}, func(src, addr string) {
 			p("%s %s, Y15, %s", mm, src, addr)
@@ -973,107 +1084,189 @@ func gruBody(v vec, ld ldf, st stf) {
 	st(R(3), arg(3))
 }
 
-// The bodies of two vectors at a time (AVX-512): the two vectors' chains interleaved, so
-// that more independent operations are in flight; the second vector's registers are 16
-// on from the first's where they fit. next(v, addr) is the second vector's address.
+// tanhHeld are the constants tanhWide keeps in registers, those it reads most often.
+var tanhHeld = []heldConst{{"one", "Z28"}, {"magic", "Z29"}, {"two", "Z30"}, {"tanhHi", "Z31"}}
 
-func next(v vec, addr string) string { return fmt.Sprintf("%d%s", v.bytes(), addr) }
+// tanhVecs is how many vectors tanhWide takes at a time.
+const tanhVecs = 4
 
-func tanhBody2(v vec, ld ldf, st stf) {
+// tanhWide: tanhVecs vectors at a time (AVX-512), their chains interleaved, so that more
+// independent operations are in flight; vector b in R(7b) with R(7b+1..7b+6) and K(2+b),
+// the constants of tanhHeld in R28..R31.
+func tanhWide(v vec, ld ldf, st stf) {
 	R := v.R
-	ld(arg(1), R(0))
-	ld(next(v, arg(1)), R(16))
-	interleave(
-		func() { v.tanh(R(0), R(1), R(2), R(3), R(4), R(5), R(6), R(7)) },
-		func() { v.tanh(R(16), R(17), R(18), R(19), R(20), R(21), R(22), "K3") })
-	st(R(0), arg(0))
-	st(R(16), next(v, arg(0)))
+	var fs []func()
+	for b := 0; b < tanhVecs; b++ {
+		x, off := R(7*b), fmt.Sprint(b*v.bytes())
+		fs = append(fs, func() {
+			ld(off+arg(1), x)
+			v.tanh(x, R(7*b+1), R(7*b+2), R(7*b+3), R(7*b+4), R(7*b+5), R(7*b+6), fmt.Sprintf("K%d", 2+b))
+			st(x, off+arg(0))
+		})
+	}
+	interleave(fs...)
 }
 
-// lstmBody2: as lstmBody for two vectors; gates i f g o of the first in R0..R3, of the
-// second in R16..R19.
-func lstmBody2(v vec, ld ldf, st stf) {
-	R := v.R
-	for q := 0; q < 4; q++ {
-		ld(gateAddr(0, q), R(q))
-		ld(next(v, gateAddr(0, q)), R(16+q))
-	}
-	interleave(
-		func() { v.sigmoid(R(0), R(4), R(5), R(6)) },
-		func() { v.sigmoid(R(1), R(7), R(8), R(9)) },
-		func() { v.sigmoid(R(16), R(10), R(11), R(12)) },
-		func() { v.sigmoid(R(17), R(13), R(14), R(15)) })
-	interleave(
-		func() { v.tanh(R(2), R(4), R(5), R(6), R(7), R(8), R(9), R(10)) },
-		func() { v.sigmoid(R(3), R(11), R(12), R(13)) },
-		func() { v.tanh(R(18), R(20), R(21), R(22), R(23), R(24), R(25), "K3") },
-		func() { v.sigmoid(R(19), R(27), R(28), R(29)) })
-	for _, b := range []int{0, 16} {
-		c := arg(1)
-		if b != 0 {
-			c = next(v, c)
-		}
-		ld(c, R(b+4))
-		v.op("VMUL", R(b+4), R(b+1), R(b+4)) // f*c
-		v.op("VMUL", R(b+2), R(b), R(b+5))   // i*g
-		v.op("VADD", R(b+5), R(b+4), R(b+4)) // c' = f*c + i*g
-		st(R(b+4), c)
-	}
-	interleave(
-		func() { v.tanh(R(4), R(6), R(7), R(8), R(9), R(10), R(11), R(12)) },
-		func() { v.tanh(R(20), R(22), R(23), R(24), R(25), R(26), R(27), "K3") })
-	v.op("VMUL", R(4), R(3), R(4))    // o*tanh(c')
-	v.op("VMUL", R(20), R(19), R(20)) // o*tanh(c')
-	st(R(4), arg(2))
-	st(R(20), next(v, arg(2)))
+// A pipeline is a loop over pairs of vectors whose steps overlap: each step finishes the
+// pair before (whose values it finds in registers the step before left them in) while it
+// starts its own, so that more independent chains of operations are in flight than one pair
+// has. first starts the first pair, steady finishes the pair before and starts the next,
+// drain finishes the last; the pair before is 2 vectors back from the arguments. The
+// constants of held stay in their registers throughout.
+type pipeline struct {
+	held                 []heldConst
+	first, steady, drain func(ld ldf, st stf)
 }
 
-// gruBody2: as gruBody for two vectors, the second's registers 16 on.
-func gruBody2(v vec, ld ldf, st stf) {
+// prev returns the address of vector b (0 or 1) of the pair before in argument i.
+func prev(v vec, i, b int) string {
+	return fmt.Sprintf("%d(%s)", (b-2)*v.bytes(), argRegs[i])
+}
+
+// nextIf returns addr, moved on by one vector (to the second vector of a pair) when b is 1.
+func nextIf(v vec, addr string, b int) string {
+	if b == 0 {
+		return addr
+	}
+	return fmt.Sprintf("%d%s", v.bytes(), addr)
+}
+
+// lstmPipeline: a step computes σ(i) and σ(f) of its pair (the first vector's in R0, R1,
+// the second's in R16, R17) beside tanh(c') and h of the first vector of the pair before
+// (c' in R24, σ(o) in R31), then tanh(g) and σ(o) of its pair beside tanh(c') and h of
+// the second vector of the pair before (c' in R25, σ(o) in R23), five chains each time,
+// then c' of its pair, which it leaves in R24, R25 with σ(o) in R31, R23 for the next
+// step; R15 holds the constant one. The operations of each value are lstmBody's, in the
+// same order.
+func lstmPipeline(v vec) *pipeline {
+	held := []heldConst{{"one", v.R(15)}}
+	v = v.holding(held)
 	R := v.R
-	for _, b := range []int{0, 16} {
-		a := func(i, q int) string {
-			if b == 0 {
-				return gateAddr(i, q)
-			}
-			return next(v, gateAddr(i, q))
+	sigIF := func(ld ldf) []func() {
+		var fs []func()
+		for b, r := range [][8]int{{0, 4, 5, 6, 1, 7, 8, 9}, {16, 10, 11, 12, 17, 13, 14, 2}} {
+			fs = append(fs, func() {
+				ld(nextIf(v, gateAddr(0, 0), b), R(r[0]))
+				v.sigmoid(R(r[0]), R(r[1]), R(r[2]), R(r[3]))
+			}, func() {
+				ld(nextIf(v, gateAddr(0, 1), b), R(r[4]))
+				v.sigmoid(R(r[4]), R(r[5]), R(r[6]), R(r[7]))
+			})
 		}
-		ld(a(0, 0), R(b))
-		ld(a(1, 0), R(b+4))
-		v.op("VADD", R(b+4), R(b), R(b)) // hg_r + xg_r
-		ld(a(0, 1), R(b+1))
-		ld(a(1, 1), R(b+4))
-		v.op("VADD", R(b+4), R(b+1), R(b+1)) // hg_z + xg_z
+		return fs
 	}
-	interleave(
-		func() { v.sigmoid(R(0), R(4), R(5), R(6)) },
-		func() { v.sigmoid(R(1), R(7), R(8), R(9)) },
-		func() { v.sigmoid(R(16), R(10), R(11), R(12)) },
-		func() { v.sigmoid(R(17), R(13), R(14), R(15)) })
-	for _, b := range []int{0, 16} {
-		a := func(i, q int) string {
-			if b == 0 {
-				return gateAddr(i, q)
-			}
-			return next(v, gateAddr(i, q))
+	// tanhC finishes vector b of the pair before: h = σ(o)*tanh(c').
+	tanhC := func(st stf, b int) func() {
+		r := [][7]int{{24, 18, 19, 20, 21, 22, 31}, {25, 26, 27, 28, 29, 30, 23}}[b]
+		return func() {
+			v.tanh(R(r[0]), R(r[1]), R(r[2]), R(r[3]), R(r[4]), R(r[5]), R(r[5]), []string{"K2", "K4"}[b])
+			v.op("VMUL", R(r[0]), R(r[6]), R(r[0])) // o*tanh(c')
+			st(R(r[0]), prev(v, 2, b))
 		}
-		ld(a(0, 2), R(b+2))
-		v.op("VMUL", R(b), R(b+2), R(b+2)) // hg_n * r
-		ld(a(1, 2), R(b+4))
-		v.op("VADD", R(b+2), R(b+4), R(b+2)) // xg_n + hg_n*r
 	}
-	interleave(
-		func() { v.tanh(R(2), R(4), R(5), R(6), R(7), R(8), R(9), R(10)) },
-		func() { v.tanh(R(18), R(20), R(21), R(22), R(23), R(24), R(25), "K3") })
-	for _, b := range []int{0, 16} {
-		hp, out := arg(2), arg(3)
-		if b != 0 {
-			hp, out = next(v, hp), next(v, out)
+	gatesGO := func(ld ldf, st stf, fs ...func()) {
+		interleave(append([]func(){func() {
+			ld(gateAddr(0, 2), R(2))
+			v.tanh(R(2), R(4), R(5), R(6), R(7), R(8), R(8), "K2")
+		}, func() {
+			ld(gateAddr(0, 3), R(31))
+			v.sigmoid(R(31), R(9), R(10), R(11))
+		}, func() {
+			ld(nextIf(v, gateAddr(0, 2), 1), R(18))
+			v.tanh(R(18), R(19), R(20), R(21), R(22), R(24), R(24), "K3")
+		}, func() {
+			ld(nextIf(v, gateAddr(0, 3), 1), R(3))
+			v.sigmoid(R(3), R(12), R(13), R(14))
+		}}, fs...)...)
+		// c' = f*c + i*g, the first vector's in R24, the second's in R25
+		for b, r := range [][5]int{{24, 1, 2, 0, 5}, {25, 17, 18, 16, 19}} {
+			c := nextIf(v, arg(1), b)
+			ld(c, R(r[0]))
+			v.op("VMUL", R(r[0]), R(r[1]), R(r[0])) // f*c
+			v.op("VMUL", R(r[2]), R(r[3]), R(r[4])) // i*g
+			v.op("VADD", R(r[4]), R(r[0]), R(r[0]))
+			st(R(r[0]), c)
 		}
-		ld(hp, R(b+3))
-		v.op("VSUB", R(b+2), R(b+3), R(b+3)) // hp - n
-		v.op("VMUL", R(b+1), R(b+3), R(b+3)) // (hp - n)*z
-		v.op("VADD", R(b+2), R(b+3), R(b+3)) // + n
-		st(R(b+3), out)
+		p("VMOVAP%s %s, %s", v.P()[1:], R(3), R(23))
+	}
+	return &pipeline{
+		held: held,
+		first: func(ld ldf, st stf) {
+			interleave(sigIF(ld)...)
+			gatesGO(ld, st)
+		},
+		steady: func(ld ldf, st stf) {
+			interleave(append(sigIF(ld), tanhC(st, 0))...)
+			gatesGO(ld, st, tanhC(st, 1))
+		},
+		drain: func(ld ldf, st stf) {
+			interleave(tanhC(st, 0), tanhC(st, 1))
+		},
+	}
+}
+
+// gruPipeline: a step computes σ(r) and σ(z) of its pair (the first vector's in R0, R1,
+// the second's in R16, R17) beside tanh(n) and the output of the pair before (n in R24,
+// R25, z in R31, R23), then n's argument xg_n + hg_n*r of its pair, which it leaves in
+// R24, R25 with z in R31, R23 for the next step; R2 and R3 hold the constants one and
+// magic. The operations of each value are gruBody's, in the same order.
+func gruPipeline(v vec) *pipeline {
+	held := []heldConst{{"one", v.R(2)}, {"magic", v.R(3)}}
+	v = v.holding(held)
+	R := v.R
+	sigRZ := func(ld ldf) []func() {
+		var fs []func()
+		for b, r0 := range []int{0, 16} {
+			for q := 0; q < 2; q++ {
+				x, t := R(r0+q), 4+6*(r0/16)+3*q
+				fs = append(fs, func() {
+					ld(nextIf(v, gateAddr(0, q), b), x)
+					ld(nextIf(v, gateAddr(1, q), b), R(t))
+					v.op("VADD", R(t), x, x) // hg + xg
+					v.sigmoid(x, R(t), R(t+1), R(t+2))
+				})
+			}
+		}
+		return fs
+	}
+	tanhN := func(ld ldf, st stf) []func() {
+		var fs []func()
+		for b, r := range [][7]int{{24, 18, 19, 20, 21, 22, 31}, {25, 26, 27, 28, 29, 30, 23}} {
+			k := []string{"K2", "K3"}[b]
+			fs = append(fs, func() {
+				n, t := R(r[0]), R(r[1])
+				v.tanh(n, t, R(r[2]), R(r[3]), R(r[4]), R(r[5]), R(r[5]), k)
+				ld(prev(v, 2, b), t)
+				v.op("VSUB", n, t, t)       // hp - n
+				v.op("VMUL", R(r[6]), t, t) // (hp - n)*z
+				v.op("VADD", n, t, t)       // + n
+				st(t, prev(v, 3, b))
+			})
+		}
+		return fs
+	}
+	nArg := func(ld ldf) {
+		for b, r := range [][4]int{{24, 0, 4, 1}, {25, 16, 5, 17}} {
+			ld(nextIf(v, gateAddr(0, 2), b), R(r[0]))
+			v.op("VMUL", R(r[1]), R(r[0]), R(r[0])) // hg_n * r
+			ld(nextIf(v, gateAddr(1, 2), b), R(r[2]))
+			v.op("VADD", R(r[0]), R(r[2]), R(r[0])) // xg_n + hg_n*r
+		}
+		p("VMOVAP%s %s, %s", v.P()[1:], R(1), R(31))
+		p("VMOVAP%s %s, %s", v.P()[1:], R(17), R(23))
+	}
+	return &pipeline{
+		held: held,
+		first: func(ld ldf, st stf) {
+			interleave(sigRZ(ld)...)
+			nArg(ld)
+		},
+		steady: func(ld ldf, st stf) {
+			interleave(append(sigRZ(ld), tanhN(ld, st)...)...)
+			nArg(ld)
+		},
+		drain: func(ld ldf, st stf) {
+			interleave(tanhN(ld, st)...)
+		},
 	}
 }
