@@ -34,13 +34,16 @@ type ops[T Float] struct {
 
 	// lstm is one LSTM cell on one batch row, H = len(h): with the gates g = [i f g o]
 	// (4H values, pre-activation), c (H values) is updated in place to
-	// σ(f)·c + σ(i)·tanh(g) and h is set to σ(o)·tanh(c).
+	// σ(f)·c + σ(i)·tanh(g) and h is set to σ(o)·tanh(c). h must not overlap g or c
+	// (the AVX-512 kernel stores a vector of h after it has read the gates of the next).
 	lstm func(g, c, h []T)
 
 	// gru is one GRU cell on one batch row, H = len(out): with hg = W_hh·h + b_hh and
 	// xg = W_ih·x + b_ih (3H values each, gates r z n) and hp the previous h,
 	//   r = σ(hg_r + xg_r), z = σ(hg_z + xg_z), n = tanh(xg_n + hg_n·r),
 	//   out = (hp - n)·z + n.
+	// out may be hp itself; it must not overlap hg, xg or hp otherwise (the AVX-512
+	// kernel stores a vector of out after it has read the operands of the next).
 	gru func(hg, xg, hp, out []T)
 }
 
