@@ -20,7 +20,7 @@
 // each row of A and multiplies it into the row's vectors of B; the broadcasts, not the
 // FMAs, bound a narrow tile (with its operands in L1, an 8×32 tile, 8 broadcasts per 16
 // FMAs, reaches about 82% of the FMA peak of an AVX-512 core, a 6×64 tile, 6 per 24, about
-// 89%), so the AVX-512 tiles are 4 vectors wide and hold each row of A in a base register
+// 89%: go test -bench . ./internal/tileloop), so the AVX-512 tiles are 4 vectors wide and hold each row of A in a base register
 // of its own. For one row the sum over k is split over 4 partial
 // sums (2 for two rows), so that the chain of dependent FMAs does not bound a matrix-vector
 // product; the partial sums are added at the end. A tile of 3 rows or more given a panel
