@@ -448,7 +448,20 @@ func outputHash(path string) uint64 {
 // checkpoint its index stands for.
 func (o *Options) outputOf(in batchInput) string {
 	rel := strings.TrimSuffix(filepath.FromSlash(in.rel), export.IndexSuffix)
-	return filepath.Join(o.OutDir, strings.TrimSuffix(rel, filepath.Ext(rel))+o.To.Ext())
+	return filepath.Join(o.OutDir, stem(rel)+o.To.Ext())
+}
+
+// stem is name without its extension, or without both parts of a checkpoint's compound
+// extension .pth.tar or .pt.tar (in any case): checkpoint.pth.tar becomes checkpoint.
+func stem(name string) string {
+	ext := filepath.Ext(name)
+	s := strings.TrimSuffix(name, ext)
+	if strings.EqualFold(ext, ".tar") {
+		if e := filepath.Ext(s); strings.EqualFold(e, ".pth") || strings.EqualFold(e, ".pt") {
+			s = strings.TrimSuffix(s, e)
+		}
+	}
+	return s
 }
 
 // walkInputs calls fn for every input opts selects, in the order of Inputs then List,

@@ -172,6 +172,44 @@ func sameTensors(t *testing.T, in, out string) {
 	}
 }
 
+// TestBatchOutputNames checks that an output takes its input's name without the
+// extension, both parts of a compound .pth.tar or .pt.tar, and that two inputs it gives
+// the same output both fail.
+func TestBatchOutputNames(t *testing.T) {
+	root := t.TempDir()
+	for _, rel := range []string{"a/checkpoint.pth.tar", "a/model.PT.TAR", "a/old.tar", "a/run.v2.pt", "a/notes.txt.tar"} {
+		copyInto(t, root, fixture.Convert("gru_batch_first.pt"), rel)
+	}
+	out := t.TempDir()
+	_, results := runBatch(t, Options{Inputs: []string{root}, OutDir: out, To: convert.Safetensors,
+		Include: []string{"*.tar", "*.TAR", "*.pt"}})
+	want := map[string]string{
+		"a/checkpoint.pth.tar": "a/checkpoint.safetensors",
+		"a/model.PT.TAR":       "a/model.safetensors",
+		"a/old.tar":            "a/old.safetensors",
+		"a/run.v2.pt":          "a/run.v2.safetensors",
+		"a/notes.txt.tar":      "a/notes.txt.safetensors",
+	}
+	if len(results) != len(want) {
+		t.Fatalf("%d results, want %d", len(results), len(want))
+	}
+	for in, o := range want {
+		r := results[filepath.Join(root, filepath.FromSlash(in))]
+		if r.Status != StatusOK || r.Output != filepath.Join(out, filepath.FromSlash(o)) {
+			t.Errorf("%s: %s %s, want ok %s", in, r.Status, r.Output, o)
+		}
+	}
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "a/checkpoint.pth")
+	_, results = runBatch(t, Options{Inputs: []string{root}, OutDir: t.TempDir(), To: convert.Safetensors,
+		Include: []string{"*.tar", "*.pth"}})
+	for _, in := range []string{"a/checkpoint.pth", "a/checkpoint.pth.tar"} {
+		r := results[filepath.Join(root, filepath.FromSlash(in))]
+		if r.Status != StatusFailed || !strings.Contains(r.Error, "2 inputs would write the output") {
+			t.Errorf("%s beside the other: %s %q, want both failed for one output", in, r.Status, r.Error)
+		}
+	}
+}
+
 func TestBatchShards(t *testing.T) {
 	root, _ := batchTree(t)
 	var all []string
