@@ -838,12 +838,8 @@ func (v vec) tanh32(x, t1, t2, t3, t4, t5, t6, t7 string) {
 	}
 	p("%s %s, %s", mov, x, t2)
 	v.logic("AND", "absmask", t2)
-	m, sfx := v.k("tanhSmall")
-	if v.reg == "Z" {
-		p("VCMPPS%s $1, %s, %s, %s", sfx, m, t2, zmask(t7)) // |x| < 0.625
-	} else {
-		p("VCMPPS $1, %s, %s, %s", m, t2, t7)
-	}
+	m, _ := v.k("tanhSmall")
+	p("VCMPPS $1, %s, %s, %s", m, t2, t7) // |x| < 0.625
 	p("%s %s, %s", mov, x, t1)
 	v.logic("AND", "signmask", t1) // sign of x
 	v.logic("AND", "absmask", x)
@@ -851,18 +847,11 @@ func (v vec) tanh32(x, t1, t2, t3, t4, t5, t6, t7 string) {
 	v.op("VMIN", x, t2, x)
 	v.op("VADD", x, x, x) // 2|x|
 	v.expIn(x, t2, t3, t4)
-	v.opk("VADD", "one", x, x) // d = exp(2|x|) + 1
-	v.recip(x, t2, t3)
-	if v.reg == "Z" {
-		v.ldk("one", t2) // (AVX2's recip leaves 1 in t2)
-	}
+	v.opk("VADD", "one", x, x)        // d = exp(2|x|) + 1
+	v.recip(x, t2, t3)                // (AVX2's recip leaves 1 in t2)
 	v.opk("VFNMADD231", "two", x, t2) // 1 - 2·(1/d)
 	v.logicR("OR", t1, t2, x)
-	if v.reg == "Z" {
-		p("VBLENDMPS %s, %s, %s, %s", t6, x, zmask(t7), x)
-	} else {
-		p("VBLENDVPS %s, %s, %s, %s", t7, t6, x, x)
-	}
+	p("VBLENDVPS %s, %s, %s, %s", t7, t6, x, x)
 }
 
 // tanh32z ends tanh32 on AVX-512, given x + x·z·P(z) in t6, with the same roundings: x
