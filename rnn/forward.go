@@ -203,7 +203,6 @@ func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar bool)
 		}
 		in = lout
 	}
-
 }
 
 // bothDirections runs the two directions of layer k at once.
