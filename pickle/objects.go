@@ -445,14 +445,13 @@ func (m *machine) newObj(c *pyClass, args []any, kwargs any) (any, error) {
 			if c.kind == gTypedStorage {
 				return typedStorage(c, append(args, kw))
 			}
-			if !c.user() && c.kind != gInertClass {
+			v, ok, err := c.keywordInstance(args, kw)
+			switch {
+			case err != nil:
+				return nil, err
+			case !ok:
 				return nil, m.errf("%s does not take keyword arguments", c)
 			}
-			if c.kind == gShipped {
-				return nil, c.refuseShipped()
-			}
-			v := c.instance(args)
-			v.kw = kw
 			return v, nil
 		}
 	}

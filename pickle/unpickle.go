@@ -81,6 +81,22 @@ func (c *pyClass) instance(args []any) *objVal {
 	return &objVal{o: &Object{Module: c.module, Name: c.name}, user: c.user(), args: args}
 }
 
+// keywordInstance returns cls.__new__(cls, *args, **kw) for keyword arguments kw, as
+// NEWOBJ_EX and copyreg.__newobj_ex__ both build it: an instance of a user or inert
+// class, holding kw. A class of a package that pip installs with torch is refused in
+// every mode; any other class takes no keyword arguments (ok false, err nil).
+func (c *pyClass) keywordInstance(args []any, kw *pyDict) (v *objVal, ok bool, err error) {
+	switch {
+	case c.kind == gShipped:
+		return nil, false, c.refuseShipped()
+	case c.kind != gUser && c.kind != gInertClass:
+		return nil, false, nil
+	}
+	v = c.instance(args)
+	v.kw = kw
+	return v, true, nil
+}
+
 // record returns an inert record of a call of c.
 func (c *pyClass) record(args []any) *objVal {
 	v := c.instance(args)
@@ -276,14 +292,13 @@ func (c *pyClass) Call(args ...any) (any, error) {
 				return nil, fmt.Errorf("%s: args are %s, not a tuple", c, typeName(rest[0]))
 			}
 			if kw, ok := rest[1].(*pyDict); !ok || len(kw.keys) > 0 {
-				if !cls.user() && cls.kind != gInertClass {
+				v, ok, err := cls.keywordInstance(*t, kw)
+				switch {
+				case err != nil:
+					return nil, err
+				case !ok:
 					return nil, fmt.Errorf("%s: %s does not take keyword arguments", c, cls)
 				}
-				if cls.kind == gShipped {
-					return nil, cls.refuseShipped()
-				}
-				v := cls.instance(*t)
-				v.kw, _ = rest[1].(*pyDict)
 				return v, nil
 			}
 			rest = *t
