@@ -296,10 +296,13 @@ for i in $(seq 400); do
 	compgen -G "$out/big/.ptport-*" >/dev/null && break
 	sleep 0.01
 done
+# Frozen first (SIGSTOP), so that the SIGKILL lands while the temporary it found is there.
+kill -STOP "$stale_pid" 2>/dev/null || true
+stale=$(compgen -G "$out/big/.ptport-*" || true)
 kill -9 "$stale_pid" 2>/dev/null || true
 wait "$stale_pid" 2>/dev/null || true
-stale=$(compgen -G "$out/big/.ptport-*" || true)
 [ -n "$stale" ] || fail "the killed run left no temporary (it finished too soon)"
+[ -e "$stale" ] || fail "the killed run's temporary went away: $stale"
 echo "left behind: $(basename "$stale")"
 
 log "the reference: a plain local batch of the same tree"
@@ -362,20 +365,33 @@ stop_mid_write() { # shard how: once the task has written an output, while it wr
 	done || true)
 	[ -n "$pids" ] || fail "task $task runs no ptport"
 	# a temporary just begun: its input has most of its 64 MiB still to write
-	for i in $(seq 2000); do
-		t=$(temp_of "$1")
-		[ -n "$t" ] && [ "$(stat -c %s "$t" 2>/dev/null || echo 0)" -lt $((24 << 20)) ] && break
+	local tries
+	for tries in $(seq 20); do
+		for i in $(seq 2000); do
+			t=$(temp_of "$1")
+			[ -n "$t" ] && [ "$(stat -c %s "$t" 2>/dev/null || echo 0)" -lt $((24 << 20)) ] && break
+			t=
+			sleep 0.005
+		done
+		[ -n "$t" ] || fail "task $task wrote no temporary to stop it in"
+		[ "$2" = kill ] || break
+		# The SIGKILL must land while the temporary is written: the task is frozen
+		# (SIGSTOP) and its temporary looked for again, as this script may have been
+		# slow enough for the task to finish that file since. Frozen, its writer
+		# alive, the temporary stays until the SIGKILL.
+		kill -STOP $pids
+		[ "$(temp_of "$1")" = "$t" ] && break
+		kill -CONT $pids
 		t=
-		sleep 0.005
 	done
-	[ -n "$t" ] || fail "task $task wrote no temporary to stop it in"
+	[ -n "$t" ] || fail "task $task was never frozen in the middle of writing a temporary"
 	case $2 in
 	kill) # as the OOM killer would: SIGKILL to the task's ptport (Slurm's own
-		# "scancel --signal=KILL" ends a job with SIGTERM first)
+		# "scancel --signal=KILL" ends a job with SIGTERM first). Its temporary stays
+		# behind until a run on this machine sees its writer has ended (the next task
+		# may start at once and remove it); the checks after the array ends see that
+		# no temporary and no partial output is left.
 		kill -9 $pids
-		# Its temporary stays behind (until a run on this machine sees its writer
-		# has ended: the next task may start at once and remove it).
-		[ -n "$(temp_of "$1")" ] || fail "SIGKILL left no temporary: the task was not stopped mid-write"
 		;;
 	requeue) scontrol requeue "$task" ;; # as preemption would
 	cancel) scancel "$task" ;;            # SIGTERM, then SIGKILL after KillWait
