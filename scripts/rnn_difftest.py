@@ -63,6 +63,7 @@ sys.path.insert(0, os.path.join(ROOT, "testdata", "rnn"))
 
 import gen  # noqa: E402  (testdata/rnn/gen.py)
 import torch  # noqa: E402
+from torchcell import make_cell, step_cell  # noqa: E402  (testdata/rnn/torchcell.py)
 
 
 def draw(rng):
@@ -118,30 +119,6 @@ def write(outdir, i, c, seed, relabel=0):
 
 CELL_MODES = ["tanh", "relu", "lstm", "gru"]
 ACTIVATIONS = [torch.nn.Tanh, torch.nn.ReLU, torch.nn.Sigmoid]
-
-
-def make_cell(mode, inp, hidden, bias):
-    if mode in ("tanh", "relu"):
-        return torch.nn.RNNCell(inp, hidden, bias=bias, nonlinearity=mode)
-    return (torch.nn.LSTMCell if mode == "lstm" else torch.nn.GRUCell)(inp, hidden, bias=bias)
-
-
-def step_cell(cell, x, h0=None, c0=None):
-    """The cell's results as the check computes them: a sequence (steps, batch, features)
-    stepped through (output h after every step), or one step (output h')."""
-    lstm = isinstance(cell, torch.nn.LSTMCell)
-    h, c, hs = h0, c0, []
-    with torch.no_grad():
-        for xt in (x if x.dim() == 3 else [x]):
-            if lstm:
-                h, c = cell(xt, None if h is None else (h, c))
-            else:
-                h = cell(xt, h)
-            hs.append(h)
-    res = collections.OrderedDict(output=torch.stack(hs) if x.dim() == 3 else h, h_n=h)
-    if lstm:
-        res["c_n"] = c
-    return res
 
 
 def scale_params(module, f):

@@ -40,10 +40,13 @@ import collections
 import copy
 import json
 import os
+import sys
 
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "rnn"))
+from torchcell import make_cell, step_cell  # noqa: E402  (testdata/rnn/torchcell.py)
 
 # torch.testing.assert_close's default (rtol, atol) by dtype (torch/testing/_comparison.py,
 # _DTYPE_PRECISIONS); for two tensors of different dtypes it takes the larger of each.
@@ -73,9 +76,7 @@ class Spec:
     def module(self, **change):
         s = Spec(**{**self.__dict__, **change})
         if s.cell:
-            if s.mode in ("tanh", "relu"):
-                return torch.nn.RNNCell(s.inp, s.hidden, bias=s.bias, nonlinearity=s.mode)
-            return (torch.nn.GRUCell if s.mode == "gru" else torch.nn.LSTMCell)(s.inp, s.hidden, bias=s.bias)
+            return make_cell(s.mode, s.inp, s.hidden, s.bias)
         kw = dict(num_layers=s.layers, bias=s.bias, batch_first=s.batch_first, bidirectional=s.bidirectional)
         if s.mode in ("tanh", "relu"):
             return torch.nn.RNN(s.inp, s.hidden, nonlinearity=s.mode, **kw)
@@ -112,18 +113,7 @@ def run(m, x, h0=None, c0=None):
     m.eval()
     with torch.no_grad():
         if isinstance(m, torch.nn.RNNCellBase):
-            lstm = isinstance(m, torch.nn.LSTMCell)
-            h, c, hs = h0, c0, []
-            for xt in (x if x.dim() == 3 else [x]):
-                if lstm:
-                    h, c = m(xt, None if h is None else (h, c))
-                else:
-                    h = m(xt, h)
-                hs.append(h)
-            res = collections.OrderedDict(output=torch.stack(hs) if x.dim() == 3 else h, h_n=h)
-            if lstm:
-                res["c_n"] = c
-            return res
+            return step_cell(m, x, h0, c0)
         if isinstance(m, torch.nn.LSTM):
             y, (hn, cn) = m(x, None if h0 is None else (h0, c0))
             return collections.OrderedDict(output=y, h_n=hn, c_n=cn)

@@ -45,6 +45,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen import synth_params, write_safetensors  # noqa: E402  synth_params: the large cases' parameters, which the Go test reproduces
+from torchcell import make_cell  # noqa: E402
 
 TORCH_DTYPE = {"F32": torch.float32, "F64": torch.float64}
 ATEN_MODE = {"tanh": "RNN_TANH", "relu": "RNN_RELU", "lstm": "LSTM", "gru": "GRU"}
@@ -55,14 +56,6 @@ def np_of(t):
 
 
 # ---- cells --------------------------------------------------------------------------
-
-def make_cell(mode, inp, hidden, bias):
-    if mode in ("tanh", "relu"):
-        return torch.nn.RNNCell(inp, hidden, bias=bias, nonlinearity=mode)
-    if mode == "lstm":
-        return torch.nn.LSTMCell(inp, hidden, bias=bias)
-    return torch.nn.GRUCell(inp, hidden, bias=bias)
-
 
 def cell_case(path, mode, inp, hidden, bias, dtype, stepped, batch, steps, give_h0, seed, synth_exp=None):
     torch.manual_seed(seed)
