@@ -114,7 +114,9 @@ case("nested_checkpoint", {"epoch": 3, "loss": 0.25, "model_state_dict": net.sta
                            "optimizer_state_dict": opt.state_dict()},
      reference(net.encoder.rnn, x), prefix="model_state_dict.encoder.rnn.", config="GRU(3, 5)")
 
-# DataParallel's "module." prefix, in the legacy (pre-1.6) format.
+# DataParallel's "module." prefix, in the legacy (pre-1.6) format. Its bytes differ from run
+# to run, its tensors do not: the legacy writer names each storage by its address in memory
+# (torch/serialization.py, _legacy_save: storage_key = str(storage._cdata)).
 m = torch.nn.LSTM(3, 4, 1)
 sd = collections.OrderedDict(("module." + k, v) for k, v in m.state_dict().items())
 x = torch.randn(5, 2, 3)
