@@ -52,6 +52,8 @@ REF is what a notebook exports, a dict of:
     h_n, c_n                   the final states (optional); h_n may be the tuple (h, c)
     batch_first, nonlinearity  the configuration, as values (optional)
 Any other entry is an error naming the closest known name, unless --ignore leaves it out.
+--ignore leaves out anything but input and output (an error); a state left out is zeros,
+and a member of a tuple (h_n.1) may be left out alone.
 For a cell (nn.LSTMCell, ...), input is one step as the cell takes it, or a sequence
 (steps, batch, input_size) the cell steps through; output is h after every step and h_n
 the last. With --whole, input is the whole model's (int64 token ids for an Embedding) and

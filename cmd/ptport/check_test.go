@@ -43,6 +43,10 @@ func TestCheckParity(t *testing.T) {
 		{args: []string{p("lstm.pt"), p("misspelled.ref.pt")}, code: 2, errs: []string{"hn: not a reference entry; did you mean h_n?", "--ignore hn,cn"}},
 		{args: []string{p("lstm.pt"), p("misspelled.ref.pt"), "--ignore", "hn,cn"}, code: 0, out: []string{"ignored    hn, cn", "PASS: every element of output within"}},
 		{args: []string{p("lstm.pt"), p("h0_tuple.ref.pt")}, code: 0, out: []string{"h0 from the reference's h0.0, c0 from the reference's h0.1"}},
+		// What the check cannot do without, left out: a usage error, never a crash.
+		{args: []string{p("lstm.pt"), p("h0_tuple.ref.pt"), "--ignore", "input"}, code: 2, errs: []string{"input is ignored, but the model runs on it"}},
+		{args: []string{p("lstm.pt"), p("h0_tuple.ref.pt"), "--ignore", "input", "--json"}, code: 2, out: []string{`"error": "`, "input is ignored"}},
+		{args: []string{p("lstm.pt"), p("h0_tuple.ref.pt"), "--ignore", "output"}, code: 2, errs: []string{"output is ignored"}},
 		{args: []string{p("lstm.pt"), p("h0_without_c0.ref.pt")}, code: 2, errs: []string{"h0 without c0"}},
 		{args: []string{p("lstm.pt"), p("hn_tuple.ref.pt"), "--nonlinearity", "relu"}, code: 2, errs: []string{"nonlinearity option applies to nn.RNN only"}},
 		{args: []string{p("forgot_batch_first.pt"), p("forgot_batch_first_h0.ref.pt")}, code: 2, errs: []string{"Expected hidden size", "--batch-first"}},

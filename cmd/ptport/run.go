@@ -40,7 +40,7 @@ INPUT is a reference-style file (a dict with "input" and optionally "h0", "c0", 
 the tuple (h0, c0), and "batch_first", "nonlinearity"), read by the rules of check's
 reference: an LSTM's h0 needs its c0, the input and states must be floating point (token
 ids for --whole with an Embedding), any entry outside the schema is an error (the results
-"output", "h_n", "c_n" are left out; --ignore leaves out others). Or INPUT is a file holding a single tensor, the
+"output", "h_n", "c_n" are left out; --ignore leaves out others, but not input). Or INPUT is a file holding a single tensor, the
 input. A cell takes one step, (batch, input_size) or (input_size), or a sequence (steps,
 batch, input_size) that it steps through. MODEL or INPUT "-" is standard
 input; OUT "-" is standard output (name the format with --to).

@@ -428,6 +428,10 @@ func forwardError(r *reference, m *convert.Model, err error) error {
 		// reference.
 		return fmt.Errorf("%s: %w", r.file, err)
 	}
+	x := r.input.t
+	if x == nil {
+		return fmt.Errorf("%s: %w", r.file, err)
+	}
 	rerr := &ReferenceError{File: r.file}
 	ids := fmt.Sprintf("%s is %s: a recurrent module's input is floating point (PyTorch refuses %s)", r.input.name, r.input.t.DType, r.input.t.DType)
 	switch l := m.Layers; {
@@ -439,7 +443,7 @@ func forwardError(r *reference, m *convert.Model, err error) error {
 	default:
 		rerr.addf("%v", err)
 	}
-	if x := r.input.t; len(x.Shape) == 3 && !m.Whole && !m.Cell {
+	if len(x.Shape) == 3 && !m.Whole && !m.Cell {
 		flipped := network{cfg: m.Config}
 		flipped.cfg.BatchFirst = !flipped.cfg.BatchFirst
 		h0, c0 := r.h0.t, r.c0.t

@@ -148,3 +148,70 @@ func TestTokenIDsProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestIgnore: what a check cannot do without, the input (and, for Check, the output),
+// left out is a *ReferenceError saying so, from Check and Run alike; an ignored initial
+// state is zeros, said as ignored; a member of a tuple left out leaves the other.
+func TestIgnore(t *testing.T) {
+	ctx := context.Background()
+	model := openParity(t, "lstm.pt")
+	for _, c := range []struct {
+		ignore string
+		run    bool
+		want   string
+	}{
+		{"input", false, "input is ignored, but the model runs on it"},
+		{"input", true, "input is ignored, but the model runs on it"},
+		{"output", false, "output is ignored, but it is what the model's output is compared with"},
+		{"h_n", false, ""},
+		{"h_n.0", false, ""},
+		{"h_n.1", false, ""},
+	} {
+		opts := parity.Options{Ignore: []string{c.ignore}}
+		ref := openParity(t, "hn_tuple.ref.pt")
+		var err error
+		var r *parity.Report
+		if c.run {
+			_, err = parity.Run(ctx, model, ref, opts)
+		} else {
+			r, err = parity.Check(ctx, model, ref, opts)
+		}
+		var rerr *parity.ReferenceError
+		if c.want != "" {
+			if !errors.As(err, &rerr) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("ignore %s (run %v): %v, want a ReferenceError saying %q", c.ignore, c.run, err, c.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ignore %s: %v", c.ignore, err)
+			continue
+		}
+		var got []string
+		for _, tr := range r.Tensors {
+			got = append(got, tr.Name+"="+tr.Entry)
+		}
+		want := map[string][]string{"h_n": {"output=output"}, "h_n.0": {"output=output", "c_n=h_n.1"}, "h_n.1": {"output=output", "h_n=h_n.0"}}[c.ignore]
+		if !r.Pass || !slices.Equal(got, want) {
+			t.Errorf("ignore %s: pass %v, compared %v, want %v", c.ignore, r.Pass, got, want)
+		}
+	}
+
+	// An ignored initial state: the model starts from zeros, which the report says.
+	r, err := parity.Check(ctx, model, openParity(t, "h0_tuple.ref.pt"), parity.Options{Ignore: []string{"h0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.InitialState != (parity.InitialState{H0: parity.Zeros, C0: parity.Zeros}) || !strings.Contains(r.String(), "h0 from zeros (ignored in the reference)") {
+		t.Errorf("h0 ignored: initial state %+v, report:\n%s", r.InitialState, r)
+	}
+
+	// A file of one tensor is the input: there is nothing else to leave out.
+	x, _ := openParity(t, "hn_tuple.ref.pt").Tensor("input")
+	single := convert.FromLeaves("x.pt", []pickle.Leaf{{Name: "input", Value: x}})
+	_, err = parity.Run(ctx, model, single, parity.Options{Ignore: []string{"input"}})
+	var rerr *parity.ReferenceError
+	if !errors.As(err, &rerr) || len(rerr.Problems) != 1 || rerr.Problems[0].Kind != parity.ProblemNotIgnored {
+		t.Errorf("one tensor, input ignored: %v, want a ProblemNotIgnored", err)
+	}
+}

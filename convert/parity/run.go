@@ -2,6 +2,8 @@ package parity
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/pickle"
@@ -38,6 +40,12 @@ func Run(ctx context.Context, model, in *convert.Checkpoint, opts Options) (*Out
 	var m *convert.Model
 	var err error
 	if t, ok := singleTensor(in); ok {
+		if len(opts.Ignore) > 0 {
+			// The one tensor is the input, which cannot be left out; any other name
+			// names nothing.
+			return nil, &ReferenceError{File: in.Path, Problems: []Problem{{Kind: ProblemNotIgnored, Entries: opts.Ignore,
+				Msg: fmt.Sprintf("%s is to be ignored, but the file holds one tensor, the input the model runs on, and no entries to leave out", strings.Join(opts.Ignore, ", "))}}}
+		}
 		if m, err = convert.Load(model, opts.Load); err != nil {
 			return nil, err
 		}

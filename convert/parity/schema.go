@@ -174,6 +174,10 @@ func parseReference(file string, root any, leaves []pickle.Leaf, ignore []string
 	ignored := func(name string) bool {
 		return slices.ContainsFunc(ignore, func(ig string) bool { return covers(ig, name) })
 	}
+	// partlyIgnored reports whether entries below top are ignored.
+	partlyIgnored := func(top string) bool {
+		return slices.ContainsFunc(r.ignored, func(name string) bool { return strings.HasPrefix(name, top+".") })
+	}
 	// Group the leaves by their top-level entry: "h_n.1" belongs to "h_n".
 	type group struct {
 		top    string
@@ -197,37 +201,57 @@ func parseReference(file string, root any, leaves []pickle.Leaf, ignore []string
 		}
 		g.leaves = append(g.leaves, l)
 	}
-	// tensors returns the group's tensor, or its pair of tensors (a tuple) when pairOK.
-	tensors := func(g *group, pairOK bool) []entry {
+	// tensors returns the group's tensor, or its pair of tensors (a tuple) when pairOK;
+	// a member of the pair that is ignored is left empty. ok is false, and the problem
+	// said, when the group holds something else.
+	tensors := func(g *group, pairOK bool) (first, second entry, ok bool) {
 		ls := g.leaves
-		single := len(ls) == 1 && ls[0].Name == g.top
-		pair := pairOK && len(ls) == 2 && ls[0].Name == g.top+".0" && ls[1].Name == g.top+".1"
-		var out []entry
+		var es []entry
 		for _, l := range ls {
 			if t, ok := l.Value.(*pickle.Tensor); ok {
-				out = append(out, entry{name: l.Name, t: t})
+				es = append(es, entry{name: l.Name, t: t})
 			}
 		}
-		if (single || pair) && len(out) == len(ls) {
-			return out
+		if len(es) == len(ls) {
+			if len(ls) == 1 && ls[0].Name == g.top {
+				return es[0], entry{}, true
+			}
+			if pairOK {
+				var pair [2]entry
+				for i := range pair {
+					name := fmt.Sprintf("%s.%d", g.top, i)
+					if j := slices.IndexFunc(es, func(e entry) bool { return e.name == name }); j >= 0 {
+						pair[i] = es[j]
+					} else if !slices.Contains(r.ignored, name) {
+						break
+					}
+				}
+				if n := btoi(pair[0].ok()) + btoi(pair[1].ok()); n == len(ls) && (n == 2 || partlyIgnored(g.top)) {
+					return pair[0], pair[1], true
+				}
+			}
 		}
 		want := "a tensor"
 		if pairOK {
 			want = "a tensor or a tuple of two"
 		}
-		problem("%s: want %s, found %s", g.top, want, describeLeaves(ls))
-		return nil
+		msg := fmt.Sprintf("%s: want %s, found %s", g.top, want, describeLeaves(ls))
+		if partlyIgnored(g.top) {
+			msg += fmt.Sprintf(" (the rest is ignored: leave out %s as a whole, or a member of its tuple)", g.top)
+		}
+		problem("%s", msg)
+		return entry{}, entry{}, false
 	}
 	var stateFrom string
 	for _, g := range groups {
 		switch g.top {
 		case RefInput:
-			if es := tensors(g, false); es != nil {
-				r.input = es[0]
+			if e, _, ok := tensors(g, false); ok {
+				r.input = e
 			}
 		case RefOutput:
-			if es := tensors(g, false); es != nil {
-				r.output = es[0]
+			if e, _, ok := tensors(g, false); ok {
+				r.output = e
 			}
 		case RefH0, "hx", "hidden":
 			if stateFrom != "" {
@@ -235,35 +259,38 @@ func parseReference(file string, root any, leaves []pickle.Leaf, ignore []string
 				continue
 			}
 			stateFrom = g.top
-			if es := tensors(g, true); es != nil {
-				r.h0 = es[0]
-				if len(es) == 2 {
-					r.c0 = es[1]
+			if h, c, ok := tensors(g, true); ok {
+				if c.ok() && r.c0.ok() {
+					problem("c0 is given twice: as c0 and as %s", c.name)
+				}
+				r.h0 = h
+				if c.ok() {
+					r.c0 = c
 				}
 			}
 		case RefC0:
-			if es := tensors(g, false); es != nil {
+			if e, _, ok := tensors(g, false); ok {
 				if r.c0.ok() {
 					problem("c0 is given twice: as %s and as c0", r.c0.name)
 				}
-				r.c0 = es[0]
+				r.c0 = e
 			}
 		case RefHN:
-			if es := tensors(g, true); es != nil {
-				if len(es) == 2 && r.cn.ok() {
-					problem("c_n is given twice: as c_n and as h_n.1")
+			if h, c, ok := tensors(g, true); ok {
+				if c.ok() && r.cn.ok() {
+					problem("c_n is given twice: as c_n and as %s", c.name)
 				}
-				r.hn = es[0]
-				if len(es) == 2 {
-					r.cn = es[1]
+				r.hn = h
+				if c.ok() {
+					r.cn = c
 				}
 			}
 		case RefCN:
-			if es := tensors(g, false); es != nil {
+			if e, _, ok := tensors(g, false); ok {
 				if r.cn.ok() {
 					problem("c_n is given twice: as %s and as c_n", r.cn.name)
 				}
-				r.cn = es[0]
+				r.cn = e
 			}
 		case RefBatchFirst:
 			if b, ok := g.leaves[0].Value.(bool); ok && len(g.leaves) == 1 && g.leaves[0].Name == g.top {
@@ -281,10 +308,20 @@ func parseReference(file string, root any, leaves []pickle.Leaf, ignore []string
 			rerr.Unknown = append(rerr.Unknown, UnknownEntry{Name: g.top, Closest: closest(g.top)})
 		}
 	}
-	if !r.input.ok() && !slices.Contains(r.ignored, RefInput) {
+	// The input and the output cannot be left out: the model runs on the one, and its
+	// results are compared with the other.
+	switch {
+	case r.input.ok():
+	case ignored(RefInput):
+		problem("%s is ignored, but the model runs on it: a reference holds the model's input", RefInput)
+	default:
 		problem("no %q entry: a reference holds the model's input", RefInput)
 	}
-	if needOutput && !r.output.ok() && len(rerr.Problems) == 0 {
+	switch {
+	case !needOutput || r.output.ok():
+	case ignored(RefOutput):
+		problem("%s is ignored, but it is what the model's output is compared with", RefOutput)
+	case len(rerr.Problems) == 0:
 		problem("no %q entry: a reference holds the model's output to compare with", RefOutput)
 	}
 	if r.c0.ok() && !r.h0.ok() {
@@ -299,6 +336,13 @@ func parseReference(file string, root any, leaves []pickle.Leaf, ignore []string
 		return nil, rerr
 	}
 	return r, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // floating reports whether d is a floating-point dtype a model can take.

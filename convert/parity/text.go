@@ -3,6 +3,7 @@ package parity
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -30,6 +31,15 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(ew, "reference  %s\n", r.Reference)
 	}
 	if r.InitialState.H0 != "" {
+		from := func(s string) string {
+			switch {
+			case s != Zeros:
+				return "the reference's " + s
+			case slices.ContainsFunc(r.Ignored, isState):
+				return "zeros (ignored in the reference)"
+			}
+			return "zeros (the reference has none)"
+		}
 		states := "h0 from " + from(r.InitialState.H0)
 		if r.InitialState.C0 != "" {
 			states += ", c0 from " + from(r.InitialState.C0)
@@ -141,11 +151,10 @@ func numel(shape []int) int {
 	return n
 }
 
-func from(s string) string {
-	if s == Zeros {
-		return "zeros (the reference has none)"
-	}
-	return "the reference's " + s
+// isState reports whether a reference's entry name is an initial state or below one.
+func isState(name string) bool {
+	top, _, _ := strings.Cut(name, ".")
+	return top == RefC0 || slices.Contains(stateNames, top)
 }
 
 type errWriter struct {
