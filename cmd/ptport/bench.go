@@ -32,7 +32,7 @@ With --json: {"ns_per_forward", "min_ns", "max_ns", "iterations", "seq", "batch"
 				return err
 			}
 			meter := newMeter(cmd.ErrOrStderr(), "timing "+escape(m.Info().Module), 0, 0)
-			r, err := bench.Forward(m, seq, batch, minTime)
+			r, err := bench.Forward(cmd.Context(), m, seq, batch, minTime)
 			meter.stop()
 			if err != nil {
 				return inFile(args[0], err)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -30,7 +31,12 @@ type Result struct {
 // cell steps through the seq steps, from a State; a whole model (Model.Whole) runs from
 // its input, random token ids for a first Embedding. The work is charged against the
 // model's Options.OutputLimit before the input is made (Model.CheckInput).
-func Forward(m *convert.Model, seq, batch int, minTime time.Duration) (*Result, error) {
+//
+// Forward stops between passes once ctx is done, returning an error that wraps ctx.Err().
+// Its memory does not grow with the number of passes: the median is that of a uniform
+// sample of at most 65536 of them (all of them when there are fewer), the fastest and the
+// slowest are those of every pass.
+func Forward(ctx context.Context, m *convert.Model, seq, batch int, minTime time.Duration) (*Result, error) {
 	if seq < 1 || batch < 0 {
 		return nil, fmt.Errorf("bench: seq must be >= 1 and batch >= 0, got seq %d batch %d", seq, batch)
 	}
@@ -43,27 +49,83 @@ func Forward(m *convert.Model, seq, batch int, minTime time.Duration) (*Result, 
 	if err := m.CheckInput(shape(m.Config, seq, batch, max(m.Config.InputSize, 1)), dt); err != nil {
 		return nil, fmt.Errorf("bench: seq %d, batch %d: %w", seq, batch, err)
 	}
-	var times []float64
+	var run func() error
 	var err error
 	if m.DType == pickle.F64 {
-		times, err = timeModel[float64](m, seq, batch, minTime)
+		run, err = runner[float64](m, seq, batch)
 	} else {
-		times, err = timeModel[float32](m, seq, batch, minTime)
+		run, err = runner[float32](m, seq, batch)
 	}
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(times)
-	med := times[len(times)/2]
-	if len(times)%2 == 0 {
-		med = (times[len(times)/2-1] + med) / 2
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("bench: not started: %w", err)
 	}
-	return &Result{NsPerForward: med, MinNs: times[0], MaxNs: times[len(times)-1],
-		Iterations: len(times), Seq: seq, Batch: batch, Model: m.Info()}, nil
+	if err := run(); err != nil { // the warm-up pass
+		return nil, err
+	}
+	sm := newSampler(maxSamples)
+	start := time.Now()
+	for sm.n < 5 || time.Since(start) < minTime {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("bench: stopped after %d passes: %w", sm.n, err)
+		}
+		t0 := time.Now()
+		if err := run(); err != nil {
+			return nil, err
+		}
+		sm.add(float64(time.Since(t0).Nanoseconds()))
+	}
+	return &Result{NsPerForward: sm.median(), MinNs: sm.min, MaxNs: sm.max,
+		Iterations: sm.n, Seq: seq, Batch: batch, Model: m.Info()}, nil
 }
 
-// timeModel times one pass of the model m is in T.
-func timeModel[T rnn.Float](m *convert.Model, seq, batch int, minTime time.Duration) ([]float64, error) {
+// maxSamples is the number of pass times Forward keeps for the median.
+const maxSamples = 1 << 16
+
+// sampler keeps a uniform sample of at most cap(kept) of the values added to it
+// (reservoir sampling), with their count, least and greatest.
+type sampler struct {
+	kept     []float64
+	n        int
+	min, max float64
+	rng      *rand.Rand
+}
+
+func newSampler(size int) *sampler {
+	return &sampler{kept: make([]float64, 0, size), rng: rand.New(rand.NewPCG(3, 4))}
+}
+
+func (s *sampler) add(v float64) {
+	if s.n == 0 || v < s.min {
+		s.min = v
+	}
+	if s.n == 0 || v > s.max {
+		s.max = v
+	}
+	s.n++
+	if len(s.kept) < cap(s.kept) {
+		s.kept = append(s.kept, v)
+	} else if i := s.rng.IntN(s.n); i < len(s.kept) {
+		s.kept[i] = v
+	}
+}
+
+// median returns the median of the kept values (the mean of the middle two of an even
+// count); it sorts them.
+func (s *sampler) median() float64 {
+	k := s.kept
+	slices.Sort(k)
+	med := k[len(k)/2]
+	if len(k)%2 == 0 {
+		med = (k[len(k)/2-1] + med) / 2
+	}
+	return med
+}
+
+// runner returns a function that runs one pass of the model m is in T.
+func runner[T rnn.Float](m *convert.Model, seq, batch int) (func() error, error) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var run func() error
 	if !m.Whole {
@@ -89,19 +151,7 @@ func timeModel[T rnn.Float](m *convert.Model, seq, batch int, minTime time.Durat
 	if run == nil {
 		return nil, fmt.Errorf("bench: the model at %q has nothing to run", m.Prefix)
 	}
-	if err := run(); err != nil {
-		return nil, err
-	}
-	var times []float64
-	start := time.Now()
-	for len(times) < 5 || time.Since(start) < minTime {
-		t0 := time.Now()
-		if err := run(); err != nil {
-			return nil, err
-		}
-		times = append(times, float64(time.Since(t0).Nanoseconds()))
-	}
-	return times, nil
+	return run, nil
 }
 
 // shape is the shape of the input of seq steps and batch sequences of width features

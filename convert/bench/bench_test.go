@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestForwardKinds(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, batch := range []int{0, 3} {
-			r, err := bench.Forward(m, 7, batch, time.Millisecond)
+			r, err := bench.Forward(context.Background(), m, 7, batch, time.Millisecond)
 			if err != nil {
 				t.Fatalf("%s batch %d: %v", tc.name, batch, err)
 			}
@@ -57,7 +58,7 @@ func TestForwardLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = bench.Forward(m, tc.seq, tc.batch, time.Millisecond)
+		_, err = bench.Forward(context.Background(), m, tc.seq, tc.batch, time.Millisecond)
 		var le *pickle.LimitError
 		if !errors.As(err, &le) || le.Limit != convert.LimitOutput {
 			t.Errorf("%s: seq %d batch %d: got %v, want the output limit's error", tc.name, tc.seq, tc.batch, err)
@@ -67,7 +68,30 @@ func TestForwardLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bench.Forward(m, 100, 10, time.Millisecond); err != nil {
+	if _, err := bench.Forward(context.Background(), m, 100, 10, time.Millisecond); err != nil {
 		t.Errorf("no limit: %v", err)
+	}
+}
+
+// TestForwardCancel: a context cancelled while Forward measures stops it at the next pass,
+// long before its minimum time, with an error that wraps the context's; one cancelled
+// before it starts runs nothing.
+func TestForwardCancel(t *testing.T) {
+	m, err := convert.Load(fixture.Open(t, "cell_lstm_steps.pt"), convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	_, err = bench.Forward(ctx, m, 7, 1, time.Hour)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want an error wrapping context.Canceled", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("stopped after %v", d)
+	}
+	if _, err := bench.Forward(ctx, m, 7, 1, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled before the start: got %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 	"time"
@@ -19,7 +20,7 @@ func ExampleForward() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	r, err := bench.Forward(m, 100, 8, 10*time.Millisecond)
+	r, err := bench.Forward(context.Background(), m, 100, 8, 10*time.Millisecond)
 	if err != nil {
 		log.Fatal(err)
 	}
