@@ -27,6 +27,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -88,13 +89,33 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if cmd != nil && cmd.Flags().Parsed() && jsonMode(cmd) {
 		asJSON = true
 	}
+	sig, stopped := caught.Load().(syscall.Signal)
+	if stopped && errors.Is(err, context.Canceled) {
+		err = &interruptedError{err}
+	}
 	code = report(stdout, stderr, asJSON, err)
-	if sig, ok := caught.Load().(syscall.Signal); ok {
+	if stopped {
 		// Stopped by a signal: the status shells give a process a signal ends, 128 +
 		// its number (130 for Ctrl-C, 143 for SIGTERM).
 		code = 128 + int(sig)
 	}
 	return code
+}
+
+// interruptedError is an error that a signal's cancelling of the command's context
+// caused: it says "interrupted" where the error says "context canceled".
+type interruptedError struct{ err error }
+
+func (e *interruptedError) Error() string { return interrupted(e.err.Error()) }
+func (e *interruptedError) Unwrap() error { return e.err }
+
+// interrupted returns msg with its closing "context canceled" as "interrupted" (or
+// "interrupted" added, if msg does not end so).
+func interrupted(msg string) string {
+	if m, ok := strings.CutSuffix(msg, context.Canceled.Error()); ok {
+		return m + "interrupted"
+	}
+	return msg + " (interrupted)"
 }
 
 // expandHint follows an error of the expansion limit.
@@ -123,7 +144,10 @@ func (e *hintError) Unwrap() error { return e.err }
 func message(err error) string {
 	var ue *usageError
 	var he *hintError
+	var ie *interruptedError
 	switch {
+	case errors.As(err, &ie):
+		return interrupted(message(ie.err))
 	case errors.As(err, &ue):
 		return ue.Error()
 	case errors.As(err, &he):

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -467,4 +468,59 @@ func runSignalled(t *testing.T, args []string, sig os.Signal) (int, string) {
 		t.Fatal(err)
 	}
 	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+// TestInterruptedMessages: a command Ctrl-C stops while it works says it was interrupted,
+// not Go's "context canceled", with the exit status 130: bench, which measures for an
+// hour unless stopped, and a convert to standard output, which has no temporary to
+// remove.
+func TestInterruptedMessages(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big.pt")
+	bigCheckpoint(t, big, 4<<20)
+	for _, args := range [][]string{
+		{"bench", fixtures + "rnn_tanh.pt", "--time", "1h"},
+		{"convert", big, "-o", "-", "--to", "json"},
+	} {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "PTPORT_MAIN=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		first := make([]byte, 1)
+		if args[0] == "convert" {
+			io.ReadFull(stdout, first) // under way
+		} else {
+			time.Sleep(300 * time.Millisecond)
+		}
+		start := time.Now()
+		cmd.Process.Signal(os.Interrupt)
+		go io.Copy(io.Discard, stdout)
+		cmd.Wait()
+		if d := time.Since(start); d > 20*time.Second {
+			t.Errorf("%v: stopped %v after Ctrl-C", args, d)
+		}
+		errs := stderr.String()
+		if code := cmd.ProcessState.ExitCode(); code != 130 {
+			t.Errorf("%v: exit %d, want 130\n%s", args, code, errs)
+		}
+		if !strings.Contains(errs, "interrupted") || strings.Contains(errs, "context canceled") {
+			t.Errorf("%v: stderr %q: want it to say interrupted, not context canceled", args, errs)
+		}
+	}
+	for in, want := range map[string]string{
+		"a.pt: context canceled":           "a.pt: interrupted",
+		"context canceled":                 "interrupted",
+		"bench: stopped: context canceled": "bench: stopped: interrupted",
+		"writing x: broken pipe":           "writing x: broken pipe (interrupted)",
+	} {
+		if got := interrupted(in); got != want {
+			t.Errorf("interrupted(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
