@@ -81,6 +81,10 @@ func openFile(path string, opts *pickle.Options) (*Checkpoint, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s is a folder, not a checkpoint file", path)
 	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, &pickle.FormatError{File: path, Msg: "not a regular file (a pipe, device or socket): a checkpoint is read at any offset; copy it to a file, or give its bytes to NewCheckpoint"}
+	}
 	// Read through the file, not a memory map, so that tensor data can be copied within
 	// the kernel and converting a large file does not map it all into memory.
 	cp, err := NewCheckpoint(path, f, fi.Size(), opts)

@@ -91,14 +91,16 @@ func Open(name string, opts *Options) (*File, error) {
 		f.Close()
 		return nil, &FormatError{File: name, Msg: "is a directory"}
 	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, &FormatError{File: name, Msg: "not a regular file (a pipe, device or socket): a checkpoint is read at any offset; copy it to a file, or give its bytes to NewReader"}
+	}
 	size := fi.Size()
 	var ra io.ReaderAt = f
 	closer := f.Close
-	if fi.Mode().IsRegular() {
-		if m, _ := mapFile(f, size); m != nil {
-			f.Close()
-			ra, closer = m, m.close
-		}
+	if m, _ := mapFile(f, size); m != nil {
+		f.Close()
+		ra, closer = m, m.close
 	}
 	file, err := newReader(ra, size, opts, name)
 	if err != nil {

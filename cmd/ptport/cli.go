@@ -161,6 +161,16 @@ const stdinName = "<stdin>"
 // checkpoint is read at random offsets. done closes the checkpoint and what it read.
 func openCheckpoint(ctx context.Context, c *cobra.Command, path string, opts *pickle.Options) (cp *convert.Checkpoint, done func(), err error) {
 	if path != stdio {
+		if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+			// A named pipe (or a shell's <(…)), read once from start to end as standard
+			// input is.
+			f, err := os.Open(path)
+			if err != nil {
+				return nil, nil, inFile(path, err)
+			}
+			defer f.Close()
+			return openStream(ctx, path, f, opts)
+		}
 		cp, err := convert.Open(path, opts)
 		if err != nil {
 			return nil, nil, inFile(path, allowObjectsHint(err, opts, func(o *pickle.Options) error {
@@ -173,15 +183,25 @@ func openCheckpoint(ctx context.Context, c *cobra.Command, path string, opts *pi
 		}
 		return cp, func() { cp.Close() }, nil
 	}
-	f, err := spool(ctx, c.InOrStdin())
+	return openStream(ctx, stdinName, c.InOrStdin(), opts)
+}
+
+// openStream reads the checkpoint in r, which reads from start to end only (standard
+// input, a pipe), into a temporary file first; name is how errors call it.
+func openStream(ctx context.Context, name string, r io.Reader, opts *pickle.Options) (cp *convert.Checkpoint, done func(), err error) {
+	f, err := spool(ctx, r)
 	if err != nil {
-		return nil, nil, inFile(stdinName, fmt.Errorf("reading standard input: %w", err))
+		what := "standard input"
+		if name != stdinName {
+			what = escape(name)
+		}
+		return nil, nil, inFile(name, fmt.Errorf("reading %s: %w", what, err))
 	}
 	fi, err := f.Stat()
 	if err == nil {
-		cp, err = convert.NewCheckpoint(stdinName, f, fi.Size(), opts)
+		cp, err = convert.NewCheckpoint(name, f, fi.Size(), opts)
 		err = allowObjectsHint(err, opts, func(o *pickle.Options) error {
-			cp, err := convert.NewCheckpoint(stdinName, f, fi.Size(), o)
+			cp, err := convert.NewCheckpoint(name, f, fi.Size(), o)
 			if err == nil {
 				cp.Close()
 			}
@@ -190,7 +210,7 @@ func openCheckpoint(ctx context.Context, c *cobra.Command, path string, opts *pi
 	}
 	if err != nil {
 		f.Close()
-		return nil, nil, inFile(stdinName, err)
+		return nil, nil, inFile(name, err)
 	}
 	return cp, func() { cp.Close(); f.Close() }, nil
 }
