@@ -201,6 +201,10 @@ type Options struct {
 	// batch_first; a pickled module's own batch_first also sets it, and BatchFirst with
 	// a pickled module whose batch_first is False is an error.
 	BatchFirst bool
+	// BatchFirstSet says BatchFirst was given, false as well as true: a pickled module
+	// whose batch_first is not BatchFirst is then an error either way, where a false
+	// BatchFirst alone leaves the module's own batch_first to decide.
+	BatchFirstSet bool
 	// Whole makes Forward run the whole model (Model.Layers) from its input, token ids
 	// for an Embedding, to its output, not the recurrent module alone. It is an error when
 	// the layers around the recurrent module are not known.
@@ -498,8 +502,11 @@ func fromModule(o *pickle.Object, opts Options) (rnn.Config, error) {
 		}
 		*dst = b
 	}
-	if opts.BatchFirst && !cfg.BatchFirst {
-		return cfg, fmt.Errorf("the options set batch_first, but the pickled %s module has batch_first=False", o.Name)
+	if (opts.BatchFirst || opts.BatchFirstSet) && opts.BatchFirst != cfg.BatchFirst {
+		if opts.BatchFirst {
+			return cfg, fmt.Errorf("the options set batch_first, but the pickled %s module has batch_first=False", o.Name)
+		}
+		return cfg, fmt.Errorf("the options set batch_first=False, but the pickled %s module has batch_first=True", o.Name)
 	}
 	mode, _ := o.Attr("mode")
 	switch mode {

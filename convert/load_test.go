@@ -113,6 +113,18 @@ func TestLoadStrict(t *testing.T) {
 	if _, err := convert.Load(open("config_conflict.pt"), convert.Options{Nonlinearity: "tanh"}); err != nil {
 		t.Error(err)
 	}
+	// A batch_first given as False holds against a module whose batch_first is True, as
+	// a true one does against False; given as False, it agrees with False.
+	explicitFalse := convert.Options{BatchFirstSet: true}
+	if _, err := convert.Load(fixture.Open(t, "module_rnn.pt"), explicitFalse); err == nil || !strings.Contains(err.Error(), "batch_first=False, but the pickled RNN module has batch_first=True") {
+		t.Errorf("batch_first given False, module True: %v", err)
+	}
+	if m, err := convert.Load(fixture.Open(t, "module_rnn.pt"), convert.Options{}); err != nil || !m.Config.BatchFirst {
+		t.Errorf("batch_first not given, module True: %v, batch_first %v", err, m != nil && m.Config.BatchFirst)
+	}
+	if _, err := convert.Load(open("config_conflict.pt"), explicitFalse); err != nil {
+		t.Error(err)
+	}
 }
 
 // TestCharLSTMExampleIsPyTorchs ties the output Example_charLSTM must print (which go test

@@ -43,6 +43,12 @@ func TestCheckParity(t *testing.T) {
 		{args: []string{p("lstm.pt"), p("misspelled.ref.pt")}, code: 2, errs: []string{"hn: not a reference entry; did you mean h_n?", "--ignore hn,cn"}},
 		{args: []string{p("lstm.pt"), p("misspelled.ref.pt"), "--ignore", "hn,cn"}, code: 0, out: []string{"ignored    hn, cn", "PASS: every element of output within"}},
 		{args: []string{p("lstm.pt"), p("h0_tuple.ref.pt")}, code: 0, out: []string{"h0 from the reference's h0.0, c0 from the reference's h0.1"}},
+		// --batch-first=false given contradicts a reference or a pickled module that says True.
+		{args: []string{p("config_in_ref.pt"), p("config_in_ref.ref.pt"), "--batch-first=false"}, code: 2,
+			errs: []string{"batch_first is True in the reference, but False in the model's options"}},
+		{args: []string{p("config_in_ref.pt"), p("config_in_ref.ref.pt")}, code: 0, out: []string{"batch_first=True", "PASS"}},
+		{args: []string{"../../testdata/convert/module_rnn.pt", "../../testdata/convert/module_rnn.ref.pt", "--batch-first=false"}, code: 2,
+			errs: []string{"batch_first=False, but the pickled RNN module has batch_first=True"}},
 		// What the check cannot do without, left out: a usage error, never a crash.
 		{args: []string{p("lstm.pt"), p("h0_tuple.ref.pt"), "--ignore", "input"}, code: 2, errs: []string{"input is ignored, but the model runs on it"}},
 		{args: []string{p("lstm.pt"), p("h0_tuple.ref.pt"), "--ignore", "input", "--json"}, code: 2, out: []string{`"error": "`, "input is ignored"}},
@@ -313,4 +319,17 @@ func wholeWithStates(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestRunBatchFirstGivenFalse: run holds --batch-first=false against the pickled module's
+// batch_first=True, as check does, instead of running the module batch first anyway.
+func TestRunBatchFirstGivenFalse(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "o.npz")
+	mod, in := "../../testdata/convert/module_rnn.pt", "../../testdata/convert/module_rnn.ref.pt"
+	expectCLI(t, []string{"run", mod, in, "-o", out, "--batch-first=false"}, 2, nil, nil,
+		[]string{"batch_first=False, but the pickled RNN module has batch_first=True"})
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("%s written", out)
+	}
+	expectCLI(t, []string{"run", mod, in, "-o", out}, 0, nil, nil, []string{"wrote"})
 }

@@ -22,15 +22,17 @@ type modelFlags struct {
 	whole        bool
 	outputLimit  int64
 	load         loadFlags
+	c            *cobra.Command
 }
 
 // outputFlag names the flag that sets convert.Options.OutputLimit.
 const outputFlag = "output-limit"
 
 func (f *modelFlags) register(c *cobra.Command) {
+	f.c = c
 	c.Flags().StringVar(&f.prefix, "prefix", "", "use the recurrent module whose parameter names start with `P` (when a file holds several)")
 	c.Flags().StringVar(&f.nonlinearity, "nonlinearity", "", "tanh or relu, for a plain RNN (default: the pickled module's, else tanh)")
-	c.Flags().BoolVar(&f.batchFirst, "batch-first", false, "input and output are (batch, seq, feature), as batch_first=True")
+	c.Flags().BoolVar(&f.batchFirst, "batch-first", false, "input and output are (batch, seq, feature), as batch_first=True; =false, given, must agree with the file's batch_first too")
 	c.Flags().BoolVar(&f.whole, "whole", false, "run the whole model (the Embedding, recurrent module and head around it, or the pickled Sequential), from token ids to its output")
 	c.Flags().Var((*limitValue)(&f.outputLimit), outputFlag, "compute at most `SIZE` in a forward pass (the input's rows times the model's widest dimension: 1GiB, 500MB); -1: no limit (default: 64 times the bytes of the input's storage and of the model's weights, at least 256 MiB)")
 	f.load.register(c)
@@ -81,7 +83,8 @@ func (f *loadFlags) options() *pickle.Options {
 }
 
 func (f *modelFlags) options() convert.Options {
-	return convert.Options{Prefix: f.prefix, Nonlinearity: f.nonlinearity, BatchFirst: f.batchFirst, Whole: f.whole, OutputLimit: f.outputLimit}
+	return convert.Options{Prefix: f.prefix, Nonlinearity: f.nonlinearity, BatchFirst: f.batchFirst,
+		BatchFirstSet: f.c != nil && f.c.Flags().Changed("batch-first"), Whole: f.whole, OutputLimit: f.outputLimit}
 }
 
 // loadModel opens path ("-": standard input) and loads the model the flags select. The

@@ -15,7 +15,8 @@ import (
 // Options are the settings of a check.
 type Options struct {
 	// Load holds the model's settings a state_dict does not store. A reference's own
-	// batch_first and nonlinearity values add to them; a contradiction is an error.
+	// batch_first and nonlinearity values add to them; a contradiction (with a
+	// BatchFirst that is true, or set by BatchFirstSet) is an error.
 	Load convert.Options
 	// Tolerance returns the tolerance for a tensor computed in dtype got (F32 or F64)
 	// and compared with a reference tensor of dtype want; nil means DefaultTolerance.
@@ -125,8 +126,11 @@ func load(model, ref *convert.Checkpoint, opts Options, needOutput bool) (*refer
 func (r *reference) loadOptions(opts convert.Options) (convert.Options, bool, error) {
 	changed := false
 	if r.batchFirst != nil {
-		if opts.BatchFirst && !*r.batchFirst {
+		switch {
+		case opts.BatchFirst && !*r.batchFirst:
 			return opts, false, referenceErrorf(r.file, "batch_first is False in the reference, but the model's options set it")
+		case opts.BatchFirstSet && !opts.BatchFirst && *r.batchFirst:
+			return opts, false, referenceErrorf(r.file, "batch_first is True in the reference, but False in the model's options")
 		}
 		changed = changed || opts.BatchFirst != *r.batchFirst
 		opts.BatchFirst = *r.batchFirst

@@ -215,3 +215,22 @@ func TestIgnore(t *testing.T) {
 		t.Errorf("one tensor, input ignored: %v, want a ProblemNotIgnored", err)
 	}
 }
+
+// TestBatchFirstGivenFalse: a batch_first given as False (Load.BatchFirstSet) contradicts a
+// reference's True, in Check and Run alike; not given, the reference's decides.
+func TestBatchFirstGivenFalse(t *testing.T) {
+	ctx := context.Background()
+	given := parity.Options{Load: convert.Options{BatchFirstSet: true}}
+	_, err := parity.Check(ctx, openParity(t, "config_in_ref.pt"), openParity(t, "config_in_ref.ref.pt"), given)
+	var rerr *parity.ReferenceError
+	if !errors.As(err, &rerr) || !strings.Contains(err.Error(), "batch_first is True in the reference, but False in the model's options") {
+		t.Errorf("Check: %v, want the contradiction", err)
+	}
+	if _, err := parity.Run(ctx, openParity(t, "config_in_ref.pt"), openParity(t, "config_in_ref.ref.pt"), given); !errors.As(err, &rerr) {
+		t.Errorf("Run: %v, want the contradiction", err)
+	}
+	r, err := parity.Check(ctx, openParity(t, "config_in_ref.pt"), openParity(t, "config_in_ref.ref.pt"), parity.Options{})
+	if err != nil || !r.Pass || !r.Model.BatchFirst {
+		t.Errorf("batch_first not given: %v, %v", err, r)
+	}
+}
