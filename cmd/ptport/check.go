@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,10 +123,11 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 			if err != nil {
 				return withHints(err)
 			}
+			// A plot that cannot be written does not take the verdict away: the report
+			// is printed and the exit status is the verdict's, the plot's error beside.
+			var plotErr error
 			if plotPath != "" {
-				if err := plot.Save(r, plotPath); err != nil {
-					return err
-				}
+				plotErr = savePlot(r, plotPath)
 			}
 			w := cmd.OutOrStdout()
 			switch {
@@ -138,7 +141,10 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 			default:
 				printReport(w, r)
 			}
-			if plotPath != "" && !jsonMode(cmd) {
+			switch {
+			case plotErr != nil:
+				fmt.Fprintf(cmd.ErrOrStderr(), "ptport: %s\n", message(plotErr))
+			case plotPath != "" && !jsonMode(cmd):
 				fmt.Fprintf(w, "plot: %s\n", escape(plotPath))
 			}
 			if !r.Pass {
@@ -150,9 +156,17 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 	mf.register(c)
 	tf.register(c, "")
 	c.Flags().StringSliceVar(&ignore, "ignore", nil, "leave the reference entries `NAMES` out of the check (comma separated, or the flag repeated)")
-	c.Flags().StringVar(&plotPath, "plot", "", "draw the output's max abs error per time step to `FILE` (.svg or .png)")
+	c.Flags().StringVar(&plotPath, "plot", "", "draw the output's max abs error per time step to `FILE` (.svg or .png; its folder is created if need be)")
 	c.RegisterFlagCompletionFunc("plot", completeFiles("svg", "png"))
 	return c
+}
+
+// savePlot draws the report's plot to path, creating its folder if need be.
+func savePlot(r *parity.Report, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return plot.Save(r, path)
 }
 
 // withHints adds to a check's error the flags that would fix it.

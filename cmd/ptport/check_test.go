@@ -333,3 +333,43 @@ func TestRunBatchFirstGivenFalse(t *testing.T) {
 	}
 	expectCLI(t, []string{"run", mod, in, "-o", out}, 0, nil, nil, []string{"wrote"})
 }
+
+// TestOutputFolders: check --plot and run -o create their folder, as convert -o does; a
+// plot that still cannot be written leaves the report and the verdict's exit status, its
+// error on stderr naming the path given, never a temporary.
+func TestOutputFolders(t *testing.T) {
+	dir := t.TempDir()
+	p := func(name string) string { return parityFixtures + name }
+	plotFile := filepath.Join(dir, "new", "sub", "e.svg")
+	expectCLI(t, []string{"check", p("lstm.pt"), p("h0_tuple.ref.pt"), "--plot", plotFile}, 0, []string{"PASS", "plot: " + plotFile}, nil, nil)
+	if _, err := os.Stat(plotFile); err != nil {
+		t.Errorf("plot: %v", err)
+	}
+	out := filepath.Join(dir, "run", "sub", "o.npz")
+	expectCLI(t, []string{"run", p("lstm.pt"), p("h0_tuple.ref.pt"), "-o", out}, 0, nil, nil, []string{"wrote"})
+	if _, err := os.Stat(out); err != nil {
+		t.Errorf("run -o: %v", err)
+	}
+
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(file, "e.png") // its folder is a file
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{p("drifted.pt"), p("drifted.ref.pt")}, 1, "FAIL"},
+		{[]string{p("lstm.pt"), p("h0_tuple.ref.pt")}, 0, "PASS"},
+		{[]string{p("lstm.pt"), p("h0_tuple.ref.pt"), "--json"}, 0, `"pass": true`},
+	} {
+		args := append([]string{"check", "--plot", bad}, c.args...)
+		if expectCLI(t, args, c.code, []string{c.out}, []string{"plot: "}, []string{"ptport: writing " + bad}) {
+			if _, _, stderr := runCLI(t, args...); strings.Contains(stderr, ".ptport-tmp") {
+				t.Errorf("%v: %s", args, stderr)
+			}
+		}
+	}
+}

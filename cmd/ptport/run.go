@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -101,7 +103,7 @@ written), "initial_state": {"h0", "c0"} (the entry each came from, or "zeros"), 
 			result := convert.FromLeaves(out, leaves)
 			if out == stdio {
 				err = convert.Encode(cmd.Context(), cmd.OutOrStdout(), format, result)
-			} else {
+			} else if err = os.MkdirAll(filepath.Dir(out), 0o755); err == nil {
 				err = convert.Export(cmd.Context(), out, format, result)
 			}
 			if err != nil {
@@ -116,7 +118,7 @@ written), "initial_state": {"h0", "c0"} (the entry each came from, or "zeros"), 
 		},
 	}
 	mf.register(c)
-	c.Flags().StringVarP(&out, "output", "o", "", "the output `FILE` (required; - for standard output)")
+	c.Flags().StringVarP(&out, "output", "o", "", "the output `FILE` (required; its folder is created if need be; - for standard output)")
 	c.Flags().StringVar(&to, "to", "", "output `FORMAT`: "+formatList()+" (default: from OUT's extension)")
 	c.Flags().StringSliceVar(&ignore, "ignore", nil, "leave the entries `NAMES` of INPUT out (comma separated, or the flag repeated)")
 	c.MarkFlagRequired("output")

@@ -32,6 +32,21 @@ type OutputError struct {
 func (e *OutputError) Error() string { return "writing " + e.Path + ": " + e.Err.Error() }
 func (e *OutputError) Unwrap() error { return e.Err }
 
+// outputError is the *OutputError of err in writing the output at path, which names the
+// output and not the temporary: the error of an operation on the temporary (its
+// creation, a write, the rename) keeps the system's reason alone.
+func outputError(path string, err error) *OutputError {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe) && IsTemp(filepath.Base(pe.Path)):
+		err = pe.Err
+	case errors.As(err, &le) && IsTemp(filepath.Base(le.Old)):
+		err = le.Err
+	}
+	return &OutputError{Path: path, Err: err}
+}
+
 // Options are the settings of Write.
 type Options struct {
 	// Tag follows Prefix in the temporary's name, so that a run can tell its own
@@ -162,7 +177,7 @@ func Write(path string, o Options, write func(w io.Writer) error) (_ *Temp, err 
 	path = final
 	f, err := os.CreateTemp(filepath.Dir(path), tempPattern(path, o.Tag))
 	if err != nil {
-		return nil, &OutputError{Path: path, Err: err}
+		return nil, outputError(path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -204,20 +219,20 @@ func (t *Temp) Commit() (err error) {
 	if !t.noSync {
 		if err = t.f.Sync(); err != nil {
 			t.f.Close()
-			return &OutputError{Path: t.path, Err: err}
+			return outputError(t.path, err)
 		}
 	}
 	if err = t.f.Close(); err != nil {
-		return &OutputError{Path: t.path, Err: err}
+		return outputError(t.path, err)
 	}
 	if err = os.Chmod(tmp, t.mode); err != nil {
-		return &OutputError{Path: t.path, Err: err}
+		return outputError(t.path, err)
 	}
 	if fi, serr := os.Stat(t.path); serr == nil && !fi.Mode().IsRegular() {
 		return &NotRegularError{Path: t.path, Mode: fi.Mode()}
 	}
 	if err = os.Rename(tmp, t.path); err != nil {
-		return &OutputError{Path: t.path, Err: err}
+		return outputError(t.path, err)
 	}
 	if t.noSync {
 		return nil
@@ -289,7 +304,7 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 		n += k
 		w.wrote(int64(k))
 		if err != nil {
-			return n, &OutputError{Path: w.path, Err: err}
+			return n, outputError(w.path, err)
 		}
 		if w.ctx != nil && n < len(p) {
 			if err := w.ctx.Err(); err != nil {
@@ -327,7 +342,7 @@ func (w *fileWriter) copyFrom(src *os.File, off, n int64) (bool, error) {
 				return false, nil
 			}
 			if isOutputFull(err) {
-				err = &OutputError{Path: w.path, Err: err}
+				err = outputError(w.path, err)
 			}
 			return true, err
 		}

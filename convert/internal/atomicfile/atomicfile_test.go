@@ -39,6 +39,17 @@ func TestCommitAfterWrite(t *testing.T) {
 	}
 }
 
+// TestErrorNamesOutput: an output that cannot be written is an *OutputError naming the
+// output, never the temporary, which is ptport's own: here its folder does not exist.
+func TestErrorNamesOutput(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no-such-folder", "out.bin")
+	err := WriteFile(path, Options{}, func(w io.Writer) error { return nil })
+	var oe *OutputError
+	if !errors.As(err, &oe) || oe.Path != path || strings.Contains(err.Error(), Prefix) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("got %v, want an OutputError of %s that names no temporary", err, path)
+	}
+}
+
 // TestLeftovers: a temporary tells whether the process that wrote it has ended (stale),
 // still runs (live), or ran elsewhere (neither), and RemoveStale removes the stale ones
 // only.
