@@ -56,6 +56,11 @@ input tree with the new extension. One bad file never stops the batch: each inpu
 ok, skipped (its output is up to date) or failed with the reason. Inputs whose outputs
 would be the same file (a.pt beside a.pth) all fail, so that none is lost.
 
+OUTDIR may be an input folder ("ptport batch zoo -o zoo" writes zoo/m.safetensors beside
+zoo/m.pt): the files below it in the output format that record their source are
+ptport's outputs, never inputs. An output never replaces an input: one that would be
+the input itself (zoo/m.pt with --to pt) fails it.
+
 Exit status: 0 when every input is ok or skipped, or when the failed ones are within
 --allow-failed (every failed input, N of them, or P% of the inputs); 1 when more failed,
 when an output could not be written (no space, no permission: --allow-failed excuses

@@ -62,7 +62,10 @@ type Options struct {
 	// OutDir receives the outputs, mirroring the input tree: a folder's files under
 	// their path below it (below its base name when there are several inputs), a
 	// file's under its base name, a listed input's under its path; the extension
-	// becomes the format's.
+	// becomes the format's. It may be a folder of the inputs, or hold some: the files
+	// below it of format To that record a source (see the package doc) are outputs,
+	// never inputs of a walk, and an output that would be an input file itself fails
+	// its input.
 	OutDir string
 	// To is the output format.
 	To convert.Format
@@ -438,6 +441,41 @@ func collisions(ctx context.Context, opts *Options) (map[uint64]int, error) {
 	return count, err
 }
 
+// overInput returns an error when the output at out, or for an output in shards one
+// of its files, would be one of in's files, which a batch never writes over.
+func (o *Options) overInput(in batchInput, out string) error {
+	outs := []string{out}
+	if o.MaxShardSize > 0 {
+		outs = append(outs, out+export.IndexSuffix)
+	}
+	files := append([]inputFile{in.inputFile}, in.shards...)
+	for _, f := range files {
+		fi, err := os.Stat(f.path)
+		if err != nil {
+			continue
+		}
+		for _, p := range outs {
+			if ofi, err := os.Stat(p); err == nil && os.SameFile(fi, ofi) {
+				if f.path == in.path {
+					return fmt.Errorf("its output %s would be the input itself: a batch never writes over an input", p)
+				}
+				return fmt.Errorf("its output %s would be its file %s: a batch never writes over an input", p, f.path)
+			}
+		}
+		if se := convert.ShardOf(f.path); se != nil && o.MaxShardSize > 0 && samePath(se.Index, outs[1]) {
+			return fmt.Errorf("its output in shards beside %s would write over the input file %s: a batch never writes over an input", outs[1], f.path)
+		}
+	}
+	return nil
+}
+
+// samePath reports whether a and b name one path, once made absolute and clean.
+func samePath(a, b string) bool {
+	a, err1 := filepath.Abs(a)
+	b, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && a == b
+}
+
 func outputHash(path string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(filepath.Clean(path)))
@@ -472,7 +510,9 @@ func walkInputs(ctx context.Context, opts *Options, fn func(batchInput) error) e
 	if w.include == nil {
 		w.include = DefaultInclude
 	}
-	w.outAbs, _ = filepath.Abs(opts.OutDir)
+	if opts.OutDir != "" {
+		w.outAbs, _ = filepath.Abs(opts.OutDir)
+	}
 	var dirs []os.FileInfo // the folders given, each walked once
 	for _, root := range opts.Inputs {
 		fi, err := os.Stat(root)
@@ -655,9 +695,6 @@ func (w *walker) seen(fi os.FileInfo) bool {
 // walk takes the inputs below the folder dir, whose files are named rel + their path
 // below it.
 func (w *walker) walk(dir, rel string) error {
-	if abs, _ := filepath.Abs(dir); w.opts.OutDir != "" && abs == w.outAbs {
-		return nil // never convert our own outputs
-	}
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -723,13 +760,47 @@ func (w *walker) file(path, rel string) error {
 		return nil
 	}
 	fi, serr := os.Stat(path) // follows a link to a file
-	if serr != nil || !fi.Mode().IsRegular() {
+	if serr != nil || !fi.Mode().IsRegular() || w.ownOutput(path, name) {
 		return nil
 	}
 	if index {
 		return w.unit(path, rel, fi)
 	}
 	return w.take(batchInput{inputFile: inputFile{path: path, size: fi.Size(), mod: fi.ModTime()}, rel: rel, err: err})
+}
+
+// ownOutput reports whether the file at path, found in a folder, is an output of a
+// batch into OutDir, which is never an input of one: it lies below OutDir, is named as
+// an output of format To is (or, for safetensors, the index of one in shards) and
+// records its source. Outputs may so be written into the folders that hold the
+// inputs. A file there that records no source, or of another format, is an input,
+// whose output is never written over it (it would be the output of two inputs, or its
+// own).
+func (w *walker) ownOutput(path, name string) bool {
+	if w.opts.Check || w.outAbs == "" {
+		return false
+	}
+	if abs, err := filepath.Abs(path); err != nil || !within(abs, w.outAbs) {
+		return false
+	}
+	if convert.IsIndex(name) {
+		if w.opts.To != convert.Safetensors {
+			return false
+		}
+		meta, err := export.ReadIndexMetadata(path)
+		return err == nil && meta[sourceKey] != ""
+	}
+	if !strings.HasSuffix(name, w.opts.To.Ext()) {
+		return false
+	}
+	_, _, err := readSource(path, w.opts.To, false)
+	return err == nil
+}
+
+// within reports whether the absolute path p is dir or below it.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 func matchAny(patterns []string, name string) bool {
@@ -901,6 +972,9 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 	r.Output = o.outputOf(in)
 	if n := o.collisions[outputHash(r.Output)]; n > 1 {
 		return nil, fmt.Errorf("%d inputs would write the output %s (the same name with another extension, or in another input folder); none of them is converted", n, r.Output)
+	}
+	if err := o.overInput(in, r.Output); err != nil {
+		return nil, err
 	}
 	if !o.Force {
 		if src, file, err := readSource(r.Output, o.To, o.MaxShardSize > 0); err == nil && src.matches(in) {

@@ -1,0 +1,146 @@
+package batch
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/fixture"
+)
+
+// TestBatchIntoInputFolder: outputs written into the folders of the inputs (the output
+// folder being an input folder, one of its subfolders holding inputs, or the working
+// directory both) convert every input; a rerun finds the outputs, which record their
+// source, and takes none of them as an input, so that it converts nothing.
+func TestBatchIntoInputFolder(t *testing.T) {
+	for _, to := range []convert.Format{convert.Safetensors, convert.PT} {
+		for _, c := range []struct{ in, out string }{
+			{"zoo", "zoo"},
+			{"zoo", "zoo/sub"}, // a subfolder holding inputs of its own
+			{".", "."},
+		} {
+			t.Run(string(to)+":"+c.in+"->"+c.out, func(t *testing.T) {
+				root := t.TempDir()
+				copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "zoo/rnn.pth")
+				copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "zoo/sub/lstm.pth")
+				copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "zoo/sub/deeper/gru.ckpt")
+				t.Chdir(root)
+				opts := Options{Inputs: []string{c.in}, OutDir: c.out, To: to}
+				plan, err := NewPlan(opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum, results := runBatch(t, opts)
+				if plan.Files != 3 || sum.OK != 3 || sum.Files != 3 {
+					t.Fatalf("plan %+v, summary %+v, want the 3 inputs converted", plan, sum)
+				}
+				for in, r := range results {
+					sameTensors(t, in, r.Output)
+				}
+				if plan, err := NewPlan(opts); err != nil || plan.Files != 3 {
+					t.Errorf("plan of the rerun %+v, %v: want the 3 inputs, not their outputs", plan, err)
+				}
+				if sum, results := runBatch(t, opts); sum.Skipped != 3 || sum.Files != 3 {
+					t.Errorf("rerun %+v, want the 3 inputs up to date: %v", sum, results)
+				}
+			})
+		}
+	}
+}
+
+// TestBatchOutputsAsInputs: the outputs of a batch into a folder, converted into that
+// folder again to another format, are its inputs.
+func TestBatchOutputsAsInputs(t *testing.T) {
+	root := t.TempDir()
+	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "raw/rnn.pth")
+	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "raw/sub/lstm.ckpt")
+	conv := filepath.Join(root, "conv")
+	if sum, _ := runBatch(t, Options{Inputs: []string{filepath.Join(root, "raw")}, OutDir: conv, To: convert.PT}); sum.OK != 2 {
+		t.Fatalf("%+v", sum)
+	}
+	sum, results := runBatch(t, Options{Inputs: []string{conv}, OutDir: conv, To: convert.Safetensors})
+	if sum.OK != 2 || sum.Files != 2 {
+		t.Fatalf("%+v, want the 2 .pt outputs converted to safetensors", sum)
+	}
+	for in, r := range results {
+		sameTensors(t, in, r.Output)
+	}
+}
+
+// TestBatchNeverOverInput: an output that would be an input file itself (a .pt into its
+// own folder as .pt, named or found by a walk) fails that input, which stays as it
+// was; a file there that records no source is an input, never taken for an output and
+// written over: beside another input of its output, both fail.
+func TestBatchNeverOverInput(t *testing.T) {
+	root := t.TempDir()
+	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "zoo/own.pt")
+	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "zoo/pair.pt")
+	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "zoo/pair.pth")
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "zoo/new.pth")
+	zoo := filepath.Join(root, "zoo")
+	before := map[string][]byte{}
+	for _, name := range []string{"own.pt", "pair.pt", "pair.pth"} {
+		before[name], _ = os.ReadFile(filepath.Join(zoo, name))
+	}
+	for run := range 2 {
+		sum, results := runBatch(t, Options{Inputs: []string{zoo}, OutDir: zoo, To: convert.PT})
+		if r := results[filepath.Join(zoo, "own.pt")]; r.Status != StatusFailed || !strings.Contains(r.Error, "would be the input itself") {
+			t.Errorf("run %d: own.pt: %+v", run, r)
+		}
+		for _, name := range []string{"pair.pt", "pair.pth"} {
+			if r := results[filepath.Join(zoo, name)]; r.Status != StatusFailed || !strings.Contains(r.Error, "inputs would write") {
+				t.Errorf("run %d: %s: %+v, want a collision", run, name, r)
+			}
+		}
+		want := StatusOK
+		if run > 0 {
+			want = StatusSkipped // and new.pt, its output, is not an input
+		}
+		if r := results[filepath.Join(zoo, "new.pth")]; r.Status != want || sum.Files != 4 {
+			t.Errorf("run %d: new.pth: %+v, want %s; %+v", run, r, want, sum)
+		}
+	}
+	for name, b := range before {
+		if now, _ := os.ReadFile(filepath.Join(zoo, name)); !bytes.Equal(now, b) {
+			t.Errorf("%s was written over", name)
+		}
+	}
+	_, results := runBatch(t, Options{Inputs: []string{filepath.Join(zoo, "own.pt")}, OutDir: zoo, To: convert.PT})
+	if r := results[filepath.Join(zoo, "own.pt")]; r.Status != StatusFailed || !strings.Contains(r.Error, "would be the input itself") {
+		t.Errorf("own.pt named: %+v", r)
+	}
+}
+
+// TestBatchIntoInputFolderShards: shards writing into the folder of their inputs, one
+// after the other, take each input once, never an output another shard wrote.
+func TestBatchIntoInputFolderShards(t *testing.T) {
+	root := t.TempDir()
+	for i, name := range []string{"rnn_tanh", "lstm_proj_bi", "gru_batch_first", "module_rnn", "nested_checkpoint"} {
+		copyInto(t, root, fixture.Convert(name+".pt"), filepath.Join("zoo", string(rune('a'+i)), name+".pth"))
+	}
+	zoo := filepath.Join(root, "zoo")
+	seen := map[string]int{}
+	for k := range 3 {
+		_, results := runBatch(t, Options{Inputs: []string{zoo}, OutDir: zoo, To: convert.PT, Shard: k, Shards: 3})
+		for in, r := range results {
+			if r.Status != StatusOK {
+				t.Errorf("shard %d/3: %s: %+v", k, in, r)
+			}
+			seen[in]++
+		}
+	}
+	if len(seen) != 5 {
+		t.Errorf("the shards took %v, want the 5 inputs", seen)
+	}
+	for in, n := range seen {
+		if n != 1 {
+			t.Errorf("%s taken %d times", in, n)
+		}
+	}
+	if sum, _ := runBatch(t, Options{Inputs: []string{zoo}, OutDir: zoo, To: convert.PT}); sum.Files != 5 || sum.Skipped != 5 {
+		t.Errorf("rerun %+v, want the 5 inputs up to date", sum)
+	}
+}
