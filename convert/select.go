@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -48,6 +49,28 @@ type SelectionError struct {
 
 func (e *SelectionError) Error() string { return e.File + ": " + e.Msg }
 
+// Validate reports what makes s unusable for any checkpoint: an empty path, an empty
+// prefix to strip, a malformed pattern. Select checks it first; a caller selecting from
+// many checkpoints can check it once, before reading any.
+func (s Selection) Validate() error {
+	for _, p := range s.Paths {
+		if p == "" {
+			return errors.New("an empty path to select")
+		}
+	}
+	for _, p := range s.StripPrefixes {
+		if strings.TrimSuffix(p, ".") == "" {
+			return errors.New("an empty prefix to strip")
+		}
+	}
+	for _, p := range s.Exclude {
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("exclude pattern %q: %v", p, err)
+		}
+	}
+	return nil
+}
+
 // Select returns the part of c that s takes: its leaves, renamed, in c's order, and as
 // its Root an ordered dict of them by their new names, as a state_dict is (so a .pt
 // output of a selection loads as one). Tensors keep their storages: tensors that shared
@@ -58,17 +81,12 @@ func (c *Checkpoint) Select(s Selection) (*Checkpoint, error) {
 	bad := func(format string, args ...any) error {
 		return &SelectionError{File: c.Path, Msg: fmt.Sprintf(format, args...)}
 	}
-	for _, p := range s.Exclude {
-		if _, err := path.Match(p, ""); err != nil {
-			return nil, bad("exclude pattern %q: %v", p, err)
-		}
+	if err := s.Validate(); err != nil {
+		return nil, bad("%s", err)
 	}
 	strip := make([]string, len(s.StripPrefixes))
 	for i, p := range s.StripPrefixes {
-		if p = strings.TrimSuffix(p, "."); p == "" {
-			return nil, bad("an empty prefix to strip")
-		}
-		strip[i] = p + "."
+		strip[i] = strings.TrimSuffix(p, ".") + "."
 	}
 	matched := make([]bool, len(s.Paths))
 	stripped := make([]bool, len(strip))

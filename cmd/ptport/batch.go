@@ -53,8 +53,11 @@ func batchCmd() *cobra.Command {
 		Long: `batch converts every checkpoint among the inputs (files, and folders walked recursively for
 ` + strings.Join(batch.DefaultInclude, " ") + ` or the --include patterns) into OUTDIR, mirroring the
 input tree with the new extension. One bad file never stops the batch: each input ends
-ok, skipped (its output is up to date) or failed with the reason. Inputs whose outputs
-would be the same file (a.pt beside a.pth) all fail, so that none is lost.
+ok, skipped (its output is up to date) or failed with the reason, and a summary counts
+them, with the bytes and throughput of those converted. Inputs whose outputs would be
+the same file (a.pt beside a.pth) all fail, naming each other, so that none is lost.
+Symbolic links to folders are not followed; one the patterns take fails, as a link to
+nothing does.
 
 OUTDIR may be an input folder ("ptport batch zoo -o zoo" writes zoo/m.safetensors beside
 zoo/m.pt): the files below it in the output format that record their source are
@@ -88,12 +91,13 @@ like a shard (STEM-00001-of-00003.bin) without its index beside it, or that its 
 does not name, holds part of a model: it fails.
 
 IN "-" reads the inputs from standard input, a path a line (with --null, NUL-ended
-paths, as find -print0 writes them), relative ones from the working directory; each
+paths, as find -print0 writes them; a line's CR before its newline is dropped),
+relative ones from the working directory; each
 listed input's output keeps its path below OUTDIR (an absolute one without its leading
 /), so that the files of a list never collide for being in different folders. The
 list is copied to an unnamed temporary file, never held in memory, and read once for
 the plan, once for collisions and once to convert. A listed file that does not exist
-fails alone; a listed folder is walked as an argument is (list files, as find -type f
+fails alone (it writes no output and collides with none); a listed folder is walked as an argument is (list files, as find -type f
 does, or folders, not both).
 
 --shard K/N takes a stable share of the inputs (by a hash of each path relative to its

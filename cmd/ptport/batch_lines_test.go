@@ -7,6 +7,30 @@ import (
 	"testing"
 )
 
+// TestBatchUsageMistakes: a malformed --exclude pattern, and shards asked of another
+// format than safetensors, are usage errors before any input is read, whatever
+// --allow-failed says, and the latter says why.
+func TestBatchUsageMistakes(t *testing.T) {
+	root := zoo(t, 2, "rnn_tanh.pt")
+	out := filepath.Join(t.TempDir(), "out")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--exclude", "[", "--allow-failed"}, `exclude pattern "[": syntax error in pattern`},
+		{[]string{"--strip-prefix", "."}, "an empty prefix to strip"},
+		{[]string{"--to", "json", "--max-shard-size", "5MB"}, "shards are written as safetensors only, not json"},
+	} {
+		code, _, errs := runCLI(t, append([]string{"batch", root, "-o", out}, c.args...)...)
+		if code != 2 || !strings.Contains(errs, c.want) || strings.Contains(errs, "failed") {
+			t.Errorf("%v: exit %d, want 2 saying %q and no input failed:\n%s", c.args, code, c.want, errs)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("the output folder was made")
+	}
+}
+
 // TestBatchIntoItsInputs: batch DIR -o DIR converts DIR's checkpoints beside them, and
 // a rerun finds them up to date.
 func TestBatchIntoItsInputs(t *testing.T) {

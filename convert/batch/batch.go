@@ -32,7 +32,8 @@ var DefaultInclude = []string{"*.pt", "*.pth", "*.bin", "*.ckpt"}
 // Options configure Run.
 type Options struct {
 	// Inputs are files and folders; folders are walked recursively (symbolic links to
-	// folders are not followed).
+	// folders are not followed: one that Include takes fails, as a link to nothing
+	// does, and anything else not a regular file).
 	//
 	// A sharded checkpoint (an index, NAME.index.json, and the shards it names beside
 	// it) is one input, named by its index: its output is named for the checkpoint
@@ -48,9 +49,10 @@ type Options struct {
 	// input, taken where it is first named; so is a folder given twice in Inputs.
 	Inputs []string
 	// List, when not nil, lists more inputs, files and folders taken as Inputs are: a
-	// path a line, or, with ListNUL, each path ended by a NUL byte (as find -print0
-	// writes them); empty lines are skipped, paths are taken byte for byte, relative
-	// ones from the working directory. Each pass over the inputs (NewPlan, and Run's
+	// path a line (a line ended by CR LF loses its CR, so that a list written on
+	// Windows reads as it was meant), or, with ListNUL, each path ended by a NUL byte
+	// (as find -print0 writes them); empty lines are skipped, paths are otherwise taken
+	// byte for byte, relative ones from the working directory. Each pass over the inputs (NewPlan, and Run's
 	// two: collisions, then conversion) reads List from its start a line at a time, so
 	// that a list of any length is never held in memory; nothing else may read it
 	// meanwhile. A listed path that does not exist is an input that fails. The outputs
@@ -110,7 +112,7 @@ type Options struct {
 
 	// collisions counts, by the hash of an output path, the inputs of every shard
 	// that would write it, when more than one would.
-	collisions map[uint64]int
+	collisions map[uint64]*collision
 }
 
 // The status of one input.
@@ -140,6 +142,10 @@ type Result struct {
 	// Report is the check's whole report, when it ran (Check only); it is not a part of
 	// the JSONL report.
 	Report *parity.Report `json:"-"`
+	// Err is the error that Error is the text of (less the input's name at its start),
+	// for a caller that formats errors by their type; it is not a part of the JSONL
+	// report.
+	Err error `json:"-"`
 	// OutputError reports a failure to write the output (no space left, no
 	// permission, something not a file in its place), as opposed to a failure of
 	// the input.
@@ -152,7 +158,8 @@ type Result struct {
 // Summary counts what Run did.
 type Summary struct {
 	Files, OK, Skipped, Failed int
-	// Bytes is the size of the inputs converted or checked (not skipped).
+	// Bytes is the size of the inputs converted, or with Check checked (passed or
+	// not), not of those skipped or failed otherwise.
 	Bytes   int64
 	Seconds float64
 	// Interrupted reports that the context was cancelled before every input was done.
@@ -219,8 +226,19 @@ func (o *Options) validate() error {
 			return err
 		}
 	}
-	if o.MaxShardSize < 0 || o.MaxShardSize > 0 && (o.Check || o.To != convert.Safetensors) {
-		return fmt.Errorf("batch: shards of at most %d bytes: want a positive size, for safetensors outputs", o.MaxShardSize)
+	switch {
+	case o.MaxShardSize < 0:
+		return fmt.Errorf("batch: shards of at most %d bytes: want a positive size", o.MaxShardSize)
+	case o.MaxShardSize > 0 && o.Check:
+		return errors.New("batch: a check writes no outputs to split into shards")
+	case o.MaxShardSize > 0 && o.To != convert.Safetensors:
+		return fmt.Errorf("batch: shards are written as safetensors only, not %s", o.To)
+	}
+	if err := o.Select.Validate(); err != nil {
+		return fmt.Errorf("batch: %w", err)
+	}
+	if n := o.Model.Nonlinearity; o.Check && n != "" && n != "tanh" && n != "relu" {
+		return fmt.Errorf("batch: nonlinearity %q: want tanh or relu", n)
 	}
 	return nil
 }
@@ -332,7 +350,9 @@ func Run(ctx context.Context, opts Options, report func(Result)) (Summary, error
 			sum.Skipped++
 		case StatusFailed:
 			sum.Failed++
-			sum.Bytes += r.Bytes
+			if r.Report != nil {
+				sum.Bytes += r.Bytes // checked, and a mismatch
+			}
 			if r.OutputError {
 				sum.OutputErrors++
 			}
@@ -422,23 +442,66 @@ func Clean(ctx context.Context, dirs []string, fn func(Leftover)) error {
 	return nil
 }
 
-// collisions walks the inputs of every shard and counts, by the hash of an output path,
-// those that would write it, keeping the paths more than one input would write. It
-// takes some 40 bytes an input.
-func collisions(ctx context.Context, opts *Options) (map[uint64]int, error) {
+// collisions walks the inputs of every shard and finds, by the hash of an output path,
+// those that would write it, keeping the outputs more than one input would write, each
+// with the first maxNamedCollisions of its inputs (a second walk, only when there are
+// any). An input that fails for what the walk found (a listed file that is gone, a
+// link to nothing) writes no output and collides with none. It takes some 40 bytes an
+// input.
+func collisions(ctx context.Context, opts *Options) (map[uint64]*collision, error) {
 	all := *opts
 	all.Shards = 0
 	count := map[uint64]int{}
 	err := walkInputs(ctx, &all, func(in batchInput) error {
-		count[outputHash(opts.outputOf(in))]++
+		if in.err == nil {
+			count[outputHash(opts.outputOf(in))]++
+		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	found := map[uint64]*collision{}
 	for h, n := range count {
-		if n < 2 {
-			delete(count, h)
+		if n > 1 {
+			found[h] = &collision{n: n}
 		}
 	}
-	return count, err
+	if len(found) == 0 {
+		return nil, nil
+	}
+	count = nil
+	err = walkInputs(ctx, &all, func(in batchInput) error {
+		if c := found[outputHash(opts.outputOf(in))]; in.err == nil && c != nil && len(c.inputs) < maxNamedCollisions {
+			c.inputs = append(c.inputs, in.path)
+		}
+		return nil
+	})
+	return found, err
+}
+
+// A collision is an output that several inputs would write.
+type collision struct {
+	n      int      // the inputs
+	inputs []string // the first of them
+}
+
+// maxNamedCollisions bounds the inputs an error about a collision names.
+const maxNamedCollisions = 4
+
+// error is the error of the input at path, one of c's, whose output is out.
+func (c *collision) error(path, out string) error {
+	var others []string
+	for _, p := range c.inputs {
+		if p != path && len(others) < maxNamedCollisions-1 {
+			others = append(others, p)
+		}
+	}
+	names := strings.Join(others, ", ")
+	if more := c.n - 1 - len(others); more > 0 {
+		names += fmt.Sprintf(" and %d more", more)
+	}
+	return fmt.Errorf("%d inputs would write the output %s: this one and %s (the same name with another extension, or in another input folder); none of them is converted", c.n, out, names)
 }
 
 // overInput returns an error when the output at out, or for an output in shards one
@@ -760,7 +823,17 @@ func (w *walker) file(path, rel string) error {
 		return nil
 	}
 	fi, serr := os.Stat(path) // follows a link to a file
-	if serr != nil || !fi.Mode().IsRegular() || w.ownOutput(path, name) {
+	switch {
+	case serr != nil:
+		if lfi, lerr := os.Lstat(path); lerr == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+			serr = fmt.Errorf("a symbolic link to nothing: %w", serr)
+		}
+		return w.take(batchInput{inputFile: inputFile{path: path}, rel: rel, err: serr})
+	case fi.IsDir():
+		return w.take(batchInput{inputFile: inputFile{path: path}, rel: rel, err: errors.New("a symbolic link to a folder, which a walk does not follow (name the folder as an input to convert what it holds)")})
+	case !fi.Mode().IsRegular():
+		return w.take(batchInput{inputFile: inputFile{path: path}, rel: rel, err: fmt.Errorf("not a regular file (%s)", fi.Mode().Type())})
+	case w.ownOutput(path, name):
 		return nil
 	}
 	if index {
@@ -844,7 +917,7 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			r.Status, r.Error = StatusFailed, fmt.Sprintf("internal error: %v", p)
+			r.Status, r.Error, r.Err = StatusFailed, fmt.Sprintf("internal error: %v", p), nil
 			res.abandoned = false
 			if t != nil {
 				t.Discard()
@@ -866,7 +939,7 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 		t, err = o.convert(ctx, in, r, &res.credited)
 	}
 	if err != nil {
-		r.Status, r.Error = StatusFailed, withoutName(err.Error(), in.path)
+		r.Status, r.Error, r.Err = StatusFailed, withoutName(err.Error(), in.path), err
 		res.abandoned = ctx.Err() != nil && errors.Is(err, ctx.Err())
 		r.OutputError = isOutputError(err)
 		var le *pickle.LimitError
@@ -922,7 +995,7 @@ func commit(ctx context.Context, c outcome, t *atomicfile.Temp) outcome {
 		return c
 	}
 	if err := t.Commit(); err != nil {
-		c.Status, c.Error, c.OutputError = StatusFailed, err.Error(), true
+		c.Status, c.Error, c.Err, c.OutputError = StatusFailed, err.Error(), err, true
 	} else {
 		c.Status = StatusOK
 	}
@@ -970,8 +1043,8 @@ const jsonTextPerByte = 3
 // output is up to date. It adds to credited what it gives Options.Progress.
 func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credited *int64) (*atomicfile.Temp, error) {
 	r.Output = o.outputOf(in)
-	if n := o.collisions[outputHash(r.Output)]; n > 1 {
-		return nil, fmt.Errorf("%d inputs would write the output %s (the same name with another extension, or in another input folder); none of them is converted", n, r.Output)
+	if c := o.collisions[outputHash(r.Output)]; c != nil {
+		return nil, c.error(in.path, r.Output)
 	}
 	if err := o.overInput(in, r.Output); err != nil {
 		return nil, err

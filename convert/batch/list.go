@@ -21,8 +21,9 @@ type ListError struct {
 
 func (e *ListError) Error() string { return fmt.Sprintf("input list, path %d: %s", e.Line, e.Msg) }
 
-// readList calls fn with each path of the list r, read from its start: one a line, or
-// with nul each ended by a NUL byte; empty ones are skipped.
+// readList calls fn with each path of the list r, read from its start: one a line
+// (without the CR of a line ended by CR LF), or with nul each ended by a NUL byte; empty
+// ones are skipped.
 func readList(r io.ReadSeeker, nul bool, fn func(path string) error) error {
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("input list: %w", err)
@@ -40,7 +41,11 @@ func readList(r io.ReadSeeker, nul bool, fn func(path string) error) error {
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("input list: %w", err)
 		}
-		path := string(bytes.TrimSuffix(line, []byte{delim}))
+		line = bytes.TrimSuffix(line, []byte{delim})
+		if !nul {
+			line = bytes.TrimSuffix(line, []byte{'\r'}) // a CRLF list's
+		}
+		path := string(line)
 		if !nul && strings.IndexByte(path, 0) >= 0 {
 			return &ListError{Line: n, Msg: "a NUL byte in a line: are the paths NUL-ended?"}
 		}
