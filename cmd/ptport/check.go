@@ -44,7 +44,8 @@ mistakes (batch_first, tanh/relu, transposed weights, gate order, biases missing
 doubled, h0 ignored, the reverse direction misread) and names the one that explains it,
 or what the reference saved wrongly (the output's last time step alone, results
 computed in train mode with dropout between the layers). A reference saved as a tuple is
-an error saying to save a dict; --ignore naming no entry is an error listing them.
+an error saying to save a dict; MODEL and REF given the other way round are said to be;
+--ignore naming no entry is an error listing them.
 
 REF is what a notebook exports, a dict of:
     input                      the model's input (floating point)
@@ -189,6 +190,8 @@ func withHints(err error) error {
 			hints = append(hints, "to run the whole model from token ids: --whole")
 		case parity.ProblemNoFinalState:
 			hints = append(hints, "to leave them out: --ignore "+strings.Join(escapeAll(p.Entries), ","))
+		case parity.ProblemSwapped:
+			hints = append(hints, "swap the two arguments: the model's file first")
 		}
 	}
 	if rerr.BatchFirst != nil {

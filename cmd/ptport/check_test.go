@@ -49,6 +49,8 @@ func TestCheckParity(t *testing.T) {
 		{args: []string{p("config_in_ref.pt"), p("config_in_ref.ref.pt")}, code: 0, out: []string{"batch_first=True", "PASS"}},
 		{args: []string{"../../testdata/convert/module_rnn.pt", "../../testdata/convert/module_rnn.ref.pt", "--batch-first=false"}, code: 2,
 			errs: []string{"batch_first=False, but the pickled RNN module has batch_first=True"}},
+		// The model's file and the reference given the other way round.
+		{args: []string{p("h0_tuple.ref.pt"), p("lstm.pt")}, code: 2, errs: []string{"the two files are the other way round", "(swap the two arguments: the model's file first)"}},
 		// What the check cannot do without, left out: a usage error, never a crash.
 		{args: []string{p("lstm.pt"), p("h0_tuple.ref.pt"), "--ignore", "input"}, code: 2, errs: []string{"input is ignored, but the model runs on it"}},
 		{args: []string{p("lstm.pt"), p("h0_tuple.ref.pt"), "--ignore", "input", "--json"}, code: 2, out: []string{`"error": "`, "input is ignored"}},
@@ -370,6 +372,35 @@ func TestOutputFolders(t *testing.T) {
 			if _, _, stderr := runCLI(t, args...); strings.Contains(stderr, ".ptport-tmp") {
 				t.Errorf("%v: %s", args, stderr)
 			}
+		}
+	}
+}
+
+// TestHintsNameGivenFlags: a hint never asks to drop a flag the user did not give, nor
+// names one for a layout that is not what failed.
+func TestHintsNameGivenFlags(t *testing.T) {
+	// The reference's batch_first False, with shapes that fit True only: the reference
+	// is to blame, and no flag would help (--batch-first would contradict it).
+	cp, err := convert.Open(parityFixtures+"forgot_batch_first_h0.ref.pt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	ref := filepath.Join(t.TempDir(), "bf_false.ref.pt")
+	leaves := append(slices.Clone(cp.Leaves), pickle.Leaf{Name: "batch_first", Value: false})
+	if err := convert.Export(context.Background(), ref, convert.PT, convert.FromLeaves(ref, leaves)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", parityFixtures + "int_input.pt", parityFixtures + "int_input.ref.pt"}, "input is I64"},
+		{[]string{"check", parityFixtures + "forgot_batch_first.pt", ref}, "the shapes fit a model with batch_first=True, but the reference's batch_first is False"},
+	} {
+		code, _, stderr := runCLI(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "--batch-first") {
+			t.Errorf("%v: exit %d:\n%s", c.args, code, stderr)
 		}
 	}
 }

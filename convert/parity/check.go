@@ -96,6 +96,9 @@ func Check(ctx context.Context, model, ref *convert.Checkpoint, opts Options) (*
 func load(model, ref *convert.Checkpoint, opts Options, needOutput bool) (*reference, *convert.Model, error) {
 	r, err := parseReference(ref.Path, ref.Root, ref.Leaves, opts.Ignore, needOutput)
 	if err != nil {
+		if serr := swapped(model, ref, err); serr != nil {
+			return nil, nil, serr
+		}
 		return nil, nil, err
 	}
 	m, err := convert.Load(model, opts.Load)
@@ -103,9 +106,9 @@ func load(model, ref *convert.Checkpoint, opts Options, needOutput bool) (*refer
 		return nil, nil, err
 	}
 	if !m.FromModule {
-		// A state_dict takes the reference's configuration values; a pickled module's
-		// attributes are checked against them (fits).
-		lopts, changed, err := r.loadOptions(opts.Load)
+		// A state_dict takes the reference's configuration values, those it has; a
+		// pickled module's attributes are checked against them (fits).
+		lopts, changed, err := r.loadOptions(opts.Load, m)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -121,11 +124,27 @@ func load(model, ref *convert.Checkpoint, opts Options, needOutput bool) (*refer
 	return r, m, nil
 }
 
-// loadOptions adds the reference's configuration values to opts, and reports whether
-// they changed them.
-func (r *reference) loadOptions(opts convert.Options) (convert.Options, bool, error) {
+// swapped returns the *ReferenceError of a model's file and a reference's given the other
+// way round, when err, ref's, is entries outside the schema, ref holds a recurrent module
+// and model reads as a reference; else nil.
+func swapped(model, ref *convert.Checkpoint, err error) error {
+	var rerr *ReferenceError
+	if !errors.As(err, &rerr) || len(rerr.Unknown) == 0 || len(convert.Prefixes(ref)) == 0 {
+		return nil
+	}
+	if _, err := parseReference(model.Path, model.Root, model.Leaves, nil, false); err != nil {
+		return nil
+	}
+	return &ReferenceError{File: ref.Path, Problems: []Problem{{Kind: ProblemSwapped,
+		Msg: fmt.Sprintf("it holds a recurrent module's weights, and the model's file, %s, a reference's entries: the two files are the other way round", model.Path)}}}
+}
+
+// loadOptions adds the reference's configuration values that apply to m, loaded without
+// them, to opts, and reports whether they changed them; fits judges those that do not
+// apply.
+func (r *reference) loadOptions(opts convert.Options, m *convert.Model) (convert.Options, bool, error) {
 	changed := false
-	if r.batchFirst != nil {
+	if r.batchFirst != nil && !m.Cell {
 		switch {
 		case opts.BatchFirst && !*r.batchFirst:
 			return opts, false, referenceErrorf(r.file, "batch_first is False in the reference, but the model's options set it")
@@ -135,7 +154,7 @@ func (r *reference) loadOptions(opts convert.Options) (convert.Options, bool, er
 		changed = changed || opts.BatchFirst != *r.batchFirst
 		opts.BatchFirst = *r.batchFirst
 	}
-	if r.nonlinearity != "" {
+	if mode := m.Config.Mode; r.nonlinearity != "" && (mode == rnn.RNNTanh || mode == rnn.RNNReLU) {
 		if opts.Nonlinearity != "" && opts.Nonlinearity != r.nonlinearity {
 			return opts, false, referenceErrorf(r.file, "nonlinearity is %q in the reference, but %q in the model's options", r.nonlinearity, opts.Nonlinearity)
 		}
@@ -154,7 +173,10 @@ func (r *reference) fits(cp *convert.Checkpoint, m *convert.Model) error {
 	cfg := m.Config
 	rerr := &ReferenceError{File: r.file}
 	problem := rerr.addf
-	if r.batchFirst != nil && *r.batchFirst != cfg.BatchFirst {
+	switch {
+	case r.batchFirst != nil && *r.batchFirst && m.Cell:
+		problem("the reference gives batch_first True, which %s does not have: a cell takes one step of (batch, features)", m.Info().Module)
+	case r.batchFirst != nil && *r.batchFirst != cfg.BatchFirst:
 		problem("batch_first is %s in the reference, %s in the pickled module", pyBool(*r.batchFirst), pyBool(cfg.BatchFirst))
 	}
 	if r.nonlinearity != "" {
@@ -167,6 +189,8 @@ func (r *reference) fits(cp *convert.Checkpoint, m *convert.Model) error {
 	}
 	lstm := cfg.Mode == rnn.LSTM
 	switch {
+	case lstm && r.h0.ok() && !r.c0.ok() && m.Cell:
+		problem("%s without c0: nn.LSTMCell takes its state as the tuple (h0, c0); save both", r.h0.name)
 	case lstm && r.h0.ok() && !r.c0.ok():
 		problem("%s without c0: nn.LSTM takes its initial state as the tuple (h0, c0); save both", r.h0.name)
 	case !lstm && r.c0.ok():
@@ -447,13 +471,24 @@ func forwardError(r *reference, m *convert.Model, err error) error {
 	default:
 		rerr.addf("%v", err)
 	}
-	if len(x.Shape) == 3 && !m.Whole && !m.Cell {
-		flipped := network{cfg: m.Config}
-		flipped.cfg.BatchFirst = !flipped.cfg.BatchFirst
+	fits := func(batchFirst bool) bool {
+		n := network{cfg: m.Config}
+		n.cfg.BatchFirst = batchFirst
 		h0, c0 := r.h0.t, r.c0.t
-		if _, derr := flipped.dims(x.Shape, x.NumElements(), numElements(h0), numElements(c0), h0 != nil, c0 != nil); derr == nil {
-			rerr.addf("the shapes fit a model with batch_first=%s", pyBool(flipped.cfg.BatchFirst))
-			rerr.BatchFirst = &flipped.cfg.BatchFirst
+		_, derr := n.dims(x.Shape, x.NumElements(), numElements(h0), numElements(c0), h0 != nil, c0 != nil)
+		return derr == nil
+	}
+	if bf := m.Config.BatchFirst; len(x.Shape) == 3 && !m.Whole && !m.Cell && !fits(bf) && fits(!bf) {
+		// The shapes fit the other layout alone. Where it came from says who can change it.
+		flipped := !bf
+		switch {
+		case r.batchFirst != nil:
+			rerr.addf("the shapes fit a model with batch_first=%s, but the reference's batch_first is %s", pyBool(flipped), pyBool(bf))
+		case m.FromModule:
+			rerr.addf("the shapes fit a model with batch_first=%s, but the pickled module's batch_first is %s", pyBool(flipped), pyBool(bf))
+		default:
+			rerr.addf("the shapes fit a model with batch_first=%s", pyBool(flipped))
+			rerr.BatchFirst = &flipped
 		}
 	}
 	return rerr

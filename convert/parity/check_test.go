@@ -234,3 +234,69 @@ func TestBatchFirstGivenFalse(t *testing.T) {
 		t.Errorf("batch_first not given: %v, %v", err, r)
 	}
 }
+
+// TestErrorsBlameTheirSource: what a reference gives is blamed on the reference, never on
+// the caller's options: a batch_first the shapes would fit only where no file fixes it
+// (and never when the layout is not what failed), a nonlinearity for a GRU, an LSTMCell's
+// state by the cell's rule; and a model's file and a reference given the other way round
+// are said to be, not listed as entries to leave out.
+func TestErrorsBlameTheirSource(t *testing.T) {
+	ctx := context.Background()
+	errOf := func(model, ref *convert.Checkpoint, opts parity.Options) *parity.ReferenceError {
+		t.Helper()
+		_, err := parity.Check(ctx, model, ref, opts)
+		var rerr *parity.ReferenceError
+		if !errors.As(err, &rerr) {
+			t.Fatalf("%s, %s: %v, want a ReferenceError", model.Path, ref.Path, err)
+		}
+		return rerr
+	}
+	with := func(name string, extra ...pickle.Leaf) *convert.Checkpoint {
+		return convert.FromLeaves(name, append(slices.Clone(openParity(t, name).Leaves), extra...))
+	}
+
+	// Token ids: the dtype failed, not the layout, which fits either way.
+	if rerr := errOf(openParity(t, "int_input.pt"), openParity(t, "int_input.ref.pt"), parity.Options{}); rerr.BatchFirst != nil || strings.Contains(rerr.Error(), "batch_first") {
+		t.Errorf("int input: BatchFirst %v, %v", rerr.BatchFirst, rerr)
+	}
+	// The shapes fit batch_first=True only: the caller's to give, unless the reference
+	// says False.
+	model := openParity(t, "forgot_batch_first.pt")
+	if rerr := errOf(model, with("forgot_batch_first_h0.ref.pt"), parity.Options{}); rerr.BatchFirst == nil || !*rerr.BatchFirst {
+		t.Errorf("batch_first free: BatchFirst %v, %v", rerr.BatchFirst, rerr)
+	}
+	rerr := errOf(model, with("forgot_batch_first_h0.ref.pt", pickle.Leaf{Name: "batch_first", Value: false}), parity.Options{})
+	if rerr.BatchFirst != nil || !strings.Contains(rerr.Error(), "the shapes fit a model with batch_first=True, but the reference's batch_first is False") {
+		t.Errorf("batch_first False in the reference: BatchFirst %v, %v", rerr.BatchFirst, rerr)
+	}
+
+	// A nonlinearity in the reference of a GRU.
+	rerr = errOf(openParity(t, "hidden_gru.pt"), with("hidden_gru.ref.pt", pickle.Leaf{Name: "nonlinearity", Value: "tanh"}), parity.Options{})
+	if !strings.Contains(rerr.Error(), `the reference gives nonlinearity "tanh", which GRU(3, 5) does not have`) {
+		t.Errorf("nonlinearity for a GRU: %v", rerr)
+	}
+
+	// An LSTMCell's h0 without its c0.
+	rerr = errOf(openParity(t, "cell_h0_without_c0.pt"), openParity(t, "cell_h0_without_c0.ref.pt"), parity.Options{})
+	if !strings.Contains(rerr.Error(), "nn.LSTMCell takes its state as the tuple (h0, c0)") {
+		t.Errorf("LSTMCell: %v", rerr)
+	}
+
+	// The files the other way round, for Check and Run.
+	for _, run := range []bool{false, true} {
+		model, ref := openParity(t, "h0_tuple.ref.pt"), openParity(t, "lstm.pt")
+		var err error
+		if run {
+			_, err = parity.Run(ctx, model, ref, parity.Options{})
+		} else {
+			_, err = parity.Check(ctx, model, ref, parity.Options{})
+		}
+		if !errors.As(err, &rerr) || len(rerr.Unknown) != 0 || len(rerr.Problems) != 1 || rerr.Problems[0].Kind != parity.ProblemSwapped {
+			t.Errorf("swapped (run %v): %v, want one ProblemSwapped", run, err)
+		}
+	}
+	// A reference with entries outside the schema is not taken for a model.
+	if rerr := errOf(openParity(t, "lstm.pt"), openParity(t, "misspelled.ref.pt"), parity.Options{}); len(rerr.Unknown) == 0 {
+		t.Errorf("misspelled: %v", rerr)
+	}
+}

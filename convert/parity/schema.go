@@ -63,7 +63,8 @@ type ReferenceError struct {
 	Unknown  []UnknownEntry
 	Problems []Problem
 	// BatchFirst, when not nil, is the batch_first setting with which the reference's
-	// shapes would fit the model.
+	// shapes would fit the model, and do not as it is: the caller's to give
+	// (Options.Load.BatchFirst), for neither the reference nor a pickled module fixes it.
 	BatchFirst *bool
 }
 
@@ -98,6 +99,9 @@ const (
 	ProblemNoFinalState
 	// ProblemNotIgnored: Options.Ignore names Entries, which the reference does not hold.
 	ProblemNotIgnored
+	// ProblemSwapped: the reference holds a recurrent module's weights and the model's
+	// file reads as a reference: the two were given the other way round.
+	ProblemSwapped
 )
 
 func (e *ReferenceError) Error() string {
