@@ -276,6 +276,12 @@ func TestErrorsBlameTheirSource(t *testing.T) {
 		t.Errorf("nonlinearity for a GRU: %v", rerr)
 	}
 
+	// A batch_first True in the reference of a cell.
+	rerr = errOf(openParity(t, "cell_large.pt"), with("cell_large.ref.pt", pickle.Leaf{Name: "batch_first", Value: true}), parity.Options{})
+	if !strings.Contains(rerr.Error(), "the reference gives batch_first True, which LSTMCell(8, 32) does not have") {
+		t.Errorf("batch_first for a cell: %v", rerr)
+	}
+
 	// An LSTMCell's h0 without its c0.
 	rerr = errOf(openParity(t, "cell_h0_without_c0.pt"), openParity(t, "cell_h0_without_c0.ref.pt"), parity.Options{})
 	if !strings.Contains(rerr.Error(), "nn.LSTMCell takes its state as the tuple (h0, c0)") {
