@@ -53,11 +53,12 @@ func batchCmd() *cobra.Command {
 		Long: `batch converts every checkpoint among the inputs (files, and folders walked recursively for
 ` + strings.Join(batch.DefaultInclude, " ") + ` or the --include patterns) into OUTDIR, mirroring the
 input tree with the new extension. One bad file never stops the batch: each input ends
-ok, skipped (its output is up to date) or failed with the reason, and a summary counts
-them, with the bytes and throughput of those converted. Inputs whose outputs would be
-the same file (a.pt beside a.pth) all fail, naming each other, so that none is lost.
-Symbolic links to folders are not followed; one the patterns take fails, as a link to
-nothing does.
+ok, skipped (its output is up to date) or failed with the reason, a line each as it ends
+(on a terminal above the progress bar; -q prints only the failures), and a summary
+counts them, with the bytes and throughput of those converted. Inputs whose outputs
+would be the same file (a.pt beside a.pth) all fail, naming each other, so that none is
+lost. Symbolic links to folders are not followed; one the patterns take fails, as a
+link to nothing does.
 
 OUTDIR may be an input folder ("ptport batch zoo -o zoo" writes zoo/m.safetensors beside
 zoo/m.pt): the files below it in the output format that record their source are
@@ -90,15 +91,15 @@ never converted alone; naming any of its files as an input takes it, once. A fil
 like a shard (STEM-00001-of-00003.bin) without its index beside it, or that its index
 does not name, holds part of a model: it fails.
 
-IN "-" reads the inputs from standard input, a path a line (with --null, NUL-ended
-paths, as find -print0 writes them; a line's CR before its newline is dropped),
-relative ones from the working directory; each
-listed input's output keeps its path below OUTDIR (an absolute one without its leading
-/), so that the files of a list never collide for being in different folders. The
-list is copied to an unnamed temporary file, never held in memory, and read once for
-the plan, once for collisions and once to convert. A listed file that does not exist
-fails alone (it writes no output and collides with none); a listed folder is walked as an argument is (list files, as find -type f
-does, or folders, not both).
+IN "-" reads the inputs from standard input, a path a line (a line's CR before its
+newline is dropped; with --null, NUL-ended paths, as find -print0 writes them), relative
+ones from the working directory; each listed input's output keeps its path below
+OUTDIR (an absolute one without its leading /), so that the files of a list never
+collide for being in different folders. The list is copied to an unnamed temporary
+file, never held in memory, and read once for the plan, once for collisions (again when
+there are some, to name their inputs) and once to convert. A listed file that does not
+exist fails alone (it writes no output and collides with none); a listed folder is
+walked as an argument is (list files, as find -type f does, or folders, not both).
 
 --shard K/N takes a stable share of the inputs (by a hash of each path relative to its
 root, or of a listed path; a sharded checkpoint by its index's): N runs with K = 0..N-1,
@@ -224,7 +225,7 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
 					_, reportErr = report.Write(append(line, '\n'))
 				}
 				m.add(r.Bytes, 1)
-				if line := resultLine(r, quiet || m.live); line != "" {
+				if line := resultLine(r, quiet); line != "" {
 					m.println(line)
 				}
 			})
@@ -334,10 +335,11 @@ func resultLine(r batch.Result, quiet bool) string {
 	in := escape(r.Input)
 	switch {
 	case r.Status == batch.StatusFailed:
+		msg := resultError(r)
 		if r.Limit == pickle.LimitExpansion {
-			return fmt.Sprintf("failed   %s: %s (--%s SIZE raises the limit)", in, escape(r.Error), expandFlag)
+			return fmt.Sprintf("failed   %s: %s (--%s SIZE raises the limit)", in, msg, expandFlag)
 		}
-		line := fmt.Sprintf("failed   %s: %s", in, escape(r.Error))
+		line := fmt.Sprintf("failed   %s: %s", in, msg)
 		for _, m := range r.Diagnosis {
 			line += "\n         diagnosis: " + escape(m.Description)
 		}
@@ -361,6 +363,17 @@ func resultLine(r batch.Result, quiet bool) string {
 		return fmt.Sprintf("%-8s %s -> %s (%s%s, %s, %.3fs)", r.Status, in, escape(r.Output), shards, count(r.Tensors, "tensor", "tensors"), bytesText(r.Bytes), r.Seconds)
 	}
 	return fmt.Sprintf("%-8s %s (%.3fs)", r.Status, in, r.Seconds)
+}
+
+// resultError is a failed result's error as its line prints it: escaped, but for the
+// lines of the library's errors that list items on lines of their own (see
+// escapeError), which follow indented under the input.
+func resultError(r batch.Result) string {
+	if r.Err == nil {
+		return escape(r.Error)
+	}
+	msg := strings.TrimPrefix(escapeError(r.Err), escape(r.Input)+": ")
+	return strings.ReplaceAll(msg, "\n", "\n         ")
 }
 
 // filesRate is n files in seconds as a rate that reads well at any speed: "876 files/s",

@@ -45,3 +45,24 @@ func TestBatchIntoItsInputs(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestBatchErrorLines: the error of a failed input that lists items on lines of its own
+// (an unusable reference) prints them a line each, indented under the input, never as a
+// literal \n.
+func TestBatchErrorLines(t *testing.T) {
+	dir := t.TempDir()
+	for from, to := range map[string]string{"lstm.pt": "m.pt", "misspelled.ref.pt": "m.ref.pt"} {
+		b, err := os.ReadFile(parityDir + from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, to), b, 0o644)
+	}
+	code, _, errs := runCLI(t, "batch", "--check", dir)
+	want := "failed   " + filepath.Join(dir, "m.pt") + ": " + filepath.Join(dir, "m.ref.pt") + ": not a usable reference\n" +
+		"           hn: not a reference entry; did you mean h_n?\n" +
+		"           cn: not a reference entry; did you mean c_n?\n"
+	if code != 1 || !strings.Contains(errs, want) || strings.Contains(errs, `\n`) {
+		t.Errorf("exit %d, want 1 and\n%s\ngot:\n%s", code, want, errs)
+	}
+}

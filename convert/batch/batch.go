@@ -52,13 +52,14 @@ type Options struct {
 	// path a line (a line ended by CR LF loses its CR, so that a list written on
 	// Windows reads as it was meant), or, with ListNUL, each path ended by a NUL byte
 	// (as find -print0 writes them); empty lines are skipped, paths are otherwise taken
-	// byte for byte, relative ones from the working directory. Each pass over the inputs (NewPlan, and Run's
-	// two: collisions, then conversion) reads List from its start a line at a time, so
-	// that a list of any length is never held in memory; nothing else may read it
-	// meanwhile. A listed path that does not exist is an input that fails. The outputs
-	// of listed inputs keep their path below OutDir (an absolute path without its
-	// leading separator, one outside the working directory from the root), so that
-	// the files of a list never share an output name for being in different folders.
+	// byte for byte, relative ones from the working directory. Each pass over the
+	// inputs (NewPlan, and Run's two or three: collisions, their inputs when there are
+	// some, then conversion) reads List from its start a line at a time, so that a
+	// list of any length is never held in memory; nothing else may read it meanwhile.
+	// A listed path that does not exist is an input that fails. The outputs of listed
+	// inputs keep their path below OutDir (an absolute path without its leading
+	// separator, one outside the working directory from the root), so that the files
+	// of a list never share an output name for being in different folders.
 	List    io.ReadSeeker
 	ListNUL bool
 	// OutDir receives the outputs, mirroring the input tree: a folder's files under
