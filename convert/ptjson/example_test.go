@@ -12,7 +12,7 @@ import (
 )
 
 func ExampleWrite() {
-	f16, err := pickle.NewTensor(pickle.F16, []int{3}, []byte{0x00, 0x3c, 0x00, 0x7e, 0x00, 0xfc}) // 1, NaN, -Inf
+	f16, err := pickle.NewTensor(pickle.F16, []int{4}, []byte{0x00, 0x3c, 0x00, 0x7e, 0x00, 0xfc, 0x00, 0xfe}) // 1, NaN, -Inf, -NaN
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -32,10 +32,10 @@ func ExampleWrite() {
 	}
 	// Output:
 	// {"tensors": [
-	//   {"name": "scale", "dtype": "F16", "shape": [3], "data": [1.0, "NaN", "-Infinity"]},
+	//   {"name": "scale", "dtype": "F16", "shape": [4], "data": [1.0, "NaN", "-Infinity", "NaN:0xfe00"]},
 	//   {"name": "ids", "dtype": "I64", "shape": [2], "data": [5, -1]}
 	// ],
-	// "values": {"lr":0.5,"steps":100,"inf":"Infinity"}}
+	// "values": {"lr":0.5,"steps":100,"inf":{"builtins.float":"Infinity"}}}
 }
 
 func ExampleRead() {

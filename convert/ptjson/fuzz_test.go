@@ -29,6 +29,10 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		"deep-values": []byte(`{"tensors": [], "values": {"a": ` + strings.Repeat("[", 9990) + strings.Repeat("]", 9990) + `}}`),
 		"huge-shape":  []byte(`{"tensors": [{"name": "x", "dtype": "F64", "shape": [4294967296, 4294967296], "data": []}]}`),
 		"data-first":  []byte(`{"tensors": [{"data": [1], "name": "x", "dtype": "F32", "shape": [1]}]}`),
+		"nan-bits":    doc("BF16", `"NaN:0xffff", "NaN:0x7fc00000"`),
+		"tagged": []byte(`{"tensors": [], "values": {"f": {"builtins.float": "NaN:0xfff8000000000000"}, ` +
+			`"b": {"builtins.bytes": "eA=="}, "z": {"builtins.complex": ["NaN", 1.0]}, "d": {"builtins.dict": {"builtins.dict": {}}}, ` +
+			`"n": {"numpy.float16": "NaN:0xfe00"}, "x": {"builtins.float": 1.0, "y": 2}}}`),
 	}
 }
 

@@ -22,7 +22,8 @@ const maxJSONInput = 1 << 30
 // bytes (at most eight times the document's size) and of its values; it may have at most
 // 1 GiB. A tensor's name, dtype and shape come before its data, as Write writes them; an
 // element is an error when it does not fit its dtype (an integer out of range, a
-// fraction for an integer dtype), and so is a dtype the format does not encode. Errors
+// fraction for an integer dtype, a "NaN:0x" string that is not a NaN of its dtype), and
+// so is a dtype the format does not encode. "NaN" is the dtype's canonical NaN. Errors
 // about the file's content are *pickle.FormatError.
 func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	bad := func(format string, args ...any) error {
@@ -239,20 +240,17 @@ func appendElement(buf []byte, dt pickle.DType, dec *json.Decoder) ([]byte, erro
 		}
 		return buf, delim(dec, ']')
 	case pickle.F64, pickle.F32, pickle.F16, pickle.BF16:
-		f, err := jsonFloat(tok)
+		bits, err := jsonvalue.FloatBits(dt, tok)
 		if err != nil {
 			return nil, err
 		}
 		switch dt {
 		case pickle.F64:
-			return le.AppendUint64(buf, math.Float64bits(f)), nil
+			return le.AppendUint64(buf, bits), nil
 		case pickle.F32:
-			return le.AppendUint32(buf, math.Float32bits(float32(f))), nil
-		case pickle.F16:
-			return le.AppendUint16(buf, float32ToHalf(float32(f))), nil
-		default:
-			return le.AppendUint16(buf, float32ToBF16(float32(f))), nil
+			return le.AppendUint32(buf, uint32(bits)), nil
 		}
+		return le.AppendUint16(buf, uint16(bits)), nil
 	}
 	num, ok := tok.(json.Number)
 	if !ok {
@@ -289,70 +287,6 @@ func intRange(dt pickle.DType) (lo, hi int64) {
 		return math.MinInt32, math.MaxInt32
 	}
 	return math.MinInt64, math.MaxInt64
-}
-
-// jsonFloat reads a number, or one of the strings Write uses for NaN and infinities.
-func jsonFloat(tok json.Token) (float64, error) {
-	switch v := tok.(type) {
-	case json.Number:
-		return strconv.ParseFloat(v.String(), 64)
-	case string:
-		switch v {
-		case "NaN":
-			return math.NaN(), nil
-		case "Infinity":
-			return math.Inf(1), nil
-		case "-Infinity":
-			return math.Inf(-1), nil
-		}
-	}
-	return 0, fmt.Errorf("%v is not a number", tok)
-}
-
-// float32ToBF16 rounds f to bfloat16, to nearest even; NaN stays NaN.
-func float32ToBF16(f float32) uint16 {
-	b := math.Float32bits(f)
-	if f != f {
-		return uint16(b>>16) | 0x40
-	}
-	b += 0x7fff + (b>>16)&1
-	return uint16(b >> 16)
-}
-
-// float32ToHalf rounds f to IEEE 754 half precision, to nearest even.
-func float32ToHalf(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23) & 0xff
-	frac := b & 0x7fffff
-	switch {
-	case exp == 0xff: // Inf, NaN
-		if frac != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	case exp-127 > 15: // overflow
-		return sign | 0x7c00
-	case exp-127 >= -14: // normal
-		h := uint32(exp-127+15)<<10 | frac>>13
-		rest := frac & 0x1fff
-		if rest > 0x1000 || (rest == 0x1000 && h&1 == 1) {
-			h++ // may carry into the exponent, up to Inf: correct
-		}
-		return sign | uint16(h)
-	case exp-127 < -25: // underflow to zero
-		return sign
-	}
-	// subnormal: value = m * 2^(e-23) with the implicit bit, in units of 2^-24
-	m := frac | 0x800000
-	shift := uint32(-(exp - 127) - 14 + 13) // bits dropped
-	h := m >> shift
-	rest := m & (1<<shift - 1)
-	half := uint32(1) << (shift - 1)
-	if rest > half || (rest == half && h&1 == 1) {
-		h++
-	}
-	return sign | uint16(h)
 }
 
 // ReadMetadata returns the metadata Write recorded in a document of size bytes from r,

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"strings"
 
@@ -27,10 +26,12 @@ const (
 //
 // data is the tensor's elements in C order. Floats are written in the shortest form that
 // reads back to the same value of their dtype (F16 and BF16 through float32, which holds
-// them exactly); NaN and infinities are the strings "NaN", "Infinity", "-Infinity";
-// booleans are true/false; complex elements are [real, imag] pairs. values holds the
-// non-tensor leaves as typed JSON (integers stay integers, floats floats); it is left out
-// when there are none. Each entry of meta comes first, in key order, as a JSON string,
+// them exactly); infinities are the strings "Infinity" and "-Infinity", the dtype's
+// canonical NaN is "NaN" and any other NaN "NaN:0x" and its bits ("NaN:0xffff" in
+// BF16), so that every element reads back to its bits; booleans are true/false; complex
+// elements are [real, imag] pairs. values holds the non-tensor leaves as typed JSON
+// (integers stay integers, floats floats; see the package doc); it is left out when
+// there are none. Each entry of meta comes first, in key order, as a JSON string,
 // or as the object itself when the entry is a JSON object; ReadMetadata gives it back. A
 // key of meta must not be empty, "tensors" or "values".
 func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
@@ -155,17 +156,23 @@ func (e *elementWriter) element(b []byte) {
 	le := binary.LittleEndian
 	switch e.dtype {
 	case pickle.F64:
-		e.buf = jsonvalue.AppendFloat(e.buf, math.Float64frombits(le.Uint64(b)), 64)
+		e.buf = jsonvalue.AppendFloatBits(e.buf, pickle.F64, le.Uint64(b))
 	case pickle.F32:
-		e.buf = jsonvalue.AppendFloat(e.buf, float64(math.Float32frombits(le.Uint32(b))), 32)
-	case pickle.F16:
-		e.buf = jsonvalue.AppendFloat(e.buf, float64(pickle.Float16To32(le.Uint16(b))), 32)
-	case pickle.BF16:
-		e.buf = jsonvalue.AppendFloat(e.buf, float64(math.Float32frombits(uint32(le.Uint16(b))<<16)), 32)
+		e.buf = jsonvalue.AppendFloatBits(e.buf, pickle.F32, uint64(le.Uint32(b)))
+	case pickle.F16, pickle.BF16:
+		e.buf = jsonvalue.AppendFloatBits(e.buf, e.dtype, uint64(le.Uint16(b)))
 	case pickle.C64:
-		e.buf = jsonvalue.Append(e.buf, complex(float64(math.Float32frombits(le.Uint32(b))), float64(math.Float32frombits(le.Uint32(b[4:])))))
+		e.buf = append(e.buf, '[')
+		e.buf = jsonvalue.AppendFloatBits(e.buf, pickle.F32, uint64(le.Uint32(b)))
+		e.buf = append(e.buf, ',')
+		e.buf = jsonvalue.AppendFloatBits(e.buf, pickle.F32, uint64(le.Uint32(b[4:])))
+		e.buf = append(e.buf, ']')
 	case pickle.C128:
-		e.buf = jsonvalue.Append(e.buf, complex(math.Float64frombits(le.Uint64(b)), math.Float64frombits(le.Uint64(b[8:]))))
+		e.buf = append(e.buf, '[')
+		e.buf = jsonvalue.AppendFloatBits(e.buf, pickle.F64, le.Uint64(b))
+		e.buf = append(e.buf, ',')
+		e.buf = jsonvalue.AppendFloatBits(e.buf, pickle.F64, le.Uint64(b[8:]))
+		e.buf = append(e.buf, ']')
 	case pickle.I64:
 		e.buf = jsonvalue.Append(e.buf, int64(le.Uint64(b)))
 	case pickle.I32:

@@ -17,11 +17,15 @@ import (
 
 // Append appends the JSON form of a non-tensor leaf to buf. Integers are written
 // as JSON integers, floats always with a fraction or exponent ("1.0"), so that the kind
-// of number survives a round trip; NaN and infinities, which JSON lacks, are the strings
-// "NaN", "Infinity" and "-Infinity"; bytes are base64 strings; tuples and lists are
-// arrays; a numpy scalar is an object of one member named for its numpy type,
-// {"numpy.float32": 0.1}, its value at the scalar's own precision; anything else is its
-// Python repr-like description as a string.
+// of number survives a round trip; tuples and lists are arrays, dicts objects. A value
+// that JSON has no form of its own for is an object of one member named for its Python
+// type: a NaN or infinite float is {"builtins.float": "NaN"} (or "Infinity",
+// "-Infinity", or for a NaN other than float("nan") its bits, "NaN:0x7ff8000000000001":
+// see AppendFloatBits), bytes are {"builtins.bytes": BASE64}, a complex number is
+// {"builtins.complex": [real, imag]}, a numpy scalar is {"numpy.float32": 0.1}, its
+// value at the scalar's own precision; a dict of one member named like one of these is
+// {"builtins.dict": {KEY: VALUE}}, so that no dict reads back as another type.
+// Anything else is its Python repr-like description as a string.
 func Append(buf []byte, v any) []byte {
 	switch v := v.(type) {
 	case nil:
@@ -35,34 +39,37 @@ func Append(buf []byte, v any) []byte {
 	case *big.Int:
 		return v.Append(buf, 10)
 	case float64:
-		return AppendFloat(buf, v, 64)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			buf = append(buf, `{"`+floatTag+`":`...)
+			return append(AppendFloatBits(buf, pickle.F64, math.Float64bits(v)), '}')
+		}
+		return appendFloat(buf, v, 64)
 	case float32:
-		return AppendFloat(buf, float64(v), 32)
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return Append(buf, float64(v))
+		}
+		return appendFloat(buf, float64(v), 32)
 	case complex128:
-		buf = append(buf, '[')
-		buf = AppendFloat(buf, real(v), 64)
+		buf = append(buf, `{"`+complexTag+`":[`...)
+		buf = AppendFloatBits(buf, pickle.F64, math.Float64bits(real(v)))
 		buf = append(buf, ',')
-		buf = AppendFloat(buf, imag(v), 64)
-		return append(buf, ']')
+		buf = AppendFloatBits(buf, pickle.F64, math.Float64bits(imag(v)))
+		return append(buf, "]}"...)
 	case string:
 		return AppendString(buf, v)
 	case []byte:
-		return AppendString(buf, base64.StdEncoding.EncodeToString(v))
+		buf = append(buf, `{"`+bytesTag+`":`...)
+		return append(AppendString(buf, base64.StdEncoding.EncodeToString(v)), '}')
 	case pickle.List:
 		return appendArray(buf, v)
 	case pickle.Tuple:
 		return appendArray(buf, v)
 	case *pickle.Dict:
-		buf = append(buf, '{')
-		for i, e := range v.Entries {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = AppendString(buf, fmt.Sprint(e.Key))
-			buf = append(buf, ':')
-			buf = Append(buf, e.Value)
+		if len(v.Entries) == 1 && isTag(fmt.Sprint(v.Entries[0].Key)) {
+			buf = append(buf, `{"`+dictTag+`":`...)
+			return append(appendDict(buf, v), '}')
 		}
-		return append(buf, '}')
+		return appendDict(buf, v)
 	case pickle.Global:
 		return AppendString(buf, v.Module+"."+v.Name)
 	case *pickle.Object:
@@ -72,6 +79,20 @@ func Append(buf []byte, v any) []byte {
 	default:
 		return AppendString(buf, fmt.Sprint(v))
 	}
+}
+
+// appendDict appends d as a JSON object, its keys as strings.
+func appendDict(buf []byte, d *pickle.Dict) []byte {
+	buf = append(buf, '{')
+	for i, e := range d.Entries {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = AppendString(buf, fmt.Sprint(e.Key))
+		buf = append(buf, ':')
+		buf = Append(buf, e.Value)
+	}
+	return append(buf, '}')
 }
 
 func appendArray(buf []byte, vs []any) []byte {
@@ -85,12 +106,11 @@ func appendArray(buf []byte, vs []any) []byte {
 	return append(buf, ']')
 }
 
-// AppendFloat appends f as Append does, formatted as the shortest decimal that reads
-// back to the same float of the given bit size (32 or 64).
-func AppendFloat(buf []byte, f float64, bits int) []byte {
+// appendFloat appends f, which is not NaN, as the shortest decimal that reads back to
+// the same float of the given bit size (32 or 64), with a fraction or exponent ("1.0"),
+// or as the string "Infinity" or "-Infinity".
+func appendFloat(buf []byte, f float64, bits int) []byte {
 	switch {
-	case math.IsNaN(f):
-		return append(buf, `"NaN"`...)
 	case math.IsInf(f, 1):
 		return append(buf, `"Infinity"`...)
 	case math.IsInf(f, -1):
@@ -204,32 +224,149 @@ func decode(dec *json.Decoder) (any, error) {
 			_, err := dec.Token()
 			return l, err
 		case '{':
-			d := &pickle.Dict{Ordered: true}
-			for dec.More() {
-				k, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				v, err := decode(dec)
-				if err != nil {
-					return nil, err
-				}
-				d.Entries = append(d.Entries, pickle.DictEntry{Key: k, Value: v})
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			if len(d.Entries) == 1 {
-				if k, ok := d.Entries[0].Key.(string); ok {
-					if dt, ok := numpyDTypes[strings.TrimPrefix(k, "numpy.")]; ok && strings.HasPrefix(k, "numpy.") {
-						return decodeScalar(dt, d.Entries[0].Value)
-					}
-				}
-			}
-			return d, nil
+			return decodeObject(dec)
 		}
 	}
 	return tok, nil // string, bool, nil
+}
+
+// The names of the one-member objects that Append writes for the values JSON has no
+// form of its own for.
+const (
+	floatTag   = "builtins.float"
+	bytesTag   = "builtins.bytes"
+	complexTag = "builtins.complex"
+	dictTag    = "builtins.dict"
+)
+
+// isTag reports whether key names the type of a one-member object Append writes.
+func isTag(key string) bool {
+	switch key {
+	case floatTag, bytesTag, complexTag, dictTag:
+		return true
+	}
+	name, ok := strings.CutPrefix(key, "numpy.")
+	_, numpy := numpyDTypes[name]
+	return ok && numpy
+}
+
+// decodeObject reads the rest of an object whose '{' dec has read: an ordered
+// *pickle.Dict, or the value of a one-member object named for its type.
+func decodeObject(dec *json.Decoder) (any, error) {
+	d := &pickle.Dict{Ordered: true}
+	if dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		var v any
+		if key, _ := k.(string); isTag(key) {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, err
+			}
+			if !dec.More() {
+				if _, err := dec.Token(); err != nil {
+					return nil, err
+				}
+				return tagged(key, raw)
+			}
+			if v, err = decode(rawDecoder(raw)); err != nil {
+				return nil, err
+			}
+		} else if v, err = decode(dec); err != nil {
+			return nil, err
+		}
+		d.Entries = append(d.Entries, pickle.DictEntry{Key: k, Value: v})
+	}
+	return d, decodeEntries(dec, d)
+}
+
+// decodeEntries reads the remaining members of an object, and its '}', into d.
+func decodeEntries(dec *json.Decoder, d *pickle.Dict) error {
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		v, err := decode(dec)
+		if err != nil {
+			return err
+		}
+		d.Entries = append(d.Entries, pickle.DictEntry{Key: k, Value: v})
+	}
+	_, err := dec.Token()
+	return err
+}
+
+func rawDecoder(raw json.RawMessage) *json.Decoder {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	return dec
+}
+
+// tagged reads the value of the one-member object {tag: raw} back into the value
+// Append wrote as it.
+func tagged(tag string, raw json.RawMessage) (any, error) {
+	dec := rawDecoder(raw)
+	bad := fmt.Errorf("invalid %s value %s", tag, raw)
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, bad
+	}
+	switch tag {
+	case dictTag:
+		if tok != json.Delim('{') {
+			return nil, bad
+		}
+		d := &pickle.Dict{Ordered: true}
+		return d, decodeEntries(dec, d)
+	case floatTag:
+		bits, err := FloatBits(pickle.F64, tok)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", tag, err)
+		}
+		return math.Float64frombits(bits), nil
+	case bytesTag:
+		s, ok := tok.(string)
+		if !ok {
+			return nil, bad
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", tag, err)
+		}
+		return b, nil
+	case complexTag:
+		if tok != json.Delim('[') {
+			return nil, bad
+		}
+		re, im, err := floatPair(dec, pickle.F64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", tag, err)
+		}
+		return complex(math.Float64frombits(re), math.Float64frombits(im)), nil
+	}
+	return decodeScalar(numpyDTypes[strings.TrimPrefix(tag, "numpy.")], tok, dec)
+}
+
+// floatPair reads the two floats of dtype dt and the ']' of a [real, imag] pair whose
+// '[' dec has read.
+func floatPair(dec *json.Decoder, dt pickle.DType) (re, im uint64, err error) {
+	var parts [2]uint64
+	for i := range parts {
+		tok, err := dec.Token()
+		if err != nil {
+			return 0, 0, err
+		}
+		if parts[i], err = FloatBits(dt, tok); err != nil {
+			return 0, 0, err
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim(']') {
+		return 0, 0, errors.New("a complex number is a [real, imag] pair")
+	}
+	return parts[0], parts[1], nil
 }
 
 // numpyNames are the numpy type names of the dtypes a pickle.Scalar holds.
@@ -254,145 +391,89 @@ func appendScalar(buf []byte, s pickle.Scalar) []byte {
 	if !ok || s.Value() == nil {
 		return AppendString(buf, s.String())
 	}
-	bits := 64
-	if s.DType == pickle.F32 || s.DType == pickle.F16 || s.DType == pickle.C64 {
-		bits = 32
-	}
 	buf = append(AppendString(append(buf, '{'), "numpy."+name), ':')
-	switch v := s.Value().(type) {
-	case float64:
-		buf = AppendFloat(buf, v, bits)
-	case complex128:
-		buf = append(AppendFloat(append(buf, '['), real(v), bits), ',')
-		buf = append(AppendFloat(buf, imag(v), bits), ']')
-	case int64:
-		buf = strconv.AppendInt(buf, v, 10)
-	case uint64:
-		buf = strconv.AppendUint(buf, v, 10)
-	case bool:
-		buf = strconv.AppendBool(buf, v)
+	le := binary.LittleEndian
+	switch s.DType {
+	case pickle.F64:
+		buf = AppendFloatBits(buf, pickle.F64, le.Uint64(s.Data))
+	case pickle.F32:
+		buf = AppendFloatBits(buf, pickle.F32, uint64(le.Uint32(s.Data)))
+	case pickle.F16:
+		buf = AppendFloatBits(buf, pickle.F16, uint64(le.Uint16(s.Data)))
+	case pickle.C64:
+		buf = append(AppendFloatBits(append(buf, '['), pickle.F32, uint64(le.Uint32(s.Data))), ',')
+		buf = append(AppendFloatBits(buf, pickle.F32, uint64(le.Uint32(s.Data[4:]))), ']')
+	case pickle.C128:
+		buf = append(AppendFloatBits(append(buf, '['), pickle.F64, le.Uint64(s.Data)), ',')
+		buf = append(AppendFloatBits(buf, pickle.F64, le.Uint64(s.Data[8:])), ']')
+	default:
+		switch v := s.Value().(type) {
+		case int64:
+			buf = strconv.AppendInt(buf, v, 10)
+		case uint64:
+			buf = strconv.AppendUint(buf, v, 10)
+		case bool:
+			buf = strconv.AppendBool(buf, v)
+		}
 	}
 	return append(buf, '}')
 }
 
-// decodeScalar makes the numpy scalar of dtype dt that appendScalar wrote as v.
-func decodeScalar(dt pickle.DType, v any) (any, error) {
+// decodeScalar makes the numpy scalar of dtype dt that appendScalar wrote, from the
+// first token tok of its value and the rest of it in dec.
+func decodeScalar(dt pickle.DType, tok json.Token, dec *json.Decoder) (any, error) {
 	le := binary.LittleEndian
-	b := make([]byte, dt.Size())
-	bad := fmt.Errorf("invalid numpy.%s value %v", numpyNames[dt], v)
-	float := func(x any, bits int) (float64, bool) {
-		switch x := x.(type) {
-		case float64:
-			return x, true
-		case string: // NaN and infinities
-			f, err := strconv.ParseFloat(x, bits)
-			return f, err == nil
-		}
-		return 0, false
-	}
+	b := make([]byte, 0, dt.Size())
+	name := "numpy." + numpyNames[dt]
+	bad := fmt.Errorf("invalid %s value %v", name, tok)
 	switch dt {
 	case pickle.F64, pickle.F32, pickle.F16:
-		f, ok := float(v, 64)
-		if !ok {
-			return nil, bad
+		bits, err := FloatBits(dt, tok)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
 		}
-		switch dt {
-		case pickle.F64:
-			le.PutUint64(b, math.Float64bits(f))
-		case pickle.F32:
-			le.PutUint32(b, math.Float32bits(float32(f)))
-		default:
-			h, ok := halfBits(float64(float32(f))) // written at float32 precision
-			if !ok {
-				return nil, bad
-			}
-			le.PutUint16(b, h)
-		}
+		b = le.AppendUint64(b, bits)[:dt.Size()]
 	case pickle.C64, pickle.C128:
-		l, ok := v.(pickle.List)
-		if !ok || len(l) != 2 {
+		part := pickle.F32
+		if dt == pickle.C128 {
+			part = pickle.F64
+		}
+		if tok != json.Delim('[') {
 			return nil, bad
 		}
-		re, ok1 := float(l[0], 64)
-		im, ok2 := float(l[1], 64)
-		if !ok1 || !ok2 {
-			return nil, bad
+		re, im, err := floatPair(dec, part)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
 		}
-		if dt == pickle.C64 {
-			le.PutUint32(b, math.Float32bits(float32(re)))
-			le.PutUint32(b[4:], math.Float32bits(float32(im)))
-		} else {
-			le.PutUint64(b, math.Float64bits(re))
-			le.PutUint64(b[8:], math.Float64bits(im))
-		}
+		b = append(le.AppendUint64(nil, re)[:part.Size()], le.AppendUint64(nil, im)[:part.Size()]...)
 	case pickle.BOOL:
-		x, ok := v.(bool)
+		x, ok := tok.(bool)
 		if !ok {
 			return nil, bad
 		}
 		if x {
-			b[0] = 1
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
 		}
 	default:
-		var u uint64
-		switch x := v.(type) {
-		case int64:
-			u = uint64(x)
-			if numpyNames[dt][0] == 'u' && x < 0 {
-				return nil, bad
-			}
-		case *big.Int:
-			if !x.IsUint64() || numpyNames[dt][0] != 'u' {
-				return nil, bad
-			}
-			u = x.Uint64()
-		default:
+		num, ok := tok.(json.Number)
+		if !ok {
 			return nil, bad
 		}
-		n := 8 * len(b)
-		if n < 64 {
-			signed := numpyNames[dt][0] == 'i'
-			if signed && (int64(u) < -(1<<(n-1)) || int64(u) >= 1<<(n-1)) || !signed && u >= 1<<n {
-				return nil, bad
-			}
+		var u uint64
+		var err error
+		if numpyNames[dt][0] == 'u' {
+			u, err = strconv.ParseUint(num.String(), 10, 8*dt.Size())
+		} else {
+			var i int64
+			i, err = strconv.ParseInt(num.String(), 10, 8*dt.Size())
+			u = uint64(i)
 		}
-		for i := range b {
-			b[i] = byte(u >> (8 * i))
+		if err != nil {
+			return nil, bad
 		}
+		b = le.AppendUint64(b, u)[:dt.Size()]
 	}
 	return pickle.Scalar{DType: dt, Data: b}, nil
-}
-
-// halfBits returns the binary16 bits of f when f is a float16 value.
-func halfBits(f float64) (uint16, bool) {
-	if f != f {
-		return 0x7e00, true
-	}
-	f32 := float32(f)
-	if float64(f32) != f {
-		return 0, false
-	}
-	b := math.Float32bits(f32)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23) & 0xff
-	frac := b & 0x7fffff
-	switch {
-	case exp == 0xff:
-		return sign | 0x7c00, true
-	case exp == 0 && frac == 0:
-		return sign, true
-	case exp-127 > 15:
-		return 0, false
-	case exp-127 >= -14:
-		if frac&0x1fff != 0 {
-			return 0, false
-		}
-		return sign | uint16(exp-127+15)<<10 | uint16(frac>>13), true
-	}
-	// Subnormal: f = m × 2^-24 with m < 1024.
-	m := math.Abs(f) * (1 << 24)
-	if m != math.Trunc(m) || m >= 1024 {
-		return 0, false
-	}
-	return sign | uint16(m), true
 }

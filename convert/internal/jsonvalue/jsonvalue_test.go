@@ -1,6 +1,7 @@
 package jsonvalue
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"reflect"
@@ -56,5 +57,108 @@ func TestScalarRoundTrip(t *testing.T) {
 	}
 	if _, ok := d[0].Value.(*pickle.Dict); !ok {
 		t.Errorf("read as %#v", d[0].Value)
+	}
+}
+
+// TestValuesKeepTypes writes the values JSON has no form of its own for, and dicts
+// that look like their forms, and reads them back: each comes back as the type it was,
+// every bit of a float included.
+func TestValuesKeepTypes(t *testing.T) {
+	le := binary.LittleEndian
+	nan := func(bits uint64) float64 { return math.Float64frombits(bits) }
+	tag := func(k string, v any) *pickle.Dict {
+		return &pickle.Dict{Ordered: true, Entries: []pickle.DictEntry{{Key: k, Value: v}}}
+	}
+	values := []any{
+		nan(0x7ff8000000000000), nan(0xfff8000000000000), nan(0x7ff0000000000001), math.Inf(1), math.Inf(-1),
+		"NaN", "Infinity", []byte("bytes"), []byte{}, "Ynl0ZXM=", complex(1.5, nan(0x7ff8000000000000)),
+		pickle.List{nan(0x7ff8000000000000), []byte{0, 0xff}},
+		tag("builtins.float", "NaN"), tag("builtins.bytes", "eA=="), tag("builtins.dict", int64(1)),
+		tag("numpy.float32", 0.5), tag("builtins.floaty", 1.0),
+		tag("builtins.dict", tag("builtins.dict", pickle.List{})),
+		&pickle.Dict{Ordered: true, Entries: []pickle.DictEntry{{Key: "builtins.float", Value: 1.0}, {Key: "b", Value: int64(2)}}},
+		pickle.Scalar{DType: pickle.F64, Data: le.AppendUint64(nil, 0x7ff8000000000000)},
+		pickle.Scalar{DType: pickle.F64, Data: le.AppendUint64(nil, 0xfff8000000000000)},
+		pickle.Scalar{DType: pickle.F32, Data: le.AppendUint32(nil, 0x7fc00001)},
+		pickle.Scalar{DType: pickle.F16, Data: le.AppendUint16(nil, 0xfe00)},
+		pickle.Scalar{DType: pickle.C64, Data: le.AppendUint32(le.AppendUint32(nil, 0x7fc00000), 0xffc00000)},
+	}
+	var leaves []pickle.Leaf
+	for i, v := range values {
+		leaves = append(leaves, pickle.Leaf{Name: string(rune('a' + i)), Value: v})
+	}
+	obj := Object(leaves)
+	got, err := Leaves(string(obj))
+	if err != nil {
+		t.Fatalf("%s: %v", obj, err)
+	}
+	if len(got) != len(leaves) {
+		t.Fatalf("%s read back as %d leaves", obj, len(got))
+	}
+	for i, l := range leaves {
+		// NaN != NaN: compare what each is written as, and its Go type.
+		a, b := Append(nil, l.Value), Append(nil, got[i].Value)
+		if !bytes.Equal(a, b) || reflect.TypeOf(l.Value) != reflect.TypeOf(got[i].Value) {
+			t.Errorf("%#v written as %s read back as %#v", l.Value, a, got[i].Value)
+		}
+		f, ok1 := l.Value.(float64)
+		g, ok2 := got[i].Value.(float64)
+		if ok1 && ok2 && math.Float64bits(f) != math.Float64bits(g) {
+			t.Errorf("%s read back as %#x", a, math.Float64bits(g))
+		}
+	}
+	for _, tc := range []struct {
+		v    any
+		text string
+	}{
+		{nan(0x7ff8000000000000), `{"builtins.float":"NaN"}`},
+		{math.Inf(-1), `{"builtins.float":"-Infinity"}`},
+		{[]byte("bytes"), `{"builtins.bytes":"Ynl0ZXM="}`},
+		{complex(1, -0.5), `{"builtins.complex":[1.0,-0.5]}`},
+		{tag("numpy.float32", 0.5), `{"builtins.dict":{"numpy.float32":0.5}}`},
+		{tag("numpy.float33", 0.5), `{"numpy.float33":0.5}`},
+		{values[21], `{"numpy.float32":"NaN:0x7fc00001"}`},
+	} {
+		if got := string(Append(nil, tc.v)); got != tc.text {
+			t.Errorf("%#v written as %s, want %s", tc.v, got, tc.text)
+		}
+	}
+}
+
+// TestOldValues reads the values of files written before the special floats and bytes
+// were tagged: they read as they always did, and a numpy NaN as the canonical one.
+func TestOldValues(t *testing.T) {
+	got, err := Leaves(`{"a":"NaN","b":"Ynl0ZXM=","c":[1.0,2.0],"d":{"numpy.float64":"NaN"},"e":{"numpy.float32":"Infinity"}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	want := []any{"NaN", "Ynl0ZXM=", pickle.List{1.0, 2.0},
+		pickle.Scalar{DType: pickle.F64, Data: le.AppendUint64(nil, 0x7ff8000000000000)},
+		pickle.Scalar{DType: pickle.F32, Data: le.AppendUint32(nil, 0x7f800000)}}
+	for i, w := range want {
+		if !reflect.DeepEqual(got[i].Value, w) {
+			t.Errorf("%s read as %#v, want %#v", got[i].Name, got[i].Value, w)
+		}
+	}
+}
+
+// TestTaggedRefuses checks that a tagged object of the wrong content is an error.
+func TestTaggedRefuses(t *testing.T) {
+	for _, obj := range []string{
+		`{"a":{"builtins.float":"nan"}}`,
+		`{"a":{"builtins.bytes":"@@"}}`,
+		`{"a":{"builtins.bytes":5}}`,
+		`{"a":{"builtins.complex":[1.0]}}`,
+		`{"a":{"builtins.complex":[1.0,2.0,3.0]}}`,
+		`{"a":{"builtins.dict":[]}}`,
+		`{"a":{"numpy.int8":128}}`,
+		`{"a":{"numpy.uint8":-1}}`,
+		`{"a":{"numpy.int32":1.0}}`,
+		`{"a":{"numpy.float32":"NaN:0x7fc0"}}`,
+	} {
+		if got, err := Leaves(obj); err == nil {
+			t.Errorf("%s read as %#v", obj, got[0].Value)
+		}
 	}
 }
