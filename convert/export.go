@@ -12,6 +12,7 @@ import (
 
 	"github.com/ptport/ptport/convert/internal/atomicfile"
 	"github.com/ptport/ptport/convert/internal/export"
+	"github.com/ptport/ptport/convert/npz"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -57,7 +58,8 @@ func (f Format) Ext() string { return "." + string(f) }
 // kept as typed JSON: in safetensors' __metadata__ under "ptport.values", in an npz as
 // the 0-d string array "__metadata__", in JSON under "values" (see packages safetensors,
 // npz and ptjson). NumPy has no bfloat16, so an npz holds BF16 tensors widened exactly
-// to float32. A .pt output keeps cp's structure (nesting, dict kinds, key order, shared
+// to float32 (see Widened), with their dtype recorded, so that Open reads them back as
+// BF16. A .pt output keeps cp's structure (nesting, dict kinds, key order, shared
 // storages); a pickled module in it becomes its state_dict. Tensors that share a
 // storage, such as tied weights, are written once in a .pt output; the other formats
 // cannot alias one tensor's data to another's, so there they are copies, and the groups
@@ -134,7 +136,48 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 	return c.w.Write(p)
 }
 
-// TotalBytes is the size of cp's tensors' data: about what an export writes.
+// Widened returns the names of the tensors of cp that an export in format f stores in a
+// wider dtype than theirs, because the format lacks it: an npz's BF16 tensors, which it
+// holds as float32 (NumPy has no bfloat16) and Open reads back as BF16, bit for bit.
+func Widened(f Format, cp *Checkpoint) []string {
+	if f != NPZ {
+		return nil
+	}
+	var names []string
+	for _, l := range cp.Leaves {
+		if t, ok := l.Value.(*pickle.Tensor); ok {
+			if _, wider := npz.Widened(t.DType); wider {
+				names = append(names, l.Name)
+			}
+		}
+	}
+	return names
+}
+
+// DataBytes is the size of the tensor data that an export of cp in format f writes: each
+// tensor's elements at the size of the dtype f stores them in (see Widened), and
+// nothing for a tensor that has no data (a meta tensor).
+func DataBytes(f Format, cp *Checkpoint) int64 {
+	var n int64
+	for _, l := range cp.Leaves {
+		t, ok := l.Value.(*pickle.Tensor)
+		if !ok {
+			continue
+		}
+		if _, err := t.Storage.ReadAt(nil, 0); errors.Is(err, pickle.ErrNoData) {
+			continue
+		}
+		size := t.NumBytes()
+		if wide, wider := npz.Widened(t.DType); wider && f == NPZ {
+			size = size / int64(t.DType.Size()) * int64(wide.Size())
+		}
+		n += size
+	}
+	return n
+}
+
+// TotalBytes is the size of cp's tensors' data: about what an export writes (see
+// DataBytes).
 func TotalBytes(cp *Checkpoint) int64 {
 	var n int64
 	for _, l := range cp.Leaves {

@@ -23,9 +23,12 @@ type convertResult struct {
 	Files   []string   `json:"files"` // what was written: the output, or its shards and index
 	Tensors int        `json:"tensors"`
 	Values  int        `json:"values"`
-	Bytes   int64      `json:"bytes"` // of tensor data
+	Bytes   int64      `json:"bytes"` // of tensor data, as written
 	Shared  [][]string `json:"shared,omitempty"`
-	Seconds float64    `json:"seconds"`
+	// Widened are the tensors the format holds in a wider dtype than theirs (an npz's
+	// BF16 tensors, as float32), which ptport reads back as theirs.
+	Widened []string `json:"widened,omitempty"`
+	Seconds float64  `json:"seconds"`
 	// AsData are the classes and functions torch.load(weights_only=True) refuses
 	// that a .pt output holds as plain data (dicts naming their class, names).
 	AsData []string `json:"as_data,omitempty"`
@@ -42,8 +45,10 @@ func convertCmd() *cobra.Command {
 		Short: "Convert a checkpoint to safetensors, npz, JSON or .pt",
 		Long: `convert writes every tensor of IN, C-contiguous and byte-exact, under its dotted name to
 OUT, in the format OUT's extension names (or --to). Non-tensor values such as epoch are
-kept as JSON: in safetensors' __metadata__ under "ptport.values", in an npz as the
-string array "__metadata__", in JSON under "values". The output appears whole or not at
+kept as typed JSON: in safetensors' __metadata__ under "ptport.values", in an npz as the
+string array "__metadata__", in JSON under "values". NumPy has no bfloat16: an npz holds
+BF16 tensors widened exactly to float32 (numpy.load gives float32) and records their
+dtype, so that ptport reads them back as BF16 (convert says so). The output appears whole or not at
 all (its folder is created if need be): Ctrl-C or SIGTERM stops the conversion and leaves
 nothing behind (exit status 130 or 143), and temporaries of a convert that was killed
 are removed by the next ptport writing to that folder.
@@ -86,9 +91,10 @@ JSON cannot alias, so there they are copies, and the metadata "ptport.shared" li
 does: STEM-00001-of-0000N.safetensors and OUT.index.json, with metadata.total_size and
 weight_map. Everything that fits one shard is written to OUT alone.
 
-With --json: {"input", "output", "format", "files", "tensors", "values", "bytes",
-"shared", "seconds", "as_data", "weights_only": {"loads", "refuses", "refusal"}} (the
-last two for .pt outputs).`,
+With --json: {"input", "output", "format", "files", "tensors", "values", "bytes" (of
+tensor data, as written), "shared", "widened" (the tensors an npz holds as float32),
+"seconds", "as_data", "weights_only": {"loads", "refuses", "refusal"}} (the last two
+for .pt outputs).`,
 		Example: `  ptport convert model.pt -o model.safetensors
   ptport convert checkpoint.pth -o weights.npz
   ptport convert train.ckpt -o model.safetensors --select state_dict --strip-prefix model.
@@ -134,7 +140,8 @@ last two for .pt outputs).`,
 			}
 			inv := convert.Inspect(cp)
 			res := convertResult{Input: cp.Path, Output: out, Format: string(format),
-				Tensors: len(inv.Tensors), Values: len(inv.Values), Bytes: inv.Bytes, Shared: inv.Shared}
+				Tensors: len(inv.Tensors), Values: len(inv.Values), Bytes: convert.DataBytes(format, cp), Shared: inv.Shared,
+				Widened: convert.Widened(format, cp)}
 			if out == stdio {
 				if err := convert.Encode(ctx, cmd.OutOrStdout(), format, cp); err != nil {
 					return inFile(cp.Path, err)
@@ -170,6 +177,10 @@ last two for .pt outputs).`,
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %s (%s), %s in %.3fs\n",
 				what, count(res.Tensors, "tensor", "tensors"), bytesText(res.Bytes), count(res.Values, "value", "values"), res.Seconds)
+			if n := len(res.Widened); n > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: NumPy has no bfloat16: %s holds %s widened exactly to float32 (numpy.load gives float32; ptport reads BF16 back)\n",
+					what, count(n, "BF16 tensor", "BF16 tensors"))
+			}
 			if len(res.AsData) > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: torch.load(weights_only=True) refuses %s; %s holds them as plain data: an instance as a dict whose \"__class__\" (a call's record: \"__call__\") names its class, a reference as its name\n",
 					strings.Join(escapeAll(res.AsData), ", "), what)
@@ -211,7 +222,7 @@ func progressTotal(f convert.Format, cp *convert.Checkpoint) int64 {
 	if f == convert.JSON {
 		return 0
 	}
-	return convert.TotalBytes(cp)
+	return convert.DataBytes(f, cp)
 }
 
 // openShard opens the shard that convert was given alone, when the output out is named

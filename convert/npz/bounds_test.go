@@ -138,3 +138,67 @@ func TestInflateLimit(t *testing.T) {
 		t.Errorf("an npz inflating 1000 times its size: %v", err)
 	}
 }
+
+// TestDTypesRecord checks the record of widened dtypes: Write makes one for BF16 only,
+// ReadMetadata does not list it, a tensor may not take its name, and Read refuses a
+// record that does not fit the arrays it names.
+func TestDTypesRecord(t *testing.T) {
+	bf16, err := pickle.NewTensor(pickle.BF16, []int{2}, []byte{0x80, 0x3f, 0xff, 0xff}) // 1, a NaN
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, []pickle.Leaf{{Name: "w", Value: bf16}, {Name: "x", Value: tensor(t, 1)}}, map[string]string{"note": "n"}); err != nil {
+		t.Fatal(err)
+	}
+	r := bytes.NewReader(buf.Bytes())
+	if meta, err := ReadMetadata("a.npz", r, r.Size()); err != nil || len(meta) != 1 || meta["note"] != "n" {
+		t.Errorf("metadata %v, %v; want only the note", meta, err)
+	}
+	if !bytes.Contains(buf.Bytes(), []byte("__dtypes__.npy")) {
+		t.Errorf("no __dtypes__ member")
+	}
+	if err := Write(io.Discard, []pickle.Leaf{{Name: "__dtypes__", Value: tensor(t, 1)}}, nil); err == nil {
+		t.Errorf("a tensor named __dtypes__ was written")
+	}
+	if err := Write(io.Discard, nil, map[string]string{"dtypes": "x"}); err == nil {
+		t.Errorf("the metadata key dtypes was written")
+	}
+
+	// npzOf writes a float32 array w of the given bits and a record.
+	npzOf := func(bits uint32, record string) []byte {
+		var b bytes.Buffer
+		zw := zip.NewWriter(&b)
+		e, _ := zw.CreateHeader(&zip.FileHeader{Name: "w.npy", Method: zip.Store})
+		e.Write(npyHeader("<f4", []int{1}))
+		e.Write([]byte{byte(bits), byte(bits >> 8), byte(bits >> 16), byte(bits >> 24)})
+		if err := writeString(zw, dtypesMember, record); err != nil {
+			t.Fatal(err)
+		}
+		zw.Close()
+		return b.Bytes()
+	}
+	ok := npzOf(0x3f800000, `{"w": "BF16"}`)
+	leaves, err := Read("ok.npz", bytes.NewReader(ok), int64(len(ok)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := leaves[0].Value.(*pickle.Tensor).Bytes(); leaves[0].Value.(*pickle.Tensor).DType != pickle.BF16 || !bytes.Equal(got, []byte{0x80, 0x3f}) {
+		t.Errorf("read as %v %x", leaves[0].Value.(*pickle.Tensor).DType, got)
+	}
+	for _, tc := range []struct {
+		file []byte
+		want string
+	}{
+		{npzOf(0x3f800001, `{"w": "BF16"}`), "is not a bfloat16 value"},
+		{npzOf(0x3f800000, `{"w": "F16"}`), "recorded as F16, a dtype Write does not widen"},
+		{npzOf(0x3f800000, `{"v": "BF16"}`), "names 1 tensors, 0 of them in the file"},
+		{npzOf(0x3f800000, `["w"]`), "not a JSON object of dtypes"},
+	} {
+		_, err := Read("bad.npz", bytes.NewReader(tc.file), int64(len(tc.file)))
+		var fe *pickle.FormatError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want a *pickle.FormatError mentioning %q", err, tc.want)
+		}
+	}
+}

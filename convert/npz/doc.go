@@ -9,11 +9,13 @@
 // itself bounded by the file's.
 //
 // Write stores each tensor C-contiguous, widening bfloat16 (which NumPy lacks) exactly
-// to float32. A checkpoint's non-tensor values are kept as typed JSON in the 0-d string
-// array "__metadata__", which Read gives back as the values they were; other string
-// metadata, such as the provenance a batch conversion records, goes in 0-d string
-// arrays "__KEY__" and is read back with ReadMetadata. numpy.load reads every array
-// Write writes.
+// to float32 and recording its dtype in the 0-d string array "__dtypes__", so that Read
+// gives it back as bfloat16, bit for bit (numpy.load gives the float32 array). A
+// checkpoint's non-tensor values are kept as typed JSON in the 0-d string array
+// "__metadata__", which Read gives back as the values they were; other string metadata,
+// such as the provenance a batch conversion records, goes in 0-d string arrays
+// "__KEY__" and is read back with ReadMetadata. numpy.load reads every array Write
+// writes.
 //
 // The package works on []pickle.Leaf, not on a convert.Checkpoint, so that package
 // convert can open and export npz files through it.

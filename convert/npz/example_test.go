@@ -10,8 +10,9 @@ import (
 	"github.com/ptport/ptport/pickle"
 )
 
-// NumPy has no bfloat16: Write widens it exactly to float32. The non-tensor values and
-// the metadata become string arrays of their own.
+// NumPy has no bfloat16: Write widens it exactly to float32 and records the dtype, which
+// Read restores. The non-tensor values, the dtypes and the metadata become string arrays
+// of their own.
 func Example() {
 	bf16, err := pickle.NewTensor(pickle.BF16, []int{2}, []byte{0x80, 0x3f, 0x40, 0xc0}) // 1, -3
 	if err != nil {
@@ -47,8 +48,9 @@ func Example() {
 	// Output:
 	// member emb.weight.npy
 	// member __metadata__.npy
+	// member __dtypes__.npy
 	// member __note__.npy
-	// emb.weight F32 [2] [1 -3]
+	// emb.weight BF16 [2] [1 -3]
 	// epoch int64 7
 	// map[note:an example]
 }

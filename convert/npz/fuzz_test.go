@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"io"
+	"math"
 	"testing"
 
 	"github.com/ptport/ptport/convert/internal/fuzzcheck"
@@ -33,11 +34,20 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 	w.Write(npyHeader("<f4", []int{1}))
 	w.Write(make([]byte, 4))
 	zw.Close()
+	traversal := append([]byte(nil), buf.Bytes()...)
+	// BF16, widened and recorded, and values of every tagged kind.
+	bf16, _ := pickle.NewTensor(pickle.BF16, []int{2}, []byte{0x80, 0x3f, 0xff, 0xff})
+	buf.Reset()
+	if err := Write(&buf, []pickle.Leaf{{Name: "w", Value: bf16}, {Name: "nan", Value: math.NaN()},
+		{Name: "b", Value: []byte("x")}, {Name: "z", Value: complex(1, math.Inf(-1))}}, nil); err != nil {
+		t.Fatal(err)
+	}
 	return map[string][]byte{
 		"written":   written,
+		"bf16":      append([]byte(nil), buf.Bytes()...),
 		"deflated":  deflatedNPZ(t, 1<<10),
 		"overlap":   overlap,
-		"traversal": append([]byte(nil), buf.Bytes()...),
+		"traversal": traversal,
 	}
 }
 

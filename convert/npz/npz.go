@@ -28,12 +28,16 @@ var dtypeOfDescr = map[string]pickle.DType{
 	"|b1": pickle.BOOL, "<c8": pickle.C64, "<c16": pickle.C128,
 }
 
-// valuesMember is the npz member that holds a checkpoint's non-tensor values.
-const valuesMember = "__metadata__"
+// valuesMember is the npz member that holds a checkpoint's non-tensor values;
+// dtypesMember records the dtypes of the tensors that Write widened.
+const (
+	valuesMember = "__metadata__"
+	dtypesMember = "__dtypes__"
+)
 
 // metadataName returns KEY for the name __KEY__ of a member that may hold metadata.
 func metadataName(member string) (string, bool) {
-	if len(member) <= 4 || !strings.HasPrefix(member, "__") || !strings.HasSuffix(member, "__") || member == valuesMember {
+	if len(member) <= 4 || !strings.HasPrefix(member, "__") || !strings.HasSuffix(member, "__") || member == valuesMember || member == dtypesMember {
 		return "", false
 	}
 	return member[2 : len(member)-2], true
@@ -46,8 +50,10 @@ func metadataName(member string) (string, bool) {
 // file inflates only the members' headers. Members may not share bytes of the file, and
 // compressed ones may inflate to max(64 × the file's size, 16 MiB) in all. The
 // member "__metadata__.npy" that Write writes gives back the non-tensor values, listed
-// after the tensors; string members "__KEY__.npy" are metadata (see ReadMetadata), not
-// tensors. Errors about the file's content are *pickle.FormatError.
+// after the tensors; the member "__dtypes__.npy" gives the tensors Write widened their
+// dtype back (a float32 array recorded as BF16 must hold bfloat16 values); other string
+// members "__KEY__.npy" are metadata (see ReadMetadata), not tensors. Errors about the
+// file's content are *pickle.FormatError.
 func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
@@ -84,6 +90,7 @@ func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 		return nil, &pickle.FormatError{File: name, Where: "zip directory", Msg: fmt.Sprintf("its compressed members inflate to %d bytes, more than the limit of %d bytes for a file of %d bytes (max(64 × its size, 16 MiB))", inflated, limit, size)}
 	}
 	var leaves, values []pickle.Leaf
+	var widened map[string]pickle.DType
 	for _, f := range members {
 		bad := func(format string, args ...any) error {
 			return &pickle.FormatError{File: name, Where: "member " + f.Name, Msg: fmt.Sprintf(format, args...)}
@@ -114,12 +121,78 @@ func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 			}
 			continue
 		}
+		if arr == dtypesMember && strings.HasPrefix(descr, "<U") {
+			v, err := readUnicode(body, dataOff, bodySize-dataOff)
+			if err != nil {
+				return nil, bad("%v", err)
+			}
+			if err := json.Unmarshal([]byte(v), &widened); err != nil {
+				return nil, bad("__dtypes__ is not a JSON object of dtypes: %v", err)
+			}
+			continue
+		}
 		if t == nil {
 			return nil, bad("dtype %s is not a tensor dtype ptport reads", descr)
 		}
 		leaves = append(leaves, pickle.Leaf{Name: arr, Value: t})
 	}
+	if err := narrow(leaves, widened); err != nil {
+		return nil, &pickle.FormatError{File: name, Where: "member " + dtypesMember + ".npy", Msg: err.Error()}
+	}
 	return append(leaves, values...), nil
+}
+
+// Widened returns the dtype in which Write stores a tensor of dtype dt, and whether it is
+// wider than dt: float32 for BF16, which NumPy lacks (the widening is exact, and Read
+// gives the tensor back as BF16, bit for bit).
+func Widened(dt pickle.DType) (pickle.DType, bool) {
+	if dt == pickle.BF16 {
+		return pickle.F32, true
+	}
+	return dt, false
+}
+
+// narrow gives the tensors that Write widened, as the record dtypes names them, their
+// own dtype back.
+func narrow(leaves []pickle.Leaf, dtypes map[string]pickle.DType) error {
+	if len(dtypes) == 0 {
+		return nil
+	}
+	found := 0
+	for i, l := range leaves {
+		dt, ok := dtypes[l.Name]
+		if !ok {
+			continue
+		}
+		found++
+		t := l.Value.(*pickle.Tensor)
+		wide, ok := Widened(dt)
+		if !ok {
+			return fmt.Errorf("tensor %q: recorded as %s, a dtype Write does not widen", l.Name, dt)
+		}
+		if t.DType != wide {
+			return fmt.Errorf("tensor %q: recorded as %s, which Write widens to %s, but the array is %s", l.Name, dt, wide, t.DType)
+		}
+		data, err := t.Bytes()
+		if err != nil {
+			return fmt.Errorf("tensor %q: %w", l.Name, err)
+		}
+		b := make([]byte, len(data)/2)
+		for k := range len(b) / 2 {
+			x := binary.LittleEndian.Uint32(data[4*k:])
+			if x&0xffff != 0 {
+				return fmt.Errorf("tensor %q: element %d, %g, is not a bfloat16 value", l.Name, k, math.Float32frombits(x))
+			}
+			binary.LittleEndian.PutUint16(b[2*k:], uint16(x>>16))
+		}
+		if leaves[i].Value, err = pickle.NewTensor(dt, t.Shape, b); err != nil {
+			return fmt.Errorf("tensor %q: %w", l.Name, err)
+		}
+	}
+	if found != len(dtypes) {
+		return fmt.Errorf("names %d tensors, %d of them in the file", len(dtypes), found)
+	}
+	return nil
 }
 
 // ReadMetadata returns the metadata Write recorded in an npz file of size bytes, reading
@@ -289,12 +362,16 @@ func npyHeader(descr string, shape []int) []byte {
 // each tensor C-contiguous and little-endian as the member NAME.npy, in order; the
 // non-tensor leaves as typed JSON in the 0-d string array "__metadata__"; and each
 // entry of meta as the 0-d string array "__KEY__", in key order, which ReadMetadata
-// gives back. NumPy has no bfloat16, so BF16 tensors are widened exactly to float32. A
-// key of meta must not be empty, "metadata" or hold a '/'. Member names are unique and
-// stay inside the archive: two leaves of one name, a tensor named like a member Write
-// writes itself ("__metadata__", "__KEY__" of a key of meta), and a name that is empty,
-// starts with '/', holds '\', NUL or a path component "", "." or "..", are an error
-// wrapping a *leaf.NameError, before anything is written.
+// gives back. NumPy has no bfloat16, so BF16 tensors are widened exactly to float32 (see
+// Widened) and their dtype is recorded, as the JSON object {NAME: "BF16", ...} in the
+// 0-d string array "__dtypes__", from which Read restores it; a tensor of a dtype that
+// NumPy lacks otherwise (C32, the float8 and bits dtypes) is an error, before anything
+// is written. A key of meta must not be empty, "metadata", "dtypes" or hold a '/'.
+// Member names are unique and stay inside the archive: two leaves of one name, a tensor
+// named like a member Write writes itself ("__metadata__", "__dtypes__", "__KEY__" of a
+// key of meta), and a name that is empty, starts with '/', holds '\', NUL or a path
+// component "", "." or "..", are an error wrapping a *leaf.NameError, before anything
+// is written.
 func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	if err := leaf.Unique(leaves); err != nil {
 		return fmt.Errorf("npz: %w", err)
@@ -308,7 +385,7 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	}
 	sort.Strings(keys)
 	tensors, values := leaf.Split(leaves)
-	own := map[string]bool{valuesMember: true}
+	own := map[string]bool{valuesMember: true, dtypesMember: true}
 	for _, k := range keys {
 		own["__"+k+"__"] = true
 	}
@@ -320,13 +397,20 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 			return fmt.Errorf("npz: %w", &leaf.NameError{Name: l.Name, Reason: "Write writes a member of this name itself"})
 		}
 	}
+	widened := map[string]pickle.DType{}
+	for _, l := range tensors {
+		t := l.Value.(*pickle.Tensor)
+		if _, ok := npyDescr[t.DType]; !ok {
+			return fmt.Errorf("npz: tensor %s: dtype %s has no NumPy equivalent", l.Name, t.DType)
+		}
+		if _, ok := Widened(t.DType); ok {
+			widened[l.Name] = t.DType
+		}
+	}
 	zw := zip.NewWriter(w)
 	for _, l := range tensors {
 		t := l.Value.(*pickle.Tensor)
-		descr, ok := npyDescr[t.DType]
-		if !ok {
-			return fmt.Errorf("tensor %s: dtype %s has no NumPy equivalent", l.Name, t.DType)
-		}
+		descr := npyDescr[t.DType]
 		e, err := zw.CreateHeader(&zip.FileHeader{Name: l.Name + ".npy", Method: zip.Store})
 		if err != nil {
 			return err
@@ -345,6 +429,15 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	}
 	if v := jsonvalue.Object(values); v != nil {
 		if err := writeString(zw, valuesMember, string(v)); err != nil {
+			return err
+		}
+	}
+	if len(widened) > 0 {
+		b, err := json.Marshal(widened)
+		if err != nil {
+			return err
+		}
+		if err := writeString(zw, dtypesMember, string(b)); err != nil {
 			return err
 		}
 	}
