@@ -10,14 +10,14 @@ import (
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/internal/fixture"
+	"github.com/ptport/ptport/convert/internal/jsonvalue"
 	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/pickle"
 )
 
 // TestExportRoundTrip writes torch-made checkpoints in every format and reads them back:
-// the same tensors under the same names, byte for byte, and the same non-tensor values
-// (safetensors, npz and .pt keep them exactly; JSON too, here, with no NaN among them).
-// BF16 goes through npz as float32, so there only the values are compared.
+// the same tensors under the same names and dtypes, byte for byte (BF16 too, which an
+// npz holds as float32 and records as BF16), and the same non-tensor values.
 func TestExportRoundTrip(t *testing.T) {
 	inputs := []string{"nested_checkpoint.pt", "lstm_proj_bi.pt", "module_sequential.pt", "rnn_bf16.pt", "dataparallel_legacy.pt"}
 	for _, name := range inputs {
@@ -63,14 +63,6 @@ func sameLeaves(t *testing.T, want, got []pickle.Leaf, f convert.Format) {
 		if gt[i].Name != wt[i].Name || !reflect.DeepEqual(a.Shape, b.Shape) {
 			t.Fatalf("tensor %d: %s %v, want %s %v", i, gt[i].Name, b.Shape, wt[i].Name, a.Shape)
 		}
-		if f == convert.NPZ && a.DType == pickle.BF16 {
-			x, _ := a.Float32s()
-			y, _ := b.Float32s()
-			if !reflect.DeepEqual(x, y) {
-				t.Errorf("%s: values differ", wt[i].Name)
-			}
-			continue
-		}
 		ab, err := a.Bytes()
 		if err != nil {
 			t.Fatal(err)
@@ -89,6 +81,77 @@ func sameLeaves(t *testing.T, want, got []pickle.Leaf, f convert.Format) {
 	for i := range wv {
 		if gv[i].Name != wv[i].Name || fmt.Sprint(gv[i].Value) != fmt.Sprint(wv[i].Value) || fmt.Sprintf("%T", gv[i].Value) != fmt.Sprintf("%T", wv[i].Value) {
 			t.Errorf("value %d: %s = %#v, want %s = %#v", i, gv[i].Name, gv[i].Value, wv[i].Name, wv[i].Value)
+		}
+	}
+}
+
+// TestExportSpecialFloats writes testdata/convert/special_floats.pt, which torch made of
+// the float bit patterns and values that JSON and NumPy have no form of their own for
+// (gen_special.py), in every format, reads each back and converts that to .pt and back:
+// every tensor keeps its dtype and every bit (NaNs' signs and payloads, BF16 through an
+// npz), every value its type and every bit (NaN floats, bytes, complex, numpy NaNs).
+func TestExportSpecialFloats(t *testing.T) {
+	cp := fixture.Open(t, "special_floats.pt")
+	for _, f := range convert.Formats {
+		t.Run(string(f), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out"+f.Ext())
+			if err := convert.Export(context.Background(), out, f, cp); err != nil {
+				t.Fatal(err)
+			}
+			back, err := convert.Open(out, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer back.Close()
+			sameBits(t, cp.Leaves, back.Leaves)
+			again := filepath.Join(t.TempDir(), "again.pt")
+			if err := convert.Export(context.Background(), again, convert.PT, back); err != nil {
+				t.Fatal(err)
+			}
+			back2, err := convert.Open(again, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer back2.Close()
+			sameBits(t, cp.Leaves, back2.Leaves)
+		})
+	}
+}
+
+// sameBits checks that got holds want's leaves, by name: tensors of the same dtype and
+// bytes, values of the same Go type written the same way in typed JSON (which holds
+// every bit of a float).
+func sameBits(t *testing.T, want, got []pickle.Leaf) {
+	t.Helper()
+	byName := map[string]any{}
+	for _, l := range got {
+		byName[l.Name] = l.Value
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d leaves, want %d", len(got), len(want))
+	}
+	for _, w := range want {
+		g, ok := byName[w.Name]
+		if !ok {
+			t.Errorf("%s: missing", w.Name)
+			continue
+		}
+		if wt, ok := w.Value.(*pickle.Tensor); ok {
+			gt, ok := g.(*pickle.Tensor)
+			if !ok {
+				t.Errorf("%s: %T, want a tensor", w.Name, g)
+				continue
+			}
+			wb, err1 := wt.Bytes()
+			gb, err2 := gt.Bytes()
+			if err1 != nil || err2 != nil || gt.DType != wt.DType || !bytes.Equal(gb, wb) {
+				t.Errorf("%s: %s %x, want %s %x (%v, %v)", w.Name, gt.DType, gb, wt.DType, wb, err2, err1)
+			}
+			continue
+		}
+		gj, wj := jsonvalue.Append(nil, g), jsonvalue.Append(nil, w.Value)
+		if reflect.TypeOf(g) != reflect.TypeOf(w.Value) || !bytes.Equal(gj, wj) {
+			t.Errorf("%s: %T %s, want %T %s", w.Name, g, gj, w.Value, wj)
 		}
 	}
 }

@@ -12,16 +12,21 @@ values (NaN where NaN) (or, for safetensors, a refusal naming the first tensor o
 dtype it has no name for), the non-tensor values to be kept, and the groups of tensors
 that share a storage in FILE to be listed in the output's metadata (npz's "__shared__",
 safetensors' "ptport.shared", JSON's "shared"), the only members besides the tensors
-that npz and safetensors may hold being metadata. A whole module pickled by a script
+that npz and safetensors may hold being metadata (an npz's "__dtypes__" names the
+dtype of the tensors it widened: BF16, as float32). Floats are compared to the bit,
+NaNs' signs and payloads included, and so are the non-tensor values, read as the
+types ptport's typed JSON names. A whole module pickled by a script
 whose classes cannot be imported here (class Net in its __main__) is loaded with a
 stand-in nn.Module for each such class, which the pickle's state makes the module it
 was; its state_dict() is what ptport must have written. Prints one line per file and
 exits 1 on any difference.
 """
+import base64
 import json
 import math
 import os
 import pickle
+import struct
 import subprocess
 import sys
 import tempfile
@@ -118,17 +123,21 @@ def as_numpy(t):
     return t.numpy()
 
 
-def same(a, b, nan_sign=True):
-    """Equal values, NaN where NaN, and the same sign of zeros (and of NaNs unless
-    nan_sign is false: JSON has one NaN)."""
+def same(a, b):
+    """Equal values, NaN where NaN with the same bits (sign and payload), and the same
+    sign of zeros."""
     if a.shape != b.shape:
         return False
     if a.dtype.kind in "fc":
-        sa, sb = np.signbit(a.real), np.signbit(b.real)
-        if not nan_sign:
-            nan = np.isnan(a.real) | np.isnan(b.real)
-            sa, sb = sa & ~nan, sb & ~nan
-        return np.array_equal(a, b, equal_nan=True) and np.array_equal(sa, sb)
+        if a.dtype != b.dtype:
+            return False
+        if not (np.array_equal(a, b, equal_nan=True) and np.array_equal(np.signbit(a.real), np.signbit(b.real))):
+            return False
+        parts = lambda x: np.ascontiguousarray(x).view(x.real.dtype).reshape(-1)
+        pa, pb = parts(a), parts(b)
+        nan = np.isnan(pa) | np.isnan(pb)
+        uint = np.dtype(f"u{pa.dtype.itemsize}")
+        return np.array_equal(pa[nan].view(uint), pb[nan].view(uint))
     return np.array_equal(a, b)
 
 
@@ -150,10 +159,29 @@ def read_safetensors(path):
     return out, meta
 
 
-def json_number(v, dtype):
-    if isinstance(v, str):
-        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[v]
-    return v
+# The bits of the canonical NaN that ptport's JSON writes as "NaN", by dtype.
+CANONICAL_NAN = {"F64": 0x7FF8000000000000, "F32": 0x7FC00000, "F16": 0x7E00, "BF16": 0x7FC0}
+FLOAT_BITS = {"F64": (np.float64, np.uint64), "F32": (np.float32, np.uint32), "F16": (np.float16, np.uint16)}
+
+
+def json_floats(vals, dt):
+    """The elements of a JSON tensor of the float dtype dt as an array of their bits:
+    numbers, "Infinity", "-Infinity", "NaN" (the canonical NaN) and "NaN:0x" with the
+    bits of any other NaN."""
+    float_t, uint_t = FLOAT_BITS.get(dt, (np.float32, np.uint16))
+    out = np.zeros(len(vals), dtype=uint_t)
+    for i, v in enumerate(vals):
+        if v == "NaN":
+            out[i] = CANONICAL_NAN[dt]
+        elif isinstance(v, str) and v.startswith("NaN:0x"):
+            out[i] = int(v[len("NaN:0x"):], 16)
+        else:
+            x = {"Infinity": math.inf, "-Infinity": -math.inf}.get(v, v)
+            if dt == "BF16":  # written through float32, which holds it exactly
+                out[i] = int(np.array(x, np.float32).view(np.uint32)) >> 16
+            else:
+                out[i] = np.array(x, float_t).view(uint_t)
+    return out
 
 
 def read_json(path):
@@ -163,12 +191,56 @@ def read_json(path):
     for t in doc["tensors"]:
         dt = t["dtype"]
         if dt in ("C64", "C128"):
-            vals = [complex(json_number(re, dt), json_number(im, dt)) for re, im in t["data"]]
+            part = "F32" if dt == "C64" else "F64"
+            flat = json_floats([x for pair in t["data"] for x in pair], part)
+            a = flat.view(FLOAT_BITS[part][0]).view(ST_DTYPES[dt])
+        elif dt in ("F64", "F32", "F16"):
+            a = json_floats(t["data"], dt).view(FLOAT_BITS[dt][0])
+        elif dt == "BF16":
+            a = (json_floats(t["data"], dt).astype(np.uint32) << 16).view(np.float32)
         else:
-            vals = [json_number(v, dt) for v in t["data"]]
-        np_dt = np.float32 if dt == "BF16" else ST_DTYPES[dt]
-        out[t["name"]] = (dt, np.array(vals, dtype=np_dt).reshape(t["shape"]))
+            a = np.array(t["data"], dtype=ST_DTYPES[dt])
+        out[t["name"]] = (dt, a.reshape(t["shape"]))
     return out, doc.get("values", {}), doc.get("shared")
+
+
+def typed_value(g):
+    """A value of ptport's typed JSON as the Python value it stands for: the one-member
+    objects {"builtins.float": ...}, {"builtins.bytes": BASE64}, {"builtins.complex":
+    [re, im]} and {"numpy.TYPE": ...}; anything else as it is."""
+    if not (isinstance(g, dict) and len(g) == 1):
+        return g
+    (tag, v), = g.items()
+
+    def f64(x):
+        if isinstance(x, str):
+            return struct.unpack("<d", struct.pack("<Q", int(json_floats([x], "F64")[0])))[0]
+        return float(x)
+
+    if tag == "builtins.float":
+        return f64(v)
+    if tag == "builtins.bytes":
+        return base64.b64decode(v)
+    if tag == "builtins.complex":
+        return complex(f64(v[0]), f64(v[1]))
+    if tag.startswith("numpy."):
+        t = np.dtype(tag[len("numpy."):])
+        if t.kind in "fc":
+            name = {2: "F16", 4: "F32", 8: "F64", 16: "F64"}[t.itemsize] if t.kind == "f" else ("F32" if t.itemsize == 8 else "F64")
+            parts = v if t.kind == "c" else [v]
+            bits = json_floats(parts, name)
+            return bits.view(FLOAT_BITS[name][0]).view(t)[0]
+        return t.type(v)
+    return g
+
+
+def same_value(g, v):
+    """g and v are one value of one type; floats to the bit."""
+    if type(g) != type(v):
+        return False
+    if isinstance(v, (float, np.floating, complex, np.complexfloating)):
+        return np.array(g).tobytes() == np.array(v).tobytes()
+    return g == v
 
 
 def read_npz(path):
@@ -181,8 +253,11 @@ def read_npz(path):
         if len(k) > 4 and k.startswith("__") and k.endswith("__") and a.ndim == 0 and a.dtype.kind == "U":
             meta[k[2:-2]] = str(a)
         else:
-            got[k] = (None, a)
+            got[k] = ({np.dtype(v): k for k, v in ST_DTYPES.items()}[a.dtype], a)
     values = json.loads(meta.pop("metadata")) if "metadata" in meta else {}
+    # "__dtypes__": the tensors held in a wider dtype than theirs (BF16 as float32).
+    for name, dt in json.loads(meta.pop("dtypes", "{}")).items():
+        got[name] = (dt, got[name][1])
     return got, values, meta
 
 
@@ -245,16 +320,14 @@ def check(ptport, path, tmp):
             dt, a = got[name]
             if dt is not None and dt != TORCH_ST[t.dtype]:
                 errors.append(f"{ext}: {name}: dtype {dt}, want {TORCH_ST[t.dtype]}")
-            if not same(np.asarray(a), as_numpy(t), nan_sign=ext != "json"):
+            if not same(np.asarray(a), as_numpy(t)):
                 errors.append(f"{ext}: {name}: values differ")
         for name, v in values.items():
-            if v is None or isinstance(v, (bool, int, float, str)):
+            if v is None or isinstance(v, (bool, int, float, str, bytes, complex, np.generic)):
                 g = meta.get(name, "<missing>")
-                if isinstance(v, float) and math.isnan(v):
-                    ok = g == "NaN"
-                else:
-                    ok = g == v and type(g) == type(v)
-                if not ok:
+                if ext != "safetensors.pt":
+                    g = typed_value(g)
+                if not same_value(g, v):
                     errors.append(f"{ext}: value {name}: {g!r}, want {v!r}")
     return errors
 
