@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ptport/ptport/convert/internal/export"
@@ -20,8 +21,8 @@ type Inventory struct {
 	Values  []ValueInfo  `json:"values"`
 	Globals []string     `json:"globals"`
 	Bytes   int64        `json:"bytes"` // of all tensors' elements
-	// Models lists the recurrent modules and cells found, each as its quoted prefix and
-	// its architecture.
+	// Models lists the recurrent modules and cells found, each as its prefix, quoted as
+	// Go quotes a string (strconv.Quote), and its architecture.
 	Models []string `json:"models,omitempty"`
 	// UnstoredNonlinearity lists the prefixes of the plain RNNs among Models whose
 	// nonlinearity the file does not store (those of a state_dict): they load as tanh,
@@ -237,7 +238,7 @@ func Inspect(cp *Checkpoint) *Inventory {
 				inv.UnstoredNonlinearity = append(inv.UnstoredNonlinearity, c.prefix)
 			}
 		}
-		inv.Models = append(inv.Models, quote(c.prefix)+" "+arch)
+		inv.Models = append(inv.Models, strconv.Quote(c.prefix)+" "+arch)
 	}
 	return inv
 }

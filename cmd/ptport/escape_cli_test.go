@@ -119,3 +119,64 @@ func TestItemizedErrors(t *testing.T) {
 		t.Errorf("missing keys: exit %d, stderr %q; want them on a line of their own", code, errs)
 	}
 }
+
+// TestPrefixSpelledOnce: a module prefix that holds terminal controls reads the same
+// wherever ptport prints it, quoted and escaped once: inspect's list of recurrent
+// modules, its whole model, and check's model line.
+func TestPrefixSpelledOnce(t *testing.T) {
+	const prefix = "enc\x1b[31m\u202e.rnn."
+	const want = `"enc\x1b[31m\u202e.rnn."`
+	tensor := func(shape ...int) *pickle.Tensor {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		x, err := pickle.NewTensor(pickle.F32, shape, make([]byte, 4*n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	save := func(path string, entries []pickle.DictEntry) {
+		var buf bytes.Buffer
+		if err := pickle.Write(&buf, &pickle.Dict{Entries: entries}, nil); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(path, buf.Bytes(), 0o644)
+	}
+	dir := t.TempDir()
+	model, ref := filepath.Join(dir, "gru.pt"), filepath.Join(dir, "gru.ref.pt")
+	save(model, []pickle.DictEntry{ // a GRU(3, 5)
+		{Key: prefix + "weight_ih_l0", Value: tensor(15, 3)},
+		{Key: prefix + "weight_hh_l0", Value: tensor(15, 5)},
+		{Key: prefix + "bias_ih_l0", Value: tensor(15)},
+		{Key: prefix + "bias_hh_l0", Value: tensor(15)},
+		{Key: "head.weight", Value: tensor(2, 5)}, // a Linear(5, 2) after it: a whole model
+	})
+	save(ref, []pickle.DictEntry{{Key: "input", Value: tensor(2, 1, 3)}, {Key: "output", Value: tensor(2, 1, 5)}})
+	_, out, errs := runCLI(t, "inspect", model)
+	_, checked, cerrs := runCLI(t, "check", model, ref)
+	for what, text := range map[string]string{
+		"inspect's recurrent modules": lineWith(out, "GRU(3, 5)", "  \""),
+		"inspect's whole model":       lineWith(out, "whole model at"),
+		"check's model line":          lineWith(checked, "model "),
+	} {
+		if !strings.Contains(text, want) || raw(text) {
+			t.Errorf("%s: %q, want the prefix as %s\n%s%s%s%s", what, text, want, out, errs, checked, cerrs)
+		}
+	}
+}
+
+// lineWith returns the first line of text that holds every one of subs.
+func lineWith(text string, subs ...string) string {
+	for _, line := range strings.Split(text, "\n") {
+		ok := true
+		for _, s := range subs {
+			ok = ok && strings.Contains(line, s)
+		}
+		if ok {
+			return line
+		}
+	}
+	return ""
+}

@@ -16,7 +16,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Model.Module != "" {
 		prefix := ""
 		if r.Model.Prefix != "" {
-			prefix = fmt.Sprintf(" under %q", r.Model.Prefix)
+			prefix = ` under "` + r.Model.Prefix + `"` // as it is, as the file names are
 		}
 		file := ""
 		if r.ModelFile != "" {
