@@ -436,6 +436,11 @@ class Comparer:
         elif isinstance(want, complex):
             if struct.pack("<dd", want.real, want.imag) != struct.pack("<dd", got.real, got.imag):
                 raise Mismatch(f"{name}: {got!r}, want {want!r}")
+        elif isinstance(want, np.generic):
+            # A numpy scalar, by its dtype and bits (a NaN's payload included).
+            if want.dtype != got.dtype or want.tobytes() != got.tobytes():
+                raise Mismatch(f"{name}: {got!r} ({got.dtype}, {got.tobytes().hex()}), "
+                               f"want {want!r} ({want.dtype}, {want.tobytes().hex()})")
         elif want != got:
             raise Mismatch(f"{name}: {got!r}, want {want!r}")
 
