@@ -31,6 +31,10 @@ type batchSummary struct {
 	Interrupted  bool    `json:"interrupted"`
 	// FailedAllowed reports that the failed inputs were within --allow-failed.
 	FailedAllowed bool `json:"failed_allowed"`
+	// Widened counts the BF16 tensors the npz outputs written hold as float32, and
+	// WidenedOutputs those outputs.
+	Widened        int `json:"widened"`
+	WidenedOutputs int `json:"widened_outputs"`
 }
 
 // cleanResult is what batch --clean prints with --json.
@@ -55,7 +59,10 @@ func batchCmd() *cobra.Command {
 input tree with the new extension. One bad file never stops the batch: each input ends
 ok, skipped (its output is up to date) or failed with the reason, a line each as it ends
 (on a terminal above the progress bar; -q prints only the failures), and a summary
-counts them, with the bytes and throughput of those converted. Inputs whose outputs
+counts them, with the bytes and throughput of the inputs converted. NumPy has no
+bfloat16: an npz output holds BF16 tensors widened exactly to float32, as convert's
+does (ptport reads them back as BF16); an input's line counts them ("4 BF16 as
+float32"), and a note after the summary says so. Inputs whose outputs
 would be the same file (a.pt beside a.pth) all fail, naming each other, so that none is
 lost. Symbolic links to folders are not followed; one the patterns take fails, as a
 link to nothing does.
@@ -106,8 +113,9 @@ root, or of a listed path; a sharded checkpoint by its index's): N runs with K =
 on one machine or many, convert every input exactly once.
 
 --report FILE.jsonl writes one JSON object per input (its folder is created; "-" is
-standard output): input, shards (of a sharded input), output, status, error, bytes,
-seconds, tensors.
+standard output): input, shards (of a sharded input), output, status, error, bytes
+(the input's size), seconds, tensors, widened (the BF16 tensors an npz output holds as
+float32).
 
 --select, --strip-prefix and --exclude take part of each input, as convert's do; a
 prefix or pattern that an input's names lack leaves that input as it is (a --select
@@ -119,7 +127,8 @@ lines give the check's diagnosis and the flag that fixes it, as check does (and 
 report its "diagnosis").
 
 With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds",
-"temps_removed", "interrupted", "failed_allowed"}; with --clean, {"removed", "bytes",
+"temps_removed", "interrupted", "failed_allowed", "widened" (BF16 tensors held as
+float32), "widened_outputs"}; with --clean, {"removed", "bytes",
 "kept"}.`,
 		Example: `  ptport batch models/ -o converted/
   ptport batch a.pt b.pth zoo/ -o out/ --to npz --jobs 4 --report report.jsonl
@@ -240,9 +249,13 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
 			if jsonMode(cmd) {
 				printJSON(cmd, batchSummary{Files: sum.Files, OK: sum.OK, Skipped: sum.Skipped, Failed: sum.Failed,
 					OutputErrors: sum.OutputErrors, Bytes: sum.Bytes, Seconds: sum.Seconds, TempsRemoved: sum.TempsRemoved,
-					Interrupted: sum.Interrupted, FailedAllowed: sum.Failed > 0 && allowed})
+					Interrupted: sum.Interrupted, FailedAllowed: sum.Failed > 0 && allowed,
+					Widened: sum.Widened, WidenedOutputs: sum.WidenedOutputs})
 			} else {
 				fmt.Fprintln(stderr, summaryLine(sum, opts.Check, plan.Files))
+				if sum.Widened > 0 {
+					fmt.Fprintln(stderr, widenedNote(holders(sum.WidenedOutputs), sum.Widened))
+				}
 			}
 			silent := jsonMode(cmd)
 			switch {
@@ -262,7 +275,7 @@ With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds
 	c.Flags().StringVarP(&opts.OutDir, "output", "o", "", "the output `FOLDER` (created if need be)")
 	c.Flags().StringVar(&to, "to", "safetensors", "output `FORMAT`: "+formatList())
 	c.Flags().IntVar(&opts.Jobs, "jobs", 0, "`N` workers converting files at once (default: the number of CPUs)")
-	c.Flags().StringVar(&reportPath, "report", "", "write one JSON object per input to `FILE.jsonl` (- for standard output): input, output, status, error, bytes, seconds, tensors")
+	c.Flags().StringVar(&reportPath, "report", "", "write one JSON object per input to `FILE.jsonl` (- for standard output): input, output, status, error, bytes, seconds, tensors, widened")
 	c.Flags().StringVar(&shard, "shard", "", "take the share `K/N` of the inputs (0 <= K < N)")
 	c.Flags().BoolVar(&opts.Force, "force", false, "convert inputs whose output is up to date")
 	c.Flags().StringSliceVar(&opts.Include, "include", nil, "base-name glob `PATTERNS` of the files taken from folders (default "+strings.Join(batch.DefaultInclude, ",")+")")
@@ -360,7 +373,11 @@ func resultLine(r batch.Result, quiet bool) string {
 		if len(r.Shards) > 0 {
 			shards = count(len(r.Shards), "shard", "shards") + ", "
 		}
-		return fmt.Sprintf("%-8s %s -> %s (%s%s, %s, %.3fs)", r.Status, in, escape(r.Output), shards, count(r.Tensors, "tensor", "tensors"), bytesText(r.Bytes), r.Seconds)
+		widened := ""
+		if len(r.Widened) > 0 {
+			widened = fmt.Sprintf(", %d BF16 as float32", len(r.Widened))
+		}
+		return fmt.Sprintf("%-8s %s -> %s (%s%s%s, %s, %.3fs)", r.Status, in, escape(r.Output), shards, count(r.Tensors, "tensor", "tensors"), widened, bytesText(r.Bytes), r.Seconds)
 	}
 	return fmt.Sprintf("%-8s %s (%.3fs)", r.Status, in, r.Seconds)
 }
@@ -415,6 +432,14 @@ func summaryLine(s batch.Summary, check bool, planned int) string {
 		line += fmt.Sprintf("; removed %s of interrupted runs", count(s.TempsRemoved, "temporary", "temporaries"))
 	}
 	return line
+}
+
+// holders names n npz outputs, with the verb: "1 output holds", "2 outputs hold".
+func holders(n int) string {
+	if n == 1 {
+		return "1 output holds"
+	}
+	return fmt.Sprintf("%d outputs hold", n)
 }
 
 // cleanTemps is batch --clean: it removes the temporaries below the folders.

@@ -178,8 +178,7 @@ for .pt outputs).`,
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %s (%s), %s in %.3fs\n",
 				what, count(res.Tensors, "tensor", "tensors"), bytesText(res.Bytes), count(res.Values, "value", "values"), res.Seconds)
 			if n := len(res.Widened); n > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "note: NumPy has no bfloat16: %s holds %s widened exactly to float32 (numpy.load gives float32; ptport reads BF16 back)\n",
-					what, count(n, "BF16 tensor", "BF16 tensors"))
+				fmt.Fprintln(cmd.ErrOrStderr(), widenedNote(what+" holds", n))
 			}
 			if len(res.AsData) > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: torch.load(weights_only=True) refuses %s; %s holds them as plain data: an instance as a dict whose \"__class__\" (a call's record: \"__call__\") names its class, a reference as its name\n",
@@ -212,6 +211,13 @@ for .pt outputs).`,
 	c.RegisterFlagCompletionFunc("output", completeFiles(outputExts...))
 	c.RegisterFlagCompletionFunc("max-shard-size", completeWords("500MB", "1GB", "2GB", "5GB", "10GB"))
 	return c
+}
+
+// widenedNote is the note that the npz output or outputs that holders names ("m.npz
+// holds", "2 outputs hold") hold n BF16 tensors widened to float32.
+func widenedNote(holders string, n int) string {
+	return fmt.Sprintf("note: NumPy has no bfloat16: %s %s widened exactly to float32 (numpy.load gives float32; ptport reads BF16 back)",
+		holders, count(n, "BF16 tensor", "BF16 tensors"))
 }
 
 // progressTotal is what the meter of a conversion counts the bytes written up to: the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,5 +51,66 @@ func TestConvertNPZWidensBF16(t *testing.T) {
 	code, _, errs = runCLI(t, "convert", in, "-o", st)
 	if code != 0 || strings.Contains(errs, "note:") || !strings.Contains(errs, "("+bytesText(src.Bytes)+")") {
 		t.Errorf("convert to safetensors: exit %d\n%s", code, errs)
+	}
+}
+
+// TestBatchNPZWidensBF16: batch --to npz says what convert says of BF16 tensors: the
+// input's line counts those its output holds as float32, a note after the summary says
+// that NumPy has no bfloat16, and the report and --json summary count them; a
+// safetensors output holds them as they are and says nothing.
+func TestBatchNPZWidensBF16(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"rnn_bf16.pt", "rnn_tanh.pt"} {
+		b, err := os.ReadFile(fixtures + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	out, report := filepath.Join(t.TempDir(), "out"), filepath.Join(t.TempDir(), "r.jsonl")
+	code, _, errs := runCLI(t, "batch", dir, "-o", out, "--to", "npz", "--report", report)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		"ok       " + filepath.Join(dir, "rnn_bf16.pt") + " -> " + filepath.Join(out, "rnn_bf16.npz") + " (4 tensors, 4 BF16 as float32, ",
+		"\nnote: NumPy has no bfloat16: 1 output holds 4 BF16 tensors widened exactly to float32 (numpy.load gives float32; ptport reads BF16 back)\n",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("batch says\n%s\nwithout %q", errs, want)
+		}
+	}
+	for _, line := range strings.Split(errs, "\n") {
+		if strings.Contains(line, "rnn_tanh.pt") && strings.Contains(line, "as float32") {
+			t.Errorf("the F32 model's line counts BF16 tensors: %s", line)
+		}
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	widened := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r struct {
+			Input   string   `json:"input"`
+			Widened []string `json:"widened"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		widened[filepath.Base(r.Input)] = r.Widened
+	}
+	if got := strings.Join(widened["rnn_bf16.pt"], " "); got != "weight_ih_l0 weight_hh_l0 bias_ih_l0 bias_hh_l0" || widened["rnn_tanh.pt"] != nil {
+		t.Errorf("the report's widened: %q", widened)
+	}
+
+	var sum batchSummary
+	code, js, errs := runCLI(t, "batch", dir, "-o", out, "--to", "npz", "--force", "--json")
+	if err := json.Unmarshal([]byte(js), &sum); code != 0 || err != nil || sum.Widened != 4 || sum.WidenedOutputs != 1 {
+		t.Errorf("--json: exit %d, %v, widened %d in %d outputs, want 4 in 1: %s", code, err, sum.Widened, sum.WidenedOutputs, errs)
+	}
+	code, _, errs = runCLI(t, "batch", dir, "-o", out)
+	if code != 0 || strings.Contains(errs, "as float32") || strings.Contains(errs, "note:") {
+		t.Errorf("batch to safetensors: exit %d\n%s", code, errs)
 	}
 }

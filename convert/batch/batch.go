@@ -135,6 +135,10 @@ type Result struct {
 	Bytes   int64   `json:"bytes"` // the input's size (of all its files)
 	Seconds float64 `json:"seconds"`
 	Tensors int     `json:"tensors"`
+	// Widened are the tensors the output holds in a wider dtype than theirs, because
+	// its format lacks theirs (an npz's BF16 tensors, as float32; see convert.Widened),
+	// and which ptport reads back as theirs; only of an output written.
+	Widened []string `json:"widened,omitempty"`
 	// MaxAbsErr is the check's largest absolute error (Check only).
 	MaxAbsErr *float64 `json:"max_abs_err,omitempty"`
 	// Diagnosis lists the usual porting mistakes that explain a failed check (Check
@@ -169,6 +173,9 @@ type Summary struct {
 	TempsRemoved int
 	// OutputErrors counts the inputs failed because their output could not be written.
 	OutputErrors int
+	// Widened counts the tensors of the outputs written that those outputs hold in a
+	// wider dtype than theirs (Result.Widened), and WidenedOutputs those outputs.
+	Widened, WidenedOutputs int
 }
 
 // Plan is the work a batch will do, counted before it starts.
@@ -347,6 +354,10 @@ func Run(ctx context.Context, opts Options, report func(Result)) (Summary, error
 		case StatusOK:
 			sum.OK++
 			sum.Bytes += r.Bytes
+			if len(r.Widened) > 0 {
+				sum.Widened += len(r.Widened)
+				sum.WidenedOutputs++
+			}
 		case StatusSkipped:
 			sum.Skipped++
 		case StatusFailed:
@@ -918,7 +929,7 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			r.Status, r.Error, r.Err = StatusFailed, fmt.Sprintf("internal error: %v", p), nil
+			r.Status, r.Error, r.Err, r.Widened = StatusFailed, fmt.Sprintf("internal error: %v", p), nil, nil
 			res.abandoned = false
 			if t != nil {
 				t.Discard()
@@ -940,7 +951,7 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 		t, err = o.convert(ctx, in, r, &res.credited)
 	}
 	if err != nil {
-		r.Status, r.Error, r.Err = StatusFailed, withoutName(err.Error(), in.path), err
+		r.Status, r.Error, r.Err, r.Widened = StatusFailed, withoutName(err.Error(), in.path), err, nil
 		res.abandoned = ctx.Err() != nil && errors.Is(err, ctx.Err())
 		r.OutputError = isOutputError(err)
 		var le *pickle.LimitError
@@ -996,7 +1007,7 @@ func commit(ctx context.Context, c outcome, t *atomicfile.Temp) outcome {
 		return c
 	}
 	if err := t.Commit(); err != nil {
-		c.Status, c.Error, c.Err, c.OutputError = StatusFailed, err.Error(), err, true
+		c.Status, c.Error, c.Err, c.OutputError, c.Widened = StatusFailed, err.Error(), err, true, nil
 	} else {
 		c.Status = StatusOK
 	}
@@ -1074,6 +1085,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 		cp = sel
 	}
 	r.Tensors = leaf.CountTensors(cp.Leaves)
+	r.Widened = convert.Widened(o.To, cp)
 	if err := os.MkdirAll(filepath.Dir(r.Output), 0o755); err != nil {
 		return nil, &atomicfile.OutputError{Path: r.Output, Err: err}
 	}
@@ -1083,7 +1095,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 	}
 	w := atomicfile.Options{Tag: o.tempTag(), NoSync: o.NoSync, Ctx: ctx}
 	if o.Progress != nil {
-		w.Progress = o.credit(in.bytes(), convert.TotalBytes(cp), credited)
+		w.Progress = o.credit(in.bytes(), convert.DataBytes(o.To, cp), credited)
 	}
 	if o.MaxShardSize > 0 {
 		files, err := export.WriteFiles(r.Output, string(o.To), cp.Root, cp.Leaves, meta, o.MaxShardSize, w)
