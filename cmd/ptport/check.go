@@ -43,7 +43,9 @@ a wrong result and wrong weights still fail. A failing check tries the usual por
 mistakes (batch_first, tanh/relu, transposed weights, gate order, biases missing or
 doubled, h0 ignored, the reverse direction misread) and names the one that explains it,
 or what the reference saved wrongly (the output's last time step alone, results
-computed in train mode with dropout between the layers). A reference saved as a tuple is
+computed in train mode with dropout between the layers). For batch_first or the
+nonlinearity, a fix line says what to change where the setting came from: the flag, or
+the reference or the pickled module that gave it (no flag overrides those). A reference saved as a tuple is
 an error saying to save a dict; MODEL and REF given the other way round are said to be;
 --ignore naming no entry is an error listing them.
 
@@ -71,7 +73,8 @@ numbers beside PyTorch's and Go's.
 MODEL or REF "-" is standard input.
 
 With --json: {pass, rule, max_abs_err, max_rel_err, model, reference, initial_state,
-tensors: [{name, entry, shape, atol, rtol, max_abs_err, go_truth, ref_truth, rule, pass,
+settings: {batch_first, nonlinearity} (where each came from: module, reference,
+options or default), tensors: [{name, entry, shape, atol, rtol, max_abs_err, go_truth, ref_truth, rule, pass,
 ...}], diagnosis: [{name, description, max_abs_err}]}.
 
 Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
@@ -259,20 +262,51 @@ func printReport(w io.Writer, r *parity.Report) {
 	}
 }
 
-// fixes are the flags that fix the mistakes of configuration a report's diagnosis names.
+// fixes say how to fix the mistakes of configuration a report's diagnosis names: by the
+// flag that sets it, or, for a setting that came from the reference or the pickled
+// module (Report.Settings), by changing that file.
 func fixes(r *parity.Report) []string {
 	var out []string
 	for _, m := range r.Diagnosis {
-		switch {
-		case m.Name == parity.MistakeBatchFirst && !r.Model.BatchFirst:
-			out = append(out, "--batch-first")
-		case m.Name == parity.MistakeBatchFirst:
-			out = append(out, "without --batch-first (or the model's batch_first)")
-		case m.Name == parity.MistakeNonlinearity && r.Model.Mode == "RNN_TANH":
-			out = append(out, "--nonlinearity relu")
-		case m.Name == parity.MistakeNonlinearity:
-			out = append(out, "--nonlinearity tanh")
+		switch m.Name {
+		case parity.MistakeBatchFirst:
+			bf := r.Model.BatchFirst
+			switch r.Settings.BatchFirst {
+			case parity.FromReference:
+				out = append(out, fmt.Sprintf("save the reference with batch_first %s (it says %s)", pyBool(!bf), pyBool(bf)))
+			case parity.FromModule:
+				out = append(out, fmt.Sprintf("the pickled module has batch_first=%s: compute the reference with it as saved, or save it with batch_first=%s", pyBool(bf), pyBool(!bf)))
+			case parity.FromOptions:
+				if bf {
+					out = append(out, "without --batch-first")
+					break
+				}
+				fallthrough
+			default:
+				out = append(out, "--batch-first")
+			}
+		case parity.MistakeNonlinearity:
+			have, want := "tanh", "relu"
+			if r.Model.Mode == "RNN_RELU" {
+				have, want = want, have
+			}
+			switch r.Settings.Nonlinearity {
+			case parity.FromReference:
+				out = append(out, fmt.Sprintf("save the reference with nonlinearity %q (it says %q)", want, have))
+			case parity.FromModule:
+				out = append(out, fmt.Sprintf("the pickled module has nonlinearity='%s': compute the reference with it as saved, or save it with nonlinearity='%s'", have, want))
+			default:
+				out = append(out, "--nonlinearity "+want)
+			}
 		}
 	}
 	return out
+}
+
+// pyBool spells b as Python does.
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"os"
@@ -403,4 +404,102 @@ func TestHintsNameGivenFlags(t *testing.T) {
 			t.Errorf("%v: exit %d:\n%s", c.args, code, stderr)
 		}
 	}
+}
+
+// TestFixesBlameTheSource: a fix line changes the setting where it came from: a flag
+// for the options' or PyTorch's default, the reference for the reference's, the
+// pickled module (or how the reference was computed) for the module's, which no flag
+// can change; batch --check says the same.
+func TestFixesBlameTheSource(t *testing.T) {
+	dir := t.TempDir()
+	// withValue writes the reference from, with the value v added, to dir as name.
+	withValue := func(from, name string, v pickle.Leaf) string {
+		cp, err := convert.Open(from, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cp.Close()
+		path := filepath.Join(dir, name)
+		if err := convert.Export(context.Background(), path, convert.PT, convert.FromLeaves(path, append(slices.Clone(cp.Leaves), v))); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	bfRef := withValue(parityFixtures+"forgot_batch_first.ref.pt", "bf.ref.pt", pickle.Leaf{Name: "batch_first", Value: false})
+	tanhRef := withValue(parityFixtures+"forgot_relu.ref.pt", "tanh.ref.pt", pickle.Leaf{Name: "nonlinearity", Value: "tanh"})
+
+	// module_rnn.pt is a pickled RNN with batch_first=True; its reference's input and
+	// output made (seq, batch, feature) are those of the same module with batch_first
+	// False (h_n is the same either way).
+	mod := "../../testdata/convert/module_rnn.pt"
+	cp, err := convert.Open("../../testdata/convert/module_rnn.ref.pt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	leaves := slices.Clone(cp.Leaves)
+	for i, l := range leaves {
+		if l.Name == "input" || l.Name == "output" {
+			leaves[i].Value = swapFirstDims(t, l.Value.(*pickle.Tensor))
+		}
+	}
+	seqRef := filepath.Join(dir, "seq.ref.pt")
+	if err := convert.Export(context.Background(), seqRef, convert.PT, convert.FromLeaves(seqRef, leaves)); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct {
+		args []string
+		fix  string
+	}{
+		{[]string{parityFixtures + "forgot_batch_first.pt", parityFixtures + "forgot_batch_first.ref.pt"}, "fix: --batch-first\n"},
+		{[]string{parityFixtures + "forgot_relu.pt", parityFixtures + "forgot_relu.ref.pt"}, "fix: --nonlinearity relu\n"},
+		{[]string{parityFixtures + "forgot_relu.pt", parityFixtures + "forgot_relu.ref.pt", "--nonlinearity", "tanh"}, "fix: --nonlinearity relu\n"},
+		{[]string{parityFixtures + "forgot_batch_first.pt", bfRef}, "fix: save the reference with batch_first True (it says False)\n"},
+		{[]string{parityFixtures + "forgot_relu.pt", tanhRef}, "fix: save the reference with nonlinearity \"relu\" (it says \"tanh\")\n"},
+		{[]string{mod, seqRef}, "fix: the pickled module has batch_first=True: compute the reference with it as saved, or save it with batch_first=False\n"},
+	} {
+		code, out, _ := runCLI(t, append([]string{"check"}, c.args...)...)
+		if code != 1 || !strings.Contains(out, c.fix) || strings.Count(out, "fix:") != 1 {
+			t.Errorf("%v: exit %d, want 1 and %q:\n%s", c.args, code, c.fix, out)
+		}
+	}
+
+	// batch --check: the module's reference, beside it as NAME.ref.pt.
+	zoo := t.TempDir()
+	for from, to := range map[string]string{mod: "m.pt", seqRef: "m.ref.pt"} {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(zoo, to), b, 0o644)
+	}
+	code, _, errs := runCLI(t, "batch", "--check", zoo)
+	if want := "\n         fix: the pickled module has batch_first=True: compute the reference with it as saved"; code != 1 || !strings.Contains(errs, want) {
+		t.Errorf("batch --check: exit %d, want 1 and %q:\n%s", code, want, errs)
+	}
+}
+
+// swapFirstDims returns the float32 tensor x with its first two dimensions swapped,
+// contiguous.
+func swapFirstDims(t *testing.T, x *pickle.Tensor) *pickle.Tensor {
+	t.Helper()
+	v, err := x.Float64s()
+	if err != nil || x.DType != pickle.F32 || len(x.Shape) != 3 {
+		t.Fatalf("%v %v: %v", x.DType, x.Shape, err)
+	}
+	a, b, c := x.Shape[0], x.Shape[1], x.Shape[2]
+	data := make([]byte, 0, 4*len(v))
+	for j := range b {
+		for i := range a {
+			for k := range c {
+				data = binary.LittleEndian.AppendUint32(data, math.Float32bits(float32(v[(i*b+j)*c+k])))
+			}
+		}
+	}
+	y, err := pickle.NewTensor(pickle.F32, []int{b, a, c}, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return y
 }

@@ -41,6 +41,8 @@ type Report struct {
 	Reference string `json:"reference"`
 	// InitialState says where each initial state came from.
 	InitialState InitialState `json:"initial_state"`
+	// Settings says where the model's batch_first and nonlinearity came from.
+	Settings Settings `json:"settings"`
 	// Ignored lists the reference entries left out at the caller's request.
 	Ignored []string       `json:"ignored,omitempty"`
 	Tensors []TensorReport `json:"tensors"`
@@ -58,6 +60,24 @@ type InitialState struct {
 
 // Zeros is InitialState's word for a state the reference does not give.
 const Zeros = "zeros"
+
+// Settings says where a checked model's settings came from, those a state_dict does not
+// store: one of FromModule, FromReference, FromOptions and FromDefault each, or "" for
+// a setting the model does not have (batch_first for a cell, nonlinearity for all but
+// nn.RNN). Who can change a setting is where it came from: a pickled module's cannot be
+// changed by the options (they must agree), a reference's only with them.
+type Settings struct {
+	BatchFirst   string `json:"batch_first,omitempty"`
+	Nonlinearity string `json:"nonlinearity,omitempty"`
+}
+
+// Where a setting came from (Settings).
+const (
+	FromModule    = "module"    // the pickled module's attributes
+	FromReference = "reference" // the reference's configuration values
+	FromOptions   = "options"   // Options.Load, nothing else giving it
+	FromDefault   = "default"   // PyTorch's default, nothing giving it
+)
 
 // Check runs the recurrent module of model (found and loaded with opts.Load and the
 // reference's configuration values) on ref's input and initial states and compares its
@@ -87,6 +107,7 @@ func Check(ctx context.Context, model, ref *convert.Checkpoint, opts Options) (*
 	if err := c.run(); err != nil {
 		return nil, err
 	}
+	c.report.Settings = r.settings(m, opts.Load)
 	return c.report, nil
 }
 
@@ -122,6 +143,33 @@ func load(model, ref *convert.Checkpoint, opts Options, needOutput bool) (*refer
 		return nil, nil, err
 	}
 	return r, m, nil
+}
+
+// settings says where the settings of m, loaded with opts and r's configuration values,
+// came from.
+func (r *reference) settings(m *convert.Model, opts convert.Options) Settings {
+	from := func(inRef, inOpts bool) string {
+		switch {
+		case m.FromModule:
+			return FromModule
+		case inRef:
+			return FromReference
+		case inOpts:
+			return FromOptions
+		}
+		return FromDefault
+	}
+	var s Settings
+	if m.Config.InputSize == 0 {
+		return s // no recurrent module
+	}
+	if !m.Cell {
+		s.BatchFirst = from(r.batchFirst != nil, opts.BatchFirst || opts.BatchFirstSet)
+	}
+	if mode := m.Config.Mode; mode == rnn.RNNTanh || mode == rnn.RNNReLU {
+		s.Nonlinearity = from(r.nonlinearity != "", opts.Nonlinearity != "")
+	}
+	return s
 }
 
 // swapped returns the *ReferenceError of a model's file and a reference's given the other

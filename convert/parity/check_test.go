@@ -306,3 +306,42 @@ func TestErrorsBlameTheirSource(t *testing.T) {
 		t.Errorf("misspelled: %v", rerr)
 	}
 }
+
+// TestSettingsSources: a report says where the model's batch_first and nonlinearity came
+// from: the pickled module, the reference, the options or PyTorch's default, and nothing
+// for a setting the model does not have.
+func TestSettingsSources(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		model, ref string
+		opts       convert.Options
+		want       parity.Settings
+	}{
+		{"convert/module_rnn.pt", "convert/module_rnn.ref.pt", convert.Options{}, parity.Settings{BatchFirst: parity.FromModule, Nonlinearity: parity.FromModule}},
+		{"parity/config_in_ref.pt", "parity/config_in_ref.ref.pt", convert.Options{}, parity.Settings{BatchFirst: parity.FromReference, Nonlinearity: parity.FromReference}},
+		{"parity/config_in_ref.pt", "parity/config_in_ref.ref.pt", convert.Options{BatchFirst: true, Nonlinearity: "relu"}, parity.Settings{BatchFirst: parity.FromReference, Nonlinearity: parity.FromReference}},
+		{"parity/forgot_relu.pt", "parity/forgot_relu.ref.pt", convert.Options{Nonlinearity: "relu"}, parity.Settings{BatchFirst: parity.FromDefault, Nonlinearity: parity.FromOptions}},
+		{"parity/forgot_batch_first.pt", "parity/forgot_batch_first.ref.pt", convert.Options{BatchFirst: true}, parity.Settings{BatchFirst: parity.FromOptions}},
+		{"parity/forgot_batch_first.pt", "parity/forgot_batch_first.ref.pt", convert.Options{}, parity.Settings{BatchFirst: parity.FromDefault}},
+		{"parity/cell_forgot_relu.pt", "parity/cell_forgot_relu.ref.pt", convert.Options{}, parity.Settings{Nonlinearity: parity.FromDefault}},
+	} {
+		dir, name, _ := strings.Cut(c.model, "/")
+		_, ref, _ := strings.Cut(c.ref, "/")
+		model, err := convert.Open(fixture.Path(dir, name), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer model.Close()
+		rcp, err := convert.Open(fixture.Path(dir, ref), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rcp.Close()
+		r, err := parity.Check(ctx, model, rcp, parity.Options{Load: c.opts})
+		if err != nil {
+			t.Errorf("%s %+v: %v", c.model, c.opts, err)
+		} else if r.Settings != c.want {
+			t.Errorf("%s %+v: settings %+v, want %+v", c.model, c.opts, r.Settings, c.want)
+		}
+	}
+}
