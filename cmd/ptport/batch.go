@@ -122,9 +122,11 @@ prefix or pattern that an input's names lack leaves that input as it is (a --sel
 path that it lacks fails it).
 
 --check runs the parity check of each NAME.pt against its sibling NAME.ref.pt instead
-of converting (the model flags apply) and reports pass or fail per model; a failure's
-lines give the check's diagnosis and the flag that fixes it, as check does (and the
-report its "diagnosis").
+of converting (the model flags apply, and --ignore, to every reference) and reports
+pass or fail per model; a failure's lines give the check's diagnosis and its fix, or
+an unusable reference's entries and the hint (to leave them out: --ignore ...), as
+check does (and the report its "diagnosis"). Of a model's file and its reference the
+other way round, the hint says to swap their names.
 
 With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds",
 "temps_removed", "interrupted", "failed_allowed", "widened" (BF16 tensors held as
@@ -280,6 +282,7 @@ float32), "widened_outputs"}; with --clean, {"removed", "bytes",
 	c.Flags().BoolVar(&opts.Force, "force", false, "convert inputs whose output is up to date")
 	c.Flags().StringSliceVar(&opts.Include, "include", nil, "base-name glob `PATTERNS` of the files taken from folders (default "+strings.Join(batch.DefaultInclude, ",")+")")
 	c.Flags().BoolVar(&opts.Check, "check", false, "check NAME.pt against NAME.ref.pt instead of converting")
+	c.Flags().StringSliceVar(&opts.Ignore, "ignore", nil, "with --check, leave the reference entries `NAMES` out of every check (comma separated, or the flag repeated)")
 	tf.register(c, " (with --check)")
 	c.Flags().BoolVar(&opts.NoSync, "no-sync", false, "skip fsync of outputs (faster; a crash of ptport still leaves no partial output, a power loss may)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the summary and failures")
@@ -382,16 +385,21 @@ func resultLine(r batch.Result, quiet bool) string {
 	return fmt.Sprintf("%-8s %s (%.3fs)", r.Status, in, r.Seconds)
 }
 
-// resultError is a failed result's error as its line prints it: escaped, but for the
-// lines of the library's errors that list items on lines of their own (see
-// escapeError), which follow indented under the input.
+// resultError is a failed result's error as its line prints it, with the hints check
+// gives (withHints): escaped, but for the lines of the library's errors that list items
+// on lines of their own (see escapeError) and the hints', which follow indented under
+// the input.
 func resultError(r batch.Result) string {
 	if r.Err == nil {
 		return escape(r.Error)
 	}
-	msg := strings.TrimPrefix(escapeError(r.Err), escape(r.Input)+": ")
+	msg := strings.TrimPrefix(message(withHints(r.Err, swapNames)), escape(r.Input)+": ")
 	return strings.ReplaceAll(msg, "\n", "\n         ")
 }
+
+// swapNames is the hint for a model's file and its reference the other way round, as
+// batch --check finds them.
+const swapNames = "swap the two files' names: the model's NAME.pt, its reference NAME.ref.pt"
 
 // filesRate is n files in seconds as a rate that reads well at any speed: "876 files/s",
 // "2.5 files/s", or, below one a second, the seconds a file takes ("2.5 s/file").

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/pickle"
 )
 
 // TestBatchUsageMistakes: a malformed --exclude pattern, and shards asked of another
@@ -64,5 +69,44 @@ func TestBatchErrorLines(t *testing.T) {
 		"           cn: not a reference entry; did you mean c_n?\n"
 	if code != 1 || !strings.Contains(errs, want) || strings.Contains(errs, `\n`) {
 		t.Errorf("exit %d, want 1 and\n%s\ngot:\n%s", code, want, errs)
+	}
+}
+
+// TestBatchCheckHints: a failure line of batch --check ends with the hint check gives
+// for an unusable reference, escaped alike, and the entries it names are left out by
+// batch's --ignore as by check's.
+func TestBatchCheckHints(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(parityDir + "lstm.pt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "m.pt"), b, 0o644)
+	cp, err := convert.Open(parityDir+"misspelled.ref.pt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	ref := filepath.Join(dir, "m.ref.pt")
+	leaves := append(slices.Clone(cp.Leaves), pickle.Leaf{Name: "ep\x1b[2Koch", Value: int64(3)})
+	if err := convert.Export(context.Background(), ref, convert.PT, convert.FromLeaves(ref, leaves)); err != nil {
+		t.Fatal(err)
+	}
+	const hint = `(to leave them out: --ignore hn,cn,ep\x1b[2Koch)`
+	code, _, errs := runCLI(t, "check", filepath.Join(dir, "m.pt"), ref)
+	if code != 2 || !strings.Contains(errs, "\n  "+hint+"\n") {
+		t.Fatalf("check: exit %d, want 2 and %s:\n%s", code, hint, errs)
+	}
+	code, _, errs = runCLI(t, "batch", "--check", dir)
+	if want := "(known: input, h0, c0, hx, hidden, output, h_n, c_n, batch_first, nonlinearity)\n           " + hint + "\n"; code != 1 || !strings.Contains(errs, want) || raw(errs) {
+		t.Errorf("batch --check: exit %d, want 1 and\n%s\ngot:\n%s", code, want, errs)
+	}
+	code, _, errs = runCLI(t, "batch", "--check", dir, "--ignore", "hn,cn,ep\x1b[2Koch")
+	if code != 0 || !strings.Contains(errs, "1 ok, 0 skipped, 0 failed") {
+		t.Errorf("batch --check --ignore: exit %d:\n%s", code, errs)
+	}
+	code, _, errs = runCLI(t, "batch", dir, "-o", t.TempDir(), "--ignore", "epoch")
+	if code != 2 || !strings.Contains(errs, "a conversion has no reference") {
+		t.Errorf("batch --ignore without --check: exit %d:\n%s", code, errs)
 	}
 }

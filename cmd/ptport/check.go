@@ -125,7 +125,7 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 			r, err := parity.Check(cmd.Context(), model, ref, parity.Options{Load: mf.options(), Tolerance: tf.tolerance(), Ignore: ignore})
 			meter.stop()
 			if err != nil {
-				return withHints(err)
+				return withHints(err, swapArguments)
 			}
 			// A plot that cannot be written does not take the verdict away: the report
 			// is printed and the exit status is the verdict's, the plot's error beside.
@@ -173,8 +173,13 @@ func savePlot(r *parity.Report, path string) error {
 	return plot.Save(r, path)
 }
 
-// withHints adds to a check's error the flags that would fix it.
-func withHints(err error) error {
+// swapArguments is the hint for a model's file and a reference given the other way round
+// as a command's arguments.
+const swapArguments = "swap the two arguments: the model's file first"
+
+// withHints adds to a check's error the flags that would fix it, and swap, how to give
+// the model's file and the reference the right way round, when they were not.
+func withHints(err error, swap string) error {
 	var rerr *parity.ReferenceError
 	if !errors.As(err, &rerr) {
 		return err
@@ -194,7 +199,7 @@ func withHints(err error) error {
 		case parity.ProblemNoFinalState:
 			hints = append(hints, "to leave them out: --ignore "+strings.Join(escapeAll(p.Entries), ","))
 		case parity.ProblemSwapped:
-			hints = append(hints, "swap the two arguments: the model's file first")
+			hints = append(hints, swap)
 		}
 	}
 	if rerr.BatchFirst != nil {

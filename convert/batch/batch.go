@@ -87,9 +87,11 @@ type Options struct {
 	// Check runs the parity check of each input NAME.pt against its sibling NAME.ref.pt
 	// instead of converting; inputs without one are skipped.
 	Check bool
-	// Model and Tolerance are the check's settings (parity.Options.Load and Tolerance).
+	// Model, Tolerance and Ignore are the check's settings (parity.Options.Load,
+	// Tolerance and Ignore), the same for every input.
 	Model     convert.Options
 	Tolerance func(got, want pickle.DType) parity.Tolerance
+	Ignore    []string
 	// Pickle are the reader's options; nil means the defaults.
 	Pickle *pickle.Options
 	// NoSync skips the fsync of each output: faster, still never a partial output
@@ -239,6 +241,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("batch: shards of at most %d bytes: want a positive size", o.MaxShardSize)
 	case o.MaxShardSize > 0 && o.Check:
 		return errors.New("batch: a check writes no outputs to split into shards")
+	case len(o.Ignore) > 0 && !o.Check:
+		return errors.New("batch: entries to ignore are a check's: a conversion has no reference")
 	case o.MaxShardSize > 0 && o.To != convert.Safetensors:
 		return fmt.Errorf("batch: shards are written as safetensors only, not %s", o.To)
 	}
@@ -1034,7 +1038,7 @@ func (o *Options) check(ctx context.Context, in batchInput, r *Result) error {
 		return err
 	}
 	defer ref.Close()
-	rep, err := parity.Check(ctx, cp, ref, parity.Options{Load: o.Model, Tolerance: o.Tolerance})
+	rep, err := parity.Check(ctx, cp, ref, parity.Options{Load: o.Model, Tolerance: o.Tolerance, Ignore: o.Ignore})
 	if err != nil {
 		return err
 	}
