@@ -110,3 +110,28 @@ func TestBatchCheckHints(t *testing.T) {
 		t.Errorf("batch --ignore without --check: exit %d:\n%s", code, errs)
 	}
 }
+
+// TestBatchKeepsForeignFile: a file of the user's at an output path (a model.json
+// config beside model.pt) fails the input, naming the file, which stays as it was, with
+// --force too.
+func TestBatchKeepsForeignFile(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(parityDir + "lstm.pt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "model.pt"), b, 0o644)
+	config := []byte(`{"lr": 0.01, "note": "my precious config"}`)
+	cfg := filepath.Join(dir, "model.json")
+	os.WriteFile(cfg, config, 0o644)
+	for _, force := range []string{"--force=false", "--force"} {
+		code, _, errs := runCLI(t, "batch", dir, "-o", dir, "--to", "json", force)
+		want := "would replace " + cfg + ", which ptport did not write"
+		if code != 1 || !strings.Contains(errs, want) || !strings.Contains(errs, "0 ok, 0 skipped, 1 failed") {
+			t.Errorf("%s: exit %d, want 1 and %q:\n%s", force, code, want, errs)
+		}
+		if now, _ := os.ReadFile(cfg); string(now) != string(config) {
+			t.Fatalf("%s: the config was replaced", force)
+		}
+	}
+}

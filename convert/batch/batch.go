@@ -68,7 +68,8 @@ type Options struct {
 	// becomes the format's. It may be a folder of the inputs, or hold some: the files
 	// below it of format To that record a source (see the package doc) are outputs,
 	// never inputs of a walk, and an output that would be an input file itself fails
-	// its input.
+	// its input. A file at an output path that records no source, which ptport did not
+	// write, is never replaced, Force or not: its input fails with a *ReplaceError.
 	OutDir string
 	// To is the output format.
 	To convert.Format
@@ -546,6 +547,44 @@ func (o *Options) overInput(in batchInput, out string) error {
 		}
 	}
 	return nil
+}
+
+// A ReplaceError reports a file at an input's output path that a batch does not
+// replace, since it is not an output of that input: a file that ptport did not write
+// (it records no source: a file of the user's, or one that ptport convert wrote), or
+// ptport's output of another input. The input fails and the file is left as it is.
+type ReplaceError struct {
+	Path string // the file
+	// Recorded reports that the file records a source: it is ptport's output.
+	Recorded bool
+	// Of is the input the file records as its source, by its path relative to its
+	// root; "" when it records none (an output of an older version).
+	Of string
+}
+
+func (e *ReplaceError) Error() string {
+	switch {
+	case !e.Recorded:
+		return fmt.Sprintf("its output would replace %s, which ptport did not write (it records no source): a batch replaces only its own outputs", e.Path)
+	case e.Of == "":
+		return fmt.Sprintf("its output would replace %s, ptport's output of an input it does not name (written by an older version) and not up to date with this one: a batch replaces only an output of the same input (remove the file to convert this input there)", e.Path)
+	}
+	return fmt.Sprintf("its output would replace %s, ptport's output of %s, not of this input: a batch replaces only an output of the same input", e.Path, e.Of)
+}
+
+// existing returns the source recorded by the file at the output path out (for an
+// output in shards, by its index when there is no file at out), and the file it read;
+// a nil source when there is no file, or something not a regular file, which the
+// writer refuses to replace. A file that records no source is a *ReplaceError.
+func (o *Options) existing(out string) (*source, string, error) {
+	src, file, err := readSource(out, o.To, o.MaxShardSize > 0)
+	if err == nil {
+		return src, file, nil
+	}
+	if fi, serr := os.Stat(file); serr != nil || !fi.Mode().IsRegular() {
+		return nil, file, nil
+	}
+	return nil, file, &ReplaceError{Path: file}
 }
 
 // samePath reports whether a and b name one path, once made absolute and clean.
@@ -1065,11 +1104,13 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 	if err := o.overInput(in, r.Output); err != nil {
 		return nil, err
 	}
-	if !o.Force {
-		if src, file, err := readSource(r.Output, o.To, o.MaxShardSize > 0); err == nil && src.matches(in) {
-			r.Status, r.Output = StatusSkipped, file
-			return nil, nil
-		}
+	if prev, file, err := o.existing(r.Output); err != nil {
+		return nil, err
+	} else if prev != nil && !prev.isOf(in) {
+		return nil, &ReplaceError{Path: file, Recorded: true, Of: prev.Input}
+	} else if prev != nil && !o.Force && prev.matches(in) {
+		r.Status, r.Output = StatusSkipped, file
+		return nil, nil
 	}
 	src, err := sourceOf(in)
 	if err != nil {

@@ -26,7 +26,11 @@
 // for an output in shards), and for a sharded input each of its shards' too, under
 // "shards" ({"file", "size", "mtime_ns", "sha256"}). A rerun skips an input whose output
 // records, for each of its files, the same size and time, or the same size and hash (a
-// copy, a touch); Options.Force converts it again.
+// copy, a touch); Options.Force converts it again. The record names the input, by its
+// path relative to its root ("input"), and an output is replaced only by a conversion
+// of the input it names (or, of an older version's, which names none, of an input of
+// the content it records): a file there that records another input, or no source (a
+// file ptport did not write), fails the input with a *ReplaceError and stays.
 //
 // Shard and Shards take a stable share of the inputs, by a hash of each path relative to
 // its root (a sharded checkpoint's by its index's), so that N runs, on one machine or

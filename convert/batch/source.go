@@ -30,14 +30,19 @@ type fileSource struct {
 
 // source identifies the input an output was made from, its file and, for a sharded
 // checkpoint (whose file is the index), each of its shards; the outputs of Run record
-// it, so that a rerun skips inputs whose output is up to date.
+// it, so that a rerun skips inputs whose output is up to date, and replaces an output
+// only for the input it was made from.
 type source struct {
 	fileSource
+	// Input is the input's path relative to its root (its path for a listed input),
+	// slash-separated: the path that names the output below the output folder. Outputs
+	// of older versions record none.
+	Input  string       `json:"input,omitempty"`
 	Shards []fileSource `json:"shards,omitempty"`
 }
 
 func sourceOf(in batchInput) (*source, error) {
-	s := &source{}
+	s := &source{Input: in.rel}
 	var err error
 	if s.fileSource, err = fileSourceOf(in.inputFile); err != nil {
 		return nil, err
@@ -95,10 +100,24 @@ func readSource(path string, f convert.Format, sharded bool) (*source, string, e
 		return nil, path, errNoSource
 	}
 	var s source
-	if err := json.Unmarshal([]byte(raw), &s); err != nil {
-		return nil, path, err
+	if err := json.Unmarshal([]byte(raw), &s); err != nil || !validHash(s.SHA256) {
+		return nil, path, errNoSource // not ptport's record: a key of the same name
 	}
 	return &s, path, nil
+}
+
+// validHash reports whether h is a sha256 in hex, as a source records it.
+func validHash(h string) bool {
+	_, err := hex.DecodeString(h)
+	return len(h) == 2*sha256.Size && err == nil
+}
+
+// isOf reports whether s, recorded by an output, is the source of in, so that in's
+// conversion may replace that output: it names in (by the path relative to its root
+// that names the output), or describes in's current content (an output of an older
+// version, which names no input, or of a tree that was moved, that is up to date).
+func (s *source) isOf(in batchInput) bool {
+	return s.Input == in.rel || s.matches(in)
 }
 
 // matches reports whether s describes in's current content: each of its files the
