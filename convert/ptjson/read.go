@@ -19,8 +19,8 @@ const maxJSONInput = 1 << 30
 // Read reads a document of size bytes that Write wrote from r back into its tensors, in
 // order, followed by its non-tensor values; name is how errors call the file. The
 // document is read as a stream, so that the memory it takes is that of its tensors'
-// bytes (at most eight times the document's size) and of its values; it may have at most
-// 1 GiB. A tensor's name, dtype and shape come before its data, as Write writes them; an
+// bytes (at most eight times the document's size) and of its values, which are read in
+// one pass, however they nest, and at most 10000 levels deep; it may have at most 1 GiB. A tensor's name, dtype and shape come before its data, as Write writes them; an
 // element is an error when it does not fit its dtype (an integer out of range, a
 // fraction for an integer dtype, a "NaN:0x" string that is not a NaN of its dtype), and
 // so is a dtype the format does not encode. "NaN" is the dtype's canonical NaN. Errors
@@ -51,11 +51,7 @@ func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 				return nil, bad("%v", err)
 			}
 		case valuesKey:
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return nil, bad("values: %v", err)
-			}
-			if values, err = jsonvalue.Leaves(string(raw)); err != nil {
+			if values, err = jsonvalue.ReadLeaves(dec); err != nil {
 				return nil, bad("values: %v", err)
 			}
 		default:

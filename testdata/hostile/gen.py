@@ -460,6 +460,12 @@ def json_cases():
     doc = ('{"tensors": [{"name": "x", "dtype": "F32", "shape": [1], "data": [1.0]}], "values": {"a": '
            + "[" * deep + "1" + "]" * deep + "}}")
     write("json_deep.json", doc.encode(), "2", "JSON nested deep", f"a JSON input whose values nest {deep} levels deep", reader="cmd")
+    # Each tag's value read again at each level would be depth times size of work.
+    levels, size = 2000, 2_000_000
+    doc = ('{"tensors": [{"name": "x", "dtype": "F32", "shape": [1], "data": [1.0]}], "values": {"a": '
+           + '{"builtins.dict": {"k": ' * levels + '"' + "x" * size + '"' + "}}" * levels + "}}")
+    write("json_deep_tags.json", doc.encode(), "2", "JSON tags nested around a large value",
+          f'values nesting {{"builtins.dict": ...}} {levels} levels deep around a string of {size} bytes', reader="cmd")
     doc = '{"tensors": [{"name": "x", "dtype": "U8", "shape": [2], "data": [300, -1]}]}'
     write("json_int_range.json", doc.encode(), "3", "JSON integers out of their dtype's range",
           "a U8 tensor of 300 and -1", reader="cmd")
@@ -471,6 +477,14 @@ def safetensors_deep():
     hdr += b" " * (-len(hdr) % 8)
     write("st_metadata_deep.safetensors", struct.pack("<Q", len(hdr)) + hdr + bytes(4), "2", "safetensors metadata nested deep",
           f"__metadata__ nested {deep} levels deep", reader="cmd")
+    # The values ptport records are a JSON document in a string of the metadata, which
+    # the header's own depth limit does not reach.
+    deep = 5_000_000
+    values = '{"a": ' + "[" * deep + "]" * deep + "}"
+    hdr = json.dumps({"__metadata__": {"ptport.values": values}, "x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+    hdr += b" " * (-len(hdr) % 8)
+    write("st_values_deep.safetensors", struct.pack("<Q", len(hdr)) + hdr + bytes(4), "2", "safetensors values nested deep",
+          f"the values of __metadata__'s ptport.values nested {deep} levels deep", reader="cmd")
 
 
 def npz_cases():

@@ -88,7 +88,7 @@ func FloatBits(dt pickle.DType, tok json.Token) (uint64, error) {
 		var err error
 		f, err = strconv.ParseFloat(v.String(), bitSize)
 		if err != nil && !math.IsInf(f, 0) {
-			return 0, fmt.Errorf("%s is not a number", v)
+			return 0, fmt.Errorf("%s is not a number", describe(v))
 		}
 		if f != f { // not from a JSON number; read as "NaN" is
 			return CanonicalNaN(dt), nil
@@ -103,16 +103,17 @@ func FloatBits(dt pickle.DType, tok json.Token) (uint64, error) {
 			f = math.Inf(-1)
 		case strings.HasPrefix(v, nanPrefix):
 			digits := v[len(nanPrefix):]
-			bits, err := strconv.ParseUint(digits, 16, 64)
-			if err != nil || len(digits) != 2*dt.Size() || !isNaN(dt, bits) {
-				return 0, fmt.Errorf("%q is not a NaN of %s (%s and %d hexadecimal digits of one)", v, dt, nanPrefix, 2*dt.Size())
+			if len(digits) == 2*dt.Size() {
+				if bits, err := strconv.ParseUint(digits, 16, 64); err == nil && isNaN(dt, bits) {
+					return bits, nil
+				}
 			}
-			return bits, nil
+			return 0, fmt.Errorf("%s is not a NaN of %s (%s and %d hexadecimal digits of one)", quote(v), dt, nanPrefix, 2*dt.Size())
 		default:
-			return 0, fmt.Errorf("%q is not a number", v)
+			return 0, fmt.Errorf("%s is not a number", quote(v))
 		}
 	default:
-		return 0, fmt.Errorf("%v is not a number", tok)
+		return 0, fmt.Errorf("%s is not a number", describe(tok))
 	}
 	switch dt {
 	case pickle.F32:

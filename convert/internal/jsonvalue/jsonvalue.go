@@ -164,70 +164,132 @@ func Object(values []pickle.Leaf) []byte {
 }
 
 // Leaves reads a JSON object that Object wrote back into the leaves it was made of, in
-// order.
+// order. See ReadLeaves.
 func Leaves(obj string) ([]pickle.Leaf, error) {
 	dec := json.NewDecoder(strings.NewReader(obj))
 	dec.UseNumber()
+	return ReadLeaves(dec)
+}
+
+// MaxDepth is how deeply the arrays and objects of the values ReadLeaves reads may nest,
+// the object of the values included, as encoding/json bounds the documents it decodes.
+const MaxDepth = 10000
+
+// ReadLeaves reads the JSON object that Object wrote, the next value of dec, which must
+// be set to UseNumber, back into the leaves it was made of, in order. It reads the
+// object's tokens once, each as it comes, so that its time and memory grow as the
+// object's size, however its tagged objects nest; arrays and objects nested deeper than
+// MaxDepth are an error.
+func ReadLeaves(dec *json.Decoder) ([]pickle.Leaf, error) {
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, errNotObject
 	}
+	r := reader{dec: dec, depth: 1}
 	var leaves []pickle.Leaf
-	for dec.More() {
+	for {
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, err
 		}
-		val, err := decode(dec)
+		if tok == json.Delim('}') {
+			return leaves, nil
+		}
+		val, err := r.value()
 		if err != nil {
 			return nil, err
 		}
-		leaves = append(leaves, pickle.Leaf{Name: tok.(string), Value: val})
+		leaves = append(leaves, pickle.Leaf{Name: tok.(string), Value: val}) // a member's name is a string
 	}
-	return leaves, nil
 }
 
 var errNotObject = errors.New("not a JSON object")
 
-// decode reads one JSON value written by Append back into the value it was:
+// A reader reads the values Append wrote from the tokens of a decoder.
+type reader struct {
+	dec   *json.Decoder
+	depth int // of the arrays and objects open
+}
+
+// enter counts the array or object whose first token was read.
+func (r *reader) enter() error {
+	if r.depth++; r.depth > MaxDepth {
+		return fmt.Errorf("values nested deeper than %d levels", MaxDepth)
+	}
+	return nil
+}
+
+// value reads one JSON value written by Append back into the value it was:
 // integers as int64 (or *big.Int), numbers with a fraction or exponent as float64,
-// arrays as pickle.List, objects as an ordered *pickle.Dict.
-func decode(dec *json.Decoder) (any, error) {
-	tok, err := dec.Token()
+// arrays as pickle.List, objects as an ordered *pickle.Dict or the value of the type a
+// one-member object names.
+func (r *reader) value() (any, error) {
+	tok, err := r.dec.Token()
 	if err != nil {
 		return nil, err
 	}
-	switch tok := tok.(type) {
-	case json.Number:
-		s := tok.String()
-		if strings.ContainsAny(s, ".eE") {
-			return tok.Float64()
+	return r.valueFrom(tok)
+}
+
+// valueFrom reads the value whose first token, tok, has been read.
+func (r *reader) valueFrom(tok json.Token) (any, error) {
+	switch tok {
+	case json.Delim('['):
+		l, _, err := r.array()
+		return l, err
+	case json.Delim('{'):
+		_, v, verr, err := r.object()
+		if err == nil {
+			err = verr
 		}
-		if i, err := tok.Int64(); err == nil {
-			return i, nil
-		}
-		b, ok := new(big.Int).SetString(s, 10)
-		if !ok {
-			return nil, fmt.Errorf("bad number %s", s)
-		}
-		return b, nil
-	case json.Delim:
-		switch tok {
-		case '[':
-			l := pickle.List{}
-			for dec.More() {
-				v, err := decode(dec)
-				if err != nil {
-					return nil, err
-				}
-				l = append(l, v)
-			}
-			_, err := dec.Token()
-			return l, err
-		case '{':
-			return decodeObject(dec)
-		}
+		return v, err
+	}
+	if num, ok := tok.(json.Number); ok {
+		return number(num)
 	}
 	return tok, nil // string, bool, nil
+}
+
+// number is the integer or float num is.
+func number(num json.Number) (any, error) {
+	s := num.String()
+	if strings.ContainsAny(s, ".eE") {
+		return num.Float64()
+	}
+	if i, err := num.Int64(); err == nil {
+		return i, nil
+	}
+	b, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		return nil, fmt.Errorf("bad number %s", describe(num))
+	}
+	return b, nil
+}
+
+// array reads the rest of an array whose '[' has been read, and returns the first
+// tokens of its first two elements too.
+func (r *reader) array() (l pickle.List, first [2]json.Token, err error) {
+	if err := r.enter(); err != nil {
+		return nil, first, err
+	}
+	l = pickle.List{}
+	for {
+		tok, err := r.dec.Token()
+		if err != nil {
+			return nil, first, err
+		}
+		if tok == json.Delim(']') {
+			r.depth--
+			return l, first, nil
+		}
+		if len(l) < len(first) {
+			first[len(l)] = tok
+		}
+		v, err := r.valueFrom(tok)
+		if err != nil {
+			return nil, first, err
+		}
+		l = append(l, v)
+	}
 }
 
 // The names of the one-member objects that Append writes for the values JSON has no
@@ -250,87 +312,105 @@ func isTag(key string) bool {
 	return ok && numpy
 }
 
-// decodeObject reads the rest of an object whose '{' dec has read: an ordered
-// *pickle.Dict, or the value of a one-member object named for its type.
-func decodeObject(dec *json.Decoder) (any, error) {
+// object reads the rest of an object whose '{' has been read. It returns the object's
+// members as a dict, and the value the object is: the dict, or for an object of one
+// member named for a type (a tag), the value of that type, or verr if the member's
+// value is not one of the type. verr is apart from err, the error that fails the read,
+// because a tagged object is an object of its own as the value of builtins.dict: the
+// members of {"builtins.dict": {"builtins.float": "x"}} are the dict's, "x" is no float.
+// Each token is read once, whatever the object turns out to be.
+func (r *reader) object() (members *pickle.Dict, v any, verr, err error) {
+	if err := r.enter(); err != nil {
+		return nil, nil, nil, err
+	}
 	d := &pickle.Dict{Ordered: true}
-	if dec.More() {
-		k, err := dec.Token()
+	var tag string
+	var arg tagValue
+	for {
+		tok, err := r.dec.Token()
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
+		if tok == json.Delim('}') {
+			break
+		}
+		key := tok.(string) // a member's name is a string
 		var v any
-		if key, _ := k.(string); isTag(key) {
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return nil, err
-			}
-			if !dec.More() {
-				if _, err := dec.Token(); err != nil {
-					return nil, err
-				}
-				return tagged(key, raw)
-			}
-			if v, err = decode(rawDecoder(raw)); err != nil {
-				return nil, err
-			}
-		} else if v, err = decode(dec); err != nil {
-			return nil, err
+		switch {
+		case len(d.Entries) == 0 && isTag(key):
+			tag = key
+			v, arg, err = r.tagValue()
+		case len(d.Entries) == 1 && arg.err != nil:
+			return nil, nil, nil, arg.err // the first member's value is needed as it is
+		default:
+			v, err = r.value()
 		}
-		d.Entries = append(d.Entries, pickle.DictEntry{Key: k, Value: v})
-	}
-	return d, decodeEntries(dec, d)
-}
-
-// decodeEntries reads the remaining members of an object, and its '}', into d.
-func decodeEntries(dec *json.Decoder, d *pickle.Dict) error {
-	for dec.More() {
-		k, err := dec.Token()
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
-		v, err := decode(dec)
-		if err != nil {
-			return err
-		}
-		d.Entries = append(d.Entries, pickle.DictEntry{Key: k, Value: v})
+		d.Entries = append(d.Entries, pickle.DictEntry{Key: key, Value: v})
 	}
-	_, err := dec.Token()
-	return err
+	r.depth--
+	if tag == "" || len(d.Entries) > 1 {
+		return d, d, nil, nil
+	}
+	v, verr = arg.as(tag)
+	return d, v, verr, nil
 }
 
-func rawDecoder(raw json.RawMessage) *json.Decoder {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	return dec
+// A tagValue is the value of a tag's member, as what it is for each reading of the
+// object: its first token, and the first tokens of the first two elements of an
+// array, or the members of an object, for the tag; the error the value has as a value
+// of its own, for an object of more members.
+type tagValue struct {
+	tok     json.Token
+	first   [2]json.Token
+	n       int // elements of an array
+	members *pickle.Dict
+	err     error
 }
 
-// tagged reads the value of the one-member object {tag: raw} back into the value
-// Append wrote as it.
-func tagged(tag string, raw json.RawMessage) (any, error) {
-	dec := rawDecoder(raw)
-	bad := fmt.Errorf("invalid %s value %s", tag, raw)
-	tok, err := dec.Token()
+// tagValue reads the value of a tag's member: the value it is, and what the tag reads.
+func (r *reader) tagValue() (any, tagValue, error) {
+	tok, err := r.dec.Token()
 	if err != nil {
-		return nil, bad
+		return nil, tagValue{}, err
 	}
+	t := tagValue{tok: tok}
+	switch tok {
+	case json.Delim('['):
+		l, first, err := r.array()
+		t.first, t.n = first, len(l)
+		return l, t, err
+	case json.Delim('{'):
+		members, v, verr, err := r.object()
+		t.members, t.err = members, verr
+		return v, t, err
+	}
+	v, err := r.valueFrom(tok) // a number, string, boolean or null
+	t.err = err
+	return v, t, nil
+}
+
+// as is the value of the one-member object {tag: t}, as Append wrote it.
+func (t tagValue) as(tag string) (any, error) {
+	bad := func() error { return fmt.Errorf("invalid %s value %s", tag, describe(t.tok)) }
 	switch tag {
 	case dictTag:
-		if tok != json.Delim('{') {
-			return nil, bad
+		if t.members == nil {
+			return nil, bad()
 		}
-		d := &pickle.Dict{Ordered: true}
-		return d, decodeEntries(dec, d)
+		return t.members, nil
 	case floatTag:
-		bits, err := FloatBits(pickle.F64, tok)
+		bits, err := FloatBits(pickle.F64, t.tok)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", tag, err)
 		}
 		return math.Float64frombits(bits), nil
 	case bytesTag:
-		s, ok := tok.(string)
+		s, ok := t.tok.(string)
 		if !ok {
-			return nil, bad
+			return nil, bad()
 		}
 		b, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
@@ -338,35 +418,47 @@ func tagged(tag string, raw json.RawMessage) (any, error) {
 		}
 		return b, nil
 	case complexTag:
-		if tok != json.Delim('[') {
-			return nil, bad
-		}
-		re, im, err := floatPair(dec, pickle.F64)
+		re, im, err := t.pair(pickle.F64)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", tag, err)
 		}
 		return complex(math.Float64frombits(re), math.Float64frombits(im)), nil
 	}
-	return decodeScalar(numpyDTypes[strings.TrimPrefix(tag, "numpy.")], tok, dec)
+	return t.scalar(numpyDTypes[strings.TrimPrefix(tag, "numpy.")])
 }
 
-// floatPair reads the two floats of dtype dt and the ']' of a [real, imag] pair whose
-// '[' dec has read.
-func floatPair(dec *json.Decoder, dt pickle.DType) (re, im uint64, err error) {
-	var parts [2]uint64
-	for i := range parts {
-		tok, err := dec.Token()
-		if err != nil {
-			return 0, 0, err
-		}
-		if parts[i], err = FloatBits(dt, tok); err != nil {
-			return 0, 0, err
-		}
-	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim(']') {
+// pair returns the bits of the two floats of dtype dt of a [real, imag] pair.
+func (t tagValue) pair(dt pickle.DType) (re, im uint64, err error) {
+	if t.tok != json.Delim('[') || t.n != 2 {
 		return 0, 0, errors.New("a complex number is a [real, imag] pair")
 	}
-	return parts[0], parts[1], nil
+	if re, err = FloatBits(dt, t.first[0]); err != nil {
+		return 0, 0, err
+	}
+	im, err = FloatBits(dt, t.first[1])
+	return re, im, err
+}
+
+// describe is tok as an error says it: a string quoted and cut to its first 40 bytes,
+// an array or object by its first token.
+func describe(tok json.Token) string {
+	switch tok := tok.(type) {
+	case string:
+		return quote(tok)
+	case json.Number:
+		if len(tok) > 40 {
+			return string(tok[:40]) + "..."
+		}
+	}
+	return fmt.Sprint(tok)
+}
+
+// quote is s quoted, cut to its first 40 bytes if it is longer.
+func quote(s string) string {
+	if len(s) > 40 {
+		return strconv.Quote(s[:40]) + "..."
+	}
+	return strconv.Quote(s)
 }
 
 // numpyNames are the numpy type names of the dtypes a pickle.Scalar holds.
@@ -419,13 +511,14 @@ func appendScalar(buf []byte, s pickle.Scalar) []byte {
 	return append(buf, '}')
 }
 
-// decodeScalar makes the numpy scalar of dtype dt that appendScalar wrote, from the
-// first token tok of its value and the rest of it in dec.
-func decodeScalar(dt pickle.DType, tok json.Token, dec *json.Decoder) (any, error) {
+// scalar makes the numpy scalar of dtype dt that appendScalar wrote, from the value t
+// of its tag.
+func (t tagValue) scalar(dt pickle.DType) (any, error) {
 	le := binary.LittleEndian
 	b := make([]byte, 0, dt.Size())
 	name := "numpy." + numpyNames[dt]
-	bad := fmt.Errorf("invalid %s value %v", name, tok)
+	tok := t.tok
+	bad := func() error { return fmt.Errorf("invalid %s value %s", name, describe(tok)) }
 	switch dt {
 	case pickle.F64, pickle.F32, pickle.F16:
 		bits, err := FloatBits(dt, tok)
@@ -438,10 +531,7 @@ func decodeScalar(dt pickle.DType, tok json.Token, dec *json.Decoder) (any, erro
 		if dt == pickle.C128 {
 			part = pickle.F64
 		}
-		if tok != json.Delim('[') {
-			return nil, bad
-		}
-		re, im, err := floatPair(dec, part)
+		re, im, err := t.pair(part)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", name, err)
 		}
@@ -449,7 +539,7 @@ func decodeScalar(dt pickle.DType, tok json.Token, dec *json.Decoder) (any, erro
 	case pickle.BOOL:
 		x, ok := tok.(bool)
 		if !ok {
-			return nil, bad
+			return nil, bad()
 		}
 		if x {
 			b = append(b, 1)
@@ -459,7 +549,7 @@ func decodeScalar(dt pickle.DType, tok json.Token, dec *json.Decoder) (any, erro
 	default:
 		num, ok := tok.(json.Number)
 		if !ok {
-			return nil, bad
+			return nil, bad()
 		}
 		var u uint64
 		var err error
@@ -471,7 +561,7 @@ func decodeScalar(dt pickle.DType, tok json.Token, dec *json.Decoder) (any, erro
 			u = uint64(i)
 		}
 		if err != nil {
-			return nil, bad
+			return nil, bad()
 		}
 		b = le.AppendUint64(b, u)[:dt.Size()]
 	}

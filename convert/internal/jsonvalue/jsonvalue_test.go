@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"math"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/ptport/ptport/pickle"
@@ -160,5 +162,75 @@ func TestTaggedRefuses(t *testing.T) {
 		if got, err := Leaves(obj); err == nil {
 			t.Errorf("%s read as %#v", obj, got[0].Value)
 		}
+	}
+}
+
+// TestNestedTagsLinear reads values whose tagged objects nest thousands of levels deep
+// around a large value, in the shapes that make a reader that decodes a tag's value
+// again at each level take time and memory of depth times size: what it allocates
+// stays a small multiple of the document's bytes, and each value reads back whole.
+func TestNestedTagsLinear(t *testing.T) {
+	const levels, size = 2000, 1 << 20
+	big := `"` + strings.Repeat("x", size) + `"`
+	for _, tc := range []struct{ name, open, close string }{
+		{"dict of dict", `{"builtins.dict":{"k":`, `}}`},
+		{"dict of its tag", `{"builtins.dict":{"builtins.dict":`, `}}`},
+		{"tag beside a member", `{"builtins.float":{"k":`, `},"m":1}`},
+		{"array", `{"numpy.complex64":[`, `,1.0],"m":1}`},
+	} {
+		doc := `{"a":` + strings.Repeat(tc.open, levels) + big + strings.Repeat(tc.close, levels) + `}`
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		leaves, err := Leaves(doc)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 20*uint64(len(doc)) {
+			t.Errorf("%s: reading %d bytes allocated %d", tc.name, len(doc), alloc)
+		}
+		v, depth := leaves[0].Value, 0
+		for {
+			switch x := v.(type) {
+			case *pickle.Dict:
+				v = x.Entries[0].Value
+			case pickle.List:
+				v = x[0]
+			default:
+				if s, _ := v.(string); len(s) != size || depth < levels {
+					t.Errorf("%s: %T at depth %d", tc.name, v, depth)
+				}
+				depth = -1
+			}
+			if depth < 0 {
+				break
+			}
+			depth++
+		}
+	}
+}
+
+// TestDepthLimit checks that values may nest MaxDepth levels, the object of the values
+// included, and no deeper, however the levels are made.
+func TestDepthLimit(t *testing.T) {
+	for _, tc := range []struct{ open, close string }{
+		{`[`, `]`},
+		{`{"k":`, `}`},
+		{`{"builtins.dict":{"k":`, `}}`},
+	} {
+		levels := (MaxDepth - 1) / (strings.Count(tc.open, "{") + strings.Count(tc.open, "["))
+		doc := func(levels int) string {
+			return `{"a":` + strings.Repeat(tc.open, levels) + `1` + strings.Repeat(tc.close, levels) + `}`
+		}
+		if _, err := Leaves(doc(levels)); err != nil {
+			t.Errorf("%s %d levels: %v", tc.open, levels, err)
+		}
+		if _, err := Leaves(doc(levels + 1)); err == nil || !strings.Contains(err.Error(), "nested deeper than 10000 levels") {
+			t.Errorf("%s %d levels: %v", tc.open, levels+1, err)
+		}
+	}
+	// Far deeper than any stack would take, read a level at a time.
+	if _, err := Leaves(`{"a":` + strings.Repeat("[", 10_000_000) + `}`); err == nil || !strings.Contains(err.Error(), "nested deeper") {
+		t.Errorf("10000000 levels: %v", err)
 	}
 }
