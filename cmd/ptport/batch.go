@@ -68,14 +68,16 @@ lost. Symbolic links to folders are not followed; one the patterns take fails, a
 link to nothing does.
 
 OUTDIR may be an input folder ("ptport batch zoo -o zoo" writes zoo/m.safetensors beside
-zoo/m.pt): the files below it in the output format that record their source are
-ptport's outputs, never inputs. An output never replaces an input: one that would be
-the input itself (zoo/m.pt with --to pt) fails it. Nor, in any OUTDIR, does it replace
-a file that ptport did not write (one that records no source: a config zoo/m.json
-beside zoo/m.pt, a file "ptport convert" wrote): the input fails, naming the file, and
---force does not change that (move the file, or write to another OUTDIR). Each output
-records the input it was made from, and is replaced only by a conversion of that input:
-one made from another fails the input, naming both.
+zoo/m.pt): a file below it that records its source is ptport's output, of whatever
+format, never an input (a walk passes over it; one named or listed is skipped, "ptport's
+output of zoo/m.pt, not an input"); outside OUTDIR it is an input as any other. An
+output never replaces an input: one that would be the input itself (zoo/m.pt with --to
+pt) fails it. Nor, in any OUTDIR, does it replace a file that ptport did not write (one
+that records no source: a config zoo/m.json beside zoo/m.pt, a file "ptport convert"
+wrote): the input fails, naming the file, and --force does not change that (move the
+file, or write to another OUTDIR). Each output records the input it was made from, and
+is replaced only by a conversion of that input: one made from another fails the input,
+naming both.
 
 Exit status: 0 when every input is ok or skipped, or when the failed ones are within
 --allow-failed (every failed input, N of them, or P% of the inputs); 1 when more failed,

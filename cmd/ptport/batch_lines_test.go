@@ -135,3 +135,53 @@ func TestBatchKeepsForeignFile(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchListIntoItsFolder: find zoo -type f | ptport batch - -o . converts the
+// checkpoints, and run again says of each output that it is ptport's, converting and
+// failing nothing; in place to .pt then to safetensors, each run converts the inputs
+// alone.
+func TestBatchListIntoItsFolder(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "zoo"), 0o755)
+	for from, to := range map[string]string{"lstm.pt": "zoo/a.pt", "hidden_gru.pt": "zoo/b.pth"} {
+		b, err := os.ReadFile(parityDir + from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, to), b, 0o644)
+	}
+	list := func() []byte {
+		entries, _ := os.ReadDir(filepath.Join(dir, "zoo"))
+		var b []byte
+		for _, e := range entries {
+			b = append(b, "zoo/"+e.Name()+"\n"...)
+		}
+		return b
+	}
+	if code, _, errs := childIn(t, dir, list(), "batch", "-", "-o", "."); code != 0 || !strings.Contains(string(errs), "2 ok, 0 skipped, 0 failed") {
+		t.Fatalf("exit %d:\n%s", code, errs)
+	}
+	code, _, errs := childIn(t, dir, list(), "batch", "-", "-o", ".")
+	for _, want := range []string{
+		"skipped  zoo/a.safetensors: ptport's output of zoo/a.pt, not an input",
+		"skipped  zoo/b.pth -> zoo/b.safetensors (up to date)",
+		"4 inputs: 0 ok, 4 skipped, 0 failed",
+	} {
+		if code != 0 || !strings.Contains(string(errs), want) {
+			t.Errorf("rerun: exit %d, want 0 and %q:\n%s", code, want, errs)
+		}
+	}
+	z := filepath.Join(dir, "z")
+	os.MkdirAll(z, 0o755)
+	for from, to := range map[string]string{"lstm.pt": "a.pth", "hidden_gru.pt": "b.ckpt"} {
+		b, _ := os.ReadFile(parityDir + from)
+		os.WriteFile(filepath.Join(z, to), b, 0o644)
+	}
+	for _, to := range []string{"pt", "safetensors", "npz", "json"} {
+		for _, want := range []string{"2 inputs: 2 ok, 0 skipped, 0 failed", "2 inputs: 0 ok, 2 skipped, 0 failed"} {
+			if code, _, errs := runCLI(t, "batch", z, "-o", z, "--to", to); code != 0 || !strings.Contains(errs, want) {
+				t.Errorf("--to %s: exit %d, want 0 and %q:\n%s", to, code, want, errs)
+			}
+		}
+	}
+}

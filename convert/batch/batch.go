@@ -66,9 +66,9 @@ type Options struct {
 	// their path below it (below its base name when there are several inputs), a
 	// file's under its base name, a listed input's under its path; the extension
 	// becomes the format's. It may be a folder of the inputs, or hold some: the files
-	// below it of format To that record a source (see the package doc) are outputs,
-	// never inputs of a walk, and an output that would be an input file itself fails
-	// its input. A file at an output path that records no source, which ptport did not
+	// below it that record a source (see the package doc), of any format, are outputs,
+	// never inputs (one named in Inputs or List is skipped, saying so), and an output
+	// that would be an input file itself fails its input. A file at an output path that records no source, which ptport did not
 	// write, is never replaced, Force or not: its input fails with a *ReplaceError.
 	OutDir string
 	// To is the output format.
@@ -203,6 +203,10 @@ type batchInput struct {
 	rel    string
 	shards []inputFile // a sharded checkpoint's shards, beside its index
 	err    error       // why the input fails, found by the walk
+	// own is set for a file named as an input (an argument, or a line of the list)
+	// that is ptport's output (see walker.ownOutput), which is skipped: the source it
+	// records.
+	own *source
 }
 
 // bytes is the size of the input's files.
@@ -470,7 +474,7 @@ func collisions(ctx context.Context, opts *Options) (map[uint64]*collision, erro
 	all.Shards = 0
 	count := map[uint64]int{}
 	err := walkInputs(ctx, &all, func(in batchInput) error {
-		if in.err == nil {
+		if in.err == nil && in.own == nil {
 			count[outputHash(opts.outputOf(in))]++
 		}
 		return nil
@@ -489,7 +493,7 @@ func collisions(ctx context.Context, opts *Options) (map[uint64]*collision, erro
 	}
 	count = nil
 	err = walkInputs(ctx, &all, func(in batchInput) error {
-		if c := found[outputHash(opts.outputOf(in))]; in.err == nil && c != nil && len(c.inputs) < maxNamedCollisions {
+		if c := found[outputHash(opts.outputOf(in))]; in.err == nil && in.own == nil && c != nil && len(c.inputs) < maxNamedCollisions {
 			c.inputs = append(c.inputs, in.path)
 		}
 		return nil
@@ -779,7 +783,9 @@ func (w *walker) named(path, rel string, fi os.FileInfo) error {
 		if w.seen(fi) {
 			return nil
 		}
-		return w.take(batchInput{inputFile: inputFile{path: path, size: fi.Size(), mod: fi.ModTime()}, rel: rel})
+		in := batchInput{inputFile: inputFile{path: path, size: fi.Size(), mod: fi.ModTime()}, rel: rel}
+		in.own = w.ownOutput(path)
+		return w.take(in)
 	}
 	key, _ := filepath.Abs(index)
 	if w.units[key] {
@@ -789,6 +795,9 @@ func (w *walker) named(path, rel string, fi os.FileInfo) error {
 		w.units = map[string]bool{}
 	}
 	w.units[key] = true
+	if own := w.ownOutput(index); own != nil {
+		return w.take(batchInput{inputFile: inputFile{path: index, size: fi.Size(), mod: fi.ModTime()}, rel: rel, own: own})
+	}
 	return w.unit(index, rel, fi)
 }
 
@@ -888,8 +897,8 @@ func (w *walker) file(path, rel string) error {
 		return w.take(batchInput{inputFile: inputFile{path: path}, rel: rel, err: errors.New("a symbolic link to a folder, which a walk does not follow (name the folder as an input to convert what it holds)")})
 	case !fi.Mode().IsRegular():
 		return w.take(batchInput{inputFile: inputFile{path: path}, rel: rel, err: fmt.Errorf("not a regular file (%s)", fi.Mode().Type())})
-	case w.ownOutput(path, name):
-		return nil
+	case w.ownOutput(path) != nil:
+		return nil // an output, not an input
 	}
 	if index {
 		return w.unit(path, rel, fi)
@@ -897,32 +906,27 @@ func (w *walker) file(path, rel string) error {
 	return w.take(batchInput{inputFile: inputFile{path: path, size: fi.Size(), mod: fi.ModTime()}, rel: rel, err: err})
 }
 
-// ownOutput reports whether the file at path, found in a folder, is an output of a
-// batch into OutDir, which is never an input of one: it lies below OutDir, is named as
-// an output of format To is (or, for safetensors, the index of one in shards) and
-// records its source. Outputs may so be written into the folders that hold the
-// inputs. A file there that records no source, or of another format, is an input,
-// whose output is never written over it (it would be the output of two inputs, or its
-// own).
-func (w *walker) ownOutput(path, name string) bool {
+// ownOutput returns the source that the file at path records when it is ptport's
+// output, which is never an input: it lies below OutDir and records a source, in the
+// format its name says, whatever To is. Outputs may so be written into the folders of
+// the inputs, to one format after another, and every pass over the inputs, of every
+// shard, takes the same inputs (an output appears whole, never half-written). A file
+// there that records no source is an input, whose output is never written over it (it
+// would be the output of two inputs, or its own). Outside OutDir a file that records
+// a source is an input as any other: the outputs of one batch may be the inputs of the
+// next.
+func (w *walker) ownOutput(path string) *source {
 	if w.opts.Check || w.outAbs == "" {
-		return false
+		return nil
 	}
 	if abs, err := filepath.Abs(path); err != nil || !within(abs, w.outAbs) {
-		return false
+		return nil
 	}
-	if convert.IsIndex(name) {
-		if w.opts.To != convert.Safetensors {
-			return false
-		}
-		meta, err := export.ReadIndexMetadata(path)
-		return err == nil && meta[sourceKey] != ""
+	s, err := recordedSource(path)
+	if err != nil {
+		return nil
 	}
-	if !strings.HasSuffix(name, w.opts.To.Ext()) {
-		return false
-	}
-	_, _, err := readSource(path, w.opts.To, false)
-	return err == nil
+	return s
 }
 
 // within reports whether the absolute path p is dir or below it.
@@ -983,6 +987,8 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 	}()
 	var err error
 	switch {
+	case in.own != nil:
+		r.Status, r.Error = StatusSkipped, ownOutputText(in.own)
 	case in.err != nil:
 		err = in.err
 		if !o.Check {
@@ -1003,6 +1009,15 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 		}
 	}
 	return res, t
+}
+
+// ownOutputText says why a named input that is ptport's output, recording src, is
+// skipped.
+func ownOutputText(src *source) string {
+	if src.Input == "" {
+		return "ptport's output, not an input"
+	}
+	return "ptport's output of " + src.Input + ", not an input"
 }
 
 // credit returns the Progress of an output of tensors of data bytes, from an input of

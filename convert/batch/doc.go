@@ -7,7 +7,8 @@
 // ok, skipped (its output is up to date, or there is no reference to check against) or
 // failed with the reason. One failed input never stops the batch; Run's error is only
 // for unusable options, folders or lists. The output folder may be a folder of the
-// inputs: the outputs found there are never inputs, and no output replaces an input. A
+// inputs: the outputs found there (the files that record a source, of any format) are
+// never inputs, and no output replaces an input. A
 // sharded checkpoint (an index and its
 // shards) is one input, converted whole; its shards are never inputs of their own.
 //

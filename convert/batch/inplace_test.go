@@ -51,8 +51,8 @@ func TestBatchIntoInputFolder(t *testing.T) {
 	}
 }
 
-// TestBatchOutputsAsInputs: the outputs of a batch into a folder, converted into that
-// folder again to another format, are its inputs.
+// TestBatchOutputsAsInputs: the outputs of a batch are the inputs of a batch into
+// another folder, but not of one into their own folder, whatever its format.
 func TestBatchOutputsAsInputs(t *testing.T) {
 	root := t.TempDir()
 	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "raw/rnn.pth")
@@ -61,12 +61,15 @@ func TestBatchOutputsAsInputs(t *testing.T) {
 	if sum, _ := runBatch(t, Options{Inputs: []string{filepath.Join(root, "raw")}, OutDir: conv, To: convert.PT}); sum.OK != 2 {
 		t.Fatalf("%+v", sum)
 	}
-	sum, results := runBatch(t, Options{Inputs: []string{conv}, OutDir: conv, To: convert.Safetensors})
+	sum, results := runBatch(t, Options{Inputs: []string{conv}, OutDir: filepath.Join(root, "st"), To: convert.Safetensors})
 	if sum.OK != 2 || sum.Files != 2 {
 		t.Fatalf("%+v, want the 2 .pt outputs converted to safetensors", sum)
 	}
 	for in, r := range results {
 		sameTensors(t, in, r.Output)
+	}
+	if sum, results := runBatch(t, Options{Inputs: []string{conv}, OutDir: conv, To: convert.Safetensors}); sum.Files != 0 {
+		t.Errorf("%+v %v: want no input, the .pt files being outputs in their output folder", sum, results)
 	}
 }
 
@@ -142,5 +145,85 @@ func TestBatchIntoInputFolderShards(t *testing.T) {
 	}
 	if sum, _ := runBatch(t, Options{Inputs: []string{zoo}, OutDir: zoo, To: convert.PT}); sum.Files != 5 || sum.Skipped != 5 {
 		t.Errorf("rerun %+v, want the 5 inputs up to date", sum)
+	}
+}
+
+// TestBatchInPlaceEveryFormat: into the input folder to .pt, then to every other
+// format, each batch converts the inputs alone (ptport's outputs of every format,
+// which record their source, are not inputs) and its rerun converts nothing; outputs
+// in a subfolder of the output folder are not inputs either.
+func TestBatchInPlaceEveryFormat(t *testing.T) {
+	root := t.TempDir()
+	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "zoo/a.pth")
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "zoo/b.ckpt")
+	zoo := filepath.Join(root, "zoo")
+	inputs := []string{filepath.Join(zoo, "a.pth"), filepath.Join(zoo, "b.ckpt")}
+	for _, to := range []convert.Format{convert.PT, convert.Safetensors, convert.NPZ, convert.JSON} {
+		opts := Options{Inputs: []string{zoo}, OutDir: zoo, To: to, Include: []string{"*"}}
+		for run, want := range []string{StatusOK, StatusSkipped} {
+			sum, results := runBatch(t, opts)
+			if sum.Files != 2 {
+				t.Errorf("--to %s, run %d: %+v %v, want the 2 inputs alone", to, run, sum, results)
+			}
+			for _, in := range inputs {
+				if r := results[in]; r.Status != want {
+					t.Errorf("--to %s, run %d: %s: %+v, want %s", to, run, in, r, want)
+				}
+			}
+		}
+	}
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "z2/a.ckpt")
+	z2 := filepath.Join(root, "z2")
+	if sum, _ := runBatch(t, Options{Inputs: []string{z2}, OutDir: filepath.Join(z2, "pt"), To: convert.PT}); sum.OK != 1 {
+		t.Fatalf("into z2/pt: %+v", sum)
+	}
+	sum, results := runBatch(t, Options{Inputs: []string{z2}, OutDir: z2, To: convert.Safetensors})
+	if r := results[filepath.Join(z2, "a.ckpt")]; sum.Files != 1 || r.Status != StatusOK {
+		t.Errorf("after outputs in z2/pt: %+v %v, want a.ckpt alone converted", sum, results)
+	}
+}
+
+// TestBatchListInPlace: a list of every file of the output folder (find -type f) takes
+// ptport's outputs there as skipped, each with its line, by one shard of many: a rerun
+// converts nothing and fails nothing.
+func TestBatchListInPlace(t *testing.T) {
+	root := t.TempDir()
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "zoo/a.pt")
+	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "zoo/b.pth")
+	t.Chdir(root)
+	list := func() *bytes.Reader {
+		var b bytes.Buffer
+		entries, _ := os.ReadDir("zoo")
+		for _, e := range entries {
+			b.WriteString("zoo/" + e.Name() + "\n")
+		}
+		return bytes.NewReader(b.Bytes())
+	}
+	if sum, _ := runBatch(t, Options{List: list(), OutDir: ".", To: convert.Safetensors}); sum.OK != 2 {
+		t.Fatalf("%+v", sum)
+	}
+	for run := range 2 {
+		seen := map[string]Result{}
+		for k := range 3 {
+			_, results := runBatch(t, Options{List: list(), OutDir: ".", To: convert.Safetensors, Shard: k, Shards: 3})
+			for in, r := range results {
+				if _, dup := seen[in]; dup {
+					t.Errorf("run %d: %s reported by two shards", run, in)
+				}
+				seen[in] = r
+			}
+		}
+		for in, want := range map[string]string{
+			"zoo/a.pt": "", "zoo/b.pth": "",
+			"zoo/a.safetensors": "ptport's output of zoo/a.pt, not an input",
+			"zoo/b.safetensors": "ptport's output of zoo/b.pth, not an input",
+		} {
+			if r := seen[in]; r.Status != StatusSkipped || r.Error != want {
+				t.Errorf("run %d: %s: %+v, want skipped (%q)", run, in, r, want)
+			}
+		}
+		if len(seen) != 4 {
+			t.Errorf("run %d: %d inputs reported, want the 4 listed", run, len(seen))
+		}
 	}
 }

@@ -95,15 +95,42 @@ func readSource(path string, f convert.Format, sharded bool) (*source, string, e
 	if err != nil {
 		return nil, path, err
 	}
+	s, err := parseSource(meta)
+	return s, path, err
+}
+
+// recordedSource returns the source that the file at path records, reading it in the
+// format its name says (a sharded checkpoint's index; .safetensors, .npz, .json;
+// anything else as a .pt file), or errNoSource.
+func recordedSource(path string) (*source, error) {
+	var meta map[string]string
+	var err error
+	if convert.IsIndex(path) {
+		meta, err = export.ReadIndexMetadata(path)
+	} else {
+		f, ferr := convert.FormatOf(path)
+		if ferr != nil {
+			f = convert.PT
+		}
+		meta, err = export.ReadMetadata(path, string(f))
+	}
+	if err != nil {
+		return nil, errNoSource
+	}
+	return parseSource(meta)
+}
+
+// parseSource returns the source that an output's metadata record, or errNoSource.
+func parseSource(meta map[string]string) (*source, error) {
 	raw, ok := meta[sourceKey]
 	if !ok || raw == "" {
-		return nil, path, errNoSource
+		return nil, errNoSource
 	}
 	var s source
 	if err := json.Unmarshal([]byte(raw), &s); err != nil || !validHash(s.SHA256) {
-		return nil, path, errNoSource // not ptport's record: a key of the same name
+		return nil, errNoSource // not ptport's record: a key of the same name
 	}
-	return &s, path, nil
+	return &s, nil
 }
 
 // validHash reports whether h is a sha256 in hex, as a source records it.
