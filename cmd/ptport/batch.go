@@ -87,11 +87,13 @@ unreadable folder, a report that cannot be written); 130 when Ctrl-C interrupted
 batch, 143 when SIGTERM did (128 + the signal's number, as shells report it).
 
 Outputs are written to temporary files and renamed into place when complete: after a
-crash or kill -9 no partial output exists under its final name. The next run of the
-same shard removes the temporaries it left, and so does any run on the same machine
-once the process that wrote them has ended; "ptport batch --clean OUTDIR" removes every
-ptport temporary under OUTDIR, whatever shard layout or machine made it (run it when no
-batch writes there). Each output records its source's size, modification time and
+crash or kill -9 no partial output exists under its final name. The next run of the same
+shard removes the temporaries it left, and so does any run on the same machine once the
+process that wrote them has ended; "ptport batch --clean OUTDIR" removes every ptport
+temporary under OUTDIR, whatever shard layout or machine made it (run it when no batch
+writes there; a temporary is named as ptport names them,
+.ptport-tmp-s-hHOSTnNSpPIDtSTART.NAME-RAND, and a file that merely starts with
+.ptport-tmp- is not one). Each output records its source's size, modification time and
 sha256 (a sharded input's, each of its files'), so a rerun skips what is up to date
 (--force converts again, as after changing --select or --max-shard-size). Ctrl-C or
 SIGTERM stops the workers, removes their temporaries and reports what finished.

@@ -462,7 +462,7 @@ func TestConvertSignals(t *testing.T) {
 }
 
 // TestBatchCleanCommand: batch --clean removes the temporaries of any shard layout and
-// says what it removed.
+// says what it removed; a file merely named with their prefix stays.
 func TestBatchCleanCommand(t *testing.T) {
 	out := t.TempDir()
 	os.MkdirAll(filepath.Join(out, "a", "b"), 0o755)
@@ -474,7 +474,12 @@ func TestBatchCleanCommand(t *testing.T) {
 		os.WriteFile(n, []byte("partial"), 0o644)
 	}
 	os.WriteFile(filepath.Join(out, "a", "kept.safetensors"), []byte("whole"), 0o644)
+	notes := filepath.Join(out, "a", ".ptport-tmp-notes.txt")
+	os.WriteFile(notes, []byte("precious"), 0o644)
 	code, _, errs := runCLI(t, "batch", "--clean", out)
+	if _, err := os.Stat(notes); err != nil || strings.Contains(errs, "notes") {
+		t.Errorf("a file of the user's named like a temporary was removed (%v):\n%s", err, errs)
+	}
 	if code != 0 || !strings.Contains(errs, "removed 2 temporaries (14 B)") {
 		t.Errorf("exit %d\n%s", code, errs)
 	}

@@ -400,7 +400,8 @@ func TestBatchErrors(t *testing.T) {
 }
 
 // TestClean: Clean removes every temporary below the folders but those of running
-// processes of this machine, whatever shard or machine made them.
+// processes of this machine, whatever shard or machine made them, and only files named
+// as temporaries are.
 func TestClean(t *testing.T) {
 	root, _ := batchTree(t)
 	out := t.TempDir()
@@ -413,6 +414,13 @@ func TestClean(t *testing.T) {
 	for _, n := range names {
 		os.WriteFile(filepath.Join(out, n), []byte("half"), 0o644)
 	}
+	notes := filepath.Join(out, "zoo", atomicfile.Prefix+"notes.txt") // the user's, not a temporary
+	os.WriteFile(notes, []byte("precious"), 0o644)
+	defer func() {
+		if _, err := os.Stat(notes); err != nil {
+			t.Errorf("a file of the user's named like a temporary: %v", err)
+		}
+	}()
 	// a temporary this process writes now
 	tmp, err := atomicfile.Write(filepath.Join(out, "models", "live.safetensors"), atomicfile.Options{}, func(w io.Writer) error { return nil })
 	if err != nil {

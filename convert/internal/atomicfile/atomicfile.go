@@ -9,17 +9,29 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 )
 
 // Prefix starts the name of every temporary file ptport writes beside an output. A
-// temporary is renamed to its final name only when it is complete, so a file with this
-// prefix is always a leftover of an interrupted run, or the work of a running one.
+// temporary is renamed to its final name only when it is complete, so a file named as
+// a temporary (IsTemp) is always a leftover of an interrupted run, or the work of a
+// running one.
 const Prefix = ".ptport-tmp-"
 
-// IsTemp reports whether name (a base name) is one of ptport's temporary files.
-func IsTemp(name string) bool { return strings.HasPrefix(name, Prefix) }
+// IsTemp reports whether name (a base name) is one of ptport's temporary files: named
+// as tempPattern names them, Prefix, a batch's shard tag ("s-" or "sKofN-") or none,
+// the writer's mark ("hHOSTnNSpPIDtSTART."), the target's base name and the random
+// decimal suffix of os.CreateTemp ("-RAND"), or as older versions named them, without
+// the mark but with the tag. Any other name, such as a file of the user's that merely
+// starts with Prefix (.ptport-tmp-notes.txt), is not ptport's.
+func IsTemp(name string) bool { return strings.HasPrefix(name, Prefix) && tempRE.MatchString(name) }
+
+// tempRE is the grammar of a temporary's name, for IsTemp.
+var tempRE = regexp.MustCompile(`(?s)^` + regexp.QuoteMeta(Prefix) +
+	`(?:(?:s-|s[0-9]+of[0-9]+-)(?:h[0-9a-f]{8}n[0-9]+p[0-9]+t[0-9]+\.)?|h[0-9a-f]{8}n[0-9]+p[0-9]+t[0-9]+\.)` +
+	`.*-[0-9]{1,10}$`)
 
 // OutputError reports a failure to write the output itself (no space left, no
 // permission, an I/O error of the disk written to), as opposed to one of reading what is

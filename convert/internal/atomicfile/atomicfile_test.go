@@ -142,3 +142,36 @@ func TestWriteMarksAndProgress(t *testing.T) {
 		t.Errorf("a 255-byte name: %v", err)
 	}
 }
+
+// TestIsTemp: the names of the temporaries Write makes, of every tag and of older
+// versions, are temporaries; a file of the user's that starts with Prefix is not.
+func TestIsTemp(t *testing.T) {
+	dir := t.TempDir()
+	for _, tag := range []string{"", "s-", "s3of16-"} {
+		for _, target := range []string{"m.safetensors", "line\nbreak.pt", strings.Repeat("x", 300) + ".json"} {
+			tmp, err := Write(filepath.Join(dir, target[:min(len(target), 200)]), Options{Tag: tag}, func(w io.Writer) error { return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name := filepath.Base(tmp.f.Name()); !IsTemp(name) {
+				t.Errorf("tag %q: %q is not a temporary", tag, name)
+			}
+			tmp.Discard()
+		}
+	}
+	for name, want := range map[string]bool{
+		Prefix + "s-d.safetensors-4":                              true, // as older versions named them
+		Prefix + "s0of1-h00000000n1p1t1.m.safetensors-1234567890": true,
+		Prefix + "notes.txt":                                      false,
+		Prefix:                                                    false,
+		Prefix + "s-notes.txt":                                    false,
+		Prefix + "hxyz.m.pt-1":                                    false,
+		Prefix + "m.safetensors-1":                                false, // no tag, no mark
+		Prefix + "s-m.safetensors-12345678901":                    false,
+		"m" + Prefix + "s-m.pt-1":                                 false,
+	} {
+		if IsTemp(name) != want {
+			t.Errorf("IsTemp(%q) = %v, want %v", name, !want, want)
+		}
+	}
+}
