@@ -582,6 +582,11 @@ func (e *ReplaceError) Error() string {
 // writer refuses to replace. A file that records no source is a *ReplaceError.
 func (o *Options) existing(out string) (*source, string, error) {
 	src, file, err := readSource(out, o.To, o.MaxShardSize > 0)
+	if o.MaxShardSize > 0 {
+		if ferr := foreignShards(out); ferr != nil {
+			return nil, file, ferr
+		}
+	}
 	if err == nil {
 		return src, file, nil
 	}
@@ -589,6 +594,39 @@ func (o *Options) existing(out string) (*source, string, error) {
 		return nil, file, nil
 	}
 	return nil, file, &ReplaceError{Path: file}
+}
+
+// foreignShards returns a *ReplaceError for a file that writing the output out in
+// shards would replace or remove and that ptport did not write: an index beside out
+// that records no source, or a file named as a shard of out (STEM-0000K-of-0000N.EXT
+// beside it) that no such index of ptport's names. It reads out's folder, as writing
+// the shards does to remove those of an earlier layout.
+func foreignShards(out string) error {
+	index := out + export.IndexSuffix
+	var named []string
+	if _, err := os.Stat(index); err == nil {
+		if _, err := recordedSource(index); err != nil {
+			return &ReplaceError{Path: index}
+		}
+		named, _ = convert.ShardFiles(index)
+	}
+	ext := filepath.Ext(out)
+	stem := filepath.Base(strings.TrimSuffix(out, ext))
+	dir := filepath.Dir(out)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // nothing there yet, or the writer's error to give
+	}
+	for _, e := range entries {
+		m := export.ShardName.FindStringSubmatch(e.Name())
+		if m == nil || m[1] != stem || m[4] != ext || !e.Type().IsRegular() {
+			continue
+		}
+		if !slices.ContainsFunc(named, func(p string) bool { return filepath.Base(p) == e.Name() }) {
+			return &ReplaceError{Path: filepath.Join(dir, e.Name())}
+		}
+	}
+	return nil
 }
 
 // samePath reports whether a and b name one path, once made absolute and clean.

@@ -147,3 +147,43 @@ func TestBatchOlderOutputs(t *testing.T) {
 		t.Error("the older output was replaced")
 	}
 }
+
+// TestBatchNeverReplacesForeignShards: an output in shards replaces, or removes, only
+// the shards of its own earlier output: a file beside it named as one of its shards
+// that no index of ptport's names, or an index that records no source, fails the
+// input and stays.
+func TestBatchNeverReplacesForeignShards(t *testing.T) {
+	root := t.TempDir()
+	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "zoo/m.pt")
+	zoo, out := filepath.Join(root, "zoo"), filepath.Join(root, "out")
+	opts := Options{Inputs: []string{zoo}, OutDir: out, To: convert.Safetensors, MaxShardSize: 512}
+	if sum, _ := runBatch(t, opts); sum.OK != 1 {
+		t.Fatalf("%+v", sum)
+	}
+	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "zoo/m.pt") // changed: converted again
+	if sum, results := runBatch(t, opts); sum.OK != 1 {
+		t.Fatalf("the changed input: %+v %v", sum, results)
+	}
+	for _, name := range []string{"m-00007-of-00009.safetensors", "m.safetensors.index.json"} {
+		path := filepath.Join(out, name)
+		os.WriteFile(path, []byte("the user's"), 0o644)
+		if name == "m.safetensors.index.json" { // an index of the user's, without ptport's shards
+			entries, _ := os.ReadDir(out)
+			for _, e := range entries {
+				if e.Name() != name {
+					os.Remove(filepath.Join(out, e.Name()))
+				}
+			}
+		}
+		copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "zoo/m.pt")
+		_, results := runBatch(t, opts)
+		var re *ReplaceError
+		if r := results[filepath.Join(zoo, "m.pt")]; !errors.As(r.Err, &re) || re.Path != path || re.Recorded {
+			t.Errorf("%s: %+v, want a *ReplaceError naming it", name, r)
+		}
+		if b, _ := os.ReadFile(path); string(b) != "the user's" {
+			t.Errorf("%s was replaced or removed", name)
+		}
+		os.Remove(path)
+	}
+}
