@@ -191,8 +191,9 @@ func TestDTypesRecord(t *testing.T) {
 		want string
 	}{
 		{npzOf(0x3f800001, `{"w": "BF16"}`), "is not a bfloat16 value"},
-		{npzOf(0x3f800000, `{"w": "F16"}`), "recorded as F16, a dtype Write does not widen"},
-		{npzOf(0x3f800000, `{"v": "BF16"}`), "names 1 tensors, 0 of them in the file"},
+		{npzOf(0x3f800000, `{"w": "F16"}`), `tensor "w": recorded as F16, which ptport's npz writer never widens (it records BF16 tensors, stored as F32)`},
+		{npzOf(0x3f800000, `{"v": "BF16"}`), "names 1 tensor, 0 of them in the file"},
+		{npzOf(0x3f800000, `{"v": "BF16", "w": "BF16"}`), "names 2 tensors, 1 of them in the file"},
 		{npzOf(0x3f800000, `["w"]`), "not a JSON object of dtypes"},
 	} {
 		_, err := Read("bad.npz", bytes.NewReader(tc.file), int64(len(tc.file)))
@@ -200,5 +201,54 @@ func TestDTypesRecord(t *testing.T) {
 		if !errors.As(err, &fe) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want a *pickle.FormatError mentioning %q", err, tc.want)
 		}
+	}
+}
+
+// TestReservedMembers checks that the members Write writes itself are never tensors:
+// a file whose __dtypes__ or __metadata__ is not a string array is refused, as Write
+// refuses a tensor of either name, and that a record that does not fit its array says
+// so in terms of the file, not of the package's functions.
+func TestReservedMembers(t *testing.T) {
+	npzOf := func(members ...string) []byte {
+		var b bytes.Buffer
+		zw := zip.NewWriter(&b)
+		for _, m := range members {
+			name, descr, _ := strings.Cut(m, ":")
+			e, _ := zw.CreateHeader(&zip.FileHeader{Name: name + ".npy", Method: zip.Store})
+			e.Write(npyHeader(descr, []int{1}))
+			e.Write(make([]byte, 8))
+		}
+		zw.Close()
+		return b.Bytes()
+	}
+	for _, tc := range []struct {
+		file []byte
+		want string
+	}{
+		{npzOf("w:<f4", "__dtypes__:<i8"), `member __dtypes__.npy: an array of <i8, where ptport's npz writer records the dtypes of the tensors it widened as a string; the name is reserved`},
+		{npzOf("__metadata__:<f4"), `member __metadata__.npy: an array of <f4, where ptport's npz writer records the non-tensor values as a string; the name is reserved`},
+	} {
+		leaves, err := Read("bad.npz", bytes.NewReader(tc.file), int64(len(tc.file)))
+		var fe *pickle.FormatError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("read as %d leaves, error %v; want a *pickle.FormatError mentioning %q", len(leaves), err, tc.want)
+		}
+	}
+	// A float64 array recorded as BF16.
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	e, _ := zw.CreateHeader(&zip.FileHeader{Name: "w.npy", Method: zip.Store})
+	e.Write(npyHeader("<f8", []int{1}))
+	e.Write(make([]byte, 8))
+	if err := writeString(zw, dtypesMember, `{"w": "BF16"}`); err != nil {
+		t.Fatal(err)
+	}
+	zw.Close()
+	_, err := Read("f64.npz", bytes.NewReader(b.Bytes()), int64(b.Len()))
+	if want := `tensor "w": recorded as BF16, which ptport's npz writer stores as F32, but the array is F64`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %q", err, want)
+	}
+	if err := Write(io.Discard, []pickle.Leaf{{Name: "__dtypes__", Value: tensor(t, 1)}}, nil); err == nil || strings.Contains(err.Error(), "Write") {
+		t.Errorf("a tensor named __dtypes__: %v", err)
 	}
 }

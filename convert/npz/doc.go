@@ -15,7 +15,8 @@
 // "__metadata__", which Read gives back as the values they were; other string metadata,
 // such as the provenance a batch conversion records, goes in 0-d string arrays
 // "__KEY__" and is read back with ReadMetadata. numpy.load reads every array Write
-// writes.
+// writes. The names "__metadata__" and "__dtypes__" are Write's own: it refuses tensors
+// of them, and Read refuses a file whose member of either name is not a string array.
 //
 // The package works on []pickle.Leaf, not on a convert.Checkpoint, so that package
 // convert can open and export npz files through it.

@@ -35,6 +35,17 @@ const (
 	dtypesMember = "__dtypes__"
 )
 
+// reserved says what each member that ptport's npz writer writes itself records.
+var reserved = map[string]string{valuesMember: "the non-tensor values", dtypesMember: "the dtypes of the tensors it widened"}
+
+// tensors is "1 tensor" or "n tensors".
+func tensors(n int) string {
+	if n == 1 {
+		return "1 tensor"
+	}
+	return fmt.Sprintf("%d tensors", n)
+}
+
 // metadataName returns KEY for the name __KEY__ of a member that may hold metadata.
 func metadataName(member string) (string, bool) {
 	if len(member) <= 4 || !strings.HasPrefix(member, "__") || !strings.HasSuffix(member, "__") || member == valuesMember || member == dtypesMember {
@@ -52,7 +63,9 @@ func metadataName(member string) (string, bool) {
 // member "__metadata__.npy" that Write writes gives back the non-tensor values, listed
 // after the tensors; the member "__dtypes__.npy" gives the tensors Write widened their
 // dtype back (a float32 array recorded as BF16 must hold bfloat16 values); other string
-// members "__KEY__.npy" are metadata (see ReadMetadata), not tensors. Errors about the
+// members "__KEY__.npy" are metadata (see ReadMetadata), not tensors. The names
+// "__metadata__" and "__dtypes__" are reserved, as Write refuses tensors of them: either
+// member that is not a string array is an error. Errors about the
 // file's content are *pickle.FormatError.
 func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	zr, err := zip.NewReader(r, size)
@@ -107,7 +120,10 @@ func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 		if _, ok := metadataName(arr); ok && strings.HasPrefix(descr, "<U") {
 			continue
 		}
-		if arr == valuesMember && strings.HasPrefix(descr, "<U") {
+		if (arr == valuesMember || arr == dtypesMember) && !strings.HasPrefix(descr, "<U") {
+			return nil, bad("an array of %s, where ptport's npz writer records %s as a string; the name is reserved", descr, reserved[arr])
+		}
+		if arr == valuesMember {
 			v, err := readUnicode(body, dataOff, bodySize-dataOff)
 			if err != nil {
 				return nil, bad("%v", err)
@@ -121,7 +137,7 @@ func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 			}
 			continue
 		}
-		if arr == dtypesMember && strings.HasPrefix(descr, "<U") {
+		if arr == dtypesMember {
 			v, err := readUnicode(body, dataOff, bodySize-dataOff)
 			if err != nil {
 				return nil, bad("%v", err)
@@ -168,10 +184,10 @@ func narrow(leaves []pickle.Leaf, dtypes map[string]pickle.DType) error {
 		t := l.Value.(*pickle.Tensor)
 		wide, ok := Widened(dt)
 		if !ok {
-			return fmt.Errorf("tensor %q: recorded as %s, a dtype Write does not widen", l.Name, dt)
+			return fmt.Errorf("tensor %q: recorded as %s, which ptport's npz writer never widens (it records BF16 tensors, stored as %s)", l.Name, dt, pickle.F32)
 		}
 		if t.DType != wide {
-			return fmt.Errorf("tensor %q: recorded as %s, which Write widens to %s, but the array is %s", l.Name, dt, wide, t.DType)
+			return fmt.Errorf("tensor %q: recorded as %s, which ptport's npz writer stores as %s, but the array is %s", l.Name, dt, wide, t.DType)
 		}
 		data, err := t.Bytes()
 		if err != nil {
@@ -190,7 +206,7 @@ func narrow(leaves []pickle.Leaf, dtypes map[string]pickle.DType) error {
 		}
 	}
 	if found != len(dtypes) {
-		return fmt.Errorf("names %d tensors, %d of them in the file", len(dtypes), found)
+		return fmt.Errorf("names %s, %d of them in the file", tensors(len(dtypes)), found)
 	}
 	return nil
 }
@@ -394,7 +410,7 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 			return fmt.Errorf("npz: %w", err)
 		}
 		if own[l.Name] {
-			return fmt.Errorf("npz: %w", &leaf.NameError{Name: l.Name, Reason: "Write writes a member of this name itself"})
+			return fmt.Errorf("npz: %w", &leaf.NameError{Name: l.Name, Reason: "ptport's npz writer writes a member of this name itself"})
 		}
 	}
 	widened := map[string]pickle.DType{}
