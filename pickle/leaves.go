@@ -32,7 +32,9 @@ const (
 
 // Leaves returns the leaves of root in tree order, named by the dotted path
 // from root: dict keys, then list and tuple indices. A tensor at the root
-// is named "tensor". Empty containers have no leaves.
+// is named "tensor". An empty dict, list or tuple below the root is a leaf of
+// its own, its value the empty container, so that every output keeps it; an
+// empty root has no leaves.
 //
 // A dict key is named by its value: a string as it is, an int in decimal,
 // True, False, None, a float as Go's shortest decimal, bytes as their
@@ -423,6 +425,9 @@ func (w *leafWalker) walk(v any, name string, depth int) error {
 	if ok, err := w.composite(v, name, depth); ok {
 		return err
 	}
+	if name != "" && isEmptyContainer(v) {
+		return w.emit(name, v)
+	}
 	switch x := v.(type) {
 	case *Dict:
 		return w.entries(x, name, depth, nil)
@@ -440,6 +445,19 @@ func (w *leafWalker) walk(v any, name string, depth int) error {
 		return w.object(x, name, depth)
 	}
 	return w.emit(name, v)
+}
+
+// isEmptyContainer reports whether v is a dict, list or tuple with nothing in it.
+func isEmptyContainer(v any) bool {
+	switch x := v.(type) {
+	case *Dict:
+		return len(x.Entries) == 0
+	case List:
+		return len(x) == 0
+	case Tuple:
+		return len(x) == 0
+	}
+	return false
 }
 
 // ClassKey and CallKey name the leaf that says what an *Object that is not a module

@@ -213,3 +213,35 @@ func TestModuleFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyContainerLeaves checks that an empty dict, list or tuple below the root is
+// a leaf of its own, as an optimizer's state before its first step is, and that an
+// empty root has no leaves.
+func TestEmptyContainerLeaves(t *testing.T) {
+	empty := &Dict{}
+	root := &Dict{Entries: []DictEntry{
+		{Key: "e", Value: empty},
+		{Key: "l", Value: List{}},
+		{Key: "t", Value: Tuple{}},
+		{Key: "opt", Value: &Dict{Entries: []DictEntry{{Key: "state", Value: &Dict{}}, {Key: "lr", Value: 0.1}}}},
+	}}
+	leaves, err := Leaves(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range leaves {
+		names = append(names, l.Name)
+	}
+	if want := []string{"e", "l", "t", "opt.state", "opt.lr"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("leaves %v, want %v", names, want)
+	}
+	if leaves[0].Value != any(empty) || !reflect.DeepEqual(leaves[1].Value, List{}) || !reflect.DeepEqual(leaves[2].Value, Tuple{}) {
+		t.Errorf("values %#v", leaves[:3])
+	}
+	for _, r := range []any{&Dict{}, List{}, Tuple{}} {
+		if leaves, err := Leaves(r); err != nil || len(leaves) != 0 {
+			t.Errorf("%#v: %d leaves, %v", r, len(leaves), err)
+		}
+	}
+}

@@ -106,6 +106,8 @@ def leaves(obj, prefix=""):
         yield (prefix[:-1] if prefix else "tensor"), obj
     elif isinstance(obj, torch.nn.Module):
         yield from leaves(obj.state_dict(), prefix)
+    elif isinstance(obj, (dict, list, tuple)) and not obj and prefix:
+        yield prefix[:-1], obj  # an empty container is a value of its own
     elif isinstance(obj, dict):
         for k, v in obj.items():
             yield from leaves(v, prefix + str(k) + ".")
@@ -328,6 +330,12 @@ def check(ptport, path, tmp):
                 if ext != "safetensors.pt":
                     g = typed_value(g)
                 if not same_value(g, v):
+                    errors.append(f"{ext}: value {name}: {g!r}, want {v!r}")
+            elif isinstance(v, (dict, list, tuple)):
+                # Empty: a dict comes back a dict (an OrderedDict from .pt), a list or
+                # tuple a list.
+                g = meta.get(name, "<missing>")
+                if not (isinstance(g, (dict, list)) and not g and isinstance(g, dict) == isinstance(v, dict)):
                     errors.append(f"{ext}: value {name}: {g!r}, want {v!r}")
     return errors
 

@@ -10,7 +10,8 @@ Every float dtype's canonical NaN (what torch makes of float("nan")), the NaN to
 computes for 0/0 on this machine, NaNs of either sign with other payloads (signalling
 ones too), infinities, signed zeros, subnormals and the extremes; and as values: float
 NaNs (canonical, negative, with a payload), infinities, bytes, a complex number, strings
-that read like them, and numpy scalar NaNs.
+that read like them, numpy scalar NaNs, and empty dicts and lists, which are values of
+their own.
 """
 import collections
 import os
@@ -69,4 +70,7 @@ d["z"] = complex(1.5, -0.0)
 d["text"] = ["NaN", "Infinity", "Ynl0ZXM="]
 d["np_nan64"] = np.float64("nan")
 d["np_payload32"] = np_f32(0x7FC00001)
+d["empty_dict"] = {}
+d["empty_list"] = []
+d["optimizer"] = {"state": {}, "param_groups": [{"params": []}]}
 torch.save(d, os.path.join(here, "special_floats.pt"))

@@ -84,6 +84,7 @@ func TestValuesKeepTypes(t *testing.T) {
 		pickle.Scalar{DType: pickle.F32, Data: le.AppendUint32(nil, 0x7fc00001)},
 		pickle.Scalar{DType: pickle.F16, Data: le.AppendUint16(nil, 0xfe00)},
 		pickle.Scalar{DType: pickle.C64, Data: le.AppendUint32(le.AppendUint32(nil, 0x7fc00000), 0xffc00000)},
+		&pickle.Dict{Ordered: true}, pickle.List{}, tag("builtins.dict", &pickle.Dict{Ordered: true}),
 	}
 	var leaves []pickle.Leaf
 	for i, v := range values {
