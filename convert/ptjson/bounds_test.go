@@ -36,6 +36,21 @@ func TestReadRefuses(t *testing.T) {
 			t.Errorf("%s: error %v, want a *pickle.FormatError mentioning %q", tc.doc, err, tc.want)
 		}
 	}
+	// What came from the file is quoted in an error at most 40 bytes long.
+	long := strings.Repeat("7", 1<<20)
+	for _, tc := range []struct{ doc, want string }{
+		{doc("BOOL", `"`+long+`"`), `"` + long[:40] + `"... is not a boolean`},
+		{doc("I32", long), long[:40] + `... is not an integer of I32`},
+		{doc("F32", `"NaN:0x`+long+`"`), `"NaN:0x` + long[:34] + `"... is not a NaN of F32`},
+		{doc(long, "1"), `dtype "` + long[:40] + `"... is not one`},
+		{`{"tensors": [{"name": "x", "dtype": "F32", "shape": [1], "data": "` + long + `"}]}`, `found "` + long[:40] + `"... where [ belongs`},
+		{`{"tensors": [], "values": {"a": {"builtins.float": "` + long + `"}}}`, `builtins.float: "` + long[:40] + `"... is not a number`},
+	} {
+		_, err := Read("in.json", strings.NewReader(tc.doc), int64(len(tc.doc)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 500 {
+			t.Errorf("error %.600q, want one of at most 500 bytes mentioning %.100q", err, tc.want)
+		}
+	}
 	ok := doc("U8", "255") + " "
 	if l, err := Read("in.json", strings.NewReader(ok), int64(len(ok))); err != nil || len(l) != 1 {
 		t.Errorf("U8 255: %v", err)

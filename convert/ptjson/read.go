@@ -77,7 +77,7 @@ func delim(dec *json.Decoder, d json.Delim) error {
 		return err
 	}
 	if tok != d {
-		return fmt.Errorf("found %v where %v belongs", tok, d)
+		return fmt.Errorf("found %s where %v belongs", jsonvalue.Describe(tok), d)
 	}
 	return nil
 }
@@ -133,7 +133,7 @@ func readTensor(dec *json.Decoder, size int64) (pickle.Leaf, error) {
 			sawDType = true
 			err = dec.Decode(&dt)
 			if err == nil && (dt.Size() == 0 || !jsonDTypes[dt]) {
-				return fail("dtype %q is not one ptport's JSON format encodes", dt)
+				return fail("dtype %s is not one ptport's JSON format encodes", jsonvalue.Describe(string(dt)))
 			}
 		case "shape":
 			var dims []int64 // int64 whatever the platform's int; each fits an int once checked
@@ -212,7 +212,7 @@ func appendElement(buf []byte, dt pickle.DType, dec *json.Decoder) ([]byte, erro
 	case pickle.BOOL:
 		v, ok := tok.(bool)
 		if !ok {
-			return nil, fmt.Errorf("%v is not a boolean", tok)
+			return nil, fmt.Errorf("%s is not a boolean", jsonvalue.Describe(tok))
 		}
 		if v {
 			return append(buf, 1), nil
@@ -220,7 +220,7 @@ func appendElement(buf []byte, dt pickle.DType, dec *json.Decoder) ([]byte, erro
 		return append(buf, 0), nil
 	case pickle.C64, pickle.C128:
 		if tok != json.Delim('[') {
-			return nil, fmt.Errorf("%v is not a [real, imag] pair", tok)
+			return nil, fmt.Errorf("%s is not a [real, imag] pair", jsonvalue.Describe(tok))
 		}
 		part := pickle.F32
 		if dt == pickle.C128 {
@@ -250,11 +250,11 @@ func appendElement(buf []byte, dt pickle.DType, dec *json.Decoder) ([]byte, erro
 	}
 	num, ok := tok.(json.Number)
 	if !ok {
-		return nil, fmt.Errorf("%v is not an integer", tok)
+		return nil, fmt.Errorf("%s is not an integer", jsonvalue.Describe(tok))
 	}
 	v, err := strconv.ParseInt(num.String(), 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not an integer of %s", num, dt)
+		return nil, fmt.Errorf("%s is not an integer of %s", jsonvalue.Describe(num), dt)
 	}
 	if lo, hi := intRange(dt); v < lo || v > hi {
 		return nil, fmt.Errorf("%d is outside the range of %s, [%d, %d]", v, dt, lo, hi)

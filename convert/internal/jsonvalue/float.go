@@ -88,7 +88,7 @@ func FloatBits(dt pickle.DType, tok json.Token) (uint64, error) {
 		var err error
 		f, err = strconv.ParseFloat(v.String(), bitSize)
 		if err != nil && !math.IsInf(f, 0) {
-			return 0, fmt.Errorf("%s is not a number", describe(v))
+			return 0, fmt.Errorf("%s is not a number", Describe(v))
 		}
 		if f != f { // not from a JSON number; read as "NaN" is
 			return CanonicalNaN(dt), nil
@@ -113,7 +113,7 @@ func FloatBits(dt pickle.DType, tok json.Token) (uint64, error) {
 			return 0, fmt.Errorf("%s is not a number", quote(v))
 		}
 	default:
-		return 0, fmt.Errorf("%s is not a number", describe(tok))
+		return 0, fmt.Errorf("%s is not a number", Describe(tok))
 	}
 	switch dt {
 	case pickle.F32:

@@ -260,7 +260,7 @@ func number(num json.Number) (any, error) {
 	}
 	b, ok := new(big.Int).SetString(s, 10)
 	if !ok {
-		return nil, fmt.Errorf("bad number %s", describe(num))
+		return nil, fmt.Errorf("bad number %s", Describe(num))
 	}
 	return b, nil
 }
@@ -394,7 +394,7 @@ func (r *reader) tagValue() (any, tagValue, error) {
 
 // as is the value of the one-member object {tag: t}, as Append wrote it.
 func (t tagValue) as(tag string) (any, error) {
-	bad := func() error { return fmt.Errorf("invalid %s value %s", tag, describe(t.tok)) }
+	bad := func() error { return fmt.Errorf("invalid %s value %s", tag, Describe(t.tok)) }
 	switch tag {
 	case dictTag:
 		if t.members == nil {
@@ -439,9 +439,9 @@ func (t tagValue) pair(dt pickle.DType) (re, im uint64, err error) {
 	return re, im, err
 }
 
-// describe is tok as an error says it: a string quoted and cut to its first 40 bytes,
-// an array or object by its first token.
-func describe(tok json.Token) string {
+// Describe is the JSON token tok as an error says it: a string quoted, a string or
+// number cut to its first 40 bytes, an array or object by its delimiter.
+func Describe(tok json.Token) string {
 	switch tok := tok.(type) {
 	case string:
 		return quote(tok)
@@ -518,7 +518,7 @@ func (t tagValue) scalar(dt pickle.DType) (any, error) {
 	b := make([]byte, 0, dt.Size())
 	name := "numpy." + numpyNames[dt]
 	tok := t.tok
-	bad := func() error { return fmt.Errorf("invalid %s value %s", name, describe(tok)) }
+	bad := func() error { return fmt.Errorf("invalid %s value %s", name, Describe(tok)) }
 	switch dt {
 	case pickle.F64, pickle.F32, pickle.F16:
 		bits, err := FloatBits(dt, tok)
