@@ -192,8 +192,8 @@ func TestDTypesRecord(t *testing.T) {
 	}{
 		{npzOf(0x3f800001, `{"w": "BF16"}`), "is not a bfloat16 value"},
 		{npzOf(0x3f800000, `{"w": "F16"}`), `tensor "w": recorded as F16, which ptport's npz writer never widens (it records BF16 tensors, stored as F32)`},
-		{npzOf(0x3f800000, `{"v": "BF16"}`), "names 1 tensor, 0 of them in the file"},
-		{npzOf(0x3f800000, `{"v": "BF16", "w": "BF16"}`), "names 2 tensors, 1 of them in the file"},
+		{npzOf(0x3f800000, `{"v": "BF16"}`), `names a tensor that the file does not hold: "v"`},
+		{npzOf(0x3f800000, `{"v": "BF16", "w": "BF16", "u": "BF16"}`), `names 2 tensors that the file does not hold, such as "u"`},
 		{npzOf(0x3f800000, `["w"]`), "not a JSON object of dtypes"},
 	} {
 		_, err := Read("bad.npz", bytes.NewReader(tc.file), int64(len(tc.file)))

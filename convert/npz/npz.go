@@ -38,14 +38,6 @@ const (
 // reserved says what each member that ptport's npz writer writes itself records.
 var reserved = map[string]string{valuesMember: "the non-tensor values", dtypesMember: "the dtypes of the tensors it widened"}
 
-// tensors is "1 tensor" or "n tensors".
-func tensors(n int) string {
-	if n == 1 {
-		return "1 tensor"
-	}
-	return fmt.Sprintf("%d tensors", n)
-}
-
 // metadataName returns KEY for the name __KEY__ of a member that may hold metadata.
 func metadataName(member string) (string, bool) {
 	if len(member) <= 4 || !strings.HasPrefix(member, "__") || !strings.HasSuffix(member, "__") || member == valuesMember || member == dtypesMember {
@@ -206,7 +198,20 @@ func narrow(leaves []pickle.Leaf, dtypes map[string]pickle.DType) error {
 		}
 	}
 	if found != len(dtypes) {
-		return fmt.Errorf("names %s, %d of them in the file", tensors(len(dtypes)), found)
+		held := make(map[string]bool, len(leaves))
+		for _, l := range leaves {
+			held[l.Name] = true
+		}
+		first := ""
+		for n := range dtypes {
+			if !held[n] && (first == "" || n < first) {
+				first = n
+			}
+		}
+		if missing := len(dtypes) - found; missing > 1 {
+			return fmt.Errorf("names %d tensors that the file does not hold, such as %s", missing, jsonvalue.Describe(first))
+		}
+		return fmt.Errorf("names a tensor that the file does not hold: %s", jsonvalue.Describe(first))
 	}
 	return nil
 }
