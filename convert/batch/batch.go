@@ -84,6 +84,8 @@ type Options struct {
 	// Shards-1 together take every input exactly once. Shards 0 takes all.
 	Shard, Shards int
 	// Force converts inputs whose output is up to date, which are otherwise skipped.
+	// It replaces only an output of the same input, as a conversion without it does:
+	// never a file that records no source or another input (a *ReplaceError).
 	Force bool
 	// Check runs the parity check of each input NAME.pt against its sibling NAME.ref.pt
 	// instead of converting; inputs without one are skipped.

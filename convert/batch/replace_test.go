@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ptport/ptport/convert"
@@ -100,6 +101,15 @@ func TestBatchReplacesOnlyItsInput(t *testing.T) {
 		if now, _ := os.ReadFile(filepath.Join(zoo, "m.pt")); !bytes.Equal(now, gru) {
 			t.Fatalf("run %d: m.pt was replaced", run)
 		}
+	}
+	sameTensors(t, filepath.Join(zoo, "new.pth"), filepath.Join(zoo, "new.pt"))
+	// The same input listed as zoo/new.pth into the folder above, once changed, is
+	// converted again to the same output.
+	t.Chdir(root)
+	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "zoo/new.pth")
+	_, results := runBatch(t, Options{List: strings.NewReader("zoo/new.pth\n"), OutDir: ".", To: convert.PT})
+	if r := results["zoo/new.pth"]; r.Status != StatusOK || r.Output != filepath.Join("zoo", "new.pt") {
+		t.Errorf("listed: %+v, want zoo/new.pt converted again", r)
 	}
 	sameTensors(t, filepath.Join(zoo, "new.pth"), filepath.Join(zoo, "new.pt"))
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/internal/export"
@@ -141,10 +142,14 @@ func validHash(h string) bool {
 
 // isOf reports whether s, recorded by an output, is the source of in, so that in's
 // conversion may replace that output: it names in (by the path relative to its root
-// that names the output), or describes in's current content (an output of an older
-// version, which names no input, or of a tree that was moved, that is up to date).
+// that names the output, or by one of which the other is the end, as a list's path
+// zoo/m.pt and a walk's m.pt into zoo name zoo/m.pt), or describes in's current
+// content (an output of an older version, which names no input, or of a tree that was
+// moved, that is up to date).
 func (s *source) isOf(in batchInput) bool {
-	return s.Input == in.rel || s.matches(in)
+	a, b := s.Input, in.rel
+	named := a != "" && (a == b || strings.HasSuffix(a, "/"+b) || strings.HasSuffix(b, "/"+a))
+	return named || s.matches(in)
 }
 
 // matches reports whether s describes in's current content: each of its files the
