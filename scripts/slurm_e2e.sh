@@ -364,16 +364,22 @@ stop_mid_write() { # shard how: once the task has written an output, while it wr
 		[ "$(cat /proc/"$p"/comm 2>/dev/null)" = ptport ] && echo "$p"
 	done || true)
 	[ -n "$pids" ] || fail "task $task runs no ptport"
-	# a temporary just begun: its input has most of its 64 MiB still to write
-	local tries
+	# A temporary just begun: its input has most of its 64 MiB still to write. Looked for
+	# with one find in the folder of the large inputs' outputs, as long as the task has
+	# large inputs left, so that a slow poll (a busy machine) misses a file or two at most.
+	local tries bigs
+	bigs=$(wc -l <"$base/big-$1.list")
 	for tries in $(seq 20); do
-		for i in $(seq 2000); do
-			t=$(temp_of "$1")
-			[ -n "$t" ] && [ "$(stat -c %s "$t" 2>/dev/null || echo 0)" -lt $((24 << 20)) ] && break
-			t=
-			sleep 0.005
+		t=
+		for i in $(seq 20000); do
+			t=$(find "$out/big" -maxdepth 1 -name ".ptport-*s${1}of${shards}-*" -size -24M -print -quit 2>/dev/null || true)
+			[ -n "$t" ] && break
+			if [ $((i % 100)) = 0 ] && [ "$(outputs_of "$1")" -ge "$bigs" ]; then
+				break
+			fi
+			sleep 0.002
 		done
-		[ -n "$t" ] || fail "task $task wrote no temporary to stop it in"
+		[ -n "$t" ] || fail "task $task wrote no temporary to stop it in (its $bigs large inputs converted first)"
 		[ "$2" = kill ] || break
 		# The SIGKILL must land while the temporary is written: the task is frozen
 		# (SIGSTOP) and its temporary looked for again, as this script may have been
