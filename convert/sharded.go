@@ -47,7 +47,7 @@ func (e *ShardError) Error() string {
 }
 
 // ShardOf returns the *ShardError that Open gives for path when its base name is a
-// shard's, STEM-0000K-of-0000N.EXT with 1 <= K <= N and N >= 2, and nil for any other
+// shard's, STEM-0000K-of-0000N.EXT (or ptport's STEM-0000K-of-0000N.G.EXT) with 1 <= K <= N and N >= 2, and nil for any other
 // name. It reads no file: it looks for the index Hugging Face names for the shard,
 // STEM.EXT.index.json, beside it (IndexFound), without reading the index.
 func ShardOf(path string) *ShardError {
@@ -60,7 +60,7 @@ func ShardOf(path string) *ShardError {
 	if n < 2 || k < 1 || k > n {
 		return nil
 	}
-	idx := filepath.Join(filepath.Dir(path), m[1]+m[4]+export.IndexSuffix)
+	idx := filepath.Join(filepath.Dir(path), m[1]+m[5]+export.IndexSuffix)
 	_, err := os.Stat(idx)
 	return &ShardError{File: path, Shard: k, Shards: n, Index: idx, IndexFound: err == nil}
 }

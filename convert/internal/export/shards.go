@@ -18,13 +18,31 @@ import (
 // A sharded output is laid out as Hugging Face lays one out: shards
 // STEM-0000K-of-0000N.EXT beside the output path STEM.EXT, and the index
 // STEM.EXT.index.json: {"metadata": {"total_size": bytes, ...}, "weight_map": {name: shard}}.
+// A sharded output that replaces one whose index names those shard names is written
+// as STEM-0000K-of-0000N.G.EXT, G = 1, 2, ... the first generation whose names the
+// current index does not name, so that the index is the one file whose rename commits
+// the new output.
 const (
-	ShardPattern = "%s-%05d-of-%05d%s" // stem, shard (from 1), shards, extension
-	IndexSuffix  = ".index.json"
+	ShardPattern    = "%s-%05d-of-%05d%s"    // stem, shard (from 1), shards, extension
+	GenShardPattern = "%s-%05d-of-%05d.%d%s" // stem, shard, shards, generation, extension
+	IndexSuffix     = ".index.json"
 )
 
-// ShardName matches the base name of a shard: STEM-0000K-of-0000N.EXT.
-var ShardName = regexp.MustCompile(`^(.+)-(\d{5})-of-(\d{5})(\.[A-Za-z0-9]+)$`)
+// ShardName matches the base name of a shard: STEM-0000K-of-0000N.EXT or
+// STEM-0000K-of-0000N.G.EXT. Its groups are the stem, K, N, G (or "") and .EXT.
+var ShardName = regexp.MustCompile(`^(.+)-(\d{5})-of-(\d{5})(?:\.(\d{1,4}))?(\.[A-Za-z0-9]+)$`)
+
+// commitHook, when set (by tests), is called after each step of a sharded write that
+// changes a final name: a shard renamed into place, the index, a file removed. An
+// error stops the write there, as a crash would.
+var commitHook func(path string) error
+
+func afterStep(path string) error {
+	if commitHook != nil {
+		return commitHook(path)
+	}
+	return nil
+}
 
 // Index is the JSON of a sharded checkpoint's index.
 type Index struct {
@@ -58,7 +76,9 @@ func WriteFiles(path, format string, root any, leaves []pickle.Leaf, meta map[st
 		}
 		if maxShard > 0 {
 			if _, err := os.Stat(path + IndexSuffix); err == nil {
-				removeOldShards(path, nil)
+				if err := RemoveShards(path, nil); err != nil {
+					return nil, err
+				}
 			}
 		}
 		return []string{path}, nil
@@ -133,19 +153,68 @@ func SplitShards(leaves []pickle.Leaf, limit int64) [][]pickle.Leaf {
 	return shards
 }
 
-// shardNames are the files of n shards of the output path, beside it.
+// shardNames are the files of n shards of the output path, beside it: named as
+// Hugging Face names them, or, when the index of the output now at path names any of
+// those, by the first generation whose names it does not.
 func shardNames(path string, n int) []string {
 	ext := filepath.Ext(path)
 	stem := strings.TrimSuffix(path, ext)
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf(ShardPattern, stem, i+1, n, ext)
+	current := map[string]bool{}
+	if idx, err := readIndexNames(path + IndexSuffix); err == nil {
+		for _, name := range idx {
+			current[name] = true
+		}
 	}
-	return names
+	names := make([]string, n)
+	for gen := 0; ; gen++ {
+		taken := false
+		for i := range names {
+			if gen == 0 {
+				names[i] = fmt.Sprintf(ShardPattern, stem, i+1, n, ext)
+			} else {
+				names[i] = fmt.Sprintf(GenShardPattern, stem, i+1, n, gen, ext)
+			}
+			taken = taken || current[filepath.Base(names[i])]
+		}
+		if !taken {
+			return names
+		}
+	}
+}
+
+// readIndexNames returns the shard names that the index at path names, reading at
+// most MaxIndex bytes of it.
+func readIndexNames(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, MaxIndex+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > MaxIndex {
+		return nil, fmt.Errorf("%s: an index larger than %d bytes", path, MaxIndex)
+	}
+	var idx Index
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var names []string
+	for _, n := range idx.WeightMap {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names, nil
 }
 
 // writeShards writes the shards and the index of a sharded output at path, as
-// WriteFiles says.
+// WriteFiles says: every shard, under a name that the index of the output it replaces
+// does not name, then the index, whose rename commits the new output; then the files
+// of the old output. A crash at any point leaves the old output or the new one whole,
+// and at most files that no index names. Each shard records meta too.
 func writeShards(path string, shards [][]pickle.Leaf, meta map[string]string, o atomicfile.Options) (files []string, err error) {
 	names := shardNames(path, len(shards))
 	idx := Index{Metadata: map[string]any{}, WeightMap: map[string]string{}}
@@ -180,7 +249,7 @@ func writeShards(path string, shards [][]pickle.Leaf, meta map[string]string, o 
 			opts.Progress = func(n int64) { progress(offset + n) }
 		}
 		t, err := atomicfile.Write(names[i], opts, func(w io.Writer) error {
-			return Write(w, Safetensors, names[i], nil, shard, nil)
+			return Write(w, Safetensors, names[i], nil, shard, meta)
 		})
 		if err != nil {
 			return nil, err
@@ -193,11 +262,14 @@ func writeShards(path string, shards [][]pickle.Leaf, meta map[string]string, o 
 	if err != nil {
 		return nil, err
 	}
-	for len(temps) > 0 {
+	for i := 0; len(temps) > 0; i++ {
 		if err := temps[0].Commit(); err != nil {
 			return nil, err
 		}
 		temps = temps[1:]
+		if err := afterStep(names[i]); err != nil {
+			return nil, err
+		}
 	}
 	indexPath := path + IndexSuffix
 	o.Progress = nil
@@ -207,32 +279,51 @@ func writeShards(path string, shards [][]pickle.Leaf, meta map[string]string, o 
 	}); err != nil {
 		return nil, err
 	}
-	removeOldShards(path, names)
-	os.Remove(path)
+	if err := afterStep(indexPath); err != nil {
+		return nil, err
+	}
+	if err := RemoveShards(path, names); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(path); err == nil {
+		if err := afterStep(path); err != nil {
+			return nil, err
+		}
+	}
 	return append(names, indexPath), nil
 }
 
-// removeOldShards removes the shards of an earlier sharded export to path that are not
-// among keep, and, when keep is empty, that export's index.
-func removeOldShards(path string, keep []string) {
+// RemoveShards removes the shards of an earlier sharded export to path (files beside
+// it named as its shards) that are not among keep, and, when keep is empty, first that
+// export's index, so that no index is left naming a shard that is gone.
+func RemoveShards(path string, keep []string) error {
+	if len(keep) == 0 {
+		if err := os.Remove(path + IndexSuffix); err == nil {
+			if err := afterStep(path + IndexSuffix); err != nil {
+				return err
+			}
+		}
+	}
 	ext := filepath.Ext(path)
 	stem := filepath.Base(strings.TrimSuffix(path, ext))
 	dir := filepath.Dir(path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return
+		return nil
 	}
 	for _, e := range entries {
 		m := ShardName.FindStringSubmatch(e.Name())
 		full := filepath.Join(dir, e.Name())
-		if m == nil || m[1] != stem || m[4] != ext || !e.Type().IsRegular() || slices.ContainsFunc(keep, func(k string) bool { return filepath.Base(k) == e.Name() }) {
+		if m == nil || m[1] != stem || m[5] != ext || !e.Type().IsRegular() || slices.ContainsFunc(keep, func(k string) bool { return filepath.Base(k) == e.Name() }) {
 			continue
 		}
-		os.Remove(full)
+		if err := os.Remove(full); err == nil {
+			if err := afterStep(full); err != nil {
+				return err
+			}
+		}
 	}
-	if len(keep) == 0 {
-		os.Remove(path + IndexSuffix)
-	}
+	return nil
 }
 
 // ReadIndexMetadata returns ptport's metadata recorded in the index at path (see
