@@ -87,7 +87,11 @@ unreadable folder, a report that cannot be written); 130 when Ctrl-C interrupted
 batch, 143 when SIGTERM did (128 + the signal's number, as shells report it).
 
 Outputs are written to temporary files and renamed into place when complete: after a
-crash or kill -9 no partial output exists under its final name. The next run of the same
+crash or kill -9 no partial output exists under its final name. An output in shards is
+committed by renaming its index last: shards that replace those an index names are
+written under other names (NAME-00001-of-00004.1.safetensors), and the old ones are
+removed after the new index is in place; an output written whole removes ptport's
+shards and index of the same input, and one in shards the whole file. The next run of the same
 shard removes the temporaries it left, and so does any run on the same machine once the
 process that wrote them has ended; "ptport batch --clean OUTDIR" removes every ptport
 temporary under OUTDIR, whatever shard layout or machine made it (run it when no batch

@@ -1,7 +1,9 @@
 package batch
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -621,7 +623,7 @@ func foreignShards(out string) error {
 	}
 	for _, e := range entries {
 		m := export.ShardName.FindStringSubmatch(e.Name())
-		if m == nil || m[1] != stem || m[4] != ext || !e.Type().IsRegular() {
+		if m == nil || m[1] != stem || m[5] != ext || !e.Type().IsRegular() {
 			continue
 		}
 		if !slices.ContainsFunc(named, func(p string) bool { return filepath.Base(p) == e.Name() }) {
@@ -1001,8 +1003,9 @@ func isReference(name string) bool {
 // outcome is what a worker did with one input.
 type outcome struct {
 	Result
-	abandoned bool  // stopped because ctx was done
-	credited  int64 // the input's bytes given to Options.Progress
+	abandoned bool   // stopped because ctx was done
+	credited  int64  // the input's bytes given to Options.Progress
+	stale     string // ptport's index of the input's output in shards, removed after commit
 }
 
 // process converts or checks one input, never panicking. A converted input's output is
@@ -1037,7 +1040,7 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 	case o.Check:
 		err = o.check(ctx, in, r)
 	default:
-		t, err = o.convert(ctx, in, r, &res.credited)
+		t, err = o.convert(ctx, in, r, &res.credited, &res.stale)
 	}
 	if err != nil {
 		r.Status, r.Error, r.Err, r.Widened = StatusFailed, withoutName(err.Error(), in.path), err, nil
@@ -1104,7 +1107,11 @@ func commit(ctx context.Context, c outcome, t *atomicfile.Temp) outcome {
 		c.abandoned = true
 		return c
 	}
-	if err := t.Commit(); err != nil {
+	err := t.Commit()
+	if err == nil && c.stale != "" {
+		err = removeLayout(c.stale)
+	}
+	if err != nil {
 		c.Status, c.Error, c.Err, c.OutputError, c.Widened = StatusFailed, err.Error(), err, true, nil
 	} else {
 		c.Status = StatusOK
@@ -1151,7 +1158,7 @@ const jsonTextPerByte = 3
 
 // convert writes in's output to a temporary and returns it, or returns nil when the
 // output is up to date. It adds to credited what it gives Options.Progress.
-func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credited *int64) (*atomicfile.Temp, error) {
+func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credited *int64, stale *string) (*atomicfile.Temp, error) {
 	r.Output = o.outputOf(in)
 	if c := o.collisions[outputHash(r.Output)]; c != nil {
 		return nil, c.error(in.path, r.Output)
@@ -1159,11 +1166,17 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 	if err := o.overInput(in, r.Output); err != nil {
 		return nil, err
 	}
-	if prev, file, err := o.existing(r.Output); err != nil {
+	prev, file, err := o.existing(r.Output)
+	if err != nil {
 		return nil, err
 	} else if prev != nil && !prev.isOf(in) {
 		return nil, &ReplaceError{Path: file, Recorded: true, Of: prev.Input}
-	} else if prev != nil && !o.Force && prev.matches(in) {
+	}
+	other, err := o.otherLayout(r.Output, file, in)
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil && !o.Force && other == "" && prev.matches(in) && complete(file, prev) {
 		r.Status, r.Output = StatusSkipped, file
 		return nil, nil
 	}
@@ -1205,7 +1218,76 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 		r.Status, r.Output = StatusOK, files[len(files)-1]
 		return nil, nil
 	}
-	return atomicfile.Write(r.Output, w, func(w io.Writer) error {
+	t, err := atomicfile.Write(r.Output, w, func(w io.Writer) error {
 		return export.Write(w, string(o.To), r.Output, cp.Root, cp.Leaves, meta)
 	})
+	if err == nil && other != "" {
+		*stale = other
+	}
+	return t, err
+}
+
+// otherLayout returns the index of ptport's output of in in shards beside the output
+// out, when the output is written whole, or, when it is written in shards (read from
+// file), out when ptport's whole output is there beside the index: the other layout,
+// which a conversion of in removes once its output is in place. It is "" when there is
+// none; ptport's output of another input in the other layout is a *ReplaceError (an
+// index that records no source is the user's, left as it is beside a whole output).
+func (o *Options) otherLayout(out, file string, in batchInput) (string, error) {
+	index := out + export.IndexSuffix
+	if _, err := os.Stat(index); err != nil {
+		return "", nil
+	}
+	if o.MaxShardSize > 0 && file != out {
+		return "", nil
+	}
+	src, err := recordedSource(index)
+	if err != nil {
+		return "", nil // the user's, which writing in shards refuses (foreignShards)
+	}
+	if !src.isOf(in) {
+		return "", &ReplaceError{Path: index, Recorded: true, Of: src.Input}
+	}
+	if o.MaxShardSize > 0 {
+		return out, nil
+	}
+	return index, nil
+}
+
+// complete reports whether the output read from file, recording src, is whole: a
+// single file, or an index every shard of which is there and records src too.
+func complete(file string, src *source) bool {
+	if !convert.IsIndex(file) {
+		return true
+	}
+	shards, err := convert.ShardFiles(file)
+	if err != nil {
+		return false
+	}
+	want, _ := json.Marshal(src)
+	for _, sh := range shards {
+		s, err := recordedSource(sh)
+		if err != nil {
+			return false
+		}
+		if got, _ := json.Marshal(s); !bytes.Equal(got, want) {
+			return false
+		}
+	}
+	return true
+}
+
+// removeLayout removes ptport's output in shards whose index is at index, after its
+// input's whole output took its place: the index first, then the shards it names.
+func removeLayout(index string) error {
+	shards, _ := convert.ShardFiles(index)
+	if err := os.Remove(index); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return &atomicfile.OutputError{Path: index, Err: err}
+	}
+	for _, sh := range shards {
+		if err := os.Remove(sh); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return &atomicfile.OutputError{Path: sh, Err: err}
+		}
+	}
+	return nil
 }
