@@ -70,7 +70,10 @@ link to nothing does.
 OUTDIR may be an input folder ("ptport batch zoo -o zoo" writes zoo/m.safetensors beside
 zoo/m.pt): a file below it that records its source is ptport's output, of whatever
 format, never an input (a walk passes over it; one named or listed is skipped, "ptport's
-output of zoo/m.pt, not an input"); outside OUTDIR it is an input as any other. An
+output of zoo/m.pt, not an input"); outside OUTDIR it is an input as any other, except
+one beside the input of the run that it records, which would write the same output
+(zoo/m.pt after "batch zoo -o zoo --to pt"): skipped, "ptport's output of zoo/m.pth,
+converted from it instead". An
 output never replaces an input: one that would be the input itself (zoo/m.pt with --to
 pt) fails it. Nor, in any OUTDIR, does it replace a file that ptport did not write (one
 that records no source: a config zoo/m.json beside zoo/m.pt, a file "ptport convert"

@@ -121,6 +121,9 @@ type Options struct {
 	// collisions counts, by the hash of an output path, the inputs of every shard
 	// that would write it, when more than one would.
 	collisions map[uint64]*collision
+	// outputsOf holds, by path, the inputs that are ptport's output of another input of
+	// the run beside them (see collisions), each with that input's path.
+	outputsOf map[string]string
 }
 
 // The status of one input.
@@ -298,7 +301,7 @@ func Run(ctx context.Context, opts Options, report func(Result)) (Summary, error
 	}
 	if !opts.Check {
 		var err error
-		if opts.collisions, err = collisions(ctx, &opts); err != nil {
+		if opts.collisions, opts.outputsOf, err = collisions(ctx, &opts); err != nil {
 			return sum, err
 		}
 		if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
@@ -471,9 +474,13 @@ func Clean(ctx context.Context, dirs []string, fn func(Leftover)) error {
 // those that would write it, keeping the outputs more than one input would write, each
 // with the first maxNamedCollisions of its inputs (a second walk, only when there are
 // any). An input that fails for what the walk found (a listed file that is gone, a
-// link to nothing) writes no output and collides with none. It takes some 40 bytes an
-// input.
-func collisions(ctx context.Context, opts *Options) (map[uint64]*collision, error) {
+// link to nothing) writes no output and collides with none. Nor does an input that is
+// ptport's output of another input of the same output beside it (zoo/m.pt, written by
+// `--to pt` from zoo/m.pth, which records m.pth as its input, by a name isOf takes):
+// it is returned in the second map, with that input's path, and skipped, so that the
+// pair is converted once. It takes some 40 bytes an input, and for the inputs of a
+// collision their paths and the sources they record.
+func collisions(ctx context.Context, opts *Options) (map[uint64]*collision, map[string]string, error) {
 	all := *opts
 	all.Shards = 0
 	count := map[uint64]int{}
@@ -484,7 +491,7 @@ func collisions(ctx context.Context, opts *Options) (map[uint64]*collision, erro
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	found := map[uint64]*collision{}
 	for h, n := range count {
@@ -493,16 +500,60 @@ func collisions(ctx context.Context, opts *Options) (map[uint64]*collision, erro
 		}
 	}
 	if len(found) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	count = nil
+	members := map[uint64][]member{}
 	err = walkInputs(ctx, &all, func(in batchInput) error {
-		if c := found[outputHash(opts.outputOf(in))]; in.err == nil && in.own == nil && c != nil && len(c.inputs) < maxNamedCollisions {
-			c.inputs = append(c.inputs, in.path)
+		h := outputHash(opts.outputOf(in))
+		if c := found[h]; in.err == nil && in.own == nil && c != nil {
+			m := member{path: in.path, rel: in.rel}
+			if src, err := recordedSource(in.path); err == nil && src.Input != "" {
+				m.src = src
+			}
+			members[h] = append(members[h], m)
 		}
 		return nil
 	})
-	return found, err
+	if err != nil {
+		return nil, nil, err
+	}
+	outputsOf := map[string]string{}
+	for h, ms := range members {
+		c := found[h]
+		for _, m := range ms {
+			if of := m.outputOf(ms); of != "" {
+				outputsOf[m.path] = of
+				c.n--
+			} else if len(c.inputs) < maxNamedCollisions {
+				c.inputs = append(c.inputs, m.path)
+			}
+		}
+		if c.n < 2 {
+			delete(found, h)
+		}
+	}
+	return found, outputsOf, nil
+}
+
+// A member is an input of a collision.
+type member struct {
+	path, rel string
+	src       *source // the source it records, when it is ptport's output of a named input
+}
+
+// outputOf returns the path of the input among ms, beside m, whose output m is by the
+// source it records, or "".
+func (m *member) outputOf(ms []member) string {
+	if m.src == nil {
+		return ""
+	}
+	for _, o := range ms {
+		if o.path != m.path && filepath.Dir(o.path) == filepath.Dir(m.path) && sameInputName(m.src.Input, o.rel) {
+			return o.path
+		}
+	}
+	return ""
 }
 
 // A collision is an output that several inputs would write.
@@ -1032,6 +1083,8 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 	switch {
 	case in.own != nil:
 		r.Status, r.Error = StatusSkipped, ownOutputText(in.own)
+	case o.outputsOf[in.path] != "":
+		r.Status, r.Error = StatusSkipped, "ptport's output of "+o.outputsOf[in.path]+", converted from it instead"
 	case in.err != nil:
 		err = in.err
 		if !o.Check {

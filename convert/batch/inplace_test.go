@@ -227,3 +227,44 @@ func TestBatchListInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchOutputBesideItsInput: after an in-place conversion to .pt, a run into a new
+// folder takes zoo/m.pt, ptport's output of zoo/m.pth beside it, for what it is:
+// skipped, naming its input, which is converted once, where the two collided and both
+// failed; a .pt output in a folder of its own is still an input (chaining), and a user's
+// checkpoint beside another of the same name still collides with it.
+func TestBatchOutputBesideItsInput(t *testing.T) {
+	root := t.TempDir()
+	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "zoo/m.pth")
+	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "zoo/sub/n.ckpt")
+	t.Chdir(root)
+	if sum, _ := runBatch(t, Options{Inputs: []string{"zoo"}, OutDir: "zoo", To: convert.PT}); sum.OK != 2 {
+		t.Fatalf("in place: %+v", sum)
+	}
+	sum, results := runBatch(t, Options{Inputs: []string{"zoo"}, OutDir: "fresh", To: convert.Safetensors})
+	if sum.OK != 2 || sum.Skipped != 2 || sum.Failed != 0 {
+		t.Errorf("into a new folder: %+v, want 2 ok and their outputs skipped: %v", sum, results)
+	}
+	for out, in := range map[string]string{"zoo/m.pt": "zoo/m.pth", "zoo/sub/n.pt": "zoo/sub/n.ckpt"} {
+		if r := results[out]; r.Status != StatusSkipped || r.Error != "ptport's output of "+in+", converted from it instead" {
+			t.Errorf("%s: %+v", out, r)
+		}
+		if r := results[in]; r.Status != StatusOK {
+			t.Errorf("%s: %+v", in, r)
+		}
+	}
+	sameTensors(t, "zoo/m.pth", "fresh/m.safetensors")
+	// Chaining: the .pt outputs in a folder of their own are the next run's inputs.
+	if sum, _ := runBatch(t, Options{Inputs: []string{"zoo"}, OutDir: "pt", To: convert.PT}); sum.OK != 2 || sum.Skipped != 2 {
+		t.Fatalf("to pt: %+v", sum)
+	}
+	if sum, _ := runBatch(t, Options{Inputs: []string{"pt"}, OutDir: "st", To: convert.Safetensors}); sum.OK != 2 {
+		t.Errorf("chained: %+v, want the 2 .pt outputs converted", sum)
+	}
+	// A checkpoint of the user's beside one of the same name collides as before.
+	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "user/m.pth")
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "user/m.pt")
+	if sum, _ := runBatch(t, Options{Inputs: []string{"user"}, OutDir: "u", To: convert.Safetensors}); sum.Failed != 2 {
+		t.Errorf("two checkpoints of one name: %+v, want both failed", sum)
+	}
+}

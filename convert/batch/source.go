@@ -147,9 +147,14 @@ func validHash(h string) bool {
 // content (an output of an older version, which names no input, or of a tree that was
 // moved, that is up to date).
 func (s *source) isOf(in batchInput) bool {
-	a, b := s.Input, in.rel
-	named := a != "" && (a == b || strings.HasSuffix(a, "/"+b) || strings.HasSuffix(b, "/"+a))
-	return named || s.matches(in)
+	return sameInputName(s.Input, in.rel) || s.matches(in)
+}
+
+// sameInputName reports whether the input path a that an output records names the
+// input whose path relative to its root is b: they are one, or one is the end of the
+// other.
+func sameInputName(a, b string) bool {
+	return a != "" && (a == b || strings.HasSuffix(a, "/"+b) || strings.HasSuffix(b, "/"+a))
 }
 
 // matches reports whether s describes in's current content: each of its files the
