@@ -635,10 +635,10 @@ func (e *ReplaceError) Error() string {
 // output in shards, by its index when there is no file at out), and the file it read;
 // a nil source when there is no file, or something not a regular file, which the
 // writer refuses to replace. A file that records no source is a *ReplaceError.
-func (o *Options) existing(out string) (*source, string, error) {
+func (o *Options) existing(out string, in batchInput) (*source, string, error) {
 	src, file, err := readSource(out, o.To, o.MaxShardSize > 0)
 	if o.MaxShardSize > 0 {
-		if ferr := foreignShards(out); ferr != nil {
+		if ferr := foreignShards(out, in); ferr != nil {
 			return nil, file, ferr
 		}
 	}
@@ -652,11 +652,12 @@ func (o *Options) existing(out string) (*source, string, error) {
 }
 
 // foreignShards returns a *ReplaceError for a file that writing the output out in
-// shards would replace or remove and that ptport did not write: an index beside out
+// shards would replace or remove and that is not ptport's of in: an index beside out
 // that records no source, or a file named as a shard of out (STEM-0000K-of-0000N.EXT
-// beside it) that no such index of ptport's names. It reads out's folder, as writing
-// the shards does to remove those of an earlier layout.
-func foreignShards(out string) error {
+// beside it) that no such index of ptport's names and that records no source of in (a
+// shard of in's that a conversion stopped before its index left is replaced). It reads
+// out's folder, as writing the shards does to remove those of an earlier layout.
+func foreignShards(out string, in batchInput) error {
 	index := out + export.IndexSuffix
 	var named []string
 	if _, err := os.Stat(index); err == nil {
@@ -665,6 +666,23 @@ func foreignShards(out string) error {
 		}
 		named, _ = convert.ShardFiles(index)
 	}
+	for _, f := range shardsBeside(out) {
+		if slices.Contains(named, f) {
+			continue
+		}
+		src, err := recordedSource(f)
+		if err != nil {
+			return &ReplaceError{Path: f}
+		}
+		if !src.isOf(in) {
+			return &ReplaceError{Path: f, Recorded: true, Of: src.Input}
+		}
+	}
+	return nil
+}
+
+// shardsBeside returns the regular files beside out named as its shards.
+func shardsBeside(out string) []string {
 	ext := filepath.Ext(out)
 	stem := filepath.Base(strings.TrimSuffix(out, ext))
 	dir := filepath.Dir(out)
@@ -672,16 +690,31 @@ func foreignShards(out string) error {
 	if err != nil {
 		return nil // nothing there yet, or the writer's error to give
 	}
+	var files []string
 	for _, e := range entries {
 		m := export.ShardName.FindStringSubmatch(e.Name())
-		if m == nil || m[1] != stem || m[5] != ext || !e.Type().IsRegular() {
-			continue
-		}
-		if !slices.ContainsFunc(named, func(p string) bool { return filepath.Base(p) == e.Name() }) {
-			return &ReplaceError{Path: filepath.Join(dir, e.Name())}
+		if m != nil && m[1] == stem && m[5] == ext && e.Type().IsRegular() {
+			files = append(files, filepath.Join(dir, e.Name()))
 		}
 	}
-	return nil
+	return files
+}
+
+// leftovers returns the files beside out named as its shards that no index beside it
+// names and that record a source of in: shards of a conversion of in that stopped
+// before its index was in place.
+func leftovers(out string, in batchInput) []string {
+	named, _ := convert.ShardFiles(out + export.IndexSuffix)
+	var files []string
+	for _, f := range shardsBeside(out) {
+		if slices.Contains(named, f) {
+			continue
+		}
+		if src, err := recordedSource(f); err == nil && src.isOf(in) {
+			files = append(files, f)
+		}
+	}
+	return files
 }
 
 // samePath reports whether a and b name one path, once made absolute and clean.
@@ -1054,9 +1087,9 @@ func isReference(name string) bool {
 // outcome is what a worker did with one input.
 type outcome struct {
 	Result
-	abandoned bool   // stopped because ctx was done
-	credited  int64  // the input's bytes given to Options.Progress
-	stale     string // ptport's index of the input's output in shards, removed after commit
+	abandoned bool     // stopped because ctx was done
+	credited  int64    // the input's bytes given to Options.Progress
+	stale     []string // ptport's files of the input's output in shards, removed after commit
 }
 
 // process converts or checks one input, never panicking. A converted input's output is
@@ -1161,8 +1194,8 @@ func commit(ctx context.Context, c outcome, t *atomicfile.Temp) outcome {
 		return c
 	}
 	err := t.Commit()
-	if err == nil && c.stale != "" {
-		err = removeLayout(c.stale)
+	if err == nil {
+		err = removeFiles(c.stale)
 	}
 	if err != nil {
 		c.Status, c.Error, c.Err, c.OutputError, c.Widened = StatusFailed, err.Error(), err, true, nil
@@ -1211,7 +1244,7 @@ const jsonTextPerByte = 3
 
 // convert writes in's output to a temporary and returns it, or returns nil when the
 // output is up to date. It adds to credited what it gives Options.Progress.
-func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credited *int64, stale *string) (*atomicfile.Temp, error) {
+func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credited *int64, stale *[]string) (*atomicfile.Temp, error) {
 	r.Output = o.outputOf(in)
 	if c := o.collisions[outputHash(r.Output)]; c != nil {
 		return nil, c.error(in.path, r.Output)
@@ -1219,7 +1252,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 	if err := o.overInput(in, r.Output); err != nil {
 		return nil, err
 	}
-	prev, file, err := o.existing(r.Output)
+	prev, file, err := o.existing(r.Output, in)
 	if err != nil {
 		return nil, err
 	} else if prev != nil && !prev.isOf(in) {
@@ -1230,6 +1263,9 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 		return nil, err
 	}
 	if prev != nil && !o.Force && other == "" && prev.matches(in) && complete(file, prev) {
+		if err := removeFiles(leftovers(r.Output, in)); err != nil {
+			return nil, err
+		}
 		r.Status, r.Output = StatusSkipped, file
 		return nil, nil
 	}
@@ -1268,14 +1304,23 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 		if err != nil {
 			return nil, err
 		}
+		if len(files) == 1 {
+			if err := removeFiles(leftovers(r.Output, in)); err != nil {
+				return nil, err
+			}
+		}
 		r.Status, r.Output = StatusOK, files[len(files)-1]
 		return nil, nil
 	}
 	t, err := atomicfile.Write(r.Output, w, func(w io.Writer) error {
 		return export.Write(w, string(o.To), r.Output, cp.Root, cp.Leaves, meta)
 	})
-	if err == nil && other != "" {
-		*stale = other
+	if err == nil {
+		if other != "" {
+			shards, _ := convert.ShardFiles(other)
+			*stale = append([]string{other}, shards...)
+		}
+		*stale = append(*stale, leftovers(r.Output, in)...)
 	}
 	return t, err
 }
@@ -1330,16 +1375,12 @@ func complete(file string, src *source) bool {
 	return true
 }
 
-// removeLayout removes ptport's output in shards whose index is at index, after its
-// input's whole output took its place: the index first, then the shards it names.
-func removeLayout(index string) error {
-	shards, _ := convert.ShardFiles(index)
-	if err := os.Remove(index); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return &atomicfile.OutputError{Path: index, Err: err}
-	}
-	for _, sh := range shards {
-		if err := os.Remove(sh); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return &atomicfile.OutputError{Path: sh, Err: err}
+// removeFiles removes files in order, ptport's own of the input whose output took
+// their place: an index before the shards it names.
+func removeFiles(files []string) error {
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return &atomicfile.OutputError{Path: f, Err: err}
 		}
 	}
 	return nil

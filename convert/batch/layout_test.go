@@ -40,7 +40,7 @@ func names(t *testing.T, dir string) []string {
 // the shards it names holds another conversion (what a writer stopped between renaming
 // its shards and its index left) is not up to date: the next run converts the input
 // again, and the output reads back as it. A replacing output in shards is named apart
-// from the one it replaces.
+// from the one it replaces; a shard a stopped conversion left is removed by the next run.
 func TestBatchShardedMixed(t *testing.T) {
 	root := shardedTree(t)
 	index := filepath.Join(root, "hf/sharded_st/model.safetensors.index.json")
@@ -87,8 +87,29 @@ func TestBatchShardedMixed(t *testing.T) {
 		t.Fatalf("a mixed output: %+v, want converted again", r)
 	}
 	sameTensors(t, index, filepath.Join(old, "model.safetensors.index.json"))
+	// A shard of a conversion stopped before its index (named as the index does not
+	// name it) is ptport's: it fails nothing and goes, the output up to date or not.
+	leftover := filepath.Join(old, "model-00001-of-00003.7.safetensors")
+	if err := os.WriteFile(leftover, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, results := runBatch(t, opts); results[index].Status != StatusSkipped {
-		t.Errorf("rerun: %+v", results[index])
+		t.Errorf("rerun beside a shard left over: %+v", results[index])
+	}
+	if _, err := os.Stat(leftover); err == nil {
+		t.Errorf("the rerun left %s", leftover)
+	}
+	if err := os.WriteFile(leftover, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flipDataByte(t, shard)
+	if _, results := runBatch(t, opts); results[index].Status != StatusOK {
+		t.Errorf("changed, beside a shard left over: %+v", results[index])
+	}
+	sameTensors(t, index, filepath.Join(old, "model.safetensors.index.json"))
+	got, _ := convert.ShardFiles(filepath.Join(old, "model.safetensors.index.json"))
+	if n := names(t, old); len(n) != len(got)+1 {
+		t.Errorf("after a conversion beside a shard left over: %v", n)
 	}
 }
 
