@@ -624,11 +624,11 @@ type ReplaceError struct {
 func (e *ReplaceError) Error() string {
 	switch {
 	case !e.Recorded:
-		return fmt.Sprintf("its output would replace %s, which ptport did not write (it records no source): a batch replaces only its own outputs", e.Path)
+		return fmt.Sprintf("its output would replace %s, which ptport did not write (it records no source): a batch replaces only its own outputs (move or remove the file, or write to another output folder)", e.Path)
 	case e.Of == "":
 		return fmt.Sprintf("its output would replace %s, ptport's output of an input it does not name (written by an older version) and not up to date with this one: a batch replaces only an output of the same input (remove the file to convert this input there)", e.Path)
 	}
-	return fmt.Sprintf("its output would replace %s, ptport's output of %s, not of this input: a batch replaces only an output of the same input", e.Path, e.Of)
+	return fmt.Sprintf("its output would replace %s, ptport's output of the input %s of its tree, not of this input: a batch replaces only an output of the same input (move or remove the file, or write to another output folder)", e.Path, e.Of)
 }
 
 // existing returns the source recorded by the file at the output path out (for an

@@ -197,3 +197,18 @@ func TestBatchNeverReplacesForeignShards(t *testing.T) {
 		os.Remove(path)
 	}
 }
+
+// TestReplaceErrorSaysWhatToDo: each refusal to replace a file says how to convert the
+// input anyway, without naming a flag.
+func TestReplaceErrorSaysWhatToDo(t *testing.T) {
+	for _, e := range []*ReplaceError{
+		{Path: "zoo/model.json"},
+		{Path: "zoo/m.pt", Recorded: true, Of: "m.ckpt"},
+		{Path: "zoo/m.pt", Recorded: true},
+	} {
+		msg := e.Error()
+		if !strings.Contains(msg, "remove the file") || strings.Contains(msg, "--") {
+			t.Errorf("%+v: %q: want a remedy that names no flag", e, msg)
+		}
+	}
+}
