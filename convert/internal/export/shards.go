@@ -182,9 +182,9 @@ func shardNames(path string, n int) []string {
 	}
 }
 
-// readIndexNames returns the shard names that the index at path names, reading at
-// most MaxIndex bytes of it.
-func readIndexNames(path string) ([]string, error) {
+// readIndexFile returns the bytes of the index at path, refusing one larger than
+// MaxIndex bytes without reading past that.
+func readIndexFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -196,6 +196,16 @@ func readIndexNames(path string) ([]string, error) {
 	}
 	if len(raw) > MaxIndex {
 		return nil, fmt.Errorf("%s: an index larger than %d bytes", path, MaxIndex)
+	}
+	return raw, nil
+}
+
+// readIndexNames returns the shard names that the index at path names, reading at
+// most MaxIndex bytes of it.
+func readIndexNames(path string) ([]string, error) {
+	raw, err := readIndexFile(path)
+	if err != nil {
+		return nil, err
 	}
 	var idx Index
 	if err := json.Unmarshal(raw, &idx); err != nil {
@@ -329,17 +339,9 @@ func RemoveShards(path string, keep []string) error {
 // ReadIndexMetadata returns ptport's metadata recorded in the index at path (see
 // WriteFiles), reading at most MaxIndex bytes of it.
 func ReadIndexMetadata(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	raw, err := readIndexFile(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, MaxIndex+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) > MaxIndex {
-		return nil, fmt.Errorf("%s: an index larger than %d bytes", path, MaxIndex)
 	}
 	var idx struct {
 		Metadata map[string]json.RawMessage `json:"metadata"`
