@@ -2,7 +2,6 @@ package convert_test
 
 import (
 	"bytes"
-	"context"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -40,15 +39,7 @@ func TestExportContent(t *testing.T) {
 		cp := convert.FromLeaves(name, kept)
 		for _, f := range convert.Formats {
 			t.Run(name+f.Ext(), func(t *testing.T) {
-				out := filepath.Join(t.TempDir(), "out"+f.Ext())
-				if err := convert.Export(context.Background(), out, f, cp); err != nil {
-					t.Fatal(err)
-				}
-				back, err := convert.Open(out, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer back.Close()
+				back := exported(t, cp, f)
 				got := map[string]any{}
 				for _, l := range back.Leaves {
 					got[l.Name] = l.Value

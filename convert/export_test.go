@@ -24,31 +24,29 @@ func TestExportRoundTrip(t *testing.T) {
 		cp := fixture.Open(t, name)
 		for _, f := range convert.Formats {
 			t.Run(name+f.Ext(), func(t *testing.T) {
-				out := filepath.Join(t.TempDir(), "out"+f.Ext())
-				if err := convert.Export(context.Background(), out, f, cp); err != nil {
-					t.Fatal(err)
-				}
-				back, err := convert.Open(out, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer back.Close()
+				back := exported(t, cp, f)
 				sameLeaves(t, cp.Leaves, back.Leaves, f)
-
 				// And once more: a converted file converts to .pt and back unchanged.
-				again := filepath.Join(t.TempDir(), "again.pt")
-				if err := convert.Export(context.Background(), again, convert.PT, back); err != nil {
-					t.Fatal(err)
-				}
-				back2, err := convert.Open(again, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer back2.Close()
-				sameLeaves(t, back.Leaves, back2.Leaves, convert.PT)
+				sameLeaves(t, back.Leaves, exported(t, back, convert.PT).Leaves, convert.PT)
 			})
 		}
 	}
+}
+
+// exported writes cp in format f to a temporary file and opens what it wrote (closed
+// when the test ends).
+func exported(t *testing.T, cp *convert.Checkpoint, f convert.Format) *convert.Checkpoint {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out"+f.Ext())
+	if err := convert.Export(context.Background(), out, f, cp); err != nil {
+		t.Fatal(err)
+	}
+	back, err := convert.Open(out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { back.Close() })
+	return back
 }
 
 func sameLeaves(t *testing.T, want, got []pickle.Leaf, f convert.Format) {
@@ -102,26 +100,9 @@ func TestExportSpecialFloats(t *testing.T) {
 	}
 	for _, f := range convert.Formats {
 		t.Run(string(f), func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "out"+f.Ext())
-			if err := convert.Export(context.Background(), out, f, cp); err != nil {
-				t.Fatal(err)
-			}
-			back, err := convert.Open(out, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer back.Close()
+			back := exported(t, cp, f)
 			sameBits(t, cp.Leaves, back.Leaves)
-			again := filepath.Join(t.TempDir(), "again.pt")
-			if err := convert.Export(context.Background(), again, convert.PT, back); err != nil {
-				t.Fatal(err)
-			}
-			back2, err := convert.Open(again, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer back2.Close()
-			sameBits(t, cp.Leaves, back2.Leaves)
+			sameBits(t, cp.Leaves, exported(t, back, convert.PT).Leaves)
 		})
 	}
 }
