@@ -414,13 +414,16 @@ func TestClean(t *testing.T) {
 	for _, n := range names {
 		os.WriteFile(filepath.Join(out, n), []byte("half"), 0o644)
 	}
-	notes := filepath.Join(out, "zoo", atomicfile.Prefix+"notes.txt") // the user's, not a temporary
-	os.WriteFile(notes, []byte("precious"), 0o644)
-	defer func() {
-		if _, err := os.Stat(notes); err != nil {
-			t.Errorf("a file of the user's named like a temporary: %v", err)
-		}
-	}()
+	// The user's, not temporaries: no tag, or no mark and no output's name.
+	for _, n := range []string{"notes.txt", "s-my-precious-2024"} {
+		notes := filepath.Join(out, "zoo", atomicfile.Prefix+n)
+		os.WriteFile(notes, []byte("precious"), 0o644)
+		defer func() {
+			if _, err := os.Stat(notes); err != nil {
+				t.Errorf("a file of the user's named like a temporary: %v", err)
+			}
+		}()
+	}
 	// a temporary this process writes now
 	tmp, err := atomicfile.Write(filepath.Join(out, "models", "live.safetensors"), atomicfile.Options{}, func(w io.Writer) error { return nil })
 	if err != nil {

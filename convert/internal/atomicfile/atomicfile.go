@@ -23,15 +23,18 @@ const Prefix = ".ptport-tmp-"
 // IsTemp reports whether name (a base name) is one of ptport's temporary files: named
 // as tempPattern names them, Prefix, a batch's shard tag ("s-" or "sKofN-") or none,
 // the writer's mark ("hHOSTnNSpPIDtSTART."), the target's base name and the random
-// decimal suffix of os.CreateTemp ("-RAND"), or as older versions named them, without
-// the mark but with the tag. Any other name, such as a file of the user's that merely
-// starts with Prefix (.ptport-tmp-notes.txt), is not ptport's.
+// decimal suffix of os.CreateTemp ("-RAND"), or as older versions' batches named
+// them, without the mark but with the tag, and the name of an output of theirs
+// (NAME.safetensors, .npz, .json or .pt). Any other name, such as a file of the
+// user's that merely starts with Prefix (.ptport-tmp-notes.txt,
+// .ptport-tmp-s-notes-2024), is not ptport's.
 func IsTemp(name string) bool { return strings.HasPrefix(name, Prefix) && tempRE.MatchString(name) }
 
 // tempRE is the grammar of a temporary's name, for IsTemp.
 var tempRE = regexp.MustCompile(`(?s)^` + regexp.QuoteMeta(Prefix) +
-	`(?:(?:s-|s[0-9]+of[0-9]+-)(?:h[0-9a-f]{8}n[0-9]+p[0-9]+t[0-9]+\.)?|h[0-9a-f]{8}n[0-9]+p[0-9]+t[0-9]+\.)` +
-	`.*-[0-9]{1,10}$`)
+	`(?:(?:s-|s[0-9]+of[0-9]+-)?h[0-9a-f]{8}n[0-9]+p[0-9]+t[0-9]+\..*` +
+	`|(?:s-|s[0-9]+of[0-9]+-).+\.(?:safetensors|npz|json|pt))` +
+	`-[0-9]{1,10}$`)
 
 // OutputError reports a failure to write the output itself (no space left, no
 // permission, an I/O error of the disk written to), as opposed to one of reading what is

@@ -168,6 +168,12 @@ func TestIsTemp(t *testing.T) {
 		Prefix + "hxyz.m.pt-1":                                    false,
 		Prefix + "m.safetensors-1":                                false, // no tag, no mark
 		Prefix + "s-m.safetensors-12345678901":                    false,
+		Prefix + "s-my-precious-2024":                             false, // no output's name
+		Prefix + "s3of4-notes.txt-1":                              false,
+		Prefix + "s-.pt-1":                                        false,
+		Prefix + "s0of2-sub.m.pt-99":                              true,
+		Prefix + "s-m.npz-1":                                      true,
+		Prefix + "s-m.json-1":                                     true,
 		"m" + Prefix + "s-m.pt-1":                                 false,
 	} {
 		if IsTemp(name) != want {
