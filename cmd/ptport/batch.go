@@ -35,6 +35,10 @@ type batchSummary struct {
 	// WidenedOutputs those outputs.
 	Widened        int `json:"widened"`
 	WidenedOutputs int `json:"widened_outputs"`
+	// PassedOver counts the files of the walk that are ptport's outputs in OUTDIR, never
+	// inputs, and Orphans those of them whose input is not beside them.
+	PassedOver int `json:"passed_over"`
+	Orphans    int `json:"orphans"`
 }
 
 // cleanResult is what batch --clean prints with --json.
@@ -69,8 +73,10 @@ link to nothing does.
 
 OUTDIR may be an input folder ("ptport batch zoo -o zoo" writes zoo/m.safetensors beside
 zoo/m.pt): a file below it that records its source is ptport's output, of whatever
-format, never an input (a walk passes over it; one named or listed is skipped, "ptport's
-output of zoo/m.pt, not an input"); outside OUTDIR it is an input as any other, except
+format, never an input (a walk passes over it, and the summary counts those passed
+over, apart those whose input is not beside them, gone or in another tree, which
+"-o" another folder converts; one named or listed is skipped, "ptport's output of
+zoo/m.pt, not an input"); outside OUTDIR it is an input as any other, except
 one beside the input of the run that it records, which would write the same output
 (zoo/m.pt after "batch zoo -o zoo --to pt"): skipped, "ptport's output of zoo/m.pth,
 converted from it instead". An
@@ -78,9 +84,13 @@ output never replaces an input: one that would be the input itself (zoo/m.pt wit
 pt) fails it. Nor, in any OUTDIR, does it replace a file that ptport did not write (one
 that records no source: a config zoo/m.json beside zoo/m.pt, a file "ptport convert"
 wrote): the input fails, naming the file, and --force does not change that (move the
-file, or write to another OUTDIR). Each output records the input it was made from, and
-is replaced only by a conversion of that input: one made from another fails the input,
-naming both.
+file, or write to another OUTDIR). Each output records the input it was made from (its
+path below its root, and a digest of where it lies from the output, no path of the
+machine), and is replaced only by a conversion of that input: one made from another,
+or from an input of the same name in another tree ("batch a -o out", then "batch b -o
+out"), fails the input, naming both; a tree moved with its outputs keeps them. An
+older version's output that names no input is replaced only when its input is
+unchanged and --force given, which rewrites it naming its input.
 
 Exit status: 0 when every input is ok or skipped, or when the failed ones are within
 --allow-failed (every failed input, N of them, or P% of the inputs); 1 when more failed,
@@ -268,7 +278,7 @@ float32), "widened_outputs"}; with --clean, {"removed", "bytes",
 				printJSON(cmd, batchSummary{Files: sum.Files, OK: sum.OK, Skipped: sum.Skipped, Failed: sum.Failed,
 					OutputErrors: sum.OutputErrors, Bytes: sum.Bytes, Seconds: sum.Seconds, TempsRemoved: sum.TempsRemoved,
 					Interrupted: sum.Interrupted, FailedAllowed: sum.Failed > 0 && allowed,
-					Widened: sum.Widened, WidenedOutputs: sum.WidenedOutputs})
+					Widened: sum.Widened, WidenedOutputs: sum.WidenedOutputs, PassedOver: sum.PassedOver, Orphans: sum.Orphans})
 			} else {
 				fmt.Fprintln(stderr, summaryLine(sum, opts.Check, plan.Files))
 				if sum.Widened > 0 {
@@ -409,8 +419,18 @@ func resultError(r batch.Result) string {
 	if r.Err == nil {
 		return escape(r.Error)
 	}
-	msg := strings.TrimPrefix(message(withHints(r.Err, swapNames)), escape(r.Input)+": ")
+	msg := strings.TrimPrefix(message(batchHints(r.Err)), escape(r.Input)+": ")
 	return strings.ReplaceAll(msg, "\n", "\n         ")
+}
+
+// batchHints adds to a failed input's error the flags that would help: check's hints
+// (withHints), and, for an older version's output in the way, the upgrade path.
+func batchHints(err error) error {
+	var re *batch.ReplaceError
+	if errors.As(err, &re) && re.Recorded && re.Of == "" {
+		return &hintError{err: err, hint: "--force on an input still unchanged rewrites an older version's output, naming its input"}
+	}
+	return withHints(err, swapNames)
 }
 
 // swapNames is the hint for a model's file and its reference the other way round, as
@@ -452,6 +472,12 @@ func summaryLine(s batch.Summary, check bool, planned int) string {
 	}
 	line := fmt.Sprintf("%s %s: %d ok, %d skipped, %d failed; %s in %.2fs%s",
 		verb, inputs, s.OK, s.Skipped, s.Failed, bytesText(s.Bytes), s.Seconds, rate)
+	if s.PassedOver > 0 {
+		line += fmt.Sprintf("; %d passed over as ptport's outputs", s.PassedOver)
+		if s.Orphans > 0 {
+			line += fmt.Sprintf(" (%d whose input is not beside them: -o another folder converts them)", s.Orphans)
+		}
+	}
 	if s.TempsRemoved > 0 {
 		line += fmt.Sprintf("; removed %s of interrupted runs", count(s.TempsRemoved, "temporary", "temporaries"))
 	}

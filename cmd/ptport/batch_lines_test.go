@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/batch"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -183,5 +184,53 @@ func TestBatchListIntoItsFolder(t *testing.T) {
 				t.Errorf("--to %s: exit %d, want 0 and %q:\n%s", to, code, want, errs)
 			}
 		}
+	}
+}
+
+// TestBatchOutputsLeftAlone: in place, ptport's .pt outputs whose inputs are gone are
+// counted in the summary, which says how to convert them; one named says it on its
+// line; an older version's output in the way of a changed input names --force as the
+// upgrade path; an input of another tree of the same name never replaces the output
+// of the first.
+func TestBatchOutputsLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	for from, to := range map[string]string{"lstm.pt": "zoo/a.ckpt", "hidden_gru.pt": "zoo/b.pth", "f64.pt": "other/b.pth"} {
+		b, err := os.ReadFile(parityDir + from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, to)), 0o755)
+		os.WriteFile(filepath.Join(dir, to), b, 0o644)
+	}
+	zoo := filepath.Join(dir, "zoo")
+	if code, _, errs := runCLI(t, "batch", zoo, "-o", zoo, "--to", "pt"); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errs)
+	}
+	os.Remove(filepath.Join(zoo, "a.ckpt"))
+	code, _, errs := runCLI(t, "batch", zoo, "-o", zoo)
+	want := "converted 1 input: 1 ok, 0 skipped, 0 failed; "
+	if code != 0 || !strings.Contains(errs, want) || !strings.Contains(errs, "; 2 passed over as ptport's outputs (1 whose input is not beside them: -o another folder converts them)") {
+		t.Errorf("in place: exit %d, want 0, %q and the outputs passed over:\n%s", code, want, errs)
+	}
+	code, _, errs = runCLI(t, "batch", filepath.Join(zoo, "a.pt"), "-o", zoo)
+	if code != 0 || !strings.Contains(errs, "ptport's output of a.ckpt, not an input (its input is not beside it: to convert this file, write to another output folder)") {
+		t.Errorf("named: exit %d:\n%s", code, errs)
+	}
+	out := filepath.Join(dir, "out")
+	if code, _, errs := runCLI(t, "batch", zoo, "-o", out); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errs)
+	}
+	code, _, errs = runCLI(t, "batch", filepath.Join(dir, "other"), "-o", out)
+	if code != 1 || !strings.Contains(errs, "ptport's output of an input b.pth in another folder") {
+		t.Errorf("another tree: exit %d, want 1 and a refusal:\n%s", code, errs)
+	}
+}
+
+// TestBatchOlderOutputHint: the line of an input whose output an older version wrote
+// says, under it, that --force on an unchanged input rewrites such outputs.
+func TestBatchOlderOutputHint(t *testing.T) {
+	line := resultLine(batch.Result{Input: "zoo/m.pt", Status: batch.StatusFailed, Err: &batch.ReplaceError{Path: "out/m.safetensors", Recorded: true}}, false)
+	if !strings.Contains(line, "\n           (--force on an input still unchanged rewrites an older version's output, naming its input)") {
+		t.Errorf("%q", line)
 	}
 }

@@ -186,6 +186,11 @@ type Summary struct {
 	// Widened counts the tensors of the outputs written that those outputs hold in a
 	// wider dtype than theirs (Result.Widened), and WidenedOutputs those outputs.
 	Widened, WidenedOutputs int
+	// PassedOver counts the files of the walked folders that the include patterns
+	// take but that are ptport's outputs in OutDir, never inputs, so that no Result
+	// reports them; Orphans counts those of them whose recorded input is not beside
+	// them (gone, or in another tree): a run into another output folder converts them.
+	PassedOver, Orphans int
 }
 
 // Plan is the work a batch will do, counted before it starts.
@@ -273,7 +278,7 @@ func NewPlan(opts Options) (Plan, error) {
 	if err := opts.validate(); err != nil {
 		return p, err
 	}
-	err := walkInputs(context.Background(), &opts, func(in batchInput) error {
+	err := walkInputs(context.Background(), &opts, nil, func(in batchInput) error {
 		p.Files++
 		p.Bytes += in.bytes()
 		return nil
@@ -316,9 +321,10 @@ func Run(ctx context.Context, opts Options, report func(Result)) (Summary, error
 	inputs := make(chan batchInput, opts.Jobs)
 	results := make(chan outcome, opts.Jobs)
 	var walkErr error
+	var walked Summary // what the walk passed over, its goroutine's
 	go func() {
 		defer close(inputs)
-		walkErr = walkInputs(ctx, &opts, func(in batchInput) error {
+		walkErr = walkInputs(ctx, &opts, &walked, func(in batchInput) error {
 			select {
 			case inputs <- in:
 				return nil
@@ -389,6 +395,7 @@ func Run(ctx context.Context, opts Options, report func(Result)) (Summary, error
 			report(r)
 		}
 	}
+	sum.PassedOver, sum.Orphans = walked.PassedOver, walked.Orphans // the walk has ended
 	sum.Seconds = time.Since(start).Seconds()
 	sum.Interrupted = ctx.Err() != nil
 	if walkErr != nil && !errors.Is(walkErr, ctx.Err()) {
@@ -476,7 +483,7 @@ func Clean(ctx context.Context, dirs []string, fn func(Leftover)) error {
 // any). An input that fails for what the walk found (a listed file that is gone, a
 // link to nothing) writes no output and collides with none. Nor does an input that is
 // ptport's output of another input of the same output beside it (zoo/m.pt, written by
-// `--to pt` from zoo/m.pth, which records m.pth as its input, by a name isOf takes):
+// `--to pt` from zoo/m.pth, which records m.pth as its input, as names takes it):
 // it is returned in the second map, with that input's path, and skipped, so that the
 // pair is converted once. It takes some 40 bytes an input, and for the inputs of a
 // collision their paths and the sources they record.
@@ -484,7 +491,7 @@ func collisions(ctx context.Context, opts *Options) (map[uint64]*collision, map[
 	all := *opts
 	all.Shards = 0
 	count := map[uint64]int{}
-	err := walkInputs(ctx, &all, func(in batchInput) error {
+	err := walkInputs(ctx, &all, nil, func(in batchInput) error {
 		if in.err == nil && in.own == nil {
 			count[outputHash(opts.outputOf(in))]++
 		}
@@ -504,7 +511,7 @@ func collisions(ctx context.Context, opts *Options) (map[uint64]*collision, map[
 	}
 	count = nil
 	members := map[uint64][]member{}
-	err = walkInputs(ctx, &all, func(in batchInput) error {
+	err = walkInputs(ctx, &all, nil, func(in batchInput) error {
 		h := outputHash(opts.outputOf(in))
 		if c := found[h]; in.err == nil && in.own == nil && c != nil {
 			m := member{path: in.path, rel: in.rel}
@@ -549,7 +556,7 @@ func (m *member) outputOf(ms []member) string {
 		return ""
 	}
 	for _, o := range ms {
-		if o.path != m.path && filepath.Dir(o.path) == filepath.Dir(m.path) && sameInputName(m.src.Input, o.rel) {
+		if o.path != m.path && filepath.Dir(o.path) == filepath.Dir(m.path) && m.src.names(o.path, o.rel, m.path) {
 			return o.path
 		}
 	}
@@ -619,6 +626,16 @@ type ReplaceError struct {
 	// Of is the input the file records as its source, by its path relative to its
 	// root; "" when it records none (an output of an older version).
 	Of string
+	// Elsewhere reports that Of is this input's path relative to its root, but the
+	// file records an input in another folder: of another tree converted into the same
+	// output folder, or of this tree before it moved away from its outputs.
+	Elsewhere bool
+}
+
+// replaceError is the *ReplaceError of the input in for the file, ptport's output of
+// another input, recording src.
+func replaceError(file string, src *source, in batchInput) *ReplaceError {
+	return &ReplaceError{Path: file, Recorded: true, Of: src.Input, Elsewhere: src.Input != "" && src.Input == in.rel}
 }
 
 func (e *ReplaceError) Error() string {
@@ -626,7 +643,9 @@ func (e *ReplaceError) Error() string {
 	case !e.Recorded:
 		return fmt.Sprintf("its output would replace %s, which ptport did not write (it records no source): a batch replaces only its own outputs (move or remove the file, or write to another output folder)", e.Path)
 	case e.Of == "":
-		return fmt.Sprintf("its output would replace %s, ptport's output of an input it does not name (written by an older version) and not up to date with this one: a batch replaces only an output of the same input (remove the file to convert this input there)", e.Path)
+		return fmt.Sprintf("its output would replace %s, ptport's output of an input it does not name (written by an older version) and not up to date with this one: a batch replaces only an output of the same input (remove the file to convert this input there; an older version's output of an input still unchanged is rewritten, naming its input, by a forced conversion)", e.Path)
+	case e.Elsewhere:
+		return fmt.Sprintf("its output would replace %s, ptport's output of an input %s in another folder (of another tree converted there, or of this one before it moved), not of this input: a batch replaces only an output of the same input (move or remove the file, or write to another output folder)", e.Path, e.Of)
 	}
 	return fmt.Sprintf("its output would replace %s, ptport's output of the input %s of its tree, not of this input: a batch replaces only an output of the same input (move or remove the file, or write to another output folder)", e.Path, e.Of)
 }
@@ -674,8 +693,8 @@ func foreignShards(out string, in batchInput) error {
 		if err != nil {
 			return &ReplaceError{Path: f}
 		}
-		if !src.isOf(in) {
-			return &ReplaceError{Path: f, Recorded: true, Of: src.Input}
+		if !src.isOf(in, f) {
+			return replaceError(f, src, in)
 		}
 	}
 	return nil
@@ -710,7 +729,7 @@ func leftovers(out string, in batchInput) []string {
 		if slices.Contains(named, f) {
 			continue
 		}
-		if src, err := recordedSource(f); err == nil && src.isOf(in) {
+		if src, err := recordedSource(f); err == nil && src.isOf(in, f) {
 			files = append(files, f)
 		}
 	}
@@ -752,9 +771,11 @@ func stem(name string) string {
 
 // walkInputs calls fn for every input opts selects, in the order of Inputs then List,
 // reading folders a chunk of entries at a time and List a line at a time, so that
-// inputs of any number need bounded memory.
-func walkInputs(ctx context.Context, opts *Options, fn func(batchInput) error) error {
-	w := &walker{ctx: ctx, opts: opts, include: opts.Include, fn: fn}
+// inputs of any number need bounded memory. When sum is not nil it counts in it the
+// files passed over as outputs (Summary.PassedOver and Orphans) of the shard opts
+// takes.
+func walkInputs(ctx context.Context, opts *Options, sum *Summary, fn func(batchInput) error) error {
+	w := &walker{ctx: ctx, opts: opts, include: opts.Include, fn: fn, sum: sum}
 	if w.include == nil {
 		w.include = DefaultInclude
 	}
@@ -818,6 +839,7 @@ type walker struct {
 	include []string
 	outAbs  string
 	fn      func(batchInput) error
+	sum     *Summary // counts the outputs passed over, when not nil
 	// indexes caches the shards of the indexes read lately, by path.
 	indexes map[string]indexShards
 	// units are the indexes of the sharded checkpoints taken through a file named as
@@ -1023,7 +1045,9 @@ func (w *walker) file(path, rel string) error {
 		return w.take(batchInput{inputFile: inputFile{path: path}, rel: rel, err: errors.New("a symbolic link to a folder, which a walk does not follow (name the folder as an input to convert what it holds)")})
 	case !fi.Mode().IsRegular():
 		return w.take(batchInput{inputFile: inputFile{path: path}, rel: rel, err: fmt.Errorf("not a regular file (%s)", fi.Mode().Type())})
-	case w.ownOutput(path) != nil:
+	}
+	if src := w.ownOutput(path); src != nil {
+		w.passOver(path, rel, src)
 		return nil // an output, not an input
 	}
 	if index {
@@ -1053,6 +1077,18 @@ func (w *walker) ownOutput(path string) *source {
 		return nil
 	}
 	return s
+}
+
+// passOver counts the file at path, named rel, ptport's output recording src, that a
+// walk passes over, when it is in the shard the options take.
+func (w *walker) passOver(path, rel string, src *source) {
+	if w.sum == nil || w.opts.Shards > 0 && shardOf(rel, w.opts.Shards) != w.opts.Shard {
+		return
+	}
+	w.sum.PassedOver++
+	if !src.inputBeside(path) {
+		w.sum.Orphans++
+	}
 }
 
 // within reports whether the absolute path p is dir or below it.
@@ -1115,7 +1151,7 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 	var err error
 	switch {
 	case in.own != nil:
-		r.Status, r.Error = StatusSkipped, ownOutputText(in.own)
+		r.Status, r.Error = StatusSkipped, ownOutputText(in.own, in.path)
 	case o.outputsOf[in.path] != "":
 		r.Status, r.Error = StatusSkipped, "ptport's output of "+o.outputsOf[in.path]+", converted from it instead"
 	case in.err != nil:
@@ -1140,11 +1176,15 @@ func (o *Options) process(ctx context.Context, in batchInput) (res outcome, t *a
 	return res, t
 }
 
-// ownOutputText says why a named input that is ptport's output, recording src, is
-// skipped.
-func ownOutputText(src *source) string {
-	if src.Input == "" {
+// ownOutputText says why a named input at path that is ptport's output, recording
+// src, is skipped, and, when the input it records is not beside it (gone, or in
+// another tree), how to convert it.
+func ownOutputText(src *source, path string) string {
+	switch {
+	case src.Input == "":
 		return "ptport's output, not an input"
+	case !src.inputBeside(path):
+		return "ptport's output of " + src.Input + ", not an input (its input is not beside it: to convert this file, write to another output folder)"
 	}
 	return "ptport's output of " + src.Input + ", not an input"
 }
@@ -1255,8 +1295,8 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 	prev, file, err := o.existing(r.Output, in)
 	if err != nil {
 		return nil, err
-	} else if prev != nil && !prev.isOf(in) {
-		return nil, &ReplaceError{Path: file, Recorded: true, Of: prev.Input}
+	} else if prev != nil && !prev.isOf(in, file) {
+		return nil, replaceError(file, prev, in)
 	}
 	other, err := o.otherLayout(r.Output, file, in)
 	if err != nil {
@@ -1291,6 +1331,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 	if err := os.MkdirAll(filepath.Dir(r.Output), 0o755); err != nil {
 		return nil, &atomicfile.OutputError{Path: r.Output, Err: err}
 	}
+	src.Place = placeOf(in.path, r.Output) // with the output's folder there
 	meta, err := src.metadata()
 	if err != nil {
 		return nil, err
@@ -1343,8 +1384,8 @@ func (o *Options) otherLayout(out, file string, in batchInput) (string, error) {
 	if err != nil {
 		return "", nil // the user's, which writing in shards refuses (foreignShards)
 	}
-	if !src.isOf(in) {
-		return "", &ReplaceError{Path: index, Recorded: true, Of: src.Input}
+	if !src.isOf(in, index) {
+		return "", replaceError(index, src, in)
 	}
 	if o.MaxShardSize > 0 {
 		return out, nil

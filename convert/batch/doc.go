@@ -28,10 +28,25 @@
 // "shards" ({"file", "size", "mtime_ns", "sha256"}). A rerun skips an input whose output
 // records, for each of its files, the same size and time, or the same size and hash (a
 // copy, a touch); Options.Force converts it again. The record names the input, by its
-// path relative to its root ("input"), and an output is replaced only by a conversion
-// of the input it names (or, of an older version's, which names none, of an input of
-// the content it records): a file there that records another input, or no source (a
-// file ptport did not write), fails the input with a *ReplaceError and stays.
+// path relative to its root ("input"), and says where it lies from the output
+// ("input_place": 16 hex digits of the sha256 of the input's path relative to the
+// output's folder, so that no path of the machine is published): an output is
+// replaced only by a conversion of the input at that place, or of an input of the
+// content it records. So an input of the same name in another tree (a/m.pt, then
+// b/m.pt, converted into one folder) is another input, while a tree moved with its
+// outputs (converted in place, then copied to another mount point) keeps them as its
+// own. A file there that records another input, or no source (a file ptport did not
+// write), fails the input with a *ReplaceError and stays. Outputs of older versions
+// are taken as they were: one that records the input's name alone is of the input of
+// that name (or of a path that ends it, or that it ends: a list's zoo/m.pth into . is
+// a walk's m.pth into zoo); one that names no input is up to date for an input of its
+// content, and rewritten, naming its input, by a conversion with Force while that
+// input is unchanged, and otherwise stays.
+//
+// A walk passes over the files below OutDir that record a source, ptport's outputs,
+// and counts them (Summary.PassedOver), and apart those whose input is not beside
+// them (Summary.Orphans: their input is gone, or in another tree); a run into another
+// output folder converts them.
 //
 // Shard and Shards take a stable share of the inputs, by a hash of each path relative to
 // its root (a sharded checkpoint's by its index's), so that N runs, on one machine or

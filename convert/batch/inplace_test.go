@@ -268,3 +268,47 @@ func TestBatchOutputBesideItsInput(t *testing.T) {
 		t.Errorf("two checkpoints of one name: %+v, want both failed", sum)
 	}
 }
+
+// TestBatchOrphanOutputs: ptport's .pt outputs in place are passed over by a walk and
+// counted (Summary.PassedOver), and those whose input is not beside them, gone or of
+// another tree (Summary.Orphans), apart; one named says that its input is not beside
+// it and how to convert it, without naming a flag; into another folder they are
+// converted.
+func TestBatchOrphanOutputs(t *testing.T) {
+	root := t.TempDir()
+	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "zoo/a.ckpt")
+	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "zoo/sub/b.pth")
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "zoo/c.pth")
+	t.Chdir(root)
+	if sum, _ := runBatch(t, Options{Inputs: []string{"zoo"}, OutDir: "zoo", To: convert.PT}); sum.OK != 3 {
+		t.Fatalf("to pt in place: %+v", sum)
+	}
+	os.Remove("zoo/a.ckpt")
+	os.Remove("zoo/sub/b.pth")
+	opts := Options{Inputs: []string{"zoo"}, OutDir: "zoo", To: convert.Safetensors}
+	sum, results := runBatch(t, opts)
+	if sum.Files != 1 || sum.OK != 1 || sum.PassedOver != 3 || sum.Orphans != 2 {
+		t.Errorf("in place: %+v %v, want c.pth converted and 3 outputs passed over, 2 without their input", sum, results)
+	}
+	passed := 0
+	for k := range 2 {
+		sum, _ := runBatch(t, Options{Inputs: []string{"zoo"}, OutDir: "zoo", To: convert.Safetensors, Shard: k, Shards: 2})
+		passed += sum.PassedOver
+	}
+	if passed != 3 {
+		t.Errorf("shards 0/2 and 1/2 passed over %d outputs, want the 3 once", passed)
+	}
+	for _, c := range []struct{ in, want string }{
+		{"zoo/sub/b.pt", "ptport's output of sub/b.pth, not an input (its input is not beside it: to convert this file, write to another output folder)"},
+		{"zoo/c.pt", "ptport's output of c.pth, not an input"},
+	} {
+		_, results := runBatch(t, Options{Inputs: []string{c.in}, OutDir: "zoo", To: convert.Safetensors})
+		if r := results[c.in]; r.Status != StatusSkipped || r.Error != c.want {
+			t.Errorf("%s named: %+v, want %q", c.in, r, c.want)
+		}
+	}
+	if sum, _ := runBatch(t, Options{Inputs: []string{"zoo"}, OutDir: "st", To: convert.Safetensors}); sum.OK != 3 || sum.Skipped != 1 || sum.PassedOver != 0 {
+		t.Errorf("into another folder: %+v, want c.pth and the 2 orphans converted, c.pt skipped as c.pth's", sum)
+	}
+	sameTensors(t, "zoo/sub/b.pt", "st/sub/b.safetensors")
+}

@@ -147,6 +147,21 @@ func TestBatchOlderOutputs(t *testing.T) {
 	if _, results := runBatch(t, opts); results[in].Status != StatusSkipped {
 		t.Errorf("unchanged input: %+v, want it up to date", results[in])
 	}
+	// Forced while its input is unchanged, it is rewritten naming its input (the
+	// upgrade path that the error says), and so is replaced once the input changes.
+	forced := opts
+	forced.Force = true
+	if _, results := runBatch(t, forced); results[in].Status != StatusOK {
+		t.Errorf("unchanged input, forced: %+v, want it converted", results[in])
+	}
+	if src, _, err := readSource(old, convert.Safetensors, false); err != nil || src.Input != "m.pt" || src.Place == "" {
+		t.Errorf("forced: the output records %+v, %v: want its input", src, err)
+	}
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "zoo/m.pt")
+	if _, results := runBatch(t, opts); results[in].Status != StatusOK {
+		t.Errorf("changed after the forced run: %+v, want it converted", results[in])
+	}
+	os.WriteFile(old, buf.Bytes(), 0o644) // the older version's again
 	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "zoo/m.pt")
 	_, results := runBatch(t, opts)
 	var re *ReplaceError
@@ -204,11 +219,15 @@ func TestReplaceErrorSaysWhatToDo(t *testing.T) {
 	for _, e := range []*ReplaceError{
 		{Path: "zoo/model.json"},
 		{Path: "zoo/m.pt", Recorded: true, Of: "m.ckpt"},
+		{Path: "out/m.safetensors", Recorded: true, Of: "m.pt", Elsewhere: true},
 		{Path: "zoo/m.pt", Recorded: true},
 	} {
 		msg := e.Error()
 		if !strings.Contains(msg, "remove the file") || strings.Contains(msg, "--") {
 			t.Errorf("%+v: %q: want a remedy that names no flag", e, msg)
+		}
+		if e.Recorded && e.Of == "" && !strings.Contains(msg, "forced conversion") {
+			t.Errorf("%+v: %q: want the upgrade path of an older version's output", e, msg)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"strings"
 
@@ -38,8 +39,41 @@ type source struct {
 	// Input is the input's path relative to its root (its path for a listed input),
 	// slash-separated: the path that names the output below the output folder. Outputs
 	// of older versions record none.
-	Input  string       `json:"input,omitempty"`
+	Input string `json:"input,omitempty"`
+	// Place identifies where the input lies from the output (see placeOf), which Input
+	// alone does not: the inputs m.pt of two trees converted into one folder have one
+	// Input. Outputs of older versions record none.
+	Place  string       `json:"input_place,omitempty"`
 	Shards []fileSource `json:"shards,omitempty"`
+}
+
+// placeOf is the Place of the input at path in the record of the output at out: the
+// first 16 hex digits of the sha256 of the input's path relative to the output's
+// folder (slash-separated, from their folders with symbolic links resolved), so that
+// an output's record tells the input it was made from among those of one name in
+// other folders, without recording a path of the machine; it stays the same when the
+// input and its output move together (a tree converted in place, copied to another
+// mount point). It is "" when no relative path joins them (another volume).
+func placeOf(path, out string) string {
+	rel, err := filepath.Rel(realDir(filepath.Dir(out)), filepath.Join(realDir(filepath.Dir(path)), filepath.Base(path)))
+	if err != nil {
+		return ""
+	}
+	h := sha256.Sum256([]byte(filepath.ToSlash(rel)))
+	return hex.EncodeToString(h[:8])
+}
+
+// realDir is the folder dir made absolute, with its symbolic links resolved when it
+// exists.
+func realDir(dir string) string {
+	if r, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = r
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return filepath.Clean(dir)
+	}
+	return abs
 }
 
 func sourceOf(in batchInput) (*source, error) {
@@ -140,21 +174,39 @@ func validHash(h string) bool {
 	return len(h) == 2*sha256.Size && err == nil
 }
 
-// isOf reports whether s, recorded by an output, is the source of in, so that in's
-// conversion may replace that output: it names in (by the path relative to its root
-// that names the output, or by one of which the other is the end, as a list's path
-// zoo/m.pt and a walk's m.pt into zoo name zoo/m.pt), or describes in's current
-// content (an output of an older version, which names no input, or of a tree that was
-// moved, that is up to date).
-func (s *source) isOf(in batchInput) bool {
-	return sameInputName(s.Input, in.rel) || s.matches(in)
+// isOf reports whether s, recorded by the output file, is the source of in, so that
+// in's conversion may replace that output: it names in (names), or describes in's
+// current content (an output of an older version, which names no input, or of a tree
+// moved away from its outputs, that is up to date; or of a copy of in elsewhere).
+func (s *source) isOf(in batchInput, file string) bool {
+	return s.names(in.path, in.rel, file) || s.matches(in)
 }
 
-// sameInputName reports whether the input path a that an output records names the
-// input whose path relative to its root is b: they are one, or one is the end of the
-// other.
-func sameInputName(a, b string) bool {
+// names reports whether s, recorded by the output file, names the input at path whose
+// path relative to its root is rel: by its place from file when s records one (an
+// input of that name in another folder is another input), and otherwise, as older
+// versions recorded it, by the name alone: one with rel, or one of which the other is
+// the end, as a list's path zoo/m.pt and a walk's m.pt into zoo name zoo/m.pt.
+func (s *source) names(path, rel, file string) bool {
+	if s.Place != "" {
+		return s.Place == placeOf(path, file)
+	}
+	a, b := s.Input, rel
 	return a != "" && (a == b || strings.HasSuffix(a, "/"+b) || strings.HasSuffix(b, "/"+a))
+}
+
+// inputBeside reports whether the input that s, recorded by the output file, names is
+// a file beside it, where an in-place conversion found it; true when s names none.
+func (s *source) inputBeside(file string) bool {
+	if s.Input == "" {
+		return true
+	}
+	in := filepath.Join(filepath.Dir(file), pathpkg.Base(s.Input))
+	if s.Place != "" && s.Place != placeOf(in, file) {
+		return false
+	}
+	_, err := os.Stat(in)
+	return err == nil
 }
 
 // matches reports whether s describes in's current content: each of its files the

@@ -1,0 +1,135 @@
+package batch
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/export"
+	"github.com/ptport/ptport/convert/internal/fixture"
+)
+
+// TestBatchOtherTreeSameName: an input of another tree with the path relative to its
+// root that an output records (a/m.pt, then b/m.pt, into one folder), or one that ends
+// it (b/m.pt into out/sub after a/sub/m.pt into out), is another input: it fails with
+// a *ReplaceError naming the recorded input, and the output stays, up to date for its
+// own input, where each run replaced the other's output.
+func TestBatchOtherTreeSameName(t *testing.T) {
+	root := t.TempDir()
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "a/m.pt")
+	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "b/m.pt")
+	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "a/sub/m.pt")
+	t.Chdir(root)
+	for _, c := range []struct {
+		first, out, of string
+		elsewhere      bool
+	}{
+		{"out", "out", "m.pt", true},
+		{"out2", "out2/sub", "sub/m.pt", false},
+	} {
+		if sum, _ := runBatch(t, Options{Inputs: []string{"a"}, OutDir: c.first, To: convert.Safetensors}); sum.OK != 2 {
+			t.Fatalf("a into %s: %+v", c.first, sum)
+		}
+		path := filepath.Join(c.out, "m.safetensors")
+		a, _ := os.ReadFile(path)
+		_, results := runBatch(t, Options{Inputs: []string{"b"}, OutDir: c.out, To: convert.Safetensors})
+		var re *ReplaceError
+		r := results[filepath.Join("b", "m.pt")]
+		if !errors.As(r.Err, &re) || re.Path != path || !re.Recorded || re.Of != c.of || re.Elsewhere != c.elsewhere {
+			t.Errorf("b into %s: %+v, want a *ReplaceError naming %s, a's output of %s", c.out, r, path, c.of)
+		}
+		if c.elsewhere && !strings.Contains(r.Error, "in another folder") {
+			t.Errorf("b into %s: %q, want it to say that the input of that name is in another folder", c.out, r.Error)
+		}
+		if now, _ := os.ReadFile(path); !bytes.Equal(now, a) {
+			t.Errorf("b into %s: a's output %s was replaced", c.out, path)
+		}
+	}
+	if sum, _ := runBatch(t, Options{Inputs: []string{"a"}, OutDir: "out", To: convert.Safetensors}); sum.Skipped != 2 {
+		t.Errorf("a again: %+v, want its outputs up to date", sum)
+	}
+	sameTensors(t, filepath.Join("a", "m.pt"), filepath.Join("out", "m.safetensors"))
+}
+
+// TestBatchTreeMoved: a tree moved with its outputs (converted in place, or into a
+// folder beside it, then moved elsewhere and deeper) keeps them as its own: a changed
+// input replaces its output, and the records hold no path of the machine.
+func TestBatchTreeMoved(t *testing.T) {
+	for _, inPlace := range []bool{true, false} {
+		root := t.TempDir()
+		copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "p/zoo/m.pt")
+		copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "p/zoo/sub/n.pth")
+		out := "zoo"
+		if !inPlace {
+			out = "out"
+		}
+		opts := Options{Inputs: []string{filepath.Join(root, "p", "zoo")}, OutDir: filepath.Join(root, "p", out), To: convert.Safetensors}
+		if sum, _ := runBatch(t, opts); sum.OK != 2 {
+			t.Fatalf("in place %v: %+v", inPlace, sum)
+		}
+		b, _ := os.ReadFile(filepath.Join(root, "p", out, "m.safetensors"))
+		if bytes.Contains(b, []byte(root)) {
+			t.Errorf("in place %v: the output records a path of the machine", inPlace)
+		}
+		moved := filepath.Join(root, "scratch", "u", "p2")
+		os.MkdirAll(filepath.Dir(moved), 0o755)
+		if err := os.Rename(filepath.Join(root, "p"), moved); err != nil {
+			t.Fatal(err)
+		}
+		copyInto(t, moved, fixture.Convert("lstm_proj_bi.pt"), "zoo/m.pt")
+		opts.Inputs, opts.OutDir = []string{filepath.Join(moved, "zoo")}, filepath.Join(moved, out)
+		sum, results := runBatch(t, opts)
+		if sum.OK != 1 || sum.Skipped != 1 || sum.Failed != 0 {
+			t.Errorf("in place %v, moved: %+v, want the changed input converted, the other up to date: %v", inPlace, sum, results)
+		}
+		sameTensors(t, filepath.Join(moved, "zoo", "m.pt"), filepath.Join(moved, out, "m.safetensors"))
+	}
+}
+
+// TestBatchNamedOutputsByPlace: an output of this version records its input's place;
+// one of the version before, which records the input's name alone, is taken as it was,
+// by that name (a/m.pt's output is b/m.pt's, b/m.pt of that name), and so is then
+// replaced by one that records b/m.pt's place.
+func TestBatchNamedOutputsByPlace(t *testing.T) {
+	root := t.TempDir()
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "a/m.pt")
+	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "b/m.pt")
+	a, b, out := filepath.Join(root, "a"), filepath.Join(root, "b"), filepath.Join(root, "out")
+	in := filepath.Join(a, "m.pt")
+	fi, err := os.Stat(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := fileSourceOf(inputFile{path: in, size: fi.Size(), mod: fi.ModTime()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := (&source{fileSource: fs, Input: "m.pt"}).metadata() // as the version before recorded it
+	cp, err := convert.Open(in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	os.MkdirAll(out, 0o755)
+	path := filepath.Join(out, "m.safetensors")
+	var buf bytes.Buffer
+	if err := export.Write(&buf, "safetensors", path, cp.Root, cp.Leaves, meta); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, buf.Bytes(), 0o644)
+	if _, results := runBatch(t, Options{Inputs: []string{b}, OutDir: out, To: convert.Safetensors}); results[filepath.Join(b, "m.pt")].Status != StatusOK {
+		t.Fatalf("b over the older record: %+v, want it replaced as before", results)
+	}
+	src, _, err := readSource(path, convert.Safetensors, false)
+	if err != nil || src.Input != "m.pt" || src.Place == "" || src.Place != placeOf(filepath.Join(b, "m.pt"), path) {
+		t.Fatalf("the new record %+v, %v: want b/m.pt's place", src, err)
+	}
+	var re *ReplaceError
+	if _, results := runBatch(t, Options{Inputs: []string{a}, OutDir: out, To: convert.Safetensors}); !errors.As(results[in].Err, &re) || !re.Elsewhere {
+		t.Errorf("a over b's record: %+v, want a *ReplaceError", results[in])
+	}
+}
