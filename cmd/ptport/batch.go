@@ -88,7 +88,9 @@ file, or write to another OUTDIR). Each output records the input it was made fro
 path below its root, and a digest of where it lies from the output, no path of the
 machine), and is replaced only by a conversion of that input: one made from another,
 or from an input of the same name in another tree ("batch a -o out", then "batch b -o
-out"), fails the input, naming both; a tree moved with its outputs keeps them. An
+out"), fails the input, naming both; a tree moved with its outputs keeps them. A
+folder given alone, then beside another, writes another layout of OUTDIR (out/a/m...);
+the line of an input converted notes its output of the earlier layout, which stays. An
 older version's output that names no input is replaced only when its input is
 unchanged and --force given, which rewrites it naming its input.
 
@@ -141,7 +143,7 @@ on one machine or many, convert every input exactly once.
 --report FILE.jsonl writes one JSON object per input (its folder is created; "-" is
 standard output): input, shards (of a sharded input), output, status, error, bytes
 (the input's size), seconds, tensors, widened (the BF16 tensors an npz output holds as
-float32).
+float32), elsewhere (its output in another layout of OUTDIR, left by an earlier run).
 
 --select, --strip-prefix and --exclude take part of each input, as convert's do; a
 prefix or pattern that an input's names lack leaves that input as it is (a --select
@@ -156,8 +158,9 @@ other way round, the hint says to swap their names.
 
 With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds",
 "temps_removed", "interrupted", "failed_allowed", "widened" (BF16 tensors held as
-float32), "widened_outputs"}; with --clean, {"removed", "bytes",
-"kept"}.`,
+float32), "widened_outputs", "passed_over" (ptport's outputs in OUTDIR that the walk
+passed over), "orphans" (of them, those whose input is not beside them)}; with
+--clean, {"removed", "bytes", "kept"}.`,
 		Example: `  ptport batch models/ -o converted/
   ptport batch a.pt b.pth zoo/ -o out/ --to npz --jobs 4 --report report.jsonl
   ptport batch /data/zoo -o /data/out --shard $JOB_COMPLETION_INDEX/16 --allow-failed
@@ -303,7 +306,7 @@ float32), "widened_outputs"}; with --clean, {"removed", "bytes",
 	c.Flags().StringVarP(&opts.OutDir, "output", "o", "", "the output `FOLDER` (created if need be)")
 	c.Flags().StringVar(&to, "to", "safetensors", "output `FORMAT`: "+formatList())
 	c.Flags().IntVar(&opts.Jobs, "jobs", 0, "`N` workers converting files at once (default: the number of CPUs)")
-	c.Flags().StringVar(&reportPath, "report", "", "write one JSON object per input to `FILE.jsonl` (- for standard output): input, output, status, error, bytes, seconds, tensors, widened")
+	c.Flags().StringVar(&reportPath, "report", "", "write one JSON object per input to `FILE.jsonl` (- for standard output): input, output, status, error, bytes, seconds, tensors, widened, elsewhere")
 	c.Flags().StringVar(&shard, "shard", "", "take the share `K/N` of the inputs (0 <= K < N)")
 	c.Flags().BoolVar(&opts.Force, "force", false, "convert inputs whose output is up to date")
 	c.Flags().StringSliceVar(&opts.Include, "include", nil, "base-name glob `PATTERNS` of the files taken from folders (default "+strings.Join(batch.DefaultInclude, ",")+")")
@@ -406,7 +409,11 @@ func resultLine(r batch.Result, quiet bool) string {
 		if len(r.Widened) > 0 {
 			widened = fmt.Sprintf(", %d BF16 as float32", len(r.Widened))
 		}
-		return fmt.Sprintf("%-8s %s -> %s (%s%s%s, %s, %.3fs)", r.Status, in, escape(r.Output), shards, count(r.Tensors, "tensor", "tensors"), widened, bytesText(r.Bytes), r.Seconds)
+		line := fmt.Sprintf("%-8s %s -> %s (%s%s%s, %s, %.3fs)", r.Status, in, escape(r.Output), shards, count(r.Tensors, "tensor", "tensors"), widened, bytesText(r.Bytes), r.Seconds)
+		if r.Elsewhere != "" {
+			line += "\n         note: its output of a run with other inputs (another layout of OUTDIR) is still there: " + escape(r.Elsewhere) + " (remove it if you no longer need it)"
+		}
+		return line
 	}
 	return fmt.Sprintf("%-8s %s (%.3fs)", r.Status, in, r.Seconds)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -212,6 +213,11 @@ func TestBatchOutputsLeftAlone(t *testing.T) {
 	if code != 0 || !strings.Contains(errs, want) || !strings.Contains(errs, "; 2 passed over as ptport's outputs (1 whose input is not beside them: -o another folder converts them)") {
 		t.Errorf("in place: exit %d, want 0, %q and the outputs passed over:\n%s", code, want, errs)
 	}
+	code, stdout, _ := runCLI(t, "batch", zoo, "-o", zoo, "--json")
+	var sum batchSummary
+	if err := json.Unmarshal([]byte(stdout), &sum); code != 0 || err != nil || sum.PassedOver != 2 || sum.Orphans != 1 {
+		t.Errorf("--json: exit %d, %v, %s: want 2 passed over, 1 orphan", code, err, stdout)
+	}
 	code, _, errs = runCLI(t, "batch", filepath.Join(zoo, "a.pt"), "-o", zoo)
 	if code != 0 || !strings.Contains(errs, "ptport's output of a.ckpt, not an input (its input is not beside it: to convert this file, write to another output folder)") {
 		t.Errorf("named: exit %d:\n%s", code, errs)
@@ -223,6 +229,11 @@ func TestBatchOutputsLeftAlone(t *testing.T) {
 	code, _, errs = runCLI(t, "batch", filepath.Join(dir, "other"), "-o", out)
 	if code != 1 || !strings.Contains(errs, "ptport's output of an input b.pth in another folder") {
 		t.Errorf("another tree: exit %d, want 1 and a refusal:\n%s", code, errs)
+	}
+	// Both trees into out: a new layout, which says that the earlier outputs stay.
+	code, _, errs = runCLI(t, "batch", zoo, filepath.Join(dir, "other"), "-o", out)
+	if code != 0 || !strings.Contains(errs, "\n         note: its output of a run with other inputs (another layout of OUTDIR) is still there: "+filepath.Join(out, "b.safetensors")+" (remove it if you no longer need it)") {
+		t.Errorf("both trees: exit %d, want 0 and a note of the earlier layout:\n%s", code, errs)
 	}
 }
 

@@ -168,6 +168,11 @@ type Result struct {
 	// Limit names the limit a failed input went past, when Options.Pickle can raise it
 	// (pickle.LimitError.Limit).
 	Limit string `json:"limit,omitempty"`
+	// Elsewhere is ptport's output of the same input at the path that the other layout
+	// of OutDir gives it (an input folder converted alone writes m.safetensors, beside
+	// other folders a/m.safetensors), found when the input is converted: the output of
+	// an earlier run, which a run leaves as it is.
+	Elsewhere string `json:"elsewhere,omitempty"`
 }
 
 // Summary counts what Run did.
@@ -212,7 +217,10 @@ type batchInput struct {
 	inputFile
 	// rel is the input's path relative to its root, slash-separated, with the root's
 	// name first when there are several inputs; for an input of the list, its path.
-	rel    string
+	rel string
+	// alt is, for an input of a folder given in Inputs, its rel in the other layout:
+	// with the folder's name first when rel has not, and without it when rel has.
+	alt    string
 	shards []inputFile // a sharded checkpoint's shards, beside its index
 	err    error       // why the input fails, found by the walk
 	// own is set for a file named as an input (an argument, or a line of the list)
@@ -804,7 +812,10 @@ func walkInputs(ctx context.Context, opts *Options, sum *Summary, fn func(batchI
 		if len(opts.Inputs) > 1 {
 			base = filepath.Base(filepath.Clean(root)) + "/"
 		}
-		if err := w.walk(root, base); err != nil {
+		w.root, w.several = filepath.Base(filepath.Clean(root)), len(opts.Inputs) > 1
+		err = w.walk(root, base)
+		w.root = ""
+		if err != nil {
 			return err
 		}
 	}
@@ -840,6 +851,10 @@ type walker struct {
 	outAbs  string
 	fn      func(batchInput) error
 	sum     *Summary // counts the outputs passed over, when not nil
+	// root is the base name of the folder of Inputs being walked, "" otherwise, and
+	// several tells that there are other inputs (the names of its files start with it).
+	root    string
+	several bool
 	// indexes caches the shards of the indexes read lately, by path.
 	indexes map[string]indexShards
 	// units are the indexes of the sharded checkpoints taken through a file named as
@@ -877,6 +892,13 @@ func (w *walker) shardsOf(path string) indexShards {
 func (w *walker) take(in batchInput) error {
 	if w.opts.Shards > 0 && shardOf(in.rel, w.opts.Shards) != w.opts.Shard {
 		return nil
+	}
+	if r := w.root; r != "" && r != "." && r != ".." && !strings.ContainsAny(r, `/\`) {
+		if !w.several {
+			in.alt = r + "/" + in.rel
+		} else if rest, ok := strings.CutPrefix(in.rel, r+"/"); ok {
+			in.alt = rest
+		}
 	}
 	return w.fn(in)
 }
@@ -1309,6 +1331,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 		r.Status, r.Output = StatusSkipped, file
 		return nil, nil
 	}
+	r.Elsewhere = o.otherLayoutOutput(in, r.Output)
 	src, err := sourceOf(in)
 	if err != nil {
 		return nil, err
@@ -1391,6 +1414,23 @@ func (o *Options) otherLayout(out, file string, in batchInput) (string, error) {
 		return out, nil
 	}
 	return index, nil
+}
+
+// otherLayoutOutput returns the file of ptport's output of in at the path that the
+// other layout of OutDir gives it (see batchInput.alt), when there is one, or "".
+func (o *Options) otherLayoutOutput(in batchInput, out string) string {
+	if in.alt == "" {
+		return ""
+	}
+	alt := o.outputOf(batchInput{rel: in.alt})
+	if samePath(alt, out) {
+		return ""
+	}
+	src, file, err := readSource(alt, o.To, true)
+	if err != nil || !src.names(in.path, in.rel, file) {
+		return ""
+	}
+	return file
 }
 
 // complete reports whether the output read from file, recording src, is whole: a

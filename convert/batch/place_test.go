@@ -133,3 +133,41 @@ func TestBatchNamedOutputsByPlace(t *testing.T) {
 		t.Errorf("a over b's record: %+v, want a *ReplaceError", results[in])
 	}
 }
+
+// TestBatchOtherLayout: a folder converted alone, then beside another (or the other way
+// round), writes its outputs in the new layout and says of each input converted that
+// its output of the earlier layout is still there (Result.Elsewhere), which it leaves.
+func TestBatchOtherLayout(t *testing.T) {
+	root := t.TempDir()
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "a/sub/m.pt")
+	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "b/n.pt")
+	t.Chdir(root)
+	alone := Options{Inputs: []string{"a"}, OutDir: "out", To: convert.Safetensors}
+	both := Options{Inputs: []string{"a", "b"}, OutDir: "out", To: convert.Safetensors}
+	in := filepath.Join("a", "sub", "m.pt")
+	for _, c := range []struct {
+		name        string
+		opts        Options
+		want, other string
+	}{
+		{"alone", alone, "", ""},
+		{"beside b", both, "out/a/sub/m.safetensors", "out/sub/m.safetensors"},
+		{"beside b again", both, "", ""}, // up to date: no word
+		{"alone again", Options{Inputs: []string{"a"}, OutDir: "out", To: convert.Safetensors, Force: true}, "out/sub/m.safetensors", "out/a/sub/m.safetensors"},
+	} {
+		_, results := runBatch(t, c.opts)
+		r := results[in]
+		if c.want != "" && (r.Status != StatusOK || r.Output != filepath.FromSlash(c.want) || r.Elsewhere != filepath.FromSlash(c.other)) {
+			t.Errorf("%s: %+v, want %s written and %s said to be there", c.name, r, c.want, c.other)
+		}
+		if c.want == "" && r.Elsewhere != "" {
+			t.Errorf("%s: %+v, want no word of another layout", c.name, r)
+		}
+		if r := results[filepath.Join("b", "n.pt")]; r.Elsewhere != "" {
+			t.Errorf("%s: b/n.pt: %+v, want no word of another layout", c.name, r)
+		}
+	}
+	for _, p := range []string{"out/sub/m.safetensors", "out/a/sub/m.safetensors"} {
+		sameTensors(t, in, p)
+	}
+}
