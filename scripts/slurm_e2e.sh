@@ -306,7 +306,9 @@ wait "$stale_pid" 2>/dev/null || true
 echo "left behind: $(basename "$stale")"
 
 log "the reference: a plain local batch of the same tree"
-ref=$base/reference
+# beside the array's output folder, so that its outputs record their inputs at the same
+# place from them (input_place) and can be byte-identical
+ref=$base/scratch/reference
 "$base/bin/ptport" batch "$zoo" -o "$ref" --allow-failed --quiet --report "$base/reference.jsonl" ||
 	fail "the local reference batch failed"
 
