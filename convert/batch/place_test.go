@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/ptport/ptport/convert"
-	"github.com/ptport/ptport/convert/internal/export"
 	"github.com/ptport/ptport/convert/internal/fixture"
 )
 
@@ -100,27 +99,8 @@ func TestBatchNamedOutputsByPlace(t *testing.T) {
 	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "b/m.pt")
 	a, b, out := filepath.Join(root, "a"), filepath.Join(root, "b"), filepath.Join(root, "out")
 	in := filepath.Join(a, "m.pt")
-	fi, err := os.Stat(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := fileSourceOf(inputFile{path: in, size: fi.Size(), mod: fi.ModTime()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta, _ := (&source{fileSource: fs, Input: "m.pt"}).metadata() // as the version before recorded it
-	cp, err := convert.Open(in, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cp.Close()
-	os.MkdirAll(out, 0o755)
 	path := filepath.Join(out, "m.safetensors")
-	var buf bytes.Buffer
-	if err := export.Write(&buf, "safetensors", path, cp.Root, cp.Leaves, meta); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(path, buf.Bytes(), 0o644)
+	writeOlderOutput(t, in, "m.pt", path) // as the version before recorded it
 	if _, results := runBatch(t, Options{Inputs: []string{b}, OutDir: out, To: convert.Safetensors}); results[filepath.Join(b, "m.pt")].Status != StatusOK {
 		t.Fatalf("b over the older record: %+v, want it replaced as before", results)
 	}

@@ -122,27 +122,8 @@ func TestBatchOlderOutputs(t *testing.T) {
 	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "zoo/m.pt")
 	zoo, out := filepath.Join(root, "zoo"), filepath.Join(root, "out")
 	in := filepath.Join(zoo, "m.pt")
-	fi, err := os.Stat(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := fileSourceOf(inputFile{path: in, size: fi.Size(), mod: fi.ModTime()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta, _ := (&source{fileSource: fs}).metadata() // as older versions recorded it
-	cp, err := convert.Open(in, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cp.Close()
-	os.MkdirAll(out, 0o755)
 	old := filepath.Join(out, "m.safetensors")
-	var buf bytes.Buffer
-	if err := export.Write(&buf, "safetensors", old, cp.Root, cp.Leaves, meta); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(old, buf.Bytes(), 0o644)
+	written := writeOlderOutput(t, in, "", old) // as older versions recorded it, naming no input
 	opts := Options{Inputs: []string{zoo}, OutDir: out, To: convert.Safetensors}
 	if _, results := runBatch(t, opts); results[in].Status != StatusSkipped {
 		t.Errorf("unchanged input: %+v, want it up to date", results[in])
@@ -161,16 +142,46 @@ func TestBatchOlderOutputs(t *testing.T) {
 	if _, results := runBatch(t, opts); results[in].Status != StatusOK {
 		t.Errorf("changed after the forced run: %+v, want it converted", results[in])
 	}
-	os.WriteFile(old, buf.Bytes(), 0o644) // the older version's again
+	os.WriteFile(old, written, 0o644) // the older version's again
 	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "zoo/m.pt")
 	_, results := runBatch(t, opts)
 	var re *ReplaceError
 	if r := results[in]; !errors.As(r.Err, &re) || !re.Recorded || re.Of != "" {
 		t.Errorf("changed input: %+v, want a *ReplaceError for an output that names no input", r)
 	}
-	if now, _ := os.ReadFile(old); !bytes.Equal(now, buf.Bytes()) {
+	if now, _ := os.ReadFile(old); !bytes.Equal(now, written) {
 		t.Error("the older output was replaced")
 	}
+}
+
+// writeOlderOutput writes the safetensors output at path of the input in, as older
+// versions recorded its source: naming the input rel, or no input when rel is "", and
+// never its place; it returns the bytes written.
+func writeOlderOutput(t *testing.T, in, rel, path string) []byte {
+	t.Helper()
+	fi, err := os.Stat(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := fileSourceOf(inputFile{path: in, size: fi.Size(), mod: fi.ModTime()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := (&source{fileSource: fs, Input: rel}).metadata()
+	cp, err := convert.Open(in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	var buf bytes.Buffer
+	if err := export.Write(&buf, "safetensors", path, cp.Root, cp.Leaves, meta); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // TestBatchNeverReplacesForeignShards: an output in shards replaces, or removes, only
