@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ptport/ptport/convert"
@@ -90,8 +91,10 @@ func sameLeaves(t *testing.T, want, got []pickle.Leaf, f convert.Format) {
 // npz), every value its type and every bit (NaN floats, bytes, complex, numpy NaNs).
 func TestExportSpecialFloats(t *testing.T) {
 	cp := fixture.Open(t, "special_floats.pt")
-	// Empty containers are values of their own, which every format keeps.
-	empty := map[string]bool{"empty_dict": true, "empty_list": true, "optimizer.state": true, "optimizer.param_groups.0.params": true}
+	// Empty containers are values of their own, which every format keeps, under any
+	// key: the empty key too, at the root ("") and below.
+	empty := map[string]bool{"empty_dict": true, "empty_list": true, "optimizer.state": true, "optimizer.param_groups.0.params": true,
+		"": true, "empty_key.": true, "empty_key.deeper..": true}
 	for _, l := range cp.Leaves {
 		delete(empty, l.Name)
 	}
@@ -141,6 +144,22 @@ func sameBits(t *testing.T, want, got []pickle.Leaf) {
 		gj, wj := jsonvalue.Append(nil, g), jsonvalue.Append(nil, w.Value)
 		if reflect.TypeOf(g) != reflect.TypeOf(w.Value) || !bytes.Equal(gj, wj) {
 			t.Errorf("%s: %T %s, want %T %s", w.Name, g, gj, w.Value, wj)
+		}
+	}
+}
+
+// TestKeyClash opens checkpoints whose keys give two leaves one name, which torch made
+// (clash/gen.py): the error says which clash it is, a key holding a dot against nested
+// keys or keys that print alike, and not the other.
+func TestKeyClash(t *testing.T) {
+	const dotted, alike = `a key holding a dot, such as "a.b", names the path of nested keys`, `dict keys that print alike, such as 1 and "1"`
+	for _, tc := range []struct{ file, name, why, not string }{
+		{"dotted.pt", "a.b", dotted, alike},
+		{"alike.pt", "m.1", alike, dotted},
+	} {
+		_, err := convert.Open(fixture.Path("convert", "clash", tc.file), nil)
+		if err == nil || !strings.Contains(err.Error(), tc.name+": two leaves have this name ("+tc.why) || strings.Contains(err.Error(), tc.not) {
+			t.Errorf("%s: %v, want %s: ... (%s", tc.file, err, tc.name, tc.why)
 		}
 	}
 }

@@ -32,9 +32,10 @@ const (
 
 // Leaves returns the leaves of root in tree order, named by the dotted path
 // from root: dict keys, then list and tuple indices. A tensor at the root
-// is named "tensor". An empty dict, list or tuple below the root is a leaf of
-// its own, its value the empty container, so that every output keeps it; an
-// empty root has no leaves.
+// is named "tensor". An empty dict, list or tuple below the root (at any key,
+// the empty key "" too) is a leaf of its own, its value the empty container,
+// so that every output keeps it; an empty root has no leaves. The empty key
+// is a key like any other: {"": {"": x}} names x ".".
 //
 // A dict key is named by its value: a string as it is, an int in decimal,
 // True, False, None, a float as Go's shortest decimal, bytes as their
@@ -66,12 +67,13 @@ const (
 //
 // Values reachable by several paths (tied weights) are yielded once per
 // path. No two leaves have the same name: keys that print alike (1 and
-// "1", a key "a.b" beside a key "a" holding "b") are an error, and so are
-// a cycle, a tree nested deeper than 1000 levels, and a walk much larger
-// than the tree: more than 8 visits per edge between
-// distinct values (keys included) plus 65536, or paths longer in all than
-// 256 bytes per edge plus 16 MiB (shared subtrees multiplying paths, long
-// keys over many children). Each path is charged before it is built.
+// "1") and a key holding a dot that names the path of nested keys (a key
+// "a.b" beside a key "a" holding "b") are an error saying which of the two
+// it is, and so are a cycle, a tree nested deeper than 1000 levels, and a walk
+// much larger than the tree: more than 8 visits per edge between distinct
+// values (keys included) plus 65536, or paths longer in all than 256 bytes
+// per edge plus 16 MiB (shared subtrees multiplying paths, long keys over
+// many children). Each path is charged before it is built.
 func Leaves(root any) ([]Leaf, error) { return leaves(root, false) }
 
 // leaves walks root as Leaves does; with whole, a value stored as several tensors (a
@@ -87,9 +89,9 @@ func leaves(root any, whole bool) ([]Leaf, error) {
 		visitLeft: leafVisitFactor*int64(edges) + leafVisitFloor,
 		nameLeft:  leafNameFactor*int64(edges) + leafNameFloor,
 		edges:     edges,
-		names:     make(map[string]bool),
+		names:     make(map[string]uint64),
 	}
-	if err := w.walk(root, "", 0); err != nil {
+	if err := w.walk(root, leafPath{}, 0); err != nil {
 		return nil, err
 	}
 	return w.out, nil
@@ -212,26 +214,47 @@ type leafWalker struct {
 	edges     int
 	keyLens   map[any]int64           // rendered length of tuple and big int keys, by identity
 	modules   map[*Object]*moduleInfo // what module() needs of each object, found once
-	names     map[string]bool         // names yielded
+	names     map[string]uint64       // names yielded, with their paths' shapes
 	keyIDs    map[any]string          // names of keys Python hashes by identity: <tensor#0>, ...
 	keyCount  map[string]int          // such keys named, by kind
 }
 
-// child returns the path of the child at key below the path name, charging
-// its length before building it.
-func (w *leafWalker) child(name string, key any) (string, error) {
+// A leafPath is the place of a value in the tree: the root (the zero path) or the keys
+// that lead to it from the root. Its name joins the keys with dots; the root's name is
+// empty, and so is the name of the value at the root's key "", which is not the root.
+type leafPath struct {
+	name  string
+	below bool   // not the root: the path has keys
+	shape uint64 // a hash of where the name's keys begin and end
+}
+
+// at returns the path of the component s (a key, or a part of a tensor) below p.
+func (p leafPath) at(s string) leafPath {
+	q := leafPath{name: s, below: true, shape: p.shape}
+	if p.below {
+		q.name = p.name + "." + s
+	}
+	// FNV-1a over the end of each key in the name: two paths of one name have one
+	// shape when their keys print alike, and differ when a key holds a dot.
+	q.shape = (q.shape ^ uint64(len(q.name))) * 1099511628211
+	return q
+}
+
+// child returns the path of the child at key below p, charging the length of its name
+// before building it.
+func (w *leafWalker) child(p leafPath, key any) (leafPath, error) {
 	n, err := w.keyLen(key, 0)
 	if err != nil {
-		return "", &FormatError{Where: shortPath(name), Msg: err.Error()}
+		return leafPath{}, &FormatError{Where: shortPath(p.name), Msg: err.Error()}
 	}
-	if name != "" {
-		n += int64(len(name)) + 1
+	if p.below {
+		n += int64(len(p.name)) + 1
 	}
 	if n > w.nameLeft {
-		return "", &FormatError{Where: shortPath(name), Msg: fmt.Sprintf("the paths of the tree would take more than %d bytes, the limit for a tree of %d edges (shared subtrees or long keys over many values)", leafNameFactor*int64(w.edges)+leafNameFloor, w.edges)}
+		return leafPath{}, &FormatError{Where: shortPath(p.name), Msg: fmt.Sprintf("the paths of the tree would take more than %d bytes, the limit for a tree of %d edges (shared subtrees or long keys over many values)", leafNameFactor*int64(w.edges)+leafNameFloor, w.edges)}
 	}
 	w.nameLeft -= n
-	return join(name, string(appendKeyLimit(nil, key, math.MaxInt, w.keyIDs))), nil
+	return p.at(string(appendKeyLimit(nil, key, math.MaxInt, w.keyIDs))), nil
 }
 
 // keyLen returns the length of keyName(k) without building it, memoising
@@ -395,56 +418,63 @@ func appendKeyLimit(b []byte, k any, limit int, ids map[any]string) []byte {
 	return fmt.Appendf(b, "<%s>", reflect.TypeOf(k))
 }
 
-func (w *leafWalker) emit(name string, v any) error {
-	if w.names[name] {
-		return &FormatError{Where: shortPath(name), Msg: "two leaves have this name (dict keys that print alike, such as 1 and \"1\"); ptport does not guess which is which"}
+// emit yields the leaf v at p. A name that an earlier leaf has is an error that says
+// why: the keys of the two paths print alike, or one path's key holds the dot that
+// separates the other's keys.
+func (w *leafWalker) emit(p leafPath, v any) error {
+	if shape, ok := w.names[p.name]; ok {
+		why := "dict keys that print alike, such as 1 and \"1\""
+		if shape != p.shape {
+			why = "a key holding a dot, such as \"a.b\", names the path of nested keys, such as a[\"b\"]"
+		}
+		return &FormatError{Where: shortPath(p.name), Msg: "two leaves have this name (" + why + "); ptport does not guess which is which"}
 	}
-	w.names[name] = true
-	w.out = append(w.out, Leaf{Name: name, Value: v, Of: w.of, Part: w.part})
+	w.names[p.name] = p.shape
+	w.out = append(w.out, Leaf{Name: p.name, Value: v, Of: w.of, Part: w.part})
 	return nil
 }
 
-func (w *leafWalker) walk(v any, name string, depth int) error {
+func (w *leafWalker) walk(v any, p leafPath, depth int) error {
 	w.visitLeft--
 	if w.visitLeft < 0 {
-		return &FormatError{Where: shortPath(name), Msg: fmt.Sprintf("the tree has too many paths: more than %d, the limit for a tree of %d edges (shared subtrees)", leafVisitFactor*int64(w.edges)+leafVisitFloor, w.edges)}
+		return &FormatError{Where: shortPath(p.name), Msg: fmt.Sprintf("the tree has too many paths: more than %d, the limit for a tree of %d edges (shared subtrees)", leafVisitFactor*int64(w.edges)+leafVisitFloor, w.edges)}
 	}
 	if depth > maxDepth {
-		return &FormatError{Where: shortPath(name), Msg: fmt.Sprintf("tree nesting depth exceeds %d", maxDepth)}
+		return &FormatError{Where: shortPath(p.name), Msg: fmt.Sprintf("tree nesting depth exceeds %d", maxDepth)}
 	}
 	id := identity(v)
 	if id != nil {
 		if _, isTensor := v.(*Tensor); !isTensor {
 			if w.onPath[id] {
-				return &FormatError{Where: shortPath(name), Msg: "the object tree contains a cycle"}
+				return &FormatError{Where: shortPath(p.name), Msg: "the object tree contains a cycle"}
 			}
 			w.onPath[id] = true
 			defer delete(w.onPath, id)
 		}
 	}
-	if ok, err := w.composite(v, name, depth); ok {
+	if ok, err := w.composite(v, p, depth); ok {
 		return err
 	}
-	if name != "" && isEmptyContainer(v) {
-		return w.emit(name, v)
+	if p.below && isEmptyContainer(v) {
+		return w.emit(p, v)
 	}
 	switch x := v.(type) {
 	case *Dict:
-		return w.entries(x, name, depth, nil)
+		return w.entries(x, p, depth, nil)
 	case List:
-		return w.items(x, name, depth)
+		return w.items(x, p, depth)
 	case Tuple:
-		return w.items(x, name, depth)
+		return w.items(x, p, depth)
 	case *Object:
 		if isScriptObject(x) {
-			return w.scriptObject(x, name, depth)
+			return w.scriptObject(x, p, depth)
 		}
 		if isModule(x) {
-			return w.module(x, name, depth)
+			return w.module(x, p, depth)
 		}
-		return w.object(x, name, depth)
+		return w.object(x, p, depth)
 	}
-	return w.emit(name, v)
+	return w.emit(p, v)
 }
 
 // isEmptyContainer reports whether v is a dict, list or tuple with nothing in it.
@@ -470,41 +500,41 @@ const (
 
 // object walks an *Object that is not a module: the leaf of its class (ClassKey or
 // CallKey), then its Args, Kwargs, Attrs, Items, List and State.
-func (w *leafWalker) object(o *Object, name string, depth int) error {
+func (w *leafWalker) object(o *Object, p leafPath, depth int) error {
 	key := ClassKey
 	if o.Called {
 		key = CallKey
 	}
-	path, err := w.child(name, key)
+	at, err := w.child(p, key)
 	if err != nil {
 		return err
 	}
-	if err := w.emit(path, o.Module+"."+o.Name); err != nil {
+	if err := w.emit(at, o.Module+"."+o.Name); err != nil {
 		return err
 	}
-	if err := w.items(o.Args, name, depth); err != nil {
+	if err := w.items(o.Args, p, depth); err != nil {
 		return err
 	}
 	for _, d := range []*Dict{o.Kwargs, o.Attrs, o.Items} {
 		if d != nil {
-			if err := w.entries(d, name, depth, nil); err != nil {
+			if err := w.entries(d, p, depth, nil); err != nil {
 				return err
 			}
 		}
 	}
-	if err := w.items(o.List, name, depth); err != nil {
+	if err := w.items(o.List, p, depth); err != nil {
 		return err
 	}
 	if o.State != nil {
-		return w.walk(o.State, name, depth+1)
+		return w.walk(o.State, p, depth+1)
 	}
 	return nil
 }
 
 // items walks the elements of a list or tuple.
-func (w *leafWalker) items(x []any, name string, depth int) error {
+func (w *leafWalker) items(x []any, p leafPath, depth int) error {
 	for i, e := range x {
-		if err := w.walkChild(e, name, i, depth); err != nil {
+		if err := w.walkChild(e, p, i, depth); err != nil {
 			return err
 		}
 	}
@@ -513,27 +543,27 @@ func (w *leafWalker) items(x []any, name string, depth int) error {
 
 // entries walks the values of d, skipping nil values and the string keys
 // in skip when skip is not nil (as a module's state_dict() does).
-func (w *leafWalker) entries(d *Dict, name string, depth int, skip map[string]bool) error {
+func (w *leafWalker) entries(d *Dict, p leafPath, depth int, skip map[string]bool) error {
 	for _, e := range d.Entries {
 		if skip != nil {
 			if s, ok := e.Key.(string); e.Value == nil || ok && skip[s] {
 				continue
 			}
 		}
-		if err := w.walkChild(e.Value, name, e.Key, depth); err != nil {
+		if err := w.walkChild(e.Value, p, e.Key, depth); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// walkChild walks v, the child at key of the value at name, depth levels deep.
-func (w *leafWalker) walkChild(v any, name string, key any, depth int) error {
-	path, err := w.child(name, key)
+// walkChild walks v, the child at key of the value at p, depth levels deep.
+func (w *leafWalker) walkChild(v any, p leafPath, key any, depth int) error {
+	at, err := w.child(p, key)
 	if err != nil {
 		return err
 	}
-	return w.walk(v, path, depth+1)
+	return w.walk(v, at, depth+1)
 }
 
 // isModule reports whether o looks like an nn.Module: its state has
@@ -581,7 +611,7 @@ func (w *leafWalker) moduleInfo(o *Object) *moduleInfo {
 }
 
 // module walks an nn.Module as state_dict() does.
-func (w *leafWalker) module(o *Object, name string, depth int) error {
+func (w *leafWalker) module(o *Object, p leafPath, depth int) error {
 	m := w.moduleInfo(o)
 	for _, d := range []*Dict{m.parameters, m.buffers, m.modules} {
 		if d == nil {
@@ -591,7 +621,7 @@ func (w *leafWalker) module(o *Object, name string, depth int) error {
 		if d == m.buffers {
 			skip = m.nonPersistent
 		}
-		if err := w.entries(d, name, depth, skip); err != nil {
+		if err := w.entries(d, p, depth, skip); err != nil {
 			return err
 		}
 	}

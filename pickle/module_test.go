@@ -245,3 +245,33 @@ func TestEmptyContainerLeaves(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyKeyNames checks that the empty key is a key like any other, not the root: an
+// empty container under it is a leaf of its own, at the root ("") and below ("a.",
+// "."), and a tensor under it is named by its path, where only the tensor at the root
+// is named "tensor".
+func TestEmptyKeyNames(t *testing.T) {
+	x := &Tensor{DType: U8, Shape: []int{1}, Strides: []int{1}}
+	for _, tc := range []struct {
+		root  any
+		names []string
+	}{
+		{&Dict{Entries: []DictEntry{{Key: "", Value: &Dict{}}, {Key: "a", Value: &Dict{Entries: []DictEntry{{Key: "", Value: List{}}}}}}}, []string{"", "a."}},
+		{&Dict{Entries: []DictEntry{{Key: "", Value: &Dict{Entries: []DictEntry{{Key: "", Value: Tuple{}}, {Key: "b", Value: int64(1)}}}}}}, []string{".", ".b"}},
+		{&Dict{Entries: []DictEntry{{Key: "", Value: x}}}, []string{""}},
+		{List{&Dict{Entries: []DictEntry{{Key: "", Value: x}}}}, []string{"0."}},
+		{x, []string{"tensor"}},
+	} {
+		leaves, err := Leaves(tc.root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := []string{}
+		for _, l := range leaves {
+			names = append(names, l.Name)
+		}
+		if !reflect.DeepEqual(names, tc.names) {
+			t.Errorf("leaves %q, want %q", names, tc.names)
+		}
+	}
+}

@@ -148,25 +148,25 @@ func components(v any) (self bool, parts []Leaf, ok bool) {
 
 // composite walks a tensor, and the parts of a tensor stored as several:
 // NAME, then NAME.PART for each part.
-func (w *leafWalker) composite(v any, name string, depth int) (bool, error) {
+func (w *leafWalker) composite(v any, p leafPath, depth int) (bool, error) {
 	self, parts, ok := components(v)
 	if !ok {
 		return false, nil
 	}
-	if name == "" {
-		name = "tensor"
+	if !p.below {
+		p = p.at("tensor")
 	}
 	if w.whole {
-		return true, w.emit(name, v)
+		return true, w.emit(p, v)
 	}
 	if self {
-		if err := w.emit(name, v); err != nil {
+		if err := w.emit(p, v); err != nil {
 			return true, err
 		}
 	}
-	for _, p := range parts {
-		w.of, w.part = v, p.Name
-		err := w.walk(p.Value, join(name, p.Name), depth+1)
+	for _, part := range parts {
+		w.of, w.part = v, part.Name
+		err := w.walk(part.Value, p.at(part.Name), depth+1)
 		w.of, w.part = nil, ""
 		if err != nil {
 			return true, err

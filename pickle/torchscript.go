@@ -20,7 +20,7 @@ func isScriptObject(o *Object) bool {
 // TorchScript objects, recursively. Other attributes are not leaves: ints,
 // strings and flags, and lists (the _flat_weights of a recurrent module repeat
 // its parameters).
-func (w *leafWalker) scriptObject(o *Object, name string, depth int) error {
+func (w *leafWalker) scriptObject(o *Object, p leafPath, depth int) error {
 	d := o.Attrs
 	if d == nil {
 		return nil
@@ -32,7 +32,7 @@ func (w *leafWalker) scriptObject(o *Object, name string, depth int) error {
 			if pass == 0 && !isTensor || pass == 1 && (!isObject || !isScriptObject(sub)) {
 				continue
 			}
-			if err := w.walkChild(e.Value, name, e.Key, depth); err != nil {
+			if err := w.walkChild(e.Value, p, e.Key, depth); err != nil {
 				return err
 			}
 		}
@@ -55,11 +55,11 @@ func (r *reader) checkScript(root any, where string) error {
 		for ; it != nil && it.parent != nil; it = it.parent {
 			keys = append(keys, it.key)
 		}
-		s := ""
-		for i := len(keys) - 1; i >= 0 && len(s) < 256; i-- {
-			s = join(s, keyName(keys[i]))
+		p := leafPath{}
+		for i := len(keys) - 1; i >= 0 && len(p.name) < 256; i-- {
+			p = p.at(keyName(keys[i]))
 		}
-		return shortPath(s)
+		return shortPath(p.name)
 	}
 	seen := make(map[any]bool)
 	stack := []*item{{v: root}}

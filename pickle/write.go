@@ -288,7 +288,7 @@ func (w *writePos) String() string {
 	}
 	var b []byte
 	for i := len(keys) - 1; i >= 0; i-- {
-		if len(b) > 0 {
+		if i < len(keys)-1 {
 			b = append(b, '.')
 		}
 		b = appendKeyLimit(b, keys[i], most+1, nil)

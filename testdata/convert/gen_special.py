@@ -10,8 +10,8 @@ Every float dtype's canonical NaN (what torch makes of float("nan")), the NaN to
 computes for 0/0 on this machine, NaNs of either sign with other payloads (signalling
 ones too), infinities, signed zeros, subnormals and the extremes; and as values: float
 NaNs (canonical, negative, with a payload), infinities, bytes, a complex number, strings
-that read like them, numpy scalar NaNs, and empty dicts and lists, which are values of
-their own.
+that read like them, numpy scalar NaNs, and empty dicts and lists, which are
+values of their own, under any key: the empty key "" too, at the root and below.
 """
 import collections
 import os
@@ -73,4 +73,6 @@ d["np_payload32"] = np_f32(0x7FC00001)
 d["empty_dict"] = {}
 d["empty_list"] = []
 d["optimizer"] = {"state": {}, "param_groups": [{"params": []}]}
+d[""] = {}
+d["empty_key"] = {"": [], "deeper": {"": {"": {}}}, "value": {"": 5}}
 torch.save(d, os.path.join(here, "special_floats.pt"))
