@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -160,6 +161,45 @@ func TestKeyClash(t *testing.T) {
 		_, err := convert.Open(fixture.Path("convert", "clash", tc.file), nil)
 		if err == nil || !strings.Contains(err.Error(), tc.name+": two leaves have this name ("+tc.why) || strings.Contains(err.Error(), tc.not) {
 			t.Errorf("%s: %v, want %s: ... (%s", tc.file, err, tc.name, tc.why)
+		}
+	}
+}
+
+// TestDepthLimit reads checkpoints of each format but .pt whose value nests as deep as a
+// tree may, pickle.MaxDepth levels, and one level deeper (deep/gen.py; torch.save writes
+// no tree that deep): the first converts to every format, .pt too, and reads back the
+// same; the second is refused by each reader, and a value one level deeper than the
+// first is refused by each writer, so that every format agrees.
+func TestDepthLimit(t *testing.T) {
+	deeper := fmt.Sprintf("nested deeper than %d levels", pickle.MaxDepth)
+	for _, ext := range []string{".json", ".npz", ".safetensors"} {
+		cp, err := convert.Open(fixture.Path("convert", "deep", "d1000"+ext), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []convert.Format{convert.Safetensors, convert.NPZ, convert.JSON} {
+			sameBits(t, cp.Leaves, exported(t, cp, f).Leaves)
+		}
+		// In a .pt file, the lists are the tree's, around its leaf: the innermost.
+		innermost := "v" + strings.Repeat(".0", pickle.MaxDepth-1)
+		back := exported(t, cp, convert.PT)
+		if len(back.Leaves) != 2 || back.Leaves[1].Name != innermost || !reflect.DeepEqual(back.Leaves[1].Value, pickle.List{}) {
+			t.Errorf("%s as .pt: %d leaves, want w and the empty list %.20q... (%d bytes)", ext, len(back.Leaves), innermost, len(innermost))
+		}
+		if _, err := convert.Open(fixture.Path("convert", "deep", "d1001"+ext), nil); err == nil || !strings.Contains(err.Error(), `"v": `+deeper) {
+			t.Errorf("d1001%s: %v, want %q", ext, err, deeper)
+		}
+		leaves := slices.Clone(cp.Leaves)
+		for i, l := range leaves {
+			if l.Name == "v" {
+				leaves[i].Value = pickle.List{l.Value}
+			}
+		}
+		for _, f := range convert.Formats {
+			var buf bytes.Buffer
+			if err := convert.Encode(context.Background(), &buf, f, convert.FromLeaves("d1001", leaves)); err == nil || !strings.Contains(err.Error(), deeper) {
+				t.Errorf("d1000%s one level deeper as %s: %v, want %q", ext, f, err, deeper)
+			}
 		}
 	}
 }

@@ -69,7 +69,7 @@ const (
 // path. No two leaves have the same name: keys that print alike (1 and
 // "1") and a key holding a dot that names the path of nested keys (a key
 // "a.b" beside a key "a" holding "b") are an error saying which of the two
-// it is, and so are a cycle, a tree nested deeper than 1000 levels, and a walk
+// it is, and so are a cycle, a tree nested deeper than MaxDepth, and a walk
 // much larger than the tree: more than 8 visits per edge between distinct
 // values (keys included) plus 65536, or paths longer in all than 256 bytes
 // per edge plus 16 MiB (shared subtrees multiplying paths, long keys over
@@ -288,8 +288,8 @@ func (w *leafWalker) keyLen(k any, depth int) (int64, error) {
 		if n, ok := w.keyLens[&x[0]]; ok {
 			return n, nil
 		}
-		if depth > maxDepth {
-			return 0, fmt.Errorf("dict key nesting depth exceeds %d", maxDepth)
+		if depth > MaxDepth {
+			return 0, fmt.Errorf("dict key nesting depth exceeds %d", MaxDepth)
 		}
 		n := 2 + 2*int64(len(x)-1)
 		for _, e := range x {
@@ -439,8 +439,8 @@ func (w *leafWalker) walk(v any, p leafPath, depth int) error {
 	if w.visitLeft < 0 {
 		return &FormatError{Where: shortPath(p.name), Msg: fmt.Sprintf("the tree has too many paths: more than %d, the limit for a tree of %d edges (shared subtrees)", leafVisitFactor*int64(w.edges)+leafVisitFloor, w.edges)}
 	}
-	if depth > maxDepth {
-		return &FormatError{Where: shortPath(p.name), Msg: fmt.Sprintf("tree nesting depth exceeds %d", maxDepth)}
+	if depth > MaxDepth {
+		return &FormatError{Where: shortPath(p.name), Msg: fmt.Sprintf("tree nesting depth exceeds %d", MaxDepth)}
 	}
 	id := identity(v)
 	if id != nil {

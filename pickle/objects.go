@@ -135,8 +135,8 @@ func floatKey(f float64) hkey {
 }
 
 func (h *hasher) key(v any, depth int) (hkey, error) {
-	if depth > maxDepth {
-		return hkey{}, fmt.Errorf("dict key nested deeper than %d levels", maxDepth)
+	if depth > MaxDepth {
+		return hkey{}, fmt.Errorf("dict key nested deeper than %d levels", MaxDepth)
 	}
 	switch x := v.(type) {
 	case nil:

@@ -12,9 +12,14 @@ import (
 	"github.com/nlpodyssey/gopickle/types"
 )
 
-// maxDepth bounds the nesting of the object tree (Python's own pickler
-// cannot write deeper trees with its default recursion limit).
-const maxDepth = 1000
+// MaxDepth is how deeply a tree of values may nest, in every format ptport reads and
+// writes: the root is at depth 0, its items at depth 1, and a tree that holds a value
+// (a container or not, a dict key too) deeper than MaxDepth is an error of Open,
+// Leaves and Write alike, as it is of the readers of ptport's other formats. torch.save
+// writes no tree that deep: Python's pickler recurses at each level and stops at the
+// interpreter's recursion limit, 1000 by default, so that only a file made by other
+// means holds one.
+const MaxDepth = 1000
 
 // Options control how a checkpoint is read. The zero value (and nil) is
 // the default: torch's and numpy's values, the standard library's data
@@ -869,8 +874,8 @@ func memoizable(v any) bool {
 
 // conv converts v, found depth levels below the root.
 func (c *converter) conv(v any, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, fmt.Errorf("object tree nesting depth exceeds %d", maxDepth)
+	if depth > MaxDepth {
+		return nil, fmt.Errorf("object tree nesting depth exceeds %d", MaxDepth)
 	}
 	if !memoizable(v) {
 		c.deepest = max(c.deepest, depth)
@@ -880,8 +885,8 @@ func (c *converter) conv(v any, depth int) (any, error) {
 		// A container still being converted is reached through a cycle,
 		// which adds no depth.
 		if h, done := c.height[v]; done {
-			if depth+h > maxDepth {
-				return nil, fmt.Errorf("object tree nesting depth exceeds %d (through shared values)", maxDepth)
+			if depth+h > MaxDepth {
+				return nil, fmt.Errorf("object tree nesting depth exceeds %d (through shared values)", MaxDepth)
 			}
 			c.deepest = max(c.deepest, depth+h)
 		}
@@ -899,8 +904,8 @@ func (c *converter) conv(v any, depth int) (any, error) {
 }
 
 func (c *converter) convValue(v any, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, fmt.Errorf("object tree nesting depth exceeds %d", maxDepth)
+	if depth > MaxDepth {
+		return nil, fmt.Errorf("object tree nesting depth exceeds %d", MaxDepth)
 	}
 	d := depth + 1
 	switch x := v.(type) {

@@ -97,7 +97,8 @@ type WriteOptions struct {
 // and strides; several of the dtypes without a storage class may view one
 // storage, as an UntypedStorage, beside U8 views.
 //
-// A cycle, a value of any other type, an unhashable dict key, a string
+// A cycle, a tree nested deeper than MaxDepth (which Open would not read
+// back), a value of any other type, an unhashable dict key, a string
 // that is not UTF-8, a view outside its storage, one storage viewed with
 // two dtypes that torch.save would refuse to write together, or
 // requires_grad on a tensor that is neither floating point nor complex is
@@ -468,8 +469,8 @@ func (p *pickler) ints(v []int) {
 
 // value writes v, at path in the tree.
 func (p *pickler) value(v any, path *writePos) error {
-	if path != nil && path.depth > maxDepth {
-		return writeError(path, "the tree is nested deeper than %d levels", maxDepth)
+	if path != nil && path.depth > MaxDepth {
+		return writeError(path, "the tree is nested deeper than %d levels, the most that ptport reads back (torch.save writes no tree that deep)", MaxDepth)
 	}
 	switch x := v.(type) {
 	case nil:
@@ -809,7 +810,7 @@ func (p *pickler) hashable(k any, depth int) bool {
 		if ok, seen := p.hashables[&x[0]]; seen {
 			return ok
 		}
-		ok := depth <= maxDepth
+		ok := depth <= MaxDepth
 		for _, e := range x {
 			if !ok {
 				break

@@ -14,9 +14,12 @@
 // checkpoint's non-tensor values are kept as typed JSON in the 0-d string array
 // "__metadata__", which Read gives back as the values they were; other string metadata,
 // such as the provenance a batch conversion records, goes in 0-d string arrays
-// "__KEY__" and is read back with ReadMetadata. numpy.load reads every array Write
-// writes. The names "__metadata__" and "__dtypes__" are Write's own: it refuses tensors
-// of them, and Read refuses a file whose member of either name is not a string array.
+// "__KEY__" and is read back with ReadMetadata. A value nests at most pickle.MaxDepth
+// (1000) levels below the root of the tree whose item it is, as in every format ptport
+// reads and writes: Read refuses a deeper one and Write does not write it. numpy.load
+// reads every array Write writes. The names "__metadata__" and "__dtypes__" are Write's
+// own: it refuses tensors of them, and Read refuses a file whose member of either name
+// is not a string array.
 //
 // The package works on []pickle.Leaf, not on a convert.Checkpoint, so that package
 // convert can open and export npz files through it.

@@ -391,10 +391,13 @@ func npyHeader(descr string, shape []int) []byte {
 // Member names are unique and stay inside the archive: two leaves of one name, a tensor
 // named like a member Write writes itself ("__metadata__", "__dtypes__", "__KEY__" of a
 // key of meta), and a name that is empty, starts with '/', holds '\', NUL or a path
-// component "", "." or "..", are an error wrapping a *leaf.NameError, before anything
-// is written.
+// component "", "." or "..", and a value nested deeper than pickle.MaxDepth, are an
+// error wrapping a *leaf.NameError, before anything is written.
 func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	if err := leaf.Unique(leaves); err != nil {
+		return fmt.Errorf("npz: %w", err)
+	}
+	if err := leaf.Nested(leaves); err != nil {
 		return fmt.Errorf("npz: %w", err)
 	}
 	keys := make([]string, 0, len(meta))

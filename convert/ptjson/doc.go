@@ -5,14 +5,19 @@
 // Elements round-trip exactly, to the bit: floats are written in the shortest form that
 // reads back to the same value of their dtype (float16 and bfloat16 through float32,
 // which holds them exactly; reading rounds to nearest even), infinities as the strings
-// "Infinity" and "-Infinity", the dtype's canonical quiet NaN (torch.tensor(float("nan"),
-// dtype=...)'s: 0x7ff8000000000000 in float64, 0x7fc00000 in float32, 0x7e00 in
-// float16, 0x7fc0 in bfloat16) as "NaN", and any other NaN, whose sign and payload JSON has no number for,
-// as "NaN:0x" and its bits in hexadecimal, two digits a byte ("NaN:0xffc00000");
-// complex numbers are [real, imag] pairs of their parts' dtype. Non-tensor values are
-// typed JSON: integers stay integers and floats floats, and the values JSON has no form
-// of its own for are objects of one member named for their type, {"builtins.float":
-// "NaN"}, {"builtins.bytes": BASE64}, {"numpy.float32": 0.1}.
+// "Infinity" and "-Infinity", the dtype's canonical quiet NaN
+// (torch.tensor(float("nan"), dtype=...)'s: 0x7ff8000000000000 in float64, 0x7fc00000
+// in float32, 0x7e00 in float16, 0x7fc0 in bfloat16) as "NaN", and any other NaN, whose
+// sign and payload JSON has no number for, as "NaN:0x" and its bits in hexadecimal, two
+// digits a byte ("NaN:0xffc00000"); complex numbers are [real, imag] pairs of their
+// parts' dtype. Non-tensor values are typed JSON: integers stay integers and floats
+// floats, and the values JSON has no form of its own for are objects of one member
+// named for their type, {"builtins.float": "NaN"}, {"builtins.bytes": BASE64},
+// {"numpy.float32": 0.1}. Each value is an item of a tree's root, and nests at most
+// pickle.MaxDepth (1000) levels below that root, as trees do in every format ptport
+// reads and writes: Read refuses a deeper one, and Write refuses to write one, before
+// anything is written, so that every document it writes reads back, and converts to
+// every other format.
 //
 // Documents written before NaNs carried their bits, which wrote every NaN as "NaN", read
 // as they did, "NaN" as the canonical NaN; their NaN and infinite values, written as the

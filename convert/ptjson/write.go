@@ -31,9 +31,10 @@ const (
 // BF16), so that every element reads back to its bits; booleans are true/false; complex
 // elements are [real, imag] pairs. values holds the non-tensor leaves as typed JSON
 // (integers stay integers, floats floats; see the package doc); it is left out when
-// there are none. Each entry of meta comes first, in key order, as a JSON string,
-// or as the object itself when the entry is a JSON object; ReadMetadata gives it back. A
-// key of meta must not be empty, "tensors" or "values".
+// there are none, and a value nested deeper than pickle.MaxDepth is an error wrapping
+// a *leaf.NameError, before anything is written. Each entry of meta comes first, in key
+// order, as a JSON string, or as the object itself when the entry is a JSON object;
+// ReadMetadata gives it back. A key of meta must not be empty, "tensors" or "values".
 func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
@@ -44,6 +45,9 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	}
 	sort.Strings(keys)
 	tensors, values := leaf.Split(leaves)
+	if err := leaf.Nested(values); err != nil {
+		return fmt.Errorf("ptjson: %w", err)
+	}
 	head := []byte("{")
 	for _, k := range keys {
 		head = jsonvalue.AppendString(head, k)

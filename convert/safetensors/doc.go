@@ -11,9 +11,11 @@
 // Write writes tensors C-contiguous and little-endian under their dotted names. A
 // checkpoint's non-tensor values, which safetensors has no place for, are kept as typed
 // JSON (integers stay integers, floats floats) in the string map __metadata__ under
-// "ptport.values", and Read gives them back as the values they were. Other string
-// metadata, such as the provenance a batch conversion records, is kept under
-// "ptport.KEY" and read back with ReadMetadata.
+// "ptport.values", and Read gives them back as the values they were; a value nests at
+// most pickle.MaxDepth (1000) levels below the root of the tree whose item it is, as in
+// every format ptport reads and writes: Read refuses a deeper one and Write does not
+// write it. Other string metadata, such as the provenance a batch conversion records,
+// is kept under "ptport.KEY" and read back with ReadMetadata.
 //
 // The package works on []pickle.Leaf, not on a convert.Checkpoint, so that package
 // convert can open and export safetensors files through it.

@@ -217,12 +217,15 @@ func dtypeList() string {
 // wrapping a *DTypeError, before anything is written; the non-tensor leaves as typed JSON under
 // __metadata__["ptport.values"]; and each entry of meta as __metadata__["ptport.KEY"],
 // which ReadMetadata gives back. A key of meta must not be empty or "values". Two
-// leaves of one name, or a tensor named "__metadata__", are an error wrapping a
-// *leaf.NameError, before anything is written.
+// leaves of one name, a tensor named "__metadata__", or a value nested deeper than
+// pickle.MaxDepth, are an error wrapping a *leaf.NameError, before anything is written.
 // When w is the writer of an atomic output file (convert.WriteFile), contiguous tensors
 // stored in a file are copied within the kernel where the system can.
 func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	if err := leaf.Unique(leaves); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	if err := leaf.Nested(leaves); err != nil {
 		return fmt.Errorf("safetensors: %w", err)
 	}
 	tensors, values := leaf.Split(leaves)

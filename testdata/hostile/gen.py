@@ -460,8 +460,10 @@ def json_cases():
     doc = ('{"tensors": [{"name": "x", "dtype": "F32", "shape": [1], "data": [1.0]}], "values": {"a": '
            + "[" * deep + "1" + "]" * deep + "}}")
     write("json_deep.json", doc.encode(), "2", "JSON nested deep", f"a JSON input whose values nest {deep} levels deep", reader="cmd")
-    # Each tag's value read again at each level would be depth times size of work.
-    levels, size = 2000, 2_000_000
+    # Each tag's value read again at each level would be depth times size of work. The
+    # dicts nest as deep as a tree may (pickle.MaxDepth, 1000 levels: "a" at depth 1, the
+    # string at 1000).
+    levels, size = 999, 2_000_000
     doc = ('{"tensors": [{"name": "x", "dtype": "F32", "shape": [1], "data": [1.0]}], "values": {"a": '
            + '{"builtins.dict": {"k": ' * levels + '"' + "x" * size + '"' + "}}" * levels + "}}")
     write("json_deep_tags.json", doc.encode(), "2", "JSON tags nested around a large value",

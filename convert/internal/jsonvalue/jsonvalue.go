@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -171,15 +172,18 @@ func Leaves(obj string) ([]pickle.Leaf, error) {
 	return ReadLeaves(dec)
 }
 
-// MaxDepth is how deeply the arrays and objects of the values ReadLeaves reads may nest,
-// the object of the values included, as encoding/json bounds the documents it decodes.
-const MaxDepth = 10000
+// maxNesting bounds how deeply the arrays and objects of the values may nest, the object
+// of the values included, so that reading them takes a bounded stack: twice
+// pickle.MaxDepth and one, as a tree of that depth nests at most so deep, each dict whose
+// members read like a tag in a {"builtins.dict": ...} of its own.
+const maxNesting = 2*pickle.MaxDepth + 1
 
 // ReadLeaves reads the JSON object that Object wrote, the next value of dec, which must
 // be set to UseNumber, back into the leaves it was made of, in order. It reads the
 // object's tokens once, each as it comes, so that its time and memory grow as the
-// object's size, however its tagged objects nest; arrays and objects nested deeper than
-// MaxDepth are an error.
+// object's size, however its tagged objects nest. The values are the items of a tree's
+// root, at depth 1, and as everywhere in ptport, a value nested deeper than
+// pickle.MaxDepth levels is an error.
 func ReadLeaves(dec *json.Decoder) ([]pickle.Leaf, error) {
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, errNotObject
@@ -194,13 +198,22 @@ func ReadLeaves(dec *json.Decoder) ([]pickle.Leaf, error) {
 		if tok == json.Delim('}') {
 			return leaves, nil
 		}
+		name := tok.(string) // a member's name is a string
 		val, err := r.value()
+		if err == nil && leaf.TooDeep(val, pickle.MaxDepth-1) {
+			err = errTooDeep
+		}
+		if errors.Is(err, errTooDeep) {
+			return nil, fmt.Errorf("%s: %w", quote(name), err)
+		}
 		if err != nil {
 			return nil, err
 		}
-		leaves = append(leaves, pickle.Leaf{Name: tok.(string), Value: val}) // a member's name is a string
+		leaves = append(leaves, pickle.Leaf{Name: name, Value: val})
 	}
 }
+
+var errTooDeep = fmt.Errorf("nested deeper than %d levels, the most that ptport reads or writes in any format", pickle.MaxDepth)
 
 var errNotObject = errors.New("not a JSON object")
 
@@ -212,8 +225,8 @@ type reader struct {
 
 // enter counts the array or object whose first token was read.
 func (r *reader) enter() error {
-	if r.depth++; r.depth > MaxDepth {
-		return fmt.Errorf("values nested deeper than %d levels", MaxDepth)
+	if r.depth++; r.depth > maxNesting {
+		return errTooDeep
 	}
 	return nil
 }

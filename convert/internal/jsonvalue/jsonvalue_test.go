@@ -3,6 +3,7 @@ package jsonvalue
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"reflect"
 	"runtime"
@@ -166,19 +167,23 @@ func TestTaggedRefuses(t *testing.T) {
 	}
 }
 
-// TestNestedTagsLinear reads values whose tagged objects nest thousands of levels deep
+// TestNestedTagsLinear reads values whose tagged objects nest as deep as a tree may
 // around a large value, in the shapes that make a reader that decodes a tag's value
 // again at each level take time and memory of depth times size: what it allocates
 // stays a small multiple of the document's bytes, and each value reads back whole.
 func TestNestedTagsLinear(t *testing.T) {
-	const levels, size = 2000, 1 << 20
+	const size = 1 << 20
 	big := `"` + strings.Repeat("x", size) + `"`
-	for _, tc := range []struct{ name, open, close string }{
-		{"dict of dict", `{"builtins.dict":{"k":`, `}}`},
-		{"dict of its tag", `{"builtins.dict":{"builtins.dict":`, `}}`},
-		{"tag beside a member", `{"builtins.float":{"k":`, `},"m":1}`},
-		{"array", `{"numpy.complex64":[`, `,1.0],"m":1}`},
+	for _, tc := range []struct {
+		name, open, close string
+		per               int // levels of the tree in each repetition of open
+	}{
+		{"dict of dict", `{"builtins.dict":{"k":`, `}}`, 1},
+		{"dict of its tag", `{"builtins.dict":{"builtins.dict":`, `}}`, 1},
+		{"tag beside a member", `{"builtins.float":{"k":`, `},"m":1}`, 2},
+		{"array", `{"numpy.complex64":[`, `,1.0],"m":1}`, 2},
 	} {
+		levels := (pickle.MaxDepth - 1) / tc.per
 		doc := `{"a":` + strings.Repeat(tc.open, levels) + big + strings.Repeat(tc.close, levels) + `}`
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -211,23 +216,39 @@ func TestNestedTagsLinear(t *testing.T) {
 	}
 }
 
-// TestDepthLimit checks that values may nest MaxDepth levels, the object of the values
-// included, and no deeper, however the levels are made.
+// TestDepthLimit checks that a value may nest pickle.MaxDepth levels below the root of
+// the tree whose items the values are, as in every format, and no deeper, however the
+// levels are written: arrays, objects, and dicts whose members read like a tag in
+// {"builtins.dict": ...}, around a value that is not a container, an empty one, or one
+// written as a tag of its own, which is no level of the tree.
 func TestDepthLimit(t *testing.T) {
-	for _, tc := range []struct{ open, close string }{
+	for _, level := range []struct{ open, close string }{
 		{`[`, `]`},
 		{`{"k":`, `}`},
+		{`{"builtins.dict":{"builtins.float":`, `}}`},
 		{`{"builtins.dict":{"k":`, `}}`},
+		{`{"builtins.float":1.0,"k":`, `}`},
 	} {
-		levels := (MaxDepth - 1) / (strings.Count(tc.open, "{") + strings.Count(tc.open, "["))
-		doc := func(levels int) string {
-			return `{"a":` + strings.Repeat(tc.open, levels) + `1` + strings.Repeat(tc.close, levels) + `}`
-		}
-		if _, err := Leaves(doc(levels)); err != nil {
-			t.Errorf("%s %d levels: %v", tc.open, levels, err)
-		}
-		if _, err := Leaves(doc(levels + 1)); err == nil || !strings.Contains(err.Error(), "nested deeper than 10000 levels") {
-			t.Errorf("%s %d levels: %v", tc.open, levels+1, err)
+		for _, inner := range []struct {
+			value  string
+			levels int // the levels around value that make it pickle.MaxDepth deep
+		}{
+			{`1`, pickle.MaxDepth - 1},
+			{`{"builtins.complex":[1.0,"NaN"]}`, pickle.MaxDepth - 1},
+			{`{"builtins.dict":{"builtins.bytes":"YQ=="}}`, pickle.MaxDepth - 2},
+			{`[]`, pickle.MaxDepth - 1},
+			{`[[]]`, pickle.MaxDepth - 2},
+		} {
+			doc := func(levels int) string {
+				return `{"a":` + strings.Repeat(level.open, levels) + inner.value + strings.Repeat(level.close, levels) + `}`
+			}
+			if _, err := Leaves(doc(inner.levels)); err != nil {
+				t.Errorf("%s %d levels around %s: %v", level.open, inner.levels, inner.value, err)
+			}
+			want := fmt.Sprintf(`"a": nested deeper than %d levels`, pickle.MaxDepth)
+			if _, err := Leaves(doc(inner.levels + 1)); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s %d levels around %s: %v, want %q", level.open, inner.levels+1, inner.value, err, want)
+			}
 		}
 	}
 	// Far deeper than any stack would take, read a level at a time.

@@ -53,6 +53,49 @@ func Unique(leaves []pickle.Leaf) error {
 	return nil
 }
 
+// Nested returns a *NameError for the first leaf whose value nests deeper than a tree
+// may, pickle.MaxDepth levels, as the item of a root that the formats other than .pt
+// make it: ptport would not read it back.
+func Nested(leaves []pickle.Leaf) error {
+	for _, l := range leaves {
+		if TooDeep(l.Value, pickle.MaxDepth-1) {
+			return &NameError{Name: l.Name, Reason: fmt.Sprintf("its value is nested deeper than %d levels, the most that ptport reads back", pickle.MaxDepth)}
+		}
+	}
+	return nil
+}
+
+// TooDeep reports whether v holds an item of a list, tuple or dict more than levels
+// below it. Its recursion is levels deep at most.
+func TooDeep(v any, levels int) bool {
+	var items []any
+	switch x := v.(type) {
+	case pickle.List:
+		items = x
+	case pickle.Tuple:
+		items = x
+	case *pickle.Dict:
+		if len(x.Entries) > 0 && levels == 0 {
+			return true
+		}
+		for _, e := range x.Entries {
+			if TooDeep(e.Value, levels-1) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(items) > 0 && levels == 0 {
+		return true
+	}
+	for _, e := range items {
+		if TooDeep(e, levels-1) {
+			return true
+		}
+	}
+	return false
+}
+
 // NameError reports a leaf name a format cannot write as it is.
 type NameError struct {
 	Name   string
