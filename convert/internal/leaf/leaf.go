@@ -2,6 +2,7 @@ package leaf
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/ptport/ptport/pickle"
 )
@@ -68,30 +69,14 @@ func Nested(leaves []pickle.Leaf) error {
 // TooDeep reports whether v holds an item of a list, tuple or dict more than levels
 // below it. Its recursion is levels deep at most.
 func TooDeep(v any, levels int) bool {
-	var items []any
+	deeper := func(item any) bool { return levels == 0 || TooDeep(item, levels-1) }
 	switch x := v.(type) {
 	case pickle.List:
-		items = x
+		return slices.ContainsFunc(x, deeper)
 	case pickle.Tuple:
-		items = x
+		return slices.ContainsFunc(x, deeper)
 	case *pickle.Dict:
-		if len(x.Entries) > 0 && levels == 0 {
-			return true
-		}
-		for _, e := range x.Entries {
-			if TooDeep(e.Value, levels-1) {
-				return true
-			}
-		}
-		return false
-	}
-	if len(items) > 0 && levels == 0 {
-		return true
-	}
-	for _, e := range items {
-		if TooDeep(e, levels-1) {
-			return true
-		}
+		return slices.ContainsFunc(x.Entries, func(e pickle.DictEntry) bool { return deeper(e.Value) })
 	}
 	return false
 }
