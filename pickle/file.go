@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -78,6 +79,17 @@ const legacyProtocol = 1001
 // memory-mapped read-only when possible; otherwise it is read through
 // os.File.ReadAt. Only the pickle and the container's directory are read.
 func Open(name string, opts *Options) (*File, error) {
+	return OpenContext(context.Background(), name, opts)
+}
+
+// OpenContext is Open, stopping once ctx is done: it looks at ctx every few thousand
+// steps of reading the pickle and walking what it built, and returns an error that wraps
+// ctx.Err() (errors.Is(err, context.Canceled)). ctx governs the reading only: the
+// tensors of the File read their bytes whatever becomes of it.
+func OpenContext(ctx context.Context, name string, opts *Options) (*File, error) {
+	if err := stopped(ctx, name); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
@@ -102,7 +114,7 @@ func Open(name string, opts *Options) (*File, error) {
 		f.Close()
 		ra, closer = m, m.close
 	}
-	file, err := newReader(ra, size, opts, name)
+	file, err := newReader(ctx, ra, size, opts, name)
 	if err != nil {
 		closer()
 		return nil, err
@@ -114,7 +126,12 @@ func Open(name string, opts *Options) (*File, error) {
 // NewReader reads the checkpoint of size bytes in r. Tensors read from r
 // on demand, so r must stay readable while they are used.
 func NewReader(r io.ReaderAt, size int64, opts *Options) (*File, error) {
-	return newReader(r, size, opts, "")
+	return newReader(context.Background(), r, size, opts, "")
+}
+
+// NewReaderContext is NewReader, stopping once ctx is done, as OpenContext does.
+func NewReaderContext(ctx context.Context, r io.ReaderAt, size int64, opts *Options) (*File, error) {
+	return newReader(ctx, r, size, opts, "")
 }
 
 // reader holds the state of reading one checkpoint.
@@ -127,6 +144,7 @@ type reader struct {
 	classes   map[string]*pyClass
 	spent     int64 // cost of the pickles read so far (see allocFloor)
 	expansion *expandBudget
+	poll      poller // of the reading's context
 	policyState
 
 	// zip
@@ -146,8 +164,12 @@ type reader struct {
 	tarObjs map[string]any
 }
 
-func newReader(ra io.ReaderAt, size int64, opts *Options, name string) (*File, error) {
+func newReader(ctx context.Context, ra io.ReaderAt, size int64, opts *Options, name string) (*File, error) {
+	if err := stopped(ctx, name); err != nil {
+		return nil, err
+	}
 	r := &reader{
+		poll:      poller{ctx: ctx},
 		name:      name,
 		ra:        ra,
 		size:      size,
@@ -188,6 +210,9 @@ func newReader(ra io.ReaderAt, size int64, opts *Options, name string) (*File, e
 		f.Root, err = r.readLegacy()
 	}
 	if err != nil {
+		if stop := stopped(ctx, name); stop != nil {
+			return nil, stop
+		}
 		return nil, err
 	}
 	for g := range r.globals {
@@ -252,7 +277,7 @@ func (r *reader) readPickleIn(src io.ReaderAt, start, limit, inFile int64, label
 		buf = nb
 		return nb, nil
 	}
-	sr, buf, err := scanPickle(buf, avail, budget, limitFor, grow, r.checkGlobal(where), where)
+	sr, buf, err := scanPickle(buf, avail, budget, limitFor, grow, r.checkGlobal(where), where, &r.poll)
 	if err != nil {
 		return nil, start, r.wrap(err, where(0))
 	}
@@ -546,6 +571,9 @@ func (r *reader) readLegacy() (any, error) {
 		roots[s.key] = s
 	}
 	for _, k := range keys {
+		if err := r.poll.step(); err != nil {
+			return nil, err
+		}
 		key, ok := keyString(k)
 		if !ok {
 			return nil, r.errf("storage keys pickle", "storage key is %s", typeName(k))

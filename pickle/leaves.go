@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/big"
@@ -74,16 +75,34 @@ const (
 // values (keys included) plus 65536, or paths longer in all than 256 bytes
 // per edge plus 16 MiB (shared subtrees multiplying paths, long keys over
 // many children). Each path is charged before it is built.
-func Leaves(root any) ([]Leaf, error) { return leaves(root, false) }
+func Leaves(root any) ([]Leaf, error) { return leaves(root, false, &poller{}) }
 
-// leaves walks root as Leaves does; with whole, a value stored as several tensors (a
-// quantized, sparse or nested tensor) is one leaf, as in a module's state_dict().
-func leaves(root any, whole bool) ([]Leaf, error) {
-	edges, err := countEdges(root)
+// LeavesContext is Leaves, stopping once ctx is done: it looks at ctx every few thousand
+// values walked and returns an error that wraps ctx.Err().
+func LeavesContext(ctx context.Context, root any) ([]Leaf, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out, err := leaves(root, false, &poller{ctx: ctx})
+	if err != nil {
+		if stop := stopped(ctx, ""); stop != nil {
+			return nil, stop
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// leaves walks root as Leaves does, counting its steps with poll; with whole, a value
+// stored as several tensors (a quantized, sparse or nested tensor) is one leaf, as in a
+// module's state_dict().
+func leaves(root any, whole bool, poll *poller) ([]Leaf, error) {
+	edges, err := countEdges(root, poll)
 	if err != nil {
 		return nil, err
 	}
 	w := &leafWalker{
+		poll:      poll,
 		whole:     whole,
 		onPath:    make(map[any]bool),
 		visitLeft: leafVisitFactor*int64(edges) + leafVisitFloor,
@@ -155,11 +174,14 @@ func children(v any, fn func(key any, child any)) {
 }
 
 // countEdges counts the edges between distinct containers, iteratively.
-func countEdges(root any) (int, error) {
+func countEdges(root any, poll *poller) (int, error) {
 	seen := make(map[any]bool)
 	stack := []any{root}
 	edges := 0
 	for len(stack) > 0 {
+		if err := poll.step(); err != nil {
+			return 0, err
+		}
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if id := identity(v); id != nil {
@@ -217,6 +239,8 @@ type leafWalker struct {
 	names     map[string]uint64       // names yielded, with their paths' shapes
 	keyIDs    map[any]string          // names of keys Python hashes by identity: <tensor#0>, ...
 	keyCount  map[string]int          // such keys named, by kind
+
+	poll *poller // counts the values walked
 }
 
 // A leafPath is the place of a value in the tree: the root (the zero path) or the keys
@@ -435,6 +459,9 @@ func (w *leafWalker) emit(p leafPath, v any) error {
 }
 
 func (w *leafWalker) walk(v any, p leafPath, depth int) error {
+	if err := w.poll.step(); err != nil {
+		return err
+	}
 	w.visitLeft--
 	if w.visitLeft < 0 {
 		return &FormatError{Where: shortPath(p.name), Msg: fmt.Sprintf("the tree has too many paths: more than %d, the limit for a tree of %d edges (shared subtrees)", leafVisitFactor*int64(w.edges)+leafVisitFloor, w.edges)}

@@ -164,6 +164,9 @@ func (m *machine) run() (any, error) {
 		m.op = m.pos
 		op := m.data[m.pos]
 		m.pos++
+		if err := m.r.poll.step(); err != nil {
+			return nil, err
+		}
 		if !strictOps[op] {
 			if err := m.weightsOnly(false, func() string { return "opcode " + opName(op) + ", which its unpickler does not run" }); err != nil {
 				return nil, err

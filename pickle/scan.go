@@ -144,14 +144,15 @@ type scanner struct {
 	res      scanResult
 	check    func(module, name string, off int) error
 	where    func(off int) string
+	poll     *poller
 }
 
 // scanPickle validates the pickle at the start of buf. avail is the
 // number of bytes that exist from buf's start; grow is called for a
 // longer buffer when the pickle continues past buf. budget bounds the
 // pickle's cost (memory and hashing); limitFor says what it is the limit
-// for, in messages. It returns the buffer it ended with.
-func scanPickle(buf []byte, avail, budget int64, limitFor string, grow func(n int64) ([]byte, error), check func(module, name string, off int) error, where func(off int) string) (*scanResult, []byte, error) {
+// for, in messages; poll counts the opcodes. It returns the buffer it ended with.
+func scanPickle(buf []byte, avail, budget int64, limitFor string, grow func(n int64) ([]byte, error), check func(module, name string, off int) error, where func(off int) string, poll *poller) (*scanResult, []byte, error) {
 	s := &scanner{
 		buf:      buf,
 		avail:    avail,
@@ -161,6 +162,7 @@ func scanPickle(buf []byte, avail, budget int64, limitFor string, grow func(n in
 		limitFor: limitFor,
 		check:    check,
 		where:    where,
+		poll:     poll,
 	}
 	if err := s.run(); err != nil {
 		return nil, s.buf, err
@@ -338,6 +340,9 @@ func (s *scanner) run() error {
 		op := s.buf[s.pos]
 		s.pos++
 		if err := s.charge(48, off); err != nil {
+			return err
+		}
+		if err := s.poll.step(); err != nil {
 			return err
 		}
 		switch op {

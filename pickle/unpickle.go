@@ -851,11 +851,12 @@ type converter struct {
 	// when it was first converted, so the depth limit holds for the whole
 	// tree, not only for the part walked first.
 	height  map[any]int
-	deepest int // deepest level reached in the container being converted
+	deepest int     // deepest level reached in the container being converted
+	poll    *poller // counts the values converted
 }
 
 func (r *reader) convert(v any, where string) (any, error) {
-	c := &converter{memo: make(map[any]any), height: make(map[any]int)}
+	c := &converter{memo: make(map[any]any), height: make(map[any]int), poll: &r.poll}
 	out, err := c.conv(v, 0)
 	if err != nil {
 		return nil, &FormatError{File: r.name, Where: where, Msg: err.Error()}
@@ -874,6 +875,9 @@ func memoizable(v any) bool {
 
 // conv converts v, found depth levels below the root.
 func (c *converter) conv(v any, depth int) (any, error) {
+	if err := c.poll.step(); err != nil {
+		return nil, err
+	}
 	if depth > MaxDepth {
 		return nil, fmt.Errorf("object tree nesting depth exceeds %d", MaxDepth)
 	}

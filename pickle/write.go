@@ -848,7 +848,7 @@ func (p *pickler) object(o *Object, path *writePos) error {
 		p.leave(o, p.objs[d])
 		return nil
 	}
-	state, err := leaves(o, true)
+	state, err := leaves(o, true, &poller{})
 	if err != nil {
 		return writeError(path, "object %s.%s: %v", o.Module, o.Name, err)
 	}
