@@ -2,6 +2,7 @@ package npz
 
 import (
 	"archive/zip"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/jsonvalue"
 	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/pickle"
@@ -60,6 +62,21 @@ func metadataName(member string) (string, bool) {
 // member that is not a string array is an error. Errors about the
 // file's content are *pickle.FormatError.
 func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
+	return ReadContext(context.Background(), name, r, size)
+}
+
+// ReadContext is Read, stopping once ctx is done: it looks at ctx every few hundred
+// members and as it reads the non-tensor values, and returns an error that wraps
+// ctx.Err() (errors.Is(err, context.Canceled)). ctx governs the reading only: the
+// tensors read their bytes from r whatever becomes of it.
+func ReadContext(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
+	return ctxio.Read(ctx, name, func() ([]pickle.Leaf, error) { return read(ctx, name, r, size) })
+}
+
+// pollEvery is how many members ReadContext reads between two looks at its context.
+const pollEvery = 256
+
+func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, &pickle.FormatError{File: name, Where: "zip directory", Msg: err.Error()}
@@ -96,7 +113,12 @@ func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	}
 	var leaves, values []pickle.Leaf
 	var widened map[string]pickle.DType
-	for _, f := range members {
+	for i, f := range members {
+		if i%pollEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		bad := func(format string, args ...any) error {
 			return &pickle.FormatError{File: name, Where: "member " + f.Name, Msg: fmt.Sprintf(format, args...)}
 		}
@@ -123,7 +145,7 @@ func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 			if !json.Valid([]byte(v)) {
 				return nil, bad("__metadata__ is not JSON")
 			}
-			values, err = jsonvalue.Leaves(v)
+			values, err = jsonvalue.LeavesContext(ctx, v)
 			if err != nil {
 				return nil, bad("__metadata__: %v", err)
 			}

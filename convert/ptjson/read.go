@@ -1,6 +1,7 @@
 package ptjson
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/jsonvalue"
 	"github.com/ptport/ptport/pickle"
 )
@@ -26,13 +28,24 @@ const maxJSONInput = 1 << 30
 // so is a dtype the format does not encode. "NaN" is the dtype's canonical NaN. Errors
 // about the file's content are *pickle.FormatError.
 func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
+	return ReadContext(context.Background(), name, r, size)
+}
+
+// ReadContext is Read, stopping once ctx is done: it looks at ctx at each read of the
+// document (every few kilobytes) and returns an error that wraps ctx.Err()
+// (errors.Is(err, context.Canceled)). ctx governs the reading only.
+func ReadContext(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
+	return ctxio.Read(ctx, name, func() ([]pickle.Leaf, error) { return read(ctx, name, r, size) })
+}
+
+func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	bad := func(format string, args ...any) error {
 		return &pickle.FormatError{File: name, Where: "JSON document", Msg: fmt.Sprintf(format, args...)}
 	}
 	if size > maxJSONInput {
 		return nil, bad("%d bytes is more than the %d a JSON checkpoint may have", size, maxJSONInput)
 	}
-	dec := json.NewDecoder(io.NewSectionReader(r, 0, size))
+	dec := json.NewDecoder(ctxio.Reader(ctx, io.NewSectionReader(r, 0, size)))
 	dec.UseNumber()
 	if err := delim(dec, '{'); err != nil {
 		return nil, bad("not a JSON object: %v", err)

@@ -2,6 +2,7 @@ package safetensors
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ptport/ptport/convert/internal/atomicfile"
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/jsonvalue"
 	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/pickle"
@@ -34,11 +36,29 @@ const (
 // "format" and the metadata Write recorded) as string leaves named "__metadata__.KEY",
 // in key order. Errors about the file's content are *pickle.FormatError.
 func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
+	return ReadContext(context.Background(), name, r, size)
+}
+
+// ReadContext is Read, stopping once ctx is done: it looks at ctx between the steps of
+// reading the header and every thousand tensors, and returns an error that wraps
+// ctx.Err() (errors.Is(err, context.Canceled)). ctx governs the reading only: the
+// tensors read their bytes from r whatever becomes of it.
+func ReadContext(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
+	return ctxio.Read(ctx, name, func() ([]pickle.Leaf, error) { return read(ctx, name, r, size) })
+}
+
+// pollEvery is how many tensors ReadContext reads between two looks at its context.
+const pollEvery = 1024
+
+func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	bad := func(format string, args ...any) error {
 		return &pickle.FormatError{File: name, Where: "safetensors header", Msg: fmt.Sprintf(format, args...)}
 	}
 	raw, hlen, err := readHeader(name, r, size)
 	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	type entry struct {
@@ -51,13 +71,20 @@ func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	data := size - 8 - hlen
 	var entries []entry
 	var leaves []pickle.Leaf
+	n := 0
 	for key, v := range raw {
+		if n%pollEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		n++
 		if key == "__metadata__" {
 			var meta map[string]string
 			if err := json.Unmarshal(v, &meta); err != nil {
 				return nil, bad("__metadata__ is not a map of strings: %v", err)
 			}
-			ml, err := metadataLeaves(meta)
+			ml, err := metadataLeaves(ctx, meta)
 			if err != nil {
 				return nil, bad("%v", err)
 			}
@@ -101,8 +128,16 @@ func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 		}
 		return entries[i].name < entries[j].name
 	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var tensors []pickle.Leaf
 	for i, e := range entries {
+		if i%pollEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		if i > 0 && e.begin < entries[i-1].end {
 			return nil, bad("tensors %q and %q overlap", entries[i-1].name, e.name)
 		}
@@ -163,11 +198,11 @@ func ReadMetadata(name string, r io.ReaderAt, size int64) (map[string]string, er
 
 // metadataLeaves turns __metadata__ back into leaves: the values under valuesKey, then
 // the entries that are not ptport's own.
-func metadataLeaves(meta map[string]string) ([]pickle.Leaf, error) {
+func metadataLeaves(ctx context.Context, meta map[string]string) ([]pickle.Leaf, error) {
 	var leaves []pickle.Leaf
 	if v, ok := meta[valuesKey]; ok {
 		var err error
-		if leaves, err = jsonvalue.Leaves(v); err != nil {
+		if leaves, err = jsonvalue.LeavesContext(ctx, v); err != nil {
 			return nil, fmt.Errorf("%s: %v", valuesKey, err)
 		}
 	}

@@ -2,6 +2,7 @@ package jsonvalue
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/pickle"
 )
@@ -166,10 +168,17 @@ func Object(values []pickle.Leaf) []byte {
 
 // Leaves reads a JSON object that Object wrote back into the leaves it was made of, in
 // order. See ReadLeaves.
-func Leaves(obj string) ([]pickle.Leaf, error) {
-	dec := json.NewDecoder(strings.NewReader(obj))
+func Leaves(obj string) ([]pickle.Leaf, error) { return LeavesContext(context.Background(), obj) }
+
+// LeavesContext is Leaves, stopping with ctx's error once ctx is done.
+func LeavesContext(ctx context.Context, obj string) ([]pickle.Leaf, error) {
+	dec := json.NewDecoder(ctxio.Reader(ctx, strings.NewReader(obj)))
 	dec.UseNumber()
-	return ReadLeaves(dec)
+	leaves, err := ReadLeaves(dec)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return leaves, err
 }
 
 // maxNesting bounds how deeply the arrays and objects of the values may nest, the object

@@ -1,0 +1,58 @@
+// Package ctxio stops the reading of a file once a context is done.
+package ctxio
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// Reader returns a reader of r whose reads fail with ctx's error once ctx is done. A
+// decoder reading from it (encoding/json's reads some kilobytes at a time) stops at its
+// next read: the context is looked at once a read, not once a byte.
+func Reader(ctx context.Context, r io.Reader) io.Reader {
+	if ctx.Done() == nil {
+		return r // never cancelled
+	}
+	return &reader{ctx, r}
+}
+
+type reader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}
+
+// Stopped returns nil when ctx is not done, and otherwise the error of a read of the
+// file name that ctx stopped: name, then ctx's error, which it wraps. A reader returns
+// it in place of the error it stopped with (which says where in the file it stopped, of
+// no use to a caller that cancelled it).
+func Stopped(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// Read returns what read, the reading of the file name, returns, or the error Stopped
+// gives when ctx is done before read starts or by the time it fails.
+func Read[T any](ctx context.Context, name string, read func() (T, error)) (T, error) {
+	var zero T
+	if err := Stopped(ctx, name); err != nil {
+		return zero, err
+	}
+	v, err := read()
+	if err != nil {
+		if stop := Stopped(ctx, name); stop != nil {
+			return zero, stop
+		}
+		return zero, err
+	}
+	return v, nil
+}
