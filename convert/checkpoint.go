@@ -3,6 +3,7 @@ package convert
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -51,23 +52,41 @@ type Checkpoint struct {
 // and the shards it names, as one checkpoint. A shard opened on its own is refused with
 // a *ShardError: it is part of a model, never a whole one. opts may be nil.
 func Open(path string, opts *pickle.Options) (*Checkpoint, error) {
+	return OpenContext(context.Background(), path, opts)
+}
+
+// OpenContext is Open, stopping once ctx is done: reading a file takes time as the
+// objects, values and tensors it lists (not as its tensors' bytes, which are read
+// lazily), and OpenContext looks at ctx every few thousand of them, or every few
+// kilobytes of a JSON document, and then returns an error that wraps ctx.Err()
+// (errors.Is(err, context.Canceled)). ctx governs the reading only: the Checkpoint's
+// tensors read their bytes whatever becomes of it.
+func OpenContext(ctx context.Context, path string, opts *pickle.Options) (*Checkpoint, error) {
 	if IsIndex(path) {
-		return openIndex(path, opts)
+		return openIndex(ctx, path, opts)
 	}
 	if e := ShardOf(path); e != nil {
 		return nil, e
 	}
-	return openFile(path, opts)
+	return openFile(ctx, path, opts)
 }
 
 // OpenShard opens a file of a sharded checkpoint on its own, as Open opens a single
 // file: what it holds is part of a model.
 func OpenShard(path string, opts *pickle.Options) (*Checkpoint, error) {
-	return openFile(path, opts)
+	return OpenShardContext(context.Background(), path, opts)
+}
+
+// OpenShardContext is OpenShard, stopping once ctx is done, as OpenContext does.
+func OpenShardContext(ctx context.Context, path string, opts *pickle.Options) (*Checkpoint, error) {
+	return openFile(ctx, path, opts)
 }
 
 // openFile opens the single checkpoint file at path.
-func openFile(path string, opts *pickle.Options) (*Checkpoint, error) {
+func openFile(ctx context.Context, path string, opts *pickle.Options) (*Checkpoint, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -87,7 +106,7 @@ func openFile(path string, opts *pickle.Options) (*Checkpoint, error) {
 	}
 	// Read through the file, not a memory map, so that tensor data can be copied within
 	// the kernel and converting a large file does not map it all into memory.
-	cp, err := NewCheckpoint(path, f, fi.Size(), opts)
+	cp, err := NewCheckpointContext(ctx, path, f, fi.Size(), opts)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -99,18 +118,26 @@ func openFile(path string, opts *pickle.Options) (*Checkpoint, error) {
 // NewCheckpoint reads a checkpoint of size bytes from r, as Open does; name is how
 // errors call it.
 func NewCheckpoint(name string, r io.ReaderAt, size int64, opts *pickle.Options) (*Checkpoint, error) {
-	if kind := sniff(r, size); kind != "pickle" {
-		return readOther(name, kind, r, size)
+	return NewCheckpointContext(context.Background(), name, r, size, opts)
+}
+
+// NewCheckpointContext is NewCheckpoint, stopping once ctx is done, as OpenContext does.
+func NewCheckpointContext(ctx context.Context, name string, r io.ReaderAt, size int64, opts *pickle.Options) (*Checkpoint, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	pf, err := pickle.NewReader(r, size, opts)
+	if kind := sniff(r, size); kind != "pickle" {
+		return readOther(ctx, name, kind, r, size)
+	}
+	pf, err := pickle.NewReaderContext(ctx, r, size, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return fromPickle(name, pf)
+	return fromPickle(ctx, name, pf)
 }
 
-func fromPickle(name string, pf *pickle.File) (*Checkpoint, error) {
-	leaves, err := pickle.Leaves(pf.Root)
+func fromPickle(ctx context.Context, name string, pf *pickle.File) (*Checkpoint, error) {
+	leaves, err := pickle.LeavesContext(ctx, pf.Root)
 	if err != nil {
 		pf.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -119,19 +146,22 @@ func fromPickle(name string, pf *pickle.File) (*Checkpoint, error) {
 		GlobalInfo: pf.GlobalInfo, WeightsOnlyRefusal: pf.WeightsOnlyRefusal, Constants: pf.Constants, close: pf.Close}, nil
 }
 
-func readOther(name, kind string, r io.ReaderAt, size int64) (*Checkpoint, error) {
+func readOther(ctx context.Context, name, kind string, r io.ReaderAt, size int64) (*Checkpoint, error) {
 	var leaves []pickle.Leaf
 	var err error
 	switch kind {
 	case "safetensors":
-		leaves, err = safetensors.Read(name, r, size)
+		leaves, err = safetensors.ReadContext(ctx, name, r, size)
 	case "npz":
-		leaves, err = npz.Read(name, r, size)
+		leaves, err = npz.ReadContext(ctx, name, r, size)
 	default:
-		leaves, err = ptjson.Read(name, r, size)
+		leaves, err = ptjson.ReadContext(ctx, name, r, size)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil { // before the metadata, which reads a safetensors header again
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	cp := FromLeaves(name, leaves)
 	cp.Format = kind

@@ -3,7 +3,8 @@
 //
 // Open reads a checkpoint: a file torch.save wrote (zip, legacy or tar format), a
 // safetensors file, an npz file or ptport's JSON export, told apart by their content,
-// never by their names; Checkpoint.Tensor gives any of its tensors by name. Load finds
+// never by their names; OpenContext reads it until a context is done, as a service
+// stops a request. Checkpoint.Tensor gives any of its tensors by name. Load finds
 // the recurrent module's weights in it (an nn.RNN, LSTM or GRU, or a cell: RNNCell,
 // LSTMCell, GRUCell; in a bare state_dict, a nested training checkpoint, under prefixed
 // keys, or in a whole pickled module), infers its configuration from the shapes,

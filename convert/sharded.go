@@ -2,6 +2,7 @@ package convert
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -127,7 +128,7 @@ func ShardFiles(path string) ([]string, error) {
 // and, within each, of the shard. Every tensor must be in the shard the index says, and
 // every tensor the index names in a shard that holds it; a shard name must be a plain
 // file name (the shards lie beside the index).
-func openIndex(path string, opts *pickle.Options) (_ *Checkpoint, err error) {
+func openIndex(ctx context.Context, path string, opts *pickle.Options) (_ *Checkpoint, err error) {
 	bad := func(format string, args ...any) error {
 		return &pickle.FormatError{File: path, Where: "index", Msg: fmt.Sprintf(format, args...)}
 	}
@@ -148,7 +149,7 @@ func openIndex(path string, opts *pickle.Options) (_ *Checkpoint, err error) {
 	found := map[string]bool{}
 	var formats []string
 	for _, name := range names {
-		s, err := openFile(filepath.Join(dir, name), opts)
+		s, err := openFile(ctx, filepath.Join(dir, name), opts)
 		if err != nil {
 			return nil, err
 		}
