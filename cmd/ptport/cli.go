@@ -171,10 +171,10 @@ func openCheckpoint(ctx context.Context, c *cobra.Command, path string, opts *pi
 			defer f.Close()
 			return openStream(ctx, path, f, opts)
 		}
-		cp, err := convert.Open(path, opts)
+		cp, err := convert.OpenContext(ctx, path, opts)
 		if err != nil {
 			return nil, nil, inFile(path, allowObjectsHint(err, opts, func(o *pickle.Options) error {
-				cp, err := convert.Open(path, o)
+				cp, err := convert.OpenContext(ctx, path, o)
 				if err == nil {
 					cp.Close()
 				}
@@ -199,9 +199,9 @@ func openStream(ctx context.Context, name string, r io.Reader, opts *pickle.Opti
 	}
 	fi, err := f.Stat()
 	if err == nil {
-		cp, err = convert.NewCheckpoint(name, f, fi.Size(), opts)
+		cp, err = convert.NewCheckpointContext(ctx, name, f, fi.Size(), opts)
 		err = allowObjectsHint(err, opts, func(o *pickle.Options) error {
-			cp, err := convert.NewCheckpoint(name, f, fi.Size(), o)
+			cp, err := convert.NewCheckpointContext(ctx, name, f, fi.Size(), o)
 			if err == nil {
 				cp.Close()
 			}

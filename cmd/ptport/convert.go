@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -125,7 +126,7 @@ for .pt outputs).`,
 			cp, done, err := openCheckpoint(ctx, cmd, args[0], load.options())
 			var shard *convert.ShardError
 			if errors.As(err, &shard) {
-				if cp, err = openShard(shard, out, shardSize, load.options()); err == nil {
+				if cp, err = openShard(ctx, shard, out, shardSize, load.options()); err == nil {
 					done = func() { cp.Close() }
 				}
 			}
@@ -165,7 +166,7 @@ for .pt outputs).`,
 			if format == convert.PT {
 				res.AsData = inv.AsData
 				if out != stdio {
-					res.WeightsOnly = weightsOnlyOf(out)
+					res.WeightsOnly = weightsOnlyOf(ctx, out)
 				}
 			}
 			if jsonMode(cmd) {
@@ -234,13 +235,13 @@ func progressTotal(f convert.Format, cp *convert.Checkpoint) int64 {
 // openShard opens the shard that convert was given alone, when the output out is named
 // as the same shard, so that what it writes stays a part: a shard is a file of tensors,
 // but never a whole model.
-func openShard(se *convert.ShardError, out string, maxShard int64, opts *pickle.Options) (*convert.Checkpoint, error) {
+func openShard(ctx context.Context, se *convert.ShardError, out string, maxShard int64, opts *pickle.Options) (*convert.Checkpoint, error) {
 	same := convert.ShardOf(out)
 	if same != nil && same.Shard == se.Shard && same.Shards == se.Shards && maxShard == 0 {
-		cp, err := convert.OpenShard(se.File, opts)
+		cp, err := convert.OpenShardContext(ctx, se.File, opts)
 		if err != nil {
 			return nil, inFile(se.File, allowObjectsHint(err, opts, func(o *pickle.Options) error {
-				cp, err := convert.OpenShard(se.File, o)
+				cp, err := convert.OpenShardContext(ctx, se.File, o)
 				if err == nil {
 					cp.Close()
 				}
@@ -271,9 +272,9 @@ func openShard(se *convert.ShardError, out string, maxShard int64, opts *pickle.
 }
 
 // weightsOnlyOf says what torch.load(weights_only=True) would do with the .pt file at
-// path, or nil when it cannot be read back.
-func weightsOnlyOf(path string) *convert.WeightsOnlyInfo {
-	cp, err := convert.Open(path, nil)
+// path, or nil when it cannot be read back (or ctx stops the reading).
+func weightsOnlyOf(ctx context.Context, path string) *convert.WeightsOnlyInfo {
+	cp, err := convert.OpenContext(ctx, path, nil)
 	if err != nil {
 		return nil
 	}

@@ -46,7 +46,7 @@ func completePrefixes(c *cobra.Command, args []string, prefix string) ([]string,
 	if len(args) == 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	cp, err := convert.Open(args[0], nil)
+	cp, err := convert.OpenContext(c.Context(), args[0], nil)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

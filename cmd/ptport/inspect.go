@@ -85,7 +85,7 @@ func inspectFile(cmd *cobra.Command, path string, opts *pickle.Options, follows 
 	var shard *convert.ShardError
 	if errors.As(err, &shard) {
 		// a shard alone: list it, saying what it is
-		if cp, err = convert.OpenShard(path, opts); err != nil {
+		if cp, err = convert.OpenShardContext(cmd.Context(), path, opts); err != nil {
 			err = inFile(path, err)
 		} else {
 			done = func() { cp.Close() }

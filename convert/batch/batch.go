@@ -1276,13 +1276,13 @@ func (o *Options) check(ctx context.Context, in batchInput, r *Result) error {
 		r.Status, r.Error = StatusSkipped, "no reference file "+filepath.Base(refPath)
 		return nil
 	}
-	cp, err := convert.Open(in.path, o.Pickle)
+	cp, err := convert.OpenContext(ctx, in.path, o.Pickle)
 	if err != nil {
 		return err
 	}
 	defer cp.Close()
 	r.Tensors = leaf.CountTensors(cp.Leaves)
-	ref, err := convert.Open(refPath, o.Pickle)
+	ref, err := convert.OpenContext(ctx, refPath, o.Pickle)
 	if err != nil {
 		return err
 	}
@@ -1332,11 +1332,11 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 		return nil, nil
 	}
 	r.Elsewhere = o.otherLayoutOutput(in, r.Output)
-	src, err := sourceOf(in)
+	src, err := sourceOf(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	cp, err := convert.Open(in.path, o.Pickle)
+	cp, err := convert.OpenContext(ctx, in.path, o.Pickle)
 	if err != nil {
 		return nil, err
 	}

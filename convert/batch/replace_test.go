@@ -163,7 +163,7 @@ func writeOlderOutput(t *testing.T, in, rel, path string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs, err := fileSourceOf(inputFile{path: in, size: fi.Size(), mod: fi.ModTime()})
+	fs, err := fileSourceOf(context.Background(), inputFile{path: in, size: fi.Size(), mod: fi.ModTime()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/export"
 )
 
@@ -76,14 +78,14 @@ func realDir(dir string) string {
 	return abs
 }
 
-func sourceOf(in batchInput) (*source, error) {
+func sourceOf(ctx context.Context, in batchInput) (*source, error) {
 	s := &source{Input: in.rel}
 	var err error
-	if s.fileSource, err = fileSourceOf(in.inputFile); err != nil {
+	if s.fileSource, err = fileSourceOf(ctx, in.inputFile); err != nil {
 		return nil, err
 	}
 	for _, f := range in.shards {
-		fs, err := fileSourceOf(f)
+		fs, err := fileSourceOf(ctx, f)
 		if err != nil {
 			return nil, err
 		}
@@ -93,14 +95,15 @@ func sourceOf(in batchInput) (*source, error) {
 	return s, nil
 }
 
-func fileSourceOf(in inputFile) (fileSource, error) {
+// fileSourceOf hashes the file in, stopping with ctx's error once ctx is done.
+func fileSourceOf(ctx context.Context, in inputFile) (fileSource, error) {
 	f, err := os.Open(in.path)
 	if err != nil {
 		return fileSource{}, err
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, ctxio.Reader(ctx, f)); err != nil {
 		return fileSource{}, err
 	}
 	return fileSource{Size: in.size, ModTime: in.mod.UnixNano(), SHA256: hex.EncodeToString(h.Sum(nil))}, nil
@@ -231,6 +234,6 @@ func (s *fileSource) matches(in inputFile) bool {
 	if s.ModTime == in.mod.UnixNano() {
 		return true
 	}
-	cur, err := fileSourceOf(in)
+	cur, err := fileSourceOf(context.Background(), in)
 	return err == nil && cur.SHA256 == s.SHA256
 }
