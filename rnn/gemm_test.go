@@ -2,13 +2,17 @@ package rnn
 
 import (
 	"fmt"
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
 	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+
+	"github.com/ptport/ptport/rnn/internal/tileloop"
 )
 
 // TestGemmKernels compares every kernel set's GEMM with a float64 reference, for shapes
@@ -205,7 +209,9 @@ func testActivations[T Float](t *testing.T, tol float64) {
 
 // BenchmarkGemm times the float32 GEMM of each kernel set on the shapes of the benchmark
 // rows: the input projections (many rows) and the recurrent products (one step); and, as
-// the baseline the kernels replace, gonum's Sgemm on the same product (C = A·Wᵀ).
+// the baseline the kernels replace, gonum's Sgemm on the same product (C = A·Wᵀ). Each
+// kernel set's product also reports its share of the FMA peak measured beside it
+// (reportPeakShare).
 func BenchmarkGemm(b *testing.B) {
 	for _, sh := range [][3]int{
 		{1, 256, 256},      // stream: recurrent, batch 1
@@ -246,6 +252,7 @@ func BenchmarkGemm(b *testing.B) {
 				flops := 2 * float64(m*n*k) * float64(b.N)
 				b.ReportMetric(flops/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
 				reportCPU(b, flops, cpu0, cpuOK, true)
+				reportPeakShare(b, 2*float64(m*n*k), func() { gemm(o, m, a, k, &p, c, p.np, nil, nil, 0) })
 			})
 		}
 		b.Run(fmt.Sprintf("%dx%dx%d/gonum", m, n, k), func(b *testing.B) {
@@ -265,6 +272,42 @@ func BenchmarkGemm(b *testing.B) {
 			b.ReportMetric(2*float64(m*n*k)/(float64(b.Elapsed().Nanoseconds())/float64(b.N)), "GFLOP/s")
 		})
 	}
+}
+
+// reportPeakShare reports as "%peak" the share of one core's FMA peak that work, a call
+// of f doing flops floating-point operations, reaches on the calling goroutine's thread:
+// the median over peakRounds rounds of f's GFLOP/s over the peak measured right after it
+// in the same round (tileloop.Peak, fma_peak.c's loop), each side running for about
+// peakSide. The speed of a shared machine drifts by 10% and more from one second to the
+// next, so a share taken against a peak measured at another time, or the best of several,
+// says as much about the drift as about the kernel; pairs a few milliseconds apart see the
+// same machine. It reports nothing where the peak loop cannot run (tileloop.HasPeak).
+func reportPeakShare(b *testing.B, flops float64, f func()) {
+	if !tileloop.HasPeak() {
+		return
+	}
+	const peakRounds, peakSide = 9, 20 * time.Millisecond
+	f()
+	t0 := time.Now()
+	f()
+	reps := max(1, int(peakSide/max(time.Since(t0), time.Microsecond)))
+	// Peak's own iterations for peakSide, from a short calibration.
+	t0 = time.Now()
+	tileloop.Peak(1 << 14)
+	pn := max(1, int(float64(1<<14)*float64(peakSide)/float64(max(time.Since(t0), time.Microsecond))))
+	shares := make([]float64, peakRounds)
+	for r := range shares {
+		t0 = time.Now()
+		for range reps {
+			f()
+		}
+		work := flops * float64(reps) / float64(time.Since(t0).Nanoseconds())
+		t0 = time.Now()
+		peak := tileloop.Peak(pn) / float64(time.Since(t0).Nanoseconds())
+		shares[r] = work / peak
+	}
+	slices.Sort(shares)
+	b.ReportMetric(100*shares[peakRounds/2], "%peak")
 }
 
 // BenchmarkCells times the LSTM and GRU cells and tanh of every kernel set on 32 rows of

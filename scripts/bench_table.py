@@ -16,7 +16,10 @@ Fractions of peak: "% of peak" is ptport's GFLOP/s (wall time) over the 2-core F
 "% per busy core" its cpu-GFLOP/s (work over the processor time the process used, so
 over the cores it kept busy, spinning included, and not lowered by time slices given to
 other processes) over the 1-core peak. Both peaks are fma_peak's, per thread processor
-time (f32_cpu, f64_cpu).
+time (f32_cpu, f64_cpu), the best of its runs. The products' "% of peak beside it" is
+BenchmarkGemm's %peak: the median share of the FMA peak measured in the same process
+right after each round of the product (rnn's reportPeakShare), which the machine's drift
+from one second to the next does not skew.
 """
 import json
 import os
@@ -80,13 +83,15 @@ def main():
     gemm = {}
     if os.path.exists(os.path.join(d, "gemm.txt")):
         for line in open(os.path.join(d, "gemm.txt")):
-            m = re.match(r"BenchmarkGemm/(\d+x\d+x\d+)/(\w+)(?:-\d+)?\s+\d+\s+[\d.]+ ns/op\s+([\d.]+) GFLOP/s"
-                         r"(?:\s+([\d.]+) cpu-GFLOP/s)?", line)
+            m = re.match(r"BenchmarkGemm/(\d+x\d+x\d+)/(\w+)(?:-\d+)?\s+\d+\s+[\d.]+ ns/op"
+                         r"(?:\s+([\d.]+) %peak)?\s+([\d.]+) GFLOP/s(?:\s+([\d.]+) cpu-GFLOP/s)?", line)
             if m:
-                g = gemm.setdefault((m.group(1), m.group(2)), ([], []))
-                g[0].append(float(m.group(3)))
-                if m.group(4):
-                    g[1].append(float(m.group(4)))
+                g = gemm.setdefault((m.group(1), m.group(2)), ([], [], []))
+                g[0].append(float(m.group(4)))
+                if m.group(5):
+                    g[1].append(float(m.group(5)))
+                if m.group(3):
+                    g[2].append(float(m.group(3)))
     rounds = max((len(v) for v in pt.values()), default=0)
     runs = max((len(v) for v in go.values()), default=0)
 
@@ -137,16 +142,18 @@ def main():
     if gemm:
         have = {k for _, k in gemm}
         sets = [next(k for k in ("avx512", "avx2", "go") if k in have)]  # the kernels Forward uses
-        print("| product m×n×k (one core) | " + " | ".join("%s GFLOP/s | %s cpu-GFLOP/s | %s %% of peak" % (k, k, k) for k in sets)
+        print("| product m×n×k (one core) | " + " | ".join(
+            "%s GFLOP/s | %s cpu-GFLOP/s | %s %% of peak | %s %% of peak beside it" % (k, k, k, k) for k in sets)
               + " | gonum Sgemm GFLOP/s |")
-        print("|---|" + "---:|" * (3 * len(sets) + 1))
+        print("|---|" + "---:|" * (4 * len(sets) + 1))
         for shape in dict.fromkeys(sh for sh, _ in gemm):
             cells = []
             for k in sets:
-                w, c = gemm.get((shape, k), ([], []))
+                w, c, share = gemm.get((shape, k), ([], [], []))
                 cells += [fmt(med(w), "%.1f"), fmt(med(c), "%.1f"),
-                          fmt(100 * med(c) / peak["f32_cpu"]["1"] if c else None, "%.0f%%")]
-            cells.append(fmt(med(gemm.get((shape, "gonum"), ([], []))[0]), "%.1f"))
+                          fmt(100 * med(c) / peak["f32_cpu"]["1"] if c else None, "%.0f%%"),
+                          fmt(med(share), "%.0f%%")]
+            cells.append(fmt(med(gemm.get((shape, "gonum"), ([], [], []))[0]), "%.1f"))
             print("| %s | %s |" % (shape, " | ".join(cells)))
         print()
     print("| name (one core, processor time) | PyTorch ms | ORT ms | ptport ms | ptport/PyTorch | ptport/ORT |")

@@ -52,6 +52,18 @@ func main() {
 		}
 		fmt.Fprintf(&b, "\tDECQ CX\n\tJNZ %s_loop\n\tVZEROUPPER\n\tRET\n\n", l.name)
 	}
+	// fmaPeak: 16 independent chains of FMAs on registers only, 8 steps per iteration.
+	b.WriteString("// func fmaPeak(n int)\nTEXT ·fmaPeak(SB), NOSPLIT, $0-8\n\tMOVQ n+0(FP), CX\n")
+	for z := 0; z < 16; z++ {
+		fmt.Fprintf(&b, "\tVPXORD Z%d, Z%d, Z%d\n", z, z, z)
+	}
+	b.WriteString("\tVPXORD Z30, Z30, Z30\n\tVPXORD Z31, Z31, Z31\nfmaPeak_loop:\n")
+	for u := 0; u < 8; u++ {
+		for z := 0; z < 16; z++ {
+			fmt.Fprintf(&b, "\tVFMADD231PS Z30, Z31, Z%d\n", z)
+		}
+	}
+	b.WriteString("\tDECQ CX\n\tJNZ fmaPeak_loop\n\tVZEROUPPER\n\tRET\n")
 	if err := os.WriteFile("loops_amd64.s", []byte(b.String()), 0o644); err != nil {
 		panic(err)
 	}

@@ -6,9 +6,9 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// BenchmarkLoop reports each loop's GFLOP/s (two per multiply-add of a lane); divide by
-// the FMA peak of one core (scripts/fma_peak.c) for the fraction a tile of that shape can
-// reach.
+// BenchmarkLoop reports each loop's GFLOP/s (two per multiply-add of a lane), and last
+// the FMA peak of the core (fma_peak, the loop of scripts/fma_peak.c): divide by it for the
+// fraction a tile of that shape can reach.
 func BenchmarkLoop(b *testing.B) {
 	if !cpu.X86.HasAVX512F {
 		b.Skip("the loops need AVX-512F")
@@ -36,4 +36,12 @@ func BenchmarkLoop(b *testing.B) {
 			b.ReportMetric(fmas*32/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
 		})
 	}
+	b.Run("fma_peak", func(b *testing.B) {
+		const n = 1000
+		var flops float64
+		for b.Loop() {
+			flops += Peak(n)
+		}
+		b.ReportMetric(flops/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+	})
 }
