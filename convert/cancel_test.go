@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -169,5 +170,54 @@ func TestOpenContext(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > goroutines {
 		t.Errorf("%d goroutines after the reads, %d before", n, goroutines)
+	}
+}
+
+// rnnLeaves are the tensors of n one-unit RNNs, m0. to m<n-1>., side by side.
+func rnnLeaves(t *testing.T, n int) []pickle.Leaf {
+	t.Helper()
+	var leaves []pickle.Leaf
+	for i := range n {
+		for _, name := range []string{"weight_ih_l0", "weight_hh_l0"} {
+			x, err := pickle.NewTensor(pickle.F32, []int{1, 1}, []byte{0, 0, 0x80, 0x3f})
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaves = append(leaves, pickle.Leaf{Name: fmt.Sprintf("m%d.%s", i, name), Value: x})
+		}
+	}
+	return leaves
+}
+
+// TestInspectContext: InspectContext looks at its context a few times in every few
+// thousand steps (leaves listed, modules walked, recurrent modules weighed), not at
+// each, and stops at the first look that finds it done, with an error that wraps its
+// error and names the file, and no Inventory; a context done before it starts stops it
+// at once; let finish, it lists what Inspect lists.
+func TestInspectContext(t *testing.T) {
+	leaves := manyLeaves(t, 10000).Leaves
+	leaves = append(leaves, rnnLeaves(t, 5000)...)
+	cp := convert.FromLeaves("many", leaves)
+	want := convert.Inspect(cp)
+	if len(want.Models) != 5000 || len(want.Tensors) != 20000 {
+		t.Fatalf("Inspect: %d tensors, %d recurrent modules; want 20000, 5000", len(want.Tensors), len(want.Models))
+	}
+	live := &stopAfter{Context: context.Background()}
+	got, err := convert.InspectContext(live, cp)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("InspectContext: %v; or another inventory than Inspect's", err)
+	}
+	if steps := len(leaves) + len(want.Models); live.calls < 4 || live.calls > 4*steps/1024 {
+		t.Errorf("inspecting %d leaves looked at the context %d times, want 4 to %d", len(leaves), live.calls, 4*steps/1024)
+	}
+	for _, k := range []int{1, 2, live.calls / 2, live.calls} {
+		ctx := &stopAfter{Context: context.Background(), n: k}
+		inv, err := convert.InspectContext(ctx, cp)
+		if !errors.Is(err, context.Canceled) || inv != nil || !strings.HasPrefix(err.Error(), "many: ") {
+			t.Errorf("stopped at look %d of %d: %v, want many: and context.Canceled, no inventory", k, live.calls, err)
+		}
+		if ctx.calls > k+1 {
+			t.Errorf("stopped at look %d: looked %d times, after it was done too", k, ctx.calls)
+		}
 	}
 }

@@ -4,24 +4,66 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
 )
 
-// paramName matches the name of a recurrent module's parameter: the prefix before it,
-// its kind, its layer and an optional direction suffix.
-var paramName = regexp.MustCompile(`^(.*?)(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l([0-9]+)(_reverse)?$`)
+// A paramName is the name of a recurrent module's parameter, PREFIX KIND_lLAYER, with
+// _reverse after it for the reverse direction, split; a cell's parameter is PREFIX KIND,
+// with no layer. KIND is weight_ih, weight_hh, bias_ih, bias_hh or (a module's only)
+// weight_hr; a prefix holds no newline.
+type paramName struct {
+	prefix, kind string
+	layer        string // decimal digits; "" for a cell
+	reverse      bool
+}
 
-// cellParamName matches the name of a cell's parameter (torch.nn.RNNCell, LSTMCell,
-// GRUCell): the prefix before it and its kind.
-var cellParamName = regexp.MustCompile(`^(.*?)(weight_ih|weight_hh|bias_ih|bias_hh)$`)
+// paramKinds are the kinds of a recurrent parameter; a cell has no weight_hr.
+var paramKinds = [...]string{"weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"}
+
+// parseParam splits the name of a recurrent module's parameter (cell false) or a cell's
+// (cell true), in time linear in the name's length at worst, and reports whether it is
+// one.
+func parseParam(name string, cell bool) (paramName, bool) {
+	var p paramName
+	rest := name
+	if !cell {
+		rest, p.reverse = strings.CutSuffix(rest, "_reverse")
+		i := len(rest)
+		for i > 0 && '0' <= rest[i-1] && rest[i-1] <= '9' {
+			i--
+		}
+		if i == len(rest) || !strings.HasSuffix(rest[:i], "_l") {
+			return paramName{}, false
+		}
+		p.layer, rest = rest[i:], rest[:i-len("_l")]
+	}
+	kinds := paramKinds[:]
+	if cell {
+		kinds = kinds[:len(kinds)-1]
+	}
+	for _, k := range kinds {
+		if prefix, ok := strings.CutSuffix(rest, k); ok && !strings.Contains(prefix, "\n") {
+			p.prefix, p.kind = prefix, k
+			return p, true
+		}
+	}
+	return paramName{}, false
+}
+
+// isParam reports whether name is the name of a recurrent module's or a cell's parameter.
+func isParam(name string) bool {
+	_, module := parseParam(name, false)
+	_, cell := parseParam(name, true)
+	return module || cell
+}
 
 // candidate is one recurrent module or cell found in a checkpoint: the tensors under its
 // prefix and, when the checkpoint pickled the module itself, that module.
@@ -30,16 +72,14 @@ type candidate struct {
 	cell    bool
 	tensors map[string]*pickle.Tensor // by name without the prefix
 	order   []string
-	// others are the names (without the prefix) of the other tensors under the prefix,
-	// which no recurrent module has: load_state_dict(strict=True) reports them.
-	others []string
-	module *pickle.Object
+	module  *pickle.Object
 }
 
 // candidates groups the checkpoint's tensors by the prefix of their recurrent parameter
 // names (a module's, with a layer suffix, or a cell's, without), in the order the
-// prefixes first appear.
-func candidates(cp *Checkpoint) []*candidate {
+// prefixes first appear; mods are the checkpoint's pickled modules. It stops with poll's
+// error.
+func candidates(cp *Checkpoint, mods map[string]*pickle.Object, poll *ctxio.Poller) ([]*candidate, error) {
 	var list []*candidate
 	type key struct {
 		prefix string
@@ -47,15 +87,18 @@ func candidates(cp *Checkpoint) []*candidate {
 	}
 	byPrefix := map[key]*candidate{}
 	for _, l := range cp.Leaves {
+		if err := poll.Step(); err != nil {
+			return nil, err
+		}
 		t, ok := l.Value.(*pickle.Tensor)
 		if !ok {
 			continue
 		}
 		k := key{}
-		if m := paramName.FindStringSubmatch(l.Name); m != nil {
-			k.prefix = m[1]
-		} else if m := cellParamName.FindStringSubmatch(l.Name); m != nil {
-			k = key{m[1], true}
+		if p, ok := parseParam(l.Name, false); ok {
+			k.prefix = p.prefix
+		} else if p, ok := parseParam(l.Name, true); ok {
+			k = key{p.prefix, true}
 		} else {
 			continue
 		}
@@ -69,17 +112,7 @@ func candidates(cp *Checkpoint) []*candidate {
 		c.tensors[name] = t
 		c.order = append(c.order, name)
 	}
-	for _, l := range cp.Leaves {
-		if _, ok := l.Value.(*pickle.Tensor); !ok || paramName.MatchString(l.Name) || cellParamName.MatchString(l.Name) {
-			continue
-		}
-		for _, c := range list {
-			if strings.HasPrefix(l.Name, c.prefix) {
-				c.others = append(c.others, strings.TrimPrefix(l.Name, c.prefix))
-			}
-		}
-	}
-	for prefix, mod := range modules(cp.Root) {
+	for prefix, mod := range mods {
 		switch class := moduleClass(mod); class {
 		case "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell":
 			if c := byPrefix[key{prefix, strings.HasSuffix(class, "Cell")}]; c != nil {
@@ -87,14 +120,15 @@ func candidates(cp *Checkpoint) []*candidate {
 			}
 		}
 	}
-	return list
+	return list, nil
 }
 
 // modules finds the pickled torch.nn modules in the object tree (and the objects of
 // other classes that hold them in their _modules), by the prefix their parameters' names
 // have. The walk visits each container once, at most 1<<20 of them and 1000 levels deep
-// (pickle.Leaves refuses deeper trees); a prefix is built only for a module found.
-func modules(root any) map[string]*pickle.Object {
+// (pickle.Leaves refuses deeper trees); a prefix is built only for a module found. It
+// stops with poll's error.
+func modules(root any, poll *ctxio.Poller) (map[string]*pickle.Object, error) {
 	type place struct {
 		parent *place
 		key    string
@@ -113,9 +147,13 @@ func modules(root any) map[string]*pickle.Object {
 	found := map[string]*pickle.Object{}
 	seen := map[any]bool{}
 	budget := 1 << 20
+	var err error
 	var walk func(v any, at *place, depth int)
 	walk = func(v any, at *place, depth int) {
-		if budget--; budget < 0 || depth > 1000 {
+		if budget--; budget < 0 || depth > 1000 || err != nil {
+			return
+		}
+		if err = poll.Step(); err != nil {
 			return
 		}
 		child := func(key string) *place { return &place{at, key} }
@@ -162,7 +200,10 @@ func modules(root any) map[string]*pickle.Object {
 		}
 	}
 	walk(root, nil, 0)
-	return found
+	if err != nil {
+		return nil, err
+	}
+	return found, nil
 }
 
 // keyString is a dict key as tensor names spell it. A tuple key, which no module's
@@ -357,11 +398,11 @@ func infer(c *candidate, opts Options) (rnn.Config, error) {
 	}
 	cfg.HiddenSize = hidden
 	for name := range c.tensors {
-		m := paramName.FindStringSubmatch(name)
-		layer, _ := strconv.Atoi(m[3])
+		p, _ := parseParam(name, false)
+		layer, _ := strconv.Atoi(p.layer)
 		cfg.NumLayers = max(cfg.NumLayers, layer+1)
-		cfg.Bidirectional = cfg.Bidirectional || m[4] != ""
-		cfg.Bias = cfg.Bias || strings.HasPrefix(m[2], "bias")
+		cfg.Bidirectional = cfg.Bidirectional || p.reverse
+		cfg.Bias = cfg.Bias || strings.HasPrefix(p.kind, "bias")
 	}
 	cfg.BatchFirst = opts.BatchFirst
 	if opts.Nonlinearity != "" && cfg.Mode != rnn.RNNTanh && cfg.Mode != rnn.RNNReLU {
@@ -532,8 +573,10 @@ func fromModule(o *pickle.Object, opts Options) (rnn.Config, error) {
 }
 
 // validate checks the candidate's tensors against what cfg needs, reporting every
-// missing, unexpected and mis-shaped key together.
-func validate(file string, c *candidate, cfg rnn.Config) error {
+// missing, unexpected and mis-shaped key together: unexpected are the candidate's
+// tensors that cfg has no place for and the other tensors of leaves under its prefix,
+// which no recurrent module has (load_state_dict(strict=True) reports them).
+func validate(file string, leaves []pickle.Leaf, c *candidate, cfg rnn.Config) error {
 	verr := &ValidationError{File: file, Prefix: c.prefix, Config: cfg, Cell: c.cell}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%s: %s: %w", file, where(c.prefix), err)
@@ -559,8 +602,10 @@ func validate(file string, c *candidate, cfg rnn.Config) error {
 			verr.Unexpected = append(verr.Unexpected, c.prefix+name)
 		}
 	}
-	for _, name := range c.others {
-		verr.Unexpected = append(verr.Unexpected, c.prefix+name)
+	for _, l := range leaves {
+		if _, ok := l.Value.(*pickle.Tensor); ok && strings.HasPrefix(l.Name, c.prefix) && !isParam(l.Name) {
+			verr.Unexpected = append(verr.Unexpected, l.Name)
+		}
 	}
 	sort.Strings(verr.Missing)
 	if len(verr.Missing)+len(verr.Unexpected)+len(verr.Mismatched) > 0 {

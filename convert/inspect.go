@@ -1,12 +1,14 @@
 package convert
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/export"
 	"github.com/ptport/ptport/convert/internal/jsonvalue"
 	"github.com/ptport/ptport/pickle"
@@ -162,15 +164,39 @@ type ValueInfo struct {
 }
 
 // Inspect lists what cp holds, without reading any tensor data but the per-channel
-// parameters of quantized tensors (at most 2^20 of each).
+// parameters of quantized tensors (at most 2^20 of each). It takes time as cp's leaves:
+// a second or so for a million.
 func Inspect(cp *Checkpoint) *Inventory {
-	inv := &Inventory{File: cp.Path, Format: cp.Format, Globals: cp.Globals, Tensors: []TensorInfo{}, Values: []ValueInfo{}}
+	inv, _ := InspectContext(context.Background(), cp) // never stops
+	return inv
+}
+
+// InspectContext is Inspect, stopping once ctx is done: it looks at ctx every few
+// thousand leaves, modules and tensors weighed, and then returns an error that wraps
+// ctx.Err(), naming cp's file, and no Inventory.
+func InspectContext(ctx context.Context, cp *Checkpoint) (*Inventory, error) {
+	return ctxio.Read(ctx, cp.Path, func() (*Inventory, error) { return inspect(cp, &ctxio.Poller{Ctx: ctx}) })
+}
+
+func inspect(cp *Checkpoint, poll *ctxio.Poller) (*Inventory, error) {
+	inv := &Inventory{File: cp.Path, Format: cp.Format, Globals: cp.Globals, Values: []ValueInfo{}}
 	if inv.Globals == nil {
 		inv.Globals = []string{}
 	}
-	byStorage := map[*pickle.Storage][]int{}
+	tensors := 0
+	for _, l := range cp.Leaves {
+		if _, ok := l.Value.(*pickle.Tensor); ok {
+			tensors++
+		}
+	}
+	inv.Tensors = make([]TensorInfo, 0, tensors)
+	viewers := map[*pickle.Storage]int{} // the tensors of each storage
+	shared := false
 	parts := partNamer{names: map[any]string{}}
 	for _, l := range cp.Leaves {
+		if err := poll.Step(); err != nil {
+			return nil, err
+		}
 		t, ok := l.Value.(*pickle.Tensor)
 		if !ok {
 			inv.Values = append(inv.Values, ValueInfo{Name: l.Name, Value: jsonvalue.Append(nil, l.Value), PartOf: parts.of(l)})
@@ -180,7 +206,8 @@ func Inspect(cp *Checkpoint) *Inventory {
 			Offset: t.Offset, Strides: t.Strides, Contiguous: t.IsContiguous()}
 		if t.Storage != nil {
 			ti.Storage, ti.Device = t.Storage.Key(), t.Storage.Device
-			byStorage[t.Storage] = append(byStorage[t.Storage], len(inv.Tensors))
+			viewers[t.Storage]++
+			shared = shared || viewers[t.Storage] > 1
 		}
 		describeTensor(&ti, t)
 		if t.Quantization != nil {
@@ -190,12 +217,20 @@ func Inspect(cp *Checkpoint) *Inventory {
 		inv.Bytes += ti.Bytes
 		inv.Tensors = append(inv.Tensors, ti)
 	}
-	for _, idx := range byStorage {
-		if len(idx) > 1 {
-			for _, i := range idx {
-				inv.Tensors[i].SharedBy = len(idx)
+	if shared {
+		i := 0
+		for _, l := range cp.Leaves {
+			if err := poll.Step(); err != nil {
+				return nil, err
+			}
+			if t, ok := l.Value.(*pickle.Tensor); ok {
+				if n := viewers[t.Storage]; n > 1 && t.Storage != nil {
+					inv.Tensors[i].SharedBy = n
+				}
+				i++
 			}
 		}
+		inv.Shared = export.SharedGroups(cp.Leaves)
 	}
 	if cp.GlobalInfo != nil || cp.Format == "zip" || cp.Format == "legacy" || cp.Format == "tar" {
 		wo := &WeightsOnlyInfo{Loads: cp.WeightsOnlyRefusal == nil, Refuses: []string{}}
@@ -209,21 +244,28 @@ func Inspect(cp *Checkpoint) *Inventory {
 		}
 		inv.WeightsOnly = wo
 	}
-	inv.Shared = export.SharedGroups(cp.Leaves)
 	if len(inv.Shared) == 0 && len(cp.Shared) > 0 {
 		inv.Shared, inv.SharedCopies = cp.Shared, true
 	}
 	inv.Shards = cp.Shards
 	inv.TorchScript = torchScriptInfo(cp)
-	inv.AsData = asData(cp)
-	t := newTree(cp)
-	cands := candidates(cp)
+	var err error
+	if inv.AsData, err = asData(cp, poll); err != nil {
+		return nil, err
+	}
+	t, cands, err := survey(cp, poll)
+	if err != nil {
+		return nil, err
+	}
 	if s, ok := sequentialModel(t, cands, Options{}); ok {
 		if layers, err := t.sequentialLayers(s, nil, Options{}); err == nil {
 			inv.Whole = append(inv.Whole, WholeInfo{Prefix: s, Layers: layerInfos(layers), Sequential: len(cands) == 0})
 		}
 	}
 	for _, c := range cands {
+		if err := poll.Step(); err != nil {
+			return nil, err
+		}
 		arch := "(unrecognized shapes)"
 		if cfg, err := infer(c, Options{}); err == nil {
 			switch layers, err := t.around(coreLayer(c, cfg), Options{}); {
@@ -240,7 +282,7 @@ func Inspect(cp *Checkpoint) *Inventory {
 		}
 		inv.Models = append(inv.Models, strconv.Quote(c.prefix)+" "+arch)
 	}
-	return inv
+	return inv, nil
 }
 
 func quote(s string) string { return string(jsonvalue.AppendString(nil, s)) }
@@ -249,7 +291,8 @@ func quote(s string) string { return string(jsonvalue.AppendString(nil, s)) }
 // takes them.
 func Prefixes(cp *Checkpoint) []string {
 	var out []string
-	for _, c := range candidates(cp) {
+	_, cands, _ := survey(cp, &ctxio.Poller{})
+	for _, c := range cands {
 		out = append(out, c.prefix)
 	}
 	return out
@@ -349,17 +392,24 @@ func torchScriptInfo(cp *Checkpoint) *TorchScriptInfo {
 }
 
 // asData lists the globals that torch.load(weights_only=True) refuses and that cp's
-// leaves hold as data: classes of inert objects, and references.
-func asData(cp *Checkpoint) []string {
+// leaves hold as data: classes of inert objects, and references. It stops with poll's
+// error.
+func asData(cp *Checkpoint, poll *ctxio.Poller) ([]string, error) {
 	refused := map[string]bool{}
 	for _, g := range cp.GlobalInfo {
 		if !g.WeightsOnly {
 			refused[g.Name] = true
 		}
 	}
+	if len(refused) == 0 {
+		return nil, nil
+	}
 	var out []string
 	seen := map[string]bool{}
 	for _, l := range cp.Leaves {
+		if err := poll.Step(); err != nil {
+			return nil, err
+		}
 		var name string
 		switch v := l.Value.(type) {
 		case string:
@@ -375,7 +425,7 @@ func asData(cp *Checkpoint) []string {
 		}
 	}
 	slices.Sort(out)
-	return out
+	return out, nil
 }
 
 // layerInfos are the layers as Model.Layers gives them.

@@ -60,3 +60,18 @@ func TestInspectWhole(t *testing.T) {
 		t.Errorf("rnn_tanh.pt: %+v", inv.Whole)
 	}
 }
+
+// TestInspectModulesBeside: recurrent modules side by side, more than could be placed
+// around any of them, leave the model around each not known, saying how many modules
+// are beside it, without weighing each.
+func TestInspectModulesBeside(t *testing.T) {
+	inv := convert.Inspect(convert.FromLeaves("rnns", rnnLeaves(t, 40)))
+	if len(inv.Models) != 40 || len(inv.Whole) != 40 {
+		t.Fatalf("%d recurrent modules, %d whole models; want 40 of each", len(inv.Models), len(inv.Whole))
+	}
+	for _, w := range inv.Whole {
+		if w.Layers != nil || !strings.HasPrefix(w.Unknown, "39 modules are beside RNN(1, 1, bias=False) at the root, more than fit around it") {
+			t.Errorf("around %q: %+v, want not known: 39 modules beside it", w.Prefix, w)
+		}
+	}
+}

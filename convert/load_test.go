@@ -10,6 +10,7 @@ import (
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/internal/fixture"
+	"github.com/ptport/ptport/pickle"
 )
 
 // TestLoad loads every case of testdata/convert/cases.json with its flags: the invalid
@@ -153,5 +154,24 @@ func TestCharLSTMExampleIsPyTorchs(t *testing.T) {
 	}
 	if got := strings.Join(lines, "\n"); !strings.HasSuffix(got, strings.TrimSpace(string(want))) {
 		t.Errorf("Example_charLSTM's output\n%s\ndoes not end with PyTorch's text\n%s", got, want)
+	}
+}
+
+// TestLoadOthersUnderPrefix: the tensors under a recurrent module's prefix that no
+// recurrent module has are unexpected, as load_state_dict(strict=True) reports them, in
+// file order; those under another prefix and the module's own parameters are not.
+func TestLoadOthersUnderPrefix(t *testing.T) {
+	leaves := rnnLeaves(t, 1)
+	for _, name := range []string{"m0.extra", "head.weight", "m0.sub.weight", "m0x"} {
+		x, err := pickle.NewTensor(pickle.F32, []int{1}, []byte{0, 0, 0x80, 0x3f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaves = append(leaves, pickle.Leaf{Name: name, Value: x})
+	}
+	_, err := convert.Load(convert.FromLeaves("m", leaves), convert.Options{Prefix: "m0."})
+	var verr *convert.ValidationError
+	if !errors.As(err, &verr) || !slices.Equal(verr.Unexpected, []string{"m0.extra", "m0.sub.weight"}) {
+		t.Fatalf("Load: %v, want the unexpected m0.extra, m0.sub.weight", err)
 	}
 }

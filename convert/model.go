@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
 )
@@ -85,8 +86,7 @@ func Load(cp *Checkpoint, opts Options) (*Model, error) {
 	if opts.Nonlinearity != "" && opts.Nonlinearity != "tanh" && opts.Nonlinearity != "relu" {
 		return nil, fmt.Errorf("nonlinearity %q: want tanh or relu", opts.Nonlinearity)
 	}
-	t := newTree(cp)
-	cands := candidates(cp)
+	t, cands, _ := survey(cp, &ctxio.Poller{})
 	s, ok := sequentialModel(t, cands, opts)
 	if ok && (len(cands) > 0 || opts.Prefix != "") {
 		return loadSequential(cp, t, s, opts)
@@ -110,7 +110,7 @@ func Load(cp *Checkpoint, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", cp.Path, where(c.prefix), err)
 	}
-	if err := validate(cp.Path, c, cfg); err != nil {
+	if err := validate(cp.Path, cp.Leaves, c, cfg); err != nil {
 		return nil, err
 	}
 	core := coreLayer(c, cfg)

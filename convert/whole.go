@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
 )
@@ -170,12 +172,45 @@ func (l *layer) check() error {
 type tree struct {
 	groups  map[string]map[string]*pickle.Tensor
 	order   []string // group prefixes in the order they first appear
+	sorted  []int    // indices of order, its prefixes sorted
 	modules map[string]*pickle.Object
 }
 
-func newTree(cp *Checkpoint) *tree {
-	t := &tree{groups: map[string]map[string]*pickle.Tensor{}, modules: modules(cp.Root)}
+// survey finds what the search for a model in cp needs: its recurrent modules and
+// cells, and the tree, whose tensors are grouped only when there are some or a pickled
+// Sequential (which nothing else needs). It stops with poll's error.
+func survey(cp *Checkpoint, poll *ctxio.Poller) (*tree, []*candidate, error) {
+	mods, err := modules(cp.Root, poll)
+	if err != nil {
+		return nil, nil, err
+	}
+	cands, err := candidates(cp, mods, poll)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(cands) == 0 {
+		seq := false
+		for _, o := range mods {
+			seq = seq || isSequential(o)
+		}
+		if !seq {
+			return &tree{groups: map[string]map[string]*pickle.Tensor{}, modules: mods}, nil, nil
+		}
+	}
+	t, err := newTree(cp, mods, poll)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, cands, nil
+}
+
+// newTree groups cp's tensors; mods are its pickled modules. It stops with poll's error.
+func newTree(cp *Checkpoint, mods map[string]*pickle.Object, poll *ctxio.Poller) (*tree, error) {
+	t := &tree{groups: map[string]map[string]*pickle.Tensor{}, modules: mods}
 	for _, l := range cp.Leaves {
+		if err := poll.Step(); err != nil {
+			return nil, err
+		}
 		x, ok := l.Value.(*pickle.Tensor)
 		if !ok {
 			continue
@@ -192,7 +227,45 @@ func newTree(cp *Checkpoint) *tree {
 		}
 		g[name] = x
 	}
-	return t
+	t.sorted = make([]int, len(t.order))
+	for i := range t.sorted {
+		t.sorted[i] = i
+	}
+	slices.SortFunc(t.sorted, func(i, j int) int { return strings.Compare(t.order[i], t.order[j]) })
+	return t, nil
+}
+
+// under returns the range of t.sorted whose groups' prefixes start with prefix.
+func (t *tree) under(prefix string) (lo, hi int) {
+	lo, _ = slices.BinarySearchFunc(t.sorted, prefix, func(i int, p string) int { return strings.Compare(t.order[i], p) })
+	hi = lo + sort.Search(len(t.sorted)-lo, func(k int) bool { return !strings.HasPrefix(t.order[t.sorted[lo+k]], prefix) })
+	return lo, hi
+}
+
+// maxBeside bounds the modules beside a recurrent module at one level that the
+// whole-model search places: at most four find a place ([Embedding] [LayerNorm] core
+// [LayerNorm] [Linear]), and more than maxBeside are not weighed one by one.
+const maxBeside = 16
+
+// beside returns the prefixes of the groups under q but not under core (a prefix that
+// starts with q), in file order, and their number; when they number more than
+// maxBeside, it returns only their number.
+func (t *tree) beside(q, core string) ([]string, int) {
+	lo, hi := t.under(q)
+	clo, chi := t.under(core)
+	n := hi - lo - (chi - clo)
+	if n == 0 || n > maxBeside {
+		return nil, n
+	}
+	idx := make([]int, 0, n)
+	idx = append(idx, t.sorted[lo:clo]...)
+	idx = append(idx, t.sorted[chi:hi]...)
+	slices.Sort(idx)
+	out := make([]string, len(idx))
+	for k, i := range idx {
+		out[k] = t.order[i]
+	}
+	return out, n
 }
 
 // parent returns the prefix of the module holding the module at prefix ("a.b." for
@@ -435,13 +508,10 @@ func (t *tree) around(core *layer, opts Options) ([]*layer, error) {
 	}
 	// The nearest enclosing level that holds other modules than the core.
 	for q := parent(core.prefix); core.prefix != ""; q = parent(q) {
-		var others []string
-		for _, g := range t.order {
-			if strings.HasPrefix(g, q) && !strings.HasPrefix(g, core.prefix) {
-				others = append(others, g)
-			}
-		}
-		if len(others) > 0 {
+		switch others, n := t.beside(q, core.prefix); {
+		case n > maxBeside:
+			return nil, fmt.Errorf("%d modules are beside %s %s, more than fit around it", n, core, under(q))
+		case n > 0:
 			return t.place(core, q, others, opts)
 		}
 		if q == "" {
