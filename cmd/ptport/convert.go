@@ -139,7 +139,10 @@ for .pt outputs).`,
 					return err
 				}
 			}
-			inv := convert.Inspect(cp)
+			inv, err := convert.InspectContext(ctx, cp)
+			if err != nil {
+				return err
+			}
 			res := convertResult{Input: cp.Path, Output: out, Format: string(format),
 				Tensors: len(inv.Tensors), Values: len(inv.Values), Bytes: convert.DataBytes(format, cp), Shared: inv.Shared,
 				Widened: convert.Widened(format, cp)}
@@ -279,7 +282,11 @@ func weightsOnlyOf(ctx context.Context, path string) *convert.WeightsOnlyInfo {
 		return nil
 	}
 	defer cp.Close()
-	return convert.Inspect(cp).WeightsOnly
+	inv, err := convert.InspectContext(ctx, cp)
+	if err != nil {
+		return nil
+	}
+	return inv.WeightsOnly
 }
 
 // weightsOnlyText is what refuses a file: its globals, or the rule it breaks.

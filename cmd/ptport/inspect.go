@@ -95,7 +95,10 @@ func inspectFile(cmd *cobra.Command, path string, opts *pickle.Options, follows 
 		return err
 	}
 	defer done()
-	inv := convert.Inspect(cp)
+	inv, err := convert.InspectContext(cmd.Context(), cp)
+	if err != nil {
+		return err
+	}
 	if shard != nil {
 		inv.ShardOf = shard.Error()
 	}
