@@ -100,3 +100,19 @@ func BenchmarkOpenLarge(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkLeaves lists the leaves of a list of a million ints.
+func BenchmarkLeaves(b *testing.B) {
+	items := make(List, 1<<20)
+	for i := range items {
+		items[i] = int64(i)
+	}
+	root := &Dict{Entries: []DictEntry{{Key: "x", Value: items}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Leaves(root); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(items)), "ns/leaf")
+}

@@ -97,10 +97,12 @@ func LeavesContext(ctx context.Context, root any) ([]Leaf, error) {
 // stored as several tensors (a quantized, sparse or nested tensor) is one leaf, as in a
 // module's state_dict().
 func leaves(root any, whole bool, poll *poller) ([]Leaf, error) {
-	edges, err := countEdges(root, poll)
+	edges, plain, err := countEdges(root, poll)
 	if err != nil {
 		return nil, err
 	}
+	// The leaves of a tree without shared subtrees are about its plain values: room
+	// for them is made once, as the tree's own values take room already.
 	w := &leafWalker{
 		poll:      poll,
 		whole:     whole,
@@ -108,7 +110,8 @@ func leaves(root any, whole bool, poll *poller) ([]Leaf, error) {
 		visitLeft: leafVisitFactor*int64(edges) + leafVisitFloor,
 		nameLeft:  leafNameFactor*int64(edges) + leafNameFloor,
 		edges:     edges,
-		names:     make(map[string]uint64),
+		out:       make([]Leaf, 0, plain),
+		names:     make(map[string]uint64, plain),
 	}
 	if err := w.walk(root, leafPath{}, 0); err != nil {
 		return nil, err
@@ -173,14 +176,27 @@ func children(v any, fn func(key any, child any)) {
 	}
 }
 
-// countEdges counts the edges between distinct containers, iteratively.
-func countEdges(root any, poll *poller) (int, error) {
+// countEdges counts the edges between distinct containers, iteratively, and the plain
+// values among their children (not keys): values that are not a dict, list, tuple or
+// object with something in it.
+func countEdges(root any, poll *poller) (edges, plain int, err error) {
 	seen := make(map[any]bool)
 	stack := []any{root}
-	edges := 0
+	push := func(c any) {
+		edges++
+		if identity(c) != nil { // a plain value has no edges of its own
+			stack = append(stack, c)
+		}
+	}
+	value := func(c any) {
+		if _, ok := c.(*Object); !ok && (identity(c) == nil || isEmptyContainer(c)) {
+			plain++
+		}
+		push(c)
+	}
 	for len(stack) > 0 {
 		if err := poll.step(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -190,39 +206,40 @@ func countEdges(root any, poll *poller) (int, error) {
 			}
 			seen[id] = true
 		}
-		if o, ok := v.(*Object); ok {
+		switch x := v.(type) {
+		case *Object:
 			// Its dicts are walked as dicts, keys included.
-			for _, a := range o.Args {
-				edges++
-				stack = append(stack, a)
+			for _, a := range x.Args {
+				value(a)
 			}
-			for _, d := range []*Dict{o.Kwargs, o.Attrs, o.Items} {
+			for _, d := range []*Dict{x.Kwargs, x.Attrs, x.Items} {
 				if d != nil {
-					edges++
-					stack = append(stack, d)
+					push(d)
 				}
 			}
-			for _, e := range o.List {
-				edges++
-				stack = append(stack, e)
+			for _, e := range x.List {
+				value(e)
 			}
-			edges++
-			stack = append(stack, o.State)
-			continue
-		}
-		if d, ok := v.(*Dict); ok {
+			value(x.State)
+		case *Dict:
 			// Keys are walked too (a tuple key can be a tree of its own).
-			for _, e := range d.Entries {
-				edges++
-				stack = append(stack, e.Key)
+			for _, e := range x.Entries {
+				push(e.Key)
+				value(e.Value)
 			}
+		case List:
+			for _, c := range x {
+				value(c)
+			}
+		case Tuple:
+			for _, c := range x {
+				value(c)
+			}
+		default:
+			children(v, func(_ any, c any) { value(c) })
 		}
-		children(v, func(_ any, c any) {
-			edges++
-			stack = append(stack, c)
-		})
 	}
-	return edges, nil
+	return edges, plain, nil
 }
 
 type leafWalker struct {
@@ -239,6 +256,8 @@ type leafWalker struct {
 	names     map[string]uint64       // names yielded, with their paths' shapes
 	keyIDs    map[any]string          // names of keys Python hashes by identity: <tensor#0>, ...
 	keyCount  map[string]int          // such keys named, by kind
+	buf       []byte                  // the name of the path being built
+	digits    [20]byte                // room for a decimal int
 
 	poll *poller // counts the values walked
 }
@@ -254,14 +273,18 @@ type leafPath struct {
 
 // at returns the path of the component s (a key, or a part of a tensor) below p.
 func (p leafPath) at(s string) leafPath {
-	q := leafPath{name: s, below: true, shape: p.shape}
+	name := s
 	if p.below {
-		q.name = p.name + "." + s
+		name = p.name + "." + s
 	}
+	return p.named(name)
+}
+
+// named returns the path below p of the name p's, a dot and a component.
+func (p leafPath) named(name string) leafPath {
 	// FNV-1a over the end of each key in the name: two paths of one name have one
 	// shape when their keys print alike, and differ when a key holds a dot.
-	q.shape = (q.shape ^ uint64(len(q.name))) * 1099511628211
-	return q
+	return leafPath{name: name, below: true, shape: (p.shape ^ uint64(len(name))) * 1099511628211}
 }
 
 // child returns the path of the child at key below p, charging the length of its name
@@ -271,14 +294,42 @@ func (w *leafWalker) child(p leafPath, key any) (leafPath, error) {
 	if err != nil {
 		return leafPath{}, &FormatError{Where: shortPath(p.name), Msg: err.Error()}
 	}
+	if err := w.charge(p, n); err != nil {
+		return leafPath{}, err
+	}
+	w.buf = appendKeyLimit(w.start(p), key, math.MaxInt, w.keyIDs)
+	return p.named(string(w.buf)), nil
+}
+
+// item returns the path of the item i of a list or tuple below p, as child does for
+// the key i.
+func (w *leafWalker) item(p leafPath, i int) (leafPath, error) {
+	if err := w.charge(p, int64(len(strconv.AppendInt(w.digits[:0], int64(i), 10)))); err != nil {
+		return leafPath{}, err
+	}
+	w.buf = strconv.AppendInt(w.start(p), int64(i), 10)
+	return p.named(string(w.buf)), nil
+}
+
+// charge charges the name of a path below p whose last key takes n bytes.
+func (w *leafWalker) charge(p leafPath, n int64) error {
 	if p.below {
 		n += int64(len(p.name)) + 1
 	}
 	if n > w.nameLeft {
-		return leafPath{}, &FormatError{Where: shortPath(p.name), Msg: fmt.Sprintf("the paths of the tree would take more than %d bytes, the limit for a tree of %d edges (shared subtrees or long keys over many values)", leafNameFactor*int64(w.edges)+leafNameFloor, w.edges)}
+		return &FormatError{Where: shortPath(p.name), Msg: fmt.Sprintf("the paths of the tree would take more than %d bytes, the limit for a tree of %d edges (shared subtrees or long keys over many values)", leafNameFactor*int64(w.edges)+leafNameFloor, w.edges)}
 	}
 	w.nameLeft -= n
-	return p.at(string(appendKeyLimit(nil, key, math.MaxInt, w.keyIDs))), nil
+	return nil
+}
+
+// start returns w.buf holding the start of the name of a path below p: p's name and a
+// dot, or nothing below the root.
+func (w *leafWalker) start(p leafPath) []byte {
+	if !p.below {
+		return w.buf[:0]
+	}
+	return append(append(w.buf[:0], p.name...), '.')
 }
 
 // keyLen returns the length of keyName(k) without building it, memoising
@@ -291,7 +342,11 @@ func (w *leafWalker) keyLen(k any, depth int) (int64, error) {
 		return int64(len(x)), nil
 	case []byte:
 		return int64(len(x)), nil
-	case int64, int, bool, nil, float64, Global, Scalar:
+	case int64:
+		return int64(len(strconv.AppendInt(w.digits[:0], x, 10))), nil
+	case int:
+		return int64(len(strconv.AppendInt(w.digits[:0], int64(x), 10))), nil
+	case bool, nil, float64, Global, Scalar:
 		return int64(len(keyName(k))), nil
 	case *Tensor, *Object, *Storage:
 		return int64(len(w.identityKey(k))), nil
@@ -561,7 +616,11 @@ func (w *leafWalker) object(o *Object, p leafPath, depth int) error {
 // items walks the elements of a list or tuple.
 func (w *leafWalker) items(x []any, p leafPath, depth int) error {
 	for i, e := range x {
-		if err := w.walkChild(e, p, i, depth); err != nil {
+		at, err := w.item(p, i)
+		if err != nil {
+			return err
+		}
+		if err := w.walk(e, at, depth+1); err != nil {
 			return err
 		}
 	}
