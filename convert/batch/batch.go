@@ -662,10 +662,10 @@ func (e *ReplaceError) Error() string {
 // output in shards, by its index when there is no file at out), and the file it read;
 // a nil source when there is no file, or something not a regular file, which the
 // writer refuses to replace. A file that records no source is a *ReplaceError.
-func (o *Options) existing(out string, in batchInput) (*source, string, error) {
+func (o *Options) existing(ctx context.Context, out string, in batchInput) (*source, string, error) {
 	src, file, err := readSource(out, o.To, o.MaxShardSize > 0)
 	if o.MaxShardSize > 0 {
-		if ferr := foreignShards(out, in); ferr != nil {
+		if ferr := foreignShards(ctx, out, in); ferr != nil {
 			return nil, file, ferr
 		}
 	}
@@ -684,7 +684,7 @@ func (o *Options) existing(out string, in batchInput) (*source, string, error) {
 // beside it) that no such index of ptport's names and that records no source of in (a
 // shard of in's that a conversion stopped before its index left is replaced). It reads
 // out's folder, as writing the shards does to remove those of an earlier layout.
-func foreignShards(out string, in batchInput) error {
+func foreignShards(ctx context.Context, out string, in batchInput) error {
 	index := out + export.IndexSuffix
 	var named []string
 	if _, err := os.Stat(index); err == nil {
@@ -701,7 +701,9 @@ func foreignShards(out string, in batchInput) error {
 		if err != nil {
 			return &ReplaceError{Path: f}
 		}
-		if !src.isOf(in, f) {
+		if ok, err := src.isOf(ctx, in, f); err != nil {
+			return err
+		} else if !ok {
 			return replaceError(f, src, in)
 		}
 	}
@@ -729,19 +731,26 @@ func shardsBeside(out string) []string {
 
 // leftovers returns the files beside out named as its shards that no index beside it
 // names and that record a source of in: shards of a conversion of in that stopped
-// before its index was in place.
-func leftovers(out string, in batchInput) []string {
+// before its index was in place. It returns ctx's error when ctx stops the hashing of
+// in.
+func leftovers(ctx context.Context, out string, in batchInput) ([]string, error) {
 	named, _ := convert.ShardFiles(out + export.IndexSuffix)
 	var files []string
 	for _, f := range shardsBeside(out) {
 		if slices.Contains(named, f) {
 			continue
 		}
-		if src, err := recordedSource(f); err == nil && src.isOf(in, f) {
+		src, err := recordedSource(f)
+		if err != nil {
+			continue
+		}
+		if ok, err := src.isOf(ctx, in, f); err != nil {
+			return nil, err
+		} else if ok {
 			files = append(files, f)
 		}
 	}
-	return files
+	return files, nil
 }
 
 // samePath reports whether a and b name one path, once made absolute and clean.
@@ -1314,22 +1323,33 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 	if err := o.overInput(in, r.Output); err != nil {
 		return nil, err
 	}
-	prev, file, err := o.existing(r.Output, in)
-	if err != nil {
-		return nil, err
-	} else if prev != nil && !prev.isOf(in, file) {
-		return nil, replaceError(file, prev, in)
-	}
-	other, err := o.otherLayout(r.Output, file, in)
+	prev, file, err := o.existing(ctx, r.Output, in)
 	if err != nil {
 		return nil, err
 	}
-	if prev != nil && !o.Force && other == "" && prev.matches(in) && complete(file, prev) {
-		if err := removeFiles(leftovers(r.Output, in)); err != nil {
+	if prev != nil {
+		if ok, err := prev.isOf(ctx, in, file); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, replaceError(file, prev, in)
+		}
+	}
+	other, err := o.otherLayout(ctx, r.Output, file, in)
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil && !o.Force && other == "" {
+		same, err := prev.matches(ctx, in)
+		if err != nil {
 			return nil, err
 		}
-		r.Status, r.Output = StatusSkipped, file
-		return nil, nil
+		if same && complete(file, prev) {
+			if err := removeLeftovers(ctx, r.Output, in); err != nil {
+				return nil, err
+			}
+			r.Status, r.Output = StatusSkipped, file
+			return nil, nil
+		}
 	}
 	r.Elsewhere = o.otherLayoutOutput(in, r.Output)
 	src, err := sourceOf(ctx, in)
@@ -1369,7 +1389,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 			return nil, err
 		}
 		if len(files) == 1 {
-			if err := removeFiles(leftovers(r.Output, in)); err != nil {
+			if err := removeLeftovers(ctx, r.Output, in); err != nil {
 				return nil, err
 			}
 		}
@@ -1384,9 +1404,23 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 			shards, _ := convert.ShardFiles(other)
 			*stale = append([]string{other}, shards...)
 		}
-		*stale = append(*stale, leftovers(r.Output, in)...)
+		left, err := leftovers(ctx, r.Output, in)
+		if err != nil {
+			t.Discard()
+			return nil, err
+		}
+		*stale = append(*stale, left...)
 	}
 	return t, err
+}
+
+// removeLeftovers removes the leftovers of in beside out.
+func removeLeftovers(ctx context.Context, out string, in batchInput) error {
+	files, err := leftovers(ctx, out, in)
+	if err != nil {
+		return err
+	}
+	return removeFiles(files)
 }
 
 // otherLayout returns the index of ptport's output of in in shards beside the output
@@ -1395,7 +1429,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 // which a conversion of in removes once its output is in place. It is "" when there is
 // none; ptport's output of another input in the other layout is a *ReplaceError (an
 // index that records no source is the user's, left as it is beside a whole output).
-func (o *Options) otherLayout(out, file string, in batchInput) (string, error) {
+func (o *Options) otherLayout(ctx context.Context, out, file string, in batchInput) (string, error) {
 	index := out + export.IndexSuffix
 	if _, err := os.Stat(index); err != nil {
 		return "", nil
@@ -1407,7 +1441,9 @@ func (o *Options) otherLayout(out, file string, in batchInput) (string, error) {
 	if err != nil {
 		return "", nil // the user's, which writing in shards refuses (foreignShards)
 	}
-	if !src.isOf(in, index) {
+	if ok, err := src.isOf(ctx, in, index); err != nil {
+		return "", err
+	} else if !ok {
 		return "", replaceError(index, src, in)
 	}
 	if o.MaxShardSize > 0 {

@@ -180,9 +180,13 @@ func validHash(h string) bool {
 // isOf reports whether s, recorded by the output file, is the source of in, so that
 // in's conversion may replace that output: it names in (names), or describes in's
 // current content (an output of an older version, which names no input, or of a tree
-// moved away from its outputs, that is up to date; or of a copy of in elsewhere).
-func (s *source) isOf(in batchInput, file string) bool {
-	return s.names(in.path, in.rel, file) || s.matches(in)
+// moved away from its outputs, that is up to date; or of a copy of in elsewhere). It
+// returns ctx's error when ctx stops the hashing of in.
+func (s *source) isOf(ctx context.Context, in batchInput, file string) (bool, error) {
+	if s.names(in.path, in.rel, file) {
+		return true, nil
+	}
+	return s.matches(ctx, in)
 }
 
 // names reports whether s, recorded by the output file, names the input at path whose
@@ -214,26 +218,37 @@ func (s *source) inputBeside(file string) bool {
 
 // matches reports whether s describes in's current content: each of its files the
 // same, by size and modification time, or, when the time differs (a copy, a touch), by
-// size and hash.
-func (s *source) matches(in batchInput) bool {
-	if !s.fileSource.matches(in.inputFile) || len(s.Shards) != len(in.shards) {
-		return false
+// size and hash. It returns ctx's error when ctx stops a hashing.
+func (s *source) matches(ctx context.Context, in batchInput) (bool, error) {
+	if len(s.Shards) != len(in.shards) {
+		return false, nil
+	}
+	if ok, err := s.fileSource.matches(ctx, in.inputFile); !ok || err != nil {
+		return false, err
 	}
 	for i, f := range in.shards {
-		if s.Shards[i].File != filepath.Base(f.path) || !s.Shards[i].matches(f) {
-			return false
+		if s.Shards[i].File != filepath.Base(f.path) {
+			return false, nil
+		}
+		if ok, err := s.Shards[i].matches(ctx, f); !ok || err != nil {
+			return false, err
 		}
 	}
-	return true
+	return true, nil
 }
 
-func (s *fileSource) matches(in inputFile) bool {
+// matches reports whether s describes the file in, hashing it when its time differs;
+// a file that cannot be read is not the one s describes.
+func (s *fileSource) matches(ctx context.Context, in inputFile) (bool, error) {
 	if s.Size != in.size {
-		return false
+		return false, nil
 	}
 	if s.ModTime == in.mod.UnixNano() {
-		return true
+		return true, nil
 	}
-	cur, err := fileSourceOf(context.Background(), in)
-	return err == nil && cur.SHA256 == s.SHA256
+	cur, err := fileSourceOf(ctx, in)
+	if err != nil {
+		return false, ctx.Err()
+	}
+	return cur.SHA256 == s.SHA256, nil
 }
