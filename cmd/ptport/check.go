@@ -100,9 +100,9 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 			var model, ref *convert.Checkpoint
 			var err error
 			if notebook {
-				model, err = convert.NewCheckpoint("notebook model.pt", bytes.NewReader(ptport.NotebookModel), int64(len(ptport.NotebookModel)), nil)
+				model, err = convert.NewCheckpointContext(cmd.Context(), "notebook model.pt", bytes.NewReader(ptport.NotebookModel), int64(len(ptport.NotebookModel)), nil)
 				if err == nil {
-					ref, err = convert.NewCheckpoint("notebook reference.pt", bytes.NewReader(ptport.NotebookReference), int64(len(ptport.NotebookReference)), nil)
+					ref, err = convert.NewCheckpointContext(cmd.Context(), "notebook reference.pt", bytes.NewReader(ptport.NotebookReference), int64(len(ptport.NotebookReference)), nil)
 				}
 			} else {
 				if args[0] == stdio && args[1] == stdio {

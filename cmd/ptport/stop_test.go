@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -97,5 +98,17 @@ func TestStopInspecting(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("convert, stopped, wrote %s", out)
+	}
+}
+
+// TestStopCheckNotebook: check without arguments reads its embedded notebook files
+// with the command's context, as it reads a file named: a context done from the start
+// stops it at the reading of the first, naming it.
+func TestStopCheckNotebook(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	printed, err := execute(ctx, "check")
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "notebook model.pt: ") || printed != "" {
+		t.Errorf("check, stopped: %v, printed %q; want notebook model.pt: and context.Canceled, nothing printed", err, printed)
 	}
 }
