@@ -88,7 +88,11 @@ file, or write to another OUTDIR). Each output records the input it was made fro
 path below its root, and a digest of where it lies from the output, no path of the
 machine), and is replaced only by a conversion of that input: one made from another,
 or from an input of the same name in another tree ("batch a -o out", then "batch b -o
-out"), fails the input, naming both; a tree moved with its outputs keeps them. A
+out"), fails the input, naming both; a tree moved with its outputs keeps them. The
+same tree seen from another mount point (a cluster's node, a container: /gpfs/data
+for /data) is such another place: its unchanged inputs are up to date there, and
+--force replaces the output of a changed one, of the same path below its root (never
+one of another name, nor a file ptport did not write). A
 folder given alone, then beside another, writes another layout of OUTDIR (out/a/m...);
 the line of an input converted notes its output of the earlier layout, which stays. An
 older version's output that names no input is replaced only when its input is
@@ -431,11 +435,15 @@ func resultError(r batch.Result) string {
 }
 
 // batchHints adds to a failed input's error the flags that would help: check's hints
-// (withHints), and, for an older version's output in the way, the upgrade path.
+// (withHints), for an older version's output in the way, the upgrade path, and for
+// an output of this input's name at another place, the flag that replaces it.
 func batchHints(err error) error {
 	var re *batch.ReplaceError
 	if errors.As(err, &re) && re.Recorded && re.Of == "" {
 		return &hintError{err: err, hint: "--force on an input still unchanged rewrites an older version's output, naming its input"}
+	}
+	if errors.As(err, &re) && re.Elsewhere {
+		return &hintError{err: err, hint: "--force replaces it, if this is the same tree seen from another mount point: the outputs then record this one"}
 	}
 	return withHints(err, swapNames)
 }

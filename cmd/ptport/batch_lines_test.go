@@ -227,7 +227,7 @@ func TestBatchOutputsLeftAlone(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, errs)
 	}
 	code, _, errs = runCLI(t, "batch", filepath.Join(dir, "other"), "-o", out)
-	if code != 1 || !strings.Contains(errs, "ptport's output of an input b.pth in another folder") {
+	if code != 1 || !strings.Contains(errs, "ptport's output of an input b.pth at another place from it") || !strings.Contains(errs, "(--force replaces it, if this is the same tree seen from another mount point: the outputs then record this one)") {
 		t.Errorf("another tree: exit %d, want 1 and a refusal:\n%s", code, errs)
 	}
 	// Both trees into out: a new layout, which says that the earlier outputs stay.

@@ -86,8 +86,12 @@ type Options struct {
 	// Shards-1 together take every input exactly once. Shards 0 takes all.
 	Shard, Shards int
 	// Force converts inputs whose output is up to date, which are otherwise skipped.
-	// It replaces only an output of the same input, as a conversion without it does:
-	// never a file that records no source or another input (a *ReplaceError).
+	// It replaces only an output of the same input, as a conversion without it does,
+	// or ptport's output of an input of the same path relative to its root at another
+	// place (ReplaceError.Elsewhere: the tree seen from another mount point, whose
+	// paths from the output differ, which Force asserts; the output then records this
+	// place): never a file that records no source or an input of another name (a
+	// *ReplaceError).
 	Force bool
 	// Check runs the parity check of each input NAME.pt against its sibling NAME.ref.pt
 	// instead of converting; inputs without one are skipped.
@@ -635,15 +639,18 @@ type ReplaceError struct {
 	// root; "" when it records none (an output of an older version).
 	Of string
 	// Elsewhere reports that Of is this input's path relative to its root, but the
-	// file records an input in another folder: of another tree converted into the same
-	// output folder, or of this tree before it moved away from its outputs.
+	// file records an input at another place from it: this tree seen from another
+	// mount point (the same storage mounted at another path, as a cluster's nodes or a
+	// container may), or before it moved away from its outputs, or another tree
+	// converted into the same output folder. Options.Force replaces such an output,
+	// and only such a one of those a ReplaceError reports.
 	Elsewhere bool
 }
 
 // replaceError is the *ReplaceError of the input in for the file, ptport's output of
 // another input, recording src.
 func replaceError(file string, src *source, in batchInput) *ReplaceError {
-	return &ReplaceError{Path: file, Recorded: true, Of: src.Input, Elsewhere: src.Input != "" && src.Input == in.rel}
+	return &ReplaceError{Path: file, Recorded: true, Of: src.Input, Elsewhere: src.sameName(in)}
 }
 
 func (e *ReplaceError) Error() string {
@@ -653,7 +660,7 @@ func (e *ReplaceError) Error() string {
 	case e.Of == "":
 		return fmt.Sprintf("its output would replace %s, ptport's output of an input it does not name (written by an older version) and not up to date with this one: a batch replaces only an output of the same input (remove the file to convert this input there; an older version's output of an input still unchanged is rewritten, naming its input, by a forced conversion)", e.Path)
 	case e.Elsewhere:
-		return fmt.Sprintf("its output would replace %s, ptport's output of an input %s in another folder (of another tree converted there, or of this one before it moved), not of this input: a batch replaces only an output of the same input (move or remove the file, or write to another output folder)", e.Path, e.Of)
+		return fmt.Sprintf("its output would replace %s, ptport's output of an input %s at another place from it: of this tree seen from another mount point (a cluster's node, a container), or before it moved, or of another tree of the same names converted there; a batch replaces only an output of the same input, and a forced conversion one of the same name (when this is the same tree; otherwise move or remove the file, or write to another output folder)", e.Path, e.Of)
 	}
 	return fmt.Sprintf("its output would replace %s, ptport's output of the input %s of its tree, not of this input: a batch replaces only an output of the same input (move or remove the file, or write to another output folder)", e.Path, e.Of)
 }
@@ -665,7 +672,7 @@ func (e *ReplaceError) Error() string {
 func (o *Options) existing(ctx context.Context, out string, in batchInput) (*source, string, error) {
 	src, file, err := readSource(out, o.To, o.MaxShardSize > 0)
 	if o.MaxShardSize > 0 {
-		if ferr := foreignShards(ctx, out, in); ferr != nil {
+		if ferr := o.foreignShards(ctx, out, in); ferr != nil {
 			return nil, file, ferr
 		}
 	}
@@ -684,7 +691,7 @@ func (o *Options) existing(ctx context.Context, out string, in batchInput) (*sou
 // beside it) that no such index of ptport's names and that records no source of in (a
 // shard of in's that a conversion stopped before its index left is replaced). It reads
 // out's folder, as writing the shards does to remove those of an earlier layout.
-func foreignShards(ctx context.Context, out string, in batchInput) error {
+func (o *Options) foreignShards(ctx context.Context, out string, in batchInput) error {
 	index := out + export.IndexSuffix
 	var named []string
 	if _, err := os.Stat(index); err == nil {
@@ -701,7 +708,7 @@ func foreignShards(ctx context.Context, out string, in batchInput) error {
 		if err != nil {
 			return &ReplaceError{Path: f}
 		}
-		if ok, err := src.isOf(ctx, in, f); err != nil {
+		if ok, err := src.replaceable(ctx, in, f, o.Force); err != nil {
 			return err
 		} else if !ok {
 			return replaceError(f, src, in)
@@ -733,7 +740,7 @@ func shardsBeside(out string) []string {
 // names and that record a source of in: shards of a conversion of in that stopped
 // before its index was in place. It returns ctx's error when ctx stops the hashing of
 // in.
-func leftovers(ctx context.Context, out string, in batchInput) ([]string, error) {
+func (o *Options) leftovers(ctx context.Context, out string, in batchInput) ([]string, error) {
 	named, _ := convert.ShardFiles(out + export.IndexSuffix)
 	var files []string
 	for _, f := range shardsBeside(out) {
@@ -744,7 +751,7 @@ func leftovers(ctx context.Context, out string, in batchInput) ([]string, error)
 		if err != nil {
 			continue
 		}
-		if ok, err := src.isOf(ctx, in, f); err != nil {
+		if ok, err := src.replaceable(ctx, in, f, o.Force); err != nil {
 			return nil, err
 		} else if ok {
 			files = append(files, f)
@@ -1328,7 +1335,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 		return nil, err
 	}
 	if prev != nil {
-		if ok, err := prev.isOf(ctx, in, file); err != nil {
+		if ok, err := prev.replaceable(ctx, in, file, o.Force); err != nil {
 			return nil, err
 		} else if !ok {
 			return nil, replaceError(file, prev, in)
@@ -1344,7 +1351,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 			return nil, err
 		}
 		if same && complete(file, prev) {
-			if err := removeLeftovers(ctx, r.Output, in); err != nil {
+			if err := o.removeLeftovers(ctx, r.Output, in); err != nil {
 				return nil, err
 			}
 			r.Status, r.Output = StatusSkipped, file
@@ -1389,7 +1396,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 			return nil, err
 		}
 		if len(files) == 1 {
-			if err := removeLeftovers(ctx, r.Output, in); err != nil {
+			if err := o.removeLeftovers(ctx, r.Output, in); err != nil {
 				return nil, err
 			}
 		}
@@ -1404,7 +1411,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 			shards, _ := convert.ShardFiles(other)
 			*stale = append([]string{other}, shards...)
 		}
-		left, err := leftovers(ctx, r.Output, in)
+		left, err := o.leftovers(ctx, r.Output, in)
 		if err != nil {
 			t.Discard()
 			return nil, err
@@ -1415,8 +1422,8 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 }
 
 // removeLeftovers removes the leftovers of in beside out.
-func removeLeftovers(ctx context.Context, out string, in batchInput) error {
-	files, err := leftovers(ctx, out, in)
+func (o *Options) removeLeftovers(ctx context.Context, out string, in batchInput) error {
+	files, err := o.leftovers(ctx, out, in)
 	if err != nil {
 		return err
 	}
@@ -1441,7 +1448,7 @@ func (o *Options) otherLayout(ctx context.Context, out, file string, in batchInp
 	if err != nil {
 		return "", nil // the user's, which writing in shards refuses (foreignShards)
 	}
-	if ok, err := src.isOf(ctx, in, index); err != nil {
+	if ok, err := src.replaceable(ctx, in, index, o.Force); err != nil {
 		return "", err
 	} else if !ok {
 		return "", replaceError(index, src, in)

@@ -36,7 +36,9 @@
 // b/m.pt, converted into one folder) is another input, while a tree moved with its
 // outputs (converted in place, then copied to another mount point) keeps them as its
 // own. A file there that records another input, or no source (a file ptport did not
-// write), fails the input with a *ReplaceError and stays. Outputs of older versions
+// write), fails the input with a *ReplaceError and stays; Options.Force replaces only
+// ptport's output of an input of the same name at another place (the tree seen from
+// another mount point, whose paths from the output differ). Outputs of older versions
 // are taken as they were: one that records the input's name alone is of the input of
 // that name (or of a path that ends it, or that it ends: a list's zoo/m.pth into . is
 // a walk's m.pth into zoo); one that names no input is up to date for an input of its

@@ -41,8 +41,8 @@ func TestBatchOtherTreeSameName(t *testing.T) {
 		if !errors.As(r.Err, &re) || re.Path != path || !re.Recorded || re.Of != c.of || re.Elsewhere != c.elsewhere {
 			t.Errorf("b into %s: %+v, want a *ReplaceError naming %s, a's output of %s", c.out, r, path, c.of)
 		}
-		if c.elsewhere && !strings.Contains(r.Error, "in another folder") {
-			t.Errorf("b into %s: %q, want it to say that the input of that name is in another folder", c.out, r.Error)
+		if c.elsewhere && !strings.Contains(r.Error, "at another place from it: of this tree seen from another mount point") {
+			t.Errorf("b into %s: %q, want it to say that the input of that name is at another place", c.out, r.Error)
 		}
 		if now, _ := os.ReadFile(path); !bytes.Equal(now, a) {
 			t.Errorf("b into %s: a's output %s was replaced", c.out, path)
@@ -150,4 +150,69 @@ func TestBatchOtherLayout(t *testing.T) {
 	for _, p := range []string{"out/sub/m.safetensors", "out/a/sub/m.safetensors"} {
 		sameTensors(t, in, p)
 	}
+}
+
+// TestBatchOtherMountPoint: the same tree seen from another mount point (a cluster's
+// node mounting the storage of the inputs at another path than the login node, or a
+// container given it with -v), whose paths from the output folder differ, is at
+// another place for the outputs' records. The test stands that in by renaming the
+// input tree's folder while the output folder stays where it is: what a record holds
+// of the input's place is its path from the output, which both change alike (a
+// symbolic link would not do, as the places are taken with links resolved). There a
+// changed input fails with a *ReplaceError that says so (Elsewhere), and Force
+// replaces its output, where nothing did; an output of an input of another name, or
+// a file ptport did not write, still fails, Force or not.
+func TestBatchOtherMountPoint(t *testing.T) {
+	root := t.TempDir()
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "data/zoo/m.pt")
+	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "data/zoo/n.pt")
+	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "data/zoo/k.pt")
+	out := filepath.Join(root, "scratch", "out")
+	node := func(mount string, force bool) (Summary, map[string]Result) {
+		return runBatch(t, Options{Inputs: []string{filepath.Join(root, mount, "zoo")}, OutDir: out, To: convert.Safetensors, Force: force})
+	}
+	if sum, _ := node("data", false); sum.OK != 3 {
+		t.Fatalf("first node: %+v", sum)
+	}
+	os.WriteFile(filepath.Join(out, "k.safetensors"), []byte("the user's"), 0o644)
+	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "data/zoo/m.pt") // retrained
+	os.MkdirAll(filepath.Join(root, "gpfs"), 0o755)
+	if err := os.Rename(filepath.Join(root, "data"), filepath.Join(root, "gpfs", "data")); err != nil {
+		t.Fatal(err)
+	}
+	m, n, k := filepath.Join(root, "gpfs", "data", "zoo", "m.pt"), filepath.Join(root, "gpfs", "data", "zoo", "n.pt"), filepath.Join(root, "gpfs", "data", "zoo", "k.pt")
+	sum, results := node(filepath.Join("gpfs", "data"), false)
+	var re *ReplaceError
+	if !errors.As(results[m].Err, &re) || !re.Elsewhere || re.Of != "m.pt" || !strings.Contains(results[m].Error, "seen from another mount point") || !strings.Contains(results[m].Error, "a forced conversion one of the same name") {
+		t.Errorf("other node: m.pt: %+v, want a *ReplaceError of an input of its name elsewhere, saying what replaces it", results[m])
+	}
+	if sum.Skipped != 1 || results[n].Status != StatusSkipped {
+		t.Errorf("other node: %+v, want n.pt, unchanged, up to date", sum)
+	}
+	sum, results = node(filepath.Join("gpfs", "data"), true)
+	if results[m].Status != StatusOK || results[n].Status != StatusOK || sum.OK != 2 {
+		t.Errorf("other node, forced: %+v %+v, want m.pt and n.pt converted", results[m], results[n])
+	}
+	if !errors.As(results[k].Err, &re) || re.Recorded {
+		t.Errorf("other node, forced: k.pt: %+v, want a *ReplaceError: the user's file is never replaced", results[k])
+	}
+	sameTensors(t, m, filepath.Join(out, "m.safetensors"))
+	if err := os.Rename(filepath.Join(root, "gpfs", "data"), filepath.Join(root, "data")); err != nil {
+		t.Fatal(err)
+	}
+	if sum, _ := node("data", false); sum.Skipped != 2 || sum.Failed != 1 {
+		t.Errorf("first node again: %+v, want m.pt and n.pt up to date (k.pt failing)", sum)
+	}
+
+	// Force replaces an output of the same name only: b/m.pt into out/sub after
+	// a/sub/m.pt into out still fails.
+	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "a/sub/m.pt")
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "b/m.pt")
+	runBatch(t, Options{Inputs: []string{filepath.Join(root, "a")}, OutDir: filepath.Join(root, "o2"), To: convert.Safetensors})
+	b := filepath.Join(root, "b", "m.pt")
+	_, results = runBatch(t, Options{Inputs: []string{filepath.Join(root, "b")}, OutDir: filepath.Join(root, "o2", "sub"), To: convert.Safetensors, Force: true})
+	if !errors.As(results[b].Err, &re) || re.Elsewhere || re.Of != "sub/m.pt" {
+		t.Errorf("b into o2/sub, forced: %+v, want a *ReplaceError naming a's sub/m.pt", results[b])
+	}
+	sameTensors(t, filepath.Join(root, "a", "sub", "m.pt"), filepath.Join(root, "o2", "sub", "m.safetensors"))
 }

@@ -189,6 +189,25 @@ func (s *source) isOf(ctx context.Context, in batchInput, file string) (bool, er
 	return s.matches(ctx, in)
 }
 
+// replaceable reports whether in's conversion may replace the output file, ptport's,
+// recording s: s is of in (isOf), or, with force, s names in's path relative to its
+// root at another place (sameName): the same tree seen from another mount point (a
+// cluster's node, a container), whose paths from the output differ, which a caller
+// forcing the conversion asserts. An output of an input of another name is never
+// replaceable by force.
+func (s *source) replaceable(ctx context.Context, in batchInput, file string, force bool) (bool, error) {
+	if force && s.sameName(in) {
+		return true, nil
+	}
+	return s.isOf(ctx, in, file)
+}
+
+// sameName reports whether s names in's path relative to its root, at a place of its
+// own (an output of an older version, which records none, is named by name alone).
+func (s *source) sameName(in batchInput) bool {
+	return s.Place != "" && s.Input != "" && s.Input == in.rel
+}
+
 // names reports whether s, recorded by the output file, names the input at path whose
 // path relative to its root is rel: by its place from file when s records one (an
 // input of that name in another folder is another input), and otherwise, as older
