@@ -36,7 +36,8 @@ type batchSummary struct {
 	Widened        int `json:"widened"`
 	WidenedOutputs int `json:"widened_outputs"`
 	// PassedOver counts the files of the walk that are ptport's outputs in OUTDIR, never
-	// inputs, and Orphans those of them whose input is not beside them.
+	// inputs, and Orphans those of them whose input is neither beside them nor an
+	// input of the run.
 	PassedOver int `json:"passed_over"`
 	Orphans    int `json:"orphans"`
 }
@@ -74,8 +75,8 @@ link to nothing does.
 OUTDIR may be an input folder ("ptport batch zoo -o zoo" writes zoo/m.safetensors beside
 zoo/m.pt): a file below it that records its source is ptport's output, of whatever
 format, never an input (a walk passes over it, and the summary counts those passed
-over, apart those whose input is not beside them, gone or in another tree, which
-"-o" another folder converts; one named or listed is skipped, "ptport's output of
+over, apart those whose input is neither beside them nor an input of the run, gone
+or in another tree, which "-o" another folder converts; one named or listed is skipped, "ptport's output of
 zoo/m.pt, not an input"); outside OUTDIR it is an input as any other, except
 one beside the input of the run that it records, which would write the same output
 (zoo/m.pt after "batch zoo -o zoo --to pt"): skipped, "ptport's output of zoo/m.pth,
@@ -163,7 +164,8 @@ other way round, the hint says to swap their names.
 With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds",
 "temps_removed", "interrupted", "failed_allowed", "widened" (BF16 tensors held as
 float32), "widened_outputs", "passed_over" (ptport's outputs in OUTDIR that the walk
-passed over), "orphans" (of them, those whose input is not beside them)}; with
+passed over), "orphans" (of them, those whose input is neither beside them nor an
+input of the run)}; with
 --clean, {"removed", "bytes", "kept"}.`,
 		Example: `  ptport batch models/ -o converted/
   ptport batch a.pt b.pth zoo/ -o out/ --to npz --jobs 4 --report report.jsonl
@@ -490,7 +492,7 @@ func summaryLine(s batch.Summary, check bool, planned int) string {
 	if s.PassedOver > 0 {
 		line += fmt.Sprintf("; %d passed over as ptport's outputs", s.PassedOver)
 		if s.Orphans > 0 {
-			line += fmt.Sprintf(" (%d whose input is not beside them: -o another folder converts them)", s.Orphans)
+			line += fmt.Sprintf(" (%d whose input is neither beside them nor an input of this run: -o another folder converts them)", s.Orphans)
 		}
 	}
 	if s.TempsRemoved > 0 {

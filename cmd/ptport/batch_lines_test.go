@@ -210,7 +210,7 @@ func TestBatchOutputsLeftAlone(t *testing.T) {
 	os.Remove(filepath.Join(zoo, "a.ckpt"))
 	code, _, errs := runCLI(t, "batch", zoo, "-o", zoo)
 	want := "converted 1 input: 1 ok, 0 skipped, 0 failed; "
-	if code != 0 || !strings.Contains(errs, want) || !strings.Contains(errs, "; 2 passed over as ptport's outputs (1 whose input is not beside them: -o another folder converts them)") {
+	if code != 0 || !strings.Contains(errs, want) || !strings.Contains(errs, "; 2 passed over as ptport's outputs (1 whose input is neither beside them nor an input of this run: -o another folder converts them)") {
 		t.Errorf("in place: exit %d, want 0, %q and the outputs passed over:\n%s", code, want, errs)
 	}
 	code, stdout, _ := runCLI(t, "batch", zoo, "-o", zoo, "--json")

@@ -197,8 +197,10 @@ type Summary struct {
 	Widened, WidenedOutputs int
 	// PassedOver counts the files of the walked folders that the include patterns
 	// take but that are ptport's outputs in OutDir, never inputs, so that no Result
-	// reports them; Orphans counts those of them whose recorded input is not beside
-	// them (gone, or in another tree): a run into another output folder converts them.
+	// reports them; Orphans counts those of them whose recorded input is neither beside
+	// them nor, at the place recorded, an input of the run (of any shard): gone, or in
+	// another tree, so that a run into another output folder converts them. An output
+	// of an input of the run (zoo/pt/m.pt of zoo/m.pth, in a run over zoo) is not one.
 	PassedOver, Orphans int
 }
 
@@ -290,7 +292,7 @@ func NewPlan(opts Options) (Plan, error) {
 	if err := opts.validate(); err != nil {
 		return p, err
 	}
-	err := walkInputs(context.Background(), &opts, nil, func(in batchInput) error {
+	err := walkInputs(context.Background(), &opts, nil, nil, func(in batchInput) error {
 		p.Files++
 		p.Bytes += in.bytes()
 		return nil
@@ -334,16 +336,27 @@ func Run(ctx context.Context, opts Options, report func(Result)) (Summary, error
 	results := make(chan outcome, opts.Jobs)
 	var walkErr error
 	var walked Summary // what the walk passed over, its goroutine's
+	walkDone := make(chan struct{})
 	go func() {
-		defer close(inputs)
-		walkErr = walkInputs(ctx, &opts, &walked, func(in batchInput) error {
-			select {
-			case inputs <- in:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
+		defer close(walkDone)
+		var unbeside []passedOver
+		func() {
+			defer close(inputs)
+			walkErr = walkInputs(ctx, &opts, &walked, &unbeside, func(in batchInput) error {
+				select {
+				case inputs <- in:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+		}()
+		if walkErr == nil && len(unbeside) > 0 {
+			var err error
+			if walked.Orphans, err = orphans(ctx, &opts, unbeside); err != nil && !errors.Is(err, ctx.Err()) {
+				walkErr = err
 			}
-		})
+		}
 	}()
 	var wg sync.WaitGroup
 	for range opts.Jobs {
@@ -407,7 +420,8 @@ func Run(ctx context.Context, opts Options, report func(Result)) (Summary, error
 			report(r)
 		}
 	}
-	sum.PassedOver, sum.Orphans = walked.PassedOver, walked.Orphans // the walk has ended
+	<-walkDone
+	sum.PassedOver, sum.Orphans = walked.PassedOver, walked.Orphans
 	sum.Seconds = time.Since(start).Seconds()
 	sum.Interrupted = ctx.Err() != nil
 	if walkErr != nil && !errors.Is(walkErr, ctx.Err()) {
@@ -503,7 +517,7 @@ func collisions(ctx context.Context, opts *Options) (map[uint64]*collision, map[
 	all := *opts
 	all.Shards = 0
 	count := map[uint64]int{}
-	err := walkInputs(ctx, &all, nil, func(in batchInput) error {
+	err := walkInputs(ctx, &all, nil, nil, func(in batchInput) error {
 		if in.err == nil && in.own == nil {
 			count[outputHash(opts.outputOf(in))]++
 		}
@@ -523,7 +537,7 @@ func collisions(ctx context.Context, opts *Options) (map[uint64]*collision, map[
 	}
 	count = nil
 	members := map[uint64][]member{}
-	err = walkInputs(ctx, &all, nil, func(in batchInput) error {
+	err = walkInputs(ctx, &all, nil, nil, func(in batchInput) error {
 		h := outputHash(opts.outputOf(in))
 		if c := found[h]; in.err == nil && in.own == nil && c != nil {
 			m := member{path: in.path, rel: in.rel}
@@ -797,9 +811,10 @@ func stem(name string) string {
 // reading folders a chunk of entries at a time and List a line at a time, so that
 // inputs of any number need bounded memory. When sum is not nil it counts in it the
 // files passed over as outputs (Summary.PassedOver and Orphans) of the shard opts
-// takes.
-func walkInputs(ctx context.Context, opts *Options, sum *Summary, fn func(batchInput) error) error {
-	w := &walker{ctx: ctx, opts: opts, include: opts.Include, fn: fn, sum: sum}
+// takes; when unbeside is not nil too, it appends to it, instead of counting them as
+// Orphans, those whose input is not beside them (for orphans to look up).
+func walkInputs(ctx context.Context, opts *Options, sum *Summary, unbeside *[]passedOver, fn func(batchInput) error) error {
+	w := &walker{ctx: ctx, opts: opts, include: opts.Include, fn: fn, sum: sum, unbeside: unbeside}
 	if w.include == nil {
 		w.include = DefaultInclude
 	}
@@ -867,6 +882,9 @@ type walker struct {
 	outAbs  string
 	fn      func(batchInput) error
 	sum     *Summary // counts the outputs passed over, when not nil
+	// unbeside, when not nil, receives the outputs passed over whose input is not
+	// beside them, which orphans then looks for among the run's inputs.
+	unbeside *[]passedOver
 	// root is the base name of the folder of Inputs being walked, "" otherwise, and
 	// several tells that there are other inputs (the names of its files start with it).
 	root    string
@@ -1124,9 +1142,53 @@ func (w *walker) passOver(path, rel string, src *source) {
 		return
 	}
 	w.sum.PassedOver++
-	if !src.inputBeside(path) {
-		w.sum.Orphans++
+	if src.inputBeside(path) {
+		return
 	}
+	if w.unbeside == nil {
+		w.sum.Orphans++
+		return
+	}
+	*w.unbeside = append(*w.unbeside, passedOver{path: path, src: src})
+}
+
+// passedOver is an output that a walk passed over, at path, recording src.
+type passedOver struct {
+	path string
+	src  *source
+}
+
+// orphans returns how many of the outputs in unbeside, passed over and whose input is
+// not beside them, are of no input of the run, of any shard, at the place they record
+// (see source.names): it walks the inputs once more, looking up those outputs by their
+// input's base name. It holds them meanwhile: some 100 bytes an output.
+func orphans(ctx context.Context, opts *Options, unbeside []passedOver) (int, error) {
+	byName := map[string][]int{}
+	for i, p := range unbeside {
+		name := pathpkg.Base(p.src.Input)
+		byName[name] = append(byName[name], i)
+	}
+	all := *opts
+	all.Shards = 0
+	n := len(unbeside)
+	err := walkInputs(ctx, &all, nil, nil, func(in batchInput) error {
+		name := filepath.Base(in.path)
+		left := byName[name][:0]
+		for _, i := range byName[name] {
+			if p := unbeside[i]; in.err == nil && p.src.names(in.path, in.rel, p.path) {
+				n--
+			} else {
+				left = append(left, i)
+			}
+		}
+		if len(left) == 0 {
+			delete(byName, name)
+		} else {
+			byName[name] = left
+		}
+		return nil
+	})
+	return n, err
 }
 
 // within reports whether the absolute path p is dir or below it.

@@ -46,9 +46,10 @@
 // input is unchanged, and otherwise stays.
 //
 // A walk passes over the files below OutDir that record a source, ptport's outputs,
-// and counts them (Summary.PassedOver), and apart those whose input is not beside
-// them (Summary.Orphans: their input is gone, or in another tree); a run into another
-// output folder converts them.
+// and counts them (Summary.PassedOver), and apart those whose input is neither beside
+// them nor an input of the run (Summary.Orphans: their input is gone, or in another
+// tree); a run into another output folder converts them. An output in a subfolder of
+// an input of the run (zoo/pt/m.pt of zoo/m.pth, in a run over zoo) is no orphan.
 //
 // Shard and Shards take a stable share of the inputs, by a hash of each path relative to
 // its root (a sharded checkpoint's by its index's), so that N runs, on one machine or

@@ -312,3 +312,31 @@ func TestBatchOrphanOutputs(t *testing.T) {
 	}
 	sameTensors(t, "zoo/sub/b.pt", "st/sub/b.safetensors")
 }
+
+// TestBatchOutputsOfTheRunsInputs: ptport's outputs in a subfolder of OutDir whose
+// inputs are inputs of the run (zoo/pt/m.pt of zoo/m.pth, in a run over zoo) are
+// passed over but are not orphans, which a run into another folder would convert a
+// second time; one whose input is gone is, in every shard layout.
+func TestBatchOutputsOfTheRunsInputs(t *testing.T) {
+	root := t.TempDir()
+	copyInto(t, root, fixture.Convert("rnn_tanh.pt"), "zoo/m.pth")
+	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "zoo/n.pth")
+	t.Chdir(root)
+	if sum, _ := runBatch(t, Options{Inputs: []string{"zoo"}, OutDir: "zoo/pt", To: convert.PT}); sum.OK != 2 {
+		t.Fatalf("to pt into zoo/pt: %+v", sum)
+	}
+	opts := Options{Inputs: []string{"zoo"}, OutDir: "zoo", To: convert.Safetensors}
+	if sum, _ := runBatch(t, opts); sum.OK != 2 || sum.PassedOver != 2 || sum.Orphans != 0 {
+		t.Errorf("in place: %+v, want m.pth and n.pth converted, their outputs in zoo/pt passed over, no orphan", sum)
+	}
+	os.Remove("zoo/n.pth")
+	orphans := 0
+	for k := range 2 {
+		opts.Shard, opts.Shards = k, 2
+		sum, _ := runBatch(t, opts)
+		orphans += sum.Orphans
+	}
+	if orphans != 1 {
+		t.Errorf("n.pth gone: shards 0/2 and 1/2 counted %d orphans, want zoo/pt/n.pt once", orphans)
+	}
+}
