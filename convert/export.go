@@ -12,6 +12,7 @@ import (
 
 	"github.com/ptport/ptport/convert/internal/atomicfile"
 	"github.com/ptport/ptport/convert/internal/export"
+	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/convert/npz"
 	"github.com/ptport/ptport/pickle"
 )
@@ -52,6 +53,12 @@ func FormatOf(name string) (Format, error) {
 
 // Ext returns the file extension of the format, with its dot.
 func (f Format) Ext() string { return "." + string(f) }
+
+// TooLargeError reports an export refused, before its output was written, because
+// ptport would not read that output back: a part of it passes a limit its reader
+// enforces (a safetensors header over 100 MiB, an npz string member over 64 MiB, a JSON
+// document over 1 GiB). Its message names the limit and the formats that hold the part.
+type TooLargeError = leaf.TooLargeError
 
 // Export writes the checkpoint to path in format f, atomically (see WriteFile). Tensors
 // are written C-contiguous and little-endian under their names; non-tensor leaves are

@@ -252,3 +252,76 @@ func TestReservedMembers(t *testing.T) {
 		t.Errorf("a tensor named __dtypes__: %v", err)
 	}
 }
+
+// TestStringLimit writes the largest string member the limit allows (the values, as
+// UTF-32), which reads back, and refuses a character more before writing anything; the
+// reader refuses a member over the limit, naming it. The limit is lowered so that the
+// files stay small.
+func TestStringLimit(t *testing.T) {
+	defer func(m int64) { maxString = m }(maxString)
+	maxString = 4096
+	w, err := pickle.NewTensor(pickle.F32, []int{2}, make([]byte, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(n int) ([]byte, error) {
+		var buf bytes.Buffer
+		err := Write(&buf, []pickle.Leaf{{Name: "w", Value: w}, {Name: "vocab", Value: strings.Repeat("é", n)}}, nil)
+		return buf.Bytes(), err
+	}
+	// `{"vocab":"` and `"}` around the characters, 4 bytes each.
+	lo := int(maxString)/4 - len(`{"vocab":""}`)
+	file, err := write(lo)
+	if err != nil {
+		t.Fatalf("a member of %d bytes: %v", maxString, err)
+	}
+	leaves, err := Read("max.npz", bytes.NewReader(file), int64(len(file)))
+	if err != nil {
+		t.Fatalf("largest member written is not read back: %v", err)
+	}
+	if got := leaves[len(leaves)-1]; got.Name != "vocab" || got.Value != strings.Repeat("é", lo) {
+		t.Errorf("read back %q, want the value written", got.Name)
+	}
+	over, err := write(lo + 1)
+	var tl *leaf.TooLargeError
+	if !errors.As(err, &tl) || len(over) != 0 || tl.Size != maxString+4 || !strings.Contains(err.Error(), "too large for npz's metadata") {
+		t.Fatalf("a character more: error %v after %d bytes, want a *leaf.TooLargeError before any byte", err, len(over))
+	}
+	maxString = MaxString
+	big, err := write(lo + 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maxString = 4096
+	_, err = Read("big.npz", bytes.NewReader(big), int64(len(big)))
+	if err == nil || !strings.Contains(err.Error(), "4100 bytes is more than the 4096 (4 KiB)") {
+		t.Errorf("member over the limit: error %v, want one naming the limit", err)
+	}
+}
+
+// TestLongNPYHeader writes a tensor of so many dimensions that its NPY header passes
+// format 1.0's 16-bit length, and reads it back: it takes format 2.0, as NumPy's does.
+func TestLongNPYHeader(t *testing.T) {
+	shape := make([]int, 30000)
+	for i := range shape {
+		shape[i] = 1
+	}
+	x, err := pickle.NewTensor(pickle.F32, shape, make([]byte, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := npyHeader("<f4", shape); h[6] != 2 || len(h)%64 != 0 {
+		t.Errorf("header of version %d and %d bytes, want version 2, a multiple of 64", h[6], len(h))
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, []pickle.Leaf{{Name: "x", Value: x}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	leaves, err := Read("long.npz", bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := leaves[0].Value.(*pickle.Tensor).Shape; len(got) != len(shape) {
+		t.Errorf("read back %d dimensions, want %d", len(got), len(shape))
+	}
+}

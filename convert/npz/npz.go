@@ -37,6 +37,14 @@ const (
 	dtypesMember = "__dtypes__"
 )
 
+// MaxString bounds the string members that hold an npz's metadata (the non-tensor
+// values, the widened dtypes, each entry of Write's meta), as NumPy's UTF-32, 4 bytes a
+// character: Read refuses a longer one and Write does not write one.
+const MaxString = 64 << 20
+
+// maxString is the bound in force, MaxString; tests lower it.
+var maxString int64 = MaxString
+
 // reserved says what each member that ptport's npz writer writes itself records.
 var reserved = map[string]string{valuesMember: "the non-tensor values", dtypesMember: "the dtypes of the tensors it widened"}
 
@@ -351,7 +359,10 @@ func readNPY(r io.ReaderAt, size int64) (*pickle.Tensor, int64, string, error) {
 
 // readUnicode decodes a NumPy UTF-32 string of n bytes at off.
 func readUnicode(r io.ReaderAt, off, n int64) (string, error) {
-	if n%4 != 0 || n > 64<<20 {
+	if n > maxString {
+		return "", fmt.Errorf("string array of %d bytes is more than the %d (%s) that ptport reads", n, maxString, leaf.Bytes(maxString))
+	}
+	if n%4 != 0 {
 		return "", fmt.Errorf("bad unicode array size %d", n)
 	}
 	b := make([]byte, n)
@@ -380,25 +391,34 @@ var npyDescr = map[pickle.DType]string{
 	pickle.BOOL: "|b1", pickle.C64: "<c8", pickle.C128: "<c16",
 }
 
-// npyHeader is the NPY format 1.0 header of an array, padded to 64 bytes.
+// npyHeader is the NPY header of an array, padded to 64 bytes: format 1.0, or 2.0 when
+// it is too long for 1.0.
 func npyHeader(descr string, shape []int) []byte {
-	dict := "{'descr': '" + descr + "', 'fortran_order': False, 'shape': ("
-	for _, d := range shape {
-		dict += strconv.Itoa(d) + ", "
+	b := []byte("{'descr': '" + descr + "', 'fortran_order': False, 'shape': (")
+	for i, d := range shape {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendInt(b, int64(d), 10)
 	}
-	if len(shape) > 1 {
-		dict = strings.TrimSuffix(dict, " ")
-		dict = strings.TrimSuffix(dict, ",")
-	} else if len(shape) == 1 {
-		dict = strings.TrimSuffix(dict, " ")
+	if len(shape) == 1 {
+		b = append(b, ',')
 	}
-	dict += "), }"
-	total := 10 + len(dict) + 1
-	pad := (64 - total%64) % 64
-	dict += strings.Repeat(" ", pad) + "\n"
-	h := []byte("\x93NUMPY\x01\x00")
-	h = binary.LittleEndian.AppendUint16(h, uint16(len(dict)))
-	return append(h, dict...)
+	dict := string(b) + "), }"
+	pad := func(prefix int) string {
+		return dict + strings.Repeat(" ", (64-(prefix+len(dict)+1)%64)%64) + "\n"
+	}
+	if d := pad(10); len(d) <= math.MaxUint16 {
+		h := []byte("\x93NUMPY\x01\x00")
+		h = binary.LittleEndian.AppendUint16(h, uint16(len(d)))
+		return append(h, d...)
+	}
+	// A header too long for format 1.0's 16-bit length (tens of thousands of
+	// dimensions) takes format 2.0's 32-bit one, as NumPy writes it.
+	d := pad(12)
+	h := []byte("\x93NUMPY\x02\x00")
+	h = binary.LittleEndian.AppendUint32(h, uint32(len(d)))
+	return append(h, d...)
 }
 
 // Write writes leaves to w as an npz file, as numpy.savez does (stored, not compressed):
@@ -414,7 +434,9 @@ func npyHeader(descr string, shape []int) []byte {
 // named like a member Write writes itself ("__metadata__", "__dtypes__", "__KEY__" of a
 // key of meta), and a name that is empty, starts with '/', holds '\', NUL or a path
 // component "", "." or "..", and a value nested deeper than pickle.MaxDepth, are an
-// error wrapping a *leaf.NameError, before anything is written.
+// error wrapping a *leaf.NameError, before anything is written; so is a string member
+// (the values, the dtypes, an entry of meta) of more than MaxString bytes as UTF-32, a
+// *leaf.TooLargeError.
 func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	if err := leaf.Unique(leaves); err != nil {
 		return fmt.Errorf("npz: %w", err)
@@ -453,6 +475,32 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 			widened[l.Name] = t.DType
 		}
 	}
+	type member struct{ name, text, what string }
+	var strs []member
+	if v := jsonvalue.Object(values); v != nil {
+		strs = append(strs, member{valuesMember, string(v), "the non-tensor values"})
+	}
+	if len(widened) > 0 {
+		b, err := json.Marshal(widened)
+		if err != nil {
+			return err
+		}
+		strs = append(strs, member{dtypesMember, string(b), "the dtypes of the widened tensors"})
+	}
+	for _, k := range keys {
+		strs = append(strs, member{"__" + k + "__", meta[k], "the metadata " + strconv.Quote(k)})
+	}
+	for _, m := range strs {
+		if n := 4 * int64(utf8.RuneCountInString(m.text)); n > maxString {
+			e := &leaf.TooLargeError{Format: "npz", Size: n, Limit: maxString,
+				What:    fmt.Sprintf("the string member %s.npy (%s, 4 bytes a character)", m.name, m.what),
+				Instead: "values too large for npz's metadata: JSON and .pt keep them"}
+			if m.name == dtypesMember {
+				e.Instead = "safetensors and .pt keep BF16 tensors as they are"
+			}
+			return e
+		}
+	}
 	zw := zip.NewWriter(w)
 	for _, l := range tensors {
 		t := l.Value.(*pickle.Tensor)
@@ -473,22 +521,8 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 			return fmt.Errorf("tensor %s: %w", l.Name, err)
 		}
 	}
-	if v := jsonvalue.Object(values); v != nil {
-		if err := writeString(zw, valuesMember, string(v)); err != nil {
-			return err
-		}
-	}
-	if len(widened) > 0 {
-		b, err := json.Marshal(widened)
-		if err != nil {
-			return err
-		}
-		if err := writeString(zw, dtypesMember, string(b)); err != nil {
-			return err
-		}
-	}
-	for _, k := range keys {
-		if err := writeString(zw, "__"+k+"__", meta[k]); err != nil {
+	for _, m := range strs {
+		if err := writeString(zw, m.name, m.text); err != nil {
 			return err
 		}
 	}

@@ -1,11 +1,15 @@
 package ptjson
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -75,4 +79,72 @@ func TestReadStreams(t *testing.T) {
 		t.Errorf("reading a document of %d bytes holds %d bytes", len(doc), live)
 	}
 	runtime.KeepAlive(leaves)
+}
+
+// TestSizeLimit writes the largest document the limit allows, which reads back, and
+// refuses a byte more: before writing anything when the tensors' element counts show
+// it, else as soon as the bytes written pass the limit. The limit is lowered so that
+// the documents stay small.
+func TestSizeLimit(t *testing.T) {
+	defer func(m int64) { maxSize = m }(maxSize)
+	maxSize = 4096
+	zeros, err := pickle.NewTensor(pickle.F32, []int{100}, make([]byte, 400))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(x *pickle.Tensor, n int) ([]byte, error) {
+		var buf bytes.Buffer
+		err := Write(&buf, []pickle.Leaf{{Name: "w", Value: x}, {Name: "vocab", Value: strings.Repeat("x", n)}}, nil)
+		return buf.Bytes(), err
+	}
+	small, err := write(zeros, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int(maxSize) - len(small)
+	doc, err := write(zeros, n)
+	if err != nil || int64(len(doc)) != maxSize {
+		t.Fatalf("a document of %d bytes: %d bytes, error %v", maxSize, len(doc), err)
+	}
+	leaves, err := Read("max.json", bytes.NewReader(doc), int64(len(doc)))
+	if err != nil {
+		t.Fatalf("largest document written is not read back: %v", err)
+	}
+	if got := leaves[len(leaves)-1]; got.Name != "vocab" || got.Value != strings.Repeat("x", n) {
+		t.Errorf("read back %q, want the value written", got.Name)
+	}
+	var tl *leaf.TooLargeError
+	if over, err := write(zeros, n+1); !errors.As(err, &tl) || int64(len(over)) > maxSize || !strings.Contains(err.Error(), "4096 (4 KiB)") {
+		t.Errorf("a byte more: error %v after %d bytes, want a *leaf.TooLargeError naming the limit", err, len(over))
+	}
+	// 2000 elements take at least 5998 bytes: refused before any byte.
+	many, err := pickle.NewTensor(pickle.U8, []int{2000}, make([]byte, 2000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if over, err := write(many, 0); !errors.As(err, &tl) || len(over) != 0 || tl.Size < 5998 {
+		t.Errorf("2000 elements: error %v after %d bytes, want a *leaf.TooLargeError before any byte", err, len(over))
+	}
+	// 400 float32s of 1/3 take about 5 KiB, though their shortest form takes 1.2 KiB:
+	// refused as the bytes written pass the limit.
+	third := make([]byte, 0, 1600)
+	for range 400 {
+		third = binary.LittleEndian.AppendUint32(third, math.Float32bits(1.0/3))
+	}
+	long, err := pickle.NewTensor(pickle.F32, []int{400}, third)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if over, err := write(long, 0); !errors.As(err, &tl) || int64(len(over)) > maxSize {
+		t.Errorf("400 long floats: error %v after %d bytes, want a *leaf.TooLargeError within the limit", err, len(over))
+	}
+	maxSize = MaxSize
+	big, err := write(zeros, n+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maxSize = 4096
+	if _, err := Read("big.json", bytes.NewReader(big), int64(len(big))); err == nil || !strings.Contains(err.Error(), "4097 bytes is more than the 4096 (4 KiB)") {
+		t.Errorf("document over the limit: error %v, want one naming the limit", err)
+	}
 }

@@ -12,11 +12,16 @@ import (
 
 	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/jsonvalue"
+	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/pickle"
 )
 
-// maxJSONInput bounds the JSON documents read as checkpoints.
-const maxJSONInput = 1 << 30
+// MaxSize bounds the JSON documents read as checkpoints: Read refuses a longer one and
+// Write does not write one.
+const MaxSize = 1 << 30
+
+// maxSize is the bound in force, MaxSize; tests lower it.
+var maxSize int64 = MaxSize
 
 // Read reads a document of size bytes that Write wrote from r back into its tensors, in
 // order, followed by its non-tensor values; name is how errors call the file. The
@@ -42,8 +47,8 @@ func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle
 	bad := func(format string, args ...any) error {
 		return &pickle.FormatError{File: name, Where: "JSON document", Msg: fmt.Sprintf(format, args...)}
 	}
-	if size > maxJSONInput {
-		return nil, bad("%d bytes is more than the %d a JSON checkpoint may have", size, maxJSONInput)
+	if size > maxSize {
+		return nil, bad("%d bytes is more than the %d (%s) a JSON checkpoint may have", size, maxSize, leaf.Bytes(maxSize))
 	}
 	dec := json.NewDecoder(ctxio.Reader(ctx, io.NewSectionReader(r, 0, size)))
 	dec.UseNumber()

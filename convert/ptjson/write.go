@@ -35,6 +35,9 @@ const (
 // a *leaf.NameError, before anything is written. Each entry of meta comes first, in key
 // order, as a JSON string, or as the object itself when the entry is a JSON object;
 // ReadMetadata gives it back. A key of meta must not be empty, "tensors" or "values".
+// A document longer than MaxSize is a *leaf.TooLargeError: before anything is written
+// when its tensors' element counts and its values show it, else when the bytes written
+// pass MaxSize (w then holds part of the document).
 func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
@@ -65,6 +68,32 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 		}
 	}
 	head = append(head, "\"tensors\": ["...)
+	tail := []byte("\n]")
+	v := jsonvalue.Object(values)
+	if v != nil {
+		tail = append(tail, ",\n\"values\": "...)
+		tail = append(tail, v...)
+	}
+	tail = append(tail, "}\n"...)
+	// The document takes at least its head, its tail and the shortest form of each
+	// element; Write refuses at once what is sure to pass maxSize, and stops, with the
+	// same error, as soon as what it writes passes it.
+	tooLarge := func(size int64, what string) error {
+		e := &leaf.TooLargeError{Format: "json", What: what, Size: size, AtLeast: true, Limit: maxSize,
+			Instead: "safetensors, npz and .pt keep tensors this large"}
+		if 2*int64(len(v)) > maxSize {
+			e.Instead = ".pt keeps values this large"
+		}
+		return e
+	}
+	least := int64(len(head) + len(tail))
+	for _, l := range tensors {
+		least += minDataBytes(l.Value.(*pickle.Tensor))
+	}
+	if least > maxSize {
+		return tooLarge(least, fmt.Sprintf("the document (%d tensors in their shortest elements, and %d bytes of values)", len(tensors), len(v)))
+	}
+	w = &limitWriter{w: w, tooLarge: func(n int64) error { return tooLarge(n, "the document") }}
 	if _, err := w.Write(head); err != nil {
 		return err
 	}
@@ -94,14 +123,42 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 			return err
 		}
 	}
-	tail := []byte("\n]")
-	if v := jsonvalue.Object(values); v != nil {
-		tail = append(tail, ",\n\"values\": "...)
-		tail = append(tail, v...)
-	}
-	tail = append(tail, "}\n"...)
 	_, err := w.Write(tail)
 	return err
+}
+
+// minDataBytes is the least a tensor's "data" array takes: each element in its shortest
+// form ("0", "true", "[0,0]") and ", " between two.
+func minDataBytes(t *pickle.Tensor) int64 {
+	n := int64(t.NumElements())
+	if n == 0 || n > maxSize {
+		return n
+	}
+	least := int64(1)
+	switch t.DType {
+	case pickle.BOOL:
+		least = 4
+	case pickle.C64, pickle.C128:
+		least = 5
+	}
+	return n*least + 2*(n-1)
+}
+
+// limitWriter writes to w until the bytes written would pass maxSize, and then fails
+// with tooLarge of the bytes they would take.
+type limitWriter struct {
+	w        io.Writer
+	n        int64
+	tooLarge func(n int64) error
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.n+int64(len(p)) > maxSize {
+		return 0, l.tooLarge(l.n + int64(len(p)))
+	}
+	n, err := l.w.Write(p)
+	l.n += int64(n)
+	return n, err
 }
 
 // elementWriter turns a stream of little-endian elements into comma-separated JSON

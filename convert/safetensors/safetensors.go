@@ -19,8 +19,12 @@ import (
 	"github.com/ptport/ptport/pickle"
 )
 
-// maxHeader bounds the JSON header of a safetensors file, as the safetensors crate does.
-const maxHeader = 100 << 20
+// MaxHeader bounds the JSON header of a safetensors file, as the safetensors crate
+// does: Read refuses a longer header and Write does not write one.
+const MaxHeader = 100 << 20
+
+// maxHeader is the bound in force, MaxHeader; tests lower it.
+var maxHeader int64 = MaxHeader
 
 // The __metadata__ keys of ptport: its non-tensor values, and the prefix of the metadata
 // Write records.
@@ -161,7 +165,10 @@ func readHeader(name string, r io.ReaderAt, size int64) (raw map[string]json.Raw
 		return nil, 0, bad("file too short for a header size")
 	}
 	u := binary.LittleEndian.Uint64(n[:])
-	if u > maxHeader || int64(u) > size-8 {
+	if u > uint64(maxHeader) {
+		return nil, 0, bad("header of %d bytes is more than the %d (%s) that a safetensors header may have", u, maxHeader, leaf.Bytes(maxHeader))
+	}
+	if int64(u) > size-8 {
 		return nil, 0, bad("header of %d bytes does not fit the %d-byte file", u, size)
 	}
 	hdr := make([]byte, u)
@@ -253,7 +260,9 @@ func dtypeList() string {
 // __metadata__["ptport.values"]; and each entry of meta as __metadata__["ptport.KEY"],
 // which ReadMetadata gives back. A key of meta must not be empty or "values". Two
 // leaves of one name, a tensor named "__metadata__", or a value nested deeper than
-// pickle.MaxDepth, are an error wrapping a *leaf.NameError, before anything is written.
+// pickle.MaxDepth, are an error wrapping a *leaf.NameError, before anything is written;
+// so is a header (the tensors' names, dtypes, shapes and offsets, the values and meta)
+// longer than MaxHeader, a *leaf.TooLargeError.
 // When w is the writer of an atomic output file (convert.WriteFile), contiguous tensors
 // stored in a file are copied within the kernel where the system can.
 func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
@@ -284,12 +293,14 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 		hdr = append(hdr, ':')
 		hdr = jsonvalue.AppendString(hdr, meta[k])
 	}
+	valueBytes := len(hdr)
 	if v := jsonvalue.Object(values); v != nil {
 		hdr = append(hdr, ',')
 		hdr = jsonvalue.AppendString(hdr, valuesKey)
 		hdr = append(hdr, ':')
 		hdr = jsonvalue.AppendString(hdr, string(v))
 	}
+	valueBytes = len(hdr) - valueBytes
 	hdr = append(hdr, '}')
 	var off int64
 	for _, l := range tensors {
@@ -323,6 +334,15 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	hdr = append(hdr, '}')
 	for len(hdr)%8 != 0 {
 		hdr = append(hdr, ' ')
+	}
+	if int64(len(hdr)) > maxHeader {
+		e := &leaf.TooLargeError{Format: "safetensors", Size: int64(len(hdr)), Limit: maxHeader,
+			What:    fmt.Sprintf("the header (%d tensors' names, dtypes, shapes and offsets, and %d bytes of non-tensor values)", len(tensors), valueBytes),
+			Instead: "npz and .pt have no such header, and keep this many tensors"}
+		if 2*valueBytes > len(hdr) {
+			e.Instead = ".pt keeps values this large, and JSON does up to its own limit"
+		}
+		return e
 	}
 	var size [8]byte
 	binary.LittleEndian.PutUint64(size[:], uint64(len(hdr)))

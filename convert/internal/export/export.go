@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/convert/npz"
 	"github.com/ptport/ptport/convert/ptjson"
 	"github.com/ptport/ptport/convert/safetensors"
@@ -64,6 +65,11 @@ func Write(w io.Writer, format, path string, root any, leaves []pickle.Leaf, met
 		if len(meta) > 0 {
 			opts.Records = map[string][]byte{}
 			for k, v := range meta {
+				if len(v) > maxRecord {
+					return &leaf.TooLargeError{Format: "pt", Size: int64(len(v)), Limit: maxRecord,
+						What:    fmt.Sprintf("the metadata record %s%s", ptRecordPrefix, k),
+						Instead: "the other formats keep metadata this large"}
+				}
 				opts.Records[ptRecordPrefix+k] = []byte(v)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ptport/ptport/convert/internal/atomicfile"
+	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -190,12 +191,12 @@ func readIndexFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, MaxIndex+1))
+	raw, err := io.ReadAll(io.LimitReader(f, maxIndex+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(raw) > MaxIndex {
-		return nil, fmt.Errorf("%s: an index larger than %d bytes", path, MaxIndex)
+	if int64(len(raw)) > maxIndex {
+		return nil, fmt.Errorf("%s: an index larger than %d bytes", path, maxIndex)
 	}
 	return raw, nil
 }
@@ -253,6 +254,25 @@ func writeShards(path string, shards [][]pickle.Leaf, meta map[string]string, o 
 				total += t.NumBytes()
 			}
 		}
+	}
+	idx.Metadata["total_size"] = total
+	body, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	body = append(body, '\n')
+	if int64(len(body)) > maxIndex {
+		return nil, &leaf.TooLargeError{Format: "safetensors", Size: int64(len(body)), Limit: maxIndex,
+			What:    fmt.Sprintf("the index %s (%d tensors' names in %d shards)", filepath.Base(path)+IndexSuffix, len(idx.WeightMap), len(shards)),
+			Instead: "npz and .pt have no index, and keep this many tensors"}
+	}
+	total = 0
+	for i, shard := range shards {
+		for _, l := range shard {
+			if t, ok := l.Value.(*pickle.Tensor); ok {
+				total += t.NumBytes()
+			}
+		}
 		opts := o
 		if progress != nil {
 			offset := before
@@ -267,11 +287,6 @@ func writeShards(path string, shards [][]pickle.Leaf, meta map[string]string, o 
 		temps = append(temps, t)
 		before = total
 	}
-	idx.Metadata["total_size"] = total
-	body, err := json.MarshalIndent(idx, "", "  ")
-	if err != nil {
-		return nil, err
-	}
 	for i := 0; len(temps) > 0; i++ {
 		if err := temps[0].Commit(); err != nil {
 			return nil, err
@@ -284,7 +299,7 @@ func writeShards(path string, shards [][]pickle.Leaf, meta map[string]string, o 
 	indexPath := path + IndexSuffix
 	o.Progress = nil
 	if err := atomicfile.WriteFile(indexPath, o, func(w io.Writer) error {
-		_, err := w.Write(append(body, '\n'))
+		_, err := w.Write(body)
 		return err
 	}); err != nil {
 		return nil, err
@@ -365,6 +380,9 @@ func ReadIndexMetadata(path string) (map[string]string, error) {
 	return meta, nil
 }
 
-// MaxIndex bounds the size of an index file that is read: the largest models' indexes
-// are a few MB.
+// MaxIndex bounds the size of an index file that is read, and of one that is written:
+// the largest models' indexes are a few MB.
 const MaxIndex = 64 << 20
+
+// maxIndex is the bound in force, MaxIndex; tests lower it.
+var maxIndex int64 = MaxIndex

@@ -90,3 +90,37 @@ type NameError struct {
 func (e *NameError) Error() string {
 	return fmt.Sprintf("cannot write the leaf %q: %s", e.Name, e.Reason)
 }
+
+// TooLargeError reports an output that a writer refuses, before writing it, because the
+// format's reader in ptport would refuse it: a part of it (What) would take Size bytes,
+// more than the Limit that reader enforces. Instead says which formats hold it.
+type TooLargeError struct {
+	Format  string // the format refused: "safetensors", "npz", "json"
+	What    string // the part that would pass the limit
+	Size    int64  // its size in bytes, or the least it would take when AtLeast
+	AtLeast bool   // Size is a lower bound: the writer stopped once it knew the part too large
+	Limit   int64  // the most the format's reader takes
+	Instead string // which formats hold it, as a clause: "npz and .pt have no such limit"
+}
+
+func (e *TooLargeError) Error() string {
+	least := ""
+	if e.AtLeast {
+		least = "at least "
+	}
+	return fmt.Sprintf("%s: %s would take %s%d bytes, more than the %d (%s) that ptport reads back; %s",
+		e.Format, e.What, least, e.Size, e.Limit, Bytes(e.Limit), e.Instead)
+}
+
+// Bytes spells n bytes in the largest binary unit that divides it (64 MiB), or in bytes.
+func Bytes(n int64) string {
+	for _, u := range []struct {
+		name  string
+		shift uint
+	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
