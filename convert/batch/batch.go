@@ -966,6 +966,23 @@ func (w *walker) shardState(se *convert.ShardError) (index string, err error) {
 	return se.Index, nil
 }
 
+// strayShard reports whether the file se, named as a shard of the index beside it
+// that does not name it, is a stray of ptport's output in shards there: the index and
+// the file record a source, of one input (a shard of a write of that output stopped
+// before its index was in place, by a crash, which the next conversion of that input
+// removes). A walk passes over it, as over the index's own shards.
+func strayShard(se *convert.ShardError) bool {
+	if !se.IndexFound {
+		return false
+	}
+	idx, err := recordedSource(se.Index)
+	if err != nil {
+		return false
+	}
+	src, err := recordedSource(se.File)
+	return err == nil && src.Input == idx.Input
+}
+
 // named takes a file named as an input (an argument, or a line of the list), whatever
 // its name: a sharded checkpoint's index, or one of its shards, is its checkpoint,
 // taken once however many of its files are named.
@@ -1084,8 +1101,8 @@ func (w *walker) file(path, rel string) error {
 			return nil
 		}
 	case se != nil:
-		if _, err = w.shardState(se); err == nil || !matchAny(w.include, name) {
-			return nil // part of its index's checkpoint, or not an input
+		if _, err = w.shardState(se); err == nil || !matchAny(w.include, name) || strayShard(se) {
+			return nil // part of its index's checkpoint, a stray of its output, or not an input
 		}
 	case !matchAny(w.include, name):
 		return nil

@@ -397,3 +397,61 @@ func TestListRel(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchShardedReplaceStopped: a replace of an output in shards that its context
+// stops (Ctrl-C), here as its shards are written, leaves the output it was to replace
+// whole and no shard of its own beside it (export's TestShardedReplaceInterrupted
+// stops it after each shard renamed into place); and the shards that a replace
+// stopped by a crash leaves (of the next generation's names, STEM-0000K-of-0000N.1.EXT,
+// which the index does not name; stood in for by the shards of the new output written
+// elsewhere, renamed so) are passed over by a walk of that folder, which takes its
+// index as the one input, where each of them failed as a shard of another save.
+func TestBatchShardedReplaceStopped(t *testing.T) {
+	root := t.TempDir()
+	copyInto(t, root, fixture.Convert("lstm_proj_bi.pt"), "zoo/m.pt")
+	zoo, out := filepath.Join(root, "zoo"), filepath.Join(root, "out")
+	opts := Options{Inputs: []string{zoo}, OutDir: out, To: convert.Safetensors, MaxShardSize: 1000, Jobs: 1}
+	if sum, _ := runBatch(t, opts); sum.OK != 1 {
+		t.Fatalf("first conversion: %+v", sum)
+	}
+	before, _ := os.ReadDir(out)
+	if len(before) < 3 {
+		t.Fatalf("%d files: want the output in shards", len(before))
+	}
+	copyInto(t, root, fixture.Convert("char_lstm.pt"), "zoo/m.pt") // retrained
+	in := filepath.Join(zoo, "m.pt")
+	fi, _ := os.Stat(in)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopping := opts
+	var given int64
+	stopping.Progress = func(n int64) {
+		if given += n; given >= fi.Size() {
+			cancel() // the last shard written: its rename, and the index's, to come
+		}
+	}
+	sum, err := Run(ctx, stopping, nil)
+	if err != nil || !sum.Interrupted || sum.OK != 0 {
+		t.Fatalf("stopped: %+v, %v", sum, err)
+	}
+	after, _ := os.ReadDir(out)
+	if len(after) != len(before) {
+		t.Errorf("stopped: %d files, want the old output's %d alone: %v", len(after), len(before), after)
+	}
+	sameTensors(t, fixture.Convert("lstm_proj_bi.pt"), filepath.Join(out, "m.safetensors.index.json"))
+
+	// A crash's leftovers: the new shards under the next generation's names.
+	other := filepath.Join(root, "other")
+	opts.OutDir = other
+	runBatch(t, opts)
+	shards, _ := filepath.Glob(filepath.Join(other, "m-*-of-*.safetensors"))
+	for _, s := range shards {
+		b, _ := os.ReadFile(s)
+		name := strings.TrimSuffix(filepath.Base(s), ".safetensors") + ".1.safetensors"
+		os.WriteFile(filepath.Join(out, name), b, 0o644)
+	}
+	sum, results := runBatch(t, Options{Inputs: []string{out}, OutDir: filepath.Join(root, "down"), To: convert.Safetensors, Include: []string{"*.safetensors", "*.index.json"}})
+	if sum.Files != 1 || sum.OK != 1 || sum.Failed != 0 {
+		t.Errorf("a walk of the folder with the crash's shards: %+v, want its index alone converted: %v", sum, results)
+	}
+}

@@ -1,6 +1,7 @@
 package export_test
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -110,6 +111,47 @@ func TestShardedReplaceCrash(t *testing.T) {
 				names = append(names, e.Name())
 			}
 			t.Fatalf("after step %d and the next write: %v, want 4 shards and the index", step, names)
+		}
+	}
+}
+
+// TestShardedReplaceInterrupted replaces a sharded output of 1.0s with one of 2.0s,
+// cancelling the write's context after each shard is renamed into place (Ctrl-C): the
+// write fails with the context's error and removes those shards, so that the old output
+// is left whole with no file of the new one beside it.
+func TestShardedReplaceInterrupted(t *testing.T) {
+	const limit = 16 // one tensor a shard: 4 shards
+	for step := 1; step <= 4; step++ {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "m.safetensors")
+		if _, err := export.WriteFiles(path, export.Safetensors, nil, model(t, 4, 1), map[string]string{"v": "1"}, limit, atomicfile.Options{NoSync: true}); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := os.ReadDir(dir)
+		ctx, cancel := context.WithCancel(context.Background())
+		n := 0
+		unset := export.SetCommitHook(func(string) error {
+			if n++; n == step {
+				cancel()
+			}
+			return nil
+		})
+		_, err := export.WriteFiles(path, export.Safetensors, nil, model(t, 4, 2), map[string]string{"v": "2"}, limit, atomicfile.Options{NoSync: true, Ctx: ctx})
+		unset()
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("stopped after shard %d: %v, want the context's error", step, err)
+		}
+		if vs, count, err := values(path); err != nil || count != 4 || len(vs) != 1 || vs[0] != 1 {
+			t.Fatalf("stopped after shard %d: the output reads %v (%d tensors), %v, want the old one", step, vs, count, err)
+		}
+		after, _ := os.ReadDir(dir)
+		if len(after) != len(before) {
+			var names []string
+			for _, e := range after {
+				names = append(names, e.Name())
+			}
+			t.Errorf("stopped after shard %d: %v, want the old output's %d files alone", step, names, len(before))
 		}
 	}
 }

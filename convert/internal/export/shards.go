@@ -62,7 +62,9 @@ const metaPrefix = "ptport."
 // other text as a string) beside total_size; shards and an index of an earlier export
 // to path that the new one does not have are then removed, and so is the single file
 // path. When everything fits one shard, path alone is written, and an earlier sharded
-// export to path is removed.
+// export to path is removed. A sharded write that o.Ctx stops before its index is in
+// place removes the shards it put in place, which no index names: the earlier export
+// stays as it was, with no file of the stopped one beside it.
 func WriteFiles(path, format string, root any, leaves []pickle.Leaf, meta map[string]string, maxShard int64, o atomicfile.Options) ([]string, error) {
 	var shards [][]pickle.Leaf
 	if maxShard > 0 {
@@ -239,10 +241,20 @@ func writeShards(path string, shards [][]pickle.Leaf, meta map[string]string, o 
 	progress := o.Progress
 	var total, before int64
 	var temps []*atomicfile.Temp
+	// placed are the shards renamed into place that no index names yet: a write that
+	// its context stops before its index removes them, so that the output it was to
+	// replace, which does not name them, is left alone (a crash leaves them, for the
+	// next write to replace or remove).
+	var placed []string
 	defer func() {
 		if err != nil {
 			for _, t := range temps {
 				t.Discard()
+			}
+			if o.Ctx != nil && o.Ctx.Err() != nil {
+				for _, p := range placed {
+					os.Remove(p)
+				}
 			}
 		}
 	}()
@@ -288,10 +300,14 @@ func writeShards(path string, shards [][]pickle.Leaf, meta map[string]string, o 
 		before = total
 	}
 	for i := 0; len(temps) > 0; i++ {
+		if o.Ctx != nil && o.Ctx.Err() != nil {
+			return nil, o.Ctx.Err()
+		}
 		if err := temps[0].Commit(); err != nil {
 			return nil, err
 		}
 		temps = temps[1:]
+		placed = append(placed, names[i])
 		if err := afterStep(names[i]); err != nil {
 			return nil, err
 		}
@@ -304,6 +320,7 @@ func writeShards(path string, shards [][]pickle.Leaf, meta map[string]string, o 
 	}); err != nil {
 		return nil, err
 	}
+	placed = nil // the index names them
 	if err := afterStep(indexPath); err != nil {
 		return nil, err
 	}
