@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/export"
 	"github.com/ptport/ptport/convert/npz"
 	"github.com/ptport/ptport/convert/ptjson"
@@ -160,12 +161,13 @@ func readOther(ctx context.Context, name, kind string, r io.ReaderAt, size int64
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil { // before the metadata, which reads a safetensors header again
-		return nil, fmt.Errorf("%s: %w", name, err)
+	meta, err := export.ReadMetadataFrom(ctx, name, kind, r, size) // a safetensors header again
+	if stop := ctxio.Stopped(ctx, name); stop != nil {
+		return nil, stop
 	}
 	cp := FromLeaves(name, leaves)
 	cp.Format = kind
-	if meta, err := export.ReadMetadataFrom(name, kind, r, size); err == nil {
+	if err == nil {
 		if raw, ok := meta[export.SharedKey]; ok {
 			json.Unmarshal([]byte(raw), &cp.Shared)
 		}

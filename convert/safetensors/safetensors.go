@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ptport/ptport/convert/internal/atomicfile"
 	"github.com/ptport/ptport/convert/internal/ctxio"
@@ -58,11 +59,8 @@ func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle
 	bad := func(format string, args ...any) error {
 		return &pickle.FormatError{File: name, Where: "safetensors header", Msg: fmt.Sprintf(format, args...)}
 	}
-	raw, hlen, err := readHeader(name, r, size)
+	raw, hlen, err := readHeader(ctx, name, r, size)
 	if err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	type entry struct {
@@ -155,8 +153,9 @@ func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle
 	return append(tensors, leaves...), nil
 }
 
-// readHeader reads and parses the JSON header; hlen is its length.
-func readHeader(name string, r io.ReaderAt, size int64) (raw map[string]json.RawMessage, hlen int64, err error) {
+// readHeader reads and parses the JSON header, stopping with ctx's error once ctx is
+// done; hlen is its length.
+func readHeader(ctx context.Context, name string, r io.ReaderAt, size int64) (raw map[string]json.RawMessage, hlen int64, err error) {
 	bad := func(format string, args ...any) error {
 		return &pickle.FormatError{File: name, Where: "safetensors header", Msg: fmt.Sprintf(format, args...)}
 	}
@@ -175,16 +174,150 @@ func readHeader(name string, r io.ReaderAt, size int64) (raw map[string]json.Raw
 	if _, err := r.ReadAt(hdr, 8); err != nil {
 		return nil, 0, bad("reading the header: %v", err)
 	}
-	if err := json.Unmarshal(hdr, &raw); err != nil {
+	if raw, err = parseHeader(ctx, hdr); err != nil {
+		if stop := ctx.Err(); stop != nil {
+			return nil, 0, stop
+		}
 		return nil, 0, bad("header is not a JSON object: %v", err)
 	}
 	return raw, int64(u), nil
 }
 
+// parseHeader parses the JSON header hdr as json.Unmarshal parses it into a map of raw
+// values, member by member, looking at ctx every pollEvery members: a header of a
+// million tensors takes a second or so. Each key and value is checked by json.Valid and
+// the punctuation between them by hand, so that the members of a well-formed object are
+// what json.Unmarshal would make of them; anything else (null, another value, an error,
+// data after the object, a value nested deep) is json.Unmarshal's to parse, for its
+// result or its error.
+func parseHeader(ctx context.Context, hdr []byte) (map[string]json.RawMessage, error) {
+	unmarshal := func() (map[string]json.RawMessage, error) {
+		var raw map[string]json.RawMessage
+		err := json.Unmarshal(hdr, &raw)
+		return raw, err
+	}
+	i := skipSpace(hdr, 0)
+	if i == len(hdr) || hdr[i] != '{' {
+		return unmarshal()
+	}
+	raw := map[string]json.RawMessage{}
+	i = skipSpace(hdr, i+1)
+	if i < len(hdr) && hdr[i] == '}' {
+		return raw, rest(hdr, i+1, unmarshal)
+	}
+	for n := 0; ; n++ {
+		if n%pollEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		end, _ := valueEnd(hdr, i)
+		if end < 0 || hdr[i] != '"' || !json.Valid(hdr[i:end]) {
+			return unmarshal()
+		}
+		key := hdr[i:end]
+		if i = skipSpace(hdr, end); i == len(hdr) || hdr[i] != ':' {
+			return unmarshal()
+		}
+		i = skipSpace(hdr, i+1)
+		end, depth := valueEnd(hdr, i)
+		if end < 0 || depth > maxValueDepth || !json.Valid(hdr[i:end]) {
+			return unmarshal()
+		}
+		name := string(key[1 : len(key)-1])
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+			if err := json.Unmarshal(key, &name); err != nil {
+				return unmarshal()
+			}
+		}
+		raw[name] = json.RawMessage(hdr[i:end:end])
+		switch i = skipSpace(hdr, end); {
+		case i < len(hdr) && hdr[i] == ',':
+			i = skipSpace(hdr, i+1)
+		case i < len(hdr) && hdr[i] == '}':
+			return raw, rest(hdr, i+1, unmarshal)
+		default:
+			return unmarshal()
+		}
+	}
+}
+
+// maxValueDepth bounds the nesting of a header's value that parseHeader parses itself,
+// well below json's own bound on a document's.
+const maxValueDepth = 1000
+
+// rest returns nil when hdr holds only white space from i, and otherwise the error of
+// unmarshal, which parses the whole header.
+func rest(hdr []byte, i int, unmarshal func() (map[string]json.RawMessage, error)) error {
+	if skipSpace(hdr, i) == len(hdr) {
+		return nil
+	}
+	_, err := unmarshal()
+	return err
+}
+
+// skipSpace returns the index of the first byte of b from i that is not JSON's white
+// space, or len(b).
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// valueEnd returns the end of the JSON value that starts at b[i], were it well formed
+// (a string to its closing quote, an object or array to its closing bracket, anything
+// else to the next white space or punctuation), and how deep it nests; -1 when b ends
+// first.
+func valueEnd(b []byte, i int) (end, depth int) {
+	level := 0
+	for j := i; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			for j++; j < len(b) && b[j] != '"'; j++ {
+				if b[j] == '\\' {
+					j++
+				}
+			}
+			if j >= len(b) {
+				return -1, depth
+			}
+			if level == 0 {
+				return j + 1, depth
+			}
+		case c == '{' || c == '[':
+			level++
+			depth = max(depth, level)
+		case c == '}' || c == ']':
+			if level == 0 {
+				return j, depth // the end of a number or literal
+			}
+			if level--; level == 0 {
+				return j + 1, depth
+			}
+		case level == 0 && (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return j, depth
+		}
+	}
+	if level > 0 || i >= len(b) {
+		return -1, depth
+	}
+	return len(b), depth
+}
+
 // ReadMetadata returns the metadata Write recorded in a safetensors file of size bytes,
 // reading only its header.
 func ReadMetadata(name string, r io.ReaderAt, size int64) (map[string]string, error) {
-	raw, _, err := readHeader(name, r, size)
+	return ReadMetadataContext(context.Background(), name, r, size)
+}
+
+// ReadMetadataContext is ReadMetadata, stopping once ctx is done, as ReadContext does.
+func ReadMetadataContext(ctx context.Context, name string, r io.ReaderAt, size int64) (map[string]string, error) {
+	return ctxio.Read(ctx, name, func() (map[string]string, error) { return readMetadata(ctx, name, r, size) })
+}
+
+func readMetadata(ctx context.Context, name string, r io.ReaderAt, size int64) (map[string]string, error) {
+	raw, _, err := readHeader(ctx, name, r, size)
 	if err != nil {
 		return nil, err
 	}

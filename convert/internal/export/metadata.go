@@ -2,6 +2,7 @@ package export
 
 import (
 	"archive/zip"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -26,15 +27,16 @@ func ReadMetadata(path, format string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ReadMetadataFrom(path, format, f, fi.Size())
+	return ReadMetadataFrom(context.Background(), path, format, f, fi.Size())
 }
 
 // ReadMetadataFrom returns the metadata recorded in an output of size bytes in r, of the
-// given format, as ReadMetadata does; name is how errors call it.
-func ReadMetadataFrom(name, format string, r io.ReaderAt, size int64) (map[string]string, error) {
+// given format, as ReadMetadata does; name is how errors call it. ctx stops the reading
+// of a safetensors header, which may hold a million tensors.
+func ReadMetadataFrom(ctx context.Context, name, format string, r io.ReaderAt, size int64) (map[string]string, error) {
 	switch format {
 	case Safetensors:
-		return safetensors.ReadMetadata(name, r, size)
+		return safetensors.ReadMetadataContext(ctx, name, r, size)
 	case NPZ:
 		return npz.ReadMetadata(name, r, size)
 	case JSON:
