@@ -26,6 +26,15 @@
 // nothing once warm. Forward and Step run each time step through the same code. A
 // bidirectional network cannot be stepped (ErrNotStreamable).
 //
+// # Stopping
+//
+// Model.ForwardContext and Sequential.ForwardContext stop a long pass once their context
+// is done: they look at it between time steps and between parts of the input
+// projections, a millisecond or less of work apart, never inside a kernel, and return an
+// error wrapping ctx.Err() once every goroutine the pass started has ended. A stopped pass
+// changes nothing the next one reads; results are the same to the bit with a context or
+// without. Forward is ForwardContext with context.Background().
+//
 // # Data
 //
 // A Tensor is a row-major []float32, []float64 or, for the indices an Embedding looks up,

@@ -1,6 +1,8 @@
 package rnn_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log"
 	"slices"
@@ -30,6 +32,32 @@ func ExampleModel_Forward() {
 	// Output:
 	// [2 3 4] [1 3 4]
 	// 0.0997 0.1971
+}
+
+// A pass whose context is done stops between two time steps and returns no result.
+func ExampleModel_ForwardContext() {
+	c := rnn.Config{Mode: rnn.GRU, InputSize: 8, HiddenSize: 16, NumLayers: 1, Bias: true}
+	params := map[string][]float32{}
+	for _, p := range c.Params() {
+		n := 1
+		for _, s := range p.Shape {
+			n *= s
+		}
+		params[p.Name] = values(n, len(params), 64)
+	}
+	m, err := rnn.New(c, params)
+	if err != nil {
+		log.Fatal(err)
+	}
+	x, _ := rnn.NewTensor(make([]float32, 1000*8), 1000, 8) // 1000 steps, unbatched
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // as Ctrl-C would, or a deadline
+	res, err := m.ForwardContext(ctx, x, nil, nil)
+	fmt.Println(res == nil, errors.Is(err, context.Canceled))
+	fmt.Println(err)
+	// Output:
+	// true true
+	// rnn: GRU forward: context canceled
 }
 
 // values returns n parameter values, multiples of 1/div, from a fixed formula

@@ -3,6 +3,7 @@ package rnn
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // job is one Forward call with checked arguments. Element (t, n, :) of x is at
@@ -14,6 +15,31 @@ type job[T Float] struct {
 	x, out     []T
 	h0, c0     []T
 	hn, cn     []T
+	// done, when not nil, stops the pass once it is closed (see stopWork).
+	done <-chan struct{}
+}
+
+// stopWork is about how many multiply-adds a forward pass with a done channel computes
+// between two looks at it (a millisecond or less on one core): between time steps, every
+// so many steps, and between parts of the input projection. A look is a receive that
+// does not block; the kernels never look.
+const stopWork = 1 << 24
+
+// stopMinRows is the fewest rows of a part of an input projection computed between two
+// looks at done, so that the parts stay large products.
+const stopMinRows = 64
+
+// stopped reports whether j's done channel is closed.
+func (j *job[T]) stopped() bool {
+	if j.done == nil {
+		return false
+	}
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // workspace holds the scratch buffers of one worker. Buffers only grow; a workspace
@@ -95,24 +121,29 @@ func (m *Model[T]) maxParts(N int) int { return max(1, N/3) }
 // (batchStart(parts, parts, N) = N).
 func (m *Model[T]) batchStart(w, parts, N int) int { return N * w / parts }
 
-// run computes j with the plan's goroutines.
-func (m *Model[T]) run(j *job[T]) {
+// run computes j with the plan's goroutines. It returns false if j was stopped (see
+// job.done) before its end, once every goroutine it started has returned; j's outputs
+// are then incomplete.
+func (m *Model[T]) run(j *job[T]) bool {
 	workers, dirPar := m.plan(j.L, j.N)
 	if workers == 1 {
-		m.worker(j, 0, j.N, dirPar)
-		return
+		return m.worker(j, 0, j.N, dirPar)
 	}
 	var wg sync.WaitGroup
+	var stopped atomic.Bool
 	for w := 1; w < workers; w++ {
 		n0, n1 := m.batchStart(w, workers, j.N), m.batchStart(w+1, workers, j.N)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.worker(j, n0, n1, false)
+			if !m.worker(j, n0, n1, false) {
+				stopped.Store(true)
+			}
 		}()
 	}
-	m.worker(j, 0, m.batchStart(1, workers, j.N), false)
+	ok := m.worker(j, 0, m.batchStart(1, workers, j.N), false)
 	wg.Wait()
+	return ok && !stopped.Load()
 }
 
 // work estimates the multiply-adds of a forward pass.
@@ -129,17 +160,18 @@ func (m *Model[T]) work(L, N int) int {
 	return w * c.directions() * L * N
 }
 
-// worker computes batch rows [n0, n1) of j with a workspace from the pool.
-func (m *Model[T]) worker(j *job[T], n0, n1 int, dirPar bool) {
+// worker computes batch rows [n0, n1) of j with a workspace from the pool, as compute.
+func (m *Model[T]) worker(j *job[T], n0, n1 int, dirPar bool) bool {
 	ws := m.pool.Get().(*workspace[T])
 	defer m.pool.Put(ws)
-	m.compute(ws, j, n0, n1, dirPar)
+	return m.compute(ws, j, n0, n1, dirPar)
 }
 
 // compute computes batch rows [n0, n1) of j in ws, layer after layer. Once ws has grown
 // to the sizes j needs, it allocates nothing unless dirPar (which starts a goroutine per
-// layer, outside the time loops).
-func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar bool) {
+// layer, outside the time loops). It returns false if j was stopped before its end (the
+// helpers it started have then ended too).
+func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar bool) bool {
 	c := m.cfg
 	L, N, nb := j.L, j.N, n1-n0
 	D, P, H := c.directions(), c.outSize(), c.HiddenSize
@@ -195,26 +227,33 @@ func (m *Model[T]) compute(ws *workspace[T], j *job[T], n0, n1 int, dirPar bool)
 			lout = seqRows[T]{ws.ybuf[k%2], nb * DP, DP}
 		}
 		if dirPar && D == 2 {
-			m.bothDirections(ws, j, k, in, lout, n0, nb)
+			if !m.bothDirections(ws, j, k, in, lout, n0, nb) {
+				return false
+			}
 		} else {
 			for d := 0; d < D; d++ {
-				m.direction(&ws.sc[d], ws, j, k, d, in, lout, n0, nb)
+				if !m.direction(&ws.sc[d], ws, j, k, d, in, lout, n0, nb) {
+					return false
+				}
 			}
 		}
 		in = lout
 	}
+	return true
 }
 
-// bothDirections runs the two directions of layer k at once.
-func (m *Model[T]) bothDirections(ws *workspace[T], j *job[T], k int, in, out seqRows[T], n0, nb int) {
+// bothDirections runs the two directions of layer k at once, as direction.
+func (m *Model[T]) bothDirections(ws *workspace[T], j *job[T], k int, in, out seqRows[T], n0, nb int) bool {
 	var wg sync.WaitGroup
+	var reverse bool
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		m.direction(&ws.sc[1], ws, j, k, 1, in, out, n0, nb)
+		reverse = m.direction(&ws.sc[1], ws, j, k, 1, in, out, n0, nb)
 	}()
-	m.direction(&ws.sc[0], ws, j, k, 0, in, out, n0, nb)
+	forward := m.direction(&ws.sc[0], ws, j, k, 0, in, out, n0, nb)
 	wg.Wait()
+	return forward && reverse
 }
 
 // seqRows addresses the rows of a worker's nb sequences over the steps in a buffer: row
@@ -235,8 +274,9 @@ func (j *job[T]) rows(buf []T, width, n0, nb int) seqRows[T] {
 
 // direction runs direction d of layer k over the worker's nb batch rows (global rows n0..)
 // with the buffers of sc: in holds the L*nb rows of the layer's input; the direction writes its P
-// columns of each of the L*nb rows of out (rows of D*P values).
-func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d int, in, out seqRows[T], n0, nb int) {
+// columns of each of the L*nb rows of out (rows of D*P values). It returns false, its
+// outputs incomplete, if j was stopped before its end.
+func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d int, in, out seqRows[T], n0, nb int) bool {
 	c, o := m.cfg, m.o
 	w := &m.layers[k][d]
 	L, N := j.L, j.N
@@ -254,13 +294,33 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 		if in.ts != nb*in.ld {
 			lda, xw.ts, xw.ld = in.ts, ghp, L*ghp // sequence after sequence
 		}
-		if sc.split != nil && L*nb >= 3 {
-			sc.gemm(o, L*nb, in.data, lda, &w.wih, xw.data, ghp, w.bih, nil, 0) // gemmRows' result for 3 rows or more
-		} else {
-			gemmRows(o, &sc.rows, L*nb, in.data, lda, &w.wih, xw.data, ghp, w.bih)
+		// A pass that can be stopped computes the product in parts of rows, looking at
+		// done between them; each row's result is the same (gemmRows).
+		rows, part := L*nb, L*nb
+		if j.done != nil {
+			part = max(stopMinRows, stopWork/max(1, w.wih.k*w.wih.n))
+		}
+		for r0 := 0; r0 < rows; {
+			r1 := min(rows, r0+part)
+			if rows-r1 < 3 {
+				r1 = rows // no last part of 1 or 2 rows, which the split does not take
+			}
+			a, c := in.data[r0*lda:], xw.data[r0*ghp:]
+			if sc.split != nil && r1-r0 >= 3 {
+				sc.gemm(o, r1-r0, a, lda, &w.wih, c, ghp, w.bih, nil, 0) // gemmRows' result for 3 rows or more
+			} else {
+				gemmRows(o, &sc.rows, r1-r0, a, lda, &w.wih, c, ghp, w.bih)
+			}
+			if r0 = r1; r0 < rows && j.stopped() {
+				return false
+			}
 		}
 	default:
+		every := max(1, stopWork/max(1, nb*w.wih.k*w.wih.n))
 		for t := 0; t < L; t++ {
+			if j.done != nil && t%every == every-1 && j.stopped() {
+				return false
+			}
 			gemmRows(o, &sc.rows, nb, in.data[t*in.ts:], in.ld, &w.wih, xw.data[t*xw.ts:], ghp, w.bih)
 		}
 	}
@@ -281,8 +341,20 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 		}
 	}
 
+	// A pass that can be stopped looks at done every look steps.
+	look, next := 0, -1
+	if j.done != nil {
+		look = max(1, stopWork/max(1, nb*ghp*(P+1)))
+		next = look
+	}
 	tPrev := 0
 	for s := 0; s < L; s++ {
+		if s == next {
+			if j.stopped() {
+				return false
+			}
+			next += look
+		}
 		t := s
 		if d == 1 {
 			t = L - 1 - s
@@ -302,6 +374,7 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 	if c.Mode == LSTM {
 		copy(j.cn[(sl*N+n0)*H:(sl*N+n0+nb)*H], cs)
 	}
+	return true
 }
 
 // step runs one time step of one direction of a layer over nb batch rows: from the

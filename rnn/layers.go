@@ -1,6 +1,7 @@
 package rnn
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -131,10 +132,10 @@ func (e *Embedding[T]) Config() EmbeddingConfig { return e.cfg }
 // Forward looks up every index of ids, of any shape, and returns the rows in a tensor of
 // shape ids.Shape + (EmbeddingDim). An index outside [0, NumEmbeddings) is an error.
 func (e *Embedding[T]) Forward(ids *Tensor[int64]) (*Tensor[T], error) {
-	return e.apply(new(slot[T]), nil, ids)
+	return e.apply(context.Background(), new(slot[T]), nil, ids)
 }
 
-func (e *Embedding[T]) apply(sl *slot[T], x *Tensor[T], ids *Tensor[int64]) (*Tensor[T], error) {
+func (e *Embedding[T]) apply(_ context.Context, sl *slot[T], x *Tensor[T], ids *Tensor[int64]) (*Tensor[T], error) {
 	if e == nil || e.weight == nil {
 		return nil, fmt.Errorf("rnn: Forward on an Embedding not made by NewEmbedding")
 	}
@@ -230,10 +231,10 @@ func (l *Linear[T]) Config() LinearConfig { return l.cfg }
 // Forward computes x·Wᵀ + b for x of shape (*, InFeatures): any number of leading
 // dimensions, or none. The result is (*, OutFeatures).
 func (l *Linear[T]) Forward(x *Tensor[T]) (*Tensor[T], error) {
-	return l.apply(new(slot[T]), x, nil)
+	return l.apply(context.Background(), new(slot[T]), x, nil)
 }
 
-func (l *Linear[T]) apply(sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
+func (l *Linear[T]) apply(_ context.Context, sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
 	if l == nil || l.o == nil {
 		return nil, fmt.Errorf("rnn: Forward on a Linear not made by NewLinear")
 	}
@@ -355,10 +356,10 @@ func (l *LayerNorm[T]) Config() LayerNormConfig {
 // Forward normalizes x, whose trailing dimensions must be NormalizedShape; the result has
 // x's shape.
 func (l *LayerNorm[T]) Forward(x *Tensor[T]) (*Tensor[T], error) {
-	return l.apply(new(slot[T]), x, nil)
+	return l.apply(context.Background(), new(slot[T]), x, nil)
 }
 
-func (l *LayerNorm[T]) apply(sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
+func (l *LayerNorm[T]) apply(_ context.Context, sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
 	if l == nil || l.n == 0 {
 		return nil, fmt.Errorf("rnn: Forward on a LayerNorm not made by NewLayerNorm")
 	}
@@ -429,10 +430,10 @@ func (d *Dropout[T]) P() float64 { return d.p }
 
 // Forward returns x itself, as PyTorch's dropout in eval mode does.
 func (d *Dropout[T]) Forward(x *Tensor[T]) (*Tensor[T], error) {
-	return d.apply(nil, x, nil)
+	return d.apply(context.Background(), nil, x, nil)
 }
 
-func (d *Dropout[T]) apply(_ *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
+func (d *Dropout[T]) apply(_ context.Context, _ *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
 	if err := x.check("input"); err != nil {
 		return nil, err
 	}
@@ -502,7 +503,7 @@ func (a *Activation[T]) Dim() int { return a.dim }
 // Forward applies the activation to x; the result has x's shape. A dimension outside
 // x's is an error, with PyTorch's message.
 func (a *Activation[T]) Forward(x *Tensor[T]) (*Tensor[T], error) {
-	return a.apply(new(slot[T]), x, nil)
+	return a.apply(context.Background(), new(slot[T]), x, nil)
 }
 
 // softmaxDim returns the dimension a Softmax or LogSoftmax reduces over for an input of
@@ -519,7 +520,7 @@ func (a *Activation[T]) softmaxDim(nd int) (int, error) {
 	return d, nil
 }
 
-func (a *Activation[T]) apply(sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
+func (a *Activation[T]) apply(_ context.Context, sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
 	if a == nil || a.o == nil {
 		return nil, fmt.Errorf("rnn: Forward on an Activation not made by NewActivation")
 	}

@@ -1,6 +1,7 @@
 package rnn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -143,6 +144,14 @@ type Result[T Float] struct {
 // error naming the expected shape, as PyTorch's messages do. Forward is safe for
 // concurrent use; it does not modify its arguments.
 func (m *Model[T]) Forward(x, h0, c0 *Tensor[T]) (*Result[T], error) {
+	return m.ForwardContext(context.Background(), x, h0, c0)
+}
+
+// ForwardContext is Forward, stopped once ctx is done: it looks at ctx between time steps
+// (every so many steps, a millisecond or two of work apart) and between parts of the
+// input projections, and returns, once every goroutine it started has ended, no result
+// and an error wrapping ctx.Err(). Its results are Forward's, to the bit.
+func (m *Model[T]) ForwardContext(ctx context.Context, x, h0, c0 *Tensor[T]) (*Result[T], error) {
 	if m == nil || m.o == nil {
 		return nil, fmt.Errorf("rnn: Forward on a Model not made by New")
 	}
@@ -203,6 +212,9 @@ func (m *Model[T]) Forward(x, h0, c0 *Tensor[T]) (*Result[T], error) {
 			res.C = newTensor[T](D*c.NumLayers, H)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, stopError(c, err)
+	}
 	if N == 0 {
 		return res, nil
 	}
@@ -212,6 +224,7 @@ func (m *Model[T]) Forward(x, h0, c0 *Tensor[T]) (*Result[T], error) {
 		x:          x.Data,
 		out:        res.Output.Data,
 		hn:         res.H.Data,
+		done:       ctx.Done(),
 	}
 	if h0 != nil {
 		j.h0 = h0.Data
@@ -222,8 +235,16 @@ func (m *Model[T]) Forward(x, h0, c0 *Tensor[T]) (*Result[T], error) {
 	if res.C != nil {
 		j.cn = res.C.Data
 	}
-	m.run(&j)
+	if !m.run(&j) {
+		return nil, stopError(c, ctx.Err())
+	}
 	return res, nil
+}
+
+// stopError is the error of a forward pass of a network of c stopped by its context's
+// error err.
+func stopError(c Config, err error) error {
+	return fmt.Errorf("rnn: %s forward: %w", c.Mode, err)
 }
 
 // checkHidden checks an initial state against its expected batched shape, with PyTorch's

@@ -1,6 +1,7 @@
 package rnn
 
 import (
+	"context"
 	"fmt"
 	"strings"
 )
@@ -11,7 +12,8 @@ import (
 type Layer[T Float] interface {
 	// apply computes the layer on x (ids for an Embedding) into the buffers of sl and
 	// returns the result, which may be x itself.
-	apply(sl *slot[T], x *Tensor[T], ids *Tensor[int64]) (*Tensor[T], error)
+	// A recurrent network stops once ctx is done.
+	apply(ctx context.Context, sl *slot[T], x *Tensor[T], ids *Tensor[int64]) (*Tensor[T], error)
 	// widths returns the number of features (the size of the last dimension) the layer
 	// takes and gives; 0 means any, or the number it takes.
 	widths() (takes, gives int)
@@ -42,11 +44,11 @@ func (sl *slot[T]) output(n int, lead []int, last int) *Tensor[T] {
 // itself, as the forward of the modules that hold an nn.LSTM between an nn.Embedding and
 // an nn.Linear does (out, h = self.rnn(x, h); return self.fc(out)).
 
-func (m *Model[T]) apply(sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
+func (m *Model[T]) apply(ctx context.Context, sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
 	if sl != nil && sl.state != nil {
 		return sl.state.Step(x)
 	}
-	res, err := m.Forward(x, nil, nil)
+	res, err := m.ForwardContext(ctx, x, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +64,7 @@ func (m *Model[T]) describe() string { return m.cfg.String() }
 // A cell in a Sequential computes one step: from zeros in Forward, from the previous
 // step's state in a Stream.
 
-func (c *Cell[T]) apply(sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
+func (c *Cell[T]) apply(_ context.Context, sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
 	if sl != nil && sl.state != nil {
 		return sl.state.Step(x)
 	}
@@ -131,17 +133,29 @@ func (s *Sequential[T]) String() string {
 // ForwardIndices). Recurrent layers start from zero states. The result is in a new tensor,
 // or is x itself when every layer is a Dropout.
 func (s *Sequential[T]) Forward(x *Tensor[T]) (*Tensor[T], error) {
-	return s.forward(nil, x, nil)
+	return s.forward(context.Background(), nil, x, nil)
+}
+
+// ForwardContext is Forward, stopped once ctx is done: between layers, and inside a
+// recurrent network as Model.ForwardContext stops. The error then wraps ctx.Err().
+func (s *Sequential[T]) ForwardContext(ctx context.Context, x *Tensor[T]) (*Tensor[T], error) {
+	return s.forward(ctx, nil, x, nil)
 }
 
 // ForwardIndices runs the layers on the indices ids, which the first layer, an Embedding,
 // looks up.
 func (s *Sequential[T]) ForwardIndices(ids *Tensor[int64]) (*Tensor[T], error) {
-	return s.forward(nil, nil, ids)
+	return s.forward(context.Background(), nil, nil, ids)
 }
 
-// forward runs the layers with the slots of a Stream, or fresh slots when slots is nil.
-func (s *Sequential[T]) forward(slots []slot[T], x *Tensor[T], ids *Tensor[int64]) (*Tensor[T], error) {
+// ForwardIndicesContext is ForwardIndices, stopped once ctx is done, as ForwardContext.
+func (s *Sequential[T]) ForwardIndicesContext(ctx context.Context, ids *Tensor[int64]) (*Tensor[T], error) {
+	return s.forward(ctx, nil, nil, ids)
+}
+
+// forward runs the layers with the slots of a Stream, or fresh slots when slots is nil,
+// until ctx is done.
+func (s *Sequential[T]) forward(ctx context.Context, slots []slot[T], x *Tensor[T], ids *Tensor[int64]) (*Tensor[T], error) {
 	if s == nil || len(s.layers) == 0 {
 		return nil, fmt.Errorf("rnn: Forward on a Sequential not made by NewSequential")
 	}
@@ -159,7 +173,10 @@ func (s *Sequential[T]) forward(slots []slot[T], x *Tensor[T], ids *Tensor[int64
 		} else {
 			sl = new(slot[T])
 		}
-		y, err := l.apply(sl, x, ids)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("rnn: Sequential stopped before layer %d, %s: %w", i, l.describe(), err)
+		}
+		y, err := l.apply(ctx, sl, x, ids)
 		if err != nil {
 			return nil, fmt.Errorf("%w (in layer %d, %s)", err, i, l.describe())
 		}
@@ -233,7 +250,7 @@ func (st *Stream[T]) Step(x *Tensor[T]) (*Tensor[T], error) {
 	if err := st.check(x.rank()); err != nil {
 		return nil, err
 	}
-	return st.seq.forward(st.slots, x, nil)
+	return st.seq.forward(context.Background(), st.slots, x, nil)
 }
 
 // StepIndices is Step for a Sequential whose first layer is an Embedding: ids holds the
@@ -247,7 +264,7 @@ func (st *Stream[T]) StepIndices(ids *Tensor[int64]) (*Tensor[T], error) {
 	if err := st.check(r); err != nil {
 		return nil, err
 	}
-	return st.seq.forward(st.slots, nil, ids)
+	return st.seq.forward(context.Background(), st.slots, nil, ids)
 }
 
 // check refuses the layers that mix time steps, for tensors of nd dimensions between the
