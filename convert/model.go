@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -343,16 +344,23 @@ func Sequential[T rnn.Float](m *Model) (*rnn.Sequential[T], error) {
 // first Embedding) and there are no initial states; h_n and c_n are returned when the
 // last layer is recurrent, as PyTorch's Sequential returns that module's tuple.
 func (m *Model) Forward(x, h0, c0 *pickle.Tensor) (output, hn, cn *pickle.Tensor, err error) {
+	return m.ForwardContext(context.Background(), x, h0, c0)
+}
+
+// ForwardContext is Forward, stopped once ctx is done, as rnn's ForwardContext stops
+// (between time steps, and between a cell's steps and a whole model's layers): the error
+// then wraps ctx.Err().
+func (m *Model) ForwardContext(ctx context.Context, x, h0, c0 *pickle.Tensor) (output, hn, cn *pickle.Tensor, err error) {
 	if err := m.checkOutput(x); err != nil {
 		return nil, nil, nil, err
 	}
 	if m.b64 != nil {
-		return forward(m, m.b64, x, h0, c0, (*pickle.Tensor).Float64s, pickle.F64)
+		return forward(ctx, m, m.b64, x, h0, c0, (*pickle.Tensor).Float64s, pickle.F64)
 	}
 	if m.b32 == nil {
 		return nil, nil, nil, errors.New("convert: Forward on a Model not made by Load")
 	}
-	return forward(m, m.b32, x, h0, c0, (*pickle.Tensor).Float32s, pickle.F32)
+	return forward(ctx, m, m.b32, x, h0, c0, (*pickle.Tensor).Float32s, pickle.F32)
 }
 
 // stored is the size of the storage under t: the bytes it really holds.
@@ -421,7 +429,7 @@ func (m *Model) checkOutput(x *pickle.Tensor) error {
 // whose first layer is an Embedding takes (Options.Whole).
 var ErrTokenIDs = errors.New("token ids are the input of a whole model that starts with an Embedding")
 
-func forward[T rnn.Float](m *Model, b *built[T], x, h0, c0 *pickle.Tensor, values func(*pickle.Tensor) ([]T, error), dt pickle.DType) (output, hn, cn *pickle.Tensor, err error) {
+func forward[T rnn.Float](ctx context.Context, m *Model, b *built[T], x, h0, c0 *pickle.Tensor, values func(*pickle.Tensor) ([]T, error), dt pickle.DType) (output, hn, cn *pickle.Tensor, err error) {
 	in := func(t *pickle.Tensor, name string) (*rnn.Tensor[T], error) {
 		if t == nil {
 			return nil, nil
@@ -440,7 +448,7 @@ func forward[T rnn.Float](m *Model, b *built[T], x, h0, c0 *pickle.Tensor, value
 		if h0 != nil || c0 != nil {
 			return nil, nil, nil, errors.New("a whole model starts from zero states: it takes no h0 or c0")
 		}
-		if err := runWhole(b, x, in, &r); err != nil {
+		if err := runWhole(ctx, b, x, in, &r); err != nil {
 			return nil, nil, nil, err
 		}
 	} else {
@@ -463,13 +471,13 @@ func forward[T rnn.Float](m *Model, b *built[T], x, h0, c0 *pickle.Tensor, value
 		}
 		switch core := b.core.(type) {
 		case *rnn.Model[T]:
-			res, err := core.Forward(xs, hs, cs)
+			res, err := core.ForwardContext(ctx, xs, hs, cs)
 			if err != nil {
 				return nil, nil, nil, err
 			}
 			r = *res
 		case *rnn.Cell[T]:
-			if err := stepCell(core, xs, hs, cs, &r); err != nil {
+			if err := stepCell(ctx, core, xs, hs, cs, &r); err != nil {
 				return nil, nil, nil, err
 			}
 		}
@@ -490,8 +498,8 @@ func forward[T rnn.Float](m *Model, b *built[T], x, h0, c0 *pickle.Tensor, value
 	return output, hn, cn, nil
 }
 
-// stepCell runs a cell on one step, or steps it through a 3-D sequence.
-func stepCell[T rnn.Float](c *rnn.Cell[T], x, h0, c0 *rnn.Tensor[T], r *rnn.Result[T]) error {
+// stepCell runs a cell on one step, or steps it through a 3-D sequence until ctx is done.
+func stepCell[T rnn.Float](ctx context.Context, c *rnn.Cell[T], x, h0, c0 *rnn.Tensor[T], r *rnn.Result[T]) error {
 	if x == nil || len(x.Shape) != 3 {
 		h, cy, err := c.Forward(x, h0, c0)
 		if err != nil {
@@ -509,7 +517,13 @@ func stepCell[T rnn.Float](c *rnn.Cell[T], x, h0, c0 *rnn.Tensor[T], r *rnn.Resu
 	}
 	h, cy := h0, c0
 	var out []T
+	done := ctx.Done()
 	for t := 0; t < L; t++ {
+		select {
+		case <-done:
+			return fmt.Errorf("step %d of %d: %w", t, L, ctx.Err())
+		default:
+		}
 		xt := &rnn.Tensor[T]{Data: x.Data[t*N*in : (t+1)*N*in], Shape: []int{N, in}}
 		var err error
 		if h, cy, err = c.Forward(xt, h, cy); err != nil {
@@ -523,7 +537,7 @@ func stepCell[T rnn.Float](c *rnn.Cell[T], x, h0, c0 *rnn.Tensor[T], r *rnn.Resu
 }
 
 // runWhole runs the whole model on x; a last recurrent layer gives h_n and c_n too.
-func runWhole[T rnn.Float](b *built[T], x *pickle.Tensor, in func(*pickle.Tensor, string) (*rnn.Tensor[T], error), r *rnn.Result[T]) error {
+func runWhole[T rnn.Float](ctx context.Context, b *built[T], x *pickle.Tensor, in func(*pickle.Tensor, string) (*rnn.Tensor[T], error), r *rnn.Result[T]) error {
 	var y *rnn.Tensor[T]
 	var err error
 	if _, ok := b.layers[0].(*rnn.Embedding[T]); ok {
@@ -531,7 +545,7 @@ func runWhole[T rnn.Float](b *built[T], x *pickle.Tensor, in func(*pickle.Tensor
 		if err != nil {
 			return fmt.Errorf("input: the model starts with an Embedding, which takes integer ids: %w", err)
 		}
-		if y, err = b.front.ForwardIndices(&rnn.Tensor[int64]{Data: ids, Shape: x.Shape}); err != nil {
+		if y, err = b.front.ForwardIndicesContext(ctx, &rnn.Tensor[int64]{Data: ids, Shape: x.Shape}); err != nil {
 			return err
 		}
 	} else {
@@ -542,20 +556,20 @@ func runWhole[T rnn.Float](b *built[T], x *pickle.Tensor, in func(*pickle.Tensor
 			return err
 		}
 		if b.front != nil {
-			if y, err = b.front.Forward(y); err != nil {
+			if y, err = b.front.ForwardContext(ctx, y); err != nil {
 				return err
 			}
 		}
 	}
 	switch last := b.last.(type) {
 	case *rnn.Model[T]:
-		res, err := last.Forward(y, nil, nil)
+		res, err := last.ForwardContext(ctx, y, nil, nil)
 		if err != nil {
 			return err
 		}
 		*r = *res
 	case *rnn.Cell[T]:
-		return stepCell(last, y, nil, nil, r)
+		return stepCell(ctx, last, y, nil, nil, r)
 	default:
 		r.Output = y
 	}

@@ -89,8 +89,9 @@ const (
 //
 // The error is non-nil when the check cannot be made: a reference outside the schema
 // (*ReferenceError), a model that does not load or does not fit the reference
-// (*convert.ValidationError, ...), or ctx's error. A mismatch is a Report whose Pass is
-// false.
+// (*convert.ValidationError, ...), or, once ctx is done (the Go forward pass and the
+// float64 truth stop between time steps), an error that names model's file and wraps
+// ctx.Err(). A mismatch is a Report whose Pass is false.
 func Check(ctx context.Context, model, ref *convert.Checkpoint, opts Options) (*Report, error) {
 	r, m, err := load(model, ref, opts, true)
 	if err != nil {
@@ -105,7 +106,7 @@ func Check(ctx context.Context, model, ref *convert.Checkpoint, opts Options) (*
 		c.tol = func(got, want pickle.DType) Tolerance { return DefaultTolerance(got, want) }
 	}
 	if err := c.run(); err != nil {
-		return nil, err
+		return nil, stopped(ctx, model.Path, err)
 	}
 	c.report.Settings = r.settings(m, opts.Load)
 	return c.report, nil
@@ -365,7 +366,7 @@ func (c *checker) run() error {
 	if c.c0, err = c.values(r.c0); err != nil {
 		return err
 	}
-	out, hn, cn, err := m.Forward(r.input.t, r.h0.t, r.c0.t)
+	out, hn, cn, err := m.ForwardContext(c.ctx, r.input.t, r.h0.t, r.c0.t)
 	if err != nil {
 		return c.forwardError(err)
 	}
@@ -498,6 +499,9 @@ func (c *checker) forwardError(err error) error { return forwardError(c.ref, c.m
 // forwardError explains an input of the reference r that the model m does not take: a
 // *ReferenceError, which names the batch_first setting with which the shapes would fit.
 func forwardError(r *reference, m *convert.Model, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err // the caller's, not the reference's
+	}
 	var le *pickle.LimitError
 	if errors.As(err, &le) {
 		// A limit the caller may raise (Options.Load.OutputLimit): not a problem of the
@@ -556,4 +560,14 @@ func numElements(t *pickle.Tensor) int {
 		return 0
 	}
 	return t.NumElements()
+}
+
+// stopped returns err, or, when ctx is done and err is what stopped, an error naming
+// file (the model's) that wraps ctx.Err(): where the work stopped is of no use to a
+// caller that stopped it.
+func stopped(ctx context.Context, file string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return fmt.Errorf("%s: %w", file, cerr)
+	}
+	return err
 }

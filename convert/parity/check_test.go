@@ -345,3 +345,24 @@ func TestSettingsSources(t *testing.T) {
 		}
 	}
 }
+
+// TestStopped: Check and Run with a context that is done return an error that names the
+// model's file and wraps the context's error, for a recurrent module, a cell stepped
+// through a sequence and a whole model alike, never a *ReferenceError: the stop is the
+// caller's, not a problem of the reference.
+func TestStopped(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, whole := range map[string]bool{"lstm_proj_bi": false, "cell_lstm_steps": false, "char_lstm_whole": true} {
+		model, ref := fixture.Open(t, name+".pt"), fixture.Open(t, name+".ref.pt")
+		opts := parity.Options{Load: convert.Options{Whole: whole}}
+		_, cerr := parity.Check(ctx, model, ref, opts)
+		_, rerr := parity.Run(ctx, model, ref, opts)
+		for what, err := range map[string]error{"Check": cerr, "Run": rerr} {
+			var re *parity.ReferenceError
+			if !errors.Is(err, context.Canceled) || errors.As(err, &re) || err.Error() != model.Path+": context canceled" {
+				t.Errorf("%s %s, stopped: %v; want %s: context canceled", what, name, err, model.Path)
+			}
+		}
+	}
+}

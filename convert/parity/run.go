@@ -34,7 +34,8 @@ type Outputs struct {
 // opts.Ignore names it. opts.Tolerance is not used.
 //
 // The error is a *ReferenceError for inputs the model does not take, the loader's errors
-// for a model that does not load, or ctx's error.
+// for a model that does not load, or, once ctx is done (the forward pass stops between
+// time steps), an error that names model's file and wraps ctx.Err().
 func Run(ctx context.Context, model, in *convert.Checkpoint, opts Options) (*Outputs, error) {
 	var r *reference
 	var m *convert.Model
@@ -53,12 +54,9 @@ func Run(ctx context.Context, model, in *convert.Checkpoint, opts Options) (*Out
 	} else if r, m, err = load(model, in, opts, false); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	out := &Outputs{Model: m, InitialState: r.initialState(m)}
-	if out.Output, out.HN, out.CN, err = m.Forward(r.input.t, r.h0.t, r.c0.t); err != nil {
-		return nil, forwardError(r, m, err)
+	if out.Output, out.HN, out.CN, err = m.ForwardContext(ctx, r.input.t, r.h0.t, r.c0.t); err != nil {
+		return nil, stopped(ctx, model.Path, forwardError(r, m, err))
 	}
 	return out, nil
 }
