@@ -125,6 +125,9 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 			r, err := parity.Check(cmd.Context(), model, ref, parity.Options{Load: mf.options(), Tolerance: tf.tolerance(), Ignore: ignore})
 			meter.stop()
 			if err != nil {
+				if cmd.Context().Err() != nil {
+					return stoppedIn(cmd.Context(), model.Path, err)
+				}
 				return withHints(err, swapArguments)
 			}
 			// A plot that cannot be written does not take the verdict away: the report

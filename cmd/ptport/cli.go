@@ -159,7 +159,16 @@ const stdinName = "<stdin>"
 // openCheckpoint opens the checkpoint at path, or reads it from c's standard input when
 // path is "-": standard input is copied to an unnamed temporary file first, since a
 // checkpoint is read at random offsets. done closes the checkpoint and what it read.
+// Stopped by ctx, it says so of the file (stoppedIn).
 func openCheckpoint(ctx context.Context, c *cobra.Command, path string, opts *pickle.Options) (cp *convert.Checkpoint, done func(), err error) {
+	defer func() {
+		if name := path; err != nil {
+			if path == stdio {
+				name = stdinName
+			}
+			err = stoppedIn(ctx, name, err)
+		}
+	}()
 	if path != stdio {
 		if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
 			// A named pipe (or a shell's <(…)), read once from start to end as standard

@@ -148,7 +148,7 @@ for .pt outputs).`,
 				Widened: convert.Widened(format, cp)}
 			if out == stdio {
 				if err := convert.Encode(ctx, cmd.OutOrStdout(), format, cp); err != nil {
-					return inFile(cp.Path, err)
+					return stoppedIn(ctx, cp.Path, inFile(cp.Path, err))
 				}
 				res.Files = []string{stdio}
 			} else {
@@ -159,10 +159,7 @@ for .pt outputs).`,
 				res.Files, err = convert.ExportFiles(ctx, out, format, cp, convert.ExportOptions{MaxShardSize: shardSize, Progress: m.set})
 				m.stop()
 				if err != nil {
-					if ctx.Err() != nil {
-						return fmt.Errorf("interrupted: %s not written", escape(out)) // the exit status is the signal's
-					}
-					return inFile(out, err)
+					return stoppedIn(ctx, out, inFile(out, err)) // nothing written, whole or in part
 				}
 			}
 			res.Seconds = time.Since(start).Seconds()

@@ -55,14 +55,14 @@ them; jq reads them as a stream; a single file gives a single object): {"file", 
 			failed, listed := false, false
 			for _, path := range args {
 				if err := cmd.Context().Err(); err != nil {
-					return err
+					return stoppedIn(cmd.Context(), path, err)
 				}
 				err := inspectFile(cmd, path, load.options(), listed)
 				switch {
 				case err == nil:
 					listed = true
 				case len(args) == 1 || cmd.Context().Err() != nil:
-					return err
+					return stoppedIn(cmd.Context(), path, err)
 				default: // in its place, and on with the others
 					report(cmd.OutOrStdout(), cmd.ErrOrStderr(), jsonMode(cmd), err)
 					failed = true

@@ -118,6 +118,17 @@ func interrupted(msg string) string {
 	return msg + " (interrupted)"
 }
 
+// stoppedIn returns err, or, once ctx is done (a signal stopped the command), the error
+// that every command gives for the work on file that the signal stopped: the file, then
+// ctx's error ("FILE: interrupted", as ptport prints it), whatever the work was (reading,
+// running a model, writing).
+func stoppedIn(ctx context.Context, file string, err error) error {
+	if cerr := ctx.Err(); err != nil && cerr != nil {
+		return inFile(file, cerr)
+	}
+	return err
+}
+
 // expandHint follows an error of the expansion limit.
 const expandHint = "ptport: --" + expandFlag + " SIZE raises the limit (-1: no limit)"
 

@@ -79,6 +79,9 @@ written), "initial_state": {"h0", "c0"} (the entry each came from, or "zeros"), 
 			o, err := parity.Run(cmd.Context(), model, in, parity.Options{Load: mf.options(), Ignore: ignore})
 			meter.stop()
 			if err != nil {
+				if cmd.Context().Err() != nil {
+					return stoppedIn(cmd.Context(), model.Path, err)
+				}
 				var le *pickle.LimitError
 				if errors.As(err, &le) {
 					err = inFile(in.Path, err) // the input's size is what the limit judged
@@ -107,7 +110,11 @@ written), "initial_state": {"h0", "c0"} (the entry each came from, or "zeros"), 
 				err = convert.Export(cmd.Context(), out, format, result)
 			}
 			if err != nil {
-				return inFile(out, err)
+				target := out
+				if out == stdio {
+					target = model.Path
+				}
+				return stoppedIn(cmd.Context(), target, inFile(out, err))
 			}
 			res.Seconds = time.Since(start).Seconds()
 			if jsonMode(cmd) {
