@@ -173,7 +173,9 @@ func (n *network) forward(ctx context.Context, x []float64, xShape []int, h0, c0
 			}
 			// The input projection of every step: xw = x W_ihᵀ + b_ih.
 			xw := make([]float64, L*N*G*H)
-			mul(cur, L*N, in, wih, G*H, xw)
+			if err := mulContext(ctx, cur, L*N, in, wih, G*H, xw); err != nil {
+				return nil, err
+			}
 			addRows(xw, bih)
 			nz.apply(xw)
 
@@ -189,7 +191,7 @@ func (n *network) forward(ctx context.Context, x []float64, xShape []int, h0, c0
 			hw := make([]float64, N*G*H)
 			hc := make([]float64, N*H) // LSTM: o tanh(c) before the projection
 			for s := range L {
-				if s%64 == 0 {
+				if s%8 == 0 {
 					if err := ctx.Err(); err != nil {
 						return nil, err
 					}
@@ -352,6 +354,21 @@ func mul(a []float64, rows, k int, w []float64, n int, c []float64) {
 		blas64.General{Rows: rows, Cols: k, Stride: k, Data: a},
 		blas64.General{Rows: n, Cols: k, Stride: k, Data: w},
 		0, blas64.General{Rows: rows, Cols: n, Stride: n, Data: c})
+}
+
+// mulContext is mul in parts of rows, until ctx is done: a part is about 16M
+// multiply-adds, a multiple of the 64 rows gonum's Dgemm works in, so that each row's
+// products are summed as in one product.
+func mulContext(ctx context.Context, a []float64, rows, k int, w []float64, n int, c []float64) error {
+	part := max(64, (1<<24)/max(1, k*n)/64*64)
+	for r0 := 0; r0 < rows; r0 += part {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r1 := min(rows, r0+part)
+		mul(a[r0*k:r1*k], r1-r0, k, w, n, c[r0*n:r1*n])
+	}
+	return nil
 }
 
 // addRows adds the vector b to every row of m (nothing when b is nil).

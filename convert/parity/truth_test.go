@@ -442,3 +442,33 @@ func TestWithin(t *testing.T) {
 		t.Error("a NaN is within the tolerance")
 	}
 }
+
+// TestMulContext: the truth's input projection computed in parts, looking at its
+// context between them, is the one product to the bit, and stops once the context is
+// done.
+func TestMulContext(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const rows, k, n = 1000, 96, 1024 // parts of 128 rows, the last of 104
+	a, w := make([]float64, rows*k), make([]float64, n*k)
+	for i := range a {
+		a[i] = rng.NormFloat64()
+	}
+	for i := range w {
+		w[i] = rng.NormFloat64()
+	}
+	want, got := make([]float64, rows*n), make([]float64, rows*n)
+	mul(a, rows, k, w, n, want)
+	if err := mulContext(context.Background(), a, rows, k, w, n, got); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+			t.Fatalf("element %d (row %d): %v in parts, %v in one product", i, i/n, got[i], want[i])
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := mulContext(ctx, a, rows, k, w, n, got); err != context.Canceled {
+		t.Errorf("stopped: %v, want context.Canceled", err)
+	}
+}
