@@ -157,6 +157,7 @@ func TestKeyClash(t *testing.T) {
 	for _, tc := range []struct{ file, name, why, not string }{
 		{"dotted.pt", "a.b", dotted, alike},
 		{"alike.pt", "m.1", alike, dotted},
+		{"emptykey.pt", ".", dotted, alike},
 	} {
 		_, err := convert.Open(fixture.Path("convert", "clash", tc.file), nil)
 		if err == nil || !strings.Contains(err.Error(), tc.name+": two leaves have this name ("+tc.why) || strings.Contains(err.Error(), tc.not) {
@@ -165,9 +166,31 @@ func TestKeyClash(t *testing.T) {
 	}
 }
 
+// TestDepthThroughMemo reads the trees that torch.save writes as deep as a tree may,
+// pickle.MaxDepth levels, and one level deeper, through dicts it pickled before
+// (deep/gen.py): a shared dict counts from each place that refers to it. The first
+// converts to every format and reads back the same; the second is refused.
+func TestDepthThroughMemo(t *testing.T) {
+	cp, err := convert.Open(fixture.Path("convert", "deep", "memo1000.pt"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	deepest := "y" + strings.Repeat(".a", pickle.MaxDepth-1)
+	if len(cp.Leaves) != 3 || cp.Leaves[2].Name != deepest {
+		t.Fatalf("%d leaves, want x, m and the tensor %d levels deep in y", len(cp.Leaves), pickle.MaxDepth)
+	}
+	for _, f := range convert.Formats {
+		sameBits(t, cp.Leaves, exported(t, cp, f).Leaves)
+	}
+	if _, err := convert.Open(fixture.Path("convert", "deep", "memo1001.pt"), nil); err == nil || !strings.Contains(err.Error(), "depth exceeds 1000 (through shared values)") {
+		t.Errorf("memo1001.pt: %v, want the depth limit", err)
+	}
+}
+
 // TestDepthLimit reads checkpoints of each format but .pt whose value nests as deep as a
 // tree may, pickle.MaxDepth levels, and one level deeper (deep/gen.py; torch.save writes
-// no tree that deep): the first converts to every format, .pt too, and reads back the
+// no tree that deep but through shared values): the first converts to every format, .pt too, and reads back the
 // same; the second is refused by each reader, and a value one level deeper than the
 // first is refused by each writer, so that every format agrees.
 func TestDepthLimit(t *testing.T) {

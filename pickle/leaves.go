@@ -283,8 +283,14 @@ func (p leafPath) at(s string) leafPath {
 // named returns the path below p of the name p's, a dot and a component.
 func (p leafPath) named(name string) leafPath {
 	// FNV-1a over the end of each key in the name: two paths of one name have one
-	// shape when their keys print alike, and differ when a key holds a dot.
-	return leafPath{name: name, below: true, shape: (p.shape ^ uint64(len(name))) * 1099511628211}
+	// shape when their keys print alike, and differ when a key holds a dot. The hash
+	// starts from FNV's offset basis, not 0, so that an empty first key (ending at 0)
+	// changes it too: the path "" "" of the name "." is not the key ".".
+	h := p.shape
+	if !p.below {
+		h = 14695981039346656037
+	}
+	return leafPath{name: name, below: true, shape: (h ^ uint64(len(name))) * 1099511628211}
 }
 
 // child returns the path of the child at key below p, charging the length of its name

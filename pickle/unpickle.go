@@ -15,10 +15,12 @@ import (
 // MaxDepth is how deeply a tree of values may nest, in every format ptport reads and
 // writes: the root is at depth 0, its items at depth 1, and a tree that holds a value
 // (a container or not, a dict key too) deeper than MaxDepth is an error of Open,
-// Leaves and Write alike, as it is of the readers of ptport's other formats. torch.save
-// writes no tree that deep: Python's pickler recurses at each level and stops at the
-// interpreter's recursion limit, 1000 by default, so that only a file made by other
-// means holds one.
+// Leaves and Write alike, as it is of the readers of ptport's other formats. A value
+// shared through the memo counts from each place that refers to it: its depth there
+// and its own height below. torch.save pickles at most about 490 levels of values it
+// meets once each (its pickler recurses about twice a level, up to Python's recursion
+// limit, 1000 by default); through values it has pickled before, it writes deeper
+// trees, which are refused.
 const MaxDepth = 1000
 
 // Options control how a checkpoint is read. The zero value (and nil) is

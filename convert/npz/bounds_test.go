@@ -4,10 +4,15 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"hash/crc32"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,7 +44,9 @@ func TestWriteNames(t *testing.T) {
 		{[]pickle.Leaf{{Name: "a//b", Value: x}}, nil, `""`},
 		{[]pickle.Leaf{{Name: `a\b`, Value: x}}, nil, "may not hold"},
 		{[]pickle.Leaf{{Name: "a\x00", Value: x}}, nil, "may not hold"},
-		{[]pickle.Leaf{{Name: "", Value: x}}, nil, "needs a name"},
+		{[]pickle.Leaf{{Name: "a/./b", Value: x}}, nil, `the folder "." would be extracted as the folder it is in`},
+		{[]pickle.Leaf{{Name: "./b", Value: x}}, nil, `the folder "."`},
+		{[]pickle.Leaf{{Name: "a/../b", Value: x}}, nil, `".." would be extracted outside the archive's folder`},
 	} {
 		var buf bytes.Buffer
 		err := Write(&buf, tc.leaves, tc.meta)
@@ -324,4 +331,66 @@ func TestLongNPYHeader(t *testing.T) {
 	if got := leaves[0].Value.(*pickle.Tensor).Shape; len(got) != len(shape) {
 		t.Errorf("read back %d dimensions, want %d", len(got), len(shape))
 	}
+}
+
+// TestNumPyNames reads the arrays that numpy.savez wrote under names whose last
+// component is "", "." or ".." (testdata/names/gen.py), and writes them back under the
+// member names NumPy gave them, which read back the same.
+func TestNumPyNames(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "names", "names.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []struct {
+		Name, Member string
+		Values       []int64
+	}
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(filepath.Join("testdata", "names", "names.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, file []byte) {
+		leaves, err := Read("names.npz", bytes.NewReader(file), int64(len(file)))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if len(leaves) != len(want) {
+			t.Fatalf("%s: %d leaves, want %d", what, len(leaves), len(want))
+		}
+		for i, l := range leaves {
+			data, err := l.Value.(*pickle.Tensor).Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for k := 0; k+8 <= len(data); k += 8 {
+				got = append(got, int64(binary.LittleEndian.Uint64(data[k:])))
+			}
+			if l.Name != want[i].Name || !slices.Equal(got, want[i].Values) {
+				t.Errorf("%s: leaf %d is %q %v, want %q %v", what, i, l.Name, got, want[i].Name, want[i].Values)
+			}
+		}
+		zr, err := zip.NewReader(bytes.NewReader(file), int64(len(file)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range zr.File {
+			if f.Name != want[i].Member {
+				t.Errorf("%s: member %d is %q, want NumPy's %q", what, i, f.Name, want[i].Member)
+			}
+		}
+	}
+	check("NumPy's", file)
+	leaves, err := Read("names.npz", bytes.NewReader(file), int64(len(file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, leaves, nil); err != nil {
+		t.Fatalf("NumPy's names: %v", err)
+	}
+	check("written", buf.Bytes())
 }

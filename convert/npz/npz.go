@@ -432,8 +432,9 @@ func npyHeader(descr string, shape []int) []byte {
 // is written. A key of meta must not be empty, "metadata", "dtypes" or hold a '/'.
 // Member names are unique and stay inside the archive: two leaves of one name, a tensor
 // named like a member Write writes itself ("__metadata__", "__dtypes__", "__KEY__" of a
-// key of meta), and a name that is empty, starts with '/', holds '\', NUL or a path
-// component "", "." or "..", and a value nested deeper than pickle.MaxDepth, are an
+// key of meta), and a name that starts with '/', holds '\' or NUL, or has a folder
+// (a component before its last '/') "", "." or ".." (see the rules of memberName), and
+// a value nested deeper than pickle.MaxDepth, are an
 // error wrapping a *leaf.NameError, before anything is written; so is a string member
 // (the values, the dtypes, an entry of meta) of more than MaxString bytes as UTF-32, a
 // *leaf.TooLargeError.
@@ -529,21 +530,28 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	return zw.Close()
 }
 
-// memberName checks that name.npy is a member name that stays inside the archive
-// when it is extracted.
+// memberName checks that name.npy is a member name that stays inside the archive's
+// folder when it is extracted, apart from the other members. NumPy writes and reads any
+// name (np.savez(**{"../x": a}) writes the member "../x.npy"); ptport refuses those that
+// unzip would extract elsewhere: an absolute one, one holding '\' or NUL, and one with
+// a folder (a component before its last '/') "..", "." or "". The last component is
+// the start of a file name, "x" of "x.npy": "", "." and ".." are names there (".npy",
+// "..npy", "...npy"), as NumPy writes them, and Read gives them back.
 func memberName(name string) error {
 	bad := func(why string) error { return &leaf.NameError{Name: name, Reason: why} }
 	switch {
-	case name == "":
-		return bad("an npz member needs a name")
 	case strings.HasPrefix(name, "/"):
 		return bad("an absolute path would be extracted outside the archive's folder")
 	case strings.ContainsAny(name, "\\\x00"):
 		return bad("a member name may not hold '\\' or NUL")
 	}
-	for _, c := range strings.Split(name, "/") {
-		if c == "" || c == "." || c == ".." {
-			return bad(fmt.Sprintf("the path component %q would be extracted outside the archive's folder or merged with another", c))
+	dirs := strings.Split(name, "/")
+	for _, c := range dirs[:len(dirs)-1] {
+		switch c {
+		case "..":
+			return bad(`the path component ".." would be extracted outside the archive's folder`)
+		case ".", "":
+			return bad(fmt.Sprintf("the folder %q would be extracted as the folder it is in (a/./b and a//b as a/b), where another name may be", c))
 		}
 	}
 	return nil

@@ -9,6 +9,8 @@ Run from the repository root with Debian's python3-torch:
 
 dotted.pt: the key "a.b" beside the key "a" holding "b": both are the leaf a.b.
 alike.pt: the keys 1 and "1" of one dict: both are the leaf m.1.
+emptykey.pt: the key "." beside the key "" holding "": both are the leaf ".", as the
+dotted keys (an empty first key is a key too).
 """
 import os
 
@@ -17,3 +19,4 @@ import torch
 here = os.path.dirname(os.path.abspath(__file__))
 torch.save({"a": {"b": {}}, "a.b": 1, "w": torch.ones(1)}, os.path.join(here, "dotted.pt"))
 torch.save({"m": {1: torch.ones(1), "1": torch.zeros(1)}}, os.path.join(here, "alike.pt"))
+torch.save({"": {"": torch.arange(3.0)}, ".": torch.ones(2, dtype=torch.int64)}, os.path.join(here, "emptykey.pt"))
