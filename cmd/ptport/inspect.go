@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -97,19 +98,29 @@ func inspectFile(cmd *cobra.Command, path string, opts *pickle.Options, follows 
 	defer done()
 	inv, err := convert.InspectContext(cmd.Context(), cp)
 	if err != nil {
-		return err
+		return inFile(path, err)
 	}
 	if shard != nil {
 		inv.ShardOf = shard.Error()
 	}
+	// The listing is written whole once made (seconds for a million tensors), or not at
+	// all when the command is stopped while it is made.
+	var out bytes.Buffer
 	if jsonMode(cmd) {
-		return printJSON(cmd, inv)
+		if err := writeJSON(&out, inv); err != nil {
+			return err
+		}
+	} else {
+		if follows {
+			fmt.Fprintln(&out)
+		}
+		printInventory(&out, inv, shard)
 	}
-	if follows {
-		fmt.Fprintln(cmd.OutOrStdout())
+	if err := cmd.Context().Err(); err != nil {
+		return inFile(path, err)
 	}
-	printInventory(cmd.OutOrStdout(), inv, shard)
-	return nil
+	_, err = out.WriteTo(cmd.OutOrStdout())
+	return err
 }
 
 // printInventory prints inv as inspect's text; shard, when not nil, is why the file is

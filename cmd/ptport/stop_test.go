@@ -46,9 +46,10 @@ func execute(ctx context.Context, args ...string) (stdout string, err error) {
 }
 
 // TestStopInspecting: a command stopped while it lists what a checkpoint of many
-// tensors holds (after the reading, which a Ctrl-C stopped already) stops there with the
-// context's error (which ptport's exit status 130 and "interrupted" follow), printing
-// and writing nothing, where it listed on to the end, printed all and exited 0.
+// tensors holds (after the reading, which a Ctrl-C stopped already), or inspect stopped
+// once its listing is made, stops there with the context's error (which ptport's exit
+// status 130 and "interrupted" follow), printing and writing nothing, where it listed
+// on to the end, printed all and exited 0.
 func TestStopInspecting(t *testing.T) {
 	dir := t.TempDir()
 	var leaves []pickle.Leaf
@@ -84,6 +85,13 @@ func TestStopInspecting(t *testing.T) {
 	n := whole.calls - listing.calls/2
 	if n <= reading.calls {
 		t.Fatalf("inspect looked %d times, its reading %d, its listing %d: no look to stop the listing at", whole.calls, reading.calls, listing.calls)
+	}
+	// Stopped at its last look, the listing made, inspect writes none of it.
+	for _, args := range [][]string{{"inspect", in}, {"inspect", in, "--json"}} {
+		ctx := &looks{Context: context.Background(), n: whole.calls}
+		if printed, err := execute(ctx, args...); !errors.Is(err, context.Canceled) || printed != "" {
+			t.Errorf("%v stopped at its last look: %v, printed %d bytes; want context.Canceled, nothing printed", args, err, len(printed))
+		}
 	}
 	out := filepath.Join(dir, "out", "many.npz")
 	for _, args := range [][]string{{"inspect", in}, {"inspect", in, "--json"}, {"convert", in, "-o", out}} {
