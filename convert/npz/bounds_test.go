@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/ptport/ptport/convert/internal/leaf"
+	"github.com/ptport/ptport/convert/internal/limittest"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -267,35 +268,25 @@ func TestReservedMembers(t *testing.T) {
 func TestStringLimit(t *testing.T) {
 	defer func(m int64) { maxString = m }(maxString)
 	maxString = 4096
-	w, err := pickle.NewTensor(pickle.F32, []int{2}, make([]byte, 8))
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := tensor(t, 2)
 	write := func(n int) ([]byte, error) {
 		var buf bytes.Buffer
 		err := Write(&buf, []pickle.Leaf{{Name: "w", Value: w}, {Name: "vocab", Value: strings.Repeat("é", n)}}, nil)
 		return buf.Bytes(), err
 	}
-	// `{"vocab":"` and `"}` around the characters, 4 bytes each.
-	lo := int(maxString)/4 - len(`{"vocab":""}`)
-	file, err := write(lo)
-	if err != nil {
-		t.Fatalf("a member of %d bytes: %v", maxString, err)
-	}
-	leaves, err := Read("max.npz", bytes.NewReader(file), int64(len(file)))
-	if err != nil {
-		t.Fatalf("largest member written is not read back: %v", err)
-	}
-	if got := leaves[len(leaves)-1]; got.Name != "vocab" || got.Value != strings.Repeat("é", lo) {
-		t.Errorf("read back %q, want the value written", got.Name)
-	}
-	over, err := write(lo + 1)
-	var tl *leaf.TooLargeError
-	if !errors.As(err, &tl) || len(over) != 0 || tl.Size != maxString+4 || !strings.Contains(err.Error(), "too large for npz's metadata") {
-		t.Fatalf("a character more: error %v after %d bytes, want a *leaf.TooLargeError before any byte", err, len(over))
+	n, _ := limittest.Boundary(t, int(maxString), maxString, write, func(file []byte, n int) error {
+		leaves, err := Read("max.npz", bytes.NewReader(file), int64(len(file)))
+		if err == nil && leaves[len(leaves)-1].Value != strings.Repeat("é", n) {
+			err = errors.New("another value read back")
+		}
+		return err
+	})
+	// {"vocab":"..."} in 4096 bytes, 4 a character.
+	if want := int(maxString)/4 - len(`{"vocab":""}`); n != want {
+		t.Errorf("largest value written has %d characters, want %d", n, want)
 	}
 	maxString = MaxString
-	big, err := write(lo + 1)
+	big, err := write(n + 1)
 	if err != nil {
 		t.Fatal(err)
 	}

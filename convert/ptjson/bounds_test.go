@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ptport/ptport/convert/internal/leaf"
+	"github.com/ptport/ptport/convert/internal/limittest"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -82,13 +83,14 @@ func TestReadStreams(t *testing.T) {
 }
 
 // TestSizeLimit writes the largest document the limit allows, which reads back, and
-// refuses a byte more: before writing anything when the tensors' element counts show
-// it, else as soon as the bytes written pass the limit. The limit is lowered so that
-// the documents stay small.
+// refuses a byte more: before writing anything when the tensors' headers and element
+// counts and the values show it, else as soon as the bytes written pass the limit. The
+// limit is lowered so that the documents stay small.
 func TestSizeLimit(t *testing.T) {
 	defer func(m int64) { maxSize = m }(maxSize)
 	maxSize = 4096
-	zeros, err := pickle.NewTensor(pickle.F32, []int{100}, make([]byte, 400))
+	// Zeros take their shortest form: the size is known before writing.
+	zeros, err := pickle.NewTensor(pickle.I64, []int{100}, make([]byte, 800))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,26 +99,17 @@ func TestSizeLimit(t *testing.T) {
 		err := Write(&buf, []pickle.Leaf{{Name: "w", Value: x}, {Name: "vocab", Value: strings.Repeat("x", n)}}, nil)
 		return buf.Bytes(), err
 	}
-	small, err := write(zeros, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := int(maxSize) - len(small)
-	doc, err := write(zeros, n)
-	if err != nil || int64(len(doc)) != maxSize {
-		t.Fatalf("a document of %d bytes: %d bytes, error %v", maxSize, len(doc), err)
-	}
-	leaves, err := Read("max.json", bytes.NewReader(doc), int64(len(doc)))
-	if err != nil {
-		t.Fatalf("largest document written is not read back: %v", err)
-	}
-	if got := leaves[len(leaves)-1]; got.Name != "vocab" || got.Value != strings.Repeat("x", n) {
-		t.Errorf("read back %q, want the value written", got.Name)
+	n, doc := limittest.Boundary(t, int(maxSize), maxSize, func(n int) ([]byte, error) { return write(zeros, n) }, func(doc []byte, n int) error {
+		leaves, err := Read("max.json", bytes.NewReader(doc), int64(len(doc)))
+		if err == nil && leaves[len(leaves)-1].Value != strings.Repeat("x", n) {
+			err = errors.New("another value read back")
+		}
+		return err
+	})
+	if int64(len(doc)) != maxSize {
+		t.Errorf("largest document written has %d bytes, want %d", len(doc), maxSize)
 	}
 	var tl *leaf.TooLargeError
-	if over, err := write(zeros, n+1); !errors.As(err, &tl) || int64(len(over)) > maxSize || !strings.Contains(err.Error(), "4096 (4 KiB)") {
-		t.Errorf("a byte more: error %v after %d bytes, want a *leaf.TooLargeError naming the limit", err, len(over))
-	}
 	// 2000 elements take at least 5998 bytes: refused before any byte.
 	many, err := pickle.NewTensor(pickle.U8, []int{2000}, make([]byte, 2000))
 	if err != nil {

@@ -75,8 +75,8 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 		tail = append(tail, v...)
 	}
 	tail = append(tail, "}\n"...)
-	// The document takes at least its head, its tail and the shortest form of each
-	// element; Write refuses at once what is sure to pass maxSize, and stops, with the
+	// The document takes at least its head, its tail, the tensors' headers and the
+	// shortest form of each element; Write refuses at once what is sure to pass maxSize, and stops, with the
 	// same error, as soon as what it writes passes it.
 	tooLarge := func(size int64, what string) error {
 		e := &leaf.TooLargeError{Format: "json", What: what, Size: size, AtLeast: true, Limit: maxSize,
@@ -87,8 +87,10 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 		return e
 	}
 	least := int64(len(head) + len(tail))
-	for _, l := range tensors {
-		least += minDataBytes(l.Value.(*pickle.Tensor))
+	var hdr []byte
+	for i, l := range tensors {
+		hdr = tensorHeader(hdr[:0], i, l)
+		least += int64(len(hdr)+len("]}")) + minDataBytes(l.Value.(*pickle.Tensor))
 	}
 	if least > maxSize {
 		return tooLarge(least, fmt.Sprintf("the document (%d tensors in their shortest elements, and %d bytes of values)", len(tensors), len(v)))
@@ -99,16 +101,7 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	}
 	for i, l := range tensors {
 		t := l.Value.(*pickle.Tensor)
-		hdr := []byte("\n  {\"name\": ")
-		if i > 0 {
-			hdr = append([]byte{','}, hdr...)
-		}
-		hdr = jsonvalue.AppendString(hdr, l.Name)
-		hdr = append(hdr, ", \"dtype\": \""...)
-		hdr = append(hdr, t.DType...)
-		hdr = append(hdr, "\", \"shape\": "...)
-		hdr = jsonvalue.AppendInts(hdr, t.Shape)
-		hdr = append(hdr, ", \"data\": ["...)
+		hdr = tensorHeader(hdr[:0], i, l)
 		if _, err := w.Write(hdr); err != nil {
 			return err
 		}
@@ -125,6 +118,21 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	}
 	_, err := w.Write(tail)
 	return err
+}
+
+// tensorHeader appends what comes before the elements of the i-th tensor, l, to b.
+func tensorHeader(b []byte, i int, l pickle.Leaf) []byte {
+	t := l.Value.(*pickle.Tensor)
+	if i > 0 {
+		b = append(b, ',')
+	}
+	b = append(b, "\n  {\"name\": "...)
+	b = jsonvalue.AppendString(b, l.Name)
+	b = append(b, ", \"dtype\": \""...)
+	b = append(b, t.DType...)
+	b = append(b, "\", \"shape\": "...)
+	b = jsonvalue.AppendInts(b, t.Shape)
+	return append(b, ", \"data\": ["...)
 }
 
 // minDataBytes is the least a tensor's "data" array takes: each element in its shortest

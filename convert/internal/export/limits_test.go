@@ -10,6 +10,7 @@ import (
 
 	"github.com/ptport/ptport/convert/internal/atomicfile"
 	"github.com/ptport/ptport/convert/internal/leaf"
+	"github.com/ptport/ptport/convert/internal/limittest"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -32,14 +33,7 @@ func TestIndexLimit(t *testing.T) {
 		_, err := WriteFiles(filepath.Join(dir, "m.safetensors"), Safetensors, nil, leaves, nil, 8, atomicfile.Options{})
 		return dir, err
 	}
-	lo, hi := 0, int(maxIndex)
-	for lo < hi {
-		if mid := (lo + hi + 1) / 2; func() bool { _, err := write(mid); return err == nil }() {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
-	}
+	lo := limittest.Largest(0, int(maxIndex), func(k int) bool { _, err := write(k); return err == nil })
 	dir, err := write(lo)
 	if err != nil {
 		t.Fatal(err)
