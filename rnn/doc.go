@@ -28,12 +28,13 @@
 //
 // # Stopping
 //
-// Model.ForwardContext and Sequential.ForwardContext stop a long pass once their context
-// is done: they look at it between time steps and between parts of the input
-// projections, a millisecond or less of work apart, never inside a kernel, and return an
-// error wrapping ctx.Err() once every goroutine the pass started has ended. A stopped pass
-// changes nothing the next one reads; results are the same to the bit with a context or
-// without. Forward is ForwardContext with context.Background().
+// Model.ForwardContext, Sequential.ForwardContext and State.StepContext stop a long pass
+// once their context is done: they look at it between time steps and between parts of
+// the input projections, a millisecond or less of work apart, never inside a kernel, and
+// return an error wrapping ctx.Err() once every goroutine the pass started has ended. A
+// stopped pass changes nothing the next one reads (a State is left as it was before the
+// call); results are the same to the bit with a context or without. Forward is
+// ForwardContext with context.Background(), and Step is StepContext.
 //
 // # Data
 //

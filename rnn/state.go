@@ -1,6 +1,7 @@
 package rnn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -25,6 +26,8 @@ type State[T Float] struct {
 	out  Tensor[T]
 	ws   workspace[T]
 	job  job[T]
+	// saved holds h and c while a StepContext that may be stopped runs.
+	saved []T
 }
 
 // NewState returns the zero state of the network for batches of n sequences: h is
@@ -103,6 +106,13 @@ func (s *State[T]) Reset() {
 // given in parts of any lengths gives what Forward (or the cell's Forward, step after
 // step) gives for the whole sequence, bit for bit.
 func (s *State[T]) Step(x *Tensor[T]) (*Tensor[T], error) {
+	return s.StepContext(context.Background(), x)
+}
+
+// StepContext is Step, stopped once ctx is done, as Model.ForwardContext stops: it
+// returns no output and an error wrapping ctx.Err(), and leaves the state as it was
+// before the call (a context that can be done costs a copy of h and c a call).
+func (s *State[T]) StepContext(ctx context.Context, x *Tensor[T]) (*Tensor[T], error) {
 	if s == nil || s.m == nil {
 		return nil, fmt.Errorf("rnn: Step on a State not made by NewState")
 	}
@@ -126,17 +136,33 @@ func (s *State[T]) Step(x *Tensor[T]) (*Tensor[T], error) {
 	default:
 		out.Shape = append(out.Shape[:0], L, n, P)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, stopError(c, err)
+	}
 	if n == 0 {
 		return out, nil
 	}
 	j := &s.job
 	*j = job[T]{L: L, N: n, batchFirst: batched && c.BatchFirst && s.cell == nil,
-		x: x.Data, out: out.Data, h0: s.h.Data, hn: s.h.Data}
+		x: x.Data, out: out.Data, h0: s.h.Data, hn: s.h.Data, done: ctx.Done()}
 	if s.c != nil {
 		j.c0, j.cn = s.c.Data, s.c.Data
 	}
-	s.m.compute(&s.ws, j, 0, n, false)
+	if j.done != nil {
+		s.saved = append(s.saved[:0], s.h.Data...)
+		if s.c != nil {
+			s.saved = append(s.saved, s.c.Data...)
+		}
+	}
+	ok := s.m.compute(&s.ws, j, 0, n, false)
 	*j = job[T]{} // keep no reference to x
+	if !ok {
+		copy(s.h.Data, s.saved)
+		if s.c != nil {
+			copy(s.c.Data, s.saved[len(s.h.Data):])
+		}
+		return nil, stopError(c, ctx.Err())
+	}
 	return out, nil
 }
 

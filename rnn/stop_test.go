@@ -169,3 +169,72 @@ func TestSequentialForwardContext(t *testing.T) {
 	}
 	equal(t, "output", got.Data, want.Data)
 }
+
+// TestStepContext: a State's StepContext over many steps, cancelled before it starts or
+// on its way (steps split over the State's helpers), returns no output and an error
+// wrapping context.Canceled and leaves the state as it was; stepping on from there gives
+// what one uninterrupted Forward gives, to the bit.
+func TestStepContext(t *testing.T) {
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	rng := rand.New(rand.NewPCG(35, 36))
+	c := Config{Mode: LSTM, InputSize: 64, HiddenSize: 512, NumLayers: 2, Bias: true}
+	m, err := New(c, randomParams[float32](c, rng))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if splitParts(&m.layers[0][0].whh) < 2 {
+		t.Fatal("the steps are not split")
+	}
+	const first, L = 5, 600
+	x := randomTensor[float32](rng, first+L, 1, c.InputSize)
+	want, err := m.Forward(x, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.NewState(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := &Tensor[float32]{Data: x.Data[:first*c.InputSize], Shape: []int{first, 1, c.InputSize}}
+	rest := &Tensor[float32]{Data: x.Data[first*c.InputSize:], Shape: []int{L, 1, c.InputSize}}
+	if _, err := s.Step(head); err != nil {
+		t.Fatal(err)
+	}
+	h, cs := append([]float32(nil), s.H().Data...), append([]float32(nil), s.C().Data...)
+	goroutines := runtime.NumGoroutine()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if y, err := s.StepContext(ctx, rest); y != nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled before: output %v, error %v", y != nil, err)
+	}
+	equal(t, "h, cancelled before", s.H().Data, h)
+
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	begin := time.Now()
+	if _, err := s.StepContext(ctx, rest); err != nil {
+		t.Fatal(err)
+	}
+	whole := time.Since(begin)
+	copy(s.H().Data, h)
+	copy(s.C().Data, cs)
+	time.AfterFunc(whole/10, cancel)
+	begin = time.Now()
+	y, err := s.StepContext(ctx, rest)
+	if took := time.Since(begin); y != nil || !errors.Is(err, context.Canceled) || took > whole/2 {
+		t.Fatalf("cancelled after %v: output %v, error %v after %v; the whole call takes %v", whole/10, y != nil, err, took, whole)
+	}
+	equal(t, "h, cancelled on its way", s.H().Data, h)
+	equal(t, "c, cancelled on its way", s.C().Data, cs)
+	waitGoroutines(t, goroutines)
+
+	y, err = s.Step(rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "output after a cancelled step", y.Data, want.Output.Data[first*c.HiddenSize:])
+	equal(t, "h after a cancelled step", s.H().Data, want.H.Data)
+	equal(t, "c after a cancelled step", s.C().Data, want.C.Data)
+}
