@@ -70,20 +70,13 @@ func TestForwardContext(t *testing.T) {
 				t.Fatalf("cancelled before: result %v, error %v; want none, context.Canceled", res != nil, err)
 			}
 
-			ctx, cancel = context.WithCancel(context.Background())
-			timer := time.AfterFunc(whole/20, cancel)
-			begin = time.Now()
-			res, err := m.ForwardContext(ctx, x, nil, nil)
-			took := time.Since(begin)
-			timer.Stop()
-			cancel()
-			t.Logf("whole pass %v; cancelled after %v, returned after %v", whole, whole/20, took)
-			if res != nil || !errors.Is(err, context.Canceled) {
-				t.Fatalf("cancelled on its way: result %v, error %v; want none, context.Canceled", res != nil, err)
-			}
-			if took > whole/2 {
-				t.Errorf("cancelled after %v, returned after %v; the whole pass takes %v", whole/20, took, whole)
-			}
+			stopsPromptly(t, whole, func(ctx context.Context) error {
+				res, err := m.ForwardContext(ctx, x, nil, nil)
+				if res != nil {
+					t.Fatal("a cancelled pass gave a result")
+				}
+				return err
+			})
 			waitGoroutines(t, goroutines)
 
 			got, err := m.ForwardContext(context.Background(), x, nil, nil)
@@ -105,6 +98,34 @@ func TestForwardContext(t *testing.T) {
 			}
 			waitGoroutines(t, goroutines)
 		})
+	}
+}
+
+// stopsPromptly runs run, which takes about whole without a context, with a context
+// cancelled after whole/20, and fails unless it returns an error wrapping
+// context.Canceled before whole/2. A machine busy with other work may keep a goroutine
+// from running for a while: a late return is tried again, twice at most.
+func stopsPromptly(t *testing.T, whole time.Duration, run func(context.Context) error) {
+	t.Helper()
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		timer := time.AfterFunc(whole/20, cancel)
+		begin := time.Now()
+		err := run(ctx)
+		took := time.Since(begin)
+		timer.Stop()
+		cancel()
+		t.Logf("whole pass %v; cancelled after %v, returned after %v", whole, whole/20, took)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled on its way: error %v; want context.Canceled", err)
+		}
+		if took <= whole/2 {
+			return
+		}
+		if try == 3 {
+			t.Errorf("cancelled after %v, returned after %v; the whole pass takes %v", whole/20, took, whole)
+			return
+		}
 	}
 }
 
@@ -155,14 +176,13 @@ func TestSequentialForwardContext(t *testing.T) {
 	if y, err := s.ForwardContext(ctx, x); y != nil || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled before: result %v, error %v", y != nil, err)
 	}
-	ctx, cancel = context.WithCancel(context.Background())
-	defer cancel()
-	time.AfterFunc(whole/10, cancel)
-	begin = time.Now()
-	y, err := s.ForwardContext(ctx, x)
-	if took := time.Since(begin); y != nil || !errors.Is(err, context.Canceled) || took > whole/2 {
-		t.Fatalf("cancelled after %v: result %v, error %v after %v; the whole pass takes %v", whole/10, y != nil, err, took, whole)
-	}
+	stopsPromptly(t, whole, func(ctx context.Context) error {
+		y, err := s.ForwardContext(ctx, x)
+		if y != nil {
+			t.Fatal("a cancelled pass gave a result")
+		}
+		return err
+	})
 	got, err := s.ForwardContext(context.Background(), x)
 	if err != nil {
 		t.Fatal(err)
@@ -211,26 +231,27 @@ func TestStepContext(t *testing.T) {
 	}
 	equal(t, "h, cancelled before", s.H().Data, h)
 
-	ctx, cancel = context.WithCancel(context.Background())
-	defer cancel()
+	live, cancelLive := context.WithCancel(context.Background())
+	defer cancelLive()
 	begin := time.Now()
-	if _, err := s.StepContext(ctx, rest); err != nil {
+	if _, err := s.StepContext(live, rest); err != nil {
 		t.Fatal(err)
 	}
 	whole := time.Since(begin)
-	copy(s.H().Data, h)
-	copy(s.C().Data, cs)
-	time.AfterFunc(whole/10, cancel)
-	begin = time.Now()
-	y, err := s.StepContext(ctx, rest)
-	if took := time.Since(begin); y != nil || !errors.Is(err, context.Canceled) || took > whole/2 {
-		t.Fatalf("cancelled after %v: output %v, error %v after %v; the whole call takes %v", whole/10, y != nil, err, took, whole)
-	}
-	equal(t, "h, cancelled on its way", s.H().Data, h)
-	equal(t, "c, cancelled on its way", s.C().Data, cs)
+	stopsPromptly(t, whole, func(ctx context.Context) error {
+		copy(s.H().Data, h)
+		copy(s.C().Data, cs)
+		y, err := s.StepContext(ctx, rest)
+		if y != nil {
+			t.Fatal("a cancelled step gave an output")
+		}
+		equal(t, "h, cancelled on its way", s.H().Data, h)
+		equal(t, "c, cancelled on its way", s.C().Data, cs)
+		return err
+	})
 	waitGoroutines(t, goroutines)
 
-	y, err = s.Step(rest)
+	y, err := s.Step(rest)
 	if err != nil {
 		t.Fatal(err)
 	}
