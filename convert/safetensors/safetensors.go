@@ -470,7 +470,7 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	}
 	if int64(len(hdr)) > maxHeader {
 		e := &leaf.TooLargeError{Format: "safetensors", Size: int64(len(hdr)), Limit: maxHeader,
-			What:    fmt.Sprintf("the header (%d tensors' names, dtypes, shapes and offsets, and %d bytes of non-tensor values)", len(tensors), valueBytes),
+			What:    fmt.Sprintf("the header (the names, dtypes, shapes and offsets of the tensors, %d in all, and %d bytes of non-tensor values)", len(tensors), valueBytes),
 			Instead: "npz and .pt have no such header, and keep this many tensors"}
 		if 2*valueBytes > len(hdr) {
 			e.Instead = ".pt keeps values this large, and JSON does up to its own limit"

@@ -275,7 +275,7 @@ func writeShards(path string, shards [][]pickle.Leaf, meta map[string]string, o 
 	body = append(body, '\n')
 	if int64(len(body)) > maxIndex {
 		return nil, &leaf.TooLargeError{Format: "safetensors", Size: int64(len(body)), Limit: maxIndex,
-			What:    fmt.Sprintf("the index %s (%d tensors' names in %d shards)", filepath.Base(path)+IndexSuffix, len(idx.WeightMap), len(shards)),
+			What:    fmt.Sprintf("the index %s (the names of the tensors, %d in all, and of their %d shards)", filepath.Base(path)+IndexSuffix, len(idx.WeightMap), len(shards)),
 			Instead: "npz and .pt have no index, and keep this many tensors"}
 	}
 	total = 0
