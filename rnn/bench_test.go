@@ -83,7 +83,8 @@ func reportCPU(b *testing.B, flops float64, cpu0 time.Duration, ok, thread bool)
 
 // BenchmarkKernelSets runs the benchmark rows with every float32 kernel set of this
 // machine, and with the assembly GEMM but the Go activations ("+goact"); run it with
-// -cpu 1,2 to see the effect of the parallel paths.
+// -cpu 1 and -cpu 2 (one run each: see scripts/bench) to see the effect of the parallel
+// paths.
 func BenchmarkKernelSets(b *testing.B) {
 	sets := allOps[float32]()
 	if len(sets) > 1 {

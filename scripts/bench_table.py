@@ -4,7 +4,7 @@
     bench_table.py DIR
 
 DIR holds torch.jsonl (bench_torch.py's objects, one per row and round), ort.jsonl
-(bench_ort.js's, likewise), go.txt (the BenchmarkForward lines of go test -cpu 1,2),
+(bench_ort.js's, likewise), go.txt (the BenchmarkForward lines of go test -cpu 1 and -cpu 2),
 gemm.txt (BenchmarkGemm lines, one core), peak.json (fma_peak's), errors.json
 (bench_export.py compare's) and machine.json ({"cpu", "cores", "load_before",
 "load_after", "go"}). Times are medians: PyTorch's and ONNX Runtime's over the rounds
