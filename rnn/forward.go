@@ -146,18 +146,19 @@ func (m *Model[T]) run(j *job[T]) bool {
 	return ok && !stopped.Load()
 }
 
-// work estimates the multiply-adds of a forward pass.
-func (m *Model[T]) work(L, N int) int {
+// work estimates the multiply-adds of a forward pass, in 64 bits: a pass of a few
+// billion multiply-adds overflows an int of 32.
+func (m *Model[T]) work(L, N int) int64 {
 	c := m.cfg
-	gh := c.Mode.Gates() * c.HiddenSize
-	w := 0
+	gh := int64(c.Mode.Gates() * c.HiddenSize)
+	var w int64
 	for k := 0; k < c.NumLayers; k++ {
-		w += gh * (c.layerInput(k) + c.outSize())
+		w += gh * int64(c.layerInput(k)+c.outSize())
 		if c.ProjSize > 0 {
-			w += c.HiddenSize * c.ProjSize
+			w += int64(c.HiddenSize) * int64(c.ProjSize)
 		}
 	}
-	return w * c.directions() * L * N
+	return w * int64(c.directions()) * int64(L) * int64(N)
 }
 
 // worker computes batch rows [n0, n1) of j with a workspace from the pool, as compute.
