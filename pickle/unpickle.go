@@ -554,13 +554,6 @@ func typedStorage(c *pyClass, args []any) (any, error) {
 	return nil, fmt.Errorf("%s without a dtype", c)
 }
 
-func firstArg(args []any) any {
-	if len(args) == 0 {
-		return nil
-	}
-	return args[0]
-}
-
 func iterItems(v any) ([]any, bool) {
 	switch x := v.(type) {
 	case *types.List:

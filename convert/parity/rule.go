@@ -195,13 +195,6 @@ func (tr *TensorReport) judgeTruth() {
 	}
 }
 
-func side(goSide bool) string {
-	if goSide {
-		return "go"
-	}
-	return "ref"
-}
-
 func absDiff(a, b float64) float64 {
 	d := math.Abs(a - b)
 	switch {
