@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/fixture"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -41,27 +42,6 @@ func (c *cancelling) ReadAt(p []byte, off int64) (int, error) {
 		c.cancel()
 	}
 	return n, err
-}
-
-// stopAfter is a context whose Err reports cancellation from its n-th call on (never,
-// for n 0): a test stops a read at a look of its choosing, whatever the machine's
-// speed, and counts the looks.
-type stopAfter struct {
-	context.Context
-	n, calls int
-	mu       sync.Mutex
-}
-
-func (c *stopAfter) Done() <-chan struct{} { return make(chan struct{}) } // may be done
-
-func (c *stopAfter) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls++
-	if c.n > 0 && c.calls >= c.n {
-		return context.Canceled
-	}
-	return nil
 }
 
 // manyLeaves is a checkpoint of n small tensors and n values.
@@ -145,16 +125,16 @@ func TestOpenContext(t *testing.T) {
 		// Stopped at the look halfway through those of a whole read, with nothing read
 		// to stop it (a safetensors header's tensors, a pickle's opcodes): it returns,
 		// looking a few times more at most (on the way out).
-		looks := &stopAfter{Context: context.Background()}
+		looks := &fixture.StopAfter{Context: context.Background()}
 		if _, err := convert.NewCheckpointContext(looks, path, bytes.NewReader(data), int64(len(data)), nil); err != nil {
 			t.Fatal(err)
 		}
-		if looks.calls < 4 {
-			t.Errorf("%s: a whole read of %d tensors and %d values looked at its context %d times", f, 5000, 5000, looks.calls)
+		if looks.Looks() < 4 {
+			t.Errorf("%s: a whole read of %d tensors and %d values looked at its context %d times", f, 5000, 5000, looks.Looks())
 		}
-		mid := &stopAfter{Context: context.Background(), n: looks.calls / 2}
-		if _, err := convert.NewCheckpointContext(mid, path, bytes.NewReader(data), int64(len(data)), nil); !errors.Is(err, context.Canceled) || mid.calls > mid.n+4 {
-			t.Errorf("%s: stopped at look %d of %d: %v after %d looks, want context.Canceled at once", f, mid.n, looks.calls, err, mid.calls)
+		mid := &fixture.StopAfter{Context: context.Background(), N: looks.Looks() / 2}
+		if _, err := convert.NewCheckpointContext(mid, path, bytes.NewReader(data), int64(len(data)), nil); !errors.Is(err, context.Canceled) || mid.Looks() > mid.N+4 {
+			t.Errorf("%s: stopped at look %d of %d: %v after %d looks, want context.Canceled at once", f, mid.N, looks.Looks(), err, mid.Looks())
 		}
 	}
 	// A sharded checkpoint: every shard's read is the context's.
@@ -202,22 +182,22 @@ func TestInspectContext(t *testing.T) {
 	if len(want.Models) != 5000 || len(want.Tensors) != 20000 {
 		t.Fatalf("Inspect: %d tensors, %d recurrent modules; want 20000, 5000", len(want.Tensors), len(want.Models))
 	}
-	live := &stopAfter{Context: context.Background()}
+	live := &fixture.StopAfter{Context: context.Background()}
 	got, err := convert.InspectContext(live, cp)
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("InspectContext: %v; or another inventory than Inspect's", err)
 	}
-	if steps := len(leaves) + len(want.Models); live.calls < 4 || live.calls > 4*steps/1024 {
-		t.Errorf("inspecting %d leaves looked at the context %d times, want 4 to %d", len(leaves), live.calls, 4*steps/1024)
+	if steps := len(leaves) + len(want.Models); live.Looks() < 4 || live.Looks() > 4*steps/1024 {
+		t.Errorf("inspecting %d leaves looked at the context %d times, want 4 to %d", len(leaves), live.Looks(), 4*steps/1024)
 	}
-	for _, k := range []int{1, 2, live.calls / 2, live.calls} {
-		ctx := &stopAfter{Context: context.Background(), n: k}
+	for _, k := range []int{1, 2, live.Looks() / 2, live.Looks()} {
+		ctx := &fixture.StopAfter{Context: context.Background(), N: k}
 		inv, err := convert.InspectContext(ctx, cp)
 		if !errors.Is(err, context.Canceled) || inv != nil || !strings.HasPrefix(err.Error(), "many: ") {
-			t.Errorf("stopped at look %d of %d: %v, want many: and context.Canceled, no inventory", k, live.calls, err)
+			t.Errorf("stopped at look %d of %d: %v, want many: and context.Canceled, no inventory", k, live.Looks(), err)
 		}
-		if ctx.calls > k+1 {
-			t.Errorf("stopped at look %d: looked %d times, after it was done too", k, ctx.calls)
+		if ctx.Looks() > k+1 {
+			t.Errorf("stopped at look %d: looked %d times, after it was done too", k, ctx.Looks())
 		}
 	}
 }

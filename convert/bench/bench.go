@@ -32,7 +32,9 @@ type Result struct {
 // its input, random token ids for a first Embedding. The work is charged against the
 // model's Options.OutputLimit before the input is made (Model.CheckInput).
 //
-// Forward stops between passes once ctx is done, returning an error that wraps ctx.Err().
+// Forward stops once ctx is done, within a pass (between its time steps, as
+// rnn.Model.ForwardContext does) or between passes, returning an error that wraps
+// ctx.Err().
 // Its memory does not grow with the number of passes: the median is that of a uniform
 // sample of at most 65536 of them (all of them when there are fewer), the fastest and the
 // slowest are those of every pass.
@@ -49,7 +51,7 @@ func Forward(ctx context.Context, m *convert.Model, seq, batch int, minTime time
 	if err := m.CheckInput(shape(m.Config, seq, batch, max(m.Config.InputSize, 1)), dt); err != nil {
 		return nil, fmt.Errorf("bench: seq %d, batch %d: %w", seq, batch, err)
 	}
-	var run func() error
+	var run func(context.Context) error
 	var err error
 	if m.DType == pickle.F64 {
 		run, err = runner[float64](m, seq, batch)
@@ -62,17 +64,30 @@ func Forward(ctx context.Context, m *convert.Model, seq, batch int, minTime time
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("bench: not started: %w", err)
 	}
-	if err := run(); err != nil { // the warm-up pass
+	sm := newSampler(maxSamples)
+	// stopped is the error of a stop, once ctx is done, or nil.
+	stopped := func() error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("bench: stopped after %d passes: %w", sm.n, err)
+		}
+		return nil
+	}
+	if err := run(ctx); err != nil { // the warm-up pass
+		if stop := stopped(); stop != nil {
+			return nil, stop
+		}
 		return nil, err
 	}
-	sm := newSampler(maxSamples)
 	start := time.Now()
 	for sm.n < 5 || time.Since(start) < minTime {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("bench: stopped after %d passes: %w", sm.n, err)
+		if stop := stopped(); stop != nil {
+			return nil, stop
 		}
 		t0 := time.Now()
-		if err := run(); err != nil {
+		if err := run(ctx); err != nil {
+			if stop := stopped(); stop != nil {
+				return nil, stop
+			}
 			return nil, err
 		}
 		sm.add(float64(time.Since(t0).Nanoseconds()))
@@ -124,14 +139,15 @@ func (s *sampler) median() float64 {
 	return med
 }
 
-// runner returns a function that runs one pass of the model m is in T.
-func runner[T rnn.Float](m *convert.Model, seq, batch int) (func() error, error) {
+// runner returns a function that runs one pass of the model m is in T, stopping between
+// time steps once its context is done.
+func runner[T rnn.Float](m *convert.Model, seq, batch int) (func(context.Context) error, error) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var run func() error
+	var run func(context.Context) error
 	if !m.Whole {
 		if r := convert.RNN[T](m); r != nil {
 			x := random[T](rng, shape(m.Config, seq, batch, m.Config.InputSize))
-			run = func() error { _, err := r.Forward(x, nil, nil); return err }
+			run = func(ctx context.Context) error { _, err := r.ForwardContext(ctx, x, nil, nil); return err }
 		} else if c := convert.Cell[T](m); c != nil {
 			step, err := stepper(c, rng, seq, batch)
 			if err != nil {
@@ -179,7 +195,7 @@ func random[T rnn.Float](rng *rand.Rand, shape []int) *rnn.Tensor[T] {
 }
 
 // stepper returns a pass of a cell over seq steps from the zero state.
-func stepper[T rnn.Float](c *rnn.Cell[T], rng *rand.Rand, seq, batch int) (func() error, error) {
+func stepper[T rnn.Float](c *rnn.Cell[T], rng *rand.Rand, seq, batch int) (func(context.Context) error, error) {
 	in := c.Config().InputSize
 	st, err := c.NewState(max(batch, 1))
 	if err != nil {
@@ -193,10 +209,10 @@ func stepper[T rnn.Float](c *rnn.Cell[T], rng *rand.Rand, seq, batch int) (func(
 	for i := range xs {
 		xs[i] = random[T](rng, step)
 	}
-	return func() error {
+	return func(ctx context.Context) error {
 		st.Reset()
 		for _, x := range xs {
-			if _, err := st.Step(x); err != nil {
+			if _, err := st.StepContext(ctx, x); err != nil {
 				return err
 			}
 		}
@@ -206,7 +222,7 @@ func stepper[T rnn.Float](c *rnn.Cell[T], rng *rand.Rand, seq, batch int) (func(
 
 // wholeRunner returns a pass of a whole model over seq steps: token ids for a first
 // Embedding, values otherwise; a model of cells steps through them in a Stream.
-func wholeRunner[T rnn.Float](s *rnn.Sequential[T], c rnn.Config, rng *rand.Rand, seq, batch int) (func() error, error) {
+func wholeRunner[T rnn.Float](s *rnn.Sequential[T], c rnn.Config, rng *rand.Rand, seq, batch int) (func(context.Context) error, error) {
 	layers := s.Layers()
 	cells := false
 	for _, l := range layers {
@@ -251,9 +267,12 @@ func wholeRunner[T rnn.Float](s *rnn.Sequential[T], c rnn.Config, rng *rand.Rand
 				steps = append(steps, func() error { _, err := st.Step(x); return err })
 			}
 		}
-		return func() error {
+		return func(ctx context.Context) error {
 			st.Reset()
 			for _, step := range steps {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 				if err := step(); err != nil {
 					return err
 				}
@@ -264,10 +283,10 @@ func wholeRunner[T rnn.Float](s *rnn.Sequential[T], c rnn.Config, rng *rand.Rand
 	if emb != nil {
 		sh := shape(c, seq, batch, 0)
 		ids := randomIDs(rng, emb.Config().NumEmbeddings, sh[:len(sh)-1])
-		return func() error { _, err := s.ForwardIndices(ids); return err }, nil
+		return func(ctx context.Context) error { _, err := s.ForwardIndicesContext(ctx, ids); return err }, nil
 	}
 	x := random[T](rng, shape(c, seq, batch, width))
-	return func() error { _, err := s.Forward(x); return err }, nil
+	return func(ctx context.Context) error { _, err := s.ForwardContext(ctx, x); return err }, nil
 }
 
 func randomIDs(rng *rand.Rand, n int, shape []int) *rnn.Tensor[int64] {

@@ -3,6 +3,7 @@ package bench_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,5 +94,37 @@ func TestForwardCancel(t *testing.T) {
 	}
 	if _, err := bench.Forward(ctx, m, 7, 1, time.Hour); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled before the start: got %v", err)
+	}
+}
+
+// TestForwardStopsWithinPass: a context done during a pass stops the pass itself, for
+// every kind of model Forward runs (a recurrent module, a cell stepping, a whole model
+// from token ids, a Stream of cells), at once: the pass does not go on looking at it.
+func TestForwardStopsWithinPass(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts convert.Options
+	}{
+		{"rnn_tanh", convert.Options{}},
+		{"cell_lstm_steps", convert.Options{}},
+		{"char_lstm_whole", convert.Options{Whole: true}},
+		{"module_seq_embed_gru", convert.Options{Whole: true}},
+		{"cell_rnn_module", convert.Options{Whole: true}},
+	} {
+		tc.opts.OutputLimit = -1
+		m, err := convert.Load(fixture.Open(t, tc.name+".pt"), tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The first look is Forward's own, before the warm-up pass; the pass looks
+		// between its steps, far more than twice over 400,000 of them.
+		ctx := &fixture.StopAfter{Context: context.Background(), N: 3}
+		_, err = bench.Forward(ctx, m, 400_000, 1, time.Hour)
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "after 0 passes") {
+			t.Errorf("%s: %v, want a stop within the warm-up pass, wrapping context.Canceled", tc.name, err)
+		}
+		if ctx.Looks() > 5 {
+			t.Errorf("%s: looked at the context %d times, want 3 and the stop's own looks", tc.name, ctx.Looks())
+		}
 	}
 }
