@@ -149,10 +149,13 @@ func fromPickle(ctx context.Context, name string, pf *pickle.File) (*Checkpoint,
 
 func readOther(ctx context.Context, name, kind string, r io.ReaderAt, size int64) (*Checkpoint, error) {
 	var leaves []pickle.Leaf
+	var meta map[string]string
 	var err error
 	switch kind {
 	case "safetensors":
-		leaves, err = safetensors.ReadContext(ctx, name, r, size)
+		if leaves, meta, err = safetensors.ReadWithMetadata(ctx, name, r, size); err != nil {
+			return nil, err
+		}
 	case "npz":
 		leaves, err = npz.ReadContext(ctx, name, r, size)
 	default:
@@ -161,9 +164,11 @@ func readOther(ctx context.Context, name, kind string, r io.ReaderAt, size int64
 	if err != nil {
 		return nil, err
 	}
-	meta, err := export.ReadMetadataFrom(ctx, name, kind, r, size) // a safetensors header again
-	if stop := ctxio.Stopped(ctx, name); stop != nil {
-		return nil, stop
+	if meta == nil {
+		meta, err = export.ReadMetadataFrom(ctx, name, kind, r, size)
+		if stop := ctxio.Stopped(ctx, name); stop != nil {
+			return nil, stop
+		}
 	}
 	cp := FromLeaves(name, leaves)
 	cp.Format = kind

@@ -87,3 +87,19 @@ func TestHeaderLimit(t *testing.T) {
 		t.Errorf("header over the limit: error %v, want one naming the limit", err)
 	}
 }
+
+// TestFirstBadMember: a header with several bad members fails with the error of the
+// least key, every time, whatever order its members are read in.
+func TestFirstBadMember(t *testing.T) {
+	var members []string
+	for _, k := range []string{"m", "c", "x", "a", "q", "b"} {
+		members = append(members, `"`+k+`":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"bad":1}`)
+	}
+	b := fileOf("{"+strings.Join(members, ",")+"}", make([]byte, 4))
+	for range 50 {
+		_, err := Read("f", bytes.NewReader(b), int64(len(b)))
+		if err == nil || !strings.Contains(err.Error(), `tensor "a": `) {
+			t.Fatalf("got %v, want the error of tensor \"a\"", err)
+		}
+	}
+}

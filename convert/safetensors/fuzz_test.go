@@ -2,8 +2,11 @@ package safetensors
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -46,15 +49,24 @@ func TestFuzzSeeds(t *testing.T) { fuzzcheck.Seeds(t, "FuzzRead", fuzzSeeds(t)) 
 
 // FuzzRead reads arbitrary bytes as a safetensors file, reads every tensor and writes
 // what it read back: no input may panic, hang or allocate beyond 64 MiB + 64 × its size.
+// ReadWithMetadata must give what Read and ReadMetadata give, errors included.
 func FuzzRead(f *testing.F) {
 	for _, b := range fuzzSeeds(f) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fuzzcheck.Budget(t, 64<<20+64*uint64(len(b)), func() {
-			leaves, err := Read("fuzz", bytes.NewReader(b), int64(len(b)))
+			r := bytes.NewReader(b)
+			leaves, err := Read("fuzz", r, int64(len(b)))
+			both, meta, errBoth := ReadWithMetadata(context.Background(), "fuzz", r, int64(len(b)))
+			if fmt.Sprint(err) != fmt.Sprint(errBoth) || !reflect.DeepEqual(leaves, both) {
+				t.Fatalf("ReadWithMetadata: %d leaves, %v; Read: %d leaves, %v", len(both), errBoth, len(leaves), err)
+			}
 			if err != nil {
 				return
+			}
+			if alone, err := ReadMetadata("fuzz", r, int64(len(b))); err != nil || !reflect.DeepEqual(alone, meta) {
+				t.Fatalf("ReadWithMetadata's metadata %v, ReadMetadata's %v (%v)", meta, alone, err)
 			}
 			for _, l := range leaves {
 				if tt, ok := l.Value.(*pickle.Tensor); ok {

@@ -55,13 +55,41 @@ func ReadContext(ctx context.Context, name string, r io.ReaderAt, size int64) ([
 // pollEvery is how many tensors ReadContext reads between two looks at its context.
 const pollEvery = 1024
 
-func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
-	bad := func(format string, args ...any) error {
-		return &pickle.FormatError{File: name, Where: "safetensors header", Msg: fmt.Sprintf(format, args...)}
+// ReadWithMetadata is ReadContext that also returns the metadata Write recorded, as
+// ReadMetadata returns it, from the one parse of the header that both need.
+func ReadWithMetadata(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle.Leaf, map[string]string, error) {
+	type both struct {
+		leaves []pickle.Leaf
+		meta   map[string]string
 	}
+	b, err := ctxio.Read(ctx, name, func() (both, error) {
+		raw, hlen, err := readHeader(ctx, name, r, size)
+		if err != nil {
+			return both{}, err
+		}
+		leaves, err := leavesOf(ctx, name, r, size, raw, hlen)
+		if err != nil {
+			return both{}, err
+		}
+		meta, err := ownMetadata(name, raw)
+		return both{leaves, meta}, err
+	})
+	return b.leaves, b.meta, err
+}
+
+func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	raw, hlen, err := readHeader(ctx, name, r, size)
 	if err != nil {
 		return nil, err
+	}
+	return leavesOf(ctx, name, r, size, raw, hlen)
+}
+
+// leavesOf returns the leaves of a file of size bytes in r whose header, of hlen bytes,
+// parsed to raw.
+func leavesOf(ctx context.Context, name string, r io.ReaderAt, size int64, raw map[string]json.RawMessage, hlen int64) ([]pickle.Leaf, error) {
+	bad := func(format string, args ...any) error {
+		return &pickle.FormatError{File: name, Where: "safetensors header", Msg: fmt.Sprintf(format, args...)}
 	}
 	type entry struct {
 		name       string
@@ -71,42 +99,38 @@ func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle
 		begin, end int64
 	}
 	data := size - 8 - hlen
-	var entries []entry
+	entries := make([]entry, 0, len(raw))
 	var leaves []pickle.Leaf
 	n := 0
-	for key, v := range raw {
-		if n%pollEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		n++
+	// one reads the member key of the header; the error of a file whose header holds
+	// several bad members is that of the least key, whatever the order of raw.
+	one := func(key string, v json.RawMessage) error {
 		if key == "__metadata__" {
 			var meta map[string]string
 			if err := json.Unmarshal(v, &meta); err != nil {
-				return nil, bad("__metadata__ is not a map of strings: %v", err)
+				return bad("__metadata__ is not a map of strings: %v", err)
 			}
 			ml, err := metadataLeaves(ctx, meta)
 			if err != nil {
-				return nil, bad("%v", err)
+				return bad("%v", err)
 			}
 			leaves = append(leaves, ml...)
-			continue
+			return nil
 		}
 		e := entry{name: key}
 		dec := json.NewDecoder(bytes.NewReader(v))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&e); err != nil {
-			return nil, bad("tensor %q: %v", key, err)
+			return bad("tensor %q: %v", key, err)
 		}
 		if e.DType.Size() == 0 {
-			return nil, bad("tensor %q: unknown dtype %q", key, e.DType)
+			return bad("tensor %q: unknown dtype %q", key, e.DType)
 		}
 		if e.DType == pickle.F4 {
 			// safetensors counts F4's 4-bit values; a pickle.F4 element is a
 			// byte of two, as torch.float4_e2m1fn_x2's is.
 			if len(e.Shape) == 0 || e.Shape[len(e.Shape)-1]%2 != 0 {
-				return nil, bad("tensor %q: F4 shape %v does not pair its values into bytes", key, e.Shape)
+				return bad("tensor %q: F4 shape %v does not pair its values into bytes", key, e.Shape)
 			}
 			e.Shape = append([]int(nil), e.Shape...)
 			e.Shape[len(e.Shape)-1] /= 2
@@ -114,15 +138,35 @@ func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle
 		count := int64(1)
 		for _, d := range e.Shape {
 			if d < 0 || (d > 0 && count > math.MaxInt64/int64(d)/8) {
-				return nil, bad("tensor %q: invalid shape %v", key, e.Shape)
+				return bad("tensor %q: invalid shape %v", key, e.Shape)
 			}
 			count *= int64(d)
 		}
 		e.begin, e.end = e.Offsets[0], e.Offsets[1]
 		if e.begin < 0 || e.end < e.begin || e.end > data || e.end-e.begin != count*int64(e.DType.Size()) {
-			return nil, bad("tensor %q: data_offsets %v do not hold %v %s in a %d-byte data section", key, e.Offsets, e.Shape, e.DType, data)
+			return bad("tensor %q: data_offsets %v do not hold %v %s in a %d-byte data section", key, e.Offsets, e.Shape, e.DType, data)
 		}
 		entries = append(entries, e)
+		return nil
+	}
+	var failed error
+	var failedKey string
+	for key, v := range raw {
+		if n%pollEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		n++
+		if failed != nil && key > failedKey {
+			continue
+		}
+		if err := one(key, v); err != nil {
+			failed, failedKey = err, key
+		}
+	}
+	if failed != nil {
+		return nil, failed
 	}
 	sort.Slice(entries, func(i, j int) bool {
 		if entries[i].begin != entries[j].begin {
@@ -133,7 +177,7 @@ func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var tensors []pickle.Leaf
+	tensors := make([]pickle.Leaf, 0, len(entries)+len(leaves))
 	for i, e := range entries {
 		if i%pollEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -321,6 +365,11 @@ func readMetadata(ctx context.Context, name string, r io.ReaderAt, size int64) (
 	if err != nil {
 		return nil, err
 	}
+	return ownMetadata(name, raw)
+}
+
+// ownMetadata returns the metadata Write recorded in the header that parsed to raw.
+func ownMetadata(name string, raw map[string]json.RawMessage) (map[string]string, error) {
 	var all map[string]string
 	if m, ok := raw["__metadata__"]; ok {
 		if err := json.Unmarshal(m, &all); err != nil {
