@@ -191,23 +191,22 @@ func FromLeaves(name string, leaves []pickle.Leaf) *Checkpoint {
 }
 
 // sniff tells a safetensors file ("safetensors"), an npz file ("npz") and a JSON export
-// of ptport ("json", a JSON object: no pickle, zip or tar file starts with '{') from
-// anything else ("pickle", which package pickle reads or rejects).
+// of ptport ("json") from anything else ("pickle", which package pickle reads or
+// rejects, naming what the file is when it can tell). It reads at most jsonPrefix bytes.
 func sniff(r io.ReaderAt, size int64) string {
-	var head [9]byte
-	if size < 9 {
+	head := make([]byte, min(size, jsonPrefix))
+	if n, err := r.ReadAt(head, 0); n < len(head) && err != nil {
 		return "pickle"
 	}
-	if _, err := r.ReadAt(head[:], 0); err != nil {
-		return "pickle"
+	if len(head) >= 9 {
+		if n := binary.LittleEndian.Uint64(head[:8]); head[8] == '{' && n >= 2 && int64(n) <= size-8 {
+			return "safetensors"
+		}
 	}
-	if bytes.HasPrefix(head[:], []byte(`{"`)) {
+	if isJSONObject(head) && !isTar(head) {
 		return "json"
 	}
-	if n := binary.LittleEndian.Uint64(head[:8]); head[8] == '{' && n >= 2 && int64(n) <= size-8 {
-		return "safetensors"
-	}
-	if !bytes.HasPrefix(head[:], []byte("PK")) {
+	if !bytes.HasPrefix(head, []byte("PK")) {
 		return "pickle"
 	}
 	zr, err := zip.NewReader(r, size)
@@ -221,6 +220,33 @@ func sniff(r io.ReaderAt, size int64) string {
 	}
 	return "npz"
 }
+
+// jsonPrefix bounds the JSON whitespace that sniff skips before a document's object
+// and its first key (an indented document, as jq and json.dump(indent=...) write it,
+// has a few bytes of it).
+const jsonPrefix = 4096
+
+// isJSONObject reports whether head, the start of a file, starts a JSON object: JSON
+// whitespace, '{', whitespace, then '"' (a key) or '}'. No other format ptport reads
+// starts so: a pickle starts with an opcode, and neither JSON whitespace nor '{' is one;
+// a zip starts with "PK"; a tar starts with its first member's name, and sniff
+// looks for its header.
+func isJSONObject(head []byte) bool {
+	rest := bytes.TrimLeft(head, jsonSpace)
+	if len(rest) == 0 || rest[0] != '{' {
+		return false
+	}
+	rest = bytes.TrimLeft(rest[1:], jsonSpace)
+	return len(rest) > 0 && (rest[0] == '"' || rest[0] == '}')
+}
+
+// isTar reports whether head starts a tar archive (a ustar header).
+func isTar(head []byte) bool {
+	return len(head) >= 262 && string(head[257:262]) == "ustar"
+}
+
+// jsonSpace is JSON's whitespace (RFC 8259, section 2).
+const jsonSpace = " \t\n\r"
 
 // Close releases the file.
 func (c *Checkpoint) Close() error {
