@@ -20,6 +20,14 @@
 // torch.serialization.set_crc32_options(False)) are read as torch reads them; any
 // other CRC-32 of a record read whole must match.
 //
+// A file that is none of these is refused with a *FormatError; when it is one of the
+// files commonly taken for a checkpoint, the error says which and what to do: a
+// checkpoint compressed with gzip, bzip2, xz or zstd, a zip archive holding one, a
+// NumPy .npy file or .npz archive, an HDF5 (Keras, h5py), ONNX, GGUF or safetensors
+// file, a JSON document, a Git LFS pointer, an HTML or XML page saved in place of a
+// download, a file whose start is all zero bytes. These are told by magic numbers and
+// prefixes that no pickle starts with, and only of a file no container reads.
+//
 // # Safety
 //
 // The object pickle is decoded, after a validating pre-scan of the opcode

@@ -207,7 +207,7 @@ func newReader(ctx context.Context, ra io.ReaderAt, size int64, opts *Options, n
 		f.Root, err = r.readTar()
 	default:
 		f.Format = FormatLegacy
-		f.Root, err = r.readLegacy()
+		f.Root, err = r.readLegacy(head)
 	}
 	if err != nil {
 		if stop := stopped(ctx, name); stop != nil {
@@ -354,7 +354,7 @@ func (r *reader) readZip() (any, error) {
 				return nil, r.errf(f.Name, "this is a TorchScript archive of torch 1.0 to 1.3 (model.json), which is not supported; load it in Python and save model.state_dict() with torch.save instead")
 			}
 		}
-		return nil, r.errf("zip directory", "no data.pkl record: not a torch.save checkpoint")
+		return nil, r.errf("zip directory", "%s", describeZip(zr.File))
 	}
 	for name := range all {
 		rest, ok := strings.CutPrefix(name, prefix)
@@ -521,8 +521,16 @@ func (r *reader) zipStorage(dir string, pid any) (any, error) {
 
 // ---- legacy ----
 
-func (r *reader) readLegacy() (any, error) {
+// readLegacy reads a file of the legacy format, whose first bytes are head; a file that
+// does not start with the format's magic number is refused as of an unknown format,
+// saying what it is when identify can tell.
+func (r *reader) readLegacy(head []byte) (any, error) {
 	magic, off, err := r.readPickle(r.ra, 0, r.size, "pickle", nil)
+	if m, ok := magic.(*big.Int); err != nil || !ok || m.Cmp(legacyMagic) != 0 {
+		if what := identify(head); what != "" {
+			return nil, r.errf("", "%s", what)
+		}
+	}
 	if err != nil {
 		const unknown = "unknown format: not a zip, tar or legacy-format PyTorch checkpoint: "
 		var fe *FormatError

@@ -157,6 +157,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"completion", "fish"}, 0, "", nil},
 		{[]string{"inspect", garbage}, 2, "garbage.pt", nil},
 		{[]string{"inspect", source}, 2, "gen.py: pickle offset 0: unknown format: not a zip, tar or legacy-format PyTorch checkpoint", nil},
+		{[]string{"inspect", "../../testdata/pickle/wrong/model.pt.gz"}, 2, "model.pt.gz: gzip-compressed, not a PyTorch checkpoint as it is: decompress it first (gunzip)", nil},
+		{[]string{"inspect", "../../testdata/convert/pretty/jq.json"}, 0, "", nil},
 		{[]string{"convert", fixtures + "rnn_tanh.pt", "-o", dir}, 2, "is a folder: name the output file", nil},
 		{[]string{"run", fixtures + "rnn_tanh.pt", fixtures + "rnn_tanh.ref.pt", "-o", dir + "/"}, 2, "is a folder: name the output file", nil},
 		{[]string{"inspect", filepath.Join(dir, "missing.pt")}, 2, "no such file", nil},
