@@ -33,6 +33,18 @@ func TestWrongFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Files of the formats package convert reads, given to this package.
+	others := map[string]string{
+		filepath.Join("..", "testdata", "training", "sharded_st", "model-00001-of-00003.safetensors"): "a safetensors file, not a torch.save checkpoint",
+		filepath.Join("..", "testdata", "convert", "pretty", "jq.json"):                               "a JSON document, not a PyTorch checkpoint",
+	}
+	for path, w := range others {
+		_, err := Open(path, nil)
+		var fe *FormatError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: error %v, want a *FormatError saying %q", path, err, w)
+		}
+	}
 	seen := 0
 	for _, path := range files {
 		name := filepath.Base(path)
