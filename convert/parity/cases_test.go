@@ -103,6 +103,9 @@ func TestCases(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("\n%s", r)
+			if _, err := json.Marshal(r); err != nil {
+				t.Errorf("the report has no JSON form (check --json): %v", err)
+			}
 			if r.Pass != (c.Outcome == "pass") || r.Rule != c.Rule {
 				t.Errorf("pass %v by %s, want %s by %s", r.Pass, r.Rule, c.Outcome, c.Rule)
 			}

@@ -3,6 +3,7 @@ package parity_test
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -363,6 +364,33 @@ func TestStopped(t *testing.T) {
 			if !errors.Is(err, context.Canceled) || errors.As(err, &re) || err.Error() != model.Path+": context canceled" {
 				t.Errorf("%s %s, stopped: %v; want %s: context canceled", what, name, err, model.Path)
 			}
+		}
+	}
+}
+
+// TestMatches: the element rule, assert_close's, for values that are not finite too: an
+// infinity matches only the same infinity, whatever the tolerance, a NaN only a NaN.
+func TestMatches(t *testing.T) {
+	inf, nan := math.Inf(1), math.NaN()
+	tol := parity.Tolerance{Atol: 1e-5, Rtol: 1.3e-6}
+	wide := parity.Tolerance{Atol: math.MaxFloat64, Rtol: 1e300}
+	for _, c := range []struct {
+		got, ref float64
+		want     bool
+	}{
+		{1, 1 + 1e-6, true}, {1, 1 + 1e-4, false}, {0, 0, true},
+		{inf, inf, true}, {-inf, -inf, true}, {inf, -inf, false}, {-inf, inf, false},
+		{0.1, inf, false}, {inf, 0.1, false}, {math.MaxFloat64, inf, false},
+		{nan, nan, true}, {nan, 1, false}, {1, nan, false}, {nan, inf, false}, {inf, nan, false},
+	} {
+		if got := tol.Matches(c.got, c.ref); got != c.want {
+			t.Errorf("Matches(%v, %v) = %v, want %v", c.got, c.ref, got, c.want)
+		}
+		if !math.IsInf(c.got, 0) && !math.IsInf(c.ref, 0) && !math.IsNaN(c.got) && !math.IsNaN(c.ref) {
+			continue
+		}
+		if got := wide.Matches(c.got, c.ref); got != c.want {
+			t.Errorf("with atol %v, rtol %v: Matches(%v, %v) = %v, want %v", wide.Atol, wide.Rtol, c.got, c.ref, got, c.want)
 		}
 	}
 }

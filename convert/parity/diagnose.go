@@ -374,16 +374,13 @@ func (c *checker) trainMode(res *results) (Mistake, bool, error) {
 		Description: "the reference was computed in train mode: layer 0's final state matches, the layers above it do not, as dropout between the layers makes them; compute the reference after model.eval()"}, true, nil
 }
 
-// within returns the largest |got - want| and whether every element is within tol (a
-// NaN is not).
+// within returns the largest |got - want| and whether every element is within tol
+// (Tolerance.Matches).
 func within(got, want []float64, tol Tolerance) (float64, bool) {
 	e, ok := 0.0, len(got) == len(want)
 	for j := range min(len(got), len(want)) {
-		d := absDiff(got[j], want[j])
-		e = max(e, d)
-		if !(d <= tol.Atol+tol.Rtol*abs(want[j])) {
-			ok = false
-		}
+		e = max(e, absDiff(got[j], want[j]))
+		ok = ok && tol.Matches(got[j], want[j])
 	}
 	return e, ok
 }
@@ -415,11 +412,4 @@ func pickShape(r *results, name string) []int {
 		return r.cShape
 	}
 	return nil
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }

@@ -12,7 +12,8 @@
 // says it compared, and says where each initial state came from.
 //
 // The verdict. An element passes when |go - ref| <= Atol + Rtol*|ref|, with
-// torch.testing.assert_close's tolerance for the dtypes compared (DefaultTolerance).
+// torch.testing.assert_close's tolerance for the dtypes compared (DefaultTolerance); a
+// value that is not finite passes only against an equal one (Tolerance.Matches).
 // Every tensor is also measured against the float64 truth: the model computed again in
 // float64 from the same weights and inputs by code of this package (gonum's BLAS),
 // independent of package rnn's kernels. For a model computed below float64, a tensor

@@ -8,10 +8,24 @@ import (
 )
 
 // Tolerance is how far a result may be from its reference: an element passes when
-// |got - ref| <= Atol + Rtol*|ref|, as in torch.testing.assert_close.
+// |got - ref| <= Atol + Rtol*|ref|, as in torch.testing.assert_close. A value that is
+// not finite matches only an equal one, as there: an infinity the same infinity, and NaN
+// a NaN (assert_close's equal_nan=True: a NaN where PyTorch computed one is the same
+// result; a NaN against a number, either way, is a mismatch).
 type Tolerance struct {
 	Atol float64 `json:"atol"`
 	Rtol float64 `json:"rtol"`
+}
+
+// Matches reports whether got is within t of ref by Tolerance's rule.
+func (t Tolerance) Matches(got, ref float64) bool {
+	switch {
+	case got == ref || math.IsNaN(got) && math.IsNaN(ref):
+		return true
+	case math.IsInf(got, 0) || math.IsInf(ref, 0) || math.IsNaN(got) || math.IsNaN(ref):
+		return false
+	}
+	return math.Abs(got-ref) <= t.Atol+t.Rtol*math.Abs(ref)
 }
 
 // DefaultTolerance returns torch.testing.assert_close's default tolerance for comparing
@@ -101,7 +115,11 @@ type TensorReport struct {
 	Shape []int        `json:"shape"`
 	DType pickle.DType `json:"dtype"` // the reference's
 	Tolerance
-	// MaxAbsErr and MaxRelErr are the largest |go - ref| and |go - ref|/|ref|.
+	// MaxAbsErr and MaxRelErr are the largest |go - ref| and |go - ref|/|ref| over the
+	// elements (a matching pair counts 0; the relative error leaves out a ref of 0). A
+	// mismatch that is not finite (an infinity against a number or the other infinity, a
+	// NaN against a number) counts as math.MaxFloat64 in both, which JSON can hold, and
+	// so does a relative error that overflows.
 	MaxAbsErr float64 `json:"max_abs_err"`
 	MaxRelErr float64 `json:"max_rel_err"`
 	// Mismatches counts the elements outside the tolerance.
@@ -130,12 +148,12 @@ func (tr *TensorReport) measure(got, want []float64) {
 	tr.Pass, tr.Rule = true, RuleTolerance
 	for i := range want {
 		g, w := got[i], want[i]
+		ok := tr.Matches(g, w)
 		d := math.Abs(g - w)
-		ok := d <= tr.Atol+tr.Rtol*math.Abs(w) || g == w || (math.IsNaN(g) && math.IsNaN(w))
 		switch {
-		case ok && math.IsNaN(d):
-			d = 0
-		case math.IsNaN(d) || math.IsInf(d, 0):
+		case ok && !(d <= math.MaxFloat64):
+			d = 0 // the same infinity, or NaN and NaN
+		case !(d <= math.MaxFloat64):
 			d = math.MaxFloat64 // JSON has no infinity; no finite error is larger
 		}
 		if !ok {
@@ -143,8 +161,11 @@ func (tr *TensorReport) measure(got, want []float64) {
 			tr.Mismatches++
 		}
 		tr.MaxAbsErr = max(tr.MaxAbsErr, d)
-		if w != 0 && !math.IsInf(w, 0) {
-			tr.MaxRelErr = max(tr.MaxRelErr, d/math.Abs(w))
+		switch {
+		case d == math.MaxFloat64:
+			tr.MaxRelErr = d
+		case d > 0 && w != 0:
+			tr.MaxRelErr = max(tr.MaxRelErr, min(d/math.Abs(w), math.MaxFloat64))
 		}
 	}
 	if !tr.Pass {
@@ -160,7 +181,9 @@ func (tr *TensorReport) measureTruth(truth []float64) {
 	for i, t := range truth {
 		tr.GoTruth = max(tr.GoTruth, absDiff(tr.got[i], t))
 		tr.RefTruth = max(tr.RefTruth, absDiff(tr.want[i], t))
-		scale = max(scale, math.Abs(t))
+		if a := math.Abs(t); a > scale && a <= math.MaxFloat64 {
+			scale = a // of the finite values (a NaN would make every bound NaN)
+		}
 	}
 	tr.Floor, tr.Cap = TruthFloor*scale, TruthCap*scale
 	tr.truth = truth
@@ -175,20 +198,20 @@ func (tr *TensorReport) judgeTruth() {
 	switch {
 	case hi > bound && g > r:
 		tr.Pass = false
-		tr.Reason = fmt.Sprintf("Go is %.3g from the float64 truth, the reference only %.3g: Go's result is wrong, not rounded", g, r)
+		tr.Reason = fmt.Sprintf("Go is %s from the float64 truth, the reference only %s: Go's result is wrong, not rounded", errText(g), errText(r))
 	case hi > bound:
 		tr.Pass = false
-		tr.Reason = fmt.Sprintf("the reference is %.3g from the float64 truth of this model, Go only %.3g: the reference comes from other weights, inputs or configuration", r, g)
+		tr.Reason = fmt.Sprintf("the reference is %s from the float64 truth of this model, Go only %s: the reference comes from other weights, inputs or configuration", errText(r), errText(g))
 	case hi > tr.Cap && lo > tr.Cap:
 		tr.Pass = false
-		tr.Reason = fmt.Sprintf("Go (%.3g) and the reference (%.3g) are both far from the float64 truth: the model amplifies float32 rounding beyond %.3g (2⁻¹² of the values' scale), where agreeing with the truth proves nothing; check it in float64", g, r, tr.Cap)
+		tr.Reason = fmt.Sprintf("Go (%s) and the reference (%s) are both far from the float64 truth: the model amplifies float32 rounding beyond %.3g (2⁻¹² of the values' scale), where agreeing with the truth proves nothing; check it in float64", errText(g), errText(r), tr.Cap)
 	case hi > tr.Cap:
 		tr.Pass = false
 		who := "the reference"
 		if g > r {
 			who = "Go"
 		}
-		tr.Reason = fmt.Sprintf("%s is %.3g from the float64 truth (Go %.3g, the reference %.3g), beyond %.3g (2⁻¹² of the values' scale), and this model amplifies float32 rounding (noise %.3g) too much to tell a wrong result from rounding there; check it in float64", who, hi, g, r, tr.Cap, tr.Noise)
+		tr.Reason = fmt.Sprintf("%s is %s from the float64 truth (Go %s, the reference %s), beyond %.3g (2⁻¹² of the values' scale), and this model amplifies float32 rounding (noise %s) too much to tell a wrong result from rounding there; check it in float64", who, errText(hi), errText(g), errText(r), tr.Cap, errText(tr.Noise))
 	default:
 		tr.Pass = true
 		tr.Reason = fmt.Sprintf("Go (%.3g) and the reference (%.3g) are both float32 rounding around the float64 truth (within %gx of each other, noise %.3g)", g, r, float64(TruthFactor), tr.Noise)

@@ -240,6 +240,9 @@ func parseReference(file string, root any, leaves []pickle.Leaf, ignore []string
 			want = "a tensor or a tuple of two"
 		}
 		msg := fmt.Sprintf("%s: want %s, found %s", g.top, want, describeLeaves(ls))
+		if g.top == RefOutput && returnedTuple(ls) {
+			msg += `: this is the whole tuple the module returns; save its parts apart (y, h_n = model(x); {"output": y, "h_n": h_n})`
+		}
 		if partlyIgnored(g.top) {
 			msg += fmt.Sprintf(" (the rest is ignored: leave out %s as a whole, or a member of its tuple)", g.top)
 		}
@@ -457,4 +460,17 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// returnedTuple reports whether the leaves of an output entry are what a recurrent
+// module's forward returns, saved whole: a tensor at output.0, and output.1 (h_n) or
+// output.1.0 and output.1.1 (an LSTM's (h_n, c_n)) beside it.
+func returnedTuple(ls []pickle.Leaf) bool {
+	has := func(name string) bool {
+		return slices.ContainsFunc(ls, func(l pickle.Leaf) bool {
+			_, ok := l.Value.(*pickle.Tensor)
+			return ok && l.Name == name
+		})
+	}
+	return has(RefOutput+".0") && (has(RefOutput+".1") || has(RefOutput+".1.0"))
 }

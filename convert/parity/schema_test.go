@@ -41,6 +41,8 @@ func TestParseReference(t *testing.T) {
 		{[]pickle.Leaf{leaf("input", x), leaf("output", x), leaf("h0.0", x), leaf("h0.1", x), leaf("h0.2", x)}, "a tensor or a tuple of two"},
 		{[]pickle.Leaf{leaf("input.0", x), leaf("output", x)}, "want a tensor, found"},
 		{[]pickle.Leaf{leaf("input", x), leaf("output", int64(3))}, "want a tensor, found"},
+		{[]pickle.Leaf{leaf("input", x), leaf("output.0", x), leaf("output.1", x)}, "the whole tuple the module returns"},
+		{[]pickle.Leaf{leaf("input", x), leaf("output.0", x), leaf("output.1.0", x), leaf("output.1.1", x)}, "the whole tuple the module returns"},
 		{[]pickle.Leaf{leaf("input", x), leaf("output", x), leaf("batch_first", "yes")}, "batch_first: want True or False"},
 		{[]pickle.Leaf{leaf("input", x), leaf("output", x), leaf("nonlinearity", "sigmoid")}, `nonlinearity: want "tanh" or "relu"`},
 		{[]pickle.Leaf{leaf("input", x), leaf("output", x), leaf("note", "trained")}, "note: not a reference entry (known:"},

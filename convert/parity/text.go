@@ -3,6 +3,7 @@ package parity
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -59,9 +60,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		goRef, refTruth, goTruth, mism := "-", "-", "-", "-"
 		if t.Rule != RuleShape {
-			goRef, mism = fmt.Sprintf("%.3g", t.MaxAbsErr), fmt.Sprint(t.Mismatches)
+			goRef, mism = errText(t.MaxAbsErr), fmt.Sprint(t.Mismatches)
 			if t.Truth {
-				refTruth, goTruth = fmt.Sprintf("%.3g", t.RefTruth), fmt.Sprintf("%.3g", t.GoTruth)
+				refTruth, goTruth = errText(t.RefTruth), errText(t.GoTruth)
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Entry, t.Shape, goRef, refTruth, goTruth, mism, t.Rule, result)
@@ -82,9 +83,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			for _, m := range r.Diagnosis {
 				switch m.Name {
 				case MistakeTrainMode: // nothing reproduces the draws of dropout
-					fmt.Fprintf(ew, "diagnosis: %s (layer 0 within %.3g)\n", m.Description, m.MaxAbsErr)
+					fmt.Fprintf(ew, "diagnosis: %s (layer 0 within %s)\n", m.Description, errText(m.MaxAbsErr))
 				default:
-					fmt.Fprintf(ew, "diagnosis: %s (max abs err %.3g with it)\n", m.Description, m.MaxAbsErr)
+					fmt.Fprintf(ew, "diagnosis: %s (max abs err %s with it)\n", m.Description, errText(m.MaxAbsErr))
 				}
 			}
 		}
@@ -116,16 +117,16 @@ func (r *Report) Verdict() string {
 	if r.Pass {
 		tol := r.Tensors[0].Tolerance
 		if r.Rule == RuleTolerance {
-			return fmt.Sprintf("PASS: every element of %s within atol %.3g + rtol %.3g × |ref| (max abs err %.3g, max rel err %.3g)",
-				strings.Join(names(true, ""), ", "), tol.Atol, tol.Rtol, r.MaxAbsErr, r.MaxRelErr)
+			return fmt.Sprintf("PASS: every element of %s within atol %.3g + rtol %.3g × |ref| (max abs err %s, max rel err %s)",
+				strings.Join(names(true, ""), ", "), tol.Atol, tol.Rtol, errText(r.MaxAbsErr), errText(r.MaxRelErr))
 		}
 		byTruth := names(true, RuleTruth)
 		verb := "differs"
 		if len(byTruth) > 1 {
 			verb = "differ"
 		}
-		return fmt.Sprintf("PASS by the float64 truth: %s %s from the reference by up to %.3g, beyond atol %.3g + rtol %.3g × |ref|, but Go and the reference are both float32 rounding around the same float64 truth",
-			strings.Join(byTruth, ", "), verb, r.MaxAbsErr, tol.Atol, tol.Rtol)
+		return fmt.Sprintf("PASS by the float64 truth: %s %s from the reference by up to %s, beyond atol %.3g + rtol %.3g × |ref|, but Go and the reference are both float32 rounding around the same float64 truth",
+			strings.Join(byTruth, ", "), verb, errText(r.MaxAbsErr), tol.Atol, tol.Rtol)
 	}
 	var parts []string
 	for _, t := range r.Tensors {
@@ -136,8 +137,8 @@ func (r *Report) Verdict() string {
 		case RuleShape:
 			parts = append(parts, fmt.Sprintf("%s not compared (%s)", t.Name, t.Reason))
 		default:
-			parts = append(parts, fmt.Sprintf("%s differs (max abs err %.3g, %d of %d elements beyond atol %.3g + rtol %.3g × |ref|)",
-				t.Name, t.MaxAbsErr, t.Mismatches, numel(t.Shape), t.Atol, t.Rtol))
+			parts = append(parts, fmt.Sprintf("%s differs (max abs err %s, %d of %d elements beyond atol %.3g + rtol %.3g × |ref|)",
+				t.Name, errText(t.MaxAbsErr), t.Mismatches, numel(t.Shape), t.Atol, t.Rtol))
 		}
 	}
 	return "FAIL: " + strings.Join(parts, "; ")
@@ -169,4 +170,13 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// errText prints an error of a report: math.MaxFloat64, which stands for an error that is
+// not finite (TensorReport.MaxAbsErr), as "inf", any other to 3 digits.
+func errText(e float64) string {
+	if e == math.MaxFloat64 {
+		return "inf"
+	}
+	return fmt.Sprintf("%.3g", e)
 }

@@ -17,8 +17,20 @@ import (
 	"github.com/ptport/ptport/convert/parity"
 )
 
-// plotFloor is the smallest error a log-scale plot shows; exact zeros sit on it.
-const plotFloor = 1e-12
+// plotFloor is the smallest error a log-scale plot shows; exact zeros sit on it. plotCeil
+// is the largest: an error that is not finite (parity.TensorReport.MaxAbsErr) sits on it.
+const (
+	plotFloor = 1e-12
+	plotCeil  = 1e300
+)
+
+// onScale returns the error e within [plotFloor, plotCeil], a NaN at plotCeil.
+func onScale(e float64) float64 {
+	if !(e <= plotCeil) {
+		return plotCeil
+	}
+	return math.Max(e, plotFloor)
+}
 
 // CheckPath reports whether Save can draw to path: an .svg or .png file (by its
 // extension). A caller checks it before the work whose result it will draw.
@@ -65,7 +77,7 @@ func Save(r *parity.Report, path string) error {
 	for d, e := range errs {
 		pts := make(plotter.XYs, len(e))
 		for t, v := range e {
-			pts[t].X, pts[t].Y = float64(t), math.Max(v, plotFloor)
+			pts[t].X, pts[t].Y = float64(t), onScale(v)
 		}
 		line, dots, err := plotter.NewLinePoints(pts)
 		if err != nil {
@@ -92,7 +104,7 @@ func Save(r *parity.Report, path string) error {
 			for _, e := range truth {
 				pts[t].Y = math.Max(pts[t].Y, e[t])
 			}
-			pts[t].Y = math.Max(pts[t].Y, plotFloor)
+			pts[t].Y = onScale(pts[t].Y)
 		}
 		line, err := plotter.NewLine(pts)
 		if err != nil {
@@ -136,12 +148,18 @@ var lineColors = []color.Color{
 type powerTicks struct{}
 
 func (powerTicks) Ticks(min, max float64) []gplot.Tick {
+	lo := math.Floor(math.Log10(onScale(min)))
+	hi := math.Ceil(math.Log10(onScale(max)))
+	step := math.Max(1, math.Ceil((hi-lo)/maxPowerTicks)) // at most maxPowerTicks+1 ticks
 	var ticks []gplot.Tick
-	for e := math.Floor(math.Log10(min)); e <= math.Ceil(math.Log10(max)); e++ {
+	for e := lo; e <= hi; e += step {
 		ticks = append(ticks, gplot.Tick{Value: math.Pow(10, e), Label: fmt.Sprintf("1e%d", int(e))})
 	}
 	return ticks
 }
+
+// maxPowerTicks bounds the number of powers of ten labelled on the error axis.
+const maxPowerTicks = 16
 
 // stepTicks labels whole time steps, at most about ten of them.
 type stepTicks struct{}

@@ -1234,6 +1234,51 @@ case("tuple_ref", m.state_dict(), (x, res["output"]), "error", error=["a tuple o
 case("ignore_missing", None, None, "error", model_file="lstm.pt", ref_file="misspelled.ref.pt",
      ignore=["hn", "cn", "outptu"], error=["outptu is to be ignored, but the reference has no such entry", "did you mean output?"])
 
+# Values that are not finite, judged as torch.testing.assert_close judges them (with
+# equal_nan=True): an infinity in the reference where PyTorch computed a number fails, by
+# either rule; a NaN in the input, which makes the same outputs NaN in PyTorch and in Go,
+# passes.
+torch.manual_seed(16)
+spec = Spec("lstm", 3, 5, layers=2)
+m = spec.module()
+x = torch.randn(7, 2, 3)
+res = run(m, x)
+bad = collections.OrderedDict(res, output=res["output"].clone())
+bad["output"][0, 0, 0] = float("inf")
+
+
+def assert_close(got, want):
+    try:
+        for n, w in want.items():
+            torch.testing.assert_close(got[n], w, equal_nan=True)
+    except AssertionError:
+        return False
+    return True
+
+
+ok = assert_close(res, bad)
+case("ref_inf", m.state_dict(), reference(bad, dict(input=x)), "pass" if ok else "fail",
+     rule="truth", compared=compared(res), failing=["output"], measured=dict(assert_close=ok))
+spec = Spec("gru", 2, 3)
+m = spec.module()
+x = torch.randn(4, 2, 2)
+x[1, 0, 0] = float("nan")
+res = run(m, x)
+ok = assert_close(res, res)
+case("nan_input", m.state_dict(), reference(res, dict(input=x)), "pass" if ok else "fail",
+     rule="tolerance", compared=compared(res),
+     measured=dict(assert_close=ok, nan_outputs=int(res["output"].isnan().sum())))
+
+# The whole tuple an LSTM returns saved as the output, (y, (h_n, c_n)): an error saying so.
+torch.manual_seed(17)
+spec = Spec("lstm", 3, 4)
+m = spec.module()
+x = torch.randn(5, 2, 3)
+with torch.no_grad():
+    returned = m(x)
+case("output_tuple", m.state_dict(), collections.OrderedDict(input=x, output=returned), "error",
+     error=["output: want a tensor", "the whole tuple the module returns"])
+
 with open(os.path.join(HERE, "cases.json"), "w") as f:
     json.dump(cases, f, indent=1)
     f.write("\n")
