@@ -60,6 +60,22 @@ func (f Format) Ext() string { return "." + string(f) }
 // document over 1 GiB). Its message names the limit and the formats that hold the part.
 type TooLargeError = leaf.TooLargeError
 
+// ClashError reports an export refused, before any byte of its output was written,
+// because two of its leaves share a name, which no output can keep apart: its Kind says
+// how (SameName, DottedKey). Open refuses the files that would give such leaves (two npz
+// members, two JSON entries or safetensors keys of one name; the keys of a .pt that print
+// alike or name one path), so it comes from leaves made or renamed by the caller.
+type ClashError = leaf.ClashError
+
+// Clash says how two leaves came to share a name: see ClashError.
+type Clash = leaf.Clash
+
+// The kinds of Clash.
+const (
+	SameName  = leaf.SameName  // two leaves of one name
+	DottedKey = leaf.DottedKey // a name holding a dot is also the path of a value nested in another leaf
+)
+
 // Export writes the checkpoint to path in format f, atomically (see WriteFile). Tensors
 // are written C-contiguous and little-endian under their names; non-tensor leaves are
 // kept as typed JSON: in safetensors' __metadata__ under "ptport.values", in an npz as

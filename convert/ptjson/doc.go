@@ -4,7 +4,8 @@
 //
 // Elements round-trip exactly, to the bit: floats are written in the shortest form that
 // reads back to the same value of their dtype (float16 and bfloat16 through float32,
-// which holds them exactly; reading rounds to nearest even), infinities as the strings
+// which holds them exactly; reading rounds to nearest even, and refuses a number that
+// would round to an infinity, outside its dtype's range), infinities as the strings
 // "Infinity" and "-Infinity", the dtype's canonical quiet NaN
 // (torch.tensor(float("nan"), dtype=...)'s: 0x7ff8000000000000 in float64, 0x7fc00000
 // in float32, 0x7e00 in float16, 0x7fc0 in bfloat16) as "NaN", and any other NaN, whose
@@ -23,6 +24,11 @@
 // as they did, "NaN" as the canonical NaN; their NaN and infinite values, written as the
 // strings "NaN", "Infinity" and "-Infinity", and their bytes, as base64 strings, read as
 // those strings.
+//
+// A document holding two entries of one name (two tensors, a tensor and a value, two
+// members of one object) is ambiguous: json.load keeps the last member of an object, and
+// ptport refuses it, naming the name, rather than guess. Write refuses leaves that share
+// a name (see Write), so that every document it writes reads back.
 //
 // String metadata, such as the provenance a batch conversion records, comes first in
 // the document, one key each, so that ReadMetadata reads it without reading the tensors.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/jsonvalue"
@@ -28,10 +29,15 @@ var maxSize int64 = MaxSize
 // document is read as a stream, so that the memory it takes is that of its tensors'
 // bytes (at most eight times the document's size) and of its values, which are read in
 // one pass, however they nest, and at most 10000 levels deep; it may have at most 1 GiB. A tensor's name, dtype and shape come before its data, as Write writes them; an
-// element is an error when it does not fit its dtype (an integer out of range, a
-// fraction for an integer dtype, a "NaN:0x" string that is not a NaN of its dtype), and
-// so is a dtype the format does not encode. "NaN" is the dtype's canonical NaN. Errors
-// about the file's content are *pickle.FormatError.
+// element is an error when it does not fit its dtype (a number outside its range: an
+// integer, or a float that would round to an infinity, which the strings "Infinity" and
+// "-Infinity" are; a fraction for an integer dtype; a "NaN:0x" string that is not a NaN
+// of its dtype), and
+// so is a dtype the format does not encode. "NaN" is the dtype's canonical NaN. A
+// document that holds two entries of one name (two tensors, a tensor and a value, two
+// members of an object, two "tensors" arrays) is ambiguous, and refused, naming it:
+// json.load keeps the last member of an object, ptport does not guess. Errors about the
+// file's content are *pickle.FormatError.
 func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	return ReadContext(context.Background(), name, r, size)
 }
@@ -56,19 +62,24 @@ func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle
 		return nil, bad("not a JSON object: %v", err)
 	}
 	var tensors, values []pickle.Leaf
-	sawTensors := false
+	sawTensors, sawValues := false, false
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, bad("%v", err)
 		}
-		switch key, _ := tok.(string); key {
+		key, _ := tok.(string)
+		if key == tensorsKey && sawTensors || key == valuesKey && sawValues {
+			return nil, bad("a second %q member: ptport does not guess which one is meant", key)
+		}
+		switch key {
 		case tensorsKey:
 			sawTensors = true
 			if tensors, err = readTensors(dec, size); err != nil {
 				return nil, bad("%v", err)
 			}
 		case valuesKey:
+			sawValues = true
 			if values, err = jsonvalue.ReadLeaves(dec); err != nil {
 				return nil, bad("values: %v", err)
 			}
@@ -85,7 +96,11 @@ func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle
 	if !sawTensors {
 		return nil, bad("no \"tensors\" array: not a JSON document ptport wrote")
 	}
-	return append(tensors, values...), nil
+	leaves := append(tensors, values...)
+	if err := leaf.Distinct(name, "JSON document", leaves); err != nil {
+		return nil, err
+	}
+	return leaves, nil
 }
 
 // delim reads the delimiter d.
@@ -270,12 +285,16 @@ func appendElement(buf []byte, dt pickle.DType, dec *json.Decoder) ([]byte, erro
 	if !ok {
 		return nil, fmt.Errorf("%s is not an integer", jsonvalue.Describe(tok))
 	}
+	lo, hi := intRange(dt)
 	v, err := strconv.ParseInt(num.String(), 10, 64)
+	if strings.ContainsAny(num.String(), ".eE") {
+		err = strconv.ErrSyntax // a fraction or an exponent, however large
+	}
+	if errors.Is(err, strconv.ErrRange) || err == nil && (v < lo || v > hi) {
+		return nil, fmt.Errorf("%s is outside the range of %s, [%d, %d]", jsonvalue.Describe(num), dt, lo, hi)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s is not an integer of %s", jsonvalue.Describe(num), dt)
-	}
-	if lo, hi := intRange(dt); v < lo || v > hi {
-		return nil, fmt.Errorf("%d is outside the range of %s, [%d, %d]", v, dt, lo, hi)
 	}
 	switch dt {
 	case pickle.I64:

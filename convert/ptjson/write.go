@@ -31,14 +31,18 @@ const (
 // BF16), so that every element reads back to its bits; booleans are true/false; complex
 // elements are [real, imag] pairs. values holds the non-tensor leaves as typed JSON
 // (integers stay integers, floats floats; see the package doc); it is left out when
-// there are none, and a value nested deeper than pickle.MaxDepth is an error wrapping
-// a *leaf.NameError, before anything is written. Each entry of meta comes first, in key
+// there are none. Two leaves that share a name (see leaf.Unique) are an error wrapping a
+// *leaf.ClashError (convert.ClashError), and a value nested deeper than pickle.MaxDepth one wrapping a
+// *leaf.NameError, before anything is written. Each entry of meta comes first, in key
 // order, as a JSON string, or as the object itself when the entry is a JSON object;
 // ReadMetadata gives it back. A key of meta must not be empty, "tensors" or "values".
 // A document longer than MaxSize is a *leaf.TooLargeError: before anything is written
 // when its tensors' element counts and its values show it, else when the bytes written
 // pass MaxSize (w then holds part of the document).
 func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
+	if err := leaf.Unique(leaves); err != nil {
+		return fmt.Errorf("ptjson: %w", err)
+	}
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
 		if k == "" || k == tensorsKey || k == valuesKey {

@@ -19,8 +19,6 @@ func TestWriteNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, leaves := range [][]pickle.Leaf{
-		{{Name: "a.b", Value: x}, {Name: "a.b", Value: x}},
-		{{Name: "a", Value: x}, {Name: "a", Value: "text"}},
 		{{Name: "__metadata__", Value: x}},
 	} {
 		var buf bytes.Buffer

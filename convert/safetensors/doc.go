@@ -6,7 +6,14 @@
 // dtype, shape and byte range, and the tensors' bytes. Read validates every dtype, shape
 // and range against the file before anything is read or allocated (the header is at most
 // 100 MiB, as the safetensors crate allows); tensors stay in the file and are read
-// lazily.
+// lazily. Read refuses what the safetensors crate refuses: a header that is not UTF-8
+// (or escapes half of a UTF-16 surrogate pair, which serde_json refuses and encoding/json
+// would read as U+FFFD, renaming the tensor), and tensors that do not cover the data
+// section exactly, each beginning where the one before it ends, with no byte before,
+// between or after them. A header with two members of one key, which the crate's JSON
+// reader would take the last of, is refused too, as is a tensor named like one of the
+// values ptport keeps in __metadata__: a file holding two entries of one name is
+// ambiguous, and ptport does not guess which its writer meant.
 //
 // Write writes tensors C-contiguous and little-endian under their dotted names. A
 // checkpoint's non-tensor values, which safetensors has no place for, are kept as typed

@@ -168,25 +168,33 @@ func leavesOf(ctx context.Context, name string, r io.ReaderAt, size int64, raw m
 	if failed != nil {
 		return nil, failed
 	}
+	// In the order of their data, as the safetensors crate sorts them: an empty tensor
+	// at an offset before the tensor that starts there.
 	sort.Slice(entries, func(i, j int) bool {
-		if entries[i].begin != entries[j].begin {
-			return entries[i].begin < entries[j].begin
+		a, b := entries[i], entries[j]
+		if a.begin != b.begin {
+			return a.begin < b.begin
 		}
-		return entries[i].name < entries[j].name
+		if a.end != b.end {
+			return a.end < b.end
+		}
+		return a.name < b.name
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	tensors := make([]pickle.Leaf, 0, len(entries)+len(leaves))
+	var start int64 // where the next tensor's data must begin
 	for i, e := range entries {
 		if i%pollEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		if i > 0 && e.begin < entries[i-1].end {
-			return nil, bad("tensors %q and %q overlap", entries[i-1].name, e.name)
+		if err := covers(entries[max(i-1, 0)].name, e.name, i, start, e.begin); err != "" {
+			return nil, bad("%s", err)
 		}
+		start = e.end
 		st, err := pickle.NewStorageAt(e.DType, r, 8+hlen+e.begin, e.end-e.begin)
 		if err != nil {
 			return nil, bad("tensor %q: %v", e.name, err)
@@ -194,7 +202,33 @@ func leavesOf(ctx context.Context, name string, r io.ReaderAt, size int64, raw m
 		t := &pickle.Tensor{DType: e.DType, Shape: e.Shape, Strides: leaf.Strides(e.Shape), Storage: st}
 		tensors = append(tensors, pickle.Leaf{Name: e.name, Value: t})
 	}
-	return append(tensors, leaves...), nil
+	if start != data {
+		if len(entries) == 0 {
+			return nil, bad("the data section of %d bytes holds no tensor (safetensors' tensors cover it exactly)", data)
+		}
+		return nil, bad("%d bytes after the data of the last tensor, %q, which ends at %d of the %d-byte data section (safetensors' tensors cover it exactly)", data-start, entries[len(entries)-1].name, start, data)
+	}
+	leaves = append(tensors, leaves...)
+	if err := leaf.Distinct(name, "safetensors header", leaves); err != nil {
+		return nil, err
+	}
+	return leaves, nil
+}
+
+// covers says what is wrong when the data of the tensor named name, the i-th in the
+// order of the data, begins at begin, where the tensor before it, prev, ended at start:
+// the safetensors crate takes tensors that cover the data section exactly, each
+// beginning where the one before ends. It returns "" when nothing is.
+func covers(prev, name string, i int, start, begin int64) string {
+	switch {
+	case begin == start:
+		return ""
+	case i == 0:
+		return fmt.Sprintf("the first %d bytes of the data section are no tensor's: the first tensor, %q, begins at %d (safetensors' tensors cover the data section exactly, with no gap)", begin, name, begin)
+	case begin < start:
+		return fmt.Sprintf("tensors %q and %q overlap", prev, name)
+	}
+	return fmt.Sprintf("the %d bytes [%d, %d) of the data section between tensors %q and %q are no tensor's (safetensors' tensors cover the data section exactly, with no gap)", begin-start, start, begin, prev, name)
 }
 
 // readHeader reads and parses the JSON header, stopping with ctx's error once ctx is
@@ -218,13 +252,71 @@ func readHeader(ctx context.Context, name string, r io.ReaderAt, size int64) (ra
 	if _, err := r.ReadAt(hdr, 8); err != nil {
 		return nil, 0, bad("reading the header: %v", err)
 	}
-	if raw, err = parseHeader(ctx, hdr); err != nil {
+	// The safetensors crate reads the header as a UTF-8 string with serde_json, which
+	// refuses an escaped lone surrogate; encoding/json would read either as U+FFFD,
+	// renaming the tensor.
+	if !utf8.Valid(hdr) {
+		return nil, 0, bad("not valid UTF-8 (at byte %d of %d)", invalidUTF8(hdr), len(hdr))
+	}
+	if at := loneSurrogate(hdr); at >= 0 {
+		return nil, 0, bad("the escape %s, half of a UTF-16 surrogate pair, which names no character (at byte %d)", hdr[at:at+6], at)
+	}
+	var dup string
+	if raw, dup, err = parseMembers(ctx, hdr); err != nil {
 		if stop := ctx.Err(); stop != nil {
 			return nil, 0, stop
 		}
 		return nil, 0, bad("header is not a JSON object: %v", err)
 	}
+	if dup != "" {
+		return nil, 0, bad("two members named %q: ptport does not guess which one is meant", dup)
+	}
 	return raw, int64(u), nil
+}
+
+// invalidUTF8 returns the offset of the first byte of b that is not valid UTF-8.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+// loneSurrogate returns the offset of the first escape \uXXXX in the JSON text b that
+// is a UTF-16 surrogate outside a pair (a high one not followed by a low one, or a low
+// one alone), or -1. Escapes stand in strings only, where a backslash starts one.
+func loneSurrogate(b []byte) int {
+	surrogate := func(i int) (high, low bool) {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return false, false
+		}
+		v, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+		if err != nil {
+			return false, false
+		}
+		return v >= 0xd800 && v < 0xdc00, v >= 0xdc00 && v < 0xe000
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		switch high, low := surrogate(i); {
+		case low:
+			return i
+		case high:
+			if _, next := surrogate(i + 6); !next {
+				return i
+			}
+			i += 11 // the pair
+		default:
+			i++ // the escaped byte
+		}
+	}
+	return -1
 }
 
 // parseHeader parses the JSON header hdr as json.Unmarshal parses it into a map of raw
@@ -235,37 +327,54 @@ func readHeader(ctx context.Context, name string, r io.ReaderAt, size int64) (ra
 // data after the object, a value nested deep) is json.Unmarshal's to parse, for its
 // result or its error.
 func parseHeader(ctx context.Context, hdr []byte) (map[string]json.RawMessage, error) {
-	unmarshal := func() (map[string]json.RawMessage, error) {
+	raw, _, err := parseMembers(ctx, hdr)
+	return raw, err
+}
+
+// parseMembers is parseHeader that also returns the first key of a member that an
+// earlier member of the object has, if any (json.Unmarshal keeps the last).
+func parseMembers(ctx context.Context, hdr []byte) (raw map[string]json.RawMessage, dup string, err error) {
+	unmarshal := func() (map[string]json.RawMessage, string, error) {
 		var raw map[string]json.RawMessage
-		err := json.Unmarshal(hdr, &raw)
-		return raw, err
+		if err := json.Unmarshal(hdr, &raw); err != nil {
+			return nil, "", err
+		}
+		return raw, firstDuplicate(hdr), nil
 	}
 	i := skipSpace(hdr, 0)
 	if i == len(hdr) || hdr[i] != '{' {
 		return unmarshal()
 	}
-	raw := map[string]json.RawMessage{}
+	raw = map[string]json.RawMessage{}
+	// end returns the members once the object closes at i, when only white space
+	// follows.
+	end := func(i int) (map[string]json.RawMessage, string, error) {
+		if skipSpace(hdr, i) != len(hdr) {
+			return unmarshal() // its error
+		}
+		return raw, dup, nil
+	}
 	i = skipSpace(hdr, i+1)
 	if i < len(hdr) && hdr[i] == '}' {
-		return raw, rest(hdr, i+1, unmarshal)
+		return end(i + 1)
 	}
 	for n := 0; ; n++ {
 		if n%pollEvery == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 		}
-		end, _ := valueEnd(hdr, i)
-		if end < 0 || hdr[i] != '"' || !json.Valid(hdr[i:end]) {
+		kend, _ := valueEnd(hdr, i)
+		if kend < 0 || hdr[i] != '"' || !json.Valid(hdr[i:kend]) {
 			return unmarshal()
 		}
-		key := hdr[i:end]
-		if i = skipSpace(hdr, end); i == len(hdr) || hdr[i] != ':' {
+		key := hdr[i:kend]
+		if i = skipSpace(hdr, kend); i == len(hdr) || hdr[i] != ':' {
 			return unmarshal()
 		}
 		i = skipSpace(hdr, i+1)
-		end, depth := valueEnd(hdr, i)
-		if end < 0 || depth > maxValueDepth || !json.Valid(hdr[i:end]) {
+		vend, depth := valueEnd(hdr, i)
+		if vend < 0 || depth > maxValueDepth || !json.Valid(hdr[i:vend]) {
 			return unmarshal()
 		}
 		name := string(key[1 : len(key)-1])
@@ -274,31 +383,50 @@ func parseHeader(ctx context.Context, hdr []byte) (map[string]json.RawMessage, e
 				return unmarshal()
 			}
 		}
-		raw[name] = json.RawMessage(hdr[i:end:end])
-		switch i = skipSpace(hdr, end); {
+		if _, ok := raw[name]; ok && dup == "" {
+			dup = name
+		}
+		raw[name] = json.RawMessage(hdr[i:vend:vend])
+		switch i = skipSpace(hdr, vend); {
 		case i < len(hdr) && hdr[i] == ',':
 			i = skipSpace(hdr, i+1)
 		case i < len(hdr) && hdr[i] == '}':
-			return raw, rest(hdr, i+1, unmarshal)
+			return end(i + 1)
 		default:
 			return unmarshal()
 		}
 	}
 }
 
+// firstDuplicate returns the first key of a member of the JSON object hdr, which
+// json.Unmarshal parsed, that an earlier member has, or "".
+func firstDuplicate(hdr []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(hdr))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		if err != nil || !ok {
+			return ""
+		}
+		if seen[key] {
+			return key
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
+}
+
 // maxValueDepth bounds the nesting of a header's value that parseHeader parses itself,
 // well below json's own bound on a document's.
 const maxValueDepth = 1000
-
-// rest returns nil when hdr holds only white space from i, and otherwise the error of
-// unmarshal, which parses the whole header.
-func rest(hdr []byte, i int, unmarshal func() (map[string]json.RawMessage, error)) error {
-	if skipSpace(hdr, i) == len(hdr) {
-		return nil
-	}
-	_, err := unmarshal()
-	return err
-}
 
 // skipSpace returns the index of the first byte of b from i that is not JSON's white
 // space, or len(b).
@@ -441,7 +569,8 @@ func dtypeList() string {
 // wrapping a *DTypeError, before anything is written; the non-tensor leaves as typed JSON under
 // __metadata__["ptport.values"]; and each entry of meta as __metadata__["ptport.KEY"],
 // which ReadMetadata gives back. A key of meta must not be empty or "values". Two
-// leaves of one name, a tensor named "__metadata__", or a value nested deeper than
+// leaves that share a name (see leaf.Unique) are an error wrapping a *leaf.ClashError (convert.ClashError),
+// before anything is written; a tensor named "__metadata__", or a value nested deeper than
 // pickle.MaxDepth, are an error wrapping a *leaf.NameError, before anything is written;
 // so is a header (the tensors' names, dtypes, shapes and offsets, the values and meta)
 // longer than MaxHeader, a *leaf.TooLargeError.

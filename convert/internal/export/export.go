@@ -36,7 +36,9 @@ const SharedKey = "shared"
 // metadata; ReadMetadata gives it back. In the formats that cannot alias one tensor's
 // data to another's (all but .pt, which keeps storages shared), the groups of tensors
 // that share a storage are recorded too, as the JSON list of lists of their names under
-// SharedKey.
+// SharedKey. Leaves that share a name (see leaf.Unique) are an error in every format,
+// before anything is written: a file keeps one entry of each name, and a .pt file of
+// flat leaves, a dict of them by name, would load with one.
 func Write(w io.Writer, format, path string, root any, leaves []pickle.Leaf, meta map[string]string) error {
 	if format != PT {
 		if g := SharedGroups(leaves); len(g) > 0 {
@@ -60,6 +62,9 @@ func Write(w io.Writer, format, path string, root any, leaves []pickle.Leaf, met
 	case JSON:
 		return ptjson.Write(w, leaves, meta)
 	case PT:
+		if err := leaf.Unique(leaves); err != nil {
+			return fmt.Errorf("pt: %w", err)
+		}
 		archive := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 		opts := &pickle.WriteOptions{Archive: archive}
 		if len(meta) > 0 {

@@ -64,11 +64,19 @@ const metaPrefix = "ptport."
 // path. When everything fits one shard, path alone is written, and an earlier sharded
 // export to path is removed. A sharded write that o.Ctx stops before its index is in
 // place removes the shards it put in place, which no index names: the earlier export
-// stays as it was, with no file of the stopped one beside it.
+// stays as it was, with no file of the stopped one beside it. Leaves that share a name
+// are an error before any file is written, as they are for Write: the index maps each
+// name to one shard.
 func WriteFiles(path, format string, root any, leaves []pickle.Leaf, meta map[string]string, maxShard int64, o atomicfile.Options) ([]string, error) {
 	var shards [][]pickle.Leaf
 	if maxShard > 0 {
 		shards = SplitShards(leaves, maxShard)
+	}
+	if len(shards) > 1 {
+		// Each shard's writer sees its own leaves only.
+		if err := leaf.Unique(leaves); err != nil {
+			return nil, fmt.Errorf("safetensors: %w", err)
+		}
 	}
 	if len(shards) <= 1 {
 		err := atomicfile.WriteFile(path, o, func(w io.Writer) error {

@@ -75,9 +75,37 @@ func AppendFloatBits(buf []byte, dt pickle.DType, bits uint64) []byte {
 // FloatBits returns the bits of the element of the float dtype dt (F64, F32, F16 or
 // BF16) that tok, a json.Number or string token, is, as AppendFloatBits writes it: a
 // number rounds to the nearest value of dt, ties to even (F16 and BF16 from the nearest
-// float32), and past dt's range to an infinity; "NaN" is dt's canonical NaN; "NaN:0x"
-// and hexadecimal digits are a NaN of those bits, which must be one of dt.
+// float32), and is an error when it rounds to an infinity, outside dt's range, as an
+// integer outside its dtype's is (the infinities are the strings "Infinity" and
+// "-Infinity"); "NaN" is dt's canonical NaN; "NaN:0x" and hexadecimal digits are a NaN
+// of those bits, which must be one of dt.
 func FloatBits(dt pickle.DType, tok json.Token) (uint64, error) {
+	bits, err := floatBits(dt, tok)
+	if num, ok := tok.(json.Number); ok && err == nil && isInf(dt, bits) {
+		top := AppendFloatBits(nil, dt, maxFinite[dt])
+		return 0, fmt.Errorf("%s is outside the range of %s, [-%s, %s]", Describe(num), dt, top, top)
+	}
+	return bits, err
+}
+
+// maxFinite is the largest finite value of each float dtype, as its bits.
+var maxFinite = map[pickle.DType]uint64{pickle.F64: 0x7fefffffffffffff, pickle.F32: 0x7f7fffff, pickle.F16: 0x7bff, pickle.BF16: 0x7f7f}
+
+// isInf reports whether bits are an infinity of the float dtype dt.
+func isInf(dt pickle.DType, bits uint64) bool {
+	switch dt {
+	case pickle.F64:
+		return bits&^(1<<63) == 0x7ff0000000000000
+	case pickle.F32:
+		return bits&^(1<<31) == 0x7f800000
+	case pickle.F16:
+		return bits&^(1<<15) == 0x7c00
+	}
+	return bits&^(1<<15) == 0x7f80 // BF16
+}
+
+// floatBits is FloatBits, reading a number past dt's range as an infinity.
+func floatBits(dt pickle.DType, tok json.Token) (uint64, error) {
 	var f float64
 	switch v := tok.(type) {
 	case json.Number:

@@ -107,19 +107,36 @@ func TestFloatBitsRefuses(t *testing.T) {
 			t.Errorf("%s %v read as %#x", tc.dt, tc.tok, bits)
 		}
 	}
-	// Numbers past the range round to infinities, as the nearest value does.
+	// A number that rounds to an infinity is outside the dtype's range; one that rounds
+	// to its largest value or to zero is not.
 	for _, tc := range []struct {
 		dt   pickle.DType
 		num  string
+		err  string // "" when it reads as bits
 		bits uint64
 	}{
-		{pickle.F32, "1e39", 0x7f800000},
-		{pickle.F16, "-65520", 0xfc00},
-		{pickle.F64, "1e400", 0x7ff0000000000000},
-		{pickle.F32, "1e-50", 0},
+		{pickle.F32, "1e39", "1e39 is outside the range of F32, [-3.4028235e+38, 3.4028235e+38]", 0},
+		{pickle.F32, "3.5e38", "outside the range of F32", 0},
+		{pickle.F32, "-3.4028235e38", "", 0xff7fffff},
+		{pickle.F16, "70000", "70000 is outside the range of F16, [-65504.0, 65504.0]", 0},
+		{pickle.F16, "-65520", "outside the range of F16", 0},
+		{pickle.F16, "65519", "", 0x7bff},
+		{pickle.BF16, "3.4e38", "outside the range of BF16", 0},
+		{pickle.F64, "1e400", "1e400 is outside the range of F64", 0},
+		{pickle.F64, "-1.7976931348623157e308", "", 0xffefffffffffffff},
+		{pickle.F32, "1e-50", "", 0},
 	} {
-		if bits, err := FloatBits(tc.dt, json.Number(tc.num)); err != nil || bits != tc.bits {
-			t.Errorf("%s %s read as %#x, %v; want %#x", tc.dt, tc.num, bits, err, tc.bits)
+		bits, err := FloatBits(tc.dt, json.Number(tc.num))
+		if tc.err == "" && (err != nil || bits != tc.bits) || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%s %s read as %#x, %v; want %#x, %q", tc.dt, tc.num, bits, err, tc.bits, tc.err)
+		}
+	}
+	// The infinities ptport writes, as strings, read back.
+	for _, dt := range []pickle.DType{pickle.F64, pickle.F32, pickle.F16, pickle.BF16} {
+		for _, s := range []string{"Infinity", "-Infinity"} {
+			if bits, err := FloatBits(dt, s); err != nil || !isInf(dt, bits) {
+				t.Errorf("%s %q read as %#x, %v; want an infinity", dt, s, bits, err)
+			}
 		}
 	}
 }

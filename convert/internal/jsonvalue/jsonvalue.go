@@ -348,6 +348,7 @@ func (r *reader) object() (members *pickle.Dict, v any, verr, err error) {
 	d := &pickle.Dict{Ordered: true}
 	var tag string
 	var arg tagValue
+	names := map[string]bool{}
 	for {
 		tok, err := r.dec.Token()
 		if err != nil {
@@ -357,6 +358,9 @@ func (r *reader) object() (members *pickle.Dict, v any, verr, err error) {
 			break
 		}
 		key := tok.(string) // a member's name is a string
+		if names[key] {
+			return nil, nil, nil, fmt.Errorf("two members named %s in one object: ptport does not guess which one is meant", quote(key))
+		}
 		var v any
 		switch {
 		case len(d.Entries) == 0 && isTag(key):
@@ -371,6 +375,7 @@ func (r *reader) object() (members *pickle.Dict, v any, verr, err error) {
 			return nil, nil, nil, err
 		}
 		d.Entries = append(d.Entries, pickle.DictEntry{Key: key, Value: v})
+		names[key] = true
 	}
 	r.depth--
 	if tag == "" || len(d.Entries) > 1 {

@@ -1,6 +1,7 @@
 package leaf
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -41,17 +42,118 @@ func Strides(shape []int) []int {
 	return s
 }
 
-// Unique returns a *NameError for the first name that two leaves share: written to one
-// file, one would hide the other.
+// Unique returns a *ClashError for the first name that two leaves would share in a
+// file: two leaves of one name (SameName), or a leaf whose name holding a dot is also
+// the path of a value nested in another leaf (DottedKey: "a.b" beside a leaf "a" holding
+// a dict with the key "b"). Written to one file, one would hide the other. A nested
+// value whose own keys print alike (1 and "1" in one dict) is an error of
+// pickle.Leaves, which names the path and says so, wrapped in a *NameError of the leaf.
 func Unique(leaves []pickle.Leaf) error {
 	seen := make(map[string]bool, len(leaves))
 	for _, l := range leaves {
 		if seen[l.Name] {
-			return &NameError{Name: l.Name, Reason: "two leaves have this name (keys such as \"a.b\" and a[\"b\"] name the same path)"}
+			return &ClashError{Name: l.Name, Kind: SameName}
 		}
 		seen[l.Name] = true
 	}
+	for _, l := range leaves {
+		if !container(l.Value) {
+			continue
+		}
+		inner, err := pickle.Leaves(l.Value)
+		if err != nil {
+			return &NameError{Name: l.Name, Reason: fmt.Sprintf("its value: %v", err), Err: err}
+		}
+		for _, in := range inner {
+			if name := l.Name + "." + in.Name; seen[name] {
+				return &ClashError{Name: name, Kind: DottedKey, Holder: l.Name}
+			}
+		}
+	}
 	return nil
+}
+
+// Distinct is Unique for a reader of the file name: the leaves it read that would share
+// a name are a *pickle.FormatError at where, saying which name and how, for a file that
+// holds two entries of one name is ambiguous (which did its writer mean?).
+func Distinct(name, where string, leaves []pickle.Leaf) error {
+	err := Unique(leaves)
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	var ce *ClashError
+	if errors.As(err, &ce) {
+		msg = fmt.Sprintf("%q: %s", ce.Name, ce.Reason())
+		if ce.Kind == SameName {
+			msg = fmt.Sprintf("%q: the file holds %s of this name; ptport does not guess which one is meant", ce.Name, sharing(leaves, ce.Name))
+		}
+	}
+	return &pickle.FormatError{File: name, Where: where, Msg: msg}
+}
+
+// sharing says what the first two leaves named name are: "two tensors", "a tensor and
+// a value" or "two values".
+func sharing(leaves []pickle.Leaf, name string) string {
+	tensors, n := 0, 0
+	for _, l := range leaves {
+		if l.Name != name {
+			continue
+		}
+		if _, ok := l.Value.(*pickle.Tensor); ok {
+			tensors++
+		}
+		if n++; n == 2 {
+			break
+		}
+	}
+	return [...]string{"two values", "a tensor and a value", "two tensors"}[tensors]
+}
+
+// container reports whether v is a dict, list or tuple holding items, whose leaves
+// are named below the leaf that holds it.
+func container(v any) bool {
+	switch x := v.(type) {
+	case pickle.List:
+		return len(x) > 0
+	case pickle.Tuple:
+		return len(x) > 0
+	case *pickle.Dict:
+		return len(x.Entries) > 0
+	}
+	return false
+}
+
+// Clash says how two leaves came to share a name.
+type Clash int
+
+const (
+	// SameName is two leaves of one name, as a file holding two entries of one name
+	// (two npz members, two JSON entries) would give them.
+	SameName Clash = iota + 1
+	// DottedKey is a name holding a dot, such as "a.b", that is also the path of a
+	// value nested in another leaf, such as a["b"].
+	DottedKey
+)
+
+// ClashError reports two leaves that share a name, refused before any byte is written:
+// a file holds one entry of each name, so one of the two would be lost.
+type ClashError struct {
+	Name   string
+	Kind   Clash
+	Holder string // for DottedKey, the leaf whose nested value has the path Name
+}
+
+func (e *ClashError) Error() string {
+	return fmt.Sprintf("cannot write the leaf %q: %s", e.Name, e.Reason())
+}
+
+// Reason says what the clash is, for an error of a reader or a writer.
+func (e *ClashError) Reason() string {
+	if e.Kind == DottedKey {
+		return fmt.Sprintf("two leaves have this name (a name holding a dot is also the path of the value nested in the leaf %q: \"a.b\" beside \"a\" holding \"b\")", e.Holder)
+	}
+	return "two leaves have this name (the checkpoint holds two entries of it, which no file can keep apart: rename or drop one)"
 }
 
 // Nested returns a *NameError for the first leaf whose value nests deeper than a tree
@@ -85,11 +187,14 @@ func TooDeep(v any, levels int) bool {
 type NameError struct {
 	Name   string
 	Reason string
+	Err    error // the error behind Reason, if any
 }
 
 func (e *NameError) Error() string {
 	return fmt.Sprintf("cannot write the leaf %q: %s", e.Name, e.Reason)
 }
+
+func (e *NameError) Unwrap() error { return e.Err }
 
 // TooLargeError reports an output that a writer refuses, before writing it, because the
 // format's reader in ptport would refuse it: a part of it (What) would take Size bytes,
