@@ -18,3 +18,15 @@ func NewStorageAt(dtype DType, r io.ReaderAt, off, n int64) (*Storage, error) {
 	}
 	return &Storage{DType: dtype, Len: n / size, Device: "cpu", src: r, off: off}, nil
 }
+
+// NewBigEndianStorageAt is NewStorageAt for elements stored most significant byte first
+// (each part of a complex element), as in NumPy's '>' arrays: the storage reads them
+// little-endian, as every storage does.
+func NewBigEndianStorageAt(dtype DType, r io.ReaderAt, off, n int64) (*Storage, error) {
+	s, err := NewStorageAt(dtype, r, off, n)
+	if err != nil {
+		return nil, err
+	}
+	s.swap = true
+	return s, nil
+}

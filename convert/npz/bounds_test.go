@@ -36,8 +36,6 @@ func TestWriteNames(t *testing.T) {
 		meta   map[string]string
 		want   string
 	}{
-		{[]pickle.Leaf{{Name: "a.b", Value: x}, {Name: "a.b", Value: x}}, nil, "two leaves have this name"},
-		{[]pickle.Leaf{{Name: "a", Value: x}, {Name: "a", Value: int64(1)}}, nil, "two leaves have this name"},
 		{[]pickle.Leaf{{Name: "__metadata__", Value: x}, {Name: "epoch", Value: int64(1)}}, nil, "writes a member of this name itself"},
 		{[]pickle.Leaf{{Name: "__note__", Value: x}}, map[string]string{"note": "n"}, "writes a member of this name itself"},
 		{[]pickle.Leaf{{Name: "../../x", Value: x}}, nil, `".."`},

@@ -2,11 +2,15 @@
 // and numpy.savez_compressed write it) over a checkpoint's leaves, as package pickle
 // names them.
 //
-// Read takes every little-endian or byte-order-free array of a dtype ptport knows as a
-// tensor named after its member, without ".npy"; C-order and Fortran-order arrays keep
-// their layout as strides. Stored members stay in the file and are read lazily;
-// compressed ones are inflated into memory, never past their declared size, which is
-// itself bounded by the file's.
+// Read takes every array of a dtype ptport knows as a tensor named after its member,
+// without ".npy"; C-order and Fortran-order arrays keep their layout as strides, and
+// big-endian arrays ('>f4', '>i8', as numpy.load reads them) are byte-swapped as they are
+// read, into the little-endian order of every tensor ptport gives. Stored members stay
+// in the file and are read lazily; compressed ones are inflated into memory, never past
+// their declared size, which is itself bounded by the file's. A file whose names clash
+// is ambiguous and refused, naming the name: two members of one name (which Python's
+// zipfile writes, warning, and numpy.load reads as the last), or a tensor and a value
+// of __metadata__ of one name; ptport does not guess which one its writer meant.
 //
 // Write stores each tensor C-contiguous, widening bfloat16 (which NumPy lacks) exactly
 // to float32 and recording its dtype in the 0-d string array "__dtypes__", so that Read

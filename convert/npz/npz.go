@@ -21,13 +21,30 @@ import (
 	"github.com/ptport/ptport/pickle"
 )
 
-// dtypeOfDescr is the dtype of each NumPy descr ptport reads (little-endian or
-// byte-order-free only).
-var dtypeOfDescr = map[string]pickle.DType{
-	"<f8": pickle.F64, "<f4": pickle.F32, "<f2": pickle.F16,
-	"<i8": pickle.I64, "<i4": pickle.I32, "<i2": pickle.I16, "|i1": pickle.I8,
-	"|u1": pickle.U8, "<u2": pickle.U16, "<u4": pickle.U32, "<u8": pickle.U64,
-	"|b1": pickle.BOOL, "<c8": pickle.C64, "<c16": pickle.C128,
+// dtypeOfCode is the dtype of each NumPy type code ptport reads, the descr without its
+// byte order.
+var dtypeOfCode = map[string]pickle.DType{
+	"f8": pickle.F64, "f4": pickle.F32, "f2": pickle.F16,
+	"i8": pickle.I64, "i4": pickle.I32, "i2": pickle.I16, "i1": pickle.I8,
+	"u1": pickle.U8, "u2": pickle.U16, "u4": pickle.U32, "u8": pickle.U64,
+	"b1": pickle.BOOL, "c8": pickle.C64, "c16": pickle.C128,
+}
+
+// dtypeOfDescr returns the dtype of a NumPy descr ('<f4', '>i8', '|u1'), and whether
+// its elements are stored big-endian; ok is false for a descr that is no tensor dtype
+// ptport reads.
+func dtypeOfDescr(descr string) (dt pickle.DType, big, ok bool) {
+	if len(descr) < 2 {
+		return "", false, false
+	}
+	dt, ok = dtypeOfCode[descr[1:]]
+	switch descr[0] {
+	case '<', '|':
+		return dt, false, ok
+	case '>':
+		return dt, true, ok
+	}
+	return "", false, false
 }
 
 // valuesMember is the npz member that holds a checkpoint's non-tensor values;
@@ -121,6 +138,7 @@ func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle
 	}
 	var leaves, values []pickle.Leaf
 	var widened map[string]pickle.DType
+	seen := make(map[string]bool, len(members))
 	for i, f := range members {
 		if i%pollEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -131,6 +149,10 @@ func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle
 			return &pickle.FormatError{File: name, Where: "member " + f.Name, Msg: fmt.Sprintf(format, args...)}
 		}
 		arr := strings.TrimSuffix(f.Name, ".npy")
+		if seen[f.Name] {
+			return nil, bad("a second member of this name: the file holds two arrays %q, and ptport does not guess which one is meant (numpy.load keeps the last)", arr)
+		}
+		seen[f.Name] = true
 		body, bodySize, err := pickle.ZipRecord(f, r, size)
 		if err != nil {
 			return nil, named(err)
@@ -177,7 +199,11 @@ func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle
 	if err := narrow(leaves, widened); err != nil {
 		return nil, &pickle.FormatError{File: name, Where: "member " + dtypesMember + ".npy", Msg: err.Error()}
 	}
-	return append(leaves, values...), nil
+	leaves = append(leaves, values...)
+	if err := leaf.Distinct(name, "member "+valuesMember+".npy", leaves); err != nil {
+		return nil, err
+	}
+	return leaves, nil
 }
 
 // Widened returns the dtype in which Write stores a tensor of dtype dt, and whether it is
@@ -331,18 +357,19 @@ func readNPY(r io.ReaderAt, size int64) (*pickle.Tensor, int64, string, error) {
 		count *= int64(d)
 	}
 	dataOff := start + hlen
-	dt, ok := dtypeOfDescr[descr]
+	dt, big, ok := dtypeOfDescr(descr)
 	if !ok {
-		if strings.HasPrefix(descr, ">") {
-			return nil, 0, "", fmt.Errorf("big-endian NPY arrays (%s) are not read", descr)
-		}
 		return nil, dataOff, descr, nil
 	}
 	n := count * int64(dt.Size())
 	if dataOff+n > size {
 		return nil, 0, "", fmt.Errorf("%v %s needs %d bytes, the member has %d", shape, descr, n, size-dataOff)
 	}
-	st, err := pickle.NewStorageAt(dt, r, dataOff, n)
+	newStorage := pickle.NewStorageAt
+	if big {
+		newStorage = pickle.NewBigEndianStorageAt // read little-endian, swapped
+	}
+	st, err := newStorage(dt, r, dataOff, n)
 	if err != nil {
 		return nil, 0, "", err
 	}
@@ -430,7 +457,8 @@ func npyHeader(descr string, shape []int) []byte {
 // 0-d string array "__dtypes__", from which Read restores it; a tensor of a dtype that
 // NumPy lacks otherwise (C32, the float8 and bits dtypes) is an error, before anything
 // is written. A key of meta must not be empty, "metadata", "dtypes" or hold a '/'.
-// Member names are unique and stay inside the archive: two leaves of one name, a tensor
+// Member names are unique and stay inside the archive: two leaves that share a name (see
+// leaf.Unique) are an error wrapping a *leaf.ClashError (convert.ClashError), before anything is written; a tensor
 // named like a member Write writes itself ("__metadata__", "__dtypes__", "__KEY__" of a
 // key of meta), and a name that starts with '/', holds '\' or NUL, or has a folder
 // (a component before its last '/') "", "." or ".." (see the rules of memberName), and
