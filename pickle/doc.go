@@ -125,6 +125,13 @@
 // a storage share the *Storage. Float16 and bfloat16 are decoded by this
 // package, exactly, and so are the 8-bit floats of torch 2.x.
 //
+// A view is checked as torch's set_ checks it: sizes, strides and offset are int64s
+// (ints), none negative, and its last element, at offset + Σ (size-1)×stride, lies in
+// its storage; its elements take at most 2^62 bytes. A tensor with a size of 0 holds no
+// element and is read whatever its strides and offset, as torch reads it, provided its
+// other sizes have a product an int holds (the largest stride of its contiguous
+// layout; torch's own overflows beyond it).
+//
 // What torch 2.x writes is read too: the dtypes it pickles with _rebuild_tensor_v3 over
 // an UntypedStorage (several dtypes may view one storage), the lazy conjugate and
 // negative bits (Tensor.Conj, Tensor.Neg: the reading methods apply them), quantized

@@ -63,25 +63,29 @@ func NewTensor(dtype DType, shape []int, data []byte) (*Tensor, error) {
 	return &Tensor{DType: dtype, Shape: append([]int(nil), shape...), Strides: contiguousStrides(shape), Storage: s}, nil
 }
 
-// numel returns the product of shape, or false if a dimension is negative
-// or the product overflows 2^62.
+// numel returns the product of shape, or false if a dimension is negative or the
+// product of the sizes other than 0 is more than an int holds (so that every stride of
+// the shape's contiguous layout is an int, an empty tensor's too).
 func numel(shape []int) (int64, bool) {
-	n := int64(1)
+	n, empty := uint64(1), false
 	for _, d := range shape {
 		if d < 0 {
 			return 0, false
 		}
 		if d == 0 {
-			n = 0
+			empty = true
 			continue
 		}
-		hi, lo := bits.Mul64(uint64(n), uint64(d))
-		if hi != 0 || lo > 1<<62 {
+		hi, lo := bits.Mul64(n, uint64(d))
+		if hi != 0 || lo > math.MaxInt {
 			return 0, false
 		}
-		n = int64(lo)
+		n = lo
 	}
-	return n, true
+	if empty {
+		return 0, true
+	}
+	return int64(n), true
 }
 
 func contiguousStrides(shape []int) []int {
@@ -175,47 +179,17 @@ func (t *Tensor) layout() (*layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, ok := numel(t.Shape)
-	if !ok {
-		return nil, fmt.Errorf("pickle: invalid shape %v", t.Shape)
-	}
 	strides := t.Strides
 	if strides == nil {
 		strides = contiguousStrides(t.Shape)
 	}
-	if len(strides) != len(t.Shape) {
-		return nil, fmt.Errorf("pickle: %d strides for %d dimensions", len(strides), len(t.Shape))
+	if err := checkView(t.Shape, strides, t.Offset, e, nb, fmt.Sprintf("storage %q (%d bytes)", t.Storage.key, nb)); err != nil {
+		return nil, fmt.Errorf("pickle: %v", err)
 	}
-	if t.Offset < 0 {
-		return nil, fmt.Errorf("pickle: negative storage offset %d", t.Offset)
-	}
-	hi, lo := bits.Mul64(uint64(n), uint64(e))
-	if hi != 0 || lo > 1<<62 {
-		return nil, fmt.Errorf("pickle: tensor of shape %v is too large", t.Shape)
-	}
+	n, _ := numel(t.Shape)
 	l := &layout{s: t.Storage, e: e, n: n, base: int64(t.Offset), run: 1}
 	if n == 0 {
 		return l, nil
-	}
-	maxIdx := uint64(t.Offset)
-	for i, d := range t.Shape {
-		st := strides[i]
-		if st < 0 {
-			return nil, fmt.Errorf("pickle: negative stride %d", st)
-		}
-		hi, lo := bits.Mul64(uint64(d-1), uint64(st))
-		if hi != 0 || lo > 1<<62 {
-			return nil, fmt.Errorf("pickle: strides %v overflow", strides)
-		}
-		maxIdx += lo
-		if maxIdx > 1<<62 {
-			return nil, fmt.Errorf("pickle: strides %v overflow", strides)
-		}
-	}
-	hi, end := bits.Mul64(maxIdx+1, uint64(e))
-	if hi != 0 || end > uint64(nb) {
-		return nil, fmt.Errorf("pickle: view (offset %d, shape %v, strides %v) of %s reaches element %d, which exceeds storage %q (%d bytes)",
-			t.Offset, t.Shape, strides, t.DType, maxIdx, t.Storage.key, nb)
 	}
 	if err := t.Storage.expand(n*e, nb); err != nil {
 		return nil, err

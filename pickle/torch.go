@@ -3,6 +3,7 @@ package pickle
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/bits"
 	"strconv"
 
@@ -65,8 +66,11 @@ func viewOf(c *pyClass, storage, offset, size, stride any) (*Tensor, error) {
 		return nil, fmt.Errorf("%s: storage argument is %s", c, typeName(storage))
 	}
 	off, ok := toInt64(offset)
-	if !ok || off < 0 || off > math.MaxInt32*int64(1<<31) {
-		return nil, fmt.Errorf("%s: invalid storage offset %v", c, offset)
+	if !ok {
+		return nil, fmt.Errorf("%s: storage offset: %v", c, intError(offset))
+	}
+	if off < 0 {
+		return nil, fmt.Errorf("%s: negative storage offset %d", c, off)
 	}
 	shape, err := intTuple(size)
 	if err != nil {
@@ -148,21 +152,28 @@ func intTuple(v any) ([]int, error) {
 	for i, it := range items {
 		n, ok := toInt64(it)
 		if !ok {
-			return nil, fmt.Errorf("item %d is %s, not an int", i, typeName(it))
+			return nil, fmt.Errorf("item %d: %v", i, intError(it))
 		}
-		if n < math.MinInt32*int64(1<<31) || n > math.MaxInt32*int64(1<<31) || int64(int(n)) != n {
+		if out[i], ok = asInt(n); !ok {
 			return nil, fmt.Errorf("item %d is %d, out of the range of a %d-bit int", i, n, strconv.IntSize)
 		}
-		out[i] = int(n)
 	}
 	return out, nil
 }
 
+// intError says why v, where an int belongs, is not one torch could take: an int64
+// holds every size, stride and offset of a torch tensor.
+func intError(v any) error {
+	if b, ok := v.(*big.Int); ok && b != nil {
+		return fmt.Errorf("%v is out of the range of a 64-bit int", b)
+	}
+	return fmt.Errorf("%s is not an int", typeName(v))
+}
+
 // checkBounds checks the view against the storage's length, as torch's
-// set_ does: non-negative sizes and strides, and every element inside the
-// storage. The storage's bytes need not be resolved yet.
+// set_ does (see checkView). The storage's bytes need not be resolved yet.
 func (t *Tensor) checkBounds() error {
-	e := uint64(t.DType.Size())
+	e := int64(t.DType.Size())
 	if e == 0 {
 		return fmt.Errorf("tensor has unknown dtype %q", t.DType)
 	}
@@ -174,39 +185,59 @@ func (t *Tensor) checkBounds() error {
 	if hi != 0 || nb > 1<<62 {
 		return fmt.Errorf("storage %q is too large", t.Storage.key)
 	}
-	n, ok := numel(t.Shape)
+	return checkView(t.Shape, t.Strides, t.Offset, e, int64(nb), fmt.Sprintf("storage %q (%d bytes)", t.Storage.key, nb))
+}
+
+// maxTensorBytes is the most bytes the elements of a tensor take.
+const maxTensorBytes = 1 << 62
+
+// checkView checks a view (offset, shape, strides) of elements of e bytes on storage, a
+// storage of nb bytes, as torch's set_ checks it (c10's computeStorageNbytes): no size
+// and no stride is negative, and every element lies in the storage. A view with no
+// element (a size of 0) reads nothing, so that its strides and offset are not
+// checked against the storage, as torch does not check them; its other sizes must
+// still have a product an int holds (the largest stride of its contiguous layout). The
+// elements of a view take at most 2^62 bytes.
+func checkView(shape, strides []int, offset int, e, nb int64, storage string) error {
+	if len(strides) != len(shape) {
+		return fmt.Errorf("%d strides for %d dimensions", len(strides), len(shape))
+	}
+	if offset < 0 {
+		return fmt.Errorf("negative storage offset %d", offset)
+	}
+	for i, d := range shape {
+		if d < 0 {
+			return fmt.Errorf("negative size %d in %v", d, shape)
+		}
+		if strides[i] < 0 {
+			return fmt.Errorf("negative stride %d in %v", strides[i], strides)
+		}
+	}
+	n, ok := numel(shape)
 	if !ok {
-		return fmt.Errorf("invalid tensor size %v", t.Shape)
-	}
-	hi, lo := bits.Mul64(uint64(n), e)
-	if hi != 0 || lo > 1<<62 {
-		return fmt.Errorf("tensor size %v is too large", t.Shape)
-	}
-	if t.Offset < 0 {
-		return fmt.Errorf("negative storage offset %d", t.Offset)
-	}
-	maxIdx := uint64(t.Offset)
-	for i, d := range t.Shape {
-		st := t.Strides[i]
-		if st < 0 {
-			return fmt.Errorf("negative stride %d in %v", st, t.Strides)
-		}
-		if d == 0 {
-			continue
-		}
-		hi, lo := bits.Mul64(uint64(d-1), uint64(st))
-		maxIdx += lo
-		if hi != 0 || maxIdx > 1<<62 {
-			return fmt.Errorf("strides %v overflow", t.Strides)
-		}
+		return fmt.Errorf("size %v: the product of its sizes other than 0 is more than %d, the largest %d-bit int", shape, math.MaxInt, strconv.IntSize)
 	}
 	if n == 0 {
 		return nil
 	}
-	hi, end := bits.Mul64(maxIdx+1, e)
-	if hi != 0 || end > nb {
-		return fmt.Errorf("view (offset %d, size %v, stride %v) of %s reaches element %d, which exceeds storage %q (%d bytes)",
-			t.Offset, t.Shape, t.Strides, t.DType, maxIdx, t.Storage.key, nb)
+	if hi, lo := bits.Mul64(uint64(n), uint64(e)); hi != 0 || lo > maxTensorBytes {
+		return fmt.Errorf("size %v: %d elements of %d bytes take more than 2^62 bytes", shape, n, e)
+	}
+	// The last element is at offset + Σ (size-1)×stride; its end must be in the storage.
+	last, carry := uint64(offset), uint64(0)
+	for i, d := range shape {
+		hi, lo := bits.Mul64(uint64(d-1), uint64(strides[i]))
+		var c uint64
+		last, c = bits.Add64(last, lo, 0)
+		carry |= hi | c
+	}
+	hi, end := bits.Mul64(last, uint64(e))
+	if end, c := bits.Add64(end, uint64(e), 0); carry != 0 || hi != 0 || c != 0 || end > uint64(nb) {
+		reach := strconv.FormatUint(last, 10)
+		if carry != 0 {
+			reach = "beyond 2^64"
+		}
+		return fmt.Errorf("view (offset %d, size %v, stride %v) reaches element %s, which exceeds %s", offset, shape, strides, reach, storage)
 	}
 	return nil
 }

@@ -1329,37 +1329,7 @@ func (p *pickler) nested(x *NestedTensor, path *writePos) error {
 // checkWriteView checks that a view of elements of e bytes lies within a storage of
 // nb bytes.
 func checkWriteView(shape, strides []int, offset int, e, nb int64) error {
-	if len(strides) != len(shape) {
-		return fmt.Errorf("%d strides for %d dimensions", len(strides), len(shape))
-	}
-	if offset < 0 {
-		return fmt.Errorf("negative storage offset %d", offset)
-	}
-	count, ok := numel(shape)
-	if !ok {
-		return fmt.Errorf("invalid size %v", shape)
-	}
-	last := uint64(offset)
-	for i, d := range shape {
-		if strides[i] < 0 {
-			return fmt.Errorf("negative stride in %v", strides)
-		}
-		if d == 0 {
-			continue
-		}
-		hi, lo := bits.Mul64(uint64(d-1), uint64(strides[i]))
-		last += lo
-		if hi != 0 || last > 1<<62 {
-			return fmt.Errorf("strides %v overflow", strides)
-		}
-	}
-	if count == 0 {
-		return nil
-	}
-	if hi, end := bits.Mul64(last+1, uint64(e)); hi != 0 || end > uint64(nb) {
-		return fmt.Errorf("view (offset %d, size %v, stride %v) reaches element %d, beyond a storage of %d bytes", offset, shape, strides, last, nb)
-	}
-	return nil
+	return checkView(shape, strides, offset, e, nb, fmt.Sprintf("a storage of %d bytes", nb))
 }
 
 // ---------------------------------------------------------------------
