@@ -16,9 +16,7 @@
 // TorchScript can create and write files), so an archive whose code/ defines
 // __setstate__ anywhere is refused in every mode (an *UnsafeGlobalError with
 // ReasonScriptCode); so is one whose objects keep a state that only their code
-// interprets (a __setstate__ tuple, as scripted quantized modules do). Records whose CRC-32 is 0 (torch 2.x with
-// torch.serialization.set_crc32_options(False)) are read as torch reads them; any
-// other CRC-32 of a record read whole must match.
+// interprets (a __setstate__ tuple, as scripted quantized modules do).
 //
 // A file that is none of these is refused with a *FormatError; when it is one of the
 // files commonly taken for a checkpoint, the error says which and what to do: a
@@ -27,6 +25,24 @@
 // file, a JSON document, a Git LFS pointer, an HTML or XML page saved in place of a
 // download, a file whose start is all zero bytes. These are told by magic numbers and
 // prefixes that no pickle starts with, and only of a file no container reads.
+//
+// # CRC-32s
+//
+// torch.load of torch 1.13 checks no zip record's CRC-32, so that a checkpoint
+// damaged in a download or on disk loads with wrong values and no word; a converter
+// would carry them into every file it writes. This package checks the CRC-32 of a
+// record, failing with a *FormatError that names it, when it has read all of the
+// record's bytes: the pickle records (data.pkl, constants.pkl, byteorder), read whole
+// when the file is opened; a deflated record, when it is inflated to its end; and a
+// stored storage record when its bytes have been read in order from its first to its
+// last, as reading the tensors that cover a storage whole does (Tensor.Bytes, WriteTo,
+// Float32s, Float64s, Int64s: what a conversion does), checked by the read that reaches
+// its end, after which every read of the storage fails. It is not checked when the
+// reads skip bytes or start elsewhere than at the record's start (a view of part of a
+// storage, reads at random offsets through Storage.ReadAt: those return the bytes as
+// they are), when a storage holds fewer bytes than its record, when bytes are copied
+// without being read (Tensor.Span), and for a record whose CRC-32 is 0, which torch
+// 2.x writes for every record with torch.serialization.set_crc32_options(False).
 //
 // # Safety
 //

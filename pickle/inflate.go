@@ -24,8 +24,9 @@ const (
 // never further, keeping its place for the next read. Reads in increasing
 // order inflate the record once; a read before the place reached starts
 // again from the record's start, and inflating more than 4 × the record's
-// size + 64 MiB in all is an error. The record's CRC-32 is checked when its
-// last byte is read. Errors are *FormatError naming the record.
+// size + 64 MiB in all is an error. A deflated record's CRC-32 is checked when
+// its last byte is read; a stored record's is not. Errors are *FormatError naming
+// the record.
 func ZipRecord(f *zip.File, ra io.ReaderAt, size int64) (io.ReaderAt, int64, error) {
 	src, off, n, err := zipSource("", f, ra, size)
 	if err != nil {

@@ -7,7 +7,8 @@ import "io"
 // NewReader, an *os.File for Open without a memory map), the byte offset and the length.
 // ok is false for views that are not C-contiguous, tensors with the lazy conjugate or
 // negative bit, big-endian files, in-memory storages and storages not yet resolved. A caller may then copy the bytes without decoding them,
-// for example with copy_file_range.
+// for example with copy_file_range; bytes so copied are not checked against their zip
+// record's CRC-32, as reading them checks them (see the package documentation).
 func (t *Tensor) Span() (src io.ReaderAt, off, n int64, ok bool) {
 	if t == nil || t.Storage == nil || !t.IsContiguous() || t.Offset < 0 || t.Conj || t.Neg {
 		return nil, 0, 0, false

@@ -26,6 +26,8 @@ type Storage struct {
 
 	qdtype string // the torch dtype of a quantized tensor's storage ("qint8", ...)
 
+	sum *recordSum // checks the CRC-32 of the stored zip record the storage is, or nil
+
 	expansion *expandBudget // of the file the storage was read from
 }
 
@@ -104,7 +106,10 @@ func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
 func (s *Storage) readRaw(p []byte, off int64) error {
 	u := int64(s.DType.swapUnit())
 	if !s.swap || u <= 1 {
-		return readFull(s.src, p, s.off+off)
+		if err := readFull(s.src, p, s.off+off); err != nil {
+			return err
+		}
+		return s.summed(off, p)
 	}
 	lo := off - off%u
 	hi := off + int64(len(p))
@@ -115,6 +120,9 @@ func (s *Storage) readRaw(p []byte, off int64) error {
 		if err := readFull(s.src, p, s.off+off); err != nil {
 			return err
 		}
+		if err := s.summed(off, p); err != nil {
+			return err
+		}
 		swapBytes(p, int(u))
 		return nil
 	}
@@ -122,9 +130,21 @@ func (s *Storage) readRaw(p []byte, off int64) error {
 	if err := readFull(s.src, tmp, s.off+lo); err != nil {
 		return err
 	}
+	if err := s.summed(lo, tmp); err != nil {
+		return err
+	}
 	swapBytes(tmp, int(u))
 	copy(p, tmp[off-lo:])
 	return nil
+}
+
+// summed passes p, the raw bytes read at byte offset off, to the storage's record
+// checksum, if it has one.
+func (s *Storage) summed(off int64, p []byte) error {
+	if s.sum == nil {
+		return nil
+	}
+	return s.sum.add(off, p)
 }
 
 func readFull(r io.ReaderAt, p []byte, off int64) error {

@@ -312,11 +312,17 @@ func (l *layout) gather(dst []byte, pos []int64, rb int64, window *[]byte) error
 	loB, hiB := lo*l.e, hi*l.e+rb
 	s := l.s
 	if d, ok := s.src.(directSource); ok && (!s.swap || s.DType.swapUnit() <= 1) {
-		return d.access(s.off+loB, hiB-loB, func(b []byte) {
+		var sumErr error
+		err := d.access(s.off+loB, hiB-loB, func(b []byte) {
 			for i, p := range pos {
 				copy(dst[int64(i)*rb:int64(i+1)*rb], b[p*l.e-loB:])
 			}
+			sumErr = s.summed(loB, b)
 		})
+		if err != nil {
+			return err
+		}
+		return sumErr
 	}
 	if span := hiB - loB; span <= 4*int64(len(dst))+64<<10 {
 		if int64(cap(*window)) < span {
