@@ -199,6 +199,8 @@ func withHints(err error, swap string) error {
 		switch p.Kind {
 		case parity.ProblemTokenIDs:
 			hints = append(hints, "to run the whole model from token ids: --whole")
+		case parity.ProblemWholeInput:
+			hints = append(hints, "to run the whole model: --whole")
 		case parity.ProblemNoFinalState:
 			hints = append(hints, "to leave them out: --ignore "+strings.Join(escapeAll(p.Entries), ","))
 		case parity.ProblemSwapped:

@@ -185,8 +185,9 @@ func (f *toleranceFlags) register(c *cobra.Command, when string) {
 	c.Flags().Var((*tolValue)(&f.rtol), "rtol", "relative tolerance"+when+" (default: by dtype: 1.3e-6 for float32, 1e-7 float64, 1e-3 float16, 1.6e-2 bfloat16)")
 }
 
-// tolValue is the value of --atol or --rtol: a number, zero or more (a negative or NaN
-// tolerance would make the comparison mean nothing).
+// tolValue is the value of --atol or --rtol: a finite number, zero or more (a negative or
+// NaN tolerance would make the comparison mean nothing, and an infinite one has no JSON
+// form; a large number lets everything pass).
 type tolValue float64
 
 func (v *tolValue) String() string { return strconv.FormatFloat(float64(*v), 'g', -1, 64) }
@@ -196,8 +197,8 @@ func (v *tolValue) Set(s string) error {
 	if err != nil {
 		return errors.New("not a number")
 	}
-	if !(x >= 0) {
-		return errors.New("a tolerance is zero or more")
+	if !(x >= 0 && x <= math.MaxFloat64) {
+		return errors.New("a tolerance is a finite number, zero or more")
 	}
 	*v = tolValue(x)
 	return nil

@@ -21,7 +21,7 @@ type runResult struct {
 	Model  convert.ModelInfo `json:"model"`
 	Shapes map[string][]int  `json:"shapes"`
 	// InitialState says where each initial state came from, as check's does.
-	InitialState parity.InitialState `json:"initial_state"`
+	InitialState parity.InitialState `json:"initial_state,omitzero"`
 	Seconds      float64             `json:"seconds"`
 }
 

@@ -32,6 +32,7 @@ type parityCase struct {
 	Diagnosis  []string
 	Error      []string
 	Failing    []string
+	Reason     []string // words the reason of every failing tensor holds
 	Ports      map[string]struct{ Outcome, Rule string }
 	Truth      string // the file of PyTorch's float64 results
 }
@@ -119,6 +120,13 @@ func TestCases(t *testing.T) {
 			}
 			if c.Compared != nil && !mapsEqual(got, c.Compared) {
 				t.Errorf("compared %v, want %v", got, c.Compared)
+			}
+			for _, tr := range r.Tensors {
+				for _, w := range c.Reason {
+					if !tr.Pass && !strings.Contains(tr.Reason, w) {
+						t.Errorf("%s: reason lacks %q: %s", tr.Name, w, tr.Reason)
+					}
+				}
 			}
 			if c.Failing != nil && !slices.Equal(failing, c.Failing) {
 				t.Errorf("failing %v, want %v", failing, c.Failing)

@@ -20,6 +20,7 @@ type Options struct {
 	Load convert.Options
 	// Tolerance returns the tolerance for a tensor computed in dtype got (F32 or F64)
 	// and compared with a reference tensor of dtype want; nil means DefaultTolerance.
+	// Each part must be a finite number, zero or more; Check fails otherwise.
 	Tolerance func(got, want pickle.DType) Tolerance
 	// Ignore names reference entries to leave out of the check (an entry's name covers
 	// the entries of a tuple under it).
@@ -39,8 +40,9 @@ type Report struct {
 	// ModelFile and Reference are the names of the model's and the reference's files.
 	ModelFile string `json:"model_file"`
 	Reference string `json:"reference"`
-	// InitialState says where each initial state came from.
-	InitialState InitialState `json:"initial_state"`
+	// InitialState says where each initial state came from; it is empty (and left out
+	// of the JSON) for a model that has no recurrent layer, and so no state.
+	InitialState InitialState `json:"initial_state,omitzero"`
 	// Settings says where the model's batch_first and nonlinearity came from.
 	Settings Settings `json:"settings"`
 	// Ignored lists the reference entries left out at the caller's request.
@@ -302,6 +304,9 @@ func (r *reference) fits(cp *convert.Checkpoint, m *convert.Model) error {
 
 // initialState says where the initial states of m come from.
 func (r *reference) initialState(m *convert.Model) InitialState {
+	if m.Config.InputSize == 0 {
+		return InitialState{} // no recurrent layer
+	}
 	s := InitialState{H0: Zeros}
 	if r.h0.ok() {
 		s.H0 = r.h0.name
@@ -414,6 +419,9 @@ func (c *checker) run() error {
 		}
 		tr := TensorReport{Name: p.name, Entry: p.ref.name, Shape: p.ref.t.Shape, DType: p.ref.t.DType,
 			Tolerance: c.tol(m.DType, p.ref.t.DType)}
+		if err := tr.Tolerance.check(); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
 		if !slices.Equal(p.got.Shape, p.ref.t.Shape) {
 			tr.shapeMismatch(p.got.Shape)
 		} else {
@@ -520,6 +528,9 @@ func forwardError(r *reference, m *convert.Model, err error) error {
 			Msg: fmt.Sprintf("%s; token ids are the input of the whole model, %s", ids, layerList(l))})
 	case errors.Is(err, convert.ErrTokenIDs):
 		rerr.addf("%s; token ids are the input of a whole model that starts with an Embedding, and none is known around this one", ids)
+	case !m.Whole && len(l) > 1 && !errors.Is(err, convert.ErrTokenIDs):
+		rerr.Problems = append(rerr.Problems, Problem{Kind: ProblemWholeInput, Entries: []string{r.input.name},
+			Msg: fmt.Sprintf("%v; the recurrent module is inside a whole model, %s, whose input this may be: run it whole", err, layerList(l))})
 	default:
 		rerr.addf("%v", err)
 	}

@@ -2,6 +2,7 @@ package parity_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/ptport/ptport/convert/internal/fixture"
 	"github.com/ptport/ptport/convert/parity"
 	"github.com/ptport/ptport/pickle"
+	"github.com/ptport/ptport/rnn"
 )
 
 // check checks the model of testdata/convert/NAME.pt, loaded with opts, against
@@ -391,6 +393,27 @@ func TestMatches(t *testing.T) {
 		}
 		if got := wide.Matches(c.got, c.ref); got != c.want {
 			t.Errorf("with atol %v, rtol %v: Matches(%v, %v) = %v, want %v", wide.Atol, wide.Rtol, c.got, c.ref, got, c.want)
+		}
+	}
+}
+
+// TestUnusableTolerance: a tolerance that is not finite numbers, zero or more, is an error
+// of Check, and compares nothing in Compare, whose report keeps a JSON form.
+func TestUnusableTolerance(t *testing.T) {
+	model, ref := fixture.Open(t, "rnn_tanh.pt"), fixture.Open(t, "rnn_tanh.ref.pt")
+	for _, tol := range []parity.Tolerance{{Atol: math.Inf(1)}, {Rtol: math.Inf(1)}, {Atol: math.NaN()}, {Rtol: -1}} {
+		_, err := parity.Check(context.Background(), model, ref, parity.Options{Tolerance: func(_, _ pickle.DType) parity.Tolerance { return tol }})
+		if err == nil || !strings.Contains(err.Error(), "finite number, zero or more") {
+			t.Errorf("Check with %+v: %v", tol, err)
+		}
+		x := &rnn.Tensor[float32]{Data: []float32{1}, Shape: []int{1}}
+		want, _ := pickle.NewTensor(pickle.F32, []int{1}, []byte{0, 0, 0x80, 0x3f})
+		tr := parity.Compare("y", x, want, nil, &tol)
+		if tr.Pass || tr.Rule != parity.RuleShape || !strings.Contains(tr.Reason, "finite number") {
+			t.Errorf("Compare with %+v: %+v", tol, tr)
+		}
+		if _, err := json.Marshal(parity.NewReport(tr)); err != nil {
+			t.Errorf("Compare with %+v: no JSON form: %v", tol, err)
 		}
 	}
 }

@@ -16,7 +16,8 @@ import (
 // DefaultTolerance of got's and want's dtypes), or, for a result computed below float64,
 // given its float64 truth (Truth, or the same computation in float64 from the same
 // weights and inputs; nil for none), the truth rule with the floor and without a measured
-// noise. name names the tensor in the report.
+// noise. name names the tensor in the report. A tol whose parts are not finite numbers,
+// zero or more, compares nothing (RuleShape, its Reason says why).
 //
 // A port checks its whole model this way, from token ids to logits, in a Go test:
 //
@@ -41,6 +42,11 @@ func Compare[T rnn.Float](name string, got *rnn.Tensor[T], want *pickle.Tensor, 
 		tr.Tolerance = *tol
 	} else {
 		tr.Tolerance = DefaultTolerance(dt, want.DType)
+	}
+	if err := tr.Tolerance.check(); err != nil {
+		// Nothing compared, and the report keeps a JSON form.
+		tr.Rule, tr.Reason, tr.Tolerance = RuleShape, err.Error(), Tolerance{}
+		return tr
 	}
 	if got == nil || !slices.Equal(got.Shape, want.Shape) || len(got.Data) != numel(got.Shape) {
 		var shape []int

@@ -17,6 +17,16 @@ type Tolerance struct {
 	Rtol float64 `json:"rtol"`
 }
 
+// check returns an error unless t's parts are finite numbers, zero or more: a negative or
+// NaN part makes the comparison mean nothing, and an infinite one has no JSON form (a
+// report always has one).
+func (t Tolerance) check() error {
+	if !(t.Atol >= 0 && t.Atol <= math.MaxFloat64 && t.Rtol >= 0 && t.Rtol <= math.MaxFloat64) {
+		return fmt.Errorf("tolerance atol %g, rtol %g: each must be a finite number, zero or more", t.Atol, t.Rtol)
+	}
+	return nil
+}
+
 // Matches reports whether got is within t of ref by Tolerance's rule.
 func (t Tolerance) Matches(got, ref float64) bool {
 	switch {
@@ -58,7 +68,8 @@ const (
 	RuleTolerance = "tolerance"
 	// RuleTruth: Go and the reference are both rounding noise around the float64 truth.
 	RuleTruth = "truth"
-	// RuleShape: the shapes differ; nothing was compared.
+	// RuleShape: nothing was compared: the shapes differ, or (Compare) the reference
+	// could not be read or the tolerance is unusable; the Reason says which.
 	RuleShape = "shape"
 )
 
@@ -195,7 +206,28 @@ func (tr *TensorReport) judgeTruth() {
 	hi, lo := max(g, r), min(g, r)
 	bound := TruthFactor * max(lo, tr.Floor, tr.Noise)
 	tr.Rule = RuleTruth
+	nan, goNaN := 0, 0 // elements where the truth is NaN and the reference a number; Go's NaNs there
+	for i, t := range tr.truth {
+		if math.IsNaN(t) && !math.IsNaN(tr.want[i]) {
+			nan++
+			if math.IsNaN(tr.got[i]) {
+				goNaN++
+			}
+		}
+	}
+	scale := tr.Floor / TruthFloor
 	switch {
+	case nan > 0:
+		tr.Pass = false
+		who := fmt.Sprintf("Go is NaN at %d of them", goNaN)
+		if goNaN == nan {
+			who = "Go too"
+		}
+		tr.Reason = fmt.Sprintf("the float64 truth of this model is NaN at %d of %d elements where the reference is a number (%s): the model as the checkpoint holds it computes NaN, so its weights hold NaN or infinite values, or the reference comes from other weights", nan, len(tr.truth), who)
+	case hi > bound && r > g && lowPrecision(tr.DType) && r <= 64*unitRoundoff(tr.DType)*scale:
+		tr.Pass = false
+		name := typeName(tr.DType)
+		tr.Reason = fmt.Sprintf("the reference is %s from the float64 truth of this model, Go only %s: as far as %s arithmetic (%d significant bits) strays, so the reference was probably computed in %s (a module converted by .%s()); compute it in float32 (model.float() on x.float()) to check the port, which computes in float32", errText(r), errText(g), name, bits(tr.DType), name, name)
 	case hi > bound && g > r:
 		tr.Pass = false
 		tr.Reason = fmt.Sprintf("Go is %s from the float64 truth, the reference only %s: Go's result is wrong, not rounded", errText(g), errText(r))
@@ -234,3 +266,25 @@ func (tr *TensorReport) shapeMismatch(got []int) {
 	tr.Pass, tr.Rule = false, RuleShape
 	tr.Reason = fmt.Sprintf("shape %v from Go, %v in the reference", got, tr.Shape)
 }
+
+// lowPrecision reports whether d is a float type narrower than float32.
+func lowPrecision(d pickle.DType) bool { return d == pickle.F16 || d == pickle.BF16 }
+
+// bits is the number of significant bits of the float16 or bfloat16 type d.
+func bits(d pickle.DType) int {
+	if d == pickle.BF16 {
+		return 8
+	}
+	return 11
+}
+
+// typeName is torch's name of the float16 or bfloat16 type d.
+func typeName(d pickle.DType) string {
+	if d == pickle.BF16 {
+		return "bfloat16"
+	}
+	return "float16"
+}
+
+// unitRoundoff is the unit roundoff of the float16 or bfloat16 type d: 2^-bits.
+func unitRoundoff(d pickle.DType) float64 { return math.Ldexp(1, -bits(d)) }

@@ -102,6 +102,10 @@ const (
 	// ProblemSwapped: the reference holds a recurrent module's weights and the model's
 	// file reads as a reference: the two were given the other way round.
 	ProblemSwapped
+	// ProblemWholeInput: the recurrent module does not take the input, and a whole model
+	// is known around it (its layers in the message), whose input it may be: run whole
+	// (Options.Load.Whole).
+	ProblemWholeInput
 )
 
 func (e *ReferenceError) Error() string {

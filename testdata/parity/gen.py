@@ -1147,7 +1147,7 @@ x = torch.randn(4, 3, 5)
 with torch.no_grad():
     y, y64 = seq(x), copy.deepcopy(seq).double()(x.double())
 case("whole_seq_act", seq, collections.OrderedDict(input=x, output=y), "pass", rule="tolerance",
-     compared=dict(output="output"))
+     compared=dict(output="output"), initial=dict())  # no recurrent layer: no state
 save_truth("whole_seq_act", dict(output=y64))
 # ... which, starting with a Linear, refuses integers as PyTorch does.
 xi = torch.randint(-3, 4, (4, 3, 5))
@@ -1278,6 +1278,45 @@ with torch.no_grad():
     returned = m(x)
 case("output_tuple", m.state_dict(), collections.OrderedDict(input=x, output=returned), "error",
      error=["output: want a tensor", "the whole tuple the module returns"])
+
+# A reference PyTorch computed with the module in bfloat16 (its arithmetic rounding to 8
+# bits): a failure whose reason says so, as assert_close against Go's float32 result fails.
+torch.manual_seed(18)
+spec = Spec("gru", 4, 6)
+m = spec.module().bfloat16()
+x = torch.randn(5, 3, 4).bfloat16()
+with torch.no_grad():
+    y, h = m(x)
+wide = run(module_with(spec, m.state_dict()), x.float())
+ok = assert_close(dict(output=wide["output"].bfloat16()), dict(output=y))
+case("bf16_computed", m.state_dict(), collections.OrderedDict(input=x, output=y, h_n=h), "pass" if ok else "fail",
+     rule="truth", reason=["probably computed in bfloat16", "model.float()"], measured=dict(assert_close=ok))
+
+# A NaN in the checkpoint's weights, the reference made from the weights without it: a
+# failure whose reason says the model computes NaN.
+torch.manual_seed(19)
+spec = Spec("lstm", 3, 5)
+m = spec.module()
+x = torch.randn(4, 2, 3)
+res = run(m, x)
+sd = copy.deepcopy(m.state_dict())
+sd["weight_hh_l0"][0, 0] = float("nan")
+nan_res = run(module_with(spec, sd), x)
+case("nan_weights", sd, reference(res, dict(input=x)), "fail", rule="truth",
+     reason=["float64 truth of this model is NaN", "weights hold NaN"],
+     measured=dict(nan_outputs=int(nan_res["output"].isnan().sum())))
+
+# A pickled Sequential(Linear, ReLU, RNN) checked as its recurrent module alone, on the
+# whole model's input: an error saying to run it whole, as PyTorch's module refuses it.
+torch.manual_seed(20)
+spec = Spec("tanh", 4, 5)
+inner = spec.module()
+seq = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), inner).eval()
+x = torch.randn(6, 2, 3)
+with torch.no_grad():
+    y, h = seq(x)
+case("seq_not_whole", seq, collections.OrderedDict(input=x, output=y, h_n=h), "error",
+     error=["inside a whole model", "run it whole"], torch_error=torch_error(lambda: inner(x)))
 
 with open(os.path.join(HERE, "cases.json"), "w") as f:
     json.dump(cases, f, indent=1)
