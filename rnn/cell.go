@@ -89,7 +89,7 @@ func (c *Cell[T]) Config() CellConfig { return c.cfg }
 // It returns h' and, for LSTMCell, c' (nil otherwise), in new tensors shaped as h.
 // Forward does not modify its arguments.
 func (c *Cell[T]) Forward(x, h, cx *Tensor[T]) (hy, cy *Tensor[T], err error) {
-	if c == nil || c.m == nil {
+	if !c.made() {
 		return nil, nil, fmt.Errorf("rnn: Forward on a Cell not made by NewCell")
 	}
 	N, batched, err := c.checkInput(x)

@@ -136,7 +136,7 @@ func (e *Embedding[T]) Forward(ids *Tensor[int64]) (*Tensor[T], error) {
 }
 
 func (e *Embedding[T]) apply(_ context.Context, sl *slot[T], x *Tensor[T], ids *Tensor[int64]) (*Tensor[T], error) {
-	if e == nil || e.weight == nil {
+	if !e.made() {
 		return nil, fmt.Errorf("rnn: Forward on an Embedding not made by NewEmbedding")
 	}
 	if ids == nil && x != nil {
@@ -160,6 +160,8 @@ func (e *Embedding[T]) apply(_ context.Context, sl *slot[T], x *Tensor[T], ids *
 	}
 	return out, nil
 }
+
+func (e *Embedding[T]) made() bool { return e != nil && e.weight != nil }
 
 func (e *Embedding[T]) describe() string {
 	return fmt.Sprintf("Embedding(%d, %d)", e.cfg.NumEmbeddings, e.cfg.EmbeddingDim)
@@ -235,7 +237,7 @@ func (l *Linear[T]) Forward(x *Tensor[T]) (*Tensor[T], error) {
 }
 
 func (l *Linear[T]) apply(_ context.Context, sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
-	if l == nil || l.o == nil {
+	if !l.made() {
 		return nil, fmt.Errorf("rnn: Forward on a Linear not made by NewLinear")
 	}
 	if err := x.check("input"); err != nil {
@@ -269,6 +271,8 @@ func (l *Linear[T]) apply(_ context.Context, sl *slot[T], x *Tensor[T], _ *Tenso
 	y.Data = y.Data[:rows*out]
 	return y, nil
 }
+
+func (l *Linear[T]) made() bool { return l != nil && l.o != nil }
 
 func (l *Linear[T]) describe() string { return l.cfg.String() }
 
@@ -360,7 +364,7 @@ func (l *LayerNorm[T]) Forward(x *Tensor[T]) (*Tensor[T], error) {
 }
 
 func (l *LayerNorm[T]) apply(_ context.Context, sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
-	if l == nil || l.n == 0 {
+	if !l.made() {
 		return nil, fmt.Errorf("rnn: Forward on a LayerNorm not made by NewLayerNorm")
 	}
 	if err := x.check("input"); err != nil {
@@ -403,6 +407,8 @@ func (l *LayerNorm[T]) apply(_ context.Context, sl *slot[T], x *Tensor[T], _ *Te
 	return y, nil
 }
 
+func (l *LayerNorm[T]) made() bool { return l != nil && l.n != 0 }
+
 func (l *LayerNorm[T]) describe() string { return l.cfg.String() }
 
 func (l *LayerNorm[T]) widths() (takes, gives int) {
@@ -440,6 +446,8 @@ func (d *Dropout[T]) apply(_ context.Context, _ *slot[T], x *Tensor[T], _ *Tenso
 	return x, nil
 }
 
+// A zero Dropout is Dropout(p=0), ready to run.
+func (d *Dropout[T]) made() bool                 { return d != nil }
 func (d *Dropout[T]) describe() string           { return fmt.Sprintf("Dropout(p=%g)", d.p) }
 func (d *Dropout[T]) widths() (takes, gives int) { return 0, 0 }
 
@@ -521,7 +529,7 @@ func (a *Activation[T]) softmaxDim(nd int) (int, error) {
 }
 
 func (a *Activation[T]) apply(_ context.Context, sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
-	if a == nil || a.o == nil {
+	if !a.made() {
 		return nil, fmt.Errorf("rnn: Forward on an Activation not made by NewActivation")
 	}
 	if err := x.check("input"); err != nil {
@@ -609,3 +617,5 @@ func (a *Activation[T]) describe() string {
 }
 
 func (a *Activation[T]) widths() (takes, gives int) { return 0, 0 }
+
+func (a *Activation[T]) made() bool { return a != nil && a.o != nil }

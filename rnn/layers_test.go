@@ -134,6 +134,20 @@ func TestSequentialErrors(t *testing.T) {
 		{[]Layer[float32]{emb, lin}, "layer 1, Linear(in_features=4, out_features=2, bias=False), takes 4 features, but layer 0, Embedding(5, 3), gives 3"},
 		{[]Layer[float32]{emb, tanh, lin}, "layer 0, Embedding(5, 3), gives 3"},
 		{[]Layer[float32]{emb, nil}, "layer 1 is nil"},
+		// A nil pointer of each layer type is nil too, and a zero value is not a layer.
+		{[]Layer[float32]{(*Model[float32])(nil)}, "layer 0 is nil"},
+		{[]Layer[float32]{(*Cell[float32])(nil)}, "layer 0 is nil"},
+		{[]Layer[float32]{(*Linear[float32])(nil)}, "layer 0 is nil"},
+		{[]Layer[float32]{(*Embedding[float32])(nil)}, "layer 0 is nil"},
+		{[]Layer[float32]{(*LayerNorm[float32])(nil)}, "layer 0 is nil"},
+		{[]Layer[float32]{(*Dropout[float32])(nil)}, "layer 0 is nil"},
+		{[]Layer[float32]{gru, (*Activation[float32])(nil)}, "layer 1 is nil"},
+		{[]Layer[float32]{new(Model[float32])}, "layer 0, a zero *rnn.Model[float32], was not made by its constructor"},
+		{[]Layer[float32]{new(Cell[float32])}, "layer 0, a zero *rnn.Cell[float32]"},
+		{[]Layer[float32]{new(Linear[float32])}, "layer 0, a zero *rnn.Linear[float32]"},
+		{[]Layer[float32]{new(Embedding[float32])}, "layer 0, a zero *rnn.Embedding[float32]"},
+		{[]Layer[float32]{new(LayerNorm[float32])}, "layer 0, a zero *rnn.LayerNorm[float32]"},
+		{[]Layer[float32]{gru, new(Activation[float32])}, "layer 1, a zero *rnn.Activation[float32]"},
 	} {
 		if _, err := NewSequential(tc.layers...); err == nil || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%v: %v, want an error containing %q", tc.layers, err, tc.msg)
@@ -191,6 +205,17 @@ func TestSequentialErrors(t *testing.T) {
 	if _, err := zero.Step(newTensor[float32](1, 3)); err == nil {
 		t.Error("the zero Stream stepped")
 	}
+	// A zero Dropout is Dropout(p=0).
+	if s, err := NewSequential[float32](gru, new(Dropout[float32])); err != nil || s.String() != "Sequential(GRU(3, 4), Dropout(p=0))" {
+		t.Errorf("a zero Dropout: %v, %v", s, err)
+	}
+	// The states of a Stream are held to State's rules.
+	st := must(must(NewSequential[float32](gru, lin)).NewStream(2))
+	x := randomTensor[float32](rng, 1, 2, 3)
+	st.States()[0].H().Data = []float32{1}
+	if _, err := st.Step(x); err == nil || !strings.Contains(err.Error(), "the state's h has 1 elements, shape [1 2 4] needs 8 (in layer 0, GRU(3, 4))") {
+		t.Errorf("Step after H's Data was replaced: %v", err)
+	}
 }
 
 func must[L any](l L, err error) L {
@@ -243,4 +268,37 @@ func TestRepr(t *testing.T) {
 			t.Errorf("got %s, want %s", got, tc.want)
 		}
 	}
+}
+
+// TestNilReceivers checks that the methods that return errors return one, and do not
+// panic, on nil pointers, as on zero values.
+func TestNilReceivers(t *testing.T) {
+	x := newTensor[float32](1, 1, 3)
+	for name, run := range map[string]func() error{
+		"Model.Forward":        func() error { _, err := (*Model[float32])(nil).Forward(x, nil, nil); return err },
+		"Model.NewState":       func() error { _, err := (*Model[float32])(nil).NewState(1); return err },
+		"Cell.Forward":         func() error { _, _, err := (*Cell[float32])(nil).Forward(x, nil, nil); return err },
+		"Cell.NewState":        func() error { _, err := (*Cell[float32])(nil).NewState(1); return err },
+		"State.Step":           func() error { _, err := (*State[float32])(nil).Step(x); return err },
+		"Sequential.Forward":   func() error { _, err := (*Sequential[float32])(nil).Forward(x); return err },
+		"Sequential.NewStream": func() error { _, err := (*Sequential[float32])(nil).NewStream(1); return err },
+		"Stream.Step":          func() error { _, err := (*Stream[float32])(nil).Step(x); return err },
+		"Stream.StepIndices": func() error {
+			_, err := (*Stream[float32])(nil).StepIndices(&Tensor[int64]{Data: []int64{0}, Shape: []int{1}})
+			return err
+		},
+		"Embedding.Forward": func() error {
+			_, err := (*Embedding[float32])(nil).Forward(&Tensor[int64]{Data: []int64{0}, Shape: []int{1}})
+			return err
+		},
+		"Linear.Forward":     func() error { _, err := (*Linear[float32])(nil).Forward(x); return err },
+		"LayerNorm.Forward":  func() error { _, err := (*LayerNorm[float32])(nil).Forward(x); return err },
+		"Activation.Forward": func() error { _, err := (*Activation[float32])(nil).Forward(x); return err },
+	} {
+		if err := run(); err == nil || !strings.Contains(err.Error(), "not made by") {
+			t.Errorf("%s on nil: %v, want an error saying it was not made by its constructor", name, err)
+		}
+	}
+	var zero State[float32]
+	zero.Reset() // the zero State has nothing to reset
 }

@@ -152,7 +152,7 @@ func (m *Model[T]) Forward(x, h0, c0 *Tensor[T]) (*Result[T], error) {
 // input projections, and returns, once every goroutine it started has ended, no result
 // and an error wrapping ctx.Err(). Its results are Forward's, to the bit.
 func (m *Model[T]) ForwardContext(ctx context.Context, x, h0, c0 *Tensor[T]) (*Result[T], error) {
-	if m == nil || m.o == nil {
+	if !m.made() {
 		return nil, fmt.Errorf("rnn: Forward on a Model not made by New")
 	}
 	c := m.cfg

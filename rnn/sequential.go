@@ -3,6 +3,7 @@ package rnn
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -19,6 +20,9 @@ type Layer[T Float] interface {
 	widths() (takes, gives int)
 	// describe names the layer as PyTorch prints the module.
 	describe() string
+	// made reports whether the layer was made by its constructor (false for a nil
+	// pointer, and for a zero value unless it is ready to run).
+	made() bool
 }
 
 // slot holds the buffers of one layer of a Sequential: fresh for Forward, kept from step
@@ -44,6 +48,8 @@ func (sl *slot[T]) output(n int, lead []int, last int) *Tensor[T] {
 // itself, as the forward of the modules that hold an nn.LSTM between an nn.Embedding and
 // an nn.Linear does (out, h = self.rnn(x, h); return self.fc(out)).
 
+func (m *Model[T]) made() bool { return m != nil && m.o != nil }
+
 func (m *Model[T]) apply(ctx context.Context, sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
 	if sl != nil && sl.state != nil {
 		return sl.state.Step(x)
@@ -63,6 +69,8 @@ func (m *Model[T]) describe() string { return m.cfg.String() }
 
 // A cell in a Sequential computes one step: from zeros in Forward, from the previous
 // step's state in a Stream.
+
+func (c *Cell[T]) made() bool { return c != nil && c.m != nil }
 
 func (c *Cell[T]) apply(_ context.Context, sl *slot[T], x *Tensor[T], _ *Tensor[int64]) (*Tensor[T], error) {
 	if sl != nil && sl.state != nil {
@@ -85,17 +93,21 @@ type Sequential[T Float] struct {
 	layers []Layer[T]
 }
 
-// NewSequential returns the Sequential of the given layers. An Embedding may only be the
-// first layer. Where both are known, the number of features each layer gives must be
-// what the next takes.
+// NewSequential returns the Sequential of the given layers, each made by its constructor
+// (a nil layer, typed or not, is an error). An Embedding may only be the first layer.
+// Where both are known, the number of features each layer gives must be what the next
+// takes.
 func NewSequential[T Float](layers ...Layer[T]) (*Sequential[T], error) {
 	if len(layers) == 0 {
 		return nil, fmt.Errorf("rnn: a Sequential needs at least one layer")
 	}
 	width, from, fromIdx := 0, "", 0 // the features given, by layer fromIdx
 	for i, l := range layers {
-		if l == nil {
+		if l == nil || reflect.ValueOf(l).IsNil() { // every Layer is a pointer
 			return nil, fmt.Errorf("rnn: Sequential: layer %d is nil", i)
+		}
+		if !l.made() {
+			return nil, fmt.Errorf("rnn: Sequential: layer %d, a zero %T, was not made by its constructor", i, l)
 		}
 		if _, ok := l.(*Embedding[T]); ok && i > 0 {
 			return nil, fmt.Errorf("rnn: Sequential: layer %d is an Embedding, which takes indices: only the first layer may be one", i)

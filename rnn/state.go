@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 )
 
 // ErrNotStreamable is the error, wrapped with the reason, of a model that cannot be run a
@@ -23,9 +24,11 @@ type State[T Float] struct {
 	cell *Cell[T] // non-nil for a cell's state
 	n    int      // batch size
 	h, c *Tensor[T]
-	out  Tensor[T]
-	ws   workspace[T]
-	job  job[T]
+	// hShape and cShape are the shapes h and c keep.
+	hShape, cShape []int
+	out            Tensor[T]
+	ws             workspace[T]
+	job            job[T]
 	// saved holds h and c while a StepContext that may be stopped runs.
 	saved []T
 }
@@ -34,7 +37,7 @@ type State[T Float] struct {
 // (NumLayers, n, P) and, for LSTM, c is (NumLayers, n, HiddenSize), as Forward's h0 and
 // c0. A bidirectional network cannot be stepped: the error wraps ErrNotStreamable.
 func (m *Model[T]) NewState(n int) (*State[T], error) {
-	if m == nil || m.o == nil {
+	if !m.made() {
 		return nil, fmt.Errorf("rnn: NewState on a Model not made by New")
 	}
 	c := m.cfg
@@ -44,11 +47,8 @@ func (m *Model[T]) NewState(n int) (*State[T], error) {
 	if n < 0 || n > maxDim {
 		return nil, fmt.Errorf("rnn: batch size must be in [0, %d], got %d", maxDim, n)
 	}
-	s := &State[T]{m: m, n: n, h: newTensor[T](c.NumLayers, n, c.outSize())}
-	if c.Mode == LSTM {
-		s.c = newTensor[T](c.NumLayers, n, c.HiddenSize)
-	}
-	s.keepHelpers()
+	s := &State[T]{m: m, n: n}
+	s.make([]int{c.NumLayers, n, c.outSize()}, []int{c.NumLayers, n, c.HiddenSize}, c.Mode == LSTM)
 	return s, nil
 }
 
@@ -63,30 +63,42 @@ func (s *State[T]) keepHelpers() {
 // NewState returns the zero state of the cell for batches of n: h and, for LSTMCell, c
 // are (n, HiddenSize).
 func (c *Cell[T]) NewState(n int) (*State[T], error) {
-	if c == nil || c.m == nil {
+	if !c.made() {
 		return nil, fmt.Errorf("rnn: NewState on a Cell not made by NewCell")
 	}
 	if n < 0 || n > maxDim {
 		return nil, fmt.Errorf("rnn: batch size must be in [0, %d], got %d", maxDim, n)
 	}
-	H := c.cfg.HiddenSize
-	s := &State[T]{m: c.m, cell: c, n: n, h: newTensor[T](n, H)}
-	if c.cfg.Mode == LSTM {
-		s.c = newTensor[T](n, H)
-	}
-	s.keepHelpers()
+	s := &State[T]{m: c.m, cell: c, n: n}
+	s.make([]int{n, c.cfg.HiddenSize}, []int{n, c.cfg.HiddenSize}, c.cfg.Mode == LSTM)
 	return s, nil
 }
 
+// make gives s its zero h of shape hShape and, when lstm, its zero c of shape cShape, and
+// its helpers.
+func (s *State[T]) make(hShape, cShape []int, lstm bool) {
+	s.hShape, s.h = hShape, newTensor[T](hShape...)
+	if lstm {
+		s.cShape, s.c = cShape, newTensor[T](cShape...)
+	}
+	s.keepHelpers()
+}
+
 // H returns the hidden state: after a Step, h_n of the steps so far. Its values may be
-// set, for example to an initial state, between calls of Step; its shape may not.
+// set, for example to an initial state, between calls of Step (copy them into H().Data,
+// or give Data another slice of as many values); its shape may not. Step returns an
+// error, and changes nothing, when H's Shape is not the shape NewState gave it or its
+// Data does not hold that many values. Step writes into the slice Data holds.
 func (s *State[T]) H() *Tensor[T] { return s.h }
 
-// C returns the LSTM cell state (nil for the other modes), as H does.
+// C returns the LSTM cell state (nil for the other modes), as H does, under H's rules.
 func (s *State[T]) C() *Tensor[T] { return s.c }
 
 // Reset sets the state to zeros, to start a new sequence.
 func (s *State[T]) Reset() {
+	if s == nil || s.h == nil {
+		return
+	}
 	clear(s.h.Data)
 	if s.c != nil {
 		clear(s.c.Data)
@@ -119,6 +131,12 @@ func (s *State[T]) StepContext(ctx context.Context, x *Tensor[T]) (*Tensor[T], e
 	c := s.m.cfg
 	L, batched, err := s.checkStep(x)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkState(s.h, "the state's h", s.hShape); err != nil {
+		return nil, err
+	}
+	if err := checkState(s.c, "the state's c", s.cShape); err != nil {
 		return nil, err
 	}
 	n, P := s.n, c.outSize()
@@ -164,6 +182,18 @@ func (s *State[T]) StepContext(ctx context.Context, x *Tensor[T]) (*Tensor[T], e
 		return nil, stopError(c, ctx.Err())
 	}
 	return out, nil
+}
+
+// checkState reports whether t, the state's h or c (named name), still has the shape
+// want and as many values as it needs.
+func checkState[T Float](t *Tensor[T], name string, want []int) error {
+	if t == nil {
+		return nil
+	}
+	if !slices.Equal(t.Shape, want) {
+		return fmt.Errorf("rnn: Step: %s has shape %s, not the shape %s it keeps", name, shapeString(t.Shape), shapeString(want))
+	}
+	return t.check(name)
 }
 
 // checkStep checks the input of Step and returns the number of steps it holds and whether

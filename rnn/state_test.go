@@ -1,6 +1,7 @@
 package rnn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -224,6 +225,102 @@ func TestStepAllocations(t *testing.T) {
 	s.Step(x)
 	if a := testing.AllocsPerRun(20, func() { s.Step(x) }); a != 0 {
 		t.Errorf("LSTMCell: %v allocations per Step", a)
+	}
+}
+
+// TestStateSet checks the states a user sets between Steps: new values, in H().Data or C().Data
+// or in slices of as many values given to them, step from there as Forward from h0 and c0
+// does, bit for bit; a changed shape or a slice of another length is an error that changes
+// nothing, from Step and StepContext, for a Model and a Cell.
+func TestStateSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	c := Config{Mode: LSTM, InputSize: 3, HiddenSize: 4, NumLayers: 2, Bias: true, ProjSize: 2}
+	m, err := New(c, randomParams[float32](c, rng))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := CellConfig{Mode: LSTM, InputSize: 3, HiddenSize: 4, Bias: true}
+	cell, err := NewCell(cc, cellParams[float32](cc, rng))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := m.NewState(2)
+	cs, _ := cell.NewState(2)
+	for _, tc := range []struct {
+		name      string
+		s         *State[float32]
+		x, h0, c0 *Tensor[float32]
+	}{
+		{name: "LSTM", s: ms, x: randomTensor[float32](rng, 3, 2, 3), h0: randomTensor[float32](rng, 2, 2, 2), c0: randomTensor[float32](rng, 2, 2, 4)},
+		{name: "LSTMCell", s: cs, x: randomTensor[float32](rng, 2, 3), h0: randomTensor[float32](rng, 2, 4), c0: randomTensor[float32](rng, 2, 4)},
+	} {
+		var want *Tensor[float32]
+		if tc.s.cell == nil {
+			r, err := m.Forward(tc.x, tc.h0, tc.c0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = r.Output
+		} else {
+			h, _, err := cell.Forward(tc.x, tc.h0, tc.c0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = h
+		}
+		s := tc.s
+		h, cst := s.H(), s.C()
+		hData, cData, hShape := h.Data, cst.Data, slices.Clone(h.Shape)
+		for _, bad := range []struct {
+			what string
+			set  func()
+			msg  string
+		}{
+			{"H's Data shorter", func() { h.Data = h.Data[:1] }, "the state's h has 1 elements, shape " + fmt.Sprint(hShape) + " needs"},
+			{"H's Data longer", func() { h.Data = make([]float32, 100) }, "the state's h has 100 elements"},
+			{"H's Data nil", func() { h.Data = nil }, "the state's h has 0 elements"},
+			{"C's Data shorter", func() { cst.Data = []float32{7} }, "the state's c has 1 elements"},
+			{"H's Shape", func() { h.Shape = []int{9, 9} }, "the state's h has shape [9, 9], not the shape " + shapeString(hShape) + " it keeps"},
+			{"H's Shape, as many values", func() { h.Shape = []int{len(hData)} }, "not the shape " + shapeString(hShape)},
+			{"C's Shape nil", func() { cst.Shape = nil }, "the state's c has shape []"},
+		} {
+			for _, step := range []func() (*Tensor[float32], error){
+				func() (*Tensor[float32], error) { return s.Step(tc.x) },
+				func() (*Tensor[float32], error) {
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					return s.StepContext(ctx, tc.x)
+				},
+			} {
+				copy(hData, tc.h0.Data)
+				copy(cData, tc.c0.Data)
+				bad.set()
+				if y, err := step(); err == nil || y != nil || !strings.Contains(err.Error(), bad.msg) {
+					t.Errorf("%s, %s: Step gave %v, %v, want an error containing %q", tc.name, bad.what, y, err, bad.msg)
+				}
+				if !slices.Equal(hData, tc.h0.Data) || !slices.Equal(cData, tc.c0.Data) {
+					t.Errorf("%s, %s: the refused Step changed the state", tc.name, bad.what)
+				}
+				h.Data, cst.Data, h.Shape, cst.Shape = hData, cData, slices.Clone(hShape), slices.Clone(tc.c0.Shape)
+			}
+		}
+		// Values set in place, or slices of as many values given to H and C, step as
+		// Forward from h0 and c0.
+		copy(h.Data, tc.h0.Data)
+		copy(cst.Data, tc.c0.Data)
+		y, err := s.Step(tc.x)
+		if err != nil || !slices.Equal(y.Data, want.Data) {
+			t.Errorf("%s: Step from values copied into H and C: %v, want Forward's output", tc.name, err)
+		}
+		h.Data, cst.Data = slices.Clone(tc.h0.Data), slices.Clone(tc.c0.Data)
+		given := h.Data
+		y, err = s.Step(tc.x)
+		if err != nil || !slices.Equal(y.Data, want.Data) {
+			t.Errorf("%s: Step from slices given to H and C: %v, want Forward's output", tc.name, err)
+		}
+		if &h.Data[0] != &given[0] || slices.Equal(given, tc.h0.Data) {
+			t.Errorf("%s: Step did not write h_n into the slice given to H", tc.name)
+		}
 	}
 }
 
