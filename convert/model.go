@@ -332,8 +332,9 @@ func Sequential[T rnn.Float](m *Model) (*rnn.Sequential[T], error) {
 	return b.seq, nil
 }
 
-// Forward runs the model on x with initial states h0 and c0 (nil for zeros) and returns
-// the output, h_n and, for an LSTM, c_n, as tensors of the model's dtype.
+// Forward runs the model on x with initial states h0 and c0 (nil for zeros; an LSTM takes
+// both or neither, as nn.LSTM its tuple (h0, c0)) and returns the output, h_n and, for an
+// LSTM, c_n, as tensors of the model's dtype.
 //
 // For a cell, x is one step, (batch, input_size) or (input_size), as the cell's forward
 // takes it, and the output is h' (so is h_n); or x is a sequence (steps, batch,

@@ -140,9 +140,10 @@ type Result[T Float] struct {
 // Forward runs the network over x as torch.nn.RNN/LSTM/GRU's forward does in eval mode.
 // x is (L, N, InputSize), (N, L, InputSize) with BatchFirst, or (L, InputSize) unbatched.
 // h0 is (D*NumLayers, N, P) and c0 (LSTM only) (D*NumLayers, N, HiddenSize), both without
-// the N dimension for unbatched input; nil means zeros. A shape that does not fit is an
-// error naming the expected shape, as PyTorch's messages do. Forward is safe for
-// concurrent use; it does not modify its arguments.
+// the N dimension for unbatched input; nil means zeros. An LSTM takes both or neither, as
+// nn.LSTM takes them as the tuple hx = (h0, c0): one without the other is an error. A
+// shape that does not fit is an error naming the expected shape, as PyTorch's messages
+// do. Forward is safe for concurrent use; it does not modify its arguments.
 func (m *Model[T]) Forward(x, h0, c0 *Tensor[T]) (*Result[T], error) {
 	return m.ForwardContext(context.Background(), x, h0, c0)
 }
@@ -182,6 +183,9 @@ func (m *Model[T]) ForwardContext(ctx context.Context, x, h0, c0 *Tensor[T]) (*R
 	D, P, H := c.directions(), c.outSize(), c.HiddenSize
 	if c.Mode != LSTM && c0 != nil {
 		return nil, fmt.Errorf("rnn: c0 is given but %s has no cell state", c.Mode)
+	}
+	if c.Mode == LSTM && (h0 == nil) != (c0 == nil) {
+		return nil, fmt.Errorf("rnn: LSTM: h0 and c0 must be given together")
 	}
 	hname, cname := "hidden", "hidden[1]"
 	if c.Mode == LSTM {

@@ -182,6 +182,9 @@ func TestForwardErrors(t *testing.T) {
 		{rnnBF, z(5, 2, 3), z(2, 2, 4), nil, "Expected hidden size (2, 5, 4), got [2, 2, 4]"},
 		{lstm, z(5, 2, 3), z(2, 2, 4), z(2, 2, 4), "Expected hidden[0] size (2, 2, 2), got [2, 2, 4]"},
 		{lstm, z(5, 2, 3), z(2, 2, 2), z(2, 2, 2), "Expected hidden[1] size (2, 2, 4), got [2, 2, 2]"},
+		{lstm, z(5, 2, 3), z(2, 2, 2), nil, "LSTM: h0 and c0 must be given together"},
+		{lstm, z(5, 2, 3), nil, z(2, 2, 4), "LSTM: h0 and c0 must be given together"},
+		{lstm, z(5, 3), z(2, 2), nil, "LSTM: h0 and c0 must be given together"},
 		{rnn, &Tensor[float32]{Data: make([]float32, 5), Shape: []int{2, 1, 3}}, nil, nil, "input has 5 elements, shape [2 1 3] needs 6"},
 		{rnn, nil, nil, nil, "input is nil"},
 	} {
