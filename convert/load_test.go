@@ -175,3 +175,25 @@ func TestLoadOthersUnderPrefix(t *testing.T) {
 		t.Fatalf("Load: %v, want the unexpected m0.extra, m0.sub.weight", err)
 	}
 }
+
+// TestCheckInput: CheckInput calls a shape with a negative dimension what it is, not a
+// pass past the output limit; an overflowing shape is past the limit; a small one passes.
+func TestCheckInput(t *testing.T) {
+	m, err := convert.Load(fixture.Open(t, "cell_lstm_steps.pt"), convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var le *pickle.LimitError
+	for _, shape := range [][]int{{-5, 2, 3}, {5, -2, 3}, {-1 << 30, 1 << 30, 3}} {
+		err := m.CheckInput(shape, pickle.F32)
+		if err == nil || errors.As(err, &le) || !strings.Contains(err.Error(), "negative dimension") {
+			t.Errorf("CheckInput(%v): %v, want an error naming the negative dimension", shape, err)
+		}
+	}
+	if err := m.CheckInput([]int{1 << 30, 1 << 30, 3}, pickle.F32); !errors.As(err, &le) || le.Limit != convert.LimitOutput {
+		t.Errorf("CheckInput of an overflowing shape: %v, want the output limit's error", err)
+	}
+	if err := m.CheckInput([]int{5, 2, 3}, pickle.F32); err != nil {
+		t.Errorf("CheckInput([5 2 3]): %v", err)
+	}
+}

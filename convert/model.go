@@ -384,8 +384,12 @@ func isInteger(d pickle.DType) bool {
 // CheckInput charges a Forward on an input of the given shape and dtype that no file
 // holds (one the caller makes, as a benchmark does) against Options.OutputLimit, before
 // anything is allocated: it returns the *pickle.LimitError of Limit LimitOutput such a
-// Forward would return, or nil. A shape whose element count overflows is past any limit.
+// Forward would return, or nil. A shape whose element count overflows is past any limit;
+// a shape with a negative dimension is an error of its own, as rnn's.
 func (m *Model) CheckInput(shape []int, dtype pickle.DType) error {
+	if slices.ContainsFunc(shape, func(d int) bool { return d < 0 }) {
+		return fmt.Errorf("convert: input has a negative dimension in shape %v", shape)
+	}
 	x := &pickle.Tensor{DType: dtype, Shape: shape}
 	if m.outputLimit >= 0 && x.NumElements() == 0 && !slices.Contains(shape, 0) {
 		limit := m.outputLimit
