@@ -40,6 +40,13 @@ func TestReadRefuses(t *testing.T) {
 		{`{"tensors": [], "values": {"a": 5, "a": 6}}`, `"a": the file holds two values of this name`},
 		{`{"tensors": [], "values": {"a": {"b": 1, "b": 2}}}`, `two members named "b" in one object`},
 		{`{"tensors": [], "tensors": []}`, `a second "tensors" member`},
+		{`{"note": "a", "note": "b", "tensors": []}`, `a second "note" member`},
+		{`{"tensors": [{"name": "a", "dtype": "F32", "dtype": "I32", "shape": [1], "data": [1]}]}`, `tensor "a": two "dtype" members: ptport does not guess`},
+		{`{"tensors": [{"name": "a", "dtype": "F32", "shape": [1], "data": [1], "data": [2]}]}`, `tensor "a": two "data" members`},
+		{`{"tensors": [{"name": "a", "dtype": "F32", "shape": [2], "shape": [1], "data": [1]}]}`, `tensor "a": two "shape" members`},
+		{`{"tensors": [{"name": "a", "name": "b", "dtype": "F32", "shape": [1], "data": [1]}]}`, `tensor "a": two "name" members`},
+		{`{"tensors": [{"name": "a", "n\u0061me": "b", "dtype": "F32", "shape": [1], "data": [1]}]}`, `tensor "a": two "name" members`},
+		{`{"tensors": [{"name": "a", "x": 1, "dtype": "F32", "shape": [1], "data": [1], "x": 2}]}`, `tensor "a": two "x" members`},
 		{`{"tensors": [], "values": {}, "values": {}}`, `a second "values" member`},
 		{`{"tensors": [{"name": "a.b", "dtype": "F32", "shape": [1], "data": [1]}], "values": {"a": {"b": 1}}}`,
 			`"a.b": two leaves have this name (a name holding a dot is also the path of the value nested in the leaf "a"`},
@@ -79,6 +86,23 @@ func TestReadRefuses(t *testing.T) {
 	ok := doc("U8", "255") + " "
 	if l, err := Read("in.json", strings.NewReader(ok), int64(len(ok))); err != nil || len(l) != 1 {
 		t.Errorf("U8 255: %v", err)
+	}
+}
+
+// TestMembers: a tensor's members of names other than name, dtype, shape and data are
+// ignored, as are the document's members other than tensors and values (its metadata);
+// no object holds a name twice, and ReadMetadata refuses a metadata key given twice.
+func TestMembers(t *testing.T) {
+	doc := `{"note": "n", "tensors": [{"name": "a", "comment": [1, {"x": 2}], "dtype": "I32", "shape": [2], "data": [1, 2], "y": null}]}`
+	l, err := Read("in.json", strings.NewReader(doc), int64(len(doc)))
+	if err != nil || len(l) != 1 || l[0].Name != "a" || l[0].Value.(*pickle.Tensor).DType != pickle.I32 {
+		t.Errorf("members ignored: %v, %v; want the I32 tensor a", l, err)
+	}
+	dup := `{"note": "a", "note": "b", "tensors": []}`
+	_, err = ReadMetadata("in.json", strings.NewReader(dup), int64(len(dup)))
+	var fe *pickle.FormatError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), `a second "note" member`) {
+		t.Errorf("ReadMetadata of a key given twice: %v, want a *pickle.FormatError naming it", err)
 	}
 }
 

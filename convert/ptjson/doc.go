@@ -26,9 +26,15 @@
 // those strings.
 //
 // A document holding two entries of one name (two tensors, a tensor and a value, two
-// members of one object) is ambiguous: json.load keeps the last member of an object, and
-// ptport refuses it, naming the name, rather than guess. Write refuses leaves that share
-// a name (see Write), so that every document it writes reads back.
+// members of one object: the document's, a tensor's, a value's) is ambiguous: json.load
+// keeps the last member of an object, and ptport refuses it, naming the object and the
+// name, rather than guess. Write refuses leaves that share a name (see Write), so that
+// every document it writes reads back.
+//
+// The format is ptport's own, and Read takes of it what Write writes: a tensor is an
+// object of the members name, dtype, shape and data, in that order or at least with
+// data after dtype and shape; members of other names are ignored, as the document's
+// members other than "tensors" and "values" are, which are its metadata.
 //
 // String metadata, such as the provenance a batch conversion records, comes first in
 // the document, one key each, so that ReadMetadata reads it without reading the tensors.

@@ -28,6 +28,7 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		"i32-float":   doc("I32", "1.5, 2"),
 		"deep-values": []byte(`{"tensors": [], "values": {"a": ` + strings.Repeat("[", 9990) + strings.Repeat("]", 9990) + `}}`),
 		"huge-shape":  []byte(`{"tensors": [{"name": "x", "dtype": "F64", "shape": [4294967296, 4294967296], "data": []}]}`),
+		"dup-member":  []byte(`{"tensors": [{"name": "x", "dtype": "F32", "dtype": "I32", "shape": [1], "data": [1], "x": 0}]}`),
 		"data-first":  []byte(`{"tensors": [{"data": [1], "name": "x", "dtype": "F32", "shape": [1]}]}`),
 		"nan-bits":    doc("BF16", `"NaN:0xffff", "NaN:0x7fc00000"`),
 		"tagged": []byte(`{"tensors": [], "values": {"f": {"builtins.float": "NaN:0xfff8000000000000"}, ` +

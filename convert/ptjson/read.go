@@ -28,16 +28,17 @@ var maxSize int64 = MaxSize
 // order, followed by its non-tensor values; name is how errors call the file. The
 // document is read as a stream, so that the memory it takes is that of its tensors'
 // bytes (at most eight times the document's size) and of its values, which are read in
-// one pass, however they nest, and at most 10000 levels deep; it may have at most 1 GiB. A tensor's name, dtype and shape come before its data, as Write writes them; an
-// element is an error when it does not fit its dtype (a number outside its range: an
-// integer, or a float that would round to an infinity, which the strings "Infinity" and
-// "-Infinity" are; a fraction for an integer dtype; a "NaN:0x" string that is not a NaN
-// of its dtype), and
-// so is a dtype the format does not encode. "NaN" is the dtype's canonical NaN. A
-// document that holds two entries of one name (two tensors, a tensor and a value, two
-// members of an object, two "tensors" arrays) is ambiguous, and refused, naming it:
-// json.load keeps the last member of an object, ptport does not guess. Errors about the
-// file's content are *pickle.FormatError.
+// one pass, however they nest, and at most 10000 levels deep; it may have at most 1 GiB.
+// A tensor's dtype and shape come before its data, as Write writes them; its members of
+// other names are ignored. An element is an error when it does not fit its dtype (a
+// number outside its range: an integer, or a float that would round to an infinity,
+// which the strings "Infinity" and "-Infinity" are; a fraction for an integer dtype; a
+// "NaN:0x" string that is not a NaN of its dtype), and so is a dtype the format does not
+// encode. "NaN" is the dtype's canonical NaN. A document that holds two entries of one
+// name (two tensors, a tensor and a value, two members of one object, be it the
+// document, a tensor or a value) is ambiguous, and refused, naming it: json.load keeps
+// the last member of an object, ptport does not guess. Errors about the file's content
+// are *pickle.FormatError.
 func Read(name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	return ReadContext(context.Background(), name, r, size)
 }
@@ -62,24 +63,23 @@ func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle
 		return nil, bad("not a JSON object: %v", err)
 	}
 	var tensors, values []pickle.Leaf
-	sawTensors, sawValues := false, false
+	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, bad("%v", err)
 		}
 		key, _ := tok.(string)
-		if key == tensorsKey && sawTensors || key == valuesKey && sawValues {
-			return nil, bad("a second %q member: ptport does not guess which one is meant", key)
+		if seen[key] {
+			return nil, bad("a second %s member: ptport does not guess which one is meant", jsonvalue.Describe(key))
 		}
+		seen[key] = true
 		switch key {
 		case tensorsKey:
-			sawTensors = true
 			if tensors, err = readTensors(dec, size); err != nil {
 				return nil, bad("%v", err)
 			}
 		case valuesKey:
-			sawValues = true
 			if values, err = jsonvalue.ReadLeaves(dec); err != nil {
 				return nil, bad("values: %v", err)
 			}
@@ -93,7 +93,7 @@ func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle
 	if err := delim(dec, '}'); err != nil {
 		return nil, bad("%v", err)
 	}
-	if !sawTensors {
+	if !seen[tensorsKey] {
 		return nil, bad("no \"tensors\" array: not a JSON document ptport wrote")
 	}
 	leaves := append(tensors, values...)
@@ -134,17 +134,16 @@ func readTensors(dec *json.Decoder, size int64) ([]pickle.Leaf, error) {
 	return leaves, nil
 }
 
-// readTensor reads one {"name", "dtype", "shape", "data"} object.
+// readTensor reads one {"name", "dtype", "shape", "data"} object; it ignores members
+// of other names, and refuses a member given twice.
 func readTensor(dec *json.Decoder, size int64) (pickle.Leaf, error) {
 	var (
-		name     string
-		dt       pickle.DType
-		shape    []int
-		n        int64 = -1 // elements, once shape is read
-		data     []byte
-		sawData  bool
-		sawName  bool
-		sawDType bool
+		name  string
+		dt    pickle.DType
+		shape []int
+		n     int64 = -1 // elements, once shape is read
+		data  []byte
+		seen  = map[string]bool{}
 	)
 	fail := func(format string, args ...any) (pickle.Leaf, error) {
 		return pickle.Leaf{}, fmt.Errorf("tensor %q: %s", name, fmt.Sprintf(format, args...))
@@ -158,12 +157,14 @@ func readTensor(dec *json.Decoder, size int64) (pickle.Leaf, error) {
 			return fail("%v", err)
 		}
 		key, _ := tok.(string)
+		if seen[key] {
+			return fail("two %s members: ptport does not guess which one is meant", jsonvalue.Describe(key))
+		}
+		seen[key] = true
 		switch key {
 		case "name":
-			sawName = true
 			err = dec.Decode(&name)
 		case "dtype":
-			sawDType = true
 			err = dec.Decode(&dt)
 			if err == nil && (dt.Size() == 0 || !jsonDTypes[dt]) {
 				return fail("dtype %s is not one ptport's JSON format encodes", jsonvalue.Describe(string(dt)))
@@ -186,10 +187,9 @@ func readTensor(dec *json.Decoder, size int64) (pickle.Leaf, error) {
 				shape[i] = int(d) // at most size, below 1 GiB
 			}
 		case "data":
-			if !sawDType || n < 0 {
+			if !seen["dtype"] || n < 0 {
 				return fail("data before dtype and shape (ptport writes name, dtype, shape, data)")
 			}
-			sawData = true
 			data, err = readData(dec, dt, n)
 		default:
 			var skip json.RawMessage
@@ -202,7 +202,7 @@ func readTensor(dec *json.Decoder, size int64) (pickle.Leaf, error) {
 	if err := delim(dec, '}'); err != nil {
 		return fail("%v", err)
 	}
-	if !sawName || !sawData {
+	if !seen["name"] || !seen["data"] {
 		return fail("needs a name, a dtype, a shape and data")
 	}
 	t, err := pickle.NewTensor(dt, shape, data)
@@ -323,7 +323,8 @@ func intRange(dt pickle.DType) (lo, hi int64) {
 }
 
 // ReadMetadata returns the metadata Write recorded in a document of size bytes from r,
-// reading only the start of the document, up to "tensors".
+// reading only the start of the document, up to "tensors"; a key given twice there is an
+// error, as it is for Read.
 func ReadMetadata(name string, r io.ReaderAt, size int64) (map[string]string, error) {
 	bad := func(format string, args ...any) error {
 		return &pickle.FormatError{File: name, Where: "JSON document", Msg: fmt.Sprintf(format, args...)}
@@ -341,6 +342,9 @@ func ReadMetadata(name string, r io.ReaderAt, size int64) (map[string]string, er
 		key, _ := tok.(string)
 		if key == tensorsKey || key == valuesKey {
 			break
+		}
+		if _, ok := meta[key]; ok {
+			return nil, bad("a second %s member: ptport does not guess which one is meant", jsonvalue.Describe(key))
 		}
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {

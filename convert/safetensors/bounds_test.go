@@ -91,7 +91,7 @@ func TestHeaderLimit(t *testing.T) {
 func TestFirstBadMember(t *testing.T) {
 	var members []string
 	for _, k := range []string{"m", "c", "x", "a", "q", "b"} {
-		members = append(members, `"`+k+`":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"bad":1}`)
+		members = append(members, `"`+k+`":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"dtype":"F32"}`)
 	}
 	b := fileOf("{"+strings.Join(members, ",")+"}", make([]byte, 4))
 	for range 50 {

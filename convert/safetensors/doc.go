@@ -15,6 +15,14 @@
 // values ptport keeps in __metadata__: a file holding two entries of one name is
 // ambiguous, and ptport does not guess which its writer meant.
 //
+// A tensor's entry is read as the crate reads it (its TensorInfo): an object holding
+// the fields dtype, shape (non-negative integers) and data_offsets (two of them), each
+// exactly once, matched by its exact name once its escapes are read. A field given
+// twice, of which a JSON reader would take the last and which the crate refuses, is
+// refused, naming the tensor and the field. Members of other names, which files other
+// tools write may carry, are ignored, as the crate ignores them. A key given twice in
+// __metadata__ is refused too, naming it.
+//
 // Write writes tensors C-contiguous and little-endian under their dotted names. A
 // checkpoint's non-tensor values, which safetensors has no place for, are kept as typed
 // JSON (integers stay integers, floats floats) in the string map __metadata__ under

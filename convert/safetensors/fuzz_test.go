@@ -40,6 +40,8 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		"past-the-end":    fileOf(`{"a":{"dtype":"F32","shape":[1048576,1048576],"data_offsets":[0,4398046511104]}}`, make([]byte, 4)),
 		"header-size":     binary.LittleEndian.AppendUint64(nil, 1<<62),
 		"metadata-tensor": fileOf(`{"__metadata__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, make([]byte, 4)),
+		"dup-field":       fileOf(`{"a":{"dtype":"F32","dtype":"I32","shape":[1],"data_offsets":[0,4],"x":1}}`, make([]byte, 4)),
+		"dup-metadata":    fileOf(`{"__metadata__":{"k":"v","k":"w"}}`, nil),
 		"dup-keys":        fileOf(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}`, make([]byte, 4)),
 		"names":           fileOf(`{"w\u001b[2K\r":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"../../x":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}`, make([]byte, 2)),
 	}

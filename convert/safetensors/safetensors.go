@@ -93,9 +93,8 @@ func leavesOf(ctx context.Context, name string, r io.ReaderAt, size int64, raw m
 	}
 	type entry struct {
 		name       string
-		DType      pickle.DType `json:"dtype"`
-		Shape      []int        `json:"shape"`
-		Offsets    [2]int64     `json:"data_offsets"`
+		DType      pickle.DType
+		Shape      []int
 		begin, end int64
 	}
 	data := size - 8 - hlen
@@ -106,9 +105,9 @@ func leavesOf(ctx context.Context, name string, r io.ReaderAt, size int64, raw m
 	// several bad members is that of the least key, whatever the order of raw.
 	one := func(key string, v json.RawMessage) error {
 		if key == "__metadata__" {
-			var meta map[string]string
-			if err := json.Unmarshal(v, &meta); err != nil {
-				return bad("__metadata__ is not a map of strings: %v", err)
+			meta, err := metadataOf(name, v)
+			if err != nil {
+				return err
 			}
 			ml, err := metadataLeaves(ctx, meta)
 			if err != nil {
@@ -117,12 +116,11 @@ func leavesOf(ctx context.Context, name string, r io.ReaderAt, size int64, raw m
 			leaves = append(leaves, ml...)
 			return nil
 		}
-		e := entry{name: key}
-		dec := json.NewDecoder(bytes.NewReader(v))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&e); err != nil {
+		in, err := decodeInfo(v)
+		if err != nil {
 			return bad("tensor %q: %v", key, err)
 		}
+		e := entry{name: key, DType: in.dtype, Shape: in.shape}
 		if e.DType.Size() == 0 {
 			return bad("tensor %q: unknown dtype %q", key, e.DType)
 		}
@@ -142,9 +140,9 @@ func leavesOf(ctx context.Context, name string, r io.ReaderAt, size int64, raw m
 			}
 			count *= int64(d)
 		}
-		e.begin, e.end = e.Offsets[0], e.Offsets[1]
+		e.begin, e.end = in.offsets[0], in.offsets[1]
 		if e.begin < 0 || e.end < e.begin || e.end > data || e.end-e.begin != count*int64(e.DType.Size()) {
-			return bad("tensor %q: data_offsets %v do not hold %v %s in a %d-byte data section", key, e.Offsets, e.Shape, e.DType, data)
+			return bad("tensor %q: data_offsets %v do not hold %v %s in a %d-byte data section", key, in.offsets, e.Shape, e.DType, data)
 		}
 		entries = append(entries, e)
 		return nil
@@ -500,8 +498,9 @@ func readMetadata(ctx context.Context, name string, r io.ReaderAt, size int64) (
 func ownMetadata(name string, raw map[string]json.RawMessage) (map[string]string, error) {
 	var all map[string]string
 	if m, ok := raw["__metadata__"]; ok {
-		if err := json.Unmarshal(m, &all); err != nil {
-			return nil, &pickle.FormatError{File: name, Where: "safetensors header", Msg: fmt.Sprintf("__metadata__ is not a map of strings: %v", err)}
+		var err error
+		if all, err = metadataOf(name, m); err != nil {
+			return nil, err
 		}
 	}
 	meta := map[string]string{}
@@ -509,6 +508,22 @@ func ownMetadata(name string, raw map[string]json.RawMessage) (map[string]string
 		if k != valuesKey && strings.HasPrefix(k, ownPrefix) {
 			meta[strings.TrimPrefix(k, ownPrefix)] = v
 		}
+	}
+	return meta, nil
+}
+
+// metadataOf decodes the __metadata__ member v of the header of the file name: a map of
+// strings, or null, as the crate reads it. A key given twice is an error, naming it.
+func metadataOf(name string, v json.RawMessage) (map[string]string, error) {
+	bad := func(format string, args ...any) error {
+		return &pickle.FormatError{File: name, Where: "safetensors header", Msg: fmt.Sprintf(format, args...)}
+	}
+	var meta map[string]string
+	if err := json.Unmarshal(v, &meta); err != nil {
+		return nil, bad("__metadata__ is not a map of strings: %v", err)
+	}
+	if dup := firstDuplicate(v); dup != "" {
+		return nil, bad("__metadata__: two members named %q: ptport does not guess which one is meant", dup)
 	}
 	return meta, nil
 }

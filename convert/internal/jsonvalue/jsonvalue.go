@@ -467,9 +467,11 @@ func (t tagValue) pair(dt pickle.DType) (re, im uint64, err error) {
 }
 
 // Describe is the JSON token tok as an error says it: a string quoted, a string or
-// number cut to its first 40 bytes, an array or object by its delimiter.
+// number cut to its first 40 bytes, an array or object by its delimiter, null as null.
 func Describe(tok json.Token) string {
 	switch tok := tok.(type) {
+	case nil:
+		return "null"
 	case string:
 		return quote(tok)
 	case json.Number:
