@@ -37,12 +37,15 @@
 // stored storage record when its bytes have been read in order from its first to its
 // last, as reading the tensors that cover a storage whole does (Tensor.Bytes, WriteTo,
 // Float32s, Float64s, Int64s: what a conversion does), checked by the read that reaches
-// its end, after which every read of the storage fails. It is not checked when the
-// reads skip bytes or start elsewhere than at the record's start (a view of part of a
-// storage, reads at random offsets through Storage.ReadAt: those return the bytes as
-// they are), when a storage holds fewer bytes than its record, when bytes are copied
-// without being read (Tensor.Span), and for a record whose CRC-32 is 0, which torch
-// 2.x writes for every record with torch.serialization.set_crc32_options(False).
+// its end, after which every read of the storage fails. Bytes that are copied without
+// being read are checked before they are copied: Tensor.Span, which gives where they
+// lie for a copy within the kernel, first reads the record whole (Storage.Verify), once
+// for all the tensors that view it. The CRC-32 is not checked when the reads skip bytes
+// or start elsewhere than at the record's start (a view of part of a storage, reads at
+// random offsets through Storage.ReadAt: those return the bytes as they are, unless
+// Storage.Verify is called), and for a record whose CRC-32 is 0, which torch 2.x writes
+// for every record with torch.serialization.set_crc32_options(False). ZipRecord's
+// stored records, read by other zip containers (npz), are checked in the same ways.
 //
 // # Safety
 //

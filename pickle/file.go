@@ -515,9 +515,9 @@ func (r *reader) zipStorage(dir string, pid any) (any, error) {
 		return nil, r.errf(f.Name, "storage of %d %s elements (%d bytes) exceeds the record's %d bytes", numel, dt, numel*e, size)
 	}
 	s := &Storage{DType: dt, Len: numel, Device: loc, key: key, src: src, off: off, swap: r.bigEndian, qdtype: qdt, expansion: r.expansion}
-	if _, inflated := src.(*inflateSource); !inflated && f.CRC32 != 0 && numel*e == size {
+	if _, inflated := src.(*inflateSource); !inflated && f.CRC32 != 0 {
 		// A deflated record checks its CRC-32 as it is inflated to its end.
-		s.sum = &recordSum{file: r.name, record: f.Name, want: f.CRC32, size: size}
+		s.sum = &recordSum{file: r.name, record: f.Name, want: f.CRC32, src: src, base: off, size: size}
 	}
 	r.storages[dir+key] = s
 	return s, nil

@@ -25,12 +25,17 @@ const (
 // order inflate the record once; a read before the place reached starts
 // again from the record's start, and inflating more than 4 × the record's
 // size + 64 MiB in all is an error. A deflated record's CRC-32 is checked when
-// its last byte is read; a stored record's is not. Errors are *FormatError naming
-// the record.
+// its last byte is read; a stored record's when reads in order from its start (each
+// beginning at or before where the last ended) reach its end, and by Storage.Verify
+// of a storage over it (NewStorageAt), which Tensor.Span calls. Once a record is
+// found corrupt, every read of it fails. Errors are *FormatError naming the record.
 func ZipRecord(f *zip.File, ra io.ReaderAt, size int64) (io.ReaderAt, int64, error) {
 	src, off, n, err := zipSource("", f, ra, size)
 	if err != nil {
 		return nil, 0, err
+	}
+	if f.Method == zip.Store && f.CRC32 != 0 {
+		return &recordReader{sum: &recordSum{record: f.Name, want: f.CRC32, src: src, base: off, size: n}}, n, nil
 	}
 	if off != 0 {
 		src = io.NewSectionReader(src, off, n)

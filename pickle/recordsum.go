@@ -3,20 +3,21 @@ package pickle
 import (
 	"fmt"
 	"hash/crc32"
+	"io"
 	"sync"
 )
 
-// recordSum checks the CRC-32 of a stored zip record as its storage's bytes are read:
-// a read that starts where the reads so far in order ended extends the checksum, and
-// the read that reaches the record's end compares it with the CRC-32 the zip directory
-// records. Reads out of that order (a view of part of the storage, a read from the
-// middle, a second reading) leave it as it is, and a record whose bytes are never all
-// read in order is never checked. Once a mismatch is found, every later read of the
-// storage fails with it.
+// recordSum checks the CRC-32 of a stored zip record, whose bytes lie at base in src,
+// as they are read: a read that starts at or before where the reads so far in order
+// ended, and goes beyond it, extends the checksum, and the read that reaches the
+// record's end compares it with the CRC-32 the zip directory records. Reads out of that
+// order (a view of part of a storage, a read from the middle) leave it as it is; verify
+// sums what remains unread. Once a mismatch is found, every later read fails with it.
 type recordSum struct {
 	file, record string // for errors
 	want         uint32
-	size         int64
+	src          io.ReaderAt
+	base, size   int64 // the record's first byte in src, and its bytes
 
 	mu   sync.Mutex
 	next int64 // bytes summed, from the record's start
@@ -24,22 +25,91 @@ type recordSum struct {
 	err  error // the mismatch, once found
 }
 
-// add sums p, the raw bytes of the record at offset off, when they continue the
-// bytes summed so far, and returns a *FormatError when they complete a record whose
-// CRC-32 differs from the directory's.
+// add sums p, the raw bytes of the record at offset off, where they continue the bytes
+// summed so far, and returns a *FormatError when they complete a record whose CRC-32
+// differs from the directory's.
 func (c *recordSum) add(off int64, p []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err != nil || off != c.next || c.next >= c.size {
+	if c.err != nil || off > c.next || c.next >= c.size || off+int64(len(p)) <= c.next {
 		return c.err
 	}
-	if int64(len(p)) > c.size-off {
-		p = p[:c.size-off]
+	p = p[c.next-off:]
+	if int64(len(p)) > c.size-c.next {
+		p = p[:c.size-c.next]
 	}
+	c.extend(p)
+	return c.err
+}
+
+// extend sums p, the bytes of the record that follow those summed, with c.mu held.
+func (c *recordSum) extend(p []byte) {
 	c.sum = crc32.Update(c.sum, crc32.IEEETable, p)
 	c.next += int64(len(p))
 	if c.next == c.size && c.sum != c.want {
 		c.err = &FormatError{File: c.file, Where: c.record, Msg: fmt.Sprintf("CRC-32 mismatch: the record's bytes sum to %08x, the zip directory says %08x: the record is corrupt (damaged in a download or on disk?)", c.sum, c.want)}
 	}
+}
+
+// verifyChunk is the most verify reads at once.
+const verifyChunk = 4 << 20
+
+// verify reads the bytes of the record not yet summed, in order, and returns the
+// record's *FormatError if its CRC-32 differs from the directory's. Once the record is
+// summed it reads nothing: a record is read to be checked once. An error of reading
+// leaves the sum where it was.
+func (c *recordSum) verify() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.src.(directSource); ok {
+		for c.err == nil && c.next < c.size {
+			n := min(c.size-c.next, verifyChunk)
+			if err := d.access(c.base+c.next, n, c.extend); err != nil {
+				return err
+			}
+		}
+		return c.err
+	}
+	var buf []byte
+	for c.err == nil && c.next < c.size {
+		if buf == nil {
+			buf = make([]byte, min(c.size-c.next, chunkSize))
+		}
+		p := buf[:min(c.size-c.next, int64(len(buf)))]
+		if err := readFull(c.src, p, c.base+c.next); err != nil {
+			return err
+		}
+		c.extend(p)
+	}
 	return c.err
+}
+
+// recordReader is a stored zip record read in place, checking its CRC-32 as a
+// recordSum does.
+type recordReader struct {
+	sum *recordSum
+}
+
+func (r *recordReader) ReadAt(p []byte, off int64) (int, error) {
+	c := r.sum
+	if off < 0 {
+		return 0, fmt.Errorf("pickle: negative offset")
+	}
+	if off >= c.size {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), c.size-off))
+	if err := readFull(c.src, p[:n], c.base+off); err != nil {
+		return 0, err
+	}
+	if err := c.add(off, p[:n]); err != nil {
+		return 0, err
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }

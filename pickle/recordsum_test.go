@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"archive/zip"
 	"bytes"
 	"errors"
 	"io"
@@ -115,5 +116,134 @@ func TestRecordCRCOrder(t *testing.T) {
 	}
 	if _, err := s.ReadAt(whole[8:], 8); err == nil || !strings.Contains(err.Error(), "CRC-32 mismatch") {
 		t.Fatalf("the read that completes the record: %v, want a CRC-32 mismatch", err)
+	}
+}
+
+// byteCounter counts the bytes read through it.
+type byteCounter struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (c *byteCounter) ReadAt(p []byte, off int64) (int, error) {
+	k, err := c.r.ReadAt(p, off)
+	c.n += int64(k)
+	return k, err
+}
+
+// TestRecordVerify: Storage.Verify and Tensor.Span check a stored record's CRC-32,
+// reading the record once for all the tensors that view it; Span reports no span of a
+// corrupt record, whose tensors then fail to read, and a span of an intact one.
+func TestRecordVerify(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "pickle", "crc")
+	for _, c := range []struct {
+		file    string
+		corrupt bool
+	}{{"good.pt", false}, {"flipped.pt", true}} {
+		t.Run(c.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(dir, c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := &byteCounter{r: bytes.NewReader(b)}
+			f, err := NewReader(src, int64(len(b)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := leafTensors(t, f.Root)
+			opened := src.n
+			_, _, _, vOK := ts["v"].Span() // a view of part of w's storage: the whole record is checked
+			_, _, n, wOK := ts["w"].Span()
+			if vOK == c.corrupt || wOK == c.corrupt {
+				t.Errorf("Span of v, w: ok %v, %v; want %v", vOK, wOK, !c.corrupt)
+			}
+			if read := src.n - opened; read != 24 {
+				t.Errorf("the spans of two views of a 24-byte record read %d bytes, want 24", read)
+			}
+			err = ts["w"].Storage.Verify()
+			_, readErr := ts["w"].Bytes()
+			if !c.corrupt {
+				if err != nil || readErr != nil || n != 24 {
+					t.Errorf("intact: Verify %v, Bytes %v, span of %d bytes", err, readErr, n)
+				}
+				return
+			}
+			for what, err := range map[string]error{"Verify": err, "Bytes": readErr} {
+				var fe *FormatError
+				if !errors.As(err, &fe) || fe.Where != "good/data/0" || !strings.Contains(err.Error(), "CRC-32 mismatch") {
+					t.Errorf("%s: %v, want a *FormatError of good/data/0's CRC-32", what, err)
+				}
+			}
+		})
+	}
+}
+
+// TestZipRecordCRC reads the member w.npy of testdata/pickle/crc/flipped.npz, numpy's
+// file with a byte of w's data flipped, through ZipRecord: reads in order from its start,
+// overlapping ones included, fail with a *FormatError naming it once they reach its end,
+// and so does Verify of a storage over its data, whose Span reports no span; the intact
+// file's member reads, and its storage's span lies in the file.
+func TestZipRecordCRC(t *testing.T) {
+	for _, c := range []struct {
+		file    string
+		corrupt bool
+	}{{"good.npz", false}, {"flipped.npz", true}} {
+		t.Run(c.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("..", "testdata", "pickle", "crc", c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var member *zip.File
+			for _, f := range zr.File {
+				if f.Name == "w.npy" {
+					member = f
+				}
+			}
+			open := func() (io.ReaderAt, int64) {
+				r, n, err := ZipRecord(member, bytes.NewReader(b), int64(len(b)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r, n
+			}
+			checkErr := func(what string, err error) {
+				t.Helper()
+				var fe *FormatError
+				if c.corrupt != (err != nil) || err != nil && (!errors.As(err, &fe) || fe.Where != "w.npy" || !strings.Contains(err.Error(), "CRC-32 mismatch")) {
+					t.Errorf("%s: %v, want a CRC-32 mismatch of w.npy: %v", what, err, c.corrupt)
+				}
+			}
+			r, n := open()
+			p := make([]byte, n)
+			_, err1 := r.ReadAt(p[:12], 0)
+			_, err2 := r.ReadAt(p[10:n-4], 10) // overlaps the read before
+			if err1 != nil || err2 != nil {
+				t.Fatalf("reads before the end: %v, %v", err1, err2)
+			}
+			_, err = r.ReadAt(p[n-4:], n-4)
+			checkErr("the read that reaches the end", err)
+
+			r, n = open()
+			data := n - 24 // w's 6 float32s end the member
+			s, err := NewStorageAt(F32, r, data, 24)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := &Tensor{DType: F32, Shape: []int{6}, Strides: []int{1}, Storage: s}
+			src, off, _, ok := x.Span()
+			checkErr("Verify", s.Verify())
+			if ok == c.corrupt {
+				t.Errorf("Span: ok %v", ok)
+			}
+			if ok && (src == nil || !bytes.Equal(b[off:off+24], p[data:])) {
+				t.Errorf("the span at %d is not the member's data", off)
+			}
+			_, err = x.Bytes()
+			checkErr("Bytes", err)
+		})
 	}
 }

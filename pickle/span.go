@@ -6,9 +6,13 @@ import "io"
 // are one contiguous little-endian run there: the source (the io.ReaderAt given to
 // NewReader, an *os.File for Open without a memory map), the byte offset and the length.
 // ok is false for views that are not C-contiguous, tensors with the lazy conjugate or
-// negative bit, big-endian files, in-memory storages and storages not yet resolved. A caller may then copy the bytes without decoding them,
-// for example with copy_file_range; bytes so copied are not checked against their zip
-// record's CRC-32, as reading them checks them (see the package documentation).
+// negative bit, big-endian files, in-memory storages and storages not yet resolved. A
+// caller may then copy the bytes without decoding them, for example with
+// copy_file_range. Before it reports a span, Span checks the CRC-32 of the zip record
+// that holds the storage (Storage.Verify: the record is read once, whatever the number
+// of tensors that view it); ok is false for a record that fails the check, or cannot be
+// read, and reading the tensor then returns the error. Bytes copied from a span are
+// therefore as checked as bytes read (see the package documentation).
 func (t *Tensor) Span() (src io.ReaderAt, off, n int64, ok bool) {
 	if t == nil || t.Storage == nil || !t.IsContiguous() || t.Offset < 0 || t.Conj || t.Neg {
 		return nil, 0, 0, false
@@ -19,6 +23,10 @@ func (t *Tensor) Span() (src io.ReaderAt, off, n int64, ok bool) {
 	}
 	if _, isMem := s.src.(memSource); isMem {
 		return nil, 0, 0, false
+	}
+	src, base := s.src, s.off
+	if r, ok := src.(*recordReader); ok {
+		src, base = r.sum.src, r.sum.base+base
 	}
 	total, err := s.nbytes()
 	if err != nil {
@@ -35,5 +43,8 @@ func (t *Tensor) Span() (src io.ReaderAt, off, n int64, ok bool) {
 	if start > total || n > total-start {
 		return nil, 0, 0, false
 	}
-	return s.src, s.off + start, n, true
+	if s.Verify() != nil {
+		return nil, 0, 0, false
+	}
+	return src, base + start, n, true
 }

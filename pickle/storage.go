@@ -26,7 +26,7 @@ type Storage struct {
 
 	qdtype string // the torch dtype of a quantized tensor's storage ("qint8", ...)
 
-	sum *recordSum // checks the CRC-32 of the stored zip record the storage is, or nil
+	sum *recordSum // checks the CRC-32 of the stored zip record the storage is in, or nil
 
 	expansion *expandBudget // of the file the storage was read from
 }
@@ -144,7 +144,29 @@ func (s *Storage) summed(off int64, p []byte) error {
 	if s.sum == nil {
 		return nil
 	}
-	return s.sum.add(off, p)
+	return s.sum.add(s.off-s.sum.base+off, p)
+}
+
+// Verify checks the bytes of the zip record that holds the storage against the CRC-32
+// the zip directory records for it, and returns a *FormatError naming the record when
+// they differ; afterwards every read of the storage fails with it. It reads the bytes
+// of the record that reads in order have not yet checked (see the package
+// documentation), all of the record for a storage that holds part of it, once: a second
+// call, or one for another storage of the same record, reads nothing. An error of
+// reading is returned as it is, and the record is left unchecked. A storage without a
+// CRC-32 to check (not in a zip record, in a deflated one, which is checked as it is
+// inflated, or one whose CRC-32 is 0) gives nil.
+func (s *Storage) Verify() error {
+	if s == nil {
+		return nil
+	}
+	if s.sum != nil {
+		return s.sum.verify()
+	}
+	if r, ok := s.src.(*recordReader); ok {
+		return r.sum.verify()
+	}
+	return nil
 }
 
 func readFull(r io.ReaderAt, p []byte, off int64) error {
@@ -154,6 +176,10 @@ func readFull(r io.ReaderAt, p []byte, off int64) error {
 	}
 	if err == nil || err == io.EOF {
 		err = io.ErrUnexpectedEOF
+	}
+	var fe *FormatError
+	if errors.As(err, &fe) {
+		return err // a corrupt record, which names itself
 	}
 	return fmt.Errorf("pickle: reading %d bytes at offset %d: %w", len(p), off, err)
 }

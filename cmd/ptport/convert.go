@@ -159,7 +159,11 @@ for .pt outputs).`,
 				res.Files, err = convert.ExportFiles(ctx, out, format, cp, convert.ExportOptions{MaxShardSize: shardSize, Progress: m.set})
 				m.stop()
 				if err != nil {
-					return stoppedIn(ctx, out, inFile(out, err)) // nothing written, whole or in part
+					about := out // nothing written, whole or in part
+					if fe := (*pickle.FormatError)(nil); errors.As(err, &fe) {
+						about = cp.Path // the input, found corrupt as it was read
+					}
+					return stoppedIn(ctx, about, inFile(about, err))
 				}
 			}
 			res.Seconds = time.Since(start).Seconds()

@@ -114,3 +114,45 @@ func TestBatchNPZWidensBF16(t *testing.T) {
 		t.Errorf("batch to safetensors: exit %d\n%s", code, errs)
 	}
 }
+
+// TestConvertCorruptRecord converts testdata/pickle/crc/flipped.pt, torch's file with a
+// byte of a storage record flipped, to safetensors, whose tensors are copied within the
+// kernel: exit status 2, an error that names the input, the record and the CRC-32
+// mismatch, in --json too, and no output; batch, whose default output is safetensors,
+// reports the input failed and converts the intact one beside it.
+func TestConvertCorruptRecord(t *testing.T) {
+	crc := "../../testdata/pickle/crc/"
+	in := crc + "flipped.pt"
+	dir := t.TempDir()
+	out := filepath.Join(dir, "m.safetensors")
+	want := in + ": tensor w: good/data/0: CRC-32 mismatch"
+	code, _, errs := runCLI(t, "convert", in, "-o", out)
+	if code != 2 || !strings.Contains(errs, want) {
+		t.Errorf("exit %d, want 2, saying %q:\n%s", code, want, errs)
+	}
+	var e errorJSON
+	code, js, _ := runCLI(t, "convert", in, "-o", out, "--json")
+	if err := json.Unmarshal([]byte(js), &e); code != 2 || err != nil || e.File != in || !strings.Contains(e.Error, want) {
+		t.Errorf("--json: exit %d, %v: %s", code, err, js)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left in the output folder: %v", left)
+	}
+
+	inputs := t.TempDir()
+	for _, name := range []string{"flipped.pt", "good.pt"} {
+		b, err := os.ReadFile(crc + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(inputs, name), b, 0o644)
+	}
+	outDir := filepath.Join(t.TempDir(), "out")
+	code, _, errs = runCLI(t, "batch", inputs, "-o", outDir)
+	if line := "failed   " + filepath.Join(inputs, "flipped.pt") + ": tensor w: good/data/0: CRC-32 mismatch"; code != 1 || !strings.Contains(errs, line) {
+		t.Errorf("batch: exit %d, want 1, saying %q:\n%s", code, line, errs)
+	}
+	if got, _ := filepath.Glob(filepath.Join(outDir, "*")); len(got) != 1 || filepath.Base(got[0]) != "good.safetensors" {
+		t.Errorf("batch wrote %v, want good.safetensors alone", got)
+	}
+}

@@ -11,25 +11,32 @@ inverted, so that the record no longer matches the CRC-32 its zip directory hold
 flipped_big.pt is testdata/pickle/bigendian.pt (a file of a big-endian machine) so
 flipped. torch.load reads both flipped files without a word (it does not check CRCs)
 and zipfile.testzip names the record; the script asserts both.
+
+good.npz is numpy.savez of {'w': 0..5 as float32, 'b': [1, 2, 3] as int64} (stored
+members); flipped.npz is good.npz with the last byte of the member w.npy (an element of
+w, past its NPY header) inverted, which numpy.load refuses (Python's zipfile checks
+CRCs) and zipfile.testzip names; the script asserts both.
 """
 import io
 import os
 import struct
 import zipfile
 
+import numpy
 import torch
 
 OUT = os.path.dirname(os.path.abspath(__file__))
 
 
-def flip_first_byte(data, record):
-    """Returns data with the first byte of the zip record named record inverted."""
+def flip_first_byte(data, record, last=False):
+    """Returns data with the first byte of the zip record named record inverted (the
+    last one, if last)."""
     b = bytearray(data)
     at = b.find(record.encode())
     header = at - 30  # the local file header's fixed part precedes the name
     assert b[header:header + 4] == b"PK\x03\x04"
-    name_len, extra_len = struct.unpack("<HH", b[header + 26:header + 30])
-    b[header + 30 + name_len + extra_len] ^= 0xFF
+    size, name_len, extra_len = struct.unpack("<I4xHH", b[header + 18:header + 30])
+    b[header + 30 + name_len + extra_len + (size - 1 if last else 0)] ^= 0xFF
     return bytes(b)
 
 
@@ -52,3 +59,18 @@ for name, data in files.items():
     assert (bad is None) == (name == "good.pt"), (name, bad)
     torch.load(io.BytesIO(data))  # torch reads it all the same
 assert torch.load(os.path.join(OUT, "flipped.pt"))["w"][0] != 0  # and with the wrong value
+
+buf = io.BytesIO()
+numpy.savez(buf, w=numpy.arange(6, dtype=numpy.float32), b=numpy.array([1, 2, 3], dtype=numpy.int64))
+good_npz = buf.getvalue()
+for name, data in {"good.npz": good_npz, "flipped.npz": flip_first_byte(good_npz, "w.npy", last=True)}.items():
+    with open(os.path.join(OUT, name), "wb") as f:
+        f.write(data)
+    bad = zipfile.ZipFile(io.BytesIO(data)).testzip()
+    assert (bad is None) == (name == "good.npz"), (name, bad)
+    assert zipfile.ZipFile(io.BytesIO(data)).getinfo("w.npy").compress_type == zipfile.ZIP_STORED
+try:
+    numpy.load(os.path.join(OUT, "flipped.npz"))["w"]
+    raise AssertionError("numpy.load read flipped.npz")
+except zipfile.BadZipFile as e:
+    assert "CRC-32" in str(e) and "w.npy" in str(e), e

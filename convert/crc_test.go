@@ -1,0 +1,59 @@
+package convert
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ptport/ptport/pickle"
+)
+
+// TestExportCorruptRecord converts the files of testdata/pickle/crc, torch's and numpy's
+// files with a byte of a stored record flipped, to every format: each conversion fails
+// with a *pickle.FormatError naming the record, safetensors included, whose tensors
+// would be copied within the kernel, whole or sharded, and leaves nothing in the output
+// folder; the intact files convert.
+func TestExportCorruptRecord(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "pickle", "crc")
+	for _, c := range []struct {
+		in, record string // record is "" for the intact files
+	}{
+		{"good.pt", ""}, {"flipped.pt", "good/data/0"},
+		{"good.npz", ""}, {"flipped.npz", "w.npy"},
+	} {
+		for _, f := range Formats {
+			for _, shard := range []int64{0, 16} {
+				if shard != 0 && (f != Safetensors || filepath.Ext(c.in) != ".npz") {
+					continue // the npz's two members make two shards of 16 bytes
+				}
+				t.Run(c.in+"/"+string(f)+map[bool]string{true: "/sharded"}[shard != 0], func(t *testing.T) {
+					cp, err := Open(filepath.Join(dir, c.in), nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer cp.Close()
+					outDir := t.TempDir()
+					out := filepath.Join(outDir, "out."+string(f))
+					_, err = ExportFiles(context.Background(), out, f, cp, ExportOptions{MaxShardSize: shard})
+					left, _ := os.ReadDir(outDir)
+					if c.record == "" {
+						if want := map[bool]int{false: 1, true: 3}[shard != 0]; err != nil || len(left) != want {
+							t.Fatalf("intact: %v, %d files written, want %d", err, len(left), want)
+						}
+						return
+					}
+					var fe *pickle.FormatError
+					if !errors.As(err, &fe) || fe.Where != c.record || !strings.Contains(err.Error(), "CRC-32 mismatch") {
+						t.Errorf("error %v, want a *pickle.FormatError of %s's CRC-32", err, c.record)
+					}
+					for _, e := range left {
+						t.Errorf("left in the output folder: %s", e.Name())
+					}
+				})
+			}
+		}
+	}
+}
