@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -43,6 +44,9 @@ func TestExportCorruptRecord(t *testing.T) {
 						if want := map[bool]int{false: 1, true: 3}[shard != 0]; err != nil || len(left) != want {
 							t.Fatalf("intact: %v, %d files written, want %d", err, len(left), want)
 						}
+						if shard == 0 {
+							sameTensors(t, cp, out)
+						}
 						return
 					}
 					var fe *pickle.FormatError
@@ -53,6 +57,32 @@ func TestExportCorruptRecord(t *testing.T) {
 						t.Errorf("left in the output folder: %s", e.Name())
 					}
 				})
+			}
+		}
+	}
+}
+
+// sameTensors checks that the checkpoint at path holds the tensors of cp, byte for byte.
+func sameTensors(t *testing.T, cp *Checkpoint, path string) {
+	t.Helper()
+	back, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	got := map[string][]byte{}
+	for _, l := range back.Leaves {
+		if x, ok := l.Value.(*pickle.Tensor); ok {
+			if got[l.Name], err = x.Bytes(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, l := range cp.Leaves {
+		if x, ok := l.Value.(*pickle.Tensor); ok {
+			want, err := x.Bytes()
+			if err != nil || !bytes.Equal(got[l.Name], want) {
+				t.Errorf("%s: %v, read back as %x, want %x", l.Name, err, got[l.Name], want)
 			}
 		}
 	}

@@ -70,12 +70,13 @@ func (c *recordSum) verify() error {
 		}
 		return c.err
 	}
-	var buf []byte
+	if c.err != nil || c.next >= c.size {
+		return c.err
+	}
+	buf := verifyBuffers.Get().(*[]byte)
+	defer verifyBuffers.Put(buf)
 	for c.err == nil && c.next < c.size {
-		if buf == nil {
-			buf = make([]byte, min(c.size-c.next, chunkSize))
-		}
-		p := buf[:min(c.size-c.next, int64(len(buf)))]
+		p := (*buf)[:min(c.size-c.next, int64(len(*buf)))]
 		if err := readFull(c.src, p, c.base+c.next); err != nil {
 			return err
 		}
@@ -83,6 +84,10 @@ func (c *recordSum) verify() error {
 	}
 	return c.err
 }
+
+// verifyBuffers recycles the buffers verify reads into, which a file of many storages
+// would otherwise allocate once a storage.
+var verifyBuffers = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
 // recordReader is a stored zip record read in place, checking its CRC-32 as a
 // recordSum does.
