@@ -63,12 +63,14 @@ func NewTensor(dtype DType, shape []int, data []byte) (*Tensor, error) {
 	return &Tensor{DType: dtype, Shape: append([]int(nil), shape...), Strides: contiguousStrides(shape), Storage: s}, nil
 }
 
-// numel returns the product of shape, or false if a dimension is negative or the
-// product of the sizes other than 0 is more than an int holds (so that every stride of
-// the shape's contiguous layout is an int, an empty tensor's too).
+// numel returns the product of shape, or false if a dimension is negative, the product
+// of the sizes other than 0 is more than an int64 holds, or a stride of the shape's
+// contiguous layout (the product of the sizes after the first, those of 0 counting 1) is
+// more than an int holds: an empty tensor's strides too are ints. Where int has 64 bits
+// the last follows from the second.
 func numel(shape []int) (int64, bool) {
 	n, empty := uint64(1), false
-	for _, d := range shape {
+	for i, d := range shape {
 		if d < 0 {
 			return 0, false
 		}
@@ -77,10 +79,16 @@ func numel(shape []int) (int64, bool) {
 			continue
 		}
 		hi, lo := bits.Mul64(n, uint64(d))
-		if hi != 0 || lo > math.MaxInt {
+		if hi != 0 || lo > math.MaxInt64 {
 			return 0, false
 		}
 		n = lo
+		if i == 0 {
+			continue
+		}
+		if stride := n / uint64(max(shape[0], 1)); stride > math.MaxInt {
+			return 0, false
+		}
 	}
 	if empty {
 		return 0, true

@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -215,7 +216,11 @@ func checkView(shape, strides []int, offset int, e, nb int64, storage string) er
 	}
 	n, ok := numel(shape)
 	if !ok {
-		return fmt.Errorf("size %v: the product of its sizes other than 0 is more than %d, the largest %d-bit int", shape, math.MaxInt, strconv.IntSize)
+		msg := fmt.Sprintf("size %v: the product of its sizes other than 0 is more than %d, the largest 64-bit int", shape, int64(math.MaxInt64))
+		if strconv.IntSize == 32 {
+			msg += fmt.Sprintf(", or a stride of its contiguous layout more than %d, the largest 32-bit int", math.MaxInt32)
+		}
+		return errors.New(msg)
 	}
 	if n == 0 {
 		return nil
