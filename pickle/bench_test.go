@@ -122,24 +122,15 @@ func BenchmarkLeaves(b *testing.B) {
 // record's CRC-32 checked and without, from a memory map (Open) and through the file
 // (NewReader of an *os.File, as package convert reads).
 func BenchmarkRecordCRC(b *testing.B) {
-	name := filepath.Join(b.TempDir(), "record.pt")
-	writeLargeCheckpoint(b, name, 1, 256<<20)
-	file, err := os.Open(name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer file.Close()
-	fi, err := file.Stat()
-	if err != nil {
-		b.Fatal(err)
-	}
+	name, file, size := largeRecord(b)
+	var err error
 	opts := &Options{ExpandLimit: math.MaxInt64} // each run reads the storage again
 	for _, src := range []string{"mmap", "file"} {
 		var f *File
 		if src == "mmap" {
 			f, err = Open(name, opts)
 		} else {
-			f, err = NewReader(file, fi.Size(), opts)
+			f, err = NewReader(file, size, opts)
 		}
 		if err != nil {
 			b.Fatal(err)
@@ -168,23 +159,14 @@ func BenchmarkRecordCRC(b *testing.B) {
 // does before a copy within the kernel: through a memory map (Open) and through an
 // *os.File (NewReader, as convert reads), from the page cache.
 func BenchmarkRecordVerify(b *testing.B) {
-	name := filepath.Join(b.TempDir(), "record.pt")
-	writeLargeCheckpoint(b, name, 1, 256<<20)
-	file, err := os.Open(name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer file.Close()
-	fi, err := file.Stat()
-	if err != nil {
-		b.Fatal(err)
-	}
+	name, file, size := largeRecord(b)
+	var err error
 	for _, src := range []string{"mmap", "file"} {
 		var f *File
 		if src == "mmap" {
 			f, err = Open(name, nil)
 		} else {
-			f, err = NewReader(file, fi.Size(), nil)
+			f, err = NewReader(file, size, nil)
 		}
 		if err != nil {
 			b.Fatal(err)
@@ -202,4 +184,21 @@ func BenchmarkRecordVerify(b *testing.B) {
 		})
 		f.Close()
 	}
+}
+
+// largeRecord writes a checkpoint of one 256 MiB storage for the record benchmarks and
+// opens it, closed when the benchmark ends.
+func largeRecord(b *testing.B) (name string, file *os.File, size int64) {
+	name = filepath.Join(b.TempDir(), "record.pt")
+	writeLargeCheckpoint(b, name, 1, 256<<20)
+	file, err := os.Open(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { file.Close() })
+	fi, err := file.Stat()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return name, file, fi.Size()
 }
