@@ -46,7 +46,8 @@ func TestReadRefuses(t *testing.T) {
 		{`{"tensors": [{"name": "a", "dtype": "F32", "shape": [2], "shape": [1], "data": [1]}]}`, `tensor "a": two "shape" members`},
 		{`{"tensors": [{"name": "a", "name": "b", "dtype": "F32", "shape": [1], "data": [1]}]}`, `tensor "a": two "name" members`},
 		{`{"tensors": [{"name": "a", "n\u0061me": "b", "dtype": "F32", "shape": [1], "data": [1]}]}`, `tensor "a": two "name" members`},
-		{`{"tensors": [{"name": "a", "x": 1, "dtype": "F32", "shape": [1], "data": [1], "x": 2}]}`, `tensor "a": two "x" members`},
+		{`{"tensors": [{"name": "a", "dtype": "F32", "dtype": "F32", "shape": [1], "data": [1]}]}`, `tensor "a": two "dtype" members`},
+		{`{"tensors": [{"name": "a", "dtype": "F32", "shape": [2], "strides": [1], "data": [1, 2]}]}`, `tensor "a": a member "strides": a tensor of ptport's JSON format has only name, dtype, shape and data`},
 		{`{"tensors": [], "values": {}, "values": {}}`, `a second "values" member`},
 		{`{"tensors": [{"name": "a.b", "dtype": "F32", "shape": [1], "data": [1]}], "values": {"a": {"b": 1}}}`,
 			`"a.b": two leaves have this name (a name holding a dot is also the path of the value nested in the leaf "a"`},
@@ -89,14 +90,20 @@ func TestReadRefuses(t *testing.T) {
 	}
 }
 
-// TestMembers: a tensor's members of names other than name, dtype, shape and data are
-// ignored, as are the document's members other than tensors and values (its metadata);
-// no object holds a name twice, and ReadMetadata refuses a metadata key given twice.
+// TestMembers: the document's members other than tensors and values (its metadata) are
+// not tensors; a tensor's member of a name other than name, dtype, shape and data is
+// refused; no object holds a name twice, and ReadMetadata refuses a metadata key given
+// twice.
 func TestMembers(t *testing.T) {
-	doc := `{"note": "n", "tensors": [{"name": "a", "comment": [1, {"x": 2}], "dtype": "I32", "shape": [2], "data": [1, 2], "y": null}]}`
+	doc := `{"note": "n", "other": [1, {"x": 2}], "tensors": [{"name": "a", "dtype": "I32", "shape": [2], "data": [1, 2]}]}`
 	l, err := Read("in.json", strings.NewReader(doc), int64(len(doc)))
 	if err != nil || len(l) != 1 || l[0].Name != "a" || l[0].Value.(*pickle.Tensor).DType != pickle.I32 {
-		t.Errorf("members ignored: %v, %v; want the I32 tensor a", l, err)
+		t.Errorf("metadata members: %v, %v; want the I32 tensor a alone", l, err)
+	}
+	extra := `{"tensors": [{"name": "a", "comment": "c", "dtype": "I32", "shape": [2], "data": [1, 2]}]}`
+	var fe0 *pickle.FormatError
+	if _, err := Read("in.json", strings.NewReader(extra), int64(len(extra))); !errors.As(err, &fe0) || !strings.Contains(err.Error(), `a member "comment"`) {
+		t.Errorf("a tensor with a member \"comment\": %v, want a *pickle.FormatError naming it", err)
 	}
 	dup := `{"note": "a", "note": "b", "tensors": []}`
 	_, err = ReadMetadata("in.json", strings.NewReader(dup), int64(len(dup)))

@@ -33,8 +33,9 @@
 //
 // The format is ptport's own, and Read takes of it what Write writes: a tensor is an
 // object of the members name, dtype, shape and data, in that order or at least with
-// data after dtype and shape; members of other names are ignored, as the document's
-// members other than "tensors" and "values" are, which are its metadata.
+// data after dtype and shape. A tensor with a member of another name is refused: it might
+// change what the data mean (a "strides", an "order"), which skipping it would misread.
+// The document's members other than "tensors" and "values" are its metadata.
 //
 // String metadata, such as the provenance a batch conversion records, comes first in
 // the document, one key each, so that ReadMetadata reads it without reading the tensors.

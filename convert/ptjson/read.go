@@ -192,8 +192,9 @@ func readTensor(dec *json.Decoder, size int64) (pickle.Leaf, error) {
 			}
 			data, err = readData(dec, dt, n)
 		default:
-			var skip json.RawMessage
-			err = dec.Decode(&skip)
+			// A member the format does not define might change what the data mean (a
+			// "strides" or an "order"): refused rather than skipped.
+			return fail("a member %s: a tensor of ptport's JSON format has only name, dtype, shape and data", jsonvalue.Describe(key))
 		}
 		if err != nil {
 			return fail("%s: %v", key, err)
