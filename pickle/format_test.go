@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -152,7 +153,7 @@ func TestZipErrors(t *testing.T) {
 
 // countingReaderAt counts the bytes read through it.
 type countingReaderAt struct {
-	r bytes.Reader
+	r io.ReaderAt
 	n int64
 }
 
@@ -170,7 +171,7 @@ func TestLazy(t *testing.T) {
 		str("b").tensorV2("FloatStorage", "0", n, 0, []int64{n / 2, 2}, []int64{1, n / 2}).
 		op(opSETITEMS).stop()
 	z := zipFile(t, "archive/", record{name: "data.pkl", data: p}, record{name: "data/0", data: data})
-	cr := &countingReaderAt{r: *bytes.NewReader(z)}
+	cr := &countingReaderAt{r: bytes.NewReader(z)}
 	f, err := NewReader(cr, int64(len(z)), nil)
 	if err != nil {
 		t.Fatal(err)

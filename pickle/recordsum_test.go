@@ -119,18 +119,6 @@ func TestRecordCRCOrder(t *testing.T) {
 	}
 }
 
-// byteCounter counts the bytes read through it.
-type byteCounter struct {
-	r io.ReaderAt
-	n int64
-}
-
-func (c *byteCounter) ReadAt(p []byte, off int64) (int, error) {
-	k, err := c.r.ReadAt(p, off)
-	c.n += int64(k)
-	return k, err
-}
-
 // TestRecordVerify: Storage.Verify and Tensor.Span check a stored record's CRC-32,
 // reading the record once for all the tensors that view it; Span reports no span of a
 // corrupt record, whose tensors then fail to read, and a span of an intact one.
@@ -145,7 +133,7 @@ func TestRecordVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			src := &byteCounter{r: bytes.NewReader(b)}
+			src := &countingReaderAt{r: bytes.NewReader(b)}
 			f, err := NewReader(src, int64(len(b)), nil)
 			if err != nil {
 				t.Fatal(err)
