@@ -37,10 +37,30 @@ func padVector[T Float](v []T, np int) []T {
 	return out
 }
 
-// mcRows is the number of rows of A a GEMM sweeps across every panel of B before moving
-// on, so that those rows stay in the core's L2 cache while B streams past them. (A last
-// block of fewer than 3 rows joins the one before it.)
-const mcRows = 192
+// blockRows returns the number of rows of A a GEMM with B = b sweeps across every panel
+// of b before moving on, so that those rows of A stay in the core's L2 cache while b's
+// panels pass them. (A last block of fewer than 3 rows joins the one before it.)
+//
+// A b that stays in L2 (not streamed) must not be pushed out of it by the block's rows
+// of A and of C, which every panel's tiles write a part of: the block takes about
+// blockBytes of them, a multiple of the tile's mr rows (fewer rows than that lose more
+// to reading b's panels again than they save). A b that streams from L3 or memory is read
+// once for every block: its blocks take maxBlockRows/2 rows, where the stores of C cost
+// less than reading b more often.
+func blockRows[T Float](b *packed[T], mr int) int {
+	if streamed(b) {
+		return maxBlockRows / 2
+	}
+	var z T
+	row := (b.k + b.np) * int(unsafe.Sizeof(z))
+	return min(maxBlockRows, max(minBlockTiles, blockBytes/row/mr)*mr)
+}
+
+const (
+	blockBytes    = 256 << 10 // rows of A and C in a block beside a b that stays in L2
+	maxBlockRows  = 192
+	minBlockTiles = 4
+)
 
 // streamMinBytes is the size of B above which it is taken to stream from L3 or memory
 // rather than stay in the L2 cache from one product to the next: about half the L2 cache
@@ -88,8 +108,9 @@ func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 
 		_ = add[(m-1)*ldadd+p1*nr-1]
 	}
 	prefetch := o.prefetch && m >= 3 && streamed(b)
+	block := blockRows(b, mr)
 	for i0 := 0; i0 < m; {
-		i1 := i0 + mcRows
+		i1 := i0 + block
 		if m-i1 < 3 {
 			i1 = m
 		}
