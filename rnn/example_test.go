@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"slices"
+	"sync"
 
 	"github.com/ptport/ptport/rnn"
 )
@@ -115,6 +116,55 @@ func ExampleState_Step() {
 	// Output:
 	// true true true
 	// [0.1419 -0.1058 -0.1470 0.3472]
+}
+
+// A service keeps one Model and serves many streams at once: each request, in its own
+// goroutine, steps its sequence with a State of its own, reset between sequences. The
+// results are those of Forward over each whole sequence, to the bit.
+func ExampleModel_NewState() {
+	c := rnn.Config{Mode: rnn.GRU, InputSize: 3, HiddenSize: 4, NumLayers: 2, Bias: true}
+	m, err := rnn.New(c, params(c, 3)) // immutable: shared by every goroutine
+	if err != nil {
+		log.Fatal(err)
+	}
+	requests := [][]float32{ // 4 sequences of 5 steps of 3 values
+		values(15, 1, 4), values(15, 2, 4), values(15, 3, 4), values(15, 4, 4),
+	}
+	answers := make([][]float32, len(requests)) // each request's last output
+	var wg sync.WaitGroup
+	for i, seq := range requests {
+		wg.Go(func() {
+			s, err := m.NewState(1) // one State per stream, never shared
+			if err != nil {
+				log.Fatal(err)
+			}
+			for round := 0; round < 2; round++ { // the same sequence twice: Reset starts anew
+				s.Reset()
+				for t := 0; t < 5; t++ {
+					x, _ := rnn.NewTensor(seq[3*t:3*t+3], 1, 3) // one step, unbatched
+					y, err := s.Step(x)
+					if err != nil {
+						log.Fatal(err)
+					}
+					answers[i] = append(answers[i][:0], y.Data...)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, seq := range requests {
+		x, _ := rnn.NewTensor(seq, 5, 3)
+		whole, err := m.Forward(x, nil, nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(i, slices.Equal(answers[i], whole.Output.Data[4*4:]))
+	}
+	// Output:
+	// 0 true
+	// 1 true
+	// 2 true
+	// 3 true
 }
 
 // A cell computes one step, as torch.nn.GRUCell's forward does; fed its own h, it steps

@@ -139,8 +139,9 @@ type Result[T Float] struct {
 
 // Forward runs the network over x as torch.nn.RNN/LSTM/GRU's forward does in eval mode.
 // x is (L, N, InputSize), (N, L, InputSize) with BatchFirst, or (L, InputSize) unbatched.
-// h0 is (D*NumLayers, N, P) and c0 (LSTM only) (D*NumLayers, N, HiddenSize), both without
-// the N dimension for unbatched input; nil means zeros. An LSTM takes both or neither, as
+// h0 is (D*NumLayers, N, P) and c0 (LSTM only) (D*NumLayers, N, HiddenSize), with BatchFirst
+// too (as in PyTorch, it applies to x and the output only), both without the N dimension
+// for unbatched input; nil means zeros. An LSTM takes both or neither, as
 // nn.LSTM takes them as the tuple hx = (h0, c0): one without the other is an error. A
 // shape that does not fit is an error naming the expected shape, as PyTorch's messages
 // do. Forward is safe for concurrent use; it does not modify its arguments.
@@ -272,6 +273,10 @@ func checkHidden[T Float](t *Tensor[T], arg, name string, batched bool, want []i
 		got = []int{got[0], 1, got[1]}
 	}
 	if !slices.Equal(got, want) {
+		if batched && want[0] != want[1] && slices.Equal(got, []int{want[1], want[0], want[2]}) {
+			// A batch-first state: the usual mistake of a batch_first model's caller.
+			return fmt.Errorf("rnn: Expected %s size %s, got %s: %s is (layers*directions, batch, features) even with batch_first, its batch second", name, tupleString(want), shapeString(got), arg)
+		}
 		return fmt.Errorf("rnn: Expected %s size %s, got %s", name, tupleString(want), shapeString(got))
 	}
 	return nil

@@ -180,6 +180,9 @@ func TestForwardErrors(t *testing.T) {
 		{rnn, z(0, 2, 3), nil, nil, "Expected sequence length to be larger than 0 in RNN"},
 		{rnn, z(5, 2, 3), nil, z(2, 2, 4), "c0 is given but RNN_TANH has no cell state"},
 		{rnnBF, z(5, 2, 3), z(2, 2, 4), nil, "Expected hidden size (2, 5, 4), got [2, 2, 4]"},
+		// A state laid out batch first, as x is: the error says the state's batch is second.
+		{rnnBF, z(3, 5, 3), z(3, 2, 4), nil, "Expected hidden size (2, 3, 4), got [3, 2, 4]: h0 is (layers*directions, batch, features) even with batch_first, its batch second"},
+		{lstm, z(5, 3, 3), z(2, 3, 2), z(3, 2, 4), "Expected hidden[1] size (2, 3, 4), got [3, 2, 4]: c0 is (layers*directions, batch, features) even with batch_first"},
 		{lstm, z(5, 2, 3), z(2, 2, 4), z(2, 2, 4), "Expected hidden[0] size (2, 2, 2), got [2, 2, 4]"},
 		{lstm, z(5, 2, 3), z(2, 2, 2), z(2, 2, 2), "Expected hidden[1] size (2, 2, 4), got [2, 2, 2]"},
 		{lstm, z(5, 2, 3), z(2, 2, 2), nil, "LSTM: h0 and c0 must be given together"},
