@@ -13,9 +13,9 @@
 // recurrent module Load finds the whole model when it can (a pickled nn.Sequential, or
 // the Embedding, LayerNorm and Linear beside it, by their shapes), and a pickled
 // nn.Sequential of layers alone is a model too. RNN, Cell and Sequential give the typed
-// models of package rnn to keep and run, stepping included. Inspect lists what a
-// checkpoint holds without reading tensor data. Export writes a checkpoint as
-// safetensors, npz, JSON or .pt.
+// models of package rnn to keep and run, stepping included, and TensorOf turns what they
+// compute back into tensors to write. Inspect lists what a checkpoint holds without
+// reading tensor data. Export writes a checkpoint as safetensors, npz, JSON or .pt.
 //
 // Every output file is written atomically (WriteFile): to a temporary file beside the
 // target, synced, then renamed, so an interrupted run leaves the old file or the complete

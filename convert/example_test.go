@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
 )
 
@@ -199,7 +200,10 @@ func ExampleRNN() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	r := convert.RNN[float32](m) // m.DType is F32
+	r, err := convert.RNN[float32](m) // m.DType is F32
+	if err != nil {
+		log.Fatal(err)
+	}
 	s, err := r.NewState(1)
 	if err != nil {
 		log.Fatal(err)
@@ -215,4 +219,66 @@ func ExampleRNN() {
 	// Output:
 	// [0.0997 0.0000 0.0000 0.0000]
 	// [0.1971 0.0000 0.0000 0.0000]
+}
+
+// What a Go port computes, written for Python: the typed model's results as tensors of
+// package pickle (TensorOf), beside the inputs, in a file torch.load reads as the dict
+// {"input": ..., "h0": ..., "output": ..., "h_n": ...}.
+func ExampleTensorOf() {
+	cp, err := convert.Open("../testdata/notebook/model.pt", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cp.Close()
+	m, err := convert.Load(cp, convert.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r, err := convert.RNN[float32](m)
+	if err != nil {
+		log.Fatal(err)
+	}
+	x := &rnn.Tensor[float32]{Data: make([]float32, 2*3*2), Shape: []int{2, 3, 2}} // (L, N, input_size)
+	res, err := r.Forward(x, nil, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	leaves := []pickle.Leaf{}
+	for _, t := range []struct {
+		name string
+		t    *rnn.Tensor[float32]
+	}{{"input", x}, {"output", res.Output}, {"h_n", res.H}} {
+		p, err := convert.TensorOf(t.t)
+		if err != nil {
+			log.Fatal(err)
+		}
+		leaves = append(leaves, pickle.Leaf{Name: t.name, Value: p})
+	}
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "go_results.pt")
+	if err := convert.Export(context.Background(), out, convert.PT, convert.FromLeaves(out, leaves)); err != nil {
+		log.Fatal(err)
+	}
+
+	back, err := convert.Open(out, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer back.Close()
+	for _, l := range back.Leaves {
+		t := l.Value.(*pickle.Tensor)
+		fmt.Println(l.Name, t.DType, t.Shape)
+	}
+	y, _ := back.Tensor("output")
+	ys, _ := y.Float32s()
+	fmt.Println(slices.Equal(ys, res.Output.Data))
+	// Output:
+	// input F32 [2 3 2]
+	// output F32 [2 3 4]
+	// h_n F32 [1 3 4]
+	// true
 }

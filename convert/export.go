@@ -120,6 +120,9 @@ type ExportOptions struct {
 // readers would otherwise take before the index). When everything fits one shard, path
 // alone is written, and an index of an earlier sharded export is removed.
 func ExportFiles(ctx context.Context, path string, f Format, cp *Checkpoint, o ExportOptions) ([]string, error) {
+	if cp == nil {
+		return nil, errors.New("convert: Export of a nil Checkpoint")
+	}
 	if !slices.Contains(Formats, f) {
 		return nil, fmt.Errorf("unknown output format %q", f)
 	}
@@ -140,6 +143,9 @@ func ExportFiles(ctx context.Context, path string, f Format, cp *Checkpoint, o E
 // that are not files of their own (standard output, a pipe, a network stream): nothing
 // makes it atomic, and when ctx is done or an error occurs, w holds part of it.
 func Encode(ctx context.Context, w io.Writer, f Format, cp *Checkpoint) error {
+	if cp == nil {
+		return errors.New("convert: Encode of a nil Checkpoint")
+	}
 	if !slices.Contains(Formats, f) {
 		return fmt.Errorf("unknown output format %q", f)
 	}

@@ -175,6 +175,9 @@ func Inspect(cp *Checkpoint) *Inventory {
 // thousand leaves, modules and tensors weighed, and then returns an error that wraps
 // ctx.Err(), naming cp's file, and no Inventory.
 func InspectContext(ctx context.Context, cp *Checkpoint) (*Inventory, error) {
+	if cp == nil {
+		return nil, errors.New("convert: Inspect of a nil Checkpoint")
+	}
 	return ctxio.Read(ctx, cp.Path, func() (*Inventory, error) { return inspect(cp, &ctxio.Poller{Ctx: ctx}) })
 }
 

@@ -17,6 +17,10 @@ import (
 // Model is a model loaded from a checkpoint, ready to run: a recurrent module
 // (torch.nn.RNN, LSTM, GRU) or cell (RNNCell, LSTMCell, GRUCell), and, when Load found
 // them, the layers around it that make the whole model.
+//
+// A Model holds its own copy of the weights: it is immutable after Load and safe for
+// concurrent use by multiple goroutines, and its Forward reads nothing from the
+// checkpoint, which may be closed once Load returns.
 type Model struct {
 	// Prefix is the recurrent module's parameter name prefix in the checkpoint ("" at the
 	// root); for a model without one (a pickled Sequential of other layers), the
@@ -84,6 +88,9 @@ type built[T rnn.Float] struct {
 // Sigmoid, Softmax and LogSoftmax modules without a recurrent module is a model too: it
 // runs whole.
 func Load(cp *Checkpoint, opts Options) (*Model, error) {
+	if cp == nil {
+		return nil, errors.New("convert: Load of a nil Checkpoint")
+	}
 	if opts.Nonlinearity != "" && opts.Nonlinearity != "tanh" && opts.Nonlinearity != "relu" {
 		return nil, fmt.Errorf("nonlinearity %q: want tanh or relu", opts.Nonlinearity)
 	}
@@ -297,36 +304,70 @@ func pick[T rnn.Float](m *Model) *built[T] {
 	return nil
 }
 
-// RNN returns m's recurrent module as package rnn runs it when it is a torch.nn.RNN, LSTM
-// or GRU and m computes in T (float64 when m.DType is F64, float32 otherwise), and nil
-// otherwise. The rnn.Model is m's own, immutable and safe for concurrent use.
-func RNN[T rnn.Float](m *Model) *rnn.Model[T] {
-	if b := pick[T](m); b != nil {
-		r, _ := b.core.(*rnn.Model[T])
-		return r
+// typed returns m's model in T, or an error naming the function (RNN, Cell, Sequential)
+// the caller should have used instead of fn, or the type it should have given it.
+func typed[T rnn.Float](m *Model, fn string) (*built[T], error) {
+	if m == nil || (m.b32 == nil && m.b64 == nil) {
+		return nil, fmt.Errorf("convert: %s of a Model not made by Load", fn)
 	}
-	return nil
-}
-
-// Cell returns m's recurrent module as package rnn runs it when it is a cell and m
-// computes in T, and nil otherwise, as RNN does.
-func Cell[T rnn.Float](m *Model) *rnn.Cell[T] {
-	if b := pick[T](m); b != nil {
-		c, _ := b.core.(*rnn.Cell[T])
-		return c
-	}
-	return nil
-}
-
-// Sequential returns the whole model (Model.Layers) as package rnn runs it when m
-// computes in T, sharing m's recurrent module. The error says why when there is none: m
-// computes in the other type, or the model around the recurrent module is not known.
-func Sequential[T rnn.Float](m *Model) (*rnn.Sequential[T], error) {
 	b := pick[T](m)
-	switch {
-	case b == nil:
-		return nil, fmt.Errorf("the model %s computes in %s", under(m.Prefix), m.DType)
-	case b.seq == nil:
+	if b == nil {
+		t := "float32"
+		if m.DType == pickle.F64 {
+			t = "float64"
+		}
+		return nil, fmt.Errorf("the model %s computes in %s: take it as %s[%s]", under(m.Prefix), m.DType, fn, t)
+	}
+	return b, nil
+}
+
+// RNN returns m's recurrent module as package rnn runs it, when it is a torch.nn.RNN, LSTM
+// or GRU. T must be the type m computes in: float64 when m.DType is F64, float32
+// otherwise. The error says why there is none and what to call instead: m computes in
+// the other type, its recurrent module is a cell (Cell), or it has none (a pickled
+// Sequential of other layers: Sequential). The rnn.Model is m's own, immutable and safe
+// for concurrent use.
+func RNN[T rnn.Float](m *Model) (*rnn.Model[T], error) {
+	b, err := typed[T](m, "RNN")
+	if err != nil {
+		return nil, err
+	}
+	switch c := b.core.(type) {
+	case *rnn.Model[T]:
+		return c, nil
+	case *rnn.Cell[T]:
+		return nil, fmt.Errorf("the model %s is a cell, %s: take it with Cell", under(m.Prefix), c.Config())
+	}
+	return nil, fmt.Errorf("the model %s has no recurrent module: take it with Sequential", under(m.Prefix))
+}
+
+// Cell returns m's recurrent module as package rnn runs it, when it is a cell
+// (torch.nn.RNNCell, LSTMCell, GRUCell), as RNN does: T must be the type m computes in,
+// and the error says why there is none and what to call instead.
+func Cell[T rnn.Float](m *Model) (*rnn.Cell[T], error) {
+	b, err := typed[T](m, "Cell")
+	if err != nil {
+		return nil, err
+	}
+	switch c := b.core.(type) {
+	case *rnn.Cell[T]:
+		return c, nil
+	case *rnn.Model[T]:
+		return nil, fmt.Errorf("the model %s is %s, not a cell: take it with RNN", under(m.Prefix), c.Config())
+	}
+	return nil, fmt.Errorf("the model %s has no recurrent module: take it with Sequential", under(m.Prefix))
+}
+
+// Sequential returns the whole model (Model.Layers) as package rnn runs it, sharing m's
+// recurrent module. T must be the type m computes in, as for RNN. The error says why
+// there is none: m computes in the other type, or the model around the recurrent module
+// is not known.
+func Sequential[T rnn.Float](m *Model) (*rnn.Sequential[T], error) {
+	b, err := typed[T](m, "Sequential")
+	if err != nil {
+		return nil, err
+	}
+	if b.seq == nil {
 		return nil, fmt.Errorf("the model around %s is not known: %w", subject(m.Prefix), m.layersErr)
 	}
 	return b.seq, nil
@@ -334,7 +375,9 @@ func Sequential[T rnn.Float](m *Model) (*rnn.Sequential[T], error) {
 
 // Forward runs the model on x with initial states h0 and c0 (nil for zeros; an LSTM takes
 // both or neither, as nn.LSTM its tuple (h0, c0)) and returns the output, h_n and, for an
-// LSTM, c_n, as tensors of the model's dtype.
+// LSTM, c_n, as tensors of the model's dtype. x, h0 and c0 may have any floating-point
+// dtype: their values are converted to the model's (an F64 input of an F32 model is
+// rounded to float32), where nn.LSTM would refuse an input of another dtype than its own.
 //
 // For a cell, x is one step, (batch, input_size) or (input_size), as the cell's forward
 // takes it, and the output is h' (so is h_n); or x is a sequence (steps, batch,
@@ -352,14 +395,14 @@ func (m *Model) Forward(x, h0, c0 *pickle.Tensor) (output, hn, cn *pickle.Tensor
 // (between time steps, and between a cell's steps and a whole model's layers): the error
 // then wraps ctx.Err().
 func (m *Model) ForwardContext(ctx context.Context, x, h0, c0 *pickle.Tensor) (output, hn, cn *pickle.Tensor, err error) {
+	if m == nil || (m.b32 == nil && m.b64 == nil) {
+		return nil, nil, nil, errors.New("convert: Forward on a Model not made by Load")
+	}
 	if err := m.checkOutput(x); err != nil {
 		return nil, nil, nil, err
 	}
 	if m.b64 != nil {
 		return forward(ctx, m, m.b64, x, h0, c0, (*pickle.Tensor).Float64s, pickle.F64)
-	}
-	if m.b32 == nil {
-		return nil, nil, nil, errors.New("convert: Forward on a Model not made by Load")
 	}
 	return forward(ctx, m, m.b32, x, h0, c0, (*pickle.Tensor).Float32s, pickle.F32)
 }
@@ -581,8 +624,32 @@ func runWhole[T rnn.Float](ctx context.Context, b *built[T], x *pickle.Tensor, i
 	return nil
 }
 
-// tensorOf encodes an rnn tensor as a little-endian pickle tensor of dtype dt.
-func tensorOf[T rnn.Float](t *rnn.Tensor[T], dt pickle.DType) (*pickle.Tensor, error) {
+// TensorOf returns the values of t, a tensor a Go port computed or built, as a
+// C-contiguous little-endian tensor of package pickle, which Export writes and
+// parity.Compare reads: of dtype F32 for float32 elements, F64 for float64 and I64 for
+// int64 (token ids). The values are copied. It is an error when t is nil or its Data does
+// not hold the product of its Shape.
+func TensorOf[T rnn.Elem](t *rnn.Tensor[T]) (*pickle.Tensor, error) {
+	if t == nil {
+		return nil, errors.New("convert: TensorOf a nil tensor")
+	}
+	half, tiny := 0.5, 1e-10 // variables: T may be an integer type
+	switch {
+	case T(half) == 0: // int64
+		b := make([]byte, 0, 8*len(t.Data))
+		for _, x := range t.Data {
+			b = binary.LittleEndian.AppendUint64(b, uint64(int64(x)))
+		}
+		return pickle.NewTensor(pickle.I64, t.Shape, b)
+	case T(1)+T(tiny) != T(1): // float64 keeps what float32 rounds off
+		return tensorOf(t, pickle.F64)
+	default:
+		return tensorOf(t, pickle.F32)
+	}
+}
+
+// tensorOf encodes an rnn tensor as a little-endian pickle tensor of dtype dt, F32 or F64.
+func tensorOf[T rnn.Elem](t *rnn.Tensor[T], dt pickle.DType) (*pickle.Tensor, error) {
 	var b []byte
 	switch dt {
 	case pickle.F64:

@@ -145,10 +145,10 @@ func runner[T rnn.Float](m *convert.Model, seq, batch int) (func(context.Context
 	rng := rand.New(rand.NewPCG(1, 2))
 	var run func(context.Context) error
 	if !m.Whole {
-		if r := convert.RNN[T](m); r != nil {
+		if r, err := convert.RNN[T](m); err == nil {
 			x := random[T](rng, shape(m.Config, seq, batch, m.Config.InputSize))
 			run = func(ctx context.Context) error { _, err := r.ForwardContext(ctx, x, nil, nil); return err }
-		} else if c := convert.Cell[T](m); c != nil {
+		} else if c, err := convert.Cell[T](m); err == nil {
 			step, err := stepper(c, rng, seq, batch)
 			if err != nil {
 				return nil, err

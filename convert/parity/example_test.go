@@ -100,7 +100,11 @@ func ExampleCompare() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	got, err := convert.RNN[float32](m).Forward(&rnn.Tensor[float32]{Data: x32, Shape: x.Shape}, nil, nil)
+	port, err := convert.RNN[float32](m)
+	if err != nil {
+		log.Fatal(err)
+	}
+	got, err := port.Forward(&rnn.Tensor[float32]{Data: x32, Shape: x.Shape}, nil, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
