@@ -95,6 +95,9 @@ const (
 // float64 truth stop between time steps), an error that names model's file and wraps
 // ctx.Err(). A mismatch is a Report whose Pass is false.
 func Check(ctx context.Context, model, ref *convert.Checkpoint, opts Options) (*Report, error) {
+	if model == nil || ref == nil {
+		return nil, errors.New("parity: Check of a nil Checkpoint")
+	}
 	r, m, err := load(model, ref, opts, true)
 	if err != nil {
 		return nil, err

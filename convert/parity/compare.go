@@ -106,9 +106,17 @@ func NewReport(tensors ...TensorReport) *Report {
 // otherwise), in the shapes m.Forward gives them. Its tensors are what Compare takes as a
 // port's truth.
 //
-// The inputs are judged as Check judges a reference's: a recurrent module's input and
-// states must be floating point, and an LSTM's h0 needs its c0.
+// cp must be the checkpoint m was loaded from: a parameter of m that cp does not hold, or
+// holds in another shape, is an error. The inputs are judged as Check judges a
+// reference's: a recurrent module's input and states must be floating point, and an
+// LSTM's h0 needs its c0.
 func Truth(ctx context.Context, cp *convert.Checkpoint, m *convert.Model, x, h0, c0 *pickle.Tensor) (*rnn.Result[float64], error) {
+	switch {
+	case cp == nil:
+		return nil, errors.New("parity: Truth of a nil Checkpoint")
+	case m == nil || !m.Whole && m.Config.Validate() != nil:
+		return nil, errors.New("parity: Truth of a Model not made by convert.Load")
+	}
 	if x == nil {
 		return nil, errors.New("parity: Truth: no input")
 	}

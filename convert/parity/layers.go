@@ -371,7 +371,7 @@ func readNetwork(cp *convert.Checkpoint, prefix string, cfg rnn.Config, cell boo
 		if cell {
 			name = strings.TrimSuffix(name, "_l0") // weight_ih, ...
 		}
-		v, err := readParam(cp, prefix+name)
+		v, err := readParam(cp, prefix+name, p.Shape)
 		if err != nil {
 			return nil, err
 		}
@@ -380,10 +380,15 @@ func readNetwork(cp *convert.Checkpoint, prefix string, cfg rnn.Config, cell boo
 	return n, nil
 }
 
-func readParam(cp *convert.Checkpoint, name string) ([]float64, error) {
+// readParam reads the parameter name of cp, which must have the shape the model gives it:
+// a caller of Truth may pass a checkpoint other than the one the model was loaded from.
+func readParam(cp *convert.Checkpoint, name string, shape []int) ([]float64, error) {
 	t, ok := cp.Tensor(name)
 	if !ok {
 		return nil, fmt.Errorf("%s: no tensor %s", cp.Path, name)
+	}
+	if !slices.Equal(t.Shape, shape) {
+		return nil, fmt.Errorf("%s: %s has shape %v, the model's %v: the model was not loaded from this checkpoint", cp.Path, name, t.Shape, shape)
 	}
 	v, err := t.Float64s()
 	if err != nil {
@@ -434,7 +439,7 @@ func wholeModel[T rnn.Float](cp *convert.Checkpoint, m *convert.Model) (*model, 
 			return nil, fmt.Errorf("%s: layer %d (%T) has no truth", cp.Path, i, l)
 		}
 		for _, p := range params {
-			if s.params[p.Name], err = readParam(cp, s.prefix+p.Name); err != nil {
+			if s.params[p.Name], err = readParam(cp, s.prefix+p.Name, p.Shape); err != nil {
 				return nil, err
 			}
 		}

@@ -200,6 +200,10 @@ func (tr *TensorReport) measureTruth(truth []float64) {
 	tr.truth = truth
 }
 
+// inFloat64 says how to check a model whose float32 rounding the truth rule cannot tell
+// from a wrong result: ptport computes in float64 what a checkpoint holds in F64.
+const inFloat64 = "check it in float64: save the state_dict and the reference from model.double() on x.double(), which ptport computes in float64"
+
 // judgeTruth applies the truth rule to a tensor that failed its tolerance.
 func (tr *TensorReport) judgeTruth() {
 	g, r := tr.GoTruth, tr.RefTruth
@@ -236,14 +240,14 @@ func (tr *TensorReport) judgeTruth() {
 		tr.Reason = fmt.Sprintf("the reference is %s from the float64 truth of this model, Go only %s: the reference comes from other weights, inputs or configuration", errText(r), errText(g))
 	case hi > tr.Cap && lo > tr.Cap:
 		tr.Pass = false
-		tr.Reason = fmt.Sprintf("Go (%s) and the reference (%s) are both far from the float64 truth: the model amplifies float32 rounding beyond %.3g (2⁻¹² of the values' scale), where agreeing with the truth proves nothing; check it in float64", errText(g), errText(r), tr.Cap)
+		tr.Reason = fmt.Sprintf("Go (%s) and the reference (%s) are both far from the float64 truth: the model amplifies float32 rounding beyond %.3g (2⁻¹² of the values' scale), where agreeing with the truth proves nothing; %s", errText(g), errText(r), tr.Cap, inFloat64)
 	case hi > tr.Cap:
 		tr.Pass = false
 		who := "the reference"
 		if g > r {
 			who = "Go"
 		}
-		tr.Reason = fmt.Sprintf("%s is %s from the float64 truth (Go %s, the reference %s), beyond %.3g (2⁻¹² of the values' scale), and this model amplifies float32 rounding (noise %s) too much to tell a wrong result from rounding there; check it in float64", who, errText(hi), errText(g), errText(r), tr.Cap, errText(tr.Noise))
+		tr.Reason = fmt.Sprintf("%s is %s from the float64 truth (Go %s, the reference %s), beyond %.3g (2⁻¹² of the values' scale), and this model amplifies float32 rounding (noise %s) too much to tell a wrong result from rounding there; %s", who, errText(hi), errText(g), errText(r), tr.Cap, errText(tr.Noise), inFloat64)
 	default:
 		tr.Pass = true
 		tr.Reason = fmt.Sprintf("Go (%.3g) and the reference (%.3g) are both float32 rounding around the float64 truth (within %gx of each other, noise %.3g)", g, r, float64(TruthFactor), tr.Noise)

@@ -2,6 +2,7 @@ package parity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -37,6 +38,9 @@ type Outputs struct {
 // for a model that does not load, or, once ctx is done (the forward pass stops between
 // time steps), an error that names model's file and wraps ctx.Err().
 func Run(ctx context.Context, model, in *convert.Checkpoint, opts Options) (*Outputs, error) {
+	if model == nil || in == nil {
+		return nil, errors.New("parity: Run of a nil Checkpoint")
+	}
 	var r *reference
 	var m *convert.Model
 	var err error
