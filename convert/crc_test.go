@@ -62,6 +62,30 @@ func TestExportCorruptRecord(t *testing.T) {
 	}
 }
 
+// TestExportCorruptView converts, on its own, the view v of testdata/pickle/crc's
+// flipped.pt, which views an intact part of the corrupt record: every format refuses it,
+// naming the record, as it refuses the whole file.
+func TestExportCorruptView(t *testing.T) {
+	cp, err := Open(filepath.Join("..", "testdata", "pickle", "crc", "flipped.pt"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	for _, f := range Formats {
+		t.Run(string(f), func(t *testing.T) {
+			v, err := cp.Select(Selection{Paths: []string{"v"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = ExportFiles(context.Background(), filepath.Join(t.TempDir(), "v."+string(f)), f, v, ExportOptions{})
+			var fe *pickle.FormatError
+			if !errors.As(err, &fe) || fe.Where != "good/data/0" || !strings.Contains(err.Error(), "CRC-32 mismatch") {
+				t.Errorf("error %v, want a *pickle.FormatError of good/data/0's CRC-32", err)
+			}
+		})
+	}
+}
+
 // sameTensors checks that the checkpoint at path holds the tensors of cp, byte for byte.
 func sameTensors(t *testing.T, cp *Checkpoint, path string) {
 	t.Helper()

@@ -40,10 +40,12 @@
 // its end, after which every read of the storage fails. Bytes that are copied without
 // being read are checked before they are copied: Tensor.Span, which gives where they
 // lie for a copy within the kernel, first reads the record whole (Storage.Verify), once
-// for all the tensors that view it. The CRC-32 is not checked when the reads skip bytes
-// or start elsewhere than at the record's start (a view of part of a storage, reads at
-// random offsets through Storage.ReadAt: those return the bytes as they are, unless
-// Storage.Verify is called), and for a record whose CRC-32 is 0, which torch 2.x writes
+// for all the tensors that view it. A tensor over a stored record whose reading would
+// skip bytes of the record or read them out of order (a view of part of a storage, a
+// transposed view) has the record read whole and checked first, in the same way, before
+// any of its bytes are returned. The CRC-32 is not checked for reads at random offsets through
+// Storage.ReadAt, which return the bytes as they are unless Storage.Verify is called,
+// and for a record whose CRC-32 is 0, which torch 2.x writes
 // for every record with torch.serialization.set_crc32_options(False). ZipRecord's
 // stored records, read by other zip containers (npz), are checked in the same ways.
 //

@@ -7,8 +7,15 @@ import (
 )
 
 // each streams the tensor's elements through fn as layout.each does, with the lazy
-// conjugate and negative bits applied to each piece.
+// conjugate and negative bits applied to each piece. A read that does not check the
+// CRC-32 of the storage's record as it goes (l.checksRecord) checks it first
+// (Storage.Verify), so that no bytes of a corrupt record reach fn.
 func (t *Tensor) each(l *layout, chunk int64, fn func(p []byte) error) error {
+	if l.n > 0 && !l.checksRecord() {
+		if err := l.s.Verify(); err != nil {
+			return err
+		}
+	}
 	op := t.lazyOp()
 	if op == nil {
 		return l.each(chunk, fn)

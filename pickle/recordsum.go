@@ -51,6 +51,22 @@ func (c *recordSum) extend(p []byte) {
 	}
 }
 
+// completedBy reports whether reading the record's bytes [lo, hi) in order leaves it
+// checked: it has been summed already, or the read starts at or before where the sum
+// has reached and ends at the record's end.
+func (c *recordSum) completedBy(lo, hi int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err != nil || c.next >= c.size || lo <= c.next && hi == c.size
+}
+
+// done reports whether the record has been summed, and compared, already.
+func (c *recordSum) done() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err != nil || c.next >= c.size
+}
+
 // verifyChunk is the most verify reads at once.
 const verifyChunk = 4 << 20
 

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,7 +16,9 @@ import (
 // byte of a storage record flipped, which torch.load reads without a word: a storage
 // read whole and in order fails with a *FormatError naming the record, through every
 // reading method and either source (a memory map, an io.ReaderAt), and keeps failing;
-// a view of part of the storage is read unchecked; the intact file reads.
+// so does, read first, a view of part of the storage (whose own bytes are intact: the
+// record is checked whole before any of them is returned) and a transposed view of the
+// whole storage, which reads it out of order; the intact file reads.
 func TestRecordCRC(t *testing.T) {
 	dir := filepath.Join("..", "testdata", "pickle", "crc")
 	openers := map[string]func(path string) (*File, error){
@@ -42,18 +45,30 @@ func TestRecordCRC(t *testing.T) {
 				}
 				defer f.Close()
 				ts := leafTensors(t, f.Root)
-				if err := readFn(ts["v"]); err != nil {
-					t.Errorf("view of part of the storage: %v", err)
-				}
-				for i := range 2 {
-					err := readFn(ts["w"])
+				wantCRC := func(what string, err error) {
+					t.Helper()
 					var fe *FormatError
 					if !errors.As(err, &fe) || fe.Where != "good/data/0" || !strings.Contains(err.Error(), "CRC-32 mismatch") {
-						t.Errorf("reading %d: error %v, want a *FormatError of good/data/0's CRC-32", i+1, err)
+						t.Errorf("%s: error %v, want a *FormatError of good/data/0's CRC-32", what, err)
 					}
 				}
-				if err := readFn(ts["v"]); err == nil {
-					t.Error("the view reads once its storage is known corrupt")
+				wantCRC("the view of part of the storage, read first", readFn(ts["v"]))
+				for i := range 2 {
+					wantCRC(fmt.Sprintf("reading the storage whole, %d", i+1), readFn(ts["w"]))
+				}
+			})
+			t.Run(how+"/"+read+"/transposed", func(t *testing.T) {
+				f, err := open(filepath.Join(dir, "flipped.pt"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				w := leafTensors(t, f.Root)["w"] // 6 elements: w.view(2, 3).t()
+				tr := &Tensor{DType: w.DType, Shape: []int{3, 2}, Strides: []int{1, 3}, Storage: w.Storage}
+				err = readFn(tr)
+				var fe *FormatError
+				if !errors.As(err, &fe) || fe.Where != "good/data/0" {
+					t.Errorf("a transposed view of the whole storage: error %v, want good/data/0's CRC-32 mismatch", err)
 				}
 			})
 		}

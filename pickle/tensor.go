@@ -230,6 +230,28 @@ func (t *Tensor) layout() (*layout, error) {
 	return l, nil
 }
 
+// checksRecord reports whether reading l in C order checks the CRC-32 of the record
+// that holds its storage as it goes (see recordSum), or there is none to check: the
+// tensor is one run of the record's bytes that ends at the record's end and starts at
+// or before where the reads so far have checked it.
+func (l *layout) checksRecord() bool {
+	s := l.s
+	sum, off := s.sum, s.off
+	if r, ok := s.src.(*recordReader); ok {
+		sum = r.sum
+	} else if sum != nil {
+		off -= sum.base
+	}
+	if sum == nil {
+		return true
+	}
+	if len(l.sizes) > 0 {
+		return sum.done() // runs out of order check nothing
+	}
+	lo := off + l.base*l.e
+	return sum.completedBy(lo, lo+l.n*l.e)
+}
+
 // each calls fn with consecutive pieces of the tensor's bytes in C order,
 // little-endian. Pieces are at most chunk bytes (or one element if an
 // element is larger) and buf is reused between calls.
