@@ -20,7 +20,10 @@ import (
 //
 // A Model holds its own copy of the weights: it is immutable after Load and safe for
 // concurrent use by multiple goroutines, and its Forward reads nothing from the
-// checkpoint, which may be closed once Load returns.
+// checkpoint, which may be closed once Load returns. Its exported fields describe what
+// Load built, from the checkpoint and the Options it was given; a change to them changes
+// nothing that was built, and Forward refuses a Model whose fields were changed (the
+// settings a state_dict does not store are Load's to take, in Options).
 type Model struct {
 	// Prefix is the recurrent module's parameter name prefix in the checkpoint ("" at the
 	// root); for a model without one (a pickled Sequential of other layers), the
@@ -52,6 +55,47 @@ type Model struct {
 	// the widest dimension of a weight.
 	outputLimit        int64
 	weightBytes, width int64
+
+	loaded fields // the exported fields as Load set them
+}
+
+// fields are a Model's exported fields.
+type fields struct {
+	prefix                  string
+	config                  rnn.Config
+	cell, fromModule, whole bool
+	dtype                   pickle.DType
+	layers                  []Layer
+}
+
+func (m *Model) fields() fields {
+	return fields{m.Prefix, m.Config, m.Cell, m.FromModule, m.Whole, m.DType, slices.Clone(m.Layers)}
+}
+
+// changed returns an error naming the first exported field of m that is not what Load
+// set, or nil.
+func (m *Model) changed() error {
+	f, l := m.fields(), m.loaded
+	var name string
+	switch {
+	case f.prefix != l.prefix:
+		name = "Prefix"
+	case f.config != l.config:
+		name = "Config"
+	case f.cell != l.cell:
+		name = "Cell"
+	case f.fromModule != l.fromModule:
+		name = "FromModule"
+	case f.whole != l.whole:
+		name = "Whole"
+	case f.dtype != l.dtype:
+		name = "DType"
+	case !slices.Equal(f.layers, l.layers):
+		name = "Layers"
+	default:
+		return nil
+	}
+	return fmt.Errorf("convert: Model.%s was changed after Load, which built the model from the checkpoint and its Options: give the setting to Load (Options.BatchFirst, Nonlinearity, Whole, Prefix)", name)
 }
 
 // Layer is one module of a whole model.
@@ -233,6 +277,7 @@ func (m *Model) build(core *layer, layers []*layer, lerr error) error {
 	} else {
 		m.b32, err = buildModel(m, core, layers, lerr, (*pickle.Tensor).Float32s)
 	}
+	m.loaded = m.fields()
 	return err
 }
 
@@ -427,7 +472,7 @@ func isInteger(d pickle.DType) bool {
 // CheckInput charges a Forward on an input of the given shape and dtype that no file
 // holds (one the caller makes, as a benchmark does) against Options.OutputLimit, before
 // anything is allocated: it returns the *pickle.LimitError of Limit LimitOutput such a
-// Forward would return, or nil. A shape whose element count overflows is past any limit;
+// Forward would return, or nil; or the error of a Model whose fields were changed. A shape whose element count overflows is past any limit;
 // a shape with a negative dimension is an error of its own, as rnn's.
 func (m *Model) CheckInput(shape []int, dtype pickle.DType) error {
 	if slices.ContainsFunc(shape, func(d int) bool { return d < 0 }) {
@@ -445,8 +490,12 @@ func (m *Model) CheckInput(shape []int, dtype pickle.DType) error {
 	return m.checkOutput(x)
 }
 
-// checkOutput charges Forward on x against Options.OutputLimit, before any work.
+// checkOutput charges Forward on x against Options.OutputLimit, before any work, once
+// m's fields are found unchanged.
 func (m *Model) checkOutput(x *pickle.Tensor) error {
+	if err := m.changed(); err != nil {
+		return err
+	}
 	if x == nil || m.outputLimit < 0 {
 		return nil
 	}

@@ -202,3 +202,48 @@ func TestModelConcurrent(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestModelFieldsChanged checks that a Model whose exported fields were changed after
+// Load, as a user "fixes" a setting there (m.Config.BatchFirst = true), is refused by
+// Forward and CheckInput, naming the field and where the setting goes, where Forward
+// ignored the change silently (or, for Whole on a model whose whole is unknown, panicked)
+// while Info reported it.
+func TestModelFieldsChanged(t *testing.T) {
+	for _, c := range []struct {
+		file, field string
+		change      func(m *convert.Model)
+	}{
+		{"rnn_tanh.pt", "Config", func(m *convert.Model) { m.Config.BatchFirst = true }},
+		{"rnn_tanh.pt", "Config", func(m *convert.Model) { m.Config.Mode = rnn.RNNReLU }},
+		{"rnn_tanh.pt", "Prefix", func(m *convert.Model) { m.Prefix = "rnn." }},
+		{"rnn_tanh.pt", "DType", func(m *convert.Model) { m.DType = pickle.F64 }},
+		{"rnn_tanh.pt", "Cell", func(m *convert.Model) { m.Cell = true }},
+		{"two_heads.pt", "Whole", func(m *convert.Model) { m.Whole = true }}, // its whole is unknown
+		{"char_lstm.pt", "Layers", func(m *convert.Model) { m.Layers = m.Layers[1:] }},
+	} {
+		m := load(t, c.file, convert.Options{})
+		in := m.Config.InputSize
+		x, err := pickle.NewTensor(pickle.F32, []int{2, 1, in}, make([]byte, 2*4*in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := m.Forward(x, nil, nil); err != nil {
+			t.Fatalf("%s as loaded: %v", c.file, err)
+		}
+		c.change(m)
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s with %s changed: Forward panicked: %v", c.file, c.field, r)
+				}
+			}()
+			want := "Model." + c.field + " was changed after Load"
+			if _, _, _, err := m.Forward(x, nil, nil); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s with %s changed: Forward: %v, want an error containing %q", c.file, c.field, err, want)
+			}
+			if err := m.CheckInput(x.Shape, x.DType); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s with %s changed: CheckInput: %v, want an error containing %q", c.file, c.field, err, want)
+			}
+		}()
+	}
+}
