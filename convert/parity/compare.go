@@ -107,7 +107,8 @@ func NewReport(tensors ...TensorReport) *Report {
 // port's truth.
 //
 // cp must be the checkpoint m was loaded from: a parameter of m that cp does not hold, or
-// holds in another shape, is an error. The inputs are judged as Check judges a
+// holds in another shape, is an error, and so are the errors m.CheckInput gives for x (a
+// Model whose fields were changed, an input past Options.OutputLimit). The inputs are judged as Check judges a
 // reference's: a recurrent module's input and states must be floating point, and an
 // LSTM's h0 needs its c0.
 func Truth(ctx context.Context, cp *convert.Checkpoint, m *convert.Model, x, h0, c0 *pickle.Tensor) (*rnn.Result[float64], error) {
@@ -119,6 +120,9 @@ func Truth(ctx context.Context, cp *convert.Checkpoint, m *convert.Model, x, h0,
 	}
 	if x == nil {
 		return nil, errors.New("parity: Truth: no input")
+	}
+	if err := m.CheckInput(x.Shape, x.DType); err != nil {
+		return nil, fmt.Errorf("parity: Truth: %w", err)
 	}
 	tm, err := truthModel(cp, m)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/parity"
+	"github.com/ptport/ptport/rnn"
 )
 
 // TestTruthOtherCheckpoint checks that Truth given a checkpoint other than the one its
@@ -73,5 +74,37 @@ func TestNilArguments(t *testing.T) {
 				t.Errorf("%s: no error", name)
 			}
 		}()
+	}
+}
+
+// TestTruthChangedModel checks that Truth refuses a Model whose fields were changed after
+// Load, as Forward does, where it computed the truth of the changed configuration
+// (batch_first here) while Go ran the one Load built.
+func TestTruthChangedModel(t *testing.T) {
+	cp := openParity(t, "gru_large.pt")
+	x, _ := openParity(t, "gru_large.ref.pt").Tensor("input")
+	m, err := convert.Load(cp, convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Config.BatchFirst = true
+	if _, err := parity.Truth(context.Background(), cp, m, x, nil, nil); err == nil || !strings.Contains(err.Error(), "Model.Config was changed after Load") {
+		t.Errorf("Truth of a changed Model: %v", err)
+	}
+}
+
+// TestNewReportText checks that the text of a report gathered by NewReport, which has no
+// model and no reference file to name, starts with its table, where it started with an
+// empty line.
+func TestNewReportText(t *testing.T) {
+	ref := openParity(t, "gru_large.ref.pt")
+	want, _ := ref.Tensor("output")
+	v, err := want.Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := parity.NewReport(parity.Compare("output", &rnn.Tensor[float32]{Data: v, Shape: want.Shape}, want, nil, nil))
+	if s := r.String(); !strings.HasPrefix(s, "TENSOR ") || !r.Pass {
+		t.Errorf("the report of a reference's own values:\n%q", s)
 	}
 }

@@ -50,7 +50,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(r.Ignored) > 0 {
 		fmt.Fprintf(ew, "ignored    %s\n", strings.Join(r.Ignored, ", "))
 	}
-	fmt.Fprintln(ew)
+	if ew.n > 0 { // a report of NewReport has no lines above its table
+		fmt.Fprintln(ew)
+	}
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENSOR\tENTRY\tSHAPE\tMAX |GO-REF|\tMAX |REF-TRUTH|\tMAX |GO-TRUTH|\tMISMATCHES\tRULE\tRESULT")
 	for _, t := range r.Tensors {
@@ -160,6 +162,7 @@ func isState(name string) bool {
 
 type errWriter struct {
 	w   io.Writer
+	n   int // bytes written
 	err error
 }
 
@@ -168,6 +171,7 @@ func (e *errWriter) Write(p []byte) (int, error) {
 		return 0, e.err
 	}
 	n, err := e.w.Write(p)
+	e.n += n
 	e.err = err
 	return n, err
 }
