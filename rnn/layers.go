@@ -79,7 +79,7 @@ func NewEmbedding[T Float](c EmbeddingConfig, params map[string][]T) (*Embedding
 	if err := checkParams(c.Params(), params); err != nil {
 		return nil, fmt.Errorf("rnn: parameters of Embedding: %w", err)
 	}
-	e := &Embedding[T]{cfg: c, weight: slices.Clone(params["weight"])}
+	e := &Embedding[T]{cfg: c.clone(), weight: slices.Clone(params["weight"])}
 	if c.MaxNorm > 0 {
 		p := c.NormType
 		if p == 0 {
@@ -127,7 +127,17 @@ func renorm[T Float](row []T, maxNorm, p float64) {
 }
 
 // Config returns the configuration the Embedding was built with.
-func (e *Embedding[T]) Config() EmbeddingConfig { return e.cfg }
+func (e *Embedding[T]) Config() EmbeddingConfig { return e.cfg.clone() }
+
+// clone returns c with a PaddingIdx of its own, so that neither the caller of NewEmbedding
+// nor that of Config can change an Embedding's through the pointer.
+func (c EmbeddingConfig) clone() EmbeddingConfig {
+	if c.PaddingIdx != nil {
+		p := *c.PaddingIdx
+		c.PaddingIdx = &p
+	}
+	return c
+}
 
 // Forward looks up every index of ids, of any shape, and returns the rows in a tensor of
 // shape ids.Shape + (EmbeddingDim). An index outside [0, NumEmbeddings) is an error.

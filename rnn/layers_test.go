@@ -302,3 +302,29 @@ func TestNilReceivers(t *testing.T) {
 	var zero State[float32]
 	zero.Reset() // the zero State has nothing to reset
 }
+
+// TestConfigsCopied checks that a layer keeps configurations of its own: what its caller
+// changes after building it, or in what Config returns, changes nothing, where an
+// Embedding shared its PaddingIdx with both (and reported padding_idx=7 of 3 rows).
+func TestConfigsCopied(t *testing.T) {
+	pad := 1
+	e, err := NewEmbedding(EmbeddingConfig{NumEmbeddings: 3, EmbeddingDim: 2, PaddingIdx: &pad}, map[string][]float32{"weight": {1, 2, 3, 4, 5, 6}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad = 7
+	*e.Config().PaddingIdx = 9
+	if got := *e.Config().PaddingIdx; got != 1 || e.Config().String() != "Embedding(3, 2, padding_idx=1)" {
+		t.Errorf("padding_idx %d, %s: want 1", got, e.Config())
+	}
+	shape := []int{2}
+	l, err := NewLayerNorm(LayerNormConfig{NormalizedShape: shape, Eps: 1e-5}, map[string][]float32{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape[0] = 3
+	l.Config().NormalizedShape[0] = 4
+	if got := l.Config().NormalizedShape; !slices.Equal(got, []int{2}) {
+		t.Errorf("normalized shape %v, want [2]", got)
+	}
+}
