@@ -160,8 +160,9 @@ for .pt outputs).`,
 				m.stop()
 				if err != nil {
 					about := out // nothing written, whole or in part
-					if fe := (*pickle.FormatError)(nil); errors.As(err, &fe) {
-						about = cp.Path // the input, found corrupt as it was read
+					fe, le := (*pickle.FormatError)(nil), (*pickle.LimitError)(nil)
+					if errors.As(err, &fe) || errors.As(err, &le) {
+						about = cp.Path // the input: found corrupt, or past a limit of its reading, as it was read
 					}
 					return stoppedIn(ctx, about, inFile(about, err))
 				}

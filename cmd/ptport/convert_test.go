@@ -156,3 +156,24 @@ func TestConvertCorruptRecord(t *testing.T) {
 		t.Errorf("batch wrote %v, want good.safetensors alone", got)
 	}
 }
+
+// TestConvertLimitNamesInput converts testdata/hostile/expand_views.pt, whose expanded
+// views pass the bound on the bytes read from its tensors: the error, in text and in
+// --json's "file", names the input whose reading went past the limit, not the output,
+// which was never written.
+func TestConvertLimitNamesInput(t *testing.T) {
+	in := "../../testdata/hostile/expand_views.pt"
+	for _, ext := range []string{"safetensors", "npz"} {
+		out := filepath.Join(t.TempDir(), "m."+ext)
+		want := in + ": tensor v1: storage \"0\": reading an expanded view"
+		code, _, errs := runCLI(t, "convert", in, "-o", out)
+		if code != 2 || !strings.Contains(errs, "ptport: "+want) || strings.Contains(errs, out) {
+			t.Errorf("%s: exit %d, want 2, saying %q:\n%s", ext, code, want, errs)
+		}
+		var e errorJSON
+		code, js, _ := runCLI(t, "convert", in, "-o", out, "--json")
+		if err := json.Unmarshal([]byte(js), &e); code != 2 || err != nil || e.File != in || !strings.HasPrefix(e.Error, want) {
+			t.Errorf("%s --json: exit %d, %v: %s", ext, code, err, js)
+		}
+	}
+}
