@@ -387,8 +387,11 @@ func resultLine(r batch.Result, quiet bool) string {
 	switch {
 	case r.Status == batch.StatusFailed:
 		msg := resultError(r)
-		if r.Limit == pickle.LimitExpansion {
+		switch r.Limit {
+		case pickle.LimitExpansion:
 			return fmt.Sprintf("failed   %s: %s (--%s SIZE raises the limit)", in, msg, expandFlag)
+		case convert.LimitOutput:
+			return fmt.Sprintf("failed   %s: %s (--%s SIZE raises the limit)", in, msg, outputFlag)
 		}
 		line := fmt.Sprintf("failed   %s: %s", in, msg)
 		for _, m := range r.Diagnosis {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -309,6 +311,48 @@ func TestFailureLines(t *testing.T) {
 		if strings.HasPrefix(line, "failed") && strings.Count(line, "broken.pt") != 1 {
 			t.Errorf("%q names the file %d times", line, strings.Count(line, "broken.pt"))
 		}
+	}
+}
+
+// TestFailureLinesNameTheFlag: a batch input that goes past a limit a flag raises says
+// which flag on its line, as the single commands do: --expand-limit for the bytes read
+// from a file's expanded views (converting), --output-limit for a forward pass
+// (checking).
+func TestFailureLinesNameTheFlag(t *testing.T) {
+	hostile := "../../testdata/hostile/"
+	views := t.TempDir()
+	b, err := os.ReadFile(hostile + "expand_views.pt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(views, "v.pt"), b, 0o644)
+	_, _, errs := runCLI(t, "batch", views, "-o", t.TempDir())
+	if want := "reading an expanded view"; !strings.Contains(errs, want) || !strings.Contains(errs, "(--expand-limit SIZE raises the limit)\n") {
+		t.Errorf("batch of expand_views.pt:\n%s", errs)
+	}
+
+	models := t.TempDir()
+	gz, err := os.Open(hostile + "rnn_1024.pt.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gz.Close()
+	zr, err := gzip.NewReader(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, _ := os.Create(filepath.Join(models, "m.pt"))
+	if _, err := io.Copy(model, zr); err != nil {
+		t.Fatal(err)
+	}
+	model.Close()
+	if b, err = os.ReadFile(hostile + "run_steps.pt"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(models, "m.ref.pt"), b, 0o644)
+	_, _, errs = runCLI(t, "batch", models, "--check")
+	if !strings.Contains(errs, "4194304 rows") || !strings.Contains(errs, "(--output-limit SIZE raises the limit)\n") {
+		t.Errorf("batch --check of rnn_1024.pt against run_steps.pt:\n%s", errs)
 	}
 }
 
