@@ -148,20 +148,24 @@ on one machine or many, convert every input exactly once.
 --report FILE.jsonl writes one JSON object per input (its folder is created; "-" is
 standard output): input, shards (of a sharded input), output, status, error, bytes
 (the input's size), seconds, tensors, widened (the BF16 tensors an npz output holds as
-float32), elsewhere (its output in another layout of OUTDIR, left by an earlier run).
+float32), elsewhere (its output in another layout of OUTDIR, left by an earlier run),
+output_error (the output could not be written), limit (the limit a failed input went
+past: expansion, output) and, with --check, max_abs_err and diagnosis.
 
 --select, --strip-prefix and --exclude take part of each input, as convert's do; a
 prefix or pattern that an input's names lack leaves that input as it is (a --select
 path that it lacks fails it).
 
 --check runs the parity check of each NAME.pt against its sibling NAME.ref.pt instead
-of converting (the model flags apply, and --ignore, to every reference) and reports
-pass or fail per model; a failure's lines give the check's diagnosis and its fix, or
+of converting (the model flags apply, and --ignore, --atol and --rtol, to every
+reference; no -o, as nothing is written but the report; a NAME.pt without its
+NAME.ref.pt is skipped, "no reference file") and reports pass or fail per model; a failure's lines give the check's diagnosis and its fix, or
 an unusable reference's entries and the hint (to leave them out: --ignore ...), as
 check does (and the report its "diagnosis"). Of a model's file and its reference the
 other way round, the hint says to swap their names.
 
-With --json, the summary: {"files", "ok", "skipped", "failed", "bytes", "seconds",
+With --json, the summary: {"files", "ok", "skipped", "failed", "output_errors" (of the
+failed, the outputs that could not be written), "bytes", "seconds",
 "temps_removed", "interrupted", "failed_allowed", "widened" (BF16 tensors held as
 float32), "widened_outputs", "passed_over" (ptport's outputs in OUTDIR that the walk
 passed over), "orphans" (of them, those whose input is neither beside them nor an

@@ -41,8 +41,10 @@ With --json, one object per file, one after the other (as "go list -json" prints
 them; jq reads them as a stream; a single file gives a single object): {"file", "format", "tensors": [{"name", "dtype", "shape", "bytes", "storage",
 ..., "quantization", "conj", "neg", "no_data", "part_of"}], "values", "globals",
 "weights_only": {"loads", "refuses", "refusal"}, "torchscript": {"class", "constants"},
-"bytes", "models", "whole": [{"prefix", "layers": [{"prefix", "module"}], "unknown",
-"sequential"}], "shared", "shards", "as_data"}.`,
+"bytes", "models", "unstored_nonlinearity" (the plain RNNs whose nonlinearity a
+state_dict does not store), "whole": [{"prefix", "layers": [{"prefix", "module"}],
+"unknown", "sequential"}], "shared", "shared_copies" (the file holds copies of them),
+"shards" (of an index), "shard_of" (a shard's note), "as_data"}.`,
 		Example: `  ptport inspect model.pt
   ptport inspect runs/*.pt
   ptport inspect checkpoint.pth --json | jq '.tensors[].name'
