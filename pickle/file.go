@@ -282,7 +282,8 @@ func (r *reader) readPickleIn(src io.ReaderAt, start, limit, inFile int64, label
 		return nil, start, r.wrap(err, where(0))
 	}
 	r.spent += sr.cost
-	v, err := r.unpickle(buf, sr, where, persistent)
+	v, work, err := r.unpickle(buf, sr, where, persistent)
+	r.spent += work
 	return v, start + int64(sr.end), err
 }
 

@@ -37,22 +37,97 @@ type machine struct {
 	// governed holds the values that code of torch, numpy or the standard
 	// library has received (see govern).
 	governed map[any]bool
+	// budget is the pickle's budget (see scanResult), workLeft what it
+	// leaves for the work charged by work.
+	budget, workLeft int64
+	limitFor         string
 }
 
 // unpickle decodes a pickle validated by scanPickle. data holds the
 // pickle from its first byte; where names an offset in messages.
-func (r *reader) unpickle(data []byte, sr *scanResult, where func(off int) string, persistent func(pid any) (any, error)) (result any, err error) {
-	m := &machine{r: r, data: data[:sr.end], where: where, persistent: persistent, memo: make(map[int]any), hash: r.hasher(), governed: make(map[any]bool)}
+// It returns too the bytes of work charged (see machine.work), which
+// the pre-scan's cost leaves out.
+func (r *reader) unpickle(data []byte, sr *scanResult, where func(off int) string, persistent func(pid any) (any, error)) (result any, work int64, err error) {
+	m := &machine{r: r, data: data[:sr.end], where: where, persistent: persistent, memo: make(map[int]any), hash: r.hasher(), governed: make(map[any]bool),
+		budget: sr.budget, workLeft: sr.left, limitFor: sr.limitFor}
 	defer func() {
+		work = sr.left - m.workLeft
 		if p := recover(); p != nil {
 			result, err = nil, &FormatError{File: r.name, Where: where(m.op), Msg: fmt.Sprintf("invalid pickle: %v", p)}
 		}
 	}()
 	v, err := m.run()
 	if err != nil {
-		return nil, r.wrap(err, where(m.op))
+		return nil, 0, r.wrap(err, where(m.op))
 	}
-	return v, nil
+	return v, 0, nil
+}
+
+// Costs of machine.work, in bytes: a value of a container walked, and the
+// bytes of a string or bytes value.
+const workValue = 64
+
+// work charges the work of an opcode that walks the values it is given:
+// a call copies its arguments' items (tuple(x), OrderedDict(pairs),
+// set(x), bytes(b)) or reads them (a tensor's size and stride), a BUILD
+// sets the items of its state as attributes, a persistent load reads the
+// fields of its id. The pre-scan charges what each opcode makes, once; a
+// container from the memo may be given to such opcodes many times over, and
+// each time its items are walked again. work charges each value given,
+// and the items of containers among them depth levels down (strings and
+// bytes by their length), against what the pickle's budget leaves, before
+// the opcode runs.
+func (m *machine) work(depth int, vs ...any) error {
+	var n int64
+	for _, v := range vs {
+		n += workCost(v, depth)
+		if n > m.workLeft {
+			break
+		}
+	}
+	if n > m.workLeft {
+		return m.errf("invalid pickle: decoding would take more than %d bytes of memory or hashing, the limit for %s; refusing (opcode %s walks the items of the values it is given, which the memo can give it many times)",
+			m.budget, m.limitFor, opName(m.data[m.op]))
+	}
+	m.workLeft -= n
+	return nil
+}
+
+// workCost is what work charges for v: workValue; for a string or bytes,
+// its length too; for a container, workValue for each item at depth 0, and
+// otherwise the workCost of each item at depth-1.
+func workCost(v any, depth int) int64 {
+	n := int64(workValue)
+	var items []any
+	switch x := v.(type) {
+	case string:
+		return n + int64(len(x))
+	case []byte:
+		return n + int64(len(x))
+	case *types.ByteArray:
+		return n + int64(len(*x))
+	case *types.Tuple:
+		items = *x
+	case *types.List:
+		items = *x
+	case *pySet:
+		items = x.items
+	case *pyDict:
+		if depth <= 0 {
+			return n + workValue*int64(len(x.keys)+len(x.vals))
+		}
+		for i := range x.keys {
+			n += workCost(x.keys[i], depth-1) + workCost(x.vals[i], depth-1)
+		}
+		return n
+	}
+	if depth <= 0 {
+		return n + workValue*int64(len(items))
+	}
+	for _, it := range items {
+		n += workCost(it, depth-1)
+	}
+	return n
 }
 
 // strictOps are the opcodes torch.load(weights_only=True) runs.
@@ -521,6 +596,9 @@ func (m *machine) step(op byte) error {
 		if err != nil {
 			return err
 		}
+		if err := m.work(1, args...); err != nil {
+			return err
+		}
 		return m.call(c, args)
 	case opOBJ:
 		args, err := m.popMark()
@@ -529,6 +607,9 @@ func (m *machine) step(op byte) error {
 		}
 		if len(args) == 0 {
 			return m.errf("invalid pickle: OBJ without a class")
+		}
+		if err := m.work(1, args[1:]...); err != nil {
+			return err
 		}
 		return m.call(args[0], args[1:])
 	case opREDUCE:
@@ -543,6 +624,9 @@ func (m *machine) step(op byte) error {
 		t, ok := args.(*types.Tuple)
 		if !ok {
 			return m.errf("REDUCE arguments are %s, not a tuple", typeName(args))
+		}
+		if err := m.work(1, *t...); err != nil {
+			return err
 		}
 		return m.call(fn, *t)
 	case opNEWOBJ, opNEWOBJEX:
@@ -569,6 +653,9 @@ func (m *machine) step(op byte) error {
 		if !ok {
 			return m.errf("%s of %s, not a class", opName(op), typeName(cls))
 		}
+		if err := m.work(1, append([]any{kwargs}, *t...)...); err != nil {
+			return err
+		}
 		v, err := m.newObj(c, *t, kwargs)
 		if err != nil {
 			return err
@@ -581,6 +668,9 @@ func (m *machine) step(op byte) error {
 		}
 		inst, err := m.top()
 		if err != nil {
+			return err
+		}
+		if err := m.work(2, state); err != nil {
 			return err
 		}
 		return m.build(inst, state)
@@ -617,6 +707,9 @@ func (m *machine) step(op byte) error {
 		}
 		if m.persistent == nil {
 			return m.errf("persistent id in a pickle that has no storages")
+		}
+		if err := m.work(1, pid); err != nil {
+			return err
 		}
 		v, err := m.persistent(pid)
 		if err != nil {

@@ -113,11 +113,16 @@ type globalRef struct {
 
 // scanResult describes a validated pickle.
 type scanResult struct {
-	end     int   // offset just past STOP
-	cost    int64 // memory and hashing charged
-	memoize bool  // the pickle has MEMOIZE opcodes
-	frames  []int // offsets of FRAME opcodes
-	globals []globalRef
+	end  int   // offset just past STOP
+	cost int64 // memory and hashing charged
+	// budget is the pickle's budget, left what the pre-scan leaves of it
+	// for the work of decoding (see machine.work), limitFor what it is
+	// the limit for.
+	budget, left int64
+	limitFor     string
+	memoize      bool  // the pickle has MEMOIZE opcodes
+	frames       []int // offsets of FRAME opcodes
+	globals      []globalRef
 }
 
 // sym is what the pre-scan knows of a stack value: the index of its
@@ -168,6 +173,7 @@ func scanPickle(buf []byte, avail, budget int64, limitFor string, grow func(n in
 		return nil, s.buf, err
 	}
 	s.res.cost = s.cost
+	s.res.budget, s.res.left, s.res.limitFor = s.budget, s.budget-s.cost, s.limitFor
 	return &s.res, s.buf, nil
 }
 
