@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"reflect"
 	"strconv"
+	"unsafe"
 )
 
 // Leaf is a named leaf of the object tree: a *Tensor or a non-tensor value
@@ -29,6 +30,12 @@ const (
 	leafVisitFloor  = 1 << 16
 	leafNameFactor  = 256 // bytes of paths allowed per distinct edge
 	leafNameFloor   = 16 << 20
+	// The plain values of leaves that share their bytes with an earlier leaf (a
+	// string of the memo at many places) are charged against the same
+	// allowance as the paths, each time but the first: what a consumer renders
+	// of them, once per leaf, is not in the file that many times.
+	// leafShareMin is the smallest value charged so.
+	leafShareMin = 64
 )
 
 // Leaves returns the leaves of root in tree order, named by the dotted path
@@ -109,6 +116,7 @@ func leaves(root any, whole bool, poll *poller) ([]Leaf, error) {
 		onPath:    make(map[any]bool),
 		visitLeft: leafVisitFactor*int64(edges) + leafVisitFloor,
 		nameLeft:  leafNameFactor*int64(edges) + leafNameFloor,
+		shareLeft: leafNameFactor*int64(edges) + leafNameFloor,
 		edges:     edges,
 		out:       make([]Leaf, 0, plain),
 		names:     make(map[string]uint64, plain),
@@ -250,6 +258,9 @@ type leafWalker struct {
 	onPath    map[any]bool
 	visitLeft int64
 	nameLeft  int64 // bytes of paths left to build
+	shareLeft int64 // bytes of shared values left to yield (see shareCharge)
+	shared    map[plainID]bool
+	classes   map[[2]plainID]string // "module.Name" of the classes of objects, by their strings
 	edges     int
 	keyLens   map[any]int64           // rendered length of tuple and big int keys, by identity
 	modules   map[*Object]*moduleInfo // what module() needs of each object, found once
@@ -514,9 +525,75 @@ func (w *leafWalker) emit(p leafPath, v any) error {
 		}
 		return &FormatError{Where: shortPath(p.name), Msg: "two leaves have this name (" + why + "); ptport does not guess which is which"}
 	}
+	if err := w.shareCharge(p, v); err != nil {
+		return err
+	}
 	w.names[p.name] = p.shape
 	w.out = append(w.out, Leaf{Name: p.name, Value: v, Of: w.of, Part: w.part})
 	return nil
+}
+
+// A plainID identifies the bytes of a plain value (a string, bytes, a big int): the
+// values of one string of the memo, yielded at many places, share them.
+type plainID struct {
+	p unsafe.Pointer
+	n int
+}
+
+// plainBytes returns the identity of v's bytes and how many bytes rendering v takes
+// (about), for a string, bytes, a big int or a global; ok is false for other values.
+func plainBytes(v any) (id plainID, n int64, ok bool) {
+	switch x := v.(type) {
+	case string:
+		return plainID{unsafe.Pointer(unsafe.StringData(x)), len(x)}, int64(len(x)), true
+	case []byte:
+		return plainID{unsafe.Pointer(unsafe.SliceData(x)), len(x)}, int64(len(x)), true
+	case *big.Int:
+		if x != nil {
+			return plainID{unsafe.Pointer(x), 0}, int64(x.BitLen()/3 + 2), true
+		}
+	case Global:
+		return plainID{unsafe.Pointer(unsafe.StringData(x.Module)), len(x.Module)}, int64(len(x.Module) + len(x.Name) + 1), true
+	}
+	return plainID{}, 0, false
+}
+
+// shareCharge charges the leaf value v at p when its bytes are those of a value
+// yielded before, as the leaves of one string of the memo at many places are: a
+// consumer renders each leaf's value, so that a file holding a string once could
+// otherwise make the leaves take its length as many times as it has paths.
+func (w *leafWalker) shareCharge(p leafPath, v any) error {
+	id, n, ok := plainBytes(v)
+	if !ok || n < leafShareMin {
+		return nil
+	}
+	if !w.shared[id] {
+		if w.shared == nil {
+			w.shared = make(map[plainID]bool)
+		}
+		w.shared[id] = true
+		return nil
+	}
+	if n > w.shareLeft {
+		return &FormatError{Where: shortPath(p.name), Msg: fmt.Sprintf("the values of the tree's leaves would take more than %d bytes beyond their first paths, the limit for a tree of %d edges (one string, bytes or int reached by many paths)", leafNameFactor*int64(w.edges)+leafNameFloor, w.edges)}
+	}
+	w.shareLeft -= n
+	return nil
+}
+
+// className returns "module.Name" of o's class, one string for the objects whose
+// class is named by the same strings, so that shareCharge sees them shared.
+func (w *leafWalker) className(o *Object) string {
+	key := [2]plainID{{unsafe.Pointer(unsafe.StringData(o.Module)), len(o.Module)}, {unsafe.Pointer(unsafe.StringData(o.Name)), len(o.Name)}}
+	if s, ok := w.classes[key]; ok {
+		return s
+	}
+	if w.classes == nil {
+		w.classes = make(map[[2]plainID]string)
+	}
+	s := o.Module + "." + o.Name
+	w.classes[key] = s
+	return s
 }
 
 func (w *leafWalker) walk(v any, p leafPath, depth int) error {
@@ -597,7 +674,7 @@ func (w *leafWalker) object(o *Object, p leafPath, depth int) error {
 	if err != nil {
 		return err
 	}
-	if err := w.emit(at, o.Module+"."+o.Name); err != nil {
+	if err := w.emit(at, w.className(o)); err != nil {
 		return err
 	}
 	if err := w.items(o.Args, p, depth); err != nil {
