@@ -59,7 +59,11 @@ func (s *Storage) expand(need, nb int64) error {
 		if need > nb {
 			what = "an expanded view"
 		}
-		return &LimitError{File: b.file, Where: fmt.Sprintf("storage %q", s.key), Limit: LimitExpansion, Need: need, Max: b.limit,
+		where := fmt.Sprintf("storage %q", s.key)
+		if s.key == "" {
+			where = "the data of a numpy array"
+		}
+		return &LimitError{File: b.file, Where: where, Limit: LimitExpansion, Need: need, Max: b.limit,
 			Msg: fmt.Sprintf("reading %s of %d bytes (its storage holds %d) would take the bytes read from the file's tensors to %d, more than their limit of %d bytes (%s): expanded views, or views of one storage read many times",
 				what, need, nb, spent, b.limit, how)}
 	}

@@ -307,7 +307,7 @@ func (a *npArray) setState(r *reader, state any) error {
 	if !ok {
 		return fmt.Errorf("numpy array order flag is %s", typeName(st[2]))
 	}
-	v, err := npArrayValue(shape, d, fortran, st[3])
+	v, err := npArrayValue(r.expansion, shape, d, fortran, st[3])
 	if err != nil {
 		return err
 	}
@@ -317,7 +317,7 @@ func (a *npArray) setState(r *reader, state any) error {
 
 // npFromBuffer implements numpy.core.numeric._frombuffer(buffer, dtype,
 // shape, order).
-func npFromBuffer(args []any) (any, error) {
+func npFromBuffer(exp *expandBudget, args []any) (any, error) {
 	if len(args) != 4 {
 		return nil, fmt.Errorf("numpy _frombuffer: expected (buffer, dtype, shape, order), got %d arguments", len(args))
 	}
@@ -333,7 +333,7 @@ func npFromBuffer(args []any) (any, error) {
 	if order != "C" && order != "F" {
 		return nil, fmt.Errorf("numpy _frombuffer: order %v", args[3])
 	}
-	v, err := npArrayValue(shape, d, order == "F", args[0])
+	v, err := npArrayValue(exp, shape, d, order == "F", args[0])
 	if err != nil {
 		return nil, err
 	}
@@ -341,8 +341,9 @@ func npFromBuffer(args []any) (any, error) {
 }
 
 // npArrayValue returns the value of an array: a tensor of its bytes, or a
-// nested List for an array of objects or strings.
-func npArrayValue(shape []int, d *npDType, fortran bool, data any) (any, error) {
+// nested List for an array of objects or strings. The reads of the tensor
+// are charged to exp, the expansion budget of the file it was read from.
+func npArrayValue(exp *expandBudget, shape []int, d *npDType, fortran bool, data any) (any, error) {
 	n, ok := numel(shape)
 	if !ok {
 		return nil, fmt.Errorf("numpy array: invalid shape %v", shape)
@@ -390,7 +391,7 @@ func npArrayValue(shape []int, d *npDType, fortran bool, data any) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &Storage{DType: dt, Len: int64(n), Device: "cpu", src: memSource(raw), swap: d.bigEndian()}
+	s := &Storage{DType: dt, Len: int64(n), Device: "cpu", src: memSource(raw), swap: d.bigEndian(), expansion: exp}
 	strides := make([]int, len(shape))
 	acc := 1
 	for k := range shape {

@@ -12,7 +12,11 @@ import "io"
 // that holds the storage (Storage.Verify: the record is read once, whatever the number
 // of tensors that view it); ok is false for a record that fails the check, or cannot be
 // read, and reading the tensor then returns the error. Bytes copied from a span are
-// therefore as checked as bytes read (see the package documentation).
+// therefore as checked as bytes read (see the package documentation). A span counts
+// as a read of the tensor against the limit of the bytes a file's tensors may
+// materialise (Options.ExpandLimit): ok is false once it would pass the limit, and
+// reading the tensor then returns the *LimitError. A caller that reads the tensor after
+// all, having been given its span, is charged for it twice.
 func (t *Tensor) Span() (src io.ReaderAt, off, n int64, ok bool) {
 	if t == nil || t.Storage == nil || !t.IsContiguous() || t.Offset < 0 || t.Conj || t.Neg {
 		return nil, 0, 0, false
@@ -43,7 +47,7 @@ func (t *Tensor) Span() (src io.ReaderAt, off, n int64, ok bool) {
 	if start > total || n > total-start {
 		return nil, 0, 0, false
 	}
-	if s.Verify() != nil {
+	if s.Verify() != nil || s.expand(n, total) != nil {
 		return nil, 0, 0, false
 	}
 	return src, base + start, n, true

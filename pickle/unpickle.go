@@ -324,7 +324,11 @@ func (c *pyClass) Call(args ...any) (any, error) {
 	case gNumpyReconstruct:
 		return npReconstruct(args)
 	case gNumpyFromBuffer:
-		return npFromBuffer(args)
+		var exp *expandBudget
+		if c.r != nil {
+			exp = c.r.expansion
+		}
+		return npFromBuffer(exp, args)
 	case gInt, gFloat, gStr, gBool:
 		return convertBuiltin(c, args)
 	}

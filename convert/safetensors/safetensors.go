@@ -681,13 +681,17 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	out, _ := w.(atomicfile.RangeCopier)
 	for _, l := range tensors {
 		t := l.Value.(*pickle.Tensor)
-		if src, off, n, ok := t.Span(); ok && out != nil {
-			copied, err := out.CopyRange(src, off, n)
-			if err != nil {
-				return fmt.Errorf("tensor %s: %w", l.Name, err)
-			}
-			if copied {
-				continue
+		// Span counts as a read of the tensor: it is asked only where its bytes can be
+		// copied.
+		if out != nil {
+			if src, off, n, ok := t.Span(); ok {
+				copied, err := out.CopyRange(src, off, n)
+				if err != nil {
+					return fmt.Errorf("tensor %s: %w", l.Name, err)
+				}
+				if copied {
+					continue
+				}
 			}
 		}
 		if _, err := t.WriteTo(w); err != nil {
