@@ -94,6 +94,11 @@ var hostileWants = map[string]hostileWant{
 	"zip_bomb_storage.pt":    {"write", "would take the bytes read from the file's tensors to 1073741828, more than their limit of", 0},
 	"zip_bomb_pickle.pt":     {"open", "a deflated pickle of 1073741813 bytes from 1043648 compressed bytes exceeds the limit of 200538112 bytes", 0},
 	"expand_views.pt":        {"read", "more than their limit of 16777216 bytes", 0},
+	"build_memo_state.pt":    {"open", "refusing (opcode BUILD walks the items of the values it is given", 0},
+	"call_memo_args.pt":      {"open", "refusing (opcode REDUCE walks the items of the values it is given", 0},
+	"value_refs.pt":          {"leaves", "the values of the tree's leaves would take more than", 0},
+	"class_refs.pt":          {"leaves", "the values of the tree's leaves would take more than", 0},
+	"numpy_refs.pt":          {"read", "the data of a numpy array: reading a view of 100000 bytes", 0},
 }
 
 // Bounds every hostile file must be read within, in a process of its own.

@@ -117,7 +117,22 @@ var hostileRuns = map[string][]hostileRun{
 		{args: []string{"inspect", "FILE"}, code: 0},
 		{args: []string{"convert", "FILE", "-o", "OUT/x.pt"}, code: 2, stderr: []string{"more than their limit of", "--expand-limit"}},
 	},
-	"zip_bomb_pickle.pt": {{args: []string{"inspect", "FILE"}, code: 2, stderr: []string{"a deflated pickle of 1073741813 bytes"}}},
+	"zip_bomb_pickle.pt":  {{args: []string{"inspect", "FILE"}, code: 2, stderr: []string{"a deflated pickle of 1073741813 bytes"}}},
+	"build_memo_state.pt": {{args: []string{"inspect", "FILE"}, code: 2, stderr: []string{"opcode BUILD walks the items"}}},
+	"call_memo_args.pt":   {{args: []string{"convert", "FILE", "-o", "OUT/x.pt"}, code: 2, stderr: []string{"opcode REDUCE walks the items"}}},
+	"value_refs.pt": {
+		{args: []string{"inspect", "FILE"}, code: 2, stderr: []string{"the values of the tree's leaves would take more than"}},
+		{args: []string{"convert", "FILE", "-o", "OUT/x.json"}, code: 2, stderr: []string{"the values of the tree's leaves would take more than"}},
+	},
+	"class_refs.pt": {{args: []string{"inspect", "FILE"}, code: 2, stderr: []string{"the values of the tree's leaves would take more than"}}},
+	"numpy_refs.pt": {
+		{args: []string{"convert", "FILE", "-o", "OUT/x.safetensors"}, code: 2, stderr: []string{"the data of a numpy array", "--expand-limit"}},
+		{args: []string{"convert", "FILE", "-o", "OUT/x.pt"}, code: 0},
+	},
+	"span_views.pt": {
+		{args: []string{"convert", "FILE", "-o", "OUT/x.safetensors"}, code: 2, stderr: []string{"more than their limit of 16777216 bytes", "--expand-limit"}},
+		{args: []string{"convert", "FILE", "-o", "OUT/x.safetensors", "--expand-limit", "128MiB"}, code: 0},
+	},
 }
 
 // TestHostileCommands runs ptport on every hostile file (in a process of its own) and

@@ -384,6 +384,89 @@ def expand_views():
           f"{n} zero-stride views of one 4-byte storage, 16 MiB each (4.8 GiB in all)")
 
 
+def memo_walks():
+    # A container of the memo given to an opcode that walks its items, again and again:
+    # each walk is work the pickle's bytes do not pay for (BUILD sets the 2,000
+    # attributes of one state dict 20,000 times; OrderedDict(pairs) copies the 2,000
+    # pairs of one list 20,000 times): 4e7 items walked for a pickle of 180 KB.
+    attrs, builds = 2000, 20_000
+    p = P(2).op(b"(")
+    for i in range(attrs):
+        p.str_(f"a{i}").int_(i & 0xff)
+    p.op(b"d").put(0).global_("__main__", "Config").op(b")", b"\x81")
+    for _ in range(builds):
+        p.get(0).op(b"b")
+    write("build_memo_state.pt", torch_zip([("data.pkl", p.stop(), 0)]), "2", "a memo container walked by each opcode given it",
+          f"one instance BUILT {builds} times from one memo dict of {attrs} attributes")
+    pairs, calls = 2000, 20_000
+    p = P(2).op(b"(")
+    for i in range(pairs):
+        p.op(b"(").str_(f"k{i}").int_(i & 0xff).op(b"t")
+    p.op(b"l").put(0).op(b"(")
+    for _ in range(calls):
+        p.global_("collections", "OrderedDict").op(b"(").get(0).op(b"t", b"R")
+    p.op(b"l")
+    write("call_memo_args.pt", torch_zip([("data.pkl", p.stop(), 0)]), "2", "a memo container walked by each opcode given it",
+          f"OrderedDict(pairs) called {calls} times on one memo list of {pairs} pairs")
+
+
+def shared_values():
+    # A plain value of the memo at many places: each is a leaf whose value a converter
+    # renders, 100,000 times a 200 KB string (20 GB of text from 700 KB); 60,000
+    # objects of one class of a 4,000-byte name (240 MB of class names).
+    n = 100_000
+    p = P(2).str_("s" * 200_000).put(0).op(b"]")
+    for start in range(0, n, 1000):
+        p.op(b"(")
+        for _ in range(start, min(start + 1000, n)):
+            p.get(0)
+        p.op(b"e")
+    write("value_refs.pt", torch_zip([("data.pkl", p.stop(), 0)]), "2", "a plain value yielded at many paths",
+          f"a list of {n} references to one 200 KB string")
+    n = 60_000
+    p = P(2).global_("m" * 2000, "C" * 2000).put(0).op(b"]")
+    for start in range(0, n, 1000):
+        p.op(b"(")
+        for _ in range(start, min(start + 1000, n)):
+            p.get(0).op(b")", b"\x81")
+        p.op(b"e")
+    write("class_refs.pt", torch_zip([("data.pkl", p.stop(), 0)]), "2", "a plain value yielded at many paths",
+          f"a list of {n} instances of one class named by 4,000 bytes")
+
+
+def numpy_refs():
+    # One numpy array of 100 KB (its bytes in the pickle, not a storage record), at 2,000
+    # places: 200 MB read from a file of 110 KB.
+    nbytes, refs = 100_000, 2000
+    p = P(2).global_("numpy.core.multiarray", "_reconstruct").global_("numpy", "ndarray").int_(0).op(b"\x85")
+    p.op(b"C", b"\x01", b"b", b"\x87", b"R")
+    p.op(b"(").int_(1).int_(nbytes // 4).op(b"\x85")
+    p.global_("numpy", "dtype").str_("f4").op(b"\x89", b"\x88", b"\x87", b"R")
+    p.op(b"(").int_(3).str_("<").op(b"N", b"N", b"N").int_(-1).int_(-1).int_(0).op(b"t", b"b")
+    p.op(b"\x89").op(b"B").raw(struct.pack("<I", nbytes) + bytes(nbytes)).op(b"t", b"b").put(0)
+    p.op(b"]", b"(")
+    for _ in range(refs):
+        p.get(0)
+    p.op(b"e")
+    write("numpy_refs.pt", torch_zip([("data.pkl", p.stop(), 0)]), "2", "expansion budget per tensor, not per file",
+          f"{refs} references to one numpy array of {nbytes} bytes ({refs * nbytes // 1000000} MB read)")
+
+
+def span_views():
+    # 1,000 views of the whole of one 64 KiB storage: a converter that copies each
+    # view's bytes within the kernel (copy_file_range) writes 64 MiB from 200 KB.
+    numel, n = 1 << 14, 1000
+    p = P(2).op(b"}")
+    for start in range(0, n, 100):
+        p.op(b"(")
+        for i in range(start, start + 100):
+            p.str_(f"v{i}").tensor("FloatStorage", "0", numel, 0, [numel], [1])
+        p.op(b"u")
+    write("span_views.pt", torch_zip([("data.pkl", p.stop(), 0), ("data/0", bytes(4 * numel), 0)]), "2",
+          "views copied without being read", f"{n} views of the whole of one {4 * numel} B storage ({n * 4 * numel >> 20} MiB written)",
+          reader="cmd")
+
+
 # ---- sections 2 to 4, through the command ----
 
 def state_dict(entries, storages):
@@ -536,6 +619,10 @@ def main():
     zip_bomb_storage()
     zip_bomb_pickle()
     expand_views()
+    memo_walks()
+    shared_values()
+    numpy_refs()
+    span_views()
     expand_layers()
     run_steps()
     names()
