@@ -72,10 +72,11 @@ numbers beside PyTorch's and Go's.
 
 MODEL or REF "-" is standard input.
 
-With --json: {pass, rule, max_abs_err, max_rel_err, model, reference, initial_state,
-settings: {batch_first, nonlinearity} (where each came from: module, reference,
-options or default), tensors: [{name, entry, shape, atol, rtol, max_abs_err, go_truth, ref_truth, rule, pass,
-...}], diagnosis: [{name, description, max_abs_err}]}.
+With --json: {pass, rule, max_abs_err, max_rel_err, model, model_file, reference,
+initial_state, settings: {batch_first, nonlinearity} (where each came from: module,
+reference, options or default), ignored, tensors: [{name, entry, shape, atol, rtol,
+max_abs_err, mismatches, go_truth, ref_truth, rule, pass, reason, ...}], diagnosis:
+[{name, description, max_abs_err}], fix (the fix lines)}.
 
 Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 		Example: `  ptport check
@@ -139,7 +140,7 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 			w := cmd.OutOrStdout()
 			switch {
 			case jsonMode(cmd):
-				if err := writeJSON(w, r); err != nil {
+				if err := writeJSON(w, checkJSON{Report: r, Fix: fixes(r)}); err != nil {
 					return err
 				}
 			case notebook:
@@ -270,6 +271,12 @@ func printReport(w io.Writer, r *parity.Report) {
 	for _, f := range fixes(r) {
 		fmt.Fprintln(w, "fix: "+f)
 	}
+}
+
+// checkJSON is check's report in --json mode: the report, and its fix lines.
+type checkJSON struct {
+	*parity.Report
+	Fix []string `json:"fix,omitempty"` // the text's "fix:" lines (see fixes)
 }
 
 // fixes say how to fix the mistakes of configuration a report's diagnosis names: by the

@@ -109,6 +109,34 @@ func TestCheckJSON(t *testing.T) {
 	}
 }
 
+// TestCheckJSONFix: --json gives the fix lines of the text report as "fix" (batch_first
+// and the nonlinearity, both left at PyTorch's default by the flags).
+func TestCheckJSONFix(t *testing.T) {
+	for _, c := range [][]string{
+		{fixtures + "gru_batch_first.pt", fixtures + "gru_batch_first.ref.pt"},
+		{"../../testdata/parity/forgot_relu.pt", "../../testdata/parity/forgot_relu.ref.pt"},
+	} {
+		_, text, _ := runCLI(t, "check", c[0], c[1])
+		var want []string
+		for _, line := range strings.Split(text, "\n") {
+			if f, ok := strings.CutPrefix(line, "fix: "); ok {
+				want = append(want, f)
+			}
+		}
+		code, out, errs := runCLI(t, "check", c[0], c[1], "--json")
+		var r struct {
+			Pass bool     `json:"pass"`
+			Fix  []string `json:"fix"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil || code != 1 || r.Pass {
+			t.Fatalf("%s: exit %d, %v\n%s%s", c[1], code, err, out, errs)
+		}
+		if len(want) == 0 || !slices.Equal(r.Fix, want) {
+			t.Errorf("%s: --json's fix %q, the text's %q", c[1], r.Fix, want)
+		}
+	}
+}
+
 // TestExitCodes drives the commands as a user does, each row with the exit status the
 // help and README document: 0 success; 1 a check's FAIL or failed batch inputs; 2 bad
 // usage or an unusable input; 128 + the signal's number when Ctrl-C (130) or SIGTERM
