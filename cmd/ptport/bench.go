@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -40,8 +41,16 @@ With --json: {"ns_per_forward", "min_ns", "max_ns", "iterations", "seq", "batch"
 			if jsonMode(cmd) {
 				return printJSON(cmd, r)
 			}
+			timed := r.Model.Module
+			if r.Model.Whole && len(r.Model.Layers) > 0 { // what ran, as check's "whole" line names it
+				modules := make([]string, len(r.Model.Layers))
+				for i, l := range r.Model.Layers {
+					modules[i] = l.Module
+				}
+				timed = strings.Join(modules, " -> ")
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s, %s, seq %d, batch %d: %.4g ms per forward (median of %d; min %.4g ms, max %.4g ms)\n",
-				r.Model.Module, r.Model.DType, seq, batch, r.NsPerForward/1e6, r.Iterations, r.MinNs/1e6, r.MaxNs/1e6)
+				timed, r.Model.DType, seq, batch, r.NsPerForward/1e6, r.Iterations, r.MinNs/1e6, r.MaxNs/1e6)
 			return nil
 		},
 	}

@@ -137,6 +137,31 @@ func TestCheckJSONFix(t *testing.T) {
 	}
 }
 
+// TestBenchWholeNamesWhatRan: bench --whole names the whole model it timed, its layers
+// as --json lists them, not the recurrent module alone.
+func TestBenchWholeNamesWhatRan(t *testing.T) {
+	args := []string{"bench", fixtures + "char_lstm_whole.pt", "--whole", "--seq", "5", "--time", "10ms"}
+	code, js, errs := runCLI(t, append(args, "--json")...)
+	var r struct {
+		Model struct {
+			Layers []struct {
+				Module string `json:"module"`
+			} `json:"layers"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal([]byte(js), &r); code != 0 || err != nil || len(r.Model.Layers) != 3 {
+		t.Fatalf("exit %d, %v, want 3 layers: %s%s", code, err, js, errs)
+	}
+	var modules []string
+	for _, l := range r.Model.Layers {
+		modules = append(modules, l.Module)
+	}
+	code, out, errs := runCLI(t, args...)
+	if want := strings.Join(modules, " -> ") + ", F32, seq 5, batch 1: "; code != 0 || !strings.HasPrefix(out, want) {
+		t.Errorf("exit %d, printed %q, want it to start %q%s", code, out, want, errs)
+	}
+}
+
 // TestExitCodes drives the commands as a user does, each row with the exit status the
 // help and README document: 0 success; 1 a check's FAIL or failed batch inputs; 2 bad
 // usage or an unusable input; 128 + the signal's number when Ctrl-C (130) or SIGTERM
