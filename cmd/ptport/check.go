@@ -129,7 +129,7 @@ Exit status: 0 pass, 1 mismatch, 2 unusable input.`,
 				if cmd.Context().Err() != nil {
 					return stoppedIn(cmd.Context(), model.Path, err)
 				}
-				return withHints(err, swapArguments)
+				return withHints(aboutNamed(err, ref.Path, model.Path), swapArguments)
 			}
 			// A plot that cannot be written does not take the verdict away: the report
 			// is printed and the exit status is the verdict's, the plot's error beside.

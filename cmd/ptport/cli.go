@@ -79,6 +79,22 @@ func inFile(file string, err error) error {
 	return &fileError{file: file, err: err}
 }
 
+// aboutNamed returns err as being about the first of files that its message starts
+// with, when no file is known for it (errorFile): an error of loading a model names
+// the model's file in its text alone, and --json's "file" is to name it too.
+func aboutNamed(err error, files ...string) error {
+	if err == nil || errorFile(err) != "" {
+		return err
+	}
+	msg := err.Error()
+	for _, f := range files {
+		if strings.HasPrefix(msg, f+":") || strings.HasPrefix(msg, f+" ") {
+			return inFile(f, err)
+		}
+	}
+	return err
+}
+
 func (e *fileError) Error() string {
 	msg := e.err.Error()
 	if e.file == "" || strings.HasPrefix(msg, e.file+":") || strings.HasPrefix(msg, e.file+" ") {

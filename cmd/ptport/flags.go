@@ -94,7 +94,8 @@ func (f *modelFlags) loadModel(c *cobra.Command, path string) (*convert.Model, e
 	if err != nil {
 		return nil, err
 	}
-	return convert.Load(cp, f.options())
+	m, err := convert.Load(cp, f.options())
+	return m, aboutNamed(err, cp.Path)
 }
 
 // selectionFlags are the flags that take part of a checkpoint: convert's and batch's.

@@ -162,6 +162,25 @@ func TestBenchWholeNamesWhatRan(t *testing.T) {
 	}
 }
 
+// TestJSONErrorNamesModel: an error of loading the model (a prefix that names no module,
+// a flag the pickled module contradicts) names the model's file in --json's "file", as
+// its text does, for check, run and bench alike.
+func TestJSONErrorNamesModel(t *testing.T) {
+	model, ref := fixtures+"module_sequential.pt", fixtures+"module_sequential.ref.pt"
+	for _, args := range [][]string{
+		{"check", model, ref, "--prefix", "nope."},
+		{"check", model, ref, "--batch-first=false"},
+		{"run", model, ref, "-o", filepath.Join(t.TempDir(), "y.npz"), "--prefix", "nope."},
+		{"bench", model, "--prefix", "nope."},
+	} {
+		code, out, errs := runCLI(t, append(args, "--json")...)
+		var e errorJSON
+		if err := json.Unmarshal([]byte(out), &e); code != 2 || err != nil || e.File != model || !strings.HasPrefix(e.Error, model+": ") {
+			t.Errorf("%v: exit %d, %v, want an error about %s: %s%s", args, code, err, model, out, errs)
+		}
+	}
+}
+
 // TestExitCodes drives the commands as a user does, each row with the exit status the
 // help and README document: 0 success; 1 a check's FAIL or failed batch inputs; 2 bad
 // usage or an unusable input; 128 + the signal's number when Ctrl-C (130) or SIGTERM

@@ -86,7 +86,7 @@ written), "initial_state": {"h0", "c0"} (the entry each came from, or "zeros"), 
 				if errors.As(err, &le) {
 					err = inFile(in.Path, err) // the input's size is what the limit judged
 				}
-				return withHints(err, swapArguments)
+				return withHints(aboutNamed(err, in.Path, model.Path), swapArguments)
 			}
 			m, y, hn, cn := o.Model, o.Output, o.HN, o.CN
 			res := runResult{Output: out, Format: string(format), Model: m.Info(), Shapes: map[string][]int{}, InitialState: o.InitialState}
