@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // readmeExample is a command the README shows, "$ ptport ARGS", with what it prints.
@@ -134,6 +136,72 @@ func TestREADMEExamples(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("%s\nprints\n%s\nthe README shows\n%s", ex.line, out+errs, ex.printed)
+		}
+	}
+}
+
+// usageFlagRE matches a flag's line of cobra's usage text: "  -o, --output FILE ...".
+var usageFlagRE = regexp.MustCompile(`(?m)^\s+(?:-([a-z0-9]), )?--([a-z0-9-]+)`)
+
+// TestREADMEFlags compares the README's Commands section with the commands' flags: a
+// flag the table gives a command is one it has, and every flag of a command is in its
+// row of the table or in the text below the table, which names the flags that several
+// commands share. So a flag added, renamed or removed is one the README follows.
+func TestREADMEFlags(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## Commands\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	flagRE := regexp.MustCompile("`(--[a-z0-9-]+|-[a-z0-9])\\b")
+	rows, shared := map[string]string{}, ""
+	for _, line := range strings.Split(section, "\n") {
+		if cmd, ok := strings.CutPrefix(line, "| `ptport "); ok {
+			name, _, _ := strings.Cut(cmd, " ")
+			name = strings.TrimSuffix(name, "`")
+			rows[name] = line
+		} else if !strings.HasPrefix(line, "|") {
+			shared += line + "\n"
+		}
+	}
+	var stdout, stderr strings.Builder
+	root := newRoot(&stdout, &stderr)
+	commands := map[string]*cobra.Command{"--version": root}
+	for _, c := range root.Commands() {
+		if c.IsAvailableCommand() || c.Name() == "completion" {
+			commands[c.Name()] = c
+		}
+	}
+	hasFlag := func(c *cobra.Command, name string) bool {
+		if n, ok := strings.CutPrefix(name, "--"); ok {
+			return c.Flags().Lookup(n) != nil || c.InheritedFlags().Lookup(n) != nil
+		}
+		return c.Flags().ShorthandLookup(name[1:]) != nil
+	}
+	for name, c := range commands {
+		row, ok := rows[name]
+		if !ok {
+			t.Errorf("the README's Commands table has no row for ptport %s", name)
+			continue
+		}
+		if name == "completion" {
+			continue // its row names the flags whose values it completes, of other commands
+		}
+		for _, m := range flagRE.FindAllStringSubmatch(row, -1) {
+			if !hasFlag(c, m[1]) {
+				t.Errorf("the README's row of ptport %s gives it %s, which it does not have", name, m[1])
+			}
+		}
+		for _, m := range usageFlagRE.FindAllStringSubmatch(c.Flags().FlagUsages(), -1) {
+			long, short := m[2], m[1]
+			named := regexp.MustCompile(`(^|[^a-z0-9-])--` + long + `($|[^a-z0-9-])`)
+			if short != "" { // -o OUT names --output
+				named = regexp.MustCompile(`(^|[^a-z0-9-])(--` + long + `|-` + short + `)($|[^a-z0-9-])`)
+			}
+			if long != "help" && !named.MatchString(row) && !named.MatchString(shared) {
+				t.Errorf("ptport %s --%s is neither in its row of the README's Commands table nor in the text below it", name, long)
+			}
 		}
 	}
 }
