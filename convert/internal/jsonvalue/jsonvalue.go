@@ -212,7 +212,7 @@ func ReadLeaves(dec *json.Decoder) ([]pickle.Leaf, error) {
 		if err == nil && leaf.TooDeep(val, pickle.MaxDepth-1) {
 			err = errTooDeep
 		}
-		if errors.Is(err, errTooDeep) {
+		if errors.Is(err, errTooDeep) || errors.Is(err, errIntDigits) {
 			return nil, fmt.Errorf("%s: %w", quote(name), err)
 		}
 		if err != nil {
@@ -271,6 +271,14 @@ func (r *reader) valueFrom(tok json.Token) (any, error) {
 	return tok, nil // string, bool, nil
 }
 
+// maxIntDigits bounds the digits of an integer: decoding decimal digits takes time
+// quadratic in their number. It is the most an int of a pickle takes, which Append
+// writes: the pickle reader's LONG4 of 2048 bytes (-2^16383, 4932 digits) is longer
+// than its 4300-digit LONG (Python's own limit).
+const maxIntDigits = 4932
+
+var errIntDigits = fmt.Errorf("an integer of more than %d digits, the most that ptport reads", maxIntDigits)
+
 // number is the integer or float num is.
 func number(num json.Number) (any, error) {
 	s := num.String()
@@ -279,6 +287,9 @@ func number(num json.Number) (any, error) {
 	}
 	if i, err := num.Int64(); err == nil {
 		return i, nil
+	}
+	if n := len(strings.TrimPrefix(s, "-")); n > maxIntDigits {
+		return nil, fmt.Errorf("%w: %d digits", errIntDigits, n)
 	}
 	b, ok := new(big.Int).SetString(s, 10)
 	if !ok {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/big"
 	"reflect"
 	"runtime"
 	"strings"
@@ -254,5 +255,27 @@ func TestDepthLimit(t *testing.T) {
 	// Far deeper than any stack would take, read a level at a time.
 	if _, err := Leaves(`{"a":` + strings.Repeat("[", 10_000_000) + `}`); err == nil || !strings.Contains(err.Error(), "nested deeper") {
 		t.Errorf("10000000 levels: %v", err)
+	}
+}
+
+// TestIntDigits: the longest int a pickle holds (LONG4 of 2048 bytes) is read back from
+// what Append writes; a longer integer is refused before its digits are decoded (which
+// takes time quadratic in their number: a 900 KB integer took 1.2 s).
+func TestIntDigits(t *testing.T) {
+	longest := new(big.Int).Neg(new(big.Int).Lsh(big.NewInt(1), 16383))
+	doc := `{"a":` + string(Append(nil, longest)) + `}`
+	leaves, err := Leaves(doc)
+	if err != nil || len(leaves) != 1 {
+		t.Fatalf("%d digits: %v", len(doc)-7, err)
+	}
+	if b, ok := leaves[0].Value.(*big.Int); !ok || b.Cmp(longest) != 0 {
+		t.Errorf("read back %T, want -2^16383", leaves[0].Value)
+	}
+	for _, digits := range []string{"1" + strings.Repeat("0", maxIntDigits), "-" + strings.Repeat("9", 900_000)} {
+		_, err := Leaves(`{"a":` + digits + `}`)
+		want := fmt.Sprintf(`"a": an integer of more than %d digits, the most that ptport reads: %d digits`, maxIntDigits, len(strings.TrimPrefix(digits, "-")))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%d digits: %v, want %q", len(digits), err, want)
+		}
 	}
 }
