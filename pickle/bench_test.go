@@ -143,7 +143,7 @@ func BenchmarkRecordCRC(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					t.Storage.sum = nil
 					if checked {
-						t.Storage.sum = &recordSum{file: sum.file, record: sum.record, want: sum.want, size: sum.size}
+						t.Storage.sum = &recordSum{file: sum.file, record: sum.record, want: sum.want, src: sum.src, base: sum.base, size: sum.size}
 					}
 					if _, err := t.WriteTo(discard{}); err != nil {
 						b.Fatal(err)
