@@ -401,6 +401,9 @@ func resultLine(r batch.Result, quiet bool) string {
 		for _, m := range r.Diagnosis {
 			line += "\n         diagnosis: " + escape(m.Description)
 		}
+		if r.Report != nil && !r.Report.Pass && len(r.Diagnosis) == 0 { // as check says it
+			line += "\n         diagnosis: none of the usual porting mistakes explains it"
+		}
 		if r.Report != nil {
 			for _, f := range fixes(r.Report) {
 				line += "\n         fix: " + f

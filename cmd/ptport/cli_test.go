@@ -356,6 +356,40 @@ func TestFailureLinesNameTheFlag(t *testing.T) {
 	}
 }
 
+// TestBatchCheckDiagnosisLines: a failed check's line in batch --check gives the
+// diagnosis lines check prints, "none of the usual porting mistakes explains it"
+// included, and the fix.
+func TestBatchCheckDiagnosisLines(t *testing.T) {
+	parity := "../../testdata/parity/"
+	dir := t.TempDir()
+	for _, name := range []string{"drifted", "forgot_batch_first"} {
+		for _, ext := range []string{".pt", ".ref.pt"} {
+			b, err := os.ReadFile(parity + name + ext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, name+ext), b, 0o644)
+		}
+	}
+	_, _, errs := runCLI(t, "batch", dir, "--check")
+	for _, name := range []string{"drifted", "forgot_batch_first"} {
+		_, out, _ := runCLI(t, "check", parity+name+".pt", parity+name+".ref.pt")
+		var want []string
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, "diagnosis: ") || strings.HasPrefix(line, "fix: ") {
+				line, _, _ = strings.Cut(line, " (max abs err ")
+				want = append(want, "\n         "+line)
+			}
+		}
+		_, block, _ := strings.Cut(errs, "failed   "+filepath.Join(dir, name+".pt")+": ")
+		block, _, _ = strings.Cut(block, "\nfailed")
+		block, _, _ = strings.Cut(block, "\nchecked ")
+		if len(want) == 0 || !strings.Contains(block, strings.Join(want, "")) {
+			t.Errorf("%s: batch --check printed\n%s\nwant the lines %q of check's", name, block, want)
+		}
+	}
+}
+
 // TestConvertSelectShard: the selection and shard flags of convert, and the refusal of a
 // lone shard by every command that loads a model.
 func TestConvertSelectShard(t *testing.T) {
