@@ -81,7 +81,11 @@ const (
 // much larger than the tree: more than 8 visits per edge between distinct
 // values (keys included) plus 65536, or paths longer in all than 256 bytes
 // per edge plus 16 MiB (shared subtrees multiplying paths, long keys over
-// many children). Each path is charged before it is built.
+// many children), or values yielded again at other paths more in all than
+// that allowance (a string, bytes, big int or class name of 64 bytes or
+// more whose bytes an earlier leaf holds: one string of the memo at many
+// places, which a consumer would render once per leaf). Each path is
+// charged before it is built.
 func Leaves(root any) ([]Leaf, error) { return leaves(root, false, &poller{}) }
 
 // LeavesContext is Leaves, stopping once ctx is done: it looks at ctx every few thousand

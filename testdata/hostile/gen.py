@@ -397,7 +397,7 @@ def memo_walks():
     for _ in range(builds):
         p.get(0).op(b"b")
     write("build_memo_state.pt", torch_zip([("data.pkl", p.stop(), 0)]), "2", "a memo container walked by each opcode given it",
-          f"one instance BUILT {builds} times from one memo dict of {attrs} attributes")
+          f"BUILD {builds} times on one instance with one memo dict of {attrs} attributes")
     pairs, calls = 2000, 20_000
     p = P(2).op(b"(")
     for i in range(pairs):
