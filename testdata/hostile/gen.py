@@ -467,6 +467,36 @@ def span_views():
           reader="cmd")
 
 
+def fuzz_seeds():
+    # Small forms of the memo walks, shared values and numpy references, as seeds of
+    # pickle's FuzzOpen (the go test fuzz v1 format: one []byte literal).
+    def seed(name, data):
+        lit = "".join(chr(c) if 32 <= c < 127 and c not in b'"\\' else "\\x%02x" % c for c in data)
+        path = os.path.join(here, "..", "..", "pickle", "testdata", "fuzz", "FuzzOpen", name)
+        with open(path, "w") as f:
+            f.write('go test fuzz v1\n[]byte("' + lit + '")\n')
+    p = P(2).op(b"(")
+    for i in range(20):
+        p.str_(f"a{i}").int_(i)
+    p.op(b"d").put(0).global_("__main__", "Config").op(b")", b"\x81")
+    for _ in range(20):
+        p.get(0).op(b"b")
+    seed("seed-hostile-memo-walks", torch_zip([("data.pkl", p.stop(), 0)]))
+    p = P(2).str_("s" * 100).put(0).op(b"]", b"(")
+    for _ in range(50):
+        p.get(0)
+    seed("seed-hostile-value-refs", torch_zip([("data.pkl", p.op(b"e").stop(), 0)]))
+    p = P(2).global_("numpy.core.multiarray", "_reconstruct").global_("numpy", "ndarray").int_(0).op(b"\x85")
+    p.op(b"C", b"\x01", b"b", b"\x87", b"R")
+    p.op(b"(").int_(1).int_(4).op(b"\x85")
+    p.global_("numpy", "dtype").str_("f4").op(b"\x89", b"\x88", b"\x87", b"R")
+    p.op(b"(").int_(3).str_("<").op(b"N", b"N", b"N").int_(-1).int_(-1).int_(0).op(b"t", b"b")
+    p.op(b"\x89").op(b"B").raw(struct.pack("<I", 16) + bytes(16)).op(b"t", b"b").put(0).op(b"]", b"(")
+    for _ in range(20):
+        p.get(0)
+    seed("seed-hostile-numpy-refs", torch_zip([("data.pkl", p.op(b"e").stop(), 0)]))
+
+
 # ---- sections 2 to 4, through the command ----
 
 def state_dict(entries, storages):
@@ -623,6 +653,8 @@ def main():
     shared_values()
     numpy_refs()
     span_views()
+    if out_dir == here:
+        fuzz_seeds()
     expand_layers()
     run_steps()
     names()
