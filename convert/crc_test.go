@@ -111,3 +111,36 @@ func sameTensors(t *testing.T, cp *Checkpoint, path string) {
 		}
 	}
 }
+
+// TestExportSpanCharge converts to safetensors a checkpoint read from memory, whose
+// tensors' spans the kernel cannot copy, under an expansion limit between their bytes
+// and twice them: the bytes are written from the spans, charged once, where reading the
+// tensors again after their spans went past the limit.
+func TestExportSpanCharge(t *testing.T) {
+	path := filepath.Join("..", "testdata", "notebook", "model.pt")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data int64
+	probe, err := NewCheckpoint(path, bytes.NewReader(b), int64(len(b)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range probe.Leaves {
+		if x, ok := l.Value.(*pickle.Tensor); ok {
+			data += x.NumBytes()
+		}
+	}
+	limit := data + data/2
+	cp, err := NewCheckpoint(path, bytes.NewReader(b), int64(len(b)), &pickle.Options{ExpandLimit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	out := filepath.Join(t.TempDir(), "model.safetensors")
+	if _, err := ExportFiles(context.Background(), out, Safetensors, cp, ExportOptions{}); err != nil {
+		t.Fatalf("%d bytes of tensors under a limit of %d: %v", data, limit, err)
+	}
+	sameTensors(t, probe, out)
+}

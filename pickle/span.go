@@ -15,8 +15,8 @@ import "io"
 // therefore as checked as bytes read (see the package documentation). A span counts
 // as a read of the tensor against the limit of the bytes a file's tensors may
 // materialise (Options.ExpandLimit): ok is false once it would pass the limit, and
-// reading the tensor then returns the *LimitError. A caller that reads the tensor after
-// all, having been given its span, is charged for it twice.
+// reading the tensor then returns the *LimitError. A caller given a span copies the bytes
+// from it: reading the tensor after all charges it again.
 func (t *Tensor) Span() (src io.ReaderAt, off, n int64, ok bool) {
 	if t == nil || t.Storage == nil || !t.IsContiguous() || t.Offset < 0 || t.Conj || t.Neg {
 		return nil, 0, 0, false

@@ -43,10 +43,10 @@ func padVector[T Float](v []T, np int) []T {
 //
 // A b that stays in L2 (not streamed) must not be pushed out of it by the block's rows
 // of A and of C, which every panel's tiles write a part of: the block takes about
-// blockBytes of them, a multiple of the tile's mr rows (fewer rows than that lose more
-// to reading b's panels again than they save). A b that streams from L3 or memory is read
-// once for every block: its blocks take maxBlockRows/2 rows, where the stores of C cost
-// less than reading b more often.
+// blockBytes of them, in whole tiles of mr rows, and at least minBlockTiles tiles, below
+// which b's panels would be read again too often. A b that streams from L3 or memory is
+// read once for every block: its blocks take maxBlockRows/2 rows, where the stores of C
+// cost less than reading b more often.
 func blockRows[T Float](b *packed[T], mr int) int {
 	if streamed(b) {
 		return maxBlockRows / 2

@@ -682,16 +682,18 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	for _, l := range tensors {
 		t := l.Value.(*pickle.Tensor)
 		// Span counts as a read of the tensor: it is asked only where its bytes can be
-		// copied.
+		// copied, and bytes the kernel does not copy are written from the span (checked
+		// and little-endian, as Span gives them), not read again.
 		if out != nil {
 			if src, off, n, ok := t.Span(); ok {
 				copied, err := out.CopyRange(src, off, n)
+				if err == nil && !copied {
+					_, err = io.Copy(w, io.NewSectionReader(src, off, n))
+				}
 				if err != nil {
 					return fmt.Errorf("tensor %s: %w", l.Name, err)
 				}
-				if copied {
-					continue
-				}
+				continue
 			}
 		}
 		if _, err := t.WriteTo(w); err != nil {
