@@ -182,7 +182,7 @@ func InspectContext(ctx context.Context, cp *Checkpoint) (*Inventory, error) {
 }
 
 func inspect(cp *Checkpoint, poll *ctxio.Poller) (*Inventory, error) {
-	inv := &Inventory{File: cp.Path, Format: cp.Format, Globals: cp.Globals, Values: []ValueInfo{}}
+	inv := &Inventory{File: cp.Path, Format: cp.Format, Globals: cp.Globals}
 	if inv.Globals == nil {
 		inv.Globals = []string{}
 	}
@@ -192,7 +192,11 @@ func inspect(cp *Checkpoint, poll *ctxio.Poller) (*Inventory, error) {
 			tensors++
 		}
 	}
+	// Made at their size, where growing them as the leaves came would take twice the
+	// room: a file can hold a value in each of its bytes.
 	inv.Tensors = make([]TensorInfo, 0, tensors)
+	inv.Values = make([]ValueInfo, 0, len(cp.Leaves)-tensors)
+	var values jsonArena
 	viewers := map[*pickle.Storage]int{} // the tensors of each storage
 	shared := false
 	parts := partNamer{names: map[any]string{}}
@@ -202,7 +206,7 @@ func inspect(cp *Checkpoint, poll *ctxio.Poller) (*Inventory, error) {
 		}
 		t, ok := l.Value.(*pickle.Tensor)
 		if !ok {
-			inv.Values = append(inv.Values, ValueInfo{Name: l.Name, Value: jsonvalue.Append(nil, l.Value), PartOf: parts.of(l)})
+			inv.Values = append(inv.Values, ValueInfo{Name: l.Name, Value: values.append(l.Value), PartOf: parts.of(l)})
 			continue
 		}
 		ti := TensorInfo{Name: l.Name, DType: string(t.DType), Shape: t.Shape, Bytes: t.NumBytes(),
@@ -288,6 +292,33 @@ func inspect(cp *Checkpoint, poll *ctxio.Poller) (*Inventory, error) {
 	return inv, nil
 }
 
+// A jsonArena holds the JSON of many small values in a few large buffers, where each
+// value's own buffer would take at least 8 bytes (Go's least size class), 24 with its
+// capacity rounded up, for the 1 to 4 bytes of a small int, None or a bool.
+type jsonArena struct{ buf []byte }
+
+// jsonChunk is the size of an arena's buffers; a value larger than a quarter of it has
+// a buffer of its own.
+const jsonChunk = 64 << 10
+
+// append returns the JSON of v (see jsonvalue.Append), in the arena's buffer. The
+// result's capacity is its length: appending to it copies it.
+func (a *jsonArena) append(v any) json.RawMessage {
+	start := len(a.buf)
+	b := jsonvalue.Append(a.buf, v)
+	if cap(b) == cap(a.buf) && a.buf != nil {
+		a.buf = b
+		return b[start:len(b):len(b)]
+	}
+	// It did not fit in what is left of the buffer.
+	raw := b[start:]
+	if len(raw) > jsonChunk/4 {
+		return append(json.RawMessage(nil), raw...)
+	}
+	a.buf = append(make([]byte, 0, jsonChunk), raw...)
+	return a.buf[:len(raw):len(raw)]
+}
+
 func quote(s string) string { return string(jsonvalue.AppendString(nil, s)) }
 
 // Prefixes returns the name prefixes of the recurrent modules in cp, as Options.Prefix
@@ -356,23 +387,24 @@ type partNamer struct{ names map[any]string }
 
 // of returns what l is a part of, or nil.
 func (p *partNamer) of(l pickle.Leaf) *PartInfo {
-	if l.Of == nil {
+	of := l.Of()
+	if of == nil {
 		return nil
 	}
-	name, ok := p.names[l.Of]
+	name, ok := p.names[of]
 	if !ok {
 		// The first leaf met of a sparse or nested tensor is a part itself: NAME.PART.
-		name = strings.TrimSuffix(l.Name, "."+l.Part)
-		p.names[l.Of] = name
+		name = strings.TrimSuffix(l.Name, "."+l.Part())
+		p.names[of] = name
 	}
 	kind := "quantized"
-	switch x := l.Of.(type) {
+	switch x := of.(type) {
 	case *pickle.SparseTensor:
 		kind = x.Layout
 	case *pickle.NestedTensor:
 		kind = "nested"
 	}
-	return &PartInfo{Name: name, Kind: kind, Part: l.Part}
+	return &PartInfo{Name: name, Kind: kind, Part: l.Part()}
 }
 
 // torchScriptInfo describes a TorchScript archive, or returns nil.

@@ -109,6 +109,10 @@ func FuzzOpen(f *testing.F) {
 		more, _ := filepath.Glob(filepath.Join("..", "testdata", "pickle", dir, "*.pt"))
 		names = append(names, more...)
 	}
+	// A value in each byte, in the shapes that take the most room per byte.
+	for _, b := range valueFloods(4 << 10) {
+		f.Add(dataPkl(f, b))
+	}
 	hostile, _ := filepath.Glob(filepath.Join("..", "testdata", "hostile", "*.pt"))
 	for _, n := range append(names, hostile...) {
 		if b, err := os.ReadFile(n); err == nil && len(b) < 64<<10 {

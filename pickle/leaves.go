@@ -15,13 +15,34 @@ import (
 type Leaf struct {
 	Name  string
 	Value any
-	// Of is the tensor stored as several leaves that this leaf is a part of (a
-	// *SparseTensor, a *NestedTensor, or a quantized *Tensor, whose own leaf holds its
-	// integers), and Part names the part: "indices", "values", "size", "scale", ...
-	// (Leaf.Name is then the tensor's name, ".", Part, and for a part that is a tuple,
-	// ".", the index). Both are zero for other leaves.
-	Of   any
-	Part string
+	part  *leafPart // nil for a leaf that is not a part of a tensor
+}
+
+// A leafPart is what the leaves of one part of a tensor stored as several leaves are
+// a part of: the leaves of a part that is a tuple share it.
+type leafPart struct {
+	of   any
+	name string
+}
+
+// Of returns the tensor stored as several leaves that l is a part of (a *SparseTensor,
+// a *NestedTensor, or a quantized *Tensor, whose own leaf holds its integers), or nil
+// for other leaves.
+func (l Leaf) Of() any {
+	if l.part == nil {
+		return nil
+	}
+	return l.part.of
+}
+
+// Part names the part of the tensor Of that l is: "indices", "values", "size",
+// "scale", ... (l.Name is then the tensor's name, ".", Part, and for a part that is a
+// tuple, ".", the index); it is empty for other leaves.
+func (l Leaf) Part() string {
+	if l.part == nil {
+		return ""
+	}
+	return l.part.name
 }
 
 // Limits of Leaves, proportional to the size of the tree.
@@ -123,8 +144,8 @@ func leaves(root any, whole bool, poll *poller) ([]Leaf, error) {
 		shareLeft: leafNameFactor*int64(edges) + leafNameFloor,
 		edges:     edges,
 		out:       make([]Leaf, 0, plain),
-		names:     make(map[string]uint64, plain),
 	}
+	w.names.init(plain)
 	if err := w.walk(root, leafPath{}, 0); err != nil {
 		return nil, err
 	}
@@ -196,7 +217,9 @@ func countEdges(root any, poll *poller) (edges, plain int, err error) {
 	stack := []any{root}
 	push := func(c any) {
 		edges++
-		if identity(c) != nil { // a plain value has no edges of its own
+		// A plain value has no edges of its own, and a container seen has had them
+		// counted (one shared by many places is not stacked as many times).
+		if id := identity(c); id != nil && !seen[id] {
 			stack = append(stack, c)
 		}
 	}
@@ -255,9 +278,8 @@ func countEdges(root any, poll *poller) (edges, plain int, err error) {
 }
 
 type leafWalker struct {
-	whole     bool   // composite values are leaves, not their parts
-	of        any    // the composite whose part is being walked
-	part      string // the name of that part
+	whole     bool      // composite values are leaves, not their parts
+	part      *leafPart // the part of a composite being walked
 	out       []Leaf
 	onPath    map[any]bool
 	visitLeft int64
@@ -268,7 +290,7 @@ type leafWalker struct {
 	edges     int
 	keyLens   map[any]int64           // rendered length of tuple and big int keys, by identity
 	modules   map[*Object]*moduleInfo // what module() needs of each object, found once
-	names     map[string]uint64       // names yielded, with their paths' shapes
+	names     nameSet                 // names yielded, with their paths' shapes
 	keyIDs    map[any]string          // names of keys Python hashes by identity: <tensor#0>, ...
 	keyCount  map[string]int          // such keys named, by kind
 	buf       []byte                  // the name of the path being built
@@ -522,9 +544,10 @@ func appendKeyLimit(b []byte, k any, limit int, ids map[any]string) []byte {
 // why: the keys of the two paths print alike, or one path's key holds the dot that
 // separates the other's keys.
 func (w *leafWalker) emit(p leafPath, v any) error {
-	if shape, ok := w.names[p.name]; ok {
+	slot, shape, found := w.names.find(p.name, w.out)
+	if found {
 		why := "dict keys that print alike, such as 1 and \"1\""
-		if shape != p.shape {
+		if shape != uint32(p.shape) {
 			why = "a key holding a dot, such as \"a.b\", names the path of nested keys, such as a[\"b\"]"
 		}
 		return &FormatError{Where: shortPath(p.name), Msg: "two leaves have this name (" + why + "); ptport does not guess which is which"}
@@ -532,8 +555,11 @@ func (w *leafWalker) emit(p leafPath, v any) error {
 	if err := w.shareCharge(p, v); err != nil {
 		return err
 	}
-	w.names[p.name] = p.shape
-	w.out = append(w.out, Leaf{Name: p.name, Value: v, Of: w.of, Part: w.part})
+	if len(w.out) >= maxLeaves {
+		return &FormatError{Where: shortPath(p.name), Msg: fmt.Sprintf("the tree has more than %d leaves", maxLeaves)}
+	}
+	w.out = append(w.out, Leaf{Name: p.name, Value: v, part: w.part})
+	w.names.add(slot, len(w.out)-1, uint32(p.shape), w.out)
 	return nil
 }
 

@@ -165,9 +165,9 @@ func (w *leafWalker) composite(v any, p leafPath, depth int) (bool, error) {
 		}
 	}
 	for _, part := range parts {
-		w.of, w.part = v, part.Name
+		w.part = &leafPart{of: v, name: part.Name}
 		err := w.walk(part.Value, p.at(part.Name), depth+1)
-		w.of, w.part = nil, ""
+		w.part = nil
 		if err != nil {
 			return true, err
 		}

@@ -402,8 +402,8 @@ func TestLeafParts(t *testing.T) {
 			if w[0] != "" {
 				of, _ = root.Get(w[0])
 			}
-			if l.Of != of || l.Part != w[1] {
-				t.Errorf("%s %s: part %q of %T, want %q of %s", tc.file, l.Name, l.Part, l.Of, w[1], w[0])
+			if l.Of() != of || l.Part() != w[1] {
+				t.Errorf("%s %s: part %q of %T, want %q of %s", tc.file, l.Name, l.Part(), l.Of(), w[1], w[0])
 			}
 		}
 		if seen != len(tc.want) {

@@ -872,6 +872,9 @@ func memoizable(v any) bool {
 	return false
 }
 
+// emptyTuple is the value of every empty tuple.
+var emptyTuple any = Tuple{}
+
 // conv converts v, found depth levels below the root.
 func (c *converter) conv(v any, depth int) (any, error) {
 	if err := c.poll.step(); err != nil {
@@ -879,6 +882,13 @@ func (c *converter) conv(v any, depth int) (any, error) {
 	}
 	if depth > MaxDepth {
 		return nil, fmt.Errorf("object tree nesting depth exceeds %d", MaxDepth)
+	}
+	if t, ok := v.(*types.Tuple); ok && t != nil && len(*t) == 0 {
+		// Empty tuples have no identity (see identity) and no items: all are one,
+		// where a file of EMPTY_TUPLE opcodes would otherwise take a tuple and two
+		// memo entries per byte.
+		c.deepest = max(c.deepest, depth)
+		return emptyTuple, nil
 	}
 	if !memoizable(v) {
 		c.deepest = max(c.deepest, depth)

@@ -97,8 +97,10 @@ func inspectFile(cmd *cobra.Command, path string, opts *pickle.Options, follows 
 	if err != nil {
 		return err
 	}
-	defer done()
 	inv, err := convert.InspectContext(cmd.Context(), cp)
+	// The listing needs nothing more of the file: closing it first lets its tree and
+	// leaves go while the listing is made, which can take as much room.
+	done()
 	if err != nil {
 		return inFile(path, err)
 	}
@@ -106,23 +108,35 @@ func inspectFile(cmd *cobra.Command, path string, opts *pickle.Options, follows 
 		inv.ShardOf = shard.Error()
 	}
 	// The listing is written whole once made (seconds for a million tensors), or not at
-	// all when the command is stopped while it is made.
-	var out bytes.Buffer
+	// all when the command is stopped while it is made. json.Encoder makes the whole
+	// document before its one Write.
 	if jsonMode(cmd) {
-		if err := writeJSON(&out, inv); err != nil {
-			return err
-		}
-	} else {
-		if follows {
-			fmt.Fprintln(&out)
-		}
-		printInventory(&out, inv, shard)
+		return writeJSON(wholeWriter{cmd, path}, inv)
 	}
+	var out bytes.Buffer
+	if follows {
+		fmt.Fprintln(&out)
+	}
+	printInventory(&out, inv, shard)
 	if err := cmd.Context().Err(); err != nil {
 		return inFile(path, err)
 	}
 	_, err = out.WriteTo(cmd.OutOrStdout())
 	return err
+}
+
+// A wholeWriter writes to cmd's standard output, unless cmd was stopped: then it
+// writes nothing and returns the error of stopping, in the file at path.
+type wholeWriter struct {
+	cmd  *cobra.Command
+	path string
+}
+
+func (w wholeWriter) Write(p []byte) (int, error) {
+	if err := w.cmd.Context().Err(); err != nil {
+		return 0, inFile(w.path, err)
+	}
+	return w.cmd.OutOrStdout().Write(p)
 }
 
 // printInventory prints inv as inspect's text; shard, when not nil, is why the file is
