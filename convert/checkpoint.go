@@ -13,6 +13,7 @@ import (
 
 	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/export"
+	"github.com/ptport/ptport/convert/internal/fileerr"
 	"github.com/ptport/ptport/convert/npz"
 	"github.com/ptport/ptport/convert/ptjson"
 	"github.com/ptport/ptport/convert/safetensors"
@@ -86,7 +87,7 @@ func OpenShardContext(ctx context.Context, path string, opts *pickle.Options) (*
 // openFile opens the single checkpoint file at path.
 func openFile(ctx context.Context, path string, opts *pickle.Options) (*Checkpoint, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fileerr.Wrap(path, err)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -125,14 +126,14 @@ func NewCheckpoint(name string, r io.ReaderAt, size int64, opts *pickle.Options)
 // NewCheckpointContext is NewCheckpoint, stopping once ctx is done, as OpenContext does.
 func NewCheckpointContext(ctx context.Context, name string, r io.ReaderAt, size int64, opts *pickle.Options) (*Checkpoint, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fileerr.Wrap(name, err)
 	}
 	if kind := sniff(r, size); kind != "pickle" {
 		return readOther(ctx, name, kind, r, size)
 	}
 	pf, err := pickle.NewReaderContext(ctx, r, size, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fileerr.Wrap(name, err)
 	}
 	return fromPickle(ctx, name, pf)
 }
@@ -141,7 +142,7 @@ func fromPickle(ctx context.Context, name string, pf *pickle.File) (*Checkpoint,
 	leaves, err := pickle.LeavesContext(ctx, pf.Root)
 	if err != nil {
 		pf.Close()
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fileerr.Wrap(name, err)
 	}
 	return &Checkpoint{Path: name, Format: string(pf.Format), Root: pf.Root, Leaves: leaves, Globals: pf.Globals,
 		GlobalInfo: pf.GlobalInfo, WeightsOnlyRefusal: pf.WeightsOnlyRefusal, Constants: pf.Constants, close: pf.Close}, nil

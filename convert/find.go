@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ptport/ptport/convert/internal/ctxio"
+	"github.com/ptport/ptport/convert/internal/fileerr"
 	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
@@ -277,8 +278,12 @@ type AmbiguousError struct {
 }
 
 func (e *AmbiguousError) Error() string {
+	file := e.File
+	if file == "" {
+		file = "the checkpoint"
+	}
 	return fmt.Sprintf("%s holds %d recurrent modules; choose one by its prefix:\n  %s",
-		e.File, len(e.Candidates), strings.Join(e.Candidates, "\n  "))
+		file, len(e.Candidates), strings.Join(e.Candidates, "\n  "))
 }
 
 // ValidationError reports every way a module's tensors differ from what its
@@ -299,7 +304,7 @@ func (e *ValidationError) Error() string {
 	if e.Cell {
 		module = cellConfig(e.Config).String()
 	}
-	fmt.Fprintf(&b, "%s: the tensors %s do not fit %s", e.File, under(e.Prefix), module)
+	fmt.Fprintf(&b, "%sthe tensors %s do not fit %s", fileerr.Prefix(e.File), under(e.Prefix), module)
 	if len(e.Missing) > 0 {
 		fmt.Fprintf(&b, "\n  missing keys: %s", strings.Join(e.Missing, ", "))
 	}
@@ -326,13 +331,13 @@ func choose(cp *Checkpoint, cands []*candidate, opts Options) (*candidate, error
 			have = append(have, strconv.Quote(c.prefix))
 		}
 		if len(have) == 0 {
-			return nil, fmt.Errorf("%s: no recurrent module weights (weight_ih_l0, ...) found", cp.Path)
+			return nil, fileerr.Errorf(cp.Path, "no recurrent module weights (weight_ih_l0, ...) found")
 		}
-		return nil, fmt.Errorf("%s: no recurrent module or cell under prefix %q; found %s", cp.Path, opts.Prefix, strings.Join(have, ", "))
+		return nil, fileerr.Errorf(cp.Path, "no recurrent module or cell under prefix %q; found %s", opts.Prefix, strings.Join(have, ", "))
 	}
 	switch len(cands) {
 	case 0:
-		return nil, fmt.Errorf("%s: no recurrent module weights (weight_ih_l0, weight_hh_l0, ... or a cell's weight_ih, weight_hh, ...) found among its %d tensors", cp.Path, leaf.CountTensors(cp.Leaves))
+		return nil, fileerr.Errorf(cp.Path, "no recurrent module weights (weight_ih_l0, weight_hh_l0, ... or a cell's weight_ih, weight_hh, ...) found among its %d tensors", leaf.CountTensors(cp.Leaves))
 	case 1:
 		return cands[0], nil
 	}
@@ -579,7 +584,7 @@ func fromModule(o *pickle.Object, opts Options) (rnn.Config, error) {
 func validate(file string, leaves []pickle.Leaf, c *candidate, cfg rnn.Config) error {
 	verr := &ValidationError{File: file, Prefix: c.prefix, Config: cfg, Cell: c.cell}
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%s: %s: %w", file, where(c.prefix), err)
+		return fileerr.Errorf(file, "%s: %w", where(c.prefix), err)
 	}
 	want := map[string]bool{}
 	for _, p := range c.params(cfg) {

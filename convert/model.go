@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ptport/ptport/convert/internal/ctxio"
+	"github.com/ptport/ptport/convert/internal/fileerr"
 	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
 )
@@ -160,7 +161,7 @@ func Load(cp *Checkpoint, opts Options) (*Model, error) {
 	}
 	cfg, err := infer(c, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", cp.Path, where(c.prefix), err)
+		return nil, fileerr.Errorf(cp.Path, "%s: %w", where(c.prefix), err)
 	}
 	if err := validate(cp.Path, cp.Leaves, c, cfg); err != nil {
 		return nil, err
@@ -169,7 +170,7 @@ func Load(cp *Checkpoint, opts Options) (*Model, error) {
 	m := &Model{Prefix: c.prefix, Config: cfg, Cell: c.cell, FromModule: c.module != nil, Whole: opts.Whole, outputLimit: opts.OutputLimit}
 	layers, lerr := t.around(core, opts)
 	if lerr != nil && opts.Whole {
-		return nil, fmt.Errorf("%s: the model around %s is not known: %w", cp.Path, subject(c.prefix), lerr)
+		return nil, fileerr.Errorf(cp.Path, "the model around %s is not known: %w", subject(c.prefix), lerr)
 	}
 	weights := []*layer{core}
 	if opts.Whole {
@@ -177,7 +178,7 @@ func Load(cp *Checkpoint, opts Options) (*Model, error) {
 	}
 	m.DType = dtypeOf(weights)
 	if err := m.build(core, layers, lerr); err != nil {
-		return nil, fmt.Errorf("%s: %w", cp.Path, err)
+		return nil, fileerr.Wrap(cp.Path, err)
 	}
 	return m, nil
 }
@@ -230,7 +231,7 @@ func sequentialModel(t *tree, cands []*candidate, opts Options) (string, bool) {
 func loadSequential(cp *Checkpoint, t *tree, prefix string, opts Options) (*Model, error) {
 	layers, err := t.sequentialLayers(prefix, nil, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cp.Path, err)
+		return nil, fileerr.Wrap(cp.Path, err)
 	}
 	m := &Model{Prefix: prefix, FromModule: true, Whole: true, DType: dtypeOf(layers), outputLimit: opts.OutputLimit}
 	for _, l := range layers {
@@ -240,7 +241,7 @@ func loadSequential(cp *Checkpoint, t *tree, prefix string, opts Options) (*Mode
 		}
 	}
 	if err := m.build(nil, layers, nil); err != nil {
-		return nil, fmt.Errorf("%s: %w", cp.Path, err)
+		return nil, fileerr.Wrap(cp.Path, err)
 	}
 	return m, nil
 }

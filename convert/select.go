@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/fileerr"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -47,7 +48,7 @@ type SelectionError struct {
 	Msg  string
 }
 
-func (e *SelectionError) Error() string { return e.File + ": " + e.Msg }
+func (e *SelectionError) Error() string { return fileerr.Prefix(e.File) + e.Msg }
 
 // Validate reports what makes s unusable for any checkpoint: an empty path, an empty
 // prefix to strip, a malformed pattern. Select checks it first; a caller selecting from

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/fileerr"
 	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
 )
@@ -360,7 +361,7 @@ func (c *checker) values(e entry) ([]float64, error) {
 	}
 	v, err := e.t.Float64s()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", c.ref.file, e.name, err)
+		return nil, fileerr.Errorf(c.ref.file, "%s: %w", e.name, err)
 	}
 	return v, nil
 }
@@ -400,7 +401,7 @@ func (c *checker) run() error {
 	}
 	// The input Go took, read again for the truth.
 	if c.in, err = c.model.readInput(r.input.t); err != nil {
-		return fmt.Errorf("%s: %s: %w", r.file, r.input.name, err)
+		return fileerr.Errorf(r.file, "%s: %w", r.input.name, err)
 	}
 	rep := &Report{Pass: true, Rule: RuleTolerance, Model: m.Info(), ModelFile: c.file, Reference: r.file, Ignored: r.ignored, Diagnosis: []Mistake{}}
 	rep.InitialState = r.initialState(m)
@@ -438,7 +439,7 @@ func (c *checker) run() error {
 			}
 			tr.measure(g, w)
 			if len(p.truth) != len(w) {
-				return fmt.Errorf("%s: the truth of %s has %d elements, Go's result %d", c.file, p.name, len(p.truth), len(w))
+				return fileerr.Errorf(c.file, "the truth of %s has %d elements, Go's result %d", p.name, len(p.truth), len(w))
 			}
 			tr.measureTruth(p.truth)
 		}
@@ -517,11 +518,11 @@ func forwardError(r *reference, m *convert.Model, err error) error {
 	if errors.As(err, &le) {
 		// A limit the caller may raise (Options.Load.OutputLimit): not a problem of the
 		// reference.
-		return fmt.Errorf("%s: %w", r.file, err)
+		return fileerr.Wrap(r.file, err)
 	}
 	x := r.input.t
 	if x == nil {
-		return fmt.Errorf("%s: %w", r.file, err)
+		return fileerr.Wrap(r.file, err)
 	}
 	rerr := &ReferenceError{File: r.file}
 	ids := fmt.Sprintf("%s is %s: a recurrent module's input is floating point (PyTorch refuses %s)", r.input.name, r.input.t.DType, r.input.t.DType)
@@ -581,7 +582,7 @@ func numElements(t *pickle.Tensor) int {
 // caller that stopped it.
 func stopped(ctx context.Context, file string, err error) error {
 	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
-		return fmt.Errorf("%s: %w", file, cerr)
+		return fileerr.Wrap(file, cerr)
 	}
 	return err
 }

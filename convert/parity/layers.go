@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/fileerr"
 	"github.com/ptport/ptport/pickle"
 	"github.com/ptport/ptport/rnn"
 )
@@ -385,14 +386,14 @@ func readNetwork(cp *convert.Checkpoint, prefix string, cfg rnn.Config, cell boo
 func readParam(cp *convert.Checkpoint, name string, shape []int) ([]float64, error) {
 	t, ok := cp.Tensor(name)
 	if !ok {
-		return nil, fmt.Errorf("%s: no tensor %s", cp.Path, name)
+		return nil, fileerr.Errorf(cp.Path, "no tensor %s", name)
 	}
 	if !slices.Equal(t.Shape, shape) {
-		return nil, fmt.Errorf("%s: %s has shape %v, the model's %v: the model was not loaded from this checkpoint", cp.Path, name, t.Shape, shape)
+		return nil, fileerr.Errorf(cp.Path, "%s has shape %v, the model's %v: the model was not loaded from this checkpoint", name, t.Shape, shape)
 	}
 	v, err := t.Float64s()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", cp.Path, name, err)
+		return nil, fileerr.Errorf(cp.Path, "%s: %w", name, err)
 	}
 	return v, nil
 }
@@ -401,11 +402,11 @@ func readParam(cp *convert.Checkpoint, name string, shape []int) ([]float64, err
 func wholeModel[T rnn.Float](cp *convert.Checkpoint, m *convert.Model) (*model, error) {
 	seq, err := convert.Sequential[T](m)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cp.Path, err)
+		return nil, fileerr.Wrap(cp.Path, err)
 	}
 	layers := seq.Layers()
 	if len(layers) != len(m.Layers) {
-		return nil, fmt.Errorf("%s: the whole model has %d layers, its description %d", cp.Path, len(layers), len(m.Layers))
+		return nil, fileerr.Errorf(cp.Path, "the whole model has %d layers, its description %d", len(layers), len(m.Layers))
 	}
 	out := &model{whole: true}
 	for i, l := range layers {
@@ -436,7 +437,7 @@ func wholeModel[T rnn.Float](cp *convert.Checkpoint, m *convert.Model) (*model, 
 		case *rnn.Activation[T]:
 			s.kind, s.act, s.dim = activationLayer, l.Func(), l.Dim()
 		default:
-			return nil, fmt.Errorf("%s: layer %d (%T) has no truth", cp.Path, i, l)
+			return nil, fileerr.Errorf(cp.Path, "layer %d (%T) has no truth", i, l)
 		}
 		for _, p := range params {
 			if s.params[p.Name], err = readParam(cp, s.prefix+p.Name, p.Shape); err != nil {

@@ -1,11 +1,15 @@
 package parity_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/fixture"
 	"github.com/ptport/ptport/convert/parity"
 	"github.com/ptport/ptport/rnn"
 )
@@ -106,5 +110,32 @@ func TestNewReportText(t *testing.T) {
 	r := parity.NewReport(parity.Compare("output", &rnn.Tensor[float32]{Data: v, Shape: want.Shape}, want, nil, nil))
 	if s := r.String(); !strings.HasPrefix(s, "TENSOR ") || !r.Pass {
 		t.Errorf("the report of a reference's own values:\n%q", s)
+	}
+}
+
+// TestUnnamedReference: a reference read from memory without a name, that is no usable
+// reference (a model's file), is "not a usable reference", where the error started
+// with ": "; named, it starts with its name.
+func TestUnnamedReference(t *testing.T) {
+	model := openParity(t, "hidden_gru.pt")
+	b, err := os.ReadFile(fixture.Path("parity", "hidden_gru.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"", "r.pt"} {
+		ref, err := convert.NewCheckpoint(name, bytes.NewReader(b), int64(len(b)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = parity.Check(context.Background(), model, ref, parity.Options{})
+		want := "not a usable reference"
+		if name != "" {
+			want = name + ": " + want
+		}
+		var rerr *parity.ReferenceError
+		if !errors.As(err, &rerr) || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("reference named %q: %v, want a *ReferenceError, %q first", name, err, want)
+		}
+		ref.Close()
 	}
 }

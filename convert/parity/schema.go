@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/fileerr"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -110,7 +111,7 @@ const (
 
 func (e *ReferenceError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: not a usable reference", e.File)
+	fmt.Fprintf(&b, "%snot a usable reference", fileerr.Prefix(e.File))
 	for _, u := range e.Unknown {
 		if u.Closest != "" {
 			fmt.Fprintf(&b, "\n  %s: not a reference entry; did you mean %s?", u.Name, u.Closest)

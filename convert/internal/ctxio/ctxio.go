@@ -3,8 +3,9 @@ package ctxio
 
 import (
 	"context"
-	"fmt"
 	"io"
+
+	"github.com/ptport/ptport/convert/internal/fileerr"
 )
 
 // Reader returns a reader of r whose reads fail with ctx's error once ctx is done. A
@@ -35,7 +36,7 @@ func (r *reader) Read(p []byte) (int, error) {
 // no use to a caller that cancelled it).
 func Stopped(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return fileerr.Wrap(name, err)
 	}
 	return nil
 }
