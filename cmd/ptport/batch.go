@@ -434,15 +434,20 @@ func resultLine(r batch.Result, quiet bool) string {
 	return fmt.Sprintf("%-8s %s (%.3fs)", r.Status, in, r.Seconds)
 }
 
-// resultError is a failed result's error as its line prints it, with the hints check
-// gives (withHints): escaped, but for the lines of the library's errors that list items
+// resultError is a failed result's error as its line prints it, after the input's name,
+// which it does not repeat ("it is shard 1 of 3 ..."), with the hints check gives
+// (withHints): escaped, but for the lines of the library's errors that list items
 // on lines of their own (see escapeError) and the hints', which follow indented under
 // the input.
 func resultError(r batch.Result) string {
 	if r.Err == nil {
 		return escape(r.Error)
 	}
-	msg := strings.TrimPrefix(message(batchHints(r.Err)), escape(r.Input)+": ")
+	in := escape(r.Input)
+	msg := strings.TrimPrefix(message(batchHints(r.Err)), in+": ")
+	if rest, ok := strings.CutPrefix(msg, in+" "); ok { // "m.pt is shard 1 of 3 ..."
+		msg = "it " + rest
+	}
 	return strings.ReplaceAll(msg, "\n", "\n         ")
 }
 

@@ -245,3 +245,50 @@ func TestBatchOlderOutputHint(t *testing.T) {
 		t.Errorf("%q", line)
 	}
 }
+
+// TestBatchShardLines: the line of a lone shard (its index not beside it) names it
+// once, where it read "failed   m-00001-of-00002.safetensors: m-00001-of-00002.safetensors
+// is shard 1 of 2 ..."; a sharded checkpoint's line names its index, then the shard
+// that failed, as before.
+func TestBatchShardLines(t *testing.T) {
+	dir := t.TempDir()
+	cp, err := convert.Open(fixtures+"char_lstm.pt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	whole := filepath.Join(dir, "whole", "m.safetensors")
+	if err := os.MkdirAll(filepath.Dir(whole), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files, err := convert.ExportFiles(context.Background(), whole, convert.Safetensors, cp, convert.ExportOptions{MaxShardSize: 1024})
+	if err != nil || len(files) < 3 {
+		t.Fatalf("export in shards: %v, %d files", err, len(files))
+	}
+	first, second := files[0], files[1]
+	lone := filepath.Join(dir, "lone", filepath.Base(first))
+	if err := os.MkdirAll(filepath.Dir(lone), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lone, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(second, 100); err != nil {
+		t.Fatal(err)
+	}
+	index := files[len(files)-1]
+	for _, c := range []struct{ in, want string }{
+		{lone, "failed   " + lone + ": it is shard 1 of "},
+		{index, "failed   " + index + ": " + second + ": "},
+	} {
+		code, _, errs := runCLI(t, "batch", c.in, "-o", filepath.Join(dir, "out"))
+		line, _, _ := strings.Cut(errs, "\n")
+		if code != 1 || !strings.HasPrefix(line, c.want) || strings.Count(line, filepath.Base(c.in)) != 1 {
+			t.Errorf("batch %s: exit %d, line %q; want 1 and a line starting %q, naming it once", c.in, code, line, c.want)
+		}
+	}
+}
