@@ -153,6 +153,22 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// TestCompletionJSON: completion SHELL --json prints the script as the JSON object
+// {"shell", "script"}, as every command's --json prints its result, where it printed
+// the bare script; the script is the one printed without --json.
+func TestCompletionJSON(t *testing.T) {
+	for _, args := range [][]string{{"bash"}, {"zsh"}, {"fish"}, {"powershell"}, {"fish", "--no-descriptions"}} {
+		_, plain, _ := runCLI(t, append([]string{"completion"}, args...)...)
+		code, out, errs := runCLI(t, append([]string{"completion", "--json"}, args...)...)
+		var got struct {
+			Shell, Script string
+		}
+		if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || got.Shell != args[0] || got.Script != plain || plain == "" {
+			t.Errorf("completion %v --json: exit %d, %v, shell %q, script of %d bytes (without --json %d)\n%.200s%s", args, code, err, got.Shell, len(got.Script), len(plain), out, errs)
+		}
+	}
+}
+
 // TestCompletion: completion is listed in the help, and flag values complete.
 func TestCompletion(t *testing.T) {
 	_, out, _ := runCLI(t, "--help")

@@ -276,6 +276,55 @@ func completionCmd(root *cobra.Command) {
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		return &usageError{fmt.Errorf("completion: name a shell: bash, zsh, fish or powershell\nUsage: %s", c.UseLine())}
 	}
+	for _, sh := range c.Commands() {
+		script := sh.RunE
+		sh.Long += "\n\nWith --json, the script as the JSON object {\"shell\", \"script\"}."
+		sh.RunE = func(c *cobra.Command, args []string) error {
+			if !jsonMode(c) {
+				return script(c, args)
+			}
+			noDesc, _ := c.Flags().GetBool("no-descriptions")
+			s, err := completionScript(root, c.Name(), !noDesc)
+			if err != nil {
+				return err
+			}
+			return printJSON(c, completionJSON{Shell: c.Name(), Script: s})
+		}
+	}
+}
+
+// completionJSON is what completion prints with --json.
+type completionJSON struct {
+	Shell  string `json:"shell"`
+	Script string `json:"script"`
+}
+
+// completionScript is root's completion script for shell, as "completion SHELL" prints
+// it (with the completions' descriptions, or without).
+func completionScript(root *cobra.Command, shell string, descriptions bool) (string, error) {
+	var b strings.Builder
+	var err error
+	switch shell {
+	case "bash":
+		err = root.GenBashCompletionV2(&b, descriptions)
+	case "zsh":
+		if descriptions {
+			err = root.GenZshCompletion(&b)
+		} else {
+			err = root.GenZshCompletionNoDesc(&b)
+		}
+	case "fish":
+		err = root.GenFishCompletion(&b, descriptions)
+	case "powershell":
+		if descriptions {
+			err = root.GenPowerShellCompletionWithDesc(&b)
+		} else {
+			err = root.GenPowerShellCompletion(&b)
+		}
+	default:
+		err = fmt.Errorf("completion: no script for %s", shell)
+	}
+	return b.String(), err
 }
 
 // usageArgs wraps a positional-argument rule so that its error points at the help.
