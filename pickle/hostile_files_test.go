@@ -103,7 +103,7 @@ var hostileWants = map[string]hostileWant{
 
 // Bounds every hostile file must be read within, in a process of its own.
 const (
-	hostileMaxRSS  = 256 << 20
+	hostileMaxRSS  = 256 << 20 * raceFactor
 	hostileMaxTime = 20 * time.Second // of CPU
 	hostileMaxWall = 60 * time.Second
 )

@@ -22,7 +22,7 @@ const hostileDir = "../../testdata/hostile/"
 
 // Bounds every command on a hostile file runs within.
 const (
-	hostileMaxRSS  = 320 << 20
+	hostileMaxRSS  = 320 << 20 * raceFactor
 	hostileMaxTime = 30 * time.Second // of CPU
 	hostileMaxWall = 90 * time.Second
 )
