@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/export"
 	"github.com/ptport/ptport/pickle"
 )
@@ -68,16 +69,16 @@ func ShardOf(path string) *ShardError {
 
 // readIndex reads the index at path and returns it with the names of the shards it
 // names, sorted, each once; a shard name must be a plain file name (the shards lie
-// beside the index).
-func readIndex(path string) (*export.Index, []string, error) {
+// beside the index). It stops once ctx is done.
+func readIndex(ctx context.Context, path string) (*export.Index, []string, error) {
 	bad := func(format string, args ...any) error {
 		return &pickle.FormatError{File: path, Where: "index", Msg: fmt.Sprintf(format, args...)}
 	}
-	f, err := os.Open(path)
+	f, _, err := ctxio.Open(ctx, path)
 	if err != nil {
 		return nil, nil, err
 	}
-	raw, err := io.ReadAll(io.LimitReader(f, export.MaxIndex+1))
+	raw, err := ctxio.Read(ctx, path, func() ([]byte, error) { return io.ReadAll(io.LimitReader(ctxio.Reader(ctx, f), export.MaxIndex+1)) })
 	f.Close()
 	if err != nil {
 		return nil, nil, err
@@ -112,7 +113,13 @@ func readIndex(path string) (*export.Index, []string, error) {
 // it, sorted, each once: with the index, the files that make the checkpoint. It reads
 // the index only (at most 64 MiB of it), not the shards, which need not exist.
 func ShardFiles(path string) ([]string, error) {
-	_, names, err := readIndex(path)
+	return ShardFilesContext(context.Background(), path)
+}
+
+// ShardFilesContext is ShardFiles, stopping once ctx is done, with an error that wraps
+// ctx.Err().
+func ShardFilesContext(ctx context.Context, path string) ([]string, error) {
+	_, names, err := readIndex(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +139,7 @@ func openIndex(ctx context.Context, path string, opts *pickle.Options) (_ *Check
 	bad := func(format string, args ...any) error {
 		return &pickle.FormatError{File: path, Where: "index", Msg: fmt.Sprintf(format, args...)}
 	}
-	idx, names, err := readIndex(path)
+	idx, names, err := readIndex(ctx, path)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ptport/ptport/convert"
 	"github.com/ptport/ptport/convert/internal/atomicfile"
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/export"
 	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/convert/parity"
@@ -541,7 +542,7 @@ func collisions(ctx context.Context, opts *Options) (map[uint64]*collision, map[
 		h := outputHash(opts.outputOf(in))
 		if c := found[h]; in.err == nil && in.own == nil && c != nil {
 			m := member{path: in.path, rel: in.rel}
-			if src, err := recordedSource(in.path); err == nil && src.Input != "" {
+			if src, err := recordedSource(ctx, in.path); err == nil && src.Input != "" {
 				m.src = src
 			}
 			members[h] = append(members[h], m)
@@ -684,7 +685,10 @@ func (e *ReplaceError) Error() string {
 // a nil source when there is no file, or something not a regular file, which the
 // writer refuses to replace. A file that records no source is a *ReplaceError.
 func (o *Options) existing(ctx context.Context, out string, in batchInput) (*source, string, error) {
-	src, file, err := readSource(out, o.To, o.MaxShardSize > 0)
+	src, file, err := readSource(ctx, out, o.To, o.MaxShardSize > 0)
+	if stop := ctxio.Stopped(ctx, file); stop != nil {
+		return nil, file, stop
+	}
 	if o.MaxShardSize > 0 {
 		if ferr := o.foreignShards(ctx, out, in); ferr != nil {
 			return nil, file, ferr
@@ -709,18 +713,18 @@ func (o *Options) foreignShards(ctx context.Context, out string, in batchInput) 
 	index := out + export.IndexSuffix
 	var named []string
 	if _, err := os.Stat(index); err == nil {
-		if _, err := recordedSource(index); err != nil {
-			return &ReplaceError{Path: index}
+		if _, err := recordedSource(ctx, index); err != nil {
+			return foreign(err, index)
 		}
-		named, _ = convert.ShardFiles(index)
+		named, _ = convert.ShardFilesContext(ctx, index)
 	}
 	for _, f := range shardsBeside(out) {
 		if slices.Contains(named, f) {
 			continue
 		}
-		src, err := recordedSource(f)
+		src, err := recordedSource(ctx, f)
 		if err != nil {
-			return &ReplaceError{Path: f}
+			return foreign(err, f)
 		}
 		if ok, err := src.replaceable(ctx, in, f, o.Force); err != nil {
 			return err
@@ -729,6 +733,15 @@ func (o *Options) foreignShards(ctx context.Context, out string, in batchInput) 
 		}
 	}
 	return nil
+}
+
+// foreign is the error of a file that records no source (errNoSource), a *ReplaceError,
+// or err, when ctx stopped the reading of it.
+func foreign(err error, file string) error {
+	if errors.Is(err, errNoSource) {
+		return &ReplaceError{Path: file}
+	}
+	return err
 }
 
 // shardsBeside returns the regular files beside out named as its shards.
@@ -755,14 +768,17 @@ func shardsBeside(out string) []string {
 // before its index was in place. It returns ctx's error when ctx stops the hashing of
 // in.
 func (o *Options) leftovers(ctx context.Context, out string, in batchInput) ([]string, error) {
-	named, _ := convert.ShardFiles(out + export.IndexSuffix)
+	named, _ := convert.ShardFilesContext(ctx, out+export.IndexSuffix)
 	var files []string
 	for _, f := range shardsBeside(out) {
 		if slices.Contains(named, f) {
 			continue
 		}
-		src, err := recordedSource(f)
+		src, err := recordedSource(ctx, f)
 		if err != nil {
+			if !errors.Is(err, errNoSource) {
+				return nil, err
+			}
 			continue
 		}
 		if ok, err := src.replaceable(ctx, in, f, o.Force); err != nil {
@@ -916,7 +932,7 @@ func (w *walker) shardsOf(path string) indexShards {
 	if len(w.indexes) >= maxCachedIndexes || w.indexes == nil {
 		w.indexes = map[string]indexShards{}
 	}
-	paths, err := convert.ShardFiles(path)
+	paths, err := convert.ShardFilesContext(w.ctx, path)
 	s := indexShards{paths: paths, err: err}
 	w.indexes[path] = s
 	return s
@@ -971,15 +987,15 @@ func (w *walker) shardState(se *convert.ShardError) (index string, err error) {
 // the file record a source, of one input (a shard of a write of that output stopped
 // before its index was in place, by a crash, which the next conversion of that input
 // removes). A walk passes over it, as over the index's own shards.
-func strayShard(se *convert.ShardError) bool {
+func strayShard(ctx context.Context, se *convert.ShardError) bool {
 	if !se.IndexFound {
 		return false
 	}
-	idx, err := recordedSource(se.Index)
+	idx, err := recordedSource(ctx, se.Index)
 	if err != nil {
 		return false
 	}
-	src, err := recordedSource(se.File)
+	src, err := recordedSource(ctx, se.File)
 	return err == nil && src.Input == idx.Input
 }
 
@@ -1101,7 +1117,7 @@ func (w *walker) file(path, rel string) error {
 			return nil
 		}
 	case se != nil:
-		if _, err = w.shardState(se); err == nil || !matchAny(w.include, name) || strayShard(se) {
+		if _, err = w.shardState(se); err == nil || !matchAny(w.include, name) || strayShard(w.ctx, se) {
 			return nil // part of its index's checkpoint, a stray of its output, or not an input
 		}
 	case !matchAny(w.include, name):
@@ -1145,7 +1161,7 @@ func (w *walker) ownOutput(path string) *source {
 	if abs, err := filepath.Abs(path); err != nil || !within(abs, w.outAbs) {
 		return nil
 	}
-	s, err := recordedSource(path)
+	s, err := recordedSource(w.ctx, path)
 	if err != nil {
 		return nil
 	}
@@ -1429,7 +1445,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 		if err != nil {
 			return nil, err
 		}
-		if same && complete(file, prev) {
+		if same && complete(ctx, file, prev) {
 			if err := o.removeLeftovers(ctx, r.Output, in); err != nil {
 				return nil, err
 			}
@@ -1437,7 +1453,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 			return nil, nil
 		}
 	}
-	r.Elsewhere = o.otherLayoutOutput(in, r.Output)
+	r.Elsewhere = o.otherLayoutOutput(ctx, in, r.Output)
 	src, err := sourceOf(ctx, in)
 	if err != nil {
 		return nil, err
@@ -1487,7 +1503,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 	})
 	if err == nil {
 		if other != "" {
-			shards, _ := convert.ShardFiles(other)
+			shards, _ := convert.ShardFilesContext(ctx, other)
 			*stale = append([]string{other}, shards...)
 		}
 		left, err := o.leftovers(ctx, r.Output, in)
@@ -1523,9 +1539,11 @@ func (o *Options) otherLayout(ctx context.Context, out, file string, in batchInp
 	if o.MaxShardSize > 0 && file != out {
 		return "", nil
 	}
-	src, err := recordedSource(index)
-	if err != nil {
+	src, err := recordedSource(ctx, index)
+	if errors.Is(err, errNoSource) {
 		return "", nil // the user's, which writing in shards refuses (foreignShards)
+	} else if err != nil {
+		return "", err
 	}
 	if ok, err := src.replaceable(ctx, in, index, o.Force); err != nil {
 		return "", err
@@ -1540,7 +1558,7 @@ func (o *Options) otherLayout(ctx context.Context, out, file string, in batchInp
 
 // otherLayoutOutput returns the file of ptport's output of in at the path that the
 // other layout of OutDir gives it (see batchInput.alt), when there is one, or "".
-func (o *Options) otherLayoutOutput(in batchInput, out string) string {
+func (o *Options) otherLayoutOutput(ctx context.Context, in batchInput, out string) string {
 	if in.alt == "" {
 		return ""
 	}
@@ -1548,7 +1566,7 @@ func (o *Options) otherLayoutOutput(in batchInput, out string) string {
 	if samePath(alt, out) {
 		return ""
 	}
-	src, file, err := readSource(alt, o.To, true)
+	src, file, err := readSource(ctx, alt, o.To, true)
 	if err != nil || !src.names(in.path, in.rel, file) {
 		return ""
 	}
@@ -1557,17 +1575,17 @@ func (o *Options) otherLayoutOutput(in batchInput, out string) string {
 
 // complete reports whether the output read from file, recording src, is whole: a
 // single file, or an index every shard of which is there and records src too.
-func complete(file string, src *source) bool {
+func complete(ctx context.Context, file string, src *source) bool {
 	if !convert.IsIndex(file) {
 		return true
 	}
-	shards, err := convert.ShardFiles(file)
+	shards, err := convert.ShardFilesContext(ctx, file)
 	if err != nil {
 		return false
 	}
 	want, _ := json.Marshal(src)
 	for _, sh := range shards {
-		s, err := recordedSource(sh)
+		s, err := recordedSource(ctx, sh)
 		if err != nil {
 			return false
 		}

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -104,7 +105,7 @@ func TestBatchNamedOutputsByPlace(t *testing.T) {
 	if _, results := runBatch(t, Options{Inputs: []string{b}, OutDir: out, To: convert.Safetensors}); results[filepath.Join(b, "m.pt")].Status != StatusOK {
 		t.Fatalf("b over the older record: %+v, want it replaced as before", results)
 	}
-	src, _, err := readSource(path, convert.Safetensors, false)
+	src, _, err := readSource(context.Background(), path, convert.Safetensors, false)
 	if err != nil || src.Input != "m.pt" || src.Place == "" || src.Place != placeOf(filepath.Join(b, "m.pt"), path) {
 		t.Fatalf("the new record %+v, %v: want b/m.pt's place", src, err)
 	}

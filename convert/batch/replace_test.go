@@ -135,7 +135,7 @@ func TestBatchOlderOutputs(t *testing.T) {
 	if _, results := runBatch(t, forced); results[in].Status != StatusOK {
 		t.Errorf("unchanged input, forced: %+v, want it converted", results[in])
 	}
-	if src, _, err := readSource(old, convert.Safetensors, false); err != nil || src.Input != "m.pt" || src.Place == "" {
+	if src, _, err := readSource(context.Background(), old, convert.Safetensors, false); err != nil || src.Input != "m.pt" || src.Place == "" {
 		t.Errorf("forced: the output records %+v, %v: want its input", src, err)
 	}
 	copyInto(t, root, fixture.Convert("gru_batch_first.pt"), "zoo/m.pt")

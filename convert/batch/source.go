@@ -123,12 +123,13 @@ var errNoSource = errors.New("no source recorded")
 
 // readSource returns the source recorded in the output at path of format f, reading only
 // what holds it, and the file it read: path, or, with sharded, when there is no file at
-// path, the index of an output written in shards.
-func readSource(path string, f convert.Format, sharded bool) (*source, string, error) {
-	meta, err := export.ReadMetadata(path, string(f))
+// path, the index of an output written in shards. It stops once ctx is done, with an
+// error that wraps ctx's.
+func readSource(ctx context.Context, path string, f convert.Format, sharded bool) (*source, string, error) {
+	meta, err := export.ReadMetadata(ctx, path, string(f))
 	if sharded && errors.Is(err, fs.ErrNotExist) {
 		path += export.IndexSuffix
-		meta, err = export.ReadIndexMetadata(path)
+		meta, err = export.ReadIndexMetadata(ctx, path)
 	}
 	if err != nil {
 		return nil, path, err
@@ -139,20 +140,24 @@ func readSource(path string, f convert.Format, sharded bool) (*source, string, e
 
 // recordedSource returns the source that the file at path records, reading it in the
 // format its name says (a sharded checkpoint's index; .safetensors, .npz, .json;
-// anything else as a .pt file), or errNoSource.
-func recordedSource(path string) (*source, error) {
+// anything else as a .pt file), or errNoSource; once ctx is done, an error that wraps
+// ctx's.
+func recordedSource(ctx context.Context, path string) (*source, error) {
 	var meta map[string]string
 	var err error
 	if convert.IsIndex(path) {
-		meta, err = export.ReadIndexMetadata(path)
+		meta, err = export.ReadIndexMetadata(ctx, path)
 	} else {
 		f, ferr := convert.FormatOf(path)
 		if ferr != nil {
 			f = convert.PT
 		}
-		meta, err = export.ReadMetadata(path, string(f))
+		meta, err = export.ReadMetadata(ctx, path, string(f))
 	}
 	if err != nil {
+		if stop := ctxio.Stopped(ctx, path); stop != nil {
+			return nil, stop
+		}
 		return nil, errNoSource
 	}
 	return parseSource(meta)

@@ -3,7 +3,10 @@ package ctxio
 
 import (
 	"context"
+	"errors"
 	"io"
+	"io/fs"
+	"os"
 
 	"github.com/ptport/ptport/convert/internal/fileerr"
 )
@@ -28,6 +31,52 @@ func (r *reader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return r.r.Read(p)
+}
+
+// ReaderAt returns a reader of r whose reads fail with ctx's error once ctx is done, as
+// Reader's do: a decoder reading at offsets (archive/zip's) stops at its next read.
+func ReaderAt(ctx context.Context, r io.ReaderAt) io.ReaderAt {
+	if ctx.Done() == nil {
+		return r
+	}
+	return &readerAt{ctx, r}
+}
+
+type readerAt struct {
+	ctx context.Context
+	r   io.ReaderAt
+}
+
+func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.ReadAt(p, off)
+}
+
+// ErrNotRegular is what Open refuses to open.
+var ErrNotRegular = errors.New("not a regular file (a named pipe, a device, a socket or a folder)")
+
+// Open opens the file at path for reading, and returns it and its size, unless ctx is
+// done (then its error is Stopped's). It opens a regular file only (through a symbolic link, the file it names):
+// anything else is an *fs.PathError wrapping ErrNotRegular, and is not opened, as the
+// opening of a named pipe waits for a writer, which ctx cannot stop.
+func Open(ctx context.Context, path string) (*os.File, int64, error) {
+	if err := Stopped(ctx, path); err != nil {
+		return nil, 0, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, 0, &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
 }
 
 // Stopped returns nil when ctx is not done, and otherwise the error of a read of the

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"io"
 	"maps"
 	"os"
@@ -35,7 +36,7 @@ func TestMetadata(t *testing.T) {
 			if err := file.Close(); err != nil {
 				t.Fatal(err)
 			}
-			got, err := ReadMetadata(path, f)
+			got, err := ReadMetadata(context.Background(), path, f)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -38,7 +39,7 @@ func TestIndexLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := readIndexFile(filepath.Join(dir, "m.safetensors"+IndexSuffix))
+	raw, err := readIndexFile(context.Background(), filepath.Join(dir, "m.safetensors"+IndexSuffix))
 	if err != nil {
 		t.Fatalf("largest index written is not read back: %v", err)
 	}
@@ -73,7 +74,7 @@ func TestRecordLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := ReadMetadata(path, PT)
+		got, err := ReadMetadata(context.Background(), path, PT)
 		if err != nil || got["note"] != meta["note"] {
 			t.Errorf("a record of %d bytes: read back %d bytes, error %v", n, len(got["note"]), err)
 		}

@@ -5,10 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/npz"
 	"github.com/ptport/ptport/convert/ptjson"
 	"github.com/ptport/ptport/convert/safetensors"
@@ -16,18 +16,17 @@ import (
 
 // ReadMetadata returns the metadata recorded in the output at path of the given format,
 // reading only what holds it: the safetensors header, the npz members, the start of the
-// JSON document, the .pt file's extra records.
-func ReadMetadata(path, format string) (map[string]string, error) {
-	f, err := os.Open(path)
+// JSON document, the .pt file's extra records. It stops once ctx is done, with an error
+// that wraps ctx's (see ctxio.Stopped), and reads a regular file only (ctxio.Open).
+func ReadMetadata(ctx context.Context, path, format string) (map[string]string, error) {
+	f, size, err := ctxio.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	return ReadMetadataFrom(context.Background(), path, format, f, fi.Size())
+	return ctxio.Read(ctx, path, func() (map[string]string, error) {
+		return ReadMetadataFrom(ctx, path, format, ctxio.ReaderAt(ctx, f), size)
+	})
 }
 
 // ReadMetadataFrom returns the metadata recorded in an output of size bytes in r, of the

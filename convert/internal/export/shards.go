@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ptport/ptport/convert/internal/atomicfile"
+	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/leaf"
 	"github.com/ptport/ptport/pickle"
 )
@@ -167,11 +169,11 @@ func SplitShards(leaves []pickle.Leaf, limit int64) [][]pickle.Leaf {
 // shardNames are the files of n shards of the output path, beside it: named as
 // Hugging Face names them, or, when the index of the output now at path names any of
 // those, by the first generation whose names it does not.
-func shardNames(path string, n int) []string {
+func shardNames(ctx context.Context, path string, n int) []string {
 	ext := filepath.Ext(path)
 	stem := strings.TrimSuffix(path, ext)
 	current := map[string]bool{}
-	if idx, err := readIndexNames(path + IndexSuffix); err == nil {
+	if idx, err := readIndexNames(ctx, path+IndexSuffix); err == nil {
 		for _, name := range idx {
 			current[name] = true
 		}
@@ -194,14 +196,14 @@ func shardNames(path string, n int) []string {
 }
 
 // readIndexFile returns the bytes of the index at path, refusing one larger than
-// MaxIndex bytes without reading past that.
-func readIndexFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// MaxIndex bytes without reading past that, and stopping once ctx is done.
+func readIndexFile(ctx context.Context, path string) ([]byte, error) {
+	f, _, err := ctxio.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxIndex+1))
+	raw, err := ctxio.Read(ctx, path, func() ([]byte, error) { return io.ReadAll(io.LimitReader(ctxio.Reader(ctx, f), maxIndex+1)) })
 	if err != nil {
 		return nil, err
 	}
@@ -213,8 +215,8 @@ func readIndexFile(path string) ([]byte, error) {
 
 // readIndexNames returns the shard names that the index at path names, reading at
 // most MaxIndex bytes of it.
-func readIndexNames(path string) ([]string, error) {
-	raw, err := readIndexFile(path)
+func readIndexNames(ctx context.Context, path string) ([]string, error) {
+	raw, err := readIndexFile(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +239,11 @@ func readIndexNames(path string) ([]string, error) {
 // of the old output. A crash at any point leaves the old output or the new one whole,
 // and at most files that no index names. Each shard records meta too.
 func writeShards(path string, shards [][]pickle.Leaf, meta map[string]string, o atomicfile.Options) (files []string, err error) {
-	names := shardNames(path, len(shards))
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	names := shardNames(ctx, path, len(shards))
 	idx := Index{Metadata: map[string]any{}, WeightMap: map[string]string{}}
 	for k, v := range meta {
 		if (strings.HasPrefix(v, "{") || strings.HasPrefix(v, "[")) && json.Valid([]byte(v)) {
@@ -377,9 +383,9 @@ func RemoveShards(path string, keep []string) error {
 }
 
 // ReadIndexMetadata returns ptport's metadata recorded in the index at path (see
-// WriteFiles), reading at most MaxIndex bytes of it.
-func ReadIndexMetadata(path string) (map[string]string, error) {
-	raw, err := readIndexFile(path)
+// WriteFiles), reading at most MaxIndex bytes of it, and stopping once ctx is done.
+func ReadIndexMetadata(ctx context.Context, path string) (map[string]string, error) {
+	raw, err := readIndexFile(ctx, path)
 	if err != nil {
 		return nil, err
 	}
