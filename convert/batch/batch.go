@@ -1454,10 +1454,6 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 		}
 	}
 	r.Elsewhere = o.otherLayoutOutput(ctx, in, r.Output)
-	src, err := sourceOf(ctx, in)
-	if err != nil {
-		return nil, err
-	}
 	cp, err := convert.OpenContext(ctx, in.path, o.Pickle)
 	if err != nil {
 		return nil, err
@@ -1470,6 +1466,13 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 		}
 		defer sel.Close()
 		cp = sel
+	}
+	if err := export.Check(string(o.To), cp.Leaves); err != nil {
+		return nil, err // before the hashing of the input
+	}
+	src, err := sourceOf(ctx, in)
+	if err != nil {
+		return nil, err
 	}
 	r.Tensors = leaf.CountTensors(cp.Leaves)
 	r.Widened = convert.Widened(o.To, cp)

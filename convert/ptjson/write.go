@@ -19,41 +19,38 @@ const (
 	valuesKey  = "values"
 )
 
-// Write writes leaves to w as one JSON document:
-//
-//	{"KEY": ..., "tensors": [{"name": ..., "dtype": ..., "shape": [...], "data": [...]}, ...],
-//	 "values": {name: value, ...}}
-//
-// data is the tensor's elements in C order. Floats are written in the shortest form that
-// reads back to the same value of their dtype (F16 and BF16 through float32, which holds
-// them exactly); infinities are the strings "Infinity" and "-Infinity", the dtype's
-// canonical NaN is "NaN" and any other NaN "NaN:0x" and its bits ("NaN:0xffff" in
-// BF16), so that every element reads back to its bits; booleans are true/false; complex
-// elements are [real, imag] pairs. values holds the non-tensor leaves as typed JSON
-// (integers stay integers, floats floats; see the package doc); it is left out when
-// there are none. Two leaves that share a name (see leaf.Unique) are an error wrapping a
-// *leaf.ClashError (convert.ClashError), and a value nested deeper than pickle.MaxDepth one wrapping a
-// *leaf.NameError, before anything is written. Each entry of meta comes first, in key
-// order, as a JSON string, or as the object itself when the entry is a JSON object;
-// ReadMetadata gives it back. A key of meta must not be empty, "tensors" or "values".
-// A document longer than MaxSize is a *leaf.TooLargeError: before anything is written
-// when its tensors' element counts and its values show it, else when the bytes written
-// pass MaxSize (w then holds part of the document).
-func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
+// document is a document that Write has checked and is to write.
+type document struct {
+	head, tail []byte
+	tensors    []pickle.Leaf
+	tooLarge   func(size int64, what string) error
+}
+
+// Check returns the error that Write would return for leaves and meta before writing
+// anything (see Write), without writing: a caller that does work before writing (a
+// batch hashing its input) refuses a document sure to pass MaxSize first.
+func Check(leaves []pickle.Leaf, meta map[string]string) error {
+	_, err := prepare(leaves, meta)
+	return err
+}
+
+// prepare makes the document of leaves and meta, but for the tensors' elements, and
+// refuses it when it is sure to pass maxSize.
+func prepare(leaves []pickle.Leaf, meta map[string]string) (*document, error) {
 	if err := leaf.Unique(leaves); err != nil {
-		return fmt.Errorf("ptjson: %w", err)
+		return nil, fmt.Errorf("ptjson: %w", err)
 	}
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
 		if k == "" || k == tensorsKey || k == valuesKey {
-			return fmt.Errorf("ptjson: metadata key %q is reserved", k)
+			return nil, fmt.Errorf("ptjson: metadata key %q is reserved", k)
 		}
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	tensors, values := leaf.Split(leaves)
 	if err := leaf.Nested(values); err != nil {
-		return fmt.Errorf("ptjson: %w", err)
+		return nil, fmt.Errorf("ptjson: %w", err)
 	}
 	head := []byte("{")
 	for _, k := range keys {
@@ -68,7 +65,7 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 	}
 	for _, l := range tensors {
 		if dt := l.Value.(*pickle.Tensor).DType; !jsonDTypes[dt] {
-			return fmt.Errorf("ptjson: tensor %s: ptport's JSON format has no element encoding for dtype %s", l.Name, dt)
+			return nil, fmt.Errorf("ptjson: tensor %s: ptport's JSON format has no element encoding for dtype %s", l.Name, dt)
 		}
 	}
 	head = append(head, "\"tensors\": ["...)
@@ -97,8 +94,38 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 		least += int64(len(hdr)+len("]}")) + minDataBytes(l.Value.(*pickle.Tensor))
 	}
 	if least > maxSize {
-		return tooLarge(least, fmt.Sprintf("the document (%d tensors in their shortest elements, and %d bytes of values)", len(tensors), len(v)))
+		return nil, tooLarge(least, fmt.Sprintf("the document (%d tensors in their shortest elements, and %d bytes of values)", len(tensors), len(v)))
 	}
+	return &document{head: head, tail: tail, tensors: tensors, tooLarge: tooLarge}, nil
+}
+
+// Write writes leaves to w as one JSON document:
+//
+//	{"KEY": ..., "tensors": [{"name": ..., "dtype": ..., "shape": [...], "data": [...]}, ...],
+//	 "values": {name: value, ...}}
+//
+// data is the tensor's elements in C order. Floats are written in the shortest form that
+// reads back to the same value of their dtype (F16 and BF16 through float32, which holds
+// them exactly); infinities are the strings "Infinity" and "-Infinity", the dtype's
+// canonical NaN is "NaN" and any other NaN "NaN:0x" and its bits ("NaN:0xffff" in
+// BF16), so that every element reads back to its bits; booleans are true/false; complex
+// elements are [real, imag] pairs. values holds the non-tensor leaves as typed JSON
+// (integers stay integers, floats floats; see the package doc); it is left out when
+// there are none. Two leaves that share a name (see leaf.Unique) are an error wrapping a
+// *leaf.ClashError (convert.ClashError), and a value nested deeper than pickle.MaxDepth one wrapping a
+// *leaf.NameError, before anything is written. Each entry of meta comes first, in key
+// order, as a JSON string, or as the object itself when the entry is a JSON object;
+// ReadMetadata gives it back. A key of meta must not be empty, "tensors" or "values".
+// A document longer than MaxSize is a *leaf.TooLargeError: before anything is written
+// when its tensors' element counts and its values show it, else when the bytes written
+// pass MaxSize (w then holds part of the document).
+func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
+	d, err := prepare(leaves, meta)
+	if err != nil {
+		return err
+	}
+	head, tail, tensors, tooLarge := d.head, d.tail, d.tensors, d.tooLarge
+	var hdr []byte
 	w = &limitWriter{w: w, tooLarge: func(n int64) error { return tooLarge(n, "the document") }}
 	if _, err := w.Write(head); err != nil {
 		return err
@@ -120,7 +147,7 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 			return err
 		}
 	}
-	_, err := w.Write(tail)
+	_, err = w.Write(tail)
 	return err
 }
 

@@ -83,6 +83,17 @@ func Write(w io.Writer, format, path string, root any, leaves []pickle.Leaf, met
 	return fmt.Errorf("unknown output format %q", format)
 }
 
+// Check returns the error that Write would return for leaves in format before writing
+// anything, as far as the sizes known up front show it (a JSON document sure to pass
+// ptjson.MaxSize), so that a caller refuses such an output before the work that comes
+// before writing it; nil for what only writing tells.
+func Check(format string, leaves []pickle.Leaf) error {
+	if format == JSON {
+		return ptjson.Check(leaves, nil)
+	}
+	return nil
+}
+
 // SharedGroups returns the names of the tensors among leaves that share a storage, a
 // group for each storage that several view, in the order of their first tensor.
 func SharedGroups(leaves []pickle.Leaf) [][]string {
