@@ -22,7 +22,7 @@ type counted struct {
 }
 
 func (c *counted) Done() <-chan struct{} { return make(chan struct{}) }
-func (c *counted) Err() error           { c.looks.Add(1); return nil }
+func (c *counted) Err() error            { c.looks.Add(1); return nil }
 
 // TestJSONTooLargeFirst: an input whose JSON output is sure to pass ptjson.MaxSize (a
 // tensor of 200,000,000 booleans, of a sparse file) fails with the *leaf.TooLargeError
