@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/ptport/ptport/convert/internal/ctxio"
@@ -17,6 +16,7 @@ import (
 	"github.com/ptport/ptport/convert/npz"
 	"github.com/ptport/ptport/convert/ptjson"
 	"github.com/ptport/ptport/convert/safetensors"
+	"github.com/ptport/ptport/internal/regfile"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -52,7 +52,9 @@ type Checkpoint struct {
 // file or ptport's JSON export, told apart by their content; or a sharded checkpoint, by
 // its index (NAME.index.json: model.safetensors.index.json, pytorch_model.bin.index.json)
 // and the shards it names, as one checkpoint. A shard opened on its own is refused with
-// a *ShardError: it is part of a model, never a whole one. opts may be nil.
+// a *ShardError: it is part of a model, never a whole one. A path that is not a
+// regular file (a named pipe, a device) is a *pickle.FormatError, returned at once,
+// without waiting for a pipe's writer. opts may be nil.
 func Open(path string, opts *pickle.Options) (*Checkpoint, error) {
 	return OpenContext(context.Background(), path, opts)
 }
@@ -89,21 +91,14 @@ func openFile(ctx context.Context, path string, opts *pickle.Options) (*Checkpoi
 	if err := ctx.Err(); err != nil {
 		return nil, fileerr.Wrap(path, err)
 	}
-	f, err := os.Open(path)
+	f, fi, err := regfile.Open(path)
 	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	if fi.IsDir() {
-		f.Close()
 		return nil, fmt.Errorf("%s is a folder, not a checkpoint file", path)
 	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
+	if f == nil {
 		return nil, &pickle.FormatError{File: path, Msg: "not a regular file (a pipe, device or socket): a checkpoint is read at any offset; copy it to a file, or give its bytes to NewCheckpoint"}
 	}
 	// Read through the file, not a memory map, so that tensor data can be copied within

@@ -11,13 +11,13 @@ import (
 	"hash/crc32"
 	"io"
 	"math/big"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/nlpodyssey/gopickle/types"
+	"github.com/ptport/ptport/internal/regfile"
 )
 
 // Format is a checkpoint's container format.
@@ -77,7 +77,9 @@ const legacyProtocol = 1001
 
 // Open opens and reads the checkpoint in the named file. The file is
 // memory-mapped read-only when possible; otherwise it is read through
-// os.File.ReadAt. Only the pickle and the container's directory are read.
+// os.File.ReadAt. Only the pickle and the container's directory are read. A
+// name that is not a regular file (a folder, a named pipe, a device) is a
+// *FormatError, returned at once: a named pipe is not waited on for a writer.
 func Open(name string, opts *Options) (*File, error) {
 	return OpenContext(context.Background(), name, opts)
 }
@@ -90,21 +92,14 @@ func OpenContext(ctx context.Context, name string, opts *Options) (*File, error)
 	if err := stopped(ctx, name); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(name)
+	f, fi, err := regfile.Open(name)
 	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	if fi.IsDir() {
-		f.Close()
 		return nil, &FormatError{File: name, Msg: "is a directory"}
 	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
+	if f == nil {
 		return nil, &FormatError{File: name, Msg: "not a regular file (a pipe, device or socket): a checkpoint is read at any offset; copy it to a file, or give its bytes to NewReader"}
 	}
 	size := fi.Size()

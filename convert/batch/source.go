@@ -97,7 +97,7 @@ func sourceOf(ctx context.Context, in batchInput) (*source, error) {
 
 // fileSourceOf hashes the file in, stopping with ctx's error once ctx is done.
 func fileSourceOf(ctx context.Context, in inputFile) (fileSource, error) {
-	f, err := os.Open(in.path)
+	f, _, err := ctxio.Open(ctx, in.path)
 	if err != nil {
 		return fileSource{}, err
 	}

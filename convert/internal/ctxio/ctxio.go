@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/ptport/ptport/convert/internal/fileerr"
+	"github.com/ptport/ptport/internal/regfile"
 )
 
 // Reader returns a reader of r whose reads fail with ctx's error once ctx is done. A
@@ -58,23 +59,19 @@ func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
 var ErrNotRegular = errors.New("not a regular file (a named pipe, a device, a socket or a folder)")
 
 // Open opens the file at path for reading, and returns it and its size, unless ctx is
-// done (then its error is Stopped's). It opens a regular file only (through a symbolic link, the file it names):
-// anything else is an *fs.PathError wrapping ErrNotRegular, and is not opened, as the
-// opening of a named pipe waits for a writer, which ctx cannot stop.
+// done (then its error is Stopped's). It opens a regular file only (through a symbolic
+// link, the file it names): anything else is an *fs.PathError wrapping ErrNotRegular,
+// and is not kept open; a named pipe is not waited on (regfile.Open).
 func Open(ctx context.Context, path string) (*os.File, int64, error) {
 	if err := Stopped(ctx, path); err != nil {
 		return nil, 0, err
 	}
-	fi, err := os.Stat(path)
+	f, fi, err := regfile.Open(path)
 	if err != nil {
 		return nil, 0, err
 	}
-	if !fi.Mode().IsRegular() {
+	if f == nil {
 		return nil, 0, &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
 	}
 	return f, fi.Size(), nil
 }
