@@ -555,8 +555,8 @@ func (w *leafWalker) emit(p leafPath, v any) error {
 	if err := w.shareCharge(p, v); err != nil {
 		return err
 	}
-	if len(w.out) >= maxLeaves {
-		return &FormatError{Where: shortPath(p.name), Msg: fmt.Sprintf("the tree has more than %d leaves", maxLeaves)}
+	if int64(len(w.out)) >= maxLeaves {
+		return &FormatError{Where: shortPath(p.name), Msg: fmt.Sprintf("the tree has more than %d leaves", int64(maxLeaves))}
 	}
 	w.out = append(w.out, Leaf{Name: p.name, Value: v, part: w.part})
 	w.names.add(slot, len(w.out)-1, uint32(p.shape), w.out)
