@@ -126,8 +126,9 @@ A sharded checkpoint (an index such as pytorch_model.bin.index.json or
 model.safetensors.index.json, and its shards beside it) is one input: it is taken when
 the patterns take the index, the checkpoint it stands for (pytorch_model.bin) or a shard,
 and converted whole to one output named for the checkpoint (pytorch_model.safetensors),
-or to shards and an index again with --max-shard-size. Its shards are reported with it,
-never converted alone; naming any of its files as an input takes it, once. A file named
+or to shards and an index again with --max-shard-size. Its shards (every file the
+index names, whatever its name) are reported with it, never converted alone; naming
+any of its files as an input takes it, once. A file named
 like a shard (STEM-00001-of-00003.bin) without its index beside it, or that its index
 does not name, holds part of a model: it fails.
 

@@ -41,7 +41,9 @@ type Options struct {
 	// A sharded checkpoint (an index, NAME.index.json, and the shards it names beside
 	// it) is one input, named by its index: its output is named for the checkpoint
 	// NAME stands for (pytorch_model.bin.index.json gives pytorch_model.safetensors),
-	// and its shards are reported with it (Result.Shards), never as inputs of their own.
+	// and its shards are reported with it (Result.Shards), never as inputs of their own:
+	// every file an index names is one of its shards, whatever its name
+	// (model-00001-of-00001.safetensors, or any name a hand-written index gives).
 	// It is taken from a folder when Include takes the index's name, NAME or a shard's
 	// name; a file named as an input that is one of its shards takes it, once however
 	// many of its files are named. A file named like a shard
@@ -907,6 +909,9 @@ type walker struct {
 	several bool
 	// indexes caches the shards of the indexes read lately, by path.
 	indexes map[string]indexShards
+	// shardsIn caches, for the folders looked at lately, the index beside each file
+	// that an index there names (see indexOf).
+	shardsIn map[string]map[string]string
 	// units are the indexes of the sharded checkpoints taken through a file named as
 	// an input, so that each is taken once.
 	units map[string]bool
@@ -936,6 +941,60 @@ func (w *walker) shardsOf(path string) indexShards {
 	s := indexShards{paths: paths, err: err}
 	w.indexes[path] = s
 	return s
+}
+
+// indexOf returns the index beside the file at path that names it as one of its
+// shards, whatever the file's name (STEM-00001-of-00001.EXT, or any name a hand-written
+// index gives), or "" when no index beside it does. Of several, it is the first by
+// name. An index that cannot be read names no shard here (it is an input that fails).
+func (w *walker) indexOf(path string) string {
+	dir := filepath.Dir(path)
+	m, ok := w.shardsIn[dir]
+	if !ok {
+		if len(w.shardsIn) >= maxCachedIndexes || w.shardsIn == nil {
+			w.shardsIn = map[string]map[string]string{}
+		}
+		m = w.readShardsIn(dir)
+		w.shardsIn[dir] = m
+	}
+	return m[filepath.Base(path)]
+}
+
+// readShardsIn returns, for each file that an index in the folder dir names, that
+// index's path (the first by name). It reads the folder's names a chunk at a time,
+// keeping those of indexes only.
+func (w *walker) readShardsIn(dir string) map[string]string {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil
+	}
+	var indexes []string
+	for w.ctx.Err() == nil {
+		names, err := f.Readdirnames(256)
+		for _, n := range names {
+			if convert.IsIndex(n) {
+				indexes = append(indexes, n)
+			}
+		}
+		if err != nil || len(names) == 0 {
+			break
+		}
+	}
+	f.Close()
+	if len(indexes) == 0 {
+		return nil
+	}
+	slices.Sort(indexes)
+	m := map[string]string{}
+	for _, n := range indexes {
+		index := filepath.Join(dir, n)
+		for _, p := range w.shardsOf(index).paths {
+			if b := filepath.Base(p); m[b] == "" && b != n {
+				m[b] = index
+			}
+		}
+	}
+	return m
 }
 
 // take passes in on when it is in the shard the options take.
@@ -1003,14 +1062,17 @@ func strayShard(ctx context.Context, se *convert.ShardError) bool {
 // its name: a sharded checkpoint's index, or one of its shards, is its checkpoint,
 // taken once however many of its files are named.
 func (w *walker) named(path, rel string, fi os.FileInfo) error {
-	index := ""
+	index, err := "", error(nil)
 	if convert.IsIndex(path) {
 		index = path
-	} else if se := convert.ShardOf(path); se != nil {
-		var err error
-		if index, err = w.shardState(se); err != nil {
-			return w.take(batchInput{inputFile: inputFile{path: path, size: fi.Size(), mod: fi.ModTime()}, rel: rel, err: err})
+	} else if index = w.indexOf(path); index == "" {
+		if se := convert.ShardOf(path); se != nil {
+			if index, err = w.shardState(se); err != nil {
+				return w.take(batchInput{inputFile: inputFile{path: path, size: fi.Size(), mod: fi.ModTime()}, rel: rel, err: err})
+			}
 		}
+	}
+	if index != "" && index != path {
 		rel = pathpkg.Join(pathpkg.Dir(rel), filepath.Base(index))
 		if fi, err = os.Stat(index); err != nil {
 			return w.take(batchInput{inputFile: inputFile{path: index}, rel: rel, err: err})
@@ -1116,12 +1178,14 @@ func (w *walker) file(path, rel string) error {
 		if !index {
 			return nil
 		}
+	case se == nil && !matchAny(w.include, name):
+		return nil
+	case w.indexOf(path) != "":
+		return nil // a shard that an index beside it names: part of that checkpoint
 	case se != nil:
 		if _, err = w.shardState(se); err == nil || !matchAny(w.include, name) || strayShard(w.ctx, se) {
 			return nil // part of its index's checkpoint, a stray of its output, or not an input
 		}
-	case !matchAny(w.include, name):
-		return nil
 	}
 	fi, serr := os.Stat(path) // follows a link to a file
 	switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -454,4 +455,107 @@ func TestBatchShardedReplaceStopped(t *testing.T) {
 	if sum.Files != 1 || sum.OK != 1 || sum.Failed != 0 {
 		t.Errorf("a walk of the folder with the crash's shards: %+v, want its index alone converted: %v", sum, results)
 	}
+}
+
+// renamedIndex writes into dir, named index, the index at src with its shards renamed
+// by rename, and returns the shards it renamed, by their new names: an index whose
+// shards are not named -0000K-of-0000N as Hugging Face names them.
+func renamedIndex(t *testing.T, src, dir, index string, rename func(string) string) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx struct {
+		Metadata  map[string]any    `json:"metadata"`
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		t.Fatal(err)
+	}
+	renamed := map[string]string{}
+	for tensor, shard := range idx.WeightMap {
+		idx.WeightMap[tensor] = rename(shard)
+		renamed[rename(shard)] = filepath.Join(filepath.Dir(src), shard)
+	}
+	raw, _ = json.Marshal(idx)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, index), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return renamed
+}
+
+// TestBatchShardsAnyName: every file an index names is one of its shards, never an
+// input of its own, whatever its name: a single shard named 1-of-1, or the names a
+// hand-written index gives; walked, named or listed, the checkpoint is one input. A
+// file named 1-of-1 with no index beside it is a checkpoint as any other.
+func TestBatchShardsAnyName(t *testing.T) {
+	root := t.TempDir()
+	// One shard, 00001-of-00001: the sharded safetensors fixture made one file.
+	whole := t.TempDir()
+	stIndex := fixture.Path("training", "sharded_st", "model.safetensors.index.json")
+	if _, results := runBatch(t, Options{Inputs: []string{stIndex}, OutDir: whole, To: convert.Safetensors}); results[stIndex].Status != StatusOK {
+		t.Fatalf("%+v", results[stIndex])
+	}
+	one := filepath.Join(root, "one")
+	renamedIndex(t, stIndex, one, "model.safetensors.index.json", func(string) string { return "model-00001-of-00001.safetensors" })
+	copyInto(t, one, filepath.Join(whole, "model.safetensors"), "model-00001-of-00001.safetensors")
+	// Hand-written names, none like a shard's.
+	hand := filepath.Join(root, "hand")
+	binIndex := fixture.Path("training", "sharded_bin", "pytorch_model.bin.index.json")
+	for name, src := range renamedIndex(t, binIndex, hand, "weights.bin.index.json", func(s string) string { return "part-" + s[len(s)-14:len(s)-13] + ".bin" }) {
+		copyInto(t, hand, src, name)
+	}
+	// A lone 1-of-1, its index nowhere.
+	copyInto(t, root, filepath.Join(one, "model-00001-of-00001.safetensors"), "lone/model-00001-of-00001.safetensors")
+
+	oneIndex := filepath.Join(one, "model.safetensors.index.json")
+	handIndex := filepath.Join(hand, "weights.bin.index.json")
+	lone := filepath.Join(root, "lone/model-00001-of-00001.safetensors")
+	wantShards := map[string][]string{
+		oneIndex:  {"model-00001-of-00001.safetensors"},
+		handIndex: {"part-1.bin", "part-2.bin", "part-3.bin"},
+		lone:      nil,
+	}
+	check := func(how string, results map[string]Result, want ...string) {
+		t.Helper()
+		if len(results) != len(want) {
+			t.Errorf("%s: %d inputs reported, want %d (%v)", how, len(results), len(want), want)
+		}
+		for in := range results {
+			if !slices.Contains(want, in) {
+				t.Errorf("%s: %s taken as an input", how, in)
+			}
+		}
+		for _, in := range want {
+			r := results[in]
+			var shards []string
+			for _, s := range r.Shards {
+				shards = append(shards, filepath.Base(s))
+			}
+			if r.Status != StatusOK || !slices.Equal(shards, wantShards[in]) {
+				t.Errorf("%s: %s: %+v, want ok with the shards %v", how, in, r, wantShards[in])
+			}
+		}
+	}
+	walked := Options{Inputs: []string{root}, OutDir: t.TempDir(), To: convert.NPZ, Include: []string{"*.safetensors", "*.bin"}}
+	plan, err := NewPlan(walked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Files != 3 {
+		t.Errorf("plan of %d inputs, want 3", plan.Files)
+	}
+	_, results := runBatch(t, walked)
+	check("walked", results, oneIndex, handIndex, lone)
+	_, results = runBatch(t, Options{Inputs: []string{hand}, OutDir: t.TempDir(), To: convert.NPZ})
+	check("walked with the default patterns", results, handIndex)
+	named := []string{filepath.Join(one, "model-00001-of-00001.safetensors"), filepath.Join(hand, "part-2.bin"), filepath.Join(hand, "part-3.bin"), lone}
+	_, results = runBatch(t, Options{Inputs: named, OutDir: t.TempDir(), To: convert.NPZ})
+	check("named", results, oneIndex, handIndex, lone)
+	_, results = runBatch(t, Options{List: strings.NewReader(strings.Join(named, "\n")), OutDir: t.TempDir(), To: convert.NPZ})
+	check("listed", results, oneIndex, handIndex, lone)
 }
