@@ -318,7 +318,7 @@ func (r *reader) readRecord(f *zip.File) ([]byte, error) {
 func (r *reader) readZip() (any, error) {
 	zr, err := zip.NewReader(r.ra, r.size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-		return nil, r.errf("zip directory", "%v (truncated or corrupt file?)", err)
+		return nil, r.errf("zip directory", "%s", zipDamage(r.ra, r.size, err))
 	}
 	all := make(map[string]*zip.File, len(zr.File))
 	for _, f := range zr.File {
@@ -525,6 +525,9 @@ func (r *reader) zipStorage(dir string, pid any) (any, error) {
 // does not start with the format's magic number is refused as of an unknown format,
 // saying what it is when identify can tell.
 func (r *reader) readLegacy(head []byte) (any, error) {
+	if what := cutShort(head, r.size); what != "" {
+		return nil, r.errf("", "%s", what)
+	}
 	magic, off, err := r.readPickle(r.ra, 0, r.size, "pickle", nil)
 	if m, ok := magic.(*big.Int); err != nil || !ok || m.Cmp(legacyMagic) != 0 {
 		if what := identify(head); what != "" {
@@ -699,6 +702,7 @@ func (r *reader) readTar() (any, error) {
 	tr := tar.NewReader(sr)
 	type member struct{ off, size int64 }
 	members := make(map[string]member)
+	last, lastEnd := "", int64(0) // the last member, and the end of its 512-byte blocks
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -717,9 +721,14 @@ func (r *reader) readTar() (any, error) {
 		if _, dup := members[hdr.Name]; !dup && (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == 0) {
 			members[hdr.Name] = member{pos, hdr.Size}
 		}
+		last, lastEnd = hdr.Name, pos+(hdr.Size+511)/512*512
 	}
 	for _, n := range []string{"storages", "tensors", "pickle"} {
 		if _, ok := members[n]; !ok {
+			if last != "" && r.size-lastEnd < 1024 {
+				// No end-of-archive marker (two zero blocks) after the last member.
+				return nil, r.errf("tar", "the archive ends at offset %d, after its member %s, with no %q member, which a PyTorch tar checkpoint holds, and without the two zero blocks that end a tar archive: the file is truncated (a download that never finished?)", r.size, quoteName(last), n)
+			}
 			return nil, r.errf("tar", "no %q member: not a PyTorch tar checkpoint", n)
 		}
 	}

@@ -51,6 +51,36 @@ func ReadContext(ctx context.Context, name string, r io.ReaderAt, size int64) ([
 }
 
 func read(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
+	leaves, err := readDocument(ctx, name, r, size)
+	var fe *pickle.FormatError
+	if errors.As(err, &fe) && fe.File == name && ctx.Err() == nil && cutShort(ctx, r, size) {
+		return nil, &pickle.FormatError{File: name, Where: "JSON document", Msg: fmt.Sprintf("cut short: the file's %d bytes end inside the JSON object (a download that never finished?)", size)}
+	}
+	return leaves, err
+}
+
+// cutShort reports whether the JSON text of size bytes in r ends before its first
+// value does: read token by token, it runs out of bytes.
+func cutShort(ctx context.Context, r io.ReaderAt, size int64) bool {
+	dec := json.NewDecoder(ctxio.Reader(ctx, io.NewSectionReader(r, 0, size)))
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) && depth > 0
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			if depth--; depth == 0 {
+				return false
+			}
+		}
+	}
+}
+
+func readDocument(ctx context.Context, name string, r io.ReaderAt, size int64) ([]pickle.Leaf, error) {
 	bad := func(format string, args ...any) error {
 		return &pickle.FormatError{File: name, Where: "JSON document", Msg: fmt.Sprintf(format, args...)}
 	}

@@ -141,6 +141,9 @@ func leavesOf(ctx context.Context, name string, r io.ReaderAt, size int64, raw m
 			count *= int64(d)
 		}
 		e.begin, e.end = in.offsets[0], in.offsets[1]
+		if e.begin >= 0 && e.end-e.begin == count*int64(e.DType.Size()) && e.end > data {
+			return bad("tensor %q: its data, bytes [%d, %d) of the data section, runs past the end of the file, whose data section holds %d bytes (the file is %d bytes): the file is cut short (a download that never finished?) or damaged", key, e.begin, e.end, data, size)
+		}
 		if e.begin < 0 || e.end < e.begin || e.end > data || e.end-e.begin != count*int64(e.DType.Size()) {
 			return bad("tensor %q: data_offsets %v do not hold %v %s in a %d-byte data section", key, in.offsets, e.Shape, e.DType, data)
 		}
@@ -244,7 +247,7 @@ func readHeader(ctx context.Context, name string, r io.ReaderAt, size int64) (ra
 		return nil, 0, bad("header of %d bytes is more than the %d (%s) that a safetensors header may have", u, maxHeader, leaf.Bytes(maxHeader))
 	}
 	if int64(u) > size-8 {
-		return nil, 0, bad("header of %d bytes does not fit the %d-byte file", u, size)
+		return nil, 0, bad("its %d bytes run past the end of the file, which is %d bytes (%d after the 8-byte length that precedes the header): the file is cut short (a download that never finished?) or damaged", u, size, max(size-8, 0))
 	}
 	hdr := make([]byte, u)
 	if _, err := r.ReadAt(hdr, 8); err != nil {
