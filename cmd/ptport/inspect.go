@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -107,36 +110,26 @@ func inspectFile(cmd *cobra.Command, path string, opts *pickle.Options, follows 
 	if shard != nil {
 		inv.ShardOf = shard.Error()
 	}
-	// The listing is written whole once made (seconds for a million tensors), or not at
-	// all when the command is stopped while it is made. json.Encoder makes the whole
-	// document before its one Write.
-	if jsonMode(cmd) {
-		return writeJSON(wholeWriter{cmd, path}, inv)
-	}
-	var out bytes.Buffer
-	if follows {
-		fmt.Fprintln(&out)
-	}
-	printInventory(&out, inv, shard)
+	// The listing is written as it is made, never held whole (it can take tens of bytes
+	// for each byte of the file): nothing can fail once its first byte is written but
+	// the writing, and the command's last look at its context is before that byte. A
+	// command stopped while the file is read or listed writes nothing; one that began
+	// writing writes the listing whole (a second Ctrl-C ends ptport at once).
 	if err := cmd.Context().Err(); err != nil {
 		return inFile(path, err)
 	}
-	_, err = out.WriteTo(cmd.OutOrStdout())
-	return err
-}
-
-// A wholeWriter writes to cmd's standard output, unless cmd was stopped: then it
-// writes nothing and returns the error of stopping, in the file at path.
-type wholeWriter struct {
-	cmd  *cobra.Command
-	path string
-}
-
-func (w wholeWriter) Write(p []byte) (int, error) {
-	if err := w.cmd.Context().Err(); err != nil {
-		return 0, inFile(w.path, err)
+	w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+	if jsonMode(cmd) {
+		if err := writeInventoryJSON(w, inv); err != nil {
+			return err
+		}
+	} else {
+		if follows {
+			fmt.Fprintln(w)
+		}
+		printInventory(w, inv, shard)
 	}
-	return w.cmd.OutOrStdout().Write(p)
+	return w.Flush()
 }
 
 // printInventory prints inv as inspect's text; shard, when not nil, is why the file is
@@ -151,31 +144,37 @@ func printInventory(w io.Writer, inv *convert.Inventory, shard *convert.ShardErr
 		fmt.Fprintln(w, torchScriptNote(ts))
 	}
 	if len(inv.Tensors) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "\nNAME\tDTYPE\tSHAPE\tBYTES\tSTORAGE\tLAYOUT")
+		// The columns as text/tabwriter aligns them, from a first pass over the rows
+		// for their widths, where a tabwriter would hold the whole table.
+		header := tensorRow{"NAME", "DTYPE", "SHAPE", "BYTES", "STORAGE", "LAYOUT"}
+		var widths [len(header) - 1]int
+		header.widen(&widths)
 		for _, t := range inv.Tensors {
-			layout := "contiguous"
-			if !t.Contiguous {
-				layout = fmt.Sprintf("strides %v", t.Strides)
-			}
-			if t.Offset != 0 {
-				layout += fmt.Sprintf(", offset %d", t.Offset)
-			}
-			if t.SharedBy > 0 {
-				layout += fmt.Sprintf(", storage shared by %d tensors", t.SharedBy)
-			}
-			if t.Device != "" && t.Device != "cpu" && !t.NoData {
-				layout += ", saved on " + escape(t.Device)
-			}
-			layout += tensorNotes(t)
-			fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%s\t%s\n", escape(t.Name), escape(string(t.DType)), t.Shape, t.Bytes, escape(t.Storage), layout)
+			row := tensorCells(t)
+			row.widen(&widths)
 		}
-		tw.Flush()
+		fmt.Fprintln(w)
+		header.print(w, &widths)
+		for _, t := range inv.Tensors {
+			row := tensorCells(t)
+			row.print(w, &widths)
+		}
 	}
 	if len(inv.Values) > 0 {
 		fmt.Fprintln(w, "\nvalues:")
+		var line []byte
 		for _, v := range inv.Values {
-			fmt.Fprintf(w, "  %s = %s%s\n", escape(v.Name), escape(fmt.Sprintf("%s", v.Value)), partNote(v.PartOf))
+			line = append(append(line[:0], "  "...), escape(v.Name)...)
+			line = append(line, " = "...)
+			if plainText(v.Value) {
+				// the common value, a short one to print as it is, printed without
+				// making a string of it
+				line = append(line, v.Value...)
+			} else {
+				line = append(line, escape(string(v.Value))...)
+			}
+			line = append(append(line, partNote(v.PartOf)...), '\n')
+			w.Write(line)
 		}
 	}
 	if len(inv.Shared) > 0 {
@@ -220,6 +219,54 @@ func printInventory(w io.Writer, inv *convert.Inventory, shard *convert.ShardErr
 			fmt.Fprintf(w, "weights_only=True would refuse it: %s\n", escape(wo.Refusal))
 		}
 	}
+}
+
+// A tensorRow is the cells of a tensor's line in inspect's table: its name, dtype,
+// shape, bytes, storage and layout.
+type tensorRow [6]string
+
+// tensorCells is t's row, what came from the file escaped.
+func tensorCells(t convert.TensorInfo) tensorRow {
+	layout := "contiguous"
+	if !t.Contiguous {
+		layout = fmt.Sprintf("strides %v", t.Strides)
+	}
+	if t.Offset != 0 {
+		layout += fmt.Sprintf(", offset %d", t.Offset)
+	}
+	if t.SharedBy > 0 {
+		layout += fmt.Sprintf(", storage shared by %d tensors", t.SharedBy)
+	}
+	if t.Device != "" && t.Device != "cpu" && !t.NoData {
+		layout += ", saved on " + escape(t.Device)
+	}
+	layout += tensorNotes(t)
+	return tensorRow{escape(t.Name), escape(string(t.DType)), fmt.Sprint(t.Shape), strconv.FormatInt(t.Bytes, 10), escape(t.Storage), layout}
+}
+
+// tablePadding is the room between a table's columns.
+const tablePadding = 2
+
+// widen makes each of widths, those of the columns but the last, at least as wide as
+// r's cell and the padding after it (a character a column, as text/tabwriter counts).
+func (r *tensorRow) widen(widths *[len(tensorRow{}) - 1]int) {
+	for i := range widths {
+		widths[i] = max(widths[i], utf8.RuneCountInString(r[i])+tablePadding)
+	}
+}
+
+// print writes r as a line, each cell but the last padded with spaces to its column's
+// width.
+func (r *tensorRow) print(w io.Writer, widths *[len(tensorRow{}) - 1]int) {
+	var line []byte
+	for i, width := range widths {
+		line = append(line, r[i]...)
+		for n := utf8.RuneCountInString(r[i]); n < width; n++ {
+			line = append(line, ' ')
+		}
+	}
+	line = append(line, r[len(r)-1]...)
+	w.Write(append(line, '\n'))
 }
 
 // tensorNotes describes what the layout of a tensor does not: quantization, lazy bits,
@@ -293,4 +340,161 @@ func printWhole(w io.Writer, m convert.WholeInfo) {
 		fmt.Fprintf(tw, "  %s\t%s\n", escape(l.Prefix), escape(l.Module))
 	}
 	tw.Flush()
+}
+
+// writeInventoryJSON writes inv as writeJSON writes it, byte for byte, a record at a
+// time, where encoding/json would make the whole document, twice (compact, then
+// indented), before writing it: the document without tensors and values, and each
+// tensor's and value's record in its place, indented as at its depth there.
+func writeInventoryJSON(w io.Writer, inv *convert.Inventory) error {
+	bare := *inv
+	bare.Tensors, bare.Values = []convert.TensorInfo{}, []convert.ValueInfo{}
+	var doc bytes.Buffer
+	if err := writeJSON(&doc, &bare); err != nil {
+		return err
+	}
+	// The two members as encoding/json indents them, empty. No string holds a
+	// newline, so each is found at its place.
+	rest := doc.Bytes()
+	r := recordWriter{w: w}
+	r.enc = json.NewEncoder(&r.buf)
+	r.enc.SetEscapeHTML(false)
+	r.enc.SetIndent(recordIndent, "  ")
+	for _, member := range []string{"tensors", "values"} {
+		empty := []byte("\n  \"" + member + "\": []")
+		i := bytes.Index(rest, empty)
+		if i < 0 {
+			return fmt.Errorf("internal error: no %q in inspect's JSON", member)
+		}
+		at := i + len(empty) - 1 // before the closing bracket
+		if _, err := w.Write(rest[:at]); err != nil {
+			return err
+		}
+		rest = rest[at:]
+		var err error
+		if member == "tensors" {
+			for i := range inv.Tensors {
+				if err = r.tensor(i, &inv.Tensors[i]); err != nil {
+					break
+				}
+			}
+			err = r.close(len(inv.Tensors), err)
+		} else {
+			for i := range inv.Values {
+				if err = r.value(i, &inv.Values[i]); err != nil {
+					break
+				}
+			}
+			err = r.close(len(inv.Values), err)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := w.Write(rest)
+	return err
+}
+
+// recordIndent is the indentation of a record of the document's tensors or values:
+// the document's (writeJSON's) two spaces, twice.
+const recordIndent = "    "
+
+// A recordWriter writes the records of an array of writeInventoryJSON's document.
+type recordWriter struct {
+	w   io.Writer
+	enc *json.Encoder // into buf, as writeJSON indents a record at its depth
+	buf bytes.Buffer
+}
+
+// start begins the i-th record in buf.
+func (r *recordWriter) start(i int) {
+	r.buf.Reset()
+	if i > 0 {
+		r.buf.WriteByte(',')
+	}
+	r.buf.WriteString("\n" + recordIndent)
+}
+
+// encode appends v to buf as writeJSON encodes it at the depth of a record.
+func (r *recordWriter) encode(v any) error {
+	if err := r.enc.Encode(v); err != nil {
+		return err
+	}
+	r.buf.Truncate(r.buf.Len() - 1) // Encode's newline
+	return nil
+}
+
+func (r *recordWriter) tensor(i int, t *convert.TensorInfo) error {
+	r.start(i)
+	if err := r.encode(t); err != nil {
+		return err
+	}
+	_, err := r.w.Write(r.buf.Bytes())
+	return err
+}
+
+// value writes the i-th value's record: by hand when it is the common one, a plain name
+// and no part, as encoding/json writes it; through the encoder otherwise.
+func (r *recordWriter) value(i int, v *convert.ValueInfo) error {
+	r.start(i)
+	if v.PartOf != nil || !plainJSON(v.Name) || !trimmed(v.Value) {
+		if err := r.encode(v); err != nil {
+			return err
+		}
+	} else {
+		const in = "\n" + recordIndent + "  "
+		r.buf.WriteString("{" + in + `"name": "`)
+		r.buf.WriteString(v.Name)
+		r.buf.WriteString(`",` + in + `"value": `)
+		if c := v.Value[0]; c == '[' || c == '{' {
+			if err := json.Indent(&r.buf, v.Value, recordIndent+"  ", "  "); err != nil {
+				return err
+			}
+		} else {
+			r.buf.Write(v.Value)
+		}
+		r.buf.WriteString("\n" + recordIndent + "}")
+	}
+	_, err := r.w.Write(r.buf.Bytes())
+	return err
+}
+
+// close ends an array of n records, after err, the error of writing them.
+func (r *recordWriter) close(n int, err error) error {
+	if err != nil || n == 0 {
+		return err
+	}
+	_, err = io.WriteString(r.w, "\n  ")
+	return err
+}
+
+// trimmed reports whether b is not empty and neither starts nor ends with JSON's
+// white space, as jsonvalue writes values.
+func trimmed(b []byte) bool {
+	return len(b) > 0 && !strings.ContainsRune(" \t\r\n", rune(b[0])) && !strings.ContainsRune(" \t\r\n", rune(b[len(b)-1]))
+}
+
+// plainText reports whether escape leaves b, as a string, as it is: printable ASCII
+// and short.
+func plainText(b []byte) bool {
+	if len(b) > maxPrinted {
+		return false
+	}
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// plainJSON reports whether encoding/json writes s as itself between quotes: printable
+// ASCII but for the quote and the backslash.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
