@@ -52,7 +52,7 @@ func (m *mmapSource) access(off, n int64, fn func(b []byte)) (err error) {
 			if _, fault := r.(interface{ Addr() uintptr }); fault {
 				// The pages are gone: the file was cut short, or truncated and
 				// written again (as torch.save does), since it was mapped.
-				err = fmt.Errorf("pickle: reading mapped file at offset %d: the file no longer holds these bytes: it was truncated or rewritten while it was read", off)
+				err = fmt.Errorf("pickle: reading mapped file at offset %d: %s", off, changedMsg)
 				return
 			}
 			err = fmt.Errorf("pickle: reading mapped file at offset %d: %v", off, r)

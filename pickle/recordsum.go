@@ -93,7 +93,7 @@ func (c *recordSum) verify() error {
 	defer verifyBuffers.Put(buf)
 	for c.err == nil && c.next < c.size {
 		p := (*buf)[:min(c.size-c.next, int64(len(*buf)))]
-		if err := readFull(c.src, p, c.base+c.next); err != nil {
+		if err := readStored(c.src, p, c.base+c.next); err != nil {
 			return err
 		}
 		c.extend(p)
@@ -123,7 +123,7 @@ func (r *recordReader) ReadAt(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	n := int(min(int64(len(p)), c.size-off))
-	if err := readFull(c.src, p[:n], c.base+off); err != nil {
+	if err := readStored(c.src, p[:n], c.base+off); err != nil {
 		return 0, err
 	}
 	if err := c.add(off, p[:n]); err != nil {

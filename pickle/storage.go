@@ -106,7 +106,7 @@ func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
 func (s *Storage) readRaw(p []byte, off int64) error {
 	u := int64(s.DType.swapUnit())
 	if !s.swap || u <= 1 {
-		if err := readFull(s.src, p, s.off+off); err != nil {
+		if err := readStored(s.src, p, s.off+off); err != nil {
 			return err
 		}
 		return s.summed(off, p)
@@ -117,7 +117,7 @@ func (s *Storage) readRaw(p []byte, off int64) error {
 		hi += u - r
 	}
 	if lo == off && hi == off+int64(len(p)) {
-		if err := readFull(s.src, p, s.off+off); err != nil {
+		if err := readStored(s.src, p, s.off+off); err != nil {
 			return err
 		}
 		if err := s.summed(off, p); err != nil {
@@ -127,7 +127,7 @@ func (s *Storage) readRaw(p []byte, off int64) error {
 		return nil
 	}
 	tmp := make([]byte, hi-lo)
-	if err := readFull(s.src, tmp, s.off+lo); err != nil {
+	if err := readStored(s.src, tmp, s.off+lo); err != nil {
 		return err
 	}
 	if err := s.summed(lo, tmp); err != nil {
@@ -183,6 +183,19 @@ func readFull(r io.ReaderAt, p []byte, off int64) error {
 	}
 	return fmt.Errorf("pickle: reading %d bytes at offset %d: %w", len(p), off, err)
 }
+
+// readStored is readFull for bytes of a storage or a record, whose place Open found
+// within the file: a read that ends early finds a file shorter than it was then.
+func readStored(r io.ReaderAt, p []byte, off int64) error {
+	err := readFull(r, p, off)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %s", err, changedMsg)
+	}
+	return err
+}
+
+// changedMsg says why bytes Open found in the file are no longer there.
+const changedMsg = "the file no longer holds these bytes: it was truncated or rewritten while it was read"
 
 // swapBytes reverses the byte order of each u-byte unit of p.
 func swapBytes(p []byte, u int) {
