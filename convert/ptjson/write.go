@@ -138,10 +138,10 @@ func Write(w io.Writer, leaves []pickle.Leaf, meta map[string]string) error {
 		}
 		ew := &elementWriter{w: w, dtype: t.DType, size: t.DType.Size()}
 		if _, err := t.WriteTo(ew); err != nil {
-			return err
+			return fmt.Errorf("tensor %s: %w", l.Name, err)
 		}
 		if err := ew.flush(); err != nil {
-			return err
+			return fmt.Errorf("tensor %s: %w", l.Name, err)
 		}
 		if _, err := io.WriteString(w, "]}"); err != nil {
 			return err
