@@ -189,7 +189,7 @@ func openCheckpoint(ctx context.Context, c *cobra.Command, path string, opts *pi
 		if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
 			// A named pipe (or a shell's <(…)), read once from start to end as standard
 			// input is.
-			f, err := os.Open(path)
+			f, err := openPipe(ctx, path)
 			if err != nil {
 				return nil, nil, inFile(path, err)
 			}
@@ -209,6 +209,32 @@ func openCheckpoint(ctx context.Context, c *cobra.Command, path string, opts *pi
 		return cp, func() { cp.Close() }, nil
 	}
 	return openStream(ctx, stdinName, c.InOrStdin(), opts)
+}
+
+// openPipe opens the named pipe at path for reading. Opening a pipe waits for its
+// writer, however long that takes; openPipe returns ctx's error once ctx is done (a
+// Ctrl-C), leaving the open to finish, and close, in the background.
+func openPipe(ctx context.Context, path string) (*os.File, error) {
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	c := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(path)
+		c <- opened{f, err}
+	}()
+	select {
+	case o := <-c:
+		return o.f, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-c; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }
 
 // openStream reads the checkpoint in r, which reads from start to end only (standard

@@ -3,11 +3,14 @@
 package main
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestNamedPipeInput: a named pipe (what a shell's <(…) gives) is read from start to end
@@ -41,5 +44,40 @@ func TestNamedPipeInput(t *testing.T) {
 	}
 	if code, out, errs := runCLI(t, "check", feed("c", fixtures+"rnn_tanh.pt"), feed("d", fixtures+"rnn_tanh.ref.pt")); code != 0 || !strings.Contains(out, "PASS") {
 		t.Errorf("check of two pipes: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestNamedPipeNoWriter: Ctrl-C while a command waits to open a named pipe that no one
+// writes stops it at once, saying "interrupted" of the pipe, with exit status 130,
+// where the open went on waiting for a writer.
+func TestNamedPipeNoWriter(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "nobody.pt")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"inspect", p}, {"convert", p, "-o", filepath.Join(dir, "x.npz")}} {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "PTPORT_MAIN=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // into the open
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("%v: still waiting for a writer 10 s after Ctrl-C", args)
+			continue
+		}
+		if code, errs := cmd.ProcessState.ExitCode(), stderr.String(); code != 130 || errs != "ptport: "+p+": interrupted\n" {
+			t.Errorf("%v: exit %d, stderr %q; want 130, interrupted", args, code, errs)
+		}
 	}
 }
