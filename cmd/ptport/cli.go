@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -97,6 +98,9 @@ func aboutNamed(err error, files ...string) error {
 
 func (e *fileError) Error() string {
 	msg := e.err.Error()
+	if pe, ok := e.err.(*fs.PathError); ok && pe.Path == e.file {
+		msg = pe.Err.Error() // "FILE: no such file or directory", not "FILE: open FILE: no such ..."
+	}
 	if e.file == "" || strings.HasPrefix(msg, e.file+":") || strings.HasPrefix(msg, e.file+" ") {
 		return msg
 	}

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -843,5 +844,50 @@ func TestFilesRateAndEarlyETA(t *testing.T) {
 	}
 	if line := m.line(120, start.Add(3*time.Second)); !strings.Contains(line, "ETA") {
 		t.Errorf("after 3s: %q; want the time left", line)
+	}
+}
+
+// TestErrorNamesFileOnce: the error of a missing input, and of a folder given as a
+// checkpoint file, names the path once, says what is wrong in plain words and, for a
+// folder, what to do; --json carries the same text, with "file" set. Before, a
+// missing file read "F: open F: no such file or directory", batch's "stat F: ...",
+// and a folder "F is a folder, not a checkpoint file" with no advice.
+func TestErrorNamesFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	gone := filepath.Join(dir, "gone.pt")
+	folder := filepath.Join(dir, "models.pt")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	for _, c := range []struct {
+		args []string
+		file string
+		want []string // the lines of standard error
+	}{
+		{[]string{"inspect", gone}, gone, []string{"ptport: " + gone + ": no such file or directory"}},
+		{[]string{"convert", gone, "-o", filepath.Join(dir, "x.npz")}, gone, []string{"ptport: " + gone + ": no such file or directory"}},
+		{[]string{"batch", gone, "-o", out}, gone, []string{"ptport: " + gone + ": no such file or directory"}},
+		{[]string{"inspect", folder}, folder, []string{
+			"ptport: " + folder + ": a folder, not a checkpoint file",
+			"ptport: name the checkpoint files in it (" + folder + "/*.pt), or convert them all with ptport batch " + folder + " -o OUTDIR",
+		}},
+		{[]string{"run", folder, fixtures + "rnn_tanh.ref.pt", "-o", filepath.Join(dir, "y.json")}, folder, []string{
+			"ptport: " + folder + ": a folder, not a checkpoint file",
+			"ptport: name the checkpoint files in it (" + folder + "/*.pt), or convert them all with ptport batch " + folder + " -o OUTDIR",
+		}},
+	} {
+		code, _, errs := runCLI(t, c.args...)
+		if got := strings.Split(strings.TrimSuffix(errs, "\n"), "\n"); code != 2 || !slices.Equal(got, c.want) {
+			t.Errorf("%v: exit %d, stderr\n%s\nwant exit 2 and\n%s", c.args, code, errs, strings.Join(c.want, "\n"))
+		}
+		code, stdout, errs := runCLI(t, append(c.args, "--json")...)
+		var e struct{ Error, File string }
+		if err := json.Unmarshal([]byte(stdout), &e); err != nil || code != 2 || errs != "" {
+			t.Errorf("%v --json: exit %d, %v, stdout %q, stderr %q", c.args, code, err, stdout, errs)
+		}
+		if e.File != c.file || "ptport: "+e.Error != c.want[0] {
+			t.Errorf("%v --json: %+v, want the file %s and the text %q", c.args, e, c.file, strings.TrimPrefix(c.want[0], "ptport: "))
+		}
 	}
 }

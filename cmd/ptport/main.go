@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
@@ -178,6 +179,9 @@ func report(stdout, stderr io.Writer, asJSON bool, err error) int {
 			return code
 		}
 	}
+	if pe, ok := err.(*fs.PathError); ok {
+		err = inFile(pe.Path, pe) // "FILE: no such file or directory", not "stat FILE: ..."
+	}
 	if asJSON {
 		writeJSON(stdout, errorJSON{Error: err.Error(), File: errorFile(err)})
 		return code
@@ -191,6 +195,10 @@ func report(stdout, stderr io.Writer, asJSON bool, err error) int {
 		case convert.LimitOutput:
 			fmt.Fprintln(stderr, "ptport: --"+outputFlag+" SIZE raises the limit (-1: no limit)")
 		}
+	}
+	if errors.Is(err, convert.ErrFolder) {
+		dir := escape(errorFile(err))
+		fmt.Fprintf(stderr, "ptport: name the checkpoint files in it (%s/*.pt), or convert them all with ptport batch %s -o OUTDIR\n", dir, dir)
 	}
 	var amb *convert.AmbiguousError
 	if errors.As(err, &amb) {

@@ -1036,7 +1036,7 @@ func (w *walker) shardState(se *convert.ShardError) (index string, err error) {
 	s := w.shardsOf(se.Index)
 	name := filepath.Base(se.File)
 	if s.err == nil && !slices.ContainsFunc(s.paths, func(p string) bool { return filepath.Base(p) == name }) {
-		return "", fmt.Errorf("%s is named as shard %d of %d of the sharded checkpoint of %s, which does not name it (a shard of another save?)", se.File, se.Shard, se.Shards, se.Index)
+		return "", fmt.Errorf("%s is named like shard %d of %d of a sharded checkpoint, but its index beside it, %s, does not name it: a shard of another save left in this folder? Move it out, or rename it if it is a whole checkpoint", se.File, se.Shard, se.Shards, filepath.Base(se.Index))
 	}
 	return se.Index, nil
 }
