@@ -7,8 +7,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"github.com/ptport/ptport/convert/internal/atomicfile"
 	"io"
-	"io/fs"
 	"strings"
 
 	"github.com/ptport/ptport/convert/internal/ctxio"
@@ -100,7 +100,7 @@ func openFile(ctx context.Context, path string, opts *pickle.Options) (*Checkpoi
 		return nil, fileerr.Wrap(path, ErrFolder)
 	}
 	if f == nil {
-		return nil, &pickle.FormatError{File: path, Msg: special(fi.Mode()) + ", not a regular file: a checkpoint is read at any offset, which it does not allow; copy it to a regular file first"}
+		return nil, &pickle.FormatError{File: path, Msg: atomicfile.Kind(fi.Mode()) + ", not a regular file: a checkpoint is read at any offset, which it does not allow; copy it to a regular file first"}
 	}
 	// Read through the file, not a memory map, so that tensor data can be copied within
 	// the kernel and converting a large file does not map it all into memory.
@@ -115,19 +115,6 @@ func openFile(ctx context.Context, path string, opts *pickle.Options) (*Checkpoi
 
 // ErrFolder is the error, after the folder's path, of Open given a folder.
 var ErrFolder = errors.New("a folder, not a checkpoint file")
-
-// special names the kind of file, not a regular one, of mode.
-func special(mode fs.FileMode) string {
-	switch {
-	case mode&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case mode&fs.ModeSocket != 0:
-		return "a socket"
-	case mode&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "a special file"
-}
 
 // NewCheckpoint reads a checkpoint of size bytes from r, as Open does; name is how
 // errors call it.

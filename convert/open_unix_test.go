@@ -21,7 +21,7 @@ func TestOpenNotRegular(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	kinds := map[string]string{fifo: "a named pipe", os.DevNull: "a device"}
+	kinds := map[string]string{fifo: "a named pipe", os.DevNull: "a character device"}
 	for _, path := range []string{fifo, os.DevNull} {
 		done := make(chan error, 1)
 		go func() {

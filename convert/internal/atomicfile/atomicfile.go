@@ -124,10 +124,12 @@ type NotRegularError struct {
 }
 
 func (e *NotRegularError) Error() string {
-	return fmt.Sprintf("%s is not a regular file (%s): refusing to replace it", e.Path, kind(e.Mode))
+	return fmt.Sprintf("%s is not a regular file (%s): refusing to replace it", e.Path, Kind(e.Mode))
 }
 
-func kind(m os.FileMode) string {
+// Kind names the kind of file of mode m when it is not a regular file: "a folder", "a
+// named pipe", "a character device", "a device", "a socket".
+func Kind(m os.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a folder"
