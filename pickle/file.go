@@ -535,7 +535,7 @@ func (r *reader) readLegacy(head []byte) (any, error) {
 		}
 	}
 	if err != nil {
-		const unknown = "unknown format: not a zip, tar or legacy-format PyTorch checkpoint: "
+		const unknown = "unknown format: not a zip, tar or legacy-format PyTorch checkpoint; read as a plain pickle: "
 		var fe *FormatError
 		var ue *UnsafeGlobalError
 		switch {
@@ -547,7 +547,7 @@ func (r *reader) readLegacy(head []byte) (any, error) {
 			// Text read as a pickle (a Python source's "import torch" is INST of
 			// module "mport torch"): no unpickler could import such a name, so this
 			// is no pickle, let alone a checkpoint.
-			return nil, r.errf(ue.Where, "%sread as a pickle, it names a global that no unpickler could import (module %s, name %s)", unknown, quoteName(ue.Module), quoteName(ue.Name))
+			return nil, r.errf(ue.Where, "%sit names a global that no unpickler could import (module %s, name %s)", unknown, quoteName(ue.Module), quoteName(ue.Name))
 		}
 		return nil, err
 	}

@@ -271,7 +271,10 @@ func TestLegacyViews(t *testing.T) {
 		{"truncated", legacyFile(obj, []string{"r"}, [][]byte{root}, []int{4})[:len(legacyFile(obj, []string{"r"}, [][]byte{root}, []int{4}))-4], "truncated"},
 		{"bad magic", append(newPK(2).int(7).stop(), obj...), "unknown format"},
 		// Python source read as a pickle: INST of module "mport torch", no importable name.
-		{"python source", []byte("import torch\ntorch.save({}, 'x.pt')\n"), "unknown format: not a zip, tar or legacy-format PyTorch checkpoint"},
+		{"python source", []byte("import torch\ntorch.save({}, 'x.pt')\n"), "unknown format: not a zip, tar or legacy-format PyTorch checkpoint; read as a plain pickle: it names a global that no unpickler could import"},
+		// A plain pickle (pickle.dump, protocol 0) that fails as a pickle: the error says
+		// it was read as one.
+		{"plain pickle", []byte("(dp0\nS'a'\np1\nS'\xff'\np2\ns."), "unknown format: not a zip, tar or legacy-format PyTorch checkpoint; read as a plain pickle: "},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
