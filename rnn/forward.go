@@ -73,16 +73,19 @@ type scratch[T Float] struct {
 // larger than the L2 cache, read in the same order every time, would find none of itself
 // there (each panel evicted before it comes round again), where read back and forth it
 // finds there the panels it read last.
-func (sc *scratch[T]) gemm(o *ops[T], m int, a []T, lda int, b *packed[T], c []T, ldc int, bias, add []T, ldadd int) {
+//
+// ahead, when not nil, is memory read soon after the product, which it may prefetch (see
+// gemmPanels). A split product's b streams, and its parts take none.
+func (sc *scratch[T]) gemm(o *ops[T], m int, a []T, lda int, b *packed[T], c []T, ldc int, bias, add []T, ldadd int, ahead []T) {
 	if sc.split != nil {
 		sc.split.gemm(o, m, a, lda, b, c, ldc, bias, add, ldadd)
 		return
 	}
 	if !streamed(b) {
-		gemm(o, m, a, lda, b, c, ldc, bias, add, ldadd)
+		gemmPanels(o, m, a, lda, b, 0, b.np/b.nr, false, c, ldc, bias, add, ldadd, ahead)
 		return
 	}
-	gemmPanels(o, m, a, lda, b, 0, b.np/b.nr, sc.back, c, ldc, bias, add, ldadd)
+	gemmPanels(o, m, a, lda, b, 0, b.np/b.nr, sc.back, c, ldc, bias, add, ldadd, nil)
 	sc.back = !sc.back
 }
 
@@ -308,7 +311,7 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 			}
 			a, c := in.data[r0*lda:], xw.data[r0*ghp:]
 			if sc.split != nil && r1-r0 >= 3 {
-				sc.gemm(o, r1-r0, a, lda, &w.wih, c, ghp, w.bih, nil, 0) // gemmRows' result for 3 rows or more
+				sc.gemm(o, r1-r0, a, lda, &w.wih, c, ghp, w.bih, nil, 0, nil) // gemmRows' result for 3 rows or more
 			} else {
 				gemmRows(o, &sc.rows, r1-r0, a, lda, &w.wih, c, ghp, w.bih)
 			}
@@ -364,7 +367,17 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 		if s > 0 {
 			hp, ldh = out.data[tPrev*out.ts+d*P:], out.ld
 		}
-		m.step(w, sc, nb, hp, ldh, xw.data[t*xw.ts:], xw.ld, cs, out.data[t*out.ts+d*P:], out.ld)
+		// The next step's input projection, where its rows lie together, for this
+		// step's product to prefetch.
+		var ahead []T
+		if s+1 < L && xw.ld == ghp {
+			tn := t + 1
+			if d == 1 {
+				tn = t - 1
+			}
+			ahead = xw.data[tn*xw.ts : tn*xw.ts+nb*ghp]
+		}
+		m.step(w, sc, nb, hp, ldh, xw.data[t*xw.ts:], xw.ld, cs, out.data[t*out.ts+d*P:], out.ld, ahead)
 		tPrev = t
 	}
 
@@ -382,21 +395,23 @@ func (m *Model[T]) direction(sc *scratch[T], ws *workspace[T], j *job[T], k, d i
 // previous output hp (nb rows, ldh apart) and this step's input projection xt (nb rows of
 // w.whh.np values, ldx apart), it forms the recurrent product g = hp·W_hhᵀ + b_hh, applies the cell
 // (updating the LSTM cell state cs, nb rows of H) and writes the new output, P values per
-// row, to the nb rows of ot, ldo apart. hp may be the previous step's rows of ot.
+// row, to the nb rows of ot, ldo apart. hp may be the previous step's rows of ot. ahead,
+// when not nil, is memory the next step reads (its input projection), which this step's
+// product may prefetch (gemmPanels).
 //
 // Every time step of every layer, in Forward and in State.Step alike, runs through step:
 // this is the one place where the work of a single step (a matrix-vector product when nb
 // is 1) may be split further, for example over the panels of W_hh; whatever the split, each
 // output must be summed in the order the kernels sum it, so that Forward and Step agree
 // to the bit.
-func (m *Model[T]) step(w *dirWeights[T], sc *scratch[T], nb int, hp []T, ldh int, xt []T, ldx int, cs, ot []T, ldo int) {
+func (m *Model[T]) step(w *dirWeights[T], sc *scratch[T], nb int, hp []T, ldh int, xt []T, ldx int, cs, ot []T, ldo int, ahead []T) {
 	c, o := m.cfg, m.o
 	H, P := c.HiddenSize, c.outSize()
 	ghp := w.whh.np
 	gates := sc.gates[:nb*ghp]
 	switch c.Mode {
 	case RNNTanh, RNNReLU:
-		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ldx)
+		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ldx, ahead)
 		for i := 0; i < nb; i++ {
 			if c.Mode == RNNTanh {
 				o.tanh(ot[i*ldo:i*ldo+H], gates[i*ghp:])
@@ -405,7 +420,7 @@ func (m *Model[T]) step(w *dirWeights[T], sc *scratch[T], nb int, hp []T, ldh in
 			}
 		}
 	case LSTM:
-		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ldx)
+		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, xt, ldx, ahead)
 		if c.ProjSize == 0 {
 			for i := 0; i < nb; i++ {
 				o.lstm(gates[i*ghp:i*ghp+4*H], cs[i*H:(i+1)*H], ot[i*ldo:i*ldo+H])
@@ -423,7 +438,7 @@ func (m *Model[T]) step(w *dirWeights[T], sc *scratch[T], nb int, hp []T, ldh in
 			copy(ot[i*ldo:i*ldo+P], pout[i*pnp:])
 		}
 	case GRU:
-		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, nil, 0)
+		sc.gemm(o, nb, hp, ldh, &w.whh, gates, ghp, w.bhh, nil, 0, ahead)
 		for i := 0; i < nb; i++ {
 			o.gru(gates[i*ghp:i*ghp+3*H], xt[i*ldx:i*ldx+3*H], hp[i*ldh:i*ldh+H], ot[i*ldo:i*ldo+H])
 		}

@@ -84,14 +84,23 @@ func streamed[T Float](b *packed[T]) bool {
 // with the bias term absent when bias is nil and the add term when add is nil. c must
 // hold m rows of b.np columns (ldc >= b.np); bias, when given, b.np values.
 func gemm[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], c []T, ldc int, bias, add []T, ldadd int) {
-	gemmPanels(o, m, a, lda, b, 0, b.np/b.nr, false, c, ldc, bias, add, ldadd)
+	gemmPanels(o, m, a, lda, b, 0, b.np/b.nr, false, c, ldc, bias, add, ldadd, nil)
 }
 
 // gemmPanels computes what gemm computes for the columns of panels [p0, p1) of b only,
 // the panels in order, or last to first when back is set. Each element is computed as
 // gemm computes it, so a product split by panels over goroutines, or taken in either
 // order, gives gemm's result to the bit.
-func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 int, back bool, c []T, ldc int, bias, add []T, ldadd int) {
+//
+// ahead, when not nil, is memory the caller reads soon after the product: the next time
+// step's input projection, the add term of the next product. Where b stays in L2 (not
+// streamed), the tiles that prefetch nothing else prefetch ahead into L2, a piece of
+// prefetchLen values each, first to last, as far as whole pieces go; the next product
+// then finds its add term there, where it would otherwise wait for it from L3 or memory
+// at the end of each tile. A streamed b leaves ahead alone: the L2 cache is then full of
+// b's panels, which the next product reads back (see scratch.gemm), and fetching more
+// into it made those products slower. ahead is a hint; it does not change the result.
+func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 int, back bool, c []T, ldc int, bias, add []T, ldadd int, ahead []T) {
 	if m <= 0 || p0 >= p1 {
 		return
 	}
@@ -108,6 +117,10 @@ func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 
 		_ = add[(m-1)*ldadd+p1*nr-1]
 	}
 	prefetch := o.prefetch && m >= 3 && streamed(b)
+	piece := prefetchLen(k, nr)
+	if !o.prefetch || m < 3 || prefetch || piece == 0 {
+		ahead = nil
+	}
 	block := blockRows(b, mr)
 	for i0 := 0; i0 < m; {
 		i1 := i0 + block
@@ -135,6 +148,8 @@ func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 
 					// The first 4 tiles prefetch the next panel, a quarter each, one at
 					// a time.
 					pf = next[t*len(next)/4:]
+				} else if rows >= 3 && len(ahead) >= piece {
+					pf, ahead = ahead[:piece], ahead[piece:]
 				} else {
 					for rows%mr == 0 && i+rows < i1 && tileRows(i1-i-rows, mr) == mr {
 						rows += mr // full tiles run in one call
@@ -151,6 +166,11 @@ func gemmPanels[T Float](o *ops[T], m int, a []T, lda int, b *packed[T], p0, p1 
 		i0 = i1
 	}
 }
+
+// prefetchLen returns how many values from pf a tile of 3 rows or more prefetches over
+// its k steps, panels of nr columns: a quarter of a panel, over the steps that run 8 at a
+// time (ops.tile).
+func prefetchLen(k, nr int) int { return k / 8 * 8 * nr / 4 }
 
 // tileRows returns the height of the next tile with rest rows left: mr, except that the
 // last two tiles share their rows when the last would otherwise hold 1 or 2. A tile of 1

@@ -422,13 +422,17 @@ func testGemmSetsAgree[T Float](t *testing.T) {
 					}
 				}
 			}
-			for v := 0; v < 4; v++ {
+			for v := 0; v < 8; v++ {
 				op := *o
 				op.prefetch = v&1 != 0
 				back := v&2 != 0
+				var ahead []T // memory to prefetch: whole pieces and a part of one
+				if v&4 != 0 {
+					ahead = make([]T, (trial%4)*prefetchLen(k, b.nr)+trial%7)
+				}
 				ldc := b.np + 2
 				c := make([]T, m*ldc)
-				gemmPanels(&op, m, a, lda, &b, 0, b.np/b.nr, back, c, ldc, bs, add, ldadd)
+				gemmPanels(&op, m, a, lda, &b, 0, b.np/b.nr, back, c, ldc, bs, add, ldadd, ahead)
 				got := make([]T, 0, m*n)
 				for i := 0; i < m; i++ {
 					got = append(got, c[i*ldc:i*ldc+n]...)
@@ -439,7 +443,7 @@ func testGemmSetsAgree[T Float](t *testing.T) {
 				}
 				for i := range want {
 					if math.Float64bits(float64(got[i])) != math.Float64bits(float64(want[i])) {
-						t.Fatalf("%s (prefetch %v, panels last to first %v) m=%d n=%d k=%d bias=%v add=%v: C[%d][%d] = %v, %s gives %v", o.name, op.prefetch, back, m, n, k, withBias, withAdd, i/n, i%n, got[i], sets[0].name, want[i])
+						t.Fatalf("%s (prefetch %v, panels last to first %v, ahead %d) m=%d n=%d k=%d bias=%v add=%v: C[%d][%d] = %v, %s gives %v", o.name, op.prefetch, back, len(ahead), m, n, k, withBias, withAdd, i/n, i%n, got[i], sets[0].name, want[i])
 					}
 				}
 			}

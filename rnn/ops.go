@@ -25,8 +25,8 @@ type ops[T Float] struct {
 	// is nil and the add term when add is nil. The sum over k is accumulated from zero and
 	// the bias added to it afterwards, as ATen's addmm does.
 	// pf, when not nil (and m >= 3), is memory the tile may prefetch into the L2 cache
-	// while it computes, a quarter of a panel (a hint: the Go tile ignores it, and pf's
-	// length is not checked).
+	// while it computes: its first prefetchLen(k, nr) values, a quarter of a panel (a
+	// hint: the Go tile ignores it, and pf's length is not checked).
 	tile func(k int, a []T, lda int, b []T, c []T, ldc int, m int, bias, add []T, ldadd int, pf []T)
 
 	// tanh sets dst[j] = tanh(src[j]) for j < len(dst).

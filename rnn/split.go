@@ -80,7 +80,7 @@ func (s *stepSplit[T]) gemm(o *ops[T], m int, a []T, lda int, b *packed[T], c []
 		h.back = s.back
 		h.post()
 	}
-	gemmPanels(o, m, a, lda, b, 0, panels/parts, s.back, c, ldc, bias, add, ldadd)
+	gemmPanels(o, m, a, lda, b, 0, panels/parts, s.back, c, ldc, bias, add, ldadd, nil)
 	s.back = !s.back
 	for _, h := range s.helpers {
 		n := h.posted.Load()
@@ -139,7 +139,7 @@ func (h *stepHelper[T]) post() {
 
 // compute computes product n, claimed by the caller.
 func (h *stepHelper[T]) compute(n uint64) {
-	gemmPanels(h.o, h.m, h.a, h.lda, h.b, h.p0, h.p1, h.back, h.c, h.ldc, h.bias, h.add, h.ldadd)
+	gemmPanels(h.o, h.m, h.a, h.lda, h.b, h.p0, h.p1, h.back, h.c, h.ldc, h.bias, h.add, h.ldadd, nil)
 	h.done.Store(n)
 }
 
