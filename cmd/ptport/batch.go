@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -165,13 +167,16 @@ an unusable reference's entries and the hint (to leave them out: --ignore ...), 
 check does (and the report its "diagnosis"). Of a model's file and its reference the
 other way round, the hint says to swap their names.
 
-With --json, the summary: {"files", "ok", "skipped", "failed", "output_errors" (of the
+With --json, standard output is JSON Lines, an object a line: each input's record, as
+--report writes it, as the input ends (a failed one with its "error"), then the
+summary: {"files", "ok", "skipped", "failed", "output_errors" (of the
 failed, the outputs that could not be written), "bytes", "seconds",
 "temps_removed", "interrupted", "failed_allowed", "widened" (BF16 tensors held as
 float32), "widened_outputs", "passed_over" (ptport's outputs in OUTDIR that the walk
 passed over), "orphans" (of them, those whose input is neither beside them nor an
-input of the run)}; with
---clean, {"removed", "bytes", "kept"}.`,
+input of the run)}, or, when an error that is not an input's stopped the run, its
+{"error", "file"}. Standard error has the inputs' lines and the progress bar alone; the exit
+status is as without --json. With --clean, {"removed", "bytes", "kept"}.`,
 		Example: `  ptport batch models/ -o converted/
   ptport batch a.pt b.pth zoo/ -o out/ --to npz --jobs 4 --report report.jsonl
   ptport batch /data/zoo -o /data/out --shard $JOB_COMPLETION_INDEX/16 --allow-failed
@@ -179,7 +184,8 @@ input of the run)}; with
   find /data/zoo -name '*.bin' -print0 | ptport batch - --null -o /data/out
   ptport batch hf_models/ -o out/ --max-shard-size 5GB
   ptport batch --clean /data/out
-  ptport batch models/ --check --report parity.jsonl`,
+  ptport batch models/ --check --report parity.jsonl
+  ptport batch zoo/ -o out/ --json | jq -r 'select(.status == "failed") | "\(.input): \(.error)"'`,
 		Args:              usageArgs(cobra.MinimumNArgs(1)),
 		ValidArgsFunction: completeInputs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -244,11 +250,11 @@ input of the run)}; with
 			if err != nil {
 				return listHint(err)
 			}
-			var report io.Writer
+			var report *jsonLines
 			switch reportPath {
 			case "":
 			case stdio:
-				report = cmd.OutOrStdout()
+				report = &jsonLines{w: cmd.OutOrStdout()}
 			default:
 				if err := os.MkdirAll(filepath.Dir(reportPath), 0o755); err != nil {
 					return inFile(reportPath, err)
@@ -258,7 +264,7 @@ input of the run)}; with
 					return inFile(reportPath, err)
 				}
 				defer f.Close()
-				report = f
+				report = &jsonLines{w: f}
 			}
 			stderr := cmd.ErrOrStderr()
 			verb := "converting"
@@ -269,12 +275,15 @@ input of the run)}; with
 			if m.live {
 				opts.Progress = func(n int64) { m.add(n, 0) } // the bytes advance within a file
 			}
-			var reportErr error
+			// With --json, standard output is JSON Lines: each input's record as the
+			// report's, as it ends, then the summary (or the error that stopped the run).
+			var stdout *jsonLines
+			if jsonMode(cmd) {
+				stdout = &jsonLines{w: cmd.OutOrStdout()}
+			}
 			sum, err := batch.Run(cmd.Context(), opts, func(r batch.Result) {
-				if report != nil && reportErr == nil {
-					line, _ := json.Marshal(r)
-					_, reportErr = report.Write(append(line, '\n'))
-				}
+				report.write(r)
+				stdout.write(r)
 				m.add(r.Bytes, 1)
 				if line := resultLine(r, quiet); line != "" {
 					m.println(line)
@@ -282,17 +291,29 @@ input of the run)}; with
 			})
 			m.stop()
 			if err != nil {
-				return listHint(err)
+				err = listHint(err)
+				if stdout != nil && stdout.n > 0 && stdout.err == nil {
+					// After records, the error is a line of its own, as they are.
+					if pe, ok := err.(*fs.PathError); ok {
+						err = inFile(pe.Path, pe)
+					}
+					stdout.write(errorJSON{Error: err.Error(), File: errorFile(err)})
+					return &exitError{code: 2, silent: true, err: err}
+				}
+				return err
 			}
-			if reportErr != nil {
-				return inFile(reportPath, fmt.Errorf("writing the report %s: %w", escape(reportPath), reportErr))
+			if report != nil && report.err != nil {
+				return inFile(reportPath, fmt.Errorf("writing the report %s: %w", escape(reportPath), report.err))
 			}
 			allowed := sum.Failed == 0 || sum.OutputErrors == 0 && sum.Failed <= tolerated(sum.Files)
-			if jsonMode(cmd) {
-				printJSON(cmd, batchSummary{Files: sum.Files, OK: sum.OK, Skipped: sum.Skipped, Failed: sum.Failed,
+			if stdout != nil {
+				stdout.write(batchSummary{Files: sum.Files, OK: sum.OK, Skipped: sum.Skipped, Failed: sum.Failed,
 					OutputErrors: sum.OutputErrors, Bytes: sum.Bytes, Seconds: sum.Seconds, TempsRemoved: sum.TempsRemoved,
 					Interrupted: sum.Interrupted, FailedAllowed: sum.Failed > 0 && allowed,
 					Widened: sum.Widened, WidenedOutputs: sum.WidenedOutputs, PassedOver: sum.PassedOver, Orphans: sum.Orphans})
+				if stdout.err != nil {
+					return fmt.Errorf("writing to standard output: %w", stdout.err)
+				}
 			} else {
 				fmt.Fprintln(stderr, summaryLine(sum, opts.Check, plan.Files))
 				if sum.Widened > 0 {
@@ -340,6 +361,28 @@ input of the run)}; with
 	c.RegisterFlagCompletionFunc("max-shard-size", completeWords("500MB", "1GB", "2GB", "5GB", "10GB"))
 	c.MarkFlagsMutuallyExclusive("clean", "check")
 	return c
+}
+
+// jsonLines writes JSON Lines to w: a value a line, compact, what came from a file
+// escaped by encoding/json (<, > and & left as they are, as writeJSON leaves them). It
+// keeps the first error, after which it writes nothing; a nil *jsonLines writes nothing.
+type jsonLines struct {
+	w   io.Writer
+	n   int // the lines written
+	err error
+}
+
+func (j *jsonLines) write(v any) {
+	if j == nil || j.err != nil {
+		return
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if j.err = enc.Encode(v); j.err == nil {
+		_, j.err = j.w.Write(b.Bytes())
+		j.n++
+	}
 }
 
 // listHint adds the flag to use to an error about a list of inputs that looks

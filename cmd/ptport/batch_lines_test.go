@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -214,9 +213,8 @@ func TestBatchOutputsLeftAlone(t *testing.T) {
 		t.Errorf("in place: exit %d, want 0, %q and the outputs passed over:\n%s", code, want, errs)
 	}
 	code, stdout, _ := runCLI(t, "batch", zoo, "-o", zoo, "--json")
-	var sum batchSummary
-	if err := json.Unmarshal([]byte(stdout), &sum); code != 0 || err != nil || sum.PassedOver != 2 || sum.Orphans != 1 {
-		t.Errorf("--json: exit %d, %v, %s: want 2 passed over, 1 orphan", code, err, stdout)
+	if _, sum := batchJSON(t, stdout); code != 0 || sum.PassedOver != 2 || sum.Orphans != 1 {
+		t.Errorf("--json: exit %d, %s: want 2 passed over, 1 orphan", code, stdout)
 	}
 	code, _, errs = runCLI(t, "batch", filepath.Join(zoo, "a.pt"), "-o", zoo)
 	if code != 0 || !strings.Contains(errs, "ptport's output of a.ckpt, not an input (its input is not beside it: to convert this file, write to another output folder)") {

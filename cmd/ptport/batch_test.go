@@ -343,3 +343,93 @@ func TestBatchCheckDiagnosis(t *testing.T) {
 		t.Errorf("the report lacks the diagnosis:\n%s", b)
 	}
 }
+
+// batchJSON decodes what batch --json writes on standard output: JSON Lines, an
+// object a line, each input's record, then the summary on the last line.
+func batchJSON(t *testing.T, stdout string) ([]batch.Result, batchSummary) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	var sum batchSummary
+	if err := strictJSON(lines[len(lines)-1], &sum); err != nil {
+		t.Fatalf("--json: the last line is not the summary: %v\n%s", err, stdout)
+	}
+	records := make([]batch.Result, len(lines)-1)
+	for i, line := range lines[:len(lines)-1] {
+		if err := strictJSON(line, &records[i]); err != nil {
+			t.Fatalf("--json: line %d is not an input's record: %v\n%s", i+1, err, stdout)
+		}
+	}
+	return records, sum
+}
+
+// strictJSON decodes the one JSON value of line into v, refusing members v lacks.
+func strictJSON(line string, v any) error {
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one value on the line")
+	}
+	return nil
+}
+
+// TestBatchJSONRecords: batch --json writes every input's outcome on standard output,
+// a JSON object a line, the failed input's with its name and its error, the records
+// byte for byte those of --report, then the summary; standard error has the lines for
+// people alone, and the exit status is as without --json.
+func TestBatchJSONRecords(t *testing.T) {
+	crc := "../../testdata/pickle/crc/"
+	dir := t.TempDir()
+	for _, name := range []string{"flipped.pt", "good.pt"} {
+		b, err := os.ReadFile(crc + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	report := filepath.Join(t.TempDir(), "report.jsonl")
+	code, stdout, errs := runCLI(t, "batch", dir, "-o", out, "--json", "--report", report)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (an input failed)\n%s%s", code, stdout, errs)
+	}
+	records, sum := batchJSON(t, stdout)
+	if len(records) != 2 {
+		t.Fatalf("%d records, want one for each of the 2 inputs:\n%s", len(records), stdout)
+	}
+	byInput := map[string]batch.Result{}
+	for _, r := range records {
+		byInput[r.Input] = r
+	}
+	bad, good := byInput[filepath.Join(dir, "flipped.pt")], byInput[filepath.Join(dir, "good.pt")]
+	const msg = "tensor w: good/data/0: CRC-32 mismatch"
+	if bad.Status != batch.StatusFailed || !strings.HasPrefix(bad.Error, msg) {
+		t.Errorf("flipped.pt's record %+v, want failed with %q", bad, msg)
+	}
+	if good.Status != batch.StatusOK || good.Error != "" || good.Output != filepath.Join(out, "good.safetensors") || good.Tensors != 2 {
+		t.Errorf("good.pt's record %+v, want ok, written to %s", good, filepath.Join(out, "good.safetensors"))
+	}
+	if sum.Files != 2 || sum.OK != 1 || sum.Failed != 1 || sum.FailedAllowed {
+		t.Errorf("summary %+v, want 2 files, 1 ok, 1 failed, not allowed", sum)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.SplitAfter(stdout, "\n"); strings.Join(lines[:len(lines)-2], "") != string(b) {
+		t.Errorf("the records of --json are not those of --report:\n%s\nthe report:\n%s", stdout, b)
+	}
+	if line := "failed   " + filepath.Join(dir, "flipped.pt") + ": " + msg; !strings.Contains(errs, line) || strings.Contains(errs, "{") || strings.Contains(errs, "converted 2 inputs") {
+		t.Errorf("stderr, want the failure's line alone, no JSON nor summary:\n%s", errs)
+	}
+
+	code, stdout, errs = runCLI(t, "batch", dir, "-o", out, "--json", "--allow-failed")
+	records, sum = batchJSON(t, stdout)
+	if code != 0 || len(records) != 2 || sum.Skipped != 1 || sum.Failed != 1 || !sum.FailedAllowed {
+		t.Errorf("--allow-failed: exit %d, want 0, a record for each input and the failure allowed:\n%s%s", code, stdout, errs)
+	}
+}

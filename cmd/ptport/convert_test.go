@@ -104,10 +104,9 @@ func TestBatchNPZWidensBF16(t *testing.T) {
 		t.Errorf("the report's widened: %q", widened)
 	}
 
-	var sum batchSummary
 	code, js, errs := runCLI(t, "batch", dir, "-o", out, "--to", "npz", "--force", "--json")
-	if err := json.Unmarshal([]byte(js), &sum); code != 0 || err != nil || sum.Widened != 4 || sum.WidenedOutputs != 1 {
-		t.Errorf("--json: exit %d, %v, widened %d in %d outputs, want 4 in 1: %s", code, err, sum.Widened, sum.WidenedOutputs, errs)
+	if _, sum := batchJSON(t, js); code != 0 || sum.Widened != 4 || sum.WidenedOutputs != 1 {
+		t.Errorf("--json: exit %d, widened %d in %d outputs, want 4 in 1: %s", code, sum.Widened, sum.WidenedOutputs, errs)
 	}
 	code, _, errs = runCLI(t, "batch", dir, "-o", out)
 	if code != 0 || strings.Contains(errs, "as float32") || strings.Contains(errs, "note:") {

@@ -59,13 +59,16 @@ func readmeExamples(t *testing.T, readme string) []readmeExample {
 	return examples
 }
 
-// timing matches what changes from run to run in a printed result: seconds and rates
-// (a rate's unit too: 788 KiB/s and 5.8 MiB/s alike).
-var timing = regexp.MustCompile(`\d+(\.\d+)?( [KMGT]?i?B/s| files/s| s/file|s\b)`)
+// timing matches what changes from run to run in a printed result: seconds, in text and
+// as JSON's "seconds", and rates (a rate's unit too: 788 KiB/s and 5.8 MiB/s alike).
+var timing = regexp.MustCompile(`"seconds":\d+(\.\d+)?(e-\d+)?|\d+(\.\d+)?( [KMGT]?i?B/s| files/s| s/file|s\b)`)
 
 // untimed returns s with its times and rates replaced by "#".
 func untimed(s string) string {
 	return timing.ReplaceAllStringFunc(s, func(m string) string {
+		if strings.HasPrefix(m, `"seconds":`) {
+			return `"seconds":#`
+		}
 		if strings.HasSuffix(m, "B/s") {
 			return "# B/s"
 		}
