@@ -53,9 +53,16 @@ type Checkpoint struct {
 // file or ptport's JSON export, told apart by their content; or a sharded checkpoint, by
 // its index (NAME.index.json: model.safetensors.index.json, pytorch_model.bin.index.json)
 // and the shards it names, as one checkpoint. A shard opened on its own is refused with
-// a *ShardError: it is part of a model, never a whole one. A path that is not a
-// regular file (a named pipe, a device) is a *pickle.FormatError, returned at once,
-// without waiting for a pipe's writer. opts may be nil.
+// a *ShardError that names its index: it is part of a model, never a whole one (open
+// the index for the whole, OpenShard for the part). A shard is a file that an index
+// beside it (any NAME.index.json in its folder) names, whatever the file's name
+// (model-00001-of-00001.safetensors, or the names a hand-written index gives), or a
+// file named as one of several shards, STEM-0000K-of-0000N.EXT (see ShardOf). To tell,
+// Open reads the names in the file's folder and the indexes among them, each as it
+// reads an index (at most 64 MiB), up to the first by name that names the file; it
+// opens no other file. A path that is not a regular file (a named pipe, a device) is a
+// *pickle.FormatError, returned at once, without waiting for a pipe's writer. opts may
+// be nil.
 func Open(path string, opts *pickle.Options) (*Checkpoint, error) {
 	return OpenContext(context.Background(), path, opts)
 }
@@ -69,6 +76,11 @@ func Open(path string, opts *pickle.Options) (*Checkpoint, error) {
 func OpenContext(ctx context.Context, path string, opts *pickle.Options) (*Checkpoint, error) {
 	if IsIndex(path) {
 		return openIndex(ctx, path, opts)
+	}
+	if e, err := indexNaming(ctx, path); err != nil {
+		return nil, err
+	} else if e != nil {
+		return nil, e
 	}
 	if e := ShardOf(path); e != nil {
 		return nil, e

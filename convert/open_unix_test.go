@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/fixture"
 	"github.com/ptport/ptport/pickle"
 )
 
@@ -39,5 +40,39 @@ func TestOpenNotRegular(t *testing.T) {
 		if !errors.As(err, &fe) || err.Error() != want {
 			t.Errorf("Open(%s): %v, want a FormatError: %s", path, err, want)
 		}
+	}
+}
+
+// TestOpenBesideNotRegularIndex: an index beside a file that is a named pipe with no
+// writer is not waited on while Open looks for the index that names the file: it names
+// no shard, and the file opens.
+func TestOpenBesideNotRegularIndex(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "model.safetensors.index.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(fixture.Path("training", "sharded_st", "model-00001-of-00003.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "model-00001-of-00001.safetensors")
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		cp, err := convert.Open(file, nil)
+		if err == nil {
+			cp.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Open(%s): still waiting after 10 s", file)
+	}
+	if err != nil {
+		t.Errorf("Open(%s) beside a named pipe named as an index: %v, want it opened", file, err)
 	}
 }

@@ -34,10 +34,16 @@ func IsIndex(path string) bool { return strings.HasSuffix(path, export.IndexSuff
 // ShardError reports a file that is one shard of a sharded checkpoint opened on its own:
 // it holds part of the model, and must never pass for all of it.
 type ShardError struct {
-	File          string
+	File string
+	// Shard and Shards place the file among the shards: K and N of its name
+	// STEM-0000K-of-0000N.EXT, or, for a file that an index names, its place among the
+	// shards the index names, by name, and their count.
 	Shard, Shards int
-	Index         string // the index's path, by Hugging Face's naming
-	IndexFound    bool   // the index is beside the file
+	// Index is the index's path: the index beside the file that names it, or, for a
+	// file named like a shard that no index beside it names, the one Hugging Face
+	// names for it (STEM.EXT.index.json).
+	Index      string
+	IndexFound bool // the index is beside the file
 }
 
 func (e *ShardError) Error() string {
@@ -48,9 +54,10 @@ func (e *ShardError) Error() string {
 	return s + "its index " + e.Index + " is not beside it (a whole checkpoint named like a shard: rename it)"
 }
 
-// ShardOf returns the *ShardError that Open gives for path when its base name is a
-// shard's, STEM-0000K-of-0000N.EXT (or ptport's STEM-0000K-of-0000N.G.EXT) with 1 <= K <= N and N >= 2, and nil for any other
-// name. It reads no file: it looks for the index Hugging Face names for the shard,
+// ShardOf returns the *ShardError that Open gives for path, when no index beside it
+// names it, if its base name is a shard's, STEM-0000K-of-0000N.EXT (or ptport's
+// STEM-0000K-of-0000N.G.EXT) with 1 <= K <= N and N >= 2, and nil for any other name.
+// It reads no file: it looks for the index Hugging Face names for the shard,
 // STEM.EXT.index.json, beside it (IndexFound), without reading the index.
 func ShardOf(path string) *ShardError {
 	m := export.ShardName.FindStringSubmatch(filepath.Base(path))
@@ -65,6 +72,57 @@ func ShardOf(path string) *ShardError {
 	idx := filepath.Join(filepath.Dir(path), m[1]+m[5]+export.IndexSuffix)
 	_, err := os.Stat(idx)
 	return &ShardError{File: path, Shard: k, Shards: n, Index: idx, IndexFound: err == nil}
+}
+
+// indexNaming returns the *ShardError that Open gives for the file at path when an
+// index beside it (NAME.index.json in its folder) names it as one of its shards,
+// whatever its name, and nil when none does. Of several, it is the first by name. It
+// reads the folder's names a chunk at a time, keeping those of indexes only, then the
+// indexes, one at a time and each as Open reads one (a regular file, at most
+// export.MaxIndex bytes), up to the first that names the file; it opens no shard. An
+// index that cannot be read names no shard here (opened, it fails). Once ctx is done it
+// returns an error that wraps ctx.Err(). A path that is no file, or a folder, is no
+// shard.
+func indexNaming(ctx context.Context, path string) (*ShardError, error) {
+	if fi, err := os.Stat(path); err != nil || fi.IsDir() {
+		return nil, nil
+	}
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, nil
+	}
+	var indexes []string
+	for {
+		if err := ctxio.Stopped(ctx, path); err != nil {
+			f.Close()
+			return nil, err
+		}
+		names, err := f.Readdirnames(256)
+		for _, n := range names {
+			if IsIndex(n) && n != base {
+				indexes = append(indexes, n)
+			}
+		}
+		if err != nil || len(names) == 0 {
+			break
+		}
+	}
+	f.Close()
+	slices.Sort(indexes)
+	for _, n := range indexes {
+		_, shards, err := readIndex(ctx, filepath.Join(dir, n))
+		if stop := ctxio.Stopped(ctx, path); stop != nil {
+			return nil, stop
+		}
+		if err != nil {
+			continue
+		}
+		if k, ok := slices.BinarySearch(shards, base); ok {
+			return &ShardError{File: path, Shard: k + 1, Shards: len(shards), Index: filepath.Join(dir, n), IndexFound: true}, nil
+		}
+	}
+	return nil, nil
 }
 
 // readIndex reads the index at path and returns it with the names of the shards it

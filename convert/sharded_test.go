@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/ptport/ptport/convert"
+	"github.com/ptport/ptport/convert/internal/export"
 	"github.com/ptport/ptport/convert/internal/fixture"
 	"github.com/ptport/ptport/pickle"
 )
@@ -252,5 +253,152 @@ func TestShardsKeepTiedTogether(t *testing.T) {
 	defer shard.Close()
 	if got := sortedGroups(shard.Shared); !slices.EqualFunc(got, sortedGroups([][]string{group}), slices.Equal) {
 		t.Errorf("the shard's metadata lists %v, want %v", got, group)
+	}
+}
+
+// shardsAnyName lays out in a new folder, from the sharded fixtures, the sharded
+// checkpoints whose shards are not named as one of several: one/, the first shard of
+// each fixture alone as model-00001-of-00001.safetensors and
+// pytorch_model-00001-of-00001.bin, with Hugging Face's indexes naming their tensors;
+// hand/, the .bin shards as part-1.bin to part-3.bin with a hand-written index,
+// weights.bin.index.json. It returns the folder.
+func shardsAnyName(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	layout := func(fixtureIndex, dir, index string, rename func(shard string) string, keep func(shard string) bool) {
+		var idx struct {
+			Metadata  map[string]any    `json:"metadata"`
+			WeightMap map[string]string `json:"weight_map"`
+		}
+		src := fixture.Path("training", fixtureIndex)
+		raw, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &idx); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		delete(idx.Metadata, "total_size")
+		for tensor, shard := range idx.WeightMap {
+			if !keep(shard) {
+				delete(idx.WeightMap, tensor)
+				continue
+			}
+			idx.WeightMap[tensor] = rename(shard)
+			b, err := os.ReadFile(filepath.Join(filepath.Dir(src), shard))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, dir, rename(shard)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		raw, _ = json.Marshal(idx)
+		if err := os.WriteFile(filepath.Join(root, dir, index), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := func(shard string) bool { return strings.Contains(shard, "-00001-of-") }
+	layout("sharded_st/model.safetensors.index.json", "one", "model.safetensors.index.json",
+		func(string) string { return "model-00001-of-00001.safetensors" }, first)
+	layout("sharded_bin/pytorch_model.bin.index.json", "one", "pytorch_model.bin.index.json",
+		func(string) string { return "pytorch_model-00001-of-00001.bin" }, first)
+	layout("sharded_bin/pytorch_model.bin.index.json", "hand", "weights.bin.index.json",
+		func(s string) string {
+			return "part-" + strings.TrimLeft(export.ShardName.FindStringSubmatch(s)[2], "0") + ".bin"
+		}, func(string) bool { return true })
+	return root
+}
+
+// TestOpenShardAnyName: a file that an index beside it names is refused as a shard,
+// whatever its name (a single shard named 1-of-1, or a hand-written index's names),
+// with a *ShardError naming the index, which opens the whole; a file no index beside
+// it names opens as a checkpoint of its own, whatever indexes lie beside it, readable
+// or not.
+func TestOpenShardAnyName(t *testing.T) {
+	root := shardsAnyName(t)
+	for _, c := range []struct {
+		file, index   string
+		shard, shards int
+	}{
+		{"one/model-00001-of-00001.safetensors", "one/model.safetensors.index.json", 1, 1},
+		{"one/pytorch_model-00001-of-00001.bin", "one/pytorch_model.bin.index.json", 1, 1},
+		{"hand/part-1.bin", "hand/weights.bin.index.json", 1, 3},
+		{"hand/part-3.bin", "hand/weights.bin.index.json", 3, 3},
+	} {
+		file, index := filepath.Join(root, c.file), filepath.Join(root, c.index)
+		cp, err := convert.Open(file, nil)
+		var se *convert.ShardError
+		if !errors.As(err, &se) {
+			if cp != nil {
+				cp.Close()
+			}
+			t.Errorf("Open(%s): %v, want a *ShardError", c.file, err)
+			continue
+		}
+		if se.File != file || se.Index != index || !se.IndexFound || se.Shard != c.shard || se.Shards != c.shards {
+			t.Errorf("Open(%s): %+v, want shard %d of %d of %s", c.file, se, c.shard, c.shards, index)
+		}
+		want := fmt.Sprintf("%s is shard %d of %d of a sharded checkpoint, not a whole one; open its index %s, which names every shard", file, c.shard, c.shards, index)
+		if err.Error() != want {
+			t.Errorf("Open(%s):\n%v, want\n%s", c.file, err, want)
+		}
+		part, err := convert.OpenShard(file, nil)
+		if err != nil {
+			t.Errorf("OpenShard(%s): %v", c.file, err)
+			continue
+		}
+		whole, err := convert.Open(index, nil)
+		if err != nil {
+			t.Errorf("Open(%s): %v", c.index, err)
+		} else {
+			if whole.Shards != c.shards || len(whole.Leaves) < len(part.Leaves) {
+				t.Errorf("Open(%s): %d shards, %d leaves, want %d shards holding %s's %d leaves", c.index, whole.Shards, len(whole.Leaves), c.shards, c.file, len(part.Leaves))
+			}
+			whole.Close()
+		}
+		part.Close()
+	}
+
+	// Beside indexes that do not name it, one unreadable, a file is a checkpoint.
+	hand := filepath.Join(root, "hand")
+	b, err := os.ReadFile(filepath.Join(hand, "part-2.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(hand, "extra.bin"), b, 0o644)
+	os.WriteFile(filepath.Join(hand, "broken.index.json"), []byte(`{"weight_map": {"x": "extra.bin"`), 0o644)
+	os.WriteFile(filepath.Join(root, "one", "model-00001-of-00001.npz.index.json"), []byte(`{"weight_map": {}}`), 0o644)
+	lone := filepath.Join(t.TempDir(), "model-00001-of-00001.safetensors")
+	b, err = os.ReadFile(filepath.Join(root, "one", "model-00001-of-00001.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(lone, b, 0o644)
+	for _, file := range []string{filepath.Join(hand, "extra.bin"), lone} {
+		cp, err := convert.Open(file, nil)
+		if err != nil {
+			t.Errorf("Open(%s): %v, want the file opened", file, err)
+			continue
+		}
+		if cp.Shards != 0 || len(cp.Leaves) == 0 {
+			t.Errorf("Open(%s): %d shards, %d leaves, want a checkpoint of its own", file, cp.Shards, len(cp.Leaves))
+		}
+		cp.Close()
+	}
+	// An unreadable index first by name does not hide one that names the file.
+	os.WriteFile(filepath.Join(hand, "a.index.json"), []byte("not an index"), 0o644)
+	if _, err := convert.Open(filepath.Join(hand, "part-2.bin"), nil); !errors.As(err, new(*convert.ShardError)) || !strings.Contains(err.Error(), "weights.bin.index.json") {
+		t.Errorf("beside an unreadable index: %v, want the shard refused, naming weights.bin.index.json", err)
+	}
+	// Stopped, Open looks at no index.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	file := filepath.Join(hand, "part-2.bin")
+	if _, err := convert.OpenContext(ctx, file, nil); !errors.Is(err, context.Canceled) || err.Error() != file+": context canceled" {
+		t.Errorf("OpenContext, cancelled: %v, want %s: context canceled", err, file)
 	}
 }
