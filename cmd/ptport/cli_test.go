@@ -762,6 +762,65 @@ func TestConvertShard(t *testing.T) {
 	}
 }
 
+// TestConvertShardNamedByIndex: a file that an index beside it names as a shard, the one
+// shard of 1 or a hand-named part, converts as TestConvertShard's shards do: to a file
+// named as the same shard, and is refused, with advice that works, to any other name.
+func TestConvertShardNamedByIndex(t *testing.T) {
+	dir := t.TempDir()
+	src := training + "sharded_bin/"
+	read := func(name string) []byte {
+		b, err := os.ReadFile(src + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	one := filepath.Join(dir, "one", "pytorch_model-00001-of-00001.bin")
+	hand := filepath.Join(dir, "hand", "part-2.bin")
+	for _, d := range []string{"one", "hand"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(one, read("pytorch_model-00002-of-00003.bin"), 0o644)
+	os.WriteFile(filepath.Join(dir, "one", "pytorch_model.bin.index.json"),
+		[]byte(`{"weight_map": {"lstm.weight_ih_l0": "pytorch_model-00001-of-00001.bin"}}`), 0o644)
+	for k := 1; k <= 3; k++ {
+		os.WriteFile(filepath.Join(dir, "hand", fmt.Sprintf("part-%d.bin", k)), read(fmt.Sprintf("pytorch_model-%05d-of-00003.bin", k)), 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "hand", "weights.index.json"),
+		[]byte(`{"weight_map": {"a": "part-1.bin", "b": "part-2.bin", "c": "part-3.bin"}}`), 0o644)
+	for _, c := range []struct {
+		in, refused, advice, same string
+	}{
+		{one, "x.safetensors", "x-00001-of-00001.safetensors", "x-00001-of-00001.safetensors"},
+		{hand, "y.npz", "y-00002-of-00003.npz", "y-00002-of-00003.npz"},
+	} {
+		code, _, errs := runCLI(t, "convert", c.in, "-o", filepath.Join(dir, c.refused))
+		if code != 2 || !strings.Contains(errs, c.advice) || !strings.Contains(errs, "for the whole model") {
+			t.Errorf("%s -o %s: exit %d, want 2 advising %s\n%s", c.in, c.refused, code, c.advice, errs)
+		}
+		out := filepath.Join(dir, c.same)
+		if code, _, errs := runCLI(t, "convert", c.in, "-o", out); code != 0 {
+			t.Errorf("%s -o %s (its advice): exit %d\n%s", c.in, c.same, code, errs)
+			continue
+		}
+		part, err := convert.OpenShard(out, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := convert.OpenShard(c.in, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(part.Leaves) != len(in.Leaves) || len(part.Leaves) == 0 {
+			t.Errorf("%s: %d leaves, want the shard's %d", out, len(part.Leaves), len(in.Leaves))
+		}
+		part.Close()
+		in.Close()
+	}
+}
+
 // TestHelpExamples: every command's help, completion's included, shows examples.
 func TestHelpExamples(t *testing.T) {
 	var stdout, stderr strings.Builder

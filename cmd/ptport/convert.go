@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -241,8 +243,8 @@ func progressTotal(f convert.Format, cp *convert.Checkpoint) int64 {
 // as the same shard, so that what it writes stays a part: a shard is a file of tensors,
 // but never a whole model.
 func openShard(ctx context.Context, se *convert.ShardError, out string, maxShard int64, opts *pickle.Options) (*convert.Checkpoint, error) {
-	same := convert.ShardOf(out)
-	if same != nil && same.Shard == se.Shard && same.Shards == se.Shards && maxShard == 0 {
+	k, n, named := shardPlace(out)
+	if named && k == se.Shard && n == se.Shards && maxShard == 0 {
 		cp, err := convert.OpenShardContext(ctx, se.File, opts)
 		if err != nil {
 			return nil, inFile(se.File, allowObjectsHint(err, opts, func(o *pickle.Options) error {
@@ -257,7 +259,7 @@ func openShard(ctx context.Context, se *convert.ShardError, out string, maxShard
 	}
 	ext := filepath.Ext(out)
 	stem := strings.TrimSuffix(filepath.Base(out), ext)
-	if same != nil || out == stdio {
+	if named || out == stdio {
 		stem = "STEM"
 	}
 	if out == stdio {
@@ -274,6 +276,22 @@ func openShard(ctx context.Context, se *convert.ShardError, out string, maxShard
 		msg += fmt.Sprintf("its index %s is not beside it; %s (a whole checkpoint named like a shard: rename it)", se.Index, part)
 	}
 	return nil, inFile(se.File, errors.New(msg))
+}
+
+// shardName matches a shard's base name, STEM-0000K-of-0000N.EXT or STEM-0000K-of-0000N.G.EXT,
+// as the library names and recognizes shards.
+var shardName = regexp.MustCompile(`^.+-(\d{5})-of-(\d{5})(?:\.\d{1,4})?\.[A-Za-z0-9]+$`)
+
+// shardPlace returns K and N of a path whose base name is a shard's (1 of 1 included:
+// the place of the one shard an index names), with ok false for any other name.
+func shardPlace(path string) (k, n int, ok bool) {
+	m := shardName.FindStringSubmatch(filepath.Base(path))
+	if m == nil {
+		return 0, 0, false
+	}
+	k, _ = strconv.Atoi(m[1])
+	n, _ = strconv.Atoi(m[2])
+	return k, n, k >= 1 && k <= n
 }
 
 // weightsOnlyOf says what torch.load(weights_only=True) would do with the .pt file at
