@@ -88,8 +88,10 @@ func OpenContext(ctx context.Context, path string, opts *pickle.Options) (*Check
 	return openFile(ctx, path, opts)
 }
 
-// OpenShard opens a file of a sharded checkpoint on its own, as Open opens a single
-// file: what it holds is part of a model.
+// OpenShard opens the file at path on its own, as Open opens a single file, without
+// looking for an index that names it: a shard of a sharded checkpoint, whose tensors
+// are part of a model, or a file its caller has told is no shard already (as package
+// batch does, which reads each folder's indexes once, not once a file).
 func OpenShard(path string, opts *pickle.Options) (*Checkpoint, error) {
 	return OpenShardContext(context.Background(), path, opts)
 }

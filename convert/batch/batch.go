@@ -1443,6 +1443,19 @@ func commit(ctx context.Context, c outcome, t *atomicfile.Temp) outcome {
 	return c
 }
 
+// openInput opens the input file at path: a sharded checkpoint's index as
+// convert.OpenContext does, any other file as the one file it is
+// (convert.OpenShardContext). The walk has told the shards apart before (indexOf, which
+// reads each folder's indexes once a run), and an input is never a shard; OpenContext
+// would read the names and indexes of the file's folder again for every input, work
+// that grows as the square of a folder's files.
+func openInput(ctx context.Context, path string, opts *pickle.Options) (*convert.Checkpoint, error) {
+	if convert.IsIndex(path) {
+		return convert.OpenContext(ctx, path, opts)
+	}
+	return convert.OpenShardContext(ctx, path, opts)
+}
+
 func (o *Options) check(ctx context.Context, in batchInput, r *Result) error {
 	name := strings.TrimSuffix(in.path, export.IndexSuffix) // a sharded checkpoint's
 	ext := filepath.Ext(name)
@@ -1451,13 +1464,13 @@ func (o *Options) check(ctx context.Context, in batchInput, r *Result) error {
 		r.Status, r.Error = StatusSkipped, "no reference file "+filepath.Base(refPath)
 		return nil
 	}
-	cp, err := convert.OpenContext(ctx, in.path, o.Pickle)
+	cp, err := openInput(ctx, in.path, o.Pickle)
 	if err != nil {
 		return err
 	}
 	defer cp.Close()
 	r.Tensors = leaf.CountTensors(cp.Leaves)
-	ref, err := convert.OpenContext(ctx, refPath, o.Pickle)
+	ref, err := openInput(ctx, refPath, o.Pickle)
 	if err != nil {
 		return err
 	}
@@ -1518,7 +1531,7 @@ func (o *Options) convert(ctx context.Context, in batchInput, r *Result, credite
 		}
 	}
 	r.Elsewhere = o.otherLayoutOutput(ctx, in, r.Output)
-	cp, err := convert.OpenContext(ctx, in.path, o.Pickle)
+	cp, err := openInput(ctx, in.path, o.Pickle)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -558,4 +559,54 @@ func TestBatchShardsAnyName(t *testing.T) {
 	check("named", results, oneIndex, handIndex, lone)
 	_, results = runBatch(t, Options{List: strings.NewReader(strings.Join(named, "\n")), OutDir: t.TempDir(), To: convert.NPZ})
 	check("listed", results, oneIndex, handIndex, lone)
+}
+
+// TestBatchReadsIndexesOnce: a folder's indexes are read once a walk of the inputs
+// (a run walks them twice: for outputs that would collide, then to convert), however
+// many inputs lie beside them, not once an input as well (which made a run over a
+// folder of N files beside a large index read it N more times). Counted in
+// allocations: a run beside an index of 20,000 tensors allocates, over one beside an
+// index of 10, what reading the large index twice does, where it allocated that for
+// each of the 24 inputs too.
+func TestBatchReadsIndexesOnce(t *testing.T) {
+	const inputs = 24
+	run := func(tensors int) (mallocs, indexRead uint64) {
+		dir := t.TempDir()
+		for i := range inputs {
+			copyInto(t, dir, fixture.Path("training", "adam.pt"), "m"+strconv.Itoa(i)+".pt")
+		}
+		// An index of shards that are no input of the walk (*.safetensors, not taken).
+		wm := map[string]string{}
+		for i := range tensors {
+			wm["layer."+strconv.Itoa(i)+".weight"] = "other-" + strconv.Itoa(i%3) + ".safetensors"
+		}
+		b, err := json.Marshal(map[string]any{"metadata": map[string]any{}, "weight_map": wm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		index := filepath.Join(dir, "other.safetensors.index.json")
+		if err := os.WriteFile(index, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var m0, m1, m2 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		sum, _ := runBatch(t, Options{Inputs: []string{dir}, OutDir: t.TempDir(), To: convert.Safetensors, Jobs: 1})
+		runtime.ReadMemStats(&m1)
+		if sum.OK != inputs || sum.Files != inputs {
+			t.Fatalf("summary %+v, want %d inputs ok", sum, inputs)
+		}
+		if _, err := convert.ShardFiles(index); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&m2)
+		return m1.Mallocs - m0.Mallocs, m2.Mallocs - m1.Mallocs
+	}
+	smallRun, smallRead := run(10)
+	largeRun, largeRead := run(20000)
+	perRead := float64(largeRead) - float64(smallRead)
+	reads := (float64(largeRun) - float64(smallRun)) / perRead
+	t.Logf("a run allocates %d times beside an index of 10 tensors, %d beside one of 20,000; a read of the large index %d, of the small %d: the run reads it %.1f times", smallRun, largeRun, largeRead, smallRead, reads)
+	if reads > 3 {
+		t.Errorf("a run over %d inputs beside an index reads that index %.1f times, want it read once (at most 3)", inputs, reads)
+	}
 }
