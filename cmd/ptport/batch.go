@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,11 +45,19 @@ type batchSummary struct {
 	Orphans    int `json:"orphans"`
 }
 
-// cleanResult is what batch --clean prints with --json.
-type cleanResult struct {
-	Removed []string `json:"removed"`
-	Bytes   int64    `json:"bytes"`
-	Kept    []string `json:"kept"` // written by running processes of this machine
+// cleanRecord is a line of batch --clean --json: a temporary found, removed or kept.
+type cleanRecord struct {
+	Path   string `json:"path"`
+	Bytes  int64  `json:"bytes"`
+	Status string `json:"status"` // "removed", or "kept": a running process of this machine writes it
+}
+
+// cleanSummary is the last line of batch --clean --json: the temporaries removed, their
+// bytes, and those kept.
+type cleanSummary struct {
+	Removed int   `json:"removed"`
+	Bytes   int64 `json:"bytes"`
+	Kept    int   `json:"kept"`
 }
 
 func batchCmd() *cobra.Command {
@@ -174,9 +183,15 @@ failed, the outputs that could not be written), "bytes", "seconds",
 "temps_removed", "interrupted", "failed_allowed", "widened" (BF16 tensors held as
 float32), "widened_outputs", "passed_over" (ptport's outputs in OUTDIR that the walk
 passed over), "orphans" (of them, those whose input is neither beside them nor an
-input of the run)}, or, when an error that is not an input's stopped the run, its
-{"error", "file"}. Standard error has the inputs' lines and the progress bar alone; the exit
-status is as without --json. With --clean, {"removed", "bytes", "kept"}.`,
+input of the run)}, or, when an error that is not an input's stopped the run (an input
+folder gone, the report or standard output unwritable), its {"error", "file"}, after
+the records of the inputs that ended. Standard error has the inputs' lines and the
+progress bar, and says in words such an error, or that Ctrl-C or SIGTERM interrupted
+the run (the summary's "interrupted"); the exit status is as without --json. With
+--clean, a line for each temporary as it is found, {"path", "bytes", "status":
+"removed", or "kept" when a running ptport writes it}, then {"removed", "bytes",
+"kept"} (the temporaries removed, their bytes, and those kept), or the error that
+stopped it; standard error has the lines for people.`,
 		Example: `  ptport batch models/ -o converted/
   ptport batch a.pt b.pth zoo/ -o out/ --to npz --jobs 4 --report report.jsonl
   ptport batch /data/zoo -o /data/out --shard $JOB_COMPLETION_INDEX/16 --allow-failed
@@ -184,10 +199,12 @@ status is as without --json. With --clean, {"removed", "bytes", "kept"}.`,
   find /data/zoo -name '*.bin' -print0 | ptport batch - --null -o /data/out
   ptport batch hf_models/ -o out/ --max-shard-size 5GB
   ptport batch --clean /data/out
+  ptport batch --clean /data/out --json | jq -r 'select(.status == "removed") | .path'
   ptport batch models/ --check --report parity.jsonl
   ptport batch zoo/ -o out/ --json | jq -r 'select(.status == "failed") | "\(.input): \(.error)"'`,
 		Args:              usageArgs(cobra.MinimumNArgs(1)),
 		ValidArgsFunction: completeInputs,
+		Annotations:       map[string]string{jsonLinesAnnotation: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if clean {
 				return cleanTemps(cmd, args)
@@ -292,18 +309,20 @@ status is as without --json. With --clean, {"removed", "bytes", "kept"}.`,
 			m.stop()
 			if err != nil {
 				err = listHint(err)
-				if stdout != nil && stdout.n > 0 && stdout.err == nil {
-					// After records, the error is a line of its own, as they are.
-					if pe, ok := err.(*fs.PathError); ok {
-						err = inFile(pe.Path, pe)
-					}
-					stdout.write(errorJSON{Error: err.Error(), File: errorFile(err)})
-					return &exitError{code: 2, silent: true, err: err}
+				if pe, ok := err.(*fs.PathError); ok {
+					err = inFile(pe.Path, pe)
+				}
+				if sum.Files > 0 {
+					return afterLines(cmd, stdout, err, fmt.Sprintf(" (the batch stopped after %d of %s)", sum.Files, count(plan.Files, "input", "inputs")))
 				}
 				return err
 			}
 			if report != nil && report.err != nil {
-				return inFile(reportPath, fmt.Errorf("writing the report %s: %w", escape(reportPath), report.err))
+				rerr := report.err
+				if pe, ok := rerr.(*fs.PathError); ok && pe.Path == reportPath {
+					rerr = pe.Err // "R: writing the report: no space left on device"
+				}
+				return afterLines(cmd, stdout, inFile(reportPath, fmt.Errorf("writing the report: %w", rerr)), "")
 			}
 			allowed := sum.Failed == 0 || sum.OutputErrors == 0 && sum.Failed <= tolerated(sum.Files)
 			if stdout != nil {
@@ -312,7 +331,7 @@ status is as without --json. With --clean, {"removed", "bytes", "kept"}.`,
 					Interrupted: sum.Interrupted, FailedAllowed: sum.Failed > 0 && allowed,
 					Widened: sum.Widened, WidenedOutputs: sum.WidenedOutputs, PassedOver: sum.PassedOver, Orphans: sum.Orphans})
 				if stdout.err != nil {
-					return fmt.Errorf("writing to standard output: %w", stdout.err)
+					return afterLines(cmd, stdout, fmt.Errorf("writing to standard output: %w", stdout.err), "")
 				}
 			} else {
 				fmt.Fprintln(stderr, summaryLine(sum, opts.Check, plan.Files))
@@ -323,8 +342,13 @@ status is as without --json. With --clean, {"removed", "bytes", "kept"}.`,
 			silent := jsonMode(cmd)
 			switch {
 			case sum.Interrupted:
-				// The summary says so; the exit status is the signal's.
-				return &exitError{code: 1, silent: true, err: fmt.Errorf("interrupted: %d of %s done", sum.Files, count(plan.Files, "input", "inputs"))}
+				// The summary says so (with --json, its "interrupted", and this line
+				// for people); the exit status is the signal's.
+				err := fmt.Errorf("interrupted: %d of %s done", sum.Files, count(plan.Files, "input", "inputs"))
+				if stdout != nil {
+					fmt.Fprintf(stderr, "ptport: %s\n", err)
+				}
+				return &exitError{code: 1, silent: true, err: err}
 			case sum.OutputErrors > 0:
 				return &exitError{code: 1, silent: silent, err: fmt.Errorf("%d of %s could not be written (--allow-failed excuses failed inputs only)", sum.OutputErrors, count(sum.Files, "output", "outputs"))}
 			case !allowed:
@@ -361,6 +385,20 @@ status is as without --json. With --clean, {"removed", "bytes", "kept"}.`,
 	c.RegisterFlagCompletionFunc("max-shard-size", completeWords("500MB", "1GB", "2GB", "5GB", "10GB"))
 	c.MarkFlagsMutuallyExclusive("clean", "check")
 	return c
+}
+
+// afterLines says err, an error that is not an input's, once the lines of inputs (or of
+// --clean's temporaries) have begun: on standard error in words, then note (how far the
+// command got), with --json too, as standard error has the lines for people then; and
+// with --json as the last line of standard output, {"error", "file"}, so that a program
+// reading the records learns why they end there. It returns err as said, exit status 2.
+func afterLines(cmd *cobra.Command, stdout *jsonLines, err error, note string) error {
+	if errors.Is(err, context.Canceled) {
+		err = &interruptedError{err}
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "ptport: %s%s\n", message(err), note)
+	stdout.write(errorJSON{Error: err.Error(), File: errorFile(err)})
+	return &exitError{code: 2, silent: true, err: err}
 }
 
 // jsonLines writes JSON Lines to w: a value a line, compact, what came from a file
@@ -568,38 +606,48 @@ func holders(n int) string {
 	return fmt.Sprintf("%d outputs hold", n)
 }
 
-// cleanTemps is batch --clean: it removes the temporaries below the folders.
+// cleanTemps is batch --clean: it removes the temporaries below the folders, saying so
+// a line each, and with --json writing a record each, then the summary.
 func cleanTemps(cmd *cobra.Command, dirs []string) error {
-	var res cleanResult
-	res.Removed, res.Kept = []string{}, []string{}
+	var stdout *jsonLines
+	if jsonMode(cmd) {
+		stdout = &jsonLines{w: cmd.OutOrStdout()}
+	}
+	var sum cleanSummary
 	w := cmd.ErrOrStderr()
 	err := batch.Clean(cmd.Context(), dirs, func(l batch.Leftover) {
+		r := cleanRecord{Path: l.Path, Bytes: l.Size, Status: "removed"}
 		if l.Removed {
-			res.Removed = append(res.Removed, l.Path)
-			res.Bytes += l.Size
-			if !jsonMode(cmd) {
-				fmt.Fprintf(w, "removed  %s (%s)\n", escape(l.Path), bytesText(l.Size))
-			}
+			sum.Removed++
+			sum.Bytes += l.Size
+			fmt.Fprintf(w, "removed  %s (%s)\n", escape(l.Path), bytesText(l.Size))
 		} else {
-			res.Kept = append(res.Kept, l.Path)
-			if !jsonMode(cmd) {
-				fmt.Fprintf(w, "kept     %s: a running ptport writes it\n", escape(l.Path))
-			}
+			r.Status = "kept"
+			sum.Kept++
+			fmt.Fprintf(w, "kept     %s: a running ptport writes it\n", escape(l.Path))
 		}
+		stdout.write(r)
 	})
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
-			return inFile(pe.Path, err)
+			err = inFile(pe.Path, err)
+		}
+		if sum.Removed+sum.Kept > 0 {
+			return afterLines(cmd, stdout, err, fmt.Sprintf(" (after removing %s)", count(sum.Removed, "temporary", "temporaries")))
 		}
 		return err
 	}
-	if jsonMode(cmd) {
-		return printJSON(cmd, res)
+	if stdout != nil {
+		stdout.write(sum)
+		if stdout.err != nil {
+			return afterLines(cmd, stdout, fmt.Errorf("writing to standard output: %w", stdout.err), "")
+		}
+		return nil
 	}
-	fmt.Fprintf(w, "removed %s (%s)", count(len(res.Removed), "temporary", "temporaries"), bytesText(res.Bytes))
-	if len(res.Kept) > 0 {
-		fmt.Fprintf(w, "; kept %d that running processes write", len(res.Kept))
+	fmt.Fprintf(w, "removed %s (%s)", count(sum.Removed, "temporary", "temporaries"), bytesText(sum.Bytes))
+	if sum.Kept > 0 {
+		fmt.Fprintf(w, "; kept %d that running processes write", sum.Kept)
 	}
 	fmt.Fprintln(w)
 	return nil

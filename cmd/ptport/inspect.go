@@ -70,7 +70,7 @@ state_dict does not store), "whole": [{"prefix", "layers": [{"prefix", "module"}
 				case len(args) == 1 || cmd.Context().Err() != nil:
 					return stoppedIn(cmd.Context(), path, err)
 				default: // in its place, and on with the others
-					report(cmd.OutOrStdout(), cmd.ErrOrStderr(), jsonMode(cmd), err)
+					report(cmd.OutOrStdout(), cmd.ErrOrStderr(), jsonMode(cmd), false, err)
 					failed = true
 				}
 			}

@@ -63,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	asJSON := jsonInArgs(args)
 	defer func() {
 		if r := recover(); r != nil {
-			code = report(stdout, stderr, asJSON, fmt.Errorf("internal error: %v", r))
+			code = report(stdout, stderr, asJSON, false, fmt.Errorf("internal error: %v", r))
 		}
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -90,11 +90,12 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if cmd != nil && cmd.Flags().Parsed() && jsonMode(cmd) {
 		asJSON = true
 	}
+	lines := cmd != nil && cmd.Annotations[jsonLinesAnnotation] != ""
 	sig, stopped := caught.Load().(syscall.Signal)
 	if stopped && errors.Is(err, context.Canceled) {
 		err = &interruptedError{err}
 	}
-	code = report(stdout, stderr, asJSON, err)
+	code = report(stdout, stderr, asJSON, lines, err)
 	if stopped {
 		// Stopped by a signal: the status shells give a process a signal ends, 128 +
 		// its number (130 for Ctrl-C, 143 for SIGTERM).
@@ -168,9 +169,14 @@ func message(err error) string {
 	return escapeError(err)
 }
 
-// report prints a command's error, as JSON on stdout in --json mode, and returns the
-// exit status it calls for.
-func report(stdout, stderr io.Writer, asJSON bool, err error) int {
+// jsonLinesAnnotation marks a command whose standard output with --json is JSON Lines,
+// a compact JSON value a line (batch's): its error is such a line too.
+const jsonLinesAnnotation = "ptport.json-lines"
+
+// report prints a command's error, as JSON on stdout in --json mode (a compact line
+// when lines is set, for a command of jsonLinesAnnotation), and returns the exit
+// status it calls for.
+func report(stdout, stderr io.Writer, asJSON, lines bool, err error) int {
 	code := 2
 	var ee *exitError
 	if errors.As(err, &ee) {
@@ -181,6 +187,10 @@ func report(stdout, stderr io.Writer, asJSON bool, err error) int {
 	}
 	if pe, ok := err.(*fs.PathError); ok {
 		err = inFile(pe.Path, pe) // "FILE: no such file or directory", not "stat FILE: ..."
+	}
+	if asJSON && lines {
+		(&jsonLines{w: stdout}).write(errorJSON{Error: err.Error(), File: errorFile(err)})
+		return code
 	}
 	if asJSON {
 		writeJSON(stdout, errorJSON{Error: err.Error(), File: errorFile(err)})
