@@ -288,20 +288,91 @@ print(big[0][1], big[1][1], big[2][1], big[3][0])' "$manifest" "$base")
 echo "$(find "$zoo" -type f | wc -l) inputs, $(du -sm "$zoo" | cut -f1) MiB;" \
 	"shard $kill_shard is killed (SIGKILL), $requeue_shard requeued, $cancel_shard cancelled"
 
+# freeze PID...: SIGSTOP, then wait until every thread of theirs has stopped, so that a
+# write or a rename under way when the signal came has ended and nothing they do changes
+# a file until a SIGCONT (or a SIGKILL). Fails, leaving them running, if one has ended or
+# they did not all stop within a few seconds (a thread in a long fsync).
+freeze() {
+	local p f st i running
+	kill -STOP "$@" 2>/dev/null || { kill -CONT "$@" 2>/dev/null; return 1; }
+	for p in "$@"; do
+		for ((i = 0; i < 2000; i++)); do
+			running=0
+			for f in /proc/"$p"/task/*/stat; do
+				read -r st 2>/dev/null <"$f" || continue
+				st=${st##*) }
+				case ${st%% *} in T | Z | X) ;; *) running=1 ;; esac
+			done
+			[ "$running" = 0 ] && break
+			sleep 0.002
+		done
+		read -r st 2>/dev/null </proc/"$p"/stat || st=") X"
+		st=${st##*) }
+		case $running/${st%% *} in 0/T) ;; *)
+			kill -CONT "$@" 2>/dev/null
+			return 1
+			;;
+		esac
+	done
+}
+
+# catch_writing DIR NAME SIZE PID...: one look, with the PIDs frozen (freeze), for a
+# temporary they write in DIR, named as find's -name NAME, smaller than find's -size SIZE
+# (so that some of it is still to be written). Found, it prints its path and leaves them
+# frozen, the temporary there and unfinished until they are signalled; otherwise they
+# run on, and it fails. A caller looks again after a moment, for as long as they may
+# still write one: the look cannot race them, however slow this script is.
+catch_writing() {
+	local dir=$1 name=$2 size=$3 t
+	shift 3
+	freeze "$@" || return 1
+	t=$(find "$dir" -maxdepth 1 -name "$name" -size "$size" -print -quit 2>/dev/null || true)
+	if [ -n "$t" ]; then
+		echo "$t"
+		return 0
+	fi
+	kill -CONT "$@" 2>/dev/null
+	return 1
+}
+
+# resume_when_signalled PID...: frozen PIDs that Slurm was just told to stop run on once
+# it has signalled them. It sends SIGCONT before its SIGTERM, which resumes them; if it
+# did not, they are resumed here once the SIGTERM waits on them, so that it lands in the
+# write they were frozen in, as it would have landed had they not been frozen.
+resume_when_signalled() {
+	local p i k v st left
+	for ((i = 0; i < 1500; i++)); do
+		left=0
+		for p in "$@"; do
+			read -r st 2>/dev/null </proc/"$p"/stat || continue
+			st=${st##*) }
+			[ "${st%% *}" = T ] || continue
+			while read -r k v; do
+				case $k in SigPnd: | ShdPnd:) (((0x$v & 0x4000) != 0)) && continue 2 ;; esac
+			done 2>/dev/null </proc/"$p"/status
+			left=1
+		done
+		[ "$left" = 0 ] && break
+		sleep 0.01
+	done
+	kill -CONT "$@" 2>/dev/null || true
+	[ "$left" = 0 ] || fail "Slurm did not signal the frozen $* in 15 s"
+}
+
 log "a local run of another shard layout, killed mid-write"
 # Its temporary is not this array's to remove: the recipe's next step cleans it.
 "$base/bin/ptport" batch "$zoo/$other_big" -o "$out/big" --shard 0/1 --quiet &
 stale_pid=$!
-for i in $(seq 400); do
-	compgen -G "$out/big/.ptport-*" >/dev/null && break
+stale=
+for ((i = 0; i < 3000; i++)); do
+	stale=$(catch_writing "$out/big" ".ptport-*" -160M "$stale_pid") && break
+	stale=
+	kill -0 "$stale_pid" 2>/dev/null || break
 	sleep 0.01
 done
-# Frozen first (SIGSTOP), so that the SIGKILL lands while the temporary it found is there.
-kill -STOP "$stale_pid" 2>/dev/null || true
-stale=$(compgen -G "$out/big/.ptport-*" || true)
-kill -9 "$stale_pid" 2>/dev/null || true
+[ -n "$stale" ] || fail "the killed run was never frozen writing its temporary (it finished first)"
+kill -9 "$stale_pid" # frozen: its temporary is there, less than 160 MiB of its 192 written
 wait "$stale_pid" 2>/dev/null || true
-[ -n "$stale" ] || fail "the killed run left no temporary (it finished too soon)"
 [ -e "$stale" ] || fail "the killed run's temporary went away: $stale"
 echo "left behind: $(basename "$stale")"
 
@@ -366,45 +437,42 @@ stop_mid_write() { # shard how: once the task has written an output, while it wr
 		[ "$(cat /proc/"$p"/comm 2>/dev/null)" = ptport ] && echo "$p"
 	done || true)
 	[ -n "$pids" ] || fail "task $task runs no ptport"
-	# A temporary just begun: its input has most of its 64 MiB still to write. Looked for
-	# with one find in the folder of the large inputs' outputs, as long as the task has
-	# large inputs left, so that a slow poll (a busy machine) misses a file or two at most.
-	local tries bigs
+	# Caught frozen (catch_writing) in a temporary of a large input: for a SIGKILL, one
+	# with any of its 64 MiB still to write; for Slurm's SIGTERM, which follows its
+	# SIGCONT, one with a quarter of it or more, looked for in the folder of the large
+	# inputs' outputs for as long as the task has large inputs left.
+	local bigs size=-64M looks
 	bigs=$(wc -l <"$base/big-$1.list")
-	for tries in $(seq 20); do
+	[ "$2" = kill ] || size=-48M
+	for ((looks = 1; ; looks++)); do
+		t=$(catch_writing "$out/big" ".ptport-*s${1}of${shards}-*" "$size" $pids) && break
 		t=
-		for i in $(seq 20000); do
-			t=$(find "$out/big" -maxdepth 1 -name ".ptport-*s${1}of${shards}-*" -size -24M -print -quit 2>/dev/null || true)
-			[ -n "$t" ] && break
-			if [ $((i % 100)) = 0 ] && [ "$(outputs_of "$1")" -ge "$bigs" ]; then
-				break
-			fi
-			sleep 0.002
-		done
-		[ -n "$t" ] || fail "task $task wrote no temporary to stop it in (its $bigs large inputs converted first)"
-		[ "$2" = kill ] || break
-		# The SIGKILL must land while the temporary is written: the task is frozen
-		# (SIGSTOP) and its temporary looked for again, as this script may have been
-		# slow enough for the task to finish that file since. Frozen, its writer
-		# alive, the temporary stays until the SIGKILL.
-		kill -STOP $pids
-		[ "$(temp_of "$1")" = "$t" ] && break
-		kill -CONT $pids
-		t=
+		if [ $((looks % 20)) = 0 ] && [ "$(outputs_of "$1")" -ge "$bigs" ]; then
+			fail "task $task was never frozen writing a temporary (its $bigs large inputs converted first)"
+		fi
+		kill -0 $pids 2>/dev/null || fail "task $task ended before it could be frozen writing a temporary"
+		sleep 0.01
 	done
-	[ -n "$t" ] || fail "task $task was never frozen in the middle of writing a temporary"
+	local written
+	written=$(($(stat -c %s "$t") >> 20))
 	case $2 in
 	kill) # as the OOM killer would: SIGKILL to the task's ptport (Slurm's own
-		# "scancel --signal=KILL" ends a job with SIGTERM first). Its temporary stays
-		# behind until a run on this machine sees its writer has ended (the next task
-		# may start at once and remove it); the checks after the array ends see that
-		# no temporary and no partial output is left.
+		# "scancel --signal=KILL" ends a job with SIGTERM first). Frozen, its writer alive,
+		# the temporary stays until then, and behind it until a run on this machine sees
+		# its writer has ended (the next task may start at once and remove it); the
+		# checks after the array ends see that no temporary and no partial output is left.
 		kill -9 $pids
 		;;
-	requeue) scontrol requeue "$task" ;; # as preemption would
-	cancel) scancel "$task" ;;            # SIGTERM, then SIGKILL after KillWait
+	requeue) # as preemption would
+		scontrol requeue "$task"
+		resume_when_signalled $pids
+		;;
+	cancel) # SIGTERM, then SIGKILL after KillWait
+		scancel "$task"
+		resume_when_signalled $pids
+		;;
 	esac
-	echo "stopped $task ($2) while it wrote $(basename "$t")"
+	echo "stopped $task ($2) while it wrote $(basename "$t"), $written MiB in (look $looks)"
 	# The attempt's report is complete once its ptport has exited.
 	for i in $(seq 600); do
 		kill -0 $pids 2>/dev/null || break
