@@ -57,7 +57,8 @@ type Checkpoint struct {
 // the index for the whole, OpenShard for the part). A shard is a file that an index
 // beside it (any NAME.index.json in its folder) names, whatever the file's name
 // (model-00001-of-00001.safetensors, or the names a hand-written index gives), or a
-// file named as one of several shards, STEM-0000K-of-0000N.EXT (see ShardOf). To tell,
+// file named as one of several shards, STEM-0000K-of-0000N.EXT (see ShardOf; one whose
+// index beside it does not name it is refused too, as Stray). To tell,
 // Open reads the names in the file's folder and the indexes among them, each as it
 // reads an index (at most 64 MiB), up to the first by name that names the file; it
 // opens no other file. A path that is not a regular file (a named pipe, a device) is a
@@ -83,6 +84,12 @@ func OpenContext(ctx context.Context, path string, opts *pickle.Options) (*Check
 		return nil, e
 	}
 	if e := ShardOf(path); e != nil {
+		if e.IndexFound {
+			// No index names the file (indexNaming): its own, when it reads, is
+			// another save's.
+			_, _, err := readIndex(ctx, e.Index)
+			e.Stray = err == nil
+		}
 		return nil, e
 	}
 	return openFile(ctx, path, opts)

@@ -44,9 +44,17 @@ type ShardError struct {
 	// names for it (STEM.EXT.index.json).
 	Index      string
 	IndexFound bool // the index is beside the file
+	// Stray reports that the index beside a file named like a shard, read, does not
+	// name it: a shard of another save left in its folder, or a whole checkpoint named
+	// like a shard. Open reads the index to tell; ShardOf reads none and leaves it
+	// false.
+	Stray bool
 }
 
 func (e *ShardError) Error() string {
+	if e.Stray {
+		return fmt.Sprintf("%s is named like shard %d of %d of a sharded checkpoint, but its index beside it, %s, does not name it: a shard of another save left in this folder (move it out), or a whole checkpoint named like a shard (rename it)", e.File, e.Shard, e.Shards, e.Index)
+	}
 	s := fmt.Sprintf("%s is shard %d of %d of a sharded checkpoint, not a whole one; ", e.File, e.Shard, e.Shards)
 	if e.IndexFound {
 		return s + "open its index " + e.Index + ", which names every shard"
@@ -58,7 +66,8 @@ func (e *ShardError) Error() string {
 // names it, if its base name is a shard's, STEM-0000K-of-0000N.EXT (or ptport's
 // STEM-0000K-of-0000N.G.EXT) with 1 <= K <= N and N >= 2, and nil for any other name.
 // It reads no file: it looks for the index Hugging Face names for the shard,
-// STEM.EXT.index.json, beside it (IndexFound), without reading the index.
+// STEM.EXT.index.json, beside it (IndexFound), without reading the index, and so
+// cannot tell whether the index names the file (Stray).
 func ShardOf(path string) *ShardError {
 	m := export.ShardName.FindStringSubmatch(filepath.Base(path))
 	if m == nil {

@@ -402,3 +402,43 @@ func TestOpenShardAnyName(t *testing.T) {
 		t.Errorf("OpenContext, cancelled: %v, want %s: context canceled", err, file)
 	}
 }
+
+// TestOpenStrayShard: a file named like a shard whose index beside it does not name it
+// (a shard of another save) is refused as Stray, saying so, where the refusal told to
+// open that index, which does not hold it; beside an index that cannot be read, the
+// refusal names the index, which fails when opened.
+func TestOpenStrayShard(t *testing.T) {
+	dir := t.TempDir()
+	src := fixture.Path("training", "sharded_st")
+	for _, n := range []string{"model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors", "model.safetensors.index.json"} {
+		b, err := os.ReadFile(filepath.Join(src, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, n), b, 0o644)
+	}
+	b, _ := os.ReadFile(filepath.Join(src, "model-00003-of-00003.safetensors"))
+	stray := filepath.Join(dir, "model-00002-of-00004.safetensors")
+	os.WriteFile(stray, b, 0o644)
+	index := filepath.Join(dir, "model.safetensors.index.json")
+	_, err := convert.Open(stray, nil)
+	var se *convert.ShardError
+	if !errors.As(err, &se) || !se.Stray || !se.IndexFound || se.Index != index || se.Shard != 2 || se.Shards != 4 {
+		t.Fatalf("Open(a stray shard): %v (%+v), want a *ShardError, Stray, of shard 2 of 4 beside %s", err, se, index)
+	}
+	want := stray + " is named like shard 2 of 4 of a sharded checkpoint, but its index beside it, " + index + ", does not name it: a shard of another save left in this folder (move it out), or a whole checkpoint named like a shard (rename it)"
+	if err.Error() != want {
+		t.Errorf("Open(a stray shard):\n%v, want\n%s", err, want)
+	}
+	if se := convert.ShardOf(stray); se == nil || se.Stray || !se.IndexFound {
+		t.Errorf("ShardOf(a stray shard): %+v, want IndexFound and not Stray (it reads no index)", se)
+	}
+	// A shard the index names is no stray.
+	if _, err := convert.Open(filepath.Join(dir, "model-00002-of-00003.safetensors"), nil); !errors.As(err, &se) || se.Stray {
+		t.Errorf("Open(a shard the index names): %v, want a *ShardError, not Stray", err)
+	}
+	os.WriteFile(index, []byte("not an index"), 0o644)
+	if _, err := convert.Open(stray, nil); !errors.As(err, &se) || se.Stray || !strings.Contains(err.Error(), "open its index "+index) {
+		t.Errorf("Open(a shard beside an unreadable index): %v, want a *ShardError naming the index, not Stray", err)
+	}
+}

@@ -821,6 +821,30 @@ func TestConvertShardNamedByIndex(t *testing.T) {
 	}
 }
 
+// TestConvertStrayShard: a file named like a shard whose index beside it does not name
+// it is refused saying so, never advised to convert that index, which does not hold it.
+func TestConvertStrayShard(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"pytorch_model-00001-of-00003.bin", "pytorch_model-00002-of-00003.bin", "pytorch_model-00003-of-00003.bin", "pytorch_model.bin.index.json"} {
+		b, err := os.ReadFile(training + "sharded_bin/" + n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, n), b, 0o644)
+	}
+	b, _ := os.ReadFile(training + "sharded_bin/pytorch_model-00003-of-00003.bin")
+	stray := filepath.Join(dir, "pytorch_model-00004-of-00004.bin")
+	os.WriteFile(stray, b, 0o644)
+	code, _, errs := runCLI(t, "convert", stray, "-o", filepath.Join(dir, "x.safetensors"))
+	if code != 2 || !strings.Contains(errs, "does not name it: a shard of another save left in this folder") || strings.Contains(errs, "for the whole model") {
+		t.Errorf("convert of a stray shard: exit %d, want 2 saying the index beside it does not name it\n%s", code, errs)
+	}
+	code, out, errs := runCLI(t, "inspect", stray)
+	if code != 0 || !strings.Contains(out, "note: "+stray+" is named like shard 4 of 4") {
+		t.Errorf("inspect of a stray shard: exit %d, want its tensors and a note that it is named like a shard\n%s%s", code, out, errs)
+	}
+}
+
 // TestHelpExamples: every command's help, completion's included, shows examples.
 func TestHelpExamples(t *testing.T) {
 	var stdout, stderr strings.Builder

@@ -270,7 +270,9 @@ func openShard(ctx context.Context, se *convert.ShardError, out string, maxShard
 		part = "a shard alone is converted to one file, without --max-shard-size"
 	}
 	msg := fmt.Sprintf("%s is shard %d of %d of a sharded checkpoint, not a whole one: ", se.File, se.Shard, se.Shards)
-	if se.IndexFound {
+	if se.Stray {
+		msg = fmt.Sprintf("%s is named like shard %d of %d of a sharded checkpoint, but its index beside it, %s, does not name it: a shard of another save left in this folder (move it out or, %s), or a whole checkpoint named like a shard (rename it)", se.File, se.Shard, se.Shards, se.Index, part)
+	} else if se.IndexFound {
 		msg += fmt.Sprintf("convert its index %s for the whole model; %s", se.Index, part)
 	} else {
 		msg += fmt.Sprintf("its index %s is not beside it; %s (a whole checkpoint named like a shard: rename it)", se.Index, part)
