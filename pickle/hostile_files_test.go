@@ -104,8 +104,8 @@ var hostileWants = map[string]hostileWant{
 // Bounds every hostile file must be read within, in a process of its own.
 const (
 	hostileMaxRSS  = 256 << 20 * raceFactor
-	hostileMaxTime = 20 * time.Second // of CPU
-	hostileMaxWall = 60 * time.Second
+	hostileMaxTime = 20 * time.Second * raceFactor // of CPU
+	hostileMaxWall = 60 * time.Second * raceFactor
 )
 
 // hostileResult is what TestHostileChild reports.

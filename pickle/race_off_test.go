@@ -2,6 +2,6 @@
 
 package pickle
 
-// raceFactor multiplies the memory bounds of the tests that measure it; it is 1 without
-// the race detector.
+// raceFactor multiplies the memory and time bounds of the tests that measure them; it
+// is 1 without the race detector.
 const raceFactor = 1

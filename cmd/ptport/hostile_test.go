@@ -23,8 +23,8 @@ const hostileDir = "../../testdata/hostile/"
 // Bounds every command on a hostile file runs within.
 const (
 	hostileMaxRSS  = 320 << 20 * raceFactor
-	hostileMaxTime = 30 * time.Second // of CPU
-	hostileMaxWall = 90 * time.Second
+	hostileMaxTime = 30 * time.Second * raceFactor // of CPU
+	hostileMaxWall = 90 * time.Second * raceFactor
 )
 
 // hostileFiles returns the path of every case of testdata/hostile/cases.json,
