@@ -227,14 +227,7 @@ func TestBatchInterrupt(t *testing.T) {
 // with them.
 func TestBatchListCommand(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"pytorch_model.bin.index.json", "pytorch_model-00001-of-00003.bin", "pytorch_model-00002-of-00003.bin", "pytorch_model-00003-of-00003.bin"} {
-		b, err := os.ReadFile(training + "sharded_bin/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.MkdirAll(filepath.Join(dir, "zoo/m1"), 0o755)
-		os.WriteFile(filepath.Join(dir, "zoo/m1", name), b, 0o644)
-	}
+	copyShardedBin(t, filepath.Join(dir, "zoo/m1"))
 	b, _ := os.ReadFile(training + "adam.pt")
 	os.MkdirAll(filepath.Join(dir, "zoo/m2"), 0o755)
 	os.WriteFile(filepath.Join(dir, "zoo/m2/model.pt"), b, 0o644)

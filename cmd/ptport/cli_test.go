@@ -821,17 +821,29 @@ func TestConvertShardNamedByIndex(t *testing.T) {
 	}
 }
 
-// TestConvertStrayShard: a file named like a shard whose index beside it does not name
-// it is refused saying so, never advised to convert that index, which does not hold it.
-func TestConvertStrayShard(t *testing.T) {
-	dir := t.TempDir()
-	for _, n := range []string{"pytorch_model-00001-of-00003.bin", "pytorch_model-00002-of-00003.bin", "pytorch_model-00003-of-00003.bin", "pytorch_model.bin.index.json"} {
+// copyShardedBin copies the sharded checkpoint torch wrote in testdata/training/sharded_bin
+// (its index and its 3 shards) into dir, which it makes.
+func copyShardedBin(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"pytorch_model.bin.index.json", "pytorch_model-00001-of-00003.bin", "pytorch_model-00002-of-00003.bin", "pytorch_model-00003-of-00003.bin"} {
 		b, err := os.ReadFile(training + "sharded_bin/" + n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(filepath.Join(dir, n), b, 0o644)
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
+}
+
+// TestConvertStrayShard: a file named like a shard whose index beside it does not name
+// it is refused saying so, never advised to convert that index, which does not hold it.
+func TestConvertStrayShard(t *testing.T) {
+	dir := t.TempDir()
+	copyShardedBin(t, dir)
 	b, _ := os.ReadFile(training + "sharded_bin/pytorch_model-00003-of-00003.bin")
 	stray := filepath.Join(dir, "pytorch_model-00004-of-00004.bin")
 	os.WriteFile(stray, b, 0o644)
