@@ -7,10 +7,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"github.com/ptport/ptport/convert/internal/atomicfile"
 	"io"
+	"slices"
 	"strings"
 
+	"github.com/ptport/ptport/convert/internal/atomicfile"
 	"github.com/ptport/ptport/convert/internal/ctxio"
 	"github.com/ptport/ptport/convert/internal/export"
 	"github.com/ptport/ptport/convert/internal/fileerr"
@@ -78,18 +79,15 @@ func OpenContext(ctx context.Context, path string, opts *pickle.Options) (*Check
 	if IsIndex(path) {
 		return openIndex(ctx, path, opts)
 	}
-	if e, err := indexNaming(ctx, path); err != nil {
+	e, others, err := indexNaming(ctx, path)
+	if err != nil {
 		return nil, err
 	} else if e != nil {
 		return nil, e
 	}
 	if e := ShardOf(path); e != nil {
-		if e.IndexFound {
-			// No index names the file (indexNaming): its own, when it reads, is
-			// another save's.
-			_, _, err := readIndex(ctx, e.Index)
-			e.Stray = err == nil
-		}
+		// No index names the file: its own, read, is another save's.
+		e.Stray = e.IndexFound && slices.Contains(others, e.Index)
 		return nil, e
 	}
 	return openFile(ctx, path, opts)

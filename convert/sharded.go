@@ -85,27 +85,27 @@ func ShardOf(path string) *ShardError {
 
 // indexNaming returns the *ShardError that Open gives for the file at path when an
 // index beside it (NAME.index.json in its folder) names it as one of its shards,
-// whatever its name, and nil when none does. Of several, it is the first by name. It
-// reads the folder's names a chunk at a time, keeping those of indexes only, then the
-// indexes, one at a time and each as Open reads one (a regular file, at most
-// export.MaxIndex bytes), up to the first that names the file; it opens no shard. An
-// index that cannot be read names no shard here (opened, it fails). Once ctx is done it
-// returns an error that wraps ctx.Err(). A path that is no file, or a folder, is no
-// shard.
-func indexNaming(ctx context.Context, path string) (*ShardError, error) {
+// whatever its name, and nil when none does, with the paths of the indexes it read
+// that do not name it. Of several, it is the first by name. It reads the folder's names
+// a chunk at a time, keeping those of indexes only, then the indexes, one at a time and
+// each as Open reads one (a regular file, at most export.MaxIndex bytes), up to the
+// first that names the file; it opens no shard. An index that cannot be read names no
+// shard here (opened, it fails). Once ctx is done it returns an error that wraps
+// ctx.Err(). A path that is no file, or a folder, is no shard.
+func indexNaming(ctx context.Context, path string) (e *ShardError, others []string, err error) {
 	if fi, err := os.Stat(path); err != nil || fi.IsDir() {
-		return nil, nil
+		return nil, nil, nil
 	}
 	dir, base := filepath.Dir(path), filepath.Base(path)
 	f, err := os.Open(dir)
 	if err != nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var indexes []string
 	for {
 		if err := ctxio.Stopped(ctx, path); err != nil {
 			f.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		names, err := f.Readdirnames(256)
 		for _, n := range names {
@@ -120,18 +120,20 @@ func indexNaming(ctx context.Context, path string) (*ShardError, error) {
 	f.Close()
 	slices.Sort(indexes)
 	for _, n := range indexes {
-		_, shards, err := readIndex(ctx, filepath.Join(dir, n))
+		index := filepath.Join(dir, n)
+		_, shards, err := readIndex(ctx, index)
 		if stop := ctxio.Stopped(ctx, path); stop != nil {
-			return nil, stop
+			return nil, nil, stop
 		}
 		if err != nil {
 			continue
 		}
 		if k, ok := slices.BinarySearch(shards, base); ok {
-			return &ShardError{File: path, Shard: k + 1, Shards: len(shards), Index: filepath.Join(dir, n), IndexFound: true}, nil
+			return &ShardError{File: path, Shard: k + 1, Shards: len(shards), Index: index, IndexFound: true}, nil, nil
 		}
+		others = append(others, index)
 	}
-	return nil, nil
+	return nil, others, nil
 }
 
 // readIndex reads the index at path and returns it with the names of the shards it
