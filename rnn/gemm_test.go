@@ -225,6 +225,7 @@ func BenchmarkGemm(b *testing.B) {
 		{3200, 1024, 256},  // lstm: input projection, layer 1
 		{16, 1024, 256},    // lstm: recurrent, half the batch
 		{1600, 1024, 128},  // lstm: input projection, layer 0, half the batch
+		{1, 256, 512},      // a matrix-vector product whose 512 KiB of B stay in L2
 		{1, 2048, 512},     // lstm_stream: recurrent
 		{32, 4096, 1024},   // lstm_large: recurrent, half the batch
 		{2048, 4096, 1024}, // lstm_large: input projection, half the batch
