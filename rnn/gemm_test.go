@@ -208,7 +208,8 @@ func testActivations[T Float](t *testing.T, tol float64) {
 }
 
 // BenchmarkGemm times the float32 GEMM of each kernel set on the shapes of the benchmark
-// rows: the input projections (many rows) and the recurrent products (one step); and, as
+// rows: the input projections (many rows) and the recurrent products (one step), with a
+// matrix-vector product whose B stays in L2 to set beside the one that streams; and, as
 // the baseline the kernels replace, gonum's Sgemm on the same product (C = A·Wᵀ). Each
 // kernel set's product also reports its share of the FMA peak measured beside it
 // (reportPeakShare).
